@@ -1,0 +1,1 @@
+//! trent-sigv4

@@ -1,0 +1,175 @@
+//! Durable records for Trent: keys, their sealed material, aliases, access keys and
+//! deployment metadata, behind one [`Store`] trait with an embedded SQLite backend (and,
+//! later, a PostgreSQL one shared by several nodes).
+//!
+//! The store never sees plaintext key material or secrets: it stores bytes that the key
+//! service has already sealed under the root key, and it never depends on `trent-crypto`.
+//! It does not interpret KMS semantics either (key states, specs and usages are opaque
+//! text to it); it only guarantees durability, uniqueness and optimistic concurrency:
+//! a write that returns `Ok` is on disk, and an update made against a stale version is
+//! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+/// A KMS key's metadata. Times are Unix milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The key id (a UUID, lowercase, hyphenated). Unique across the whole store.
+    pub key_id: String,
+    pub account_id: String,
+    pub region: String,
+    pub arn: String,
+    /// Optimistic-concurrency version: 1 when created; the store bumps it on every update.
+    pub version: i64,
+    pub created_at: i64,
+    pub description: String,
+    /// Wire names (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`, `AWS_KMS`, `Enabled`, ...).
+    pub key_spec: String,
+    pub key_usage: String,
+    pub origin: String,
+    pub state: String,
+    /// When a key pending deletion will be deleted.
+    pub deletion_date: Option<i64>,
+    pub pending_deletion_window_days: Option<i32>,
+    /// The material that new ciphertexts use.
+    pub current_material_id: String,
+    pub multi_region: bool,
+    /// Tags in the order they were first set; keys are unique.
+    pub tags: Vec<(String, String)>,
+}
+
+/// One version of a key's material, sealed under the root key by the key service.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MaterialRecord {
+    pub key_id: String,
+    /// Unique within the key (a UUID).
+    pub material_id: String,
+    pub created_at: i64,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for MaterialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaterialRecord")
+            .field("key_id", &self.key_id)
+            .field("material_id", &self.material_id)
+            .field("created_at", &self.created_at)
+            .field("sealed", &format_args!("[{} sealed bytes]", self.sealed.len()))
+            .finish()
+    }
+}
+
+/// An alias (`alias/...`), unique per account and region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasRecord {
+    pub account_id: String,
+    pub region: String,
+    pub alias_name: String,
+    pub target_key_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An access key of a principal; the secret is sealed under the root key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub account_id: String,
+    /// e.g. `arn:aws:iam::111122223333:user/admin`
+    pub principal_arn: String,
+    pub sealed_secret: Vec<u8>,
+    pub created_at: i64,
+    /// `Active` or `Inactive`.
+    pub status: String,
+}
+
+impl std::fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("principal_arn", &self.principal_arn)
+            .field("sealed_secret", &"[REDACTED]")
+            .field("created_at", &self.created_at)
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("record not found")]
+    NotFound,
+    #[error("record already exists")]
+    AlreadyExists,
+    /// The record changed since it was read (optimistic concurrency).
+    #[error("record was modified concurrently")]
+    Conflict,
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("store data is corrupt: {what}")]
+    Corrupt { what: String },
+}
+
+/// The durable store. Every method that returns `Ok` from a write has made the write
+/// durable (fsync'd / committed) first. Implementations are shared by every request task,
+/// and (for PostgreSQL) by several server processes: they must never rely on in-process
+/// locks for correctness.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Deployment metadata (e.g. the root key's check value).
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets `name` to `value` unless it is already set; returns the value now stored
+    /// (the existing one wins, so nodes racing at first start agree).
+    async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Creates a key with its first material, atomically. `AlreadyExists` if the key id
+    /// is taken. The stored version is `key.version` (callers pass 1).
+    async fn create_key(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<(), StoreError>;
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Replaces the key's fields and tags iff the stored version equals `key.version`;
+    /// returns the record as stored, with its version incremented. `Conflict` on a
+    /// version mismatch, `NotFound` if the key does not exist.
+    async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError>;
+    /// Keys of one account and region ordered by key id, strictly after `after_key_id`.
+    async fn list_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after_key_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Adds a material version to an existing key (`NotFound` if the key does not
+    /// exist, `AlreadyExists` if the material id is taken).
+    async fn add_material(&self, material: &MaterialRecord) -> Result<(), StoreError>;
+    /// Every material version of a key, oldest first.
+    async fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>, StoreError>;
+
+    /// `AlreadyExists` if the name is taken in that account and region.
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    async fn alias(&self, account_id: &str, region: &str, alias_name: &str) -> Result<Option<AliasRecord>, StoreError>;
+    /// Points an existing alias at `alias.target_key_id` and sets `updated_at`;
+    /// `NotFound` if it does not exist.
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
+    /// `NotFound` if it does not exist.
+    async fn delete_alias(&self, account_id: &str, region: &str, alias_name: &str) -> Result<(), StoreError>;
+    /// Aliases of one account and region ordered by name, strictly after
+    /// `after_alias_name`, optionally only those pointing at `target_key_id`.
+    async fn list_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        target_key_id: Option<&str>,
+        after_alias_name: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AliasRecord>, StoreError>;
+
+    /// `AlreadyExists` if the access key id is taken.
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError>;
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
+    async fn access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError>;
+}
