@@ -1,1 +1,23 @@
-//! trent-core
+//! The key service: one handler per AWS KMS operation (`ops/`), the key-state machine,
+//! key resolution (key id, key ARN, alias name, alias ARN), the cache of unsealed key
+//! material, identities bootstrap, and the injected [`Clock`].
+//!
+//! This crate knows nothing of HTTP, JSON framing or SigV4: it takes an authenticated
+//! [`Caller`] and a decoded request, and returns a response or a [`KmsError`]. It never
+//! writes plaintext key material anywhere but memory: everything it persists goes through
+//! the root key first.
+
+mod cache;
+mod clock;
+mod error;
+mod identity;
+mod ids;
+mod keys;
+pub mod ops;
+mod service;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::KmsError;
+pub use identity::{AccessKeyEntry, Caller, Principal, PrincipalKind};
+pub use ids::{is_account_id, is_region};
+pub use service::{BootstrapOptions, BootstrapReport, KeyService, ServiceConfig};

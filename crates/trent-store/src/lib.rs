@@ -9,10 +9,14 @@
 //! a write that returns `Ok` is on disk, and an update made against a stale version is
 //! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
 
+#[doc(hidden)]
+pub mod conformance;
+mod migrations;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use migrations::SchemaTooNew;
 pub use sqlite::SqliteStore;
 
 /// A KMS key's metadata. Times are Unix milliseconds.
@@ -113,6 +117,15 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("store data is corrupt: {what}")]
     Corrupt { what: String },
+}
+
+/// A record passed to the store breaks an invariant the store keeps (a tag key given twice,
+/// a first material that belongs to another key): a bug in the caller, reported as
+/// [`StoreError::Backend`] with this as its source, and nothing is written.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid record: {what}")]
+pub struct InvalidRecord {
+    pub what: &'static str,
 }
 
 /// The durable store. Every method that returns `Ok` from a write has made the write

@@ -1,0 +1,120 @@
+//! The errors of the key service, each with the AWS error type and message it renders as.
+//! Messages follow AWS's wording where it is known (the AWS KMS API reference and
+//! observed AWS responses); the server maps `code()`/`message()` onto the wire.
+
+use trent_wire::{ErrorCode, WireError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    /// Malformed JSON or a constraint of the service model violated.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// A ValidationException whose message is not a model constraint.
+    #[error("{message}")]
+    Validation { message: String },
+    #[error("Invalid keyId '{key_id}'")]
+    InvalidKeyId { key_id: String },
+    #[error("Key '{arn}' does not exist")]
+    KeyNotFound { arn: String },
+    #[error("Alias {alias_arn} is not found.")]
+    AliasNotFound { alias_arn: String },
+    /// A key ARN naming another region than the request's.
+    #[error("Invalid arn {region}")]
+    ArnInOtherRegion { region: String },
+    #[error("{arn} is disabled.")]
+    Disabled { arn: String },
+    #[error("{arn} is pending deletion.")]
+    PendingDeletion { arn: String },
+    #[error("{arn} is not pending deletion.")]
+    NotPendingDeletion { arn: String },
+    #[error("{arn} is {state}.")]
+    InvalidState { arn: String, state: String },
+    #[error("The key ID in the request does not identify a CMK that can perform this operation.")]
+    IncorrectKey,
+    #[error("")]
+    InvalidCiphertext,
+    #[error("{arn} key usage is {usage} which is not valid for {operation}.")]
+    InvalidKeyUsage { arn: String, usage: String, operation: &'static str },
+    #[error("The encryption algorithm {algorithm} is not valid for {arn} with key spec {key_spec}.")]
+    InvalidEncryptionAlgorithm { arn: String, algorithm: String, key_spec: String },
+    #[error("An alias with the name {alias_arn} already exists")]
+    AliasAlreadyExists { alias_arn: String },
+    #[error("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")]
+    AliasPrefix,
+    #[error("Cannot create alias with prefix 'alias/aws/'")]
+    ReservedAlias,
+    #[error("Aliases must refer to keys. Not aliases")]
+    AliasTargetIsAlias,
+    #[error("Invalid marker")]
+    InvalidMarker,
+    #[error("Tags beginning with aws: are reserved")]
+    ReservedTag,
+    #[error("Duplicate tag key {tag_key}")]
+    DuplicateTagKey { tag_key: String },
+    #[error("The number of tags on the KMS key exceeds the limit of {limit}")]
+    TooManyTags { limit: usize },
+    #[error("{what} is not supported.")]
+    Unsupported { what: String },
+    #[error("{operation} is not supported by this Trent server yet.")]
+    UnsupportedOperation { operation: &'static str },
+    #[error("The request would have succeeded, but the DryRun option is set.")]
+    DryRun,
+    #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action")]
+    AccessDenied { principal: String, action: &'static str, resource: String },
+    /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
+    #[error("An internal error occurred.")]
+    Internal,
+}
+
+impl KmsError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            KmsError::Wire(w) => w.code(),
+            KmsError::Validation { .. }
+            | KmsError::AliasPrefix
+            | KmsError::AliasTargetIsAlias => ErrorCode::ValidationException,
+            KmsError::InvalidKeyId { .. }
+            | KmsError::KeyNotFound { .. }
+            | KmsError::AliasNotFound { .. }
+            | KmsError::ArnInOtherRegion { .. } => ErrorCode::NotFoundException,
+            KmsError::Disabled { .. } => ErrorCode::DisabledException,
+            KmsError::PendingDeletion { .. }
+            | KmsError::NotPendingDeletion { .. }
+            | KmsError::InvalidState { .. } => ErrorCode::KMSInvalidStateException,
+            KmsError::IncorrectKey => ErrorCode::IncorrectKeyException,
+            KmsError::InvalidCiphertext => ErrorCode::InvalidCiphertextException,
+            KmsError::InvalidKeyUsage { .. } | KmsError::InvalidEncryptionAlgorithm { .. } => {
+                ErrorCode::InvalidKeyUsageException
+            }
+            KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
+            KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
+            KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
+            KmsError::ReservedTag | KmsError::DuplicateTagKey { .. } | KmsError::TooManyTags { .. } => {
+                ErrorCode::TagException
+            }
+            KmsError::Unsupported { .. } | KmsError::UnsupportedOperation { .. } => {
+                ErrorCode::UnsupportedOperationException
+            }
+            KmsError::DryRun => ErrorCode::DryRunOperationException,
+            KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
+            KmsError::Internal => ErrorCode::KMSInternalException,
+        }
+    }
+
+    /// The message sent to the client (`None`: AWS sends none for this error).
+    pub fn message(&self) -> Option<String> {
+        match self {
+            KmsError::InvalidCiphertext => None,
+            KmsError::Wire(w) => Some(w.message()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// Store and crypto failures are internal: log the detail, answer generically.
+pub(crate) fn internal<E: std::fmt::Display>(context: &'static str) -> impl FnOnce(E) -> KmsError {
+    move |e| {
+        tracing::error!(error = %e, "{context}");
+        KmsError::Internal
+    }
+}

@@ -1,0 +1,154 @@
+//! Identifiers: key ids, key and alias ARNs, and the four ways a request may name a key
+//! (key id, key ARN, alias name, alias ARN).
+
+use crate::KmsError;
+
+/// A 12-digit AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A region name as AWS spells them (`us-east-1`, `us-gov-west-1`): the model's pattern
+/// `^([a-z]+-){2,3}\d+$`.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    if !(3..=4).contains(&parts.len()) {
+        return false;
+    }
+    let (last, words) = parts.split_at(parts.len() - 1);
+    words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && last.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The ARN partition of a region.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+pub(crate) fn key_arn(region: &str, account: &str, key_id: &str) -> String {
+    format!("arn:{}:kms:{region}:{account}:key/{key_id}", partition(region))
+}
+
+pub(crate) fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
+    format!("arn:{}:kms:{region}:{account}:{alias_name}", partition(region))
+}
+
+/// A key id: a lowercase hyphenated UUID, or a multi-Region key id (`mrk-` + 32 hex).
+pub(crate) fn is_key_id(s: &str) -> bool {
+    if let Some(hex) = s.strip_prefix("mrk-") {
+        return hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// How a request named a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyRef {
+    /// A bare key id: in the caller's account and region.
+    Id(String),
+    KeyArn { region: String, account: String, key_id: String },
+    /// `alias/...`: in the caller's account and region.
+    AliasName(String),
+    AliasArn { region: String, account: String, alias_name: String },
+}
+
+/// Which forms an operation's key parameter admits (the model's documentation of each
+/// operation's `KeyId` says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forms {
+    /// Key id or key ARN.
+    KeyOnly,
+    /// Key id, key ARN, alias name or alias ARN.
+    KeyOrAlias,
+}
+
+impl KeyRef {
+    pub(crate) fn parse(input: &str, forms: Forms) -> Result<KeyRef, KmsError> {
+        let invalid = || KmsError::InvalidKeyId { key_id: input.to_owned() };
+        if let Some(rest) = input.strip_prefix("arn:") {
+            // arn:PARTITION:kms:REGION:ACCOUNT:key/ID | alias/NAME
+            let mut parts = rest.splitn(5, ':');
+            let (Some(part), Some(service), Some(region), Some(account), Some(resource)) =
+                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(invalid());
+            };
+            if !part.starts_with("aws") || service != "kms" || !is_region(region) || !is_account_id(account) {
+                return Err(invalid());
+            }
+            if let Some(key_id) = resource.strip_prefix("key/") {
+                if !is_key_id(key_id) {
+                    return Err(invalid());
+                }
+                return Ok(KeyRef::KeyArn {
+                    region: region.to_owned(),
+                    account: account.to_owned(),
+                    key_id: key_id.to_owned(),
+                });
+            }
+            if resource.starts_with("alias/") && forms == Forms::KeyOrAlias {
+                return Ok(KeyRef::AliasArn {
+                    region: region.to_owned(),
+                    account: account.to_owned(),
+                    alias_name: resource.to_owned(),
+                });
+            }
+            return Err(invalid());
+        }
+        if input.starts_with("alias/") {
+            return match forms {
+                Forms::KeyOrAlias => Ok(KeyRef::AliasName(input.to_owned())),
+                Forms::KeyOnly => Err(invalid()),
+            };
+        }
+        if is_key_id(input) {
+            return Ok(KeyRef::Id(input.to_owned()));
+        }
+        Err(invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(KeyRef::parse(id, Forms::KeyOnly).unwrap(), KeyRef::Id(id.into()));
+        let arn = format!("arn:aws:kms:us-east-2:111122223333:key/{id}");
+        assert!(matches!(KeyRef::parse(&arn, Forms::KeyOnly).unwrap(), KeyRef::KeyArn { .. }));
+        assert!(matches!(
+            KeyRef::parse("alias/x", Forms::KeyOrAlias).unwrap(),
+            KeyRef::AliasName(_)
+        ));
+        assert!(KeyRef::parse("alias/x", Forms::KeyOnly).is_err());
+        assert!(matches!(
+            KeyRef::parse("arn:aws:kms:us-east-2:111122223333:alias/x", Forms::KeyOrAlias).unwrap(),
+            KeyRef::AliasArn { .. }
+        ));
+        assert!(KeyRef::parse("foo", Forms::KeyOrAlias).is_err());
+        assert!(KeyRef::parse("arn:aws:kms:us-east-2:1111:key/x", Forms::KeyOrAlias).is_err());
+        assert!(KeyRef::parse("mrk-1234abcd12ab34cd56ef1234567890ab", Forms::KeyOnly).is_ok());
+    }
+
+    #[test]
+    fn regions() {
+        assert!(is_region("us-east-1"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(!is_region("useast1"));
+        assert!(!is_region("us-east-"));
+        assert!(!is_region("US-east-1"));
+    }
+}

@@ -1,0 +1,268 @@
+//! Keys: resolution of a request's key reference, loading (cache, else store + unseal),
+//! the key-state rules, `KeyMetadata`, and conflict-safe updates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use trent_crypto::{SecretBytes, SymmetricKey};
+use trent_store::{KeyRecord, StoreError};
+use trent_wire::{
+    CustomerMasterKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeyMetadata, KeySpec, KeyState,
+    KeyUsageType, OriginType, Timestamp,
+};
+
+use crate::cache::LoadedKey;
+use crate::error::internal;
+use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
+use crate::{Caller, KeyService, KmsError};
+
+/// How many times an update is re-applied on a fresh read when another writer got there
+/// first (optimistic concurrency).
+const MAX_UPDATE_ATTEMPTS: usize = 16;
+
+pub(crate) const STATE_ENABLED: &str = "Enabled";
+pub(crate) const STATE_DISABLED: &str = "Disabled";
+pub(crate) const STATE_PENDING_DELETION: &str = "PendingDeletion";
+
+/// The authenticated data that binds sealed material to its key and version.
+pub(crate) fn material_aad(key_arn: &str, material_id: &str) -> Vec<u8> {
+    let mut aad = b"trent:material:v1:".to_vec();
+    aad.extend_from_slice(&(key_arn.len() as u32).to_be_bytes());
+    aad.extend_from_slice(key_arn.as_bytes());
+    aad.extend_from_slice(material_id.as_bytes());
+    aad
+}
+
+pub(crate) fn uuid_bytes(key_id: &str) -> Option<[u8; 16]> {
+    uuid::Uuid::parse_str(key_id).ok().map(|u| *u.as_bytes())
+}
+
+pub(crate) fn material_bytes(material_id: &str) -> Option<[u8; 32]> {
+    let v = hex_decode(material_id)?;
+    v.try_into().ok()
+}
+
+pub(crate) fn hex_encode(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+impl KeyService {
+    /// Finds the key a request names, in the forms the operation admits, and checks it
+    /// is visible to the caller (same region; another account only by ARN).
+    pub(crate) async fn resolve(
+        &self,
+        caller: &Caller,
+        input: &str,
+        forms: Forms,
+        action: &'static str,
+    ) -> Result<Arc<LoadedKey>, KmsError> {
+        let account = caller.account_id();
+        let region = caller.region.as_str();
+        let (key_id, key_account) = match KeyRef::parse(input, forms)? {
+            KeyRef::Id(id) => (id, account.to_owned()),
+            KeyRef::KeyArn { region: r, account: a, key_id } => {
+                if r != region {
+                    return Err(KmsError::ArnInOtherRegion { region: r });
+                }
+                (key_id, a)
+            }
+            KeyRef::AliasName(name) => (self.alias_target(account, region, &name).await?, account.to_owned()),
+            KeyRef::AliasArn { region: r, account: a, alias_name } => {
+                if r != region {
+                    return Err(KmsError::ArnInOtherRegion { region: r });
+                }
+                (self.alias_target(&a, region, &alias_name).await?, a)
+            }
+        };
+        let not_found = || KmsError::KeyNotFound { arn: key_arn(region, &key_account, &key_id) };
+        let key = self.load(&key_id).await?.ok_or_else(not_found)?;
+        if key.record.region != region || key.record.account_id != key_account {
+            return Err(not_found());
+        }
+        self.check_access(caller, &key.record, action)?;
+        Ok(key)
+    }
+
+    /// Cross-account use needs a key policy that allows it; until key policies exist every
+    /// key has AWS's default key policy, which allows only its own account.
+    pub(crate) fn check_access(&self, caller: &Caller, key: &KeyRecord, action: &'static str) -> Result<(), KmsError> {
+        if key.account_id == caller.account_id() {
+            Ok(())
+        } else {
+            Err(KmsError::AccessDenied {
+                principal: caller.principal.arn.clone(),
+                action,
+                resource: key.arn.clone(),
+            })
+        }
+    }
+
+    pub(crate) async fn alias_target(&self, account: &str, region: &str, alias_name: &str) -> Result<String, KmsError> {
+        if let Some(id) = self.cache.alias(account, region, alias_name) {
+            return Ok(id);
+        }
+        let alias = self
+            .store
+            .alias(account, region, alias_name)
+            .await
+            .map_err(internal("reading an alias"))?
+            .ok_or_else(|| KmsError::AliasNotFound { alias_arn: alias_arn(region, account, alias_name) })?;
+        self.cache.put_alias(account, region, alias_name, &alias.target_key_id);
+        Ok(alias.target_key_id)
+    }
+
+    /// A key with its unsealed material, from the cache or else from the store.
+    pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+        if let Some(k) = self.cache.key(key_id) {
+            return Ok(Some(k));
+        }
+        let Some(record) = self.store.key(key_id).await.map_err(internal("reading a key"))? else {
+            return Ok(None);
+        };
+        let loaded = Arc::new(self.unseal_key(record).await?);
+        self.cache.put_key(loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    async fn unseal_key(&self, record: KeyRecord) -> Result<LoadedKey, KmsError> {
+        let key_id_bytes = uuid_bytes(&record.key_id).ok_or_else(|| {
+            tracing::error!(key_id = %record.key_id, "stored key id is not a UUID");
+            KmsError::Internal
+        })?;
+        let current_material = material_bytes(&record.current_material_id).ok_or_else(|| {
+            tracing::error!(key_id = %record.key_id, "stored current material id is malformed");
+            KmsError::Internal
+        })?;
+        let mut materials = HashMap::new();
+        for m in self.store.materials(&record.key_id).await.map_err(internal("reading key material"))? {
+            let Some(id) = material_bytes(&m.material_id) else {
+                tracing::error!(key_id = %record.key_id, "stored material id is malformed");
+                return Err(KmsError::Internal);
+            };
+            let plain = self
+                .root
+                .unseal(&material_aad(&record.arn, &m.material_id), &m.sealed)
+                .map_err(internal("unsealing key material"))?;
+            let key = SymmetricKey::from_material(&plain).map_err(internal("loading key material"))?;
+            materials.insert(id, Arc::new(key));
+        }
+        if !materials.contains_key(&current_material) {
+            tracing::error!(key_id = %record.key_id, "current material of a key is missing");
+            return Err(KmsError::Internal);
+        }
+        Ok(LoadedKey { record, key_id_bytes, materials, current_material })
+    }
+
+    /// Seals fresh material for a key.
+    pub(crate) fn seal_material(&self, key_arn: &str, material_id: &str, material: &SecretBytes) -> Result<Vec<u8>, KmsError> {
+        self.root
+            .seal(&material_aad(key_arn, material_id), material.expose())
+            .map_err(internal("sealing key material"))
+    }
+
+    /// Applies `change` to the freshest stored record and writes it, retrying on a
+    /// concurrent update so that no writer's change is lost; `change` re-checks the key
+    /// state each time. Returns the stored record.
+    pub(crate) async fn update_key<F>(&self, key_id: &str, mut change: F) -> Result<KeyRecord, KmsError>
+    where
+        F: FnMut(&mut KeyRecord) -> Result<(), KmsError>,
+    {
+        for _ in 0..MAX_UPDATE_ATTEMPTS {
+            let Some(mut record) = self.store.key(key_id).await.map_err(internal("reading a key"))? else {
+                return Err(KmsError::Internal);
+            };
+            change(&mut record)?;
+            match self.store.update_key(&record).await {
+                Ok(stored) => {
+                    self.cache.update_record(stored.clone());
+                    return Ok(stored);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(internal("updating a key")(e)),
+            }
+        }
+        tracing::error!(key_id, "giving up an update after repeated concurrent modifications");
+        Err(KmsError::Internal)
+    }
+}
+
+/// Cryptographic operations need an enabled key.
+pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
+    match record.state.as_str() {
+        STATE_ENABLED => Ok(()),
+        STATE_DISABLED => Err(KmsError::Disabled { arn: record.arn.clone() }),
+        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion { arn: record.arn.clone() }),
+        other => Err(KmsError::InvalidState { arn: record.arn.clone(), state: pretty_state(other) }),
+    }
+}
+
+/// Management operations that AWS allows on enabled and disabled keys only.
+pub(crate) fn require_not_pending_deletion(record: &KeyRecord) -> Result<(), KmsError> {
+    match record.state.as_str() {
+        STATE_ENABLED | STATE_DISABLED => Ok(()),
+        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion { arn: record.arn.clone() }),
+        other => Err(KmsError::InvalidState { arn: record.arn.clone(), state: pretty_state(other) }),
+    }
+}
+
+/// `PendingImport` → `pending import`, as AWS words states in messages.
+fn pretty_state(state: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in state.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+pub(crate) fn key_usage_of(record: &KeyRecord) -> KeyUsageType {
+    KeyUsageType::parse(&record.key_usage).unwrap_or(KeyUsageType::EncryptDecrypt)
+}
+
+/// `KeyMetadata` as AWS returns it for a key.
+pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
+    let state = KeyState::parse(&record.state);
+    let pending = record.state == STATE_PENDING_DELETION;
+    let key_spec = KeySpec::parse(&record.key_spec);
+    KeyMetadata {
+        aws_account_id: Some(record.account_id.clone()),
+        key_id: record.key_id.clone(),
+        arn: Some(record.arn.clone()),
+        creation_date: Some(Timestamp::from_millis(record.created_at)),
+        enabled: Some(record.state == STATE_ENABLED),
+        description: Some(record.description.clone()),
+        key_usage: Some(key_usage_of(record)),
+        key_state: state,
+        deletion_date: if pending { record.deletion_date.map(Timestamp::from_millis) } else { None },
+        origin: OriginType::parse(&record.origin),
+        key_manager: Some(KeyManagerType::Customer),
+        customer_master_key_spec: CustomerMasterKeySpec::parse(&record.key_spec),
+        key_spec,
+        encryption_algorithms: match key_spec {
+            Some(KeySpec::SymmetricDefault) => Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+            _ => None,
+        },
+        multi_region: Some(record.multi_region),
+        pending_deletion_window_in_days: if pending { record.pending_deletion_window_days } else { None },
+        current_key_material_id: Some(record.current_material_id.clone()),
+        ..KeyMetadata::default()
+    }
+}

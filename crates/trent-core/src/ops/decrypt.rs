@@ -1,0 +1,33 @@
+//! Decrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html>
+
+use trent_wire::{DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, SensitiveBlob};
+
+use super::common::missing;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        if req.recipient.is_some() {
+            return Err(KmsError::Unsupported { what: "Recipient (Nitro Enclaves attestation)".into() });
+        }
+        let blob = req.ciphertext_blob.as_deref().ok_or_else(|| missing("ciphertextBlob"))?;
+        let d = self
+            .decrypt_blob(
+                caller,
+                blob,
+                req.key_id.as_deref(),
+                req.encryption_context.as_ref(),
+                req.encryption_algorithm,
+                "kms:Decrypt",
+                req.dry_run == Some(true),
+            )
+            .await?;
+        Ok(DecryptResponse {
+            key_id: Some(d.key.record.arn.clone()),
+            plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
+            encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
+            key_material_id: Some(d.material_id),
+            ..DecryptResponse::default()
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! One file per AWS KMS operation, each an `impl KeyService` block with the handler named
+//! after the operation. Every handler takes the authenticated [`crate::Caller`] and the
+//! decoded request, and follows AWS's documented key-state rules:
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html>
+
+mod cancel_key_deletion;
+mod create_alias;
+mod create_key;
+mod decrypt;
+mod delete_alias;
+mod describe_key;
+mod disable_key;
+mod enable_key;
+mod encrypt;
+mod generate_data_key;
+mod generate_data_key_without_plaintext;
+mod generate_random;
+mod list_aliases;
+mod list_keys;
+mod list_resource_tags;
+mod re_encrypt;
+mod schedule_key_deletion;
+mod tag_resource;
+mod untag_resource;
+mod update_alias;
+mod update_key_description;
+
+mod common;

@@ -1,0 +1,41 @@
+//! ScheduleKeyDeletion: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html>
+
+use trent_wire::{KeyState, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, Timestamp};
+
+use crate::ids::Forms;
+use crate::keys::{require_not_pending_deletion, STATE_PENDING_DELETION};
+use crate::{Caller, KeyService, KmsError};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl KeyService {
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        req: ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        let days = req.pending_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(KmsError::Validation {
+                message: format!("PendingWindowInDays should be between 7 and 30, but it is {days}"),
+            });
+        }
+        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ScheduleKeyDeletion").await?;
+        let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;
+        let stored = self
+            .update_key(&key.record.key_id, |r| {
+                require_not_pending_deletion(r)?;
+                r.state = STATE_PENDING_DELETION.to_owned();
+                r.deletion_date = Some(deletion_date);
+                r.pending_deletion_window_days = Some(days);
+                Ok(())
+            })
+            .await?;
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: Some(stored.arn),
+            deletion_date: Some(Timestamp::from_millis(deletion_date)),
+            key_state: Some(KeyState::PendingDeletion),
+            pending_window_in_days: Some(days),
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! TagResource: <https://docs.aws.amazon.com/kms/latest/APIReference/API_TagResource.html>
+
+use trent_wire::{TagResourceRequest, TagResourceResponse};
+
+use super::common::{check_tags, merge_tags};
+use crate::ids::Forms;
+use crate::keys::require_not_pending_deletion;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> Result<TagResourceResponse, KmsError> {
+        check_tags(&req.tags)?;
+        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:TagResource").await?;
+        self.update_key(&key.record.key_id, |r| {
+            require_not_pending_deletion(r)?;
+            merge_tags(&mut r.tags, &req.tags)
+        })
+        .await?;
+        Ok(TagResourceResponse::default())
+    }
+}

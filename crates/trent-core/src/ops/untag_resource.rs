@@ -1,0 +1,21 @@
+//! UntagResource: <https://docs.aws.amazon.com/kms/latest/APIReference/API_UntagResource.html>
+//! Removing a tag key the key does not have is not an error.
+
+use trent_wire::{UntagResourceRequest, UntagResourceResponse};
+
+use crate::ids::Forms;
+use crate::keys::require_not_pending_deletion;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> Result<UntagResourceResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UntagResource").await?;
+        self.update_key(&key.record.key_id, |r| {
+            require_not_pending_deletion(r)?;
+            r.tags.retain(|(k, _)| !req.tag_keys.contains(k));
+            Ok(())
+        })
+        .await?;
+        Ok(UntagResourceResponse::default())
+    }
+}

@@ -1,0 +1,24 @@
+//! UpdateKeyDescription: <https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html>
+
+use trent_wire::{UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse};
+
+use crate::ids::Forms;
+use crate::keys::require_not_pending_deletion;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn update_key_description(
+        &self,
+        caller: &Caller,
+        req: UpdateKeyDescriptionRequest,
+    ) -> Result<UpdateKeyDescriptionResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UpdateKeyDescription").await?;
+        self.update_key(&key.record.key_id, |r| {
+            require_not_pending_deletion(r)?;
+            r.description = req.description.clone();
+            Ok(())
+        })
+        .await?;
+        Ok(UpdateKeyDescriptionResponse::default())
+    }
+}

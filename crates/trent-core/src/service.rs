@@ -1,0 +1,191 @@
+//! The key service: shared state of every operation, bootstrap of a deployment.
+
+use std::sync::Arc;
+
+use trent_crypto::{RootKeyProvider, SecretBytes};
+use trent_store::{AccessKeyRecord, Store, StoreError};
+
+use crate::cache::KeyCache;
+use crate::error::internal;
+use crate::{AccessKeyEntry, Clock, KmsError, Principal};
+
+/// Meta entry holding a value sealed under the root key at first start: unsealing it at
+/// every start proves the root key is the one this store was created with.
+const META_ROOT_CHECK: &str = "root_key_check";
+const META_DEFAULT_ACCOUNT: &str = "default_account_id";
+const ROOT_CHECK_AAD: &[u8] = b"trent:meta:root_key_check:v1";
+const ROOT_CHECK_PLAINTEXT: &[u8] = b"trent root key check v1";
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// How many keys the material cache holds.
+    pub cache_capacity: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self { cache_capacity: 100_000 }
+    }
+}
+
+/// What first start needs.
+#[derive(Debug, Clone)]
+pub struct BootstrapOptions {
+    /// The default account, used when the store has none yet.
+    pub account_id: String,
+    /// Pinned administrator credentials (CI pipelines need known ones); random if absent.
+    pub admin_access_key_id: Option<String>,
+    pub admin_secret_access_key: Option<SecretBytes>,
+}
+
+/// What bootstrap did.
+#[derive(Debug)]
+pub struct BootstrapReport {
+    /// The deployment's default account (the stored one wins over the option).
+    pub account_id: String,
+    /// Set when this start created the administrator: its access key id and secret,
+    /// to be handed to the operator once.
+    pub created_admin: Option<(String, SecretBytes)>,
+    pub admin_arn: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("the root key does not match this data directory (the store was created with another root key)")]
+    RootKeyMismatch,
+    #[error("invalid administrator access key id {0:?}: 16 to 128 characters of A-Z and 0-9")]
+    InvalidAccessKeyId(String),
+    #[error("the administrator secret access key must be 1 to 128 printable characters")]
+    InvalidSecret,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] trent_crypto::CryptoError),
+}
+
+/// The AWS KMS key service. Cheap to share (`Arc`); every operation is a method in `ops/`.
+#[derive(Debug)]
+pub struct KeyService {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) root: Arc<dyn RootKeyProvider>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cache: KeyCache,
+    default_account_id: String,
+}
+
+impl KeyService {
+    /// Opens the service on a store: checks the root key against the store, and on first
+    /// start records the default account and creates the administrator.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root: Arc<dyn RootKeyProvider>,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+        options: BootstrapOptions,
+    ) -> Result<(Self, BootstrapReport), BootstrapError> {
+        let check = root.seal(ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT)?;
+        let stored = store.init_meta(META_ROOT_CHECK, &check).await?;
+        match root.unseal(ROOT_CHECK_AAD, &stored) {
+            Ok(p) if p.expose() == ROOT_CHECK_PLAINTEXT => {}
+            _ => return Err(BootstrapError::RootKeyMismatch),
+        }
+        let account = store.init_meta(META_DEFAULT_ACCOUNT, options.account_id.as_bytes()).await?;
+        let account_id = String::from_utf8(account)
+            .ok()
+            .filter(|a| crate::is_account_id(a))
+            .ok_or_else(|| StoreError::Corrupt { what: "default account id".into() })?;
+        let admin_arn = format!("arn:aws:iam::{account_id}:user/admin");
+
+        let service = KeyService {
+            store,
+            root,
+            clock,
+            cache: KeyCache::new(config.cache_capacity),
+            default_account_id: account_id.clone(),
+        };
+        let created_admin = if service.store.access_keys().await?.is_empty() {
+            let id = match options.admin_access_key_id {
+                Some(id) => {
+                    if !(16..=128).contains(&id.len())
+                        || !id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    {
+                        return Err(BootstrapError::InvalidAccessKeyId(id));
+                    }
+                    id
+                }
+                None => new_access_key_id()?,
+            };
+            let secret = match options.admin_secret_access_key {
+                Some(s) => {
+                    if s.is_empty() || s.len() > 128 || !s.expose().iter().all(|b| b.is_ascii_graphic()) {
+                        return Err(BootstrapError::InvalidSecret);
+                    }
+                    s
+                }
+                None => new_secret_access_key()?,
+            };
+            let record = AccessKeyRecord {
+                access_key_id: id.clone(),
+                account_id: account_id.clone(),
+                principal_arn: admin_arn.clone(),
+                sealed_secret: service.root.seal(&access_key_aad(&id), secret.expose())?,
+                created_at: service.clock.now_millis(),
+                status: "Active".into(),
+            };
+            service.store.put_access_key(&record).await?;
+            Some((id, secret))
+        } else {
+            None
+        };
+        Ok((service, BootstrapReport { account_id, created_admin, admin_arn }))
+    }
+
+    pub fn default_account_id(&self) -> &str {
+        &self.default_account_id
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Every active access key with its unsealed secret (for the SigV4 credential lookup).
+    pub async fn access_keys(&self) -> Result<Vec<AccessKeyEntry>, KmsError> {
+        let records = self.store.access_keys().await.map_err(internal("listing access keys"))?;
+        let mut out = Vec::with_capacity(records.len());
+        for r in records.into_iter().filter(|r| r.status == "Active") {
+            let secret = self
+                .root
+                .unseal(&access_key_aad(&r.access_key_id), &r.sealed_secret)
+                .map_err(internal("unsealing an access key"))?;
+            let Some(principal) = Principal::from_arn(&r.principal_arn) else {
+                tracing::error!(access_key_id = %r.access_key_id, "access key with an invalid principal ARN");
+                continue;
+            };
+            out.push(AccessKeyEntry { access_key_id: r.access_key_id, secret, principal });
+        }
+        Ok(out)
+    }
+}
+
+fn access_key_aad(access_key_id: &str) -> Vec<u8> {
+    let mut aad = b"trent:access-key:v1:".to_vec();
+    aad.extend_from_slice(access_key_id.as_bytes());
+    aad
+}
+
+/// `AKIA` + 16 characters of base32 (as AWS's long-term access key ids look).
+fn new_access_key_id() -> Result<String, trent_crypto::CryptoError> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bytes = trent_crypto::random_array::<16>()?;
+    let mut id = String::from("AKIA");
+    id.extend(bytes.iter().map(|b| ALPHABET[usize::from(b % 32)] as char));
+    Ok(id)
+}
+
+/// 40 characters of base64 (30 random bytes), as AWS's secret access keys look.
+fn new_secret_access_key() -> Result<SecretBytes, trent_crypto::CryptoError> {
+    use base64::Engine;
+    let bytes = trent_crypto::random_bytes(30)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes.expose());
+    Ok(SecretBytes::new(encoded.into_bytes()))
+}

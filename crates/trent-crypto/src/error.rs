@@ -1,0 +1,77 @@
+//! The crate's error types. No variant ever carries secret bytes.
+
+use std::path::PathBuf;
+
+/// A failure of a cryptographic operation.
+///
+/// Deliberately coarse where detail would help an attacker: a blob that fails to
+/// authenticate is [`CryptoError::InvalidCiphertext`] whatever the reason (wrong
+/// key, wrong context, tampering, truncation).
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The system random number generator failed.
+    #[error("the system random number generator failed")]
+    RandomFailure,
+    /// Key material of the wrong size was supplied.
+    #[error("invalid key length: expected {expected} bytes, got {actual}")]
+    InvalidKeyLength {
+        /// Required length in bytes.
+        expected: usize,
+        /// Supplied length in bytes.
+        actual: usize,
+    },
+    /// The AEAD refused to encrypt (should not happen with valid inputs).
+    #[error("encryption failed")]
+    EncryptionFailure,
+    /// A ciphertext blob is malformed, was tampered with, or does not belong to
+    /// this key and encryption context.
+    #[error("the ciphertext is invalid")]
+    InvalidCiphertext,
+    /// Sealing a secret under the root key failed.
+    #[error("sealing under the root key failed")]
+    SealFailure,
+    /// A sealed secret could not be unsealed: wrong root key, wrong associated
+    /// data, tampering, truncation or unknown format version.
+    #[error("unsealing under the root key failed")]
+    UnsealFailure,
+}
+
+/// A failure to create or load a root key.
+///
+/// The messages are meant for an operator reading the server's start-up output.
+#[derive(Debug, thiserror::Error)]
+pub enum RootKeyError {
+    /// The root key file does not exist.
+    #[error("root key file {} does not exist", path.display())]
+    NotFound {
+        /// Where the file was expected.
+        path: PathBuf,
+    },
+    /// Refused to create a root key file because one is already there.
+    #[error("root key file {} already exists; refusing to overwrite it", path.display())]
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Reading or writing the root key file failed.
+    #[error("I/O error on root key file {}", path.display())]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but does not hold a valid root key: bad format, wrong
+    /// length, checksum mismatch. `reason` never contains key bytes.
+    #[error("root key file {} is damaged: {reason}", path.display())]
+    Damaged {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with it, for a human.
+        reason: String,
+    },
+    /// The cryptographic layer failed (e.g. the random number generator).
+    #[error("cannot set up the root key")]
+    Crypto(#[from] CryptoError),
+}

@@ -1,0 +1,19 @@
+//! Integration tests of the `trent` server: the real binary on `127.0.0.1:0`, driven by the
+//! official AWS SDK for Rust (`aws-sdk-kms`) and by raw SigV4-signed HTTP for requests the
+//! SDK would never send.
+//!
+//! The expectations come from AWS KMS's documented behaviour (the service model's
+//! documentation in `shared/aws-kms-model/service-2.json` and the AWS docs), not from the
+//! implementation. One test binary with modules keeps link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod aliases;
+mod crypto;
+mod dev_credentials;
+mod harness;
+mod isolation;
+mod keys;
+mod persistence;
+mod protocol;
+mod tags;

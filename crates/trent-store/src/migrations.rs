@@ -1,0 +1,78 @@
+//! The schema migrations, shared by every backend.
+//!
+//! Each migration is a numbered `.sql` file under `migrations/`, embedded at compile time,
+//! written in the common subset of SQLite and PostgreSQL so that both backends run the same
+//! text. A backend's runner keeps `schema_migrations(version, applied_at)`, applies every
+//! migration it has not recorded, each in its own transaction together with its row in
+//! `schema_migrations`, and refuses a database whose schema is newer than this binary.
+
+/// One schema migration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Migration {
+    /// 1, 2, 3, ...: the file's number, applied in this order.
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration, oldest first. Append only: a released migration is never edited.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_initial",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
+
+/// The schema version this binary writes: that of the last migration.
+pub(crate) const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// The runner's own bookkeeping table; `IF NOT EXISTS` makes re-opening a no-op.
+pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
+     version BIGINT NOT NULL PRIMARY KEY, \
+     applied_at BIGINT NOT NULL)";
+
+/// The database's schema is newer than this binary knows: running it could corrupt data
+/// written by the newer version, so the store refuses to open.
+#[derive(Debug, thiserror::Error)]
+#[error("store schema version {found} is newer than this binary supports ({supported})")]
+pub struct SchemaTooNew {
+    pub found: i64,
+    pub supported: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one_and_match_file_names() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            let expected = i64::try_from(i).unwrap() + 1;
+            assert_eq!(m.version, expected, "{}", m.name);
+            assert!(
+                m.name.starts_with(&format!("{expected:04}_")),
+                "migration {} is not numbered {expected:04}",
+                m.name
+            );
+            assert!(!m.sql.trim().is_empty(), "{} is empty", m.name);
+        }
+        assert_eq!(LATEST_VERSION, i64::try_from(MIGRATIONS.len()).unwrap());
+    }
+
+    #[test]
+    fn migrations_avoid_backend_specific_types() {
+        // The same text runs on SQLite and PostgreSQL: BLOB and AUTOINCREMENT are
+        // SQLite-only, SERIAL and BOOLEAN PostgreSQL-only, and INTEGER is 32 bits in
+        // PostgreSQL (too small for a millisecond time): integers are BIGINT.
+        for m in MIGRATIONS {
+            let upper = m.sql.to_uppercase();
+            let code: String = upper
+                .lines()
+                .map(|l| l.split("--").next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for word in [" BLOB", "AUTOINCREMENT", "SERIAL", " BOOLEAN", " INTEGER "] {
+                assert!(!code.contains(word), "{} uses {word}", m.name);
+            }
+        }
+    }
+}

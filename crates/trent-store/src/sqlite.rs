@@ -1,0 +1,681 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Two pools share the file. The writer pool holds a single connection, so this process's
+//! writes queue in the pool instead of spinning in SQLite's busy handler; every write
+//! transaction starts with `BEGIN IMMEDIATE`, taking SQLite's write lock up front, so a
+//! transaction never has to upgrade a read snapshot that another writer made stale (which
+//! SQLite reports as `SQLITE_BUSY` without waiting). SQLite's own locking is still what makes
+//! writes correct, including against another process on the same file. The reader pool
+//! holds several `query_only` connections: in WAL mode readers neither block nor are blocked
+//! by the writer, and each read is a single statement, hence a single consistent snapshot.
+//!
+//! `synchronous=FULL` makes SQLite fsync the WAL at every commit, so a write that returned
+//! `Ok` survives a crash or power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Connection, Row, Sqlite, Transaction};
+
+use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, MIGRATIONS};
+use crate::{
+    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, MaterialRecord, Store, StoreError,
+};
+
+/// How long a statement waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent readers; reads are rare (the key service caches), a few suffice.
+const READERS: u32 = 4;
+
+/// The key columns, in the order [`key_from_row`] expects.
+const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
+     k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
+     k.pending_deletion_window_days, k.current_material_id, k.multi_region";
+
+/// The [`Store`] on an SQLite file (the embedded default).
+///
+/// Beyond the trait's contract: `update_key` never changes a key's identity (`account_id`,
+/// `region`, `arn`, `created_at`); the record it returns carries the stored ones.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file if it is missing, and brings its schema
+    /// up to date. Fails with [`SchemaTooNew`] (as the source of [`StoreError::Backend`]) if
+    /// a newer Trent has migrated the file.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(backend)?;
+        migrate(&writer).await?;
+        // The writer has put the file in WAL mode (a persistent setting); readers must not
+        // try to change the journal mode, which needs an exclusive lock.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .min_connections(0)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(backend)?;
+        Ok(Self { writer, readers })
+    }
+
+    /// Closes every connection, checkpointing the WAL into the main file. Dropping the store
+    /// without closing it loses nothing: every acknowledged write is already in the WAL.
+    pub async fn close(self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
+    }
+}
+
+/// Applies the migrations this file has not recorded yet. Each runs in one `BEGIN IMMEDIATE`
+/// transaction that first claims its version in `schema_migrations`: a second process
+/// opening the same file at the same moment waits for the lock, then finds the version
+/// taken and skips it.
+async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = writer.acquire().await.map_err(backend)?;
+    sqlx::query(CREATE_SCHEMA_MIGRATIONS)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+    if let Some(found) = found.filter(|v| *v > LATEST_VERSION) {
+        return Err(StoreError::Backend(Box::new(SchemaTooNew {
+            found,
+            supported: LATEST_VERSION,
+        })));
+    }
+    for migration in MIGRATIONS {
+        let mut tx = conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)?;
+        let claimed = sqlx::query(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(migration.version)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        if !claimed {
+            tx.rollback().await.map_err(backend)?;
+            continue;
+        }
+        sqlx::raw_sql(migration.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied store migration"
+        );
+    }
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+/// Maps a write's error: a uniqueness violation is `AlreadyExists`, anything else `Backend`.
+fn write_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+            StoreError::AlreadyExists
+        }
+        _ => backend(e),
+    }
+}
+
+fn invalid(what: &'static str) -> StoreError {
+    StoreError::Backend(Box::new(InvalidRecord { what }))
+}
+
+fn check_tags(tags: &[(String, String)]) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(tags.len());
+    if tags.iter().all(|(k, _)| seen.insert(k.as_str())) {
+        Ok(())
+    } else {
+        Err(invalid("a tag key appears more than once"))
+    }
+}
+
+async fn insert_tags(
+    tx: &mut Transaction<'static, Sqlite>,
+    key_id: &str,
+    tags: &[(String, String)],
+) -> Result<(), StoreError> {
+    for (position, (tag_key, tag_value)) in (0_i64..).zip(tags) {
+        sqlx::query(
+            "INSERT INTO key_tags (key_id, position, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(key_id)
+        .bind(position)
+        .bind(tag_key)
+        .bind(tag_value)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn corrupt(what: String) -> StoreError {
+    StoreError::Corrupt { what }
+}
+
+fn column<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(name).map_err(|e| match e {
+        sqlx::Error::ColumnDecode { .. } => corrupt(format!("column {name}: {e}")),
+        other => backend(other),
+    })
+}
+
+fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    let key_id: String = column(row, "key_id")?;
+    let window: Option<i64> = column(row, "pending_deletion_window_days")?;
+    let pending_deletion_window_days = window
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|_| corrupt(format!("key {key_id}: pending deletion window out of range")))?;
+    let multi_region = match column::<i64>(row, "multi_region")? {
+        0 => false,
+        1 => true,
+        other => return Err(corrupt(format!("key {key_id}: multi_region is {other}"))),
+    };
+    Ok(KeyRecord {
+        account_id: column(row, "account_id")?,
+        region: column(row, "region")?,
+        arn: column(row, "arn")?,
+        version: column(row, "version")?,
+        created_at: column(row, "created_at")?,
+        description: column(row, "description")?,
+        key_spec: column(row, "key_spec")?,
+        key_usage: column(row, "key_usage")?,
+        origin: column(row, "origin")?,
+        state: column(row, "state")?,
+        deletion_date: column(row, "deletion_date")?,
+        pending_deletion_window_days,
+        current_material_id: column(row, "current_material_id")?,
+        multi_region,
+        tags: Vec::new(),
+        key_id,
+    })
+}
+
+/// Folds rows of keys left-joined with their tags (ordered by key, then tag position) into
+/// records: one row per tag, or one row with NULL tag columns for a key without tags.
+fn keys_from_rows(rows: &[SqliteRow]) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut keys: Vec<KeyRecord> = Vec::new();
+    for row in rows {
+        let key_id: String = column(row, "key_id")?;
+        if keys.last().is_none_or(|k| k.key_id != key_id) {
+            keys.push(key_from_row(row)?);
+        }
+        let tag_key: Option<String> = column(row, "tag_key")?;
+        if let (Some(tag_key), Some(key)) = (tag_key, keys.last_mut()) {
+            let tag_value: String = column(row, "tag_value")?;
+            key.tags.push((tag_key, tag_value));
+        }
+    }
+    Ok(keys)
+}
+
+fn material_from_row(row: &SqliteRow) -> Result<MaterialRecord, StoreError> {
+    Ok(MaterialRecord {
+        key_id: column(row, "key_id")?,
+        material_id: column(row, "material_id")?,
+        created_at: column(row, "created_at")?,
+        sealed: column(row, "sealed")?,
+    })
+}
+
+fn alias_from_row(row: &SqliteRow) -> Result<AliasRecord, StoreError> {
+    Ok(AliasRecord {
+        account_id: column(row, "account_id")?,
+        region: column(row, "region")?,
+        alias_name: column(row, "alias_name")?,
+        target_key_id: column(row, "target_key_id")?,
+        created_at: column(row, "created_at")?,
+        updated_at: column(row, "updated_at")?,
+    })
+}
+
+fn access_key_from_row(row: &SqliteRow) -> Result<AccessKeyRecord, StoreError> {
+    Ok(AccessKeyRecord {
+        access_key_id: column(row, "access_key_id")?,
+        account_id: column(row, "account_id")?,
+        principal_arn: column(row, "principal_arn")?,
+        sealed_secret: column(row, "sealed_secret")?,
+        created_at: column(row, "created_at")?,
+        status: column(row, "status")?,
+    })
+}
+
+const ALIAS_COLUMNS: &str =
+    "account_id, region, alias_name, target_key_id, created_at, updated_at";
+const ACCESS_KEY_COLUMNS: &str =
+    "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(backend)
+    }
+
+    async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM meta WHERE name = ?1")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(stored)
+    }
+
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        material: &MaterialRecord,
+    ) -> Result<(), StoreError> {
+        check_tags(&key.tags)?;
+        if material.key_id != key.key_id {
+            return Err(invalid("the first material belongs to another key"));
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
+             description, key_spec, key_usage, origin, state, deletion_date, \
+             pending_deletion_window_days, current_material_id, multi_region) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.account_id)
+        .bind(&key.region)
+        .bind(&key.arn)
+        .bind(key.version)
+        .bind(key.created_at)
+        .bind(&key.description)
+        .bind(&key.key_spec)
+        .bind(&key.key_usage)
+        .bind(&key.origin)
+        .bind(&key.state)
+        .bind(key.deletion_date)
+        .bind(key.pending_deletion_window_days.map(i64::from))
+        .bind(&key.current_material_id)
+        .bind(i64::from(key.multi_region))
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
+        insert_tags(&mut tx, &key.key_id, &key.tags).await?;
+        sqlx::query(
+            "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
+             VALUES (?1, ?2, 1, ?3, ?4)",
+        )
+        .bind(&material.key_id)
+        .bind(&material.material_id)
+        .bind(material.created_at)
+        .bind(&material.sealed)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, t.tag_key, t.tag_value FROM keys AS k \
+             LEFT JOIN key_tags AS t ON t.key_id = k.key_id \
+             WHERE k.key_id = ?1 ORDER BY t.position"
+        ))
+        .bind(key_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?;
+        Ok(keys_from_rows(&rows)?.pop())
+    }
+
+    async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
+        check_tags(&key.tags)?;
+        let mut tx = self.begin_write().await?;
+        // The version check and the write are one statement: no other writer can slip in
+        // between, here or (for the PostgreSQL backend) on another node.
+        let stored = sqlx::query(
+            "UPDATE keys SET version = version + 1, description = ?1, key_spec = ?2, \
+             key_usage = ?3, origin = ?4, state = ?5, deletion_date = ?6, \
+             pending_deletion_window_days = ?7, current_material_id = ?8, multi_region = ?9 \
+             WHERE key_id = ?10 AND version = ?11 \
+             RETURNING account_id, region, arn, created_at, version",
+        )
+        .bind(&key.description)
+        .bind(&key.key_spec)
+        .bind(&key.key_usage)
+        .bind(&key.origin)
+        .bind(&key.state)
+        .bind(key.deletion_date)
+        .bind(key.pending_deletion_window_days.map(i64::from))
+        .bind(&key.current_material_id)
+        .bind(i64::from(key.multi_region))
+        .bind(&key.key_id)
+        .bind(key.version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(stored) = stored else {
+            let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = ?1")
+                .bind(&key.key_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?
+                .is_some();
+            tx.rollback().await.map_err(backend)?;
+            return Err(if exists {
+                StoreError::Conflict
+            } else {
+                StoreError::NotFound
+            });
+        };
+        let updated = KeyRecord {
+            account_id: column(&stored, "account_id")?,
+            region: column(&stored, "region")?,
+            arn: column(&stored, "arn")?,
+            created_at: column(&stored, "created_at")?,
+            version: column(&stored, "version")?,
+            ..key.clone()
+        };
+        sqlx::query("DELETE FROM key_tags WHERE key_id = ?1")
+            .bind(&key.key_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        insert_tags(&mut tx, &key.key_id, &key.tags).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(updated)
+    }
+
+    async fn list_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after_key_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        // Two statements rather than `(?3 IS NULL OR key_id > ?3)`, which keeps SQLite from
+        // seeking the index to the page's first key.
+        let after = if after_key_id.is_some() {
+            "AND key_id > ?4"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS}, t.tag_key, t.tag_value \
+             FROM (SELECT * FROM keys WHERE account_id = ?1 AND region = ?2 {after} \
+                   ORDER BY key_id LIMIT ?3) AS k \
+             LEFT JOIN key_tags AS t ON t.key_id = k.key_id \
+             ORDER BY k.key_id, t.position"
+        ))
+        .bind(account_id)
+        .bind(region)
+        .bind(i64::from(limit))
+        .bind(after_key_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?;
+        keys_from_rows(&rows)
+    }
+
+    async fn add_material(&self, material: &MaterialRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        // The next sequence number is computed under the write lock, in the same statement.
+        let inserted = sqlx::query(
+            "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
+             SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4 \
+             FROM key_materials WHERE key_id = ?1",
+        )
+        .bind(&material.key_id)
+        .bind(&material.material_id)
+        .bind(material.created_at)
+        .bind(&material.sealed)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => tx.commit().await.map_err(backend),
+            Err(sqlx::Error::Database(db)) if db.kind() == ErrorKind::ForeignKeyViolation => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(write_error(e)),
+        }
+    }
+
+    async fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>, StoreError> {
+        sqlx::query(
+            "SELECT key_id, material_id, created_at, sealed FROM key_materials \
+             WHERE key_id = ?1 ORDER BY seq",
+        )
+        .bind(key_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(material_from_row)
+        .collect()
+    }
+
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .bind(&alias.account_id)
+        .bind(&alias.region)
+        .bind(&alias.alias_name)
+        .bind(&alias.target_key_id)
+        .bind(alias.created_at)
+        .bind(alias.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases \
+             WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3"
+        ))
+        .bind(account_id)
+        .bind(region)
+        .bind(alias_name)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(alias_from_row)
+        .transpose()
+    }
+
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE aliases SET target_key_id = ?1, updated_at = ?2 \
+             WHERE account_id = ?3 AND region = ?4 AND alias_name = ?5",
+        )
+        .bind(&alias.target_key_id)
+        .bind(alias.updated_at)
+        .bind(&alias.account_id)
+        .bind(&alias.region)
+        .bind(&alias.alias_name)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await.map_err(backend)?;
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn delete_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM aliases WHERE account_id = ?1 AND region = ?2 AND alias_name = ?3",
+        )
+        .bind(account_id)
+        .bind(region)
+        .bind(alias_name)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await.map_err(backend)?;
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn list_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        target_key_id: Option<&str>,
+        after_alias_name: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AliasRecord>, StoreError> {
+        let target = if target_key_id.is_some() {
+            "AND target_key_id = ?4"
+        } else {
+            ""
+        };
+        let after = if after_alias_name.is_some() {
+            "AND alias_name > ?5"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases \
+             WHERE account_id = ?1 AND region = ?2 {target} {after} \
+             ORDER BY alias_name LIMIT ?3"
+        ))
+        .bind(account_id)
+        .bind(region)
+        .bind(i64::from(limit))
+        .bind(target_key_id)
+        .bind(after_alias_name)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(alias_from_row)
+        .collect()
+    }
+
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ))
+        .bind(&key.access_key_id)
+        .bind(&key.account_id)
+        .bind(&key.principal_arn)
+        .bind(&key.sealed_secret)
+        .bind(key.created_at)
+        .bind(&key.status)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"
+        ))
+        .bind(access_key_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(access_key_from_row)
+        .transpose()
+    }
+
+    async fn access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys ORDER BY access_key_id"
+        ))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(access_key_from_row)
+        .collect()
+    }
+}
