@@ -2,8 +2,8 @@
 //! blob.
 //!
 //! Blob format, version 1:
-//! `0x01 ‖ key id (16 bytes) ‖ material id (16 bytes) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`,
-//! AAD = the 33-byte header ‖ canonical encryption context. The header lets
+//! `0x01 ‖ key id (16 bytes) ‖ material id (32 bytes) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`,
+//! AAD = the 49-byte header ‖ canonical encryption context. The header lets
 //! `Decrypt` find the key and the key version without a `KeyId` parameter, as
 //! [AWS KMS does for symmetric keys](https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html);
 //! authenticating it means a blob cannot be re-attributed to another key or
@@ -17,9 +17,9 @@ use crate::{random_bytes, CryptoError, SecretBytes};
 /// Version byte of the blob format.
 pub const BLOB_VERSION: u8 = 1;
 /// Length of the blob header: version, key id, material id.
-pub const BLOB_HEADER_LEN: usize = 1 + 16 + 16;
+pub const BLOB_HEADER_LEN: usize = 1 + 16 + 32;
 /// Bytes a blob adds to its plaintext: header, nonce and tag.
-pub const BLOB_OVERHEAD: usize = 33 + 12 + 16;
+pub const BLOB_OVERHEAD: usize = BLOB_HEADER_LEN + NONCE_LEN + TAG_LEN;
 
 /// The authenticated, cleartext header of a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -27,7 +27,8 @@ pub struct BlobHeader {
     /// The KMS key's id (the UUID of `key/<uuid>`), as raw bytes.
     pub key_id: [u8; 16],
     /// The key material version (rotation) that encrypted the blob.
-    pub material_id: [u8; 16],
+    /// 32 bytes: AWS's `KeyMaterialId` is 64 hex digits.
+    pub material_id: [u8; 32],
 }
 
 impl BlobHeader {
@@ -36,7 +37,7 @@ impl BlobHeader {
         let mut out = [0u8; BLOB_HEADER_LEN];
         out[0] = BLOB_VERSION;
         out[1..17].copy_from_slice(&self.key_id);
-        out[17..33].copy_from_slice(&self.material_id);
+        out[17..49].copy_from_slice(&self.material_id);
         out
     }
 }
@@ -60,7 +61,7 @@ impl ParsedBlob<'_> {
 }
 
 /// Parses a blob; [`CryptoError::InvalidCiphertext`] if too short
-/// (< 33 + 12 + 16 bytes) or of an unknown version.
+/// (< 49 + 12 + 16 bytes) or of an unknown version.
 pub fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, CryptoError> {
     if blob.len() < BLOB_OVERHEAD || blob[0] != BLOB_VERSION {
         return Err(CryptoError::InvalidCiphertext);
@@ -71,7 +72,7 @@ pub fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, CryptoError> {
     Ok(ParsedBlob {
         header: BlobHeader {
             key_id: header[1..17].try_into().map_err(bad)?,
-            material_id: header[17..33].try_into().map_err(bad)?,
+            material_id: header[17..49].try_into().map_err(bad)?,
         },
         nonce: nonce.try_into().map_err(bad)?,
         ciphertext_and_tag,
@@ -159,7 +160,7 @@ mod tests {
 
     const HEADER: BlobHeader = BlobHeader {
         key_id: [0x11; 16],
-        material_id: [0x22; 16],
+        material_id: [0x22; 32],
     };
 
     fn ctx(pairs: &[(&str, &str)]) -> Vec<u8> {
@@ -206,9 +207,9 @@ mod tests {
     fn header_layout() {
         let (key, _) = SymmetricKey::generate().unwrap();
         let blob = key.encrypt(&HEADER, &[], b"x").unwrap();
-        assert_eq!(&blob[..33], &HEADER.to_bytes());
+        assert_eq!(&blob[..49], &HEADER.to_bytes());
         assert_eq!(&blob[1..17], &[0x11; 16]);
-        assert_eq!(&blob[17..33], &[0x22; 16]);
+        assert_eq!(&blob[17..49], &[0x22; 32]);
         // Fresh nonces: two encryptions differ.
         assert_ne!(blob, key.encrypt(&HEADER, &[], b"x").unwrap());
     }
@@ -294,7 +295,7 @@ mod tests {
 
     #[test]
     fn material_length_is_checked() {
-        for len in [0, 16, 31, 33] {
+        for len in [0, 16, 31, 49] {
             assert!(matches!(
                 SymmetricKey::from_material(&SecretBytes::new(vec![0; len])),
                 Err(CryptoError::InvalidKeyLength { expected: 32, actual }) if actual == len
@@ -328,11 +329,11 @@ mod tests {
         let pt = b"interoperable";
         let c = ctx(&[("a", "b")]);
         let blob = key.encrypt(&HEADER, &c, pt).unwrap();
-        let nonce: [u8; 12] = blob[33..45].try_into().unwrap();
+        let nonce: [u8; 12] = blob[49..61].try_into().unwrap();
         let reference = AesGcm256::new(material.expose()).unwrap();
         let mut expected = vec![0; pt.len() + TAG_LEN];
         let aad = [&HEADER.to_bytes()[..], &c].concat();
         reference.seal_into(nonce, &aad, pt, &mut expected).unwrap();
-        assert_eq!(&blob[45..], &expected[..]);
+        assert_eq!(&blob[61..], &expected[..]);
     }
 }

@@ -109,6 +109,6 @@ mod tests {
         let enc = canonical_encryption_context([("aa", ""), ("a", ""), ("Z", "")]);
         let keys: Vec<u8> = [enc[8], enc[17], enc[26]].to_vec();
         assert_eq!(keys, b"Zaa");
-        assert_eq!(enc[21..23].to_vec(), b"aa");
+        assert_eq!(enc[26..28].to_vec(), b"aa");
     }
 }

@@ -24,7 +24,7 @@ use crate::{random_bytes, CryptoError, RootKeyError, RootKeyProvider, SealingKey
 const MAGIC: &str = "trent-root-key";
 const VERSION: &str = "v1";
 const CHECKSUM_LEN: usize = 4;
-/// A valid file is 82 bytes; anything much larger is not a root key file.
+/// A valid file is 72 bytes; anything much larger is not a root key file.
 const MAX_FILE_LEN: usize = 1024;
 
 /// The `file` root key provider. `Debug` shows the path, never the key.
@@ -177,7 +177,7 @@ fn encode_line(material: &SecretBytes) -> Zeroizing<String> {
     line.push(' ');
     line.push_str(VERSION);
     line.push(' ');
-    STANDARD.encode_string(material.expose(), &mut *line);
+    STANDARD.encode_string(material.expose(), &mut line);
     line.push(' ');
     line.push_str(&checksum);
     line.push('\n');
@@ -297,7 +297,7 @@ mod tests {
         let content = std::fs::read_to_string(&path).unwrap();
         assert!(content.starts_with("trent-root-key v1 "));
         assert!(content.ends_with('\n'));
-        assert_eq!(content.len(), 82);
+        assert_eq!(content.len(), 72);
 
         let loaded = FileRootKey::load(&path).unwrap();
         let sealed = created.seal(b"aad", b"material").unwrap();

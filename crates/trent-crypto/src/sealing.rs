@@ -30,7 +30,8 @@ pub trait RootKeyProvider: Send + Sync + fmt::Debug {
 }
 
 /// A 256-bit root key held in process memory, implementing the sealed format.
-/// Its `Debug` output is redacted; the key schedule is zeroized by aws-lc on drop.
+/// Its `Debug` output is redacted; the key schedule lives in aws-lc memory,
+/// which aws-lc cleanses when it frees it (`OPENSSL_free`).
 pub struct SealingKey(AesGcm256);
 
 impl SealingKey {

@@ -1,1 +1,201 @@
-fn main() {}
+//! `trent`: a self-hosted key management service that speaks the AWS KMS API.
+//!
+//! This binary wires the layers together (configuration, data directory, root key,
+//! store, key service, SigV4, HTTP) and owns nothing of their logic. It must never print
+//! a secret except the administrator's credentials, once, into the credentials file the
+//! operator asked for.
+
+mod auth;
+mod config;
+mod http;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use trent_core::{BootstrapOptions, KeyService, ServiceConfig, SystemClock};
+use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
+use trent_store::{SqliteStore, Store};
+
+use crate::auth::{AccessKeys, Authenticator};
+use crate::config::{Cli, Command, Config};
+use crate::http::AppState;
+
+const ROOT_KEY_FILE: &str = "root.key";
+const STORE_FILE: &str = "trent.db";
+const CREDENTIALS_FILE: &str = "credentials";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => Config::resolve(args).and_then(|config| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))?
+                .block_on(serve(config))
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("trent: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    if config.dev_any_credentials {
+        tracing::warn!("DEVELOPMENT MODE: --dev-any-credentials accepts ANY well-formed credentials without checking signatures. Never use it with real keys.");
+        eprintln!("trent: WARNING: development mode (--dev-any-credentials): any well-formed credentials are accepted, signatures are not checked");
+    }
+    let dir = &config.data_dir;
+    prepare_data_dir(dir)?;
+    let root_path = dir.join(ROOT_KEY_FILE);
+    let store_path = dir.join(STORE_FILE);
+    let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
+        Ok(k) => Arc::new(k),
+        Err(RootKeyError::NotFound { .. }) if !store_path.exists() => {
+            let k = FileRootKey::create(&root_path).map_err(|e| error_chain(&e))?;
+            tracing::info!(path = %root_path.display(), "created a new root key");
+            Arc::new(k)
+        }
+        Err(RootKeyError::NotFound { .. }) => {
+            return Err(format!(
+                "{} has a store ({STORE_FILE}) but no root key ({ROOT_KEY_FILE}): without the root key its keys cannot be used; restore {} from backup",
+                dir.display(),
+                root_path.display()
+            ))
+        }
+        Err(e) => return Err(error_chain(&e)),
+    };
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&store_path)
+            .await
+            .map_err(|e| format!("cannot open the store {}: {}", store_path.display(), error_chain(&e)))?,
+    );
+
+    let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY").ok().map(|s| SecretBytes::new(s.into_bytes()));
+    let options = BootstrapOptions {
+        account_id: config.account_id.clone(),
+        admin_access_key_id: std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok(),
+        admin_secret_access_key: admin_secret,
+    };
+    let (service, report) = KeyService::open(store, root, Arc::new(SystemClock), ServiceConfig::default(), options)
+        .await
+        .map_err(|e| format!("{}: {}", dir.display(), error_chain(&e)))?;
+    if report.account_id != config.account_id {
+        tracing::warn!(
+            stored = %report.account_id,
+            requested = %config.account_id,
+            "this data directory was created for another default account; keeping the stored one"
+        );
+    }
+    if let Some((id, secret)) = &report.created_admin {
+        let path = dir.join(CREDENTIALS_FILE);
+        write_credentials(&path, id, secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!(
+            "trent: created account {} with administrator {}; its access key is in {} (profile default)",
+            report.account_id,
+            report.admin_arn,
+            path.display()
+        );
+    }
+    let keys = service.access_keys().await.map_err(|e| format!("cannot load access keys: {e}"))?;
+    let auth = Authenticator::new(AccessKeys::new(keys), config.dev_any_credentials, report.account_id.clone());
+    let state = Arc::new(AppState { service: Arc::new(service), auth, max_body_bytes: config.max_body_bytes });
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
+    println!("trent listening on http://{local}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API");
+
+    let app = http::app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}
+
+/// Creates the data directory (0700) if needed and checks it is usable.
+fn prepare_data_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+    }
+    if !dir.is_dir() {
+        return Err(format!("the data directory {} is not a directory", dir.display()));
+    }
+    std::fs::read_dir(dir).map_err(|e| format!("cannot read the data directory {}: {e}", dir.display()))?;
+    let probe = dir.join(".trent-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write in the data directory {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+/// The AWS shared credentials file (mode 0600), profile `default`.
+fn write_credentials(path: &Path, access_key_id: &str, secret: &SecretBytes) -> std::io::Result<()> {
+    let secret = std::str::from_utf8(secret.expose())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "secret is not UTF-8"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    text.push_str("[default]\naws_access_key_id = ");
+    text.push_str(access_key_id);
+    text.push_str("\naws_secret_access_key = ");
+    text.push_str(secret);
+    text.push('\n');
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

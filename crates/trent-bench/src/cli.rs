@@ -1,0 +1,211 @@
+//! The command line, and the checked [`Config`] a run is made from.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use trent_sigv4::Credentials;
+
+use crate::credentials::{self, CredentialSources};
+use crate::duration::{parse_duration, parse_positive_duration};
+use crate::endpoint::Endpoint;
+use crate::kms::Op;
+use crate::run::Plan;
+use crate::BenchError;
+
+/// Load generator for AWS KMS endpoints (Trent, AWS, LocalStack...): SigV4-signed JSON 1.1
+/// requests over keep-alive HTTP/1.1 connections, one per worker, back-to-back.
+#[derive(Parser)]
+#[command(name = "trent-bench", version)]
+pub struct Args {
+    /// KMS endpoint: http(s)://host[:port]. Defaults to a local Trent.
+    #[arg(long, default_value = "http://127.0.0.1:4599")]
+    pub endpoint: String,
+    /// Region of the SigV4 credential scope.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Operation to load.
+    #[arg(long, value_enum)]
+    pub op: Op,
+    /// Concurrent workers, one connection each.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Measured time after the warmup: 10s, 500ms, 2m, 1m30s (at most 600s).
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
+    pub duration: Duration,
+    /// Time spent loading before measuring (at most 600s; 0s for none).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Encrypt/Decrypt plaintext bytes (1-4096), GenerateRandom NumberOfBytes (1-1024);
+    /// GenerateDataKey always asks for an AES_256 data key.
+    #[arg(long, default_value_t = 256)]
+    pub payload_size: usize,
+    /// Key id, key ARN, alias name or alias ARN; without it a key is created first
+    /// (CreateKey) and scheduled for deletion after the run.
+    #[arg(long)]
+    pub key_id: Option<String>,
+    /// Print one JSON object instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    pub access_key_id: Option<String>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
+    pub session_token: Option<String>,
+    /// Profile of the shared credentials file, used when no access key is given.
+    #[arg(long, env = "AWS_PROFILE", default_value = "default")]
+    pub profile: String,
+    /// Shared credentials file (INI); default ~/.aws/credentials.
+    #[arg(long, env = "AWS_SHARED_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for Args {
+    /// By hand, so that the secret access key and session token never print.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("Args")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("op", &self.op)
+            .field("concurrency", &self.concurrency)
+            .field("duration", &self.duration)
+            .field("warmup", &self.warmup)
+            .field("payload_size", &self.payload_size)
+            .field("key_id", &self.key_id)
+            .field("json", &self.json)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &redacted(&self.secret_access_key))
+            .field("session_token", &redacted(&self.session_token))
+            .field("profile", &self.profile)
+            .field("credentials_file", &self.credentials_file)
+            .finish()
+    }
+}
+
+/// A checked run: endpoint parsed, payload size within the operation's limits,
+/// credentials resolved.
+pub struct Config {
+    pub endpoint: Endpoint,
+    pub region: String,
+    pub op: Op,
+    pub plan: Plan,
+    pub payload_size: usize,
+    pub key_id: Option<String>,
+    pub credentials: Credentials,
+    pub json: bool,
+}
+
+impl Config {
+    /// Checks `args`; `home` is where `~/.aws/credentials` is looked for.
+    pub fn from_args(args: Args, home: Option<PathBuf>) -> Result<Self, BenchError> {
+        let endpoint = Endpoint::parse(&args.endpoint)?;
+        if let Some(range) = args.op.payload_range() {
+            if !range.contains(&args.payload_size) {
+                return Err(BenchError::PayloadSize {
+                    op: args.op.cli_name(),
+                    size: args.payload_size,
+                    min: *range.start(),
+                    max: *range.end(),
+                });
+            }
+        }
+        let credentials = credentials::resolve(&CredentialSources {
+            access_key_id: args.access_key_id.as_deref(),
+            secret_access_key: args.secret_access_key.as_deref(),
+            session_token: args.session_token.as_deref(),
+            profile: &args.profile,
+            credentials_file: args.credentials_file.as_deref(),
+            home: home.as_deref(),
+        })?;
+        Ok(Self {
+            endpoint,
+            region: args.region,
+            op: args.op,
+            plan: Plan {
+                concurrency: args.concurrency,
+                warmup: args.warmup,
+                duration: args.duration,
+            },
+            payload_size: args.payload_size,
+            key_id: args.key_id.filter(|k| !k.is_empty()),
+            credentials,
+            json: args.json,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEYS: [&str; 4] = ["--access-key-id", "AKID", "--secret-access-key", "s3cr3t"];
+
+    fn args(extra: &[&str]) -> Result<Args, clap::Error> {
+        let mut argv = vec!["trent-bench"];
+        argv.extend(KEYS);
+        argv.extend(extra);
+        Args::try_parse_from(argv)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_command_line() {
+        let a = args(&["--op", "encrypt"]).unwrap();
+        assert_eq!(a.endpoint, "http://127.0.0.1:4599");
+        assert_eq!(a.concurrency, 64);
+        assert_eq!(a.duration, Duration::from_secs(10));
+        assert_eq!(a.warmup, Duration::from_secs(2));
+        assert_eq!(a.payload_size, 256);
+        assert!(!a.json);
+        let a = args(&["--op", "generate-data-key", "--duration", "1m", "--warmup", "0s", "--json"])
+            .unwrap();
+        assert_eq!(a.op, Op::GenerateDataKey);
+        assert_eq!(a.duration, Duration::from_secs(60));
+        assert_eq!(a.warmup, Duration::ZERO);
+        assert!(a.json);
+    }
+
+    #[test]
+    fn refuses_unbounded_or_empty_runs() {
+        assert!(args(&["--op", "encrypt", "--duration", "601s"]).is_err());
+        assert!(args(&["--op", "encrypt", "--duration", "0s"]).is_err());
+        assert!(args(&["--op", "encrypt", "--warmup", "11m"]).is_err());
+        assert!(args(&["--op", "encrypt", "--concurrency", "0"]).is_err());
+        assert!(args(&["--op", "sign"]).is_err());
+        assert!(args(&[]).is_err());
+    }
+
+    #[test]
+    fn checks_payload_size_per_operation() {
+        let config = |extra: &[&str]| Config::from_args(args(extra).unwrap(), None);
+        assert!(config(&["--op", "encrypt", "--payload-size", "4096"]).is_ok());
+        assert!(matches!(
+            config(&["--op", "encrypt", "--payload-size", "4097"]),
+            Err(BenchError::PayloadSize { max: 4096, .. })
+        ));
+        assert!(matches!(
+            config(&["--op", "generate-random", "--payload-size", "1025"]),
+            Err(BenchError::PayloadSize { max: 1024, .. })
+        ));
+        assert!(matches!(
+            config(&["--op", "decrypt", "--payload-size", "0"]),
+            Err(BenchError::PayloadSize { min: 1, .. })
+        ));
+        assert!(config(&["--op", "generate-data-key", "--payload-size", "0"]).is_ok());
+        assert!(matches!(
+            config(&["--op", "encrypt", "--endpoint", "127.0.0.1:1"]),
+            Err(BenchError::Endpoint { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let a = args(&["--op", "encrypt", "--session-token", "t0k3n"]).unwrap();
+        let debug = format!("{a:?}");
+        assert!(debug.contains("AKID"));
+        assert!(!debug.contains("s3cr3t"));
+        assert!(!debug.contains("t0k3n"));
+    }
+}

@@ -1,0 +1,158 @@
+//! `trent-bench`: a load generator for Trent or any AWS KMS endpoint. It sends
+//! SigV4-signed KMS JSON 1.1 requests (Encrypt, Decrypt, GenerateDataKey,
+//! GenerateRandom) back-to-back over one keep-alive HTTP/1.1 connection per worker, and
+//! reports successes, errors by exception name, throughput and a latency histogram. It
+//! also ships `echo-server`, the do-nothing HTTP floor a KMS server is compared with.
+//!
+//! It must never run unbounded (every run ends by itself after warmup + duration, at
+//! most 600 s each), never target anything but the endpoint it is given (the default is
+//! loopback), and never print, log or write a secret access key or session token.
+
+pub mod cli;
+pub mod credentials;
+pub mod duration;
+pub mod endpoint;
+pub mod kms;
+pub mod report;
+pub mod run;
+
+use std::sync::Arc;
+
+use trent_sigv4::Signer;
+
+use crate::cli::Config;
+use crate::endpoint::Connector;
+use crate::kms::{operation_body, Client, Op, RequestTemplate};
+use crate::report::Summary;
+use crate::run::Measurement;
+
+/// Everything that stops a run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("invalid endpoint '{endpoint}': {reason}")]
+    Endpoint {
+        endpoint: String,
+        reason: &'static str,
+    },
+    #[error("--payload-size {size} is out of range for {op}: {min} to {max} bytes")]
+    PayloadSize {
+        op: &'static str,
+        size: usize,
+        min: usize,
+        max: usize,
+    },
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("no usable root certificates found on this system for https endpoints")]
+    NoRootCertificates,
+    #[error("TLS configuration: {0}")]
+    Tls(rustls::Error),
+    #[error("HTTP: {0}")]
+    Http(hyper::Error),
+    #[error("cannot build the request: {0}")]
+    Request(#[from] http::Error),
+    #[error("cannot encode the request body: {0}")]
+    Json(serde_json::Error),
+    #[error("{operation} got no response within 30 s")]
+    Timeout { operation: &'static str },
+    #[error("{operation} failed: HTTP {status} {error_type}\n{body}")]
+    Rejected {
+        operation: &'static str,
+        status: u16,
+        error_type: String,
+        body: String,
+    },
+    #[error("the first {operation} request failed: HTTP {status} {error_type}\n{body}")]
+    FirstRequestFailed {
+        operation: &'static str,
+        status: u16,
+        error_type: String,
+        body: String,
+    },
+    #[error("unexpected {operation} response: {reason}")]
+    UnexpectedResponse {
+        operation: &'static str,
+        reason: &'static str,
+    },
+    #[error("cannot set up the latency histogram")]
+    Histogram,
+    #[error("a load worker stopped unexpectedly")]
+    WorkerFailed,
+}
+
+/// A finished run: the summary and the detail behind its error count.
+#[derive(Debug)]
+pub struct Report {
+    pub summary: Summary,
+    pub measurement: Measurement,
+}
+
+impl Report {
+    /// Whether the run must be reported as failed: stopped early or more than 1% errors.
+    pub fn failed(&self) -> bool {
+        self.measurement.aborted || self.measurement.error_rate_exceeded()
+    }
+}
+
+/// Runs the benchmark `config` describes. Progress notes go to `note` (the binary sends
+/// them to stderr, keeping stdout for the summary).
+pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, BenchError> {
+    let connector = Connector::new(config.endpoint)?;
+    let signer = Signer::new(config.credentials, &config.region, "kms");
+    let client = Arc::new(Client::new(connector, signer)?);
+    let op = config.op;
+
+    let (key_id, created) = match (op.needs_key(), config.key_id) {
+        (false, _) => (None, false),
+        (true, Some(key_id)) => (Some(key_id), false),
+        (true, None) => {
+            let key_id = client.create_key().await?;
+            note(&format!("created key {key_id} for this run"));
+            (Some(key_id), true)
+        }
+    };
+    let result = load(&client, op, key_id.as_deref(), &config).await;
+    if let (true, Some(key_id)) = (created, key_id.as_deref()) {
+        match client.schedule_key_deletion(key_id).await {
+            Ok(()) => note(&format!("scheduled key {key_id} for deletion in 7 days")),
+            Err(e) => note(&format!("warning: could not schedule key {key_id} for deletion: {e}")),
+        }
+    }
+    let measurement = result?;
+    Ok(Report {
+        summary: Summary::new(op.cli_name(), config.plan.concurrency, &measurement),
+        measurement,
+    })
+}
+
+async fn load(
+    client: &Arc<Client>,
+    op: Op,
+    key_id: Option<&str>,
+    config: &Config,
+) -> Result<Measurement, BenchError> {
+    let ciphertext = match (op, key_id) {
+        (Op::Decrypt, Some(key_id)) => Some(client.encrypt_once(key_id, config.payload_size).await?),
+        _ => None,
+    };
+    let body = operation_body(op, key_id, config.payload_size, ciphertext.as_deref());
+    let template = RequestTemplate::new(op.operation(), &body)?;
+
+    // One request first: a misconfiguration (credentials, key, endpoint) shows as its
+    // own error body instead of a run full of identical errors.
+    let first = client.send_once(&template).await?;
+    if !first.is_success() {
+        return Err(BenchError::FirstRequestFailed {
+            operation: template.operation,
+            status: first.status.as_u16(),
+            error_type: first.error_type(),
+            body: first.body_excerpt(),
+        });
+    }
+    run::run(Arc::clone(client), template, config.plan).await
+}

@@ -1,0 +1,194 @@
+//! trent-bench against the echo server, both as built binaries: the whole path (argument
+//! parsing, signing, keep-alive connections, workers, the JSON report) on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+
+/// The echo server, killed when dropped (also when an assertion fails).
+struct EchoServer {
+    child: Child,
+    url: String,
+}
+
+impl EchoServer {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected echo-server output {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bench(url: &str, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trent-bench"))
+        .args(["--endpoint", url])
+        .args(["--access-key-id", "AKIDEXAMPLE"])
+        .args(["--secret-access-key", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"])
+        .args(extra)
+        // Hermetic: nothing from the caller's AWS environment.
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+        .env_remove("AWS_REGION")
+        .output()
+        .unwrap()
+}
+
+fn json_report(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "status {}\nstdout {stdout}\nstderr {stderr}", output.status);
+    assert_eq!(stdout.lines().count(), 1, "one JSON object expected: {stdout}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn generate_random_against_the_echo_floor() {
+    let server = EchoServer::start();
+    let output = bench(
+        &server.url,
+        &[
+            "--op",
+            "generate-random",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+            "--concurrency",
+            "4",
+            "--json",
+        ],
+    );
+    let report = json_report(&output);
+    assert_eq!(report["op"], "generate-random");
+    assert_eq!(report["concurrency"], 4);
+    assert!(report["requests"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+    assert!(report["rps"].as_f64().unwrap() > 0.0, "{report}");
+    let duration = report["duration_s"].as_f64().unwrap();
+    assert!((0.9..2.0).contains(&duration), "{report}");
+    let (p50, p99, p999, max) = (
+        report["p50_ms"].as_f64().unwrap(),
+        report["p99_ms"].as_f64().unwrap(),
+        report["p999_ms"].as_f64().unwrap(),
+        report["max_ms"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max, "{report}");
+    // The secret never reaches the output.
+    let all = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
+    assert!(!String::from_utf8_lossy(&all).contains("wJalrXUtnFEMI"));
+}
+
+#[test]
+fn encrypt_with_a_key_id_and_a_human_summary() {
+    let server = EchoServer::start();
+    let output = bench(
+        &server.url,
+        &[
+            "--op",
+            "encrypt",
+            "--key-id",
+            "alias/bench",
+            "--payload-size",
+            "4096",
+            "--duration",
+            "500ms",
+            "--warmup",
+            "200ms",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.starts_with("encrypt at concurrency 2, "), "{stdout}");
+    assert!(stdout.contains(" 0 errors"), "{stdout}");
+    assert!(stdout.contains("requests/s"), "{stdout}");
+}
+
+#[test]
+fn a_setup_failure_stops_before_any_load() {
+    let server = EchoServer::start();
+    // The echo server only serves POST /; without --key-id trent-bench first calls
+    // CreateKey, whose echoed reply has no KeyMetadata: a clear setup error, no run.
+    let output = bench(
+        &server.url,
+        &["--op", "generate-data-key", "--duration", "1s", "--warmup", "0s"],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unexpected CreateKey response: no KeyMetadata.KeyId"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn refuses_an_unbounded_run() {
+    let output = bench("http://127.0.0.1:9", &["--op", "encrypt", "--duration", "11m"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exceeds the maximum of 600s"));
+}
+
+#[test]
+fn a_failing_first_request_stops_the_run_with_its_body() {
+    // A one-shot server answering like KMS refusing the caller.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "connection closed before the request was read");
+            request.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"__type":"AccessDeniedException","message":"User is not authorized"}"#;
+        write!(
+            stream,
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.1\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let output = bench(&url, &["--op", "generate-random", "--warmup", "0s"]);
+    let request = server.join().unwrap().to_ascii_lowercase();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the first GenerateRandom request failed: HTTP 400 AccessDeniedException"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("User is not authorized"), "{stderr}");
+    // The request was the signed KMS request.
+    assert!(request.starts_with("post / http/1.1\r\n"), "{request}");
+    assert!(request.contains("x-amz-target: trentservice.generaterandom\r\n"), "{request}");
+    assert!(request.contains("content-type: application/x-amz-json-1.1\r\n"), "{request}");
+    assert!(request.contains("authorization: aws4-hmac-sha256 credential=akidexample/"), "{request}");
+    assert!(request.contains("/us-east-1/kms/aws4_request"), "{request}");
+    assert!(request.contains("x-amz-date: "), "{request}");
+}

@@ -1,0 +1,104 @@
+//! Configuration: command-line flags, then environment variables (`TRENT_*`), then the
+//! config file (TOML, `--config`), then the documented defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+pub const DEFAULT_DATA_DIR: &str = "trent-data";
+/// The example account of AWS's documentation.
+pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
+/// AWS KMS's own requests are a few KiB at most (a 32 KiB policy is the largest field).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(name = "trent", version, about = "A self-hosted key management service that speaks the AWS KMS API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (creates the root key, the default account and an administrator on
+    /// first start in an empty data directory).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:4599; port 0 picks a free port]
+    #[arg(long, env = "TRENT_LISTEN")]
+    pub listen: Option<String>,
+    /// Data directory: root key, store, credentials [default: ./trent-data]
+    #[arg(long, env = "TRENT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The default account id, used at first start [default: 111122223333]
+    #[arg(long, env = "TRENT_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// A TOML config file with the same settings (listen, data_dir, account_id,
+    /// dev_any_credentials, max_body_bytes)
+    #[arg(long, env = "TRENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// DEVELOPMENT ONLY: accept any well-formed SigV4 credentials without checking the
+    /// signature (a 12-digit access key id acts as that account's root, anything else as
+    /// the default account's root)
+    #[arg(long, env = "TRENT_DEV_ANY_CREDENTIALS")]
+    pub dev_any_credentials: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    account_id: Option<String>,
+    dev_any_credentials: Option<bool>,
+    max_body_bytes: Option<usize>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub account_id: String,
+    pub dev_any_credentials: bool,
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> Result<Config, String> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let listen_text = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| format!("invalid listen address {listen_text:?}: expected IP:PORT, e.g. 127.0.0.1:4599"))?;
+        let account_id = args.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        if !trent_core::is_account_id(&account_id) {
+            return Err(format!("invalid account id {account_id:?}: expected 12 digits"));
+        }
+        let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(format!("max_body_bytes {max_body_bytes} out of range (1 KiB to 64 MiB)"));
+        }
+        Ok(Config {
+            listen,
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            account_id,
+            dev_any_credentials: args.dev_any_credentials || file.dev_any_credentials.unwrap_or(false),
+            max_body_bytes,
+        })
+    }
+}

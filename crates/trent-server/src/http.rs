@@ -1,0 +1,201 @@
+//! The HTTP front: one route, one pipeline for every operation.
+//!
+//! body cap → request id → `X-Amz-Target` → SigV4 → decode → key service → encode, with
+//! one exit point ([`finish`]) where every request's outcome is recorded before the
+//! response leaves (the audit trail hooks in there).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::Router;
+use http::{HeaderValue, Method, StatusCode};
+use trent_core::{Caller, KeyService, KmsError};
+use trent_wire::{ErrorCode, Input, Operation};
+
+use crate::auth::{Authenticated, Authenticator};
+
+pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+pub struct AppState {
+    pub service: Arc<KeyService>,
+    pub auth: Authenticator,
+    pub max_body_bytes: usize,
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+/// An error answered to the client: AWS's `__type`, status and message.
+struct WireFailure {
+    code: ErrorCode,
+    message: Option<String>,
+}
+
+impl From<KmsError> for WireFailure {
+    fn from(e: KmsError) -> Self {
+        WireFailure { code: e.code(), message: e.message() }
+    }
+}
+
+impl WireFailure {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        WireFailure { code, message: Some(message.into()) }
+    }
+}
+
+async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let (parts, body) = request.into_parts();
+    let mut operation = None;
+    let mut principal = None;
+    let result = pipeline(&state, &parts, body, &mut operation, &mut principal).await;
+    finish(&request_id, operation, principal.as_ref(), result, started)
+}
+
+async fn pipeline(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: Body,
+    operation: &mut Option<Operation>,
+    principal: &mut Option<Authenticated>,
+) -> Result<Vec<u8>, WireFailure> {
+    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
+        WireFailure::new(
+            ErrorCode::SerializationException,
+            format!("Request body is larger than the limit of {} bytes", state.max_body_bytes),
+        )
+    })?;
+    if parts.method != Method::POST || parts.uri.path() != "/" {
+        return Err(WireFailure { code: ErrorCode::UnknownOperationException, message: None });
+    }
+    let auth = state
+        .auth
+        .authenticate(parts, &body, SystemTime::now())
+        .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
+    let caller = Caller {
+        principal: auth.principal.clone(),
+        region: auth.region.clone(),
+        access_key_id: auth.access_key_id.clone(),
+    };
+    *principal = Some(auth);
+    let content_type_ok = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .is_some_and(|v| v.eq_ignore_ascii_case(CONTENT_TYPE) || v.eq_ignore_ascii_case("application/json"));
+    let op = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Operation::from_target)
+        .filter(|_| content_type_ok)
+        .ok_or(WireFailure { code: ErrorCode::UnknownOperationException, message: None })?;
+    *operation = Some(op);
+    Ok(dispatch(&state.service, &caller, op, &body).await?)
+}
+
+/// SigV4 error types as the wire knows them.
+fn auth_code(code: &str) -> ErrorCode {
+    match code {
+        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
+        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
+        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
+        _ => ErrorCode::InvalidSignatureException,
+    }
+}
+
+macro_rules! call {
+    ($service:expr, $caller:expr, $body:expr, $handler:ident, $request:ty) => {{
+        let request = <$request as Input>::from_json($body).map_err(KmsError::from)?;
+        let response = $service.$handler($caller, request).await?;
+        serde_json::to_vec(&response).map_err(|e| {
+            tracing::error!(error = %e, "encoding a response");
+            KmsError::Internal
+        })?
+    }};
+}
+
+async fn dispatch(service: &KeyService, caller: &Caller, op: Operation, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+    use trent_wire::*;
+    Ok(match op {
+        Operation::CancelKeyDeletion => call!(service, caller, body, cancel_key_deletion, CancelKeyDeletionRequest),
+        Operation::CreateAlias => call!(service, caller, body, create_alias, CreateAliasRequest),
+        Operation::CreateKey => call!(service, caller, body, create_key, CreateKeyRequest),
+        Operation::Decrypt => call!(service, caller, body, decrypt, DecryptRequest),
+        Operation::DeleteAlias => call!(service, caller, body, delete_alias, DeleteAliasRequest),
+        Operation::DescribeKey => call!(service, caller, body, describe_key, DescribeKeyRequest),
+        Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
+        Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
+        Operation::Encrypt => call!(service, caller, body, encrypt, EncryptRequest),
+        Operation::GenerateDataKey => call!(service, caller, body, generate_data_key, GenerateDataKeyRequest),
+        Operation::GenerateDataKeyWithoutPlaintext => call!(
+            service,
+            caller,
+            body,
+            generate_data_key_without_plaintext,
+            GenerateDataKeyWithoutPlaintextRequest
+        ),
+        Operation::GenerateRandom => call!(service, caller, body, generate_random, GenerateRandomRequest),
+        Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
+        Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
+        Operation::ListResourceTags => call!(service, caller, body, list_resource_tags, ListResourceTagsRequest),
+        Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
+        Operation::ScheduleKeyDeletion => {
+            call!(service, caller, body, schedule_key_deletion, ScheduleKeyDeletionRequest)
+        }
+        Operation::TagResource => call!(service, caller, body, tag_resource, TagResourceRequest),
+        Operation::UntagResource => call!(service, caller, body, untag_resource, UntagResourceRequest),
+        Operation::UpdateAlias => call!(service, caller, body, update_alias, UpdateAliasRequest),
+        Operation::UpdateKeyDescription => {
+            call!(service, caller, body, update_key_description, UpdateKeyDescriptionRequest)
+        }
+        other => return Err(KmsError::UnsupportedOperation { operation: other.name() }),
+    })
+}
+
+/// The one exit of every request: records its outcome, then builds the response.
+fn finish(
+    request_id: &str,
+    operation: Option<Operation>,
+    principal: Option<&Authenticated>,
+    result: Result<Vec<u8>, WireFailure>,
+    started: Instant,
+) -> Response {
+    let (status, body, error) = match result {
+        Ok(body) => (StatusCode::OK, body, None),
+        Err(f) => {
+            let status = StatusCode::from_u16(f.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut envelope = serde_json::Map::new();
+            envelope.insert("__type".into(), f.code.wire_name().into());
+            if let Some(m) = &f.message {
+                envelope.insert("message".into(), m.clone().into());
+            }
+            let body = serde_json::to_vec(&envelope).unwrap_or_default();
+            (status, body, Some(f.code.wire_name()))
+        }
+    };
+    tracing::debug!(
+        target: "trent::request",
+        request_id,
+        operation = operation.map(|o| o.name()).unwrap_or("-"),
+        principal = principal.map(|p| p.principal.arn.as_str()).unwrap_or("-"),
+        region = principal.map(|p| p.region.as_str()).unwrap_or("-"),
+        status = status.as_u16(),
+        error = error.unwrap_or("-"),
+        micros = started.elapsed().as_micros() as u64,
+    );
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}

@@ -1,0 +1,1189 @@
+//! The store conformance suite: every behaviour the [`Store`] trait promises, as plain async
+//! functions that each backend's tests run unchanged.
+//!
+//! A case may run against a store that already holds data (other cases, earlier runs, a
+//! PostgreSQL database shared by a CI job): it makes its own random key ids, accounts and
+//! names and looks only at those. A case panics on the first deviation, saying what broke.
+//!
+//! A backend's test file runs every case as its own `#[tokio::test]` with
+//! [`store_conformance_tests!`](crate::store_conformance_tests), or all of them in one go
+//! with [`run_all`].
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::error::Error as _;
+use std::sync::Arc;
+
+use tokio::sync::Barrier;
+
+use crate::{
+    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, MaterialRecord, Store, StoreError,
+};
+
+/// Lists the cases once, for [`run_all`] and [`store_conformance_tests!`]
+/// (`crate::store_conformance_tests`): calls `callback! { args; case, case, ... }`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    (($($callback:tt)+) $($args:tt)*) => {
+        $($callback)+! { $($args)*;
+            create_and_read_key_round_trips,
+            duplicate_key_id_is_already_exists,
+            create_key_refuses_inconsistent_records,
+            update_key_with_current_version_bumps_it,
+            update_key_with_stale_version_conflicts,
+            update_missing_key_is_not_found,
+            update_key_keeps_identity,
+            update_key_replaces_tags_in_order,
+            list_keys_pages_in_key_id_order,
+            list_keys_isolates_accounts_and_regions,
+            materials_are_listed_oldest_first,
+            duplicate_material_is_already_exists,
+            add_material_to_missing_key_is_not_found,
+            sealed_bytes_round_trip_exactly,
+            alias_lifecycle,
+            update_or_delete_missing_alias_is_not_found,
+            list_aliases_pages_and_filters,
+            list_aliases_isolates_accounts_and_regions,
+            access_keys_round_trip,
+            meta_existing_value_wins,
+            meta_init_race_agrees,
+            racing_updates_of_one_version_have_one_winner,
+            concurrent_updates_lose_nothing,
+        }
+    };
+}
+
+/// Defines one `#[tokio::test]` per conformance case. `$open` names an async function
+/// returning `(Arc<dyn Store>, G)`: the store to test and whatever must outlive the test
+/// (a temporary directory, a database handle, `()`).
+///
+/// ```ignore
+/// async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) { ... }
+/// trent_store::store_conformance_tests!(fresh);
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($open:path) => {
+        $crate::__store_conformance_cases!(($crate::__store_conformance_test) $open);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_test {
+    ($open:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, _guard) = $open().await;
+                $crate::conformance::$case(store).await;
+            }
+        )+
+    };
+}
+
+macro_rules! run_each {
+    ($store:ident; $($case:ident),+ $(,)?) => {
+        $( $case($store.clone()).await; )+
+    };
+}
+
+/// Runs every case, one after the other, on `store`.
+pub async fn run_all(store: Arc<dyn Store>) {
+    crate::__store_conformance_cases!((run_each) store);
+}
+
+const REGION: &str = "eu-west-3";
+const OTHER_REGION: &str = "ap-southeast-2";
+const T0: i64 = 1_700_000_000_000;
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A random 12-digit account id, so that cases never see each other's keys and aliases.
+fn account() -> String {
+    format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000)
+}
+
+/// Opaque "sealed" bytes, distinct per call.
+fn sealed() -> Vec<u8> {
+    let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
+    bytes.extend_from_slice(&[0, 0xff, 0x80, 0x7f]);
+    bytes
+}
+
+fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
+    let key_id = unique();
+    let material_id = unique();
+    let key = KeyRecord {
+        arn: format!("arn:aws:kms:{region}:{account}:key/{key_id}"),
+        key_id: key_id.clone(),
+        account_id: account.to_owned(),
+        region: region.to_owned(),
+        version: 1,
+        created_at: T0,
+        description: String::new(),
+        key_spec: "SYMMETRIC_DEFAULT".to_owned(),
+        key_usage: "ENCRYPT_DECRYPT".to_owned(),
+        origin: "AWS_KMS".to_owned(),
+        state: "Enabled".to_owned(),
+        deletion_date: None,
+        pending_deletion_window_days: None,
+        current_material_id: material_id.clone(),
+        multi_region: false,
+        tags: Vec::new(),
+    };
+    let material = MaterialRecord {
+        key_id,
+        material_id,
+        created_at: T0,
+        sealed: sealed(),
+    };
+    (key, material)
+}
+
+async fn created_key(store: &dyn Store, account: &str, region: &str) -> KeyRecord {
+    let (key, material) = new_key(account, region);
+    store
+        .create_key(&key, &material)
+        .await
+        .expect("create_key of a fresh key");
+    key
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn new_alias(account: &str, region: &str, name: &str, target: &str) -> AliasRecord {
+    AliasRecord {
+        account_id: account.to_owned(),
+        region: region.to_owned(),
+        alias_name: name.to_owned(),
+        target_key_id: target.to_owned(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+async fn stored_key(store: &dyn Store, key_id: &str) -> KeyRecord {
+    store
+        .key(key_id)
+        .await
+        .expect("key()")
+        .unwrap_or_else(|| panic!("key {key_id} should exist"))
+}
+
+/// Every key of `account`/`region`, read page by page.
+async fn all_keys(store: &dyn Store, account: &str, region: &str, page: u32) -> Vec<KeyRecord> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store
+            .list_keys(account, region, after.as_deref(), page)
+            .await
+            .expect("list_keys");
+        assert!(
+            batch.len() <= page as usize,
+            "list_keys returned {} keys for a limit of {page}",
+            batch.len()
+        );
+        match batch.last() {
+            None => return all,
+            Some(last) => after = Some(last.key_id.clone()),
+        }
+        all.extend(batch);
+    }
+}
+
+/// Every alias of `account`/`region` (optionally of one key), read page by page.
+async fn all_aliases(
+    store: &dyn Store,
+    account: &str,
+    region: &str,
+    target: Option<&str>,
+    page: u32,
+) -> Vec<AliasRecord> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store
+            .list_aliases(account, region, target, after.as_deref(), page)
+            .await
+            .expect("list_aliases");
+        assert!(
+            batch.len() <= page as usize,
+            "list_aliases returned {} aliases for a limit of {page}",
+            batch.len()
+        );
+        match batch.last() {
+            None => return all,
+            Some(last) => after = Some(last.alias_name.clone()),
+        }
+        all.extend(batch);
+    }
+}
+
+/// A key and its first material come back exactly as written, tags in their order.
+pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (mut key, material) = new_key(&account, REGION);
+    key.description = "Ünïcödé \"quoted\" 'single' -- ; DROP TABLE keys; \u{1F511}".to_owned();
+    key.key_spec = "RSA_4096".to_owned();
+    key.key_usage = "SIGN_VERIFY".to_owned();
+    key.origin = "EXTERNAL".to_owned();
+    key.state = "PendingDeletion".to_owned();
+    key.deletion_date = Some(T0 + 7 * 86_400_000);
+    key.pending_deletion_window_days = Some(7);
+    key.multi_region = true;
+    key.tags = tags(&[
+        ("zeta", "last-set-first"),
+        ("Alpha", ""),
+        ("ключ", "значение"),
+        ("a:b/c=d+e-f@g", "  spaces  "),
+    ]);
+    store.create_key(&key, &material).await.expect("create_key");
+    assert_eq!(store.key(&key.key_id).await.expect("key()"), Some(key.clone()));
+    assert_eq!(
+        store.materials(&key.key_id).await.expect("materials"),
+        vec![material],
+        "the first material"
+    );
+
+    let (plain, plain_material) = new_key(&account, REGION);
+    store
+        .create_key(&plain, &plain_material)
+        .await
+        .expect("create_key without tags");
+    assert_eq!(store.key(&plain.key_id).await.expect("key()"), Some(plain));
+
+    assert_eq!(
+        store.key(&unique()).await.expect("key() of a missing key"),
+        None
+    );
+}
+
+/// A taken key id is `AlreadyExists`, and the existing key and its material are untouched.
+pub async fn duplicate_key_id_is_already_exists(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (mut key, material) = new_key(&account, REGION);
+    key.tags = tags(&[("owner", "first")]);
+    store.create_key(&key, &material).await.expect("create_key");
+
+    let mut again = key.clone();
+    again.description = "second".to_owned();
+    again.tags = tags(&[("owner", "second")]);
+    let second_material = MaterialRecord {
+        key_id: key.key_id.clone(),
+        material_id: unique(),
+        created_at: T0 + 1,
+        sealed: sealed(),
+    };
+    again.current_material_id = second_material.material_id.clone();
+    let err = store.create_key(&again, &second_material).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists),
+        "duplicate key id: expected AlreadyExists, got {err:?}"
+    );
+    assert_eq!(stored_key(store, &key.key_id).await, key);
+    assert_eq!(
+        store.materials(&key.key_id).await.expect("materials"),
+        vec![material],
+        "a refused create_key must not add its material to the existing key"
+    );
+}
+
+/// A tag key given twice, or a first material of another key, is a caller bug: refused
+/// with an [`InvalidRecord`] source, and nothing is written.
+pub async fn create_key_refuses_inconsistent_records(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let is_invalid_record = |err: &StoreError| {
+        matches!(err, StoreError::Backend(_))
+            && err
+                .source()
+                .is_some_and(|s| s.downcast_ref::<InvalidRecord>().is_some())
+    };
+
+    let (mut key, material) = new_key(&account, REGION);
+    key.tags = tags(&[("dup", "1"), ("other", "x"), ("dup", "2")]);
+    let err = store.create_key(&key, &material).await.unwrap_err();
+    assert!(
+        is_invalid_record(&err),
+        "duplicate tag keys: expected Backend(InvalidRecord), got {err:?}"
+    );
+    assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
+    assert!(store.materials(&key.key_id).await.expect("materials").is_empty());
+
+    let owner = created_key(store, &account, REGION).await;
+    let (key, mut material) = new_key(&account, REGION);
+    material.key_id = owner.key_id.clone();
+    let err = store.create_key(&key, &material).await.unwrap_err();
+    assert!(
+        is_invalid_record(&err),
+        "material of another key: expected Backend(InvalidRecord), got {err:?}"
+    );
+    assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
+    assert_eq!(
+        store.materials(&owner.key_id).await.expect("materials").len(),
+        1,
+        "the other key must not gain a material"
+    );
+
+    let mut owner_v2 = owner.clone();
+    owner_v2.tags = tags(&[("t", "1"), ("t", "2")]);
+    let err = store.update_key(&owner_v2).await.unwrap_err();
+    assert!(
+        is_invalid_record(&err),
+        "update with duplicate tag keys: expected Backend(InvalidRecord), got {err:?}"
+    );
+    assert_eq!(stored_key(store, &owner.key_id).await, owner);
+}
+
+/// An update against the stored version replaces the fields, bumps the version by one and
+/// returns the record as stored; the next update builds on it.
+pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let key = created_key(store, &account(), REGION).await;
+
+    let mut change = key.clone();
+    change.description = "now pending deletion".to_owned();
+    change.state = "PendingDeletion".to_owned();
+    change.deletion_date = Some(T0 + 30 * 86_400_000);
+    change.pending_deletion_window_days = Some(30);
+    change.current_material_id = unique();
+    change.multi_region = true;
+    change.key_spec = "HMAC_256".to_owned();
+    change.key_usage = "GENERATE_VERIFY_MAC".to_owned();
+    change.origin = "EXTERNAL".to_owned();
+    change.tags = tags(&[("k", "v")]);
+    let updated = store.update_key(&change).await.expect("update_key");
+    assert_eq!(
+        updated,
+        KeyRecord {
+            version: 2,
+            ..change.clone()
+        }
+    );
+    assert_eq!(stored_key(store, &key.key_id).await, updated);
+
+    let mut back = updated.clone();
+    back.state = "Enabled".to_owned();
+    back.deletion_date = None;
+    back.pending_deletion_window_days = None;
+    back.multi_region = false;
+    let again = store.update_key(&back).await.expect("second update_key");
+    assert_eq!(again, KeyRecord { version: 3, ..back });
+    assert_eq!(stored_key(store, &key.key_id).await, again);
+}
+
+/// An update made against a version that is no longer stored is `Conflict` and changes
+/// nothing.
+pub async fn update_key_with_stale_version_conflicts(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let key = created_key(store, &account(), REGION).await;
+    let mut first = key.clone();
+    first.description = "first writer".to_owned();
+    first.tags = tags(&[("writer", "first")]);
+    let stored = store.update_key(&first).await.expect("first update");
+
+    let mut stale = key.clone();
+    stale.description = "stale writer".to_owned();
+    stale.state = "Disabled".to_owned();
+    stale.tags = tags(&[("writer", "stale")]);
+    let err = store.update_key(&stale).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict),
+        "stale version: expected Conflict, got {err:?}"
+    );
+    assert_eq!(
+        stored_key(store, &key.key_id).await,
+        stored,
+        "a conflicting update must change nothing"
+    );
+
+    let mut ahead = stored.clone();
+    ahead.version += 5;
+    let err = store.update_key(&ahead).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict),
+        "future version: expected Conflict, got {err:?}"
+    );
+    assert_eq!(stored_key(store, &key.key_id).await, stored);
+}
+
+/// Updating a key that does not exist is `NotFound` and creates nothing.
+pub async fn update_missing_key_is_not_found(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (key, _) = new_key(&account(), REGION);
+    let err = store.update_key(&key).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "missing key: expected NotFound, got {err:?}"
+    );
+    assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
+}
+
+/// A key's identity (account, region, ARN, creation time) never changes: an update that
+/// carries other values keeps the stored ones and returns them.
+pub async fn update_key_keeps_identity(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let key = created_key(store, &account, REGION).await;
+    let mut change = key.clone();
+    change.account_id = "999999999999".to_owned();
+    change.region = OTHER_REGION.to_owned();
+    change.arn = format!("arn:aws:kms:{OTHER_REGION}:999999999999:key/{}", key.key_id);
+    change.created_at = T0 + 1;
+    change.description = "changed".to_owned();
+    let updated = store.update_key(&change).await.expect("update_key");
+    let expected = KeyRecord {
+        version: 2,
+        description: "changed".to_owned(),
+        ..key.clone()
+    };
+    assert_eq!(updated, expected, "update_key's result keeps the identity");
+    assert_eq!(stored_key(store, &key.key_id).await, expected);
+    assert_eq!(
+        all_keys(store, &account, REGION, 10).await,
+        vec![expected],
+        "the key is still listed under its own account and region"
+    );
+}
+
+/// An update replaces the whole tag list and keeps the order it is given in.
+pub async fn update_key_replaces_tags_in_order(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (mut key, material) = new_key(&account, REGION);
+    key.tags = tags(&[("a", "1"), ("b", "2"), ("c", "3")]);
+    store.create_key(&key, &material).await.expect("create_key");
+
+    let mut change = key.clone();
+    change.tags = tags(&[("c", "3"), ("x", "new"), ("a", "changed")]);
+    let updated = store.update_key(&change).await.expect("update_key");
+    assert_eq!(updated.tags, change.tags);
+    assert_eq!(stored_key(store, &key.key_id).await.tags, change.tags);
+
+    let mut cleared = updated.clone();
+    cleared.tags.clear();
+    let updated = store.update_key(&cleared).await.expect("update_key");
+    assert!(updated.tags.is_empty());
+    assert!(stored_key(store, &key.key_id).await.tags.is_empty());
+
+    let mut many = updated.clone();
+    many.tags = (0..50)
+        .rev()
+        .map(|i| (format!("tag-{i:02}"), format!("value-{i}")))
+        .collect();
+    let updated = store.update_key(&many).await.expect("update_key");
+    assert_eq!(stored_key(store, &key.key_id).await, updated);
+    assert_eq!(
+        updated.tags.first().map(|t| t.0.as_str()),
+        Some("tag-49"),
+        "tags keep the given order, not sorted"
+    );
+}
+
+/// `list_keys` pages through one account and region in key id (byte) order, strictly
+/// after the cursor, with tags.
+pub async fn list_keys_pages_in_key_id_order(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let mut expected = Vec::new();
+    for i in 0..7 {
+        let (mut key, material) = new_key(&account, REGION);
+        if i % 2 == 0 {
+            key.tags = tags(&[("n", i.to_string().as_str()), ("even", "yes")]);
+        }
+        store.create_key(&key, &material).await.expect("create_key");
+        expected.push(key);
+    }
+    // One key updated, so that the listing must show the stored version.
+    expected[3].description = "updated".to_owned();
+    expected[3] = store.update_key(&expected[3]).await.expect("update_key");
+    expected.sort_by(|a, b| a.key_id.cmp(&b.key_id));
+
+    for page in [1, 2, 3, 7, 1000] {
+        assert_eq!(
+            all_keys(store, &account, REGION, page).await,
+            expected,
+            "all keys, in pages of {page}"
+        );
+    }
+    let first = store
+        .list_keys(&account, REGION, None, 3)
+        .await
+        .expect("list_keys");
+    assert_eq!(first, expected[..3]);
+    let rest = store
+        .list_keys(&account, REGION, Some(&expected[2].key_id), 1000)
+        .await
+        .expect("list_keys");
+    assert_eq!(rest, expected[3..], "strictly after the cursor");
+    let none = store
+        .list_keys(&account, REGION, Some(&expected[6].key_id), 10)
+        .await
+        .expect("list_keys");
+    assert!(none.is_empty(), "nothing after the last key");
+    let zero = store
+        .list_keys(&account, REGION, None, 0)
+        .await
+        .expect("list_keys");
+    assert!(zero.is_empty(), "a limit of 0 returns nothing");
+    // A cursor need not be a stored key id: the page starts at the next one.
+    let cursor = format!("{}~", &expected[4].key_id[..8]);
+    let from_cursor = store
+        .list_keys(&account, REGION, Some(&cursor), 1000)
+        .await
+        .expect("list_keys");
+    let after_cursor: Vec<_> = expected
+        .iter()
+        .filter(|k| k.key_id.as_str() > cursor.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(from_cursor, after_cursor);
+}
+
+/// Keys of other accounts and regions never show up in a listing.
+pub async fn list_keys_isolates_accounts_and_regions(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (a, b) = (account(), account());
+    let a_here = created_key(store, &a, REGION).await;
+    let a_there = created_key(store, &a, OTHER_REGION).await;
+    let b_here = created_key(store, &b, REGION).await;
+    assert_eq!(all_keys(store, &a, REGION, 10).await, vec![a_here]);
+    assert_eq!(all_keys(store, &a, OTHER_REGION, 10).await, vec![a_there]);
+    assert_eq!(all_keys(store, &b, REGION, 10).await, vec![b_here]);
+    assert!(all_keys(store, &b, OTHER_REGION, 10).await.is_empty());
+    assert!(all_keys(store, &account(), REGION, 10).await.is_empty());
+}
+
+/// Materials are listed in the order they were added (oldest first), even when their
+/// creation times tie and their ids sort otherwise; other keys' materials never mix in.
+pub async fn materials_are_listed_oldest_first(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (key, first) = new_key(&account, REGION);
+    store.create_key(&key, &first).await.expect("create_key");
+    let other = created_key(store, &account, REGION).await;
+
+    let mut expected = vec![first];
+    for (prefix, created_at) in [("zz", T0), ("aa", T0), ("mm", T0 + 1), ("bb", T0 + 1)] {
+        let material = MaterialRecord {
+            key_id: key.key_id.clone(),
+            material_id: format!("{prefix}-{}", unique()),
+            created_at,
+            sealed: sealed(),
+        };
+        store.add_material(&material).await.expect("add_material");
+        expected.push(material);
+        let noise = MaterialRecord {
+            key_id: other.key_id.clone(),
+            material_id: unique(),
+            created_at: T0,
+            sealed: sealed(),
+        };
+        store.add_material(&noise).await.expect("add_material");
+    }
+    assert_eq!(
+        store.materials(&key.key_id).await.expect("materials"),
+        expected
+    );
+    assert_eq!(
+        store.materials(&other.key_id).await.expect("materials").len(),
+        5
+    );
+    assert!(store
+        .materials(&unique())
+        .await
+        .expect("materials of a missing key")
+        .is_empty());
+}
+
+/// A material id taken within the key is `AlreadyExists` (the same id under another key is
+/// fine), and a refused material changes nothing.
+pub async fn duplicate_material_is_already_exists(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (key, first) = new_key(&account, REGION);
+    store.create_key(&key, &first).await.expect("create_key");
+    let second = MaterialRecord {
+        key_id: key.key_id.clone(),
+        material_id: unique(),
+        created_at: T0 + 1,
+        sealed: sealed(),
+    };
+    store.add_material(&second).await.expect("add_material");
+
+    for taken in [&first, &second] {
+        let again = MaterialRecord {
+            sealed: sealed(),
+            created_at: T0 + 2,
+            ..taken.clone()
+        };
+        let err = store.add_material(&again).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::AlreadyExists),
+            "duplicate material: expected AlreadyExists, got {err:?}"
+        );
+    }
+    assert_eq!(
+        store.materials(&key.key_id).await.expect("materials"),
+        vec![first.clone(), second]
+    );
+
+    let other = created_key(store, &account, REGION).await;
+    let same_id = MaterialRecord {
+        key_id: other.key_id.clone(),
+        ..first
+    };
+    store
+        .add_material(&same_id)
+        .await
+        .expect("a material id is only unique within its key");
+}
+
+/// Adding a material to a key that does not exist is `NotFound` and stores nothing.
+pub async fn add_material_to_missing_key_is_not_found(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let material = MaterialRecord {
+        key_id: unique(),
+        material_id: unique(),
+        created_at: T0,
+        sealed: sealed(),
+    };
+    let err = store.add_material(&material).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "missing key: expected NotFound, got {err:?}"
+    );
+    assert!(store
+        .materials(&material.key_id)
+        .await
+        .expect("materials")
+        .is_empty());
+    assert_eq!(store.key(&material.key_id).await.expect("key()"), None);
+}
+
+/// Sealed bytes, secrets and metadata values come back byte for byte: empty, every byte
+/// value, and large.
+pub async fn sealed_bytes_round_trip_exactly(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let every_byte: Vec<u8> = (0..=255).collect();
+    let large: Vec<u8> = (0..256 * 1024_u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let samples = [Vec::new(), vec![0], every_byte, large];
+
+    let account = account();
+    let (key, mut first) = new_key(&account, REGION);
+    first.sealed = samples[3].clone();
+    store.create_key(&key, &first).await.expect("create_key");
+    let mut expected = vec![first];
+    for sample in &samples {
+        let material = MaterialRecord {
+            key_id: key.key_id.clone(),
+            material_id: unique(),
+            created_at: T0,
+            sealed: sample.clone(),
+        };
+        store.add_material(&material).await.expect("add_material");
+        expected.push(material);
+    }
+    let stored = store.materials(&key.key_id).await.expect("materials");
+    assert_eq!(stored.len(), expected.len());
+    for (got, want) in stored.iter().zip(&expected) {
+        assert!(
+            got == want,
+            "material {} changed: {} bytes stored, {} read back",
+            want.material_id,
+            want.sealed.len(),
+            got.sealed.len()
+        );
+    }
+
+    for sample in &samples {
+        let access_key = AccessKeyRecord {
+            access_key_id: format!("AKIA{}", unique().replace('-', "").to_uppercase()),
+            account_id: account.clone(),
+            principal_arn: format!("arn:aws:iam::{account}:user/bytes"),
+            sealed_secret: sample.clone(),
+            created_at: T0,
+            status: "Active".to_owned(),
+        };
+        store
+            .put_access_key(&access_key)
+            .await
+            .expect("put_access_key");
+        let got = store
+            .access_key(&access_key.access_key_id)
+            .await
+            .expect("access_key")
+            .expect("the access key just stored");
+        assert!(
+            got == access_key,
+            "access key secret of {} bytes changed",
+            sample.len()
+        );
+
+        let name = format!("bytes-{}", unique());
+        assert!(store.init_meta(&name, sample).await.expect("init_meta") == *sample);
+        assert!(
+            store.meta(&name).await.expect("meta").as_deref() == Some(sample.as_slice()),
+            "meta value of {} bytes changed",
+            sample.len()
+        );
+    }
+}
+
+/// An alias is created, read, refused when its name is taken, re-pointed (keeping its
+/// creation time), deleted, and can then be created again.
+pub async fn alias_lifecycle(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let first = created_key(store, &account, REGION).await;
+    let second = created_key(store, &account, REGION).await;
+    let name = format!("alias/app-{}", unique());
+
+    let alias = new_alias(&account, REGION, &name, &first.key_id);
+    store.create_alias(&alias).await.expect("create_alias");
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        Some(alias.clone())
+    );
+
+    let taken = AliasRecord {
+        target_key_id: second.key_id.clone(),
+        created_at: T0 + 5,
+        updated_at: T0 + 5,
+        ..alias.clone()
+    };
+    let err = store.create_alias(&taken).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists),
+        "taken alias name: expected AlreadyExists, got {err:?}"
+    );
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        Some(alias.clone()),
+        "a refused create_alias changes nothing"
+    );
+
+    let repoint = AliasRecord {
+        target_key_id: second.key_id.clone(),
+        created_at: T0 + 99,
+        updated_at: T0 + 10,
+        ..alias.clone()
+    };
+    store.update_alias(&repoint).await.expect("update_alias");
+    let expected = AliasRecord {
+        target_key_id: second.key_id.clone(),
+        updated_at: T0 + 10,
+        ..alias.clone()
+    };
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        Some(expected),
+        "update_alias sets the target and updated_at, and keeps created_at"
+    );
+
+    store
+        .delete_alias(&account, REGION, &name)
+        .await
+        .expect("delete_alias");
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        None
+    );
+    let err = store
+        .delete_alias(&account, REGION, &name)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "deleting a deleted alias: expected NotFound, got {err:?}"
+    );
+
+    store
+        .create_alias(&alias)
+        .await
+        .expect("a deleted alias name can be used again");
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        Some(alias)
+    );
+    assert!(store
+        .alias(&account, REGION, &format!("{name}-other"))
+        .await
+        .expect("alias() of a missing alias")
+        .is_none());
+}
+
+/// Updating or deleting an alias that does not exist is `NotFound` and creates nothing;
+/// an alias of the same name in another account or region does not count.
+pub async fn update_or_delete_missing_alias_is_not_found(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (account, elsewhere) = (account(), account());
+    let key = created_key(store, &account, REGION).await;
+    let name = format!("alias/missing-{}", unique());
+    store
+        .create_alias(&new_alias(&elsewhere, REGION, &name, &key.key_id))
+        .await
+        .expect("create_alias in another account");
+    store
+        .create_alias(&new_alias(&account, OTHER_REGION, &name, &key.key_id))
+        .await
+        .expect("create_alias in another region");
+
+    let missing = new_alias(&account, REGION, &name, &key.key_id);
+    let err = store.update_alias(&missing).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "update of a missing alias: expected NotFound, got {err:?}"
+    );
+    assert_eq!(
+        store.alias(&account, REGION, &name).await.expect("alias()"),
+        None
+    );
+    let err = store
+        .delete_alias(&account, REGION, &name)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound),
+        "delete of a missing alias: expected NotFound, got {err:?}"
+    );
+    assert!(store
+        .alias(&elsewhere, REGION, &name)
+        .await
+        .expect("alias()")
+        .is_some());
+    assert!(store
+        .alias(&account, OTHER_REGION, &name)
+        .await
+        .expect("alias()")
+        .is_some());
+}
+
+/// `list_aliases` pages in name (byte) order, strictly after the cursor, optionally only
+/// the aliases of one key.
+pub async fn list_aliases_pages_and_filters(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let one = created_key(store, &account, REGION).await;
+    let two = created_key(store, &account, REGION).await;
+    let unaliased = created_key(store, &account, REGION).await;
+    // Characters whose byte order differs from most locales' collation order.
+    let names = [
+        "alias/app_2",
+        "alias/App",
+        "alias/app-1",
+        "alias/app/x",
+        "alias/zeta",
+        "alias/a",
+        "alias/app",
+        "alias/B-2",
+    ];
+    let mut expected = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let target = if i % 3 == 0 { &two } else { &one };
+        let alias = AliasRecord {
+            created_at: T0 + i as i64,
+            updated_at: T0 + i as i64,
+            ..new_alias(&account, REGION, name, &target.key_id)
+        };
+        store.create_alias(&alias).await.expect("create_alias");
+        expected.push(alias);
+    }
+    expected.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
+
+    for page in [1, 3, 1000] {
+        assert_eq!(
+            all_aliases(store, &account, REGION, None, page).await,
+            expected,
+            "all aliases, in pages of {page}"
+        );
+        for key in [&one, &two] {
+            let of_key: Vec<_> = expected
+                .iter()
+                .filter(|a| a.target_key_id == key.key_id)
+                .cloned()
+                .collect();
+            assert_eq!(
+                all_aliases(store, &account, REGION, Some(&key.key_id), page).await,
+                of_key,
+                "aliases of one key, in pages of {page}"
+            );
+        }
+        assert!(
+            all_aliases(store, &account, REGION, Some(&unaliased.key_id), page)
+                .await
+                .is_empty(),
+            "a key without aliases"
+        );
+    }
+    let rest = store
+        .list_aliases(
+            &account,
+            REGION,
+            None,
+            Some(&expected[3].alias_name),
+            1000,
+        )
+        .await
+        .expect("list_aliases");
+    assert_eq!(rest, expected[4..], "strictly after the cursor");
+    let zero = store
+        .list_aliases(&account, REGION, None, None, 0)
+        .await
+        .expect("list_aliases");
+    assert!(zero.is_empty(), "a limit of 0 returns nothing");
+}
+
+/// Aliases of other accounts and regions never show up in a listing, even for the same
+/// name or target.
+pub async fn list_aliases_isolates_accounts_and_regions(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (a, b) = (account(), account());
+    let key = created_key(store, &a, REGION).await;
+    let name = "alias/shared-name";
+    let mut records = Vec::new();
+    for (account, region) in [(&a, REGION), (&a, OTHER_REGION), (&b, REGION)] {
+        let alias = new_alias(account, region, name, &key.key_id);
+        store.create_alias(&alias).await.expect("create_alias");
+        records.push(alias);
+    }
+    assert_eq!(
+        all_aliases(store, &a, REGION, None, 10).await,
+        vec![records[0].clone()]
+    );
+    assert_eq!(
+        all_aliases(store, &a, OTHER_REGION, Some(&key.key_id), 10).await,
+        vec![records[1].clone()]
+    );
+    assert_eq!(
+        all_aliases(store, &b, REGION, Some(&key.key_id), 10).await,
+        vec![records[2].clone()]
+    );
+    assert!(all_aliases(store, &b, OTHER_REGION, None, 10)
+        .await
+        .is_empty());
+}
+
+/// Access keys round-trip, a taken id is `AlreadyExists` (and changes nothing), and
+/// `access_keys` lists them all.
+pub async fn access_keys_round_trip(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let new_access_key = |user: &str, status: &str| AccessKeyRecord {
+        access_key_id: format!("AKIA{}", &unique().replace('-', "").to_uppercase()[..16]),
+        account_id: account.clone(),
+        principal_arn: format!("arn:aws:iam::{account}:user/{user}"),
+        sealed_secret: sealed(),
+        created_at: T0,
+        status: status.to_owned(),
+    };
+    let admin = new_access_key("admin", "Active");
+    let retired = new_access_key("retired", "Inactive");
+    for key in [&admin, &retired] {
+        store.put_access_key(key).await.expect("put_access_key");
+        assert!(
+            store
+                .access_key(&key.access_key_id)
+                .await
+                .expect("access_key")
+                .as_ref()
+                == Some(key),
+            "access key {} changed",
+            key.access_key_id
+        );
+    }
+
+    let taken = AccessKeyRecord {
+        principal_arn: format!("arn:aws:iam::{account}:user/intruder"),
+        sealed_secret: sealed(),
+        ..admin.clone()
+    };
+    let err = store.put_access_key(&taken).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists),
+        "taken access key id: expected AlreadyExists, got {err:?}"
+    );
+    assert!(
+        store
+            .access_key(&admin.access_key_id)
+            .await
+            .expect("access_key")
+            .as_ref()
+            == Some(&admin),
+        "a refused put_access_key changes nothing"
+    );
+
+    assert!(store
+        .access_key("AKIANOSUCHKEY0000000")
+        .await
+        .expect("access_key of a missing id")
+        .is_none());
+    let listed: Vec<_> = store
+        .access_keys()
+        .await
+        .expect("access_keys")
+        .into_iter()
+        .filter(|k| k.account_id == account)
+        .collect();
+    assert_eq!(listed.len(), 2, "both access keys are listed");
+    for key in [&admin, &retired] {
+        assert!(listed.contains(key), "{} is listed", key.access_key_id);
+    }
+}
+
+/// `init_meta` sets a value once; later calls get the existing value back.
+pub async fn meta_existing_value_wins(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let name = format!("root-key-check-{}", unique());
+    assert_eq!(store.meta(&name).await.expect("meta"), None);
+    assert_eq!(
+        store.init_meta(&name, b"first").await.expect("init_meta"),
+        b"first"
+    );
+    assert_eq!(
+        store.init_meta(&name, b"second").await.expect("init_meta"),
+        b"first",
+        "the existing value wins"
+    );
+    assert_eq!(
+        store.meta(&name).await.expect("meta").as_deref(),
+        Some(&b"first"[..])
+    );
+}
+
+/// Nodes racing to initialise the same name all get the same value back, and it is the
+/// one stored.
+pub async fn meta_init_race_agrees(store: Arc<dyn Store>) {
+    const RACERS: usize = 16;
+    let name = format!("race-{}", unique());
+    let start = Arc::new(Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let (store, name, start) = (store.clone(), name.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store
+                .init_meta(&name, format!("value-{i}").as_bytes())
+                .await
+                .expect("init_meta")
+        }));
+    }
+    let mut results = BTreeSet::new();
+    for task in tasks {
+        results.insert(task.await.expect("init_meta task"));
+    }
+    assert_eq!(results.len(), 1, "racers disagree: {results:?}");
+    let winner = results.pop_first().expect("one value");
+    assert!(
+        (0..RACERS).any(|i| winner == format!("value-{i}").as_bytes()),
+        "the stored value is one of the racers'"
+    );
+    assert_eq!(store.meta(&name).await.expect("meta"), Some(winner));
+}
+
+/// Writers that all read the same version and then update at once: exactly one wins, the
+/// others get `Conflict`, and the stored key is the winner's.
+pub async fn racing_updates_of_one_version_have_one_winner(store: Arc<dyn Store>) {
+    const WRITERS: usize = 16;
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let all_read = Arc::new(Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let (store, key_id, all_read) = (store.clone(), key.key_id.clone(), all_read.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut key = stored_key(store.as_ref(), &key_id).await;
+            all_read.wait().await;
+            key.description = format!("writer {i}");
+            key.tags.push((format!("writer-{i}"), i.to_string()));
+            store.update_key(&key).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.expect("writer task") {
+            Ok(updated) => winners.push(updated),
+            Err(StoreError::Conflict) => {}
+            Err(other) => panic!("a racing writer got {other:?}, not Ok or Conflict"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one writer of version 1 wins");
+    let winner = winners.remove(0);
+    assert_eq!(winner.version, 2);
+    assert_eq!(winner.tags.len(), 1);
+    assert_eq!(stored_key(store.as_ref(), &key.key_id).await, winner);
+}
+
+/// Writers that re-read and retry on `Conflict` until they succeed: every success is one
+/// version, and no success is lost (each writer's tag is in the final key).
+pub async fn concurrent_updates_lose_nothing(store: Arc<dyn Store>) {
+    const WRITERS: usize = 12;
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let start = Arc::new(Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let (store, key_id, start) = (store.clone(), key.key_id.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let mut conflicts = 0_usize;
+            loop {
+                let mut key = stored_key(store.as_ref(), &key_id).await;
+                key.tags.push((format!("writer-{i}"), i.to_string()));
+                match store.update_key(&key).await {
+                    Ok(updated) => return (i, updated, conflicts),
+                    Err(StoreError::Conflict) => conflicts += 1,
+                    Err(other) => panic!("writer {i} got {other:?}, not Ok or Conflict"),
+                }
+                assert!(conflicts < 10_000, "writer {i} never got through");
+            }
+        }));
+    }
+    let mut versions = BTreeSet::new();
+    let mut oks = 0_i64;
+    for task in tasks {
+        let (i, updated, _conflicts) = task.await.expect("writer task");
+        assert!(
+            updated.tags.contains(&(format!("writer-{i}"), i.to_string())),
+            "writer {i}'s result lacks its tag"
+        );
+        assert!(
+            versions.insert(updated.version),
+            "two writers got version {}",
+            updated.version
+        );
+        oks += 1;
+    }
+    let last = stored_key(store.as_ref(), &key.key_id).await;
+    assert_eq!(
+        last.version,
+        1 + oks,
+        "the version counts every successful update"
+    );
+    assert_eq!(
+        versions,
+        (2..=1 + oks).collect::<BTreeSet<_>>(),
+        "successful updates got consecutive versions"
+    );
+    for i in 0..WRITERS {
+        assert!(
+            last.tags.contains(&(format!("writer-{i}"), i.to_string())),
+            "writer {i}'s acknowledged update was lost: {:?}",
+            last.tags
+        );
+    }
+    assert_eq!(last.tags.len(), WRITERS, "no tag is duplicated");
+}
