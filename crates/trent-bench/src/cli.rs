@@ -159,8 +159,16 @@ mod tests {
         assert_eq!(a.warmup, Duration::from_secs(2));
         assert_eq!(a.payload_size, 256);
         assert!(!a.json);
-        let a = args(&["--op", "generate-data-key", "--duration", "1m", "--warmup", "0s", "--json"])
-            .unwrap();
+        let a = args(&[
+            "--op",
+            "generate-data-key",
+            "--duration",
+            "1m",
+            "--warmup",
+            "0s",
+            "--json",
+        ])
+        .unwrap();
         assert_eq!(a.op, Op::GenerateDataKey);
         assert_eq!(a.duration, Duration::from_secs(60));
         assert_eq!(a.warmup, Duration::ZERO);

@@ -120,10 +120,7 @@ pub fn parse_credentials_file(
         };
         if let Some(header) = line.strip_prefix('[') {
             let name = header.strip_suffix(']').ok_or_else(syntax)?.trim();
-            let name = name
-                .strip_prefix("profile ")
-                .map(str::trim)
-                .unwrap_or(name);
+            let name = name.strip_prefix("profile ").map(str::trim).unwrap_or(name);
             let matches = name == profile;
             found |= matches;
             in_section = Some(matches);
@@ -227,7 +224,10 @@ aws_session_token = latetoken
         ));
         assert!(matches!(
             parse("partial"),
-            Err(CredentialsError::MissingField { field: SECRET_ACCESS_KEY, .. })
+            Err(CredentialsError::MissingField {
+                field: SECRET_ACCESS_KEY,
+                ..
+            })
         ));
     }
 
@@ -238,8 +238,8 @@ aws_session_token = latetoken
         assert!(matches!(err, CredentialsError::Syntax { line: 3, .. }));
         assert!(!err.to_string().contains("this-is-a-secret"));
 
-        let err = parse_credentials_file(Path::new("/c"), "k = v\n[default]\n", "default")
-            .unwrap_err();
+        let err =
+            parse_credentials_file(Path::new("/c"), "k = v\n[default]\n", "default").unwrap_err();
         assert!(matches!(err, CredentialsError::Syntax { line: 1, .. }));
 
         let err = parse_credentials_file(Path::new("/c"), "[default\n", "default").unwrap_err();
@@ -309,7 +309,10 @@ aws_session_token = latetoken
             ..sources()
         };
         assert!(matches!(resolve(&s), Err(CredentialsError::NotFound)));
-        assert!(matches!(resolve(&sources()), Err(CredentialsError::NotFound)));
+        assert!(matches!(
+            resolve(&sources()),
+            Err(CredentialsError::NotFound)
+        ));
 
         let s = CredentialSources {
             credentials_file: Some(Path::new("/nonexistent/credentials")),

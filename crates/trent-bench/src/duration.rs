@@ -87,7 +87,9 @@ mod tests {
 
     #[test]
     fn refuses_malformed_input() {
-        for bad in ["", "s", "10x", "1.5s", "-1s", "10 s", "ms10", "1h", "10S", "5s5"] {
+        for bad in [
+            "", "s", "10x", "1.5s", "-1s", "10 s", "ms10", "1h", "10S", "5s5",
+        ] {
             assert_eq!(
                 parse_duration(bad),
                 Err(DurationError::Syntax(bad.to_owned())),

@@ -45,15 +45,14 @@ impl Endpoint {
             Some(s) if *s == Scheme::HTTPS => true,
             _ => return Err(invalid("the scheme must be http:// or https://")),
         };
-        let authority = uri
-            .authority()
-            .ok_or_else(|| invalid("no host"))?
-            .clone();
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?.clone();
         if authority.as_str().contains('@') {
             return Err(invalid("user information is not allowed in the endpoint"));
         }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(invalid("the endpoint takes no path or query (KMS posts to /)"));
+            return Err(invalid(
+                "the endpoint takes no path or query (KMS posts to /)",
+            ));
         }
         let host = authority.host();
         let host = host
@@ -81,12 +80,11 @@ pub struct Connector {
 impl Connector {
     pub fn new(endpoint: Endpoint) -> Result<Self, BenchError> {
         let tls = if endpoint.tls {
-            let name = ServerName::try_from(endpoint.host.clone()).map_err(|_| {
-                BenchError::Endpoint {
+            let name =
+                ServerName::try_from(endpoint.host.clone()).map_err(|_| BenchError::Endpoint {
                     endpoint: endpoint.authority.clone(),
                     reason: "the host is not a valid TLS server name",
-                }
-            })?;
+                })?;
             Some((tokio_rustls::TlsConnector::from(tls_config()?), name))
         } else {
             None

@@ -317,7 +317,10 @@ impl Client {
 }
 
 /// Sends one request on a ready connection and reads the whole response.
-pub async fn send(sender: &mut Sender, request: Request<Full<Bytes>>) -> Result<Reply, hyper::Error> {
+pub async fn send(
+    sender: &mut Sender,
+    request: Request<Full<Bytes>>,
+) -> Result<Reply, hyper::Error> {
     let response = sender.send_request(request).await?;
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
@@ -351,7 +354,11 @@ mod tests {
     fn error_type_comes_from_the_body_then_the_header_then_the_status() {
         let r = reply(400, &[], r#"{"__type":"NotFoundException","message":"x"}"#);
         assert_eq!(r.error_type(), "NotFoundException");
-        let r = reply(400, &[], r#"{"__type":"com.amazonaws.kms#DisabledException"}"#);
+        let r = reply(
+            400,
+            &[],
+            r#"{"__type":"com.amazonaws.kms#DisabledException"}"#,
+        );
         assert_eq!(r.error_type(), "DisabledException");
         let r = reply(
             403,

@@ -24,7 +24,7 @@ use crate::cli::Config;
 use crate::endpoint::Connector;
 use crate::kms::{operation_body, Client, Op, RequestTemplate};
 use crate::report::Summary;
-use crate::run::Measurement;
+use crate::run::{Measurement, Plan};
 
 /// Everything that stops a run.
 #[derive(Debug, thiserror::Error)]
@@ -116,11 +116,20 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
             (Some(key_id), true)
         }
     };
-    let result = load(&client, op, key_id.as_deref(), &config).await;
+    let result = load(
+        &client,
+        op,
+        key_id.as_deref(),
+        config.payload_size,
+        config.plan,
+    )
+    .await;
     if let (true, Some(key_id)) = (created, key_id.as_deref()) {
         match client.schedule_key_deletion(key_id).await {
             Ok(()) => note(&format!("scheduled key {key_id} for deletion in 7 days")),
-            Err(e) => note(&format!("warning: could not schedule key {key_id} for deletion: {e}")),
+            Err(e) => note(&format!(
+                "warning: could not schedule key {key_id} for deletion: {e}"
+            )),
         }
     }
     let measurement = result?;
@@ -134,13 +143,14 @@ async fn load(
     client: &Arc<Client>,
     op: Op,
     key_id: Option<&str>,
-    config: &Config,
+    payload_size: usize,
+    plan: Plan,
 ) -> Result<Measurement, BenchError> {
     let ciphertext = match (op, key_id) {
-        (Op::Decrypt, Some(key_id)) => Some(client.encrypt_once(key_id, config.payload_size).await?),
+        (Op::Decrypt, Some(key_id)) => Some(client.encrypt_once(key_id, payload_size).await?),
         _ => None,
     };
-    let body = operation_body(op, key_id, config.payload_size, ciphertext.as_deref());
+    let body = operation_body(op, key_id, payload_size, ciphertext.as_deref());
     let template = RequestTemplate::new(op.operation(), &body)?;
 
     // One request first: a misconfiguration (credentials, key, endpoint) shows as its
@@ -154,5 +164,5 @@ async fn load(
             body: first.body_excerpt(),
         });
     }
-    run::run(Arc::clone(client), template, config.plan).await
+    run::run(Arc::clone(client), template, plan).await
 }

@@ -96,7 +96,13 @@ struct WorkerOutcome {
 }
 
 impl WorkerOutcome {
-    fn fail(&mut self, progress: &Progress, measured: bool, kind: String, detail: impl FnOnce() -> String) {
+    fn fail(
+        &mut self,
+        progress: &Progress,
+        measured: bool,
+        kind: String,
+        detail: impl FnOnce() -> String,
+    ) {
         progress.errors.fetch_add(1, Ordering::Relaxed);
         if measured {
             self.errors += 1;
@@ -109,7 +115,11 @@ impl WorkerOutcome {
 }
 
 /// Runs `template` under load as `plan` says.
-pub async fn run(client: Arc<Client>, template: RequestTemplate, plan: Plan) -> Result<Measurement, BenchError> {
+pub async fn run(
+    client: Arc<Client>,
+    template: RequestTemplate,
+    plan: Plan,
+) -> Result<Measurement, BenchError> {
     let start = Instant::now();
     let measure_start = start + plan.warmup;
     let end = measure_start + plan.duration;
@@ -126,7 +136,11 @@ pub async fn run(client: Arc<Client>, template: RequestTemplate, plan: Plan) -> 
     let mut workers = Vec::with_capacity(progress.len());
     for p in &progress {
         let histogram = new_histogram()?;
-        workers.push(tokio::spawn(worker(Arc::clone(&shared), Arc::clone(p), histogram)));
+        workers.push(tokio::spawn(worker(
+            Arc::clone(&shared),
+            Arc::clone(p),
+            histogram,
+        )));
     }
     let monitor = tokio::spawn(monitor(Arc::clone(&shared), progress));
 
@@ -166,7 +180,11 @@ pub async fn run(client: Arc<Client>, template: RequestTemplate, plan: Plan) -> 
     Ok(total)
 }
 
-async fn worker(shared: Arc<Shared>, progress: Arc<Progress>, latency_us: Histogram<u64>) -> WorkerOutcome {
+async fn worker(
+    shared: Arc<Shared>,
+    progress: Arc<Progress>,
+    latency_us: Histogram<u64>,
+) -> WorkerOutcome {
     let mut out = WorkerOutcome {
         latency_us,
         requests: 0,
@@ -192,7 +210,9 @@ async fn worker(shared: Arc<Shared>, progress: Arc<Progress>, latency_us: Histog
                     break;
                 }
                 Ok(Err(e)) => {
-                    out.fail(&progress, measured, "ConnectError".to_owned(), || e.to_string());
+                    out.fail(&progress, measured, "ConnectError".to_owned(), || {
+                        e.to_string()
+                    });
                     continue;
                 }
                 Ok(Ok(sender)) => connection.insert(sender),
@@ -213,7 +233,9 @@ async fn worker(shared: Arc<Shared>, progress: Arc<Progress>, latency_us: Histog
         let request = match shared.client.request(&shared.template, SystemTime::now()) {
             Ok(request) => request,
             Err(e) => {
-                out.fail(&progress, measured, "RequestError".to_owned(), || e.to_string());
+                out.fail(&progress, measured, "RequestError".to_owned(), || {
+                    e.to_string()
+                });
                 continue;
             }
         };

@@ -43,7 +43,10 @@ fn bench(url: &str, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trent-bench"))
         .args(["--endpoint", url])
         .args(["--access-key-id", "AKIDEXAMPLE"])
-        .args(["--secret-access-key", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"])
+        .args([
+            "--secret-access-key",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        ])
         .args(extra)
         // Hermetic: nothing from the caller's AWS environment.
         .env_remove("AWS_SESSION_TOKEN")
@@ -57,8 +60,16 @@ fn bench(url: &str, extra: &[&str]) -> Output {
 fn json_report(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "status {}\nstdout {stdout}\nstderr {stderr}", output.status);
-    assert_eq!(stdout.lines().count(), 1, "one JSON object expected: {stdout}");
+    assert!(
+        output.status.success(),
+        "status {}\nstdout {stdout}\nstderr {stderr}",
+        output.status
+    );
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one JSON object expected: {stdout}"
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 
@@ -93,7 +104,10 @@ fn generate_random_against_the_echo_floor() {
         report["p999_ms"].as_f64().unwrap(),
         report["max_ms"].as_f64().unwrap(),
     );
-    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max, "{report}");
+    assert!(
+        0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max,
+        "{report}"
+    );
     // The secret never reaches the output.
     let all = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
     assert!(!String::from_utf8_lossy(&all).contains("wJalrXUtnFEMI"));
@@ -120,7 +134,11 @@ fn encrypt_with_a_key_id_and_a_human_summary() {
         ],
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.starts_with("encrypt at concurrency 2, "), "{stdout}");
     assert!(stdout.contains(" 0 errors"), "{stdout}");
     assert!(stdout.contains("requests/s"), "{stdout}");
@@ -133,7 +151,14 @@ fn a_setup_failure_stops_before_any_load() {
     // CreateKey, whose echoed reply has no KeyMetadata: a clear setup error, no run.
     let output = bench(
         &server.url,
-        &["--op", "generate-data-key", "--duration", "1s", "--warmup", "0s"],
+        &[
+            "--op",
+            "generate-data-key",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0s",
+        ],
     );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -146,7 +171,10 @@ fn a_setup_failure_stops_before_any_load() {
 
 #[test]
 fn refuses_an_unbounded_run() {
-    let output = bench("http://127.0.0.1:9", &["--op", "encrypt", "--duration", "11m"]);
+    let output = bench(
+        "http://127.0.0.1:9",
+        &["--op", "encrypt", "--duration", "11m"],
+    );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("exceeds the maximum of 600s"));
 }
@@ -186,9 +214,18 @@ fn a_failing_first_request_stops_the_run_with_its_body() {
     assert!(stderr.contains("User is not authorized"), "{stderr}");
     // The request was the signed KMS request.
     assert!(request.starts_with("post / http/1.1\r\n"), "{request}");
-    assert!(request.contains("x-amz-target: trentservice.generaterandom\r\n"), "{request}");
-    assert!(request.contains("content-type: application/x-amz-json-1.1\r\n"), "{request}");
-    assert!(request.contains("authorization: aws4-hmac-sha256 credential=akidexample/"), "{request}");
+    assert!(
+        request.contains("x-amz-target: trentservice.generaterandom\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("content-type: application/x-amz-json-1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("authorization: aws4-hmac-sha256 credential=akidexample/"),
+        "{request}"
+    );
     assert!(request.contains("/us-east-1/kms/aws4_request"), "{request}");
     assert!(request.contains("x-amz-date: "), "{request}");
 }

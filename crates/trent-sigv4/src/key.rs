@@ -78,7 +78,7 @@ pub(crate) fn write_string_to_sign(
     date: &str,
     region: &str,
     service: &str,
-    canonical_request: &[u8],
+    canonical_request_hash: &[u8; HEX_LEN],
 ) {
     out.extend_from_slice(ALGORITHM.as_bytes());
     out.push(b'\n');
@@ -86,7 +86,7 @@ pub(crate) fn write_string_to_sign(
     out.push(b'\n');
     write_scope(out, date, region, service);
     out.push(b'\n');
-    out.extend_from_slice(&sha256_hex(canonical_request));
+    out.extend_from_slice(canonical_request_hash);
 }
 
 /// `date/region/service/aws4_request`.
@@ -125,7 +125,7 @@ mod tests {
             "20150830",
             "us-east-1",
             "service",
-            creq.as_bytes(),
+            &sha256_hex(creq.as_bytes()),
         );
         assert_eq!(
             std::str::from_utf8(&sts).unwrap(),

@@ -59,9 +59,19 @@ macro_rules! __store_conformance_cases {
 /// returning `(Arc<dyn Store>, G)`: the store to test and whatever must outlive the test
 /// (a temporary directory, a database handle, `()`).
 ///
-/// ```ignore
-/// async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) { ... }
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use trent_store::{SqliteStore, Store};
+///
+/// async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+///     let dir = tempfile::tempdir().unwrap();
+///     let store = SqliteStore::open(&dir.path().join("trent.db")).await.unwrap();
+///     (Arc::new(store), dir)
+/// }
+///
 /// trent_store::store_conformance_tests!(fresh);
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -250,7 +260,10 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
         ("a:b/c=d+e-f@g", "  spaces  "),
     ]);
     store.create_key(&key, &material).await.expect("create_key");
-    assert_eq!(store.key(&key.key_id).await.expect("key()"), Some(key.clone()));
+    assert_eq!(
+        store.key(&key.key_id).await.expect("key()"),
+        Some(key.clone())
+    );
     assert_eq!(
         store.materials(&key.key_id).await.expect("materials"),
         vec![material],
@@ -288,7 +301,10 @@ pub async fn duplicate_key_id_is_already_exists(store: Arc<dyn Store>) {
         sealed: sealed(),
     };
     again.current_material_id = second_material.material_id.clone();
-    let err = store.create_key(&again, &second_material).await.unwrap_err();
+    let err = store
+        .create_key(&again, &second_material)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::AlreadyExists),
         "duplicate key id: expected AlreadyExists, got {err:?}"
@@ -321,7 +337,11 @@ pub async fn create_key_refuses_inconsistent_records(store: Arc<dyn Store>) {
         "duplicate tag keys: expected Backend(InvalidRecord), got {err:?}"
     );
     assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
-    assert!(store.materials(&key.key_id).await.expect("materials").is_empty());
+    assert!(store
+        .materials(&key.key_id)
+        .await
+        .expect("materials")
+        .is_empty());
 
     let owner = created_key(store, &account, REGION).await;
     let (key, mut material) = new_key(&account, REGION);
@@ -333,7 +353,11 @@ pub async fn create_key_refuses_inconsistent_records(store: Arc<dyn Store>) {
     );
     assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
     assert_eq!(
-        store.materials(&owner.key_id).await.expect("materials").len(),
+        store
+            .materials(&owner.key_id)
+            .await
+            .expect("materials")
+            .len(),
         1,
         "the other key must not gain a material"
     );
@@ -599,7 +623,11 @@ pub async fn materials_are_listed_oldest_first(store: Arc<dyn Store>) {
         expected
     );
     assert_eq!(
-        store.materials(&other.key_id).await.expect("materials").len(),
+        store
+            .materials(&other.key_id)
+            .await
+            .expect("materials")
+            .len(),
         5
     );
     assert!(store
@@ -932,13 +960,7 @@ pub async fn list_aliases_pages_and_filters(store: Arc<dyn Store>) {
         );
     }
     let rest = store
-        .list_aliases(
-            &account,
-            REGION,
-            None,
-            Some(&expected[3].alias_name),
-            1000,
-        )
+        .list_aliases(&account, REGION, None, Some(&expected[3].alias_name), 1000)
         .await
         .expect("list_aliases");
     assert_eq!(rest, expected[4..], "strictly after the cursor");
@@ -1157,7 +1179,9 @@ pub async fn concurrent_updates_lose_nothing(store: Arc<dyn Store>) {
     for task in tasks {
         let (i, updated, _conflicts) = task.await.expect("writer task");
         assert!(
-            updated.tags.contains(&(format!("writer-{i}"), i.to_string())),
+            updated
+                .tags
+                .contains(&(format!("writer-{i}"), i.to_string())),
             "writer {i}'s result lacks its tag"
         );
         assert!(

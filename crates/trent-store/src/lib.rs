@@ -62,7 +62,10 @@ impl std::fmt::Debug for MaterialRecord {
             .field("key_id", &self.key_id)
             .field("material_id", &self.material_id)
             .field("created_at", &self.created_at)
-            .field("sealed", &format_args!("[{} sealed bytes]", self.sealed.len()))
+            .field(
+                "sealed",
+                &format_args!("[{} sealed bytes]", self.sealed.len()),
+            )
             .finish()
     }
 }
@@ -142,7 +145,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a key with its first material, atomically. `AlreadyExists` if the key id
     /// is taken. The stored version is `key.version` (callers pass 1).
-    async fn create_key(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<(), StoreError>;
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        material: &MaterialRecord,
+    ) -> Result<(), StoreError>;
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
     /// Replaces the key's fields and tags iff the stored version equals `key.version`;
     /// returns the record as stored, with its version incremented. `Conflict` on a
@@ -164,12 +171,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// `AlreadyExists` if the name is taken in that account and region.
     async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
-    async fn alias(&self, account_id: &str, region: &str, alias_name: &str) -> Result<Option<AliasRecord>, StoreError>;
+    async fn alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError>;
     /// Points an existing alias at `alias.target_key_id` and sets `updated_at`;
     /// `NotFound` if it does not exist.
     async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError>;
     /// `NotFound` if it does not exist.
-    async fn delete_alias(&self, account_id: &str, region: &str, alias_name: &str) -> Result<(), StoreError>;
+    async fn delete_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<(), StoreError>;
     /// Aliases of one account and region ordered by name, strictly after
     /// `after_alias_name`, optionally only those pointing at `target_key_id`.
     async fn list_aliases(

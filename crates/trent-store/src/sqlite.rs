@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use sqlx::error::ErrorKind;
@@ -22,7 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::{Executor, Row, Sqlite, Transaction};
 
 use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, MIGRATIONS};
 use crate::{
@@ -59,15 +59,12 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(
-                base.clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
-            )
-            .await
-            .map_err(backend)?;
+        let writer = connect_writer(
+            base.clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal),
+        )
+        .await?;
         migrate(&writer).await?;
         // The writer has put the file in WAL mode (a persistent setting); readers must not
         // try to change the journal mode, which needs an exclusive lock.
@@ -95,18 +92,52 @@ impl SqliteStore {
     }
 }
 
+/// Connects the writer pool. Switching a new file to WAL mode needs an exclusive lock that
+/// SQLite does not wait for (the busy timeout does not apply), so when several processes
+/// open a new file at once all but one get `SQLITE_BUSY`: retry those for a while.
+async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+        {
+            Ok(pool) => return Ok(pool),
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                tracing::debug!("store file is locked by another opener, retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(backend(e)),
+        }
+    }
+}
+
+/// `SQLITE_BUSY` or one of its extended codes (https://www.sqlite.org/rescode.html#busy).
+fn is_busy(e: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == SQLITE_BUSY),
+        _ => false,
+    }
+}
+
 /// Applies the migrations this file has not recorded yet. Each runs in one `BEGIN IMMEDIATE`
 /// transaction that first claims its version in `schema_migrations`: a second process
 /// opening the same file at the same moment waits for the lock, then finds the version
 /// taken and skips it.
 async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
-    let mut conn = writer.acquire().await.map_err(backend)?;
     sqlx::query(CREATE_SCHEMA_MIGRATIONS)
-        .execute(&mut *conn)
+        .execute(writer)
         .await
         .map_err(backend)?;
     let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-        .fetch_one(&mut *conn)
+        .fetch_one(writer)
         .await
         .map_err(backend)?;
     if let Some(found) = found.filter(|v| *v > LATEST_VERSION) {
@@ -116,7 +147,7 @@ async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
         })));
     }
     for migration in MIGRATIONS {
-        let mut tx = conn
+        let mut tx = writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(backend)?;
@@ -135,8 +166,10 @@ async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
             tx.rollback().await.map_err(backend)?;
             continue;
         }
-        sqlx::raw_sql(migration.sql)
-            .execute(&mut *tx)
+        // Through `Executor` rather than `RawSql::execute`, whose future is not `Send` for
+        // every lifetime, which would make `open` unusable from a spawned task.
+        (&mut *tx)
+            .execute(sqlx::raw_sql(migration.sql))
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
@@ -219,10 +252,11 @@ where
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
     let key_id: String = column(row, "key_id")?;
     let window: Option<i64> = column(row, "pending_deletion_window_days")?;
-    let pending_deletion_window_days = window
-        .map(i32::try_from)
-        .transpose()
-        .map_err(|_| corrupt(format!("key {key_id}: pending deletion window out of range")))?;
+    let pending_deletion_window_days = window.map(i32::try_from).transpose().map_err(|_| {
+        corrupt(format!(
+            "key {key_id}: pending deletion window out of range"
+        ))
+    })?;
     let multi_region = match column::<i64>(row, "multi_region")? {
         0 => false,
         1 => true,
@@ -297,8 +331,7 @@ fn access_key_from_row(row: &SqliteRow) -> Result<AccessKeyRecord, StoreError> {
     })
 }
 
-const ALIAS_COLUMNS: &str =
-    "account_id, region, alias_name, target_key_id, created_at, updated_at";
+const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, created_at, updated_at";
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
 

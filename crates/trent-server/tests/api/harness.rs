@@ -175,14 +175,15 @@ impl TestServer {
                     secret_access_key: trent_sigv4::SecretKey::new(secret),
                     session_token: None,
                 },
-                req.region.clone(),
+                &req.region,
                 "kms",
             );
             let to_sign: Vec<(&str, &str)> = headers
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let added = signer.sign("POST", "/", "", &to_sign, &req.body, req.time);
+            let signed_body = req.signed_body.as_deref().unwrap_or(&req.body);
+            let added = signer.sign("POST", "/", "", &to_sign, signed_body, req.time);
             headers.extend(added.into_iter().map(|(k, v)| (k.to_owned(), v)));
         }
         headers.extend(req.extra_headers.iter().cloned());
@@ -426,6 +427,8 @@ pub struct RawRequest {
     pub time: SystemTime,
     /// Added after signing (not covered by the signature).
     pub extra_headers: Vec<(String, String)>,
+    /// Sign this body instead of `body` (to send a body the signature does not cover).
+    pub signed_body: Option<Vec<u8>>,
 }
 
 impl RawRequest {
@@ -440,6 +443,7 @@ impl RawRequest {
             region: REGION.to_owned(),
             time: SystemTime::now(),
             extra_headers: Vec::new(),
+            signed_body: None,
         }
     }
 }

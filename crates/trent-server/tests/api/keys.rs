@@ -4,6 +4,9 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+// CustomerMasterKeySpec is deprecated in favour of KeySpec, but AWS still accepts and
+// returns it, so the tests check it.
+#[allow(deprecated)]
 use aws_sdk_kms::types::{
     CustomerMasterKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeySpec, KeyState,
     KeyUsageType, OriginType, Tag,
@@ -19,6 +22,7 @@ const DAY: i64 = 24 * 60 * 60;
 /// CreateKey with no parameters returns the KeyMetadata AWS documents for a symmetric
 /// encryption key (see the CreateKey example in the service model's examples-1.json).
 #[tokio::test]
+#[allow(deprecated)]
 async fn create_key_returns_aws_default_metadata() {
     let server = TestServer::start();
     let client = server.client(REGION);
@@ -78,6 +82,7 @@ async fn create_key_returns_aws_default_metadata() {
 }
 
 #[tokio::test]
+#[allow(deprecated)]
 async fn create_key_with_description_tags_and_explicit_defaults() {
     let server = TestServer::start();
     let client = server.client(REGION);
@@ -625,6 +630,7 @@ async fn pending_deletion_blocks_management_operations() {
 /// Only symmetric encryption keys with AWS_KMS origin exist so far; every other key spec,
 /// key usage and origin is refused with UnsupportedOperationException.
 #[tokio::test]
+#[allow(deprecated)]
 async fn unsupported_key_specs_and_origins() {
     let server = TestServer::start();
     let client = server.client(REGION);
