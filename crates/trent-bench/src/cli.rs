@@ -48,10 +48,13 @@ pub struct Args {
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Access key id; with --secret-access-key, wins over any credentials file.
     #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     pub access_key_id: Option<String>,
+    /// Secret access key (prefer the environment variable: flags show in `ps`).
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials given with --access-key-id.
     #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
     pub session_token: Option<String>,
     /// Profile of the shared credentials file, used when no access key is given.

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt as _, Full};
 use serde_json::{json, Value};
 use trent_sigv4::Signer;
 
-use crate::endpoint::{Connector, Sender};
+use crate::endpoint::{Connector, Endpoint, Sender};
 use crate::BenchError;
 
 /// The JSON 1.1 media type every KMS request and response uses.
@@ -192,6 +192,10 @@ impl Client {
             host_value,
             content_type: HeaderValue::from_static(CONTENT_TYPE_JSON),
         })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        self.connector.endpoint()
     }
 
     pub async fn connect(&self) -> Result<Sender, BenchError> {

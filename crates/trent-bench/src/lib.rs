@@ -95,7 +95,7 @@ pub struct Report {
 impl Report {
     /// Whether the run must be reported as failed: stopped early or more than 1% errors.
     pub fn failed(&self) -> bool {
-        self.measurement.aborted || self.measurement.error_rate_exceeded()
+        self.measurement.aborted.is_some() || self.measurement.error_rate_exceeded()
     }
 }
 
@@ -116,6 +116,14 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
             (Some(key_id), true)
         }
     };
+    note(&format!(
+        "{} on {}: {} workers, warmup {:?}, measuring {:?}",
+        op.operation(),
+        client.endpoint().authority,
+        config.plan.concurrency,
+        config.plan.warmup,
+        config.plan.duration
+    ));
     let result = load(
         &client,
         op,

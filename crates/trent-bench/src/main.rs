@@ -45,7 +45,7 @@ async fn main() -> ExitCode {
 fn explain_errors(report: &Report) {
     let m = &report.measurement;
     for (kind, count) in &m.error_types {
-        eprintln!("trent-bench: {count} x {kind}");
+        eprintln!("trent-bench: {count} x {kind} (warmup included)");
     }
     if let Some(first) = &m.first_error {
         eprintln!("trent-bench: first error: {first}");
@@ -56,8 +56,12 @@ fn explain_errors(report: &Report) {
             m.abandoned
         );
     }
-    if m.aborted {
-        eprintln!("trent-bench: stopped early: more than 1% of requests failed");
+    if let Some(totals) = m.aborted {
+        eprintln!(
+            "trent-bench: stopped early: {} of {} requests failed (more than 1%, warmup included)",
+            totals.errors,
+            totals.ok + totals.errors
+        );
     } else if m.error_rate_exceeded() {
         eprintln!("trent-bench: failed: more than 1% of requests failed");
     }

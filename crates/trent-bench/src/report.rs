@@ -102,7 +102,7 @@ mod tests {
             first_error: None,
             elapsed,
             latency_us: h,
-            aborted: false,
+            aborted: None,
             abandoned: 0,
         }
     }

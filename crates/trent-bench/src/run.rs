@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
@@ -38,18 +38,28 @@ pub struct Measurement {
     pub requests: u64,
     /// Failed requests: error responses, transport errors and failed connects.
     pub errors: u64,
-    /// Errors by exception name (`__type`) or failure kind.
+    /// Errors by exception name (`__type`) or failure kind, warmup included: this is
+    /// diagnosis, so it also explains a run stopped during its warmup.
     pub error_types: BTreeMap<String, u64>,
-    /// The first failure's description (an error reply's body, or the transport error).
+    /// The first failure's description (an error reply's body, or the transport error),
+    /// warmup included.
     pub first_error: Option<String>,
     /// From the end of the warmup to the last counted completion.
     pub elapsed: Duration,
     /// Latency of successful requests, in microseconds.
     pub latency_us: Histogram<u64>,
-    /// Whether the run was stopped early for its error rate.
-    pub aborted: bool,
+    /// Set when the run was stopped early for its error rate: the totals (warmup
+    /// included) that stopped it.
+    pub aborted: Option<Totals>,
     /// Requests abandoned still in flight, [`GRACE`] after the end.
     pub abandoned: u64,
+}
+
+/// Request totals over all phases, warmup included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub ok: u64,
+    pub errors: u64,
 }
 
 impl Measurement {
@@ -75,6 +85,7 @@ struct Shared {
     end: Instant,
     hard_deadline: Instant,
     abort: AtomicBool,
+    abort_totals: OnceLock<Totals>,
 }
 
 /// One worker's running totals over all phases, read by the monitor. One per worker so
@@ -130,6 +141,7 @@ pub async fn run(
         end,
         hard_deadline: end + GRACE,
         abort: AtomicBool::new(false),
+        abort_totals: OnceLock::new(),
     });
 
     let progress: Vec<Arc<Progress>> = (0..plan.concurrency).map(|_| Arc::default()).collect();
@@ -151,7 +163,7 @@ pub async fn run(
         first_error: None,
         elapsed: Duration::ZERO,
         latency_us: new_histogram()?,
-        aborted: false,
+        aborted: None,
         abandoned: 0,
     };
     let mut last_completion = measure_start;
@@ -175,7 +187,7 @@ pub async fn run(
         total.abandoned += u64::from(outcome.abandoned);
     }
     monitor.abort();
-    total.aborted = shared.abort.load(Ordering::Relaxed);
+    total.aborted = shared.abort_totals.get().copied();
     total.elapsed = last_completion.saturating_duration_since(measure_start);
     Ok(total)
 }
@@ -289,6 +301,7 @@ async fn monitor(shared: Arc<Shared>, progress: Vec<Arc<Progress>>) {
         });
         let total = ok + errors;
         if total >= ABORT_MIN_REQUESTS && exceeds_one_percent(errors, total) {
+            let _ = shared.abort_totals.set(Totals { ok, errors });
             shared.abort.store(true, Ordering::Relaxed);
             return;
         }

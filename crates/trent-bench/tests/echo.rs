@@ -3,8 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The echo server, killed when dropped (also when an assertion fails).
 struct EchoServer {
@@ -228,4 +231,130 @@ fn a_failing_first_request_stops_the_run_with_its_body() {
     );
     assert!(request.contains("/us-east-1/kms/aws4_request"), "{request}");
     assert!(request.contains("x-amz-date: "), "{request}");
+}
+
+/// A minimal keep-alive HTTP/1.1 server: `respond(n)` gives the status and body of the
+/// n-th request (from 0, over all connections). Returns its URL.
+fn stub_server(respond: fn(u64) -> (u16, &'static str)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counter = Arc::new(AtomicU64::new(0));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || serve_connection(stream, &counter, respond));
+        }
+    });
+    url
+}
+
+fn serve_connection(
+    mut stream: TcpStream,
+    counter: &AtomicU64,
+    respond: fn(u64) -> (u16, &'static str),
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let header_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        while buf.len() < header_end + length {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..header_end + length);
+        let (status, body) = respond(counter.fetch_add(1, Ordering::Relaxed));
+        let response = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_run_with_more_than_one_percent_errors_stops_early() {
+    // The first request (the probe) succeeds, then every request is throttled.
+    let url = stub_server(|n| match n {
+        0 => (200, "{}"),
+        _ => (
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ),
+    });
+    let started = Instant::now();
+    let output = bench(
+        &url,
+        &[
+            "--op",
+            "generate-random",
+            "--warmup",
+            "0s",
+            "--duration",
+            "20s",
+            "--concurrency",
+            "2",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not stopped early"
+    );
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains(" 0 ok, "), "{stdout}");
+    assert!(stderr.contains("x ThrottlingException"), "{stderr}");
+    assert!(stderr.contains("first error: HTTP 400: "), "{stderr}");
+    assert!(stderr.contains("Rate exceeded"), "{stderr}");
+    assert!(stderr.contains("stopped early: "), "{stderr}");
+}
+
+#[test]
+fn errors_are_counted_apart_from_successes() {
+    // One request in a thousand fails: under 1%, so the run succeeds and reports them.
+    let url = stub_server(|n| match n % 1000 {
+        999 => (400, r#"{"__type":"KMSInternalException"}"#),
+        _ => (200, "{}"),
+    });
+    let output = bench(
+        &url,
+        &[
+            "--op",
+            "generate-random",
+            "--warmup",
+            "0s",
+            "--duration",
+            "1s",
+            "--concurrency",
+            "4",
+            "--json",
+        ],
+    );
+    let report = json_report(&output);
+    let (requests, errors) = (
+        report["requests"].as_u64().unwrap(),
+        report["errors"].as_u64().unwrap(),
+    );
+    assert!(requests > 0, "{report}");
+    // The probe was request 0; every thousandth after it failed.
+    assert_eq!(errors, (requests + errors + 1) / 1000, "{report}");
 }

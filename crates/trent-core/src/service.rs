@@ -64,13 +64,21 @@ pub enum BootstrapError {
 }
 
 /// The AWS KMS key service. Cheap to share (`Arc`); every operation is a method in `ops/`.
-#[derive(Debug)]
 pub struct KeyService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) root: Arc<dyn RootKeyProvider>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: KeyCache,
     default_account_id: String,
+}
+
+impl std::fmt::Debug for KeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyService")
+            .field("root", &self.root)
+            .field("default_account_id", &self.default_account_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeyService {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::Router;
 use http::{HeaderValue, Method, StatusCode};
 use trent_core::{Caller, KeyService, KmsError};
-use trent_wire::{ErrorCode, Input, Operation};
+use trent_wire::{ErrorCode, Operation};
 
 use crate::auth::{Authenticated, Authenticator};
 

@@ -73,20 +73,9 @@ pub enum SigV4Error {
     #[error("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'")]
     MalformedCredential { credential: String },
 
-    /// One or more elements of the credential scope are wrong; each `Some`
-    /// contributes its sentence, in AWS's order.
-    #[error("{}", scope_message(self))]
-    InvalidScope {
-        /// The region sent, when it is not a valid region name.
-        region: Option<String>,
-        /// The service expected, when the scope names another.
-        service: Option<String>,
-        /// The terminator sent, when it is not `aws4_request`.
-        terminator: Option<String>,
-        /// `(scope date, request date, request time)` when the scope's date is
-        /// not the request's.
-        date: Option<(String, String, String)>,
-    },
+    /// One or more elements of the credential scope are wrong.
+    #[error("{0}")]
+    InvalidScope(Box<ScopeFaults>),
 
     /// The access key id is unknown or inactive.
     #[error("The security token included in the request is invalid.")]
@@ -110,7 +99,7 @@ impl SigV4Error {
             Self::SignatureExpired { .. }
             | Self::SignatureNotYetCurrent { .. }
             | Self::HostNotSigned
-            | Self::InvalidScope { .. }
+            | Self::InvalidScope(_)
             | Self::SignatureMismatch => "InvalidSignatureException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
         }
@@ -121,8 +110,9 @@ impl SigV4Error {
         self.to_string()
     }
 
-    /// The HTTP status: AWS's JSON-protocol services answer every
-    /// authentication failure with 400 Bad Request.
+    /// The HTTP status: AWS's JSON-protocol services (DynamoDB, KMS) answer
+    /// every authentication failure with 400 Bad Request (the REST services
+    /// behind API Gateway use 403, which does not apply here).
     pub fn http_status(&self) -> u16 {
         400
     }
@@ -159,16 +149,34 @@ fn missing_message(e: &SigV4Error) -> String {
     m
 }
 
-fn scope_message(e: &SigV4Error) -> String {
-    let SigV4Error::InvalidScope {
+/// What is wrong with a credential scope; each `Some` contributes its
+/// sentence to the message, in AWS's order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeFaults {
+    /// The region sent, when it is not a valid region name.
+    pub region: Option<String>,
+    /// The service expected, when the scope names another.
+    pub service: Option<String>,
+    /// The terminator sent, when it is not `aws4_request`.
+    pub terminator: Option<String>,
+    /// `(scope date, request date, request time)` when the scope's date is not
+    /// the request's.
+    pub date: Option<(String, String, String)>,
+}
+
+impl std::fmt::Display for ScopeFaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&scope_message(self))
+    }
+}
+
+fn scope_message(faults: &ScopeFaults) -> String {
+    let ScopeFaults {
         region,
         service,
         terminator,
         date,
-    } = e
-    else {
-        return String::new();
-    };
+    } = faults;
     let mut m = String::new();
     if let Some(r) = region {
         let _ = write!(
@@ -248,22 +256,20 @@ mod tests {
              (20150830T125100Z + 5 min.)"
         );
         assert_eq!(
-            SigV4Error::InvalidScope {
-                region: None,
+            SigV4Error::InvalidScope(Box::new(ScopeFaults {
                 service: Some("kms".into()),
-                terminator: None,
-                date: None,
-            }
+                ..ScopeFaults::default()
+            }))
             .message(),
             "Credential should be scoped to correct service: 'kms'. "
         );
         assert_eq!(
-            SigV4Error::InvalidScope {
+            SigV4Error::InvalidScope(Box::new(ScopeFaults {
                 region: Some("c".into()),
                 service: Some("dynamodb".into()),
                 terminator: Some("e".into()),
                 date: Some(("b".into(), "20130609".into(), "20130609T095204Z".into())),
-            }
+            }))
             .message(),
             "Credential should be scoped to a valid region, not 'c'. Credential should be scoped \
              to correct service: 'dynamodb'. Credential should be scoped with a valid terminator: \

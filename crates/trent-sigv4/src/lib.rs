@@ -27,7 +27,7 @@ mod verifier;
 #[cfg(test)]
 mod suite_tests;
 
-pub use error::SigV4Error;
+pub use error::{ScopeFaults, SigV4Error};
 pub use secret::{Credentials, SecretKey};
 pub use signer::Signer;
 pub use verifier::{Authorization, CredentialLookup, Verified, Verifier};

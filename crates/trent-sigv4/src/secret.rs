@@ -60,8 +60,11 @@ impl fmt::Display for SecretKey {
 /// the secret.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The public half, sent in every request's credential scope.
     pub access_key_id: String,
+    /// The secret half, which only ever keys HMACs.
     pub secret_access_key: SecretKey,
+    /// Sent as `X-Amz-Security-Token` (and signed) when present.
     pub session_token: Option<String>,
 }
 

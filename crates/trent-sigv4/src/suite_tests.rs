@@ -194,11 +194,11 @@ fn cases() -> Vec<Case> {
             ("/", &unreserved_query),
             ("c30d4703d9f799439be92736156d47ccfb2d879ddf56f5befa6d1d6aab979177", "9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197"),
         ),
+        // A query is decoded before it is canonicalized, so the encoded form
+        // on the wire signs the same.
         vanilla(
             "get-vanilla-utf8-query",
-            ("GET", "/", "ሴ=bar", // A query is decoded before it is canonicalized, so the encoded
-            // form on the wire signs the same.
-            Some("/?%E1%88%B4=bar")),
+            ("GET", "/", "ሴ=bar", Some("/?%E1%88%B4=bar")),
             ("/", "%E1%88%B4=bar"),
             ("eb30c5bed55734080471a834cc727ae56beb50e5f39d1bff6d0d38cb192a7073", "2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"),
         ),

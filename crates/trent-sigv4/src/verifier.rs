@@ -19,7 +19,7 @@ use crate::canonical::{write_canonical_path, write_canonical_query, write_header
 use crate::key::{
     derive_signing_key, sha256_hex, signature_hex, write_string_to_sign, ALGORITHM, TERMINATOR,
 };
-use crate::{SecretKey, SigV4Error};
+use crate::{ScopeFaults, SecretKey, SigV4Error};
 
 /// Derived signing keys kept at most; the cache is emptied when full. A key
 /// lives one day per (access key, region, service), so this bounds memory
@@ -279,7 +279,7 @@ impl<L: CredentialLookup> Verifier<L> {
         let bad_terminator = parts.terminator != TERMINATOR;
         let bad_date = parts.date != amz_date.date();
         if bad_region || bad_service || bad_terminator || bad_date {
-            return Err(SigV4Error::InvalidScope {
+            return Err(SigV4Error::InvalidScope(Box::new(ScopeFaults {
                 region: bad_region.then(|| parts.region.to_owned()),
                 service: bad_service.then(|| self.service.clone()),
                 terminator: bad_terminator.then(|| parts.terminator.to_owned()),
@@ -290,7 +290,7 @@ impl<L: CredentialLookup> Verifier<L> {
                         amz_date.as_str().to_owned(),
                     )
                 }),
-            });
+            })));
         }
 
         Ok(Checked {

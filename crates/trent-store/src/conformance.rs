@@ -204,6 +204,17 @@ async fn all_keys(store: &dyn Store, account: &str, region: &str, page: u32) -> 
             "list_keys returned {} keys for a limit of {page}",
             batch.len()
         );
+        // Each page must start strictly after the cursor and be in order; otherwise paging
+        // would never end.
+        let mut previous = after.clone();
+        for key in &batch {
+            assert!(
+                previous.as_deref().is_none_or(|p| key.key_id.as_str() > p),
+                "list_keys is not in key id order strictly after {previous:?}: {}",
+                key.key_id
+            );
+            previous = Some(key.key_id.clone());
+        }
         match batch.last() {
             None => return all,
             Some(last) => after = Some(last.key_id.clone()),
@@ -232,6 +243,17 @@ async fn all_aliases(
             "list_aliases returned {} aliases for a limit of {page}",
             batch.len()
         );
+        let mut previous = after.clone();
+        for alias in &batch {
+            assert!(
+                previous
+                    .as_deref()
+                    .is_none_or(|p| alias.alias_name.as_str() > p),
+                "list_aliases is not in name order strictly after {previous:?}: {}",
+                alias.alias_name
+            );
+            previous = Some(alias.alias_name.clone());
+        }
         match batch.last() {
             None => return all,
             Some(last) => after = Some(last.alias_name.clone()),

@@ -492,7 +492,7 @@ impl Store for SqliteStore {
         // Two statements rather than `(?3 IS NULL OR key_id > ?3)`, which keeps SQLite from
         // seeking the index to the page's first key.
         let after = if after_key_id.is_some() {
-            "AND key_id > ?4"
+            "AND key_id >= ?4"
         } else {
             ""
         };

@@ -45,12 +45,17 @@ async fn create_list_update_delete() {
         );
         // "String that contains the key identifier": the key ID, not its ARN.
         assert_eq!(entry.target_key_id(), Some(key_1.as_str()), "{name}");
-        assert!(entry.creation_date().is_some(), "{name} has no CreationDate");
+        assert!(
+            entry.creation_date().is_some(),
+            "{name} has no CreationDate"
+        );
     }
     let names: BTreeSet<&str> = aliases.iter().filter_map(|a| a.alias_name()).collect();
     assert_eq!(
         names,
-        ["alias/app/primary", "alias/second_one-2"].into_iter().collect()
+        ["alias/app/primary", "alias/second_one-2"]
+            .into_iter()
+            .collect()
     );
 
     // UpdateAlias points the alias at another key.
@@ -60,9 +65,13 @@ async fn create_list_update_delete() {
         .target_key_id(&arn_2)
         .send()
         .await);
-    let md = ok(client.describe_key().key_id("alias/app/primary").send().await)
-        .key_metadata
-        .unwrap();
+    let md = ok(client
+        .describe_key()
+        .key_id("alias/app/primary")
+        .send()
+        .await)
+    .key_metadata
+    .unwrap();
     assert_eq!(md.key_id(), key_2);
     let entry = customer_aliases(&client)
         .await
@@ -94,7 +103,11 @@ async fn create_list_update_delete() {
     assert_eq!(names, vec!["alias/second_one-2".to_owned()]);
     let gone = alias_arn(REGION, DEFAULT_ACCOUNT, "alias/app/primary");
     expect_err(
-        client.describe_key().key_id("alias/app/primary").send().await,
+        client
+            .describe_key()
+            .key_id("alias/app/primary")
+            .send()
+            .await,
         "NotFoundException",
         Some(&format!("Alias '{gone}' is not found.")),
     );
@@ -378,7 +391,11 @@ async fn list_aliases_key_filter() {
 
     for filter in [&key_1, &arn_1] {
         let out = ok(client.list_aliases().key_id(filter).send().await);
-        let names: BTreeSet<&str> = out.aliases().iter().filter_map(|a| a.alias_name()).collect();
+        let names: BTreeSet<&str> = out
+            .aliases()
+            .iter()
+            .filter_map(|a| a.alias_name())
+            .collect();
         assert_eq!(
             names,
             ["alias/one-a", "alias/one-b"].into_iter().collect(),
@@ -431,9 +448,17 @@ async fn list_aliases_paging() {
                 .send()
                 .await);
             assert!(out.aliases().len() <= 2);
-            seen.extend(out.aliases().iter().filter_map(|a| a.alias_name().map(str::to_owned)));
+            seen.extend(
+                out.aliases()
+                    .iter()
+                    .filter_map(|a| a.alias_name().map(str::to_owned)),
+            );
             if out.truncated() {
-                marker = Some(out.next_marker().expect("Truncated without NextMarker").to_owned());
+                marker = Some(
+                    out.next_marker()
+                        .expect("Truncated without NextMarker")
+                        .to_owned(),
+                );
             } else {
                 assert!(out.next_marker().is_none());
                 break;

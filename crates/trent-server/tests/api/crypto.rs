@@ -33,7 +33,11 @@ async fn decrypt_with_context(
         .set_encryption_context(context)
         .send()
         .await
-        .map(|out| out.plaintext().map(|p| p.as_ref().to_vec()).unwrap_or_default())
+        .map(|out| {
+            out.plaintext()
+                .map(|p| p.as_ref().to_vec())
+                .unwrap_or_default()
+        })
 }
 
 #[tokio::test]
@@ -107,7 +111,11 @@ async fn every_identifier_form_for_encrypt_and_decrypt() {
                 .key_id(dec_form)
                 .send()
                 .await);
-            assert_eq!(dec.plaintext().unwrap().as_ref(), b"x", "Decrypt(KeyId={dec_form})");
+            assert_eq!(
+                dec.plaintext().unwrap().as_ref(),
+                b"x",
+                "Decrypt(KeyId={dec_form})"
+            );
             assert_eq!(dec.key_id(), Some(arn.as_str()));
         }
     }
@@ -189,7 +197,11 @@ async fn encryption_context_must_match_exactly() {
         Some(ctx(&[("purpose", "test"), ("user", "bob")])),
         Some(ctx(&[("purpose", "test"), ("User", "alice")])),
         Some(ctx(&[("purpose", "test"), ("user", "Alice")])),
-        Some(ctx(&[("purpose", "test"), ("user", "alice"), ("extra", "")])),
+        Some(ctx(&[
+            ("purpose", "test"),
+            ("user", "alice"),
+            ("extra", ""),
+        ])),
     ] {
         expect_code(
             decrypt_with_context(&client, &blob, wrong.clone()).await,
@@ -217,7 +229,8 @@ async fn encryption_context_serialization_is_unambiguous() {
     let client = server.client(REGION);
     let (key_id, _) = create_key(&client).await;
 
-    let cases: [(&[(&str, &str)], &[(&str, &str)]); 3] = [
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Pairs, Pairs); 3] = [
         (&[("a", "bc")], &[("ab", "c")]),
         (&[("a", "b"), ("c", "d")], &[("a", "bcd")]),
         (&[("a", "b"), ("cd", "e")], &[("a", "bc"), ("d", "e")]),
@@ -564,7 +577,10 @@ async fn generate_data_key_specs_and_sizes() {
             .await);
         let plaintext = out.plaintext().unwrap().as_ref().to_vec();
         assert_eq!(plaintext.len(), usize::try_from(n).unwrap());
-        assert_eq!(decrypt(&client, out.ciphertext_blob().unwrap()).await, plaintext);
+        assert_eq!(
+            decrypt(&client, out.ciphertext_blob().unwrap()).await,
+            plaintext
+        );
     }
 
     // Two data keys differ.
@@ -580,7 +596,10 @@ async fn generate_data_key_specs_and_sizes() {
         .key_spec(DataKeySpec::Aes256)
         .send()
         .await);
-    assert_ne!(a.plaintext().unwrap().as_ref(), b.plaintext().unwrap().as_ref());
+    assert_ne!(
+        a.plaintext().unwrap().as_ref(),
+        b.plaintext().unwrap().as_ref()
+    );
 }
 
 /// "You must specify either the KeySpec or the NumberOfBytes parameter (but not both)".
@@ -668,7 +687,10 @@ async fn generate_data_key_without_plaintext() {
         .send()
         .await);
     assert_eq!(out.key_id(), Some(arn.as_str()));
-    assert_eq!(decrypt(&client, out.ciphertext_blob().unwrap()).await.len(), 32);
+    assert_eq!(
+        decrypt(&client, out.ciphertext_blob().unwrap()).await.len(),
+        32
+    );
 
     let context = ctx(&[("k", "v")]);
     let out = ok(client
@@ -678,12 +700,8 @@ async fn generate_data_key_without_plaintext() {
         .set_encryption_context(Some(context.clone()))
         .send()
         .await);
-    let plaintext = ok(decrypt_with_context(
-        &client,
-        out.ciphertext_blob().unwrap(),
-        Some(context),
-    )
-    .await);
+    let plaintext =
+        ok(decrypt_with_context(&client, out.ciphertext_blob().unwrap(), Some(context)).await);
     assert_eq!(plaintext.len(), 64);
 
     // On the wire: no Plaintext member at all.
@@ -696,7 +714,9 @@ async fn generate_data_key_without_plaintext() {
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     let body = resp.json();
     assert!(body.get("Plaintext").is_none(), "{body}");
-    let blob = body["CiphertextBlob"].as_str().expect("base64 CiphertextBlob");
+    let blob = body["CiphertextBlob"]
+        .as_str()
+        .expect("base64 CiphertextBlob");
     let blob = base64::engine::general_purpose::STANDARD
         .decode(blob)
         .expect("CiphertextBlob is standard base64");
@@ -716,7 +736,10 @@ async fn generate_random() {
     }
     let a = ok(client.generate_random().number_of_bytes(32).send().await);
     let b = ok(client.generate_random().number_of_bytes(32).send().await);
-    assert_ne!(a.plaintext().unwrap().as_ref(), b.plaintext().unwrap().as_ref());
+    assert_ne!(
+        a.plaintext().unwrap().as_ref(),
+        b.plaintext().unwrap().as_ref()
+    );
     assert_ne!(a.plaintext().unwrap().as_ref(), &[0u8; 32]);
 
     expect_err(

@@ -16,7 +16,12 @@ async fn first_start_writes_a_private_credentials_file() {
         .expect("DIR/credentials exists")
         .permissions()
         .mode();
-    assert_eq!(mode & 0o777, 0o600, "credentials file mode {:o}", mode & 0o777);
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "credentials file mode {:o}",
+        mode & 0o777
+    );
     let (access_key_id, secret) = read_credentials_file(server.data_dir());
     assert!(!access_key_id.is_empty() && !secret.is_empty());
     // The secret never appears in the server's logs.
@@ -50,7 +55,10 @@ async fn administrator_credentials_from_the_environment() {
     assert_eq!(server.secret_access_key(), secret);
     let client = server.client_as(REGION, access_key_id, secret);
     ok(client.list_keys().send().await);
-    assert!(!server.logs().contains(secret), "the secret is in the server log");
+    assert!(
+        !server.logs().contains(secret),
+        "the secret is in the server log"
+    );
 
     // Same credentials after a restart.
     server.restart();

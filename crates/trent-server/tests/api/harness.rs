@@ -334,8 +334,8 @@ fn spawn(
 /// Parse `DIR/credentials` (AWS shared credentials format, profile `[default]`).
 pub fn read_credentials_file(dir: &Path) -> (String, String) {
     let path = credentials_path(dir);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut in_default = false;
     let mut access_key_id = None;
     let mut secret = None;
@@ -477,7 +477,9 @@ impl RawResponse {
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        from_body.or(from_header).map(|raw| sanitize_error_code(&raw))
+        from_body
+            .or(from_header)
+            .map(|raw| sanitize_error_code(&raw))
     }
 
     /// The error message (`message` or `Message`).
@@ -534,7 +536,11 @@ where
 /// Expect a service error with this code and, if given, exactly this message; return the
 /// typed error for further checks.
 #[track_caller]
-pub fn expect_err<T, E, R>(result: Result<T, SdkError<E, R>>, code: &str, message: Option<&str>) -> E
+pub fn expect_err<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    code: &str,
+    message: Option<&str>,
+) -> E
 where
     T: Debug,
     E: ProvideErrorMetadata + std::error::Error + 'static,

@@ -45,14 +45,20 @@ async fn keys_are_per_region() {
 
     // A key created in us-west-2 has a us-west-2 ARN and is invisible from us-east-1.
     let (west_key, west_key_arn) = create_key(&west).await;
-    assert_eq!(west_key_arn, key_arn(OTHER_REGION, DEFAULT_ACCOUNT, &west_key));
+    assert_eq!(
+        west_key_arn,
+        key_arn(OTHER_REGION, DEFAULT_ACCOUNT, &west_key)
+    );
     let listed = ok(east.list_keys().send().await);
     assert_eq!(listed.keys().len(), 1);
     assert_eq!(listed.keys()[0].key_id(), Some(key_id.as_str()));
 
     // The us-east-1 ciphertext does not decrypt in us-west-2, and still does in us-east-1.
     let res = west.decrypt().ciphertext_blob(blob.clone()).send().await;
-    assert!(res.is_err(), "a us-east-1 ciphertext decrypted in us-west-2");
+    assert!(
+        res.is_err(),
+        "a us-east-1 ciphertext decrypted in us-west-2"
+    );
     assert_eq!(decrypt(&east, &blob).await, b"east only");
 }
 
@@ -98,8 +104,18 @@ async fn keys_are_per_account() {
     // refuses (AccessDeniedException); a server that does not reveal the key at all
     // (NotFoundException) is equally safe. Either way nothing is done for B.
     for res in [
-        b.describe_key().key_id(&arn_a).send().await.map(|_| ()).map_err(|e| e.into_service_error().code().map(str::to_owned)),
-        b.disable_key().key_id(&arn_a).send().await.map(|_| ()).map_err(|e| e.into_service_error().code().map(str::to_owned)),
+        b.describe_key()
+            .key_id(&arn_a)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_service_error().code().map(str::to_owned)),
+        b.disable_key()
+            .key_id(&arn_a)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.into_service_error().code().map(str::to_owned)),
         b.encrypt()
             .key_id(&arn_a)
             .plaintext(Blob::new(b"x".to_vec()))

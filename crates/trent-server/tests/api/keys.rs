@@ -13,8 +13,8 @@ use aws_sdk_kms::types::{
 };
 
 use crate::harness::{
-    alias_arn, assert_time_near, create_alias, create_key, expect_code, expect_err, key_arn, ok,
-    now_secs, random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
+    alias_arn, assert_time_near, create_alias, create_key, expect_code, expect_err, key_arn,
+    now_secs, ok, random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
 };
 
 const DAY: i64 = 24 * 60 * 60;
@@ -33,9 +33,16 @@ async fn create_key_returns_aws_default_metadata() {
 
     let key_id = md.key_id();
     let parsed = uuid::Uuid::parse_str(key_id).expect("KeyId is a UUID");
-    assert_eq!(parsed.hyphenated().to_string(), key_id, "lower-case hyphenated UUID");
+    assert_eq!(
+        parsed.hyphenated().to_string(),
+        key_id,
+        "lower-case hyphenated UUID"
+    );
     assert_eq!(md.aws_account_id(), Some(DEFAULT_ACCOUNT));
-    assert_eq!(md.arn(), Some(key_arn(REGION, DEFAULT_ACCOUNT, key_id).as_str()));
+    assert_eq!(
+        md.arn(),
+        Some(key_arn(REGION, DEFAULT_ACCOUNT, key_id).as_str())
+    );
     let created = md.creation_date().expect("CreationDate");
     assert!(
         created.secs() >= before - 2 && created.secs() <= after + 2,
@@ -92,8 +99,20 @@ async fn create_key_with_description_tags_and_explicit_defaults() {
         .key_usage(KeyUsageType::EncryptDecrypt)
         .key_spec(KeySpec::SymmetricDefault)
         .origin(OriginType::AwsKms)
-        .tags(Tag::builder().tag_key("team").tag_value("payments").build().unwrap())
-        .tags(Tag::builder().tag_key("empty").tag_value("").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("payments")
+                .build()
+                .unwrap(),
+        )
+        .tags(
+            Tag::builder()
+                .tag_key("empty")
+                .tag_value("")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await);
     let md = out.key_metadata().unwrap();
@@ -226,7 +245,11 @@ async fn list_keys_paging() {
             .set_marker(marker.clone())
             .send()
             .await);
-        assert!(out.keys().len() <= 2, "Limit 2 returned {}", out.keys().len());
+        assert!(
+            out.keys().len() <= 2,
+            "Limit 2 returned {}",
+            out.keys().len()
+        );
         for k in out.keys() {
             let id = k.key_id().unwrap().to_owned();
             assert_eq!(
@@ -246,7 +269,11 @@ async fn list_keys_paging() {
     }
     assert_eq!(pages, 3, "5 keys with Limit 2 is 3 pages");
     let unique: BTreeSet<(String, String)> = seen.iter().cloned().collect();
-    assert_eq!(unique.len(), seen.len(), "duplicates across pages: {seen:?}");
+    assert_eq!(
+        unique.len(),
+        seen.len(),
+        "duplicates across pages: {seen:?}"
+    );
     assert_eq!(unique, created);
 }
 
@@ -624,7 +651,10 @@ async fn pending_deletion_blocks_management_operations() {
     assert_eq!(md.key_state(), Some(&KeyState::PendingDeletion));
     assert_eq!(md.description(), Some(""));
     let keys = ok(client.list_keys().send().await);
-    assert!(keys.keys().iter().any(|k| k.key_id() == Some(key_id.as_str())));
+    assert!(keys
+        .keys()
+        .iter()
+        .any(|k| k.key_id() == Some(key_id.as_str())));
 }
 
 /// Only symmetric encryption keys with AWS_KMS origin exist so far; every other key spec,
@@ -667,7 +697,11 @@ async fn unsupported_key_specs_and_origins() {
         "UnsupportedOperationException",
         None,
     );
-    for origin in [OriginType::External, OriginType::AwsCloudhsm, OriginType::ExternalKeyStore] {
+    for origin in [
+        OriginType::External,
+        OriginType::AwsCloudhsm,
+        OriginType::ExternalKeyStore,
+    ] {
         expect_err(
             client.create_key().origin(origin).send().await,
             "UnsupportedOperationException",

@@ -83,14 +83,26 @@ async fn state_survives_kill_9_and_restart() {
     let out = ok(client
         .create_key()
         .description("survivor")
-        .tags(Tag::builder().tag_key("env").tag_value("prod").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("env")
+                .tag_value("prod")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await);
     let main_key = out.key_metadata().unwrap().key_id().to_owned();
     ok(client
         .tag_resource()
         .key_id(&main_key)
-        .tags(Tag::builder().tag_key("team").tag_value("").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await);
     create_alias(&client, "alias/main", &main_key).await;
@@ -108,7 +120,11 @@ async fn state_survives_kill_9_and_restart() {
         .send()
         .await);
     create_alias(&client, "alias/deleted", &moved_from).await;
-    ok(client.delete_alias().alias_name("alias/deleted").send().await);
+    ok(client
+        .delete_alias()
+        .alias_name("alias/deleted")
+        .send()
+        .await);
     ok(client
         .update_key_description()
         .key_id(&moved_from)
@@ -180,7 +196,11 @@ async fn state_survives_kill_9_and_restart() {
         let client = server.client(REGION);
         let west = server.client(OTHER_REGION);
 
-        assert_eq!(snapshot_keys(&client).await, keys_before, "keys after restart {round}");
+        assert_eq!(
+            snapshot_keys(&client).await,
+            keys_before,
+            "keys after restart {round}"
+        );
         assert_eq!(
             snapshot_aliases(&client).await,
             aliases_before,
@@ -190,7 +210,9 @@ async fn state_survives_kill_9_and_restart() {
         assert_eq!(snapshot_keys(&west).await, west_before);
         assert_eq!(
             snapshot_aliases(&west).await,
-            [("alias/main".to_owned(), west_key.clone())].into_iter().collect()
+            [("alias/main".to_owned(), west_key.clone())]
+                .into_iter()
+                .collect()
         );
 
         // Keys that can decrypt do; the others still refuse for their state.
@@ -228,7 +250,11 @@ async fn state_survives_kill_9_and_restart() {
     // Re-enable and cancel: every old ciphertext decrypts.
     let client = server.client(REGION);
     ok(client.enable_key().key_id(&disabled_key).send().await);
-    ok(client.cancel_key_deletion().key_id(&pending_key).send().await);
+    ok(client
+        .cancel_key_deletion()
+        .key_id(&pending_key)
+        .send()
+        .await);
     ok(client.enable_key().key_id(&pending_key).send().await);
     server.restart();
     let client = server.client(REGION);

@@ -66,7 +66,10 @@ async fn successful_response_envelope() {
         .to_owned();
     assert!(!request_id.is_empty());
     let body = resp.json();
-    let key_id = body["KeyMetadata"]["KeyId"].as_str().expect("KeyId").to_owned();
+    let key_id = body["KeyMetadata"]["KeyId"]
+        .as_str()
+        .expect("KeyId")
+        .to_owned();
     // Timestamps are epoch seconds (JSON numbers) in awsJson1_1.
     assert!(
         body["KeyMetadata"]["CreationDate"].is_number(),
@@ -109,7 +112,11 @@ async fn unknown_operation() {
     // Another service's prefix is not ours either.
     let mut req = RawRequest::new("DescribeKey", "{}");
     req.target = Some("DynamoDB_20120810.DescribeKey".to_owned());
-    server.raw(req).await.unwrap().assert_error(400, "UnknownOperationException");
+    server
+        .raw(req)
+        .await
+        .unwrap()
+        .assert_error(400, "UnknownOperationException");
 }
 
 /// Every operation of the service model that this server does not implement answers
@@ -160,11 +167,16 @@ async fn malformed_json_is_a_serialization_exception() {
         b"{\"KeyId\": \"a\",}",
         b"\xff\xfe",
     ] {
-        let resp = server.raw(RawRequest::new("DescribeKey", body)).await.unwrap();
+        let resp = server
+            .raw(RawRequest::new("DescribeKey", body))
+            .await
+            .unwrap();
         resp.assert_error(400, "SerializationException");
     }
     // The server is fine afterwards.
-    let resp = server.call("GenerateRandom", json!({"NumberOfBytes": 8})).await;
+    let resp = server
+        .call("GenerateRandom", json!({"NumberOfBytes": 8}))
+        .await;
     assert_eq!(resp.status, 200);
 }
 
@@ -176,9 +188,15 @@ async fn wrong_json_types_are_serialization_exceptions() {
         ("DescribeKey", json!({ "KeyId": ["a"] })),
         ("GenerateRandom", json!({ "NumberOfBytes": "ten" })),
         ("GenerateRandom", json!({ "NumberOfBytes": 1.5 })),
-        ("CreateKey", json!({ "Tags": { "TagKey": "a", "TagValue": "b" } })),
+        (
+            "CreateKey",
+            json!({ "Tags": { "TagKey": "a", "TagValue": "b" } }),
+        ),
         ("Encrypt", json!({ "KeyId": "alias/x", "Plaintext": 12 })),
-        ("Encrypt", json!({ "KeyId": "alias/x", "EncryptionContext": ["a", "b"], "Plaintext": "eA==" })),
+        (
+            "Encrypt",
+            json!({ "KeyId": "alias/x", "EncryptionContext": ["a", "b"], "Plaintext": "eA==" }),
+        ),
         ("DescribeKey", json!(["KeyId"])),
         ("DescribeKey", json!("KeyId")),
     ] {
@@ -256,7 +274,9 @@ async fn huge_body_is_refused_and_the_server_survives() {
         Err(e) => eprintln!("2 MiB body: transport error (accepted): {e}"),
     }
     assert!(server.is_running(), "the server died: {}", server.logs());
-    let resp = server.call("GenerateRandom", json!({"NumberOfBytes": 8})).await;
+    let resp = server
+        .call("GenerateRandom", json!({"NumberOfBytes": 8}))
+        .await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
 }
 
@@ -267,7 +287,10 @@ async fn missing_authentication_token() {
     req.auth = Auth::None;
     let resp = server.raw(req).await.unwrap();
     resp.assert_error(400, "MissingAuthenticationTokenException");
-    assert_eq!(resp.message().as_deref(), Some("Missing Authentication Token"));
+    assert_eq!(
+        resp.message().as_deref(),
+        Some("Missing Authentication Token")
+    );
     assert_eq!(resp.header("content-type"), Some(JSON_1_1));
     assert!(resp.header("x-amzn-requestid").is_some());
 }
@@ -376,7 +399,10 @@ async fn region_comes_from_the_credential_scope() {
         .as_str()
         .expect("Arn")
         .to_owned();
-    assert!(arn.starts_with("arn:aws:kms:eu-central-1:111122223333:key/"), "{arn}");
+    assert!(
+        arn.starts_with("arn:aws:kms:eu-central-1:111122223333:key/"),
+        "{arn}"
+    );
 
     let listed = server.call("ListKeys", json!({})).await.json();
     assert_eq!(listed["Keys"].as_array().map(Vec::len), Some(0), "{listed}");

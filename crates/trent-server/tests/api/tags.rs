@@ -6,8 +6,8 @@ use aws_sdk_kms::types::Tag;
 use aws_sdk_kms::Client;
 
 use crate::harness::{
-    alias_arn, create_alias, create_key, expect_code, expect_err, key_arn, ok, random_key_id, TestServer,
-    DEFAULT_ACCOUNT, REGION,
+    alias_arn, create_alias, create_key, expect_code, expect_err, key_arn, ok, random_key_id,
+    TestServer, DEFAULT_ACCOUNT, REGION,
 };
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -116,7 +116,12 @@ async fn tags_need_a_key_not_an_alias() {
             None,
         );
         expect_err(
-            client.untag_resource().key_id(id).tag_keys("a").send().await,
+            client
+                .untag_resource()
+                .key_id(id)
+                .tag_keys("a")
+                .send()
+                .await,
             "NotFoundException",
             None,
         );
@@ -188,11 +193,7 @@ async fn invalid_tags_are_tag_exceptions() {
         );
     }
     expect_err(
-        client
-            .create_key()
-            .tags(tag("aws:x", "v"))
-            .send()
-            .await,
+        client.create_key().tags(tag("aws:x", "v")).send().await,
         "TagException",
         None,
     );
@@ -294,7 +295,10 @@ async fn tag_length_limits() {
              failed to satisfy constraint: Member must have length less than or equal to 256"
         )),
     );
-    assert_eq!(tags_of(&client, &key_id).await, map(&[(&key_128, &value_256)]));
+    assert_eq!(
+        tags_of(&client, &key_id).await,
+        map(&[(&key_128, &value_256)])
+    );
 }
 
 #[tokio::test]
@@ -332,13 +336,20 @@ async fn list_resource_tags_paging() {
                 .map(|t| (t.tag_key().to_owned(), t.tag_value().to_owned())),
         );
         if out.truncated() {
-            marker = Some(out.next_marker().expect("Truncated without NextMarker").to_owned());
+            marker = Some(
+                out.next_marker()
+                    .expect("Truncated without NextMarker")
+                    .to_owned(),
+            );
         } else {
             assert!(out.next_marker().is_none());
             break;
         }
     }
-    assert!(pages >= 4, "10 tags with Limit 3 is at least 4 pages, got {pages}");
+    assert!(
+        pages >= 4,
+        "10 tags with Limit 3 is at least 4 pages, got {pages}"
+    );
     let got: BTreeMap<String, String> = seen.iter().cloned().collect();
     assert_eq!(got.len(), seen.len(), "duplicates: {seen:?}");
     assert_eq!(got, want);
@@ -379,7 +390,12 @@ async fn tags_of_a_key_pending_deletion() {
         Some(&msg),
     );
     expect_err(
-        client.untag_resource().key_id(&key_id).tag_keys("a").send().await,
+        client
+            .untag_resource()
+            .key_id(&key_id)
+            .tag_keys("a")
+            .send()
+            .await,
         "KMSInvalidStateException",
         Some(&msg),
     );
@@ -393,5 +409,8 @@ async fn tags_of_a_key_pending_deletion() {
         .tags(tag("b", "2"))
         .send()
         .await);
-    assert_eq!(tags_of(&client, &key_id).await, map(&[("a", "1"), ("b", "2")]));
+    assert_eq!(
+        tags_of(&client, &key_id).await,
+        map(&[("a", "1"), ("b", "2")])
+    );
 }
