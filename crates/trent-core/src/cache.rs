@@ -35,7 +35,11 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), keys: RwLock::default(), aliases: RwLock::default() }
+        Self {
+            capacity: capacity.max(1),
+            keys: RwLock::default(),
+            aliases: RwLock::default(),
+        }
     }
 
     pub fn key(&self, key_id: &str) -> Option<Arc<LoadedKey>> {
@@ -68,7 +72,10 @@ impl KeyCache {
     }
 
     pub fn alias(&self, account: &str, region: &str, name: &str) -> Option<String> {
-        self.aliases.read().get(&(account.to_owned(), region.to_owned(), name.to_owned())).cloned()
+        self.aliases
+            .read()
+            .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
+            .cloned()
     }
 
     pub fn put_alias(&self, account: &str, region: &str, name: &str, key_id: &str) {
@@ -76,10 +83,15 @@ impl KeyCache {
         if aliases.len() >= self.capacity {
             aliases.clear();
         }
-        aliases.insert((account.to_owned(), region.to_owned(), name.to_owned()), key_id.to_owned());
+        aliases.insert(
+            (account.to_owned(), region.to_owned(), name.to_owned()),
+            key_id.to_owned(),
+        );
     }
 
     pub fn drop_alias(&self, account: &str, region: &str, name: &str) {
-        self.aliases.write().remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
+        self.aliases
+            .write()
+            .remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
     }
 }

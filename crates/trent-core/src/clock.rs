@@ -39,7 +39,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start_millis: i64) -> Self {
-        Self { now: AtomicI64::new(start_millis) }
+        Self {
+            now: AtomicI64::new(start_millis),
+        }
     }
 
     pub fn advance_millis(&self, ms: i64) {

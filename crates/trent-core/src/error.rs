@@ -34,9 +34,19 @@ pub enum KmsError {
     #[error("")]
     InvalidCiphertext,
     #[error("{arn} key usage is {usage} which is not valid for {operation}.")]
-    InvalidKeyUsage { arn: String, usage: String, operation: &'static str },
-    #[error("The encryption algorithm {algorithm} is not valid for {arn} with key spec {key_spec}.")]
-    InvalidEncryptionAlgorithm { arn: String, algorithm: String, key_spec: String },
+    InvalidKeyUsage {
+        arn: String,
+        usage: String,
+        operation: &'static str,
+    },
+    #[error(
+        "The encryption algorithm {algorithm} is not valid for {arn} with key spec {key_spec}."
+    )]
+    InvalidEncryptionAlgorithm {
+        arn: String,
+        algorithm: String,
+        key_spec: String,
+    },
     #[error("An alias with the name {alias_arn} already exists")]
     AliasAlreadyExists { alias_arn: String },
     #[error("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")]
@@ -60,7 +70,11 @@ pub enum KmsError {
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
     #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action")]
-    AccessDenied { principal: String, action: &'static str, resource: String },
+    AccessDenied {
+        principal: String,
+        action: &'static str,
+        resource: String,
+    },
     /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal,
@@ -70,9 +84,9 @@ impl KmsError {
     pub fn code(&self) -> ErrorCode {
         match self {
             KmsError::Wire(w) => w.code(),
-            KmsError::Validation { .. }
-            | KmsError::AliasPrefix
-            | KmsError::AliasTargetIsAlias => ErrorCode::ValidationException,
+            KmsError::Validation { .. } | KmsError::AliasPrefix | KmsError::AliasTargetIsAlias => {
+                ErrorCode::ValidationException
+            }
             KmsError::InvalidKeyId { .. }
             | KmsError::KeyNotFound { .. }
             | KmsError::AliasNotFound { .. }
@@ -89,9 +103,9 @@ impl KmsError {
             KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
             KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
-            KmsError::ReservedTag | KmsError::DuplicateTagKey { .. } | KmsError::TooManyTags { .. } => {
-                ErrorCode::TagException
-            }
+            KmsError::ReservedTag
+            | KmsError::DuplicateTagKey { .. }
+            | KmsError::TooManyTags { .. } => ErrorCode::TagException,
             KmsError::Unsupported { .. } | KmsError::UnsupportedOperation { .. } => {
                 ErrorCode::UnsupportedOperationException
             }

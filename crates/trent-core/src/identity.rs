@@ -54,7 +54,11 @@ impl Principal {
             ("sts", r) if r.starts_with("assumed-role/") => PrincipalKind::AssumedRole,
             _ => return None,
         };
-        Some(Principal { account_id: account.to_owned(), arn: arn.to_owned(), kind })
+        Some(Principal {
+            account_id: account.to_owned(),
+            arn: arn.to_owned(),
+            kind,
+        })
     }
 }
 

@@ -16,8 +16,12 @@ pub fn is_region(s: &str) -> bool {
         return false;
     }
     let (last, words) = parts.split_at(parts.len() - 1);
-    words.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
-        && last.iter().all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+    words
+        .iter()
+        .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && last
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The ARN partition of a region.
@@ -32,11 +36,17 @@ pub(crate) fn partition(region: &str) -> &'static str {
 }
 
 pub(crate) fn key_arn(region: &str, account: &str, key_id: &str) -> String {
-    format!("arn:{}:kms:{region}:{account}:key/{key_id}", partition(region))
+    format!(
+        "arn:{}:kms:{region}:{account}:key/{key_id}",
+        partition(region)
+    )
 }
 
 pub(crate) fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
-    format!("arn:{}:kms:{region}:{account}:{alias_name}", partition(region))
+    format!(
+        "arn:{}:kms:{region}:{account}:{alias_name}",
+        partition(region)
+    )
 }
 
 /// A key id: a lowercase hyphenated UUID, or a multi-Region key id (`mrk-` + 32 hex).
@@ -57,10 +67,18 @@ pub(crate) fn is_key_id(s: &str) -> bool {
 pub(crate) enum KeyRef {
     /// A bare key id: in the caller's account and region.
     Id(String),
-    KeyArn { region: String, account: String, key_id: String },
+    KeyArn {
+        region: String,
+        account: String,
+        key_id: String,
+    },
     /// `alias/...`: in the caller's account and region.
     AliasName(String),
-    AliasArn { region: String, account: String, alias_name: String },
+    AliasArn {
+        region: String,
+        account: String,
+        alias_name: String,
+    },
 }
 
 /// Which forms an operation's key parameter admits (the model's documentation of each
@@ -75,16 +93,26 @@ pub(crate) enum Forms {
 
 impl KeyRef {
     pub(crate) fn parse(input: &str, forms: Forms) -> Result<KeyRef, KmsError> {
-        let invalid = || KmsError::InvalidKeyId { key_id: input.to_owned() };
+        let invalid = || KmsError::InvalidKeyId {
+            key_id: input.to_owned(),
+        };
         if let Some(rest) = input.strip_prefix("arn:") {
             // arn:PARTITION:kms:REGION:ACCOUNT:key/ID | alias/NAME
             let mut parts = rest.splitn(5, ':');
-            let (Some(part), Some(service), Some(region), Some(account), Some(resource)) =
-                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(part), Some(service), Some(region), Some(account), Some(resource)) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) else {
                 return Err(invalid());
             };
-            if !part.starts_with("aws") || service != "kms" || !is_region(region) || !is_account_id(account) {
+            if !part.starts_with("aws")
+                || service != "kms"
+                || !is_region(region)
+                || !is_account_id(account)
+            {
                 return Err(invalid());
             }
             if let Some(key_id) = resource.strip_prefix("key/") {
@@ -126,16 +154,26 @@ mod tests {
     #[test]
     fn parses_every_form() {
         let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(KeyRef::parse(id, Forms::KeyOnly).unwrap(), KeyRef::Id(id.into()));
+        assert_eq!(
+            KeyRef::parse(id, Forms::KeyOnly).unwrap(),
+            KeyRef::Id(id.into())
+        );
         let arn = format!("arn:aws:kms:us-east-2:111122223333:key/{id}");
-        assert!(matches!(KeyRef::parse(&arn, Forms::KeyOnly).unwrap(), KeyRef::KeyArn { .. }));
+        assert!(matches!(
+            KeyRef::parse(&arn, Forms::KeyOnly).unwrap(),
+            KeyRef::KeyArn { .. }
+        ));
         assert!(matches!(
             KeyRef::parse("alias/x", Forms::KeyOrAlias).unwrap(),
             KeyRef::AliasName(_)
         ));
         assert!(KeyRef::parse("alias/x", Forms::KeyOnly).is_err());
         assert!(matches!(
-            KeyRef::parse("arn:aws:kms:us-east-2:111122223333:alias/x", Forms::KeyOrAlias).unwrap(),
+            KeyRef::parse(
+                "arn:aws:kms:us-east-2:111122223333:alias/x",
+                Forms::KeyOrAlias
+            )
+            .unwrap(),
             KeyRef::AliasArn { .. }
         ));
         assert!(KeyRef::parse("foo", Forms::KeyOrAlias).is_err());

@@ -53,7 +53,7 @@ pub(crate) fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -76,21 +76,34 @@ impl KeyService {
         let region = caller.region.as_str();
         let (key_id, key_account) = match KeyRef::parse(input, forms)? {
             KeyRef::Id(id) => (id, account.to_owned()),
-            KeyRef::KeyArn { region: r, account: a, key_id } => {
+            KeyRef::KeyArn {
+                region: r,
+                account: a,
+                key_id,
+            } => {
                 if r != region {
                     return Err(KmsError::ArnInOtherRegion { region: r });
                 }
                 (key_id, a)
             }
-            KeyRef::AliasName(name) => (self.alias_target(account, region, &name).await?, account.to_owned()),
-            KeyRef::AliasArn { region: r, account: a, alias_name } => {
+            KeyRef::AliasName(name) => (
+                self.alias_target(account, region, &name).await?,
+                account.to_owned(),
+            ),
+            KeyRef::AliasArn {
+                region: r,
+                account: a,
+                alias_name,
+            } => {
                 if r != region {
                     return Err(KmsError::ArnInOtherRegion { region: r });
                 }
                 (self.alias_target(&a, region, &alias_name).await?, a)
             }
         };
-        let not_found = || KmsError::KeyNotFound { arn: key_arn(region, &key_account, &key_id) };
+        let not_found = || KmsError::KeyNotFound {
+            arn: key_arn(region, &key_account, &key_id),
+        };
         let key = self.load(&key_id).await?.ok_or_else(not_found)?;
         if key.record.region != region || key.record.account_id != key_account {
             return Err(not_found());
@@ -101,7 +114,12 @@ impl KeyService {
 
     /// Cross-account use needs a key policy that allows it; until key policies exist every
     /// key has AWS's default key policy, which allows only its own account.
-    pub(crate) fn check_access(&self, caller: &Caller, key: &KeyRecord, action: &'static str) -> Result<(), KmsError> {
+    pub(crate) fn check_access(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        action: &'static str,
+    ) -> Result<(), KmsError> {
         if key.account_id == caller.account_id() {
             Ok(())
         } else {
@@ -113,7 +131,12 @@ impl KeyService {
         }
     }
 
-    pub(crate) async fn alias_target(&self, account: &str, region: &str, alias_name: &str) -> Result<String, KmsError> {
+    pub(crate) async fn alias_target(
+        &self,
+        account: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<String, KmsError> {
         if let Some(id) = self.cache.alias(account, region, alias_name) {
             return Ok(id);
         }
@@ -122,8 +145,11 @@ impl KeyService {
             .alias(account, region, alias_name)
             .await
             .map_err(internal("reading an alias"))?
-            .ok_or_else(|| KmsError::AliasNotFound { alias_arn: alias_arn(region, account, alias_name) })?;
-        self.cache.put_alias(account, region, alias_name, &alias.target_key_id);
+            .ok_or_else(|| KmsError::AliasNotFound {
+                alias_arn: alias_arn(region, account, alias_name),
+            })?;
+        self.cache
+            .put_alias(account, region, alias_name, &alias.target_key_id);
         Ok(alias.target_key_id)
     }
 
@@ -132,7 +158,12 @@ impl KeyService {
         if let Some(k) = self.cache.key(key_id) {
             return Ok(Some(k));
         }
-        let Some(record) = self.store.key(key_id).await.map_err(internal("reading a key"))? else {
+        let Some(record) = self
+            .store
+            .key(key_id)
+            .await
+            .map_err(internal("reading a key"))?
+        else {
             return Ok(None);
         };
         let loaded = Arc::new(self.unseal_key(record).await?);
@@ -150,7 +181,12 @@ impl KeyService {
             KmsError::Internal
         })?;
         let mut materials = HashMap::new();
-        for m in self.store.materials(&record.key_id).await.map_err(internal("reading key material"))? {
+        for m in self
+            .store
+            .materials(&record.key_id)
+            .await
+            .map_err(internal("reading key material"))?
+        {
             let Some(id) = material_bytes(&m.material_id) else {
                 tracing::error!(key_id = %record.key_id, "stored material id is malformed");
                 return Err(KmsError::Internal);
@@ -159,18 +195,29 @@ impl KeyService {
                 .root
                 .unseal(&material_aad(&record.arn, &m.material_id), &m.sealed)
                 .map_err(internal("unsealing key material"))?;
-            let key = SymmetricKey::from_material(&plain).map_err(internal("loading key material"))?;
+            let key =
+                SymmetricKey::from_material(&plain).map_err(internal("loading key material"))?;
             materials.insert(id, Arc::new(key));
         }
         if !materials.contains_key(&current_material) {
             tracing::error!(key_id = %record.key_id, "current material of a key is missing");
             return Err(KmsError::Internal);
         }
-        Ok(LoadedKey { record, key_id_bytes, materials, current_material })
+        Ok(LoadedKey {
+            record,
+            key_id_bytes,
+            materials,
+            current_material,
+        })
     }
 
     /// Seals fresh material for a key.
-    pub(crate) fn seal_material(&self, key_arn: &str, material_id: &str, material: &SecretBytes) -> Result<Vec<u8>, KmsError> {
+    pub(crate) fn seal_material(
+        &self,
+        key_arn: &str,
+        material_id: &str,
+        material: &SecretBytes,
+    ) -> Result<Vec<u8>, KmsError> {
         self.root
             .seal(&material_aad(key_arn, material_id), material.expose())
             .map_err(internal("sealing key material"))
@@ -179,12 +226,21 @@ impl KeyService {
     /// Applies `change` to the freshest stored record and writes it, retrying on a
     /// concurrent update so that no writer's change is lost; `change` re-checks the key
     /// state each time. Returns the stored record.
-    pub(crate) async fn update_key<F>(&self, key_id: &str, mut change: F) -> Result<KeyRecord, KmsError>
+    pub(crate) async fn update_key<F>(
+        &self,
+        key_id: &str,
+        mut change: F,
+    ) -> Result<KeyRecord, KmsError>
     where
         F: FnMut(&mut KeyRecord) -> Result<(), KmsError>,
     {
         for _ in 0..MAX_UPDATE_ATTEMPTS {
-            let Some(mut record) = self.store.key(key_id).await.map_err(internal("reading a key"))? else {
+            let Some(mut record) = self
+                .store
+                .key(key_id)
+                .await
+                .map_err(internal("reading a key"))?
+            else {
                 return Err(KmsError::Internal);
             };
             change(&mut record)?;
@@ -197,7 +253,10 @@ impl KeyService {
                 Err(e) => return Err(internal("updating a key")(e)),
             }
         }
-        tracing::error!(key_id, "giving up an update after repeated concurrent modifications");
+        tracing::error!(
+            key_id,
+            "giving up an update after repeated concurrent modifications"
+        );
         Err(KmsError::Internal)
     }
 }
@@ -206,9 +265,16 @@ impl KeyService {
 pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
     match record.state.as_str() {
         STATE_ENABLED => Ok(()),
-        STATE_DISABLED => Err(KmsError::Disabled { arn: record.arn.clone() }),
-        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion { arn: record.arn.clone() }),
-        other => Err(KmsError::InvalidState { arn: record.arn.clone(), state: pretty_state(other) }),
+        STATE_DISABLED => Err(KmsError::Disabled {
+            arn: record.arn.clone(),
+        }),
+        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion {
+            arn: record.arn.clone(),
+        }),
+        other => Err(KmsError::InvalidState {
+            arn: record.arn.clone(),
+            state: pretty_state(other),
+        }),
     }
 }
 
@@ -216,8 +282,13 @@ pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
 pub(crate) fn require_not_pending_deletion(record: &KeyRecord) -> Result<(), KmsError> {
     match record.state.as_str() {
         STATE_ENABLED | STATE_DISABLED => Ok(()),
-        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion { arn: record.arn.clone() }),
-        other => Err(KmsError::InvalidState { arn: record.arn.clone(), state: pretty_state(other) }),
+        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion {
+            arn: record.arn.clone(),
+        }),
+        other => Err(KmsError::InvalidState {
+            arn: record.arn.clone(),
+            state: pretty_state(other),
+        }),
     }
 }
 
@@ -251,17 +322,27 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         description: Some(record.description.clone()),
         key_usage: Some(key_usage_of(record)),
         key_state: state,
-        deletion_date: if pending { record.deletion_date.map(Timestamp::from_millis) } else { None },
+        deletion_date: if pending {
+            record.deletion_date.map(Timestamp::from_millis)
+        } else {
+            None
+        },
         origin: OriginType::parse(&record.origin),
         key_manager: Some(KeyManagerType::Customer),
         customer_master_key_spec: CustomerMasterKeySpec::parse(&record.key_spec),
         key_spec,
         encryption_algorithms: match key_spec {
-            Some(KeySpec::SymmetricDefault) => Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
+            Some(KeySpec::SymmetricDefault) => {
+                Some(vec![EncryptionAlgorithmSpec::SymmetricDefault])
+            }
             _ => None,
         },
         multi_region: Some(record.multi_region),
-        pending_deletion_window_in_days: if pending { record.pending_deletion_window_days } else { None },
+        pending_deletion_window_in_days: if pending {
+            record.pending_deletion_window_days
+        } else {
+            None
+        },
         current_key_material_id: Some(record.current_material_id.clone()),
         ..KeyMetadata::default()
     }

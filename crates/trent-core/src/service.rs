@@ -24,7 +24,9 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        Self { cache_capacity: 100_000 }
+        Self {
+            cache_capacity: 100_000,
+        }
     }
 }
 
@@ -97,11 +99,15 @@ impl KeyService {
             Ok(p) if p.expose() == ROOT_CHECK_PLAINTEXT => {}
             _ => return Err(BootstrapError::RootKeyMismatch),
         }
-        let account = store.init_meta(META_DEFAULT_ACCOUNT, options.account_id.as_bytes()).await?;
+        let account = store
+            .init_meta(META_DEFAULT_ACCOUNT, options.account_id.as_bytes())
+            .await?;
         let account_id = String::from_utf8(account)
             .ok()
             .filter(|a| crate::is_account_id(a))
-            .ok_or_else(|| StoreError::Corrupt { what: "default account id".into() })?;
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "default account id".into(),
+            })?;
         let admin_arn = format!("arn:aws:iam::{account_id}:user/admin");
 
         let service = KeyService {
@@ -115,7 +121,9 @@ impl KeyService {
             let id = match options.admin_access_key_id {
                 Some(id) => {
                     if !(16..=128).contains(&id.len())
-                        || !id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                        || !id
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
                     {
                         return Err(BootstrapError::InvalidAccessKeyId(id));
                     }
@@ -125,7 +133,10 @@ impl KeyService {
             };
             let secret = match options.admin_secret_access_key {
                 Some(s) => {
-                    if s.is_empty() || s.len() > 128 || !s.expose().iter().all(|b| b.is_ascii_graphic()) {
+                    if s.is_empty()
+                        || s.len() > 128
+                        || !s.expose().iter().all(|b| b.is_ascii_graphic())
+                    {
                         return Err(BootstrapError::InvalidSecret);
                     }
                     s
@@ -145,7 +156,14 @@ impl KeyService {
         } else {
             None
         };
-        Ok((service, BootstrapReport { account_id, created_admin, admin_arn }))
+        Ok((
+            service,
+            BootstrapReport {
+                account_id,
+                created_admin,
+                admin_arn,
+            },
+        ))
     }
 
     pub fn default_account_id(&self) -> &str {
@@ -158,7 +176,11 @@ impl KeyService {
 
     /// Every active access key with its unsealed secret (for the SigV4 credential lookup).
     pub async fn access_keys(&self) -> Result<Vec<AccessKeyEntry>, KmsError> {
-        let records = self.store.access_keys().await.map_err(internal("listing access keys"))?;
+        let records = self
+            .store
+            .access_keys()
+            .await
+            .map_err(internal("listing access keys"))?;
         let mut out = Vec::with_capacity(records.len());
         for r in records.into_iter().filter(|r| r.status == "Active") {
             let secret = self
@@ -169,7 +191,11 @@ impl KeyService {
                 tracing::error!(access_key_id = %r.access_key_id, "access key with an invalid principal ARN");
                 continue;
             };
-            out.push(AccessKeyEntry { access_key_id: r.access_key_id, secret, principal });
+            out.push(AccessKeyEntry {
+                access_key_id: r.access_key_id,
+                secret,
+                principal,
+            });
         }
         Ok(out)
     }

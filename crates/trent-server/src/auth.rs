@@ -22,7 +22,10 @@ impl AccessKeys {
             .into_iter()
             .filter_map(|e| {
                 let secret = String::from_utf8(e.secret.expose().to_vec()).ok()?;
-                Some((e.access_key_id, (Arc::new(SecretKey::new(secret)), e.principal)))
+                Some((
+                    e.access_key_id,
+                    (Arc::new(SecretKey::new(secret)), e.principal),
+                ))
             })
             .collect();
         AccessKeys { keys }
@@ -53,7 +56,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(keys: AccessKeys, dev_any_credentials: bool, default_account_id: String) -> Self {
-        Authenticator { verifier: Verifier::new(keys, "kms", CLOCK_SKEW), dev_any_credentials, default_account_id }
+        Authenticator {
+            verifier: Verifier::new(keys, "kms", CLOCK_SKEW),
+            dev_any_credentials,
+            default_account_id,
+        }
     }
 
     pub fn authenticate(
@@ -79,6 +86,10 @@ impl Authenticator {
             }
         }
         let v = self.verifier.verify(parts, body, now)?;
-        Ok(Authenticated { principal: v.principal, region: v.region, access_key_id: v.access_key_id })
+        Ok(Authenticated {
+            principal: v.principal,
+            region: v.region,
+            access_key_id: v.access_key_id,
+        })
     }
 }

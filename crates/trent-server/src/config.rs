@@ -15,7 +15,11 @@ pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Parser)]
-#[command(name = "trent", version, about = "A self-hosted key management service that speaks the AWS KMS API")]
+#[command(
+    name = "trent",
+    version,
+    about = "A self-hosted key management service that speaks the AWS KMS API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -81,23 +85,37 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        let listen_text = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| format!("invalid listen address {listen_text:?}: expected IP:PORT, e.g. 127.0.0.1:4599"))?;
-        let account_id = args.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        let listen_text = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            format!("invalid listen address {listen_text:?}: expected IP:PORT, e.g. 127.0.0.1:4599")
+        })?;
+        let account_id = args
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
         if !trent_core::is_account_id(&account_id) {
-            return Err(format!("invalid account id {account_id:?}: expected 12 digits"));
+            return Err(format!(
+                "invalid account id {account_id:?}: expected 12 digits"
+            ));
         }
         let max_body_bytes = file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
         if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(format!("max_body_bytes {max_body_bytes} out of range (1 KiB to 64 MiB)"));
+            return Err(format!(
+                "max_body_bytes {max_body_bytes} out of range (1 KiB to 64 MiB)"
+            ));
         }
         Ok(Config {
             listen,
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             account_id,
-            dev_any_credentials: args.dev_any_credentials || file.dev_any_credentials.unwrap_or(false),
+            dev_any_credentials: args.dev_any_credentials
+                || file.dev_any_credentials.unwrap_or(false),
             max_body_bytes,
         })
     }

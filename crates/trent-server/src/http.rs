@@ -37,13 +37,19 @@ struct WireFailure {
 
 impl From<KmsError> for WireFailure {
     fn from(e: KmsError) -> Self {
-        WireFailure { code: e.code(), message: e.message() }
+        WireFailure {
+            code: e.code(),
+            message: e.message(),
+        }
     }
 }
 
 impl WireFailure {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        WireFailure { code, message: Some(message.into()) }
+        WireFailure {
+            code,
+            message: Some(message.into()),
+        }
     }
 }
 
@@ -64,14 +70,22 @@ async fn pipeline(
     operation: &mut Option<Operation>,
     principal: &mut Option<Authenticated>,
 ) -> Result<Vec<u8>, WireFailure> {
-    let body = axum::body::to_bytes(body, state.max_body_bytes).await.map_err(|_| {
-        WireFailure::new(
-            ErrorCode::SerializationException,
-            format!("Request body is larger than the limit of {} bytes", state.max_body_bytes),
-        )
-    })?;
+    let body = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|_| {
+            WireFailure::new(
+                ErrorCode::SerializationException,
+                format!(
+                    "Request body is larger than the limit of {} bytes",
+                    state.max_body_bytes
+                ),
+            )
+        })?;
     if parts.method != Method::POST || parts.uri.path() != "/" {
-        return Err(WireFailure { code: ErrorCode::UnknownOperationException, message: None });
+        return Err(WireFailure {
+            code: ErrorCode::UnknownOperationException,
+            message: None,
+        });
     }
     let auth = state
         .auth
@@ -88,14 +102,19 @@ async fn pipeline(
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim())
-        .is_some_and(|v| v.eq_ignore_ascii_case(CONTENT_TYPE) || v.eq_ignore_ascii_case("application/json"));
+        .is_some_and(|v| {
+            v.eq_ignore_ascii_case(CONTENT_TYPE) || v.eq_ignore_ascii_case("application/json")
+        });
     let op = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .and_then(Operation::from_target)
         .filter(|_| content_type_ok)
-        .ok_or(WireFailure { code: ErrorCode::UnknownOperationException, message: None })?;
+        .ok_or(WireFailure {
+            code: ErrorCode::UnknownOperationException,
+            message: None,
+        })?;
     *operation = Some(op);
     Ok(dispatch(&state.service, &caller, op, &body).await?)
 }
@@ -121,10 +140,21 @@ macro_rules! call {
     }};
 }
 
-async fn dispatch(service: &KeyService, caller: &Caller, op: Operation, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+async fn dispatch(
+    service: &KeyService,
+    caller: &Caller,
+    op: Operation,
+    body: &[u8],
+) -> Result<Vec<u8>, KmsError> {
     use trent_wire::*;
     Ok(match op {
-        Operation::CancelKeyDeletion => call!(service, caller, body, cancel_key_deletion, CancelKeyDeletionRequest),
+        Operation::CancelKeyDeletion => call!(
+            service,
+            caller,
+            body,
+            cancel_key_deletion,
+            CancelKeyDeletionRequest
+        ),
         Operation::CreateAlias => call!(service, caller, body, create_alias, CreateAliasRequest),
         Operation::CreateKey => call!(service, caller, body, create_key, CreateKeyRequest),
         Operation::Decrypt => call!(service, caller, body, decrypt, DecryptRequest),
@@ -133,7 +163,13 @@ async fn dispatch(service: &KeyService, caller: &Caller, op: Operation, body: &[
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
         Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
         Operation::Encrypt => call!(service, caller, body, encrypt, EncryptRequest),
-        Operation::GenerateDataKey => call!(service, caller, body, generate_data_key, GenerateDataKeyRequest),
+        Operation::GenerateDataKey => call!(
+            service,
+            caller,
+            body,
+            generate_data_key,
+            GenerateDataKeyRequest
+        ),
         Operation::GenerateDataKeyWithoutPlaintext => call!(
             service,
             caller,
@@ -141,21 +177,51 @@ async fn dispatch(service: &KeyService, caller: &Caller, op: Operation, body: &[
             generate_data_key_without_plaintext,
             GenerateDataKeyWithoutPlaintextRequest
         ),
-        Operation::GenerateRandom => call!(service, caller, body, generate_random, GenerateRandomRequest),
+        Operation::GenerateRandom => call!(
+            service,
+            caller,
+            body,
+            generate_random,
+            GenerateRandomRequest
+        ),
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
-        Operation::ListResourceTags => call!(service, caller, body, list_resource_tags, ListResourceTagsRequest),
+        Operation::ListResourceTags => call!(
+            service,
+            caller,
+            body,
+            list_resource_tags,
+            ListResourceTagsRequest
+        ),
         Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
         Operation::ScheduleKeyDeletion => {
-            call!(service, caller, body, schedule_key_deletion, ScheduleKeyDeletionRequest)
+            call!(
+                service,
+                caller,
+                body,
+                schedule_key_deletion,
+                ScheduleKeyDeletionRequest
+            )
         }
         Operation::TagResource => call!(service, caller, body, tag_resource, TagResourceRequest),
-        Operation::UntagResource => call!(service, caller, body, untag_resource, UntagResourceRequest),
+        Operation::UntagResource => {
+            call!(service, caller, body, untag_resource, UntagResourceRequest)
+        }
         Operation::UpdateAlias => call!(service, caller, body, update_alias, UpdateAliasRequest),
         Operation::UpdateKeyDescription => {
-            call!(service, caller, body, update_key_description, UpdateKeyDescriptionRequest)
+            call!(
+                service,
+                caller,
+                body,
+                update_key_description,
+                UpdateKeyDescriptionRequest
+            )
         }
-        other => return Err(KmsError::UnsupportedOperation { operation: other.name() }),
+        other => {
+            return Err(KmsError::UnsupportedOperation {
+                operation: other.name(),
+            })
+        }
     })
 }
 
@@ -170,7 +236,8 @@ fn finish(
     let (status, body, error) = match result {
         Ok(body) => (StatusCode::OK, body, None),
         Err(f) => {
-            let status = StatusCode::from_u16(f.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status =
+                StatusCode::from_u16(f.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             let mut envelope = serde_json::Map::new();
             envelope.insert("__type".into(), f.code.wire_name().into());
             if let Some(m) = &f.message {
@@ -193,7 +260,10 @@ fn finish(
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(CONTENT_TYPE),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", v);
     }

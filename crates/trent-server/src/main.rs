@@ -31,7 +31,9 @@ const CREDENTIALS_FILE: &str = "credentials";
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
@@ -77,21 +79,31 @@ async fn serve(config: Config) -> Result<(), String> {
         }
         Err(e) => return Err(error_chain(&e)),
     };
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&store_path)
-            .await
-            .map_err(|e| format!("cannot open the store {}: {}", store_path.display(), error_chain(&e)))?,
-    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
+        format!(
+            "cannot open the store {}: {}",
+            store_path.display(),
+            error_chain(&e)
+        )
+    })?);
 
-    let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY").ok().map(|s| SecretBytes::new(s.into_bytes()));
+    let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
+        .ok()
+        .map(|s| SecretBytes::new(s.into_bytes()));
     let options = BootstrapOptions {
         account_id: config.account_id.clone(),
         admin_access_key_id: std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok(),
         admin_secret_access_key: admin_secret,
     };
-    let (service, report) = KeyService::open(store, root, Arc::new(SystemClock), ServiceConfig::default(), options)
-        .await
-        .map_err(|e| format!("{}: {}", dir.display(), error_chain(&e)))?;
+    let (service, report) = KeyService::open(
+        store,
+        root,
+        Arc::new(SystemClock),
+        ServiceConfig::default(),
+        options,
+    )
+    .await
+    .map_err(|e| format!("{}: {}", dir.display(), error_chain(&e)))?;
     if report.account_id != config.account_id {
         tracing::warn!(
             stored = %report.account_id,
@@ -101,7 +113,8 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     if let Some((id, secret)) = &report.created_admin {
         let path = dir.join(CREDENTIALS_FILE);
-        write_credentials(&path, id, secret).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        write_credentials(&path, id, secret)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!(
             "trent: created account {} with administrator {}; its access key is in {} (profile default)",
             report.account_id,
@@ -109,14 +122,27 @@ async fn serve(config: Config) -> Result<(), String> {
             path.display()
         );
     }
-    let keys = service.access_keys().await.map_err(|e| format!("cannot load access keys: {e}"))?;
-    let auth = Authenticator::new(AccessKeys::new(keys), config.dev_any_credentials, report.account_id.clone());
-    let state = Arc::new(AppState { service: Arc::new(service), auth, max_body_bytes: config.max_body_bytes });
+    let keys = service
+        .access_keys()
+        .await
+        .map_err(|e| format!("cannot load access keys: {e}"))?;
+    let auth = Authenticator::new(
+        AccessKeys::new(keys),
+        config.dev_any_credentials,
+        report.account_id.clone(),
+    );
+    let state = Arc::new(AppState {
+        service: Arc::new(service),
+        auth,
+        max_body_bytes: config.max_body_bytes,
+    });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let local = listener.local_addr().map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     println!("trent listening on http://{local}");
     let _ = std::io::stdout().flush();
     tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API");
@@ -135,12 +161,18 @@ fn prepare_data_dir(dir: &Path) -> Result<(), String> {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+        builder
+            .create(dir)
+            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     }
     if !dir.is_dir() {
-        return Err(format!("the data directory {} is not a directory", dir.display()));
+        return Err(format!(
+            "the data directory {} is not a directory",
+            dir.display()
+        ));
     }
-    std::fs::read_dir(dir).map_err(|e| format!("cannot read the data directory {}: {e}", dir.display()))?;
+    std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the data directory {}: {e}", dir.display()))?;
     let probe = dir.join(".trent-write-check");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
@@ -149,7 +181,11 @@ fn prepare_data_dir(dir: &Path) -> Result<(), String> {
 }
 
 /// The AWS shared credentials file (mode 0600), profile `default`.
-fn write_credentials(path: &Path, access_key_id: &str, secret: &SecretBytes) -> std::io::Result<()> {
+fn write_credentials(
+    path: &Path,
+    access_key_id: &str,
+    secret: &SecretBytes,
+) -> std::io::Result<()> {
     let secret = std::str::from_utf8(secret.expose())
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "secret is not UTF-8"))?;
     let mut options = std::fs::OpenOptions::new();

@@ -21,8 +21,18 @@ impl Drop for Server {
 
 fn trent(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-    cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(dir).args(extra);
-    for var in ["TRENT_ADMIN_ACCESS_KEY_ID", "TRENT_ADMIN_SECRET_ACCESS_KEY", "TRENT_CONFIG", "TRENT_LISTEN"] {
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra);
+    for var in [
+        "TRENT_ADMIN_ACCESS_KEY_ID",
+        "TRENT_ADMIN_SECRET_ACCESS_KEY",
+        "TRENT_CONFIG",
+        "TRENT_LISTEN",
+    ] {
         cmd.env_remove(var);
     }
     cmd.envs(env.iter().copied());
@@ -31,10 +41,17 @@ fn trent(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Starts the server and waits for its "listening" line.
 fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = trent(dir, &[], env).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = trent(dir, &[], env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let endpoint = loop {
-        let line = lines.next().expect("trent exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("trent exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("trent listening on ") {
             break url.to_owned();
         }
@@ -46,17 +63,32 @@ fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
 
 /// Runs the server expecting it to fail at start; returns its stderr.
 fn start_fails(dir: &Path, extra: &[&str]) -> String {
-    let out = trent(dir, extra, &[]).stdin(Stdio::null()).output().unwrap();
+    let out = trent(dir, extra, &[])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "trent should have failed; stderr: {err}");
-    assert!(!err.contains("panicked"), "a panic instead of a clear message: {err}");
+    assert!(
+        !out.status.success(),
+        "trent should have failed; stderr: {err}"
+    );
+    assert!(
+        !err.contains("panicked"),
+        "a panic instead of a clear message: {err}"
+    );
     err
 }
 
 fn readme_smoke_block() -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let start = readme.find("<!-- smoke-test:begin -->").expect("README smoke-test marker");
-    let end = readme.find("<!-- smoke-test:end -->").expect("README smoke-test end marker");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let start = readme
+        .find("<!-- smoke-test:begin -->")
+        .expect("README smoke-test marker");
+    let end = readme
+        .find("<!-- smoke-test:end -->")
+        .expect("README smoke-test end marker");
     let block = &readme[start..end];
     let code_start = block.find("```sh\n").unwrap() + "```sh\n".len();
     let code_end = block[code_start..].find("```").unwrap() + code_start;
@@ -64,7 +96,13 @@ fn readme_smoke_block() -> String {
 }
 
 fn aws_env(cmd: &mut Command) {
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
@@ -76,9 +114,16 @@ fn readme_quick_start_works_with_the_aws_cli() {
     let data = work.path().join("trent-data");
     let server = start(&data, &[]);
     let script = readme_smoke_block().replace("http://127.0.0.1:4599", &server.endpoint);
-    assert!(script.contains("aws kms create-key"), "the README block is the quick start");
+    assert!(
+        script.contains("aws kms create-key"),
+        "the README block is the quick start"
+    );
     let mut cmd = Command::new("bash");
-    cmd.arg("-euo").arg("pipefail").arg("-c").arg(&script).current_dir(work.path());
+    cmd.arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(work.path());
     aws_env(&mut cmd);
     let out = cmd.output().expect("bash runs");
     assert!(
@@ -96,7 +141,10 @@ fn first_start_writes_the_credentials_file_with_pinned_credentials() {
     let data = work.path().join("d");
     let _server = start(
         &data,
-        &[("TRENT_ADMIN_ACCESS_KEY_ID", "AKIAPINNEDEXAMPLE01"), ("TRENT_ADMIN_SECRET_ACCESS_KEY", "pinned/secret+KEY")],
+        &[
+            ("TRENT_ADMIN_ACCESS_KEY_ID", "AKIAPINNEDEXAMPLE01"),
+            ("TRENT_ADMIN_SECRET_ACCESS_KEY", "pinned/secret+KEY"),
+        ],
     );
     let path = data.join("credentials");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -107,13 +155,26 @@ fn first_start_writes_the_credentials_file_with_pinned_credentials() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(data.join("root.key")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(data.join("root.key"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     // The root key and the secret never appear in the store in plaintext.
     let db = std::fs::read(data.join("trent.db")).unwrap();
     let needle = b"pinned/secret+KEY";
-    assert!(!db.windows(needle.len()).any(|w| w == needle), "secret stored in plaintext");
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle),
+        "secret stored in plaintext"
+    );
 }
 
 #[test]
@@ -121,9 +182,17 @@ fn the_aws_cli_is_refused_with_wrong_credentials() {
     let work = tempfile::tempdir().unwrap();
     let server = start(&work.path().join("d"), &[]);
     let mut cmd = Command::new("aws");
-    cmd.args(["kms", "list-keys", "--endpoint-url", &server.endpoint, "--region", "us-east-1"]);
+    cmd.args([
+        "kms",
+        "list-keys",
+        "--endpoint-url",
+        &server.endpoint,
+        "--region",
+        "us-east-1",
+    ]);
     aws_env(&mut cmd);
-    cmd.env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNUNKNOWN00").env("AWS_SECRET_ACCESS_KEY", "nope");
+    cmd.env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNUNKNOWN00")
+        .env("AWS_SECRET_ACCESS_KEY", "nope");
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -136,7 +205,8 @@ fn a_port_in_use_is_a_clear_error() {
     let addr = taken.local_addr().unwrap().to_string();
     let work = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-    cmd.args(["serve", "--listen", &addr, "--data-dir"]).arg(work.path().join("d"));
+    cmd.args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(work.path().join("d"));
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -193,7 +263,10 @@ fn a_bad_config_is_a_clear_error() {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("trent.toml");
     std::fs::write(&config, "listen = 5\n").unwrap();
-    let err = start_fails(&work.path().join("d"), &["--config", config.to_str().unwrap()]);
+    let err = start_fails(
+        &work.path().join("d"),
+        &["--config", config.to_str().unwrap()],
+    );
     assert!(err.contains("invalid config file"), "{err}");
     let err = start_fails(&work.path().join("d"), &["--account-id", "12"]);
     assert!(err.contains("invalid account id"), "{err}");

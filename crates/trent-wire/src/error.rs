@@ -81,7 +81,11 @@ impl From<Vec<Violation>> for ValidationErrors {
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.violations.len();
-        write!(f, "{n} validation error{} detected: ", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} validation error{} detected: ",
+            if n == 1 { "" } else { "s" }
+        )?;
         for (i, v) in self.violations.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
@@ -114,8 +118,16 @@ pub struct Violation {
 
 impl Violation {
     /// `path` is AWS's: camelCase member names, `tags.1.member.tagKey` inside lists.
-    pub fn new(path: impl Into<String>, value: ViolationValue, constraint: impl Into<String>) -> Self {
-        Violation { path: path.into(), value, constraint: constraint.into() }
+    pub fn new(
+        path: impl Into<String>,
+        value: ViolationValue,
+        constraint: impl Into<String>,
+    ) -> Self {
+        Violation {
+            path: path.into(),
+            value,
+            constraint: constraint.into(),
+        }
     }
 
     pub fn path(&self) -> &str {
@@ -139,7 +151,11 @@ impl fmt::Display for Violation {
             ViolationValue::Hidden => f.write_str("Value")?,
             ViolationValue::Shown(v) => write!(f, "Value '{v}'")?,
         }
-        write!(f, " at '{}' failed to satisfy constraint: {}", self.path, self.constraint)
+        write!(
+            f,
+            " at '{}' failed to satisfy constraint: {}",
+            self.path, self.constraint
+        )
     }
 }
 
@@ -159,8 +175,16 @@ mod tests {
             "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"
         );
         let two = ValidationErrors::new(vec![
-            Violation::new("keyId", ViolationValue::Shown(String::new()), "Member must have length greater than or equal to 1"),
-            Violation::new("plaintext", ViolationValue::Hidden, "Member must not be null"),
+            Violation::new(
+                "keyId",
+                ViolationValue::Shown(String::new()),
+                "Member must have length greater than or equal to 1",
+            ),
+            Violation::new(
+                "plaintext",
+                ViolationValue::Hidden,
+                "Member must not be null",
+            ),
         ]);
         assert_eq!(
             two.message(),
@@ -169,6 +193,9 @@ mod tests {
         );
         let err = WireError::Validation(two);
         assert_eq!(err.code(), ErrorCode::ValidationException);
-        assert_eq!(WireError::Serialization(String::new()).code(), ErrorCode::SerializationException);
+        assert_eq!(
+            WireError::Serialization(String::new()).code(),
+            ErrorCode::SerializationException
+        );
     }
 }

@@ -50,7 +50,11 @@ fn bool_token(v: bool) -> &'static str {
 pub(crate) fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
     // AWS JSON 1.1 services accept an empty body as `{}` (Smithy's awsJson1_1 protocol
     // tests require it), and so does every SDK that sends one.
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice::<Body<T>>(body)
         .map(|b| b.0)
         .map_err(|e| WireError::Serialization(serialization_message(&e)))
@@ -159,7 +163,10 @@ impl<'de> Visitor<'de> for StrVisitor {
         Err(aws("NUMBER_VALUE can not be converted to a String"))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Err(aws(&format!("{} can not be converted to a String", bool_token(v))))
+        Err(aws(&format!(
+            "{} can not be converted to a String",
+            bool_token(v)
+        )))
     }
     reject_containers!(String);
 }
@@ -169,7 +176,8 @@ pub(crate) struct SecretStr(pub(crate) SensitiveString);
 
 impl<'de> Deserialize<'de> for SecretStr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrVisitor).map(|s| SecretStr(SensitiveString::from(s)))
+        d.deserialize_any(StrVisitor)
+            .map(|s| SecretStr(SensitiveString::from(s)))
     }
 }
 
@@ -198,7 +206,10 @@ impl<'de> Deserialize<'de> for Int {
                 Err(aws("STRING_VALUE can not be converted to an Integer"))
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Int, E> {
-                Err(aws(&format!("{} can not be converted to an Integer", bool_token(v))))
+                Err(aws(&format!(
+                    "{} can not be converted to an Integer",
+                    bool_token(v)
+                )))
             }
             reject_containers!(Int);
         }
@@ -278,7 +289,8 @@ pub(crate) struct SecretBlob(pub(crate) SensitiveBlob);
 
 impl<'de> Deserialize<'de> for SecretBlob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(BlobVisitor).map(|b| SecretBlob(SensitiveBlob::from(b)))
+        d.deserialize_any(BlobVisitor)
+            .map(|b| SecretBlob(SensitiveBlob::from(b)))
     }
 }
 
@@ -297,7 +309,9 @@ impl<'de> Deserialize<'de> for Time {
                 Ok(Time(Timestamp::from_secs(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
-                i64::try_from(v).map(|s| Time(Timestamp::from_secs(s))).map_err(|_| silent())
+                i64::try_from(v)
+                    .map(|s| Time(Timestamp::from_secs(s)))
+                    .map_err(|_| silent())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
                 Timestamp::from_secs_f64(v).map(Time).ok_or_else(silent)

@@ -121,7 +121,9 @@ impl<'de> Deserialize<'de> for SensitiveBlob {
                 f.write_str("a base64 string")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SensitiveBlob, E> {
-                decode_base64(v).map(SensitiveBlob).map_err(|_| E::custom("invalid base64"))
+                decode_base64(v)
+                    .map(SensitiveBlob)
+                    .map_err(|_| E::custom("invalid base64"))
             }
         }
         deserializer.deserialize_str(V)
@@ -247,7 +249,8 @@ impl Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let text = java_double(self.as_secs_f64());
-        let raw = serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+        let raw =
+            serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }
@@ -264,7 +267,9 @@ impl<'de> Deserialize<'de> for Timestamp {
                 Ok(Timestamp::from_secs(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
-                i64::try_from(v).map(Timestamp::from_secs).map_err(|_| E::custom("timestamp out of range"))
+                i64::try_from(v)
+                    .map(Timestamp::from_secs)
+                    .map_err(|_| E::custom("timestamp out of range"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
                 Timestamp::from_secs_f64(v).ok_or_else(|| E::custom("timestamp out of range"))
@@ -279,7 +284,11 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// notation (`1.7E9`, `1.0E-4`). Digits are the shortest that round-trip, as in Java 19+.
 pub(crate) fn java_double(v: f64) -> String {
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0".to_owned() } else { "0.0".to_owned() };
+        return if v.is_sign_negative() {
+            "-0.0".to_owned()
+        } else {
+            "0.0".to_owned()
+        };
     }
     let magnitude = v.abs();
     if (1e-3..1e7).contains(&magnitude) {
@@ -329,14 +338,19 @@ pub mod b64 {
 pub mod b64_opt {
     use super::*;
 
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(b) => super::b64::serialize(b, serializer),
             None => serializer.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         #[derive(Deserialize)]
         struct Wrapped(#[serde(with = "super::b64")] Vec<u8>);
         Option::<Wrapped>::deserialize(deserializer).map(|w| w.map(|w| w.0))
@@ -392,8 +406,16 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, "1.700000000123E9");
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
-        assert_eq!(serde_json::from_str::<Timestamp>("1700000000").unwrap(), Timestamp::from_secs(1_700_000_000));
-        assert_eq!(serde_json::from_str::<Timestamp>("1700000000.5").unwrap().millis(), 1_700_000_000_500);
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("1700000000").unwrap(),
+            Timestamp::from_secs(1_700_000_000)
+        );
+        assert_eq!(
+            serde_json::from_str::<Timestamp>("1700000000.5")
+                .unwrap()
+                .millis(),
+            1_700_000_000_500
+        );
     }
 
     #[test]
@@ -404,7 +426,10 @@ mod tests {
         assert_eq!(json, "\"aHVudGVyMg==\"");
         assert_eq!(serde_json::from_str::<SensitiveBlob>(&json).unwrap(), blob);
         // Padding is optional on input, as for Java's decoder.
-        assert_eq!(serde_json::from_str::<SensitiveBlob>("\"aHVudGVyMg\"").unwrap(), blob);
+        assert_eq!(
+            serde_json::from_str::<SensitiveBlob>("\"aHVudGVyMg\"").unwrap(),
+            blob
+        );
         assert_ne!(blob, SensitiveBlob::from(b"hunter3".to_vec()));
 
         let secret = SensitiveString::from("s3cret");

@@ -8,7 +8,10 @@ use serde_json::Value;
 use crate::*;
 
 fn model() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/aws-kms-model/service-2.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/aws-kms-model/service-2.json"
+    );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap()
 }
@@ -38,11 +41,17 @@ fn malformed<I: Input + std::fmt::Debug>(body: &str) -> String {
 #[test]
 fn every_operation_has_a_target_an_action_and_a_dispatch_row() {
     let model = model();
-    let ops: BTreeSet<String> = model["operations"].as_object().unwrap().keys().cloned().collect();
+    let ops: BTreeSet<String> = model["operations"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(ops.len(), 54);
     assert_eq!(Operation::ALL.len(), ops.len());
     for name in &ops {
-        let op = Operation::from_target(&format!("TrentService.{name}")).unwrap_or_else(|| panic!("{name}"));
+        let op = Operation::from_target(&format!("TrentService.{name}"))
+            .unwrap_or_else(|| panic!("{name}"));
         assert_eq!(op.name(), name);
         assert_eq!(op.target(), format!("TrentService.{name}"));
         assert_eq!(op.iam_action(), format!("kms:{name}"));
@@ -55,7 +64,12 @@ fn every_operation_has_a_target_an_action_and_a_dispatch_row() {
     let mut rows = Vec::new();
     macro_rules! row {
         ($op:ident, $req:ident, $resp:ident, $handler:ident) => {
-            rows.push((Operation::$op, <$req as Input>::OPERATION, <$resp as Output>::OPERATION, stringify!($handler)));
+            rows.push((
+                Operation::$op,
+                <$req as Input>::OPERATION,
+                <$resp as Output>::OPERATION,
+                stringify!($handler),
+            ));
         };
     }
     for_each_operation!(row);
@@ -66,7 +80,10 @@ fn every_operation_has_a_target_an_action_and_a_dispatch_row() {
         if op != Operation::ListRetirableGrants {
             assert_eq!(op, output_op);
         }
-        assert!(handler.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{handler}");
+        assert!(
+            handler.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{handler}"
+        );
         assert_eq!(handler.replace('_', ""), op.name().to_ascii_lowercase());
     }
 }
@@ -90,7 +107,10 @@ fn read_only_operations_follow_cloudtrail() {
 fn every_exception_has_an_error_code() {
     let model = model();
     let shapes = model["shapes"].as_object().unwrap();
-    let exceptions: Vec<(&String, &Value)> = shapes.iter().filter(|(_, s)| s["exception"] == true).collect();
+    let exceptions: Vec<(&String, &Value)> = shapes
+        .iter()
+        .filter(|(_, s)| s["exception"] == true)
+        .collect();
     assert_eq!(exceptions.len(), 48);
     for (name, shape) in &exceptions {
         let code = ErrorCode::from_wire_name(name).unwrap_or_else(|| panic!("{name}"));
@@ -103,7 +123,10 @@ fn every_exception_has_an_error_code() {
             assert_eq!(status, 400, "{name}");
         }
     }
-    assert_eq!(ErrorCode::ALL.iter().filter(|c| c.is_modeled()).count(), exceptions.len());
+    assert_eq!(
+        ErrorCode::ALL.iter().filter(|c| c.is_modeled()).count(),
+        exceptions.len()
+    );
     assert_eq!(ErrorCode::KMSInternalException.http_status(), 500);
     assert_eq!(ErrorCode::DependencyTimeoutException.http_status(), 503);
     assert_eq!(ErrorCode::KeyUnavailableException.http_status(), 500);
@@ -123,11 +146,16 @@ fn every_exception_has_an_error_code() {
 fn every_enum_value_round_trips() {
     let model = model();
     let shapes = model["shapes"].as_object().unwrap();
-    let generated: BTreeMap<&str, &generated::EnumEntry> = generated::ENUMS.iter().map(|e| (e.0, e)).collect();
+    let generated: BTreeMap<&str, &generated::EnumEntry> =
+        generated::ENUMS.iter().map(|e| (e.0, e)).collect();
     let mut count = 0;
     for (name, shape) in shapes {
-        let Some(values) = shape["enum"].as_array() else { continue };
-        let (_, rust_values, parse) = generated.get(name.as_str()).unwrap_or_else(|| panic!("enum {name}"));
+        let Some(values) = shape["enum"].as_array() else {
+            continue;
+        };
+        let (_, rust_values, parse) = generated
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("enum {name}"));
         let values: Vec<&str> = values.iter().map(|v| v.as_str().unwrap()).collect();
         assert_eq!(*rust_values, values.as_slice(), "{name}");
         for value in values {
@@ -140,8 +168,14 @@ fn every_enum_value_round_trips() {
     assert_eq!(KeySpec::ALL.len(), KeySpec::VALUES.len());
     assert_eq!("ECC_NIST_P256".parse::<KeySpec>(), Ok(KeySpec::EccNistP256));
     assert_eq!("x".parse::<KeySpec>().unwrap_err().shape(), "KeySpec");
-    assert_eq!(EncryptionAlgorithmSpec::RsaesOaepSha256.as_str(), "RSAES_OAEP_SHA_256");
-    assert_eq!(KeyState::PendingReplicaDeletion.to_string(), "PendingReplicaDeletion");
+    assert_eq!(
+        EncryptionAlgorithmSpec::RsaesOaepSha256.as_str(),
+        "RSAES_OAEP_SHA_256"
+    );
+    assert_eq!(
+        KeyState::PendingReplicaDeletion.to_string(),
+        "PendingReplicaDeletion"
+    );
     assert_eq!(KeySpec::MlDsa44.as_str(), "ML_DSA_44");
     assert_eq!(OriginType::AwsKms.as_str(), "AWS_KMS");
 }
@@ -162,11 +196,9 @@ fn every_reachable_structure_has_a_type() {
     while let Some(name) = todo.pop() {
         let shape = &shapes[&name];
         match shape["type"].as_str().unwrap() {
-            "structure" => {
-                if reachable.insert(name.clone()) {
-                    for m in shape["members"].as_object().unwrap().values() {
-                        todo.push(m["shape"].as_str().unwrap().to_owned());
-                    }
+            "structure" if reachable.insert(name.clone()) => {
+                for m in shape["members"].as_object().unwrap().values() {
+                    todo.push(m["shape"].as_str().unwrap().to_owned());
                 }
             }
             "list" => todo.push(shape["member"]["shape"].as_str().unwrap().to_owned()),
@@ -186,7 +218,11 @@ fn every_pattern_compiles_and_reads_as_java_does() {
         assert!(pattern.is_some(), "{text}");
     }
     let find = |text: &str| {
-        generated::PATTERNS.iter().find(|(t, _)| *t == text).map(|(_, p)| *p).unwrap_or_else(|| panic!("{text}"))
+        generated::PATTERNS
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map(|(_, p)| *p)
+            .unwrap_or_else(|| panic!("{text}"))
     };
     let alias = find("^[a-zA-Z0-9:/_-]+$");
     assert!(crate::validate::matches(alias, "alias/my_key-1"));
@@ -201,7 +237,10 @@ fn every_pattern_compiles_and_reads_as_java_does() {
     assert!(!crate::validate::matches(xks_key_id, "a:b"));
     // `\u0009` escapes, and Java's `matches` anchoring of an unanchored pattern.
     let policy = find("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
-    assert!(crate::validate::matches(policy, "{\n\t\"Version\": \"2012-10-17\"}"));
+    assert!(crate::validate::matches(
+        policy,
+        "{\n\t\"Version\": \"2012-10-17\"}"
+    ));
     assert!(!crate::validate::matches(policy, "{\"Sid\": \"\u{0100}\"}"));
     let region = find("^([a-z]+-){2,3}\\d+$");
     assert!(crate::validate::matches(region, "us-gov-west-1"));
@@ -221,7 +260,13 @@ fn a_valid_create_key_request_decodes() {
     assert_eq!(req.description.as_deref(), Some("signing key"));
     assert_eq!(req.key_spec, Some(KeySpec::EccNistP256));
     assert_eq!(req.key_usage, Some(KeyUsageType::SignVerify));
-    assert_eq!(req.tags, Some(vec![Tag { tag_key: "team".into(), tag_value: "infra".into() }]));
+    assert_eq!(
+        req.tags,
+        Some(vec![Tag {
+            tag_key: "team".into(),
+            tag_value: "infra".into()
+        }])
+    );
     assert_eq!(req.multi_region, Some(true));
     assert_eq!(req.bypass_policy_lockout_safety_check, Some(false));
     assert_eq!(req.policy, None);
@@ -237,15 +282,27 @@ fn a_valid_encrypt_request_decodes() {
     .unwrap();
     assert_eq!(req.key_id, "alias/app");
     assert_eq!(req.plaintext.expose(), b"hello");
-    assert_eq!(req.encryption_context, Some(BTreeMap::from([("tenant".to_owned(), "t-42".to_owned())])));
+    assert_eq!(
+        req.encryption_context,
+        Some(BTreeMap::from([("tenant".to_owned(), "t-42".to_owned())]))
+    );
     assert_eq!(req.grant_tokens, Some(vec!["token".to_owned()]));
-    assert_eq!(req.encryption_algorithm, Some(EncryptionAlgorithmSpec::SymmetricDefault));
+    assert_eq!(
+        req.encryption_algorithm,
+        Some(EncryptionAlgorithmSpec::SymmetricDefault)
+    );
 }
 
 #[test]
 fn an_empty_body_reads_as_an_empty_object() {
-    assert_eq!(decode::<ListKeysRequest>("").unwrap(), ListKeysRequest::default());
-    assert_eq!(decode::<ListKeysRequest>(" \r\n").unwrap(), ListKeysRequest::default());
+    assert_eq!(
+        decode::<ListKeysRequest>("").unwrap(),
+        ListKeysRequest::default()
+    );
+    assert_eq!(
+        decode::<ListKeysRequest>(" \r\n").unwrap(),
+        ListKeysRequest::default()
+    );
     assert_eq!(
         invalid::<DescribeKeyRequest>(""),
         "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"
@@ -254,13 +311,15 @@ fn an_empty_body_reads_as_an_empty_object() {
 
 #[test]
 fn unknown_members_are_ignored() {
-    let req: DescribeKeyRequest = decode(r#"{"KeyId":"k","Bogus":{"x":[1,2,{"y":null}]},"Other":7}"#).unwrap();
+    let req: DescribeKeyRequest =
+        decode(r#"{"KeyId":"k","Bogus":{"x":[1,2,{"y":null}]},"Other":7}"#).unwrap();
     assert_eq!(req.key_id, "k");
 }
 
 #[test]
 fn null_members_are_absent() {
-    let req: EncryptRequest = decode(r#"{"KeyId":"k","Plaintext":"AA==","GrantTokens":null,"DryRun":null}"#).unwrap();
+    let req: EncryptRequest =
+        decode(r#"{"KeyId":"k","Plaintext":"AA==","GrantTokens":null,"DryRun":null}"#).unwrap();
     assert_eq!(req.grant_tokens, None);
     assert_eq!(req.dry_run, None);
     assert_eq!(
@@ -278,7 +337,10 @@ fn timestamps_and_padding_free_base64_are_accepted() {
     .unwrap();
     assert_eq!(req.import_token, vec![1, 2, 3]);
     assert_eq!(req.encrypted_key_material, vec![1]);
-    assert_eq!(req.valid_to, Some(Timestamp::from_millis(1_700_000_000_500)));
+    assert_eq!(
+        req.valid_to,
+        Some(Timestamp::from_millis(1_700_000_000_500))
+    );
 }
 
 // ------------------------------------------------------------ decoding: ValidationException
@@ -308,7 +370,10 @@ fn a_missing_plaintext_is_reported_without_a_value() {
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length \
          greater than or equal to 1"
     );
-    let big = format!(r#"{{"KeyId":"k","Plaintext":"{}"}}"#, "A".repeat(4097 * 4 / 3 + 4));
+    let big = format!(
+        r#"{{"KeyId":"k","Plaintext":"{}"}}"#,
+        "A".repeat(4097 * 4 / 3 + 4)
+    );
     assert_eq!(
         invalid::<EncryptRequest>(&big),
         "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length \
@@ -398,7 +463,10 @@ fn an_alias_with_a_space_breaks_the_pattern() {
 #[test]
 fn several_violations_are_reported_together_in_member_order() {
     let message = invalid::<CreateAliasRequest>("{}");
-    assert!(message.starts_with("2 validation errors detected: "), "{message}");
+    assert!(
+        message.starts_with("2 validation errors detected: "),
+        "{message}"
+    );
     assert_eq!(
         message,
         "2 validation errors detected: Value null at 'aliasName' failed to satisfy constraint: Member must not be \
@@ -450,7 +518,10 @@ fn list_members_are_reported_with_aws_paths() {
             "Constraints":{"EncryptionContextSubset":{"a":"b"}}}"#,
     )
     .unwrap();
-    assert_eq!(grant.operations, vec![GrantOperation::Encrypt, GrantOperation::Decrypt]);
+    assert_eq!(
+        grant.operations,
+        vec![GrantOperation::Encrypt, GrantOperation::Decrypt]
+    );
     assert_eq!(
         grant.constraints.unwrap().encryption_context_subset,
         Some(BTreeMap::from([("a".to_owned(), "b".to_owned())]))
@@ -494,7 +565,10 @@ fn sensitive_strings_are_never_echoed() {
     );
     let ok: CreateCustomKeyStoreRequest =
         decode(r#"{"CustomKeyStoreName":"store","KeyStorePassword":"correct horse"}"#).unwrap();
-    assert_eq!(ok.key_store_password.as_ref().map(|p| p.expose()), Some("correct horse"));
+    assert_eq!(
+        ok.key_store_password.as_ref().map(|p| p.expose()),
+        Some("correct horse")
+    );
     assert!(!format!("{ok:?}").contains("correct horse"));
 }
 
@@ -510,10 +584,22 @@ fn wrong_json_types_are_serialization_errors() {
         malformed::<GenerateRandomRequest>(r#"{"NumberOfBytes":true}"#),
         "TRUE_VALUE can not be converted to an Integer"
     );
-    assert_eq!(malformed::<GenerateRandomRequest>(r#"{"NumberOfBytes":1.5}"#), "");
-    assert_eq!(malformed::<DescribeKeyRequest>(r#"{"KeyId":5}"#), "NUMBER_VALUE can not be converted to a String");
-    assert_eq!(malformed::<DescribeKeyRequest>(r#"{"KeyId":false}"#), "FALSE_VALUE can not be converted to a String");
-    assert_eq!(malformed::<DescribeKeyRequest>(r#"{"KeyId":["k"]}"#), "Start of list found where not expected");
+    assert_eq!(
+        malformed::<GenerateRandomRequest>(r#"{"NumberOfBytes":1.5}"#),
+        ""
+    );
+    assert_eq!(
+        malformed::<DescribeKeyRequest>(r#"{"KeyId":5}"#),
+        "NUMBER_VALUE can not be converted to a String"
+    );
+    assert_eq!(
+        malformed::<DescribeKeyRequest>(r#"{"KeyId":false}"#),
+        "FALSE_VALUE can not be converted to a String"
+    );
+    assert_eq!(
+        malformed::<DescribeKeyRequest>(r#"{"KeyId":["k"]}"#),
+        "Start of list found where not expected"
+    );
     assert_eq!(
         malformed::<DescribeKeyRequest>(r#"{"KeyId":{"k":1}}"#),
         "Start of structure or map found where not expected."
@@ -522,14 +608,22 @@ fn wrong_json_types_are_serialization_errors() {
         malformed::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"AA==","DryRun":"yes"}"#),
         "STRING_VALUE can not be converted to a Boolean"
     );
-    assert_eq!(malformed::<TagResourceRequest>(r#"{"KeyId":"k","Tags":"x"}"#), "Expected list or null");
-    assert_eq!(malformed::<TagResourceRequest>(r#"{"KeyId":"k","Tags":["x"]}"#), "Expected null");
+    assert_eq!(
+        malformed::<TagResourceRequest>(r#"{"KeyId":"k","Tags":"x"}"#),
+        "Expected list or null"
+    );
+    assert_eq!(
+        malformed::<TagResourceRequest>(r#"{"KeyId":"k","Tags":["x"]}"#),
+        "Expected null"
+    );
     assert_eq!(
         malformed::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"AA==","EncryptionContext":[]}"#),
         "Start of list found where not expected"
     );
     assert_eq!(
-        malformed::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"AA==","EncryptionContext":{"a":1}}"#),
+        malformed::<EncryptRequest>(
+            r#"{"KeyId":"k","Plaintext":"AA==","EncryptionContext":{"a":1}}"#
+        ),
         "NUMBER_VALUE can not be converted to a String"
     );
     // A type error wins over a constraint violation: decoding stops first.
@@ -541,16 +635,30 @@ fn wrong_json_types_are_serialization_errors() {
 
 #[test]
 fn bad_base64_is_a_serialization_error() {
-    assert_eq!(malformed::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"not base64!"}"#), "");
+    assert_eq!(
+        malformed::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"not base64!"}"#),
+        ""
+    );
     assert_eq!(malformed::<DecryptRequest>(r#"{"CiphertextBlob":12}"#), "");
 }
 
 #[test]
 fn a_body_that_is_not_a_json_object_is_a_serialization_error() {
-    for body in ["{", "not json", "null", "\"x\"", "7", "{\"KeyId\":\"k\",}", "{\"KeyId\":\"k\"} trailing"] {
+    for body in [
+        "{",
+        "not json",
+        "null",
+        "\"x\"",
+        "7",
+        "{\"KeyId\":\"k\",}",
+        "{\"KeyId\":\"k\"} trailing",
+    ] {
         assert_eq!(malformed::<DescribeKeyRequest>(body), "", "{body}");
     }
-    assert_eq!(malformed::<DescribeKeyRequest>("[]"), "Start of list found where not expected");
+    assert_eq!(
+        malformed::<DescribeKeyRequest>("[]"),
+        "Start of list found where not expected"
+    );
     assert!(DescribeKeyRequest::from_json(&[0x7b, 0xff, 0x7d]).is_err());
 }
 
@@ -565,7 +673,10 @@ fn debug_of_a_request_never_shows_the_plaintext() {
     assert!(!debug.contains("secret"), "{debug}");
     assert!(!debug.contains("c2VjcmV0"), "{debug}");
     assert!(!debug.contains("115, 101, 99"), "{debug}");
-    let response = GenerateDataKeyResponse { plaintext: Some(SensitiveBlob::from(b"secret-bytes".to_vec())), ..Default::default() };
+    let response = GenerateDataKeyResponse {
+        plaintext: Some(SensitiveBlob::from(b"secret-bytes".to_vec())),
+        ..Default::default()
+    };
     assert!(!format!("{response:?}").contains("115, 101, 99"));
 }
 
@@ -583,10 +694,13 @@ fn key_metadata_serializes_as_aws_does() {
         encryption_algorithms: Some(vec![EncryptionAlgorithmSpec::SymmetricDefault]),
         ..Default::default()
     };
-    let json = serde_json::to_string(&DescribeKeyResponse { key_metadata: Some(metadata.clone()) }).unwrap();
+    let json = serde_json::to_string(&DescribeKeyResponse {
+        key_metadata: Some(metadata.clone()),
+    })
+    .unwrap();
     assert_eq!(
         json,
-        r#"{"KeyMetadata":{"AWSAccountId":"111122223333","KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","CreationDate":1.7593344E9,"Enabled":true,"KeyState":"Enabled","EncryptionAlgorithms":["SYMMETRIC_DEFAULT"],"KeySpec":"SYMMETRIC_DEFAULT"}}"#
+        r#"{"KeyMetadata":{"AWSAccountId":"111122223333","KeyId":"1234abcd-12ab-34cd-56ef-1234567890ab","CreationDate":1.7593344E9,"Enabled":true,"KeyState":"Enabled","KeySpec":"SYMMETRIC_DEFAULT","EncryptionAlgorithms":["SYMMETRIC_DEFAULT"]}}"#
     );
     let back: DescribeKeyResponse = serde_json::from_str(&json).unwrap();
     assert_eq!(back.key_metadata, Some(metadata));
@@ -602,10 +716,16 @@ fn aws_responses_decode() {
         "Origin":"AWS_KMS"}}"#;
     let response: DescribeKeyResponse = serde_json::from_str(json).unwrap();
     let metadata = response.key_metadata.unwrap();
-    assert_eq!(metadata.creation_date, Some(Timestamp::from_millis(1_681_385_370_512)));
+    assert_eq!(
+        metadata.creation_date,
+        Some(Timestamp::from_millis(1_681_385_370_512))
+    );
     assert_eq!(metadata.origin, Some(OriginType::AwsKms));
     assert_eq!(metadata.multi_region, Some(false));
-    assert_eq!(metadata.customer_master_key_spec, Some(CustomerMasterKeySpec::SymmetricDefault));
+    assert_eq!(
+        metadata.customer_master_key_spec,
+        Some(CustomerMasterKeySpec::SymmetricDefault)
+    );
 }
 
 #[test]
@@ -620,13 +740,28 @@ fn blobs_are_base64_and_empty_responses_are_empty_objects() {
         serde_json::to_string(&response).unwrap(),
         r#"{"KeyId":"k","Plaintext":"aGVsbG8=","EncryptionAlgorithm":"SYMMETRIC_DEFAULT"}"#
     );
-    let encrypted = EncryptResponse { ciphertext_blob: Some(vec![0xfb, 0xff]), ..Default::default() };
+    let encrypted = EncryptResponse {
+        ciphertext_blob: Some(vec![0xfb, 0xff]),
+        ..Default::default()
+    };
     let json = serde_json::to_string(&encrypted).unwrap();
     assert_eq!(json, r#"{"CiphertextBlob":"+/8="}"#);
-    assert_eq!(serde_json::from_str::<EncryptResponse>(&json).unwrap(), encrypted);
-    assert_eq!(serde_json::to_string(&CreateAliasResponse {}).unwrap(), "{}");
-    assert_eq!(serde_json::to_string(&ListKeysResponse::default()).unwrap(), "{}");
-    assert_eq!(<CreateAliasResponse as Output>::OPERATION, Operation::CreateAlias);
+    assert_eq!(
+        serde_json::from_str::<EncryptResponse>(&json).unwrap(),
+        encrypted
+    );
+    assert_eq!(
+        serde_json::to_string(&CreateAliasResponse {}).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        serde_json::to_string(&ListKeysResponse::default()).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        <CreateAliasResponse as Output>::OPERATION,
+        Operation::CreateAlias
+    );
 }
 
 #[test]

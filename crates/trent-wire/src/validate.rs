@@ -19,15 +19,24 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub(crate) fn new() -> Self {
-        Ctx { violations: Vec::new() }
+        Ctx {
+            violations: Vec::new(),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.violations.len()
     }
 
-    pub(crate) fn push(&mut self, parent: &str, member: &str, value: ViolationValue, constraint: &str) {
-        self.violations.push(Violation::new(join(parent, member), value, constraint));
+    pub(crate) fn push(
+        &mut self,
+        parent: &str,
+        member: &str,
+        value: ViolationValue,
+        constraint: &str,
+    ) {
+        self.violations
+            .push(Violation::new(join(parent, member), value, constraint));
     }
 }
 
@@ -42,13 +51,27 @@ pub(crate) fn join(parent: &str, member: &str) -> String {
 
 /// The path of the `index`-th (0-based) element of a list: AWS counts from 1.
 pub(crate) fn element(parent: &str, member: &str, index: usize) -> String {
-    format!("{}.{}.member", join(parent, member), index.saturating_add(1))
+    format!(
+        "{}.{}.member",
+        join(parent, member),
+        index.saturating_add(1)
+    )
 }
 
 /// A required member: absent (or `null`) is `Member must not be null`.
-pub(crate) fn required<T>(value: Option<T>, ctx: &mut Ctx, parent: &str, member: &str, hidden: bool) -> Option<T> {
+pub(crate) fn required<T>(
+    value: Option<T>,
+    ctx: &mut Ctx,
+    parent: &str,
+    member: &str,
+    hidden: bool,
+) -> Option<T> {
     if value.is_none() {
-        let shown = if hidden { ViolationValue::Hidden } else { ViolationValue::Null };
+        let shown = if hidden {
+            ViolationValue::Hidden
+        } else {
+            ViolationValue::Null
+        };
         ctx.push(parent, member, shown, "Member must not be null");
     }
     value
@@ -80,7 +103,12 @@ pub(crate) fn compile(pattern: &str) -> Option<Regex> {
 }
 
 /// An enumerated string member.
-pub(crate) fn enum_value<E: WireEnum>(value: String, ctx: &mut Ctx, parent: &str, member: &str) -> Option<E> {
+pub(crate) fn enum_value<E: WireEnum>(
+    value: String,
+    ctx: &mut Ctx,
+    parent: &str,
+    member: &str,
+) -> Option<E> {
     let parsed = E::from_wire(&value);
     if parsed.is_none() {
         let constraint = format!("Member must satisfy enum value set: {}", E::VALUE_SET);
@@ -91,11 +119,24 @@ pub(crate) fn enum_value<E: WireEnum>(value: String, ctx: &mut Ctx, parent: &str
 
 /// A list of enumerated strings: one violation for the list if any element is not in
 /// the set, as AWS reports constraints on list members.
-pub(crate) fn enum_list<E: WireEnum>(values: Vec<String>, ctx: &mut Ctx, parent: &str, member: &str) -> Option<Vec<E>> {
+pub(crate) fn enum_list<E: WireEnum>(
+    values: Vec<String>,
+    ctx: &mut Ctx,
+    parent: &str,
+    member: &str,
+) -> Option<Vec<E>> {
     let parsed: Option<Vec<E>> = values.iter().map(|v| E::from_wire(v)).collect();
     if parsed.is_none() {
-        let constraint = format!("Member must satisfy constraint: [Member must satisfy enum value set: {}]", E::VALUE_SET);
-        ctx.push(parent, member, ViolationValue::Shown(java_list(&values)), &constraint);
+        let constraint = format!(
+            "Member must satisfy constraint: [Member must satisfy enum value set: {}]",
+            E::VALUE_SET
+        );
+        ctx.push(
+            parent,
+            member,
+            ViolationValue::Shown(java_list(&values)),
+            &constraint,
+        );
     }
     parsed
 }
@@ -107,12 +148,29 @@ pub(crate) fn java_list(values: &[String]) -> String {
 
 /// An integer member: in range for the member's `i32`, or a violation of the bound it
 /// exceeds with the value left out (AWS cannot print a number it could not hold).
-pub(crate) fn int_value(value: i64, ctx: &mut Ctx, parent: &str, member: &str, min: i64, max: i64) -> Option<i32> {
+pub(crate) fn int_value(
+    value: i64,
+    ctx: &mut Ctx,
+    parent: &str,
+    member: &str,
+    min: i64,
+    max: i64,
+) -> Option<i32> {
     let Ok(narrow) = i32::try_from(value) else {
         if value > 0 {
-            ctx.push(parent, member, ViolationValue::Hidden, &format!("Member must have value less than or equal to {max}"));
+            ctx.push(
+                parent,
+                member,
+                ViolationValue::Hidden,
+                &format!("Member must have value less than or equal to {max}"),
+            );
         } else {
-            ctx.push(parent, member, ViolationValue::Hidden, &format!("Member must have value greater than or equal to {min}"));
+            ctx.push(
+                parent,
+                member,
+                ViolationValue::Hidden,
+                &format!("Member must have value greater than or equal to {min}"),
+            );
         }
         return None;
     };

@@ -13,7 +13,9 @@ impl KeyService {
         caller: &Caller,
         req: CancelKeyDeletionRequest,
     ) -> Result<CancelKeyDeletionResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:CancelKeyDeletion").await?;
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:CancelKeyDeletion")
+            .await?;
         let stored = self
             .update_key(&key.record.key_id, |r| {
                 if r.state != STATE_PENDING_DELETION {
@@ -25,6 +27,8 @@ impl KeyService {
                 Ok(())
             })
             .await?;
-        Ok(CancelKeyDeletionResponse { key_id: Some(stored.arn) })
+        Ok(CancelKeyDeletionResponse {
+            key_id: Some(stored.arn),
+        })
     }
 }

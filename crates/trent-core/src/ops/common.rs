@@ -24,14 +24,19 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
             return Err(KmsError::ReservedTag);
         }
         if !seen.insert(t.tag_key.as_str()) {
-            return Err(KmsError::DuplicateTagKey { tag_key: t.tag_key.clone() });
+            return Err(KmsError::DuplicateTagKey {
+                tag_key: t.tag_key.clone(),
+            });
         }
     }
     Ok(())
 }
 
 /// Sets tags on a key's tag list: an existing key gets the new value, in place.
-pub(crate) fn merge_tags(existing: &mut Vec<(String, String)>, tags: &[Tag]) -> Result<(), KmsError> {
+pub(crate) fn merge_tags(
+    existing: &mut Vec<(String, String)>,
+    tags: &[Tag],
+) -> Result<(), KmsError> {
     for t in tags {
         match existing.iter_mut().find(|(k, _)| *k == t.tag_key) {
             Some(slot) => slot.1 = t.tag_value.clone(),
@@ -50,7 +55,9 @@ pub(crate) fn limit(limit: Option<i32>) -> u32 {
 
 pub(crate) fn context_bytes(context: Option<&BTreeMap<String, String>>) -> Vec<u8> {
     match context {
-        Some(c) if !c.is_empty() => canonical_encryption_context(c.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        Some(c) if !c.is_empty() => {
+            canonical_encryption_context(c.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        }
         _ => Vec::new(),
     }
 }
@@ -61,7 +68,9 @@ pub(crate) fn check_symmetric_algorithm(
     algorithm: Option<EncryptionAlgorithmSpec>,
 ) -> Result<EncryptionAlgorithmSpec, KmsError> {
     match algorithm {
-        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => Ok(EncryptionAlgorithmSpec::SymmetricDefault),
+        None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => {
+            Ok(EncryptionAlgorithmSpec::SymmetricDefault)
+        }
         Some(other) => Err(KmsError::InvalidEncryptionAlgorithm {
             arn: key.record.arn.clone(),
             algorithm: other.as_str().to_owned(),
@@ -71,10 +80,19 @@ pub(crate) fn check_symmetric_algorithm(
 }
 
 /// Encrypts under the key's current material.
-pub(crate) fn encrypt_with(key: &LoadedKey, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, KmsError> {
+pub(crate) fn encrypt_with(
+    key: &LoadedKey,
+    context: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, KmsError> {
     let material = key.current().ok_or(KmsError::Internal)?;
-    let header = BlobHeader { key_id: key.key_id_bytes, material_id: key.current_material };
-    material.encrypt(&header, context, plaintext).map_err(crate::error::internal("encrypting"))
+    let header = BlobHeader {
+        key_id: key.key_id_bytes,
+        material_id: key.current_material,
+    };
+    material
+        .encrypt(&header, context, plaintext)
+        .map_err(crate::error::internal("encrypting"))
 }
 
 /// The result of decrypting a ciphertext blob.
@@ -84,31 +102,44 @@ pub(crate) struct Decrypted {
     pub material_id: String,
 }
 
+/// A ciphertext to decrypt, as a request gives it.
+pub(crate) struct Ciphertext<'a> {
+    pub blob: &'a [u8],
+    /// The key the caller says encrypted it (optional for symmetric keys).
+    pub key_id: Option<&'a str>,
+    pub context: Option<&'a BTreeMap<String, String>>,
+    pub algorithm: Option<EncryptionAlgorithmSpec>,
+}
+
 impl KeyService {
     /// Decrypts a symmetric ciphertext blob: the blob names its key; an explicit `key_id`
     /// must name the same key (`IncorrectKeyException` otherwise).
     pub(crate) async fn decrypt_blob(
         &self,
         caller: &Caller,
-        blob: &[u8],
-        key_id: Option<&str>,
-        context: Option<&BTreeMap<String, String>>,
-        algorithm: Option<EncryptionAlgorithmSpec>,
+        ciphertext: Ciphertext<'_>,
         action: &'static str,
         dry_run: bool,
     ) -> Result<Decrypted, KmsError> {
-        let parsed = parse_blob(blob).map_err(|_| KmsError::InvalidCiphertext)?;
-        let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id).hyphenated().to_string();
-        let key = match key_id {
+        let parsed = parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
+        let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
+            .hyphenated()
+            .to_string();
+        let key = match ciphertext.key_id {
             Some(requested) => {
-                let key = self.resolve(caller, requested, Forms::KeyOrAlias, action).await?;
+                let key = self
+                    .resolve(caller, requested, Forms::KeyOrAlias, action)
+                    .await?;
                 if key.record.key_id != blob_key_id {
                     return Err(KmsError::IncorrectKey);
                 }
                 key
             }
             None => {
-                let key = self.load(&blob_key_id).await?.ok_or(KmsError::InvalidCiphertext)?;
+                let key = self
+                    .load(&blob_key_id)
+                    .await?
+                    .ok_or(KmsError::InvalidCiphertext)?;
                 if key.record.region != caller.region {
                     return Err(KmsError::InvalidCiphertext);
                 }
@@ -117,16 +148,23 @@ impl KeyService {
             }
         };
         require_enabled(&key.record)?;
-        check_symmetric_algorithm(&key, algorithm)?;
+        check_symmetric_algorithm(&key, ciphertext.algorithm)?;
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        let material = key.materials.get(&parsed.header.material_id).ok_or(KmsError::InvalidCiphertext)?;
+        let material = key
+            .materials
+            .get(&parsed.header.material_id)
+            .ok_or(KmsError::InvalidCiphertext)?;
         let plaintext = material
-            .decrypt(&parsed, &context_bytes(context))
+            .decrypt(&parsed, &context_bytes(ciphertext.context))
             .map_err(|_| KmsError::InvalidCiphertext)?;
         let material_id = hex_encode(&parsed.header.material_id);
-        Ok(Decrypted { key, plaintext, material_id })
+        Ok(Decrypted {
+            key,
+            plaintext,
+            material_id,
+        })
     }
 }
 

@@ -33,16 +33,35 @@ pub(crate) fn check_target(target: &str) -> Result<(), KmsError> {
 }
 
 impl KeyService {
-    pub async fn create_alias(&self, caller: &Caller, req: CreateAliasRequest) -> Result<CreateAliasResponse, KmsError> {
+    pub async fn create_alias(
+        &self,
+        caller: &Caller,
+        req: CreateAliasRequest,
+    ) -> Result<CreateAliasResponse, KmsError> {
         check_alias_name(&req.alias_name)?;
         check_target(&req.target_key_id)?;
         let account = caller.account_id();
         let region = &caller.region;
-        let exists = || KmsError::AliasAlreadyExists { alias_arn: alias_arn(region, account, &req.alias_name) };
-        if self.store.alias(account, region, &req.alias_name).await.map_err(internal("reading an alias"))?.is_some() {
+        let exists = || KmsError::AliasAlreadyExists {
+            alias_arn: alias_arn(region, account, &req.alias_name),
+        };
+        if self
+            .store
+            .alias(account, region, &req.alias_name)
+            .await
+            .map_err(internal("reading an alias"))?
+            .is_some()
+        {
             return Err(exists());
         }
-        let key = self.resolve(caller, &req.target_key_id, Forms::KeyOnly, "kms:CreateAlias").await?;
+        let key = self
+            .resolve(
+                caller,
+                &req.target_key_id,
+                Forms::KeyOnly,
+                "kms:CreateAlias",
+            )
+            .await?;
         require_not_pending_deletion(&key.record)?;
         let now = self.clock.now_millis();
         let record = AliasRecord {

@@ -11,7 +11,11 @@ use crate::keys::{hex_encode, key_metadata, STATE_ENABLED};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> Result<CreateKeyResponse, KmsError> {
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+    ) -> Result<CreateKeyResponse, KmsError> {
         if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
             return Err(KmsError::Validation {
                 message: "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
@@ -23,26 +27,39 @@ impl KeyService {
             .or(req.customer_master_key_spec.map(|s| s.as_str()))
             .unwrap_or(KeySpec::SymmetricDefault.as_str());
         if key_spec != KeySpec::SymmetricDefault.as_str() {
-            return Err(KmsError::Unsupported { what: format!("KeySpec {key_spec}") });
+            return Err(KmsError::Unsupported {
+                what: format!("KeySpec {key_spec}"),
+            });
         }
         let usage = req.key_usage.unwrap_or(KeyUsageType::EncryptDecrypt);
         if usage != KeyUsageType::EncryptDecrypt {
             return Err(KmsError::Validation {
-                message: format!("KeyUsage {} is not compatible with KeySpec {key_spec}", usage.as_str()),
+                message: format!(
+                    "KeyUsage {} is not compatible with KeySpec {key_spec}",
+                    usage.as_str()
+                ),
             });
         }
         let origin = req.origin.unwrap_or(OriginType::AwsKms);
         if origin != OriginType::AwsKms {
-            return Err(KmsError::Unsupported { what: format!("Origin {}", origin.as_str()) });
+            return Err(KmsError::Unsupported {
+                what: format!("Origin {}", origin.as_str()),
+            });
         }
         if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
-            return Err(KmsError::Unsupported { what: "Custom key stores".into() });
+            return Err(KmsError::Unsupported {
+                what: "Custom key stores".into(),
+            });
         }
         if req.multi_region == Some(true) {
-            return Err(KmsError::Unsupported { what: "Multi-Region keys".into() });
+            return Err(KmsError::Unsupported {
+                what: "Multi-Region keys".into(),
+            });
         }
         if req.policy.is_some() {
-            return Err(KmsError::Unsupported { what: "A key policy other than the default key policy".into() });
+            return Err(KmsError::Unsupported {
+                what: "A key policy other than the default key policy".into(),
+            });
         }
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
@@ -52,11 +69,13 @@ impl KeyService {
         let account = caller.account_id();
         let region = &caller.region;
         let now = self.clock.now_millis();
-        let (_key, material) = SymmetricKey::generate().map_err(internal("generating key material"))?;
+        let (_key, material) =
+            SymmetricKey::generate().map_err(internal("generating key material"))?;
         loop {
             let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
             let arn = key_arn(region, account, &key_id);
-            let material_id = hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
+            let material_id =
+                hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
             let record = KeyRecord {
                 key_id: key_id.clone(),
                 account_id: account.to_owned(),
@@ -76,9 +95,18 @@ impl KeyService {
                 tags: tag_list.clone(),
             };
             let sealed = self.seal_material(&arn, &material_id, &material)?;
-            let m = MaterialRecord { key_id: key_id.clone(), material_id, created_at: now, sealed };
+            let m = MaterialRecord {
+                key_id: key_id.clone(),
+                material_id,
+                created_at: now,
+                sealed,
+            };
             match self.store.create_key(&record, &m).await {
-                Ok(()) => return Ok(CreateKeyResponse { key_metadata: Some(key_metadata(&record)) }),
+                Ok(()) => {
+                    return Ok(CreateKeyResponse {
+                        key_metadata: Some(key_metadata(&record)),
+                    })
+                }
                 // A UUID collision: draw another id.
                 Err(StoreError::AlreadyExists) => continue,
                 Err(e) => return Err(internal("creating a key")(e)),

@@ -2,22 +2,33 @@
 
 use trent_wire::{DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, SensitiveBlob};
 
-use super::common::missing;
+use super::common::{missing, Ciphertext};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
+    pub async fn decrypt(
+        &self,
+        caller: &Caller,
+        req: DecryptRequest,
+    ) -> Result<DecryptResponse, KmsError> {
         if req.recipient.is_some() {
-            return Err(KmsError::Unsupported { what: "Recipient (Nitro Enclaves attestation)".into() });
+            return Err(KmsError::Unsupported {
+                what: "Recipient (Nitro Enclaves attestation)".into(),
+            });
         }
-        let blob = req.ciphertext_blob.as_deref().ok_or_else(|| missing("ciphertextBlob"))?;
+        let blob = req
+            .ciphertext_blob
+            .as_deref()
+            .ok_or_else(|| missing("ciphertextBlob"))?;
         let d = self
             .decrypt_blob(
                 caller,
-                blob,
-                req.key_id.as_deref(),
-                req.encryption_context.as_ref(),
-                req.encryption_algorithm,
+                Ciphertext {
+                    blob,
+                    key_id: req.key_id.as_deref(),
+                    context: req.encryption_context.as_ref(),
+                    algorithm: req.encryption_algorithm,
+                },
                 "kms:Decrypt",
                 req.dry_run == Some(true),
             )

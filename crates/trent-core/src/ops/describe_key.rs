@@ -7,8 +7,16 @@ use crate::keys::key_metadata;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn describe_key(&self, caller: &Caller, req: DescribeKeyRequest) -> Result<DescribeKeyResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:DescribeKey").await?;
-        Ok(DescribeKeyResponse { key_metadata: Some(key_metadata(&key.record)) })
+    pub async fn describe_key(
+        &self,
+        caller: &Caller,
+        req: DescribeKeyRequest,
+    ) -> Result<DescribeKeyResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:DescribeKey")
+            .await?;
+        Ok(DescribeKeyResponse {
+            key_metadata: Some(key_metadata(&key.record)),
+        })
     }
 }

@@ -7,8 +7,14 @@ use crate::keys::{require_not_pending_deletion, STATE_DISABLED};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn disable_key(&self, caller: &Caller, req: DisableKeyRequest) -> Result<DisableKeyResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:DisableKey").await?;
+    pub async fn disable_key(
+        &self,
+        caller: &Caller,
+        req: DisableKeyRequest,
+    ) -> Result<DisableKeyResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:DisableKey")
+            .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
             r.state = STATE_DISABLED.to_owned();

@@ -7,8 +7,14 @@ use crate::keys::{require_not_pending_deletion, STATE_ENABLED};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn enable_key(&self, caller: &Caller, req: EnableKeyRequest) -> Result<EnableKeyResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKey").await?;
+    pub async fn enable_key(
+        &self,
+        caller: &Caller,
+        req: EnableKeyRequest,
+    ) -> Result<EnableKeyResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKey")
+            .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
             r.state = STATE_ENABLED.to_owned();

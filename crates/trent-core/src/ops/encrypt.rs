@@ -8,14 +8,24 @@ use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:Encrypt").await?;
+    pub async fn encrypt(
+        &self,
+        caller: &Caller,
+        req: EncryptRequest,
+    ) -> Result<EncryptResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:Encrypt")
+            .await?;
         require_enabled(&key.record)?;
         let algorithm = check_symmetric_algorithm(&key, req.encryption_algorithm)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        let blob = encrypt_with(&key, &context_bytes(req.encryption_context.as_ref()), req.plaintext.expose())?;
+        let blob = encrypt_with(
+            &key,
+            &context_bytes(req.encryption_context.as_ref()),
+            req.plaintext.expose(),
+        )?;
         Ok(EncryptResponse {
             ciphertext_blob: Some(blob),
             key_id: Some(key.record.arn.clone()),

@@ -9,12 +9,17 @@ use crate::keys::{hex_encode, require_enabled};
 use crate::{Caller, KeyService, KmsError};
 
 /// How many bytes a data key has: exactly one of `KeySpec` and `NumberOfBytes`.
-pub(crate) fn data_key_length(spec: Option<DataKeySpec>, number_of_bytes: Option<i32>) -> Result<usize, KmsError> {
+pub(crate) fn data_key_length(
+    spec: Option<DataKeySpec>,
+    number_of_bytes: Option<i32>,
+) -> Result<usize, KmsError> {
     match (spec, number_of_bytes) {
         (Some(DataKeySpec::Aes256), None) => Ok(32),
         (Some(DataKeySpec::Aes128), None) => Ok(16),
         (None, Some(n)) => usize::try_from(n).map_err(|_| KmsError::Internal),
-        _ => Err(KmsError::Validation { message: "Please specify either number of bytes or key spec.".into() }),
+        _ => Err(KmsError::Validation {
+            message: "Please specify either number of bytes or key spec.".into(),
+        }),
     }
 }
 
@@ -25,16 +30,29 @@ impl KeyService {
         req: GenerateDataKeyRequest,
     ) -> Result<GenerateDataKeyResponse, KmsError> {
         if req.recipient.is_some() {
-            return Err(KmsError::Unsupported { what: "Recipient (Nitro Enclaves attestation)".into() });
+            return Err(KmsError::Unsupported {
+                what: "Recipient (Nitro Enclaves attestation)".into(),
+            });
         }
         let length = data_key_length(req.key_spec, req.number_of_bytes)?;
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:GenerateDataKey").await?;
+        let key = self
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                "kms:GenerateDataKey",
+            )
+            .await?;
         require_enabled(&key.record)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
         let data_key = trent_crypto::random_bytes(length).map_err(internal("random"))?;
-        let blob = encrypt_with(&key, &context_bytes(req.encryption_context.as_ref()), data_key.expose())?;
+        let blob = encrypt_with(
+            &key,
+            &context_bytes(req.encryption_context.as_ref()),
+            data_key.expose(),
+        )?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Some(blob),
             plaintext: Some(SensitiveBlob::from(data_key.into_vec())),

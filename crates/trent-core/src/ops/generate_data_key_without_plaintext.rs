@@ -18,14 +18,23 @@ impl KeyService {
     ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
         let length = data_key_length(req.key_spec, req.number_of_bytes)?;
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:GenerateDataKeyWithoutPlaintext")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                "kms:GenerateDataKeyWithoutPlaintext",
+            )
             .await?;
         require_enabled(&key.record)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
         let data_key = trent_crypto::random_bytes(length).map_err(internal("random"))?;
-        let blob = encrypt_with(&key, &context_bytes(req.encryption_context.as_ref()), data_key.expose())?;
+        let blob = encrypt_with(
+            &key,
+            &context_bytes(req.encryption_context.as_ref()),
+            data_key.expose(),
+        )?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: Some(blob),
             key_id: Some(key.record.arn.clone()),

@@ -13,14 +13,23 @@ impl KeyService {
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         if req.custom_key_store_id.is_some() {
-            return Err(KmsError::Unsupported { what: "Custom key stores".into() });
+            return Err(KmsError::Unsupported {
+                what: "Custom key stores".into(),
+            });
         }
         if req.recipient.is_some() {
-            return Err(KmsError::Unsupported { what: "Recipient (Nitro Enclaves attestation)".into() });
+            return Err(KmsError::Unsupported {
+                what: "Recipient (Nitro Enclaves attestation)".into(),
+            });
         }
-        let n = req.number_of_bytes.ok_or_else(|| missing("numberOfBytes"))?;
+        let n = req
+            .number_of_bytes
+            .ok_or_else(|| missing("numberOfBytes"))?;
         let n = usize::try_from(n).map_err(|_| KmsError::Internal)?;
         let bytes = trent_crypto::random_bytes(n).map_err(internal("random"))?;
-        Ok(GenerateRandomResponse { plaintext: Some(SensitiveBlob::from(bytes.into_vec())), ..GenerateRandomResponse::default() })
+        Ok(GenerateRandomResponse {
+            plaintext: Some(SensitiveBlob::from(bytes.into_vec())),
+            ..GenerateRandomResponse::default()
+        })
     }
 }

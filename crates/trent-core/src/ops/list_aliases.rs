@@ -8,11 +8,21 @@ use crate::ids::{alias_arn, Forms};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn list_aliases(&self, caller: &Caller, req: ListAliasesRequest) -> Result<ListAliasesResponse, KmsError> {
+    pub async fn list_aliases(
+        &self,
+        caller: &Caller,
+        req: ListAliasesRequest,
+    ) -> Result<ListAliasesResponse, KmsError> {
         let account = caller.account_id();
         let region = &caller.region;
         let target = match &req.key_id {
-            Some(k) => Some(self.resolve(caller, k, Forms::KeyOnly, "kms:ListAliases").await?.record.key_id.clone()),
+            Some(k) => Some(
+                self.resolve(caller, k, Forms::KeyOnly, "kms:ListAliases")
+                    .await?
+                    .record
+                    .key_id
+                    .clone(),
+            ),
             None => None,
         };
         // The marker is the last alias name of the previous page.
@@ -24,12 +34,22 @@ impl KeyService {
         let limit = limit(req.limit);
         let mut aliases = self
             .store
-            .list_aliases(account, region, target.as_deref(), req.marker.as_deref(), limit + 1)
+            .list_aliases(
+                account,
+                region,
+                target.as_deref(),
+                req.marker.as_deref(),
+                limit + 1,
+            )
             .await
             .map_err(internal("listing aliases"))?;
         let truncated = aliases.len() > limit as usize;
         aliases.truncate(limit as usize);
-        let next_marker = if truncated { aliases.last().map(|a| a.alias_name.clone()) } else { None };
+        let next_marker = if truncated {
+            aliases.last().map(|a| a.alias_name.clone())
+        } else {
+            None
+        };
         Ok(ListAliasesResponse {
             aliases: Some(
                 aliases

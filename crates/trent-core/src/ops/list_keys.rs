@@ -8,7 +8,11 @@ use crate::ids::is_key_id;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn list_keys(&self, caller: &Caller, req: ListKeysRequest) -> Result<ListKeysResponse, KmsError> {
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        req: ListKeysRequest,
+    ) -> Result<ListKeysResponse, KmsError> {
         // The marker is the last key id of the previous page.
         if let Some(m) = &req.marker {
             if !is_key_id(m) {
@@ -18,16 +22,28 @@ impl KeyService {
         let limit = limit(req.limit);
         let mut keys = self
             .store
-            .list_keys(caller.account_id(), &caller.region, req.marker.as_deref(), limit + 1)
+            .list_keys(
+                caller.account_id(),
+                &caller.region,
+                req.marker.as_deref(),
+                limit + 1,
+            )
             .await
             .map_err(internal("listing keys"))?;
         let truncated = keys.len() > limit as usize;
         keys.truncate(limit as usize);
-        let next_marker = if truncated { keys.last().map(|k| k.key_id.clone()) } else { None };
+        let next_marker = if truncated {
+            keys.last().map(|k| k.key_id.clone())
+        } else {
+            None
+        };
         Ok(ListKeysResponse {
             keys: Some(
                 keys.into_iter()
-                    .map(|k| KeyListEntry { key_id: Some(k.key_id), key_arn: Some(k.arn) })
+                    .map(|k| KeyListEntry {
+                        key_id: Some(k.key_id),
+                        key_arn: Some(k.arn),
+                    })
                     .collect(),
             ),
             next_marker,

@@ -13,7 +13,9 @@ impl KeyService {
         caller: &Caller,
         req: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListResourceTags").await?;
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListResourceTags")
+            .await?;
         let start = match &req.marker {
             Some(m) => m
                 .strip_prefix("tag:")
@@ -28,7 +30,10 @@ impl KeyService {
         let page: Vec<Tag> = tags
             .iter()
             .take(limit)
-            .map(|(k, v)| Tag { tag_key: k.clone(), tag_value: v.clone() })
+            .map(|(k, v)| Tag {
+                tag_key: k.clone(),
+                tag_value: v.clone(),
+            })
             .collect();
         Ok(ListResourceTagsResponse {
             next_marker: truncated.then(|| format!("tag:{}", start + limit)),

@@ -17,10 +17,19 @@ impl KeyService {
         let days = req.pending_window_in_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(KmsError::Validation {
-                message: format!("PendingWindowInDays should be between 7 and 30, but it is {days}"),
+                message: format!(
+                    "PendingWindowInDays should be between 7 and 30, but it is {days}"
+                ),
             });
         }
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ScheduleKeyDeletion").await?;
+        let key = self
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                "kms:ScheduleKeyDeletion",
+            )
+            .await?;
         let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;
         let stored = self
             .update_key(&key.record.key_id, |r| {

@@ -8,9 +8,15 @@ use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn tag_resource(&self, caller: &Caller, req: TagResourceRequest) -> Result<TagResourceResponse, KmsError> {
+    pub async fn tag_resource(
+        &self,
+        caller: &Caller,
+        req: TagResourceRequest,
+    ) -> Result<TagResourceResponse, KmsError> {
         check_tags(&req.tags)?;
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:TagResource").await?;
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:TagResource")
+            .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
             merge_tags(&mut r.tags, &req.tags)

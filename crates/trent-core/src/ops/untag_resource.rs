@@ -8,8 +8,14 @@ use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn untag_resource(&self, caller: &Caller, req: UntagResourceRequest) -> Result<UntagResourceResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UntagResource").await?;
+    pub async fn untag_resource(
+        &self,
+        caller: &Caller,
+        req: UntagResourceRequest,
+    ) -> Result<UntagResourceResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UntagResource")
+            .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
             r.tags.retain(|(k, _)| !req.tag_keys.contains(k));

@@ -11,24 +11,39 @@ use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
-    pub async fn update_alias(&self, caller: &Caller, req: UpdateAliasRequest) -> Result<UpdateAliasResponse, KmsError> {
+    pub async fn update_alias(
+        &self,
+        caller: &Caller,
+        req: UpdateAliasRequest,
+    ) -> Result<UpdateAliasResponse, KmsError> {
         let account = caller.account_id();
         let region = &caller.region;
         if !req.alias_name.starts_with("alias/") {
             return Err(KmsError::AliasPrefix);
         }
         check_target(&req.target_key_id)?;
-        let not_found = || KmsError::AliasNotFound { alias_arn: alias_arn(region, account, &req.alias_name) };
+        let not_found = || KmsError::AliasNotFound {
+            alias_arn: alias_arn(region, account, &req.alias_name),
+        };
         let mut alias = self
             .store
             .alias(account, region, &req.alias_name)
             .await
             .map_err(internal("reading an alias"))?
             .ok_or_else(not_found)?;
-        let key = self.resolve(caller, &req.target_key_id, Forms::KeyOnly, "kms:UpdateAlias").await?;
+        let key = self
+            .resolve(
+                caller,
+                &req.target_key_id,
+                Forms::KeyOnly,
+                "kms:UpdateAlias",
+            )
+            .await?;
         require_not_pending_deletion(&key.record)?;
         if let Some(current) = self.load(&alias.target_key_id).await? {
-            if current.record.key_usage != key.record.key_usage || current.record.key_spec != key.record.key_spec {
+            if current.record.key_usage != key.record.key_usage
+                || current.record.key_spec != key.record.key_spec
+            {
                 return Err(KmsError::Validation {
                     message: format!(
                         "Alias {} cannot be changed from a key of type {} {} to a key of type {} {}.",

@@ -12,7 +12,14 @@ impl KeyService {
         caller: &Caller,
         req: UpdateKeyDescriptionRequest,
     ) -> Result<UpdateKeyDescriptionResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UpdateKeyDescription").await?;
+        let key = self
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                "kms:UpdateKeyDescription",
+            )
+            .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
             r.description = req.description.clone();
