@@ -119,7 +119,8 @@ impl KmsError {
     pub fn message(&self) -> Option<String> {
         match self {
             KmsError::InvalidCiphertext => None,
-            KmsError::Wire(w) => Some(w.message()),
+            // An empty message: AWS sends no `message` member for this input error.
+            KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),
             other => Some(other.to_string()),
         }
     }

@@ -21,8 +21,8 @@ use crate::{
     AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, MaterialRecord, Store, StoreError,
 };
 
-/// Lists the cases once, for [`run_all`] and [`store_conformance_tests!`]
-/// (`crate::store_conformance_tests`): calls `callback! { args; case, case, ... }`.
+/// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
+/// can skip one: expands to `callback! { args; case, case, ... }`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __store_conformance_cases {

@@ -10,7 +10,7 @@
 //! by the writer, and each read is a single statement, hence a single consistent snapshot.
 //!
 //! `synchronous=FULL` makes SQLite fsync the WAL at every commit, so a write that returned
-//! `Ok` survives a crash or power loss (https://www.sqlite.org/pragma.html#pragma_synchronous).
+//! `Ok` survives a crash or power loss (<https://www.sqlite.org/pragma.html#pragma_synchronous>).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -77,8 +77,9 @@ impl SqliteStore {
         Ok(Self { writer, readers })
     }
 
-    /// Closes every connection, checkpointing the WAL into the main file. Dropping the store
-    /// without closing it loses nothing: every acknowledged write is already in the WAL.
+    /// Closes every connection (SQLite checkpoints the WAL into the main file when the last
+    /// one closes). Dropping the store instead loses nothing: every acknowledged write is
+    /// already durable in the WAL.
     pub async fn close(self) {
         self.readers.close().await;
         self.writer.close().await;
@@ -115,7 +116,7 @@ async fn connect_writer(options: SqliteConnectOptions) -> Result<SqlitePool, Sto
     }
 }
 
-/// `SQLITE_BUSY` or one of its extended codes (https://www.sqlite.org/rescode.html#busy).
+/// `SQLITE_BUSY` or one of its extended codes (<https://www.sqlite.org/rescode.html#busy>).
 fn is_busy(e: &sqlx::Error) -> bool {
     const SQLITE_BUSY: i32 = 5;
     match e {
@@ -492,7 +493,7 @@ impl Store for SqliteStore {
         // Two statements rather than `(?3 IS NULL OR key_id > ?3)`, which keeps SQLite from
         // seeking the index to the page's first key.
         let after = if after_key_id.is_some() {
-            "AND key_id >= ?4"
+            "AND key_id > ?4"
         } else {
             ""
         };
@@ -710,5 +711,42 @@ impl Store for SqliteStore {
         .iter()
         .map(access_key_from_row)
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(pool: &SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// The durability guarantee rests on these settings: pin them.
+    #[tokio::test]
+    async fn connections_are_durable_and_readers_read_only() {
+        const FULL: i64 = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("trent.db"))
+            .await
+            .unwrap();
+        assert_eq!(pragma(&store.writer, "synchronous").await, FULL);
+        assert_eq!(pragma(&store.writer, "foreign_keys").await, 1);
+        assert_eq!(pragma(&store.writer, "busy_timeout").await, 10_000);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(pragma(&store.readers, "query_only").await, 1);
+        assert_eq!(pragma(&store.readers, "foreign_keys").await, 1);
+        let write = sqlx::query("INSERT INTO meta (name, value) VALUES ('x', x'00')")
+            .execute(&store.readers)
+            .await;
+        assert!(write.is_err(), "a reader connection must not write");
+        store.close().await;
     }
 }

@@ -48,8 +48,8 @@ fn bool_token(v: bool) -> &'static str {
 
 /// Decodes a whole request body into its raw struct.
 pub(crate) fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, WireError> {
-    // AWS JSON 1.1 services accept an empty body as `{}` (Smithy's awsJson1_1 protocol
-    // tests require it), and so does every SDK that sends one.
+    // AWS JSON 1.1 services accept an empty body as `{}`: Smithy's awsJson1_1 protocol
+    // tests require it (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html).
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

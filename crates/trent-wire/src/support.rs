@@ -212,7 +212,8 @@ impl<'de> Deserialize<'de> for SensitiveString {
 
 /// A point in time, in Unix milliseconds.
 ///
-/// On the wire (AWS JSON 1.1) a timestamp is a JSON number of epoch seconds. AWS's Java
+/// On the wire (AWS JSON 1.1, <https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html>)
+/// a timestamp is a JSON number of epoch seconds. AWS's Java
 /// stack writes it with `Double.toString`, e.g. `"CreationDate":1.700000000123E9`, and so
 /// does this type (JSON serializers only: the text is emitted as a raw JSON number).
 /// Decoding accepts any JSON number, integer or fractional.

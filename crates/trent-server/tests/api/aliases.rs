@@ -8,8 +8,8 @@ use aws_sdk_kms::types::AliasListEntry;
 use aws_sdk_kms::Client;
 
 use crate::harness::{
-    alias_arn, create_alias, create_key, decrypt, encrypt, expect_code, expect_err, key_arn, ok,
-    random_key_id, TestServer, DEFAULT_ACCOUNT, OTHER_REGION, REGION,
+    alias_arn, alias_not_found, create_alias, create_key, decrypt, encrypt, expect_code,
+    expect_err, key_arn, ok, random_key_id, TestServer, DEFAULT_ACCOUNT, OTHER_REGION, REGION,
 };
 
 /// Every customer alias (AWS also lists its predefined `alias/aws/...` aliases; those are
@@ -109,7 +109,7 @@ async fn create_list_update_delete() {
             .send()
             .await,
         "NotFoundException",
-        Some(&format!("Alias '{gone}' is not found.")),
+        Some(&alias_not_found(&gone)),
     );
     // The keys are untouched.
     ok(client.describe_key().key_id(&key_2).send().await);
@@ -123,7 +123,7 @@ async fn create_list_update_delete() {
             .send()
             .await,
         "NotFoundException",
-        Some(&format!("Alias '{gone}' is not found.")),
+        Some(&alias_not_found(&gone)),
     );
     expect_err(
         client
@@ -133,7 +133,7 @@ async fn create_list_update_delete() {
             .send()
             .await,
         "NotFoundException",
-        Some(&format!("Alias '{gone}' is not found.")),
+        Some(&alias_not_found(&gone)),
     );
     // The name can be reused after deletion.
     create_alias(&client, "alias/app/primary", &key_1).await;
@@ -494,7 +494,7 @@ async fn aliases_are_per_region() {
     expect_err(
         west.describe_key().key_id("alias/regional").send().await,
         "NotFoundException",
-        Some(&format!("Alias '{west_alias}' is not found.")),
+        Some(&alias_not_found(&west_alias)),
     );
     assert!(customer_aliases(&west).await.is_empty());
 

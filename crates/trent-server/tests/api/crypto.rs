@@ -11,8 +11,8 @@ use base64::Engine as _;
 use serde_json::json;
 
 use crate::harness::{
-    alias_arn, create_alias, create_key, decrypt, encrypt, expect_code, expect_err, key_arn, ok,
-    random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
+    alias_arn, alias_not_found, create_alias, create_key, decrypt, encrypt, expect_code,
+    expect_err, key_arn, ok, random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
 };
 
 fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -146,7 +146,7 @@ async fn crypto_with_unknown_keys_is_not_found() {
             .send()
             .await,
         "NotFoundException",
-        Some(&format!("Alias '{nope}' is not found.")),
+        Some(&alias_not_found(&nope)),
     );
     expect_err(
         client

@@ -608,6 +608,13 @@ pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:{alias_name}")
 }
 
+/// AWS's message for an alias that does not exist. Unlike the unknown-key message, AWS
+/// does not quote the ARN here: "Alias arn:aws:kms:us-west-2:271462348125:alias/parameter_store_key
+/// is not found." (a real AWS answer quoted in cloudposse/docs#152).
+pub fn alias_not_found(alias_arn: &str) -> String {
+    format!("Alias {alias_arn} is not found.")
+}
+
 /// Create a default symmetric key; return (key id, key ARN).
 pub async fn create_key(client: &Client) -> (String, String) {
     let out = ok(client.create_key().send().await);

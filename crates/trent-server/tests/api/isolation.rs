@@ -5,8 +5,8 @@ use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 
 use crate::harness::{
-    create_alias, create_key, decrypt, encrypt, expect_err, key_arn, ok, TestServer,
-    DEFAULT_ACCOUNT, OTHER_REGION, REGION,
+    alias_not_found, create_alias, create_key, decrypt, encrypt, expect_err, key_arn, ok,
+    TestServer, DEFAULT_ACCOUNT, OTHER_REGION, REGION,
 };
 
 const ACCOUNT_A: &str = "111111111111";
@@ -92,7 +92,7 @@ async fn keys_are_per_account() {
     expect_err(
         b.describe_key().key_id("alias/mine").send().await,
         "NotFoundException",
-        Some(&format!("Alias '{b_alias}' is not found.")),
+        Some(&alias_not_found(&b_alias)),
     );
     assert!(ok(b.list_keys().send().await).keys().is_empty());
     assert!(ok(b.list_aliases().send().await)

@@ -13,8 +13,8 @@ use aws_sdk_kms::types::{
 };
 
 use crate::harness::{
-    alias_arn, assert_time_near, create_alias, create_key, expect_code, expect_err, key_arn,
-    now_secs, ok, random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
+    alias_arn, alias_not_found, assert_time_near, create_alias, create_key, expect_code,
+    expect_err, key_arn, now_secs, ok, random_key_id, TestServer, DEFAULT_ACCOUNT, REGION,
 };
 
 const DAY: i64 = 24 * 60 * 60;
@@ -196,12 +196,12 @@ async fn describe_key_not_found_messages() {
     expect_err(
         client.describe_key().key_id("alias/nope").send().await,
         "NotFoundException",
-        Some(&format!("Alias '{nope}' is not found.")),
+        Some(&alias_not_found(&nope)),
     );
     expect_err(
         client.describe_key().key_id(&nope).send().await,
         "NotFoundException",
-        Some(&format!("Alias '{nope}' is not found.")),
+        Some(&alias_not_found(&nope)),
     );
 }
 
