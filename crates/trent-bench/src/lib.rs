@@ -117,12 +117,12 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
         }
     };
     note(&format!(
-        "{} on {}: {} workers, warmup {:?}, measuring {:?}",
+        "{} on {}: {} workers, warmup {:.1} s, measuring {:.1} s",
         op.operation(),
         client.endpoint().authority,
         config.plan.concurrency,
-        config.plan.warmup,
-        config.plan.duration
+        config.plan.warmup.as_secs_f64(),
+        config.plan.duration.as_secs_f64()
     ));
     let result = load(
         &client,

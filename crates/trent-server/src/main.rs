@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use trent_core::{BootstrapOptions, KeyService, ServiceConfig, SystemClock};
@@ -148,6 +149,12 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API");
 
     let app = http::app(state);
+    // Small request/response pairs: never let Nagle's algorithm hold a response back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
