@@ -1,15 +1,36 @@
 //! GenerateDataKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html>
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trent_crypto::SecretBytes;
 use trent_wire::{DataKeySpec, GenerateDataKeyRequest, GenerateDataKeyResponse, SensitiveBlob};
 
 use super::common::{context_bytes, encrypt_with};
+use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};
 use crate::{Caller, KeyService, KmsError};
 
+/// What GenerateDataKey and GenerateDataKeyWithoutPlaintext ask for.
+pub(crate) struct DataKeyRequest<'a> {
+    pub key_id: &'a str,
+    pub key_spec: Option<DataKeySpec>,
+    pub number_of_bytes: Option<i32>,
+    pub context: Option<&'a BTreeMap<String, String>>,
+    pub dry_run: bool,
+}
+
+/// A fresh data key and its ciphertext under a KMS key.
+pub(crate) struct DataKey {
+    pub key: Arc<LoadedKey>,
+    pub plaintext: SecretBytes,
+    pub ciphertext: Vec<u8>,
+}
+
 /// How many bytes a data key has: exactly one of `KeySpec` and `NumberOfBytes`.
-pub(crate) fn data_key_length(
+fn data_key_length(
     spec: Option<DataKeySpec>,
     number_of_bytes: Option<i32>,
 ) -> Result<usize, KmsError> {
@@ -24,6 +45,29 @@ pub(crate) fn data_key_length(
 }
 
 impl KeyService {
+    pub(crate) async fn new_data_key(
+        &self,
+        caller: &Caller,
+        req: DataKeyRequest<'_>,
+        action: &'static str,
+    ) -> Result<DataKey, KmsError> {
+        let length = data_key_length(req.key_spec, req.number_of_bytes)?;
+        let key = self
+            .resolve(caller, req.key_id, Forms::KeyOrAlias, action)
+            .await?;
+        require_enabled(&key.record)?;
+        if req.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let plaintext = trent_crypto::random_bytes(length).map_err(internal("random"))?;
+        let ciphertext = encrypt_with(&key, &context_bytes(req.context), plaintext.expose())?;
+        Ok(DataKey {
+            key,
+            plaintext,
+            ciphertext,
+        })
+    }
+
     pub async fn generate_data_key(
         &self,
         caller: &Caller,
@@ -34,30 +78,21 @@ impl KeyService {
                 what: "Recipient (Nitro Enclaves attestation)".into(),
             });
         }
-        let length = data_key_length(req.key_spec, req.number_of_bytes)?;
-        let key = self
-            .resolve(
-                caller,
-                &req.key_id,
-                Forms::KeyOrAlias,
-                "kms:GenerateDataKey",
-            )
+        let request = DataKeyRequest {
+            key_id: &req.key_id,
+            key_spec: req.key_spec,
+            number_of_bytes: req.number_of_bytes,
+            context: req.encryption_context.as_ref(),
+            dry_run: req.dry_run == Some(true),
+        };
+        let d = self
+            .new_data_key(caller, request, "kms:GenerateDataKey")
             .await?;
-        require_enabled(&key.record)?;
-        if req.dry_run == Some(true) {
-            return Err(KmsError::DryRun);
-        }
-        let data_key = trent_crypto::random_bytes(length).map_err(internal("random"))?;
-        let blob = encrypt_with(
-            &key,
-            &context_bytes(req.encryption_context.as_ref()),
-            data_key.expose(),
-        )?;
         Ok(GenerateDataKeyResponse {
-            ciphertext_blob: Some(blob),
-            plaintext: Some(SensitiveBlob::from(data_key.into_vec())),
-            key_id: Some(key.record.arn.clone()),
-            key_material_id: Some(hex_encode(&key.current_material)),
+            ciphertext_blob: Some(d.ciphertext),
+            plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
+            key_id: Some(d.key.record.arn.clone()),
+            key_material_id: Some(hex_encode(&d.key.current_material)),
             ..GenerateDataKeyResponse::default()
         })
     }

@@ -3,11 +3,8 @@
 
 use trent_wire::{GenerateDataKeyWithoutPlaintextRequest, GenerateDataKeyWithoutPlaintextResponse};
 
-use super::common::{context_bytes, encrypt_with};
-use super::generate_data_key::data_key_length;
-use crate::error::internal;
-use crate::ids::Forms;
-use crate::keys::{hex_encode, require_enabled};
+use super::generate_data_key::DataKeyRequest;
+use crate::keys::hex_encode;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -16,29 +13,20 @@ impl KeyService {
         caller: &Caller,
         req: GenerateDataKeyWithoutPlaintextRequest,
     ) -> Result<GenerateDataKeyWithoutPlaintextResponse, KmsError> {
-        let length = data_key_length(req.key_spec, req.number_of_bytes)?;
-        let key = self
-            .resolve(
-                caller,
-                &req.key_id,
-                Forms::KeyOrAlias,
-                "kms:GenerateDataKeyWithoutPlaintext",
-            )
+        let request = DataKeyRequest {
+            key_id: &req.key_id,
+            key_spec: req.key_spec,
+            number_of_bytes: req.number_of_bytes,
+            context: req.encryption_context.as_ref(),
+            dry_run: req.dry_run == Some(true),
+        };
+        let d = self
+            .new_data_key(caller, request, "kms:GenerateDataKeyWithoutPlaintext")
             .await?;
-        require_enabled(&key.record)?;
-        if req.dry_run == Some(true) {
-            return Err(KmsError::DryRun);
-        }
-        let data_key = trent_crypto::random_bytes(length).map_err(internal("random"))?;
-        let blob = encrypt_with(
-            &key,
-            &context_bytes(req.encryption_context.as_ref()),
-            data_key.expose(),
-        )?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
-            ciphertext_blob: Some(blob),
-            key_id: Some(key.record.arn.clone()),
-            key_material_id: Some(hex_encode(&key.current_material)),
+            ciphertext_blob: Some(d.ciphertext),
+            key_id: Some(d.key.record.arn.clone()),
+            key_material_id: Some(hex_encode(&d.key.current_material)),
         })
     }
 }
