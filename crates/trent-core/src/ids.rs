@@ -15,7 +15,7 @@ pub fn is_region(s: &str) -> bool {
     if !(3..=4).contains(&parts.len()) {
         return false;
     }
-    let (last, words) = parts.split_at(parts.len() - 1);
+    let (words, last) = parts.split_at(parts.len() - 1);
     words
         .iter()
         .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
