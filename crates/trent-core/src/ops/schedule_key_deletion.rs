@@ -16,10 +16,9 @@ impl KeyService {
     ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
         let days = req.pending_window_in_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
+            // AWS's answer, as quoted from the service (Skyscanner/kms-issuer#8).
             return Err(KmsError::Validation {
-                message: format!(
-                    "PendingWindowInDays should be between 7 and 30, but it is {days}"
-                ),
+                message: "PendingWindowInDays must be between 7 and 30".into(),
             });
         }
         let key = self
