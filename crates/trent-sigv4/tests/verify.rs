@@ -686,26 +686,3 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!text.contains("bPxRfiCY"), "{text}");
     }
 }
-
-/// Rough throughput of `verify` on a KMS-sized request:
-/// `cargo test -p trent-sigv4 --release -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, run by hand in release mode"]
-fn throughput() {
-    let v = verifier();
-    let req = signed(&kms_signer(), at(T0));
-    let n = 200_000;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        v.verify(&req, BODY, at(T0)).unwrap();
-    }
-    let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
-    println!("verify: {per_sec:.0}/s on one core");
-    let signer = kms_signer();
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(signer.sign("POST", "/", "", &KMS_HEADERS, BODY, at(T0)));
-    }
-    let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
-    println!("sign: {per_sec:.0}/s on one core");
-}
