@@ -11,6 +11,7 @@
 mod aliases;
 mod crypto;
 mod dev_credentials;
+mod dry_run;
 mod harness;
 mod isolation;
 mod keys;
