@@ -226,6 +226,10 @@ impl KeyService {
     /// Applies `change` to the freshest stored record and writes it, retrying on a
     /// concurrent update so that no writer's change is lost; `change` re-checks the key
     /// state each time. Returns the stored record.
+    ///
+    /// Correctness rests on the store's version check alone (other nodes write too); the
+    /// striped local lock only keeps this node's writers to one key from colliding, so
+    /// that conflicts, and their retries, come from other nodes only.
     pub(crate) async fn update_key<F>(
         &self,
         key_id: &str,
@@ -234,7 +238,8 @@ impl KeyService {
     where
         F: FnMut(&mut KeyRecord) -> Result<(), KmsError>,
     {
-        for _ in 0..MAX_UPDATE_ATTEMPTS {
+        let _local = self.update_lock(key_id).lock().await;
+        for attempt in 0..MAX_UPDATE_ATTEMPTS {
             let Some(mut record) = self
                 .store
                 .key(key_id)
@@ -249,7 +254,7 @@ impl KeyService {
                     self.cache.update_record(stored.clone());
                     return Ok(stored);
                 }
-                Err(StoreError::Conflict) => continue,
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
                 Err(e) => return Err(internal("updating a key")(e)),
             }
         }
@@ -259,6 +264,16 @@ impl KeyService {
         );
         Err(KmsError::Internal)
     }
+}
+
+/// A short random pause before retrying a conflicting update, growing with the attempt,
+/// so that writers on different nodes do not retry in lockstep.
+async fn conflict_backoff(attempt: usize) {
+    let cap_micros = 200u64.saturating_mul(1 << attempt.min(6));
+    let jitter = trent_crypto::random_array::<8>()
+        .map(u64::from_le_bytes)
+        .unwrap_or(0);
+    tokio::time::sleep(std::time::Duration::from_micros(jitter % cap_micros)).await;
 }
 
 /// Cryptographic operations need an enabled key.

@@ -71,8 +71,13 @@ pub struct KeyService {
     pub(crate) root: Arc<dyn RootKeyProvider>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: KeyCache,
+    /// Striped locks that serialize this node's updates of one key (see `update_key`).
+    update_locks: Vec<tokio::sync::Mutex<()>>,
     default_account_id: String,
 }
+
+/// How many stripes of update locks: enough that unrelated keys rarely share one.
+const UPDATE_LOCK_STRIPES: usize = 64;
 
 impl std::fmt::Debug for KeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +120,9 @@ impl KeyService {
             root,
             clock,
             cache: KeyCache::new(config.cache_capacity),
+            update_locks: (0..UPDATE_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             default_account_id: account_id.clone(),
         };
         let created_admin = if service.store.access_keys().await?.is_empty() {
@@ -164,6 +172,12 @@ impl KeyService {
                 admin_arn,
             },
         ))
+    }
+
+    pub(crate) fn update_lock(&self, key_id: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key_id);
+        &self.update_locks[(hash % UPDATE_LOCK_STRIPES as u64) as usize]
     }
 
     pub fn default_account_id(&self) -> &str {

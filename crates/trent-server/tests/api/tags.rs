@@ -414,3 +414,35 @@ async fn tags_of_a_key_pending_deletion() {
         map(&[("a", "1"), ("b", "2")])
     );
 }
+
+/// Concurrent writers to one key never lose each other's changes (optimistic concurrency
+/// in the store, re-applied on conflict by the key service).
+#[tokio::test]
+async fn concurrent_tagging_loses_no_update() {
+    let server = TestServer::start();
+    let client = server.client(REGION);
+    let (key_id, _) = create_key(&client).await;
+    let writers: Vec<_> = (0..24)
+        .map(|i| {
+            let client = client.clone();
+            let key_id = key_id.clone();
+            tokio::spawn(async move {
+                let t = tag(&format!("writer-{i:02}"), &i.to_string());
+                ok(client.tag_resource().key_id(&key_id).tags(t).send().await);
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let out = ok(client
+        .list_resource_tags()
+        .key_id(&key_id)
+        .limit(50)
+        .send()
+        .await);
+    let mut keys: Vec<String> = out.tags().iter().map(|t| t.tag_key().to_owned()).collect();
+    keys.sort();
+    let expected: Vec<String> = (0..24).map(|i| format!("writer-{i:02}")).collect();
+    assert_eq!(keys, expected);
+}
