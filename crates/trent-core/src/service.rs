@@ -45,9 +45,8 @@ pub struct BootstrapOptions {
 pub struct BootstrapReport {
     /// The deployment's default account (the stored one wins over the option).
     pub account_id: String,
-    /// Set when this start created the administrator: its access key id and secret,
-    /// to be handed to the operator once.
-    pub created_admin: Option<(String, SecretBytes)>,
+    /// Set when this start created the administrator: its access key id.
+    pub created_admin: Option<String>,
     pub admin_arn: String,
 }
 
@@ -59,6 +58,8 @@ pub enum BootstrapError {
     InvalidAccessKeyId(String),
     #[error("the administrator secret access key must be 1 to 128 printable characters")]
     InvalidSecret,
+    #[error("cannot hand the administrator's credentials over: {0}")]
+    HandOver(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("crypto: {0}")]
@@ -91,13 +92,21 @@ impl std::fmt::Debug for KeyService {
 impl KeyService {
     /// Opens the service on a store: checks the root key against the store, and on first
     /// start records the default account and creates the administrator.
-    pub async fn open(
+    ///
+    /// A new administrator's credentials go to `hand_over` (access key id, secret) *before*
+    /// the access key is stored: if the process dies in between, the next start simply
+    /// creates the administrator again, and no stored key is ever one nobody holds.
+    pub async fn open<H>(
         store: Arc<dyn Store>,
         root: Arc<dyn RootKeyProvider>,
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
         options: BootstrapOptions,
-    ) -> Result<(Self, BootstrapReport), BootstrapError> {
+        hand_over: H,
+    ) -> Result<(Self, BootstrapReport), BootstrapError>
+    where
+        H: FnOnce(&str, &SecretBytes) -> Result<(), String>,
+    {
         let check = root.seal(ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT)?;
         let stored = store.init_meta(META_ROOT_CHECK, &check).await?;
         match root.unseal(ROOT_CHECK_AAD, &stored) {
@@ -159,8 +168,9 @@ impl KeyService {
                 created_at: service.clock.now_millis(),
                 status: "Active".into(),
             };
+            hand_over(&id, &secret).map_err(BootstrapError::HandOver)?;
             service.store.put_access_key(&record).await?;
-            Some((id, secret))
+            Some(id)
         } else {
             None
         };
@@ -236,4 +246,71 @@ fn new_secret_access_key() -> Result<SecretBytes, trent_crypto::CryptoError> {
     let bytes = trent_crypto::random_bytes(30)?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(bytes.expose());
     Ok(SecretBytes::new(encoded.into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use trent_crypto::FileRootKey;
+    use trent_store::SqliteStore;
+
+    use super::*;
+    use crate::SystemClock;
+
+    fn options() -> BootstrapOptions {
+        BootstrapOptions {
+            account_id: "111122223333".into(),
+            admin_access_key_id: None,
+            admin_secret_access_key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_handed_over_before_the_access_key_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let root: Arc<dyn RootKeyProvider> =
+            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let open = |hand_over: Box<dyn FnOnce(&str, &SecretBytes) -> Result<(), String>>| {
+            KeyService::open(
+                store.clone(),
+                root.clone(),
+                Arc::new(SystemClock),
+                ServiceConfig::default(),
+                options(),
+                hand_over,
+            )
+        };
+
+        // The operator never got the credentials: nothing may be stored.
+        let failed = open(Box::new(|_, _| Err("disk full".into()))).await;
+        assert!(matches!(failed, Err(BootstrapError::HandOver(_))));
+        assert!(store.access_keys().await.unwrap().is_empty());
+
+        // The next start creates the administrator, and exactly the key handed over works.
+        let handed = Arc::new(parking_lot::Mutex::new(None));
+        let sink = handed.clone();
+        let (service, report) = open(Box::new(move |id, secret| {
+            *sink.lock() = Some((id.to_owned(), secret.clone()));
+            Ok(())
+        }))
+        .await
+        .unwrap();
+        let (id, secret) = handed.lock().take().unwrap();
+        assert_eq!(report.created_admin.as_deref(), Some(id.as_str()));
+        let keys = service.access_keys().await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].access_key_id, id);
+        assert_eq!(keys[0].secret, secret);
+        assert_eq!(
+            keys[0].principal.arn,
+            "arn:aws:iam::111122223333:user/admin"
+        );
+
+        // Later starts hand nothing over.
+        let (_, report) = open(Box::new(|_, _| panic!("no second administrator")))
+            .await
+            .unwrap();
+        assert!(report.created_admin.is_none());
+    }
 }

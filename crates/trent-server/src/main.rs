@@ -96,12 +96,18 @@ async fn serve(config: Config) -> Result<(), String> {
         admin_access_key_id: std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok(),
         admin_secret_access_key: admin_secret,
     };
+    let credentials_path = dir.join(CREDENTIALS_FILE);
+    let hand_over = |id: &str, secret: &SecretBytes| {
+        write_credentials(&credentials_path, id, secret)
+            .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
+    };
     let (service, report) = KeyService::open(
         store,
         root,
         Arc::new(SystemClock),
         ServiceConfig::default(),
         options,
+        hand_over,
     )
     .await
     .map_err(|e| format!("{}: {}", dir.display(), error_chain(&e)))?;
@@ -112,15 +118,12 @@ async fn serve(config: Config) -> Result<(), String> {
             "this data directory was created for another default account; keeping the stored one"
         );
     }
-    if let Some((id, secret)) = &report.created_admin {
-        let path = dir.join(CREDENTIALS_FILE);
-        write_credentials(&path, id, secret)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if report.created_admin.is_some() {
         println!(
             "trent: created account {} with administrator {}; its access key is in {} (profile default)",
             report.account_id,
             report.admin_arn,
-            path.display()
+            credentials_path.display()
         );
     }
     let keys = service
