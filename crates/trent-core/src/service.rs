@@ -256,6 +256,8 @@ mod tests {
     use super::*;
     use crate::SystemClock;
 
+    type HandOver = Box<dyn FnOnce(&str, &SecretBytes) -> Result<(), String>>;
+
     fn options() -> BootstrapOptions {
         BootstrapOptions {
             account_id: "111122223333".into(),
@@ -271,7 +273,7 @@ mod tests {
             Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-        let open = |hand_over: Box<dyn FnOnce(&str, &SecretBytes) -> Result<(), String>>| {
+        let open = |hand_over: HandOver| {
             KeyService::open(
                 store.clone(),
                 root.clone(),
