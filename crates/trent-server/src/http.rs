@@ -74,7 +74,7 @@ async fn pipeline(
         .await
         .map_err(|_| {
             WireFailure::new(
-                ErrorCode::SerializationException,
+                ErrorCode::RequestEntityTooLargeException,
                 format!(
                     "Request body is larger than the limit of {} bytes",
                     state.max_body_bytes
