@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use trent_core::{AccessKeyEntry, Principal};
+use trent_core::{AccessKeyEntry, Caller, Principal};
 use trent_sigv4::{CredentialLookup, SecretKey, SigV4Error, Verifier};
 
 /// AWS's allowed clock skew between client and service.
@@ -40,14 +40,6 @@ impl CredentialLookup for AccessKeys {
     }
 }
 
-/// Who sent a request, and in which region.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub principal: Principal,
-    pub region: String,
-    pub access_key_id: String,
-}
-
 pub struct Authenticator {
     verifier: Verifier<AccessKeys>,
     dev_any_credentials: bool,
@@ -68,7 +60,7 @@ impl Authenticator {
         parts: &http::request::Parts,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<Authenticated, SigV4Error> {
+    ) -> Result<Caller, SigV4Error> {
         if self.dev_any_credentials {
             let auth = self.verifier.check_unsigned(parts, now)?;
             // Known keys are still verified, so that their principal is really theirs.
@@ -78,7 +70,7 @@ impl Authenticator {
                 } else {
                     self.default_account_id.as_str()
                 };
-                return Ok(Authenticated {
+                return Ok(Caller {
                     principal: Principal::account_root(account),
                     region: auth.region,
                     access_key_id: auth.access_key_id,
@@ -86,7 +78,7 @@ impl Authenticator {
             }
         }
         let v = self.verifier.verify(parts, body, now)?;
-        Ok(Authenticated {
+        Ok(Caller {
             principal: v.principal,
             region: v.region,
             access_key_id: v.access_key_id,

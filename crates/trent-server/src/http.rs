@@ -15,7 +15,7 @@ use http::{HeaderValue, Method, StatusCode};
 use trent_core::{Caller, KeyService, KmsError};
 use trent_wire::{ErrorCode, Operation};
 
-use crate::auth::{Authenticated, Authenticator};
+use crate::auth::Authenticator;
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
@@ -68,7 +68,7 @@ async fn pipeline(
     parts: &http::request::Parts,
     body: Body,
     operation: &mut Option<Operation>,
-    principal: &mut Option<Authenticated>,
+    principal: &mut Option<Caller>,
 ) -> Result<Vec<u8>, WireFailure> {
     let body = axum::body::to_bytes(body, state.max_body_bytes)
         .await
@@ -87,16 +87,11 @@ async fn pipeline(
             message: None,
         });
     }
-    let auth = state
+    let caller = state
         .auth
         .authenticate(parts, &body, SystemTime::now())
         .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
-    let caller = Caller {
-        principal: auth.principal.clone(),
-        region: auth.region.clone(),
-        access_key_id: auth.access_key_id.clone(),
-    };
-    *principal = Some(auth);
+    let caller = &*principal.insert(caller);
     let content_type_ok = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -116,7 +111,7 @@ async fn pipeline(
             message: None,
         })?;
     *operation = Some(op);
-    Ok(dispatch(&state.service, &caller, op, &body).await?)
+    Ok(dispatch(&state.service, caller, op, &body).await?)
 }
 
 /// SigV4 error types as the wire knows them.
@@ -229,7 +224,7 @@ async fn dispatch(
 fn finish(
     request_id: &str,
     operation: Option<Operation>,
-    principal: Option<&Authenticated>,
+    principal: Option<&Caller>,
     result: Result<Vec<u8>, WireFailure>,
     started: Instant,
 ) -> Response {
