@@ -406,7 +406,7 @@ fn write_canonical_request(
         // Signed, the declared hash is what the client signed; it must also be
         // the body's, or an unsigned body (`UNSIGNED-PAYLOAD`) would pass.
         Some(declared) => {
-            let declared = declared.as_bytes();
+            let declared = declared.as_bytes().trim_ascii();
             out.extend_from_slice(declared);
             complete &= bool::from(declared.ct_eq(&body_hash[..]));
         }

@@ -686,3 +686,18 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!text.contains("bPxRfiCY"), "{text}");
     }
 }
+
+/// Signer and verifier agree on a declared payload hash with surrounding whitespace
+/// (canonical header values are trimmed on both sides); found by the robustness tests.
+#[test]
+fn a_padded_declared_payload_hash_verifies() {
+    let v = verifier();
+    let body = b"{}";
+    // SHA-256 of "{}".
+    let hash = " 44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a ";
+    let headers = [("Host", HOST), ("X-Amz-Content-Sha256", hash)];
+    let req = signed_with(&kms_signer(), &headers, body, at(T0));
+    assert!(v.verify(&req, body, at(T0)).is_ok());
+    // The declared hash must still be the body's.
+    assert_eq!(err(&v, &req, b"{ }", at(T0)).message(), MISMATCH);
+}
