@@ -546,20 +546,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: Debug,
 {
-    let err = match result {
-        Ok(v) => panic!("expected {code}, got success: {v:?}"),
-        Err(SdkError::ServiceError(se)) => se.into_err(),
-        Err(other) => panic!(
-            "expected service error {code}, got: {}",
-            DisplayErrorContext(&other)
-        ),
-    };
-    assert_eq!(
-        err.code(),
-        Some(code),
-        "wrong error code (message: {:?})",
-        err.message()
-    );
+    let err = expect_code(result, code);
     match message {
         Some(expected) => assert_eq!(err.message(), Some(expected), "wrong message for {code}"),
         None => {
