@@ -271,3 +271,46 @@ fn a_bad_config_is_a_clear_error() {
     let err = start_fails(&work.path().join("d"), &["--account-id", "12"]);
     assert!(err.contains("invalid account id"), "{err}");
 }
+
+#[test]
+fn a_data_dir_that_cannot_be_created_is_a_clear_error() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let err = start_fails(&file.join("data"), &[]);
+    assert!(err.contains("cannot create the data directory"), "{err}");
+}
+
+#[test]
+fn settings_come_from_the_config_file_when_no_flag_gives_them() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("from-config");
+    let config = work.path().join("trent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\naccount_id = \"444455556666\"\n",
+            data.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains("created account 444455556666"), "{banner}");
+    assert!(data.join("credentials").exists() && data.join("root.key").exists());
+}
