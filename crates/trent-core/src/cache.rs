@@ -14,7 +14,7 @@ use trent_store::KeyRecord;
 pub(crate) struct LoadedKey {
     pub record: KeyRecord,
     pub key_id_bytes: [u8; 16],
-    /// Material versions by id (hex of the 32-byte material id).
+    /// Material versions by their 32-byte id (the store keeps it as 64 hex digits).
     pub materials: HashMap<[u8; 32], Arc<SymmetricKey>>,
     pub current_material: [u8; 32],
 }

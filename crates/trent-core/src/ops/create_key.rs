@@ -1,10 +1,14 @@
 //! CreateKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use trent_crypto::SymmetricKey;
 use trent_store::{KeyRecord, MaterialRecord, StoreError};
 use trent_wire::{CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType, OriginType};
 
 use super::common::{check_tags, merge_tags};
+use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::key_arn;
 use crate::keys::{hex_encode, key_metadata, STATE_ENABLED};
@@ -69,13 +73,15 @@ impl KeyService {
         let account = caller.account_id();
         let region = &caller.region;
         let now = self.clock.now_millis();
-        let (_key, material) =
+        let (key, material) =
             SymmetricKey::generate().map_err(internal("generating key material"))?;
+        let key = Arc::new(key);
         loop {
-            let key_id = uuid::Uuid::new_v4().hyphenated().to_string();
+            let uuid = uuid::Uuid::new_v4();
+            let key_id = uuid.hyphenated().to_string();
             let arn = key_arn(region, account, &key_id);
-            let material_id =
-                hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
+            let material_bytes = trent_crypto::random_array::<32>().map_err(internal("random"))?;
+            let material_id = hex_encode(&material_bytes);
             let record = KeyRecord {
                 key_id: key_id.clone(),
                 account_id: account.to_owned(),
@@ -103,9 +109,18 @@ impl KeyService {
             };
             match self.store.create_key(&record, &m).await {
                 Ok(()) => {
+                    let metadata = key_metadata(&record);
+                    // The key is usable at once: cache the prepared key instead of
+                    // reading back and unsealing what was just sealed.
+                    self.cache.put_key(Arc::new(LoadedKey {
+                        record,
+                        key_id_bytes: *uuid.as_bytes(),
+                        materials: HashMap::from([(material_bytes, key.clone())]),
+                        current_material: material_bytes,
+                    }));
                     return Ok(CreateKeyResponse {
-                        key_metadata: Some(key_metadata(&record)),
-                    })
+                        key_metadata: Some(metadata),
+                    });
                 }
                 // A UUID collision: draw another id.
                 Err(StoreError::AlreadyExists) => continue,
