@@ -33,20 +33,15 @@ impl Principal {
 
     /// Parses an IAM/STS principal ARN; `None` if it is not one.
     pub fn from_arn(arn: &str) -> Option<Self> {
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some(service), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let crate::ids::Arn {
+            service,
+            region: "",
+            account,
+            resource,
+        } = crate::ids::split_arn(arn)?
+        else {
             return None;
         };
-        if !crate::is_account_id(account) {
-            return None;
-        }
         let kind = match (service, resource) {
             ("iam", "root") => PrincipalKind::Root,
             ("iam", r) if r.starts_with("user/") => PrincipalKind::User,
@@ -83,4 +78,37 @@ pub struct AccessKeyEntry {
     pub access_key_id: String,
     pub secret: SecretBytes,
     pub principal: Principal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_arns() {
+        let kind = |arn: &str| Principal::from_arn(arn).map(|p| (p.kind, p.account_id));
+        let acct = || "111122223333".to_owned();
+        assert_eq!(
+            kind("arn:aws:iam::111122223333:root"),
+            Some((PrincipalKind::Root, acct()))
+        );
+        assert_eq!(
+            kind("arn:aws:iam::111122223333:user/ops/admin"),
+            Some((PrincipalKind::User, acct()))
+        );
+        assert_eq!(
+            kind("arn:aws:iam::111122223333:role/app"),
+            Some((PrincipalKind::Role, acct()))
+        );
+        assert_eq!(
+            kind("arn:aws:sts::111122223333:assumed-role/app/session"),
+            Some((PrincipalKind::AssumedRole, acct()))
+        );
+        // IAM ARNs have no region; accounts have 12 digits; only IAM/STS principals.
+        assert_eq!(kind("arn:aws:iam:us-east-1:111122223333:root"), None);
+        assert_eq!(kind("arn:aws:iam::1111:root"), None);
+        assert_eq!(kind("arn:aws:kms::111122223333:root"), None);
+        assert_eq!(kind("arn:aws:iam::111122223333:group/x"), None);
+        assert_eq!(kind("not-an-arn"), None);
+    }
 }

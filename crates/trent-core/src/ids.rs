@@ -49,6 +49,32 @@ pub(crate) fn alias_arn(region: &str, account: &str, alias_name: &str) -> String
     )
 }
 
+/// The parts of an ARN `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (an AWS partition,
+/// a 12-digit account); `None` if the text is not one.
+pub(crate) struct Arn<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+pub(crate) fn split_arn(text: &str) -> Option<Arn<'_>> {
+    let mut parts = text.strip_prefix("arn:")?.splitn(5, ':');
+    let (partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (partition.starts_with("aws") && is_account_id(account)).then_some(Arn {
+        service,
+        region,
+        account,
+        resource,
+    })
+}
+
 /// A key id: a lowercase hyphenated UUID, or a multi-Region key id (`mrk-` + 32 hex).
 pub(crate) fn is_key_id(s: &str) -> bool {
     if let Some(hex) = s.strip_prefix("mrk-") {
@@ -96,23 +122,18 @@ impl KeyRef {
         let invalid = || KmsError::InvalidKeyId {
             key_id: input.to_owned(),
         };
-        if let Some(rest) = input.strip_prefix("arn:") {
+        if input.starts_with("arn:") {
             // arn:PARTITION:kms:REGION:ACCOUNT:key/ID | alias/NAME
-            let mut parts = rest.splitn(5, ':');
-            let (Some(part), Some(service), Some(region), Some(account), Some(resource)) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
+            let Some(Arn {
+                service: "kms",
+                region,
+                account,
+                resource,
+            }) = split_arn(input)
+            else {
                 return Err(invalid());
             };
-            if !part.starts_with("aws")
-                || service != "kms"
-                || !is_region(region)
-                || !is_account_id(account)
-            {
+            if !is_region(region) {
                 return Err(invalid());
             }
             if let Some(key_id) = resource.strip_prefix("key/") {
