@@ -12,6 +12,7 @@ mod aliases;
 mod crypto;
 mod dev_credentials;
 mod dry_run;
+mod error_paths;
 mod harness;
 mod isolation;
 mod keys;
