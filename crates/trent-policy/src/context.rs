@@ -194,7 +194,8 @@ impl From<IpAddr> for ContextValue {
 ///
 /// [`RequestContext::new`] fills the keys that follow from the principal:
 /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `kms:CallerAccount`
-/// and, for IAM users, `aws:username`. The caller adds the rest with
+/// and, for IAM users, `aws:username` (for a service principal only
+/// `aws:PrincipalServiceName`). The caller adds the rest with
 /// [`RequestContext::insert`] / [`RequestContext::insert_all`] (see the crate
 /// documentation for the list of keys and their types).
 #[derive(Debug, Clone)]
@@ -221,6 +222,11 @@ impl RequestContext {
             principal,
         };
         let p = ctx.principal.clone();
+        if p.kind == PrincipalKind::Service {
+            // Service principals carry their name instead of an ARN and account.
+            ctx.insert("aws:PrincipalServiceName", p.arn.as_str());
+            return ctx;
+        }
         ctx.insert("aws:PrincipalArn", p.principal_arn());
         ctx.insert("aws:PrincipalType", p.principal_type());
         if !p.account.is_empty() {

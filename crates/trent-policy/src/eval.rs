@@ -197,12 +197,17 @@ pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
     if set.grant_allows {
         return Decision::Allow(AllowedBy::Grant);
     }
-    let same_account = ctx.principal.account == set.key_account;
+    // A service principal named in the key policy needs nothing else; it has no IAM
+    // policies of its own.
+    let key_policy_suffices =
+        ctx.principal.account == set.key_account || ctx.principal.kind == PrincipalKind::Service;
     match key.allow {
         None => Decision::ImplicitDeny {
             reason: ImplicitDenyReason::NoResourceBasedPolicyAllows,
         },
-        Some(PrincipalMatch::Direct) if same_account => Decision::Allow(AllowedBy::KeyPolicy),
+        Some(PrincipalMatch::Direct) if key_policy_suffices => {
+            Decision::Allow(AllowedBy::KeyPolicy)
+        }
         Some(_) if identity_allows => Decision::Allow(AllowedBy::KeyPolicyAndIdentityPolicy),
         Some(_) => Decision::ImplicitDeny {
             reason: ImplicitDenyReason::NoIdentityBasedPolicyAllows,

@@ -880,3 +880,48 @@ fn lockout_safety_check() {
     )
     .is_ok());
 }
+
+#[test]
+fn service_principals() {
+    let kp = key_policy(
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"logs.us-west-2.amazonaws.com"},"Action":["kms:Encrypt*","kms:Decrypt*","kms:GenerateDataKey*","kms:Describe*"],"Resource":"*",
+         "Condition":{"ArnLike":{"kms:EncryptionContext:aws:logs:arn":"arn:aws:logs:us-west-2:111122223333:*"}}}]}"#,
+    );
+    let logs = || PrincipalContext::service("logs.us-west-2.amazonaws.com");
+    let ec = |c: &mut RequestContext| {
+        c.insert_encryption_context([(
+            "aws:logs:arn",
+            "arn:aws:logs:us-west-2:111122223333:log-group:app",
+        )]);
+    };
+    assert_eq!(
+        decide(logs(), "kms:GenerateDataKey", &kp, &[], ec),
+        Decision::Allow(AllowedBy::KeyPolicy)
+    );
+    assert_eq!(
+        decide(logs(), "kms:GenerateDataKey", &kp, &[], |_| {}),
+        NO_RESOURCE
+    );
+    assert_eq!(
+        decide(
+            PrincipalContext::service("s3.amazonaws.com"),
+            "kms:Decrypt",
+            &kp,
+            &[],
+            ec
+        ),
+        NO_RESOURCE
+    );
+    // A user is not the service.
+    assert_eq!(
+        decide(
+            user("arn:aws:iam::111122223333:user/logs"),
+            "kms:Decrypt",
+            &kp,
+            &[allow_all_kms()],
+            ec
+        ),
+        NO_RESOURCE
+    );
+}
