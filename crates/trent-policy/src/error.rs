@@ -10,7 +10,8 @@
 //!   "Has prohibited field Principal", "Has prohibited field Resource", "Policy document must
 //!   be version 2012-10-17 or greater.", "Policy statement
 //!   must contain actions.", "Policy statement must contain resources.", "Statement IDs
-//!   (SID) in a single policy must be unique.", "Actions/Conditions must be prefaced by a
+//!   (SID) in a single policy must be unique.", "Statement IDs (SID) must be
+//!   alpha-numeric. ...", "Actions/Conditions must be prefaced by a
 //!   vendor, e.g., iam, sdb, ec2, etc.", "The policy failed legacy parsing", 'Invalid
 //!   principal in policy: "AWS":"x"' (recorded IAM responses, also reproduced by moto's
 //!   `moto/iam/policy_validation.py`).
@@ -57,6 +58,10 @@ pub enum PolicyError {
     LegacyParsing,
     #[error("Statement IDs (SID) in a single policy must be unique.")]
     DuplicateSid { sid: String },
+    /// An identity-based policy `Sid` with other characters than letters and digits
+    /// (key and trust policies take any string).
+    #[error("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")]
+    InvalidSid { sid: String },
     /// A key policy statement without `Principal`/`NotPrincipal`.
     #[error("Policy contains a statement with no principal.")]
     NoPrincipal,

@@ -62,6 +62,15 @@
 //! # Ok::<(), trent_policy::PolicyError>(())
 //! ```
 //!
+//! ## Role trust policies
+//!
+//! For `sts:AssumeRole`, parse the role's trust policy with [`PolicyKind::TrustPolicy`]
+//! and evaluate it in the `key_policy` slot of [`PolicySet`] (it is the resource-based
+//! policy there too), with `key_account` the role's account, the role ARN as the
+//! resource and `sts:AssumeRole` as the action: a trust policy naming the caller allows
+//! it; one naming the caller's account root needs an identity policy of the caller that
+//! allows `sts:AssumeRole` on the role, exactly as IAM decides.
+//!
 //! ## Errors
 //!
 //! [`PolicyError`]'s `Display` is the message to send; [`PolicyError::code`] says whether

@@ -280,6 +280,11 @@ fn parse_statement(
         Some(Value::String(v)) => Some(v.clone()),
         Some(_) => return Err(wrong("Sid")),
     };
+    if let (PolicyKind::IdentityPolicy, Some(sid)) = (kind, &sid) {
+        if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(PolicyError::InvalidSid { sid: sid.clone() });
+        }
+    }
     let effect = match s.get("Effect") {
         None => return Err(PolicyError::syntax(SyntaxDetail::MissingEffect)),
         Some(Value::String(e)) if e == "Allow" => Effect::Allow,

@@ -925,3 +925,48 @@ fn service_principals() {
         NO_RESOURCE
     );
 }
+
+#[test]
+fn trust_policies_for_assume_role() {
+    let role = "arn:aws:iam::111122223333:role/deploy";
+    let trust = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ci"},"Action":"sts:AssumeRole"},
+        {"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":["sts:AssumeRole","sts:TagSession"],
+         "Condition":{"StringEquals":{"sts:ExternalId":"xyz"}}}]}"#,
+        PolicyKind::TrustPolicy,
+    )
+    .unwrap();
+    let run = |p: PrincipalContext, ids: &[Policy], setup: &dyn Fn(&mut RequestContext)| {
+        let mut ctx = RequestContext::new(p, "sts:AssumeRole", role);
+        setup(&mut ctx);
+        evaluate(
+            &ctx,
+            &PolicySet {
+                key_policy: Some(&trust),
+                key_account: ACCT,
+                identity_policies: ids,
+                grant_allows: false,
+            },
+        )
+    };
+    let assume_any = iam(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#,
+    );
+    assert!(run(user("arn:aws:iam::111122223333:user/ci"), &[], &|_| {}).is_allowed());
+    assert_eq!(
+        run(
+            user("arn:aws:iam::111122223333:user/other"),
+            std::slice::from_ref(&assume_any),
+            &|_| {}
+        ),
+        NO_RESOURCE
+    );
+    let ext = || user("arn:aws:iam::444455556666:user/partner");
+    let ext_id = |c: &mut RequestContext| {
+        c.insert("sts:ExternalId", "xyz");
+    };
+    assert!(run(ext(), std::slice::from_ref(&assume_any), &ext_id).is_allowed());
+    assert_eq!(run(ext(), &[], &ext_id), NO_IDENTITY);
+    assert_eq!(run(ext(), &[assume_any], &|_| {}), NO_RESOURCE);
+}

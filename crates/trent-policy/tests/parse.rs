@@ -295,8 +295,12 @@ fn identity_policy_rules() {
         iam_err(r#"{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}"#),
         "Policy document must be version 2012-10-17 or greater."
     );
+    assert_eq!(
+        iam_err(r#"{"Version":"2012-10-17","Statement":{"Sid":"Allow use","Effect":"Allow","Action":"kms:*","Resource":"*"}}"#),
+        "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"
+    );
     Policy::parse(
-        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotAction":"kms:Decrypt","NotResource":"arn:aws:kms:*:*:key/x"}}"#,
+        r#"{"Version":"2012-10-17","Statement":{"Sid":"AllowUse1","Effect":"Allow","NotAction":"kms:Decrypt","NotResource":"arn:aws:kms:*:*:key/x"}}"#,
         PolicyKind::IdentityPolicy,
     )
     .unwrap();
