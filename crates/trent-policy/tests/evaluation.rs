@@ -970,3 +970,28 @@ fn trust_policies_for_assume_role() {
     assert_eq!(run(ext(), &[], &ext_id), NO_IDENTITY);
     assert_eq!(run(ext(), &[assume_any], &|_| {}), NO_RESOURCE);
 }
+
+#[test]
+fn case_rules_actions_insensitive_arns_sensitive() {
+    let alice = || user("arn:aws:iam::111122223333:user/alice");
+    let kp = key_policy(&default_key_policy(ACCT));
+    let upper_key = iam(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"KMS:DECRYPT","Resource":"arn:aws:kms:us-west-2:111122223333:key/1234ABCD-12AB-34CD-56EF-1234567890AB"}}"#,
+    );
+    assert_eq!(
+        decide(alice(), "kms:Decrypt", &kp, &[upper_key], |_| {}),
+        NO_IDENTITY
+    );
+    let exact_key = iam(&format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"KMS:DECRYPT","Resource":"{KEY}"}}}}"#
+    ));
+    assert!(decide(alice(), "kms:Decrypt", &kp, &[exact_key], |_| {}).is_allowed());
+    // Principal ARNs compare exactly.
+    let kp = key_policy(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/Alice"},"Action":"kms:*","Resource":"*"}}"#,
+    );
+    assert_eq!(
+        decide(alice(), "kms:Decrypt", &kp, &[], |_| {}),
+        NO_RESOURCE
+    );
+}
