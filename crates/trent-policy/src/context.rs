@@ -1,0 +1,307 @@
+//! The request context: who calls, which action on which resource, and the condition
+//! keys with their values.
+//!
+//! Condition key names are case-insensitive (IAM: "Condition key names are not case
+//! sensitive"), including the part after the slash of `aws:PrincipalTag/`,
+//! `aws:ResourceTag/`, `aws:RequestTag/` and `kms:EncryptionContext:` keys; values are
+//! compared as each operator says.
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+
+/// The kind of the calling principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The account root, `arn:aws:iam::ACCOUNT:root`.
+    Root,
+    /// An IAM user, `arn:aws:iam::ACCOUNT:user/PATH/NAME`.
+    User,
+    /// A role session, `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`, with the ARN of
+    /// the role (with its path), `arn:aws:iam::ACCOUNT:role/PATH/ROLE`.
+    AssumedRole { role_arn: String },
+    /// A federated user, `arn:aws:sts::ACCOUNT:federated-user/NAME`.
+    FederatedUser,
+    /// An AWS service principal such as `dynamodb.amazonaws.com`.
+    Service,
+}
+
+/// The authenticated caller, as the policies see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalContext {
+    /// The caller's ARN (the session ARN for a role session; the service name for a
+    /// service principal).
+    pub arn: String,
+    /// The caller's account id (empty for a service principal).
+    pub account: String,
+    pub kind: PrincipalKind,
+    /// `arn:aws:iam::ACCOUNT:root`, precomputed for principal matching.
+    pub(crate) account_root: String,
+}
+
+impl PrincipalContext {
+    fn new(arn: String, account: String, kind: PrincipalKind) -> Self {
+        let account_root = if account.is_empty() {
+            String::new()
+        } else {
+            format!("arn:{}:iam::{account}:root", partition_of(&arn))
+        };
+        PrincipalContext {
+            arn,
+            account,
+            kind,
+            account_root,
+        }
+    }
+
+    /// The root user of `account`.
+    pub fn root(account: &str) -> Self {
+        Self::new(
+            format!("arn:aws:iam::{account}:root"),
+            account.to_owned(),
+            PrincipalKind::Root,
+        )
+    }
+
+    /// Builds the context from an IAM or STS principal ARN (root, user, federated user).
+    /// For a role session use [`PrincipalContext::assumed_role`], which also needs the
+    /// role's ARN (a session ARN does not carry the role's path). `None` if `arn` is not
+    /// such an ARN.
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let p = crate::arn::PrincipalArn::parse(arn)?;
+        let kind = match p.resource_type {
+            "root" => PrincipalKind::Root,
+            "user" => PrincipalKind::User,
+            "federated-user" => PrincipalKind::FederatedUser,
+            _ => return None,
+        };
+        Some(Self::new(arn.to_owned(), p.account.to_owned(), kind))
+    }
+
+    /// A role session: `session_arn` is `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`,
+    /// `role_arn` is `arn:aws:iam::ACCOUNT:role/PATH/ROLE`.
+    pub fn assumed_role(session_arn: &str, role_arn: &str) -> Option<Self> {
+        let s = crate::arn::PrincipalArn::parse(session_arn)?;
+        let r = crate::arn::PrincipalArn::parse(role_arn)?;
+        if s.resource_type != "assumed-role" || r.resource_type != "role" || s.account != r.account
+        {
+            return None;
+        }
+        Some(Self::new(
+            session_arn.to_owned(),
+            s.account.to_owned(),
+            PrincipalKind::AssumedRole {
+                role_arn: role_arn.to_owned(),
+            },
+        ))
+    }
+
+    /// An AWS service principal, e.g. `"ec2.amazonaws.com"`.
+    pub fn service(name: &str) -> Self {
+        Self::new(name.to_owned(), String::new(), PrincipalKind::Service)
+    }
+
+    /// The value of `aws:PrincipalArn`: the role ARN for a role session, else the ARN.
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn>
+    pub fn principal_arn(&self) -> &str {
+        match &self.kind {
+            PrincipalKind::AssumedRole { role_arn } => role_arn,
+            _ => &self.arn,
+        }
+    }
+
+    /// The value of `aws:PrincipalType`.
+    pub fn principal_type(&self) -> &'static str {
+        match self.kind {
+            PrincipalKind::Root => "Account",
+            PrincipalKind::User => "User",
+            PrincipalKind::AssumedRole { .. } => "AssumedRole",
+            PrincipalKind::FederatedUser => "FederatedUser",
+            PrincipalKind::Service => "Service",
+        }
+    }
+
+    /// The ARN of the account root this principal belongs to.
+    pub fn account_root_arn(&self) -> &str {
+        &self.account_root
+    }
+}
+
+fn partition_of(arn: &str) -> &str {
+    arn.split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws")
+}
+
+/// One value of a condition key. Operators convert where IAM does: a string operator
+/// compares a boolean as `"true"`/`"false"` and a number in decimal; a date operator
+/// takes a number as epoch seconds and a string as ISO 8601 or epoch seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContextValue {
+    String(String),
+    Bool(bool),
+    Number(f64),
+    Date(OffsetDateTime),
+    Ip(IpAddr),
+    Binary(Vec<u8>),
+}
+
+impl From<&str> for ContextValue {
+    fn from(s: &str) -> Self {
+        ContextValue::String(s.to_owned())
+    }
+}
+impl From<String> for ContextValue {
+    fn from(s: String) -> Self {
+        ContextValue::String(s)
+    }
+}
+impl From<bool> for ContextValue {
+    fn from(b: bool) -> Self {
+        ContextValue::Bool(b)
+    }
+}
+impl From<i64> for ContextValue {
+    fn from(n: i64) -> Self {
+        ContextValue::Number(n as f64)
+    }
+}
+impl From<u32> for ContextValue {
+    fn from(n: u32) -> Self {
+        ContextValue::Number(f64::from(n))
+    }
+}
+impl From<f64> for ContextValue {
+    fn from(n: f64) -> Self {
+        ContextValue::Number(n)
+    }
+}
+impl From<OffsetDateTime> for ContextValue {
+    fn from(t: OffsetDateTime) -> Self {
+        ContextValue::Date(t)
+    }
+}
+impl From<IpAddr> for ContextValue {
+    fn from(ip: IpAddr) -> Self {
+        ContextValue::Ip(ip)
+    }
+}
+
+/// Everything the evaluator knows about one request.
+///
+/// [`RequestContext::new`] fills the keys that follow from the principal:
+/// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`, `kms:CallerAccount`
+/// and, for IAM users, `aws:username` (for a service principal only
+/// `aws:PrincipalServiceName`). The caller adds the rest with
+/// [`RequestContext::insert`] / [`RequestContext::insert_all`] (see the crate
+/// documentation for the list of keys and their types).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub principal: PrincipalContext,
+    /// The IAM action, e.g. `kms:Encrypt`.
+    pub action: String,
+    /// The resource ARN (the key ARN), or `*` for operations on no resource
+    /// (CreateKey, ListKeys, ...).
+    pub resource: String,
+    keys: HashMap<String, Vec<ContextValue>>,
+}
+
+impl RequestContext {
+    pub fn new(
+        principal: PrincipalContext,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+    ) -> Self {
+        let mut ctx = RequestContext {
+            action: action.into(),
+            resource: resource.into(),
+            keys: HashMap::new(),
+            principal,
+        };
+        let p = ctx.principal.clone();
+        if p.kind == PrincipalKind::Service {
+            // Service principals carry their name instead of an ARN and account.
+            ctx.insert("aws:PrincipalServiceName", p.arn.as_str());
+            return ctx;
+        }
+        ctx.insert("aws:PrincipalArn", p.principal_arn());
+        ctx.insert("aws:PrincipalType", p.principal_type());
+        if !p.account.is_empty() {
+            ctx.insert("aws:PrincipalAccount", p.account.as_str());
+            ctx.insert("kms:CallerAccount", p.account.as_str());
+        }
+        if p.kind == PrincipalKind::User {
+            if let Some(name) = p.arn.rsplit('/').next() {
+                ctx.insert("aws:username", name);
+            }
+        }
+        ctx
+    }
+
+    /// Sets a single-valued key (replacing any previous values).
+    pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
+        self.keys
+            .insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self
+    }
+
+    /// Sets a multi-valued key (replacing any previous values). An empty list is a key
+    /// that is present with an empty set of values (`ForAllValues` is then true,
+    /// `ForAnyValue` false, `Null` true).
+    pub fn insert_all<V: Into<ContextValue>>(
+        &mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        self.keys.insert(
+            key.to_ascii_lowercase(),
+            values.into_iter().map(Into::into).collect(),
+        );
+        self
+    }
+
+    /// Sets the encryption context of a cryptographic request, replacing any previous
+    /// one: `kms:EncryptionContext:KEY` = value for each pair, and
+    /// `kms:EncryptionContextKeys` = every key. Pairs whose keys differ only by case
+    /// become one multi-valued condition key, since condition key names are
+    /// case-insensitive.
+    pub fn insert_encryption_context<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> &mut Self {
+        self.keys
+            .retain(|k, _| !k.starts_with("kms:encryptioncontext:"));
+        let mut keys = Vec::new();
+        for (k, v) in pairs {
+            let name = format!("kms:encryptioncontext:{}", k.to_ascii_lowercase());
+            self.keys
+                .entry(name)
+                .or_default()
+                .push(ContextValue::String(v.to_owned()));
+            keys.push(ContextValue::String(k.to_owned()));
+        }
+        self.keys
+            .insert("kms:encryptioncontextkeys".to_owned(), keys);
+        self
+    }
+
+    /// Removes a key.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.keys.remove(&key.to_ascii_lowercase());
+        self
+    }
+
+    /// The values of a key; `None` when the key is absent. `key` must already be
+    /// lowercase (the parser lowercases condition keys once).
+    pub(crate) fn lookup_lower(&self, key: &str) -> Option<&[ContextValue]> {
+        self.keys.get(key).map(Vec::as_slice)
+    }
+
+    /// The values of a key (any case).
+    pub fn values(&self, key: &str) -> Option<&[ContextValue]> {
+        self.lookup_lower(&key.to_ascii_lowercase())
+    }
+}
