@@ -137,8 +137,10 @@ fn every_signature_verifies_independently() {
         );
         checked += 1;
     }
-    // 12 specs: RSA 3×6×2, NIST/k1 4×1×2, Ed25519 2, ML-DSA 3×2, SM2 2 = 52 signatures.
-    assert_eq!(checked, 2 * 52);
+    // RSA 3 specs × 6 algorithms × (RAW, DIGEST) = 36, NIST and secp256k1
+    // 4 × 2 = 8, Ed25519 (RAW) + Ed25519ph (DIGEST) = 2, ML-DSA 3 × (RAW,
+    // EXTERNAL_MU) = 6, SM2 (RAW, DIGEST) = 2: 54 signatures, each also tampered.
+    assert_eq!(checked, 2 * 54);
 }
 
 /// Private keys from `pkcs8()` load elsewhere and carry the same public key.
