@@ -7,14 +7,14 @@ use std::sync::Arc;
 use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_store::{KeyRecord, StoreError};
 use trent_wire::{
-    CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState,
-    KeyUsageType, OriginType, Timestamp,
+    CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
+    OriginType, Timestamp,
 };
 
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
-use crate::keyspec::{algorithm_lists, KeyKind};
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
+use crate::keyspec::{algorithm_lists, KeyKind};
 use crate::{Caller, KeyService, KmsError};
 
 /// How many times an update is re-applied on a fresh read when another writer got there

@@ -3,7 +3,9 @@
 //! GetPublicKey):
 //! <https://docs.aws.amazon.com/kms/latest/developerguide/symm-asymm-choose-key-spec.html>
 
-use trent_crypto::{AsymmetricEncryptionAlgorithm, AsymmetricKeySpec, HmacKeySpec, SigningAlgorithm};
+use trent_crypto::{
+    AsymmetricEncryptionAlgorithm, AsymmetricKeySpec, HmacKeySpec, SigningAlgorithm,
+};
 use trent_wire::{
     EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeyUsageType, MacAlgorithmSpec,
     SigningAlgorithmSpec,

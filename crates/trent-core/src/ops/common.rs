@@ -369,7 +369,8 @@ impl KeyService {
         }
         let blob = ciphertext.blob.to_vec();
         let plaintext = with_private_key(&key, move |k| {
-            k.decrypt(alg, &blob).map_err(|_| KmsError::InvalidCiphertext)
+            k.decrypt(alg, &blob)
+                .map_err(|_| KmsError::InvalidCiphertext)
         })
         .await?;
         Ok(Decrypted {

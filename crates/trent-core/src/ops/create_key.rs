@@ -10,9 +10,9 @@ use trent_wire::{CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType, Ori
 use super::common::{check_tags, merge_tags};
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
-use crate::keyspec::KeyKind;
 use crate::ids::key_arn;
 use crate::keys::{hex_encode, key_metadata, STATE_ENABLED};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {

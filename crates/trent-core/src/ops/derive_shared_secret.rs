@@ -6,8 +6,8 @@
 
 use trent_crypto::CryptoError;
 use trent_wire::{
-    DeriveSharedSecretRequest, DeriveSharedSecretResponse, KeyAgreementAlgorithmSpec,
-    KeyUsageType, OriginType, SensitiveBlob,
+    DeriveSharedSecretRequest, DeriveSharedSecretResponse, KeyAgreementAlgorithmSpec, KeyUsageType,
+    OriginType, SensitiveBlob,
 };
 
 use super::common::{require_usage, with_private_key};

@@ -6,7 +6,9 @@
 
 use trent_wire::{EncryptRequest, EncryptResponse, KeyUsageType};
 
-use super::common::{check_plaintext_len, choose_encryption, context_bytes, encrypt_for, require_usage};
+use super::common::{
+    check_plaintext_len, choose_encryption, context_bytes, encrypt_for, require_usage,
+};
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};

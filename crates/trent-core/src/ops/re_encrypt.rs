@@ -6,8 +6,7 @@
 use trent_wire::{KeyUsageType, ReEncryptRequest, ReEncryptResponse};
 
 use super::common::{
-    choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext,
-    Encryption,
+    choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext, Encryption,
 };
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};

@@ -35,7 +35,10 @@ impl KeyService {
                 req.message.expose(),
                 &req.signature,
             )
-            .map_err(signing_error(checked.algorithm, &checked.key.record.key_spec))?;
+            .map_err(signing_error(
+                checked.algorithm,
+                &checked.key.record.key_spec,
+            ))?;
         if !valid {
             return Err(KmsError::InvalidSignature);
         }
