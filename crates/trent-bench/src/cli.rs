@@ -10,7 +10,7 @@ use trent_sigv4::Credentials;
 use crate::credentials::{self, CredentialSources};
 use crate::duration::{parse_duration, parse_positive_duration};
 use crate::endpoint::Endpoint;
-use crate::kms::Op;
+use crate::kms::{self, Op};
 use crate::run::Plan;
 use crate::BenchError;
 
@@ -45,6 +45,14 @@ pub struct Args {
     /// (CreateKey) and scheduled for deletion after the run.
     #[arg(long)]
     pub key_id: Option<String>,
+    /// Sign: the key spec of the signing key (created with it, or the spec of --key-id),
+    /// which picks the signing algorithm: ECC_NIST_P256 (ECDSA_SHA_256), RSA_2048
+    /// (RSASSA_PSS_SHA_256), ML_DSA_65 (ML_DSA_SHAKE_256), ...
+    #[arg(long, default_value = "ECC_NIST_P256")]
+    pub key_spec: String,
+    /// GenerateDataKeyPair: the DataKeyPairSpec (RSA_2048, ECC_NIST_P256, ...).
+    #[arg(long, default_value = "ECC_NIST_P256")]
+    pub key_pair_spec: String,
     /// Print one JSON object instead of the human summary.
     #[arg(long)]
     pub json: bool,
@@ -78,6 +86,8 @@ impl fmt::Debug for Args {
             .field("warmup", &self.warmup)
             .field("payload_size", &self.payload_size)
             .field("key_id", &self.key_id)
+            .field("key_spec", &self.key_spec)
+            .field("key_pair_spec", &self.key_pair_spec)
             .field("json", &self.json)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &redacted(&self.secret_access_key))
@@ -97,6 +107,9 @@ pub struct Config {
     pub plan: Plan,
     pub payload_size: usize,
     pub key_id: Option<String>,
+    /// The key spec of a Sign run's key, or the DataKeyPairSpec of a
+    /// GenerateDataKeyPair run (empty for the other operations).
+    pub spec: String,
     pub credentials: Credentials,
     pub json: bool,
 }
@@ -115,6 +128,29 @@ impl Config {
                 });
             }
         }
+        let spec = match args.op {
+            Op::Sign => {
+                if kms::signing_algorithm(&args.key_spec).is_none() {
+                    return Err(BenchError::Spec {
+                        option: "--key-spec",
+                        value: args.key_spec,
+                        allowed: kms::SIGNING_SPECS.iter().map(|(s, _)| *s).collect(),
+                    });
+                }
+                args.key_spec
+            }
+            Op::GenerateDataKeyPair => {
+                if !kms::DATA_KEY_PAIR_SPECS.contains(&args.key_pair_spec.as_str()) {
+                    return Err(BenchError::Spec {
+                        option: "--key-pair-spec",
+                        value: args.key_pair_spec,
+                        allowed: kms::DATA_KEY_PAIR_SPECS.to_vec(),
+                    });
+                }
+                args.key_pair_spec
+            }
+            _ => String::new(),
+        };
         let credentials = credentials::resolve(&CredentialSources {
             access_key_id: args.access_key_id.as_deref(),
             secret_access_key: args.secret_access_key.as_deref(),
@@ -134,6 +170,7 @@ impl Config {
             },
             payload_size: args.payload_size,
             key_id: args.key_id.filter(|k| !k.is_empty()),
+            spec,
             credentials,
             json: args.json,
         })
@@ -184,7 +221,7 @@ mod tests {
         assert!(args(&["--op", "encrypt", "--duration", "0s"]).is_err());
         assert!(args(&["--op", "encrypt", "--warmup", "11m"]).is_err());
         assert!(args(&["--op", "encrypt", "--concurrency", "0"]).is_err());
-        assert!(args(&["--op", "sign"]).is_err());
+        assert!(args(&["--op", "verify"]).is_err());
         assert!(args(&[]).is_err());
     }
 
@@ -209,6 +246,44 @@ mod tests {
             config(&["--op", "encrypt", "--endpoint", "127.0.0.1:1"]),
             Err(BenchError::Endpoint { .. })
         ));
+    }
+
+    #[test]
+    fn checks_the_specs_of_sign_and_data_key_pair_runs() {
+        let config = |extra: &[&str]| Config::from_args(args(extra).unwrap(), None);
+        let c = config(&["--op", "sign"]).unwrap();
+        assert_eq!(c.spec, "ECC_NIST_P256");
+        let c = config(&["--op", "sign", "--key-spec", "ML_DSA_65"]).unwrap();
+        assert_eq!(c.spec, "ML_DSA_65");
+        assert!(matches!(
+            config(&["--op", "sign", "--key-spec", "HMAC_256"]),
+            Err(BenchError::Spec {
+                option: "--key-spec",
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(&["--op", "sign", "--payload-size", "4097"]),
+            Err(BenchError::PayloadSize { max: 4096, .. })
+        ));
+        let c = config(&[
+            "--op",
+            "generate-data-key-pair",
+            "--key-pair-spec",
+            "RSA_2048",
+        ])
+        .unwrap();
+        assert_eq!(c.spec, "RSA_2048");
+        assert!(matches!(
+            config(&[
+                "--op",
+                "generate-data-key-pair",
+                "--key-pair-spec",
+                "ML_DSA_65"
+            ]),
+            Err(BenchError::Spec { .. })
+        ));
+        assert_eq!(config(&["--op", "encrypt"]).unwrap().spec, "");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub enum Op {
     Decrypt,
     GenerateDataKey,
     GenerateRandom,
+    /// Sign with a SIGN_VERIFY key of `--key-spec`.
+    Sign,
+    /// GenerateDataKeyPair of `--key-pair-spec` under a symmetric key.
+    GenerateDataKeyPair,
 }
 
 impl Op {
@@ -44,6 +48,8 @@ impl Op {
             Op::Decrypt => "Decrypt",
             Op::GenerateDataKey => "GenerateDataKey",
             Op::GenerateRandom => "GenerateRandom",
+            Op::Sign => "Sign",
+            Op::GenerateDataKeyPair => "GenerateDataKeyPair",
         }
     }
 
@@ -54,6 +60,8 @@ impl Op {
             Op::Decrypt => "decrypt",
             Op::GenerateDataKey => "generate-data-key",
             Op::GenerateRandom => "generate-random",
+            Op::Sign => "sign",
+            Op::GenerateDataKeyPair => "generate-data-key-pair",
         }
     }
 
@@ -63,15 +71,61 @@ impl Op {
     }
 
     /// The accepted `--payload-size` range, if the operation uses it: AWS's limits,
-    /// Encrypt plaintext 1–4096 bytes (Decrypt decrypts such a ciphertext) and
-    /// GenerateRandom `NumberOfBytes` 1–1024.
+    /// Encrypt plaintext and Sign message 1–4096 bytes (Decrypt decrypts such a
+    /// ciphertext) and GenerateRandom `NumberOfBytes` 1–1024.
     pub fn payload_range(self) -> Option<std::ops::RangeInclusive<usize>> {
         match self {
-            Op::Encrypt | Op::Decrypt => Some(1..=4096),
+            Op::Encrypt | Op::Decrypt | Op::Sign => Some(1..=4096),
             Op::GenerateRandom => Some(1..=1024),
-            Op::GenerateDataKey => None,
+            Op::GenerateDataKey | Op::GenerateDataKeyPair => None,
         }
     }
+
+    /// The KMS key a run creates for itself: (KeySpec, KeyUsage).
+    pub fn key_to_create(self, key_spec: &str) -> (&str, &'static str) {
+        match self {
+            Op::Sign => (key_spec, "SIGN_VERIFY"),
+            _ => ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+        }
+    }
+}
+
+/// The key specs a Sign run accepts, with the signing algorithm it uses for each (the
+/// first, or the PSS SHA-256 one for RSA, of the algorithms AWS lists for the spec).
+pub const SIGNING_SPECS: &[(&str, &str)] = &[
+    ("ECC_NIST_P256", "ECDSA_SHA_256"),
+    ("ECC_NIST_P384", "ECDSA_SHA_384"),
+    ("ECC_NIST_P521", "ECDSA_SHA_512"),
+    ("ECC_SECG_P256K1", "ECDSA_SHA_256"),
+    ("ECC_NIST_EDWARDS25519", "ED25519_SHA_512"),
+    ("RSA_2048", "RSASSA_PSS_SHA_256"),
+    ("RSA_3072", "RSASSA_PSS_SHA_256"),
+    ("RSA_4096", "RSASSA_PSS_SHA_256"),
+    ("ML_DSA_44", "ML_DSA_SHAKE_256"),
+    ("ML_DSA_65", "ML_DSA_SHAKE_256"),
+    ("ML_DSA_87", "ML_DSA_SHAKE_256"),
+    ("SM2", "SM2DSA"),
+];
+
+/// AWS's DataKeyPairSpec values.
+pub const DATA_KEY_PAIR_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+    "ECC_NIST_EDWARDS25519",
+];
+
+/// The signing algorithm a Sign run uses with a key spec.
+pub fn signing_algorithm(key_spec: &str) -> Option<&'static str> {
+    SIGNING_SPECS
+        .iter()
+        .find(|(spec, _)| *spec == key_spec)
+        .map(|(_, alg)| *alg)
 }
 
 /// One request, prepared once and sent many times: only the signature changes.
@@ -102,18 +156,27 @@ impl RequestTemplate {
     }
 }
 
-/// The request body of the operation under load.
+/// The request body of the operation under load. `spec` is the key spec of a Sign run's
+/// key, or the DataKeyPairSpec of a GenerateDataKeyPair run.
 pub fn operation_body(
     op: Op,
     key_id: Option<&str>,
     payload_size: usize,
     ciphertext_blob: Option<&str>,
+    spec: &str,
 ) -> Value {
     match op {
         Op::Encrypt => json!({ "KeyId": key_id, "Plaintext": plaintext(payload_size) }),
         Op::Decrypt => json!({ "KeyId": key_id, "CiphertextBlob": ciphertext_blob }),
         Op::GenerateDataKey => json!({ "KeyId": key_id, "KeySpec": "AES_256" }),
         Op::GenerateRandom => json!({ "NumberOfBytes": payload_size }),
+        Op::Sign => json!({
+            "KeyId": key_id,
+            "Message": plaintext(payload_size),
+            "MessageType": "RAW",
+            "SigningAlgorithm": signing_algorithm(spec),
+        }),
+        Op::GenerateDataKeyPair => json!({ "KeyId": key_id, "KeyPairSpec": spec }),
     }
 }
 
@@ -269,15 +332,15 @@ impl Client {
             })?
     }
 
-    /// CreateKey (symmetric, ENCRYPT_DECRYPT) for a run given no `--key-id`.
-    pub async fn create_key(&self) -> Result<String, BenchError> {
+    /// CreateKey for a run given no `--key-id`.
+    pub async fn create_key(&self, key_spec: &str, key_usage: &str) -> Result<String, BenchError> {
         let reply = self
             .call(
                 "CreateKey",
                 &json!({
                     "Description": "trent-bench load-test key (scheduled for deletion after the run)",
-                    "KeySpec": "SYMMETRIC_DEFAULT",
-                    "KeyUsage": "ENCRYPT_DECRYPT",
+                    "KeySpec": key_spec,
+                    "KeyUsage": key_usage,
                 }),
             )
             .await?;
@@ -297,7 +360,7 @@ impl Client {
         key_id: &str,
         payload_size: usize,
     ) -> Result<String, BenchError> {
-        let body = operation_body(Op::Encrypt, Some(key_id), payload_size, None);
+        let body = operation_body(Op::Encrypt, Some(key_id), payload_size, None, "");
         let reply = self.call("Encrypt", &body).await?;
         reply["CiphertextBlob"]
             .as_str()
@@ -387,14 +450,22 @@ mod tests {
 
     #[test]
     fn operation_bodies_follow_the_service_model() {
-        let b = operation_body(Op::Encrypt, Some("alias/k"), 3, None);
+        let b = operation_body(Op::Encrypt, Some("alias/k"), 3, None, "");
         assert_eq!(b, json!({"KeyId": "alias/k", "Plaintext": "AAEC"}));
-        let b = operation_body(Op::Decrypt, Some("k"), 3, Some("Y3Q="));
+        let b = operation_body(Op::Decrypt, Some("k"), 3, Some("Y3Q="), "");
         assert_eq!(b, json!({"KeyId": "k", "CiphertextBlob": "Y3Q="}));
-        let b = operation_body(Op::GenerateDataKey, Some("k"), 99, None);
+        let b = operation_body(Op::GenerateDataKey, Some("k"), 99, None, "");
         assert_eq!(b, json!({"KeyId": "k", "KeySpec": "AES_256"}));
-        let b = operation_body(Op::GenerateRandom, None, 32, None);
+        let b = operation_body(Op::GenerateRandom, None, 32, None, "");
         assert_eq!(b, json!({"NumberOfBytes": 32}));
+        let b = operation_body(Op::Sign, Some("k"), 3, None, "ML_DSA_65");
+        assert_eq!(
+            b,
+            json!({"KeyId": "k", "Message": "AAEC", "MessageType": "RAW",
+                   "SigningAlgorithm": "ML_DSA_SHAKE_256"})
+        );
+        let b = operation_body(Op::GenerateDataKeyPair, Some("k"), 1, None, "RSA_2048");
+        assert_eq!(b, json!({"KeyId": "k", "KeyPairSpec": "RSA_2048"}));
         let plain = plaintext(4096);
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(plain)

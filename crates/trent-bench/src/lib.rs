@@ -1,6 +1,6 @@
 //! `trent-bench`: a load generator for Trent or any AWS KMS endpoint. It sends
 //! SigV4-signed KMS JSON 1.1 requests (Encrypt, Decrypt, GenerateDataKey,
-//! GenerateRandom) back-to-back over one keep-alive HTTP/1.1 connection per worker, and
+//! GenerateRandom, Sign, GenerateDataKeyPair) back-to-back over one keep-alive HTTP/1.1 connection per worker, and
 //! reports successes, errors by exception name, throughput and a latency histogram. It
 //! also ships `echo-server`, the do-nothing HTTP floor a KMS server is compared with.
 //!
@@ -33,6 +33,12 @@ pub enum BenchError {
     Endpoint {
         endpoint: String,
         reason: &'static str,
+    },
+    #[error("{option} {value} is not one of {}", allowed.join(", "))]
+    Spec {
+        option: &'static str,
+        value: String,
+        allowed: Vec<&'static str>,
     },
     #[error("--payload-size {size} is out of range for {op}: {min} to {max} bytes")]
     PayloadSize {
@@ -111,14 +117,20 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
         (false, _) => (None, false),
         (true, Some(key_id)) => (Some(key_id), false),
         (true, None) => {
-            let key_id = client.create_key().await?;
+            let (key_spec, key_usage) = op.key_to_create(&config.spec);
+            let key_id = client.create_key(key_spec, key_usage).await?;
             note(&format!("created key {key_id} for this run"));
             (Some(key_id), true)
         }
     };
     note(&format!(
-        "{} on {}: {} workers, warmup {:.1} s, measuring {:.1} s",
+        "{}{} on {}: {} workers, warmup {:.1} s, measuring {:.1} s",
         op.operation(),
+        if config.spec.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", config.spec)
+        },
         client.endpoint().authority,
         config.plan.concurrency,
         config.plan.warmup.as_secs_f64(),
@@ -128,7 +140,7 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
         &client,
         op,
         key_id.as_deref(),
-        config.payload_size,
+        (config.payload_size, &config.spec),
         config.plan,
     )
     .await;
@@ -151,14 +163,14 @@ async fn load(
     client: &Arc<Client>,
     op: Op,
     key_id: Option<&str>,
-    payload_size: usize,
+    (payload_size, spec): (usize, &str),
     plan: Plan,
 ) -> Result<Measurement, BenchError> {
     let ciphertext = match (op, key_id) {
         (Op::Decrypt, Some(key_id)) => Some(client.encrypt_once(key_id, payload_size).await?),
         _ => None,
     };
-    let body = operation_body(op, key_id, payload_size, ciphertext.as_deref());
+    let body = operation_body(op, key_id, payload_size, ciphertext.as_deref(), spec);
     let template = RequestTemplate::new(op.operation(), &body)?;
 
     // One request first: a misconfiguration (credentials, key, endpoint) shows as its

@@ -6,22 +6,59 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use trent_crypto::SymmetricKey;
+use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
 use trent_store::KeyRecord;
+
+/// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
+/// itself in `Debug` and zeroizes on drop.
+#[derive(Debug)]
+pub(crate) enum Material {
+    Symmetric(SymmetricKey),
+    Hmac(HmacKey),
+    /// The key pair (the public key comes with it).
+    Asymmetric(PrivateKey),
+}
 
 /// A key as the hot path needs it.
 #[derive(Debug)]
 pub(crate) struct LoadedKey {
     pub record: KeyRecord,
     pub key_id_bytes: [u8; 16],
-    /// Material versions by their 32-byte id (the store keeps it as 64 hex digits).
-    pub materials: HashMap<[u8; 32], Arc<SymmetricKey>>,
+    /// Material versions by their 32-byte id (the store keeps it as 64 hex digits). HMAC
+    /// and asymmetric keys have exactly one.
+    pub materials: HashMap<[u8; 32], Arc<Material>>,
     pub current_material: [u8; 32],
 }
 
 impl LoadedKey {
-    pub fn current(&self) -> Option<&Arc<SymmetricKey>> {
+    pub fn current(&self) -> Option<&Arc<Material>> {
         self.materials.get(&self.current_material)
+    }
+
+    /// The symmetric material version `id`, if this is a symmetric key that has it.
+    pub fn symmetric(&self, id: &[u8; 32]) -> Option<&SymmetricKey> {
+        match self.materials.get(id).map(|m| &**m) {
+            Some(Material::Symmetric(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    pub fn current_symmetric(&self) -> Option<&SymmetricKey> {
+        self.symmetric(&self.current_material)
+    }
+
+    pub fn hmac(&self) -> Option<&HmacKey> {
+        match self.current().map(|m| &**m) {
+            Some(Material::Hmac(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    pub fn private_key(&self) -> Option<&PrivateKey> {
+        match self.current().map(|m| &**m) {
+            Some(Material::Asymmetric(k)) => Some(k),
+            _ => None,
+        }
     }
 }
 

@@ -39,14 +39,22 @@ pub enum KmsError {
         usage: String,
         operation: &'static str,
     },
-    #[error(
-        "The encryption algorithm {algorithm} is not valid for {arn} with key spec {key_spec}."
-    )]
-    InvalidEncryptionAlgorithm {
-        arn: String,
-        algorithm: String,
-        key_spec: String,
-    },
+    /// An encryption, signing or MAC algorithm the key's spec does not support (AWS's
+    /// wording, e.g. Encrypt with an RSA key and the default SYMMETRIC_DEFAULT algorithm).
+    #[error("Algorithm {algorithm} is incompatible with key spec {key_spec}.")]
+    IncompatibleAlgorithm { algorithm: String, key_spec: String },
+    /// GenerateDataKey* with an asymmetric ENCRYPT_DECRYPT key.
+    #[error("You cannot generate a data key with an asymmetric CMK")]
+    AsymmetricDataKey,
+    /// Verify of a signature that does not verify; AWS sends no message.
+    #[error("")]
+    InvalidSignature,
+    /// VerifyMac of a MAC that does not verify; AWS sends no message.
+    #[error("")]
+    InvalidMac,
+    /// GetPublicKey of a symmetric or HMAC key; AWS sends no message.
+    #[error("")]
+    NoPublicKey,
     #[error("An alias with the name {alias_arn} already exists")]
     AliasAlreadyExists { alias_arn: String },
     #[error("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")]
@@ -97,9 +105,12 @@ impl KmsError {
             | KmsError::InvalidState { .. } => ErrorCode::KMSInvalidStateException,
             KmsError::IncorrectKey => ErrorCode::IncorrectKeyException,
             KmsError::InvalidCiphertext => ErrorCode::InvalidCiphertextException,
-            KmsError::InvalidKeyUsage { .. } | KmsError::InvalidEncryptionAlgorithm { .. } => {
-                ErrorCode::InvalidKeyUsageException
-            }
+            KmsError::InvalidKeyUsage { .. }
+            | KmsError::IncompatibleAlgorithm { .. }
+            | KmsError::AsymmetricDataKey => ErrorCode::InvalidKeyUsageException,
+            KmsError::InvalidSignature => ErrorCode::KMSInvalidSignatureException,
+            KmsError::InvalidMac => ErrorCode::KMSInvalidMacException,
+            KmsError::NoPublicKey => ErrorCode::UnsupportedOperationException,
             KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
             KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
@@ -118,7 +129,10 @@ impl KmsError {
     /// The message sent to the client (`None`: AWS sends none for this error).
     pub fn message(&self) -> Option<String> {
         match self {
-            KmsError::InvalidCiphertext => None,
+            KmsError::InvalidCiphertext
+            | KmsError::InvalidSignature
+            | KmsError::InvalidMac
+            | KmsError::NoPublicKey => None,
             // An empty message: AWS sends no `message` member for this input error.
             KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),
             other => Some(other.to_string()),

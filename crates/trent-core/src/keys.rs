@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::{SecretBytes, SymmetricKey};
+use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_store::{KeyRecord, StoreError};
 use trent_wire::{
-    CustomerMasterKeySpec, EncryptionAlgorithmSpec, KeyManagerType, KeyMetadata, KeySpec, KeyState,
-    KeyUsageType, OriginType, Timestamp,
+    CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
+    OriginType, Timestamp,
 };
 
-use crate::cache::LoadedKey;
+use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
+use crate::keyspec::{algorithm_lists, KeyKind};
 use crate::{Caller, KeyService, KmsError};
 
 /// How many times an update is re-applied on a fresh read when another writer got there
@@ -180,6 +181,10 @@ impl KeyService {
             tracing::error!(key_id = %record.key_id, "stored current material id is malformed");
             KmsError::Internal
         })?;
+        let kind = KeyKind::of(&record.key_spec).ok_or_else(|| {
+            tracing::error!(key_id = %record.key_id, "stored key spec is unknown");
+            KmsError::Internal
+        })?;
         let mut materials = HashMap::new();
         for m in self
             .store
@@ -195,8 +200,7 @@ impl KeyService {
                 .root
                 .unseal(&material_aad(&record.arn, &m.material_id), &m.sealed)
                 .map_err(internal("unsealing key material"))?;
-            let key =
-                SymmetricKey::from_material(&plain).map_err(internal("loading key material"))?;
+            let key = unseal_material(kind, &plain).map_err(internal("loading key material"))?;
             materials.insert(id, Arc::new(key));
         }
         if !materials.contains_key(&current_material) {
@@ -276,6 +280,21 @@ async fn conflict_backoff(attempt: usize) {
     tokio::time::sleep(std::time::Duration::from_micros(jitter % cap_micros)).await;
 }
 
+/// Key material from its sealed form: symmetric and HMAC keys are their raw bytes, key
+/// pairs their PKCS#8 DER private key.
+fn unseal_material(
+    kind: KeyKind,
+    plain: &SecretBytes,
+) -> Result<Material, trent_crypto::CryptoError> {
+    Ok(match kind {
+        KeyKind::Symmetric => Material::Symmetric(SymmetricKey::from_material(plain)?),
+        KeyKind::Hmac(spec) => Material::Hmac(HmacKey::from_material(spec, plain.expose())?),
+        KeyKind::Asymmetric(spec) => {
+            Material::Asymmetric(PrivateKey::from_pkcs8(spec, plain.expose())?)
+        }
+    })
+}
+
 /// Cryptographic operations need an enabled key.
 pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
     match record.state.as_str() {
@@ -328,6 +347,10 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
     let state = KeyState::parse(&record.state);
     let pending = record.state == STATE_PENDING_DELETION;
     let key_spec = KeySpec::parse(&record.key_spec);
+    let kind = KeyKind::of(&record.key_spec);
+    let lists = kind
+        .map(|k| algorithm_lists(k, key_usage_of(record)))
+        .unwrap_or_default();
     KeyMetadata {
         aws_account_id: Some(record.account_id.clone()),
         key_id: record.key_id.clone(),
@@ -346,19 +369,19 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         key_manager: Some(KeyManagerType::Customer),
         customer_master_key_spec: CustomerMasterKeySpec::parse(&record.key_spec),
         key_spec,
-        encryption_algorithms: match key_spec {
-            Some(KeySpec::SymmetricDefault) => {
-                Some(vec![EncryptionAlgorithmSpec::SymmetricDefault])
-            }
-            _ => None,
-        },
+        encryption_algorithms: lists.encryption,
+        signing_algorithms: lists.signing,
+        mac_algorithms: lists.mac,
+        key_agreement_algorithms: lists.key_agreement,
         multi_region: Some(record.multi_region),
         pending_deletion_window_in_days: if pending {
             record.pending_deletion_window_days
         } else {
             None
         },
-        current_key_material_id: Some(record.current_material_id.clone()),
+        // "present for symmetric encryption keys" (KeyMetadata.CurrentKeyMaterialId).
+        current_key_material_id: (kind == Some(KeyKind::Symmetric))
+            .then(|| record.current_material_id.clone()),
         ..KeyMetadata::default()
     }
 }

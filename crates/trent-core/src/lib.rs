@@ -13,6 +13,7 @@ mod error;
 mod identity;
 mod ids;
 mod keys;
+mod keyspec;
 pub mod ops;
 mod service;
 

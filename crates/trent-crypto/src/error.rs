@@ -34,6 +34,32 @@ pub enum CryptoError {
     /// data, tampering, truncation or unknown format version.
     #[error("unsealing under the root key failed")]
     UnsealFailure,
+    /// The algorithm (or message type) cannot be used with this key.
+    #[error("the algorithm is not compatible with this key")]
+    IncompatibleAlgorithm,
+    /// A DIGEST or EXTERNAL_MU message has the wrong length for the algorithm.
+    #[error("invalid digest length: expected {expected} bytes, got {actual}")]
+    InvalidDigestLength {
+        /// Required length in bytes.
+        expected: usize,
+        /// Supplied length in bytes.
+        actual: usize,
+    },
+    /// Private (or HMAC) key material is malformed or not of the expected spec.
+    #[error("the key material is invalid for this key spec")]
+    InvalidKeyMaterial,
+    /// A public key is malformed, or not on the expected curve / of the expected spec.
+    #[error("the public key is invalid for this key spec")]
+    InvalidPublicKey,
+    /// The plaintext is longer than the algorithm accepts with this key.
+    #[error("the plaintext is too large for this key and algorithm")]
+    PlaintextTooLarge,
+    /// Key generation failed (should not happen).
+    #[error("key generation failed")]
+    KeyGenerationFailure,
+    /// The signing primitive failed (should not happen with valid inputs).
+    #[error("signing failed")]
+    SigningFailure,
 }
 
 /// A failure to create or load a root key.

@@ -154,6 +154,13 @@ async fn dispatch(
         Operation::CreateKey => call!(service, caller, body, create_key, CreateKeyRequest),
         Operation::Decrypt => call!(service, caller, body, decrypt, DecryptRequest),
         Operation::DeleteAlias => call!(service, caller, body, delete_alias, DeleteAliasRequest),
+        Operation::DeriveSharedSecret => call!(
+            service,
+            caller,
+            body,
+            derive_shared_secret,
+            DeriveSharedSecretRequest
+        ),
         Operation::DescribeKey => call!(service, caller, body, describe_key, DescribeKeyRequest),
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
         Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
@@ -165,6 +172,21 @@ async fn dispatch(
             generate_data_key,
             GenerateDataKeyRequest
         ),
+        Operation::GenerateDataKeyPair => call!(
+            service,
+            caller,
+            body,
+            generate_data_key_pair,
+            GenerateDataKeyPairRequest
+        ),
+        Operation::GenerateDataKeyPairWithoutPlaintext => call!(
+            service,
+            caller,
+            body,
+            generate_data_key_pair_without_plaintext,
+            GenerateDataKeyPairWithoutPlaintextRequest
+        ),
+        Operation::GenerateMac => call!(service, caller, body, generate_mac, GenerateMacRequest),
         Operation::GenerateDataKeyWithoutPlaintext => call!(
             service,
             caller,
@@ -179,6 +201,9 @@ async fn dispatch(
             generate_random,
             GenerateRandomRequest
         ),
+        Operation::GetPublicKey => {
+            call!(service, caller, body, get_public_key, GetPublicKeyRequest)
+        }
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
         Operation::ListResourceTags => call!(
@@ -198,6 +223,7 @@ async fn dispatch(
                 ScheduleKeyDeletionRequest
             )
         }
+        Operation::Sign => call!(service, caller, body, sign, SignRequest),
         Operation::TagResource => call!(service, caller, body, tag_resource, TagResourceRequest),
         Operation::UntagResource => {
             call!(service, caller, body, untag_resource, UntagResourceRequest)
@@ -212,6 +238,8 @@ async fn dispatch(
                 UpdateKeyDescriptionRequest
             )
         }
+        Operation::Verify => call!(service, caller, body, verify, VerifyRequest),
+        Operation::VerifyMac => call!(service, caller, body, verify_mac, VerifyMacRequest),
         other => {
             return Err(KmsError::UnsupportedOperation {
                 operation: other.name(),

@@ -1,15 +1,20 @@
-//! Pieces several operations share: tags, paging, encryption contexts, symmetric
-//! encryption and decryption of ciphertext blobs.
+//! Pieces several operations share: tags, paging, encryption contexts, key-usage and
+//! algorithm checks, encryption and decryption under symmetric and asymmetric keys.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use trent_crypto::{canonical_encryption_context, parse_blob, BlobHeader, SecretBytes};
-use trent_wire::{EncryptionAlgorithmSpec, Tag};
+use trent_crypto::{
+    canonical_encryption_context, parse_blob, AsymmetricEncryptionAlgorithm, AsymmetricKeySpec,
+    BlobHeader, PrivateKey, SecretBytes,
+};
+use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, Tag};
 
 use crate::cache::LoadedKey;
+use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{hex_encode, require_enabled};
+use crate::keys::{hex_encode, key_usage_of, require_enabled};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 /// AWS's quota of tags on one KMS key.
@@ -62,6 +67,41 @@ pub(crate) fn context_bytes(context: Option<&BTreeMap<String, String>>) -> Vec<u
     }
 }
 
+/// The kind of a loaded key's material.
+pub(crate) fn kind_of(key: &LoadedKey) -> Result<KeyKind, KmsError> {
+    KeyKind::of(&key.record.key_spec).ok_or_else(|| {
+        tracing::error!(key_id = %key.record.key_id, "stored key spec is unknown");
+        KmsError::Internal
+    })
+}
+
+/// AWS refuses a key whose KeyUsage does not fit the operation before it looks at the key
+/// state: `<arn> key usage is SIGN_VERIFY which is not valid for Encrypt.`
+pub(crate) fn require_usage(
+    key: &LoadedKey,
+    usage: KeyUsageType,
+    operation: &'static str,
+) -> Result<(), KmsError> {
+    let actual = key_usage_of(&key.record);
+    if actual == usage {
+        Ok(())
+    } else {
+        Err(KmsError::InvalidKeyUsage {
+            arn: key.record.arn.clone(),
+            usage: actual.as_str().to_owned(),
+            operation,
+        })
+    }
+}
+
+/// `Algorithm X is incompatible with key spec Y.` (InvalidKeyUsageException).
+pub(crate) fn incompatible(algorithm: &str, key: &LoadedKey) -> KmsError {
+    KmsError::IncompatibleAlgorithm {
+        algorithm: algorithm.to_owned(),
+        key_spec: key.record.key_spec.clone(),
+    }
+}
+
 /// Symmetric keys take SYMMETRIC_DEFAULT only.
 pub(crate) fn check_symmetric_algorithm(
     key: &LoadedKey,
@@ -71,71 +111,209 @@ pub(crate) fn check_symmetric_algorithm(
         None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => {
             Ok(EncryptionAlgorithmSpec::SymmetricDefault)
         }
-        Some(other) => Err(KmsError::InvalidEncryptionAlgorithm {
-            arn: key.record.arn.clone(),
-            algorithm: other.as_str().to_owned(),
-            key_spec: key.record.key_spec.clone(),
-        }),
+        Some(other) => Err(incompatible(other.as_str(), key)),
     }
 }
 
-/// Encrypts under the key's current material.
+/// How an ENCRYPT_DECRYPT key encrypts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Encryption {
+    /// A Trent ciphertext blob under the key's current AES-256-GCM material.
+    Symmetric,
+    /// RSAES-OAEP or SM2PKE with the key's public key.
+    Asymmetric(AsymmetricKeySpec, AsymmetricEncryptionAlgorithm),
+}
+
+impl Encryption {
+    pub fn wire(self) -> EncryptionAlgorithmSpec {
+        match self {
+            Encryption::Symmetric => EncryptionAlgorithmSpec::SymmetricDefault,
+            Encryption::Asymmetric(_, a) => EncryptionAlgorithmSpec::parse(a.wire_name())
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
+        }
+    }
+}
+
+/// The algorithm an encryption under `key` uses (Encrypt, ReEncrypt's destination). The
+/// caller has checked the usage. Asymmetric keys need an algorithm of their spec; the
+/// default, SYMMETRIC_DEFAULT, is refused as AWS refuses it.
+pub(crate) fn choose_encryption(
+    key: &LoadedKey,
+    requested: Option<EncryptionAlgorithmSpec>,
+) -> Result<Encryption, KmsError> {
+    match kind_of(key)? {
+        KeyKind::Symmetric => {
+            check_symmetric_algorithm(key, requested)?;
+            Ok(Encryption::Symmetric)
+        }
+        KeyKind::Asymmetric(spec) => {
+            let name = requested
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                .as_str();
+            let alg = AsymmetricEncryptionAlgorithm::from_wire(name)
+                .filter(|a| AsymmetricEncryptionAlgorithm::for_spec(spec).contains(a))
+                .ok_or_else(|| incompatible(name, key))?;
+            Ok(Encryption::Asymmetric(spec, alg))
+        }
+        // Unreachable once the usage is ENCRYPT_DECRYPT; refuse like a usage mismatch.
+        KeyKind::Hmac(_) => Err(incompatible(
+            requested
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                .as_str(),
+            key,
+        )),
+    }
+}
+
+/// The plaintext limits of asymmetric encryption (Encrypt's Plaintext documentation):
+/// `Algorithm RSAES_OAEP_SHA_256 and key spec RSA_2048 cannot encrypt data larger than
+/// 190 bytes.`
+pub(crate) fn check_plaintext_len(encryption: Encryption, len: usize) -> Result<(), KmsError> {
+    if let Encryption::Asymmetric(spec, alg) = encryption {
+        if let Some(max) = alg.max_plaintext_len(spec) {
+            if len > max {
+                return Err(KmsError::Validation {
+                    message: format!(
+                        "Algorithm {} and key spec {} cannot encrypt data larger than {max} bytes.",
+                        alg.wire_name(),
+                        spec.wire_name()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encrypts under a key: a Trent blob for symmetric keys (bound to `context`), the raw
+/// RSAES-OAEP / SM2PKE ciphertext for asymmetric ones (which take no context).
+pub(crate) fn encrypt_for(
+    key: &LoadedKey,
+    encryption: Encryption,
+    context: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, KmsError> {
+    match encryption {
+        Encryption::Symmetric => encrypt_with(key, context, plaintext),
+        Encryption::Asymmetric(_, alg) => {
+            check_plaintext_len(encryption, plaintext.len())?;
+            let private = key.private_key().ok_or(KmsError::Internal)?;
+            private
+                .public_key()
+                .encrypt(alg, plaintext)
+                .map_err(internal("encrypting with a public key"))
+        }
+    }
+}
+
+/// Encrypts under the key's current symmetric material.
 pub(crate) fn encrypt_with(
     key: &LoadedKey,
     context: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>, KmsError> {
-    let material = key.current().ok_or(KmsError::Internal)?;
+    let material = key.current_symmetric().ok_or(KmsError::Internal)?;
     let header = BlobHeader {
         key_id: key.key_id_bytes,
         material_id: key.current_material,
     };
     material
         .encrypt(&header, context, plaintext)
-        .map_err(crate::error::internal("encrypting"))
+        .map_err(internal("encrypting"))
 }
 
-/// The result of decrypting a ciphertext blob.
+/// Runs a private-key operation. RSA-3072/4096 operations take milliseconds, so they run
+/// on the blocking pool rather than stall the other requests of this worker thread.
+pub(crate) async fn with_private_key<T, F>(key: &Arc<LoadedKey>, f: F) -> Result<T, KmsError>
+where
+    T: Send + 'static,
+    F: FnOnce(&PrivateKey) -> Result<T, KmsError> + Send + 'static,
+{
+    let slow = matches!(
+        kind_of(key)?,
+        KeyKind::Asymmetric(AsymmetricKeySpec::Rsa3072 | AsymmetricKeySpec::Rsa4096)
+    );
+    if !slow {
+        return f(key.private_key().ok_or(KmsError::Internal)?);
+    }
+    let key = key.clone();
+    tokio::task::spawn_blocking(move || f(key.private_key().ok_or(KmsError::Internal)?))
+        .await
+        .map_err(internal("a private-key task failed"))?
+}
+
+/// The result of decrypting a ciphertext.
 pub(crate) struct Decrypted {
     pub key: Arc<LoadedKey>,
     pub plaintext: SecretBytes,
-    pub material_id: String,
+    /// The symmetric material that decrypted it (asymmetric keys have none to report).
+    pub material_id: Option<String>,
+    pub algorithm: EncryptionAlgorithmSpec,
 }
 
 /// A ciphertext to decrypt, as a request gives it.
 pub(crate) struct Ciphertext<'a> {
     pub blob: &'a [u8],
-    /// The key the caller says encrypted it (optional for symmetric keys).
+    /// The key the caller says encrypted it (optional for symmetric keys, required for
+    /// asymmetric ones).
     pub key_id: Option<&'a str>,
     pub context: Option<&'a BTreeMap<String, String>>,
     pub algorithm: Option<EncryptionAlgorithmSpec>,
 }
 
 impl KeyService {
-    /// Decrypts a symmetric ciphertext blob: the blob names its key; an explicit `key_id`
-    /// must name the same key (`IncorrectKeyException` otherwise).
+    /// Decrypts a ciphertext (Decrypt, ReEncrypt's source).
+    ///
+    /// A symmetric ciphertext blob names its key; an explicit `key_id` must name the same
+    /// key (`IncorrectKeyException` otherwise). A ciphertext of an asymmetric key carries
+    /// nothing but the RSAES-OAEP / SM2PKE output, so the request must name the key and
+    /// its algorithm (Decrypt's KeyId and EncryptionAlgorithm documentation).
     pub(crate) async fn decrypt_blob(
         &self,
         caller: &Caller,
         ciphertext: Ciphertext<'_>,
         action: &'static str,
+        operation: &'static str,
         dry_run: bool,
     ) -> Result<Decrypted, KmsError> {
-        let parsed = parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
-        let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
-            .hyphenated()
-            .to_string();
-        let key = match ciphertext.key_id {
+        let (key, parsed) = match ciphertext.key_id {
             Some(requested) => {
                 let key = self
                     .resolve(caller, requested, Forms::KeyOrAlias, action)
                     .await?;
+                match kind_of(&key)? {
+                    KeyKind::Symmetric => {}
+                    KeyKind::Asymmetric(spec)
+                        if key_usage_of(&key.record) == KeyUsageType::EncryptDecrypt =>
+                    {
+                        return self
+                            .decrypt_asymmetric(key, spec, &ciphertext, dry_run)
+                            .await;
+                    }
+                    // A key that cannot encrypt: a Trent blob names some other key.
+                    _ => {
+                        if parse_blob(ciphertext.blob).is_ok() {
+                            return Err(KmsError::IncorrectKey);
+                        }
+                        require_usage(&key, KeyUsageType::EncryptDecrypt, operation)?;
+                    }
+                }
+                let parsed =
+                    parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
+                let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
+                    .hyphenated()
+                    .to_string();
                 if key.record.key_id != blob_key_id {
                     return Err(KmsError::IncorrectKey);
                 }
-                key
+                (key, parsed)
             }
             None => {
+                let parsed =
+                    parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
+                let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
+                    .hyphenated()
+                    .to_string();
                 let key = self
                     .load(&blob_key_id)
                     .await?
@@ -144,7 +322,7 @@ impl KeyService {
                     return Err(KmsError::InvalidCiphertext);
                 }
                 self.check_access(caller, &key.record, action)?;
-                key
+                (key, parsed)
             }
         };
         require_enabled(&key.record)?;
@@ -153,8 +331,7 @@ impl KeyService {
             return Err(KmsError::DryRun);
         }
         let material = key
-            .materials
-            .get(&parsed.header.material_id)
+            .symmetric(&parsed.header.material_id)
             .ok_or(KmsError::InvalidCiphertext)?;
         let plaintext = material
             .decrypt(&parsed, &context_bytes(ciphertext.context))
@@ -163,7 +340,45 @@ impl KeyService {
         Ok(Decrypted {
             key,
             plaintext,
-            material_id,
+            material_id: Some(material_id),
+            algorithm: EncryptionAlgorithmSpec::SymmetricDefault,
+        })
+    }
+
+    async fn decrypt_asymmetric(
+        &self,
+        key: Arc<LoadedKey>,
+        spec: AsymmetricKeySpec,
+        ciphertext: &Ciphertext<'_>,
+        dry_run: bool,
+    ) -> Result<Decrypted, KmsError> {
+        require_enabled(&key.record)?;
+        // AWS reads a ciphertext with the default SYMMETRIC_DEFAULT algorithm as a
+        // symmetric blob, which an RSA/SM2 ciphertext is not: InvalidCiphertextException.
+        let name = match ciphertext.algorithm {
+            None | Some(EncryptionAlgorithmSpec::SymmetricDefault) => {
+                return Err(KmsError::InvalidCiphertext)
+            }
+            Some(a) => a.as_str(),
+        };
+        let alg = AsymmetricEncryptionAlgorithm::from_wire(name)
+            .filter(|a| AsymmetricEncryptionAlgorithm::for_spec(spec).contains(a))
+            .ok_or_else(|| incompatible(name, &key))?;
+        if dry_run {
+            return Err(KmsError::DryRun);
+        }
+        let blob = ciphertext.blob.to_vec();
+        let plaintext = with_private_key(&key, move |k| {
+            k.decrypt(alg, &blob)
+                .map_err(|_| KmsError::InvalidCiphertext)
+        })
+        .await?;
+        Ok(Decrypted {
+            key,
+            plaintext,
+            material_id: None,
+            algorithm: EncryptionAlgorithmSpec::parse(alg.wire_name())
+                .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault),
         })
     }
 }

@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::SymmetricKey;
+use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_store::{KeyRecord, MaterialRecord, StoreError};
 use trent_wire::{CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType, OriginType};
 
 use super::common::{check_tags, merge_tags};
-use crate::cache::LoadedKey;
+use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::key_arn;
 use crate::keys::{hex_encode, key_metadata, STATE_ENABLED};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -30,13 +31,23 @@ impl KeyService {
             .map(|s| s.as_str())
             .or(req.customer_master_key_spec.map(|s| s.as_str()))
             .unwrap_or(KeySpec::SymmetricDefault.as_str());
-        if key_spec != KeySpec::SymmetricDefault.as_str() {
-            return Err(KmsError::Unsupported {
-                what: format!("KeySpec {key_spec}"),
-            });
-        }
-        let usage = req.key_usage.unwrap_or(KeyUsageType::EncryptDecrypt);
-        if usage != KeyUsageType::EncryptDecrypt {
+        let kind = KeyKind::of(key_spec).ok_or_else(|| KmsError::Unsupported {
+            what: format!("KeySpec {key_spec}"),
+        })?;
+        // KeyUsage defaults to ENCRYPT_DECRYPT (CreateKey's KeyUsage documentation), so an
+        // asymmetric spec that cannot encrypt fails the pair check below; HMAC keys must
+        // name their usage (AWS: "You must specify a KeyUsage value for all KMS keys except
+        // for symmetric encryption keys.").
+        let usage = match (req.key_usage, kind) {
+            (Some(u), _) => u,
+            (None, KeyKind::Hmac(_)) => {
+                return Err(KmsError::Validation {
+                    message: "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into(),
+                })
+            }
+            (None, _) => KeyUsageType::EncryptDecrypt,
+        };
+        if !kind.allowed_usages().contains(&usage) {
             return Err(KmsError::Validation {
                 message: format!(
                     "KeyUsage {} is not compatible with KeySpec {key_spec}",
@@ -73,8 +84,7 @@ impl KeyService {
         let account = caller.account_id();
         let region = &caller.region;
         let now = self.clock.now_millis();
-        let (key, material) =
-            SymmetricKey::generate().map_err(internal("generating key material"))?;
+        let (key, material) = generate_material(kind).await?;
         let key = Arc::new(key);
         loop {
             let uuid = uuid::Uuid::new_v4();
@@ -126,6 +136,32 @@ impl KeyService {
                 Err(StoreError::AlreadyExists) => continue,
                 Err(e) => return Err(internal("creating a key")(e)),
             }
+        }
+    }
+}
+
+/// Fresh material for a new key, and the bytes to seal: raw symmetric and HMAC keys, the
+/// PKCS#8 DER private key of a key pair. Key-pair generation (RSA-4096 takes up to
+/// seconds) runs on the blocking pool so that it never stalls other requests.
+async fn generate_material(kind: KeyKind) -> Result<(Material, SecretBytes), KmsError> {
+    match kind {
+        KeyKind::Symmetric => {
+            let (key, material) =
+                SymmetricKey::generate().map_err(internal("generating key material"))?;
+            Ok((Material::Symmetric(key), material))
+        }
+        KeyKind::Hmac(spec) => {
+            let key = HmacKey::generate(spec).map_err(internal("generating an HMAC key"))?;
+            let material = key.material().clone();
+            Ok((Material::Hmac(key), material))
+        }
+        KeyKind::Asymmetric(spec) => {
+            let key = tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
+                .await
+                .map_err(internal("a key generation task failed"))?
+                .map_err(internal("generating a key pair"))?;
+            let material = key.pkcs8().clone();
+            Ok((Material::Asymmetric(key), material))
         }
     }
 }

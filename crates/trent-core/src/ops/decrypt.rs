@@ -1,6 +1,6 @@
 //! Decrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html>
 
-use trent_wire::{DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, SensitiveBlob};
+use trent_wire::{DecryptRequest, DecryptResponse, SensitiveBlob};
 
 use super::common::{missing, Ciphertext};
 use crate::{Caller, KeyService, KmsError};
@@ -30,14 +30,15 @@ impl KeyService {
                     algorithm: req.encryption_algorithm,
                 },
                 "kms:Decrypt",
+                "Decrypt",
                 req.dry_run == Some(true),
             )
             .await?;
         Ok(DecryptResponse {
             key_id: Some(d.key.record.arn.clone()),
             plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
-            encryption_algorithm: Some(EncryptionAlgorithmSpec::SymmetricDefault),
-            key_material_id: Some(d.material_id),
+            encryption_algorithm: Some(d.algorithm),
+            key_material_id: d.material_id,
             ..DecryptResponse::default()
         })
     }

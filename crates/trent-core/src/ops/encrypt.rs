@@ -1,8 +1,14 @@
 //! Encrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html>
+//!
+//! Symmetric keys produce a Trent ciphertext blob; RSA and SM2 keys with ENCRYPT_DECRYPT
+//! usage produce the raw RSAES-OAEP / SM2PKE ciphertext, which anyone holding the public
+//! key (GetPublicKey) could equally have made.
 
-use trent_wire::{EncryptRequest, EncryptResponse};
+use trent_wire::{EncryptRequest, EncryptResponse, KeyUsageType};
 
-use super::common::{check_symmetric_algorithm, context_bytes, encrypt_with};
+use super::common::{
+    check_plaintext_len, choose_encryption, context_bytes, encrypt_for, require_usage,
+};
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
@@ -16,20 +22,23 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:Encrypt")
             .await?;
+        require_usage(&key, KeyUsageType::EncryptDecrypt, "Encrypt")?;
         require_enabled(&key.record)?;
-        let algorithm = check_symmetric_algorithm(&key, req.encryption_algorithm)?;
+        let encryption = choose_encryption(&key, req.encryption_algorithm)?;
+        check_plaintext_len(encryption, req.plaintext.expose().len())?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        let blob = encrypt_with(
+        let blob = encrypt_for(
             &key,
+            encryption,
             &context_bytes(req.encryption_context.as_ref()),
             req.plaintext.expose(),
         )?;
         Ok(EncryptResponse {
             ciphertext_blob: Some(blob),
             key_id: Some(key.record.arn.clone()),
-            encryption_algorithm: Some(algorithm),
+            encryption_algorithm: Some(encryption.wire()),
         })
     }
 }

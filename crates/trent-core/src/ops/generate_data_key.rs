@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use trent_crypto::SecretBytes;
-use trent_wire::{DataKeySpec, GenerateDataKeyRequest, GenerateDataKeyResponse, SensitiveBlob};
+use trent_wire::{
+    DataKeySpec, GenerateDataKeyRequest, GenerateDataKeyResponse, KeyUsageType, SensitiveBlob,
+};
 
-use super::common::{context_bytes, encrypt_with};
+use super::common::{context_bytes, encrypt_with, kind_of, require_usage};
 use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 /// What GenerateDataKey and GenerateDataKeyWithoutPlaintext ask for.
@@ -45,17 +48,38 @@ fn data_key_length(
 }
 
 impl KeyService {
+    /// The symmetric encryption key that protects a data key or a data key pair's private
+    /// key: usage ENCRYPT_DECRYPT (checked before the key state, as AWS does), enabled,
+    /// and symmetric.
+    pub(crate) async fn data_key_wrapping_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        action: &'static str,
+        operation: &'static str,
+    ) -> Result<Arc<LoadedKey>, KmsError> {
+        let key = self
+            .resolve(caller, key_id, Forms::KeyOrAlias, action)
+            .await?;
+        require_usage(&key, KeyUsageType::EncryptDecrypt, operation)?;
+        require_enabled(&key.record)?;
+        if kind_of(&key)? != KeyKind::Symmetric {
+            return Err(KmsError::AsymmetricDataKey);
+        }
+        Ok(key)
+    }
+
     pub(crate) async fn new_data_key(
         &self,
         caller: &Caller,
         req: DataKeyRequest<'_>,
         action: &'static str,
+        operation: &'static str,
     ) -> Result<DataKey, KmsError> {
         let length = data_key_length(req.key_spec, req.number_of_bytes)?;
         let key = self
-            .resolve(caller, req.key_id, Forms::KeyOrAlias, action)
+            .data_key_wrapping_key(caller, req.key_id, action, operation)
             .await?;
-        require_enabled(&key.record)?;
         if req.dry_run {
             return Err(KmsError::DryRun);
         }
@@ -86,7 +110,7 @@ impl KeyService {
             dry_run: req.dry_run == Some(true),
         };
         let d = self
-            .new_data_key(caller, request, "kms:GenerateDataKey")
+            .new_data_key(caller, request, "kms:GenerateDataKey", "GenerateDataKey")
             .await?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Some(d.ciphertext),

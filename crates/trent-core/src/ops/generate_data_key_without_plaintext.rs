@@ -21,7 +21,12 @@ impl KeyService {
             dry_run: req.dry_run == Some(true),
         };
         let d = self
-            .new_data_key(caller, request, "kms:GenerateDataKeyWithoutPlaintext")
+            .new_data_key(
+                caller,
+                request,
+                "kms:GenerateDataKeyWithoutPlaintext",
+                "GenerateDataKeyWithoutPlaintext",
+            )
             .await?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: Some(d.ciphertext),

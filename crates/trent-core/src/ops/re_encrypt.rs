@@ -1,10 +1,13 @@
 //! ReEncrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ReEncrypt.html>
 //! Decrypts under the source key and encrypts under the destination key without the
-//! plaintext ever leaving Trent.
+//! plaintext ever leaving Trent. Either key may be symmetric or asymmetric
+//! (SourceEncryptionAlgorithm / DestinationEncryptionAlgorithm name the asymmetric ones).
 
-use trent_wire::{ReEncryptRequest, ReEncryptResponse};
+use trent_wire::{KeyUsageType, ReEncryptRequest, ReEncryptResponse};
 
-use super::common::{check_symmetric_algorithm, context_bytes, encrypt_with, missing, Ciphertext};
+use super::common::{
+    choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext, Encryption,
+};
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};
 use crate::{Caller, KeyService, KmsError};
@@ -27,9 +30,9 @@ impl KeyService {
                 "kms:ReEncryptTo",
             )
             .await?;
+        require_usage(&destination, KeyUsageType::EncryptDecrypt, "ReEncrypt")?;
         require_enabled(&destination.record)?;
-        let destination_algorithm =
-            check_symmetric_algorithm(&destination, req.destination_encryption_algorithm)?;
+        let encryption = choose_encryption(&destination, req.destination_encryption_algorithm)?;
         let source = self
             .decrypt_blob(
                 caller,
@@ -40,11 +43,13 @@ impl KeyService {
                     algorithm: req.source_encryption_algorithm,
                 },
                 "kms:ReEncryptFrom",
+                "ReEncrypt",
                 req.dry_run == Some(true),
             )
             .await?;
-        let new_blob = encrypt_with(
+        let new_blob = encrypt_for(
             &destination,
+            encryption,
             &context_bytes(req.destination_encryption_context.as_ref()),
             source.plaintext.expose(),
         )?;
@@ -52,12 +57,11 @@ impl KeyService {
             ciphertext_blob: Some(new_blob),
             source_key_id: Some(source.key.record.arn.clone()),
             key_id: Some(destination.record.arn.clone()),
-            source_encryption_algorithm: Some(
-                trent_wire::EncryptionAlgorithmSpec::SymmetricDefault,
-            ),
-            destination_encryption_algorithm: Some(destination_algorithm),
-            source_key_material_id: Some(source.material_id),
-            destination_key_material_id: Some(hex_encode(&destination.current_material)),
+            source_encryption_algorithm: Some(source.algorithm),
+            destination_encryption_algorithm: Some(encryption.wire()),
+            source_key_material_id: source.material_id,
+            destination_key_material_id: matches!(encryption, Encryption::Symmetric)
+                .then(|| hex_encode(&destination.current_material)),
         })
     }
 }

@@ -9,13 +9,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aliases;
+mod asymmetric_encryption;
 mod crypto;
 mod dev_credentials;
 mod dry_run;
 mod error_paths;
 mod harness;
+mod interop;
 mod isolation;
+mod key_specs;
 mod keys;
+mod mac_and_agreement;
 mod persistence;
 mod protocol;
+mod signing;
 mod tags;

@@ -1,0 +1,64 @@
+//! DeriveSharedSecret:
+//! <https://docs.aws.amazon.com/kms/latest/APIReference/API_DeriveSharedSecret.html>
+//!
+//! ECDH between the KEY_AGREEMENT key's private key and the peer's public key (DER
+//! SubjectPublicKeyInfo on the same curve); the raw shared secret is returned.
+
+use trent_crypto::CryptoError;
+use trent_wire::{
+    DeriveSharedSecretRequest, DeriveSharedSecretResponse, KeyAgreementAlgorithmSpec, KeyUsageType,
+    OriginType, SensitiveBlob,
+};
+
+use super::common::{require_usage, with_private_key};
+use crate::ids::Forms;
+use crate::keys::require_enabled;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn derive_shared_secret(
+        &self,
+        caller: &Caller,
+        req: DeriveSharedSecretRequest,
+    ) -> Result<DeriveSharedSecretResponse, KmsError> {
+        if req.recipient.is_some() {
+            return Err(KmsError::Unsupported {
+                what: "Recipient (Nitro Enclaves attestation)".into(),
+            });
+        }
+        let key = self
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                "kms:DeriveSharedSecret",
+            )
+            .await?;
+        require_usage(&key, KeyUsageType::KeyAgreement, "DeriveSharedSecret")?;
+        require_enabled(&key.record)?;
+        // ECDH is the model's only KeyAgreementAlgorithmSpec; the decoder refuses others.
+        let KeyAgreementAlgorithmSpec::Ecdh = req.key_agreement_algorithm;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        let peer = req.public_key;
+        let secret = with_private_key(&key, move |k| {
+            k.derive_shared_secret(&peer).map_err(|e| match e {
+                // AWS's wording for an unusable peer key is not documented; this names
+                // what is wrong without echoing the input.
+                CryptoError::InvalidPublicKey => KmsError::Validation {
+                    message: "The PublicKey is not a DER-encoded SubjectPublicKeyInfo on the curve of the KMS key.".into(),
+                },
+                other => crate::error::internal("deriving a shared secret")(other),
+            })
+        })
+        .await?;
+        Ok(DeriveSharedSecretResponse {
+            key_id: Some(key.record.arn.clone()),
+            shared_secret: Some(SensitiveBlob::from(secret.into_vec())),
+            key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
+            key_origin: OriginType::parse(&key.record.origin),
+            ..DeriveSharedSecretResponse::default()
+        })
+    }
+}

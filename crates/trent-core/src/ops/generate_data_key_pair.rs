@@ -1,0 +1,103 @@
+//! GenerateDataKeyPair:
+//! <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyPair.html>
+//!
+//! A fresh key pair for use outside Trent: the public key (DER SubjectPublicKeyInfo), the
+//! private key (DER PKCS#8 PrivateKeyInfo, RFC 5958), and the private key encrypted under
+//! a symmetric encryption KMS key as an ordinary ciphertext blob that Decrypt opens.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use trent_crypto::{AsymmetricKeySpec, PrivateKey};
+use trent_wire::{
+    DataKeyPairSpec, GenerateDataKeyPairRequest, GenerateDataKeyPairResponse, SensitiveBlob,
+};
+
+use super::common::{context_bytes, encrypt_with};
+use crate::cache::LoadedKey;
+use crate::error::internal;
+use crate::keys::hex_encode;
+use crate::{Caller, KeyService, KmsError};
+
+/// What GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext ask for.
+pub(crate) struct DataKeyPairRequest<'a> {
+    pub key_id: &'a str,
+    pub spec: DataKeyPairSpec,
+    pub context: Option<&'a BTreeMap<String, String>>,
+    pub dry_run: bool,
+}
+
+/// A fresh data key pair and its encrypted private key.
+pub(crate) struct DataKeyPair {
+    pub key: Arc<LoadedKey>,
+    pub private_key: PrivateKey,
+    pub ciphertext: Vec<u8>,
+}
+
+impl KeyService {
+    pub(crate) async fn new_data_key_pair(
+        &self,
+        caller: &Caller,
+        req: DataKeyPairRequest<'_>,
+        (action, operation): (&'static str, &'static str),
+    ) -> Result<DataKeyPair, KmsError> {
+        let spec = AsymmetricKeySpec::from_wire(req.spec.as_str()).ok_or(KmsError::Internal)?;
+        let key = self
+            .data_key_wrapping_key(caller, req.key_id, action, operation)
+            .await?;
+        if req.dry_run {
+            return Err(KmsError::DryRun);
+        }
+        // RSA-4096 generation takes up to seconds: keep it off the request threads.
+        let private_key = tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
+            .await
+            .map_err(internal("a key generation task failed"))?
+            .map_err(internal("generating a data key pair"))?;
+        let ciphertext = encrypt_with(
+            &key,
+            &context_bytes(req.context),
+            private_key.pkcs8().expose(),
+        )?;
+        Ok(DataKeyPair {
+            key,
+            private_key,
+            ciphertext,
+        })
+    }
+
+    pub async fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyPairRequest,
+    ) -> Result<GenerateDataKeyPairResponse, KmsError> {
+        if req.recipient.is_some() {
+            return Err(KmsError::Unsupported {
+                what: "Recipient (Nitro Enclaves attestation)".into(),
+            });
+        }
+        let request = DataKeyPairRequest {
+            key_id: &req.key_id,
+            spec: req.key_pair_spec,
+            context: req.encryption_context.as_ref(),
+            dry_run: req.dry_run == Some(true),
+        };
+        let pair = self
+            .new_data_key_pair(
+                caller,
+                request,
+                ("kms:GenerateDataKeyPair", "GenerateDataKeyPair"),
+            )
+            .await?;
+        Ok(GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: Some(pair.ciphertext),
+            private_key_plaintext: Some(SensitiveBlob::from(
+                pair.private_key.pkcs8().expose().to_vec(),
+            )),
+            public_key: Some(pair.private_key.public_key().der().to_vec()),
+            key_id: Some(pair.key.record.arn.clone()),
+            key_pair_spec: Some(req.key_pair_spec),
+            key_material_id: Some(hex_encode(&pair.key.current_material)),
+            ..GenerateDataKeyPairResponse::default()
+        })
+    }
+}

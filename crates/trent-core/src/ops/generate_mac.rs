@@ -1,0 +1,37 @@
+//! GenerateMac: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateMac.html>
+//! HMAC (RFC 2104) with the key's material.
+
+use trent_wire::{GenerateMacRequest, GenerateMacResponse, MacAlgorithmSpec};
+
+use crate::error::internal;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn generate_mac(
+        &self,
+        caller: &Caller,
+        req: GenerateMacRequest,
+    ) -> Result<GenerateMacResponse, KmsError> {
+        let (key, algorithm) = self
+            .mac_key(
+                caller,
+                &req.key_id,
+                req.mac_algorithm,
+                ("kms:GenerateMac", "GenerateMac"),
+            )
+            .await?;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        let mac = key
+            .hmac()
+            .ok_or(KmsError::Internal)?
+            .mac(algorithm, req.message.expose())
+            .map_err(internal("computing a MAC"))?;
+        Ok(GenerateMacResponse {
+            mac: Some(mac),
+            mac_algorithm: MacAlgorithmSpec::parse(algorithm.wire_name()),
+            key_id: Some(key.record.arn.clone()),
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! GetPublicKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetPublicKey.html>
+//!
+//! Works on enabled and disabled keys (AWS answers a disabled key's public key); a key
+//! pending deletion is refused first, then a key without a public key (symmetric, HMAC)
+//! with UnsupportedOperationException and no message, as AWS does.
+
+use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyResponse, KeySpec};
+
+use super::common::kind_of;
+use crate::ids::Forms;
+use crate::keys::{key_usage_of, require_not_pending_deletion};
+use crate::keyspec::algorithm_lists;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn get_public_key(
+        &self,
+        caller: &Caller,
+        req: GetPublicKeyRequest,
+    ) -> Result<GetPublicKeyResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:GetPublicKey")
+            .await?;
+        require_not_pending_deletion(&key.record)?;
+        let kind = kind_of(&key)?;
+        let private = key.private_key().ok_or(KmsError::NoPublicKey)?;
+        let usage = key_usage_of(&key.record);
+        let lists = algorithm_lists(kind, usage);
+        Ok(GetPublicKeyResponse {
+            key_id: Some(key.record.arn.clone()),
+            public_key: Some(private.public_key().der().to_vec()),
+            customer_master_key_spec: CustomerMasterKeySpec::parse(&key.record.key_spec),
+            key_spec: KeySpec::parse(&key.record.key_spec),
+            key_usage: Some(usage),
+            encryption_algorithms: lists.encryption,
+            signing_algorithms: lists.signing,
+            key_agreement_algorithms: lists.key_agreement,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! What GenerateMac and VerifyMac check, in AWS's order: usage GENERATE_VERIFY_MAC, the
+//! key state, then the MAC algorithm of the key spec (`Algorithm HMAC_SHA_512 is
+//! incompatible with key spec HMAC_256.`).
+
+use std::sync::Arc;
+
+use trent_crypto::MacAlgorithm;
+use trent_wire::{KeyUsageType, MacAlgorithmSpec};
+
+use super::common::{incompatible, require_usage};
+use crate::cache::LoadedKey;
+use crate::ids::Forms;
+use crate::keys::require_enabled;
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub(crate) async fn mac_key(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        algorithm: MacAlgorithmSpec,
+        (action, operation): (&'static str, &'static str),
+    ) -> Result<(Arc<LoadedKey>, MacAlgorithm), KmsError> {
+        let key = self
+            .resolve(caller, key_id, Forms::KeyOrAlias, action)
+            .await?;
+        require_usage(&key, KeyUsageType::GenerateVerifyMac, operation)?;
+        require_enabled(&key.record)?;
+        let hmac = key.hmac().ok_or(KmsError::Internal)?;
+        let name = algorithm.as_str();
+        let algorithm = MacAlgorithm::from_wire(name)
+            .filter(|a| *a == hmac.spec().algorithm())
+            .ok_or_else(|| incompatible(name, &key))?;
+        Ok((key, algorithm))
+    }
+}
