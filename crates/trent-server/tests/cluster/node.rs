@@ -226,8 +226,7 @@ impl Node {
     /// Kills the node and hands its data directory back.
     pub fn into_dir(mut self) -> TempDir {
         self.kill();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 }
 
