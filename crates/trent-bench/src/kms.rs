@@ -34,6 +34,8 @@ pub enum Op {
     Decrypt,
     GenerateDataKey,
     GenerateRandom,
+    /// A new symmetric key per request: the write path (one durable store write each).
+    CreateKey,
 }
 
 impl Op {
@@ -44,6 +46,7 @@ impl Op {
             Op::Decrypt => "Decrypt",
             Op::GenerateDataKey => "GenerateDataKey",
             Op::GenerateRandom => "GenerateRandom",
+            Op::CreateKey => "CreateKey",
         }
     }
 
@@ -54,12 +57,13 @@ impl Op {
             Op::Decrypt => "decrypt",
             Op::GenerateDataKey => "generate-data-key",
             Op::GenerateRandom => "generate-random",
+            Op::CreateKey => "create-key",
         }
     }
 
-    /// Whether the operation runs against a KMS key (GenerateRandom does not).
+    /// Whether the operation runs against a KMS key (GenerateRandom and CreateKey do not).
     pub fn needs_key(self) -> bool {
-        !matches!(self, Op::GenerateRandom)
+        !matches!(self, Op::GenerateRandom | Op::CreateKey)
     }
 
     /// The accepted `--payload-size` range, if the operation uses it: AWS's limits,
@@ -69,7 +73,7 @@ impl Op {
         match self {
             Op::Encrypt | Op::Decrypt => Some(1..=4096),
             Op::GenerateRandom => Some(1..=1024),
-            Op::GenerateDataKey => None,
+            Op::GenerateDataKey | Op::CreateKey => None,
         }
     }
 }
@@ -114,6 +118,7 @@ pub fn operation_body(
         Op::Decrypt => json!({ "KeyId": key_id, "CiphertextBlob": ciphertext_blob }),
         Op::GenerateDataKey => json!({ "KeyId": key_id, "KeySpec": "AES_256" }),
         Op::GenerateRandom => json!({ "NumberOfBytes": payload_size }),
+        Op::CreateKey => json!({ "Description": "trent-bench" }),
     }
 }
 
@@ -393,6 +398,9 @@ mod tests {
         assert_eq!(b, json!({"KeyId": "k", "CiphertextBlob": "Y3Q="}));
         let b = operation_body(Op::GenerateDataKey, Some("k"), 99, None);
         assert_eq!(b, json!({"KeyId": "k", "KeySpec": "AES_256"}));
+        let b = operation_body(Op::CreateKey, None, 32, None);
+        assert_eq!(b, json!({"Description": "trent-bench"}));
+        assert!(!Op::CreateKey.needs_key());
         let b = operation_body(Op::GenerateRandom, None, 32, None);
         assert_eq!(b, json!({"NumberOfBytes": 32}));
         let plain = plaintext(4096);
