@@ -18,6 +18,6 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KmsError;
-pub use identity::{AccessKeyEntry, Caller, Principal, PrincipalKind};
+pub use identity::{AccessKeyEntry, Caller, KeysUsed, Principal, PrincipalKind};
 pub use ids::{is_account_id, is_region};
 pub use service::{BootstrapOptions, BootstrapReport, KeyService, ServiceConfig};

@@ -30,6 +30,8 @@ pub enum Command {
     /// Run the server (creates the root key, the default account and an administrator on
     /// first start in an empty data directory).
     Serve(ServeArgs),
+    /// The audit trail: verify it, export it in CloudTrail's layout, print its public key.
+    Audit(crate::audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TRENT_ACCOUNT_ID")]
     pub account_id: Option<String>,
     /// A TOML config file with the same settings (listen, data_dir, account_id,
-    /// dev_any_credentials, max_body_bytes)
+    /// dev_any_credentials, max_body_bytes, and an [audit] table)
     #[arg(long, env = "TRENT_CONFIG")]
     pub config: Option<PathBuf>,
     /// DEVELOPMENT ONLY: accept any well-formed SigV4 credentials without checking the
@@ -52,6 +54,8 @@ pub struct ServeArgs {
     /// the default account's root)
     #[arg(long, env = "TRENT_DEV_ANY_CREDENTIALS")]
     pub dev_any_credentials: bool,
+    #[command(flatten)]
+    pub audit: crate::audit::AuditServeArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +66,7 @@ struct FileConfig {
     account_id: Option<String>,
     dev_any_credentials: Option<bool>,
     max_body_bytes: Option<usize>,
+    audit: Option<crate::audit::AuditFileConfig>,
 }
 
 /// The settings in force.
@@ -72,6 +77,7 @@ pub struct Config {
     pub account_id: String,
     pub dev_any_credentials: bool,
     pub max_body_bytes: usize,
+    pub audit: crate::audit::AuditSettings,
 }
 
 impl Config {
@@ -107,7 +113,9 @@ impl Config {
                 "max_body_bytes {max_body_bytes} out of range (1 KiB to 64 MiB)"
             ));
         }
+        let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         Ok(Config {
+            audit,
             listen,
             data_dir: args
                 .data_dir
