@@ -99,13 +99,18 @@ async fn every_operation_yields_exactly_one_event() {
         .to_owned();
     let alias = "alias/audited";
 
+    // Last: the operations that make the alias or the key unusable for the others.
+    let last = [
+        Operation::DeleteAlias,
+        Operation::DisableKey,
+        Operation::ScheduleKeyDeletion,
+    ];
     for op in Operation::ALL {
-        if matches!(op, Operation::ScheduleKeyDeletion | Operation::DisableKey) {
-            continue; // run last, so that the key stays usable for the others
+        if !last.contains(op) {
+            check_one(&server, &dir, *op, &key_id, &key_arn, alias).await;
         }
-        check_one(&server, &dir, *op, &key_id, &key_arn, alias).await;
     }
-    for op in [Operation::DisableKey, Operation::ScheduleKeyDeletion] {
+    for op in last {
         check_one(&server, &dir, op, &key_id, &key_arn, alias).await;
     }
 
@@ -617,6 +622,18 @@ async fn kill_9_under_load_loses_no_acknowledged_event_and_tampering_is_pinpoint
     }
 }
 
+fn request_ids(page: &Value) -> Vec<String> {
+    page["Events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let t: Value = serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap();
+            t["requestID"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
 fn aws_cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
     let mut cmd = Command::new("aws");
     cmd.args([
@@ -691,30 +708,47 @@ async fn the_aws_cli_looks_events_up_and_pages() {
     assert_eq!(events[0]["Resources"][0]["ResourceName"], key_arn.as_str());
     assert_eq!(events[0]["Resources"][0]["ResourceType"], "AWS::KMS::Key");
 
-    // The CLI follows NextToken through every page of two.
+    // Paging by hand: --max-results 2 and each page's NextToken.
+    let mut got = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args = vec![
+            "--lookup-attributes",
+            "AttributeKey=EventName,AttributeValue=Encrypt",
+            "--max-results",
+            "2",
+            "--no-paginate",
+        ];
+        if let Some(t) = &token {
+            args.extend(["--next-token", t.as_str()]);
+        }
+        let (ok, out, err) = aws_cli(&server, &args);
+        assert!(ok, "{err}");
+        let page: Value = serde_json::from_str(&out).unwrap();
+        pages += 1;
+        got.extend(request_ids(&page));
+        match page["NextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.reverse();
+    assert_eq!(got, expected);
+    assert_eq!(pages, 3);
+    // The CLI's own pagination (pages of 2) follows the tokens too.
     let (ok, out, err) = aws_cli(
         &server,
         &[
             "--lookup-attributes",
             "AttributeKey=EventName,AttributeValue=Encrypt",
-            "--max-results",
+            "--page-size",
             "2",
         ],
     );
     assert!(ok, "{err}");
-    let all: Value = serde_json::from_str(&out).unwrap();
-    let got: Vec<String> = all["Events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let t: Value = serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap()).unwrap();
-            t["requestID"].as_str().unwrap().to_owned()
-        })
-        .collect();
-    let mut expected = ids.clone();
-    expected.reverse();
-    assert_eq!(got, expected);
+    assert_eq!(request_ids(&serde_json::from_str(&out).unwrap()), expected);
 
     // Other filters.
     let (ok, out, err) = aws_cli(
