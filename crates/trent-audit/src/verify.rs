@@ -188,13 +188,16 @@ fn verify_chain(chain: &str, items: &[Item], public_key: &[u8; 32], report: &mut
     // Duplicates: the first occurrence is taken as the chain's, later ones as inserted.
     let mut by_seq: HashMap<u64, &Item> = HashMap::new();
     for it in items {
-        if by_seq.contains_key(&it.seq) {
-            report.problems.push(Problem::Inserted {
-                seq: it.seq,
-                at: it.at.clone(),
-            });
-        } else {
-            by_seq.insert(it.seq, it);
+        match by_seq.entry(it.seq) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                report.problems.push(Problem::Inserted {
+                    seq: it.seq,
+                    at: it.at.clone(),
+                });
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(it);
+            }
         }
     }
     let mut seqs: Vec<u64> = by_seq.keys().copied().collect();
