@@ -120,6 +120,7 @@ impl KeyService {
         key: &KeyRecord,
         action: &'static str,
     ) -> Result<(), KmsError> {
+        caller.keys_used.note(&key.arn);
         if key.account_id == caller.account_id() {
             Ok(())
         } else {

@@ -34,6 +34,8 @@ pub enum Command {
     /// database, sealed key material verbatim, so that a cluster of nodes given the same
     /// root key file can take over.
     MigrateStore(MigrateStoreArgs),
+    /// The audit trail: verify it, export it in CloudTrail's layout, print its public key.
+    Audit(crate::audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TRENT_ACCOUNT_ID")]
     pub account_id: Option<String>,
     /// A TOML config file with the same settings (listen, data_dir, account_id,
-    /// dev_any_credentials, max_body_bytes)
+    /// dev_any_credentials, max_body_bytes, and an [audit] table)
     #[arg(long, env = "TRENT_CONFIG")]
     pub config: Option<PathBuf>,
     /// DEVELOPMENT ONLY: accept any well-formed SigV4 credentials without checking the
@@ -76,6 +78,8 @@ pub struct ServeArgs {
     /// (the bound on staleness should a change notification be lost) [default: 5000]
     #[arg(long, env = "TRENT_CACHE_TTL_MS")]
     pub cache_ttl_ms: Option<u64>,
+    #[command(flatten)]
+    pub audit: crate::audit::AuditServeArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +92,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
+    audit: Option<crate::audit::AuditFileConfig>,
 }
 
 /// The settings in force.
@@ -101,6 +106,7 @@ pub struct Config {
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
+    pub audit: crate::audit::AuditSettings,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -195,9 +201,11 @@ impl Config {
                 "cache_ttl_ms {cache_ttl_ms} out of range (0 to 3600000)"
             ));
         }
+        let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         Ok(Config {
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
+            audit,
             listen,
             data_dir: args
                 .data_dir

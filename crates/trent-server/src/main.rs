@@ -5,7 +5,9 @@
 //! a secret except the administrator's credentials, once, into the credentials file the
 //! operator asked for.
 
+mod audit;
 mod auth;
+mod cloudtrail;
 mod config;
 mod http;
 mod migrate;
@@ -51,6 +53,11 @@ fn main() -> ExitCode {
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))
             .and_then(|rt| rt.block_on(migrate::migrate_store(&args.data_dir, &args.to))),
+        Command::Audit(args) => match audit::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,7 +127,7 @@ async fn serve(config: Config) -> Result<(), String> {
     };
     let (service, report) = KeyService::open(
         store,
-        root,
+        root.clone(),
         Arc::new(SystemClock),
         ServiceConfig {
             cache_ttl: config.cache_ttl,
@@ -157,14 +164,24 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot load access keys: {e}"))?;
     let auth = Authenticator::new(
-        AccessKeys::new(keys),
+        AccessKeys::new(keys.clone()),
         config.dev_any_credentials,
         report.account_id.clone(),
     );
+    let cloudtrail_auth = Authenticator::for_service(
+        AccessKeys::new(keys),
+        cloudtrail::SIGNING_NAME,
+        config.dev_any_credentials,
+        report.account_id.clone(),
+    );
+    let trail = audit::Trail::open(dir, root.as_ref(), &config.audit, &report.account_id).await?;
+    let audit_log = trail.log.clone();
     let state = Arc::new(AppState {
         service: Arc::new(service),
         auth,
+        cloudtrail_auth,
         max_body_bytes: config.max_body_bytes,
+        audit: trail,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -189,10 +206,18 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"));
+    // Sign what the last digest does not cover yet.
+    if let Err(e) = audit_log.digest_now().await {
+        tracing::error!(error = %e, "cannot write the audit digest at shutdown");
+    }
+    served
 }
 
 /// Creates the data directory (0700) if needed and checks it is usable.

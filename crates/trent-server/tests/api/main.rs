@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod aliases;
+mod audit;
 mod crypto;
 mod dev_credentials;
 mod dry_run;
