@@ -38,7 +38,8 @@ pub struct Args {
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub warmup: Duration,
     /// Encrypt/Decrypt plaintext bytes (1-4096), GenerateRandom NumberOfBytes (1-1024);
-    /// GenerateDataKey always asks for an AES_256 data key.
+    /// GenerateDataKey always asks for an AES_256 data key; CreateKey creates a new
+    /// symmetric key per request (the keys are left in place).
     #[arg(long, default_value_t = 256)]
     pub payload_size: usize,
     /// Key id, key ARN, alias name or alias ARN; without it a key is created first

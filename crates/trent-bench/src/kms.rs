@@ -38,6 +38,8 @@ pub enum Op {
     Sign,
     /// GenerateDataKeyPair of `--key-pair-spec` under a symmetric key.
     GenerateDataKeyPair,
+    /// A new symmetric key per request: the write path (one durable store write each).
+    CreateKey,
 }
 
 impl Op {
@@ -50,6 +52,7 @@ impl Op {
             Op::GenerateRandom => "GenerateRandom",
             Op::Sign => "Sign",
             Op::GenerateDataKeyPair => "GenerateDataKeyPair",
+            Op::CreateKey => "CreateKey",
         }
     }
 
@@ -62,12 +65,13 @@ impl Op {
             Op::GenerateRandom => "generate-random",
             Op::Sign => "sign",
             Op::GenerateDataKeyPair => "generate-data-key-pair",
+            Op::CreateKey => "create-key",
         }
     }
 
-    /// Whether the operation runs against a KMS key (GenerateRandom does not).
+    /// Whether the operation runs against a KMS key (GenerateRandom and CreateKey do not).
     pub fn needs_key(self) -> bool {
-        !matches!(self, Op::GenerateRandom)
+        !matches!(self, Op::GenerateRandom | Op::CreateKey)
     }
 
     /// The accepted `--payload-size` range, if the operation uses it: AWS's limits,
@@ -77,7 +81,7 @@ impl Op {
         match self {
             Op::Encrypt | Op::Decrypt | Op::Sign => Some(1..=4096),
             Op::GenerateRandom => Some(1..=1024),
-            Op::GenerateDataKey | Op::GenerateDataKeyPair => None,
+            Op::GenerateDataKey | Op::GenerateDataKeyPair | Op::CreateKey => None,
         }
     }
 
@@ -177,6 +181,7 @@ pub fn operation_body(
             "SigningAlgorithm": signing_algorithm(spec),
         }),
         Op::GenerateDataKeyPair => json!({ "KeyId": key_id, "KeyPairSpec": spec }),
+        Op::CreateKey => json!({ "Description": "trent-bench" }),
     }
 }
 
@@ -456,6 +461,9 @@ mod tests {
         assert_eq!(b, json!({"KeyId": "k", "CiphertextBlob": "Y3Q="}));
         let b = operation_body(Op::GenerateDataKey, Some("k"), 99, None, "");
         assert_eq!(b, json!({"KeyId": "k", "KeySpec": "AES_256"}));
+        let b = operation_body(Op::CreateKey, None, 32, None, "");
+        assert_eq!(b, json!({"Description": "trent-bench"}));
+        assert!(!Op::CreateKey.needs_key());
         let b = operation_body(Op::GenerateRandom, None, 32, None, "");
         assert_eq!(b, json!({"NumberOfBytes": 32}));
         let b = operation_body(Op::Sign, Some("k"), 3, None, "ML_DSA_65");

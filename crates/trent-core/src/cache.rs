@@ -1,13 +1,23 @@
 //! The bounded in-memory cache of keys with their unsealed material, and of alias targets:
 //! the hot path (Encrypt, Decrypt, GenerateDataKey) is served from here and never reads
-//! the store. Every local state change replaces or drops the affected entries.
+//! the store. Every local state change replaces or drops the affected entries; changes
+//! made by other nodes arrive through the store's change feed ([`KeyCache::apply`]).
+//!
+//! Two rules keep a node from serving another node's overwritten state for long:
+//! - an entry older than the cache's lifetime is a miss (the backstop if a notification is
+//!   ever lost without the feed noticing);
+//! - an entry read from the store is only kept if no invalidation happened since the read
+//!   began (the `epoch`): otherwise a read racing with another node's write could put the
+//!   old state back right after the notification dropped it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
-use trent_store::KeyRecord;
+use trent_store::{Change, KeyRecord};
 
 /// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
 /// itself in `Debug` and zeroizes on drop.
@@ -62,49 +72,82 @@ impl LoadedKey {
     }
 }
 
+type AliasKey = (String, String, String);
+
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     capacity: usize,
-    keys: RwLock<HashMap<String, Arc<LoadedKey>>>,
+    ttl: Duration,
+    /// Bumped by every invalidation; see the module documentation.
+    epoch: AtomicU64,
+    keys: RwLock<HashMap<String, (Arc<LoadedKey>, Instant)>>,
     /// (account, region, alias name) → key id
-    aliases: RwLock<HashMap<(String, String, String), String>>,
+    aliases: RwLock<HashMap<AliasKey, (String, Instant)>>,
 }
 
 impl KeyCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             capacity: capacity.max(1),
+            ttl,
+            epoch: AtomicU64::new(0),
             keys: RwLock::default(),
             aliases: RwLock::default(),
         }
     }
 
-    pub fn key(&self, key_id: &str) -> Option<Arc<LoadedKey>> {
-        self.keys.read().get(key_id).cloned()
+    /// Take this before reading what will be cached, and hand it to the `put_*` call.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
-    pub fn put_key(&self, key: Arc<LoadedKey>) {
+    fn fresh(&self, at: Instant) -> bool {
+        at.elapsed() < self.ttl
+    }
+
+    pub fn key(&self, key_id: &str) -> Option<Arc<LoadedKey>> {
+        self.keys
+            .read()
+            .get(key_id)
+            .filter(|(_, at)| self.fresh(*at))
+            .map(|(k, _)| k.clone())
+    }
+
+    /// Caches a key read (or written) since `epoch`, unless something was invalidated
+    /// meanwhile.
+    pub fn put_key(&self, key: Arc<LoadedKey>, epoch: u64) {
         let mut keys = self.keys.write();
+        // Checked under the write lock that invalidations also take.
+        if self.epoch() != epoch {
+            return;
+        }
         if keys.len() >= self.capacity && !keys.contains_key(&key.record.key_id) {
             // Bounded: drop an arbitrary entry; it is reloaded from the store on demand.
             if let Some(victim) = keys.keys().next().cloned() {
                 keys.remove(&victim);
             }
         }
-        keys.insert(key.record.key_id.clone(), key);
+        keys.insert(key.record.key_id.clone(), (key, Instant::now()));
     }
 
-    /// Replaces a cached key's record (state, tags, ...) keeping its material.
-    pub fn update_record(&self, record: KeyRecord) {
+    /// Replaces a cached key's record (state, tags, ...) keeping its material, unless
+    /// something was invalidated since `epoch`.
+    pub fn update_record(&self, record: KeyRecord, epoch: u64) {
         let mut keys = self.keys.write();
-        if let Some(old) = keys.get(&record.key_id) {
+        if self.epoch() != epoch {
+            return;
+        }
+        if let Some((old, _)) = keys.get(&record.key_id) {
             let updated = LoadedKey {
                 key_id_bytes: old.key_id_bytes,
                 materials: old.materials.clone(),
                 current_material: old.current_material,
                 record,
             };
-            keys.insert(updated.record.key_id.clone(), Arc::new(updated));
+            keys.insert(
+                updated.record.key_id.clone(),
+                (Arc::new(updated), Instant::now()),
+            );
         }
     }
 
@@ -112,23 +155,133 @@ impl KeyCache {
         self.aliases
             .read()
             .get(&(account.to_owned(), region.to_owned(), name.to_owned()))
-            .cloned()
+            .filter(|(_, at)| self.fresh(*at))
+            .map(|(id, _)| id.clone())
     }
 
-    pub fn put_alias(&self, account: &str, region: &str, name: &str, key_id: &str) {
+    pub fn put_alias(&self, account: &str, region: &str, name: &str, key_id: &str, epoch: u64) {
         let mut aliases = self.aliases.write();
+        if self.epoch() != epoch {
+            return;
+        }
         if aliases.len() >= self.capacity {
             aliases.clear();
         }
         aliases.insert(
             (account.to_owned(), region.to_owned(), name.to_owned()),
-            key_id.to_owned(),
+            (key_id.to_owned(), Instant::now()),
         );
     }
 
     pub fn drop_alias(&self, account: &str, region: &str, name: &str) {
-        self.aliases
-            .write()
-            .remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
+        let mut aliases = self.aliases.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        aliases.remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
+    }
+
+    pub fn drop_key(&self, key_id: &str) {
+        let mut keys = self.keys.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        keys.remove(key_id);
+    }
+
+    pub fn clear(&self) {
+        let mut keys = self.keys.write();
+        let mut aliases = self.aliases.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        keys.clear();
+        aliases.clear();
+    }
+
+    /// Forgets what a committed change (of this node or another) made stale.
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Key(key_id) => self.drop_key(key_id),
+            Change::Alias {
+                account_id,
+                region,
+                alias_name,
+            } => self.drop_alias(account_id, region, alias_name),
+            // `All`, and whatever a newer store announces that this node does not know.
+            _ => self.clear(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(key_id: &str, state: &str) -> Arc<LoadedKey> {
+        Arc::new(LoadedKey {
+            record: KeyRecord {
+                key_id: key_id.to_owned(),
+                account_id: "111122223333".to_owned(),
+                region: "us-east-1".to_owned(),
+                arn: String::new(),
+                version: 1,
+                created_at: 0,
+                description: String::new(),
+                key_spec: "SYMMETRIC_DEFAULT".to_owned(),
+                key_usage: "ENCRYPT_DECRYPT".to_owned(),
+                origin: "AWS_KMS".to_owned(),
+                state: state.to_owned(),
+                deletion_date: None,
+                pending_deletion_window_days: None,
+                current_material_id: String::new(),
+                multi_region: false,
+                tags: Vec::new(),
+            },
+            key_id_bytes: [0; 16],
+            materials: HashMap::new(),
+            current_material: [0; 32],
+        })
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_cached() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        let before_read = cache.epoch();
+        // Another node's change is announced while this node reads the old state...
+        cache.apply(&Change::Key("k".to_owned()));
+        // ...so the old state it read must not be cached.
+        cache.put_key(loaded("k", "Enabled"), before_read);
+        assert!(cache.key("k").is_none());
+        cache.put_key(loaded("k", "Disabled"), cache.epoch());
+        assert_eq!(cache.key("k").unwrap().record.state, "Disabled");
+
+        let before_read = cache.epoch();
+        cache.apply(&Change::All);
+        cache.put_alias("a", "r", "alias/x", "k", before_read);
+        assert!(cache.alias("a", "r", "alias/x").is_none());
+        assert!(cache.key("k").is_none(), "All forgets keys too");
+    }
+
+    #[test]
+    fn changes_drop_only_what_they_name() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        cache.put_key(loaded("k1", "Enabled"), cache.epoch());
+        cache.put_key(loaded("k2", "Enabled"), cache.epoch());
+        cache.put_alias("a", "r", "alias/x", "k1", cache.epoch());
+        cache.put_alias("a", "r", "alias/y", "k2", cache.epoch());
+        cache.apply(&Change::Key("k1".to_owned()));
+        cache.apply(&Change::Alias {
+            account_id: "a".to_owned(),
+            region: "r".to_owned(),
+            alias_name: "alias/x".to_owned(),
+        });
+        assert!(cache.key("k1").is_none());
+        assert!(cache.key("k2").is_some());
+        assert!(cache.alias("a", "r", "alias/x").is_none());
+        assert_eq!(cache.alias("a", "r", "alias/y").as_deref(), Some("k2"));
+    }
+
+    #[test]
+    fn entries_expire_after_the_lifetime() {
+        let cache = KeyCache::new(10, Duration::ZERO);
+        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_alias("a", "r", "alias/x", "k", cache.epoch());
+        assert!(cache.key("k").is_none());
+        assert!(cache.alias("a", "r", "alias/x").is_none());
     }
 }

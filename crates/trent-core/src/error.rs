@@ -86,6 +86,12 @@ pub enum KmsError {
     /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal,
+    /// The store did not answer in time (e.g. the database is restarting). The message is
+    /// the service model's description of `DependencyTimeoutException`.
+    #[error(
+        "The system timed out while trying to fulfill the request. You can retry the request."
+    )]
+    DependencyTimeout,
 }
 
 impl KmsError {
@@ -123,6 +129,7 @@ impl KmsError {
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
             KmsError::Internal => ErrorCode::KMSInternalException,
+            KmsError::DependencyTimeout => ErrorCode::DependencyTimeoutException,
         }
     }
 
@@ -140,10 +147,18 @@ impl KmsError {
     }
 }
 
-/// Store and crypto failures are internal: log the detail, answer generically.
-pub(crate) fn internal<E: std::fmt::Display>(context: &'static str) -> impl FnOnce(E) -> KmsError {
+/// Store and crypto failures are internal: log the detail, answer generically. A store
+/// that timed out is AWS's `DependencyTimeoutException` (retryable); an unreachable one is
+/// `KMSInternalException`, as AWS answers when a dependency fails.
+pub(crate) fn internal<E: std::fmt::Display + 'static>(
+    context: &'static str,
+) -> impl FnOnce(E) -> KmsError {
     move |e| {
         tracing::error!(error = %e, "{context}");
-        KmsError::Internal
+        let any: &dyn std::any::Any = &e;
+        match any.downcast_ref::<trent_store::StoreError>() {
+            Some(trent_store::StoreError::Timeout(_)) => KmsError::DependencyTimeout,
+            _ => KmsError::Internal,
+        }
     }
 }

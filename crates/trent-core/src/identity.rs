@@ -64,6 +64,27 @@ pub struct Caller {
     /// The region of the request (from the SigV4 credential scope).
     pub region: String,
     pub access_key_id: String,
+    /// The keys the request used, for its audit event.
+    pub keys_used: KeysUsed,
+}
+
+/// The ARNs of the KMS keys one request resolved and checked access to, in order: the
+/// audit trail records them as the event's `resources`, whether the request then
+/// succeeded or failed (a key that does not exist is never recorded).
+#[derive(Debug, Clone, Default)]
+pub struct KeysUsed(std::sync::Arc<parking_lot::Mutex<Vec<String>>>);
+
+impl KeysUsed {
+    pub(crate) fn note(&self, arn: &str) {
+        let mut arns = self.0.lock();
+        if !arns.iter().any(|a| a == arn) {
+            arns.push(arn.to_owned());
+        }
+    }
+
+    pub fn arns(&self) -> Vec<String> {
+        self.0.lock().clone()
+    }
 }
 
 impl Caller {

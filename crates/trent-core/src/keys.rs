@@ -121,6 +121,7 @@ impl KeyService {
         key: &KeyRecord,
         action: &'static str,
     ) -> Result<(), KmsError> {
+        caller.keys_used.note(&key.arn);
         if key.account_id == caller.account_id() {
             Ok(())
         } else {
@@ -141,6 +142,7 @@ impl KeyService {
         if let Some(id) = self.cache.alias(account, region, alias_name) {
             return Ok(id);
         }
+        let epoch = self.cache.epoch();
         let alias = self
             .store
             .alias(account, region, alias_name)
@@ -150,7 +152,7 @@ impl KeyService {
                 alias_arn: alias_arn(region, account, alias_name),
             })?;
         self.cache
-            .put_alias(account, region, alias_name, &alias.target_key_id);
+            .put_alias(account, region, alias_name, &alias.target_key_id, epoch);
         Ok(alias.target_key_id)
     }
 
@@ -159,6 +161,7 @@ impl KeyService {
         if let Some(k) = self.cache.key(key_id) {
             return Ok(Some(k));
         }
+        let epoch = self.cache.epoch();
         let Some(record) = self
             .store
             .key(key_id)
@@ -168,7 +171,7 @@ impl KeyService {
             return Ok(None);
         };
         let loaded = Arc::new(self.unseal_key(record).await?);
-        self.cache.put_key(loaded.clone());
+        self.cache.put_key(loaded.clone(), epoch);
         Ok(Some(loaded))
     }
 
@@ -244,6 +247,7 @@ impl KeyService {
     {
         let _local = self.update_lock(key_id).lock().await;
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
+            let epoch = self.cache.epoch();
             let Some(mut record) = self
                 .store
                 .key(key_id)
@@ -255,7 +259,7 @@ impl KeyService {
             change(&mut record)?;
             match self.store.update_key(&record).await {
                 Ok(stored) => {
-                    self.cache.update_record(stored.clone());
+                    self.cache.update_record(stored.clone(), epoch);
                     return Ok(stored);
                 }
                 Err(StoreError::Conflict) => conflict_backoff(attempt).await,

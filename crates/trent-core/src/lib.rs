@@ -19,6 +19,8 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KmsError;
-pub use identity::{AccessKeyEntry, Caller, Principal, PrincipalKind};
+pub use identity::{AccessKeyEntry, Caller, KeysUsed, Principal, PrincipalKind};
 pub use ids::{is_account_id, is_region};
-pub use service::{BootstrapOptions, BootstrapReport, KeyService, ServiceConfig};
+pub use service::{
+    BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
+};

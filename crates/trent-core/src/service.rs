@@ -1,6 +1,7 @@
 //! The key service: shared state of every operation, bootstrap of a deployment.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use trent_crypto::{RootKeyProvider, SecretBytes};
 use trent_store::{AccessKeyRecord, Store, StoreError};
@@ -16,16 +17,32 @@ const META_DEFAULT_ACCOUNT: &str = "default_account_id";
 const ROOT_CHECK_AAD: &[u8] = b"trent:meta:root_key_check:v1";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"trent root key check v1";
 
+/// The lease nodes take to create the administrator: only one node of a cluster
+/// starting on an empty database creates it.
+const BOOTSTRAP_LEASE: &str = "trent:bootstrap";
+/// Long enough for a bootstrap; a node that died holding it delays the others this long.
+const BOOTSTRAP_LEASE_TTL: Duration = Duration::from_secs(30);
+/// How long a starting node waits for another node's bootstrap.
+const BOOTSTRAP_WAIT: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// How many keys the material cache holds.
     pub cache_capacity: usize,
+    /// How long a cached key or alias is served before it is re-read from the store: the
+    /// bound on staleness should a change notification from another node ever be lost.
+    pub cache_ttl: Duration,
 }
+
+/// The default cache lifetime: a few seconds, short enough to bound staleness, long
+/// enough that the hot path rarely reads the store.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
             cache_capacity: 100_000,
+            cache_ttl: DEFAULT_CACHE_TTL,
         }
     }
 }
@@ -64,6 +81,8 @@ pub enum BootstrapError {
     Store(#[from] StoreError),
     #[error("crypto: {0}")]
     Crypto(#[from] trent_crypto::CryptoError),
+    #[error("another node has been bootstrapping this store for too long (its bootstrap lease is still held)")]
+    BootstrapBusy,
 }
 
 /// The AWS KMS key service. Cheap to share (`Arc`); every operation is a method in `ops/`.
@@ -71,7 +90,7 @@ pub struct KeyService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) root: Arc<dyn RootKeyProvider>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) cache: KeyCache,
+    pub(crate) cache: Arc<KeyCache>,
     /// Striped locks that serialize this node's updates of one key (see `update_key`).
     update_locks: Vec<tokio::sync::Mutex<()>>,
     default_account_id: String,
@@ -124,16 +143,69 @@ impl KeyService {
             })?;
         let admin_arn = format!("arn:aws:iam::{account_id}:user/admin");
 
+        // Subscribed before anything is cached: no change can slip between.
+        let cache = Arc::new(KeyCache::new(config.cache_capacity, config.cache_ttl));
+        let mut changes = store.subscribe().await?;
+        let weak = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            while let Some(change) = changes.next().await {
+                let Some(cache) = weak.upgrade() else { break };
+                cache.apply(&change);
+            }
+        });
         let service = KeyService {
             store,
             root,
             clock,
-            cache: KeyCache::new(config.cache_capacity),
+            cache,
             update_locks: (0..UPDATE_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             default_account_id: account_id.clone(),
         };
+        // Nodes starting at once on an empty database: one creates the administrator while
+        // holding the lease, the others wait for it and then find the administrator there.
+        let holder = uuid::Uuid::new_v4().to_string();
+        let deadline = Instant::now() + BOOTSTRAP_WAIT;
+        while !service
+            .store
+            .try_acquire_lease(BOOTSTRAP_LEASE, &holder, BOOTSTRAP_LEASE_TTL)
+            .await?
+        {
+            if Instant::now() >= deadline {
+                return Err(BootstrapError::BootstrapBusy);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let created = service
+            .create_admin(&account_id, &admin_arn, options, hand_over)
+            .await;
+        let released = service.store.release_lease(BOOTSTRAP_LEASE, &holder).await;
+        let created_admin = created?;
+        released?;
+        Ok((
+            service,
+            BootstrapReport {
+                account_id,
+                created_admin,
+                admin_arn,
+            },
+        ))
+    }
+
+    /// Creates the administrator if the store has no access key yet (under the bootstrap
+    /// lease); returns its access key id if it did.
+    async fn create_admin<H>(
+        &self,
+        account_id: &str,
+        admin_arn: &str,
+        options: BootstrapOptions,
+        hand_over: H,
+    ) -> Result<Option<String>, BootstrapError>
+    where
+        H: FnOnce(&str, &SecretBytes) -> Result<(), String>,
+    {
+        let service = self;
         let created_admin = if service.store.access_keys().await?.is_empty() {
             let id = match options.admin_access_key_id {
                 Some(id) => {
@@ -162,8 +234,8 @@ impl KeyService {
             };
             let record = AccessKeyRecord {
                 access_key_id: id.clone(),
-                account_id: account_id.clone(),
-                principal_arn: admin_arn.clone(),
+                account_id: account_id.to_owned(),
+                principal_arn: admin_arn.to_owned(),
                 sealed_secret: service.root.seal(&access_key_aad(&id), secret.expose())?,
                 created_at: service.clock.now_millis(),
                 status: "Active".into(),
@@ -174,14 +246,7 @@ impl KeyService {
         } else {
             None
         };
-        Ok((
-            service,
-            BootstrapReport {
-                account_id,
-                created_admin,
-                admin_arn,
-            },
-        ))
+        Ok(created_admin)
     }
 
     pub(crate) fn update_lock(&self, key_id: &str) -> &tokio::sync::Mutex<()> {

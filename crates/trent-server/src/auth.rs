@@ -48,8 +48,18 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(keys: AccessKeys, dev_any_credentials: bool, default_account_id: String) -> Self {
+        Self::for_service(keys, "kms", dev_any_credentials, default_account_id)
+    }
+
+    /// For another signing name on the same endpoint (CloudTrail's `cloudtrail`).
+    pub fn for_service(
+        keys: AccessKeys,
+        service: &str,
+        dev_any_credentials: bool,
+        default_account_id: String,
+    ) -> Self {
         Authenticator {
-            verifier: Verifier::new(keys, "kms", CLOCK_SKEW),
+            verifier: Verifier::new(keys, service, CLOCK_SKEW),
             dev_any_credentials,
             default_account_id,
         }
@@ -74,6 +84,7 @@ impl Authenticator {
                     principal: Principal::account_root(account),
                     region: auth.region,
                     access_key_id: auth.access_key_id,
+                    keys_used: Default::default(),
                 });
             }
         }
@@ -82,6 +93,7 @@ impl Authenticator {
             principal: v.principal,
             region: v.region,
             access_key_id: v.access_key_id,
+            keys_used: Default::default(),
         })
     }
 }

@@ -30,6 +30,23 @@ pub enum Command {
     /// Run the server (creates the root key, the default account and an administrator on
     /// first start in an empty data directory).
     Serve(ServeArgs),
+    /// Copy an SQLite deployment (the store in a data directory) into an empty PostgreSQL
+    /// database, sealed key material verbatim, so that a cluster of nodes given the same
+    /// root key file can take over.
+    MigrateStore(MigrateStoreArgs),
+    /// The audit trail: verify it, export it in CloudTrail's layout, print its public key.
+    Audit(crate::audit::AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateStoreArgs {
+    /// The data directory whose store (trent.db) is copied
+    #[arg(long, env = "TRENT_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The target database, e.g. postgres://user@host:5432/trent?sslmode=require; it must
+    /// hold no Trent data yet
+    #[arg(long)]
+    pub to: DatabaseUrl,
 }
 
 #[derive(Debug, Args)]
@@ -44,7 +61,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TRENT_ACCOUNT_ID")]
     pub account_id: Option<String>,
     /// A TOML config file with the same settings (listen, data_dir, account_id,
-    /// dev_any_credentials, max_body_bytes)
+    /// dev_any_credentials, max_body_bytes, and an [audit] table)
     #[arg(long, env = "TRENT_CONFIG")]
     pub config: Option<PathBuf>,
     /// DEVELOPMENT ONLY: accept any well-formed SigV4 credentials without checking the
@@ -52,6 +69,17 @@ pub struct ServeArgs {
     /// the default account's root)
     #[arg(long, env = "TRENT_DEV_ANY_CREDENTIALS")]
     pub dev_any_credentials: bool,
+    /// The store: a PostgreSQL URL (postgres://user:password@host:port/db, with
+    /// ?sslmode=require for TLS) shared by every node of a cluster [default: the SQLite
+    /// file trent.db in the data directory]
+    #[arg(long, env = "TRENT_DATABASE_URL")]
+    pub database_url: Option<DatabaseUrl>,
+    /// How long a node serves a cached key or alias before re-reading it, in milliseconds
+    /// (the bound on staleness should a change notification be lost) [default: 5000]
+    #[arg(long, env = "TRENT_CACHE_TTL_MS")]
+    pub cache_ttl_ms: Option<u64>,
+    #[command(flatten)]
+    pub audit: crate::audit::AuditServeArgs,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +90,9 @@ struct FileConfig {
     account_id: Option<String>,
     dev_any_credentials: Option<bool>,
     max_body_bytes: Option<usize>,
+    database_url: Option<DatabaseUrl>,
+    cache_ttl_ms: Option<u64>,
+    audit: Option<crate::audit::AuditFileConfig>,
 }
 
 /// The settings in force.
@@ -72,6 +103,52 @@ pub struct Config {
     pub account_id: String,
     pub dev_any_credentials: bool,
     pub max_body_bytes: usize,
+    /// `None`: the SQLite file in the data directory.
+    pub database_url: Option<DatabaseUrl>,
+    pub cache_ttl: std::time::Duration,
+    pub audit: crate::audit::AuditSettings,
+}
+
+/// A database URL: printed (Debug, logs, messages) without its password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The full URL, password included, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Drop the query too: it may carry a password (`?password=...`).
+        let url = self.0.split('?').next().unwrap_or("");
+        match url.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((userinfo, host)) => {
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    write!(f, "{scheme}://{user}@{host}")
+                }
+                None => write!(f, "{scheme}://{rest}"),
+            },
+            None => write!(f, "(not a URL)"),
+        }
+    }
 }
 
 impl Config {
@@ -107,7 +184,28 @@ impl Config {
                 "max_body_bytes {max_body_bytes} out of range (1 KiB to 64 MiB)"
             ));
         }
+        let database_url = args.database_url.or(file.database_url);
+        if let Some(url) = &database_url {
+            if !(url.0.starts_with("postgres://") || url.0.starts_with("postgresql://")) {
+                return Err(format!(
+                    "invalid database URL {url}: expected postgres://..."
+                ));
+            }
+        }
+        let cache_ttl_ms = args
+            .cache_ttl_ms
+            .or(file.cache_ttl_ms)
+            .unwrap_or(u64::try_from(trent_core::DEFAULT_CACHE_TTL.as_millis()).unwrap_or(5000));
+        if cache_ttl_ms > 3_600_000 {
+            return Err(format!(
+                "cache_ttl_ms {cache_ttl_ms} out of range (0 to 3600000)"
+            ));
+        }
+        let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         Ok(Config {
+            database_url,
+            cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
+            audit,
             listen,
             data_dir: args
                 .data_dir

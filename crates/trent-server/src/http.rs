@@ -1,8 +1,8 @@
 //! The HTTP front: one route, one pipeline for every operation.
 //!
 //! body cap → request id → `X-Amz-Target` → SigV4 → decode → key service → encode, with
-//! one exit point ([`finish`]) where every request's outcome is recorded before the
-//! response leaves (the audit trail hooks in there).
+//! one exit point ([`finish`]) where every request's event is recorded in the audit trail,
+//! durably, before the response leaves.
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -15,6 +15,7 @@ use http::{HeaderValue, Method, StatusCode};
 use trent_core::{Caller, KeyService, KmsError};
 use trent_wire::{ErrorCode, Operation};
 
+use crate::audit::{Outcome, RequestFacts};
 use crate::auth::Authenticator;
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -22,24 +23,40 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub struct AppState {
     pub service: Arc<KeyService>,
     pub auth: Authenticator,
+    /// SigV4 for the CloudTrail API (its own signing name).
+    pub cloudtrail_auth: Authenticator,
     pub max_body_bytes: usize,
+    pub audit: crate::audit::Trail,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
-/// An error answered to the client: AWS's `__type`, status and message.
+/// An error answered to the client: its `__type`, status and message.
 struct WireFailure {
-    code: ErrorCode,
+    type_name: &'static str,
+    status: u16,
     message: Option<String>,
 }
 
 impl From<KmsError> for WireFailure {
     fn from(e: KmsError) -> Self {
+        let code = e.code();
         WireFailure {
-            code: e.code(),
+            type_name: code.wire_name(),
+            status: code.http_status(),
             message: e.message(),
+        }
+    }
+}
+
+impl From<crate::cloudtrail::CloudTrailError> for WireFailure {
+    fn from(e: crate::cloudtrail::CloudTrailError) -> Self {
+        WireFailure {
+            type_name: e.type_name,
+            status: e.status,
+            message: Some(e.message),
         }
     }
 }
@@ -47,8 +64,17 @@ impl From<KmsError> for WireFailure {
 impl WireFailure {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         WireFailure {
-            code,
+            type_name: code.wire_name(),
+            status: code.http_status(),
             message: Some(message.into()),
+        }
+    }
+
+    fn bare(code: ErrorCode) -> Self {
+        WireFailure {
+            type_name: code.wire_name(),
+            status: code.http_status(),
+            message: None,
         }
     }
 }
@@ -56,19 +82,21 @@ impl WireFailure {
 async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let source_ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let (parts, body) = request.into_parts();
-    let mut operation = None;
-    let mut principal = None;
-    let result = pipeline(&state, &parts, body, &mut operation, &mut principal).await;
-    finish(&request_id, operation, principal.as_ref(), result, started)
+    let mut facts = RequestFacts::from_parts(request_id, &parts, source_ip);
+    let result = pipeline(&state, &parts, body, &mut facts).await;
+    finish(&state, facts, result, started).await
 }
 
 async fn pipeline(
     state: &AppState,
     parts: &http::request::Parts,
     body: Body,
-    operation: &mut Option<Operation>,
-    principal: &mut Option<Caller>,
+    facts: &mut RequestFacts,
 ) -> Result<Vec<u8>, WireFailure> {
     let body = axum::body::to_bytes(body, state.max_body_bytes)
         .await
@@ -82,16 +110,30 @@ async fn pipeline(
             )
         })?;
     if parts.method != Method::POST || parts.uri.path() != "/" {
-        return Err(WireFailure {
-            code: ErrorCode::UnknownOperationException,
-            message: None,
-        });
+        return Err(WireFailure::bare(ErrorCode::UnknownOperationException));
+    }
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    if target == Some(crate::cloudtrail::TARGET) {
+        facts.cloudtrail = true;
+        let caller = state
+            .cloudtrail_auth
+            .authenticate(parts, &body, SystemTime::now())
+            .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
+        let caller = &*facts.caller.insert(caller);
+        let mut parameters = None;
+        let result =
+            crate::cloudtrail::lookup_events(&state.audit, caller, &body, &mut parameters).await;
+        facts.request_parameters = parameters;
+        return Ok(result?);
     }
     let caller = state
         .auth
         .authenticate(parts, &body, SystemTime::now())
         .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
-    let caller = &*principal.insert(caller);
+    facts.caller = Some(caller);
     let content_type_ok = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -100,17 +142,15 @@ async fn pipeline(
         .is_some_and(|v| {
             v.eq_ignore_ascii_case(CONTENT_TYPE) || v.eq_ignore_ascii_case("application/json")
         });
-    let op = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
+    let op = target
         .and_then(Operation::from_target)
         .filter(|_| content_type_ok)
-        .ok_or(WireFailure {
-            code: ErrorCode::UnknownOperationException,
-            message: None,
-        })?;
-    *operation = Some(op);
+        .ok_or(WireFailure::bare(ErrorCode::UnknownOperationException))?;
+    facts.operation = Some(op);
+    facts.note_request(op.name(), &body);
+    let Some(caller) = facts.caller.as_ref() else {
+        return Err(KmsError::Internal.into());
+    };
     Ok(dispatch(&state.service, caller, op, &body).await?)
 }
 
@@ -248,32 +288,55 @@ async fn dispatch(
     })
 }
 
-/// The one exit of every request: records its outcome, then builds the response.
-fn finish(
-    request_id: &str,
-    operation: Option<Operation>,
-    principal: Option<&Caller>,
+/// The one exit of every request: records its event, durably, then builds the response.
+/// If the event cannot be recorded, the request fails with `KMSInternalException` and
+/// nothing of its result leaves.
+async fn finish(
+    state: &AppState,
+    facts: RequestFacts,
     result: Result<Vec<u8>, WireFailure>,
     started: Instant,
 ) -> Response {
+    let record = {
+        let outcome = match &result {
+            Ok(body) => Outcome {
+                response: Some(body),
+                error_code: None,
+                error_message: None,
+            },
+            Err(f) => Outcome {
+                response: None,
+                error_code: Some(f.type_name),
+                error_message: f.message.as_deref(),
+            },
+        };
+        crate::audit::record(&state.audit, &facts, &outcome)
+    };
+    let result = match state.audit.log.record(&record).await {
+        Ok(()) => result,
+        Err(e) => {
+            tracing::error!(request_id = %facts.request_id, error = %e, "audit event not recorded; failing the request");
+            Err(KmsError::Internal.into())
+        }
+    };
     let (status, body, error) = match result {
         Ok(body) => (StatusCode::OK, body, None),
         Err(f) => {
-            let status =
-                StatusCode::from_u16(f.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut envelope = serde_json::Map::new();
-            envelope.insert("__type".into(), f.code.wire_name().into());
+            envelope.insert("__type".into(), f.type_name.into());
             if let Some(m) = &f.message {
                 envelope.insert("message".into(), m.clone().into());
             }
             let body = serde_json::to_vec(&envelope).unwrap_or_default();
-            (status, body, Some(f.code.wire_name()))
+            (status, body, Some(f.type_name))
         }
     };
+    let principal = facts.caller.as_ref();
     tracing::debug!(
         target: "trent::request",
-        request_id,
-        operation = operation.map(|o| o.name()).unwrap_or("-"),
+        request_id = %facts.request_id,
+        operation = %record.event_name,
         principal = principal.map(|p| p.principal.arn.as_str()).unwrap_or("-"),
         region = principal.map(|p| p.region.as_str()).unwrap_or("-"),
         status = status.as_u16(),
@@ -287,7 +350,7 @@ fn finish(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(CONTENT_TYPE),
     );
-    if let Ok(v) = HeaderValue::from_str(request_id) {
+    if let Ok(v) = HeaderValue::from_str(&facts.request_id) {
         headers.insert("x-amzn-requestid", v);
     }
     response

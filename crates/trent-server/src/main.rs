@@ -5,9 +5,12 @@
 //! a secret except the administrator's credentials, once, into the credentials file the
 //! operator asked for.
 
+mod audit;
 mod auth;
+mod cloudtrail;
 mod config;
 mod http;
+mod migrate;
 
 use std::io::Write;
 use std::path::Path;
@@ -17,16 +20,16 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use trent_core::{BootstrapOptions, KeyService, ServiceConfig, SystemClock};
+use trent_core::{BootstrapError, BootstrapOptions, KeyService, ServiceConfig, SystemClock};
 use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
-use trent_store::{SqliteStore, Store};
+use trent_store::{PostgresStore, SqliteStore, Store};
 
 use crate::auth::{AccessKeys, Authenticator};
 use crate::config::{Cli, Command, Config};
 use crate::http::AppState;
 
 const ROOT_KEY_FILE: &str = "root.key";
-const STORE_FILE: &str = "trent.db";
+pub(crate) const STORE_FILE: &str = "trent.db";
 const CREDENTIALS_FILE: &str = "credentials";
 
 fn main() -> ExitCode {
@@ -45,6 +48,16 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("cannot start the async runtime: {e}"))?
                 .block_on(serve(config))
         }),
+        Command::MigrateStore(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+            .and_then(|rt| rt.block_on(migrate::migrate_store(&args.data_dir, &args.to))),
+        Command::Audit(args) => match audit::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,7 +79,11 @@ async fn serve(config: Config) -> Result<(), String> {
     let store_path = dir.join(STORE_FILE);
     let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
         Ok(k) => Arc::new(k),
-        Err(RootKeyError::NotFound { .. }) if !store_path.exists() => {
+        // A cluster's first node creates the root key; the database then refuses any node
+        // given another one (the root key check), so a missing copy cannot go unnoticed.
+        Err(RootKeyError::NotFound { .. })
+            if config.database_url.is_some() || !store_path.exists() =>
+        {
             let k = FileRootKey::create(&root_path).map_err(|e| error_chain(&e))?;
             tracing::info!(path = %root_path.display(), "created a new root key");
             Arc::new(k)
@@ -80,13 +97,20 @@ async fn serve(config: Config) -> Result<(), String> {
         }
         Err(e) => return Err(error_chain(&e)),
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
-        format!(
-            "cannot open the store {}: {}",
-            store_path.display(),
-            error_chain(&e)
-        )
-    })?);
+    let store: Arc<dyn Store> = match &config.database_url {
+        None => Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
+            format!(
+                "cannot open the store {}: {}",
+                store_path.display(),
+                error_chain(&e)
+            )
+        })?),
+        Some(url) => Arc::new(
+            PostgresStore::connect(url.expose())
+                .await
+                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
+        ),
+    };
 
     let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
         .ok()
@@ -103,14 +127,23 @@ async fn serve(config: Config) -> Result<(), String> {
     };
     let (service, report) = KeyService::open(
         store,
-        root,
+        root.clone(),
         Arc::new(SystemClock),
-        ServiceConfig::default(),
+        ServiceConfig {
+            cache_ttl: config.cache_ttl,
+            ..ServiceConfig::default()
+        },
         options,
         hand_over,
     )
     .await
-    .map_err(|e| format!("{}: {}", dir.display(), error_chain(&e)))?;
+    .map_err(|e| match (&e, &config.database_url) {
+        (BootstrapError::RootKeyMismatch, Some(url)) => format!(
+            "{}: the database {url} was created with another root key: every node of a cluster needs a copy of the same {ROOT_KEY_FILE} in its data directory",
+            root_path.display()
+        ),
+        _ => format!("{}: {}", dir.display(), error_chain(&e)),
+    })?;
     if report.account_id != config.account_id {
         tracing::warn!(
             stored = %report.account_id,
@@ -131,14 +164,24 @@ async fn serve(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot load access keys: {e}"))?;
     let auth = Authenticator::new(
-        AccessKeys::new(keys),
+        AccessKeys::new(keys.clone()),
         config.dev_any_credentials,
         report.account_id.clone(),
     );
+    let cloudtrail_auth = Authenticator::for_service(
+        AccessKeys::new(keys),
+        cloudtrail::SIGNING_NAME,
+        config.dev_any_credentials,
+        report.account_id.clone(),
+    );
+    let trail = audit::Trail::open(dir, root.as_ref(), &config.audit, &report.account_id).await?;
+    let audit_log = trail.log.clone();
     let state = Arc::new(AppState {
         service: Arc::new(service),
         auth,
+        cloudtrail_auth,
         max_body_bytes: config.max_body_bytes,
+        audit: trail,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -149,7 +192,12 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     println!("trent listening on http://{local}");
     let _ = std::io::stdout().flush();
-    tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API");
+    match &config.database_url {
+        Some(url) => {
+            tracing::info!(%local, data_dir = %dir.display(), database = %url, "serving the AWS KMS API")
+        }
+        None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
+    }
 
     let app = http::app(state);
     // Small request/response pairs: never let Nagle's algorithm hold a response back.
@@ -158,10 +206,18 @@ async fn serve(config: Config) -> Result<(), String> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"));
+    // Sign what the last digest does not cover yet.
+    if let Err(e) = audit_log.digest_now().await {
+        tracing::error!(error = %e, "cannot write the audit digest at shutdown");
+    }
+    served
 }
 
 /// Creates the data directory (0700) if needed and checks it is usable.
@@ -213,7 +269,7 @@ fn write_credentials(
     file.sync_all()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

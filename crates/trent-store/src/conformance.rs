@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 use std::error::Error as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Barrier;
 
@@ -51,6 +52,9 @@ macro_rules! __store_conformance_cases {
             meta_init_race_agrees,
             racing_updates_of_one_version_have_one_winner,
             concurrent_updates_lose_nothing,
+            lease_is_exclusive_until_released,
+            expired_lease_can_be_taken_over,
+            racing_lease_acquirers_have_one_winner,
         }
     };
 }
@@ -1232,4 +1236,170 @@ pub async fn concurrent_updates_lose_nothing(store: Arc<dyn Store>) {
         );
     }
     assert_eq!(last.tags.len(), WRITERS, "no tag is duplicated");
+}
+
+/// A long lease: never expires during a test.
+const LONG: Duration = Duration::from_secs(3600);
+
+/// A lease is held by one holder at a time: others cannot take or renew it, its holder can
+/// re-acquire and renew it, and once released anyone can take it.
+pub async fn lease_is_exclusive_until_released(store: Arc<dyn Store>) {
+    let name = format!("job-{}", unique());
+    let (a, b) = (
+        format!("node-a-{}", unique()),
+        format!("node-b-{}", unique()),
+    );
+    assert!(
+        !store
+            .renew_lease(&name, &a, LONG)
+            .await
+            .expect("renew_lease"),
+        "renewing a lease nobody took"
+    );
+    assert!(store
+        .try_acquire_lease(&name, &a, LONG)
+        .await
+        .expect("try_acquire_lease"));
+    assert!(
+        !store
+            .try_acquire_lease(&name, &b, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "a held lease was taken by another holder"
+    );
+    assert!(
+        !store
+            .renew_lease(&name, &b, LONG)
+            .await
+            .expect("renew_lease"),
+        "a non-holder renewed the lease"
+    );
+    store
+        .release_lease(&name, &b)
+        .await
+        .expect("release by a non-holder is a no-op");
+    assert!(
+        !store
+            .try_acquire_lease(&name, &b, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "a non-holder's release freed the lease"
+    );
+    assert!(
+        store
+            .try_acquire_lease(&name, &a, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "the holder re-acquires its own lease"
+    );
+    assert!(store
+        .renew_lease(&name, &a, LONG)
+        .await
+        .expect("renew_lease"));
+    let other = format!("job-{}", unique());
+    assert!(
+        store
+            .try_acquire_lease(&other, &b, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "leases of different names are independent"
+    );
+    store.release_lease(&name, &a).await.expect("release_lease");
+    assert!(
+        !store
+            .renew_lease(&name, &a, LONG)
+            .await
+            .expect("renew_lease"),
+        "a released lease cannot be renewed"
+    );
+    assert!(
+        store
+            .try_acquire_lease(&name, &b, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "a released lease is free"
+    );
+}
+
+/// A lease whose time is up belongs to nobody: its holder cannot renew it and another
+/// holder takes it over. (A zero lifetime expires at once, so no waiting is needed.)
+pub async fn expired_lease_can_be_taken_over(store: Arc<dyn Store>) {
+    let name = format!("job-{}", unique());
+    let (a, b) = (
+        format!("node-a-{}", unique()),
+        format!("node-b-{}", unique()),
+    );
+    assert!(store
+        .try_acquire_lease(&name, &a, Duration::ZERO)
+        .await
+        .expect("try_acquire_lease"));
+    assert!(
+        !store
+            .renew_lease(&name, &a, LONG)
+            .await
+            .expect("renew_lease"),
+        "an expired lease was renewed"
+    );
+    assert!(
+        store
+            .try_acquire_lease(&name, &b, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "an expired lease was not taken over"
+    );
+    assert!(
+        !store
+            .try_acquire_lease(&name, &a, LONG)
+            .await
+            .expect("try_acquire_lease"),
+        "the previous holder took the lease back"
+    );
+    assert!(store
+        .renew_lease(&name, &b, LONG)
+        .await
+        .expect("renew_lease"));
+}
+
+/// Many nodes trying to take a free lease (or an expired one) at once: exactly one wins.
+pub async fn racing_lease_acquirers_have_one_winner(store: Arc<dyn Store>) {
+    const RACERS: usize = 16;
+    for expired_first in [false, true] {
+        let name = format!("job-{}", unique());
+        if expired_first {
+            assert!(store
+                .try_acquire_lease(&name, "previous", Duration::ZERO)
+                .await
+                .expect("try_acquire_lease"));
+        }
+        let start = Arc::new(Barrier::new(RACERS));
+        let mut tasks = Vec::new();
+        for i in 0..RACERS {
+            let (store, name, start) = (store.clone(), name.clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                let holder = format!("racer-{i}");
+                let won = store
+                    .try_acquire_lease(&name, &holder, LONG)
+                    .await
+                    .expect("try_acquire_lease");
+                (holder, won)
+            }));
+        }
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (holder, won) = task.await.expect("racer task");
+            if won {
+                winners.push(holder);
+            }
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "racers that took the lease (expired first: {expired_first}): {winners:?}"
+        );
+        assert!(store
+            .renew_lease(&name, &winners[0], LONG)
+            .await
+            .expect("renew_lease"));
+    }
 }

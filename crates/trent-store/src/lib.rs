@@ -1,6 +1,6 @@
 //! Durable records for Trent: keys, their sealed material, aliases, access keys and
-//! deployment metadata, behind one [`Store`] trait with an embedded SQLite backend (and,
-//! later, a PostgreSQL one shared by several nodes).
+//! deployment metadata, behind one [`Store`] trait with an embedded SQLite backend and a
+//! PostgreSQL one shared by several nodes.
 //!
 //! The store never sees plaintext key material or secrets: it stores bytes that the key
 //! service has already sealed under the root key, and it never depends on `trent-crypto`.
@@ -8,15 +8,26 @@
 //! text to it); it only guarantees durability, uniqueness and optimistic concurrency:
 //! a write that returns `Ok` is on disk, and an update made against a stale version is
 //! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
+//! For several nodes on one database it also offers a change feed (so that every node can
+//! drop what it cached about a record another node changed) and named leases (so that a
+//! background job runs on one node at a time).
 
+mod changes;
 #[doc(hidden)]
 pub mod conformance;
+mod copy;
 mod migrations;
+mod postgres;
 mod sqlite;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use changes::{Change, ChangeStream};
+pub use copy::{copy_sqlite_to_postgres, CopyError, CopyReport};
 pub use migrations::SchemaTooNew;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A KMS key's metadata. Times are Unix milliseconds.
@@ -120,6 +131,14 @@ pub enum StoreError {
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("store data is corrupt: {what}")]
     Corrupt { what: String },
+    /// The database cannot be reached (connection refused or lost, server shutting down).
+    /// The write, if any, may or may not have been applied; the caller may retry.
+    #[error("store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// No database connection became available in time (every one busy, or the database
+    /// slow to accept new ones).
+    #[error("store timed out: {0}")]
+    Timeout(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// A record passed to the store breaks an invariant the store keeps (a tag key given twice,
@@ -202,4 +221,36 @@ pub trait Store: Send + Sync + 'static {
     async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError>;
     async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
     async fn access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError>;
+
+    /// A feed of the changes every writer (this process or another node) commits from now
+    /// on, for cache invalidation. A change is announced only if its write committed; a
+    /// backend that may have missed some (lost connection, slow consumer) yields
+    /// [`Change::All`]. A single-process backend returns a stream that ends at once.
+    async fn subscribe(&self) -> Result<ChangeStream, StoreError>;
+
+    /// Takes the lease `name` for `holder` for `ttl` if it is free, expired, or already
+    /// `holder`'s (then extended). `true` iff `holder` now holds it. Among concurrent
+    /// acquirers (on any node) at most one succeeds. Expiry is measured by the store's
+    /// clock (the database server's for PostgreSQL), so nodes' clocks need not agree.
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Extends the lease iff `holder` still holds it and it has not expired; `false` means
+    /// the holder lost it (and must stop the work it guards).
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up if `holder` holds it; a no-op otherwise.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
+/// A lease's length in milliseconds, saturated.
+pub(crate) fn ttl_millis(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2)
 }

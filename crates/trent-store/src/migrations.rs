@@ -16,11 +16,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration, oldest first. Append only: a released migration is never edited.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_leases",
+        sql: include_str!("../migrations/0002_leases.sql"),
+    },
+];
 
 /// The schema version this binary writes: that of the last migration.
 pub(crate) const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;

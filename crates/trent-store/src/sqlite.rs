@@ -26,7 +26,8 @@ use sqlx::{Executor, Row, Sqlite, Transaction};
 
 use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, MIGRATIONS};
 use crate::{
-    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, MaterialRecord, Store, StoreError,
+    ttl_millis, AccessKeyRecord, AliasRecord, ChangeStream, InvalidRecord, KeyRecord,
+    MaterialRecord, Store, StoreError,
 };
 
 /// How long a statement waits for another process's lock before failing.
@@ -83,6 +84,55 @@ impl SqliteStore {
     pub async fn close(self) {
         self.readers.close().await;
         self.writer.close().await;
+    }
+
+    /// Every meta entry, by name (for copying a deployment).
+    pub async fn all_meta(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query("SELECT name, value FROM meta ORDER BY name")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| Ok((column(r, "name")?, column(r, "value")?)))
+            .collect()
+    }
+
+    /// Every key id of every account and region, in order (for copying a deployment).
+    pub async fn all_key_ids(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT key_id FROM keys ORDER BY key_id")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(backend)
+    }
+
+    /// Every alias of every account and region (for copying a deployment).
+    pub async fn all_aliases(&self) -> Result<Vec<AliasRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {ALIAS_COLUMNS} FROM aliases ORDER BY account_id, region, alias_name"
+        ))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(alias_from_row)
+        .collect()
+    }
+
+    /// Counts of (meta entries, keys, materials, aliases, access keys).
+    pub async fn counts(&self) -> Result<[i64; 5], StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM meta), (SELECT COUNT(*) FROM keys), \
+             (SELECT COUNT(*) FROM key_materials), (SELECT COUNT(*) FROM aliases), \
+             (SELECT COUNT(*) FROM access_keys)",
+        )
+        .fetch_one(&self.readers)
+        .await
+        .map_err(backend)?;
+        let mut out = [0_i64; 5];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = row.try_get(i).map_err(backend)?;
+        }
+        Ok(out)
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -183,7 +233,7 @@ async fn migrate(writer: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -203,11 +253,11 @@ fn write_error(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn invalid(what: &'static str) -> StoreError {
+pub(crate) fn invalid(what: &'static str) -> StoreError {
     StoreError::Backend(Box::new(InvalidRecord { what }))
 }
 
-fn check_tags(tags: &[(String, String)]) -> Result<(), StoreError> {
+pub(crate) fn check_tags(tags: &[(String, String)]) -> Result<(), StoreError> {
     let mut seen = HashSet::with_capacity(tags.len());
     if tags.iter().all(|(k, _)| seen.insert(k.as_str())) {
         Ok(())
@@ -711,6 +761,74 @@ impl Store for SqliteStore {
         .iter()
         .map(access_key_from_row)
         .collect()
+    }
+
+    /// One process owns the file's caches: nothing to announce.
+    async fn subscribe(&self) -> Result<ChangeStream, StoreError> {
+        Ok(ChangeStream::ended())
+    }
+
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now = now_millis();
+        let taken = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now.saturating_add(ttl_millis(ttl)))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(backend)?;
+        Ok(taken)
+    }
+
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now = now_millis();
+        let renewed = sqlx::query(
+            "UPDATE leases SET expires_at = ?1 \
+             WHERE name = ?2 AND holder = ?3 AND expires_at > ?4",
+        )
+        .bind(now.saturating_add(ttl_millis(ttl)))
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected()
+            == 1;
+        tx.commit().await.map_err(backend)?;
+        Ok(renewed)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM leases WHERE name = ?1 AND holder = ?2")
+            .bind(name)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 }
 

@@ -117,17 +117,21 @@ impl KeyService {
                 created_at: now,
                 sealed,
             };
+            let epoch = self.cache.epoch();
             match self.store.create_key(&record, &m).await {
                 Ok(()) => {
                     let metadata = key_metadata(&record);
                     // The key is usable at once: cache the prepared key instead of
                     // reading back and unsealing what was just sealed.
-                    self.cache.put_key(Arc::new(LoadedKey {
-                        record,
-                        key_id_bytes: *uuid.as_bytes(),
-                        materials: HashMap::from([(material_bytes, key.clone())]),
-                        current_material: material_bytes,
-                    }));
+                    self.cache.put_key(
+                        Arc::new(LoadedKey {
+                            record,
+                            key_id_bytes: *uuid.as_bytes(),
+                            materials: HashMap::from([(material_bytes, key.clone())]),
+                            current_material: material_bytes,
+                        }),
+                        epoch,
+                    );
                     return Ok(CreateKeyResponse {
                         key_metadata: Some(metadata),
                     });

@@ -10,6 +10,7 @@
 
 mod aliases;
 mod asymmetric_encryption;
+mod audit;
 mod crypto;
 mod dev_credentials;
 mod dry_run;

@@ -1,0 +1,70 @@
+//! The audit trail: every call to Trent recorded in CloudTrail's record format, in an
+//! append-only, hash-chained, group-committed log with signed digests.
+//!
+//! What it is for: [`Record`] is one CloudTrail event ([`Record::api_call`] for requests,
+//! [`Record::service_event`] for what KMS does by itself); [`redact`] decides, from AWS's
+//! service model, which request and response members a record may carry; [`AuditLog`]
+//! makes a record durable (one fsync per batch) before its request may answer;
+//! [`AuditStore`] is where the chain lives ([`FileStore`]: segment files); [`verify()`]
+//! checks a stored chain and its [`signing`] digests and says exactly what was changed,
+//! deleted, inserted or reordered; [`export()`] and [`lookup`] read it back.
+//!
+//! What it must never do: record a plaintext, a ciphertext blob, a data key, a private
+//! key, a signature, a MAC, a message or a credential (redaction works from the model,
+//! so unknown members are dropped, not logged); let a request answer before its event is
+//! durable; rewrite or delete an acknowledged entry; write the signing key unsealed.
+
+mod chain;
+pub mod export;
+mod fields;
+pub mod lookup;
+mod record;
+pub mod redact;
+pub mod signing;
+mod store;
+pub mod verify;
+mod writer;
+
+pub use chain::{parse_line, sha256, EntryBody, ParsedLine, SealedEntry};
+pub use export::export;
+pub use record::{
+    event_time, parse_event_time, Actor, ApiCall, Record, Resource, SessionAttributes,
+    SessionContext, SessionIssuer, TlsDetails, UserIdentity, CLOUDTRAIL_EVENT_SOURCE,
+    EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
+};
+pub use signing::{public_key_pem, Signer};
+pub use store::{read_dir_lines, tail_of, AuditStore, FileStore, Location, StoredLine, Tail};
+pub use verify::{verify, Problem, Report};
+pub use writer::{AuditLog, DigestPolicy};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log I/O: {0}")]
+    Io(String),
+    #[error("the audit log stopped accepting entries after a write it could not roll back")]
+    Poisoned,
+    #[error("the audit writer is not running")]
+    Closed,
+    #[error("cannot encode an audit record")]
+    Encode,
+    #[error("invalid audit signing key")]
+    Key,
+}
+
+impl From<std::io::Error> for AuditError {
+    fn from(e: std::io::Error) -> Self {
+        AuditError::Io(e.to_string())
+    }
+}
+
+/// Every record of stored lines, in chain order per line, with its sequence number
+/// (digests and unreadable lines skipped).
+pub fn records(lines: &[StoredLine]) -> Vec<(u64, Record)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let body = parse_line(&l.line).body?;
+            Some((body.seq, body.record()?))
+        })
+        .collect()
+}

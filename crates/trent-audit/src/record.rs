@@ -1,0 +1,497 @@
+//! The CloudTrail record: one event, in the format AWS KMS writes to CloudTrail.
+//!
+//! Field names and shapes follow the CloudTrail record contents reference
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>)
+//! and AWS KMS's example log entries
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/understanding-kms-entries.html>).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The record format version of the KMS examples of 2025 (`tlsDetails`, `eventCategory`).
+pub const EVENT_VERSION: &str = "1.11";
+pub const KMS_EVENT_SOURCE: &str = "kms.amazonaws.com";
+pub const CLOUDTRAIL_EVENT_SOURCE: &str = "cloudtrail.amazonaws.com";
+/// Every KMS resource in a KMS record is typed as a key, aliases included (see the
+/// CreateAlias example: the alias ARN has `"type": "AWS::KMS::Key"`).
+pub const KMS_KEY_TYPE: &str = "AWS::KMS::Key";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub event_version: String,
+    pub user_identity: UserIdentity,
+    /// UTC, whole seconds, `Z` (`2025-05-20T20:46:16Z`).
+    pub event_time: String,
+    pub event_source: String,
+    pub event_name: String,
+    pub aws_region: String,
+    #[serde(rename = "sourceIPAddress", skip_serializing_if = "Option::is_none")]
+    pub source_ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// `null` when the operation logs none (CloudTrail writes the key with `null`).
+    pub request_parameters: Option<Value>,
+    pub response_elements: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<Value>,
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "eventID")]
+    pub event_id: String,
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Resource>,
+    pub event_type: String,
+    pub management_event: bool,
+    pub recipient_account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_event_id: Option<String>,
+    pub event_category: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_details: Option<TlsDetails>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity {
+    /// `Root`, `IAMUser`, `AssumedRole`, `AWSService`, or `Unknown` (the request did not
+    /// authenticate).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<SessionContext>,
+    /// For service events: the service that acted (`kms.amazonaws.com`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext {
+    pub session_issuer: SessionIssuer,
+    pub attributes: SessionAttributes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIssuer {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub principal_id: String,
+    pub arn: String,
+    pub account_id: String,
+    pub user_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAttributes {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    pub mfa_authenticated: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "ARN")]
+    pub arn: String,
+}
+
+impl Resource {
+    /// A KMS resource from its ARN (`arn:aws:kms:REGION:ACCOUNT:key/...` or `alias/...`);
+    /// `None` if it is not a KMS ARN.
+    pub fn kms(arn: &str) -> Option<Resource> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_), Some("kms"), Some(_), Some(account), Some(_)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        Some(Resource {
+            account_id: account.to_owned(),
+            kind: KMS_KEY_TYPE.to_owned(),
+            arn: arn.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsDetails {
+    pub tls_version: String,
+    pub cipher_suite: String,
+    pub client_provided_host_header: String,
+}
+
+/// The principal of an API call, as the audit trail needs it (the server maps its own
+/// identity type onto this, so this crate does not depend on the key service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Root {
+        account_id: String,
+        access_key_id: String,
+    },
+    User {
+        arn: String,
+        account_id: String,
+        access_key_id: String,
+    },
+    /// An IAM role used directly (no session).
+    Role {
+        arn: String,
+        account_id: String,
+        access_key_id: String,
+    },
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`
+    AssumedRole {
+        arn: String,
+        account_id: String,
+        access_key_id: String,
+    },
+    /// The request did not authenticate: whatever access key id it claimed, if any.
+    Unauthenticated { access_key_id: Option<String> },
+}
+
+impl Actor {
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Actor::Root { account_id, .. }
+            | Actor::User { account_id, .. }
+            | Actor::Role { account_id, .. }
+            | Actor::AssumedRole { account_id, .. } => Some(account_id),
+            Actor::Unauthenticated { .. } => None,
+        }
+    }
+
+    /// CloudTrail's `userIdentity` for this principal.
+    ///
+    /// AWS's `principalId` is IAM's unique id (`AIDA...` for users, `AROA...:session` for
+    /// assumed roles, the account id for root). Trent has no separate unique ids, so it
+    /// derives a stable one of the same form from the principal's ARN.
+    pub fn user_identity(&self) -> UserIdentity {
+        match self {
+            Actor::Root {
+                account_id,
+                access_key_id,
+            } => UserIdentity {
+                kind: Some("Root".into()),
+                principal_id: Some(account_id.clone()),
+                arn: Some(format!("arn:aws:iam::{account_id}:root")),
+                account_id: Some(account_id.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                ..UserIdentity::default()
+            },
+            Actor::User {
+                arn,
+                account_id,
+                access_key_id,
+            } => UserIdentity {
+                kind: Some("IAMUser".into()),
+                principal_id: Some(unique_id("AIDA", arn)),
+                arn: Some(arn.clone()),
+                account_id: Some(account_id.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                user_name: Some(last_segment(arn).to_owned()),
+                ..UserIdentity::default()
+            },
+            Actor::Role {
+                arn,
+                account_id,
+                access_key_id,
+            } => UserIdentity {
+                kind: Some("AssumedRole".into()),
+                principal_id: Some(unique_id("AROA", arn)),
+                arn: Some(arn.clone()),
+                account_id: Some(account_id.clone()),
+                access_key_id: Some(access_key_id.clone()),
+                ..UserIdentity::default()
+            },
+            Actor::AssumedRole {
+                arn,
+                account_id,
+                access_key_id,
+            } => {
+                // assumed-role/ROLE/SESSION → the role arn:aws:iam::ACCOUNT:role/ROLE
+                let resource = arn.split_once(":assumed-role/").map_or("", |(_, r)| r);
+                let (role, session) = resource.rsplit_once('/').unwrap_or((resource, ""));
+                let role_arn = format!("arn:aws:iam::{account_id}:role/{role}");
+                let role_id = unique_id("AROA", &role_arn);
+                UserIdentity {
+                    kind: Some("AssumedRole".into()),
+                    principal_id: Some(format!("{role_id}:{session}")),
+                    arn: Some(arn.clone()),
+                    account_id: Some(account_id.clone()),
+                    access_key_id: Some(access_key_id.clone()),
+                    session_context: Some(SessionContext {
+                        session_issuer: SessionIssuer {
+                            kind: "Role".into(),
+                            principal_id: role_id,
+                            arn: role_arn,
+                            account_id: account_id.clone(),
+                            user_name: role.rsplit('/').next().unwrap_or(role).to_owned(),
+                        },
+                        attributes: SessionAttributes {
+                            creation_date: None,
+                            mfa_authenticated: "false".into(),
+                        },
+                    }),
+                    ..UserIdentity::default()
+                }
+            }
+            Actor::Unauthenticated { access_key_id } => UserIdentity {
+                kind: Some("Unknown".into()),
+                access_key_id: access_key_id.clone(),
+                ..UserIdentity::default()
+            },
+        }
+    }
+}
+
+fn last_segment(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// `PREFIX` + 17 characters of base32 of SHA-256(arn): the form of IAM's unique ids.
+fn unique_id(prefix: &str, arn: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, arn.as_bytes());
+    let mut id = String::from(prefix);
+    id.extend(
+        digest
+            .as_ref()
+            .iter()
+            .take(17)
+            .map(|b| ALPHABET[usize::from(b % 32)] as char),
+    );
+    id
+}
+
+/// CloudTrail's `eventTime`: UTC, whole seconds, `Z`.
+pub fn event_time(unix_millis: i64) -> String {
+    let secs = unix_millis.div_euclid(1000);
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Parses an `eventTime` back to unix seconds.
+pub fn parse_event_time(text: &str) -> Option<i64> {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::PrimitiveDateTime::parse(text, &format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
+/// Everything known about one API call when it finishes.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub event_source: &'static str,
+    pub event_name: String,
+    pub read_only: bool,
+    pub actor: Actor,
+    /// The account whose trail receives the event (the caller's; the deployment's default
+    /// account when the caller is unknown).
+    pub recipient_account_id: String,
+    pub region: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_parameters: Option<Value>,
+    pub response_elements: Option<Value>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub request_id: String,
+    pub resources: Vec<Resource>,
+    pub tls_details: Option<TlsDetails>,
+    pub unix_millis: i64,
+}
+
+impl Record {
+    /// The record of an API call (`eventType` `AwsApiCall`).
+    pub fn api_call(call: ApiCall) -> Record {
+        Record {
+            event_version: EVENT_VERSION.into(),
+            user_identity: call.actor.user_identity(),
+            event_time: event_time(call.unix_millis),
+            event_source: call.event_source.into(),
+            event_name: call.event_name,
+            aws_region: call.region,
+            source_ip_address: call.source_ip,
+            user_agent: call.user_agent,
+            error_code: call.error_code,
+            error_message: call.error_message,
+            request_parameters: call.request_parameters,
+            response_elements: call.response_elements,
+            additional_event_data: None,
+            request_id: Some(call.request_id),
+            event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            read_only: call.read_only,
+            resources: call.resources,
+            event_type: "AwsApiCall".into(),
+            management_event: true,
+            recipient_account_id: call.recipient_account_id,
+            shared_event_id: None,
+            event_category: "Management".into(),
+            tls_details: call.tls_details,
+        }
+    }
+
+    /// The record of an action KMS takes by itself (automatic rotation, deletion at the
+    /// end of the waiting period, expiry of imported material): `eventType`
+    /// `AwsServiceEvent`, the service as the actor, no request, no source address (see
+    /// the DeleteKey and RotateKey examples of AWS KMS's CloudTrail documentation).
+    pub fn service_event(
+        event_name: &str,
+        account_id: &str,
+        region: &str,
+        key_arn: &str,
+        additional_event_data: Option<Value>,
+        unix_millis: i64,
+    ) -> Record {
+        Record {
+            event_version: EVENT_VERSION.into(),
+            user_identity: UserIdentity {
+                account_id: Some(account_id.into()),
+                invoked_by: Some(KMS_EVENT_SOURCE.into()),
+                ..UserIdentity::default()
+            },
+            event_time: event_time(unix_millis),
+            event_source: KMS_EVENT_SOURCE.into(),
+            event_name: event_name.into(),
+            aws_region: region.into(),
+            source_ip_address: Some(KMS_EVENT_SOURCE.into()),
+            user_agent: Some(KMS_EVENT_SOURCE.into()),
+            error_code: None,
+            error_message: None,
+            request_parameters: None,
+            response_elements: None,
+            additional_event_data,
+            request_id: None,
+            event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            read_only: false,
+            resources: Resource::kms(key_arn).into_iter().collect(),
+            event_type: "AwsServiceEvent".into(),
+            management_event: true,
+            recipient_account_id: account_id.into(),
+            shared_event_id: None,
+            event_category: "Management".into(),
+            tls_details: None,
+        }
+    }
+
+    /// The user name LookupEvents reports (`Username`): the IAM user's or role session's
+    /// name, `root` for the account root.
+    pub fn username(&self) -> Option<String> {
+        let id = &self.user_identity;
+        match id.kind.as_deref() {
+            Some("Root") => Some("root".into()),
+            Some("IAMUser") => id.user_name.clone(),
+            Some("AssumedRole") => id
+                .arn
+                .as_deref()
+                .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()),
+            _ => id.invoked_by.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_have_cloudtrail_shapes() {
+        let user = Actor::User {
+            arn: "arn:aws:iam::111122223333:user/ops/Alice".into(),
+            account_id: "111122223333".into(),
+            access_key_id: "AKIAEXAMPLE".into(),
+        };
+        let v = serde_json::to_value(user.user_identity()).unwrap();
+        assert_eq!(v["type"], "IAMUser");
+        assert_eq!(v["userName"], "Alice");
+        assert_eq!(v["accessKeyId"], "AKIAEXAMPLE");
+        assert!(v["principalId"].as_str().unwrap().starts_with("AIDA"));
+        assert!(v.get("sessionContext").is_none());
+
+        let role = Actor::AssumedRole {
+            arn: "arn:aws:sts::111122223333:assumed-role/app/s1".into(),
+            account_id: "111122223333".into(),
+            access_key_id: "ASIAEXAMPLE".into(),
+        };
+        let v = serde_json::to_value(role.user_identity()).unwrap();
+        assert_eq!(v["type"], "AssumedRole");
+        assert_eq!(
+            v["sessionContext"]["sessionIssuer"]["arn"],
+            "arn:aws:iam::111122223333:role/app"
+        );
+        assert_eq!(v["sessionContext"]["sessionIssuer"]["userName"], "app");
+        assert!(v["principalId"].as_str().unwrap().ends_with(":s1"));
+
+        let root = Actor::Root {
+            account_id: "111122223333".into(),
+            access_key_id: "AKIAROOT".into(),
+        };
+        let v = serde_json::to_value(root.user_identity()).unwrap();
+        assert_eq!(v["type"], "Root");
+        assert_eq!(v["principalId"], "111122223333");
+        assert_eq!(v["arn"], "arn:aws:iam::111122223333:root");
+    }
+
+    #[test]
+    fn times_are_utc_seconds_with_z() {
+        assert_eq!(event_time(1_747_773_976_123), "2025-05-20T20:46:16Z");
+        assert_eq!(
+            parse_event_time("2025-05-20T20:46:16Z"),
+            Some(1_747_773_976)
+        );
+    }
+
+    #[test]
+    fn service_events_name_the_service_as_actor() {
+        let r = Record::service_event(
+            "DeleteKey",
+            "111122223333",
+            "us-east-1",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            None,
+            0,
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["eventType"], "AwsServiceEvent");
+        assert_eq!(v["userIdentity"]["invokedBy"], "kms.amazonaws.com");
+        assert_eq!(v["userIdentity"]["accountId"], "111122223333");
+        assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
+        assert_eq!(v["requestParameters"], Value::Null);
+        assert_eq!(v["managementEvent"], true);
+    }
+}

@@ -1,0 +1,272 @@
+//! The audit log: one writer task per chain, group commit, periodic signed digests.
+//!
+//! Request tasks serialize their record themselves (that work is parallel) and hand the
+//! JSON to the writer with a oneshot to wait on. The writer takes everything queued,
+//! numbers, links and hashes it, appends it in one write with one fsync, and only then
+//! answers every waiter: a response is sent after its event is durable, and many
+//! requests share the cost of one fsync. If the append fails, every waiter of the batch
+//! gets the error (the request then fails with `KMSInternalException`), and the chain
+//! continues from where the store really ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chain::{digest_body, event_body, seal, SealedEntry, GENESIS};
+use crate::record::{event_time, Record};
+use crate::signing::{Digest, Signer};
+use crate::store::AuditStore;
+use crate::AuditError;
+
+/// When the writer signs a digest.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestPolicy {
+    /// After this many entries since the last digest.
+    pub every_events: u64,
+    /// After this much time, if any entry was written since the last digest.
+    pub every: Duration,
+}
+
+impl Default for DigestPolicy {
+    fn default() -> Self {
+        DigestPolicy {
+            every_events: 10_000,
+            every: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The most entries one batch takes (bounds the memory and latency of one write).
+const MAX_BATCH: usize = 8192;
+
+enum Command {
+    Event {
+        json: String,
+        done: oneshot::Sender<Result<(), AuditError>>,
+    },
+    /// Write a digest now (if anything is undigested) and answer.
+    Digest(oneshot::Sender<Result<(), AuditError>>),
+}
+
+/// A handle to the log. Cheap to clone.
+#[derive(Clone)]
+pub struct AuditLog {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").finish_non_exhaustive()
+    }
+}
+
+struct Writer {
+    store: Arc<dyn AuditStore>,
+    chain: String,
+    signer: Signer,
+    policy: DigestPolicy,
+    now_millis: Box<dyn Fn() -> i64 + Send + Sync>,
+    next_seq: u64,
+    prev: [u8; 32],
+    /// First sequence number not yet covered by a digest.
+    undigested_from: u64,
+    last_signature: Option<String>,
+}
+
+impl AuditLog {
+    /// Continues `chain` where the store ends and starts the writer task.
+    /// `now_millis` is the clock of event and digest times.
+    pub async fn open(
+        store: Arc<dyn AuditStore>,
+        chain: &str,
+        signer: Signer,
+        policy: DigestPolicy,
+        now_millis: Box<dyn Fn() -> i64 + Send + Sync>,
+    ) -> Result<(AuditLog, tokio::task::JoinHandle<()>), AuditError> {
+        let tail = store.tail(chain).await?;
+        let (last_signature, undigested_from) = last_digest(store.as_ref(), chain).await?;
+        let (next_seq, prev) = match tail {
+            Some(t) => (t.seq + 1, t.hash),
+            None => (1, GENESIS),
+        };
+        let writer = Writer {
+            store,
+            chain: chain.to_owned(),
+            signer,
+            policy,
+            now_millis,
+            next_seq,
+            prev,
+            undigested_from: undigested_from.min(next_seq),
+            last_signature,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(writer.run(rx));
+        Ok((AuditLog { tx }, task))
+    }
+
+    /// Records an event; returns once it is durable.
+    pub async fn record(&self, record: &Record) -> Result<(), AuditError> {
+        let json = serde_json::to_string(record).map_err(|_| AuditError::Encode)?;
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Event { json, done })
+            .map_err(|_| AuditError::Closed)?;
+        wait.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Signs a digest of everything not yet covered by one (at shutdown, and on demand).
+    pub async fn digest_now(&self) -> Result<(), AuditError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Digest(done))
+            .map_err(|_| AuditError::Closed)?;
+        wait.await.map_err(|_| AuditError::Closed)?
+    }
+}
+
+/// The signature of the chain's last digest and the first sequence number after it.
+async fn last_digest(
+    store: &dyn AuditStore,
+    chain: &str,
+) -> Result<(Option<String>, u64), AuditError> {
+    let lines = store.read_all().await?;
+    for l in lines.iter().rev() {
+        let parsed = crate::chain::parse_line(&l.line);
+        if let Some(body) = parsed.body.filter(|b| b.chain == chain) {
+            if let Some(d) = body.digest {
+                return Ok((Some(d.signature), body.seq + 1));
+            }
+        }
+    }
+    Ok((None, 1))
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        let mut ticker = tokio::time::interval(self.policy.every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            let first = tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(c) => c,
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    if let Err(e) = self.write_digest().await {
+                        tracing::error!(error = %e, "cannot write the periodic audit digest");
+                    }
+                    continue;
+                }
+            };
+            let mut commands = vec![first];
+            while commands.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(c) => commands.push(c),
+                    Err(_) => break,
+                }
+            }
+            self.commit(commands).await;
+        }
+        // Every handle is gone: sign what is left.
+        if let Err(e) = self.write_digest().await {
+            tracing::error!(error = %e, "cannot write the final audit digest");
+        }
+    }
+
+    async fn commit(&mut self, commands: Vec<Command>) {
+        let (start_seq, start_prev) = (self.next_seq, self.prev);
+        let mut entries = Vec::with_capacity(commands.len() + 1);
+        let mut waiters = Vec::with_capacity(commands.len());
+        let mut digest_waiters = Vec::new();
+        let saved = (self.undigested_from, self.last_signature.clone());
+        for c in commands {
+            match c {
+                Command::Event { json, done } => {
+                    let e = seal(
+                        &self.chain,
+                        self.next_seq,
+                        event_body(&self.chain, self.next_seq, &self.prev, &json),
+                    );
+                    self.push(&mut entries, e);
+                    waiters.push(done);
+                    if self.next_seq - self.undigested_from >= self.policy.every_events {
+                        let d = self.digest_entry();
+                        if let Some(d) = d {
+                            self.push(&mut entries, d);
+                        }
+                    }
+                }
+                Command::Digest(done) => {
+                    if let Some(d) = self.digest_entry() {
+                        self.push(&mut entries, d);
+                    }
+                    digest_waiters.push(done);
+                }
+            }
+        }
+        let result = self.store.append(entries).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "cannot write audit events; their requests fail");
+            self.next_seq = start_seq;
+            self.prev = start_prev;
+            (self.undigested_from, self.last_signature) = saved;
+        }
+        for w in waiters.into_iter().chain(digest_waiters) {
+            let _ = w.send(result.clone());
+        }
+    }
+
+    fn push(&mut self, entries: &mut Vec<SealedEntry>, e: SealedEntry) {
+        self.prev = e.hash;
+        self.next_seq = e.seq + 1;
+        entries.push(e);
+    }
+
+    /// A signed digest entry covering `undigested_from ..= next_seq - 1`, if non-empty.
+    fn digest_entry(&mut self) -> Option<SealedEntry> {
+        let end = self.next_seq.checked_sub(1)?;
+        if end < self.undigested_from {
+            return None;
+        }
+        let mut digest = Digest {
+            start_seq: self.undigested_from,
+            end_seq: end,
+            last_hash: hex::encode(self.prev),
+            previous_digest_signature: self.last_signature.clone(),
+            public_key_fingerprint: String::new(),
+            digest_time: event_time((self.now_millis)()),
+            signature: String::new(),
+        };
+        self.signer.sign(&self.chain, &mut digest);
+        let json = serde_json::to_string(&digest).ok()?;
+        let seq = self.next_seq;
+        let entry = seal(
+            &self.chain,
+            seq,
+            digest_body(&self.chain, seq, &self.prev, &json),
+        );
+        self.last_signature = Some(digest.signature);
+        self.undigested_from = seq + 1;
+        Some(entry)
+    }
+
+    async fn write_digest(&mut self) -> Result<(), AuditError> {
+        let (seq, prev) = (self.next_seq, self.prev);
+        let saved = (self.undigested_from, self.last_signature.clone());
+        let Some(entry) = self.digest_entry() else {
+            return Ok(());
+        };
+        let mut entries = Vec::new();
+        self.push(&mut entries, entry);
+        if let Err(e) = self.store.append(entries).await {
+            self.next_seq = seq;
+            self.prev = prev;
+            (self.undigested_from, self.last_signature) = saved;
+            return Err(e);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,564 @@
+//! The audit trail in the server: opening the log (and Trent's audit signing key, sealed
+//! under the root key), building each request's CloudTrail event at the one exit of the
+//! pipeline, the audit settings, and the `trent audit ...` subcommands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde::Deserialize;
+use serde_json::Value;
+use trent_audit::{
+    redact, Actor, ApiCall, AuditLog, AuditStore, DigestPolicy, FileStore, Record, Resource, Signer,
+};
+use trent_core::{Caller, PrincipalKind};
+use trent_crypto::RootKeyProvider;
+use trent_wire::Operation;
+
+pub const AUDIT_DIR: &str = "audit";
+pub const SIGNING_KEY_FILE: &str = "audit-signing-key.sealed";
+pub const PUBLIC_KEY_FILE: &str = "audit-signing-key.pub.pem";
+const SIGNING_KEY_AAD: &[u8] = b"trent:audit-signing-key:v1";
+
+pub const DEFAULT_DIGEST_EVERY_EVENTS: u64 = 10_000;
+pub const DEFAULT_DIGEST_EVERY_SECONDS: u64 = 300;
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_CHAIN_ID: &str = "node-1";
+/// CloudTrail keeps at most this much of a User-Agent.
+const MAX_USER_AGENT: usize = 1024;
+
+/// `trent serve` flags and environment of the audit trail.
+#[derive(Debug, Args, Default)]
+pub struct AuditServeArgs {
+    /// Sign a digest of the audit chain after this many entries [default: 10000]
+    #[arg(long, env = "TRENT_AUDIT_DIGEST_EVERY_EVENTS")]
+    pub audit_digest_every_events: Option<u64>,
+    /// Sign a digest of the audit chain at least this often, in seconds [default: 300]
+    #[arg(long, env = "TRENT_AUDIT_DIGEST_EVERY_SECONDS")]
+    pub audit_digest_every_seconds: Option<u64>,
+    /// Start a new audit segment file past this size, in bytes [default: 64 MiB]
+    #[arg(long, env = "TRENT_AUDIT_SEGMENT_BYTES")]
+    pub audit_segment_bytes: Option<u64>,
+    /// The id of this node's audit chain (distinct per node sharing one store) [default: node-1]
+    #[arg(long, env = "TRENT_AUDIT_CHAIN_ID")]
+    pub audit_chain_id: Option<String>,
+}
+
+/// The `[audit]` table of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    digest_every_events: Option<u64>,
+    digest_every_seconds: Option<u64>,
+    segment_bytes: Option<u64>,
+    chain_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub digest_every_events: u64,
+    pub digest_every: Duration,
+    pub segment_bytes: u64,
+    pub chain_id: String,
+}
+
+impl AuditSettings {
+    pub fn resolve(
+        args: AuditServeArgs,
+        file: Option<AuditFileConfig>,
+    ) -> Result<AuditSettings, String> {
+        let file = file.unwrap_or_default();
+        let events = args
+            .audit_digest_every_events
+            .or(file.digest_every_events)
+            .unwrap_or(DEFAULT_DIGEST_EVERY_EVENTS);
+        if !(1..=100_000_000).contains(&events) {
+            return Err(format!(
+                "audit digest_every_events {events} out of range (1 to 100000000)"
+            ));
+        }
+        let seconds = args
+            .audit_digest_every_seconds
+            .or(file.digest_every_seconds)
+            .unwrap_or(DEFAULT_DIGEST_EVERY_SECONDS);
+        if !(1..=86_400).contains(&seconds) {
+            return Err(format!(
+                "audit digest_every_seconds {seconds} out of range (1 to 86400)"
+            ));
+        }
+        let segment_bytes = args
+            .audit_segment_bytes
+            .or(file.segment_bytes)
+            .unwrap_or(DEFAULT_SEGMENT_BYTES);
+        if !(4096..=(1 << 40)).contains(&segment_bytes) {
+            return Err(format!(
+                "audit segment_bytes {segment_bytes} out of range (4 KiB to 1 TiB)"
+            ));
+        }
+        let chain_id = args
+            .audit_chain_id
+            .or(file.chain_id)
+            .unwrap_or_else(|| DEFAULT_CHAIN_ID.to_owned());
+        if chain_id.is_empty()
+            || chain_id.len() > 64
+            || !chain_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "invalid audit chain id {chain_id:?}: 1 to 64 characters of A-Z, a-z, 0-9, - and _"
+            ));
+        }
+        Ok(AuditSettings {
+            digest_every_events: events,
+            digest_every: Duration::from_secs(seconds),
+            segment_bytes,
+            chain_id,
+        })
+    }
+}
+
+/// The open audit trail of a running server.
+pub struct Trail {
+    pub log: AuditLog,
+    pub store: Arc<dyn AuditStore>,
+    /// Receives the events of requests whose caller is unknown.
+    pub default_account_id: String,
+}
+
+impl Trail {
+    /// Opens the log in `data_dir/audit`, with the signing key of `data_dir` (created,
+    /// sealed under the root key, at first start) and publishes its public key.
+    pub async fn open(
+        data_dir: &Path,
+        root: &dyn RootKeyProvider,
+        settings: &AuditSettings,
+        default_account_id: &str,
+    ) -> Result<Trail, String> {
+        let signer = signing_key(data_dir, root)?;
+        let pem = signer.public_key_pem();
+        let pub_path = data_dir.join(PUBLIC_KEY_FILE);
+        if std::fs::read_to_string(&pub_path).ok().as_deref() != Some(pem.as_str()) {
+            write_file(&pub_path, pem.as_bytes(), 0o644)
+                .map_err(|e| format!("cannot write {}: {e}", pub_path.display()))?;
+        }
+        let dir = data_dir.join(AUDIT_DIR);
+        let store: Arc<dyn AuditStore> = Arc::new(
+            FileStore::open(&dir, settings.segment_bytes)
+                .map_err(|e| format!("cannot open the audit log {}: {e}", dir.display()))?,
+        );
+        let (log, _writer) = AuditLog::open(
+            store.clone(),
+            &settings.chain_id,
+            signer,
+            DigestPolicy {
+                every_events: settings.digest_every_events,
+                every: settings.digest_every,
+            },
+            Box::new(now_millis),
+        )
+        .await
+        .map_err(|e| format!("cannot open the audit log {}: {e}", dir.display()))?;
+        Ok(Trail {
+            log,
+            store,
+            default_account_id: default_account_id.to_owned(),
+        })
+    }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Trent's audit signing key: unsealed from the data directory, or created and sealed.
+fn signing_key(data_dir: &Path, root: &dyn RootKeyProvider) -> Result<Signer, String> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(sealed) => {
+            let pkcs8 = root.unseal(SIGNING_KEY_AAD, &sealed).map_err(|_| {
+                format!(
+                    "cannot unseal the audit signing key {} with this root key",
+                    path.display()
+                )
+            })?;
+            Signer::from_pkcs8(pkcs8.expose()).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (signer, pkcs8) = Signer::generate().map_err(|e| e.to_string())?;
+            let sealed = root
+                .seal(SIGNING_KEY_AAD, &pkcs8)
+                .map_err(|e| format!("cannot seal the audit signing key: {e}"))?;
+            write_file(&path, &sealed, 0o600)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            tracing::info!(path = %path.display(), "created the audit signing key");
+            Ok(signer)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// What the pipeline learned about a request, for its event.
+#[derive(Debug, Default)]
+pub struct RequestFacts {
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The operation named by `X-Amz-Target` (even an unknown one), if any.
+    pub target_name: Option<String>,
+    pub operation: Option<Operation>,
+    /// `cloudtrail.amazonaws.com` for LookupEvents, else KMS.
+    pub cloudtrail: bool,
+    pub caller: Option<Caller>,
+    /// The access key id and region the `Authorization` header claims (even if it does
+    /// not verify).
+    pub claimed_access_key_id: Option<String>,
+    pub claimed_region: Option<String>,
+    pub request_parameters: Option<Value>,
+}
+
+impl RequestFacts {
+    /// Reads what the headers say (source address from the connection).
+    pub fn from_parts(
+        request_id: String,
+        parts: &http::request::Parts,
+        source_ip: Option<String>,
+    ) -> RequestFacts {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let user_agent = header("user-agent").map(|ua| {
+            let mut end = ua.len().min(MAX_USER_AGENT);
+            while !ua.is_char_boundary(end) {
+                end -= 1;
+            }
+            ua[..end].to_owned()
+        });
+        let target_name = header("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .filter(|n| {
+                (1..=128).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .map(str::to_owned);
+        // Credential=AKID/DATE/REGION/SERVICE/aws4_request
+        let credential = header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .map(|c| c.split([',', ' ']).next().unwrap_or(""));
+        let mut scope = credential.unwrap_or("").split('/');
+        let well_formed = |s: &&str| {
+            (1..=128).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let claimed_access_key_id = scope.next().filter(well_formed).map(str::to_owned);
+        let claimed_region = scope.nth(1).filter(well_formed).map(str::to_owned);
+        RequestFacts {
+            request_id,
+            source_ip,
+            user_agent,
+            target_name,
+            claimed_access_key_id,
+            claimed_region,
+            ..RequestFacts::default()
+        }
+    }
+
+    /// Takes what may be logged of a request body.
+    pub fn note_request(&mut self, operation_name: &str, body: &[u8]) {
+        self.request_parameters = redact::request_parameters_from_json(operation_name, body);
+    }
+}
+
+fn actor(caller: &Caller) -> Actor {
+    let account_id = caller.principal.account_id.clone();
+    let access_key_id = caller.access_key_id.clone();
+    let arn = caller.principal.arn.clone();
+    match caller.principal.kind {
+        PrincipalKind::Root => Actor::Root {
+            account_id,
+            access_key_id,
+        },
+        PrincipalKind::User => Actor::User {
+            arn,
+            account_id,
+            access_key_id,
+        },
+        PrincipalKind::Role => Actor::Role {
+            arn,
+            account_id,
+            access_key_id,
+        },
+        PrincipalKind::AssumedRole => Actor::AssumedRole {
+            arn,
+            account_id,
+            access_key_id,
+        },
+    }
+}
+
+/// The outcome of a request, as answered.
+pub struct Outcome<'a> {
+    /// The success body (JSON), if the request succeeded.
+    pub response: Option<&'a [u8]>,
+    pub error_code: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+}
+
+/// Builds the CloudTrail record of a finished request.
+pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Record {
+    let (event_source, event_name, read_only) = match (facts.cloudtrail, facts.operation) {
+        (true, _) => (
+            trent_audit::CLOUDTRAIL_EVENT_SOURCE,
+            "LookupEvents".to_owned(),
+            true,
+        ),
+        (false, Some(op)) => (
+            trent_audit::KMS_EVENT_SOURCE,
+            op.name().to_owned(),
+            op.is_read_only(),
+        ),
+        // No operation known (unknown target, or the request failed before it was read):
+        // the name the request gave, as CloudTrail records the eventName it was asked for.
+        (false, None) => (
+            trent_audit::KMS_EVENT_SOURCE,
+            facts
+                .target_name
+                .clone()
+                .unwrap_or_else(|| "UnknownOperation".to_owned()),
+            false,
+        ),
+    };
+    let (actor, account, region) = match &facts.caller {
+        Some(c) => (actor(c), c.account_id().to_owned(), c.region.clone()),
+        None => (
+            Actor::Unauthenticated {
+                access_key_id: facts.claimed_access_key_id.clone(),
+            },
+            trail.default_account_id.clone(),
+            facts
+                .claimed_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+        ),
+    };
+
+    let mut resources: Vec<Resource> = facts
+        .caller
+        .as_ref()
+        .map(|c| c.keys_used.arns())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| Resource::kms(a))
+        .collect();
+    let response: Option<Value> = match (outcome.response, facts.operation) {
+        (Some(body), Some(op)) if !facts.cloudtrail && !op.is_read_only() => {
+            serde_json::from_slice(body).ok()
+        }
+        _ => None,
+    };
+    let mut response_elements = match (&response, facts.operation) {
+        (Some(r), Some(op)) => redact::response_elements(op.name(), op.is_read_only(), r),
+        _ => None,
+    };
+    if let (Some(op), Some(caller)) = (facts.operation, &facts.caller) {
+        match op {
+            Operation::CreateKey => {
+                if let Some(arn) = response
+                    .as_ref()
+                    .and_then(|r| r["KeyMetadata"]["Arn"].as_str())
+                {
+                    resources.extend(Resource::kms(arn));
+                }
+            }
+            Operation::CreateAlias | Operation::UpdateAlias | Operation::DeleteAlias => {
+                // AWS records the alias as a resource, and (since December 2022) the key
+                // ARN in responseElements.keyId although the operation returns nothing.
+                let key_arn = resources.first().map(|r| r.arn.clone());
+                let alias = facts
+                    .request_parameters
+                    .as_ref()
+                    .and_then(|p| p["aliasName"].as_str())
+                    .filter(|a| a.starts_with("alias/"));
+                if let Some(alias) = alias {
+                    let partition = if caller.region.starts_with("cn-") {
+                        "aws-cn"
+                    } else if caller.region.starts_with("us-gov-") {
+                        "aws-us-gov"
+                    } else {
+                        "aws"
+                    };
+                    resources.extend(Resource::kms(&format!(
+                        "arn:{partition}:kms:{}:{}:{alias}",
+                        caller.region,
+                        caller.account_id()
+                    )));
+                }
+                if outcome.response.is_some() && op != Operation::DeleteAlias {
+                    if let Some(k) = key_arn {
+                        response_elements = Some(serde_json::json!({ "keyId": k }));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if facts.cloudtrail {
+        response_elements = None;
+    }
+    Record::api_call(ApiCall {
+        event_source,
+        event_name,
+        read_only,
+        actor,
+        recipient_account_id: account,
+        region,
+        source_ip: facts.source_ip.clone(),
+        user_agent: facts.user_agent.clone(),
+        request_parameters: facts.request_parameters.clone(),
+        response_elements,
+        error_code: outcome.error_code.map(str::to_owned),
+        error_message: outcome.error_message.map(str::to_owned),
+        request_id: facts.request_id.clone(),
+        resources,
+        tls_details: None,
+        unix_millis: now_millis(),
+    })
+}
+
+/// `trent audit ...`
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the whole audit chain and every signed digest; report every entry changed,
+    /// deleted, inserted or reordered (by sequence number, file and offset). Exits
+    /// non-zero on any problem.
+    Verify {
+        #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// The audit signing public key (PEM) to trust [default: DATA_DIR/audit-signing-key.pub.pem]
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Write the trail as CloudTrail log files (AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz)
+    Export {
+        #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Output directory
+        #[arg(long)]
+        out: PathBuf,
+        /// Only events at or after this time (RFC 3339, e.g. 2025-05-20T00:00:00Z)
+        #[arg(long)]
+        start: Option<String>,
+        /// Only events at or before this time (RFC 3339)
+        #[arg(long)]
+        end: Option<String>,
+    },
+    /// Print the audit signing public key (PEM)
+    PublicKey {
+        #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+    },
+}
+
+/// Runs an audit subcommand; `Ok(false)` when verification found problems.
+pub fn run(args: AuditArgs) -> Result<bool, String> {
+    match args.command {
+        AuditCommand::Verify {
+            data_dir,
+            public_key,
+        } => {
+            let key_path = public_key.unwrap_or_else(|| data_dir.join(PUBLIC_KEY_FILE));
+            let pem = std::fs::read_to_string(&key_path)
+                .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
+            let key = trent_audit::signing::parse_public_key_pem(&pem)
+                .ok_or_else(|| format!("{} is not an Ed25519 public key", key_path.display()))?;
+            let lines = read_lines(&data_dir)?;
+            let report = trent_audit::verify(&lines, &key);
+            for p in &report.problems {
+                println!("{p}");
+            }
+            for (chain, from, to) in &report.undigested {
+                println!(
+                    "note: chain {chain}: entries seq {from}..={to} are not yet covered by a signed digest"
+                );
+            }
+            println!(
+                "{}: {} entries ({} events, {} digests) in {} chain(s), {} problem(s)",
+                if report.ok() { "OK" } else { "FAILED" },
+                report.entries,
+                report.events,
+                report.digests,
+                report.chains.len(),
+                report.problems.len()
+            );
+            Ok(report.ok())
+        }
+        AuditCommand::Export {
+            data_dir,
+            out,
+            start,
+            end,
+        } => {
+            let start = start.as_deref().map(parse_time).transpose()?;
+            let end = end.as_deref().map(parse_time).transpose()?;
+            let lines = read_lines(&data_dir)?;
+            let records: Vec<Record> = trent_audit::records(&lines)
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            let files = trent_audit::export(&records, &out, start, end)
+                .map_err(|e| format!("cannot export to {}: {e}", out.display()))?;
+            for f in &files {
+                println!("{}", f.display());
+            }
+            Ok(true)
+        }
+        AuditCommand::PublicKey { data_dir } => {
+            let path = data_dir.join(PUBLIC_KEY_FILE);
+            let pem = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            print!("{pem}");
+            Ok(true)
+        }
+    }
+}
+
+fn read_lines(data_dir: &Path) -> Result<Vec<trent_audit::StoredLine>, String> {
+    let dir = data_dir.join(AUDIT_DIR);
+    if !dir.is_dir() {
+        return Err(format!("{} has no audit log", data_dir.display()));
+    }
+    trent_audit::read_dir_lines(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))
+}
+
+fn parse_time(text: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| format!("invalid time {text:?}: expected RFC 3339, e.g. 2025-05-20T00:00:00Z"))
+}

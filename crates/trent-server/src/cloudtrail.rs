@@ -1,0 +1,326 @@
+//! CloudTrail's `LookupEvents` on Trent's endpoint (JSON 1.1, target
+//! `com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents`), so that
+//! `aws cloudtrail lookup-events --endpoint-url ...` reads the trail.
+//! <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html>
+
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use trent_audit::lookup::{page, AttributeKey, Query};
+use trent_audit::Record;
+use trent_core::Caller;
+
+use crate::audit::Trail;
+
+pub const TARGET: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+/// The SigV4 signing name of CloudTrail.
+pub const SIGNING_NAME: &str = "cloudtrail";
+const DEFAULT_MAX_RESULTS: usize = 50;
+const MAX_ATTRIBUTE_VALUE: usize = 2000;
+
+/// A CloudTrail error: `__type`, message (every one is a client error, 400, except the
+/// internal one).
+#[derive(Debug)]
+pub struct CloudTrailError {
+    pub type_name: &'static str,
+    pub status: u16,
+    pub message: String,
+}
+
+fn invalid(type_name: &'static str, message: impl Into<String>) -> CloudTrailError {
+    CloudTrailError {
+        type_name,
+        status: 400,
+        message: message.into(),
+    }
+}
+
+/// Who may read an event. Until identities and IAM policies exist (issue 3), a principal
+/// reads the events of its own account: those its account received
+/// (`recipientAccountId`) and those on its account's keys (AWS delivers a cross-account
+/// use to both accounts' trails). This is the one place the `cloudtrail:LookupEvents`
+/// authorization will be evaluated.
+pub fn may_read(caller: &Caller, record: &Record) -> bool {
+    let account = caller.account_id();
+    record.recipient_account_id == account
+        || record.resources.iter().any(|r| r.account_id == account)
+}
+
+/// The parsed request, and its loggable parameters.
+struct Request {
+    query: Query,
+    max_results: usize,
+    before: Option<u64>,
+    insight: bool,
+    parameters: Value,
+}
+
+fn parse(body: &[u8]) -> Result<Request, CloudTrailError> {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|_| {
+            invalid(
+                "SerializationException",
+                "Start of structure or map found where not expected.",
+            )
+        })?
+    };
+    let Value::Object(body) = body else {
+        return Err(invalid(
+            "SerializationException",
+            "Start of structure or map found where not expected.",
+        ));
+    };
+    let mut parameters = Map::new();
+    let mut query = Query::default();
+    match body.get("LookupAttributes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(attrs)) => {
+            if attrs.len() > 1 {
+                return Err(invalid(
+                    "InvalidLookupAttributesException",
+                    "You can only specify one lookup attribute.",
+                ));
+            }
+            if let Some(a) = attrs.first() {
+                let key_text = a["AttributeKey"].as_str().unwrap_or("");
+                let key = AttributeKey::parse(key_text).ok_or_else(|| {
+                    invalid(
+                        "InvalidLookupAttributesException",
+                        format!("Invalid attribute key: {key_text}. Valid attribute keys are EventId, EventName, ReadOnly, Username, ResourceType, ResourceName, EventSource, AccessKeyId."),
+                    )
+                })?;
+                let value = a["AttributeValue"].as_str().unwrap_or("");
+                if value.is_empty() || value.chars().count() > MAX_ATTRIBUTE_VALUE {
+                    return Err(invalid(
+                        "InvalidLookupAttributesException",
+                        format!("The attribute value must be 1 to {MAX_ATTRIBUTE_VALUE} characters long."),
+                    ));
+                }
+                parameters.insert(
+                    "lookupAttributes".into(),
+                    json!([{ "attributeKey": key_text, "attributeValue": value }]),
+                );
+                query.attribute = Some((key, value.to_owned()));
+            }
+        }
+        Some(_) => {
+            return Err(invalid(
+                "SerializationException",
+                "Expected list for LookupAttributes.",
+            ))
+        }
+    }
+    let time = |name: &str| -> Result<Option<i64>, CloudTrailError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| Some(f.floor() as i64))
+                .ok_or_else(|| {
+                    invalid(
+                        "SerializationException",
+                        format!("Invalid timestamp for {name}."),
+                    )
+                }),
+            Some(_) => Err(invalid(
+                "SerializationException",
+                format!("Invalid timestamp for {name}."),
+            )),
+        }
+    };
+    query.start = time("StartTime")?;
+    query.end = time("EndTime")?;
+    if let (Some(s), Some(e)) = (query.start, query.end) {
+        if s > e {
+            return Err(invalid(
+                "InvalidTimeRangeException",
+                "Start time must be before end time.",
+            ));
+        }
+    }
+    for (name, v) in [("startTime", query.start), ("endTime", query.end)] {
+        if let Some(t) = v {
+            parameters.insert(
+                name.into(),
+                Value::String(trent_audit::event_time(t * 1000)),
+            );
+        }
+    }
+    let max_results = match body.get("MaxResults") {
+        None | Some(Value::Null) => DEFAULT_MAX_RESULTS,
+        Some(v) => {
+            let n = v.as_i64().ok_or_else(|| {
+                invalid("SerializationException", "Invalid value for MaxResults.")
+            })?;
+            if !(1..=50).contains(&n) {
+                return Err(invalid(
+                    "InvalidMaxResultsException",
+                    "MaxResults must be between 1 and 50.",
+                ));
+            }
+            parameters.insert("maxResults".into(), json!(n));
+            usize::try_from(n).unwrap_or(DEFAULT_MAX_RESULTS)
+        }
+    };
+    let insight = match body.get("EventCategory") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) if s == "insight" => {
+            parameters.insert("eventCategory".into(), json!("insight"));
+            true
+        }
+        Some(_) => {
+            return Err(invalid(
+                "ValidationException",
+                "1 validation error detected: Value at 'eventCategory' failed to satisfy constraint: Member must satisfy enum value set: [insight]",
+            ))
+        }
+    };
+    let before = match body.get("NextToken") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(
+            decode_token(t, &query)
+                .ok_or_else(|| invalid("InvalidNextTokenException", "Invalid NextToken."))?,
+        ),
+        Some(_) => return Err(invalid("InvalidNextTokenException", "Invalid NextToken.")),
+    };
+    Ok(Request {
+        query,
+        max_results,
+        before,
+        insight,
+        parameters: Value::Object(parameters),
+    })
+}
+
+/// A token names where the next page starts and the query it belongs to: CloudTrail
+/// refuses a token with other parameters.
+fn fingerprint(q: &Query) -> String {
+    let attr = q
+        .attribute
+        .as_ref()
+        .map(|(k, v)| format!("{k:?}={v}"))
+        .unwrap_or_default();
+    let text = format!("{attr}\n{:?}\n{:?}", q.start, q.end);
+    hex::encode(&trent_audit::sha256(text.as_bytes())[..8])
+}
+
+fn encode_token(before: u64, q: &Query) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("v1:{before}:{}", fingerprint(q)))
+}
+
+fn decode_token(token: &str, q: &Query) -> Option<u64> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let mut parts = text.split(':');
+    let (Some("v1"), Some(seq), Some(fp), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    (fp == fingerprint(q)).then_some(())?;
+    seq.parse().ok()
+}
+
+/// Answers LookupEvents; `parameters` receives what the event of this call records.
+pub async fn lookup_events(
+    trail: &Trail,
+    caller: &Caller,
+    body: &[u8],
+    parameters: &mut Option<Value>,
+) -> Result<Vec<u8>, CloudTrailError> {
+    let request = parse(body)?;
+    *parameters =
+        Some(request.parameters.clone()).filter(|p| p.as_object().is_some_and(|m| !m.is_empty()));
+    let internal = || CloudTrailError {
+        type_name: "InternalFailure",
+        status: 500,
+        message: "An internal error occurred.".into(),
+    };
+    let (events, next) = if request.insight {
+        (Vec::new(), None)
+    } else {
+        let lines = trail.store.read_all().await.map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log");
+            internal()
+        })?;
+        let records = trent_audit::records(&lines);
+        page(
+            records.iter().map(|(s, r)| (*s, r)),
+            &request.query,
+            |r| may_read(caller, r),
+            request.max_results,
+            request.before,
+        )
+    };
+    let mut out = Map::new();
+    out.insert(
+        "Events".into(),
+        serde_json::to_value(events).map_err(|_| internal())?,
+    );
+    if let Some(next) = next {
+        out.insert(
+            "NextToken".into(),
+            Value::String(encode_token(next, &request.query)),
+        );
+    }
+    serde_json::to_vec(&Value::Object(out)).map_err(|_| internal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_errors_are_cloudtrails() {
+        let code = |b: &str| parse(b.as_bytes()).err().map(|e| e.type_name);
+        assert_eq!(
+            code(r#"{"MaxResults": 0}"#),
+            Some("InvalidMaxResultsException")
+        );
+        assert_eq!(
+            code(r#"{"MaxResults": 51}"#),
+            Some("InvalidMaxResultsException")
+        );
+        assert_eq!(code(r#"{"MaxResults": 50}"#), None);
+        assert_eq!(
+            code(r#"{"StartTime": 10, "EndTime": 5}"#),
+            Some("InvalidTimeRangeException")
+        );
+        assert_eq!(
+            code(
+                r#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "a"}, {"AttributeKey": "EventName", "AttributeValue": "b"}]}"#
+            ),
+            Some("InvalidLookupAttributesException")
+        );
+        assert_eq!(
+            code(r#"{"LookupAttributes": [{"AttributeKey": "Nope", "AttributeValue": "a"}]}"#),
+            Some("InvalidLookupAttributesException")
+        );
+        assert_eq!(
+            code(r#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": ""}]}"#),
+            Some("InvalidLookupAttributesException")
+        );
+        assert_eq!(
+            code(r#"{"NextToken": "garbage"}"#),
+            Some("InvalidNextTokenException")
+        );
+        assert_eq!(code("not json"), Some("SerializationException"));
+    }
+
+    #[test]
+    fn tokens_belong_to_their_query() {
+        let q = parse(br#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}]}"#)
+            .unwrap()
+            .query;
+        let token = encode_token(42, &q);
+        assert_eq!(decode_token(&token, &q), Some(42));
+        let other = parse(br#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "Decrypt"}]}"#)
+            .unwrap()
+            .query;
+        assert_eq!(decode_token(&token, &other), None);
+    }
+}
