@@ -218,3 +218,45 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(database_url: Option<&str>) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            data_dir: None,
+            account_id: None,
+            config: None,
+            dev_any_credentials: false,
+            database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
+            cache_ttl_ms: None,
+        }
+    }
+
+    #[test]
+    fn database_urls_never_print_their_password() {
+        let url = DatabaseUrl("postgres://trent:s3cr3t@db:5432/trent?sslmode=require".into());
+        assert_eq!(url.to_string(), "postgres://trent@db:5432/trent");
+        assert_eq!(format!("{url:?}"), "postgres://trent@db:5432/trent");
+        let url = DatabaseUrl("postgres://db/trent?password=s3cr3t".into());
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        let config = Config::resolve(args(Some("postgres://u:s3cr3t@h/db"))).unwrap();
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+        assert_eq!(
+            config.database_url.unwrap().expose(),
+            "postgres://u:s3cr3t@h/db"
+        );
+    }
+
+    #[test]
+    fn sqlite_is_the_default_and_other_schemes_are_refused() {
+        let config = Config::resolve(args(None)).unwrap();
+        assert!(config.database_url.is_none());
+        assert_eq!(config.cache_ttl, trent_core::DEFAULT_CACHE_TTL);
+        let err = Config::resolve(args(Some("mysql://u:s3cr3t@h/db"))).unwrap_err();
+        assert!(err.contains("expected postgres://"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+}
