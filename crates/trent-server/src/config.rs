@@ -232,6 +232,7 @@ mod tests {
             dev_any_credentials: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
+            audit: Default::default(),
         }
     }
 

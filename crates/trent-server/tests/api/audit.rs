@@ -80,6 +80,9 @@ fn body_for(op: Operation, key_id: &str, alias: &str) -> Value {
         }
         Operation::UntagResource => json!({"KeyId": key_id, "TagKeys": ["a"]}),
         Operation::UpdateKeyDescription => json!({"KeyId": key_id, "Description": "d"}),
+        // A symmetric key cannot sign: the request is well-formed and refused on the key.
+        Operation::Sign => json!({"KeyId": key_id, "Message": "aGVsbG8=",
+                                  "SigningAlgorithm": "ECDSA_SHA_256"}),
         _ => json!({"KeyId": key_id}),
     }
 }
@@ -284,7 +287,9 @@ async fn check_one(
             assert_eq!(e["responseElements"]["keyState"], "PendingDeletion");
         }
         Operation::Sign => {
-            assert_eq!(e["errorCode"], "UnsupportedOperationException");
+            assert_eq!(e["errorCode"], "InvalidKeyUsageException");
+            assert_eq!(e["requestParameters"]["signingAlgorithm"], "ECDSA_SHA_256");
+            assert!(e["requestParameters"].get("message").is_none(), "{e}");
         }
         _ => {}
     }
