@@ -13,9 +13,9 @@ runs=${BENCH_RUNS:-3}
 db=trent_bench_$$
 db_url="${base%/*}/$db"
 work=$(mktemp -d)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Nodes are started in command substitutions (subshells): their pids live in files.
+  for f in "$work"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
   wait 2>/dev/null || true
   psql "$base" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -32,7 +32,7 @@ start() {
   local name=$1 dir=$2; shift 2
   mkdir -p "$dir"
   target/release/trent serve --listen 127.0.0.1:0 --data-dir "$dir" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
+  echo $! >"$work/$name.pid"
   for _ in $(seq 1 600); do
     if grep -q '^trent listening on ' "$work/$name.out"; then
       sed -n 's/^trent listening on //p' "$work/$name.out"
@@ -75,7 +75,7 @@ report() { # LABEL OP ENDPOINTS...
 ep=$(start sqlite "$work/sqlite")
 report "1 node, SQLite" encrypt "$ep"
 report "1 node, SQLite" create-key "$ep"
-kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+kill "$(cat "$work/sqlite.pid")"; rm -f "$work/sqlite.pid"
 
 # One node, then two nodes, PostgreSQL.
 psql "$base" -qc "CREATE DATABASE $db" >/dev/null
