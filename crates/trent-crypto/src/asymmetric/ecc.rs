@@ -177,9 +177,19 @@ pub(super) fn canonical_public_der(
         .map_err(|_| CryptoError::InvalidPublicKey)
 }
 
-pub(super) fn verify(
+/// Parses an ECDSA public key once, so that Verify does not re-parse (and re-validate
+/// the point of) the SubjectPublicKeyInfo on every call.
+pub(super) fn verifying_key(
     spec: AsymmetricKeySpec,
     spki: &[u8],
+) -> Result<signature::ParsedPublicKey, CryptoError> {
+    signature::ParsedPublicKey::new(curve(spec)?.verification, spki)
+        .map_err(|_| CryptoError::InvalidPublicKey)
+}
+
+pub(super) fn verify(
+    spec: AsymmetricKeySpec,
+    key: &signature::ParsedPublicKey,
     alg: SigningAlgorithm,
     message_type: MessageType,
     message: &[u8],
@@ -189,8 +199,6 @@ pub(super) fn verify(
     if alg != c.signing_alg {
         return Err(CryptoError::IncompatibleAlgorithm);
     }
-    let key = signature::ParsedPublicKey::new(c.verification, spki)
-        .map_err(|_| CryptoError::InvalidPublicKey)?;
     Ok(match message_type {
         MessageType::Raw => key.verify_sig(message, sig).is_ok(),
         MessageType::Digest => {

@@ -109,10 +109,7 @@ impl PrivateKey {
         inner: Inner,
         pkcs8: SecretBytes,
     ) -> Result<Self, CryptoError> {
-        let public = PublicKey {
-            spec,
-            der: inner.public_der()?,
-        };
+        let public = PublicKey::new(spec, inner.public_der()?)?;
         Ok(Self {
             spec,
             pkcs8,
@@ -210,13 +207,44 @@ impl fmt::Debug for PrivateKey {
 }
 
 /// An asymmetric public key: its spec and its X.509 SubjectPublicKeyInfo DER.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct PublicKey {
     spec: AsymmetricKeySpec,
     der: Vec<u8>,
+    /// ECDSA keys, parsed once (the hot path of Verify); derived from `der`.
+    ecdsa: Option<aws_lc_rs::signature::ParsedPublicKey>,
 }
 
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("spec", &self.spec)
+            .field("der", &self.der)
+            .finish()
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec == other.spec && self.der == other.der
+    }
+}
+
+impl Eq for PublicKey {}
+
 impl PublicKey {
+    /// From canonical DER (already validated for `spec`).
+    fn new(spec: AsymmetricKeySpec, der: Vec<u8>) -> Result<Self, CryptoError> {
+        use AsymmetricKeySpec as K;
+        let ecdsa = match spec {
+            K::EccNistP256 | K::EccNistP384 | K::EccNistP521 | K::EccSecgP256k1 => {
+                Some(ecc::verifying_key(spec, &der)?)
+            }
+            _ => None,
+        };
+        Ok(Self { spec, der, ecdsa })
+    }
+
     /// Parses and validates a DER SubjectPublicKeyInfo of `spec`.
     ///
     /// The stored DER is the library's re-encoding (e.g. an EC point in
@@ -233,7 +261,7 @@ impl PublicKey {
             K::MlDsa44 | K::MlDsa65 | K::MlDsa87 => mldsa::canonical_public_der(spec, spki_der)?,
             K::Sm2 => sm2::canonical_public_der(spki_der)?,
         };
-        Ok(Self { spec, der })
+        Self::new(spec, der)
     }
 
     /// The key spec.
@@ -264,7 +292,8 @@ impl PublicKey {
                 rsa::verify(spki, alg, message_type, message, signature)
             }
             K::EccNistP256 | K::EccNistP384 | K::EccNistP521 | K::EccSecgP256k1 => {
-                ecc::verify(self.spec, spki, alg, message_type, message, signature)
+                let key = self.ecdsa.as_ref().ok_or(CryptoError::InvalidPublicKey)?;
+                ecc::verify(self.spec, key, alg, message_type, message, signature)
             }
             K::EccNistEdwards25519 => ed25519::verify(spki, alg, message_type, message, signature),
             K::MlDsa44 | K::MlDsa65 | K::MlDsa87 => {
