@@ -1,5 +1,9 @@
 //! Who is calling: principals (account root, IAM users and roles) and their access keys.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use trent_crypto::SecretBytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,43 @@ pub struct Caller {
     pub access_key_id: String,
     /// The keys the request used, for its audit event.
     pub keys_used: KeysUsed,
+    /// What authorization needs to know about the caller besides its ARN.
+    pub attributes: CallerAttributes,
+}
+
+/// What authorization knows about a caller beyond its ARN: resolved at authentication from
+/// the identity directory (the configuration) or the caller's STS session, and from the
+/// connection.
+#[derive(Debug, Clone, Default)]
+pub struct CallerAttributes {
+    /// The identity-based (IAM) policies of the user, or of the role for a role session,
+    /// parsed once when the configuration was loaded.
+    pub identity_policies: Arc<[trent_policy::Policy]>,
+    /// `aws:PrincipalTag/*`: the user's or role's tags, with a session's tags over them.
+    pub principal_tags: Arc<BTreeMap<String, String>>,
+    /// Set for a role session (`PrincipalKind::AssumedRole`).
+    pub session: Option<Arc<RoleSession>>,
+    /// `aws:SourceIp`: the client's address.
+    pub source_ip: Option<IpAddr>,
+    /// `aws:SecureTransport`: the request came over TLS.
+    pub secure_transport: bool,
+    /// `aws:UserAgent`.
+    pub user_agent: Option<String>,
+}
+
+/// A role session created by STS AssumeRole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSession {
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME` (with its path; the session ARN has none).
+    pub role_arn: String,
+    /// The role's unique id (`AROA...`), for `principalId` `AROA...:SESSION`.
+    pub role_id: String,
+    pub session_name: String,
+    /// When the session's credentials were issued (Unix milliseconds):
+    /// `aws:TokenIssueTime`, and the audit trail's `sessionContext.attributes.creationDate`.
+    pub issued_at: i64,
+    /// The principal that called AssumeRole (the audit trail's `sessionIssuer` is the role).
+    pub source_identity: Option<String>,
 }
 
 /// The ARNs of the KMS keys one request resolved and checked access to, in order: the
@@ -90,6 +131,18 @@ impl KeysUsed {
 impl Caller {
     pub fn account_id(&self) -> &str {
         &self.principal.account_id
+    }
+
+    /// The caller as the policy evaluator sees it.
+    pub fn policy_principal(&self) -> trent_policy::PrincipalContext {
+        let p = &self.principal;
+        let ctx = match (&p.kind, &self.attributes.session) {
+            (PrincipalKind::AssumedRole, Some(s)) => {
+                trent_policy::PrincipalContext::assumed_role(&p.arn, &s.role_arn)
+            }
+            _ => trent_policy::PrincipalContext::from_arn(&p.arn),
+        };
+        ctx.unwrap_or_else(|| trent_policy::PrincipalContext::root(&p.account_id))
     }
 }
 

@@ -10,6 +10,7 @@
 mod cache;
 mod clock;
 mod error;
+mod grants;
 mod identity;
 mod ids;
 mod keys;
@@ -19,7 +20,9 @@ mod service;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::KmsError;
-pub use identity::{AccessKeyEntry, Caller, KeysUsed, Principal, PrincipalKind};
+pub use identity::{
+    AccessKeyEntry, Caller, CallerAttributes, KeysUsed, Principal, PrincipalKind, RoleSession,
+};
 pub use ids::{is_account_id, is_region};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,

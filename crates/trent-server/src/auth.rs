@@ -85,6 +85,7 @@ impl Authenticator {
                     region: auth.region,
                     access_key_id: auth.access_key_id,
                     keys_used: Default::default(),
+                    attributes: Default::default(),
                 });
             }
         }
@@ -94,6 +95,7 @@ impl Authenticator {
             region: v.region,
             access_key_id: v.access_key_id,
             keys_used: Default::default(),
+            attributes: Default::default(),
         })
     }
 }
