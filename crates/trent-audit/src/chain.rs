@@ -29,6 +29,9 @@ pub struct SealedEntry {
     pub hash: [u8; 32],
     /// `HASH BODY` without the newline.
     pub line: String,
+    /// For an event: its `eventTime` in Unix seconds (a database store indexes it, for
+    /// `LookupEvents`); `None` for a digest.
+    pub event_time: Option<i64>,
 }
 
 /// The canonical body of an event entry. `record_json` is the record serialized with
@@ -60,6 +63,7 @@ pub fn seal(chain: &str, seq: u64, body: String) -> SealedEntry {
         seq,
         hash,
         line,
+        event_time: None,
     }
 }
 

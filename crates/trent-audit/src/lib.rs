@@ -21,6 +21,7 @@ pub mod lookup;
 mod record;
 pub mod redact;
 pub mod signing;
+mod pg;
 mod store;
 pub mod verify;
 mod writer;
@@ -33,8 +34,11 @@ pub use record::{
     EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
 };
 pub use signing::{public_key_pem, Signer};
-pub use store::{read_dir_lines, tail_of, AuditStore, FileStore, Location, StoredLine, Tail};
-pub use verify::{verify, Problem, Report};
+pub use pg::{PgAuditStore, PgChain};
+pub use store::{
+    read_dir_lines, tail_of, AuditStore, EventKey, FileStore, Location, StoredLine, Tail,
+};
+pub use verify::{verify, verify_chains, ChainSummary, Problem, Report};
 pub use writer::{AuditLog, DigestPolicy};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,6 +53,15 @@ pub enum AuditError {
     Encode,
     #[error("invalid audit signing key")]
     Key,
+    /// Another live node writes this chain (it holds the chain's lock in the database).
+    #[error("audit chain {0:?} is being written by another live node: give every node its own --audit-chain-id")]
+    ChainInUse(String),
+    /// The chain was started by a node with another signing key (another data directory).
+    #[error("audit chain {0:?} in the database belongs to another node (its digests are signed by another audit signing key): give this node its own --audit-chain-id")]
+    ChainOwner(String),
+    /// The audit database failed or is unreachable.
+    #[error("audit database: {0}")]
+    Database(String),
 }
 
 impl From<std::io::Error> for AuditError {
@@ -65,6 +78,18 @@ pub fn records(lines: &[StoredLine]) -> Vec<(u64, Record)> {
         .filter_map(|l| {
             let body = parse_line(&l.line).body?;
             Some((body.seq, body.record()?))
+        })
+        .collect()
+}
+
+/// As [`records`], with each record's chain.
+pub fn records_with_chain(lines: &[StoredLine]) -> Vec<(String, u64, Record)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let body = parse_line(&l.line).body?;
+            let record = body.record()?;
+            Some((body.chain, body.seq, record))
         })
         .collect()
 }

@@ -4,6 +4,8 @@
 use serde::Serialize;
 
 use crate::record::{parse_event_time, Record};
+use crate::store::{AuditStore, EventKey};
+use crate::AuditError;
 
 /// `LookupAttribute.AttributeKey`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,25 +115,56 @@ impl Event {
     }
 }
 
-/// One page, newest first. `records` are `(seq, record)` in chain order; `before` is the
-/// sequence number a previous page stopped at. Returns the page and, if more match, the
-/// sequence number to continue from.
-pub fn page<'a>(
-    records: impl DoubleEndedIterator<Item = (u64, &'a Record)>,
+/// How many events a store is asked for at a time while filling a page.
+const BATCH: usize = 500;
+
+/// One page, newest first across every chain of `store` (see [`EventKey`] for the
+/// order). `from` is where a previous page stopped (the key of the first event it did not
+/// return). Returns the page and, if more match, the key to continue from.
+pub async fn lookup(
+    store: &dyn AuditStore,
     query: &Query,
     may_read: impl Fn(&Record) -> bool,
     max_results: usize,
-    before: Option<u64>,
-) -> (Vec<Event>, Option<u64>) {
+    from: Option<EventKey>,
+) -> Result<(Vec<Event>, Option<EventKey>), AuditError> {
     let mut out = Vec::new();
-    for (seq, r) in records.rev() {
-        if before.is_some_and(|b| seq >= b) || !may_read(r) || !query.matches(r) {
-            continue;
+    let mut from = from;
+    loop {
+        let batch = store
+            .events_newest_first(from.as_ref(), query.start, query.end, BATCH)
+            .await?;
+        let exhausted = batch.len() < BATCH;
+        let mut last = None;
+        for (key, r) in batch {
+            if from.as_ref().is_some_and(|f| key > *f) {
+                continue;
+            }
+            if may_read(&r) && query.matches(&r) {
+                if out.len() == max_results {
+                    return Ok((out, Some(key)));
+                }
+                out.push(Event::from_record(&r));
+            }
+            last = Some(key);
         }
-        if out.len() == max_results {
-            return (out, Some(seq + 1));
+        match last {
+            // Continue strictly after the last event seen.
+            Some(key) if !exhausted => from = Some(predecessor(key)),
+            _ => return Ok((out, None)),
         }
-        out.push(Event::from_record(r));
     }
-    (out, None)
+}
+
+/// The greatest key below `key` that an event may have (for "strictly before").
+fn predecessor(key: EventKey) -> EventKey {
+    match key.seq.checked_sub(1) {
+        Some(seq) => EventKey { seq, ..key },
+        // seq 0 does not occur (chains start at 1); anything smaller will do.
+        None => EventKey {
+            time: key.time - 1,
+            chain: String::new(),
+            seq: u64::MAX,
+        },
+    }
 }

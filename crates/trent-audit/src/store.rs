@@ -1,7 +1,8 @@
 //! Where the chain is kept: a small trait (append a batch durably; find a chain's end;
-//! read everything back in order) and its file implementation. A database backend (one
-//! chain per node, keyed by the chain id every entry carries) implements the same trait;
-//! the chain logic, the writer and verification do not change.
+//! read everything back in order) and its file implementation. The database backend
+//! ([`crate::PgAuditStore`]: one chain per node, keyed by the chain id every entry
+//! carries) implements the same trait; the chain logic, the writer and verification do
+//! not change.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -14,17 +15,31 @@ use parking_lot::Mutex;
 use crate::chain::{decode_hash, parse_line, SealedEntry};
 use crate::AuditError;
 
-/// Where an entry was read from, for reports (`segment file` + byte offset, or a row).
+/// Where an entry was read from, for reports: a segment file and the byte offset of the
+/// line, or a database row (`offset` then `None`: the source names the row's key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub source: String,
-    pub offset: u64,
+    pub offset: Option<u64>,
 }
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at offset {}", self.source, self.offset)
+        match self.offset {
+            Some(offset) => write!(f, "{} at offset {offset}", self.source),
+            None => f.write_str(&self.source),
+        }
     }
+}
+
+/// Where an event sits in the order `LookupEvents` reads the trail, newest first: its
+/// event time (Unix seconds), then its chain, then its sequence number. Several nodes'
+/// chains interleave by time; within one second, by chain and sequence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventKey {
+    pub time: i64,
+    pub chain: String,
+    pub seq: u64,
 }
 
 /// A stored line, as read back (without its newline).
@@ -51,6 +66,44 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn tail(&self, chain: &str) -> Result<Option<Tail>, AuditError>;
     /// Every stored line, in storage order.
     async fn read_all(&self) -> Result<Vec<StoredLine>, AuditError>;
+
+    /// The last digest entry of `chain`, if any.
+    async fn last_digest(&self, chain: &str) -> Result<Option<StoredLine>, AuditError> {
+        let lines = self.read_all().await?;
+        Ok(lines.into_iter().rev().find(|l| {
+            parse_line(&l.line)
+                .body
+                .is_some_and(|b| b.chain == chain && b.digest.is_some())
+        }))
+    }
+
+    /// Events whose key is at or before `from` (every one if `None`) and whose time is
+    /// within `start..=end` (Unix seconds, inclusive, each bound optional), newest first.
+    /// At least `limit` of them when that many exist; a store may return more (this
+    /// default, which reads everything once, returns all).
+    async fn events_newest_first(
+        &self,
+        from: Option<&EventKey>,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let _ = limit;
+        let lines = self.read_all().await?;
+        let mut out: Vec<(EventKey, crate::Record)> = crate::records_with_chain(&lines)
+            .into_iter()
+            .filter_map(|(chain, seq, record)| {
+                let time = crate::parse_event_time(&record.event_time)?;
+                let key = EventKey { time, chain, seq };
+                let wanted = from.is_none_or(|f| key <= *f)
+                    && start.is_none_or(|s| time >= s)
+                    && end.is_none_or(|e| time <= e);
+                wanted.then_some((key, record))
+            })
+            .collect();
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(out)
+    }
 }
 
 /// Segment files `audit/CHAIN-SEQ.log` (SEQ: the first sequence number, 20 digits, so
@@ -227,7 +280,7 @@ pub fn read_dir_lines(dir: &Path) -> Result<Vec<StoredLine>, AuditError> {
             out.push(StoredLine {
                 location: Location {
                     source: name.clone(),
-                    offset: offset as u64,
+                    offset: Some(offset as u64),
                 },
                 line: String::from_utf8_lossy(line).into_owned(),
             });

@@ -46,6 +46,9 @@ pub enum Problem {
         at: Location,
         detail: String,
     },
+    /// The chain has no published public key: its digests cannot be checked (and, in a
+    /// database, nobody registered it: its entries were not written by a node).
+    NoPublicKey { chain: String },
     /// The chain ends before the last digest says it does (entries cut off at the end).
     Truncated {
         chain: String,
@@ -96,6 +99,10 @@ impl std::fmt::Display for Problem {
             Problem::DigestMismatch { seq, at, detail } => {
                 write!(f, "DIGEST: digest seq {seq} ({at}): {detail}")
             }
+            Problem::NoPublicKey { chain } => write!(
+                f,
+                "DIGEST: chain {chain} has no published audit signing public key (its digests cannot be checked)"
+            ),
             Problem::Truncated {
                 chain,
                 digest_end,
@@ -117,6 +124,28 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// Per chain: the first sequence number not covered by a verified digest, and the last.
     pub undigested: Vec<(String, u64, u64)>,
+    /// Per chain, in chain order: what it holds and how many problems it has.
+    pub summaries: Vec<ChainSummary>,
+}
+
+/// One chain's part of a [`Report`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainSummary {
+    pub chain: String,
+    pub entries: usize,
+    pub events: usize,
+    pub digests: usize,
+    /// The highest sequence number present.
+    pub last_seq: u64,
+    /// The last sequence number covered by a signed digest that verified (0: none).
+    pub digested_to: u64,
+    pub problems: usize,
+}
+
+impl ChainSummary {
+    pub fn ok(&self) -> bool {
+        self.problems == 0
+    }
 }
 
 impl Report {
@@ -136,11 +165,18 @@ struct Item {
 
 /// Verifies everything read from a store, with the audit signing public key.
 pub fn verify(lines: &[StoredLine], public_key: &[u8; 32]) -> Report {
+    verify_chains(lines, |_| Some(*public_key))
+}
+
+/// Verifies everything read from a store holding several nodes' chains, each chain's
+/// digests with its own node's public key (`key_of(chain)`; `None`: none published).
+pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 32]>) -> Report {
     let mut report = Report {
         entries: lines.len(),
         ..Report::default()
     };
     let mut chains: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    let mut summaries: BTreeMap<String, ChainSummary> = BTreeMap::new();
     for l in lines {
         let parsed = parse_line(&l.line);
         let Some(body) = parsed.body.clone() else {
@@ -156,17 +192,27 @@ pub fn verify(lines: &[StoredLine], public_key: &[u8; 32]) -> Report {
             });
             continue;
         };
+        let summary = summaries
+            .entry(body.chain.clone())
+            .or_insert_with(|| ChainSummary {
+                chain: body.chain.clone(),
+                ..ChainSummary::default()
+            });
+        summary.entries += 1;
         if !parsed.hash_ok() {
             report.problems.push(Problem::Changed {
                 seq: Some(body.seq),
                 at: l.location.clone(),
             });
+            summary.problems += 1;
         }
         let is_event = body.kind == "event";
         if is_event {
             report.events += 1;
+            summary.events += 1;
         } else {
             report.digests += 1;
+            summary.digests += 1;
         }
         chains.entry(body.chain.clone()).or_default().push(Item {
             at: l.location.clone(),
@@ -178,13 +224,33 @@ pub fn verify(lines: &[StoredLine], public_key: &[u8; 32]) -> Report {
         });
     }
     for (chain, items) in chains {
-        verify_chain(&chain, &items, public_key, &mut report);
+        let before = report.problems.len();
+        let key = key_of(&chain);
+        if key.is_none() {
+            report.problems.push(Problem::NoPublicKey {
+                chain: chain.clone(),
+            });
+        }
+        let (last_seq, digested_to) =
+            verify_chain(&chain, &items, key.as_ref(), &mut report);
+        if let Some(s) = summaries.get_mut(&chain) {
+            s.problems += report.problems.len() - before;
+            s.last_seq = last_seq;
+            s.digested_to = digested_to;
+        }
         report.chains.push(chain);
     }
+    report.summaries = summaries.into_values().collect();
     report
 }
 
-fn verify_chain(chain: &str, items: &[Item], public_key: &[u8; 32], report: &mut Report) {
+/// Returns the chain's last sequence number and how far verified digests cover it.
+fn verify_chain(
+    chain: &str,
+    items: &[Item],
+    public_key: Option<&[u8; 32]>,
+    report: &mut Report,
+) -> (u64, u64) {
     // Duplicates: the first occurrence is taken as the chain's, later ones as inserted.
     let mut by_seq: HashMap<u64, &Item> = HashMap::new();
     for it in items {
@@ -262,7 +328,7 @@ fn verify_chain(chain: &str, items: &[Item], public_key: &[u8; 32], report: &mut
         let Some(it) = by_seq.get(&s) else { continue };
         let Some(d) = &it.digest else { continue };
         digest_end = digest_end.max(d.end_seq);
-        if !verify_digest(public_key, chain, d) {
+        if !public_key.is_some_and(|k| verify_digest(k, chain, d)) {
             report.problems.push(Problem::BadSignature {
                 seq: s,
                 at: it.at.clone(),
@@ -309,4 +375,5 @@ fn verify_chain(chain: &str, items: &[Item], public_key: &[u8; 32], report: &mut
             .undigested
             .push((chain.to_owned(), covered_to + 1, last_seq));
     }
+    (last_seq, covered_to)
 }

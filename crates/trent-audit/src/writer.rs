@@ -6,7 +6,9 @@
 //! answers every waiter: a response is sent after its event is durable, and many
 //! requests share the cost of one fsync. If the append fails, every waiter of the batch
 //! gets the error (the request then fails with `KMSInternalException`), and the chain
-//! continues from where the store really ends.
+//! continues from where the store really ends: before its next write the writer reads
+//! the chain's end back from the store, since a database may have committed a batch
+//! whose acknowledgement was lost with the connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,8 @@ const MAX_BATCH: usize = 8192;
 enum Command {
     Event {
         json: String,
+        /// The record's `eventTime`, in Unix seconds.
+        time: Option<i64>,
         done: oneshot::Sender<Result<(), AuditError>>,
     },
     /// Write a digest now (if anything is undigested) and answer.
@@ -72,6 +76,8 @@ struct Writer {
     /// First sequence number not yet covered by a digest.
     undigested_from: u64,
     last_signature: Option<String>,
+    /// Set after a failed append: where the chain ends must be read back from the store.
+    resync: bool,
 }
 
 impl AuditLog {
@@ -84,23 +90,19 @@ impl AuditLog {
         policy: DigestPolicy,
         now_millis: Box<dyn Fn() -> i64 + Send + Sync>,
     ) -> Result<(AuditLog, tokio::task::JoinHandle<()>), AuditError> {
-        let tail = store.tail(chain).await?;
-        let (last_signature, undigested_from) = last_digest(store.as_ref(), chain).await?;
-        let (next_seq, prev) = match tail {
-            Some(t) => (t.seq + 1, t.hash),
-            None => (1, GENESIS),
-        };
-        let writer = Writer {
+        let mut writer = Writer {
             store,
             chain: chain.to_owned(),
             signer,
             policy,
             now_millis,
-            next_seq,
-            prev,
-            undigested_from: undigested_from.min(next_seq),
-            last_signature,
+            next_seq: 1,
+            prev: GENESIS,
+            undigested_from: 1,
+            last_signature: None,
+            resync: true,
         };
+        writer.resync().await?;
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer.run(rx));
         Ok((AuditLog { tx }, task))
@@ -109,9 +111,10 @@ impl AuditLog {
     /// Records an event; returns once it is durable.
     pub async fn record(&self, record: &Record) -> Result<(), AuditError> {
         let json = serde_json::to_string(record).map_err(|_| AuditError::Encode)?;
+        let time = crate::record::parse_event_time(&record.event_time);
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Command::Event { json, done })
+            .send(Command::Event { json, time, done })
             .map_err(|_| AuditError::Closed)?;
         wait.await.map_err(|_| AuditError::Closed)?
     }
@@ -131,10 +134,8 @@ async fn last_digest(
     store: &dyn AuditStore,
     chain: &str,
 ) -> Result<(Option<String>, u64), AuditError> {
-    let lines = store.read_all().await?;
-    for l in lines.iter().rev() {
-        let parsed = crate::chain::parse_line(&l.line);
-        if let Some(body) = parsed.body.filter(|b| b.chain == chain) {
+    if let Some(line) = store.last_digest(chain).await? {
+        if let Some(body) = crate::chain::parse_line(&line.line).body {
             if let Some(d) = body.digest {
                 return Ok((Some(d.signature), body.seq + 1));
             }
@@ -144,6 +145,22 @@ async fn last_digest(
 }
 
 impl Writer {
+    /// Continues the chain where the store says it ends.
+    async fn resync(&mut self) -> Result<(), AuditError> {
+        let tail = self.store.tail(&self.chain).await?;
+        let (last_signature, undigested_from) = last_digest(self.store.as_ref(), &self.chain).await?;
+        let (next_seq, prev) = match tail {
+            Some(t) => (t.seq + 1, t.hash),
+            None => (1, GENESIS),
+        };
+        self.next_seq = next_seq;
+        self.prev = prev;
+        self.undigested_from = undigested_from.min(next_seq);
+        self.last_signature = last_signature;
+        self.resync = false;
+        Ok(())
+    }
+
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
         let mut ticker = tokio::time::interval(self.policy.every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -177,6 +194,18 @@ impl Writer {
     }
 
     async fn commit(&mut self, commands: Vec<Command>) {
+        if self.resync {
+            if let Err(e) = self.resync().await {
+                tracing::error!(error = %e, "cannot read where the audit chain ends; requests fail");
+                for c in commands {
+                    let done = match c {
+                        Command::Event { done, .. } | Command::Digest(done) => done,
+                    };
+                    let _ = done.send(Err(e.clone()));
+                }
+                return;
+            }
+        }
         let (start_seq, start_prev) = (self.next_seq, self.prev);
         let mut entries = Vec::with_capacity(commands.len() + 1);
         let mut waiters = Vec::with_capacity(commands.len());
@@ -184,12 +213,13 @@ impl Writer {
         let saved = (self.undigested_from, self.last_signature.clone());
         for c in commands {
             match c {
-                Command::Event { json, done } => {
-                    let e = seal(
+                Command::Event { json, time, done } => {
+                    let mut e = seal(
                         &self.chain,
                         self.next_seq,
                         event_body(&self.chain, self.next_seq, &self.prev, &json),
                     );
+                    e.event_time = time;
                     self.push(&mut entries, e);
                     waiters.push(done);
                     if self.next_seq - self.undigested_from >= self.policy.every_events {
@@ -213,6 +243,7 @@ impl Writer {
             self.next_seq = start_seq;
             self.prev = start_prev;
             (self.undigested_from, self.last_signature) = saved;
+            self.resync = true;
         }
         for w in waiters.into_iter().chain(digest_waiters) {
             let _ = w.send(result.clone());
@@ -254,6 +285,9 @@ impl Writer {
     }
 
     async fn write_digest(&mut self) -> Result<(), AuditError> {
+        if self.resync {
+            self.resync().await?;
+        }
         let (seq, prev) = (self.next_seq, self.prev);
         let saved = (self.undigested_from, self.last_signature.clone());
         let Some(entry) = self.digest_entry() else {
@@ -265,6 +299,7 @@ impl Writer {
             self.next_seq = seq;
             self.prev = prev;
             (self.undigested_from, self.last_signature) = saved;
+            self.resync = true;
             return Err(e);
         }
         Ok(())

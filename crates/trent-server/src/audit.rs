@@ -10,7 +10,8 @@ use clap::{Args, Subcommand};
 use serde::Deserialize;
 use serde_json::Value;
 use trent_audit::{
-    redact, Actor, ApiCall, AuditLog, AuditStore, DigestPolicy, FileStore, Record, Resource, Signer,
+    redact, Actor, ApiCall, AuditLog, AuditStore, DigestPolicy, FileStore, PgAuditStore, Record,
+    Resource, Signer,
 };
 use trent_core::{Caller, PrincipalKind};
 use trent_crypto::RootKeyProvider;
@@ -24,6 +25,7 @@ const SIGNING_KEY_AAD: &[u8] = b"trent:audit-signing-key:v1";
 pub const DEFAULT_DIGEST_EVERY_EVENTS: u64 = 10_000;
 pub const DEFAULT_DIGEST_EVERY_SECONDS: u64 = 300;
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// The chain id of a node keeping its trail in files (one chain per data directory).
 pub const DEFAULT_CHAIN_ID: &str = "node-1";
 /// CloudTrail keeps at most this much of a User-Agent.
 const MAX_USER_AGENT: usize = 1024;
@@ -40,9 +42,16 @@ pub struct AuditServeArgs {
     /// Start a new audit segment file past this size, in bytes [default: 64 MiB]
     #[arg(long, env = "TRENT_AUDIT_SEGMENT_BYTES")]
     pub audit_segment_bytes: Option<u64>,
-    /// The id of this node's audit chain (distinct per node sharing one store) [default: node-1]
+    /// The id of this node's audit chain, distinct per node sharing one database (a
+    /// second live node with the same id is refused) [default: on PostgreSQL `node-`
+    /// and 16 hex digits of this node's audit signing public key; in files `node-1`]
     #[arg(long, env = "TRENT_AUDIT_CHAIN_ID")]
     pub audit_chain_id: Option<String>,
+    /// Where the audit trail is kept: `database` (the PostgreSQL database of
+    /// --database-url, every node's chain side by side) or `files` (segment files in the
+    /// data directory) [default: database with --database-url, else files]
+    #[arg(long, env = "TRENT_AUDIT_STORE", value_parser = ["database", "files"])]
+    pub audit_store: Option<String>,
 }
 
 /// The `[audit]` table of the config file.
@@ -53,6 +62,14 @@ pub struct AuditFileConfig {
     digest_every_seconds: Option<u64>,
     segment_bytes: Option<u64>,
     chain_id: Option<String>,
+    store: Option<String>,
+}
+
+/// Where the audit trail is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditBackend {
+    Files,
+    Database,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +77,10 @@ pub struct AuditSettings {
     pub digest_every_events: u64,
     pub digest_every: Duration,
     pub segment_bytes: u64,
-    pub chain_id: String,
+    /// `None`: the default of the backend (see [`AuditServeArgs::audit_chain_id`]).
+    pub chain_id: Option<String>,
+    /// `None`: the database if the store is one, else files.
+    pub backend: Option<AuditBackend>,
 }
 
 impl AuditSettings {
@@ -96,25 +116,35 @@ impl AuditSettings {
                 "audit segment_bytes {segment_bytes} out of range (4 KiB to 1 TiB)"
             ));
         }
-        let chain_id = args
-            .audit_chain_id
-            .or(file.chain_id)
-            .unwrap_or_else(|| DEFAULT_CHAIN_ID.to_owned());
-        if chain_id.is_empty()
-            || chain_id.len() > 64
-            || !chain_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "invalid audit chain id {chain_id:?}: 1 to 64 characters of A-Z, a-z, 0-9, - and _"
-            ));
+        let chain_id = args.audit_chain_id.or(file.chain_id);
+        if let Some(chain_id) = &chain_id {
+            if chain_id.is_empty()
+                || chain_id.len() > 64
+                || !chain_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!(
+                    "invalid audit chain id {chain_id:?}: 1 to 64 characters of A-Z, a-z, 0-9, - and _"
+                ));
+            }
         }
+        let backend = match args.audit_store.or(file.store).as_deref() {
+            None => None,
+            Some("database") => Some(AuditBackend::Database),
+            Some("files") => Some(AuditBackend::Files),
+            Some(other) => {
+                return Err(format!(
+                    "invalid audit store {other:?}: \"database\" or \"files\""
+                ))
+            }
+        };
         Ok(AuditSettings {
             digest_every_events: events,
             digest_every: Duration::from_secs(seconds),
             segment_bytes,
             chain_id,
+            backend,
         })
     }
 }
@@ -125,16 +155,28 @@ pub struct Trail {
     pub store: Arc<dyn AuditStore>,
     /// Receives the events of requests whose caller is unknown.
     pub default_account_id: String,
+    /// The chain this node writes.
+    pub chain_id: String,
+}
+
+/// The default chain id of a node on a database: derived from its audit signing public
+/// key, so that nodes with their own data directories never share a chain by default,
+/// and a node keeps its chain across restarts.
+pub fn derived_chain_id(public_key: &[u8; 32]) -> String {
+    format!("node-{}", &hex::encode(trent_audit::sha256(public_key))[..16])
 }
 
 impl Trail {
-    /// Opens the log in `data_dir/audit`, with the signing key of `data_dir` (created,
-    /// sealed under the root key, at first start) and publishes its public key.
+    /// Opens the log with the signing key of `data_dir` (created, sealed under the root
+    /// key, at first start), publishes its public key, and continues this node's chain:
+    /// in the database of `database_url` (unless the settings ask for files), else in
+    /// `data_dir/audit`.
     pub async fn open(
         data_dir: &Path,
         root: &dyn RootKeyProvider,
         settings: &AuditSettings,
         default_account_id: &str,
+        database_url: Option<&str>,
     ) -> Result<Trail, String> {
         let signer = signing_key(data_dir, root)?;
         let pem = signer.public_key_pem();
@@ -143,14 +185,42 @@ impl Trail {
             write_file(&pub_path, pem.as_bytes(), 0o644)
                 .map_err(|e| format!("cannot write {}: {e}", pub_path.display()))?;
         }
-        let dir = data_dir.join(AUDIT_DIR);
-        let store: Arc<dyn AuditStore> = Arc::new(
-            FileStore::open(&dir, settings.segment_bytes)
-                .map_err(|e| format!("cannot open the audit log {}: {e}", dir.display()))?,
-        );
+        let backend = settings.backend.unwrap_or(if database_url.is_some() {
+            AuditBackend::Database
+        } else {
+            AuditBackend::Files
+        });
+        let (store, chain_id, place): (Arc<dyn AuditStore>, String, String) = match backend {
+            AuditBackend::Files => {
+                let dir = data_dir.join(AUDIT_DIR);
+                let store = FileStore::open(&dir, settings.segment_bytes)
+                    .map_err(|e| format!("cannot open the audit log {}: {e}", dir.display()))?;
+                let chain = settings
+                    .chain_id
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CHAIN_ID.to_owned());
+                (Arc::new(store), chain, dir.display().to_string())
+            }
+            AuditBackend::Database => {
+                let url = database_url.ok_or(
+                    "the audit store \"database\" needs a database (--database-url)",
+                )?;
+                let chain = settings
+                    .chain_id
+                    .clone()
+                    .unwrap_or_else(|| derived_chain_id(&signer.public_key()));
+                let place = format!("in the database (chain {chain})");
+                let options = PgAuditStore::options(url).map_err(|e| e.to_string())?;
+                let store = PgAuditStore::open(options, &chain, &pem)
+                    .await
+                    .map_err(|e| format!("cannot open the audit log {place}: {e}"))?;
+                (Arc::new(store), chain, place)
+            }
+        };
+        let dir = place;
         let (log, _writer) = AuditLog::open(
             store.clone(),
-            &settings.chain_id,
+            &chain_id,
             signer,
             DigestPolicy {
                 every_events: settings.digest_every_events,
@@ -159,11 +229,13 @@ impl Trail {
             Box::new(now_millis),
         )
         .await
-        .map_err(|e| format!("cannot open the audit log {}: {e}", dir.display()))?;
+        .map_err(|e| format!("cannot open the audit log {dir}: {e}"))?;
+        tracing::info!(chain = %chain_id, "audit trail {dir}");
         Ok(Trail {
             log,
             store,
             default_account_id: default_account_id.to_owned(),
+            chain_id,
         })
     }
 }
@@ -456,14 +528,21 @@ pub struct AuditArgs {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Check the whole audit chain and every signed digest; report every entry changed,
-    /// deleted, inserted or reordered (by sequence number, file and offset). Exits
-    /// non-zero on any problem.
+    /// deleted, inserted or reordered (by sequence number, and file and offset or
+    /// database row). With --database-url, every node's chain in the database, each
+    /// chain's digests with the public key its node published there. Exits non-zero on
+    /// any problem.
     Verify {
         #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
         data_dir: PathBuf,
-        /// The audit signing public key (PEM) to trust [default: DATA_DIR/audit-signing-key.pub.pem]
+        /// The audit signing public key (PEM) to trust [default: DATA_DIR/audit-signing-key.pub.pem].
+        /// With --database-url: CHAIN=PEM_FILE, repeatable, pins a chain's key (checked
+        /// against the one published in the database)
         #[arg(long)]
-        public_key: Option<PathBuf>,
+        public_key: Vec<String>,
+        /// Verify the trail kept in this PostgreSQL database (every node's chain)
+        #[arg(long, env = "TRENT_DATABASE_URL")]
+        database_url: Option<crate::config::DatabaseUrl>,
     },
     /// Write the trail as CloudTrail log files (AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz)
     Export {
@@ -478,6 +557,9 @@ pub enum AuditCommand {
         /// Only events at or before this time (RFC 3339)
         #[arg(long)]
         end: Option<String>,
+        /// Export the trail kept in this PostgreSQL database (every node's events)
+        #[arg(long, env = "TRENT_DATABASE_URL")]
+        database_url: Option<crate::config::DatabaseUrl>,
     },
     /// Print the audit signing public key (PEM)
     PublicKey {
@@ -490,10 +572,23 @@ pub enum AuditCommand {
 pub fn run(args: AuditArgs) -> Result<bool, String> {
     match args.command {
         AuditCommand::Verify {
+            database_url: Some(url),
+            public_key,
+            ..
+        } => verify_database(url.expose(), &public_key),
+        AuditCommand::Verify {
             data_dir,
             public_key,
+            database_url: None,
         } => {
-            let key_path = public_key.unwrap_or_else(|| data_dir.join(PUBLIC_KEY_FILE));
+            if public_key.len() > 1 {
+                return Err("one --public-key only, without --database-url".into());
+            }
+            let key_path = public_key
+                .into_iter()
+                .next()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join(PUBLIC_KEY_FILE));
             let pem = std::fs::read_to_string(&key_path)
                 .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
             let key = trent_audit::signing::parse_public_key_pem(&pem)
@@ -524,10 +619,19 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             out,
             start,
             end,
+            database_url,
         } => {
             let start = start.as_deref().map(parse_time).transpose()?;
             let end = end.as_deref().map(parse_time).transpose()?;
-            let lines = read_lines(&data_dir)?;
+            let lines = match database_url {
+                Some(url) => block_on(async {
+                    let store = reader(url.expose()).await?;
+                    let lines = store.read_all().await;
+                    store.close().await;
+                    lines.map_err(|e| format!("cannot read the audit trail: {e}"))
+                })??,
+                None => read_lines(&data_dir)?,
+            };
             let records: Vec<Record> = trent_audit::records(&lines)
                 .into_iter()
                 .map(|(_, r)| r)
@@ -547,6 +651,122 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             Ok(true)
         }
     }
+}
+
+/// Runs `f` on a runtime of its own (the audit subcommands are otherwise synchronous).
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|rt| rt.block_on(f))
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+async fn reader(url: &str) -> Result<PgAuditStore, String> {
+    let options = PgAuditStore::options(url).map_err(|e| e.to_string())?;
+    PgAuditStore::connect(options)
+        .await
+        .map_err(|e| format!("cannot open the audit trail in the database: {e}"))
+}
+
+/// `trent audit verify --database-url`: every chain in the database, each with its
+/// node's published key (or the one pinned with `--public-key CHAIN=FILE`), reported per
+/// chain.
+fn verify_database(url: &str, pinned: &[String]) -> Result<bool, String> {
+    let mut pins = std::collections::BTreeMap::new();
+    for p in pinned {
+        let (chain, path) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--public-key {p:?}: with --database-url, CHAIN=PEM_FILE"))?;
+        let pem = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let key = trent_audit::signing::parse_public_key_pem(&pem)
+            .ok_or_else(|| format!("{path} is not an Ed25519 public key"))?;
+        pins.insert(chain.to_owned(), key);
+    }
+    let (chains, lines) = block_on(async {
+        let store = reader(url).await?;
+        let read = async {
+            let chains = store.chains().await?;
+            let lines = store.read_all().await?;
+            Ok::<_, trent_audit::AuditError>((chains, lines))
+        }
+        .await;
+        store.close().await;
+        read.map_err(|e| format!("cannot read the audit trail: {e}"))
+    })??;
+    let mut keys = std::collections::BTreeMap::new();
+    let mut key_problems = Vec::new();
+    for c in &chains {
+        match trent_audit::signing::parse_public_key_pem(&c.public_key_pem) {
+            Some(k) => {
+                keys.insert(c.chain.clone(), k);
+            }
+            None => key_problems.push(format!(
+                "DIGEST: chain {}: the published public key is not an Ed25519 public key",
+                c.chain
+            )),
+        }
+    }
+    for (chain, key) in &pins {
+        match keys.get(chain) {
+            Some(published) if published != key => key_problems.push(format!(
+                "DIGEST: chain {chain}: the public key published in the database is not the pinned one"
+            )),
+            None if !chains.iter().any(|c| &c.chain == chain) => {
+                key_problems.push(format!("DELETED: chain {chain} (pinned) is not in the database"))
+            }
+            _ => {}
+        }
+        keys.insert(chain.clone(), *key);
+    }
+    let report = trent_audit::verify_chains(&lines, |chain| keys.get(chain).copied());
+    let problems = report.problems.len() + key_problems.len();
+    for s in &report.summaries {
+        let digested = if s.digested_to == 0 {
+            "no signed digest yet".to_owned()
+        } else {
+            format!("signed digests cover seq 1..={}", s.digested_to)
+        };
+        let fingerprint = keys
+            .get(&s.chain)
+            .map(|k| hex::encode(trent_audit::sha256(k)))
+            .unwrap_or_else(|| "none".into());
+        println!(
+            "chain {}: {}: {} entries ({} events, {} digests), last seq {}, {digested}, public key SHA-256 {fingerprint}, {} problem(s)",
+            s.chain,
+            if s.ok() { "OK" } else { "FAILED" },
+            s.entries,
+            s.events,
+            s.digests,
+            s.last_seq,
+            s.problems
+        );
+    }
+    for c in &chains {
+        if !report.chains.contains(&c.chain) {
+            println!("chain {}: no entries", c.chain);
+        }
+    }
+    for p in &key_problems {
+        println!("{p}");
+    }
+    for p in &report.problems {
+        println!("{p}");
+    }
+    for (chain, from, to) in &report.undigested {
+        println!(
+            "note: chain {chain}: entries seq {from}..={to} are not yet covered by a signed digest"
+        );
+    }
+    println!(
+        "{}: {} entries ({} events, {} digests) in {} chain(s), {problems} problem(s)",
+        if problems == 0 { "OK" } else { "FAILED" },
+        report.entries,
+        report.events,
+        report.digests,
+        report.chains.len(),
+    );
+    Ok(problems == 0)
 }
 
 fn read_lines(data_dir: &Path) -> Result<Vec<trent_audit::StoredLine>, String> {

@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
-use trent_audit::lookup::{page, AttributeKey, Query};
-use trent_audit::Record;
+use trent_audit::lookup::{lookup, AttributeKey, Query};
+use trent_audit::{EventKey, Record};
 use trent_core::Caller;
 
 use crate::audit::Trail;
@@ -49,7 +49,7 @@ pub fn may_read(caller: &Caller, record: &Record) -> bool {
 struct Request {
     query: Query,
     max_results: usize,
-    before: Option<u64>,
+    from: Option<EventKey>,
     insight: bool,
     parameters: Value,
 }
@@ -177,7 +177,7 @@ fn parse(body: &[u8]) -> Result<Request, CloudTrailError> {
             ))
         }
     };
-    let before = match body.get("NextToken") {
+    let from = match body.get("NextToken") {
         None | Some(Value::Null) => None,
         Some(Value::String(t)) => Some(
             decode_token(t, &query)
@@ -188,7 +188,7 @@ fn parse(body: &[u8]) -> Result<Request, CloudTrailError> {
     Ok(Request {
         query,
         max_results,
-        before,
+        from,
         insight,
         parameters: Value::Object(parameters),
     })
@@ -206,23 +206,45 @@ fn fingerprint(q: &Query) -> String {
     hex::encode(&trent_audit::sha256(text.as_bytes())[..8])
 }
 
-fn encode_token(before: u64, q: &Query) -> String {
-    base64::engine::general_purpose::STANDARD.encode(format!("v1:{before}:{}", fingerprint(q)))
+/// `v2:TIME:CHAIN:SEQ:FINGERPRINT`: the first event of the next page (chain ids have no
+/// `:`), across every node's chain.
+fn encode_token(from: &EventKey, q: &Query) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "v2:{}:{}:{}:{}",
+        from.time,
+        from.chain,
+        from.seq,
+        fingerprint(q)
+    ))
 }
 
-fn decode_token(token: &str, q: &Query) -> Option<u64> {
+fn decode_token(token: &str, q: &Query) -> Option<EventKey> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(token)
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let mut parts = text.split(':');
-    let (Some("v1"), Some(seq), Some(fp), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("v2"), Some(time), Some(chain), Some(seq), Some(fp), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return None;
     };
     (fp == fingerprint(q)).then_some(())?;
-    seq.parse().ok()
+    let valid_chain = (1..=64).contains(&chain.len())
+        && chain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid_chain.then_some(())?;
+    Some(EventKey {
+        time: time.parse().ok()?,
+        chain: chain.to_owned(),
+        seq: seq.parse().ok()?,
+    })
 }
 
 /// Answers LookupEvents; `parameters` receives what the event of this call records.
@@ -243,18 +265,18 @@ pub async fn lookup_events(
     let (events, next) = if request.insight {
         (Vec::new(), None)
     } else {
-        let lines = trail.store.read_all().await.map_err(|e| {
-            tracing::error!(error = %e, "reading the audit log");
-            internal()
-        })?;
-        let records = trent_audit::records(&lines);
-        page(
-            records.iter().map(|(s, r)| (*s, r)),
+        lookup(
+            trail.store.as_ref(),
             &request.query,
             |r| may_read(caller, r),
             request.max_results,
-            request.before,
+            request.from,
         )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log");
+            internal()
+        })?
     };
     let mut out = Map::new();
     out.insert(
@@ -264,7 +286,7 @@ pub async fn lookup_events(
     if let Some(next) = next {
         out.insert(
             "NextToken".into(),
-            Value::String(encode_token(next, &request.query)),
+            Value::String(encode_token(&next, &request.query)),
         );
     }
     serde_json::to_vec(&Value::Object(out)).map_err(|_| internal())
@@ -316,8 +338,13 @@ mod tests {
         let q = parse(br#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "Encrypt"}]}"#)
             .unwrap()
             .query;
-        let token = encode_token(42, &q);
-        assert_eq!(decode_token(&token, &q), Some(42));
+        let key = EventKey {
+            time: 1_700_000_000,
+            chain: "node-1".into(),
+            seq: 42,
+        };
+        let token = encode_token(&key, &q);
+        assert_eq!(decode_token(&token, &q), Some(key));
         let other = parse(br#"{"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "Decrypt"}]}"#)
             .unwrap()
             .query;

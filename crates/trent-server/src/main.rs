@@ -174,7 +174,14 @@ async fn serve(config: Config) -> Result<(), String> {
         config.dev_any_credentials,
         report.account_id.clone(),
     );
-    let trail = audit::Trail::open(dir, root.as_ref(), &config.audit, &report.account_id).await?;
+    let trail = audit::Trail::open(
+        dir,
+        root.as_ref(),
+        &config.audit,
+        &report.account_id,
+        config.database_url.as_ref().map(|u| u.expose()),
+    )
+    .await?;
     let audit_log = trail.log.clone();
     let state = Arc::new(AppState {
         service: Arc::new(service),

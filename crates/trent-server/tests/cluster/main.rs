@@ -14,6 +14,7 @@
 
 mod node;
 
+mod audit;
 mod crash;
 mod migrate;
 mod propagation;

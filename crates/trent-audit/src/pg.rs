@@ -1,0 +1,509 @@
+//! The audit trail in PostgreSQL: the database every node of a cluster already shares.
+//!
+//! One table holds every node's chain, one row per entry keyed by `(chain, seq)`, with
+//! the sealed line exactly as a segment file would hold it (digests are entries of the
+//! chain, so they are rows too) and, for events, the event time (indexed, so that
+//! `LookupEvents` reads the newest events of every node without reading everything). A
+//! second table publishes each chain's audit signing public key, so that
+//! `trent audit verify --database-url` can check every node's digests.
+//!
+//! The tables belong to the audit trail, not to the key store: they are created here
+//! (`CREATE ... IF NOT EXISTS`, serialized by a transaction-scoped advisory lock), and
+//! this crate does not depend on the store.
+//!
+//! **One writer per chain.** A node writes its own chain only, through one dedicated
+//! connection holding a session-level advisory lock named after the chain (and the
+//! schema), taken with `pg_try_advisory_lock`
+//! (<https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS>): a
+//! second live node configured with the same chain id is refused at start, and the lock
+//! goes away with its holder (a node killed with SIGKILL releases it as soon as its
+//! connection closes). Every append runs on that connection, so an append proves the
+//! lock is still held; after the connection is lost the store reconnects and takes the
+//! lock again before writing. The chain's row in `audit_chains` also names the public
+//! key of the node that started it: a node with another signing key (another data
+//! directory) is refused the chain even when its first owner is gone.
+//!
+//! **Durable before the response.** A batch is one `INSERT` statement, its own
+//! transaction, on a connection with `synchronous_commit = on`: when it returns, the
+//! batch is on the database's disk. A failed statement writes nothing; a connection lost
+//! in the middle of a commit leaves the outcome unknown, and the writer then reads the
+//! chain's end back before continuing (see [`crate::AuditLog`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::chain::{parse_line, SealedEntry};
+use crate::store::{AuditStore, EventKey, Location, StoredLine, Tail};
+use crate::AuditError;
+
+/// The advisory lock id the schema creation takes ("trentaud" in ASCII).
+const SCHEMA_LOCK: i64 = 0x7472_656e_7461_7564;
+/// Connections for reading (tail at start, `LookupEvents`, verification).
+const READ_CONNECTIONS: u32 = 4;
+/// How long anything waits for the database before failing: a request whose event
+/// cannot be written within this time fails with `KMSInternalException`.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a starting node waits for its chain's lock held by a connection that is
+/// going away (its previous run, killed) before refusing to start.
+const CLAIM_PATIENCE: Duration = Duration::from_secs(3);
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS audit_entries (\
+        chain TEXT COLLATE \"C\" NOT NULL, \
+        seq BIGINT NOT NULL, \
+        kind TEXT NOT NULL, \
+        event_time BIGINT, \
+        line TEXT NOT NULL, \
+        PRIMARY KEY (chain, seq))",
+    "CREATE INDEX IF NOT EXISTS audit_entries_by_time \
+        ON audit_entries (event_time, chain, seq) WHERE kind = 'event'",
+    "CREATE TABLE IF NOT EXISTS audit_chains (\
+        chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
+        public_key TEXT NOT NULL, \
+        created_at BIGINT NOT NULL)",
+];
+
+/// The lock of a chain: per chain and per schema (tests, or deployments, may share one
+/// database in several schemas).
+const TRY_LOCK_CHAIN: &str = "SELECT pg_try_advisory_lock(hashtextextended(\
+     'trent-audit-chain:' || coalesce(current_schema(), '') || ':' || $1, 0))";
+
+/// A chain as published in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgChain {
+    pub chain: String,
+    /// The PEM of the audit signing public key of the node that writes the chain.
+    pub public_key_pem: String,
+    /// Unix milliseconds (the database's clock) when the chain was registered.
+    pub created_at: i64,
+}
+
+struct WriterState {
+    chain: String,
+    public_key_pem: String,
+    /// The connection holding the chain's lock; `None` after it was lost.
+    conn: Option<PgConnection>,
+}
+
+/// The audit trail of every node, in one PostgreSQL database.
+pub struct PgAuditStore {
+    options: PgConnectOptions,
+    pool: PgPool,
+    /// `None` for a reader (verification, export); else the chain this node writes.
+    writer: Option<tokio::sync::Mutex<WriterState>>,
+}
+
+impl std::fmt::Debug for PgAuditStore {
+    // The connect options hold the password: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgAuditStore").finish_non_exhaustive()
+    }
+}
+
+fn db(e: sqlx::Error) -> AuditError {
+    AuditError::Database(e.to_string())
+}
+
+async fn timed<T>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, AuditError>>,
+) -> Result<T, AuditError> {
+    tokio::time::timeout(TIMEOUT, f)
+        .await
+        .map_err(|_| AuditError::Database(format!("{what}: timed out after {TIMEOUT:?}")))?
+}
+
+impl PgAuditStore {
+    /// Parses a `postgres://` URL (its password never leaves the options).
+    pub fn options(url: &str) -> Result<PgConnectOptions, AuditError> {
+        PgConnectOptions::from_str(url).map_err(|_| {
+            AuditError::Database("the database URL is not a valid PostgreSQL URL".into())
+        })
+    }
+
+    /// A reader of every chain (creates the tables if the database has none yet).
+    pub async fn connect(options: PgConnectOptions) -> Result<PgAuditStore, AuditError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .min_connections(0)
+            .acquire_timeout(TIMEOUT)
+            .test_before_acquire(true)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        timed("creating the audit tables", create_schema(&pool)).await?;
+        Ok(PgAuditStore {
+            options,
+            pool,
+            writer: None,
+        })
+    }
+
+    /// The store of a node that writes `chain`, signing its digests with the key whose
+    /// public half is `public_key_pem`. Fails with [`AuditError::ChainInUse`] if another
+    /// live node writes the chain, and with [`AuditError::ChainOwner`] if the chain was
+    /// started with another signing key.
+    pub async fn open(
+        options: PgConnectOptions,
+        chain: &str,
+        public_key_pem: &str,
+    ) -> Result<PgAuditStore, AuditError> {
+        let mut store = PgAuditStore::connect(options).await?;
+        let mut state = WriterState {
+            chain: chain.to_owned(),
+            public_key_pem: public_key_pem.to_owned(),
+            conn: None,
+        };
+        // A node restarted right after a crash may find its previous connection (and the
+        // chain's lock) not yet gone: give it a moment before refusing.
+        let deadline = tokio::time::Instant::now() + CLAIM_PATIENCE;
+        let conn = loop {
+            match timed("claiming the audit chain", store.claim(&state)).await {
+                Err(AuditError::ChainInUse(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => break other?,
+            }
+        };
+        state.conn = Some(conn);
+        store.writer = Some(tokio::sync::Mutex::new(state));
+        Ok(store)
+    }
+
+    /// A dedicated connection holding the chain's lock, the chain registered to this
+    /// node's public key.
+    async fn claim(&self, state: &WriterState) -> Result<PgConnection, AuditError> {
+        let mut conn = PgConnection::connect_with(&self.options)
+            .await
+            .map_err(db)?;
+        // Durable on commit, whatever the database's default is.
+        sqlx::query("SET synchronous_commit TO on")
+            .execute(&mut conn)
+            .await
+            .map_err(db)?;
+        // A node whose host vanished (no FIN, no RST) must not hold its chain's lock for
+        // the system's default two hours of TCP keepalive: the server probes this
+        // connection after 10 s of silence and drops it after 3 unanswered probes.
+        for setting in [
+            "SET tcp_keepalives_idle TO 10",
+            "SET tcp_keepalives_interval TO 5",
+            "SET tcp_keepalives_count TO 3",
+        ] {
+            // Unix-socket connections have no TCP: the settings do not apply there.
+            if let Err(e) = sqlx::query(setting).execute(&mut conn).await {
+                tracing::debug!(error = %e, "{setting}");
+            }
+        }
+        let locked: bool = sqlx::query_scalar(TRY_LOCK_CHAIN)
+            .bind(&state.chain)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(db)?;
+        if !locked {
+            let _ = conn.close().await;
+            return Err(AuditError::ChainInUse(state.chain.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO audit_chains (chain, public_key, created_at) \
+             VALUES ($1, $2, (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT) \
+             ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(&state.chain)
+        .bind(&state.public_key_pem)
+        .execute(&mut conn)
+        .await
+        .map_err(db)?;
+        let registered: String =
+            sqlx::query_scalar("SELECT public_key FROM audit_chains WHERE chain = $1")
+                .bind(&state.chain)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(db)?;
+        if registered.trim() != state.public_key_pem.trim() {
+            let _ = conn.close().await;
+            return Err(AuditError::ChainOwner(state.chain.clone()));
+        }
+        Ok(conn)
+    }
+
+    /// Every chain registered in the database, with its public key, by chain id.
+    pub async fn chains(&self) -> Result<Vec<PgChain>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT chain, public_key, created_at FROM audit_chains ORDER BY chain",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PgChain {
+                    chain: r.try_get("chain").map_err(db)?,
+                    public_key_pem: r.try_get("public_key").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Closes every connection (the chain's lock goes with the writer's).
+    pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            if let Some(conn) = w.lock().await.conn.take() {
+                let _ = conn.close().await;
+            }
+        }
+        self.pool.close().await;
+    }
+}
+
+async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    // Nodes starting at once: concurrent CREATE ... IF NOT EXISTS may still collide.
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SCHEMA_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    for statement in SCHEMA {
+        sqlx::query(statement)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)
+}
+
+fn row_location(chain: &str, seq: i64) -> Location {
+    Location {
+        source: format!("row (chain {chain}, seq {seq})"),
+        offset: None,
+    }
+}
+
+fn to_i64(seq: u64) -> Result<i64, AuditError> {
+    i64::try_from(seq).map_err(|_| AuditError::Database(format!("sequence number {seq} too large")))
+}
+
+fn stored_line(row: &sqlx::postgres::PgRow) -> Result<StoredLine, AuditError> {
+    let chain: String = row.try_get("chain").map_err(db)?;
+    let seq: i64 = row.try_get("seq").map_err(db)?;
+    Ok(StoredLine {
+        location: row_location(&chain, seq),
+        line: row.try_get("line").map_err(db)?,
+    })
+}
+
+/// Whether the connection may still be used after `e`: the server refused the statement
+/// itself (a constraint, bad data), so nothing of it was written and the session is
+/// intact. Anything else (a lost connection, a server shutting down, a timeout) drops
+/// the connection; the next append reconnects and takes the chain's lock again.
+fn connection_survives(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| ["22", "23", "42"].iter().any(|c| code.starts_with(c)))
+}
+
+async fn insert(conn: &mut PgConnection, entries: &[SealedEntry]) -> Result<(), sqlx::Error> {
+    let mut chains = Vec::with_capacity(entries.len());
+    let mut seqs = Vec::with_capacity(entries.len());
+    let mut kinds = Vec::with_capacity(entries.len());
+    let mut times = Vec::with_capacity(entries.len());
+    let mut lines = Vec::with_capacity(entries.len());
+    for e in entries {
+        chains.push(e.chain.as_str());
+        seqs.push(i64::try_from(e.seq).unwrap_or(i64::MAX));
+        kinds.push(kind(&e.line));
+        times.push(e.event_time);
+        lines.push(e.line.as_str());
+    }
+    // One statement: one transaction, committed (synchronously) before it returns.
+    sqlx::query(
+        "INSERT INTO audit_entries (chain, seq, kind, event_time, line) \
+         SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])",
+    )
+    .bind(chains)
+    .bind(seqs)
+    .bind(kinds)
+    .bind(times)
+    .bind(lines)
+    .execute(conn)
+    .await
+    .map(|_| ())
+}
+
+/// The entry's kind, as its body says: the body's first `"kind"` member is the entry's
+/// own (it precedes the record or digest, and chain ids need no escaping).
+fn kind(line: &str) -> &'static str {
+    match line.split_once(",\"kind\":\"") {
+        Some((_, rest)) if rest.starts_with("digest\"") => "digest",
+        _ => "event",
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgAuditStore {
+    async fn append(&self, entries: Vec<SealedEntry>) -> Result<(), AuditError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let Some(writer) = &self.writer else {
+            return Err(AuditError::Database(
+                "this audit store only reads the trail".into(),
+            ));
+        };
+        let mut state = writer.lock().await;
+        if let Some(e) = entries.iter().find(|e| e.chain != state.chain) {
+            return Err(AuditError::Database(format!(
+                "this node writes audit chain {:?}, not {:?}",
+                state.chain, e.chain
+            )));
+        }
+        let mut conn = match state.conn.take() {
+            Some(c) => c,
+            None => {
+                let conn = timed("reconnecting the audit chain", self.claim(&state)).await?;
+                tracing::info!(chain = %state.chain, "audit chain reconnected to PostgreSQL");
+                conn
+            }
+        };
+        match tokio::time::timeout(TIMEOUT, insert(&mut conn, &entries)).await {
+            Ok(Ok(())) => {
+                state.conn = Some(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                if connection_survives(&e) {
+                    state.conn = Some(conn);
+                }
+                Err(db(e))
+            }
+            // The outcome is unknown: drop the connection (the writer reads the chain's
+            // end back before its next write).
+            Err(_) => Err(AuditError::Database(format!(
+                "writing audit events: timed out after {TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    async fn tail(&self, chain: &str) -> Result<Option<Tail>, AuditError> {
+        let row = timed(
+            "reading the end of the audit chain",
+            async {
+                sqlx::query(
+                    "SELECT seq, line FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(chain)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)
+            },
+        )
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let seq: i64 = row.try_get("seq").map_err(db)?;
+        let line: String = row.try_get("line").map_err(db)?;
+        let parsed = parse_line(&line);
+        Ok(Some(Tail {
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash: parsed.stored_hash.unwrap_or(parsed.computed_hash),
+        }))
+    }
+
+    async fn read_all(&self) -> Result<Vec<StoredLine>, AuditError> {
+        let rows = sqlx::query("SELECT chain, seq, line FROM audit_entries ORDER BY chain, seq")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(stored_line).collect()
+    }
+
+    async fn last_digest(&self, chain: &str) -> Result<Option<StoredLine>, AuditError> {
+        let row = timed("reading the last audit digest", async {
+            sqlx::query(
+                "SELECT chain, seq, line FROM audit_entries \
+                 WHERE chain = $1 AND kind = 'digest' ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+        })
+        .await?;
+        row.as_ref().map(stored_line).transpose()
+    }
+
+    async fn events_newest_first(
+        &self,
+        from: Option<&EventKey>,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let mut sql = String::from(
+            "SELECT chain, seq, event_time, line FROM audit_entries \
+             WHERE kind = 'event' AND event_time IS NOT NULL",
+        );
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if from.is_some() {
+            let (a, b, c) = (next(), next(), next());
+            sql.push_str(&format!(
+                " AND (event_time, chain, seq) <= (${a}::bigint, ${b}::text COLLATE \"C\", ${c}::bigint)"
+            ));
+        }
+        if start.is_some() {
+            sql.push_str(&format!(" AND event_time >= ${}::bigint", next()));
+        }
+        if end.is_some() {
+            sql.push_str(&format!(" AND event_time <= ${}::bigint", next()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY event_time DESC, chain DESC, seq DESC LIMIT ${}::bigint",
+            next()
+        ));
+        let mut query = sqlx::query(&sql);
+        if let Some(f) = from {
+            query = query
+                .bind(f.time)
+                .bind(f.chain.clone())
+                .bind(to_i64(f.seq)?);
+        }
+        if let Some(s) = start {
+            query = query.bind(s);
+        }
+        if let Some(e) = end {
+            query = query.bind(e);
+        }
+        query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = timed("reading audit events", async {
+            query.fetch_all(&self.pool).await.map_err(db)
+        })
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let chain: String = row.try_get("chain").map_err(db)?;
+            let seq: i64 = row.try_get("seq").map_err(db)?;
+            let time: i64 = row.try_get("event_time").map_err(db)?;
+            let line: String = row.try_get("line").map_err(db)?;
+            let Some(record) = parse_line(&line).body.and_then(|b| b.record()) else {
+                continue;
+            };
+            out.push((
+                EventKey {
+                    time,
+                    chain,
+                    seq: u64::try_from(seq).unwrap_or(0),
+                },
+                record,
+            ));
+        }
+        Ok(out)
+    }
+}
