@@ -18,23 +18,23 @@ mod chain;
 pub mod export;
 mod fields;
 pub mod lookup;
+mod pg;
 mod record;
 pub mod redact;
 pub mod signing;
-mod pg;
 mod store;
 pub mod verify;
 mod writer;
 
 pub use chain::{parse_line, sha256, EntryBody, ParsedLine, SealedEntry};
 pub use export::export;
+pub use pg::{PgAuditStore, PgChain};
 pub use record::{
     event_time, parse_event_time, Actor, ApiCall, Record, Resource, SessionAttributes,
     SessionContext, SessionIssuer, TlsDetails, UserIdentity, CLOUDTRAIL_EVENT_SOURCE,
     EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
 };
 pub use signing::{public_key_pem, Signer};
-pub use pg::{PgAuditStore, PgChain};
 pub use store::{
     read_dir_lines, tail_of, AuditStore, EventKey, FileStore, Location, StoredLine, Tail,
 };

@@ -232,12 +232,11 @@ impl PgAuditStore {
 
     /// Every chain registered in the database, with its public key, by chain id.
     pub async fn chains(&self) -> Result<Vec<PgChain>, AuditError> {
-        let rows = sqlx::query(
-            "SELECT chain, public_key, created_at FROM audit_chains ORDER BY chain",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows =
+            sqlx::query("SELECT chain, public_key, created_at FROM audit_chains ORDER BY chain")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         rows.iter()
             .map(|r| {
                 Ok(PgChain {
@@ -268,11 +267,19 @@ async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-    for statement in SCHEMA {
-        sqlx::query(statement)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+    // Already there (the usual case): skip the statements, and their notices.
+    let exists: bool = sqlx::query_scalar(
+        "SELECT to_regclass('audit_entries') IS NOT NULL \
+         AND to_regclass('audit_entries_by_time') IS NOT NULL \
+         AND to_regclass('audit_chains') IS NOT NULL",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    if !exists {
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&mut *tx).await.map_err(db)?;
+        }
     }
     tx.commit().await.map_err(db)
 }
@@ -390,18 +397,15 @@ impl AuditStore for PgAuditStore {
     }
 
     async fn tail(&self, chain: &str) -> Result<Option<Tail>, AuditError> {
-        let row = timed(
-            "reading the end of the audit chain",
-            async {
-                sqlx::query(
-                    "SELECT seq, line FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
-                )
-                .bind(chain)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)
-            },
-        )
+        let row = timed("reading the end of the audit chain", async {
+            sqlx::query(
+                "SELECT seq, line FROM audit_entries WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(chain)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)
+        })
         .await?;
         let Some(row) = row else { return Ok(None) };
         let seq: i64 = row.try_get("seq").map_err(db)?;

@@ -231,8 +231,7 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
                 chain: chain.clone(),
             });
         }
-        let (last_seq, digested_to) =
-            verify_chain(&chain, &items, key.as_ref(), &mut report);
+        let (last_seq, digested_to) = verify_chain(&chain, &items, key.as_ref(), &mut report);
         if let Some(s) = summaries.get_mut(&chain) {
             s.problems += report.problems.len() - before;
             s.last_seq = last_seq;

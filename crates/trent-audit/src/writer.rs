@@ -148,7 +148,8 @@ impl Writer {
     /// Continues the chain where the store says it ends.
     async fn resync(&mut self) -> Result<(), AuditError> {
         let tail = self.store.tail(&self.chain).await?;
-        let (last_signature, undigested_from) = last_digest(self.store.as_ref(), &self.chain).await?;
+        let (last_signature, undigested_from) =
+            last_digest(self.store.as_ref(), &self.chain).await?;
         let (next_seq, prev) = match tail {
             Some(t) => (t.seq + 1, t.hash),
             None => (1, GENESIS),

@@ -177,7 +177,9 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
         };
         tasks.push(tokio::spawn(async move {
             for i in 0..20 {
-                log.record(&call(t * 100 + i, 1_700_000_000_000)).await.unwrap();
+                log.record(&call(t * 100 + i, 1_700_000_000_000))
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -228,9 +230,9 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
     assert!(!report.ok());
     // A chain without a published key is a problem.
     let report = verify_chains(&lines, |c| keys.get(c).copied().filter(|_| c != "node-b"));
-    assert!(report
-        .problems
-        .contains(&Problem::NoPublicKey { chain: "node-b".into() }));
+    assert!(report.problems.contains(&Problem::NoPublicKey {
+        chain: "node-b".into()
+    }));
     a.close().await;
     b.close().await;
     reader.close().await;
@@ -248,7 +250,10 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     let err = PgAuditStore::open(schema.options.clone(), "node-1", &s1.public_key_pem())
         .await
         .unwrap_err();
-    assert!(matches!(err, AuditError::ChainInUse(ref c) if c == "node-1"), "{err}");
+    assert!(
+        matches!(err, AuditError::ChainInUse(ref c) if c == "node-1"),
+        "{err}"
+    );
     assert!(err.to_string().contains("--audit-chain-id"), "{err}");
     // Another node (another key) on the same chain: refused too.
     let (s2, _) = Signer::generate().unwrap();
@@ -267,7 +272,10 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     let err = PgAuditStore::open(schema.options.clone(), "node-1", &s2.public_key_pem())
         .await
         .unwrap_err();
-    assert!(matches!(err, AuditError::ChainOwner(ref c) if c == "node-1"), "{err}");
+    assert!(
+        matches!(err, AuditError::ChainOwner(ref c) if c == "node-1"),
+        "{err}"
+    );
     let again = PgAuditStore::open(
         schema.options.clone(),
         "node-1",
@@ -279,9 +287,8 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     // A reader only reads.
     let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
     let (signer, _) = Signer::generate().unwrap();
-    let entry_store: Arc<dyn AuditStore> = Arc::new(
-        PgAuditStore::connect(schema.options.clone()).await.unwrap(),
-    );
+    let entry_store: Arc<dyn AuditStore> =
+        Arc::new(PgAuditStore::connect(schema.options.clone()).await.unwrap());
     let log = AuditLog::open(
         entry_store,
         "node-3",
@@ -531,7 +538,10 @@ async fn the_writer_recovers_after_its_connection_is_lost() {
             }
         }
     }
-    assert!(failed <= 1, "{failed} writes failed after one lost connection");
+    assert!(
+        failed <= 1,
+        "{failed} writes failed after one lost connection"
+    );
     log.digest_now().await.unwrap();
     let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
     let keys = keys(&reader).await;

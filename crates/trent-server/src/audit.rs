@@ -155,15 +155,16 @@ pub struct Trail {
     pub store: Arc<dyn AuditStore>,
     /// Receives the events of requests whose caller is unknown.
     pub default_account_id: String,
-    /// The chain this node writes.
-    pub chain_id: String,
 }
 
 /// The default chain id of a node on a database: derived from its audit signing public
 /// key, so that nodes with their own data directories never share a chain by default,
 /// and a node keeps its chain across restarts.
 pub fn derived_chain_id(public_key: &[u8; 32]) -> String {
-    format!("node-{}", &hex::encode(trent_audit::sha256(public_key))[..16])
+    format!(
+        "node-{}",
+        &hex::encode(trent_audit::sha256(public_key))[..16]
+    )
 }
 
 impl Trail {
@@ -202,9 +203,8 @@ impl Trail {
                 (Arc::new(store), chain, dir.display().to_string())
             }
             AuditBackend::Database => {
-                let url = database_url.ok_or(
-                    "the audit store \"database\" needs a database (--database-url)",
-                )?;
+                let url = database_url
+                    .ok_or("the audit store \"database\" needs a database (--database-url)")?;
                 let chain = settings
                     .chain_id
                     .clone()
@@ -235,7 +235,6 @@ impl Trail {
             log,
             store,
             default_account_id: default_account_id.to_owned(),
-            chain_id,
         })
     }
 }

@@ -101,7 +101,7 @@ fn request_id_of(event: &Value) -> String {
 
 /// `trent serve` that must refuse to start: its exit status and output.
 fn refused_start(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
+    let child = Command::new(env!("CARGO_BIN_EXE_trent"))
         .arg("serve")
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
@@ -130,7 +130,10 @@ fn refused_start(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(!out.status.success(), "trent serve exited successfully: {text}");
+            assert!(
+                !out.status.success(),
+                "trent serve exited successfully: {text}"
+            );
             text
         }
         Err(_) => {
@@ -158,7 +161,8 @@ fn refused_until(dir: &std::path::Path, url: &str, args: &[&str], expected: &str
 /// are each pinpointed by chain and seq.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both() {
-    let Some(url) = base_url("two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both")
+    let Some(url) =
+        base_url("two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both")
     else {
         return;
     };
@@ -209,7 +213,10 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
     };
     let (chain_a, chain_b) = (chain_of(&pem_a), chain_of(&pem_b));
     assert_ne!(chain_a, chain_b);
-    assert!(chain_a.starts_with("node-") && chain_a.len() == 21, "{chain_a}");
+    assert!(
+        chain_a.starts_with("node-") && chain_a.len() == 21,
+        "{chain_a}"
+    );
 
     let records = db_records(&db.url).await;
     let recorded: HashSet<String> = records
@@ -240,7 +247,10 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
     for node in [&a, &b] {
         let events = lookup_all(
             &node.endpoint,
-            &["--lookup-attributes", "AttributeKey=EventName,AttributeValue=Encrypt"],
+            &[
+                "--lookup-attributes",
+                "AttributeKey=EventName,AttributeValue=Encrypt",
+            ],
         );
         let ids: BTreeSet<String> = events.iter().map(request_id_of).collect();
         assert_eq!(ids, acked.iter().cloned().collect::<BTreeSet<_>>());
@@ -289,8 +299,14 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
         )),
         "{report}"
     );
-    assert!(report.contains(&format!("chain {chain_a}: OK: ")), "{report}");
-    assert!(report.contains(&format!("chain {chain_b}: FAILED: ")), "{report}");
+    assert!(
+        report.contains(&format!("chain {chain_a}: OK: ")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("chain {chain_b}: FAILED: ")),
+        "{report}"
+    );
     exec(
         &db.url,
         &format!(
