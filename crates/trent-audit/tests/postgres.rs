@@ -95,7 +95,12 @@ impl Drop for Schema {
 fn call(n: usize, unix_millis: i64) -> Record {
     Record::api_call(ApiCall {
         event_source: trent_audit::KMS_EVENT_SOURCE,
-        event_name: if n.is_multiple_of(2) { "Encrypt" } else { "Decrypt" }.into(),
+        event_name: if n.is_multiple_of(2) {
+            "Encrypt"
+        } else {
+            "Decrypt"
+        }
+        .into(),
         read_only: false,
         actor: Actor::Root {
             account_id: "111122223333".into(),
