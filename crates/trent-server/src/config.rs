@@ -106,8 +106,27 @@ struct FileConfig {
 fn read_file(path: &std::path::Path) -> Result<FileConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str::<FileConfig>(&text)
-        .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+    toml::from_str::<FileConfig>(&text).map_err(|e| {
+        format!(
+            "invalid config file {}: {}",
+            path.display(),
+            toml_error(&text, &e)
+        )
+    })
+}
+
+/// A TOML error as "line L, column C: message", without the excerpt of the file `toml`
+/// quotes (that line may hold a secret).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
 }
 
 /// The identity tables of the config file, re-read on SIGHUP. The other settings take
@@ -281,6 +300,20 @@ mod tests {
             config.database_url.unwrap().expose(),
             "postgres://u:s3cr3t@h/db"
         );
+    }
+
+    #[test]
+    fn toml_errors_never_quote_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.toml");
+        std::fs::write(
+            &path,
+            "[[users]]\narn = \"arn:aws:iam::111122223333:user/a\"\naccess_keys = [{ id = \"AKIAAAAAAAAAAAAAAAAA\", secret = \"s3cr3t-value\" ]\n",
+        )
+        .unwrap();
+        let err = read_identities(&path).unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains("s3cr3t-value"), "{err}");
     }
 
     #[test]

@@ -210,8 +210,8 @@ async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
     wait_for_log(&server, "SIGHUP: config file refused", 1);
     let logs = server.logs();
     assert!(
-        logs.contains("user/engineering/alice") && logs.contains("policy \\\"broken\\\"")
-            || logs.contains("policy \"broken\""),
+        logs.contains("[[users]] entry 1 (\"arn:aws:iam::111122223333:user/engineering/alice\")")
+            && logs.contains("policy \"broken\""),
         "{logs}"
     );
     assert!(!logs.contains(ALICE_SECRET) && !logs.contains(BOB_SECRET));

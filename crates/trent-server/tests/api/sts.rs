@@ -3,16 +3,15 @@
 //! then KMS with the session credentials (`aws-sdk-kms` with a session token).
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::SystemTime;
 
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_sts::config::retry::RetryConfig;
-use aws_sdk_sts::config::timeout::TimeoutConfig;
-use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use serde_json::Value;
 
 use crate::harness::{
-    assert_time_near, expect_err, now_secs, ok, TestServer, DEFAULT_ACCOUNT, REGION,
+    assert_time_near, expect_err, now_secs, ok, Auth, RawRequest, RawResponse, TestServer,
+    DEFAULT_ACCOUNT, REGION,
 };
 use crate::identities::{
     allow, audit_record, audit_records, start_with_config, user, ConfigFile, ALICE_ARN, ALICE_KEY,
@@ -57,32 +56,121 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Prin
     )
 }
 
-fn sts_client(
+/// Credentials for a raw STS call.
+struct Creds<'a> {
+    key: &'a str,
+    secret: &'a str,
+    token: Option<&'a str>,
+}
+
+fn creds<'a>(key: &'a str, secret: &'a str) -> Creds<'a> {
+    Creds {
+        key,
+        secret,
+        token: None,
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An STS Query request (`Action`, `Version=2011-06-15` and `params`), SigV4-signed for
+/// `sts` as the SDKs sign it.
+async fn sts_call(
     server: &TestServer,
-    key: &str,
-    secret: &str,
-    token: Option<&str>,
-) -> aws_sdk_sts::Client {
-    let config = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(server.endpoint())
-        .credentials_provider(Credentials::new(
-            key,
-            secret,
-            token.map(str::to_owned),
-            None,
-            "trent-itests",
-        ))
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_timeout(Duration::from_secs(30))
-                .build(),
-        )
-        .build();
-    aws_sdk_sts::Client::from_conf(config)
+    c: &Creds<'_>,
+    action: &str,
+    params: &[(&str, &str)],
+) -> RawResponse {
+    let mut body = format!("Action={action}&Version=2011-06-15");
+    for (k, v) in params {
+        body.push_str(&format!("&{}={}", form_encode(k), form_encode(v)));
+    }
+    let authority = server.endpoint().trim_start_matches("http://").to_owned();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let signer = trent_sigv4::Signer::new(
+        trent_sigv4::Credentials {
+            access_key_id: c.key.to_owned(),
+            secret_access_key: trent_sigv4::SecretKey::new(c.secret),
+            session_token: c.token.map(str::to_owned),
+        },
+        REGION,
+        "sts",
+    );
+    let now = SystemTime::now();
+    let headers = [("host", authority.as_str()), ("content-type", content_type)];
+    let signed = signer.sign("POST", "/", "", &headers, body.as_bytes(), now);
+    let raw = RawRequest {
+        target: None,
+        content_type: Some(content_type.to_owned()),
+        body: body.into_bytes(),
+        auth: Auth::None,
+        region: REGION.to_owned(),
+        time: now,
+        extra_headers: signed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        signed_body: None,
+    };
+    server.raw(raw).await.unwrap()
+}
+
+/// The text of the first `<tag>` of an XML answer, unescaped.
+fn xml(resp: &RawResponse, tag: &str) -> Option<String> {
+    let body = resp.body_text();
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + body[start..].find(&format!("</{tag}>"))?;
+    Some(
+        body[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Asserts an STS success (200, XML).
+#[track_caller]
+fn sts_ok(resp: &RawResponse) {
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    assert_eq!(resp.header("content-type"), Some("text/xml"));
+}
+
+/// Asserts STS's XML error envelope with this status, code and (if given) message.
+#[track_caller]
+fn sts_err(resp: &RawResponse, status: u16, code: &str, message: Option<&str>) {
+    let text = resp.body_text();
+    assert_eq!(resp.status, status, "{text}");
+    assert!(
+        text.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+        "{text}"
+    );
+    assert_eq!(xml(resp, "Type").as_deref(), Some("Sender"), "{text}");
+    assert_eq!(xml(resp, "Code").as_deref(), Some(code), "{text}");
+    assert!(xml(resp, "RequestId").is_some(), "{text}");
+    if let Some(m) = message {
+        assert_eq!(xml(resp, "Message").as_deref(), Some(m), "{text}");
+    }
+}
+
+async fn assume(
+    server: &TestServer,
+    c: &Creds<'_>,
+    role: &str,
+    session: &str,
+    extra: &[(&str, &str)],
+) -> RawResponse {
+    let mut params = vec![("RoleArn", role), ("RoleSessionName", session)];
+    params.extend_from_slice(extra);
+    sts_call(server, c, "AssumeRole", &params).await
 }
 
 fn kms_client(server: &TestServer, key: &str, secret: &str, token: &str) -> aws_sdk_kms::Client {
@@ -103,46 +191,421 @@ fn kms_client(server: &TestServer, key: &str, secret: &str, token: &str) -> aws_
 }
 
 #[tokio::test]
-async fn get_caller_identity_with_the_sdk() {
+async fn get_caller_identity() {
     let config = ConfigFile::new(&config_text());
     let server = start_with_config(&config);
-    let out = ok(sts_client(&server, ALICE_KEY, ALICE_SECRET, None)
-        .get_caller_identity()
-        .send()
-        .await);
-    assert_eq!(out.arn(), Some(ALICE_ARN));
-    assert_eq!(out.account(), Some(DEFAULT_ACCOUNT));
-    assert!(out.user_id().unwrap().starts_with("AIDA"), "{out:?}");
-
-    let out = ok(sts_client(
+    let resp = sts_call(
         &server,
-        server.access_key_id(),
-        server.secret_access_key(),
-        None,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        "GetCallerIdentity",
+        &[],
     )
-    .get_caller_identity()
-    .send()
-    .await);
+    .await;
+    sts_ok(&resp);
+    assert!(resp.body_text().starts_with(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    ));
+    assert_eq!(xml(&resp, "Arn").as_deref(), Some(ALICE_ARN));
+    assert_eq!(xml(&resp, "Account").as_deref(), Some(DEFAULT_ACCOUNT));
+    assert!(xml(&resp, "UserId").unwrap().starts_with("AIDA"));
     assert_eq!(
-        out.arn(),
-        Some(format!("arn:aws:iam::{DEFAULT_ACCOUNT}:user/admin").as_str())
+        xml(&resp, "RequestId").as_deref(),
+        resp.header("x-amzn-requestid")
     );
 
-    // STS's own error codes for credentials it does not know or a wrong secret.
-    let e = sts_client(&server, "AKIAUNKNOWN000000001", "x", None)
-        .get_caller_identity()
+    let admin = creds(server.access_key_id(), server.secret_access_key());
+    let resp = sts_call(&server, &admin, "GetCallerIdentity", &[]).await;
+    sts_ok(&resp);
+    assert_eq!(
+        xml(&resp, "Arn"),
+        Some(format!("arn:aws:iam::{DEFAULT_ACCOUNT}:user/admin"))
+    );
+
+    // STS's own error codes for credentials it does not know, a wrong secret, a request
+    // signed for another service, no signature, and an unknown action.
+    let resp = sts_call(
+        &server,
+        &creds("AKIAUNKNOWN000000001", "x"),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "InvalidClientTokenId",
+        Some("The security token included in the request is invalid."),
+    );
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, "wrong"),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    sts_err(&resp, 403, "SignatureDoesNotMatch", None);
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        "GetSessionToken",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        400,
+        "InvalidAction",
+        Some("Could not find operation GetSessionToken for version 2011-06-15"),
+    );
+    let mut unsigned = RawRequest::new("x", "Action=GetCallerIdentity&Version=2011-06-15");
+    unsigned.target = None;
+    unsigned.content_type = Some("application/x-www-form-urlencoded".to_owned());
+    unsigned.auth = Auth::None;
+    let resp = server.raw(unsigned).await.unwrap();
+    sts_err(&resp, 403, "MissingAuthenticationToken", None);
+}
+
+/// A KMS client whose credentials come from the SDK's assume-role provider (the base
+/// credentials are alice's), STS and KMS both on Trent.
+async fn kms_through_the_sdk_assume_role_provider(server: &TestServer) -> aws_sdk_kms::Client {
+    let base = aws_credential_types::Credentials::new(ALICE_KEY, ALICE_SECRET, None, None, "alice");
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(base.clone())
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(ROLE)
+        .session_name("sdk")
+        .configure(&sdk_config)
+        .build_from_provider(base)
+        .await;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .expect("assumed credentials");
+    assert!(creds.access_key_id().starts_with("ASIA"));
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(REGION))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(provider)
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_sdk_assume_role_provider_works_against_trent() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let kms = kms_through_the_sdk_assume_role_provider(&server).await;
+    let out = ok(kms.list_keys().send().await);
+    let id = aws_sdk_kms::operation::RequestId::request_id(&out)
+        .unwrap()
+        .to_owned();
+    let event = audit_record(server.data_dir(), &id);
+    assert_eq!(
+        event["userIdentity"]["arn"], "arn:aws:sts::111122223333:assumed-role/encryptor/sdk",
+        "{event}"
+    );
+}
+
+#[tokio::test]
+async fn assume_role_then_use_kms_as_the_session() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+    let resp = assume(
+        &server,
+        &alice,
+        ROLE,
+        "s1",
+        &[
+            ("Tags.member.1.Key", "project"),
+            ("Tags.member.1.Value", "alpha"),
+        ],
+    )
+    .await;
+    sts_ok(&resp);
+    assert!(resp
+        .body_text()
+        .starts_with("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"));
+    assert_eq!(
+        xml(&resp, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/encryptor/s1")
+    );
+    let assumed_id = xml(&resp, "AssumedRoleId").unwrap();
+    let role_id = assumed_id.strip_suffix(":s1").unwrap().to_owned();
+    assert!(
+        role_id.starts_with("AROA") && role_id.len() == 21,
+        "{role_id}"
+    );
+    let key = xml(&resp, "AccessKeyId").unwrap();
+    let secret = xml(&resp, "SecretAccessKey").unwrap();
+    let token = xml(&resp, "SessionToken").unwrap();
+    assert!(key.starts_with("ASIA") && key.len() == 20, "{key}");
+    assert_eq!(secret.len(), 40);
+    let expiration = aws_sdk_kms::primitives::DateTime::from_str(
+        &xml(&resp, "Expiration").unwrap(),
+        aws_sdk_kms::primitives::DateTimeFormat::DateTime,
+    )
+    .unwrap();
+    assert_time_near(&expiration, now_secs() + 3600, 120);
+    assert!(xml(&resp, "PackedPolicySize").is_some());
+    // The token carries the secret sealed, never in clear.
+    assert!(!token.contains(&secret));
+
+    // Who the session is, to STS; the same role id for a second session.
+    let session = Creds {
+        key: &key,
+        secret: &secret,
+        token: Some(&token),
+    };
+    let me = sts_call(&server, &session, "GetCallerIdentity", &[]).await;
+    sts_ok(&me);
+    assert_eq!(
+        xml(&me, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/encryptor/s1")
+    );
+    assert_eq!(xml(&me, "UserId"), Some(format!("{role_id}:s1")));
+    let again = assume(&server, &alice, ROLE, "s2", &[]).await;
+    assert_eq!(xml(&again, "AssumedRoleId"), Some(format!("{role_id}:s2")));
+
+    // KMS with the session's credentials; the trail records the assumed role.
+    let kms = kms_client(&server, &key, &secret, &token);
+    let created = ok(kms.create_key().send().await);
+    let key_id = created.key_metadata().unwrap().key_id().to_owned();
+    let out = ok(kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"hello".to_vec()))
+        .send()
+        .await);
+    let request_id = aws_sdk_kms::operation::RequestId::request_id(&out)
+        .unwrap()
+        .to_owned();
+    let event = audit_record(server.data_dir(), &request_id);
+    let who = &event["userIdentity"];
+    assert_eq!(who["type"], "AssumedRole", "{event}");
+    assert_eq!(
+        who["arn"],
+        "arn:aws:sts::111122223333:assumed-role/encryptor/s1"
+    );
+    assert_eq!(who["principalId"], format!("{role_id}:s1"));
+    assert_eq!(who["accountId"], DEFAULT_ACCOUNT);
+    assert_eq!(who["accessKeyId"], key.as_str());
+    let issuer = &who["sessionContext"]["sessionIssuer"];
+    assert_eq!(issuer["type"], "Role");
+    assert_eq!(issuer["arn"], ROLE);
+    assert_eq!(issuer["principalId"], role_id.as_str());
+    assert_eq!(issuer["userName"], "encryptor");
+    assert_eq!(issuer["accountId"], DEFAULT_ACCOUNT);
+    let attributes = &who["sessionContext"]["attributes"];
+    assert_eq!(attributes["mfaAuthenticated"], "false");
+    assert!(attributes["creationDate"].as_str().unwrap().ends_with('Z'));
+
+    // The AssumeRole call is in the trail as STS's, without secret or token.
+    let records = audit_records(server.data_dir());
+    let event = records
+        .iter()
+        .find(|r| r["eventName"] == "AssumeRole" && r["errorCode"].is_null())
+        .expect("the AssumeRole event");
+    assert_eq!(event["eventSource"], "sts.amazonaws.com");
+    assert_eq!(event["requestParameters"]["roleArn"], ROLE);
+    assert_eq!(
+        event["responseElements"]["credentials"]["accessKeyId"],
+        key.as_str()
+    );
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains(&secret) && !text.contains(&token));
+
+    // A tampered token: KMS's answer for credentials it does not recognise.
+    let mut chars: Vec<char> = token.chars().collect();
+    let mid = chars.len() / 2;
+    chars[mid] = if chars[mid] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
+    let e = kms_client(&server, &key, &secret, &tampered)
+        .list_keys()
         .send()
         .await;
     expect_err(
         e,
-        "InvalidClientTokenId",
+        "UnrecognizedClientException",
         Some("The security token included in the request is invalid."),
     );
-    let e = sts_client(&server, ALICE_KEY, "wrong", None)
-        .get_caller_identity()
+    // The token with another temporary access key id.
+    let e = kms_client(&server, "ASIAAAAAAAAAAAAAAAAA", &secret, &token)
+        .list_keys()
         .send()
         .await;
-    expect_err(e, "SignatureDoesNotMatch", None);
+    expect_err(e, "UnrecognizedClientException", None);
+    // The right token signed with another secret.
+    let e = kms_client(&server, &key, "not-the-secret", &token)
+        .list_keys()
+        .send()
+        .await;
+    expect_err(e, "InvalidSignatureException", None);
+}
+
+#[tokio::test]
+async fn assume_role_is_decided_by_the_trust_policy_and_identity_policies() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+
+    // Bob is not in the encryptor's trust policy.
+    let resp = assume(&server, &creds(BOB_KEY, BOB_SECRET), ROLE, "s1", &[]).await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {BOB_ARN} is not authorized to perform: sts:AssumeRole on resource: {ROLE}"
+        )),
+    );
+    // A role that does not exist answers the same.
+    let missing = "arn:aws:iam::111122223333:role/missing";
+    let resp = assume(&server, &alice, missing, "s1", &[]).await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {ALICE_ARN} is not authorized to perform: sts:AssumeRole on resource: {missing}"
+        )),
+    );
+
+    // The delegated role trusts the account: the caller's identity policy decides.
+    let resp = assume(
+        &server,
+        &creds(CAROL_KEY, CAROL_SECRET),
+        DELEGATED,
+        "carol",
+        &[("DurationSeconds", "7200")],
+    )
+    .await;
+    sts_ok(&resp);
+    let resp = assume(&server, &alice, DELEGATED, "alice", &[]).await;
+    sts_err(&resp, 403, "AccessDenied", None);
+
+    // The partner role wants the right external id.
+    let resp = assume(&server, &alice, PARTNER, "partner", &[]).await;
+    sts_err(&resp, 403, "AccessDenied", None);
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[("ExternalId", "ext-9999")],
+    )
+    .await;
+    sts_err(&resp, 403, "AccessDenied", None);
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[("ExternalId", "ext-1234")],
+    )
+    .await;
+    sts_ok(&resp);
+
+    // Session tags need sts:TagSession in the trust policy (the partner's lacks it).
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[
+            ("ExternalId", "ext-1234"),
+            ("Tags.member.1.Key", "k"),
+            ("Tags.member.1.Value", "v"),
+        ],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PARTNER}"
+        )),
+    );
+
+    // Roles may not be assumed with the account root's credentials.
+    let root_config = ConfigFile::new(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\naccess_keys = [{{ id = \"AKIAROOT111122223333\", secret = \"root-secret-1234\" }}]\n{}",
+        config_text()
+    ));
+    let server = start_with_config(&root_config);
+    let resp = assume(
+        &server,
+        &creds("AKIAROOT111122223333", "root-secret-1234"),
+        DELEGATED,
+        "root",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some("Roles may not be assumed by root accounts."),
+    );
+}
+
+#[tokio::test]
+async fn assume_role_validates_its_parameters() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+    let resp = assume(&server, &alice, ROLE, "s1", &[("DurationSeconds", "899")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
+    );
+    let resp = assume(&server, &alice, ROLE, "s1", &[("DurationSeconds", "7200")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."),
+    );
+    let resp = assume(&server, &alice, ROLE, "bad name", &[]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some(
+            r"1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*",
+        ),
+    );
+    let resp = assume(&server, &alice, ROLE, "x", &[]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"),
+    );
+    let resp = sts_call(&server, &alice, "AssumeRole", &[("RoleSessionName", "s1")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
+    );
+    // Session policies are refused rather than ignored.
+    let resp = assume(&server, &alice, ROLE, "s1", &[("Policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#)]).await;
+    sts_err(&resp, 400, "InvalidParameterValue", None);
+    // Nothing was issued for any of them.
+    let records = audit_records(server.data_dir());
+    assert!(records
+        .iter()
+        .filter(|r| r["eventName"] == "AssumeRole")
+        .all(|r| !r["errorCode"].is_null()));
 }
 
 fn aws_cli(server: &TestServer, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
@@ -205,313 +668,6 @@ async fn the_aws_cli_gets_the_caller_identity() {
 }
 
 #[tokio::test]
-async fn assume_role_then_use_kms_as_the_session() {
-    let config = ConfigFile::new(&config_text());
-    let server = start_with_config(&config);
-    let alice = sts_client(&server, ALICE_KEY, ALICE_SECRET, None);
-    let out = ok(alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("s1")
-        .tags(
-            aws_sdk_sts::types::Tag::builder()
-                .key("project")
-                .value("alpha")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await);
-    let user = out.assumed_role_user().unwrap();
-    assert_eq!(
-        user.arn(),
-        "arn:aws:sts::111122223333:assumed-role/encryptor/s1"
-    );
-    let role_id = user.assumed_role_id().strip_suffix(":s1").unwrap();
-    assert!(
-        role_id.starts_with("AROA") && role_id.len() == 21,
-        "{role_id}"
-    );
-    let creds = out.credentials().unwrap();
-    assert!(creds.access_key_id().starts_with("ASIA"));
-    assert_eq!(creds.secret_access_key().len(), 40);
-    assert_time_near(creds.expiration(), now_secs() + 3600, 120);
-    assert!(out.packed_policy_size().is_some());
-    let (key, secret, token) = (
-        creds.access_key_id().to_owned(),
-        creds.secret_access_key().to_owned(),
-        creds.session_token().to_owned(),
-    );
-    // The token carries the secret sealed, never in clear.
-    assert!(!token.contains(&secret));
-
-    // Who the session is, to STS.
-    let me = ok(sts_client(&server, &key, &secret, Some(&token))
-        .get_caller_identity()
-        .send()
-        .await);
-    assert_eq!(
-        me.arn(),
-        Some("arn:aws:sts::111122223333:assumed-role/encryptor/s1")
-    );
-    assert_eq!(me.user_id(), Some(format!("{role_id}:s1").as_str()));
-
-    // KMS with the session's credentials; the trail records the assumed role.
-    let kms = kms_client(&server, &key, &secret, &token);
-    let created = ok(kms.create_key().send().await);
-    let key_id = created.key_metadata().unwrap().key_id().to_owned();
-    let out = ok(kms
-        .encrypt()
-        .key_id(&key_id)
-        .plaintext(Blob::new(b"hello".to_vec()))
-        .send()
-        .await);
-    let request_id = aws_sdk_kms::operation::RequestId::request_id(&out)
-        .unwrap()
-        .to_owned();
-    let event = audit_record(server.data_dir(), &request_id);
-    let who = &event["userIdentity"];
-    assert_eq!(who["type"], "AssumedRole", "{event}");
-    assert_eq!(
-        who["arn"],
-        "arn:aws:sts::111122223333:assumed-role/encryptor/s1"
-    );
-    assert_eq!(who["principalId"], format!("{role_id}:s1"));
-    assert_eq!(who["accountId"], DEFAULT_ACCOUNT);
-    assert_eq!(who["accessKeyId"], key);
-    let issuer = &who["sessionContext"]["sessionIssuer"];
-    assert_eq!(issuer["type"], "Role");
-    assert_eq!(issuer["arn"], ROLE);
-    assert_eq!(issuer["principalId"], role_id);
-    assert_eq!(issuer["userName"], "encryptor");
-    assert_eq!(issuer["accountId"], DEFAULT_ACCOUNT);
-    let attributes = &who["sessionContext"]["attributes"];
-    assert_eq!(attributes["mfaAuthenticated"], "false");
-    assert!(attributes["creationDate"].as_str().unwrap().ends_with('Z'));
-
-    // The AssumeRole call is in the trail as STS's, without secret or token.
-    let records = audit_records(server.data_dir());
-    let assume = records
-        .iter()
-        .find(|r| r["eventName"] == "AssumeRole" && r["errorCode"].is_null())
-        .expect("the AssumeRole event");
-    assert_eq!(assume["eventSource"], "sts.amazonaws.com");
-    assert_eq!(assume["requestParameters"]["roleArn"], ROLE);
-    assert_eq!(
-        assume["responseElements"]["credentials"]["accessKeyId"],
-        key
-    );
-    let text = assume.to_string();
-    assert!(!text.contains(&secret) && !text.contains(&token), "{text}");
-
-    // A tampered token: KMS's answer for credentials it does not recognise.
-    let mut chars: Vec<char> = token.chars().collect();
-    let mid = chars.len() / 2;
-    chars[mid] = if chars[mid] == 'A' { 'B' } else { 'A' };
-    let tampered: String = chars.into_iter().collect();
-    let e = kms_client(&server, &key, &secret, &tampered)
-        .list_keys()
-        .send()
-        .await;
-    expect_err(
-        e,
-        "UnrecognizedClientException",
-        Some("The security token included in the request is invalid."),
-    );
-    // The token with another temporary access key id.
-    let e = kms_client(&server, "ASIAAAAAAAAAAAAAAAAA", &secret, &token)
-        .list_keys()
-        .send()
-        .await;
-    expect_err(e, "UnrecognizedClientException", None);
-    // The right token signed with another secret.
-    let e = kms_client(&server, &key, "not-the-secret", &token)
-        .list_keys()
-        .send()
-        .await;
-    expect_err(e, "InvalidSignatureException", None);
-}
-
-#[tokio::test]
-async fn assume_role_is_decided_by_the_trust_policy_and_identity_policies() {
-    let config = ConfigFile::new(&config_text());
-    let server = start_with_config(&config);
-
-    // Bob is not in the encryptor's trust policy.
-    let e = sts_client(&server, BOB_KEY, BOB_SECRET, None)
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("s1")
-        .send()
-        .await;
-    expect_err(
-        e,
-        "AccessDenied",
-        Some(&format!(
-            "User: {BOB_ARN} is not authorized to perform: sts:AssumeRole on resource: {ROLE}"
-        )),
-    );
-    // A role that does not exist answers the same.
-    let missing = "arn:aws:iam::111122223333:role/missing";
-    let e = sts_client(&server, ALICE_KEY, ALICE_SECRET, None)
-        .assume_role()
-        .role_arn(missing)
-        .role_session_name("s1")
-        .send()
-        .await;
-    expect_err(
-        e,
-        "AccessDenied",
-        Some(&format!(
-            "User: {ALICE_ARN} is not authorized to perform: sts:AssumeRole on resource: {missing}"
-        )),
-    );
-
-    // The delegated role trusts the account: the caller's identity policy decides.
-    ok(sts_client(&server, CAROL_KEY, CAROL_SECRET, None)
-        .assume_role()
-        .role_arn(DELEGATED)
-        .role_session_name("carol")
-        .duration_seconds(7200)
-        .send()
-        .await);
-    let e = sts_client(&server, ALICE_KEY, ALICE_SECRET, None)
-        .assume_role()
-        .role_arn(DELEGATED)
-        .role_session_name("alice")
-        .send()
-        .await;
-    expect_err(e, "AccessDenied", None);
-
-    // The partner role wants the right external id.
-    let alice = sts_client(&server, ALICE_KEY, ALICE_SECRET, None);
-    let e = alice
-        .assume_role()
-        .role_arn(PARTNER)
-        .role_session_name("p")
-        .send()
-        .await;
-    expect_err(e, "AccessDenied", None);
-    let e = alice
-        .assume_role()
-        .role_arn(PARTNER)
-        .role_session_name("p")
-        .external_id("ext-9999")
-        .send()
-        .await;
-    expect_err(e, "AccessDenied", None);
-    ok(alice
-        .assume_role()
-        .role_arn(PARTNER)
-        .role_session_name("p")
-        .external_id("ext-1234")
-        .send()
-        .await);
-
-    // Session tags need sts:TagSession in the trust policy (the partner's lacks it).
-    let e = alice
-        .assume_role()
-        .role_arn(PARTNER)
-        .role_session_name("p")
-        .external_id("ext-1234")
-        .tags(
-            aws_sdk_sts::types::Tag::builder()
-                .key("k")
-                .value("v")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await;
-    expect_err(
-        e,
-        "AccessDenied",
-        Some(&format!(
-            "User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PARTNER}"
-        )),
-    );
-
-    // Roles may not be assumed with the account root's credentials.
-    let root_config = ConfigFile::new(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\naccess_keys = [{{ id = \"AKIAROOT111122223333\", secret = \"root-secret-1234\" }}]\n{}",
-        config_text()
-    ));
-    let server = start_with_config(&root_config);
-    let e = sts_client(&server, "AKIAROOT111122223333", "root-secret-1234", None)
-        .assume_role()
-        .role_arn(DELEGATED)
-        .role_session_name("root")
-        .send()
-        .await;
-    expect_err(
-        e,
-        "AccessDenied",
-        Some("Roles may not be assumed by root accounts."),
-    );
-}
-
-#[tokio::test]
-async fn assume_role_validates_its_parameters() {
-    let config = ConfigFile::new(&config_text());
-    let server = start_with_config(&config);
-    let alice = sts_client(&server, ALICE_KEY, ALICE_SECRET, None);
-    let e = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("s1")
-        .duration_seconds(899)
-        .send()
-        .await;
-    expect_err(
-        e,
-        "ValidationError",
-        Some("1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
-    );
-    let e = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("s1")
-        .duration_seconds(7200)
-        .send()
-        .await;
-    expect_err(
-        e,
-        "ValidationError",
-        Some("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."),
-    );
-    let e = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("bad name")
-        .send()
-        .await;
-    expect_err(
-        e,
-        "ValidationError",
-        Some(
-            r"1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*",
-        ),
-    );
-    let e = alice
-        .assume_role()
-        .role_arn(ROLE)
-        .role_session_name("x")
-        .send()
-        .await;
-    expect_err(
-        e,
-        "ValidationError",
-        Some("1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"),
-    );
-    // Nothing was issued for any of them.
-    let records = audit_records(server.data_dir());
-    assert!(records
-        .iter()
-        .filter(|r| r["eventName"] == "AssumeRole")
-        .all(|r| r["errorCode"] == "ValidationError"));
-}
-
-#[tokio::test]
 async fn an_aws_cli_profile_assumes_the_role() {
     let config = ConfigFile::new(&config_text());
     let server = start_with_config(&config);
@@ -562,6 +718,8 @@ async fn an_aws_cli_profile_assumes_the_role() {
         for (k, v) in envs {
             c.env(k, v);
         }
+        // The CLI caches assumed-role credentials under ~/.aws/cli/cache: a private HOME.
+        c.env("HOME", dir.path());
         let out = c.output().unwrap();
         assert!(
             out.status.success(),
