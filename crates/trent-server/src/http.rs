@@ -150,16 +150,13 @@ async fn sts(
         .get("x-amz-security-token")
         .and_then(|v| v.to_str().ok());
     let mut audit = crate::sts::StsAudit::default();
-    let result = crate::sts::handle(
-        action,
-        &params,
-        caller,
-        &directory,
-        &state.sessions,
-        token,
-        &facts.request_id,
-        &mut audit,
-    );
+    let cx = crate::sts::StsContext {
+        directory: &directory,
+        sessions: &state.sessions,
+        session_token: token,
+        request_id: &facts.request_id,
+    };
+    let result = crate::sts::handle(action, &params, caller, &cx, &mut audit);
     facts.request_parameters = audit.request_parameters;
     facts.response_elements = audit.response_elements;
     Ok(result?)

@@ -319,28 +319,26 @@ pub struct StsAudit {
     pub response_elements: Option<Value>,
 }
 
+/// What an STS request is answered with besides its parameters and caller.
+pub struct StsContext<'a> {
+    pub directory: &'a Directory,
+    pub sessions: &'a crate::auth::Sessions,
+    /// The caller's own session token, if it is a role session (for role chaining).
+    pub session_token: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
 /// Answers an authenticated STS request.
 pub fn handle(
     action: &str,
     params: &BTreeMap<String, String>,
     caller: &Caller,
-    directory: &Directory,
-    sessions: &crate::auth::Sessions,
-    session_token: Option<&str>,
-    request_id: &str,
+    cx: &StsContext<'_>,
     audit: &mut StsAudit,
 ) -> Result<Vec<u8>, StsError> {
     match action {
-        "GetCallerIdentity" => Ok(get_caller_identity(caller, request_id)),
-        "AssumeRole" => assume_role(
-            params,
-            caller,
-            directory,
-            sessions,
-            session_token,
-            request_id,
-            audit,
-        ),
+        "GetCallerIdentity" => Ok(get_caller_identity(caller, cx.request_id)),
+        "AssumeRole" => assume_role(params, caller, cx, audit),
         _ => Err(internal()),
     }
 }
@@ -373,6 +371,9 @@ fn validation_errors(errors: Vec<String>) -> Result<(), StsError> {
     }
 }
 
+/// A member's pattern: its text (for the message) and its character class.
+type Pattern<'a> = Option<(&'a str, fn(char) -> bool)>;
+
 /// Checks a string member against its length range and `[chars]*` pattern.
 fn check_string(
     errors: &mut Vec<String>,
@@ -380,7 +381,7 @@ fn check_string(
     value: &str,
     min: usize,
     max: usize,
-    pattern: Option<(&str, fn(char) -> bool)>,
+    pattern: Pattern<'_>,
 ) {
     let len = value.chars().count();
     if len < min {
@@ -426,12 +427,11 @@ fn list_members<'a>(
 fn assume_role(
     params: &BTreeMap<String, String>,
     caller: &Caller,
-    directory: &Directory,
-    sessions: &crate::auth::Sessions,
-    session_token: Option<&str>,
-    request_id: &str,
+    cx: &StsContext<'_>,
     audit: &mut StsAudit,
 ) -> Result<Vec<u8>, StsError> {
+    let (directory, sessions, session_token, request_id) =
+        (cx.directory, cx.sessions, cx.session_token, cx.request_id);
     let get = |k: &str| params.get(k).map(String::as_str);
     let mut errors = Vec::new();
     let role_arn = get("RoleArn");
