@@ -40,6 +40,7 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Prin
 tags = {{ team = "red" }}
 [roles.policies]
 kms = {kms}
+chain = {chain}
 
 [[roles]]
 arn = "{DELEGATED}"
@@ -53,6 +54,7 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Prin
         alice = user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, &[("kms", "kms:*")]),
         bob = user(BOB_ARN, BOB_KEY, BOB_SECRET, &[("kms", "kms:*")]),
         kms = allow("kms:*"),
+        chain = allow("sts:AssumeRole"),
     )
 }
 
@@ -552,6 +554,52 @@ async fn assume_role_is_decided_by_the_trust_policy_and_identity_policies() {
         403,
         "AccessDenied",
         Some("Roles may not be assumed by root accounts."),
+    );
+}
+
+#[tokio::test]
+async fn role_chaining_is_limited_to_one_hour() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let resp = assume(&server, &creds(ALICE_KEY, ALICE_SECRET), ROLE, "first", &[]).await;
+    sts_ok(&resp);
+    let (key, secret, token) = (
+        xml(&resp, "AccessKeyId").unwrap(),
+        xml(&resp, "SecretAccessKey").unwrap(),
+        xml(&resp, "SessionToken").unwrap(),
+    );
+    let session = Creds {
+        key: &key,
+        secret: &secret,
+        token: Some(&token),
+    };
+    // The delegated role allows 2 hours, but not to a chained session.
+    let resp = assume(
+        &server,
+        &session,
+        DELEGATED,
+        "second",
+        &[("DurationSeconds", "7200")],
+    )
+    .await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."),
+    );
+    let resp = assume(&server, &session, DELEGATED, "second", &[]).await;
+    sts_ok(&resp);
+    let chained = Creds {
+        key: &xml(&resp, "AccessKeyId").unwrap(),
+        secret: &xml(&resp, "SecretAccessKey").unwrap(),
+        token: Some(&xml(&resp, "SessionToken").unwrap()),
+    };
+    let me = sts_call(&server, &chained, "GetCallerIdentity", &[]).await;
+    sts_ok(&me);
+    assert_eq!(
+        xml(&me, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/delegated/second")
     );
 }
 
