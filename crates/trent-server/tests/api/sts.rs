@@ -1,0 +1,828 @@
+//! STS on Trent's endpoint: `GetCallerIdentity` and `AssumeRole` through the official
+//! `aws-sdk-sts` and the AWS CLI (including a profile with `role_arn` + `source_profile`),
+//! then KMS with the session credentials (`aws-sdk-kms` with a session token).
+
+use std::process::Command;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_kms::primitives::Blob;
+use serde_json::Value;
+
+use crate::harness::{
+    assert_time_near, expect_err, now_secs, ok, Auth, RawRequest, RawResponse, TestServer,
+    DEFAULT_ACCOUNT, REGION,
+};
+use crate::identities::{
+    allow, audit_record, audit_records, start_with_config, user, ConfigFile, ALICE_ARN, ALICE_KEY,
+    ALICE_SECRET, BOB_ARN, BOB_KEY, BOB_SECRET,
+};
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/app/encryptor";
+const DELEGATED: &str = "arn:aws:iam::111122223333:role/delegated";
+const PARTNER: &str = "arn:aws:iam::111122223333:role/partner";
+const CAROL_ARN: &str = "arn:aws:iam::111122223333:user/carol";
+const CAROL_KEY: &str = "AKIACAROL00000000001";
+const CAROL_SECRET: &str = "carol-secret-0123456789";
+
+fn config_text() -> String {
+    format!(
+        r#"{alice}{bob}
+[[users]]
+arn = "{CAROL_ARN}"
+access_keys = [{{ id = "{CAROL_KEY}", secret = "{CAROL_SECRET}" }}]
+[users.policies]
+assume = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{DELEGATED}"}}]}}'''
+
+[[roles]]
+arn = "{ROLE}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ALICE_ARN}"}},"Action":["sts:AssumeRole","sts:TagSession"]}}]}}'''
+tags = {{ team = "red" }}
+[roles.policies]
+kms = {kms}
+chain = {chain}
+
+[[roles]]
+arn = "{DELEGATED}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"sts:AssumeRole"}}]}}'''
+max_session_duration_seconds = 7200
+
+[[roles]]
+arn = "{PARTNER}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ALICE_ARN}"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"sts:ExternalId":"ext-1234"}}}}}}]}}'''
+"#,
+        alice = user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, &[("kms", "kms:*")]),
+        bob = user(BOB_ARN, BOB_KEY, BOB_SECRET, &[("kms", "kms:*")]),
+        kms = allow("kms:*"),
+        chain = allow("sts:AssumeRole"),
+    )
+}
+
+/// Credentials for a raw STS call.
+struct Creds<'a> {
+    key: &'a str,
+    secret: &'a str,
+    token: Option<&'a str>,
+}
+
+fn creds<'a>(key: &'a str, secret: &'a str) -> Creds<'a> {
+    Creds {
+        key,
+        secret,
+        token: None,
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An STS Query request (`Action`, `Version=2011-06-15` and `params`), SigV4-signed for
+/// `sts` as the SDKs sign it.
+async fn sts_call(
+    server: &TestServer,
+    c: &Creds<'_>,
+    action: &str,
+    params: &[(&str, &str)],
+) -> RawResponse {
+    let mut body = format!("Action={action}&Version=2011-06-15");
+    for (k, v) in params {
+        body.push_str(&format!("&{}={}", form_encode(k), form_encode(v)));
+    }
+    let authority = server.endpoint().trim_start_matches("http://").to_owned();
+    let content_type = "application/x-www-form-urlencoded; charset=utf-8";
+    let signer = trent_sigv4::Signer::new(
+        trent_sigv4::Credentials {
+            access_key_id: c.key.to_owned(),
+            secret_access_key: trent_sigv4::SecretKey::new(c.secret),
+            session_token: c.token.map(str::to_owned),
+        },
+        REGION,
+        "sts",
+    );
+    let now = SystemTime::now();
+    let headers = [("host", authority.as_str()), ("content-type", content_type)];
+    let signed = signer.sign("POST", "/", "", &headers, body.as_bytes(), now);
+    let raw = RawRequest {
+        target: None,
+        content_type: Some(content_type.to_owned()),
+        body: body.into_bytes(),
+        auth: Auth::None,
+        region: REGION.to_owned(),
+        time: now,
+        extra_headers: signed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        signed_body: None,
+    };
+    server.raw(raw).await.unwrap()
+}
+
+/// The text of the first `<tag>` of an XML answer, unescaped.
+fn xml(resp: &RawResponse, tag: &str) -> Option<String> {
+    let body = resp.body_text();
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = start + body[start..].find(&format!("</{tag}>"))?;
+    Some(
+        body[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// Asserts an STS success (200, XML).
+#[track_caller]
+fn sts_ok(resp: &RawResponse) {
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    assert_eq!(resp.header("content-type"), Some("text/xml"));
+}
+
+/// Asserts STS's XML error envelope with this status, code and (if given) message.
+#[track_caller]
+fn sts_err(resp: &RawResponse, status: u16, code: &str, message: Option<&str>) {
+    let text = resp.body_text();
+    assert_eq!(resp.status, status, "{text}");
+    assert!(
+        text.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
+        "{text}"
+    );
+    assert_eq!(xml(resp, "Type").as_deref(), Some("Sender"), "{text}");
+    assert_eq!(xml(resp, "Code").as_deref(), Some(code), "{text}");
+    assert!(xml(resp, "RequestId").is_some(), "{text}");
+    if let Some(m) = message {
+        assert_eq!(xml(resp, "Message").as_deref(), Some(m), "{text}");
+    }
+}
+
+async fn assume(
+    server: &TestServer,
+    c: &Creds<'_>,
+    role: &str,
+    session: &str,
+    extra: &[(&str, &str)],
+) -> RawResponse {
+    let mut params = vec![("RoleArn", role), ("RoleSessionName", session)];
+    params.extend_from_slice(extra);
+    sts_call(server, c, "AssumeRole", &params).await
+}
+
+fn kms_client(server: &TestServer, key: &str, secret: &str, token: &str) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(REGION))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            key,
+            secret,
+            Some(token.to_owned()),
+            None,
+            "trent-itests",
+        ))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn get_caller_identity() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    sts_ok(&resp);
+    assert!(resp.body_text().starts_with(
+        "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+    ));
+    assert_eq!(xml(&resp, "Arn").as_deref(), Some(ALICE_ARN));
+    assert_eq!(xml(&resp, "Account").as_deref(), Some(DEFAULT_ACCOUNT));
+    assert!(xml(&resp, "UserId").unwrap().starts_with("AIDA"));
+    assert_eq!(
+        xml(&resp, "RequestId").as_deref(),
+        resp.header("x-amzn-requestid")
+    );
+
+    let admin = creds(server.access_key_id(), server.secret_access_key());
+    let resp = sts_call(&server, &admin, "GetCallerIdentity", &[]).await;
+    sts_ok(&resp);
+    assert_eq!(
+        xml(&resp, "Arn"),
+        Some(format!("arn:aws:iam::{DEFAULT_ACCOUNT}:user/admin"))
+    );
+
+    // STS's own error codes for credentials it does not know, a wrong secret, a request
+    // signed for another service, no signature, and an unknown action.
+    let resp = sts_call(
+        &server,
+        &creds("AKIAUNKNOWN000000001", "x"),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "InvalidClientTokenId",
+        Some("The security token included in the request is invalid."),
+    );
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, "wrong"),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    sts_err(&resp, 403, "SignatureDoesNotMatch", None);
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        "GetSessionToken",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        400,
+        "InvalidAction",
+        Some("Could not find operation GetSessionToken for version 2011-06-15"),
+    );
+    let mut unsigned = RawRequest::new("x", "Action=GetCallerIdentity&Version=2011-06-15");
+    unsigned.target = None;
+    unsigned.content_type = Some("application/x-www-form-urlencoded".to_owned());
+    unsigned.auth = Auth::None;
+    let resp = server.raw(unsigned).await.unwrap();
+    sts_err(&resp, 403, "MissingAuthenticationToken", None);
+}
+
+/// A KMS client whose credentials come from the SDK's assume-role provider (the base
+/// credentials are alice's), STS and KMS both on Trent.
+async fn kms_through_the_sdk_assume_role_provider(server: &TestServer) -> aws_sdk_kms::Client {
+    let base = aws_credential_types::Credentials::new(ALICE_KEY, ALICE_SECRET, None, None, "alice");
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(base.clone())
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(ROLE)
+        .session_name("sdk")
+        .configure(&sdk_config)
+        .build_from_provider(base)
+        .await;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .expect("assumed credentials");
+    assert!(creds.access_key_id().starts_with("ASIA"));
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new(REGION))
+        .endpoint_url(server.endpoint())
+        .credentials_provider(provider)
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kms::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn the_sdk_assume_role_provider_works_against_trent() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let kms = kms_through_the_sdk_assume_role_provider(&server).await;
+    let out = ok(kms.list_keys().send().await);
+    let id = aws_sdk_kms::operation::RequestId::request_id(&out)
+        .unwrap()
+        .to_owned();
+    let event = audit_record(server.data_dir(), &id);
+    assert_eq!(
+        event["userIdentity"]["arn"], "arn:aws:sts::111122223333:assumed-role/encryptor/sdk",
+        "{event}"
+    );
+}
+
+#[tokio::test]
+async fn assume_role_then_use_kms_as_the_session() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+    let resp = assume(
+        &server,
+        &alice,
+        ROLE,
+        "s1",
+        &[
+            ("Tags.member.1.Key", "project"),
+            ("Tags.member.1.Value", "alpha"),
+        ],
+    )
+    .await;
+    sts_ok(&resp);
+    assert!(resp
+        .body_text()
+        .starts_with("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"));
+    assert_eq!(
+        xml(&resp, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/encryptor/s1")
+    );
+    let assumed_id = xml(&resp, "AssumedRoleId").unwrap();
+    let role_id = assumed_id.strip_suffix(":s1").unwrap().to_owned();
+    assert!(
+        role_id.starts_with("AROA") && role_id.len() == 21,
+        "{role_id}"
+    );
+    let key = xml(&resp, "AccessKeyId").unwrap();
+    let secret = xml(&resp, "SecretAccessKey").unwrap();
+    let token = xml(&resp, "SessionToken").unwrap();
+    assert!(key.starts_with("ASIA") && key.len() == 20, "{key}");
+    assert_eq!(secret.len(), 40);
+    let expiration = aws_sdk_kms::primitives::DateTime::from_str(
+        &xml(&resp, "Expiration").unwrap(),
+        aws_sdk_kms::primitives::DateTimeFormat::DateTime,
+    )
+    .unwrap();
+    assert_time_near(&expiration, now_secs() + 3600, 120);
+    assert!(xml(&resp, "PackedPolicySize").is_some());
+    // The token carries the secret sealed, never in clear.
+    assert!(!token.contains(&secret));
+
+    // Who the session is, to STS; the same role id for a second session.
+    let session = Creds {
+        key: &key,
+        secret: &secret,
+        token: Some(&token),
+    };
+    let me = sts_call(&server, &session, "GetCallerIdentity", &[]).await;
+    sts_ok(&me);
+    assert_eq!(
+        xml(&me, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/encryptor/s1")
+    );
+    assert_eq!(xml(&me, "UserId"), Some(format!("{role_id}:s1")));
+    let again = assume(&server, &alice, ROLE, "s2", &[]).await;
+    assert_eq!(xml(&again, "AssumedRoleId"), Some(format!("{role_id}:s2")));
+
+    // KMS with the session's credentials; the trail records the assumed role.
+    let kms = kms_client(&server, &key, &secret, &token);
+    let created = ok(kms.create_key().send().await);
+    let key_id = created.key_metadata().unwrap().key_id().to_owned();
+    let out = ok(kms
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(Blob::new(b"hello".to_vec()))
+        .send()
+        .await);
+    let request_id = aws_sdk_kms::operation::RequestId::request_id(&out)
+        .unwrap()
+        .to_owned();
+    let event = audit_record(server.data_dir(), &request_id);
+    let who = &event["userIdentity"];
+    assert_eq!(who["type"], "AssumedRole", "{event}");
+    assert_eq!(
+        who["arn"],
+        "arn:aws:sts::111122223333:assumed-role/encryptor/s1"
+    );
+    assert_eq!(who["principalId"], format!("{role_id}:s1"));
+    assert_eq!(who["accountId"], DEFAULT_ACCOUNT);
+    assert_eq!(who["accessKeyId"], key.as_str());
+    let issuer = &who["sessionContext"]["sessionIssuer"];
+    assert_eq!(issuer["type"], "Role");
+    assert_eq!(issuer["arn"], ROLE);
+    assert_eq!(issuer["principalId"], role_id.as_str());
+    assert_eq!(issuer["userName"], "encryptor");
+    assert_eq!(issuer["accountId"], DEFAULT_ACCOUNT);
+    let attributes = &who["sessionContext"]["attributes"];
+    assert_eq!(attributes["mfaAuthenticated"], "false");
+    assert!(attributes["creationDate"].as_str().unwrap().ends_with('Z'));
+
+    // The AssumeRole call is in the trail as STS's, without secret or token.
+    let records = audit_records(server.data_dir());
+    let event = records
+        .iter()
+        .find(|r| r["eventName"] == "AssumeRole" && r["errorCode"].is_null())
+        .expect("the AssumeRole event");
+    assert_eq!(event["eventSource"], "sts.amazonaws.com");
+    assert_eq!(event["requestParameters"]["roleArn"], ROLE);
+    assert_eq!(
+        event["responseElements"]["credentials"]["accessKeyId"],
+        key.as_str()
+    );
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains(&secret) && !text.contains(&token));
+
+    // A tampered token: KMS's answer for credentials it does not recognise.
+    let mut chars: Vec<char> = token.chars().collect();
+    let mid = chars.len() / 2;
+    chars[mid] = if chars[mid] == 'A' { 'B' } else { 'A' };
+    let tampered: String = chars.into_iter().collect();
+    let e = kms_client(&server, &key, &secret, &tampered)
+        .list_keys()
+        .send()
+        .await;
+    expect_err(
+        e,
+        "UnrecognizedClientException",
+        Some("The security token included in the request is invalid."),
+    );
+    // The token with another temporary access key id.
+    let e = kms_client(&server, "ASIAAAAAAAAAAAAAAAAA", &secret, &token)
+        .list_keys()
+        .send()
+        .await;
+    expect_err(e, "UnrecognizedClientException", None);
+    // The right token signed with another secret.
+    let e = kms_client(&server, &key, "not-the-secret", &token)
+        .list_keys()
+        .send()
+        .await;
+    expect_err(e, "InvalidSignatureException", None);
+}
+
+#[tokio::test]
+async fn assume_role_is_decided_by_the_trust_policy_and_identity_policies() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+
+    // Bob is not in the encryptor's trust policy.
+    let resp = assume(&server, &creds(BOB_KEY, BOB_SECRET), ROLE, "s1", &[]).await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {BOB_ARN} is not authorized to perform: sts:AssumeRole on resource: {ROLE}"
+        )),
+    );
+    // A role that does not exist answers the same.
+    let missing = "arn:aws:iam::111122223333:role/missing";
+    let resp = assume(&server, &alice, missing, "s1", &[]).await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {ALICE_ARN} is not authorized to perform: sts:AssumeRole on resource: {missing}"
+        )),
+    );
+
+    // The delegated role trusts the account: the caller's identity policy decides.
+    let resp = assume(
+        &server,
+        &creds(CAROL_KEY, CAROL_SECRET),
+        DELEGATED,
+        "carol",
+        &[("DurationSeconds", "7200")],
+    )
+    .await;
+    sts_ok(&resp);
+    let resp = assume(&server, &alice, DELEGATED, "alice", &[]).await;
+    sts_err(&resp, 403, "AccessDenied", None);
+
+    // The partner role wants the right external id.
+    let resp = assume(&server, &alice, PARTNER, "partner", &[]).await;
+    sts_err(&resp, 403, "AccessDenied", None);
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[("ExternalId", "ext-9999")],
+    )
+    .await;
+    sts_err(&resp, 403, "AccessDenied", None);
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[("ExternalId", "ext-1234")],
+    )
+    .await;
+    sts_ok(&resp);
+
+    // Session tags need sts:TagSession in the trust policy (the partner's lacks it).
+    let resp = assume(
+        &server,
+        &alice,
+        PARTNER,
+        "partner",
+        &[
+            ("ExternalId", "ext-1234"),
+            ("Tags.member.1.Key", "k"),
+            ("Tags.member.1.Value", "v"),
+        ],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some(&format!(
+            "User: {ALICE_ARN} is not authorized to perform: sts:TagSession on resource: {PARTNER}"
+        )),
+    );
+
+    // Roles may not be assumed with the account root's credentials.
+    let root_config = ConfigFile::new(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\naccess_keys = [{{ id = \"AKIAROOT111122223333\", secret = \"root-secret-1234\" }}]\n{}",
+        config_text()
+    ));
+    let server = start_with_config(&root_config);
+    let resp = assume(
+        &server,
+        &creds("AKIAROOT111122223333", "root-secret-1234"),
+        DELEGATED,
+        "root",
+        &[],
+    )
+    .await;
+    sts_err(
+        &resp,
+        403,
+        "AccessDenied",
+        Some("Roles may not be assumed by root accounts."),
+    );
+}
+
+#[tokio::test]
+async fn role_chaining_is_limited_to_one_hour() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let resp = assume(&server, &creds(ALICE_KEY, ALICE_SECRET), ROLE, "first", &[]).await;
+    sts_ok(&resp);
+    let (key, secret, token) = (
+        xml(&resp, "AccessKeyId").unwrap(),
+        xml(&resp, "SecretAccessKey").unwrap(),
+        xml(&resp, "SessionToken").unwrap(),
+    );
+    let session = Creds {
+        key: &key,
+        secret: &secret,
+        token: Some(&token),
+    };
+    // The delegated role allows 2 hours, but not to a chained session.
+    let resp = assume(
+        &server,
+        &session,
+        DELEGATED,
+        "second",
+        &[("DurationSeconds", "7200")],
+    )
+    .await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."),
+    );
+    let resp = assume(&server, &session, DELEGATED, "second", &[]).await;
+    sts_ok(&resp);
+    let chained = Creds {
+        key: &xml(&resp, "AccessKeyId").unwrap(),
+        secret: &xml(&resp, "SecretAccessKey").unwrap(),
+        token: Some(&xml(&resp, "SessionToken").unwrap()),
+    };
+    let me = sts_call(&server, &chained, "GetCallerIdentity", &[]).await;
+    sts_ok(&me);
+    assert_eq!(
+        xml(&me, "Arn").as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/delegated/second")
+    );
+}
+
+#[tokio::test]
+async fn assume_role_validates_its_parameters() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+    let resp = assume(&server, &alice, ROLE, "s1", &[("DurationSeconds", "899")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900"),
+    );
+    let resp = assume(&server, &alice, ROLE, "s1", &[("DurationSeconds", "7200")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("The requested DurationSeconds exceeds the MaxSessionDuration set for this role."),
+    );
+    let resp = assume(&server, &alice, ROLE, "bad name", &[]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some(
+            r"1 validation error detected: Value 'bad name' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*",
+        ),
+    );
+    let resp = assume(&server, &alice, ROLE, "x", &[]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value 'x' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"),
+    );
+    let resp = sts_call(&server, &alice, "AssumeRole", &[("RoleSessionName", "s1")]).await;
+    sts_err(
+        &resp,
+        400,
+        "ValidationError",
+        Some("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
+    );
+    // Session policies are refused rather than ignored.
+    let resp = assume(&server, &alice, ROLE, "s1", &[("Policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#)]).await;
+    sts_err(&resp, 400, "InvalidParameterValue", None);
+    // Nothing was issued for any of them.
+    let records = audit_records(server.data_dir());
+    assert!(records
+        .iter()
+        .filter(|r| r["eventName"] == "AssumeRole")
+        .all(|r| !r["errorCode"].is_null()));
+}
+
+fn aws_cli(server: &TestServer, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new("aws");
+    cmd.args(args);
+    for var in [
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_KMS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", server.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_access_key());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_aws_cli_gets_the_caller_identity() {
+    let server = TestServer::start();
+    let (success, out, err) = aws_cli(
+        &server,
+        &[
+            "sts",
+            "get-caller-identity",
+            "--endpoint-url",
+            server.endpoint(),
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    assert!(success, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["Arn"],
+        format!("arn:aws:iam::{DEFAULT_ACCOUNT}:user/admin")
+    );
+    assert_eq!(v["Account"], DEFAULT_ACCOUNT);
+    assert!(v["UserId"].as_str().unwrap().starts_with("AIDA"), "{v}");
+}
+
+#[tokio::test]
+async fn an_aws_cli_profile_assumes_the_role() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let dir = tempfile::tempdir().unwrap();
+    let aws_config = dir.path().join("config");
+    let aws_credentials = dir.path().join("credentials");
+    // The AWS CLI's assume-role provider makes its own STS call: `--endpoint-url` does
+    // not reach it, the profile's `endpoint_url` (or AWS_ENDPOINT_URL[_STS]) does.
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile base]\nregion = {REGION}\n\n[profile app]\nrole_arn = {ROLE}\nsource_profile = base\nregion = {REGION}\nendpoint_url = {}\n\n[profile app-env]\nrole_arn = {ROLE}\nsource_profile = base\nregion = {REGION}\n",
+            server.endpoint()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &aws_credentials,
+        format!(
+            "[base]\naws_access_key_id = {ALICE_KEY}\naws_secret_access_key = {ALICE_SECRET}\n"
+        ),
+    )
+    .unwrap();
+    let files = [
+        ("AWS_CONFIG_FILE", aws_config.to_str().unwrap()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            aws_credentials.to_str().unwrap(),
+        ),
+    ];
+    let run = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut envs = files.to_vec();
+        envs.extend_from_slice(extra);
+        let mut c = Command::new("aws");
+        c.args(args);
+        for var in [
+            "AWS_SESSION_TOKEN",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_KMS",
+        ] {
+            c.env_remove(var);
+        }
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        // The CLI caches assumed-role credentials under ~/.aws/cli/cache: a private HOME.
+        c.env("HOME", dir.path());
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+
+    // endpoint_url in the profile: both the assume-role call and the command go to Trent.
+    let me = run(
+        &[
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "app",
+            "--output",
+            "json",
+        ],
+        &[],
+    );
+    let arn = me["Arn"].as_str().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:sts::111122223333:assumed-role/encryptor/"),
+        "{me}"
+    );
+    let keys = run(
+        &["kms", "list-keys", "--profile", "app", "--output", "json"],
+        &[],
+    );
+    assert!(keys["Keys"].is_array(), "{keys}");
+
+    // AWS_ENDPOINT_URL_STS for the assume-role call, --endpoint-url for the command.
+    let created = run(
+        &[
+            "kms",
+            "create-key",
+            "--profile",
+            "app-env",
+            "--endpoint-url",
+            server.endpoint(),
+            "--output",
+            "json",
+        ],
+        &[("AWS_ENDPOINT_URL_STS", server.endpoint())],
+    );
+    assert!(created["KeyMetadata"]["KeyId"].is_string(), "{created}");
+    let records = audit_records(server.data_dir());
+    let create = records
+        .iter()
+        .find(|r| r["eventName"] == "CreateKey" && r["errorCode"].is_null())
+        .expect("the CreateKey event");
+    assert_eq!(create["userIdentity"]["type"], "AssumedRole", "{create}");
+    assert_eq!(
+        create["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        ROLE
+    );
+}
