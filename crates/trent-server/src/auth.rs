@@ -44,7 +44,13 @@ pub struct Authenticator {
     verifier: Verifier<AccessKeys>,
     dev_any_credentials: bool,
     default_account_id: String,
+    /// `{"Effect":"Allow","Action":"*","Resource":"*"}`, parsed once.
+    administrator_access: Arc<[trent_policy::Policy]>,
 }
+
+/// AWS's `AdministratorAccess` managed policy.
+const ADMINISTRATOR_ACCESS: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
 impl Authenticator {
     pub fn new(keys: AccessKeys, dev_any_credentials: bool, default_account_id: String) -> Self {
@@ -58,10 +64,15 @@ impl Authenticator {
         dev_any_credentials: bool,
         default_account_id: String,
     ) -> Self {
+        let administrator_access =
+            trent_policy::Policy::parse(ADMINISTRATOR_ACCESS, trent_policy::PolicyKind::IdentityPolicy)
+                .map(|p| Arc::from(vec![p]))
+                .unwrap_or_else(|_| Arc::from(Vec::new()));
         Authenticator {
             verifier: Verifier::new(keys, service, CLOCK_SKEW),
             dev_any_credentials,
             default_account_id,
+            administrator_access,
         }
     }
 
@@ -90,12 +101,23 @@ impl Authenticator {
             }
         }
         let v = self.verifier.verify(parts, body, now)?;
+        // The bootstrap administrator holds AdministratorAccess.
+        let attributes = if v.principal.arn
+            == format!("arn:aws:iam::{}:user/admin", self.default_account_id)
+        {
+            trent_core::CallerAttributes {
+                identity_policies: self.administrator_access.clone(),
+                ..Default::default()
+            }
+        } else {
+            Default::default()
+        };
         Ok(Caller {
             principal: v.principal,
             region: v.region,
             access_key_id: v.access_key_id,
             keys_used: Default::default(),
-            attributes: Default::default(),
+            attributes,
         })
     }
 }

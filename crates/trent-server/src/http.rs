@@ -129,10 +129,18 @@ async fn pipeline(
         facts.request_parameters = parameters;
         return Ok(result?);
     }
-    let caller = state
+    let mut caller = state
         .auth
         .authenticate(parts, &body, SystemTime::now())
         .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
+    // What policies see of the connection: aws:SourceIp, aws:UserAgent.
+    let attributes = &mut caller.attributes;
+    if attributes.source_ip.is_none() {
+        attributes.source_ip = facts.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    }
+    if attributes.user_agent.is_none() {
+        attributes.user_agent.clone_from(&facts.user_agent);
+    }
     facts.caller = Some(caller);
     let content_type_ok = parts
         .headers
@@ -241,10 +249,20 @@ async fn dispatch(
             generate_random,
             GenerateRandomRequest
         ),
+        Operation::GetKeyPolicy => {
+            call!(service, caller, body, get_key_policy, GetKeyPolicyRequest)
+        }
         Operation::GetPublicKey => {
             call!(service, caller, body, get_public_key, GetPublicKeyRequest)
         }
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
+        Operation::ListKeyPolicies => call!(
+            service,
+            caller,
+            body,
+            list_key_policies,
+            ListKeyPoliciesRequest
+        ),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
         Operation::ListResourceTags => call!(
             service,
@@ -253,6 +271,9 @@ async fn dispatch(
             list_resource_tags,
             ListResourceTagsRequest
         ),
+        Operation::PutKeyPolicy => {
+            call!(service, caller, body, put_key_policy, PutKeyPolicyRequest)
+        }
         Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
         Operation::ScheduleKeyDeletion => {
             call!(
