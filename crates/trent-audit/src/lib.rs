@@ -28,7 +28,7 @@ mod writer;
 pub use chain::{parse_line, sha256, EntryBody, ParsedLine, SealedEntry};
 pub use export::export;
 pub use record::{
-    event_time, parse_event_time, Actor, ApiCall, Record, Resource, SessionAttributes,
+    event_time, parse_event_time, unique_id, Actor, ApiCall, Record, Resource, SessionAttributes,
     SessionContext, SessionIssuer, TlsDetails, UserIdentity, CLOUDTRAIL_EVENT_SOURCE,
     EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
 };

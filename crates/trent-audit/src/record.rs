@@ -171,6 +171,10 @@ pub enum Actor {
         arn: String,
         account_id: String,
         access_key_id: String,
+        /// The role's ARN with its path (`None`: derived from the session ARN, pathless).
+        role_arn: Option<String>,
+        /// When the session was issued (CloudTrail's `eventTime` format).
+        creation_date: Option<String>,
     },
     /// The request did not authenticate: whatever access key id it claimed, if any.
     Unauthenticated { access_key_id: Option<String> },
@@ -234,11 +238,15 @@ impl Actor {
                 arn,
                 account_id,
                 access_key_id,
+                role_arn,
+                creation_date,
             } => {
                 // assumed-role/ROLE/SESSION → the role arn:aws:iam::ACCOUNT:role/ROLE
                 let resource = arn.split_once(":assumed-role/").map_or("", |(_, r)| r);
                 let (role, session) = resource.rsplit_once('/').unwrap_or((resource, ""));
-                let role_arn = format!("arn:aws:iam::{account_id}:role/{role}");
+                let role_arn = role_arn
+                    .clone()
+                    .unwrap_or_else(|| format!("arn:aws:iam::{account_id}:role/{role}"));
                 let role_id = unique_id("AROA", &role_arn);
                 UserIdentity {
                     kind: Some("AssumedRole".into()),
@@ -255,7 +263,7 @@ impl Actor {
                             user_name: role.rsplit('/').next().unwrap_or(role).to_owned(),
                         },
                         attributes: SessionAttributes {
-                            creation_date: None,
+                            creation_date: creation_date.clone(),
                             mfa_authenticated: "false".into(),
                         },
                     }),
@@ -276,7 +284,7 @@ fn last_segment(arn: &str) -> &str {
 }
 
 /// `PREFIX` + 17 characters of base32 of SHA-256(arn): the form of IAM's unique ids.
-fn unique_id(prefix: &str, arn: &str) -> String {
+pub fn unique_id(prefix: &str, arn: &str) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, arn.as_bytes());
     let mut id = String::from(prefix);
@@ -447,6 +455,8 @@ mod tests {
             arn: "arn:aws:sts::111122223333:assumed-role/app/s1".into(),
             account_id: "111122223333".into(),
             access_key_id: "ASIAEXAMPLE".into(),
+            role_arn: None,
+            creation_date: None,
         };
         let v = serde_json::to_value(role.user_identity()).unwrap();
         assert_eq!(v["type"], "AssumedRole");

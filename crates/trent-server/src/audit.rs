@@ -20,6 +20,8 @@ pub const AUDIT_DIR: &str = "audit";
 pub const SIGNING_KEY_FILE: &str = "audit-signing-key.sealed";
 pub const PUBLIC_KEY_FILE: &str = "audit-signing-key.pub.pem";
 const SIGNING_KEY_AAD: &[u8] = b"trent:audit-signing-key:v1";
+/// The eventSource of STS calls.
+pub const STS_EVENT_SOURCE: &str = "sts.amazonaws.com";
 
 pub const DEFAULT_DIGEST_EVERY_EVENTS: u64 = 10_000;
 pub const DEFAULT_DIGEST_EVERY_SECONDS: u64 = 300;
@@ -232,6 +234,12 @@ pub struct RequestFacts {
     pub operation: Option<Operation>,
     /// `cloudtrail.amazonaws.com` for LookupEvents, else KMS.
     pub cloudtrail: bool,
+    /// `sts.amazonaws.com`: a Query-protocol request to STS, and the action it named
+    /// (once known).
+    pub sts: bool,
+    pub sts_action: Option<&'static str>,
+    /// What an STS call records of its answer (no secret, no session token).
+    pub response_elements: Option<Value>,
     pub caller: Option<Caller>,
     /// The access key id and region the `Authorization` header claims (even if it does
     /// not verify).
@@ -309,11 +317,16 @@ fn actor(caller: &Caller) -> Actor {
             account_id,
             access_key_id,
         },
-        PrincipalKind::AssumedRole => Actor::AssumedRole {
-            arn,
-            account_id,
-            access_key_id,
-        },
+        PrincipalKind::AssumedRole => {
+            let session = caller.attributes.session.as_ref();
+            Actor::AssumedRole {
+                arn,
+                account_id,
+                access_key_id,
+                role_arn: session.map(|s| s.role_arn.clone()),
+                creation_date: session.map(|s| trent_audit::event_time(s.issued_at)),
+            }
+        }
     }
 }
 
@@ -328,6 +341,11 @@ pub struct Outcome<'a> {
 /// Builds the CloudTrail record of a finished request.
 pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Record {
     let (event_source, event_name, read_only) = match (facts.cloudtrail, facts.operation) {
+        _ if facts.sts => (
+            STS_EVENT_SOURCE,
+            facts.sts_action.unwrap_or("UnknownOperation").to_owned(),
+            facts.sts_action == Some("GetCallerIdentity"),
+        ),
         (true, _) => (
             trent_audit::CLOUDTRAIL_EVENT_SOURCE,
             "LookupEvents".to_owned(),
@@ -425,6 +443,9 @@ pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Rec
     }
     if facts.cloudtrail {
         response_elements = None;
+    }
+    if facts.sts {
+        response_elements = outcome.response.and(facts.response_elements.clone());
     }
     Record::api_call(ApiCall {
         event_source,

@@ -1,78 +1,150 @@
-//! Authentication: SigV4 over the access keys of the store, and the development switch.
+//! Authentication: SigV4 over the access keys of the identity directory (the config file's
+//! users and accounts, and the store's bootstrap administrator), STS session credentials
+//! (the session token carries its own sealed secret), and the development switch.
+//!
+//! Authentication also fills what authorization needs to know about the caller
+//! ([`CallerAttributes`]): identity policies, principal tags, the role session, and the
+//! connection's address, transport and user agent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use trent_core::{AccessKeyEntry, Caller, Principal};
+use parking_lot::{Mutex, RwLock};
+use trent_core::{Caller, CallerAttributes, Clock, Principal, PrincipalKind, RoleSession};
+use trent_crypto::RootKeyProvider;
 use trent_sigv4::{CredentialLookup, SecretKey, SigV4Error, Verifier};
+
+use crate::identities::{Directory, Identity};
+use crate::sts::SessionClaims;
 
 /// AWS's allowed clock skew between client and service.
 const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Opened session tokens kept at most (the cache is emptied when full).
+const SESSION_CACHE_LIMIT: usize = 10_000;
 
-/// The access keys Trent knows, by access key id.
-#[derive(Debug, Default)]
-pub struct AccessKeys {
-    keys: HashMap<String, (Arc<SecretKey>, Principal)>,
-}
+/// The identity directory in force, replaced as a whole on SIGHUP.
+pub type SharedDirectory = Arc<RwLock<Arc<Directory>>>;
 
-impl AccessKeys {
-    pub fn new(entries: Vec<AccessKeyEntry>) -> Self {
-        let keys = entries
-            .into_iter()
-            .filter_map(|e| {
-                let secret = String::from_utf8(e.secret.expose().to_vec()).ok()?;
-                Some((
-                    e.access_key_id,
-                    (Arc::new(SecretKey::new(secret)), e.principal),
-                ))
-            })
-            .collect();
-        AccessKeys { keys }
+/// Long-term access keys, looked up in the directory in force.
+struct DirectoryLookup(SharedDirectory);
+
+impl CredentialLookup for DirectoryLookup {
+    type Principal = Arc<Identity>;
+
+    fn lookup(&self, access_key_id: &str) -> Option<(Arc<SecretKey>, Arc<Identity>)> {
+        self.0.read().key(access_key_id)
     }
 }
 
-impl CredentialLookup for AccessKeys {
-    type Principal = Principal;
+/// The one temporary access key of a session token.
+struct SessionLookup {
+    access_key_id: String,
+    secret: Arc<SecretKey>,
+}
 
-    fn lookup(&self, access_key_id: &str) -> Option<(Arc<SecretKey>, Principal)> {
-        self.keys.get(access_key_id).cloned()
+impl CredentialLookup for SessionLookup {
+    type Principal = ();
+
+    fn lookup(&self, access_key_id: &str) -> Option<(Arc<SecretKey>, ())> {
+        (access_key_id == self.access_key_id).then(|| (Arc::clone(&self.secret), ()))
+    }
+}
+
+/// Why a request did not authenticate.
+#[derive(Debug)]
+pub enum AuthError {
+    SigV4(SigV4Error),
+    /// A valid session token past its expiry.
+    ExpiredToken,
+}
+
+impl From<SigV4Error> for AuthError {
+    fn from(e: SigV4Error) -> Self {
+        AuthError::SigV4(e)
+    }
+}
+
+/// What the connection says about a request.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub source_ip: Option<IpAddr>,
+    pub secure_transport: bool,
+    pub user_agent: Option<String>,
+}
+
+/// Seals and opens STS session tokens (under the root key, so that every node of a
+/// cluster accepts every node's tokens), with a cache of opened ones.
+pub struct Sessions {
+    root: Arc<dyn RootKeyProvider>,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<HashMap<String, Arc<SessionClaims>>>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    pub fn new(root: Arc<dyn RootKeyProvider>, clock: Arc<dyn Clock>) -> Self {
+        Sessions {
+            root,
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn root(&self) -> &dyn RootKeyProvider {
+        self.root.as_ref()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The claims of a token this deployment sealed; `None` for anything else.
+    pub fn open(&self, token: &str) -> Option<Arc<SessionClaims>> {
+        if let Some(c) = self.cache.lock().get(token) {
+            return Some(Arc::clone(c));
+        }
+        let claims = Arc::new(SessionClaims::open(self.root.as_ref(), token)?);
+        let mut cache = self.cache.lock();
+        if cache.len() >= SESSION_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(token.to_owned(), Arc::clone(&claims));
+        Some(claims)
     }
 }
 
 pub struct Authenticator {
-    verifier: Verifier<AccessKeys>,
+    verifier: Verifier<DirectoryLookup>,
+    service: String,
+    directory: SharedDirectory,
+    sessions: Arc<Sessions>,
     dev_any_credentials: bool,
     default_account_id: String,
-    /// `{"Effect":"Allow","Action":"*","Resource":"*"}`, parsed once.
-    administrator_access: Arc<[trent_policy::Policy]>,
 }
 
-/// AWS's `AdministratorAccess` managed policy.
-const ADMINISTRATOR_ACCESS: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-
 impl Authenticator {
-    pub fn new(keys: AccessKeys, dev_any_credentials: bool, default_account_id: String) -> Self {
-        Self::for_service(keys, "kms", dev_any_credentials, default_account_id)
-    }
-
-    /// For another signing name on the same endpoint (CloudTrail's `cloudtrail`).
-    pub fn for_service(
-        keys: AccessKeys,
+    /// For the signing name `service` (`kms`, `cloudtrail`, `sts`) on the same endpoint.
+    pub fn new(
         service: &str,
+        directory: SharedDirectory,
+        sessions: Arc<Sessions>,
         dev_any_credentials: bool,
         default_account_id: String,
     ) -> Self {
-        let administrator_access =
-            trent_policy::Policy::parse(ADMINISTRATOR_ACCESS, trent_policy::PolicyKind::IdentityPolicy)
-                .map(|p| Arc::from(vec![p]))
-                .unwrap_or_else(|_| Arc::from(Vec::new()));
         Authenticator {
-            verifier: Verifier::new(keys, service, CLOCK_SKEW),
+            verifier: Verifier::new(DirectoryLookup(directory.clone()), service, CLOCK_SKEW),
+            service: service.to_owned(),
+            directory,
+            sessions,
             dev_any_credentials,
             default_account_id,
-            administrator_access,
         }
     }
 
@@ -81,7 +153,53 @@ impl Authenticator {
         parts: &http::request::Parts,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<Caller, SigV4Error> {
+        connection: &Connection,
+    ) -> Result<Caller, AuthError> {
+        let attributes = |identity_policies, principal_tags, session| CallerAttributes {
+            identity_policies,
+            principal_tags,
+            session,
+            source_ip: connection.source_ip,
+            secure_transport: connection.secure_transport,
+            user_agent: connection.user_agent.clone(),
+        };
+        if parts.headers.contains_key("x-amz-security-token") {
+            match self.authenticate_session(parts, body, now) {
+                Ok((claims, region, access_key_id)) => {
+                    let dir = self.directory.read().clone();
+                    // The role's policies and tags as configured now: a role removed
+                    // from the configuration leaves its sessions without permissions.
+                    let (policies, mut tags) = match dir.role(&claims.role_arn) {
+                        Some(role) => (role.policies.clone(), (*role.tags).clone()),
+                        None => (Arc::from(Vec::new()), BTreeMap::new()),
+                    };
+                    // Session tags win over the role's tags with the same key (tag keys
+                    // are case-insensitive).
+                    for (k, v) in &claims.tags {
+                        tags.retain(|rk, _| !rk.eq_ignore_ascii_case(k));
+                        tags.insert(k.clone(), v.clone());
+                    }
+                    let session = RoleSession {
+                        role_arn: claims.role_arn.clone(),
+                        role_id: claims.role_id(),
+                        session_name: claims.session_name.clone(),
+                        issued_at: claims.issued_at,
+                        source_identity: claims.source_identity.clone(),
+                    };
+                    return Ok(Caller {
+                        principal: claims.principal(),
+                        region,
+                        access_key_id,
+                        keys_used: Default::default(),
+                        attributes: attributes(policies, Arc::new(tags), Some(Arc::new(session))),
+                    });
+                }
+                // Development mode accepts any credentials, dummy session tokens included.
+                Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
+                    if self.dev_any_credentials => {}
+                Err(e) => return Err(e),
+            }
+        }
         if self.dev_any_credentials {
             let auth = self.verifier.check_unsigned(parts, now)?;
             // Known keys are still verified, so that their principal is really theirs.
@@ -96,28 +214,252 @@ impl Authenticator {
                     region: auth.region,
                     access_key_id: auth.access_key_id,
                     keys_used: Default::default(),
-                    attributes: Default::default(),
+                    attributes: attributes(Arc::from(Vec::new()), Arc::default(), None),
                 });
             }
         }
         let v = self.verifier.verify(parts, body, now)?;
-        // The bootstrap administrator holds AdministratorAccess.
-        let attributes = if v.principal.arn
-            == format!("arn:aws:iam::{}:user/admin", self.default_account_id)
-        {
-            trent_core::CallerAttributes {
-                identity_policies: self.administrator_access.clone(),
-                ..Default::default()
-            }
-        } else {
-            Default::default()
-        };
         Ok(Caller {
-            principal: v.principal,
+            principal: v.principal.principal.clone(),
             region: v.region,
             access_key_id: v.access_key_id,
             keys_used: Default::default(),
-            attributes,
+            attributes: attributes(v.principal.policies.clone(), v.principal.tags.clone(), None),
         })
+    }
+
+    /// A request signed with session credentials: the token must be one of ours, name
+    /// the access key the request is signed with, and be unexpired (by the injected
+    /// clock); then the signature is checked with the token's secret.
+    fn authenticate_session(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(Arc<SessionClaims>, String, String), AuthError> {
+        let auth = self.verifier.check_unsigned(parts, now)?;
+        let token = auth
+            .session_token
+            .as_deref()
+            .ok_or(SigV4Error::UnrecognizedClient)?;
+        let claims = self
+            .sessions
+            .open(token)
+            .filter(|c| c.access_key_id == auth.access_key_id)
+            .ok_or(SigV4Error::UnrecognizedClient)?;
+        if claims.is_expired(self.sessions.clock.now_millis()) {
+            return Err(AuthError::ExpiredToken);
+        }
+        let verifier = Verifier::new(
+            SessionLookup {
+                access_key_id: claims.access_key_id.clone(),
+                secret: Arc::clone(&claims.secret),
+            },
+            &self.service,
+            CLOCK_SKEW,
+        );
+        let v = verifier.verify(parts, body, now)?;
+        Ok((claims, v.region, v.access_key_id))
+    }
+}
+
+/// The unique id of a caller (`aws:userid`, STS's `UserId`): the account for a root,
+/// `AIDA...` for a user, `AROA...:SESSION` for a role session.
+pub fn user_id(caller: &Caller) -> String {
+    let p = &caller.principal;
+    match (&p.kind, &caller.attributes.session) {
+        (PrincipalKind::Root, _) => p.account_id.clone(),
+        (PrincipalKind::AssumedRole, Some(s)) => format!("{}:{}", s.role_id, s.session_name),
+        (PrincipalKind::Role, _) => crate::identities::unique_id("AROA", &p.arn),
+        _ => crate::identities::unique_id("AIDA", &p.arn),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use trent_core::ManualClock;
+    use trent_crypto::FileRootKey;
+    use trent_sigv4::{Credentials, Signer};
+
+    use super::*;
+    use crate::identities::IdentitySpecs;
+    use crate::sts::SessionClaims;
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/app/encryptor";
+    const NOW: i64 = 1_700_000_000_000;
+
+    struct Setup {
+        auth: Authenticator,
+        clock: Arc<ManualClock>,
+        sessions: Arc<Sessions>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let root: Arc<dyn RootKeyProvider> =
+            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
+        let clock = Arc::new(ManualClock::new(NOW));
+        let sessions = Arc::new(Sessions::new(root, clock.clone()));
+        let specs: IdentitySpecs = toml::from_str(&format!(
+            r#"[[roles]]
+arn = "{ROLE}"
+trust_policy = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"sts:AssumeRole"}}]}}'
+tags = {{ team = "red", env = "prod" }}
+[roles.policies]
+all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*"}}]}}'
+"#
+        ))
+        .unwrap();
+        let directory = Directory::build(&specs, &[], "111122223333").unwrap();
+        let auth = Authenticator::new(
+            "kms",
+            Arc::new(RwLock::new(Arc::new(directory))),
+            sessions.clone(),
+            false,
+            "111122223333".into(),
+        );
+        Setup {
+            auth,
+            clock,
+            sessions,
+            _dir: dir,
+        }
+    }
+
+    fn claims(expires_in_ms: i64) -> SessionClaims {
+        SessionClaims {
+            access_key_id: "ASIATESTTESTTESTTEST".into(),
+            secret: Arc::new(SecretKey::new("session-secret")),
+            account_id: "111122223333".into(),
+            role_arn: ROLE.into(),
+            session_name: "s1".into(),
+            tags: [("team".to_owned(), "blue".to_owned())].into(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
+            issued_at: NOW,
+            expires_at: NOW + expires_in_ms,
+        }
+    }
+
+    fn request(access_key_id: &str, secret: &str, token: &str) -> http::request::Parts {
+        let signer = Signer::new(
+            Credentials {
+                access_key_id: access_key_id.into(),
+                secret_access_key: SecretKey::new(secret),
+                session_token: Some(token.into()),
+            },
+            "us-east-1",
+            "kms",
+        );
+        let headers = [("host", "localhost")];
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri("http://localhost/")
+            .header("host", "localhost");
+        for (k, v) in signer.sign("POST", "/", "", &headers, b"{}", SystemTime::now()) {
+            builder = builder.header(k, v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn authenticate(s: &Setup, parts: &http::request::Parts) -> Result<Caller, AuthError> {
+        s.auth
+            .authenticate(parts, b"{}", SystemTime::now(), &Connection::default())
+    }
+
+    #[test]
+    fn a_session_token_authenticates_as_the_assumed_role_until_it_expires() {
+        let s = setup();
+        let token = claims(900_000).seal(s.sessions.root()).unwrap();
+        assert!(!token.contains("session-secret"));
+        let parts = request("ASIATESTTESTTESTTEST", "session-secret", &token);
+        let caller = authenticate(&s, &parts).unwrap();
+        assert_eq!(
+            caller.principal.arn,
+            "arn:aws:sts::111122223333:assumed-role/encryptor/s1"
+        );
+        assert_eq!(caller.principal.kind, PrincipalKind::AssumedRole);
+        let session = caller.attributes.session.as_ref().unwrap();
+        assert_eq!(session.role_arn, ROLE);
+        assert_eq!(session.session_name, "s1");
+        assert_eq!(session.issued_at, NOW);
+        assert!(session.role_id.starts_with("AROA"));
+        // The role's policies; session tags over the role's.
+        assert_eq!(caller.attributes.identity_policies.len(), 1);
+        assert_eq!(
+            caller
+                .attributes
+                .principal_tags
+                .get("team")
+                .map(String::as_str),
+            Some("blue")
+        );
+        assert_eq!(
+            caller
+                .attributes
+                .principal_tags
+                .get("env")
+                .map(String::as_str),
+            Some("prod")
+        );
+
+        // One millisecond before expiry it still works; at expiry it does not.
+        s.clock.advance_millis(900_000 - 1);
+        assert!(authenticate(&s, &parts).is_ok());
+        s.clock.advance_millis(1);
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::ExpiredToken)
+        ));
+    }
+
+    #[test]
+    fn tampered_tokens_and_wrong_secrets_are_refused() {
+        let s = setup();
+        let token = claims(900_000).seal(s.sessions.root()).unwrap();
+        // Another access key id than the token's.
+        let parts = request("ASIAOTHEROTHEROTHERX", "session-secret", &token);
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
+        ));
+        // A flipped byte in the token.
+        let mut raw =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &token).unwrap();
+        let mid = raw.len() / 2;
+        raw[mid] ^= 1;
+        let tampered = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, raw);
+        let parts = request("ASIATESTTESTTESTTEST", "session-secret", &tampered);
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
+        ));
+        // Garbage.
+        let parts = request("ASIATESTTESTTESTTEST", "session-secret", "not-a-token");
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
+        ));
+        // The right token signed with another secret.
+        let parts = request("ASIATESTTESTTESTTEST", "wrong-secret", &token);
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::SigV4(SigV4Error::SignatureMismatch))
+        ));
+        // A token sealed under another root key.
+        let other = setup();
+        let foreign = claims(900_000).seal(other.sessions.root()).unwrap();
+        let parts = request("ASIATESTTESTTESTTEST", "session-secret", &foreign);
+        assert!(matches!(
+            authenticate(&s, &parts),
+            Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
+        ));
+    }
+
+    #[test]
+    fn claims_never_print_their_secret() {
+        let c = claims(1);
+        assert!(!format!("{c:?}").contains("session-secret"));
     }
 }

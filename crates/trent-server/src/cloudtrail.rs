@@ -8,10 +8,13 @@ use serde_json::{json, Map, Value};
 use trent_audit::lookup::{page, AttributeKey, Query};
 use trent_audit::Record;
 use trent_core::Caller;
+use trent_policy::{evaluate, Decision, PolicySet, RequestContext};
 
 use crate::audit::Trail;
 
 pub const TARGET: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+/// The IAM action of LookupEvents.
+const ACTION: &str = "cloudtrail:LookupEvents";
 /// The SigV4 signing name of CloudTrail.
 pub const SIGNING_NAME: &str = "cloudtrail";
 const DEFAULT_MAX_RESULTS: usize = 50;
@@ -34,11 +37,45 @@ fn invalid(type_name: &'static str, message: impl Into<String>) -> CloudTrailErr
     }
 }
 
-/// Who may read an event. Until identities and IAM policies exist (issue 3), a principal
-/// reads the events of its own account: those its account received
-/// (`recipientAccountId`) and those on its account's keys (AWS delivers a cross-account
-/// use to both accounts' trails). This is the one place the `cloudtrail:LookupEvents`
-/// authorization will be evaluated.
+/// Whether the caller may call LookupEvents at all: its identity policies must allow
+/// `cloudtrail:LookupEvents` (resource `*`), as IAM decides; an account root may, and so
+/// may the bootstrap administrator (AdministratorAccess).
+/// <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/security_iam_id-based-policy-examples.html>
+pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let mut ctx = RequestContext::new(caller.policy_principal(), ACTION, "*");
+    crate::sts::fill_global_keys(&mut ctx, caller, now);
+    let set = PolicySet {
+        key_policy: None,
+        key_account: caller.account_id(),
+        identity_policies: &caller.attributes.identity_policies,
+        grant_allows: false,
+    };
+    let why = match evaluate(&ctx, &set) {
+        Decision::Allow(_) => return Ok(()),
+        Decision::ExplicitDeny { .. } => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        Decision::ImplicitDeny { .. } => {
+            format!("because no identity-based policy allows the {ACTION} action")
+        }
+    };
+    // CloudTrail's wording for an action on no resource: no "on resource: ..." part.
+    Err(invalid(
+        "AccessDeniedException",
+        format!(
+            "User: {} is not authorized to perform: {ACTION} {why}",
+            caller.principal.arn
+        ),
+    ))
+}
+
+/// Which events a caller allowed to call LookupEvents reads: those of its own account,
+/// those its account received (`recipientAccountId`) and those on its account's keys (AWS
+/// delivers a cross-account use to both accounts' trails).
 pub fn may_read(caller: &Caller, record: &Record) -> bool {
     let account = caller.account_id();
     record.recipient_account_id == account
@@ -235,6 +272,7 @@ pub async fn lookup_events(
     let request = parse(body)?;
     *parameters =
         Some(request.parameters.clone()).filter(|p| p.as_object().is_some_and(|m| !m.is_empty()));
+    authorize(caller)?;
     let internal = || CloudTrailError {
         type_name: "InternalFailure",
         status: 500,

@@ -93,6 +93,32 @@ struct FileConfig {
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
     audit: Option<crate::audit::AuditFileConfig>,
+    /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
+    #[serde(default)]
+    accounts: Vec<crate::identities::AccountSpec>,
+    #[serde(default)]
+    users: Vec<crate::identities::UserSpec>,
+    #[serde(default)]
+    roles: Vec<crate::identities::RoleSpec>,
+}
+
+/// Reads the config file (the whole of it must be valid).
+fn read_file(path: &std::path::Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str::<FileConfig>(&text)
+        .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+}
+
+/// The identity tables of the config file, re-read on SIGHUP. The other settings take
+/// effect at the next start only.
+pub fn read_identities(path: &std::path::Path) -> Result<crate::identities::IdentitySpecs, String> {
+    let file = read_file(path)?;
+    Ok(crate::identities::IdentitySpecs {
+        accounts: file.accounts,
+        users: file.users,
+        roles: file.roles,
+    })
 }
 
 /// The settings in force.
@@ -107,6 +133,10 @@ pub struct Config {
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
     pub audit: crate::audit::AuditSettings,
+    /// The config file, re-read on SIGHUP for its identities.
+    pub config_path: Option<PathBuf>,
+    /// The identities of the config file (validated against the store at start).
+    pub identities: crate::identities::IdentitySpecs,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -154,13 +184,13 @@ impl std::fmt::Display for DatabaseUrl {
 impl Config {
     pub fn resolve(args: ServeArgs) -> Result<Config, String> {
         let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| format!("invalid config file {}: {e}", path.display()))?
-            }
+            Some(path) => read_file(path)?,
             None => FileConfig::default(),
+        };
+        let identities = crate::identities::IdentitySpecs {
+            accounts: file.accounts,
+            users: file.users,
+            roles: file.roles,
         };
         let listen_text = args
             .listen
@@ -203,6 +233,8 @@ impl Config {
         }
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         Ok(Config {
+            config_path: args.config,
+            identities,
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
             audit,

@@ -16,7 +16,7 @@ use trent_core::{Caller, KeyService, KmsError};
 use trent_wire::{ErrorCode, Operation};
 
 use crate::audit::{Outcome, RequestFacts};
-use crate::auth::Authenticator;
+use crate::auth::{AuthError, Authenticator, Connection, Sessions, SharedDirectory};
 
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
@@ -25,6 +25,11 @@ pub struct AppState {
     pub auth: Authenticator,
     /// SigV4 for the CloudTrail API (its own signing name).
     pub cloudtrail_auth: Authenticator,
+    /// SigV4 for STS (its own signing name).
+    pub sts_auth: Authenticator,
+    /// The identities in force (replaced on SIGHUP).
+    pub directory: SharedDirectory,
+    pub sessions: Arc<Sessions>,
     pub max_body_bytes: usize,
     pub audit: crate::audit::Trail,
 }
@@ -61,6 +66,31 @@ impl From<crate::cloudtrail::CloudTrailError> for WireFailure {
     }
 }
 
+impl From<crate::sts::StsError> for WireFailure {
+    fn from(e: crate::sts::StsError) -> Self {
+        WireFailure {
+            type_name: e.code,
+            status: e.status,
+            message: Some(e.message),
+        }
+    }
+}
+
+impl From<AuthError> for WireFailure {
+    /// The JSON protocols' (KMS's, CloudTrail's) authentication errors.
+    fn from(e: AuthError) -> Self {
+        match e {
+            // https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
+            AuthError::ExpiredToken => WireFailure {
+                type_name: "ExpiredTokenException",
+                status: 400,
+                message: Some("The security token included in the request is expired".into()),
+            },
+            AuthError::SigV4(e) => WireFailure::new(auth_code(e.code()), e.message()),
+        }
+    }
+}
+
 impl WireFailure {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         WireFailure {
@@ -82,14 +112,57 @@ impl WireFailure {
 async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
-    let source_ip = request
+    let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
-    let mut facts = RequestFacts::from_parts(request_id, &parts, source_ip);
-    let result = pipeline(&state, &parts, body, &mut facts).await;
+    let mut facts = RequestFacts::from_parts(request_id, &parts, peer.map(|ip| ip.to_string()));
+    let connection = Connection {
+        source_ip: peer,
+        // Trent serves plain HTTP; TLS, where used, ends in front of it.
+        secure_transport: false,
+        user_agent: facts.user_agent.clone(),
+    };
+    let result = pipeline(&state, &parts, body, &mut facts, &connection).await;
     finish(&state, facts, result, started).await
+}
+
+/// STS: form-encoded Query requests, answered in XML.
+async fn sts(
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: &[u8],
+    facts: &mut RequestFacts,
+    connection: &Connection,
+) -> Result<Vec<u8>, WireFailure> {
+    let params = crate::sts::parse_form(body)?;
+    let action = crate::sts::action(&params)?;
+    facts.sts_action = Some(action);
+    let caller = state
+        .sts_auth
+        .authenticate(parts, body, SystemTime::now(), connection)
+        .map_err(|e| crate::sts::StsError::from_auth(&e))?;
+    let caller = &*facts.caller.insert(caller);
+    let directory = state.directory.read().clone();
+    let token = parts
+        .headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok());
+    let mut audit = crate::sts::StsAudit::default();
+    let result = crate::sts::handle(
+        action,
+        &params,
+        caller,
+        &directory,
+        &state.sessions,
+        token,
+        &facts.request_id,
+        &mut audit,
+    );
+    facts.request_parameters = audit.request_parameters;
+    facts.response_elements = audit.response_elements;
+    Ok(result?)
 }
 
 async fn pipeline(
@@ -97,7 +170,10 @@ async fn pipeline(
     parts: &http::request::Parts,
     body: Body,
     facts: &mut RequestFacts,
+    connection: &Connection,
 ) -> Result<Vec<u8>, WireFailure> {
+    // STS answers in its own (XML) envelope, errors before the body is read included.
+    facts.sts = crate::sts::is_sts_request(parts);
     let body = axum::body::to_bytes(body, state.max_body_bytes)
         .await
         .map_err(|_| {
@@ -112,16 +188,19 @@ async fn pipeline(
     if parts.method != Method::POST || parts.uri.path() != "/" {
         return Err(WireFailure::bare(ErrorCode::UnknownOperationException));
     }
+    if facts.sts {
+        return sts(state, parts, &body, facts, connection).await;
+    }
     let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
     if target == Some(crate::cloudtrail::TARGET) {
         facts.cloudtrail = true;
-        let caller = state
-            .cloudtrail_auth
-            .authenticate(parts, &body, SystemTime::now())
-            .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
+        let caller =
+            state
+                .cloudtrail_auth
+                .authenticate(parts, &body, SystemTime::now(), connection)?;
         let caller = &*facts.caller.insert(caller);
         let mut parameters = None;
         let result =
@@ -129,18 +208,9 @@ async fn pipeline(
         facts.request_parameters = parameters;
         return Ok(result?);
     }
-    let mut caller = state
+    let caller = state
         .auth
-        .authenticate(parts, &body, SystemTime::now())
-        .map_err(|e| WireFailure::new(auth_code(e.code()), e.message()))?;
-    // What policies see of the connection: aws:SourceIp, aws:UserAgent.
-    let attributes = &mut caller.attributes;
-    if attributes.source_ip.is_none() {
-        attributes.source_ip = facts.source_ip.as_deref().and_then(|ip| ip.parse().ok());
-    }
-    if attributes.user_agent.is_none() {
-        attributes.user_agent.clone_from(&facts.user_agent);
-    }
+        .authenticate(parts, &body, SystemTime::now(), connection)?;
     facts.caller = Some(caller);
     let content_type_ok = parts
         .headers
@@ -342,6 +412,15 @@ async fn finish(
     };
     let (status, body, error) = match result {
         Ok(body) => (StatusCode::OK, body, None),
+        Err(f) if facts.sts => {
+            let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let e = crate::sts::StsError {
+                code: f.type_name,
+                status: f.status,
+                message: f.message.unwrap_or_default(),
+            };
+            (status, e.to_xml(&facts.request_id), Some(f.type_name))
+        }
         Err(f) => {
             let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut envelope = serde_json::Map::new();
@@ -369,7 +448,11 @@ async fn finish(
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static(CONTENT_TYPE),
+        HeaderValue::from_static(if facts.sts {
+            crate::sts::CONTENT_TYPE
+        } else {
+            CONTENT_TYPE
+        }),
     );
     if let Ok(v) = HeaderValue::from_str(&facts.request_id) {
         headers.insert("x-amzn-requestid", v);

@@ -10,7 +10,9 @@ mod auth;
 mod cloudtrail;
 mod config;
 mod http;
+mod identities;
 mod migrate;
+mod sts;
 
 use std::io::Write;
 use std::path::Path;
@@ -24,9 +26,10 @@ use trent_core::{BootstrapError, BootstrapOptions, KeyService, ServiceConfig, Sy
 use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
 use trent_store::{PostgresStore, SqliteStore, Store};
 
-use crate::auth::{AccessKeys, Authenticator};
+use crate::auth::{Authenticator, Sessions, SharedDirectory};
 use crate::config::{Cli, Command, Config};
 use crate::http::AppState;
+use crate::identities::Directory;
 
 const ROOT_KEY_FILE: &str = "root.key";
 pub(crate) const STORE_FILE: &str = "trent.db";
@@ -125,10 +128,11 @@ async fn serve(config: Config) -> Result<(), String> {
         write_credentials(&credentials_path, id, secret)
             .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
     };
+    let clock: Arc<dyn trent_core::Clock> = Arc::new(SystemClock);
     let (service, report) = KeyService::open(
         store,
         root.clone(),
-        Arc::new(SystemClock),
+        clock.clone(),
         ServiceConfig {
             cache_ttl: config.cache_ttl,
             ..ServiceConfig::default()
@@ -163,23 +167,45 @@ async fn serve(config: Config) -> Result<(), String> {
         .access_keys()
         .await
         .map_err(|e| format!("cannot load access keys: {e}"))?;
-    let auth = Authenticator::new(
-        AccessKeys::new(keys.clone()),
-        config.dev_any_credentials,
-        report.account_id.clone(),
-    );
-    let cloudtrail_auth = Authenticator::for_service(
-        AccessKeys::new(keys),
-        cloudtrail::SIGNING_NAME,
-        config.dev_any_credentials,
-        report.account_id.clone(),
-    );
+    let directory = Directory::build(&config.identities, &keys, &report.account_id).map_err(
+        |e| match &config.config_path {
+            Some(p) => format!("invalid config file {}: {e}", p.display()),
+            None => e,
+        },
+    )?;
+    log_directory(&directory, "identities loaded");
+    let directory: SharedDirectory = Arc::new(parking_lot::RwLock::new(Arc::new(directory)));
+    let sessions = Arc::new(Sessions::new(root.clone(), clock));
+    let authenticator = |service: &str| {
+        Authenticator::new(
+            service,
+            directory.clone(),
+            sessions.clone(),
+            config.dev_any_credentials,
+            report.account_id.clone(),
+        )
+    };
+    let auth = authenticator("kms");
+    let cloudtrail_auth = authenticator(cloudtrail::SIGNING_NAME);
+    let sts_auth = authenticator(sts::SIGNING_NAME);
     let trail = audit::Trail::open(dir, root.as_ref(), &config.audit, &report.account_id).await?;
     let audit_log = trail.log.clone();
+    let service = Arc::new(service);
+    if let Some(path) = config.config_path.clone() {
+        tokio::spawn(reload_on_sighup(
+            path,
+            service.clone(),
+            directory.clone(),
+            report.account_id.clone(),
+        ));
+    }
     let state = Arc::new(AppState {
-        service: Arc::new(service),
+        service,
         auth,
         cloudtrail_auth,
+        sts_auth,
+        directory,
+        sessions,
         max_body_bytes: config.max_body_bytes,
         audit: trail,
     });
@@ -218,6 +244,62 @@ async fn serve(config: Config) -> Result<(), String> {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");
     }
     served
+}
+
+fn log_directory(directory: &Directory, message: &str) {
+    let (accounts, users, roles, keys) = directory.counts();
+    tracing::info!(accounts, users, roles, access_keys = keys, "{message}");
+}
+
+/// SIGHUP re-reads the config file's identities: a valid file replaces the directory in
+/// force at once (requests in flight finish with the one they started with); an invalid
+/// one is refused, with its message in the log, and the running configuration stays.
+#[cfg(unix)]
+async fn reload_on_sighup(
+    path: std::path::PathBuf,
+    service: Arc<KeyService>,
+    directory: SharedDirectory,
+    default_account: String,
+) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; the config file is read at start only");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let reloaded = async {
+            let specs = config::read_identities(&path)?;
+            let keys = service
+                .access_keys()
+                .await
+                .map_err(|e| format!("cannot load access keys: {e}"))?;
+            Directory::build(&specs, &keys, &default_account)
+                .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+        }
+        .await;
+        match reloaded {
+            Ok(new) => {
+                log_directory(&new, "SIGHUP: identities reloaded");
+                *directory.write() = Arc::new(new);
+            }
+            Err(e) => {
+                tracing::error!(
+                    "SIGHUP: config file refused, keeping the running configuration: {e}"
+                )
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(
+    _path: std::path::PathBuf,
+    _service: Arc<KeyService>,
+    _directory: SharedDirectory,
+    _default_account: String,
+) {
 }
 
 /// Creates the data directory (0700) if needed and checks it is usable.

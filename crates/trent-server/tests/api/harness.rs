@@ -106,6 +106,11 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
+    /// The server's process id (to send it signals, e.g. SIGHUP).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://127.0.0.1:PORT`, as printed by the server.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
