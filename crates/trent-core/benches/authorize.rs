@@ -45,11 +45,17 @@ fn twenty_statements() -> String {
     stmts.push(format!(
         r#"{{"Sid":"root","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}}"#
     ));
-    format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, stmts.join(","))
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        stmts.join(",")
+    )
 }
 
 fn bench(c: &mut Criterion) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     let Ok(dir) = tempfile::tempdir() else { return };
@@ -98,7 +104,10 @@ fn bench(c: &mut Criterion) {
     ) else {
         return;
     };
-    let Some(user) = caller(&format!("arn:aws:iam::{ACCOUNT}:user/alice"), vec![identity]) else {
+    let Some(user) = caller(
+        &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+        vec![identity],
+    ) else {
         return;
     };
     let request = |key: &str| EncryptRequest {
@@ -109,7 +118,11 @@ fn bench(c: &mut Criterion) {
     for (name, caller, key) in [
         ("encrypt: root, default key policy", &root_caller, &keys[0]),
         ("encrypt: IAM user via delegation", &user, &keys[0]),
-        ("encrypt: root, 20-statement key policy", &root_caller, &keys[1]),
+        (
+            "encrypt: root, 20-statement key policy",
+            &root_caller,
+            &keys[1],
+        ),
     ] {
         // Allowed, or the figure would be that of a denial.
         if rt.block_on(service.encrypt(caller, request(key))).is_err() {

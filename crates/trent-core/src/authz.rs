@@ -79,7 +79,8 @@ impl<'r> Access<'r> {
 
     /// A single-valued request condition key.
     pub fn with(mut self, key: &'static str, value: impl Into<ContextValue>) -> Self {
-        self.conditions.push((Cow::Borrowed(key), vec![value.into()]));
+        self.conditions
+            .push((Cow::Borrowed(key), vec![value.into()]));
         self
     }
 
@@ -166,12 +167,15 @@ impl KeyService {
             (crate::PrincipalKind::Root, _) => {
                 ctx.insert("aws:userid", caller.principal.account_id.as_str());
             }
-            (_, Some(RoleSession {
-                role_id,
-                session_name,
-                issued_at,
-                ..
-            })) => {
+            (
+                _,
+                Some(RoleSession {
+                    role_id,
+                    session_name,
+                    issued_at,
+                    ..
+                }),
+            ) => {
                 ctx.insert("aws:userid", format!("{role_id}:{session_name}"));
                 if let Some(t) = millis_to_datetime(*issued_at) {
                     ctx.insert("aws:TokenIssueTime", t);
@@ -332,13 +336,13 @@ mod tests {
     use trent_policy::{Policy, PolicyKind};
     use trent_store::{SqliteStore, Store};
     use trent_wire::{
-        CreateAliasRequest, CreateKeyRequest, DecryptRequest, EncryptRequest,
-        GetKeyPolicyRequest, ListKeyPoliciesRequest, PutKeyPolicyRequest, SensitiveBlob, Tag,
+        CreateAliasRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, GetKeyPolicyRequest,
+        ListKeyPoliciesRequest, PutKeyPolicyRequest, SensitiveBlob, Tag,
     };
 
     use crate::{
-        BootstrapOptions, Caller, CallerAttributes, KeyService, KmsError, Principal,
-        ServiceConfig, SystemClock,
+        BootstrapOptions, Caller, CallerAttributes, KeyService, KmsError, Principal, ServiceConfig,
+        SystemClock,
     };
 
     const A: &str = "111122223333";
@@ -459,9 +463,14 @@ mod tests {
         let key = create(&service, None).await;
         let alice = "arn:aws:iam::111122223333:user/alice";
         encrypt(&service, &root(A), &key, None).await.unwrap();
-        encrypt(&service, &caller(alice, vec![allow("kms:Encrypt")]), &key, None)
-            .await
-            .unwrap();
+        encrypt(
+            &service,
+            &caller(alice, vec![allow("kms:Encrypt")]),
+            &key,
+            None,
+        )
+        .await
+        .unwrap();
         let msg = denied_message(encrypt(&service, &caller(alice, Vec::new()), &key, None).await);
         assert_eq!(
             msg,
@@ -498,9 +507,8 @@ mod tests {
             .await
             .unwrap();
         // Carol's AdministratorAccess loses to the key policy's explicit deny.
-        let msg = denied_message(
-            encrypt(&service, &caller(carol, vec![allow("*")]), &key, None).await,
-        );
+        let msg =
+            denied_message(encrypt(&service, &caller(carol, vec![allow("*")]), &key, None).await);
         assert!(
             msg.ends_with("with an explicit deny in a resource-based policy"),
             "{msg}"
@@ -530,9 +538,14 @@ mod tests {
         .await;
         let private = create(&service, None).await;
         // Key policy allows B, B's identity policy allows Dave: allowed.
-        encrypt(&service, &caller(dave, vec![allow("kms:Encrypt")]), &shared, None)
-            .await
-            .unwrap();
+        encrypt(
+            &service,
+            &caller(dave, vec![allow("kms:Encrypt")]),
+            &shared,
+            None,
+        )
+        .await
+        .unwrap();
         // B's root needs no identity policy.
         encrypt(&service, &root(B), &shared, None).await.unwrap();
         // Without an identity policy in B: denied.
@@ -561,32 +574,87 @@ mod tests {
         };
         let erin_caller = || caller(erin, Vec::new());
 
-        let key = create(&service, Some(statement(r#"{"StringEquals":{"kms:EncryptionContext:project":"alpha"}}"#))).await;
-        encrypt(&service, &erin_caller(), &key, context(&[("project", "alpha")]))
-            .await
-            .unwrap();
-        denied_message(encrypt(&service, &erin_caller(), &key, context(&[("project", "beta")])).await);
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"StringEquals":{"kms:EncryptionContext:project":"alpha"}}"#,
+            )),
+        )
+        .await;
+        encrypt(
+            &service,
+            &erin_caller(),
+            &key,
+            context(&[("project", "alpha")]),
+        )
+        .await
+        .unwrap();
+        denied_message(
+            encrypt(
+                &service,
+                &erin_caller(),
+                &key,
+                context(&[("project", "beta")]),
+            )
+            .await,
+        );
         denied_message(encrypt(&service, &erin_caller(), &key, None).await);
 
-        let key = create(&service, Some(statement(r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["project","team"]}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["project","team"]}}"#,
+            )),
+        )
+        .await;
         encrypt(&service, &erin_caller(), &key, context(&[("team", "x")]))
             .await
             .unwrap();
-        denied_message(encrypt(&service, &erin_caller(), &key, context(&[("team", "x"), ("other", "y")])).await);
+        denied_message(
+            encrypt(
+                &service,
+                &erin_caller(),
+                &key,
+                context(&[("team", "x"), ("other", "y")]),
+            )
+            .await,
+        );
 
-        let key = create(&service, Some(statement(r#"{"StringEquals":{"aws:ResourceTag/env":"prod"}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"StringEquals":{"aws:ResourceTag/env":"prod"}}"#,
+            )),
+        )
+        .await;
         encrypt(&service, &erin_caller(), &key, None).await.unwrap();
-        let key = create(&service, Some(statement(r#"{"StringEquals":{"aws:ResourceTag/env":"dev"}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"StringEquals":{"aws:ResourceTag/env":"dev"}}"#,
+            )),
+        )
+        .await;
         denied_message(encrypt(&service, &erin_caller(), &key, None).await);
 
-        let key = create(&service, Some(statement(r#"{"StringEquals":{"aws:PrincipalTag/team":"blue"}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"StringEquals":{"aws:PrincipalTag/team":"blue"}}"#,
+            )),
+        )
+        .await;
         let mut tagged = erin_caller();
         tagged.attributes.principal_tags =
             Arc::new(BTreeMap::from([("team".to_owned(), "blue".to_owned())]));
         encrypt(&service, &tagged, &key, None).await.unwrap();
         denied_message(encrypt(&service, &erin_caller(), &key, None).await);
 
-        let key = create(&service, Some(statement(r#"{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(r#"{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}"#)),
+        )
+        .await;
         let mut local = erin_caller();
         local.attributes.source_ip = Some("127.0.0.1".parse().unwrap());
         encrypt(&service, &local, &key, None).await.unwrap();
@@ -594,7 +662,13 @@ mod tests {
         remote.attributes.source_ip = Some("192.0.2.1".parse().unwrap());
         denied_message(encrypt(&service, &remote, &key, None).await);
 
-        let key = create(&service, Some(statement(r#"{"StringEquals":{"kms:RequestAlias":"alias/app"}}"#))).await;
+        let key = create(
+            &service,
+            Some(statement(
+                r#"{"StringEquals":{"kms:RequestAlias":"alias/app"}}"#,
+            )),
+        )
+        .await;
         service
             .create_alias(
                 &root(A),
@@ -605,10 +679,18 @@ mod tests {
             )
             .await
             .unwrap();
-        encrypt(&service, &erin_caller(), "alias/app", None).await.unwrap();
+        encrypt(&service, &erin_caller(), "alias/app", None)
+            .await
+            .unwrap();
         denied_message(encrypt(&service, &erin_caller(), &key, None).await);
 
-        let key2 = create(&service, Some(statement(r#"{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/other"}}"#))).await;
+        let key2 = create(
+            &service,
+            Some(statement(
+                r#"{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/other"}}"#,
+            )),
+        )
+        .await;
         denied_message(encrypt(&service, &erin_caller(), &key2, None).await);
         service
             .create_alias(
@@ -620,7 +702,9 @@ mod tests {
             )
             .await
             .unwrap();
-        encrypt(&service, &erin_caller(), &key2, None).await.unwrap();
+        encrypt(&service, &erin_caller(), &key2, None)
+            .await
+            .unwrap();
 
         let key = create(&service, Some(key_policy(&format!(
             r#"{},{{"Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"kms:Encrypt","Resource":"*","Condition":{{"StringEquals":{{"kms:CallerAccount":"{A}"}}}}}}"#,
@@ -702,7 +786,10 @@ mod tests {
         let r = service
             .put_key_policy(
                 &caller(frank, Vec::new()),
-                put(&key_policy(r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#), None),
+                put(
+                    &key_policy(r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#),
+                    None,
+                ),
             )
             .await;
         assert_eq!(

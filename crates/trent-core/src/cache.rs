@@ -338,6 +338,38 @@ mod tests {
     }
 
     #[test]
+    fn an_updated_record_carries_its_policy_parsed_and_alias_changes_drop_alias_lists() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        let mut record = cache.key("k").unwrap().record.clone();
+        record.policy =
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}}"#
+                .to_owned();
+        cache.update_record(record.clone(), cache.epoch());
+        let k = cache.key("k").unwrap();
+        assert_eq!(k.record.policy, record.policy);
+        assert_eq!(k.policy.statements().len(), 1);
+        assert_eq!(k.policy.id(), None);
+        // A stored policy that does not parse is not served from the cache.
+        record.policy = "{".to_owned();
+        cache.update_record(record, cache.epoch());
+        assert!(cache.key("k").is_none());
+
+        let names: Arc<[String]> = vec!["alias/a".to_owned()].into();
+        cache.put_key_aliases("k", names.clone(), cache.epoch());
+        assert_eq!(cache.key_aliases("k"), Some(names.clone()));
+        cache.apply(&Change::Alias {
+            account_id: "a".to_owned(),
+            region: "r".to_owned(),
+            alias_name: "alias/b".to_owned(),
+        });
+        assert_eq!(cache.key_aliases("k"), None);
+        cache.put_key_aliases("k", names, cache.epoch());
+        cache.apply(&Change::Key("k".to_owned()));
+        assert_eq!(cache.key_aliases("k"), None);
+    }
+
+    #[test]
     fn entries_expire_after_the_lifetime() {
         let cache = KeyCache::new(10, Duration::ZERO);
         cache.put_key(loaded("k", "Enabled"), cache.epoch());

@@ -552,11 +552,15 @@ pub async fn key_policy_round_trips_and_updates_with_the_version_check(store: Ar
     let store = store.as_ref();
     let account = account();
     let (mut key, material) = new_key(&account, REGION);
-    key.policy = "{\n  \"Version\" : \"2012-10-17\",\r\n\t\"Id\" : \"clé ✓\",\n  \"Statement\" : [ ]\n}"
-        .to_owned();
+    key.policy =
+        "{\n  \"Version\" : \"2012-10-17\",\r\n\t\"Id\" : \"clé ✓\",\n  \"Statement\" : [ ]\n}"
+            .to_owned();
     store.create_key(&key, &material).await.expect("create_key");
     assert_eq!(stored_key(store, &key.key_id).await, key);
-    assert_eq!(all_keys(store, &account, REGION, 10).await, vec![key.clone()]);
+    assert_eq!(
+        all_keys(store, &account, REGION, 10).await,
+        vec![key.clone()]
+    );
 
     let mut change = key.clone();
     change.policy = format!("{{\"Id\":\"{}\"}}", "x".repeat(32 * 1024));

@@ -334,9 +334,6 @@ async fn keys_from_before_key_policies_get_the_default_key_policy() {
     }
     let store = SqliteStore::open(&path).await.unwrap();
     let key = store.key("k1").await.unwrap().unwrap();
-    assert_eq!(
-        key.policy,
-        trent_policy::default_key_policy("444455556666")
-    );
+    assert_eq!(key.policy, trent_policy::default_key_policy("444455556666"));
     assert_eq!(applied_versions(&path).await, every_migration());
 }

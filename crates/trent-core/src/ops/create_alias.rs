@@ -61,7 +61,11 @@ impl KeyService {
             .await?
             .key;
         let access = Access::new("kms:CreateAlias");
-        self.authorize_without_key(caller, &alias_arn(region, account, &req.alias_name), &access)?;
+        self.authorize_without_key(
+            caller,
+            &alias_arn(region, account, &req.alias_name),
+            &access,
+        )?;
         self.authorize(caller, &key, &access, None).await?;
         require_not_pending_deletion(&key.record)?;
         let now = self.clock.now_millis();

@@ -88,7 +88,10 @@ impl KeyService {
                 "kms:CustomerMasterKeySpec",
                 req.customer_master_key_spec.map(|s| s.as_str()),
             )
-            .with_opt("kms:CustomerMasterKeyUsage", req.key_usage.map(|u| u.as_str()));
+            .with_opt(
+                "kms:CustomerMasterKeyUsage",
+                req.key_usage.map(|u| u.as_str()),
+            );
         self.authorize_without_key(caller, "*", &with_request_tags(access, &tags))?;
 
         let account = caller.account_id();

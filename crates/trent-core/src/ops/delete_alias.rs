@@ -30,7 +30,11 @@ impl KeyService {
             .ok_or_else(not_found)?;
         // "kms:DeleteAlias on the alias (IAM policy)" and "on the KMS key (key policy)".
         let access = Access::new("kms:DeleteAlias");
-        self.authorize_without_key(caller, &alias_arn(region, account, &req.alias_name), &access)?;
+        self.authorize_without_key(
+            caller,
+            &alias_arn(region, account, &req.alias_name),
+            &access,
+        )?;
         if let Some(key) = self.load(&alias.target_key_id).await? {
             self.authorize(caller, &key, &access, None).await?;
         }

@@ -11,8 +11,8 @@ use trent_wire::{
 };
 
 use super::common::{require_usage, with_private_key};
-use crate::ids::Forms;
 use crate::authz::Access;
+use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
 

@@ -27,8 +27,10 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:ScheduleKeyDeletion")
-                    .with("kms:ScheduleKeyDeletionPendingWindowInDays", i64::from(days)),
+                Access::new("kms:ScheduleKeyDeletion").with(
+                    "kms:ScheduleKeyDeletionPendingWindowInDays",
+                    i64::from(days),
+                ),
             )
             .await?;
         let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;

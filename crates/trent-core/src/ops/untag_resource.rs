@@ -19,7 +19,8 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:UntagResource").with_all("aws:TagKeys", req.tag_keys.iter().cloned()),
+                Access::new("kms:UntagResource")
+                    .with_all("aws:TagKeys", req.tag_keys.iter().cloned()),
             )
             .await?;
         self.update_key(&key.record.key_id, |r| {

@@ -39,7 +39,11 @@ impl KeyService {
             .await?
             .key;
         let access = Access::new("kms:UpdateAlias");
-        self.authorize_without_key(caller, &alias_arn(region, account, &req.alias_name), &access)?;
+        self.authorize_without_key(
+            caller,
+            &alias_arn(region, account, &req.alias_name),
+            &access,
+        )?;
         let current = self.load(&alias.target_key_id).await?;
         if let Some(current) = &current {
             self.authorize(caller, current, &access, None).await?;

@@ -336,8 +336,7 @@ async fn documented_key_policy_examples() {
                     ),
                     _ => denied("with an explicit deny in a resource-based policy".into()),
                 };
-                if e.code() == Some("AccessDeniedException") && e.message() == Some(want.as_str())
-                {
+                if e.code() == Some("AccessDeniedException") && e.message() == Some(want.as_str()) {
                     Ok(())
                 } else {
                     Err(format!("{:?}: {:?} (wanted {want})", e.code(), e.message()))
@@ -348,7 +347,11 @@ async fn documented_key_policy_examples() {
             failures.push(format!("{} ({:?}): {why}", c.name, c.who));
         }
     }
-    assert!(failures.is_empty(), "failed cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failed cases:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Operations on no key are decided by identity policies alone; an account root and the
@@ -428,6 +431,240 @@ async fn tags_and_policies_take_effect_on_the_next_request() {
         .send()
         .await;
     expect_code(e, "AccessDeniedException");
-    ok(admin.untag_resource().key_id(&key).tag_keys("frozen").send().await);
+    ok(admin
+        .untag_resource()
+        .key_id(&key)
+        .tag_keys("frozen")
+        .send()
+        .await);
     encrypt(&admin, &key, b"ok again").await;
+}
+
+/// Principals of the configuration file (see `docs/identities.md`) for the table below.
+mod principals {
+    pub const ALICE: &str = "arn:aws:iam::111122223333:user/engineering/alice";
+    pub const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+    pub const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
+    pub const DAVE: &str = "arn:aws:iam::444455556666:user/dave";
+    pub const ERIN: &str = "arn:aws:iam::444455556666:user/erin";
+
+    /// (ARN, access key id, secret)
+    pub const USERS: &[(&str, &str, &str)] = &[
+        (ALICE, "AKIAALICE00000000001", "alice-secret-1"),
+        (BOB, "AKIABOB0000000000001", "bob-secret-1"),
+        (CAROL, "AKIACAROL00000000001", "carol-secret-1"),
+        (DAVE, "AKIADAVE000000000001", "dave-secret-1"),
+        (ERIN, "AKIAERIN000000000001", "erin-secret-1"),
+    ];
+
+    /// Alice (team=blue) may use keys through IAM; Bob has no identity policy; Carol's
+    /// IAM allows everything but denies Encrypt; in the partner account, Dave's IAM allows
+    /// Encrypt and Erin has no identity policy.
+    pub fn config() -> String {
+        let allow = |action: &str| {
+            format!(
+                r#"'''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}'''"#
+            )
+        };
+        format!(
+            r#"[[accounts]]
+id = "444455556666"
+
+[[users]]
+arn = "{ALICE}"
+access_keys = [{{ id = "AKIAALICE00000000001", secret = "alice-secret-1" }}]
+tags = {{ team = "blue" }}
+[users.policies]
+use = {use_keys}
+
+[[users]]
+arn = "{BOB}"
+access_keys = [{{ id = "AKIABOB0000000000001", secret = "bob-secret-1" }}]
+tags = {{ team = "red" }}
+
+[[users]]
+arn = "{CAROL}"
+access_keys = [{{ id = "AKIACAROL00000000001", secret = "carol-secret-1" }}]
+[users.policies]
+all = {all}
+no-encrypt = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"kms:Encrypt","Resource":"*"}}]}}'''
+
+[[users]]
+arn = "{DAVE}"
+access_keys = [{{ id = "AKIADAVE000000000001", secret = "dave-secret-1" }}]
+[users.policies]
+encrypt = {encrypt}
+
+[[users]]
+arn = "{ERIN}"
+access_keys = [{{ id = "AKIAERIN000000000001", secret = "erin-secret-1" }}]
+"#,
+            use_keys = allow("kms:*"),
+            all = allow("*"),
+            encrypt = allow("kms:Encrypt"),
+        )
+    }
+}
+
+/// Why a case is denied, as AWS's message ends.
+#[derive(Clone, Copy, Debug)]
+enum Why {
+    Allowed,
+    NoResourcePolicy,
+    NoIdentityPolicy,
+    DenyInKeyPolicy,
+    DenyInIdentityPolicy,
+}
+
+#[tokio::test]
+async fn documented_examples_under_several_principals() {
+    use principals::*;
+    let dir = tempfile::Builder::new()
+        .prefix("trent-config-")
+        .tempdir()
+        .unwrap();
+    let config = dir.path().join("trent.toml");
+    std::fs::write(&config, config()).unwrap();
+    let server = TestServer::start_with(&["--config", config.to_str().unwrap()], &[]);
+    let admin = server.client(REGION);
+    let clients: HashMap<&str, Client> = USERS
+        .iter()
+        .map(|(arn, key, secret)| (*arn, server.client_as(REGION, key, secret)))
+        .collect();
+
+    let principal = |arn: &str| format!("{{\"AWS\":\"{arn}\"}}");
+    let encrypt = "\"kms:Encrypt\"";
+    let default = policy(&[owner_account()]);
+    let same_account = format!("{{\"StringEquals\":{{\"kms:CallerAccount\":\"{OWNER}\"}}}}");
+    // (name, key policy, caller, encryption context, expected)
+    let table: Vec<(&str, String, &str, &[(&str, &str)], Why)> = vec![
+        ("delegation to IAM: identity policy allows", default.clone(), ALICE, &[], Why::Allowed),
+        ("delegation to IAM: no identity policy", default.clone(), BOB, &[], Why::NoIdentityPolicy),
+        (
+            "key policy allows the user directly, no identity policy needed",
+            policy(&[owner_account(), statement("Allow", &principal(BOB), encrypt, None)]),
+            BOB,
+            &[],
+            Why::Allowed,
+        ),
+        (
+            "explicit deny in the key policy wins over IAM",
+            policy(&[owner_account(), statement("Deny", &principal(ALICE), encrypt, None)]),
+            ALICE,
+            &[],
+            Why::DenyInKeyPolicy,
+        ),
+        ("explicit deny in an identity policy wins", default.clone(), CAROL, &[], Why::DenyInIdentityPolicy),
+        (
+            "cross-account: key policy and the partner's IAM allow",
+            policy(&[owner_account(), statement("Allow", &principal(&format!("arn:aws:iam::{PARTNER}:root")), encrypt, None)]),
+            DAVE,
+            &[],
+            Why::Allowed,
+        ),
+        (
+            "cross-account: the partner's IAM does not allow",
+            policy(&[owner_account(), statement("Allow", &principal(&format!("arn:aws:iam::{PARTNER}:root")), encrypt, None)]),
+            ERIN,
+            &[],
+            Why::NoIdentityPolicy,
+        ),
+        ("cross-account: the key policy does not allow", default.clone(), DAVE, &[], Why::NoResourcePolicy),
+        (
+            "aws:PrincipalTag/team matches",
+            policy(&[owner_account(), statement("Allow", "{\"AWS\":\"*\"}", encrypt, Some(&format!("{{\"StringEquals\":{{\"aws:PrincipalTag/team\":\"red\",\"kms:CallerAccount\":\"{OWNER}\"}}}}")))]),
+            BOB,
+            &[],
+            Why::Allowed,
+        ),
+        (
+            "aws:PrincipalTag/team differs",
+            policy(&[statement("Allow", "{\"AWS\":\"*\"}", encrypt, Some(&format!("{{\"StringEquals\":{{\"aws:PrincipalTag/team\":\"red\",\"kms:CallerAccount\":\"{OWNER}\"}}}}")))]),
+            ALICE,
+            &[],
+            Why::NoResourcePolicy,
+        ),
+        (
+            "${aws:username} in the encryption context matches",
+            policy(&[statement("Allow", "{\"AWS\":\"*\"}", encrypt, Some("{\"StringEquals\":{\"kms:EncryptionContext:owner\":\"${aws:username}\"}}"))]),
+            BOB,
+            &[("owner", "bob")],
+            Why::Allowed,
+        ),
+        (
+            "${aws:username} in the encryption context differs",
+            policy(&[statement("Allow", "{\"AWS\":\"*\"}", encrypt, Some("{\"StringEquals\":{\"kms:EncryptionContext:owner\":\"${aws:username}\"}}"))]),
+            BOB,
+            &[("owner", "alice")],
+            Why::NoResourcePolicy,
+        ),
+        (
+            "kms:CallerAccount keeps other accounts out",
+            policy(&[statement("Allow", "{\"AWS\":\"*\"}", encrypt, Some(&same_account))]),
+            DAVE,
+            &[],
+            Why::NoResourcePolicy,
+        ),
+        (
+            "kms:EncryptionContext:project for IAM-delegated use",
+            policy(&[owner_account(), statement("Deny", "\"*\"", encrypt, Some("{\"StringNotEquals\":{\"kms:EncryptionContext:project\":\"alpha\"}}"))]),
+            ALICE,
+            &[("project", "alpha")],
+            Why::Allowed,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, key_policy, who, context, why) in table {
+        let created = ok(admin
+            .create_key()
+            .policy(&key_policy)
+            .bypass_policy_lockout_safety_check(true)
+            .send()
+            .await);
+        let arn = created.key_metadata().unwrap().arn().unwrap().to_owned();
+        let mut req = clients[who]
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(Blob::new(b"table".to_vec()));
+        for (k, v) in context {
+            req = req.encryption_context(*k, *v);
+        }
+        let result = req.send().await;
+        let reason = match why {
+            Why::Allowed => None,
+            Why::NoResourcePolicy => {
+                Some("because no resource-based policy allows the kms:Encrypt action")
+            }
+            Why::NoIdentityPolicy => {
+                Some("because no identity-based policy allows the kms:Encrypt action")
+            }
+            Why::DenyInKeyPolicy => Some("with an explicit deny in a resource-based policy"),
+            Why::DenyInIdentityPolicy => Some("with an explicit deny in an identity-based policy"),
+        };
+        let outcome = match (reason, result) {
+            (None, Ok(_)) => Ok(()),
+            (None, Err(e)) => Err(format!("denied: {:?}", e.into_service_error())),
+            (Some(_), Ok(_)) => Err("allowed".to_owned()),
+            (Some(reason), Err(e)) => {
+                use aws_sdk_kms::error::ProvideErrorMetadata;
+                let e = e.into_service_error();
+                let want = format!(
+                    "User: {who} is not authorized to perform: kms:Encrypt on resource: {arn} {reason}"
+                );
+                if e.code() == Some("AccessDeniedException") && e.message() == Some(want.as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}: {:?} (wanted {want})", e.code(), e.message()))
+                }
+            }
+        };
+        if let Err(detail) = outcome {
+            failures.push(format!("{name}: {detail}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "failed cases:\n{}",
+        failures.join("\n")
+    );
 }

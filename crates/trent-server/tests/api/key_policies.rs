@@ -192,7 +192,9 @@ async fn malformed_policies_are_refused_with_aws_messages() {
             "Policy contains a statement with no principal.",
         ),
         (
-            policy(r#"{"Effect":"Allow","Principal":{"AWS":"not-a-principal"},"Action":"kms:*","Resource":"*"}"#),
+            policy(
+                r#"{"Effect":"Allow","Principal":{"AWS":"not-a-principal"},"Action":"kms:*","Resource":"*"}"#,
+            ),
             "MalformedPolicyDocumentException",
             "Policy contains a statement with one or more invalid principals.",
         ),
@@ -203,7 +205,12 @@ async fn malformed_policies_are_refused_with_aws_messages() {
         ),
     ];
     for (document, code, message) in &cases {
-        let e = client.put_key_policy().key_id(&key).policy(document).send().await;
+        let e = client
+            .put_key_policy()
+            .key_id(&key)
+            .policy(document)
+            .send()
+            .await;
         expect_err(e, code, Some(message));
         let e = client.create_key().policy(document).send().await;
         expect_err(e, code, Some(message));
@@ -214,13 +221,23 @@ async fn malformed_policies_are_refused_with_aws_messages() {
         account_statement(),
         "x".repeat(33_000)
     ));
-    let e = client.put_key_policy().key_id(&key).policy(&big).send().await;
+    let e = client
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&big)
+        .send()
+        .await;
     expect_code(e, "LimitExceededException");
     let e = client.create_key().policy(&big).send().await;
     expect_code(e, "LimitExceededException");
     // Past the model's length constraint: a validation error before anything else.
     let huge = "x".repeat(131_073);
-    let e = client.put_key_policy().key_id(&key).policy(&huge).send().await;
+    let e = client
+        .put_key_policy()
+        .key_id(&key)
+        .policy(&huge)
+        .send()
+        .await;
     expect_code(e, "ValidationException");
     // Only `default` exists.
     let e = client
