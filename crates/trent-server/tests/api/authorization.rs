@@ -523,9 +523,9 @@ async fn documented_examples_under_several_principals() {
         .prefix("trent-config-")
         .tempdir()
         .unwrap();
-    let config = dir.path().join("trent.toml");
-    std::fs::write(&config, config()).unwrap();
-    let server = TestServer::start_with(&["--config", config.to_str().unwrap()], &[]);
+    let config_path = dir.path().join("trent.toml");
+    std::fs::write(&config_path, config()).unwrap();
+    let server = TestServer::start_with(&["--config", config_path.to_str().unwrap()], &[]);
     let admin = server.client(REGION);
     let clients: HashMap<&str, Client> = USERS
         .iter()
