@@ -309,7 +309,8 @@ async fn key_policy_operations_work_in_every_key_state_and_need_an_existing_key(
     let e = client.list_key_policies().key_id(&missing).send().await;
     expect_err(e, "NotFoundException", Some(&message));
     // Key policy operations take a key id or ARN, never an alias.
-    create_alias(&client, "alias/kp", &key).await;
+    let (other, _) = create_key(&client).await;
+    create_alias(&client, "alias/kp", &other).await;
     let e = client.get_key_policy().key_id("alias/kp").send().await;
     expect_code(e, "NotFoundException");
 }
