@@ -76,6 +76,8 @@ impl LoadedKey {
 }
 
 type AliasKey = (String, String, String);
+/// The alias names of a key, and when they were read.
+type AliasList = (Arc<[String]>, Instant);
 
 #[derive(Debug)]
 pub(crate) struct KeyCache {
@@ -89,7 +91,7 @@ pub(crate) struct KeyCache {
     /// key id → the names of the aliases pointing at it (`kms:ResourceAliases`). Any alias
     /// change drops them all: an alias moving from one key to another changes two entries,
     /// and alias changes are rare.
-    key_aliases: RwLock<HashMap<String, (Arc<[String]>, Instant)>>,
+    key_aliases: RwLock<HashMap<String, AliasList>>,
 }
 
 impl KeyCache {

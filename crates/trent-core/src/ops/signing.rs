@@ -33,8 +33,7 @@ impl KeyService {
         algorithm: SigningAlgorithmSpec,
         message_type: Option<trent_wire::MessageType>,
         message_len: usize,
-        grant_tokens: Option<&Vec<String>>,
-        (action, operation): (&'static str, &'static str),
+        (action, operation, grant_tokens): (&'static str, &'static str, Option<&Vec<String>>),
     ) -> Result<SigningRequest, KmsError> {
         let access = Access::new(action)
             .grant_tokens(grant_tokens)

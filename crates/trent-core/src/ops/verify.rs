@@ -20,8 +20,7 @@ impl KeyService {
                 req.signing_algorithm,
                 req.message_type,
                 req.message.expose().len(),
-                req.grant_tokens.as_ref(),
-                ("kms:Verify", "Verify"),
+                ("kms:Verify", "Verify", req.grant_tokens.as_ref()),
             )
             .await?;
         if req.dry_run == Some(true) {
