@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
+use trent_policy::{Policy, PolicyKind};
 use trent_store::{Change, KeyRecord};
 
 /// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
@@ -38,6 +39,8 @@ pub(crate) struct LoadedKey {
     /// and asymmetric keys have exactly one.
     pub materials: HashMap<[u8; 32], Arc<Material>>,
     pub current_material: [u8; 32],
+    /// `record.policy`, parsed once when the key was loaded (never per request).
+    pub policy: Arc<Policy>,
 }
 
 impl LoadedKey {
@@ -73,6 +76,8 @@ impl LoadedKey {
 }
 
 type AliasKey = (String, String, String);
+/// The alias names of a key, and when they were read.
+type AliasList = (Arc<[String]>, Instant);
 
 #[derive(Debug)]
 pub(crate) struct KeyCache {
@@ -83,6 +88,10 @@ pub(crate) struct KeyCache {
     keys: RwLock<HashMap<String, (Arc<LoadedKey>, Instant)>>,
     /// (account, region, alias name) → key id
     aliases: RwLock<HashMap<AliasKey, (String, Instant)>>,
+    /// key id → the names of the aliases pointing at it (`kms:ResourceAliases`). Any alias
+    /// change drops them all: an alias moving from one key to another changes two entries,
+    /// and alias changes are rare.
+    key_aliases: RwLock<HashMap<String, AliasList>>,
 }
 
 impl KeyCache {
@@ -93,6 +102,7 @@ impl KeyCache {
             epoch: AtomicU64::new(0),
             keys: RwLock::default(),
             aliases: RwLock::default(),
+            key_aliases: RwLock::default(),
         }
     }
 
@@ -130,9 +140,26 @@ impl KeyCache {
         keys.insert(key.record.key_id.clone(), (key, Instant::now()));
     }
 
-    /// Replaces a cached key's record (state, tags, ...) keeping its material, unless
-    /// something was invalidated since `epoch`.
+    /// Replaces a cached key's record (state, tags, policy, ...) keeping its material,
+    /// unless something was invalidated since `epoch`. A changed policy is parsed here,
+    /// outside the lock; one that does not parse drops the entry (the next load reports it).
     pub fn update_record(&self, record: KeyRecord, epoch: u64) {
+        let old_policy = self
+            .keys
+            .read()
+            .get(&record.key_id)
+            .map(|(k, _)| (k.record.policy.clone(), k.policy.clone()));
+        let policy = match old_policy {
+            None => return,
+            Some((text, parsed)) if text == record.policy => parsed,
+            Some(_) => match Policy::parse(&record.policy, PolicyKind::KeyPolicy) {
+                Ok(p) => Arc::new(p),
+                Err(_) => {
+                    self.drop_key(&record.key_id);
+                    return;
+                }
+            },
+        };
         let mut keys = self.keys.write();
         if self.epoch() != epoch {
             return;
@@ -142,6 +169,7 @@ impl KeyCache {
                 key_id_bytes: old.key_id_bytes,
                 materials: old.materials.clone(),
                 current_material: old.current_material,
+                policy,
                 record,
             };
             keys.insert(
@@ -173,24 +201,51 @@ impl KeyCache {
         );
     }
 
+    /// The aliases of a key, if cached and fresh.
+    pub fn key_aliases(&self, key_id: &str) -> Option<Arc<[String]>> {
+        self.key_aliases
+            .read()
+            .get(key_id)
+            .filter(|(_, at)| self.fresh(*at))
+            .map(|(names, _)| names.clone())
+    }
+
+    pub fn put_key_aliases(&self, key_id: &str, names: Arc<[String]>, epoch: u64) {
+        let mut key_aliases = self.key_aliases.write();
+        if self.epoch() != epoch {
+            return;
+        }
+        if key_aliases.len() >= self.capacity {
+            key_aliases.clear();
+        }
+        key_aliases.insert(key_id.to_owned(), (names, Instant::now()));
+    }
+
+    /// Forgets an alias (created, retargeted or deleted), and every key's alias list.
     pub fn drop_alias(&self, account: &str, region: &str, name: &str) {
         let mut aliases = self.aliases.write();
+        let mut key_aliases = self.key_aliases.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         aliases.remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
+        key_aliases.clear();
     }
 
     pub fn drop_key(&self, key_id: &str) {
         let mut keys = self.keys.write();
+        let mut key_aliases = self.key_aliases.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.remove(key_id);
+        key_aliases.remove(key_id);
     }
 
     pub fn clear(&self) {
         let mut keys = self.keys.write();
         let mut aliases = self.aliases.write();
+        let mut key_aliases = self.key_aliases.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.clear();
         aliases.clear();
+        key_aliases.clear();
     }
 
     /// Forgets what a committed change (of this node or another) made stale.
@@ -231,10 +286,18 @@ mod tests {
                 current_material_id: String::new(),
                 multi_region: false,
                 tags: Vec::new(),
+                policy: String::new(),
             },
             key_id_bytes: [0; 16],
             materials: HashMap::new(),
             current_material: [0; 32],
+            policy: Arc::new(
+                Policy::parse(
+                    &trent_policy::default_key_policy("111122223333"),
+                    PolicyKind::KeyPolicy,
+                )
+                .unwrap(),
+            ),
         })
     }
 
@@ -274,6 +337,38 @@ mod tests {
         assert!(cache.key("k2").is_some());
         assert!(cache.alias("a", "r", "alias/x").is_none());
         assert_eq!(cache.alias("a", "r", "alias/y").as_deref(), Some("k2"));
+    }
+
+    #[test]
+    fn an_updated_record_carries_its_policy_parsed_and_alias_changes_drop_alias_lists() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        let mut record = cache.key("k").unwrap().record.clone();
+        record.policy =
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}}"#
+                .to_owned();
+        cache.update_record(record.clone(), cache.epoch());
+        let k = cache.key("k").unwrap();
+        assert_eq!(k.record.policy, record.policy);
+        assert_eq!(k.policy.statements().len(), 1);
+        assert_eq!(k.policy.id(), None);
+        // A stored policy that does not parse is not served from the cache.
+        record.policy = "{".to_owned();
+        cache.update_record(record, cache.epoch());
+        assert!(cache.key("k").is_none());
+
+        let names: Arc<[String]> = vec!["alias/a".to_owned()].into();
+        cache.put_key_aliases("k", names.clone(), cache.epoch());
+        assert_eq!(cache.key_aliases("k"), Some(names.clone()));
+        cache.apply(&Change::Alias {
+            account_id: "a".to_owned(),
+            region: "r".to_owned(),
+            alias_name: "alias/b".to_owned(),
+        });
+        assert_eq!(cache.key_aliases("k"), None);
+        cache.put_key_aliases("k", names, cache.epoch());
+        cache.apply(&Change::Key("k".to_owned()));
+        assert_eq!(cache.key_aliases("k"), None);
     }
 
     #[test]

@@ -77,12 +77,17 @@ pub enum KmsError {
     UnsupportedOperation { operation: &'static str },
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
-    #[error("User: {principal} is not authorized to perform: {action} on resource: {resource} because no resource-based policy allows the {action} action")]
-    AccessDenied {
-        principal: String,
-        action: &'static str,
-        resource: String,
-    },
+    /// AWS's message, who/what/which resource/why, from the policy evaluation.
+    #[error("{message}")]
+    AccessDenied { message: String },
+    /// A key policy refused by the parser or the lockout safety check:
+    /// `MalformedPolicyDocumentException`, or `LimitExceededException` for one over 32 KiB.
+    #[error(transparent)]
+    Policy(#[from] trent_policy::PolicyError),
+    /// PutKeyPolicy/GetKeyPolicy with another PolicyName than `default`. (AWS answers a
+    /// NotFoundException naming the policy.)
+    #[error("Policy {name} not found")]
+    PolicyNotFound { name: String },
     /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal,
@@ -128,6 +133,13 @@ impl KmsError {
             }
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
+            KmsError::Policy(e) => match e.code() {
+                trent_policy::PolicyErrorCode::LimitExceeded => ErrorCode::LimitExceededException,
+                trent_policy::PolicyErrorCode::MalformedPolicyDocument => {
+                    ErrorCode::MalformedPolicyDocumentException
+                }
+            },
+            KmsError::PolicyNotFound { .. } => ErrorCode::NotFoundException,
             KmsError::Internal => ErrorCode::KMSInternalException,
             KmsError::DependencyTimeout => ErrorCode::DependencyTimeoutException,
         }

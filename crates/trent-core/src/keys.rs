@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
+use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, StoreError};
 use trent_wire::{
     CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
     OriginType, Timestamp,
 };
 
+use crate::authz::Access;
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
@@ -20,6 +22,13 @@ use crate::{Caller, KeyService, KmsError};
 /// How many times an update is re-applied on a fresh read when another writer got there
 /// first (optimistic concurrency).
 const MAX_UPDATE_ATTEMPTS: usize = 16;
+
+/// A key found by [`KeyService::locate`], with the alias the request named it by.
+pub(crate) struct Located {
+    pub key: Arc<LoadedKey>,
+    /// `kms:RequestAlias`: the alias name (`alias/...`) when the request used one.
+    pub alias: Option<String>,
+}
 
 pub(crate) const STATE_ENABLED: &str = "Enabled";
 pub(crate) const STATE_DISABLED: &str = "Disabled";
@@ -64,19 +73,39 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 impl KeyService {
-    /// Finds the key a request names, in the forms the operation admits, and checks it
-    /// is visible to the caller (same region; another account only by ARN).
-    pub(crate) async fn resolve(
+    /// Finds the key a request names, in the forms the operation admits, and authorizes
+    /// the request on it (key policy, identity policies, grants) with the request's
+    /// condition keys. A key that does not exist is `NotFoundException` before any
+    /// authorization (AWS answers the same); another account's key is found only by ARN.
+    pub(crate) async fn resolve<'r>(
         &self,
         caller: &Caller,
         input: &str,
         forms: Forms,
-        action: &'static str,
+        access: impl Into<Access<'r>>,
     ) -> Result<Arc<LoadedKey>, KmsError> {
+        let located = self.locate(caller, input, forms).await?;
+        self.authorize(
+            caller,
+            &located.key,
+            &access.into(),
+            located.alias.as_deref(),
+        )
+        .await?;
+        Ok(located.key)
+    }
+
+    /// Finds the key a request names, without authorizing anything (the caller must).
+    pub(crate) async fn locate(
+        &self,
+        caller: &Caller,
+        input: &str,
+        forms: Forms,
+    ) -> Result<Located, KmsError> {
         let account = caller.account_id();
         let region = caller.region.as_str();
-        let (key_id, key_account) = match KeyRef::parse(input, forms)? {
-            KeyRef::Id(id) => (id, account.to_owned()),
+        let (key_id, key_account, alias) = match KeyRef::parse(input, forms)? {
+            KeyRef::Id(id) => (id, account.to_owned(), None),
             KeyRef::KeyArn {
                 region: r,
                 account: a,
@@ -85,11 +114,12 @@ impl KeyService {
                 if r != region {
                     return Err(KmsError::ArnInOtherRegion { region: r });
                 }
-                (key_id, a)
+                (key_id, a, None)
             }
             KeyRef::AliasName(name) => (
                 self.alias_target(account, region, &name).await?,
                 account.to_owned(),
+                Some(name),
             ),
             KeyRef::AliasArn {
                 region: r,
@@ -99,7 +129,8 @@ impl KeyService {
                 if r != region {
                     return Err(KmsError::ArnInOtherRegion { region: r });
                 }
-                (self.alias_target(&a, region, &alias_name).await?, a)
+                let id = self.alias_target(&a, region, &alias_name).await?;
+                (id, a, Some(alias_name))
             }
         };
         let not_found = || KmsError::KeyNotFound {
@@ -109,28 +140,7 @@ impl KeyService {
         if key.record.region != region || key.record.account_id != key_account {
             return Err(not_found());
         }
-        self.check_access(caller, &key.record, action)?;
-        Ok(key)
-    }
-
-    /// Cross-account use needs a key policy that allows it; until key policies exist every
-    /// key has AWS's default key policy, which allows only its own account.
-    pub(crate) fn check_access(
-        &self,
-        caller: &Caller,
-        key: &KeyRecord,
-        action: &'static str,
-    ) -> Result<(), KmsError> {
-        caller.keys_used.note(&key.arn);
-        if key.account_id == caller.account_id() {
-            Ok(())
-        } else {
-            Err(KmsError::AccessDenied {
-                principal: caller.principal.arn.clone(),
-                action,
-                resource: key.arn.clone(),
-            })
-        }
+        Ok(Located { key, alias })
     }
 
     pub(crate) async fn alias_target(
@@ -210,11 +220,16 @@ impl KeyService {
             tracing::error!(key_id = %record.key_id, "current material of a key is missing");
             return Err(KmsError::Internal);
         }
+        let policy = Policy::parse(&record.policy, PolicyKind::KeyPolicy).map_err(|e| {
+            tracing::error!(key_id = %record.key_id, error = %e, "stored key policy does not parse");
+            KmsError::Internal
+        })?;
         Ok(LoadedKey {
             record,
             key_id_bytes,
             materials,
             current_material,
+            policy: Arc::new(policy),
         })
     }
 

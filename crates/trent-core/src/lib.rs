@@ -7,6 +7,7 @@
 //! writes plaintext key material anywhere but memory: everything it persists goes through
 //! the root key first.
 
+mod authz;
 mod cache;
 mod clock;
 mod error;

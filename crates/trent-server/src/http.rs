@@ -316,10 +316,20 @@ async fn dispatch(
             generate_random,
             GenerateRandomRequest
         ),
+        Operation::GetKeyPolicy => {
+            call!(service, caller, body, get_key_policy, GetKeyPolicyRequest)
+        }
         Operation::GetPublicKey => {
             call!(service, caller, body, get_public_key, GetPublicKeyRequest)
         }
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
+        Operation::ListKeyPolicies => call!(
+            service,
+            caller,
+            body,
+            list_key_policies,
+            ListKeyPoliciesRequest
+        ),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
         Operation::ListResourceTags => call!(
             service,
@@ -328,6 +338,9 @@ async fn dispatch(
             list_resource_tags,
             ListResourceTagsRequest
         ),
+        Operation::PutKeyPolicy => {
+            call!(service, caller, body, put_key_policy, PutKeyPolicyRequest)
+        }
         Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
         Operation::ScheduleKeyDeletion => {
             call!(

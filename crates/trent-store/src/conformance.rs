@@ -37,6 +37,7 @@ macro_rules! __store_conformance_cases {
             update_missing_key_is_not_found,
             update_key_keeps_identity,
             update_key_replaces_tags_in_order,
+            key_policy_round_trips_and_updates_with_the_version_check,
             list_keys_pages_in_key_id_order,
             list_keys_isolates_accounts_and_regions,
             materials_are_listed_oldest_first,
@@ -149,6 +150,7 @@ fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
         current_material_id: material_id.clone(),
         multi_region: false,
         tags: Vec::new(),
+        policy: format!("{{\"Statement\":[{{\"Principal\":{{\"AWS\":\"{account}\"}}}}]}}"),
     };
     let material = MaterialRecord {
         key_id,
@@ -541,6 +543,41 @@ pub async fn update_key_replaces_tags_in_order(store: Arc<dyn Store>) {
         Some("tag-49"),
         "tags keep the given order, not sorted"
     );
+}
+
+/// A key policy comes back byte for byte (JSON as given: whitespace, line breaks, non-ASCII,
+/// the 32 KiB quota's worth of text), in `key` and `list_keys` alike; an update against the
+/// current version replaces it, a stale one changes nothing.
+pub async fn key_policy_round_trips_and_updates_with_the_version_check(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (mut key, material) = new_key(&account, REGION);
+    key.policy =
+        "{\n  \"Version\" : \"2012-10-17\",\r\n\t\"Id\" : \"clé ✓\",\n  \"Statement\" : [ ]\n}"
+            .to_owned();
+    store.create_key(&key, &material).await.expect("create_key");
+    assert_eq!(stored_key(store, &key.key_id).await, key);
+    assert_eq!(
+        all_keys(store, &account, REGION, 10).await,
+        vec![key.clone()]
+    );
+
+    let mut change = key.clone();
+    change.policy = format!("{{\"Id\":\"{}\"}}", "x".repeat(32 * 1024));
+    let updated = store.update_key(&change).await.expect("update_key");
+    assert_eq!(updated.policy, change.policy);
+    assert_eq!(updated.version, 2);
+    assert_eq!(stored_key(store, &key.key_id).await, updated);
+
+    // Another writer changed the policy meanwhile: the stale write is refused whole.
+    let mut stale = key.clone();
+    stale.policy = "{\"Id\":\"stale\"}".to_owned();
+    let err = store.update_key(&stale).await.expect_err("stale update");
+    assert!(
+        matches!(err, StoreError::Conflict),
+        "stale policy update: expected Conflict, got {err:?}"
+    );
+    assert_eq!(stored_key(store, &key.key_id).await, updated);
 }
 
 /// `list_keys` pages through one account and region in key id (byte) order, strictly

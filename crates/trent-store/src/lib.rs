@@ -55,6 +55,10 @@ pub struct KeyRecord {
     pub multi_region: bool,
     /// Tags in the order they were first set; keys are unique.
     pub tags: Vec<(String, String)>,
+    /// The key policy (the key's only policy, `default`): the JSON document exactly as it
+    /// was given. Updated with the rest of the record, so a policy change reaches other
+    /// nodes as a [`Change::Key`].
+    pub policy: String,
 }
 
 /// One version of a key's material, sealed under the root key by the key service.

@@ -27,6 +27,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_leases",
         sql: include_str!("../migrations/0002_leases.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_key_policy",
+        sql: include_str!("../migrations/0003_key_policy.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

@@ -52,7 +52,7 @@ const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
      k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
-     k.pending_deletion_window_days, k.current_material_id, k.multi_region";
+     k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy";
 const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, created_at, updated_at";
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
@@ -330,6 +330,7 @@ fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         current_material_id: column(row, "current_material_id")?,
         multi_region,
         tags: Vec::new(),
+        policy: column(row, "policy")?,
         key_id,
     })
 }
@@ -449,8 +450,9 @@ impl Store for PostgresStore {
         sqlx::query(
             "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
              description, key_spec, key_usage, origin, state, deletion_date, \
-             pending_deletion_window_days, current_material_id, multi_region) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             pending_deletion_window_days, current_material_id, multi_region, policy) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16)",
         )
         .bind(&key.key_id)
         .bind(&key.account_id)
@@ -467,6 +469,7 @@ impl Store for PostgresStore {
         .bind(key.pending_deletion_window_days.map(i64::from))
         .bind(&key.current_material_id)
         .bind(i64::from(key.multi_region))
+        .bind(&key.policy)
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
@@ -505,8 +508,8 @@ impl Store for PostgresStore {
         let stored = sqlx::query(
             "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
              key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
-             pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9 \
-             WHERE key_id = $10 AND version = $11 \
+             pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
+             policy = $12 WHERE key_id = $10 AND version = $11 \
              RETURNING account_id, region, arn, created_at, version",
         )
         .bind(&key.description)
@@ -520,6 +523,7 @@ impl Store for PostgresStore {
         .bind(i64::from(key.multi_region))
         .bind(&key.key_id)
         .bind(key.version)
+        .bind(&key.policy)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;

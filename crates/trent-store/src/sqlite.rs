@@ -38,7 +38,7 @@ const READERS: u32 = 4;
 /// The key columns, in the order [`key_from_row`] expects.
 const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
      k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
-     k.pending_deletion_window_days, k.current_material_id, k.multi_region";
+     k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy";
 
 /// The [`Store`] on an SQLite file (the embedded default).
 ///
@@ -329,6 +329,7 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         current_material_id: column(row, "current_material_id")?,
         multi_region,
         tags: Vec::new(),
+        policy: column(row, "policy")?,
         key_id,
     })
 }
@@ -426,8 +427,9 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
              description, key_spec, key_usage, origin, state, deletion_date, \
-             pending_deletion_window_days, current_material_id, multi_region) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             pending_deletion_window_days, current_material_id, multi_region, policy) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+             ?16)",
         )
         .bind(&key.key_id)
         .bind(&key.account_id)
@@ -444,6 +446,7 @@ impl Store for SqliteStore {
         .bind(key.pending_deletion_window_days.map(i64::from))
         .bind(&key.current_material_id)
         .bind(i64::from(key.multi_region))
+        .bind(&key.policy)
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
@@ -483,8 +486,8 @@ impl Store for SqliteStore {
         let stored = sqlx::query(
             "UPDATE keys SET version = version + 1, description = ?1, key_spec = ?2, \
              key_usage = ?3, origin = ?4, state = ?5, deletion_date = ?6, \
-             pending_deletion_window_days = ?7, current_material_id = ?8, multi_region = ?9 \
-             WHERE key_id = ?10 AND version = ?11 \
+             pending_deletion_window_days = ?7, current_material_id = ?8, multi_region = ?9, \
+             policy = ?12 WHERE key_id = ?10 AND version = ?11 \
              RETURNING account_id, region, arn, created_at, version",
         )
         .bind(&key.description)
@@ -498,6 +501,7 @@ impl Store for SqliteStore {
         .bind(i64::from(key.multi_region))
         .bind(&key.key_id)
         .bind(key.version)
+        .bind(&key.policy)
         .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?;

@@ -144,6 +144,7 @@ fn new_key() -> (KeyRecord, MaterialRecord) {
         current_material_id: material.material_id.clone(),
         multi_region: false,
         tags: Vec::new(),
+        policy: "{}".to_owned(),
     };
     (key, material)
 }

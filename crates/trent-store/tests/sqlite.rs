@@ -105,6 +105,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
             ("b".to_owned(), "1".to_owned()),
             ("a".to_owned(), "2".to_owned()),
         ],
+        policy: "{\"Version\":\"2012-10-17\"}".to_owned(),
     };
     store.create_key(&key, &first).await.unwrap();
     let rotated = MaterialRecord {
@@ -296,4 +297,43 @@ async fn unopenable_path_is_a_backend_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+/// A key stored before key policies existed (schema version 2) has AWS's default key
+/// policy of its account after the upgrade, byte for byte as KMS formats it.
+#[tokio::test]
+async fn keys_from_before_key_policies_get_the_default_key_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    {
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql(include_str!("../migrations/0001_initial.sql"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(include_str!("../migrations/0002_leases.sql"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, \
+             applied_at BIGINT NOT NULL); \
+             INSERT INTO schema_migrations VALUES (1, 0), (2, 0); \
+             INSERT INTO keys VALUES ('k1', '444455556666', 'us-east-1', \
+             'arn:aws:kms:us-east-1:444455556666:key/k1', 1, 0, '', 'SYMMETRIC_DEFAULT', \
+             'ENCRYPT_DECRYPT', 'AWS_KMS', 'Enabled', NULL, NULL, 'm1', 0); \
+             INSERT INTO key_materials VALUES ('k1', 'm1', 1, 0, x'00');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let key = store.key("k1").await.unwrap().unwrap();
+    assert_eq!(key.policy, trent_policy::default_key_policy("444455556666"));
+    assert_eq!(applied_versions(&path).await, every_migration());
 }

@@ -10,6 +10,7 @@ use trent_crypto::{
 };
 use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, Tag};
 
+use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
@@ -272,14 +273,14 @@ impl KeyService {
         &self,
         caller: &Caller,
         ciphertext: Ciphertext<'_>,
-        action: &'static str,
+        access: Access<'_>,
         operation: &'static str,
         dry_run: bool,
     ) -> Result<Decrypted, KmsError> {
         let (key, parsed) = match ciphertext.key_id {
             Some(requested) => {
                 let key = self
-                    .resolve(caller, requested, Forms::KeyOrAlias, action)
+                    .resolve(caller, requested, Forms::KeyOrAlias, access)
                     .await?;
                 match kind_of(&key)? {
                     KeyKind::Symmetric => {}
@@ -321,7 +322,7 @@ impl KeyService {
                 if key.record.region != caller.region {
                     return Err(KmsError::InvalidCiphertext);
                 }
-                self.check_access(caller, &key.record, action)?;
+                self.authorize(caller, &key, &access, None).await?;
                 (key, parsed)
             }
         };

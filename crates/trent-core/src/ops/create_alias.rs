@@ -3,6 +3,7 @@
 use trent_store::{AliasRecord, StoreError};
 use trent_wire::{CreateAliasRequest, CreateAliasResponse};
 
+use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
 use crate::keys::require_not_pending_deletion;
@@ -54,14 +55,18 @@ impl KeyService {
         {
             return Err(exists());
         }
+        // "kms:CreateAlias on the alias (IAM policy)" and "on the KMS key (key policy)".
         let key = self
-            .resolve(
-                caller,
-                &req.target_key_id,
-                Forms::KeyOnly,
-                "kms:CreateAlias",
-            )
-            .await?;
+            .locate(caller, &req.target_key_id, Forms::KeyOnly)
+            .await?
+            .key;
+        let access = Access::new("kms:CreateAlias");
+        self.authorize_without_key(
+            caller,
+            &alias_arn(region, account, &req.alias_name),
+            &access,
+        )?;
+        self.authorize(caller, &key, &access, None).await?;
         require_not_pending_deletion(&key.record)?;
         let now = self.clock.now_millis();
         let record = AliasRecord {
@@ -73,7 +78,11 @@ impl KeyService {
             updated_at: now,
         };
         match self.store.create_alias(&record).await {
-            Ok(()) => Ok(CreateAliasResponse::default()),
+            Ok(()) => {
+                // The key's alias list (kms:ResourceAliases) changed.
+                self.cache.drop_alias(account, region, &req.alias_name);
+                Ok(CreateAliasResponse::default())
+            }
             Err(StoreError::AlreadyExists) => Err(exists()),
             Err(e) => Err(internal("creating an alias")(e)),
         }

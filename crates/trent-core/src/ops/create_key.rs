@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
+use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, StoreError};
 use trent_wire::{CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType, OriginType};
 
 use super::common::{check_tags, merge_tags};
+use crate::authz::{with_request_tags, Access};
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::key_arn;
@@ -71,18 +73,36 @@ impl KeyService {
                 what: "Multi-Region keys".into(),
             });
         }
-        if req.policy.is_some() {
-            return Err(KmsError::Unsupported {
-                what: "A key policy other than the default key policy".into(),
-            });
-        }
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
         let mut tag_list = Vec::new();
         merge_tags(&mut tag_list, &tags)?;
+        let bypass = req.bypass_policy_lockout_safety_check == Some(true);
+        let access = Access::new("kms:CreateKey")
+            .with("kms:KeySpec", key_spec)
+            .with("kms:KeyUsage", usage.as_str())
+            .with("kms:KeyOrigin", origin.as_str())
+            .with("kms:MultiRegion", false)
+            .with("kms:BypassPolicyLockoutSafetyCheck", bypass)
+            .with_opt(
+                "kms:CustomerMasterKeySpec",
+                req.customer_master_key_spec.map(|s| s.as_str()),
+            )
+            .with_opt(
+                "kms:CustomerMasterKeyUsage",
+                req.key_usage.map(|u| u.as_str()),
+            );
+        self.authorize_without_key(caller, "*", &with_request_tags(access, &tags))?;
 
         let account = caller.account_id();
         let region = &caller.region;
+        // The key policy as given (GetKeyPolicy returns it byte for byte), else AWS's
+        // default key policy, which delegates to the account's IAM policies.
+        let policy_text = req
+            .policy
+            .clone()
+            .unwrap_or_else(|| trent_policy::default_key_policy(account));
+        let policy = Arc::new(Policy::parse(&policy_text, PolicyKind::KeyPolicy)?);
         let now = self.clock.now_millis();
         let (key, material) = generate_material(kind).await?;
         let key = Arc::new(key);
@@ -90,6 +110,9 @@ impl KeyService {
             let uuid = uuid::Uuid::new_v4();
             let key_id = uuid.hyphenated().to_string();
             let arn = key_arn(region, account, &key_id);
+            if req.policy.is_some() && !bypass {
+                self.check_lockout(caller, &policy, &arn)?;
+            }
             let material_bytes = trent_crypto::random_array::<32>().map_err(internal("random"))?;
             let material_id = hex_encode(&material_bytes);
             let record = KeyRecord {
@@ -109,6 +132,7 @@ impl KeyService {
                 current_material_id: material_id.clone(),
                 multi_region: false,
                 tags: tag_list.clone(),
+                policy: policy_text.clone(),
             };
             let sealed = self.seal_material(&arn, &material_id, &material)?;
             let m = MaterialRecord {
@@ -129,6 +153,7 @@ impl KeyService {
                             key_id_bytes: *uuid.as_bytes(),
                             materials: HashMap::from([(material_bytes, key.clone())]),
                             current_material: material_bytes,
+                            policy: policy.clone(),
                         }),
                         epoch,
                     );

@@ -1,8 +1,9 @@
 //! Decrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html>
 
-use trent_wire::{DecryptRequest, DecryptResponse, SensitiveBlob};
+use trent_wire::{DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, SensitiveBlob};
 
 use super::common::{missing, Ciphertext};
+use crate::authz::Access;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -29,7 +30,15 @@ impl KeyService {
                     context: req.encryption_context.as_ref(),
                     algorithm: req.encryption_algorithm,
                 },
-                "kms:Decrypt",
+                Access::new("kms:Decrypt")
+                    .encryption_context(req.encryption_context.as_ref())
+                    .grant_tokens(req.grant_tokens.as_ref())
+                    .with(
+                        "kms:EncryptionAlgorithm",
+                        req.encryption_algorithm
+                            .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                            .as_str(),
+                    ),
                 "Decrypt",
                 req.dry_run == Some(true),
             )

@@ -11,6 +11,7 @@ use trent_wire::{
 };
 
 use super::common::{require_usage, with_private_key};
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
@@ -31,7 +32,12 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOrAlias,
-                "kms:DeriveSharedSecret",
+                Access::new("kms:DeriveSharedSecret")
+                    .grant_tokens(req.grant_tokens.as_ref())
+                    .with(
+                        "kms:KeyAgreementAlgorithm",
+                        req.key_agreement_algorithm.as_str(),
+                    ),
             )
             .await?;
         require_usage(&key, KeyUsageType::KeyAgreement, "DeriveSharedSecret")?;

@@ -2,6 +2,7 @@
 
 use trent_wire::{DescribeKeyRequest, DescribeKeyResponse};
 
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::key_metadata;
 use crate::{Caller, KeyService, KmsError};
@@ -13,7 +14,12 @@ impl KeyService {
         req: DescribeKeyRequest,
     ) -> Result<DescribeKeyResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:DescribeKey")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                Access::new("kms:DescribeKey").grant_tokens(req.grant_tokens.as_ref()),
+            )
             .await?;
         Ok(DescribeKeyResponse {
             key_metadata: Some(key_metadata(&key.record)),

@@ -4,11 +4,12 @@
 //! usage produce the raw RSAES-OAEP / SM2PKE ciphertext, which anyone holding the public
 //! key (GetPublicKey) could equally have made.
 
-use trent_wire::{EncryptRequest, EncryptResponse, KeyUsageType};
+use trent_wire::{EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec, KeyUsageType};
 
 use super::common::{
     check_plaintext_len, choose_encryption, context_bytes, encrypt_for, require_usage,
 };
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
@@ -20,7 +21,20 @@ impl KeyService {
         req: EncryptRequest,
     ) -> Result<EncryptResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:Encrypt")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                Access::new("kms:Encrypt")
+                    .encryption_context(req.encryption_context.as_ref())
+                    .grant_tokens(req.grant_tokens.as_ref())
+                    .with(
+                        "kms:EncryptionAlgorithm",
+                        req.encryption_algorithm
+                            .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                            .as_str(),
+                    ),
+            )
             .await?;
         require_usage(&key, KeyUsageType::EncryptDecrypt, "Encrypt")?;
         require_enabled(&key.record)?;

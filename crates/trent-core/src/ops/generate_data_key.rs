@@ -9,6 +9,7 @@ use trent_wire::{
 };
 
 use super::common::{context_bytes, encrypt_with, kind_of, require_usage};
+use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
@@ -16,12 +17,17 @@ use crate::keys::{hex_encode, require_enabled};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
+/// `kms:EncryptionAlgorithm` of the data key operations: they always encrypt under a
+/// symmetric key with SYMMETRIC_DEFAULT.
+pub(crate) const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+
 /// What GenerateDataKey and GenerateDataKeyWithoutPlaintext ask for.
 pub(crate) struct DataKeyRequest<'a> {
     pub key_id: &'a str,
     pub key_spec: Option<DataKeySpec>,
     pub number_of_bytes: Option<i32>,
     pub context: Option<&'a BTreeMap<String, String>>,
+    pub grant_tokens: Option<&'a Vec<String>>,
     pub dry_run: bool,
 }
 
@@ -55,11 +61,11 @@ impl KeyService {
         &self,
         caller: &Caller,
         key_id: &str,
-        action: &'static str,
+        access: Access<'_>,
         operation: &'static str,
     ) -> Result<Arc<LoadedKey>, KmsError> {
         let key = self
-            .resolve(caller, key_id, Forms::KeyOrAlias, action)
+            .resolve(caller, key_id, Forms::KeyOrAlias, access)
             .await?;
         require_usage(&key, KeyUsageType::EncryptDecrypt, operation)?;
         require_enabled(&key.record)?;
@@ -77,8 +83,12 @@ impl KeyService {
         operation: &'static str,
     ) -> Result<DataKey, KmsError> {
         let length = data_key_length(req.key_spec, req.number_of_bytes)?;
+        let access = Access::new(action)
+            .encryption_context(req.context)
+            .grant_tokens(req.grant_tokens)
+            .with("kms:EncryptionAlgorithm", SYMMETRIC_DEFAULT);
         let key = self
-            .data_key_wrapping_key(caller, req.key_id, action, operation)
+            .data_key_wrapping_key(caller, req.key_id, access, operation)
             .await?;
         if req.dry_run {
             return Err(KmsError::DryRun);
@@ -107,6 +117,7 @@ impl KeyService {
             key_spec: req.key_spec,
             number_of_bytes: req.number_of_bytes,
             context: req.encryption_context.as_ref(),
+            grant_tokens: req.grant_tokens.as_ref(),
             dry_run: req.dry_run == Some(true),
         };
         let d = self

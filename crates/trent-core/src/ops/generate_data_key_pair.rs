@@ -14,6 +14,8 @@ use trent_wire::{
 };
 
 use super::common::{context_bytes, encrypt_with};
+use super::generate_data_key::SYMMETRIC_DEFAULT;
+use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::keys::hex_encode;
@@ -24,6 +26,7 @@ pub(crate) struct DataKeyPairRequest<'a> {
     pub key_id: &'a str,
     pub spec: DataKeyPairSpec,
     pub context: Option<&'a BTreeMap<String, String>>,
+    pub grant_tokens: Option<&'a Vec<String>>,
     pub dry_run: bool,
 }
 
@@ -42,8 +45,13 @@ impl KeyService {
         (action, operation): (&'static str, &'static str),
     ) -> Result<DataKeyPair, KmsError> {
         let spec = AsymmetricKeySpec::from_wire(req.spec.as_str()).ok_or(KmsError::Internal)?;
+        let access = Access::new(action)
+            .encryption_context(req.context)
+            .grant_tokens(req.grant_tokens)
+            .with("kms:EncryptionAlgorithm", SYMMETRIC_DEFAULT)
+            .with("kms:DataKeyPairSpec", req.spec.as_str());
         let key = self
-            .data_key_wrapping_key(caller, req.key_id, action, operation)
+            .data_key_wrapping_key(caller, req.key_id, access, operation)
             .await?;
         if req.dry_run {
             return Err(KmsError::DryRun);
@@ -79,6 +87,7 @@ impl KeyService {
             key_id: &req.key_id,
             spec: req.key_pair_spec,
             context: req.encryption_context.as_ref(),
+            grant_tokens: req.grant_tokens.as_ref(),
             dry_run: req.dry_run == Some(true),
         };
         let pair = self

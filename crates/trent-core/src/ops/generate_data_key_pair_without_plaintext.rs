@@ -20,6 +20,7 @@ impl KeyService {
             key_id: &req.key_id,
             spec: req.key_pair_spec,
             context: req.encryption_context.as_ref(),
+            grant_tokens: req.grant_tokens.as_ref(),
             dry_run: req.dry_run == Some(true),
         };
         let pair = self

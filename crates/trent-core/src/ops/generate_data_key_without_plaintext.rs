@@ -18,6 +18,7 @@ impl KeyService {
             key_spec: req.key_spec,
             number_of_bytes: req.number_of_bytes,
             context: req.encryption_context.as_ref(),
+            grant_tokens: req.grant_tokens.as_ref(),
             dry_run: req.dry_run == Some(true),
         };
         let d = self

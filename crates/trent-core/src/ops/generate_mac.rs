@@ -17,6 +17,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 req.mac_algorithm,
+                req.grant_tokens.as_ref(),
                 ("kms:GenerateMac", "GenerateMac"),
             )
             .await?;

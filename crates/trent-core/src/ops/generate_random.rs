@@ -3,15 +3,17 @@
 use trent_wire::{GenerateRandomRequest, GenerateRandomResponse, SensitiveBlob};
 
 use super::common::missing;
+use crate::authz::Access;
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
     pub async fn generate_random(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
+        self.authorize_without_key(caller, "*", &Access::new("kms:GenerateRandom"))?;
         if req.custom_key_store_id.is_some() {
             return Err(KmsError::Unsupported {
                 what: "Custom key stores".into(),

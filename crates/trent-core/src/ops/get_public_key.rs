@@ -7,6 +7,7 @@
 use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyResponse, KeySpec};
 
 use super::common::kind_of;
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::{key_usage_of, require_not_pending_deletion};
 use crate::keyspec::algorithm_lists;
@@ -19,7 +20,12 @@ impl KeyService {
         req: GetPublicKeyRequest,
     ) -> Result<GetPublicKeyResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOrAlias, "kms:GetPublicKey")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOrAlias,
+                Access::new("kms:GetPublicKey").grant_tokens(req.grant_tokens.as_ref()),
+            )
             .await?;
         require_not_pending_deletion(&key.record)?;
         let kind = kind_of(&key)?;

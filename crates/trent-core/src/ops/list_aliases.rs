@@ -3,6 +3,7 @@
 use trent_wire::{AliasListEntry, ListAliasesRequest, ListAliasesResponse, Timestamp};
 
 use super::common::limit;
+use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
 use crate::{Caller, KeyService, KmsError};
@@ -15,10 +16,13 @@ impl KeyService {
     ) -> Result<ListAliasesResponse, KmsError> {
         let account = caller.account_id();
         let region = &caller.region;
+        // "kms:ListAliases (IAM policy)": on no key, even with a KeyId filter.
+        self.authorize_without_key(caller, "*", &Access::new("kms:ListAliases"))?;
         let target = match &req.key_id {
             Some(k) => Some(
-                self.resolve(caller, k, Forms::KeyOnly, "kms:ListAliases")
+                self.locate(caller, k, Forms::KeyOnly)
                     .await?
+                    .key
                     .record
                     .key_id
                     .clone(),

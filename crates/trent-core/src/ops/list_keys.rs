@@ -3,6 +3,7 @@
 use trent_wire::{KeyListEntry, ListKeysRequest, ListKeysResponse};
 
 use super::common::limit;
+use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::is_key_id;
 use crate::{Caller, KeyService, KmsError};
@@ -13,6 +14,7 @@ impl KeyService {
         caller: &Caller,
         req: ListKeysRequest,
     ) -> Result<ListKeysResponse, KmsError> {
+        self.authorize_without_key(caller, "*", &Access::new("kms:ListKeys"))?;
         // The marker is the last key id of the previous page.
         if let Some(m) = &req.marker {
             if !is_key_id(m) {

@@ -8,6 +8,7 @@ use trent_crypto::MacAlgorithm;
 use trent_wire::{KeyUsageType, MacAlgorithmSpec};
 
 use super::common::{incompatible, require_usage};
+use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::ids::Forms;
 use crate::keys::require_enabled;
@@ -19,10 +20,14 @@ impl KeyService {
         caller: &Caller,
         key_id: &str,
         algorithm: MacAlgorithmSpec,
+        grant_tokens: Option<&Vec<String>>,
         (action, operation): (&'static str, &'static str),
     ) -> Result<(Arc<LoadedKey>, MacAlgorithm), KmsError> {
+        let access = Access::new(action)
+            .grant_tokens(grant_tokens)
+            .with("kms:MacAlgorithm", algorithm.as_str());
         let key = self
-            .resolve(caller, key_id, Forms::KeyOrAlias, action)
+            .resolve(caller, key_id, Forms::KeyOrAlias, access)
             .await?;
         require_usage(&key, KeyUsageType::GenerateVerifyMac, operation)?;
         require_enabled(&key.record)?;

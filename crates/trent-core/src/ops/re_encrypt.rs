@@ -3,11 +3,13 @@
 //! plaintext ever leaving Trent. Either key may be symmetric or asymmetric
 //! (SourceEncryptionAlgorithm / DestinationEncryptionAlgorithm name the asymmetric ones).
 
-use trent_wire::{KeyUsageType, ReEncryptRequest, ReEncryptResponse};
+use trent_crypto::parse_blob;
+use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, ReEncryptRequest, ReEncryptResponse};
 
 use super::common::{
     choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext, Encryption,
 };
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};
 use crate::{Caller, KeyService, KmsError};
@@ -22,14 +24,41 @@ impl KeyService {
             .ciphertext_blob
             .as_deref()
             .ok_or_else(|| missing("ciphertextBlob"))?;
-        let destination = self
-            .resolve(
-                caller,
-                &req.destination_key_id,
-                Forms::KeyOrAlias,
-                "kms:ReEncryptTo",
-            )
+        let located = self
+            .locate(caller, &req.destination_key_id, Forms::KeyOrAlias)
             .await?;
+        let destination = located.key;
+        // kms:ReEncryptOnSameKey: the source key is the one a symmetric ciphertext names,
+        // else the SourceKeyId (an asymmetric ciphertext names nothing).
+        let same_key = match parse_blob(blob) {
+            Ok(parsed) => uuid::Uuid::from_bytes(parsed.header.key_id)
+                .hyphenated()
+                .to_string()
+                .eq(&destination.record.key_id),
+            Err(_) => req
+                .source_key_id
+                .as_deref()
+                .is_some_and(|s| s == destination.record.key_id || s == destination.record.arn),
+        };
+        let access = |action| {
+            Access::new(action)
+                .grant_tokens(req.grant_tokens.as_ref())
+                .with("kms:ReEncryptOnSameKey", same_key)
+        };
+        self.authorize(
+            caller,
+            &destination,
+            &access("kms:ReEncryptTo")
+                .encryption_context(req.destination_encryption_context.as_ref())
+                .with(
+                    "kms:EncryptionAlgorithm",
+                    req.destination_encryption_algorithm
+                        .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                        .as_str(),
+                ),
+            located.alias.as_deref(),
+        )
+        .await?;
         require_usage(&destination, KeyUsageType::EncryptDecrypt, "ReEncrypt")?;
         require_enabled(&destination.record)?;
         let encryption = choose_encryption(&destination, req.destination_encryption_algorithm)?;
@@ -42,7 +71,14 @@ impl KeyService {
                     context: req.source_encryption_context.as_ref(),
                     algorithm: req.source_encryption_algorithm,
                 },
-                "kms:ReEncryptFrom",
+                access("kms:ReEncryptFrom")
+                    .encryption_context(req.source_encryption_context.as_ref())
+                    .with(
+                        "kms:EncryptionAlgorithm",
+                        req.source_encryption_algorithm
+                            .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
+                            .as_str(),
+                    ),
                 "ReEncrypt",
                 req.dry_run == Some(true),
             )

@@ -2,6 +2,7 @@
 
 use trent_wire::{KeyState, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, Timestamp};
 
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::{require_not_pending_deletion, STATE_PENDING_DELETION};
 use crate::{Caller, KeyService, KmsError};
@@ -26,7 +27,10 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                "kms:ScheduleKeyDeletion",
+                Access::new("kms:ScheduleKeyDeletion").with(
+                    "kms:ScheduleKeyDeletionPendingWindowInDays",
+                    i64::from(days),
+                ),
             )
             .await?;
         let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;

@@ -15,7 +15,7 @@ impl KeyService {
                 req.signing_algorithm,
                 req.message_type,
                 req.message.expose().len(),
-                ("kms:Sign", "Sign"),
+                ("kms:Sign", "Sign", req.grant_tokens.as_ref()),
             )
             .await?;
         if req.dry_run == Some(true) {

@@ -9,6 +9,7 @@ use trent_crypto::{AsymmetricKeySpec, MessageType, SigningAlgorithm};
 use trent_wire::{KeyUsageType, SigningAlgorithmSpec};
 
 use super::common::{incompatible, kind_of, require_usage};
+use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::ids::Forms;
 use crate::keys::require_enabled;
@@ -32,10 +33,19 @@ impl KeyService {
         algorithm: SigningAlgorithmSpec,
         message_type: Option<trent_wire::MessageType>,
         message_len: usize,
-        (action, operation): (&'static str, &'static str),
+        (action, operation, grant_tokens): (&'static str, &'static str, Option<&Vec<String>>),
     ) -> Result<SigningRequest, KmsError> {
+        let access = Access::new(action)
+            .grant_tokens(grant_tokens)
+            .with("kms:SigningAlgorithm", algorithm.as_str())
+            .with(
+                "kms:MessageType",
+                message_type
+                    .unwrap_or(trent_wire::MessageType::Raw)
+                    .as_str(),
+            );
         let key = self
-            .resolve(caller, key_id, Forms::KeyOrAlias, action)
+            .resolve(caller, key_id, Forms::KeyOrAlias, access)
             .await?;
         require_usage(&key, KeyUsageType::SignVerify, operation)?;
         require_enabled(&key.record)?;

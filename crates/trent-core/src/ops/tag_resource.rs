@@ -3,6 +3,7 @@
 use trent_wire::{TagResourceRequest, TagResourceResponse};
 
 use super::common::{check_tags, merge_tags};
+use crate::authz::{with_request_tags, Access};
 use crate::ids::Forms;
 use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
@@ -15,7 +16,12 @@ impl KeyService {
     ) -> Result<TagResourceResponse, KmsError> {
         check_tags(&req.tags)?;
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:TagResource")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                with_request_tags(Access::new("kms:TagResource"), &req.tags),
+            )
             .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;

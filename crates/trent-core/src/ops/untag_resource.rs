@@ -3,6 +3,7 @@
 
 use trent_wire::{UntagResourceRequest, UntagResourceResponse};
 
+use crate::authz::Access;
 use crate::ids::Forms;
 use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
@@ -14,7 +15,13 @@ impl KeyService {
         req: UntagResourceRequest,
     ) -> Result<UntagResourceResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:UntagResource")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Access::new("kms:UntagResource")
+                    .with_all("aws:TagKeys", req.tag_keys.iter().cloned()),
+            )
             .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;

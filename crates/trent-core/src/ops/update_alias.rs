@@ -5,6 +5,7 @@ use trent_store::StoreError;
 use trent_wire::{UpdateAliasRequest, UpdateAliasResponse};
 
 use super::create_alias::check_target;
+use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
 use crate::keys::require_not_pending_deletion;
@@ -31,16 +32,25 @@ impl KeyService {
             .await
             .map_err(internal("reading an alias"))?
             .ok_or_else(not_found)?;
+        // "kms:UpdateAlias on the alias (IAM policy)", "on the current KMS key (key
+        // policy)" and "on the new KMS key (key policy)".
         let key = self
-            .resolve(
-                caller,
-                &req.target_key_id,
-                Forms::KeyOnly,
-                "kms:UpdateAlias",
-            )
-            .await?;
+            .locate(caller, &req.target_key_id, Forms::KeyOnly)
+            .await?
+            .key;
+        let access = Access::new("kms:UpdateAlias");
+        self.authorize_without_key(
+            caller,
+            &alias_arn(region, account, &req.alias_name),
+            &access,
+        )?;
+        let current = self.load(&alias.target_key_id).await?;
+        if let Some(current) = &current {
+            self.authorize(caller, current, &access, None).await?;
+        }
+        self.authorize(caller, &key, &access, None).await?;
         require_not_pending_deletion(&key.record)?;
-        if let Some(current) = self.load(&alias.target_key_id).await? {
+        if let Some(current) = current {
             if current.record.key_usage != key.record.key_usage
                 || current.record.key_spec != key.record.key_spec
             {

@@ -20,7 +20,7 @@ impl KeyService {
                 req.signing_algorithm,
                 req.message_type,
                 req.message.expose().len(),
-                ("kms:Verify", "Verify"),
+                ("kms:Verify", "Verify", req.grant_tokens.as_ref()),
             )
             .await?;
         if req.dry_run == Some(true) {

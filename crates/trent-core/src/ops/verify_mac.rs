@@ -18,6 +18,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 req.mac_algorithm,
+                req.grant_tokens.as_ref(),
                 ("kms:VerifyMac", "VerifyMac"),
             )
             .await?;

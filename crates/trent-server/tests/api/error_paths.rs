@@ -35,14 +35,11 @@ async fn create_key_inputs_that_are_refused() {
         Some("KeyUsage SIGN_VERIFY is not compatible with KeySpec SYMMETRIC_DEFAULT")
     );
 
-    // A key policy is refused until policies are enforced, never stored and ignored.
+    // A key policy without statements is malformed (IAM's grammar).
     let policy = json!({"Version": "2012-10-17", "Statement": []}).to_string();
     let resp = server.call("CreateKey", json!({"Policy": policy})).await;
-    resp.assert_error(400, "UnsupportedOperationException");
-    assert_eq!(
-        resp.message().as_deref(),
-        Some("A key policy other than the default key policy is not supported.")
-    );
+    resp.assert_error(400, "MalformedPolicyDocumentException");
+    assert_eq!(resp.message().as_deref(), Some("Syntax errors in policy."));
 
     // Nothing was created by any of them.
     let keys = server.call("ListKeys", json!({})).await.json();

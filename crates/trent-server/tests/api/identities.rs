@@ -174,9 +174,12 @@ async fn configured_users_call_kms_as_themselves() {
     ok(server.client(REGION).list_keys().send().await);
 }
 
+/// ListKeys is authorized by identity policies: the users below may call it.
+const LIST_KEYS: &[(&str, &str)] = &[("list", "kms:ListKeys")];
+
 #[tokio::test]
 async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
-    let config = ConfigFile::new(&user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, &[]));
+    let config = ConfigFile::new(&user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, LIST_KEYS));
     let mut server = start_with_config(&config);
     ok(server
         .client_as(REGION, ALICE_KEY, ALICE_SECRET)
@@ -186,7 +189,7 @@ async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
         .map(|_| ()));
 
     // A valid new file: bob appears, alice is gone.
-    config.write(&user(BOB_ARN, BOB_KEY, BOB_SECRET, &[]));
+    config.write(&user(BOB_ARN, BOB_KEY, BOB_SECRET, LIST_KEYS));
     sighup(&server);
     wait_for_log(&server, "SIGHUP: identities reloaded", 1);
     ok(server
@@ -238,7 +241,7 @@ async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
         .await);
 
     // A restart applies the file as it is now.
-    config.write(&user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, &[]));
+    config.write(&user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, LIST_KEYS));
     server.restart();
     ok(server
         .client_as(REGION, ALICE_KEY, ALICE_SECRET)

@@ -11,6 +11,7 @@
 mod aliases;
 mod asymmetric_encryption;
 mod audit;
+mod authorization;
 mod crypto;
 mod dev_credentials;
 mod dry_run;
@@ -19,6 +20,7 @@ mod harness;
 mod identities;
 mod interop;
 mod isolation;
+mod key_policies;
 mod key_specs;
 mod keys;
 mod mac_and_agreement;

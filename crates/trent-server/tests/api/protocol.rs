@@ -42,6 +42,9 @@ const SUPPORTED: &[&str] = &[
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
+    "PutKeyPolicy",
+    "GetKeyPolicy",
+    "ListKeyPolicies",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
