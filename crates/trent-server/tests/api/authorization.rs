@@ -537,7 +537,7 @@ async fn documented_examples_under_several_principals() {
     let default = policy(&[owner_account()]);
     let same_account = format!("{{\"StringEquals\":{{\"kms:CallerAccount\":\"{OWNER}\"}}}}");
     // (name, key policy, caller, encryption context, expected)
-    let table: Vec<Case> = vec![
+    let table: Vec<UserCase> = vec![
         ("delegation to IAM: identity policy allows", default.clone(), ALICE, &[], Why::Allowed),
         ("delegation to IAM: no identity policy", default.clone(), BOB, &[], Why::NoIdentityPolicy),
         (
@@ -670,4 +670,4 @@ async fn documented_examples_under_several_principals() {
 }
 
 /// (name, key policy, caller, encryption context, expected)
-type Case<'a> = (&'a str, String, &'a str, &'a [(&'a str, &'a str)], Why);
+type UserCase<'a> = (&'a str, String, &'a str, &'a [(&'a str, &'a str)], Why);
