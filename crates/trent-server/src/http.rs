@@ -27,6 +27,8 @@ pub struct AppState {
     pub cloudtrail_auth: Authenticator,
     pub max_body_bytes: usize,
     pub audit: crate::audit::Trail,
+    /// `--dev-test-clock` (testing only): the movable clock and its endpoint.
+    pub test_clock: Option<crate::test_clock::TestClock>,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -82,11 +84,19 @@ impl WireFailure {
 async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
-    let source_ip = request
+    let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.ip());
+    let source_ip = peer.map(|ip| ip.to_string());
     let (parts, body) = request.into_parts();
+    if let Some(clock) = &state.test_clock {
+        if parts.uri.path() == crate::test_clock::PATH {
+            return clock
+                .handle(&state.service, peer, &parts.method, body)
+                .await;
+        }
+    }
     let mut facts = RequestFacts::from_parts(request_id, &parts, source_ip);
     let result = pipeline(&state, &parts, body, &mut facts).await;
     finish(&state, facts, result, started).await
@@ -203,7 +213,21 @@ async fn dispatch(
         ),
         Operation::DescribeKey => call!(service, caller, body, describe_key, DescribeKeyRequest),
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
+        Operation::DisableKeyRotation => call!(
+            service,
+            caller,
+            body,
+            disable_key_rotation,
+            DisableKeyRotationRequest
+        ),
         Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
+        Operation::EnableKeyRotation => call!(
+            service,
+            caller,
+            body,
+            enable_key_rotation,
+            EnableKeyRotationRequest
+        ),
         Operation::Encrypt => call!(service, caller, body, encrypt, EncryptRequest),
         Operation::GenerateDataKey => call!(
             service,
@@ -241,10 +265,31 @@ async fn dispatch(
             generate_random,
             GenerateRandomRequest
         ),
+        Operation::GetKeyLastUsage => call!(
+            service,
+            caller,
+            body,
+            get_key_last_usage,
+            GetKeyLastUsageRequest
+        ),
+        Operation::GetKeyRotationStatus => call!(
+            service,
+            caller,
+            body,
+            get_key_rotation_status,
+            GetKeyRotationStatusRequest
+        ),
         Operation::GetPublicKey => {
             call!(service, caller, body, get_public_key, GetPublicKeyRequest)
         }
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
+        Operation::ListKeyRotations => call!(
+            service,
+            caller,
+            body,
+            list_key_rotations,
+            ListKeyRotationsRequest
+        ),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
         Operation::ListResourceTags => call!(
             service,
@@ -254,6 +299,13 @@ async fn dispatch(
             ListResourceTagsRequest
         ),
         Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
+        Operation::RotateKeyOnDemand => call!(
+            service,
+            caller,
+            body,
+            rotate_key_on_demand,
+            RotateKeyOnDemandRequest
+        ),
         Operation::ScheduleKeyDeletion => {
             call!(
                 service,
@@ -313,7 +365,21 @@ async fn finish(
         crate::audit::record(&state.audit, &facts, &outcome)
     };
     let result = match state.audit.log.record(&record).await {
-        Ok(()) => result,
+        Ok(()) => {
+            // GetKeyLastUsage: a successful cryptographic use of each key the request
+            // used, with this event (memory only; flushed in batches).
+            if let (Ok(_), Some(op), Some(caller)) = (&result, facts.operation, &facts.caller) {
+                for arn in caller.keys_used.arns() {
+                    state.service.note_key_usage(
+                        &arn,
+                        op.name(),
+                        Some(&record.event_id),
+                        Some(&facts.request_id),
+                    );
+                }
+            }
+            result
+        }
         Err(e) => {
             tracing::error!(request_id = %facts.request_id, error = %e, "audit event not recorded; failing the request");
             Err(KmsError::Internal.into())

@@ -11,6 +11,8 @@ mod cloudtrail;
 mod config;
 mod http;
 mod migrate;
+mod service_events;
+mod test_clock;
 
 use std::io::Write;
 use std::path::Path;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use trent_core::{BootstrapError, BootstrapOptions, KeyService, ServiceConfig, SystemClock};
+use trent_core::{BootstrapError, BootstrapOptions, Clock, KeyService, ServiceConfig, SystemClock};
 use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
 use trent_store::{PostgresStore, SqliteStore, Store};
 
@@ -75,6 +77,18 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
+    let test_clock = if config.dev_test_clock {
+        let clock = test_clock::TestClock::open(dir)?;
+        tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that POST {} from 127.0.0.1 can move. Never use it with real keys.", test_clock::PATH);
+        eprintln!("trent: WARNING: testing mode (--dev-test-clock): rotation periods and deletion windows follow a clock anyone on 127.0.0.1 can move");
+        Some(clock)
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(t) => t.clock.clone(),
+        None => Arc::new(SystemClock),
+    };
     let root_path = dir.join(ROOT_KEY_FILE);
     let store_path = dir.join(STORE_FILE);
     let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
@@ -128,7 +142,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let (service, report) = KeyService::open(
         store,
         root.clone(),
-        Arc::new(SystemClock),
+        clock,
         ServiceConfig {
             cache_ttl: config.cache_ttl,
             ..ServiceConfig::default()
@@ -176,12 +190,18 @@ async fn serve(config: Config) -> Result<(), String> {
     );
     let trail = audit::Trail::open(dir, root.as_ref(), &config.audit, &report.account_id).await?;
     let audit_log = trail.log.clone();
+    let service = Arc::new(service);
+    // Rotation, deletion and the key-usage flush; their service events go to the trail.
+    let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
+        log: audit_log.clone(),
+    }));
     let state = Arc::new(AppState {
-        service: Arc::new(service),
+        service,
         auth,
         cloudtrail_auth,
         max_body_bytes: config.max_body_bytes,
         audit: trail,
+        test_clock,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -213,6 +233,8 @@ async fn serve(config: Config) -> Result<(), String> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server error: {e}"));
+    // Stop the jobs and write the key usage still in memory.
+    jobs.shutdown().await;
     // Sign what the last digest does not cover yet.
     if let Err(e) = audit_log.digest_now().await {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");
