@@ -138,9 +138,7 @@ impl KmsError {
             KmsError::RotationConflict { .. } => ErrorCode::ConflictException,
             KmsError::Unsupported { .. }
             | KmsError::UnsupportedOperation { .. }
-            | KmsError::RotationUnsupported { .. } => {
-                ErrorCode::UnsupportedOperationException
-            }
+            | KmsError::RotationUnsupported { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
             KmsError::Internal => ErrorCode::KMSInternalException,

@@ -21,7 +21,7 @@ use crate::{KeyService, KmsError};
 const ROTATION_LEASE: &str = "trent:job:rotation";
 const DELETION_LEASE: &str = "trent:job:deletion";
 /// A lease outlives a few missed ticks; a node that died holding it delays the job this long.
-const LEASE_TTL: Duration = Duration::from_secs(15);
+const LEASE_TTL: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_secs(1);
 
 /// Something KMS does by itself, for the audit trail (CloudTrail's `AwsServiceEvent`).
@@ -51,7 +51,10 @@ pub enum ServiceEvent {
 
 /// Where service events go (the server's audit trail).
 pub trait ServiceEventSink: Send + Sync {
-    fn record(&self, event: ServiceEvent) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+    fn record(
+        &self,
+        event: ServiceEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
 }
 
 /// The running jobs; [`JobsHandle::shutdown`] stops them and flushes what is pending.
@@ -84,7 +87,10 @@ impl KeyService {
         let (stop, stopped) = watch::channel(false);
         let holder = self.job_holder.clone();
         let mut tasks = Vec::new();
-        for (lease, job) in [(ROTATION_LEASE, Job::Rotation), (DELETION_LEASE, Job::Deletion)] {
+        for (lease, job) in [
+            (ROTATION_LEASE, Job::Rotation),
+            (DELETION_LEASE, Job::Deletion),
+        ] {
             let service = self.clone();
             let holder = holder.clone();
             let stopped = stopped.clone();
@@ -132,8 +138,15 @@ impl KeyService {
                     };
                     match result {
                         Ok(0) => {}
-                        Ok(n) => tracing::info!(job = lease, count = n, micros = started.elapsed().as_micros() as u64, "background job pass"),
-                        Err(e) => tracing::warn!(job = lease, error = %e, "background job pass failed"),
+                        Ok(n) => tracing::info!(
+                            job = lease,
+                            count = n,
+                            micros = started.elapsed().as_micros() as u64,
+                            "background job pass"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(job = lease, error = %e, "background job pass failed")
+                        }
                     }
                 }
                 Ok(false) => {}
@@ -156,28 +169,37 @@ impl KeyService {
     }
 
     /// Runs one pass of the deletion and rotation jobs here and now, under their leases
-    /// (this node's, shared with its background jobs; false if another node holds one).
-    pub async fn run_jobs_once(&self) -> Result<bool, KmsError> {
+    /// (this node's, shared with its background jobs). A lease held by another holder (a
+    /// node that was killed holding it, or another live node) is waited for up to `wait`;
+    /// `false` if it could not be taken by then (the holder runs the job itself).
+    pub async fn run_jobs_once(&self, wait: Duration) -> Result<bool, KmsError> {
         let holder = &self.job_holder;
-        let mut ran = true;
-        for (lease, job) in [(DELETION_LEASE, Job::Deletion), (ROTATION_LEASE, Job::Rotation)] {
-            if !self
+        let deadline = Instant::now() + wait;
+        for (lease, job) in [
+            (DELETION_LEASE, Job::Deletion),
+            (ROTATION_LEASE, Job::Rotation),
+        ] {
+            while !self
                 .store
                 .try_acquire_lease(lease, holder, LEASE_TTL)
                 .await
                 .map_err(internal("taking a job lease"))?
             {
-                ran = false;
-                continue;
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let result = match job {
-                Job::Rotation => self.rotate_due_keys().await,
-                Job::Deletion => self.delete_due_keys().await,
+            match job {
+                Job::Rotation => self.rotate_due_keys().await?,
+                Job::Deletion => self.delete_due_keys().await?,
             };
-            result?;
         }
-        Ok(ran)
+        Ok(true)
     }
+
+    /// How long a lease of a dead holder can block the jobs.
+    pub const JOB_LEASE_TTL: Duration = LEASE_TTL;
 
     pub(crate) async fn emit(&self, event: ServiceEvent) {
         if let Some(sink) = self.events.get() {

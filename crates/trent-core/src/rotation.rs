@@ -28,25 +28,22 @@ pub(crate) fn rotatable(record: &KeyRecord) -> bool {
     KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric) && record.origin == "AWS_KMS"
 }
 
-/// What one rotation did.
-pub(crate) struct Rotated {
-    pub record: KeyRecord,
-    pub previous_material_id: String,
-    pub material_id: String,
-}
-
 impl KeyService {
-    /// Rotates `key_id` once. `decide` sees the fresh record and schedule at each attempt
-    /// and says whether to go on (`Ok(Some(next))`, `next` the schedule's new next
-    /// rotation, if it moves), to skip (`Ok(None)`), or fails the rotation.
+    /// Rotates `key_id` once; `true` if it did. `decide` sees the fresh record and schedule
+    /// at each attempt and says whether to go on (`Ok(Some(next))`, `next` the schedule's
+    /// new next rotation, if it moves), to skip (`Ok(None)`), or fails the rotation.
     pub(crate) async fn rotate<F>(
         &self,
         key_id: &str,
         rotation_type: RotationType,
         mut decide: F,
-    ) -> Result<Option<Rotated>, KmsError>
+    ) -> Result<bool, KmsError>
     where
-        F: FnMut(&KeyRecord, Option<&RotationSchedule>, i64) -> Result<Option<Option<i64>>, KmsError>,
+        F: FnMut(
+            &KeyRecord,
+            Option<&RotationSchedule>,
+            i64,
+        ) -> Result<Option<Option<i64>>, KmsError>,
     {
         let _local = self.update_lock(key_id).lock().await;
         for attempt in 0..MAX_ATTEMPTS {
@@ -56,7 +53,7 @@ impl KeyService {
                 .await
                 .map_err(internal("reading a key"))?
             else {
-                return Ok(None);
+                return Ok(false);
             };
             let schedule = self
                 .store
@@ -65,7 +62,7 @@ impl KeyService {
                 .map_err(internal("reading a rotation schedule"))?;
             let now = self.clock.now_millis();
             let Some(next) = decide(&record, schedule.as_ref(), now)? else {
-                return Ok(None);
+                return Ok(false);
             };
             if rotation_type == RotationType::OnDemand {
                 let done = self
@@ -80,7 +77,8 @@ impl KeyService {
                     });
                 }
             }
-            let (_, material) = SymmetricKey::generate().map_err(internal("generating key material"))?;
+            let (_, material) =
+                SymmetricKey::generate().map_err(internal("generating key material"))?;
             let material_id =
                 hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
             let sealed = self.seal_material(&record.arn, &material_id, &material)?;
@@ -104,12 +102,12 @@ impl KeyService {
                 Ok(version) => {
                     // The cached key lacks the new material: reload it on next use.
                     self.cache.drop_key(key_id);
-                    let previous_material_id = record.current_material_id.clone();
-                    let record = KeyRecord {
+                    tracing::debug!(
+                        key_id,
                         version,
-                        current_material_id: material_id.clone(),
-                        ..record
-                    };
+                        rotation = rotation_type.as_str(),
+                        "rotated a key"
+                    );
                     self.emit(ServiceEvent::RotateKey {
                         account_id: record.account_id.clone(),
                         region: record.region.clone(),
@@ -117,23 +115,22 @@ impl KeyService {
                         key_id: record.key_id.clone(),
                         key_origin: record.origin.clone(),
                         rotation_type: rotation_type.as_str(),
-                        previous_material_id: previous_material_id.clone(),
-                        current_material_id: material_id.clone(),
+                        previous_material_id: record.current_material_id.clone(),
+                        current_material_id: material_id,
                         at: now,
                     })
                     .await;
-                    return Ok(Some(Rotated {
-                        record,
-                        previous_material_id,
-                        material_id,
-                    }));
+                    return Ok(true);
                 }
                 Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => return Ok(None),
+                Err(StoreError::NotFound) => return Ok(false),
                 Err(e) => return Err(internal("rotating a key")(e)),
             }
         }
-        tracing::error!(key_id, "giving up a rotation after repeated concurrent modifications");
+        tracing::error!(
+            key_id,
+            "giving up a rotation after repeated concurrent modifications"
+        );
         Err(KmsError::Internal)
     }
 
@@ -151,35 +148,41 @@ impl KeyService {
             let mut progressed = false;
             for s in &due {
                 let done = self
-                    .rotate(&s.key_id, RotationType::Automatic, |record, schedule, now| {
-                        let Some(schedule) = schedule.filter(|s| s.enabled) else {
-                            return Ok(None);
-                        };
-                        let Some(next) = schedule.next_rotation_at.filter(|n| *n <= now) else {
-                            return Ok(None);
-                        };
-                        // Disabled and pending-deletion keys are not rotated; their
-                        // schedule waits ("When you re-enable the KMS key, rotation resumes").
-                        if record.state != STATE_ENABLED || !rotatable(record) {
-                            return Ok(None);
-                        }
-                        let period = i64::from(schedule.period_days) * DAY_MS;
-                        // Every period after the last rotation; a key that missed rotations
-                        // (disabled for a while) rotates now and every period from now.
-                        let mut following = next + period;
-                        if following <= now {
-                            following = now + period;
-                        }
-                        Ok(Some(Some(following)))
-                    })
+                    .rotate(
+                        &s.key_id,
+                        RotationType::Automatic,
+                        |record, schedule, now| {
+                            let Some(schedule) = schedule.filter(|s| s.enabled) else {
+                                return Ok(None);
+                            };
+                            let Some(next) = schedule.next_rotation_at.filter(|n| *n <= now) else {
+                                return Ok(None);
+                            };
+                            // Disabled and pending-deletion keys are not rotated; their
+                            // schedule waits ("When you re-enable the KMS key, rotation resumes").
+                            if record.state != STATE_ENABLED || !rotatable(record) {
+                                return Ok(None);
+                            }
+                            let period = i64::from(schedule.period_days) * DAY_MS;
+                            // Every period after the last rotation; a key that missed rotations
+                            // (disabled for a while) rotates now and every period from now.
+                            let mut following = next + period;
+                            if following <= now {
+                                following = now + period;
+                            }
+                            Ok(Some(Some(following)))
+                        },
+                    )
                     .await;
                 match done {
-                    Ok(Some(_)) => {
+                    Ok(true) => {
                         rotated += 1;
                         progressed = true;
                     }
-                    Ok(None) => {}
-                    Err(e) => tracing::error!(key_id = %s.key_id, error = %e, "automatic rotation failed"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(key_id = %s.key_id, error = %e, "automatic rotation failed")
+                    }
                 }
             }
             // Due schedules that were skipped (disabled keys) stay due: stop when a page

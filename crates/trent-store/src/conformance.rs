@@ -1492,7 +1492,12 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
         .unwrap();
     let m2 = new_material(&key.key_id, T0 + 10);
     let v = store
-        .rotate_key(2, &m2, &rotation_of(&m2, T0 + 10, "AUTOMATIC"), Some(T0 + 99))
+        .rotate_key(
+            2,
+            &m2,
+            &rotation_of(&m2, T0 + 10, "AUTOMATIC"),
+            Some(T0 + 99),
+        )
         .await
         .unwrap();
     assert_eq!(v, 3);
@@ -1567,15 +1572,24 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].material_id, m3.material_id);
     assert_eq!(
-        store.count_rotations(&key.key_id, "ON_DEMAND").await.unwrap(),
+        store
+            .count_rotations(&key.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        store.count_rotations(&key.key_id, "AUTOMATIC").await.unwrap(),
+        store
+            .count_rotations(&key.key_id, "AUTOMATIC")
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        store.count_rotations(&other.key_id, "ON_DEMAND").await.unwrap(),
+        store
+            .count_rotations(&other.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
         0
     );
     assert!(store
@@ -1609,7 +1623,10 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
     assert_eq!(stored.current_material_id, key.current_material_id);
     assert_eq!(stored.version, 2);
     assert_eq!(
-        store.count_rotations(&key.key_id, "ON_DEMAND").await.unwrap(),
+        store
+            .count_rotations(&key.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
         0
     );
     let missing = new_material(&unique(), T0);
@@ -1650,8 +1667,9 @@ pub async fn rotations_due_lists_enabled_due_schedules(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(due, vec![mine[1].clone(), mine[0].clone()]);
     let due = store.rotations_due(base + 2, 1000).await.unwrap();
-    assert!(due.iter().all(|s| s.enabled
-        && s.next_rotation_at.is_some_and(|n| n <= base + 2)));
+    assert!(due
+        .iter()
+        .all(|s| s.enabled && s.next_rotation_at.is_some_and(|n| n <= base + 2)));
 }
 
 /// Deleting a key deletes it with its tags, materials, rotations, last usage and the
@@ -1703,7 +1721,11 @@ pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Stor
     store.delete_key(&key.key_id, 3).await.expect("delete_key");
     assert!(store.key(&key.key_id).await.unwrap().is_none());
     assert!(store.materials(&key.key_id).await.unwrap().is_empty());
-    assert!(store.rotation_schedule(&key.key_id).await.unwrap().is_none());
+    assert!(store
+        .rotation_schedule(&key.key_id)
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .material_history(&key.key_id, false, None, 10)
         .await
@@ -1711,11 +1733,7 @@ pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Stor
         .is_empty());
     assert!(store.key_last_usage(&key.key_id).await.unwrap().is_none());
     for name in ["alias/doomed-1", "alias/doomed-2"] {
-        assert!(store
-            .alias(&account, REGION, name)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(store.alias(&account, REGION, name).await.unwrap().is_none());
     }
     assert!(store
         .alias(&account, REGION, "alias/kept")

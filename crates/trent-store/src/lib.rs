@@ -295,7 +295,8 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 
     /// The key's rotation schedule, if rotation was ever enabled.
-    async fn rotation_schedule(&self, key_id: &str) -> Result<Option<RotationSchedule>, StoreError>;
+    async fn rotation_schedule(&self, key_id: &str)
+        -> Result<Option<RotationSchedule>, StoreError>;
     /// Sets the key's rotation schedule iff the key's stored version equals
     /// `key_version`, and bumps that version (a change to the key, which every node's
     /// cache hears of); returns the new version. `Conflict` / `NotFound` as `update_key`.
@@ -328,8 +329,11 @@ pub trait Store: Send + Sync + 'static {
     /// How many rotations of the key are of `rotation_type`.
     async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError>;
     /// Enabled schedules whose next rotation is at or before `now`, soonest first.
-    async fn rotations_due(&self, now: i64, limit: u32)
-        -> Result<Vec<RotationSchedule>, StoreError>;
+    async fn rotations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RotationSchedule>, StoreError>;
     /// Ids of keys whose deletion date is at or before `now`, soonest first.
     async fn deletions_due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError>;
     /// Deletes a key irrecoverably, in one transaction, iff its stored version equals

@@ -869,7 +869,10 @@ impl Store for PostgresStore {
 
     // Keys over time (migration 0005): in `postgres/time.rs`.
 
-    async fn rotation_schedule(&self, key_id: &str) -> Result<Option<RotationSchedule>, StoreError> {
+    async fn rotation_schedule(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<RotationSchedule>, StoreError> {
         self.time_rotation_schedule(key_id).await
     }
 
@@ -931,4 +934,3 @@ impl Store for PostgresStore {
         self.time_key_last_usage(key_id).await
     }
 }
-

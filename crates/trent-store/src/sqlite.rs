@@ -836,7 +836,10 @@ impl Store for SqliteStore {
 
     // Keys over time (migration 0005): in `sqlite/time.rs`.
 
-    async fn rotation_schedule(&self, key_id: &str) -> Result<Option<RotationSchedule>, StoreError> {
+    async fn rotation_schedule(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<RotationSchedule>, StoreError> {
         self.time_rotation_schedule(key_id).await
     }
 

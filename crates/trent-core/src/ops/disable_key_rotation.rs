@@ -15,7 +15,12 @@ impl KeyService {
         req: DisableKeyRotationRequest,
     ) -> Result<DisableKeyRotationResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:DisableKeyRotation")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                "kms:DisableKeyRotation",
+            )
             .await?;
         if !rotatable(&key.record) {
             return Err(rotation_unsupported("disable automatic rotation of"));

@@ -58,7 +58,10 @@ impl KeyService {
             .key(&record.key_id)
             .await
             .map_err(internal("reading a key"))?
-            .map_or_else(|| record.current_material_id.clone(), |k| k.current_material_id);
+            .map_or_else(
+                || record.current_material_id.clone(),
+                |k| k.current_material_id,
+            );
         Ok(ListKeyRotationsResponse {
             rotations: Some(
                 entries

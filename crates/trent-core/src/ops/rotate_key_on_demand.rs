@@ -45,7 +45,7 @@ impl KeyService {
                 },
             )
             .await?;
-        if rotated.is_none() {
+        if !rotated {
             // Deleted between resolution and rotation.
             return Err(KmsError::KeyNotFound {
                 arn: key.record.arn.clone(),

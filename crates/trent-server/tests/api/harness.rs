@@ -110,7 +110,11 @@ impl TestServer {
             .expect("run kill -TERM");
         assert!(status.success(), "kill -TERM failed");
         let exit = self.child.wait().expect("wait for trent");
-        assert!(exit.success(), "trent exited with {exit} after SIGTERM\n{}", self.logs());
+        assert!(
+            exit.success(),
+            "trent exited with {exit} after SIGTERM\n{}",
+            self.logs()
+        );
         let (child, endpoint, stderr) = spawn(self.dir.path(), &self.args, &self.envs);
         self.child = child;
         self.endpoint = endpoint;

@@ -25,7 +25,11 @@ async fn last_usage_is_recorded_and_survives_a_graceful_restart() {
 
     // Management calls are not cryptographic uses.
     ok(client.describe_key().key_id(&key_id).send().await);
-    ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(ok(client.get_key_last_usage().key_id(&key_id).send().await)
         .key_last_usage()
         .is_none());
@@ -40,11 +44,17 @@ async fn last_usage_is_recorded_and_survives_a_graceful_restart() {
     let enc_request = enc.request_id().expect("a request id").to_owned();
     let usage = ok(client.get_key_last_usage().key_id(&key_id).send().await);
     let last = usage.key_last_usage().expect("KeyLastUsage");
-    assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Encrypt));
+    assert_eq!(
+        last.operation(),
+        Some(&KeyLastUsageTrackingOperation::Encrypt)
+    );
     assert_eq!(last.timestamp().unwrap().secs() * 1000, t0 + DAY_MS);
     assert_eq!(last.kms_request_id(), Some(enc_request.as_str()));
     // The event id is that of the Encrypt's event in the audit trail.
-    let event_id = last.cloud_trail_event_id().expect("CloudTrailEventId").to_owned();
+    let event_id = last
+        .cloud_trail_event_id()
+        .expect("CloudTrailEventId")
+        .to_owned();
     let event = records(&server.data_dir().join("audit"))
         .into_iter()
         .find(|r| r["eventID"] == event_id.as_str())
@@ -68,11 +78,18 @@ async fn last_usage_is_recorded_and_survives_a_graceful_restart() {
     );
     let check = |usage: &aws_sdk_kms::operation::get_key_last_usage::GetKeyLastUsageOutput| {
         let last = usage.key_last_usage().expect("KeyLastUsage");
-        assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Decrypt));
+        assert_eq!(
+            last.operation(),
+            Some(&KeyLastUsageTrackingOperation::Decrypt)
+        );
         assert_eq!(last.timestamp().unwrap().secs() * 1000, t0 + 2 * DAY_MS);
         assert_eq!(last.kms_request_id(), Some(dec_request.as_str()));
     };
-    check(&ok(client.get_key_last_usage().key_id(&key_id).send().await));
+    check(&ok(client
+        .get_key_last_usage()
+        .key_id(&key_id)
+        .send()
+        .await));
 
     // A graceful restart flushes what is still in memory.
     server.restart_gracefully();

@@ -4,7 +4,9 @@
 //! the newest material.
 
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, KeySpec, KeyUsageType, RotationType};
+use aws_sdk_kms::types::{
+    IncludeKeyMaterial, KeyMaterialState, KeySpec, KeyUsageType, RotationType,
+};
 use aws_sdk_kms::Client;
 
 use crate::harness::{create_key, encrypt, expect_code, expect_err, ok, TestServer, REGION};
@@ -55,7 +57,11 @@ async fn automatic_rotation_happens_when_the_period_has_elapsed_and_not_before()
     assert_eq!(first.len(), 64);
     let old = encrypt(&client, &key_id, b"before rotation").await;
 
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(!status.key_rotation_enabled());
     assert!(status.rotation_period_in_days().is_none());
     assert!(status.next_rotation_date().is_none());
@@ -66,7 +72,11 @@ async fn automatic_rotation_happens_when_the_period_has_elapsed_and_not_before()
         .rotation_period_in_days(90)
         .send()
         .await);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(status.key_rotation_enabled());
     assert_eq!(status.key_id(), Some(key_id.as_str()));
     assert_eq!(status.rotation_period_in_days(), Some(90));
@@ -90,21 +100,37 @@ async fn automatic_rotation_happens_when_the_period_has_elapsed_and_not_before()
     assert_eq!(list[0].key_id(), Some(key_id.as_str()));
     assert_eq!(list[0].key_material_id(), Some(second.as_str()));
     assert_eq!(list[0].rotation_type(), Some(&RotationType::Automatic));
-    assert_eq!(list[0].key_material_state(), Some(&KeyMaterialState::Current));
+    assert_eq!(
+        list[0].key_material_state(),
+        Some(&KeyMaterialState::Current)
+    );
     assert_eq!(
         list[0].rotation_date().unwrap().secs() * 1000,
         t0 + 90 * DAY_MS
     );
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert_eq!(
         status.next_rotation_date().unwrap().secs() * 1000,
         t0 + 180 * DAY_MS
     );
     let events = rotation_events(&server, &arn);
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["serviceEventDetails"]["rotationType"], "AUTOMATIC");
-    assert_eq!(events[0]["serviceEventDetails"]["previousKeyMaterialId"], first.as_str());
-    assert_eq!(events[0]["serviceEventDetails"]["currentKeyMaterialId"], second.as_str());
+    assert_eq!(
+        events[0]["serviceEventDetails"]["rotationType"],
+        "AUTOMATIC"
+    );
+    assert_eq!(
+        events[0]["serviceEventDetails"]["previousKeyMaterialId"],
+        first.as_str()
+    );
+    assert_eq!(
+        events[0]["serviceEventDetails"]["currentKeyMaterialId"],
+        second.as_str()
+    );
 
     // Old ciphertexts decrypt with the old material, new ones use the new material.
     let new = encrypt(&client, &key_id, b"after rotation").await;
@@ -150,7 +176,11 @@ async fn automatic_rotation_happens_when_the_period_has_elapsed_and_not_before()
 
     // Rotation disabled: no more automatic rotations.
     ok(client.disable_key_rotation().key_id(&key_id).send().await);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(!status.key_rotation_enabled());
     assert!(status.next_rotation_date().is_none());
     advance_millis(&server, 1000 * DAY_MS).await;
@@ -207,12 +237,20 @@ async fn on_demand_rotation_lists_pages_and_has_aws_quota() {
     let materials: Vec<&str> = seen.iter().filter_map(|r| r.key_material_id()).collect();
     let expected: Vec<&str> = blobs[1..].iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(materials, expected);
-    assert!(seen.iter().all(|r| r.rotation_type() == Some(&RotationType::OnDemand)));
+    assert!(seen
+        .iter()
+        .all(|r| r.rotation_type() == Some(&RotationType::OnDemand)));
     assert!(seen[..24]
         .iter()
         .all(|r| r.key_material_state() == Some(&KeyMaterialState::NonCurrent)));
-    assert_eq!(seen[24].key_material_state(), Some(&KeyMaterialState::Current));
-    let dates: Vec<i64> = seen.iter().map(|r| r.rotation_date().unwrap().secs()).collect();
+    assert_eq!(
+        seen[24].key_material_state(),
+        Some(&KeyMaterialState::Current)
+    );
+    let dates: Vec<i64> = seen
+        .iter()
+        .map(|r| r.rotation_date().unwrap().secs())
+        .collect();
     assert!(dates.windows(2).all(|w| w[0] < w[1]), "{dates:?}");
 
     let all = ok(client
@@ -226,7 +264,10 @@ async fn on_demand_rotation_lists_pages_and_has_aws_quota() {
     let original = &all.rotations()[0];
     assert_eq!(original.key_material_id(), Some(first.as_str()));
     assert!(original.rotation_date().is_none() && original.rotation_type().is_none());
-    assert_eq!(original.key_material_state(), Some(&KeyMaterialState::NonCurrent));
+    assert_eq!(
+        original.key_material_state(),
+        Some(&KeyMaterialState::NonCurrent)
+    );
 
     expect_code(
         client
@@ -238,7 +279,11 @@ async fn on_demand_rotation_lists_pages_and_has_aws_quota() {
         "InvalidMarkerException",
     );
     // On-demand rotations leave the automatic schedule alone.
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(!status.key_rotation_enabled());
 }
 
@@ -263,9 +308,16 @@ async fn rotation_rules_follow_aws() {
     }
     // Default period: 365 days.
     ok(client.enable_key_rotation().key_id(&key_id).send().await);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert_eq!(status.rotation_period_in_days(), Some(365));
-    assert_eq!(status.next_rotation_date().unwrap().secs() * 1000, t0 + 365 * DAY_MS);
+    assert_eq!(
+        status.next_rotation_date().unwrap().secs() * 1000,
+        t0 + 365 * DAY_MS
+    );
     // A new period keeps the anchor (the enable date).
     ok(client
         .enable_key_rotation()
@@ -273,9 +325,16 @@ async fn rotation_rules_follow_aws() {
         .rotation_period_in_days(100)
         .send()
         .await);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert_eq!(status.rotation_period_in_days(), Some(100));
-    assert_eq!(status.next_rotation_date().unwrap().secs() * 1000, t0 + 100 * DAY_MS);
+    assert_eq!(
+        status.next_rotation_date().unwrap().secs() * 1000,
+        t0 + 100 * DAY_MS
+    );
 
     // An automatic rotation due within 20 minutes: on demand is a conflict.
     advance_millis(&server, 100 * DAY_MS - 10 * 60 * 1000).await;
@@ -288,20 +347,38 @@ async fn rotation_rules_follow_aws() {
     // Disabled key: DisabledException; pending deletion: KMSInvalidStateException and a
     // status of false, restored when the deletion is cancelled.
     ok(client.disable_key().key_id(&key_id).send().await);
-    for result in [
-        client.enable_key_rotation().key_id(&key_id).send().await.map(|_| ()),
-        client.disable_key_rotation().key_id(&key_id).send().await.map(|_| ()),
-    ] {
-        expect_err(result, "DisabledException", Some(&format!("{arn} is disabled.")));
-    }
+    expect_err(
+        client.enable_key_rotation().key_id(&key_id).send().await,
+        "DisabledException",
+        Some(&format!("{arn} is disabled.")),
+    );
+    expect_err(
+        client.disable_key_rotation().key_id(&key_id).send().await,
+        "DisabledException",
+        Some(&format!("{arn} is disabled.")),
+    );
     expect_err(
         client.rotate_key_on_demand().key_id(&key_id).send().await,
         "DisabledException",
         Some(&format!("{arn} is disabled.")),
     );
-    assert!(ok(client.get_key_rotation_status().key_id(&key_id).send().await).key_rotation_enabled());
-    ok(client.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
+    assert!(ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await)
+    .key_rotation_enabled());
+    ok(client
+        .schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
     assert!(!status.key_rotation_enabled());
     expect_err(
         client.enable_key_rotation().key_id(&key_id).send().await,
@@ -309,7 +386,12 @@ async fn rotation_rules_follow_aws() {
         Some(&format!("{arn} is pending deletion.")),
     );
     ok(client.cancel_key_deletion().key_id(&key_id).send().await);
-    assert!(ok(client.get_key_rotation_status().key_id(&key_id).send().await).key_rotation_enabled());
+    assert!(ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await)
+    .key_rotation_enabled());
 
     // Keys that cannot rotate: asymmetric and HMAC.
     for (spec, usage) in [
@@ -317,7 +399,12 @@ async fn rotation_rules_follow_aws() {
         (KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac),
         (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt),
     ] {
-        let out = ok(client.create_key().key_spec(spec.clone()).key_usage(usage).send().await);
+        let out = ok(client
+            .create_key()
+            .key_spec(spec.clone())
+            .key_usage(usage)
+            .send()
+            .await);
         let id = out.key_metadata().unwrap().key_id().to_owned();
         expect_code(
             client.enable_key_rotation().key_id(&id).send().await,
@@ -348,7 +435,11 @@ async fn rotation_rules_follow_aws() {
         "NotFoundException",
     );
     expect_code(
-        client.get_key_rotation_status().key_id("alias/x").send().await,
+        client
+            .get_key_rotation_status()
+            .key_id("alias/x")
+            .send()
+            .await,
         "NotFoundException",
     );
 }
@@ -369,10 +460,20 @@ async fn a_restart_in_the_rotation_period_keeps_the_schedule() {
     advance_millis(&server, 45 * DAY_MS).await;
 
     server.restart();
-    assert_eq!(clock_now(&server).await["now_unix_millis"], t0 + 45 * DAY_MS);
+    assert_eq!(
+        clock_now(&server).await["now_unix_millis"],
+        t0 + 45 * DAY_MS
+    );
     let client = server.client(REGION);
-    let status = ok(client.get_key_rotation_status().key_id(&key_id).send().await);
-    assert_eq!(status.next_rotation_date().unwrap().secs() * 1000, t0 + 90 * DAY_MS);
+    let status = ok(client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await);
+    assert_eq!(
+        status.next_rotation_date().unwrap().secs() * 1000,
+        t0 + 90 * DAY_MS
+    );
     advance_millis(&server, 45 * DAY_MS - 1).await;
     assert!(rotations(&client, &key_id).await.is_empty());
     advance_millis(&server, 1).await;

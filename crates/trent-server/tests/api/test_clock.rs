@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{create_key, ok, now_secs, TestServer, REGION};
+use crate::harness::{create_key, now_secs, ok, TestServer, REGION};
 
 pub const SWITCH: &str = "--dev-test-clock";
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -51,7 +51,11 @@ async fn the_clock_endpoint_does_not_exist_without_the_switch() {
     let server = TestServer::start();
     for method in ["GET", "POST"] {
         let resp = server
-            .http(method, "/_trent/test/clock", Some(json!({"advance_seconds": 86400})))
+            .http(
+                method,
+                "/_trent/test/clock",
+                Some(json!({"advance_seconds": 86400})),
+            )
             .await;
         assert_eq!(
             resp.error_type().as_deref(),

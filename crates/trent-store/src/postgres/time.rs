@@ -57,11 +57,10 @@ fn schedule_from_row(row: &PgRow) -> Result<RotationSchedule, StoreError> {
             })
         }
     };
-    let period_days = i32::try_from(column::<i64>(row, "period_days")?).map_err(|_| {
-        StoreError::Corrupt {
+    let period_days =
+        i32::try_from(column::<i64>(row, "period_days")?).map_err(|_| StoreError::Corrupt {
             what: format!("key {key_id}: rotation period out of range"),
-        }
-    })?;
+        })?;
     Ok(RotationSchedule {
         next_rotation_at: column(row, "next_rotation_at")?,
         key_id,
