@@ -92,39 +92,6 @@ impl UsageTracker {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(key: &str, op: &str, t: i64) -> KeyUsageRecord {
-        KeyUsageRecord {
-            key_id: key.into(),
-            operation: op.into(),
-            used_at: t,
-            event_id: None,
-            request_id: None,
-        }
-    }
-
-    #[test]
-    fn keeps_the_latest_use_per_key_until_drained() {
-        let t = UsageTracker::default();
-        t.record(at("a", "Encrypt", 5));
-        t.record(at("a", "Decrypt", 3));
-        t.record(at("b", "Sign", 1));
-        assert_eq!(t.pending("a").unwrap().operation, "Encrypt");
-        let mut drained = t.drain();
-        drained.sort_by(|x, y| x.key_id.cmp(&y.key_id));
-        assert_eq!(drained, vec![at("a", "Encrypt", 5), at("b", "Sign", 1)]);
-        assert!(t.pending("a").is_none());
-        t.record(at("a", "Decrypt", 9));
-        t.restore(vec![at("a", "Encrypt", 5)]);
-        assert_eq!(t.pending("a").unwrap().operation, "Decrypt");
-        t.forget("a");
-        assert!(t.drain().is_empty());
-    }
-}
-
 impl crate::KeyService {
     /// Records a successful cryptographic use of a key (`key` is its ARN or id) by
     /// `operation`, with its audit event and request ids. Memory only: the flusher writes
@@ -183,5 +150,38 @@ impl crate::KeyService {
             (Some(s), Some(p)) => Some(if p.used_at >= s.used_at { p } else { s }),
             (s, p) => p.or(s),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(key: &str, op: &str, t: i64) -> KeyUsageRecord {
+        KeyUsageRecord {
+            key_id: key.into(),
+            operation: op.into(),
+            used_at: t,
+            event_id: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn keeps_the_latest_use_per_key_until_drained() {
+        let t = UsageTracker::default();
+        t.record(at("a", "Encrypt", 5));
+        t.record(at("a", "Decrypt", 3));
+        t.record(at("b", "Sign", 1));
+        assert_eq!(t.pending("a").unwrap().operation, "Encrypt");
+        let mut drained = t.drain();
+        drained.sort_by(|x, y| x.key_id.cmp(&y.key_id));
+        assert_eq!(drained, vec![at("a", "Encrypt", 5), at("b", "Sign", 1)]);
+        assert!(t.pending("a").is_none());
+        t.record(at("a", "Decrypt", 9));
+        t.restore(vec![at("a", "Encrypt", 5)]);
+        assert_eq!(t.pending("a").unwrap().operation, "Decrypt");
+        t.forget("a");
+        assert!(t.drain().is_empty());
     }
 }

@@ -1823,7 +1823,10 @@ pub async fn key_usage_keeps_the_latest_and_skips_missing_keys(store: Arc<dyn St
         Some(later)
     );
     let newest = use_at(&key.key_id, "Sign", T0 + 9);
-    store.record_key_usage(&[newest.clone()]).await.unwrap();
+    store
+        .record_key_usage(std::slice::from_ref(&newest))
+        .await
+        .unwrap();
     assert_eq!(
         store.key_last_usage(&key.key_id).await.unwrap(),
         Some(newest)

@@ -197,7 +197,7 @@ async fn a_restart_in_the_waiting_period_changes_nothing() {
         .pending_window_in_days(10)
         .send()
         .await);
-    let date = out.deletion_date().unwrap().clone();
+    let date = *out.deletion_date().unwrap();
     advance_millis(&server, 4 * DAY_MS).await;
 
     server.restart();
