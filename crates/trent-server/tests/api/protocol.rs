@@ -42,6 +42,12 @@ const SUPPORTED: &[&str] = &[
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "GetKeyLastUsage",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
