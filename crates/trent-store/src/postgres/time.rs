@@ -376,3 +376,47 @@ impl PostgresStore {
         .transpose()
     }
 }
+
+impl PostgresStore {
+    /// Writes a copied key's rotation schedule, rotation history and last usage as they
+    /// are, without touching the key's version (for copying a deployment: the key and its
+    /// materials must already be there).
+    pub async fn import_key_time_records(
+        &self,
+        schedule: Option<&RotationSchedule>,
+        rotations: &[RotationRecord],
+        usage: Option<&KeyUsageRecord>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some(s) = schedule {
+            sqlx::query(&format!(
+                "INSERT INTO key_rotation_schedules ({SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4)"
+            ))
+            .bind(&s.key_id)
+            .bind(i64::from(s.enabled))
+            .bind(i64::from(s.period_days))
+            .bind(s.next_rotation_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        }
+        for r in rotations {
+            sqlx::query(
+                "INSERT INTO key_rotations (key_id, material_id, rotated_at, rotation_type) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&r.key_id)
+            .bind(&r.material_id)
+            .bind(r.rotated_at)
+            .bind(&r.rotation_type)
+            .execute(&mut *tx)
+            .await
+            .map_err(write_error)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        if let Some(u) = usage {
+            self.time_record_key_usage(std::slice::from_ref(u)).await?;
+        }
+        Ok(())
+    }
+}

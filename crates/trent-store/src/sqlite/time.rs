@@ -366,3 +366,45 @@ impl SqliteStore {
         .transpose()
     }
 }
+
+impl SqliteStore {
+    /// A key's rotation schedule, rotation history and last usage (for copying a
+    /// deployment).
+    pub async fn key_time_records(
+        &self,
+        key_id: &str,
+    ) -> Result<
+        (
+            Option<RotationSchedule>,
+            Vec<RotationRecord>,
+            Option<KeyUsageRecord>,
+        ),
+        StoreError,
+    > {
+        let rotations = sqlx::query(
+            "SELECT r.key_id, r.material_id, r.rotated_at, r.rotation_type \
+             FROM key_rotations AS r JOIN key_materials AS m \
+             ON m.key_id = r.key_id AND m.material_id = r.material_id \
+             WHERE r.key_id = ?1 ORDER BY m.seq",
+        )
+        .bind(key_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|row| {
+            Ok(RotationRecord {
+                key_id: column(row, "key_id")?,
+                material_id: column(row, "material_id")?,
+                rotated_at: column(row, "rotated_at")?,
+                rotation_type: column(row, "rotation_type")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((
+            self.time_rotation_schedule(key_id).await?,
+            rotations,
+            self.time_key_last_usage(key_id).await?,
+        ))
+    }
+}
