@@ -39,6 +39,9 @@ pub struct Record {
     pub response_elements: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub additional_event_data: Option<Value>,
+    /// What a service event did (e.g. RotateKey's `rotationType` and key material ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_event_details: Option<Value>,
     #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(rename = "eventID")]
@@ -361,6 +364,7 @@ impl Record {
             request_parameters: call.request_parameters,
             response_elements: call.response_elements,
             additional_event_data: None,
+            service_event_details: None,
             request_id: Some(call.request_id),
             event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
             read_only: call.read_only,
@@ -404,6 +408,7 @@ impl Record {
             request_parameters: None,
             response_elements: None,
             additional_event_data,
+            service_event_details: None,
             request_id: None,
             event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
             read_only: false,

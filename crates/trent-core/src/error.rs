@@ -73,6 +73,17 @@ pub enum KmsError {
     TooManyTags { limit: usize },
     #[error("{what} is not supported.")]
     Unsupported { what: String },
+    /// Rotation of a key that is not a symmetric encryption key with AWS-made material
+    /// (asymmetric, HMAC, imported): AWS's documented restriction, as the operation says it.
+    #[error("{message}")]
+    RotationUnsupported { message: String },
+    /// RotateKeyOnDemand beyond AWS's quota of on-demand rotations per key.
+    #[error("The on-demand rotation quota of {limit} rotations for {arn} has been reached.")]
+    OnDemandRotationLimit { arn: String, limit: i64 },
+    /// RotateKeyOnDemand while an automatic rotation is due within 20 minutes (the model's
+    /// description of `ConflictException`).
+    #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes.")]
+    RotationConflict { arn: String },
     #[error("{operation} is not supported by this Trent server yet.")]
     UnsupportedOperation { operation: &'static str },
     #[error("The request would have succeeded, but the DryRun option is set.")]
@@ -128,9 +139,11 @@ impl KmsError {
             KmsError::ReservedTag
             | KmsError::DuplicateTagKey { .. }
             | KmsError::TooManyTags { .. } => ErrorCode::TagException,
-            KmsError::Unsupported { .. } | KmsError::UnsupportedOperation { .. } => {
-                ErrorCode::UnsupportedOperationException
-            }
+            KmsError::OnDemandRotationLimit { .. } => ErrorCode::LimitExceededException,
+            KmsError::RotationConflict { .. } => ErrorCode::ConflictException,
+            KmsError::Unsupported { .. }
+            | KmsError::UnsupportedOperation { .. }
+            | KmsError::RotationUnsupported { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
             KmsError::Policy(e) => match e.code() {

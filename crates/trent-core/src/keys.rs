@@ -291,7 +291,7 @@ impl KeyService {
 
 /// A short random pause before retrying a conflicting update, growing with the attempt,
 /// so that writers on different nodes do not retry in lockstep.
-async fn conflict_backoff(attempt: usize) {
+pub(crate) async fn conflict_backoff(attempt: usize) {
     let cap_micros = 200u64.saturating_mul(1 << attempt.min(6));
     let jitter = trent_crypto::random_array::<8>()
         .map(u64::from_le_bytes)

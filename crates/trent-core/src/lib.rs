@@ -10,21 +10,27 @@
 mod authz;
 mod cache;
 mod clock;
+mod deletion;
 mod error;
 mod grants;
 mod identity;
 mod ids;
+mod jobs;
 mod keys;
 mod keyspec;
+mod last_usage;
 pub mod ops;
+mod rotation;
 mod service;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;
 pub use identity::{
     AccessKeyEntry, Caller, CallerAttributes, KeysUsed, Principal, PrincipalKind, RoleSession,
 };
 pub use ids::{is_account_id, is_region};
+pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
+pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
 };

@@ -14,6 +14,8 @@ use crate::{AccessKeyEntry, Clock, KmsError, Principal};
 /// every start proves the root key is the one this store was created with.
 const META_ROOT_CHECK: &str = "root_key_check";
 const META_DEFAULT_ACCOUNT: &str = "default_account_id";
+/// When this deployment began tracking key usage (GetKeyLastUsage's TrackingStartDate).
+const META_USAGE_TRACKING_START: &str = "key_usage_tracking_start";
 const ROOT_CHECK_AAD: &[u8] = b"trent:meta:root_key_check:v1";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"trent root key check v1";
 
@@ -94,6 +96,13 @@ pub struct KeyService {
     /// Striped locks that serialize this node's updates of one key (see `update_key`).
     update_locks: Vec<tokio::sync::Mutex<()>>,
     default_account_id: String,
+    /// Keys over time: the background jobs' bell, their audit sink, pending key usage.
+    pub(crate) jobs_wake: tokio::sync::Notify,
+    pub(crate) events: std::sync::OnceLock<Arc<dyn crate::jobs::ServiceEventSink>>,
+    pub(crate) usage: crate::last_usage::UsageTracker,
+    pub(crate) usage_tracking_start: i64,
+    /// This node's name as the holder of the background jobs' leases.
+    pub(crate) job_holder: String,
 }
 
 /// How many stripes of update locks: enough that unrelated keys rarely share one.
@@ -142,6 +151,18 @@ impl KeyService {
                 what: "default account id".into(),
             })?;
         let admin_arn = format!("arn:aws:iam::{account_id}:user/admin");
+        let tracking_start = store
+            .init_meta(
+                META_USAGE_TRACKING_START,
+                clock.now_millis().to_string().as_bytes(),
+            )
+            .await?;
+        let usage_tracking_start = std::str::from_utf8(&tracking_start)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "key usage tracking start".into(),
+            })?;
 
         // Subscribed before anything is cached: no change can slip between.
         let cache = Arc::new(KeyCache::new(config.cache_capacity, config.cache_ttl));
@@ -162,6 +183,11 @@ impl KeyService {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             default_account_id: account_id.clone(),
+            jobs_wake: crate::jobs::new_wake(),
+            events: std::sync::OnceLock::new(),
+            usage: crate::last_usage::UsageTracker::default(),
+            usage_tracking_start,
+            job_holder: uuid::Uuid::new_v4().to_string(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// the default account's root)
     #[arg(long, env = "TRENT_DEV_ANY_CREDENTIALS")]
     pub dev_any_credentials: bool,
+    /// TESTING ONLY: run KMS time (rotation periods, deletion windows, key usage) on a
+    /// clock that `POST /_trent/test/clock` from 127.0.0.1 can move forward; the offset is
+    /// kept in the data directory (test-clock-offset) across restarts
+    #[arg(long, env = "TRENT_DEV_TEST_CLOCK")]
+    pub dev_test_clock: bool,
     /// The store: a PostgreSQL URL (postgres://user:password@host:port/db, with
     /// ?sslmode=require for TLS) shared by every node of a cluster [default: the SQLite
     /// file trent.db in the data directory]
@@ -89,6 +94,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     account_id: Option<String>,
     dev_any_credentials: Option<bool>,
+    dev_test_clock: Option<bool>,
     max_body_bytes: Option<usize>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
@@ -147,6 +153,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub account_id: String,
     pub dev_any_credentials: bool,
+    /// Testing only: the movable clock and its control endpoint.
+    pub dev_test_clock: bool,
     pub max_body_bytes: usize,
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
@@ -265,6 +273,7 @@ impl Config {
             account_id,
             dev_any_credentials: args.dev_any_credentials
                 || file.dev_any_credentials.unwrap_or(false),
+            dev_test_clock: args.dev_test_clock || file.dev_test_clock.unwrap_or(false),
             max_body_bytes,
         })
     }
@@ -281,6 +290,7 @@ mod tests {
             account_id: None,
             config: None,
             dev_any_credentials: false,
+            dev_test_clock: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
             audit: Default::default(),

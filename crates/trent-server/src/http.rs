@@ -32,6 +32,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub max_body_bytes: usize,
     pub audit: crate::audit::Trail,
+    /// `--dev-test-clock` (testing only): the movable clock and its endpoint.
+    pub test_clock: Option<crate::test_clock::TestClock>,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -117,6 +119,13 @@ async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
+    if let Some(clock) = &state.test_clock {
+        if parts.uri.path() == crate::test_clock::PATH {
+            return clock
+                .handle(&state.service, peer, &parts.method, body)
+                .await;
+        }
+    }
     let mut facts = RequestFacts::from_parts(request_id, &parts, peer.map(|ip| ip.to_string()));
     let connection = Connection {
         source_ip: peer,
@@ -278,7 +287,21 @@ async fn dispatch(
         ),
         Operation::DescribeKey => call!(service, caller, body, describe_key, DescribeKeyRequest),
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
+        Operation::DisableKeyRotation => call!(
+            service,
+            caller,
+            body,
+            disable_key_rotation,
+            DisableKeyRotationRequest
+        ),
         Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
+        Operation::EnableKeyRotation => call!(
+            service,
+            caller,
+            body,
+            enable_key_rotation,
+            EnableKeyRotationRequest
+        ),
         Operation::Encrypt => call!(service, caller, body, encrypt, EncryptRequest),
         Operation::GenerateDataKey => call!(
             service,
@@ -319,6 +342,20 @@ async fn dispatch(
         Operation::GetKeyPolicy => {
             call!(service, caller, body, get_key_policy, GetKeyPolicyRequest)
         }
+        Operation::GetKeyLastUsage => call!(
+            service,
+            caller,
+            body,
+            get_key_last_usage,
+            GetKeyLastUsageRequest
+        ),
+        Operation::GetKeyRotationStatus => call!(
+            service,
+            caller,
+            body,
+            get_key_rotation_status,
+            GetKeyRotationStatusRequest
+        ),
         Operation::GetPublicKey => {
             call!(service, caller, body, get_public_key, GetPublicKeyRequest)
         }
@@ -329,6 +366,13 @@ async fn dispatch(
             body,
             list_key_policies,
             ListKeyPoliciesRequest
+        ),
+        Operation::ListKeyRotations => call!(
+            service,
+            caller,
+            body,
+            list_key_rotations,
+            ListKeyRotationsRequest
         ),
         Operation::ListKeys => call!(service, caller, body, list_keys, ListKeysRequest),
         Operation::ListResourceTags => call!(
@@ -342,6 +386,13 @@ async fn dispatch(
             call!(service, caller, body, put_key_policy, PutKeyPolicyRequest)
         }
         Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
+        Operation::RotateKeyOnDemand => call!(
+            service,
+            caller,
+            body,
+            rotate_key_on_demand,
+            RotateKeyOnDemandRequest
+        ),
         Operation::ScheduleKeyDeletion => {
             call!(
                 service,
@@ -401,7 +452,21 @@ async fn finish(
         crate::audit::record(&state.audit, &facts, &outcome)
     };
     let result = match state.audit.log.record(&record).await {
-        Ok(()) => result,
+        Ok(()) => {
+            // GetKeyLastUsage: a successful cryptographic use of each key the request
+            // used, with this event (memory only; flushed in batches).
+            if let (Ok(_), Some(op), Some(caller)) = (&result, facts.operation, &facts.caller) {
+                for arn in caller.keys_used.arns() {
+                    state.service.note_key_usage(
+                        &arn,
+                        op.name(),
+                        Some(&record.event_id),
+                        Some(&facts.request_id),
+                    );
+                }
+            }
+            result
+        }
         Err(e) => {
             tracing::error!(request_id = %facts.request_id, error = %e, "audit event not recorded; failing the request");
             Err(KmsError::Internal.into())

@@ -12,7 +12,9 @@ mod config;
 mod http;
 mod identities;
 mod migrate;
+mod service_events;
 mod sts;
+mod test_clock;
 
 use std::io::Write;
 use std::path::Path;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use trent_core::{BootstrapError, BootstrapOptions, KeyService, ServiceConfig, SystemClock};
+use trent_core::{BootstrapError, BootstrapOptions, Clock, KeyService, ServiceConfig, SystemClock};
 use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
 use trent_store::{PostgresStore, SqliteStore, Store};
 
@@ -78,6 +80,18 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
+    let test_clock = if config.dev_test_clock {
+        let clock = test_clock::TestClock::open(dir)?;
+        tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that POST {} from 127.0.0.1 can move. Never use it with real keys.", test_clock::PATH);
+        eprintln!("trent: WARNING: testing mode (--dev-test-clock): rotation periods and deletion windows follow a clock anyone on 127.0.0.1 can move");
+        Some(clock)
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(t) => t.clock.clone(),
+        None => Arc::new(SystemClock),
+    };
     let root_path = dir.join(ROOT_KEY_FILE);
     let store_path = dir.join(STORE_FILE);
     let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
@@ -128,7 +142,6 @@ async fn serve(config: Config) -> Result<(), String> {
         write_credentials(&credentials_path, id, secret)
             .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
     };
-    let clock: Arc<dyn trent_core::Clock> = Arc::new(SystemClock);
     let (service, report) = KeyService::open(
         store,
         root.clone(),
@@ -206,6 +219,10 @@ async fn serve(config: Config) -> Result<(), String> {
             report.account_id.clone(),
         ));
     }
+    // Rotation, deletion and the key-usage flush; their service events go to the trail.
+    let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
+        log: audit_log.clone(),
+    }));
     let state = Arc::new(AppState {
         service,
         auth,
@@ -215,6 +232,7 @@ async fn serve(config: Config) -> Result<(), String> {
         sessions,
         max_body_bytes: config.max_body_bytes,
         audit: trail,
+        test_clock,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -246,6 +264,8 @@ async fn serve(config: Config) -> Result<(), String> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server error: {e}"));
+    // Stop the jobs and write the key usage still in memory.
+    jobs.shutdown().await;
     // Sign what the last digest does not cover yet.
     if let Err(e) = audit_log.digest_now().await {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");

@@ -19,7 +19,8 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, MaterialRecord, Store, StoreError,
+    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialRecord,
+    RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -56,6 +57,13 @@ macro_rules! __store_conformance_cases {
             lease_is_exclusive_until_released,
             expired_lease_can_be_taken_over,
             racing_lease_acquirers_have_one_winner,
+            rotation_schedule_round_trips_and_bumps_the_key_version,
+            rotate_key_makes_new_material_current_and_records_it,
+            rotate_key_with_stale_version_writes_nothing,
+            rotations_due_lists_enabled_due_schedules,
+            delete_key_removes_the_key_and_everything_of_it,
+            deletions_due_lists_keys_past_their_date,
+            key_usage_keeps_the_latest_and_skips_missing_keys,
         }
     };
 }
@@ -1439,4 +1447,426 @@ pub async fn racing_lease_acquirers_have_one_winner(store: Arc<dyn Store>) {
             .await
             .expect("renew_lease"));
     }
+}
+
+// --- Keys over time (migration 0005) ---
+
+/// A random time in the distant past, so that due-lists of a store shared with other
+/// cases (or earlier runs) are checked only around this case's own records.
+fn ancient() -> i64 {
+    1 + i64::try_from(uuid::Uuid::new_v4().as_u128() % 1_000_000_000).unwrap() * 1000
+}
+
+fn schedule(key_id: &str, enabled: bool, period_days: i32, next: Option<i64>) -> RotationSchedule {
+    RotationSchedule {
+        key_id: key_id.to_owned(),
+        enabled,
+        period_days,
+        next_rotation_at: next,
+    }
+}
+
+fn rotation_of(material: &MaterialRecord, at: i64, kind: &str) -> RotationRecord {
+    RotationRecord {
+        key_id: material.key_id.clone(),
+        material_id: material.material_id.clone(),
+        rotated_at: at,
+        rotation_type: kind.to_owned(),
+    }
+}
+
+fn new_material(key_id: &str, created_at: i64) -> MaterialRecord {
+    MaterialRecord {
+        key_id: key_id.to_owned(),
+        material_id: unique(),
+        created_at,
+        sealed: sealed(),
+    }
+}
+
+/// A schedule is stored per key, replaced as a whole, and setting it is a version-checked
+/// change of the key.
+pub async fn rotation_schedule_round_trips_and_bumps_the_key_version(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let key = created_key(store, &account(), REGION).await;
+    assert_eq!(store.rotation_schedule(&key.key_id).await.unwrap(), None);
+    let on = schedule(&key.key_id, true, 90, Some(T0 + 5));
+    assert_eq!(store.set_rotation_schedule(1, &on).await.unwrap(), 2);
+    assert_eq!(
+        store.rotation_schedule(&key.key_id).await.unwrap(),
+        Some(on)
+    );
+    assert_eq!(stored_key(store, &key.key_id).await.version, 2);
+    let off = schedule(&key.key_id, false, 90, None);
+    assert!(matches!(
+        store.set_rotation_schedule(1, &off).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.set_rotation_schedule(2, &off).await.unwrap(), 3);
+    assert_eq!(
+        store.rotation_schedule(&key.key_id).await.unwrap(),
+        Some(off)
+    );
+    assert!(matches!(
+        store
+            .set_rotation_schedule(1, &schedule(&unique(), true, 365, Some(T0)))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A rotation adds the material, makes it current, records how and when, and moves the
+/// schedule; the history lists every material in order, with or without the first, paged.
+pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (key, first) = new_key(&account, REGION);
+    store.create_key(&key, &first).await.unwrap();
+    let other = created_key(store, &account, REGION).await;
+    store
+        .set_rotation_schedule(1, &schedule(&key.key_id, true, 365, Some(T0 + 10)))
+        .await
+        .unwrap();
+    let m2 = new_material(&key.key_id, T0 + 10);
+    let v = store
+        .rotate_key(
+            2,
+            &m2,
+            &rotation_of(&m2, T0 + 10, "AUTOMATIC"),
+            Some(T0 + 99),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, 3);
+    let m3 = new_material(&key.key_id, T0 + 20);
+    assert_eq!(
+        store
+            .rotate_key(3, &m3, &rotation_of(&m3, T0 + 20, "ON_DEMAND"), None)
+            .await
+            .unwrap(),
+        4
+    );
+    let stored = stored_key(store, &key.key_id).await;
+    assert_eq!(stored.version, 4);
+    assert_eq!(stored.current_material_id, m3.material_id);
+    assert_eq!(
+        store.materials(&key.key_id).await.unwrap(),
+        vec![first.clone(), m2.clone(), m3.clone()]
+    );
+    assert_eq!(
+        store
+            .rotation_schedule(&key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_rotation_at,
+        Some(T0 + 99),
+        "an on-demand rotation leaves the schedule alone"
+    );
+    let all = store
+        .material_history(&key.key_id, false, None, 100)
+        .await
+        .unwrap();
+    let summary: Vec<_> = all
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.material_id.clone(),
+                e.rotated_at,
+                e.rotation_type.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, first.material_id.clone(), None, None),
+            (
+                2,
+                m2.material_id.clone(),
+                Some(T0 + 10),
+                Some("AUTOMATIC".to_owned())
+            ),
+            (
+                3,
+                m3.material_id.clone(),
+                Some(T0 + 20),
+                Some("ON_DEMAND".to_owned())
+            ),
+        ]
+    );
+    let rotations = store
+        .material_history(&key.key_id, true, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0].material_id, m2.material_id);
+    let rest = store
+        .material_history(&key.key_id, true, Some(rotations[0].seq), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].material_id, m3.material_id);
+    assert_eq!(
+        store
+            .count_rotations(&key.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_rotations(&key.key_id, "AUTOMATIC")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_rotations(&other.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store
+        .material_history(&other.key_id, true, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A rotation against a stale version (another writer got there first) writes nothing.
+pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (key, first) = new_key(&account(), REGION);
+    store.create_key(&key, &first).await.unwrap();
+    store
+        .update_key(&KeyRecord {
+            description: "changed".into(),
+            ..key.clone()
+        })
+        .await
+        .unwrap();
+    let m = new_material(&key.key_id, T0);
+    assert!(matches!(
+        store
+            .rotate_key(1, &m, &rotation_of(&m, T0, "ON_DEMAND"), None)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(store.materials(&key.key_id).await.unwrap(), vec![first]);
+    let stored = stored_key(store, &key.key_id).await;
+    assert_eq!(stored.current_material_id, key.current_material_id);
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        store
+            .count_rotations(&key.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
+        0
+    );
+    let missing = new_material(&unique(), T0);
+    assert!(matches!(
+        store
+            .rotate_key(1, &missing, &rotation_of(&missing, T0, "ON_DEMAND"), None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Only enabled schedules whose next rotation is due are listed, soonest first.
+pub async fn rotations_due_lists_enabled_due_schedules(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let base = ancient();
+    let mut mine = Vec::new();
+    for (enabled, next) in [
+        (true, Some(base + 2)),
+        (true, Some(base)),
+        (false, None),
+        (true, Some(base + 1_000)),
+    ] {
+        let key = created_key(store, &account, REGION).await;
+        store
+            .set_rotation_schedule(1, &schedule(&key.key_id, enabled, 90, next))
+            .await
+            .unwrap();
+        mine.push(key.key_id);
+    }
+    let due: Vec<String> = store
+        .rotations_due(base + 2, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.key_id)
+        .filter(|k| mine.contains(k))
+        .collect();
+    assert_eq!(due, vec![mine[1].clone(), mine[0].clone()]);
+    let due = store.rotations_due(base + 2, 1000).await.unwrap();
+    assert!(due
+        .iter()
+        .all(|s| s.enabled && s.next_rotation_at.is_some_and(|n| n <= base + 2)));
+}
+
+/// Deleting a key deletes it with its tags, materials, rotations, last usage and the
+/// aliases that point at it, and nothing of other keys; a stale version deletes nothing.
+pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (mut key, first) = new_key(&account, REGION);
+    key.tags = tags(&[("a", "1")]);
+    store.create_key(&key, &first).await.unwrap();
+    let other = created_key(store, &account, REGION).await;
+    store
+        .set_rotation_schedule(1, &schedule(&key.key_id, true, 90, Some(T0)))
+        .await
+        .unwrap();
+    let m = new_material(&key.key_id, T0);
+    store
+        .rotate_key(2, &m, &rotation_of(&m, T0, "AUTOMATIC"), Some(T0 + 1))
+        .await
+        .unwrap();
+    for (name, target) in [
+        ("alias/doomed-1", &key.key_id),
+        ("alias/doomed-2", &key.key_id),
+        ("alias/kept", &other.key_id),
+    ] {
+        store
+            .create_alias(&new_alias(&account, REGION, name, target))
+            .await
+            .unwrap();
+    }
+    store
+        .record_key_usage(&[KeyUsageRecord {
+            key_id: key.key_id.clone(),
+            operation: "Encrypt".into(),
+            used_at: T0,
+            event_id: None,
+            request_id: None,
+        }])
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        store.delete_key(&key.key_id, 2).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.key(&key.key_id).await.unwrap().is_some());
+    assert_eq!(store.materials(&key.key_id).await.unwrap().len(), 2);
+
+    store.delete_key(&key.key_id, 3).await.expect("delete_key");
+    assert!(store.key(&key.key_id).await.unwrap().is_none());
+    assert!(store.materials(&key.key_id).await.unwrap().is_empty());
+    assert!(store
+        .rotation_schedule(&key.key_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .material_history(&key.key_id, false, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.key_last_usage(&key.key_id).await.unwrap().is_none());
+    for name in ["alias/doomed-1", "alias/doomed-2"] {
+        assert!(store.alias(&account, REGION, name).await.unwrap().is_none());
+    }
+    assert!(store
+        .alias(&account, REGION, "alias/kept")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(stored_key(store, &other.key_id).await, other);
+    assert!(matches!(
+        store.delete_key(&key.key_id, 3).await,
+        Err(StoreError::NotFound)
+    ));
+    // The key id is free again only in the sense that nothing of it remains.
+    assert!(matches!(
+        store.add_material(&new_material(&key.key_id, T0)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Keys whose deletion date is at or before the given time are due, soonest first.
+pub async fn deletions_due_lists_keys_past_their_date(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let base = ancient();
+    let mut mine = Vec::new();
+    for date in [Some(base + 1), Some(base), None, Some(base + 2)] {
+        let key = created_key(store, &account, REGION).await;
+        store
+            .update_key(&KeyRecord {
+                state: if date.is_some() {
+                    "PendingDeletion".into()
+                } else {
+                    "Enabled".into()
+                },
+                deletion_date: date,
+                pending_deletion_window_days: date.map(|_| 7),
+                ..key.clone()
+            })
+            .await
+            .unwrap();
+        mine.push(key.key_id);
+    }
+    let due: Vec<String> = store
+        .deletions_due(base + 1, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| mine.contains(k))
+        .collect();
+    assert_eq!(due, vec![mine[1].clone(), mine[0].clone()]);
+}
+
+/// The stored use of a key is the latest one recorded; uses of missing keys are skipped
+/// without failing the batch.
+pub async fn key_usage_keeps_the_latest_and_skips_missing_keys(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let key = created_key(store, &account(), REGION).await;
+    let use_at = |key_id: &str, op: &str, at: i64| KeyUsageRecord {
+        key_id: key_id.to_owned(),
+        operation: op.to_owned(),
+        used_at: at,
+        event_id: Some(unique()),
+        request_id: Some(unique()),
+    };
+    assert!(store.key_last_usage(&key.key_id).await.unwrap().is_none());
+    let later = use_at(&key.key_id, "Decrypt", T0 + 5);
+    let missing = use_at(&unique(), "Encrypt", T0);
+    store
+        .record_key_usage(&[later.clone(), missing.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.key_last_usage(&key.key_id).await.unwrap(),
+        Some(later.clone())
+    );
+    assert!(store
+        .key_last_usage(&missing.key_id)
+        .await
+        .unwrap()
+        .is_none());
+    // An older use (a batch flushed late by another node) does not replace it.
+    store
+        .record_key_usage(&[use_at(&key.key_id, "Encrypt", T0 + 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.key_last_usage(&key.key_id).await.unwrap(),
+        Some(later)
+    );
+    let newest = use_at(&key.key_id, "Sign", T0 + 9);
+    store
+        .record_key_usage(std::slice::from_ref(&newest))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.key_last_usage(&key.key_id).await.unwrap(),
+        Some(newest)
+    );
+    store.record_key_usage(&[]).await.unwrap();
 }

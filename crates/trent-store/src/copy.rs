@@ -65,6 +65,11 @@ pub async fn copy_sqlite_to_postgres(
         for material in rest {
             target.add_material(material).await?;
         }
+        // Its rotation schedule and history, and its last usage (migration 0005).
+        let (schedule, rotations, usage) = source.key_time_records(&key_id).await?;
+        target
+            .import_key_time_records(schedule.as_ref(), &rotations, usage.as_ref())
+            .await?;
     }
     for alias in source.all_aliases().await? {
         target.create_alias(&alias).await?;

@@ -96,6 +96,51 @@ pub struct AliasRecord {
     pub updated_at: i64,
 }
 
+/// A key's automatic rotation schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationSchedule {
+    pub key_id: String,
+    pub enabled: bool,
+    /// Days between automatic rotations (kept while disabled).
+    pub period_days: i32,
+    /// When the next automatic rotation is due (Unix milliseconds); `None` while disabled.
+    pub next_rotation_at: Option<i64>,
+}
+
+/// A completed rotation: the material it made current.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationRecord {
+    pub key_id: String,
+    pub material_id: String,
+    pub rotated_at: i64,
+    /// Wire name: `AUTOMATIC` or `ON_DEMAND`.
+    pub rotation_type: String,
+}
+
+/// One material version of a key with the rotation that made it current, if any (the
+/// first material has none): what ListKeyRotations lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaterialHistoryEntry {
+    /// 1, 2, ... in the order the versions were added (the paging marker).
+    pub seq: i64,
+    pub material_id: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+    pub rotation_type: Option<String>,
+}
+
+/// The last successful cryptographic use of a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyUsageRecord {
+    pub key_id: String,
+    /// Wire name of the operation (`Encrypt`, `Decrypt`, ...).
+    pub operation: String,
+    pub used_at: i64,
+    /// The audit event and the request of that use.
+    pub event_id: Option<String>,
+    pub request_id: Option<String>,
+}
+
 /// An access key of a principal; the secret is sealed under the root key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessKeyRecord {
@@ -252,6 +297,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Gives the lease up if `holder` holds it; a no-op otherwise.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// The key's rotation schedule, if rotation was ever enabled.
+    async fn rotation_schedule(&self, key_id: &str)
+        -> Result<Option<RotationSchedule>, StoreError>;
+    /// Sets the key's rotation schedule iff the key's stored version equals
+    /// `key_version`, and bumps that version (a change to the key, which every node's
+    /// cache hears of); returns the new version. `Conflict` / `NotFound` as `update_key`.
+    async fn set_rotation_schedule(
+        &self,
+        key_version: i64,
+        schedule: &RotationSchedule,
+    ) -> Result<i64, StoreError>;
+    /// Rotates a key in one transaction, iff its stored version equals `key_version`:
+    /// adds `material` (as `add_material`), makes it the current material, records
+    /// `rotation`, and, if given, moves the schedule's next rotation to
+    /// `next_rotation_at`. Returns the key's new version. `Conflict` / `NotFound` as
+    /// `update_key`; nothing is written then.
+    async fn rotate_key(
+        &self,
+        key_version: i64,
+        material: &MaterialRecord,
+        rotation: &RotationRecord,
+        next_rotation_at: Option<i64>,
+    ) -> Result<i64, StoreError>;
+    /// The key's material versions with their rotations, in order, strictly after
+    /// `after_seq`; only those made by a rotation if `rotations_only`.
+    async fn material_history(
+        &self,
+        key_id: &str,
+        rotations_only: bool,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MaterialHistoryEntry>, StoreError>;
+    /// How many rotations of the key are of `rotation_type`.
+    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError>;
+    /// Enabled schedules whose next rotation is at or before `now`, soonest first.
+    async fn rotations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RotationSchedule>, StoreError>;
+    /// Ids of keys whose deletion date is at or before `now`, soonest first.
+    async fn deletions_due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// Deletes a key irrecoverably, in one transaction, iff its stored version equals
+    /// `key_version`: the key, its tags, every material version, its rotation schedule and
+    /// history, its last usage, and every alias pointing at it. `Conflict` / `NotFound`
+    /// as `update_key`; nothing is deleted then.
+    async fn delete_key(&self, key_id: &str, key_version: i64) -> Result<(), StoreError>;
+    /// Records uses of keys: each replaces the stored one of its key unless that one is
+    /// later; uses of keys that no longer exist are skipped.
+    async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError>;
+    async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError>;
 }
 
 /// A lease's length in milliseconds, saturated.

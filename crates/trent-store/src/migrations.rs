@@ -32,6 +32,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_key_policy",
         sql: include_str!("../migrations/0003_key_policy.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_key_time",
+        sql: include_str!("../migrations/0005_key_time.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

@@ -19,6 +19,8 @@
 //! TLS: the URL's `sslmode` is honoured (`require`, `verify-ca`, `verify-full`, with
 //! `sslrootcert`), through rustls.
 
+mod time;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -31,8 +33,8 @@ use tokio::sync::broadcast;
 use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, MIGRATIONS};
 use crate::sqlite::{check_tags, invalid};
 use crate::{
-    ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, KeyRecord, MaterialRecord,
-    Store, StoreError,
+    ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, KeyRecord, KeyUsageRecord,
+    MaterialHistoryEntry, MaterialRecord, RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// The channel of the change feed.
@@ -867,5 +869,72 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    // Keys over time (migration 0005): in `postgres/time.rs`.
+
+    async fn rotation_schedule(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<RotationSchedule>, StoreError> {
+        self.time_rotation_schedule(key_id).await
+    }
+
+    async fn set_rotation_schedule(
+        &self,
+        key_version: i64,
+        schedule: &RotationSchedule,
+    ) -> Result<i64, StoreError> {
+        self.time_set_rotation_schedule(key_version, schedule).await
+    }
+
+    async fn rotate_key(
+        &self,
+        key_version: i64,
+        material: &MaterialRecord,
+        rotation: &RotationRecord,
+        next_rotation_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.time_rotate_key(key_version, material, rotation, next_rotation_at)
+            .await
+    }
+
+    async fn material_history(
+        &self,
+        key_id: &str,
+        rotations_only: bool,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MaterialHistoryEntry>, StoreError> {
+        self.time_material_history(key_id, rotations_only, after_seq, limit)
+            .await
+    }
+
+    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError> {
+        self.time_count_rotations(key_id, rotation_type).await
+    }
+
+    async fn rotations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RotationSchedule>, StoreError> {
+        self.time_rotations_due(now, limit).await
+    }
+
+    async fn deletions_due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.time_deletions_due(now, limit).await
+    }
+
+    async fn delete_key(&self, key_id: &str, key_version: i64) -> Result<(), StoreError> {
+        self.time_delete_key(key_id, key_version).await
+    }
+
+    async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError> {
+        self.time_record_key_usage(usage).await
+    }
+
+    async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError> {
+        self.time_key_last_usage(key_id).await
     }
 }

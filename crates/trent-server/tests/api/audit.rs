@@ -21,7 +21,7 @@ fn audit_dir(server: &TestServer) -> PathBuf {
 }
 
 /// Every event record in the log, in order.
-fn records(dir: &Path) -> Vec<Value> {
+pub(crate) fn records(dir: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())

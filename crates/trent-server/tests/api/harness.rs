@@ -100,6 +100,64 @@ impl TestServer {
         self.secret_access_key = secret_access_key;
     }
 
+    /// Stop the server gracefully (SIGTERM: it finishes its work, flushes what it keeps in
+    /// memory) and start it again on the same data directory with the same flags.
+    pub fn restart_gracefully(&mut self) {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill -TERM");
+        assert!(status.success(), "kill -TERM failed");
+        let exit = self.child.wait().expect("wait for trent");
+        assert!(
+            exit.success(),
+            "trent exited with {exit} after SIGTERM\n{}",
+            self.logs()
+        );
+        let (child, endpoint, stderr) = spawn(self.dir.path(), &self.args, &self.envs);
+        self.child = child;
+        self.endpoint = endpoint;
+        self.stderr = stderr;
+    }
+
+    /// One plain HTTP request (no signature) to `path`, e.g. the test clock endpoint.
+    pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> RawResponse {
+        let authority = self
+            .endpoint
+            .strip_prefix("http://")
+            .unwrap_or(&self.endpoint)
+            .trim_end_matches('/')
+            .to_owned();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{authority}{path}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            )))
+            .expect("a request");
+        let client = HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
+            .await
+            .expect("no answer in time")
+            .expect("transport");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes()
+            .to_vec();
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
     fn kill(&mut self) {
         // `Child::kill` is SIGKILL on Unix.
         let _ = self.child.kill();

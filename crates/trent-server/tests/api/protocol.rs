@@ -45,6 +45,12 @@ const SUPPORTED: &[&str] = &[
     "PutKeyPolicy",
     "GetKeyPolicy",
     "ListKeyPolicies",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "GetKeyRotationStatus",
+    "RotateKeyOnDemand",
+    "ListKeyRotations",
+    "GetKeyLastUsage",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";

@@ -23,14 +23,42 @@ async fn snapshot(client: &Client) -> (BTreeMap<String, String>, BTreeMap<String
             .iter()
             .map(|t| format!("{}={}", t.tag_key(), t.tag_value()))
             .collect();
+        let rotation = client
+            .get_key_rotation_status()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap();
+        let rotations: Vec<String> = client
+            .list_key_rotations()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap()
+            .rotations()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?} {:?} {:?}",
+                    r.key_material_id(),
+                    r.rotation_type(),
+                    r.rotation_date()
+                )
+            })
+            .collect();
         keys.insert(
             id.to_owned(),
             format!(
-                "{:?} {:?} {:?} {:?}",
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
                 meta.key_state(),
                 meta.description(),
                 meta.arn(),
-                tags
+                tags,
+                meta.current_key_material_id(),
+                rotation.key_rotation_enabled(),
+                rotation.rotation_period_in_days(),
+                rotation.next_rotation_date(),
+                rotations
             ),
         );
     }
@@ -133,7 +161,22 @@ async fn sqlite_deployment_moves_to_postgres_intact() {
         .send()
         .await
         .unwrap();
+    // Rotation: a schedule on one key, an on-demand rotation of another.
+    client
+        .enable_key_rotation()
+        .key_id(&key_ids[0])
+        .rotation_period_in_days(100)
+        .send()
+        .await
+        .unwrap();
+    client
+        .rotate_key_on_demand()
+        .key_id(&key_ids[1])
+        .send()
+        .await
+        .unwrap();
     let before = snapshot(&client).await;
+    assert!(before.0[&key_ids[1]].contains("OnDemand"), "{before:?}");
     let dir = single.into_dir();
 
     // The copy.

@@ -1,0 +1,84 @@
+//! Scheduled deletion that deletes: when a key's waiting period ends (its DeletionDate, by
+//! the service's clock, never a millisecond before), the deletion job destroys its
+//! material and the key irrecoverably, with its aliases, as AWS does
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>).
+
+use trent_store::StoreError;
+
+use crate::error::internal;
+use crate::jobs::ServiceEvent;
+use crate::keys::{conflict_backoff, STATE_PENDING_DELETION};
+use crate::{KeyService, KmsError};
+
+const MAX_ATTEMPTS: usize = 16;
+
+impl KeyService {
+    /// One pass of the deletion job: deletes every key whose deletion date has passed.
+    /// Returns how many it deleted.
+    pub(crate) async fn delete_due_keys(&self) -> Result<usize, KmsError> {
+        let mut deleted = 0;
+        loop {
+            let due = self
+                .store
+                .deletions_due(self.clock.now_millis(), 100)
+                .await
+                .map_err(internal("listing due deletions"))?;
+            let mut progressed = false;
+            for key_id in &due {
+                match self.delete_if_due(key_id).await {
+                    Ok(true) => {
+                        deleted += 1;
+                        progressed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(%key_id, error = %e, "scheduled deletion failed"),
+                }
+            }
+            if due.len() < 100 || !progressed {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Deletes the key iff it is still pending deletion and its date has passed (a
+    /// concurrent CancelKeyDeletion wins: the delete is version-checked).
+    async fn delete_if_due(&self, key_id: &str) -> Result<bool, KmsError> {
+        let _local = self.update_lock(key_id).lock().await;
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(record) = self
+                .store
+                .key(key_id)
+                .await
+                .map_err(internal("reading a key"))?
+            else {
+                return Ok(false);
+            };
+            let now = self.clock.now_millis();
+            if record.state != STATE_PENDING_DELETION
+                || record.deletion_date.is_none_or(|d| d > now)
+            {
+                return Ok(false);
+            }
+            match self.store.delete_key(key_id, record.version).await {
+                Ok(()) => {
+                    // Its aliases went with it: forget every cached alias and key entry.
+                    self.cache.clear();
+                    self.usage.forget(key_id);
+                    tracing::info!(key_arn = %record.arn, "deleted a key at the end of its waiting period");
+                    self.emit(ServiceEvent::DeleteKey {
+                        account_id: record.account_id.clone(),
+                        region: record.region.clone(),
+                        key_arn: record.arn.clone(),
+                        at: now,
+                    })
+                    .await;
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(StoreError::NotFound) => return Ok(false),
+                Err(e) => return Err(internal("deleting a key")(e)),
+            }
+        }
+        Err(KmsError::Internal)
+    }
+}

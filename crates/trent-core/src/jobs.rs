@@ -1,0 +1,222 @@
+//! The background jobs: automatic rotation, deletion at the end of the waiting period, and
+//! the flush of last-usage records.
+//!
+//! Rotation and deletion each run under a store lease, so that across a cluster exactly
+//! one node runs each at a time; every change they make is a version-checked write, so a
+//! node that lost its lease mid-pass can only lose a race, never apply a change twice.
+//! They tick every second against the service's clock and also run at once when woken
+//! ([`KeyService::wake_jobs`], e.g. after a test moved the clock).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
+
+use crate::error::internal;
+use crate::last_usage::FLUSH_EVERY;
+use crate::{KeyService, KmsError};
+
+const ROTATION_LEASE: &str = "trent:job:rotation";
+const DELETION_LEASE: &str = "trent:job:deletion";
+/// A lease outlives a few missed ticks; a node that died holding it delays the job this long.
+const LEASE_TTL: Duration = Duration::from_secs(10);
+const TICK: Duration = Duration::from_secs(1);
+
+/// Something KMS does by itself, for the audit trail (CloudTrail's `AwsServiceEvent`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceEvent {
+    /// A rotation completed (automatic, or on demand).
+    RotateKey {
+        account_id: String,
+        region: String,
+        key_arn: String,
+        key_id: String,
+        key_origin: String,
+        rotation_type: &'static str,
+        previous_material_id: String,
+        current_material_id: String,
+        /// Unix milliseconds, by the service's clock.
+        at: i64,
+    },
+    /// A key was deleted at the end of its waiting period.
+    DeleteKey {
+        account_id: String,
+        region: String,
+        key_arn: String,
+        at: i64,
+    },
+}
+
+/// Where service events go (the server's audit trail).
+pub trait ServiceEventSink: Send + Sync {
+    fn record(
+        &self,
+        event: ServiceEvent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+}
+
+/// The running jobs; [`JobsHandle::shutdown`] stops them and flushes what is pending.
+#[derive(Debug)]
+pub struct JobsHandle {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    service: Arc<KeyService>,
+}
+
+impl JobsHandle {
+    /// Stops the jobs (letting a pass in progress finish) and flushes the last-usage
+    /// records still in memory.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Err(e) = self.service.flush_key_usage().await {
+            tracing::error!(error = %e, "cannot flush key usage at shutdown");
+        }
+    }
+}
+
+impl KeyService {
+    /// Starts the background jobs. Service events go to `sink` (also those of on-demand
+    /// rotations made by requests).
+    pub fn start_jobs(self: &Arc<Self>, sink: Arc<dyn ServiceEventSink>) -> JobsHandle {
+        let _ = self.events.set(sink);
+        let (stop, stopped) = watch::channel(false);
+        let holder = self.job_holder.clone();
+        let mut tasks = Vec::new();
+        for (lease, job) in [
+            (ROTATION_LEASE, Job::Rotation),
+            (DELETION_LEASE, Job::Deletion),
+        ] {
+            let service = self.clone();
+            let holder = holder.clone();
+            let stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                service.run_leased(lease, &holder, job, stopped).await;
+            }));
+        }
+        let service = self.clone();
+        let mut flush_stopped = stopped;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(FLUSH_EVERY) => {}
+                    _ = flush_stopped.changed() => return,
+                }
+                if let Err(e) = service.flush_key_usage().await {
+                    tracing::warn!(error = %e, "cannot flush key usage; will retry");
+                }
+            }
+        }));
+        JobsHandle {
+            stop,
+            tasks,
+            service: self.clone(),
+        }
+    }
+
+    async fn run_leased(
+        &self,
+        lease: &'static str,
+        holder: &str,
+        job: Job,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            match self.store.try_acquire_lease(lease, holder, LEASE_TTL).await {
+                Ok(true) => {
+                    let started = Instant::now();
+                    let result = match job {
+                        Job::Rotation => self.rotate_due_keys().await,
+                        Job::Deletion => self.delete_due_keys().await,
+                    };
+                    match result {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            job = lease,
+                            count = n,
+                            micros = started.elapsed().as_micros() as u64,
+                            "background job pass"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(job = lease, error = %e, "background job pass failed")
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(job = lease, error = %e, "cannot take the job's lease"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.jobs_wake.notified() => {}
+                _ = stopped.changed() => break,
+            }
+        }
+        if let Err(e) = self.store.release_lease(lease, holder).await {
+            tracing::debug!(job = lease, error = %e, "cannot release the job's lease");
+        }
+    }
+
+    /// Runs the jobs now (rather than at their next tick), e.g. after the test clock moved.
+    pub fn wake_jobs(&self) {
+        self.jobs_wake.notify_waiters();
+    }
+
+    /// Runs one pass of the deletion and rotation jobs here and now, under their leases
+    /// (this node's, shared with its background jobs). A lease held by another holder (a
+    /// node that was killed holding it, or another live node) is waited for up to `wait`;
+    /// `false` if it could not be taken by then (the holder runs the job itself).
+    pub async fn run_jobs_once(&self, wait: Duration) -> Result<bool, KmsError> {
+        let holder = &self.job_holder;
+        let deadline = Instant::now() + wait;
+        for (lease, job) in [
+            (DELETION_LEASE, Job::Deletion),
+            (ROTATION_LEASE, Job::Rotation),
+        ] {
+            while !self
+                .store
+                .try_acquire_lease(lease, holder, LEASE_TTL)
+                .await
+                .map_err(internal("taking a job lease"))?
+            {
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            match job {
+                Job::Rotation => self.rotate_due_keys().await?,
+                Job::Deletion => self.delete_due_keys().await?,
+            };
+        }
+        Ok(true)
+    }
+
+    /// How long a lease of a dead holder can block the jobs.
+    pub const JOB_LEASE_TTL: Duration = LEASE_TTL;
+
+    pub(crate) async fn emit(&self, event: ServiceEvent) {
+        if let Some(sink) = self.events.get() {
+            if let Err(e) = sink.record(event).await {
+                tracing::error!(error = %e, "cannot record a service event in the audit trail");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Rotation,
+    Deletion,
+}
+
+/// The wake-up bell of the jobs.
+pub(crate) fn new_wake() -> Notify {
+    Notify::new()
+}

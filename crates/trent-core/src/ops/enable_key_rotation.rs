@@ -1,0 +1,107 @@
+//! EnableKeyRotation: <https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html>
+//!
+//! The first automatic rotation is one period after the enable date
+//! (RotationPeriodInDays: "the number of days after you enable automatic key rotation that
+//! KMS will rotate your key material, and the number of days between each automatic
+//! rotation thereafter"). Changing the period of an enabled key keeps its anchor (the
+//! enable date or the last automatic rotation) and moves the next date accordingly.
+
+use trent_store::{RotationSchedule, StoreError};
+use trent_wire::{EnableKeyRotationRequest, EnableKeyRotationResponse};
+
+use crate::error::internal;
+use crate::ids::Forms;
+use crate::keys::{conflict_backoff, require_enabled};
+use crate::rotation::{rotatable, DAY_MS, DEFAULT_PERIOD_DAYS};
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        req: EnableKeyRotationRequest,
+    ) -> Result<EnableKeyRotationResponse, KmsError> {
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKeyRotation")
+            .await?;
+        if !rotatable(&key.record) {
+            return Err(rotation_unsupported("enable automatic rotation of"));
+        }
+        self.set_rotation(&key.record.key_id, |current, now| {
+            let period = req
+                .rotation_period_in_days
+                .or_else(|| current.filter(|s| s.enabled).map(|s| s.period_days))
+                .unwrap_or(DEFAULT_PERIOD_DAYS);
+            let next = match current {
+                Some(RotationSchedule {
+                    enabled: true,
+                    period_days,
+                    next_rotation_at: Some(next),
+                    ..
+                }) => next - i64::from(*period_days) * DAY_MS + i64::from(period) * DAY_MS,
+                _ => now + i64::from(period) * DAY_MS,
+            };
+            (true, period, Some(next))
+        })
+        .await?;
+        Ok(EnableKeyRotationResponse {})
+    }
+
+    /// Writes the key's rotation schedule as `change` makes it from the stored one (and
+    /// the service's time), after checking the key is enabled; version-checked against
+    /// concurrent changes of the key, retried on a conflict.
+    pub(crate) async fn set_rotation<F>(&self, key_id: &str, mut change: F) -> Result<(), KmsError>
+    where
+        F: FnMut(Option<&RotationSchedule>, i64) -> (bool, i32, Option<i64>),
+    {
+        let _local = self.update_lock(key_id).lock().await;
+        for attempt in 0..16 {
+            let Some(record) = self
+                .store
+                .key(key_id)
+                .await
+                .map_err(internal("reading a key"))?
+            else {
+                return Err(KmsError::Internal);
+            };
+            require_enabled(&record)?;
+            let current = self
+                .store
+                .rotation_schedule(key_id)
+                .await
+                .map_err(internal("reading a rotation schedule"))?;
+            let (enabled, period_days, next_rotation_at) =
+                change(current.as_ref(), self.clock.now_millis());
+            let schedule = RotationSchedule {
+                key_id: key_id.to_owned(),
+                enabled,
+                period_days,
+                next_rotation_at,
+            };
+            match self
+                .store
+                .set_rotation_schedule(record.version, &schedule)
+                .await
+            {
+                Ok(_) => {
+                    self.cache.drop_key(key_id);
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(e) => return Err(internal("setting a rotation schedule")(e)),
+            }
+        }
+        Err(KmsError::Internal)
+    }
+}
+
+/// AWS supports rotation of symmetric encryption keys only (EnableKeyRotation: "You
+/// cannot enable automatic rotation of asymmetric KMS keys, HMAC KMS keys, KMS keys with
+/// imported key material, or KMS keys in a custom key store").
+pub(crate) fn rotation_unsupported(what: &str) -> KmsError {
+    KmsError::RotationUnsupported {
+        message: format!(
+            "You cannot {what} asymmetric KMS keys, HMAC KMS keys, KMS keys with imported key material, or KMS keys in a custom key store."
+        ),
+    }
+}

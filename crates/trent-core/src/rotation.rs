@@ -1,0 +1,195 @@
+//! Key rotation: new symmetric material that becomes current while every earlier version
+//! stays to decrypt what it encrypted. Shared by RotateKeyOnDemand and the automatic
+//! rotation job, which rotates every enabled key whose rotation period has elapsed
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html>).
+
+use trent_crypto::SymmetricKey;
+use trent_store::{KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, StoreError};
+use trent_wire::RotationType;
+
+use crate::error::internal;
+use crate::jobs::ServiceEvent;
+use crate::keys::{conflict_backoff, hex_encode, STATE_ENABLED};
+use crate::keyspec::KeyKind;
+use crate::{KeyService, KmsError};
+
+pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// AWS's default rotation period.
+pub(crate) const DEFAULT_PERIOD_DAYS: i32 = 365;
+/// AWS's quota: "You can perform on-demand key rotation a maximum of 25 times per KMS key."
+pub(crate) const ON_DEMAND_LIMIT: i64 = 25;
+/// RotateKeyOnDemand is refused while an automatic rotation is due this soon
+/// (ConflictException's description in the service model).
+pub(crate) const CONFLICT_WINDOW_MS: i64 = 20 * 60 * 1000;
+const MAX_ATTEMPTS: usize = 16;
+
+/// Whether a key can be rotated: symmetric encryption keys with material KMS made.
+pub(crate) fn rotatable(record: &KeyRecord) -> bool {
+    KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric) && record.origin == "AWS_KMS"
+}
+
+impl KeyService {
+    /// Rotates `key_id` once; `true` if it did. `decide` sees the fresh record and schedule
+    /// at each attempt and says whether to go on (`Ok(Some(next))`, `next` the schedule's
+    /// new next rotation, if it moves), to skip (`Ok(None)`), or fails the rotation.
+    pub(crate) async fn rotate<F>(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+        mut decide: F,
+    ) -> Result<bool, KmsError>
+    where
+        F: FnMut(
+            &KeyRecord,
+            Option<&RotationSchedule>,
+            i64,
+        ) -> Result<Option<Option<i64>>, KmsError>,
+    {
+        let _local = self.update_lock(key_id).lock().await;
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(record) = self
+                .store
+                .key(key_id)
+                .await
+                .map_err(internal("reading a key"))?
+            else {
+                return Ok(false);
+            };
+            let schedule = self
+                .store
+                .rotation_schedule(key_id)
+                .await
+                .map_err(internal("reading a rotation schedule"))?;
+            let now = self.clock.now_millis();
+            let Some(next) = decide(&record, schedule.as_ref(), now)? else {
+                return Ok(false);
+            };
+            if rotation_type == RotationType::OnDemand {
+                let done = self
+                    .store
+                    .count_rotations(key_id, RotationType::OnDemand.as_str())
+                    .await
+                    .map_err(internal("counting rotations"))?;
+                if done >= ON_DEMAND_LIMIT {
+                    return Err(KmsError::OnDemandRotationLimit {
+                        arn: record.arn.clone(),
+                        limit: ON_DEMAND_LIMIT,
+                    });
+                }
+            }
+            let (_, material) =
+                SymmetricKey::generate().map_err(internal("generating key material"))?;
+            let material_id =
+                hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
+            let sealed = self.seal_material(&record.arn, &material_id, &material)?;
+            let m = MaterialRecord {
+                key_id: key_id.to_owned(),
+                material_id: material_id.clone(),
+                created_at: now,
+                sealed,
+            };
+            let rotation = RotationRecord {
+                key_id: key_id.to_owned(),
+                material_id: material_id.clone(),
+                rotated_at: now,
+                rotation_type: rotation_type.as_str().to_owned(),
+            };
+            match self
+                .store
+                .rotate_key(record.version, &m, &rotation, next)
+                .await
+            {
+                Ok(version) => {
+                    // The cached key lacks the new material: reload it on next use.
+                    self.cache.drop_key(key_id);
+                    tracing::debug!(
+                        key_id,
+                        version,
+                        rotation = rotation_type.as_str(),
+                        "rotated a key"
+                    );
+                    self.emit(ServiceEvent::RotateKey {
+                        account_id: record.account_id.clone(),
+                        region: record.region.clone(),
+                        key_arn: record.arn.clone(),
+                        key_id: record.key_id.clone(),
+                        key_origin: record.origin.clone(),
+                        rotation_type: rotation_type.as_str(),
+                        previous_material_id: record.current_material_id.clone(),
+                        current_material_id: material_id,
+                        at: now,
+                    })
+                    .await;
+                    return Ok(true);
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(StoreError::NotFound) => return Ok(false),
+                Err(e) => return Err(internal("rotating a key")(e)),
+            }
+        }
+        tracing::error!(
+            key_id,
+            "giving up a rotation after repeated concurrent modifications"
+        );
+        Err(KmsError::Internal)
+    }
+
+    /// One pass of the automatic rotation job: rotates every enabled key whose next
+    /// rotation is due. Returns how many it rotated.
+    pub(crate) async fn rotate_due_keys(&self) -> Result<usize, KmsError> {
+        let mut rotated = 0;
+        loop {
+            let now = self.clock.now_millis();
+            let due = self
+                .store
+                .rotations_due(now, 100)
+                .await
+                .map_err(internal("listing due rotations"))?;
+            let mut progressed = false;
+            for s in &due {
+                let done = self
+                    .rotate(
+                        &s.key_id,
+                        RotationType::Automatic,
+                        |record, schedule, now| {
+                            let Some(schedule) = schedule.filter(|s| s.enabled) else {
+                                return Ok(None);
+                            };
+                            let Some(next) = schedule.next_rotation_at.filter(|n| *n <= now) else {
+                                return Ok(None);
+                            };
+                            // Disabled and pending-deletion keys are not rotated; their
+                            // schedule waits ("When you re-enable the KMS key, rotation resumes").
+                            if record.state != STATE_ENABLED || !rotatable(record) {
+                                return Ok(None);
+                            }
+                            let period = i64::from(schedule.period_days) * DAY_MS;
+                            // Every period after the last rotation; a key that missed rotations
+                            // (disabled for a while) rotates now and every period from now.
+                            let mut following = next + period;
+                            if following <= now {
+                                following = now + period;
+                            }
+                            Ok(Some(Some(following)))
+                        },
+                    )
+                    .await;
+                match done {
+                    Ok(true) => {
+                        rotated += 1;
+                        progressed = true;
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(key_id = %s.key_id, error = %e, "automatic rotation failed")
+                    }
+                }
+            }
+            // Due schedules that were skipped (disabled keys) stay due: stop when a page
+            // made no progress or was not full.
+            if due.len() < 100 || !progressed {
+                return Ok(rotated);
+            }
+        }
+    }
+}
