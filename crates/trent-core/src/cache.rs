@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
-use trent_store::{Change, KeyRecord};
+use trent_store::{Change, GrantRecord, KeyRecord};
 
 /// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
 /// itself in `Debug` and zeroizes on drop.
@@ -83,6 +83,8 @@ pub(crate) struct KeyCache {
     keys: RwLock<HashMap<String, (Arc<LoadedKey>, Instant)>>,
     /// (account, region, alias name) → key id
     aliases: RwLock<HashMap<AliasKey, (String, Instant)>>,
+    /// key id → the key's grants (for authorization by grant), same lifetime rules.
+    grants: RwLock<HashMap<String, (Arc<[GrantRecord]>, Instant)>>,
 }
 
 impl KeyCache {
@@ -93,6 +95,7 @@ impl KeyCache {
             epoch: AtomicU64::new(0),
             keys: RwLock::default(),
             aliases: RwLock::default(),
+            grants: RwLock::default(),
         }
     }
 
@@ -181,22 +184,55 @@ impl KeyCache {
 
     pub fn drop_key(&self, key_id: &str) {
         let mut keys = self.keys.write();
+        let mut grants = self.grants.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.remove(key_id);
+        grants.remove(key_id);
     }
 
     pub fn clear(&self) {
         let mut keys = self.keys.write();
         let mut aliases = self.aliases.write();
+        let mut grants = self.grants.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.clear();
         aliases.clear();
+        grants.clear();
+    }
+
+    /// The cached grants of a key.
+    pub fn grants(&self, key_id: &str) -> Option<Arc<[GrantRecord]>> {
+        self.grants
+            .read()
+            .get(key_id)
+            .filter(|(_, at)| self.fresh(*at))
+            .map(|(g, _)| g.clone())
+    }
+
+    /// Caches a key's grants read since `epoch`, unless something was invalidated meanwhile.
+    pub fn put_grants(&self, key_id: &str, grants: Arc<[GrantRecord]>, epoch: u64) {
+        let mut all = self.grants.write();
+        if self.epoch() != epoch {
+            return;
+        }
+        if all.len() >= self.capacity && !all.contains_key(key_id) {
+            all.clear();
+        }
+        all.insert(key_id.to_owned(), (grants, Instant::now()));
+    }
+
+    /// Forgets a key's grants (a grant of it was created, retired or revoked).
+    pub fn drop_grants(&self, key_id: &str) {
+        let mut grants = self.grants.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        grants.remove(key_id);
     }
 
     /// Forgets what a committed change (of this node or another) made stale.
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Key(key_id) => self.drop_key(key_id),
+            Change::Grants(key_id) => self.drop_grants(key_id),
             Change::Alias {
                 account_id,
                 region,

@@ -94,6 +94,8 @@ pub struct KeyService {
     /// Striped locks that serialize this node's updates of one key (see `update_key`).
     update_locks: Vec<tokio::sync::Mutex<()>>,
     default_account_id: String,
+    /// The key grant tokens are MACed with (see `grants.rs`), loaded on first use.
+    pub(crate) grant_token_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
 }
 
 /// How many stripes of update locks: enough that unrelated keys rarely share one.
@@ -162,6 +164,7 @@ impl KeyService {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             default_account_id: account_id.clone(),
+            grant_token_key: tokio::sync::OnceCell::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

@@ -5,6 +5,7 @@
 
 mod cancel_key_deletion;
 mod create_alias;
+mod create_grant;
 mod create_key;
 mod decrypt;
 mod delete_alias;
@@ -21,9 +22,13 @@ mod generate_mac;
 mod generate_random;
 mod get_public_key;
 mod list_aliases;
+mod list_grants;
 mod list_keys;
 mod list_resource_tags;
+mod list_retirable_grants;
 mod re_encrypt;
+mod retire_grant;
+mod revoke_grant;
 mod schedule_key_deletion;
 mod sign;
 mod tag_resource;

@@ -15,6 +15,7 @@ mod crypto;
 mod dev_credentials;
 mod dry_run;
 mod error_paths;
+mod grants;
 mod harness;
 mod interop;
 mod isolation;
