@@ -320,4 +320,24 @@ mod tests {
         assert!(cache.key("k").is_none());
         assert!(cache.alias("a", "r", "alias/x").is_none());
     }
+    #[test]
+    fn grant_changes_drop_the_keys_grants_only() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        let none: Arc<[GrantRecord]> = Arc::from(Vec::new());
+        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_grants("k", none.clone(), cache.epoch());
+        cache.put_grants("k2", none.clone(), cache.epoch());
+        cache.apply(&Change::Grants("k".to_owned()));
+        assert!(cache.grants("k").is_none());
+        assert!(cache.key("k").is_some(), "the key itself did not change");
+        assert!(cache.grants("k2").is_some());
+        // A read that raced a grant change is not cached.
+        let before_read = cache.epoch();
+        cache.apply(&Change::Grants("k".to_owned()));
+        cache.put_grants("k", none.clone(), before_read);
+        assert!(cache.grants("k").is_none());
+        // A key change (deletion, say) drops its grants too.
+        cache.apply(&Change::Key("k2".to_owned()));
+        assert!(cache.grants("k2").is_none());
+    }
 }

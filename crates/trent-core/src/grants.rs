@@ -113,8 +113,8 @@ impl KeyService {
             grants = self.key_grants(&key.key_id, true).await?;
         }
         let principal = caller.policy_principal();
-        let pairs: Option<Vec<(&str, &str)>> = encryption_context
-            .map(|ec| ec.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
+        let pairs: Option<Vec<(&str, &str)>> =
+            encryption_context.map(|ec| ec.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
         let creating = if action == "kms:CreateGrant" {
             CREATING.try_with(Arc::clone).ok()
         } else {
@@ -239,7 +239,10 @@ impl KeyService {
         grant_id: &str,
     ) -> Result<String, KmsError> {
         let (Some(key), Some(grant)) = (uuid_bytes(key_id), grant_id_bytes(grant_id)) else {
-            tracing::error!(key_id, "cannot make a grant token: malformed key or grant id");
+            tracing::error!(
+                key_id,
+                "cannot make a grant token: malformed key or grant id"
+            );
             return Err(KmsError::Internal);
         };
         let nonce = trent_crypto::random_array::<NONCE_LEN>()
@@ -307,8 +310,8 @@ pub(crate) fn grant_id_bytes(grant_id: &str) -> Option<[u8; GRANT_ID_LEN]> {
 
 /// A fresh grant id.
 pub(crate) fn new_grant_id() -> Result<String, KmsError> {
-    let bytes = trent_crypto::random_array::<GRANT_ID_LEN>()
-        .map_err(internal("generating a grant id"))?;
+    let bytes =
+        trent_crypto::random_array::<GRANT_ID_LEN>().map_err(internal("generating a grant id"))?;
     Ok(hex_encode(&bytes))
 }
 
@@ -480,26 +483,44 @@ mod tests {
     fn derived_grants_keep_to_the_parents_operations() {
         let p = parent(&["CreateGrant", "Decrypt"], None, None);
         assert!(may_create(&p, &new(&["Decrypt"], None, None)));
-        assert!(may_create(&p, &new(&["Decrypt", "CreateGrant"], None, None)));
+        assert!(may_create(
+            &p,
+            &new(&["Decrypt", "CreateGrant"], None, None)
+        ));
         assert!(!may_create(&p, &new(&["Decrypt", "Encrypt"], None, None)));
         // An unconstrained parent allows constrained children.
-        assert!(may_create(&p, &new(&["Decrypt"], Some(&[("a", "1")]), None)));
+        assert!(may_create(
+            &p,
+            &new(&["Decrypt"], Some(&[("a", "1")]), None)
+        ));
     }
 
     #[test]
     fn derived_grants_are_at_least_as_strict() {
         let eq = parent(&["CreateGrant", "Decrypt"], Some(&[("Dept", "IT")]), None);
-        assert!(may_create(&eq, &new(&["Decrypt"], Some(&[("dept", "IT")]), None)));
+        assert!(may_create(
+            &eq,
+            &new(&["Decrypt"], Some(&[("dept", "IT")]), None)
+        ));
         assert!(!may_create(&eq, &new(&["Decrypt"], None, None)));
-        assert!(!may_create(&eq, &new(&["Decrypt"], None, Some(&[("Dept", "IT")]))));
+        assert!(!may_create(
+            &eq,
+            &new(&["Decrypt"], None, Some(&[("Dept", "IT")]))
+        ));
         assert!(!may_create(
             &eq,
             &new(&["Decrypt"], Some(&[("Dept", "IT"), ("x", "y")]), None)
         ));
-        assert!(!may_create(&eq, &new(&["Decrypt"], Some(&[("Dept", "it")]), None)));
+        assert!(!may_create(
+            &eq,
+            &new(&["Decrypt"], Some(&[("Dept", "it")]), None)
+        ));
 
         let sub = parent(&["CreateGrant", "Decrypt"], None, Some(&[("Dept", "IT")]));
-        assert!(may_create(&sub, &new(&["Decrypt"], None, Some(&[("Dept", "IT")]))));
+        assert!(may_create(
+            &sub,
+            &new(&["Decrypt"], None, Some(&[("Dept", "IT")]))
+        ));
         assert!(may_create(
             &sub,
             &new(&["Decrypt"], None, Some(&[("Dept", "IT"), ("x", "y")]))
@@ -509,7 +530,10 @@ mod tests {
             &new(&["Decrypt"], Some(&[("DEPT", "IT"), ("x", "y")]), None)
         ));
         assert!(!may_create(&sub, &new(&["Decrypt"], None, None)));
-        assert!(!may_create(&sub, &new(&["Decrypt"], None, Some(&[("x", "y")]))));
+        assert!(!may_create(
+            &sub,
+            &new(&["Decrypt"], None, Some(&[("x", "y")]))
+        ));
     }
 
     #[test]
@@ -532,8 +556,14 @@ mod tests {
             "kms:Decrypt",
             Some(&[("Project", "Alpha")])
         ));
-        assert!(names_principal("arn:aws:iam::111122223333:role/app", &session));
-        assert!(!names_principal("arn:aws:iam::111122223333:role/other", &session));
+        assert!(names_principal(
+            "arn:aws:iam::111122223333:role/app",
+            &session
+        ));
+        assert!(!names_principal(
+            "arn:aws:iam::111122223333:role/other",
+            &session
+        ));
     }
 
     #[test]

@@ -228,7 +228,9 @@ async fn dispatch(
         ),
         Operation::CreateAlias => call!(service, caller, body, create_alias, CreateAliasRequest),
         Operation::CreateKey => call!(service, caller, body, create_key, CreateKeyRequest),
-        Operation::Decrypt => call_with_tokens_and_context!(service, caller, body, decrypt, DecryptRequest),
+        Operation::Decrypt => {
+            call_with_tokens_and_context!(service, caller, body, decrypt, DecryptRequest)
+        }
         Operation::DeleteAlias => call!(service, caller, body, delete_alias, DeleteAliasRequest),
         Operation::DeriveSharedSecret => call_with_tokens!(
             service,
@@ -237,10 +239,14 @@ async fn dispatch(
             derive_shared_secret,
             DeriveSharedSecretRequest
         ),
-        Operation::DescribeKey => call_with_tokens!(service, caller, body, describe_key, DescribeKeyRequest),
+        Operation::DescribeKey => {
+            call_with_tokens!(service, caller, body, describe_key, DescribeKeyRequest)
+        }
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
         Operation::EnableKey => call!(service, caller, body, enable_key, EnableKeyRequest),
-        Operation::Encrypt => call_with_tokens_and_context!(service, caller, body, encrypt, EncryptRequest),
+        Operation::Encrypt => {
+            call_with_tokens_and_context!(service, caller, body, encrypt, EncryptRequest)
+        }
         Operation::GenerateDataKey => call_with_tokens_and_context!(
             service,
             caller,
@@ -262,7 +268,9 @@ async fn dispatch(
             generate_data_key_pair_without_plaintext,
             GenerateDataKeyPairWithoutPlaintextRequest
         ),
-        Operation::GenerateMac => call_with_tokens!(service, caller, body, generate_mac, GenerateMacRequest),
+        Operation::GenerateMac => {
+            call_with_tokens!(service, caller, body, generate_mac, GenerateMacRequest)
+        }
         Operation::GenerateDataKeyWithoutPlaintext => call_with_tokens_and_context!(
             service,
             caller,
@@ -289,7 +297,9 @@ async fn dispatch(
             list_resource_tags,
             ListResourceTagsRequest
         ),
-        Operation::ReEncrypt => call_with_tokens!(service, caller, body, re_encrypt, ReEncryptRequest),
+        Operation::ReEncrypt => {
+            call_with_tokens!(service, caller, body, re_encrypt, ReEncryptRequest)
+        }
         Operation::ScheduleKeyDeletion => {
             call!(
                 service,
@@ -315,7 +325,9 @@ async fn dispatch(
             )
         }
         Operation::Verify => call_with_tokens!(service, caller, body, verify, VerifyRequest),
-        Operation::VerifyMac => call_with_tokens!(service, caller, body, verify_mac, VerifyMacRequest),
+        Operation::VerifyMac => {
+            call_with_tokens!(service, caller, body, verify_mac, VerifyMacRequest)
+        }
         Operation::CreateGrant => {
             call_with_tokens!(service, caller, body, create_grant, CreateGrantRequest)
         }

@@ -1471,13 +1471,22 @@ pub async fn grant_round_trips_and_is_deleted_once(store: Arc<dyn Store>) {
     );
     // A grant is found only under its own key.
     let other = created_key(store.as_ref(), &account, REGION).await;
-    assert_eq!(store.grant(&other.key_id, &grant.grant_id).await.unwrap(), None);
+    assert_eq!(
+        store.grant(&other.key_id, &grant.grant_id).await.unwrap(),
+        None
+    );
     assert!(matches!(
         store.delete_grant(&other.key_id, &grant.grant_id).await,
         Err(StoreError::NotFound)
     ));
-    store.delete_grant(&key.key_id, &grant.grant_id).await.unwrap();
-    assert_eq!(store.grant(&key.key_id, &grant.grant_id).await.unwrap(), None);
+    store
+        .delete_grant(&key.key_id, &grant.grant_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.grant(&key.key_id, &grant.grant_id).await.unwrap(),
+        None
+    );
     assert!(matches!(
         store.delete_grant(&key.key_id, &grant.grant_id).await,
         Err(StoreError::NotFound)
@@ -1523,7 +1532,10 @@ pub async fn named_grant_retry_returns_the_original(store: Arc<dyn Store>) {
         store.create_grant(&retry, AWS_GRANT_LIMITS).await.unwrap(),
         CreateGrantOutcome::Existing(first.clone())
     );
-    assert_eq!(store.grant(&key.key_id, &retry.grant_id).await.unwrap(), None);
+    assert_eq!(
+        store.grant(&key.key_id, &retry.grant_id).await.unwrap(),
+        None
+    );
 
     // Same name, other parameters: a new grant.
     let mut other = new_grant(&key, "arn:aws:iam::111122223333:role/app");
@@ -1572,7 +1584,10 @@ pub async fn grant_limits_are_enforced(store: Arc<dyn Store>) {
         store.create_grant(&third, limits).await.unwrap(),
         CreateGrantOutcome::TooManyForGrantee
     );
-    assert_eq!(store.grant(&key.key_id, &third.grant_id).await.unwrap(), None);
+    assert_eq!(
+        store.grant(&key.key_id, &third.grant_id).await.unwrap(),
+        None
+    );
     for i in 0..3 {
         let g = new_grant(&key, &format!("arn:aws:iam::111122223333:user/u{i}"));
         assert_eq!(
@@ -1632,7 +1647,11 @@ pub async fn racing_named_grants_create_one(store: Arc<dyn Store>) {
 pub async fn list_grants_pages_and_filters(store: Arc<dyn Store>) {
     let key = created_key(store.as_ref(), &account(), REGION).await;
     let other_key = created_key(store.as_ref(), &key.account_id, REGION).await;
-    add_grant(store.as_ref(), &new_grant(&other_key, "arn:aws:iam::111122223333:root")).await;
+    add_grant(
+        store.as_ref(),
+        &new_grant(&other_key, "arn:aws:iam::111122223333:root"),
+    )
+    .await;
     let mut ids = Vec::new();
     for i in 0..7 {
         let grantee = if i % 2 == 0 {
@@ -1697,7 +1716,11 @@ pub async fn list_retirable_grants_pages_across_keys_of_a_region(store: Arc<dyn 
             expected.push(g);
         }
         // Not this retiring principal.
-        add_grant(store.as_ref(), &new_grant(&key, "arn:aws:iam::111122223333:root")).await;
+        add_grant(
+            store.as_ref(),
+            &new_grant(&key, "arn:aws:iam::111122223333:root"),
+        )
+        .await;
     }
     // Keys of another region are not listed.
     let far = created_key(store.as_ref(), &account(), OTHER_REGION).await;
@@ -1734,7 +1757,10 @@ pub async fn grant_changes_are_announced(store: Arc<dyn Store>) {
     let key = created_key(store.as_ref(), &account(), REGION).await;
     let grant = new_grant(&key, "arn:aws:iam::111122223333:root");
     add_grant(store.as_ref(), &grant).await;
-    store.delete_grant(&key.key_id, &grant.grant_id).await.unwrap();
+    store
+        .delete_grant(&key.key_id, &grant.grant_id)
+        .await
+        .unwrap();
     let wanted = crate::Change::Grants(key.key_id.clone());
     let mut announced = 0;
     // Other cases may share the database: look for this key's changes among the others,

@@ -409,10 +409,8 @@ fn grant_from_row(row: &PgRow) -> Result<GrantRecord, StoreError> {
     let grant_id: String = column(row, "grant_id")?;
     let pairs = |name: &str| -> Result<Option<Vec<(String, String)>>, StoreError> {
         let text: Option<String> = column(row, name)?;
-        text.map(|t| {
-            decode_pairs(&t).ok_or_else(|| corrupt(format!("grant {grant_id}: {name}")))
-        })
-        .transpose()
+        text.map(|t| decode_pairs(&t).ok_or_else(|| corrupt(format!("grant {grant_id}: {name}"))))
+            .transpose()
     };
     Ok(GrantRecord {
         key_id: column(row, "key_id")?,

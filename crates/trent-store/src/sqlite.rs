@@ -389,10 +389,8 @@ fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
     let grant_id: String = column(row, "grant_id")?;
     let pairs = |name: &str| -> Result<Option<Vec<(String, String)>>, StoreError> {
         let text: Option<String> = column(row, name)?;
-        text.map(|t| {
-            decode_pairs(&t).ok_or_else(|| corrupt(format!("grant {grant_id}: {name}")))
-        })
-        .transpose()
+        text.map(|t| decode_pairs(&t).ok_or_else(|| corrupt(format!("grant {grant_id}: {name}"))))
+            .transpose()
     };
     Ok(GrantRecord {
         key_id: column(row, "key_id")?,

@@ -183,9 +183,8 @@ impl KeyService {
 /// `InvalidArnException`.
 pub(crate) fn check_principal(arn: &str) -> Result<(), KmsError> {
     let valid = crate::Principal::from_arn(arn).is_some()
-        || trent_policy::PrincipalContext::from_arn(arn).is_some_and(|p| {
-            matches!(p.kind, trent_policy::PrincipalKind::FederatedUser)
-        });
+        || trent_policy::PrincipalContext::from_arn(arn)
+            .is_some_and(|p| matches!(p.kind, trent_policy::PrincipalKind::FederatedUser));
     if valid {
         Ok(())
     } else {

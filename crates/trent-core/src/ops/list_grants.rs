@@ -95,7 +95,11 @@ impl KeyService {
                 .as_ref()
                 .is_none_or(|p| *p == grant.grantee_principal);
             let after = req.marker.as_ref().is_none_or(|m| grant.grant_id > *m);
-            let grants = if matches && after { vec![grant] } else { Vec::new() };
+            let grants = if matches && after {
+                vec![grant]
+            } else {
+                Vec::new()
+            };
             return Ok(page(grants, limit));
         }
         let grants = self

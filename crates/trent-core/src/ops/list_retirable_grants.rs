@@ -28,8 +28,7 @@ impl KeyService {
         let in_own_account = crate::Principal::from_arn(&req.retiring_principal)
             .map(|p| p.account_id)
             .or_else(|| {
-                trent_policy::PrincipalContext::from_arn(&req.retiring_principal)
-                    .map(|p| p.account)
+                trent_policy::PrincipalContext::from_arn(&req.retiring_principal).map(|p| p.account)
             })
             .is_some_and(|a| a == caller.account_id());
         let ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);

@@ -38,11 +38,7 @@ impl KeyService {
                     }
                     (key_id, account)
                 }
-                _ => {
-                    return Err(KmsError::InvalidKeyId {
-                        key_id: k.clone(),
-                    })
-                }
+                _ => return Err(KmsError::InvalidKeyId { key_id: k.clone() }),
             }),
             None => None,
         };
@@ -78,7 +74,9 @@ impl KeyService {
         let key = match key {
             Some(k)
                 if k.record.region == caller.region
-                    && key_account.as_ref().is_none_or(|a| *a == k.record.account_id) =>
+                    && key_account
+                        .as_ref()
+                        .is_none_or(|a| *a == k.record.account_id) =>
             {
                 k
             }

@@ -13,7 +13,9 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{GrantConstraints, GrantOperation, KeySpec, KeyUsageType};
 use aws_sdk_kms::Client;
 
-use crate::harness::{create_key, expect_code, expect_err, ok, TestServer, REGION};
+use crate::harness::{
+    create_key, expect_code, expect_err, ok, TestServer, DEFAULT_ACCOUNT, REGION,
+};
 
 const GRANTEE_ACCOUNT: &str = "444455556666";
 const GRANTEE: &str = "arn:aws:iam::444455556666:root";
@@ -29,7 +31,9 @@ struct Setup {
 
 fn setup() -> Setup {
     let server = TestServer::start_with(&["--dev-any-credentials"], &[]);
-    let owner = server.client(REGION);
+    // The key owner: the default account's root (the administrator gets its IAM policy
+    // only with the identity configuration).
+    let owner = server.client_as(REGION, DEFAULT_ACCOUNT, "any-secret");
     let grantee = server.client_as(REGION, GRANTEE_ACCOUNT, "any-secret");
     let stranger = server.client_as(REGION, STRANGER_ACCOUNT, "any-secret");
     Setup {
@@ -69,8 +73,15 @@ async fn grant(
     )
 }
 
-async fn encrypt_with(client: &Client, key: &str, context: &[(&str, &str)]) -> Result<Blob, String> {
-    let mut req = client.encrypt().key_id(key).plaintext(Blob::new(b"grant me".to_vec()));
+async fn encrypt_with(
+    client: &Client,
+    key: &str,
+    context: &[(&str, &str)],
+) -> Result<Blob, String> {
+    let mut req = client
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"grant me".to_vec()));
     if !context.is_empty() {
         req = req.set_encryption_context(Some(ec(context)));
     }
@@ -108,13 +119,22 @@ async fn another_account_uses_the_key_only_through_its_grant() {
         None,
     )
     .await;
-    assert_eq!(grant_id.len(), 64, "grant ids are 64 hex digits: {grant_id}");
+    assert_eq!(
+        grant_id.len(),
+        64,
+        "grant ids are 64 hex digits: {grant_id}"
+    );
     assert!(grant_id.bytes().all(|b| b.is_ascii_hexdigit()));
     assert!(!token.is_empty());
 
     // The granted operations work, by key ARN.
     let blob = encrypt_with(&s.grantee, &arn, &[]).await.unwrap();
-    let out = ok(s.grantee.decrypt().ciphertext_blob(blob.clone()).send().await);
+    let out = ok(s
+        .grantee
+        .decrypt()
+        .ciphertext_blob(blob.clone())
+        .send()
+        .await);
     assert_eq!(out.plaintext().unwrap().as_ref(), b"grant me");
     assert_eq!(out.key_id(), Some(arn.as_str()));
 
@@ -182,11 +202,15 @@ async fn constraints_hold_on_every_use() {
     .await;
     // Subset: the pairs must be there, others may be; keys compare case-insensitively,
     // values exactly.
-    encrypt_with(&s.grantee, &arn, &[("Dept", "IT")]).await.unwrap();
+    encrypt_with(&s.grantee, &arn, &[("Dept", "IT")])
+        .await
+        .unwrap();
     encrypt_with(&s.grantee, &arn, &[("Dept", "IT"), ("app", "x")])
         .await
         .unwrap();
-    encrypt_with(&s.grantee, &arn, &[("dept", "IT")]).await.unwrap();
+    encrypt_with(&s.grantee, &arn, &[("dept", "IT")])
+        .await
+        .unwrap();
     for denied in [&[("Dept", "it")][..], &[("app", "x")][..], &[][..]] {
         assert_eq!(
             encrypt_with(&s.grantee, &arn, denied).await.unwrap_err(),
@@ -306,7 +330,14 @@ async fn create_grant_validates_like_aws() {
         let md = out.key_metadata().unwrap();
         (md.key_id().to_owned(), md.arn().unwrap().to_owned())
     };
-    grant(&s.owner, &hmac_key, GRANTEE, &[GrantOperation::GenerateMac], None).await;
+    grant(
+        &s.owner,
+        &hmac_key,
+        GRANTEE,
+        &[GrantOperation::GenerateMac],
+        None,
+    )
+    .await;
     expect_code(
         s.owner
             .create_grant()
@@ -396,13 +427,23 @@ async fn a_name_makes_create_grant_idempotent() {
             .name(name)
             .set_operations(Some(ops))
     };
-    let first = ok(create("nightly-job", vec![GrantOperation::Encrypt, GrantOperation::Decrypt])
-        .send()
-        .await);
-    let retry = ok(create("nightly-job", vec![GrantOperation::Decrypt, GrantOperation::Encrypt])
-        .send()
-        .await);
-    assert_eq!(first.grant_id(), retry.grant_id(), "a retry returns the grant");
+    let first = ok(create(
+        "nightly-job",
+        vec![GrantOperation::Encrypt, GrantOperation::Decrypt],
+    )
+    .send()
+    .await);
+    let retry = ok(create(
+        "nightly-job",
+        vec![GrantOperation::Decrypt, GrantOperation::Encrypt],
+    )
+    .send()
+    .await);
+    assert_eq!(
+        first.grant_id(),
+        retry.grant_id(),
+        "a retry returns the grant"
+    );
     assert_ne!(
         first.grant_token(),
         retry.grant_token(),
@@ -419,7 +460,9 @@ async fn a_name_makes_create_grant_idempotent() {
             .await);
     }
     // Other parameters under the same name: another grant.
-    let other = ok(create("nightly-job", vec![GrantOperation::Encrypt]).send().await);
+    let other = ok(create("nightly-job", vec![GrantOperation::Encrypt])
+        .send()
+        .await);
     assert_ne!(other.grant_id(), first.grant_id());
     let listed = ok(s.owner.list_grants().key_id(&key_id).send().await);
     assert_eq!(listed.grants().len(), 2);
@@ -437,7 +480,11 @@ async fn list_grants_pages_and_filters() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let grantee = if i < 2 { other_grantee } else { GRANTEE };
-        ids.push(grant(&s.owner, &arn, grantee, &[GrantOperation::Decrypt], None).await.0);
+        ids.push(
+            grant(&s.owner, &arn, grantee, &[GrantOperation::Decrypt], None)
+                .await
+                .0,
+        );
     }
     let (named_id, _) = {
         let out = ok(s
@@ -474,9 +521,17 @@ async fn list_grants_pages_and_filters() {
             .send()
             .await);
         assert!(page.grants().len() <= 2);
-        seen.extend(page.grants().iter().map(|g| g.grant_id().unwrap().to_owned()));
+        seen.extend(
+            page.grants()
+                .iter()
+                .map(|g| g.grant_id().unwrap().to_owned()),
+        );
         if page.truncated() {
-            marker = Some(page.next_marker().expect("NextMarker when truncated").to_owned());
+            marker = Some(
+                page.next_marker()
+                    .expect("NextMarker when truncated")
+                    .to_owned(),
+            );
         } else {
             assert!(page.next_marker().is_none());
             break;
@@ -587,7 +642,11 @@ async fn list_retirable_grants_spans_keys_and_accounts() {
             .set_marker(marker.clone())
             .send()
             .await);
-        seen.extend(page.grants().iter().map(|g| g.grant_id().unwrap().to_owned()));
+        seen.extend(
+            page.grants()
+                .iter()
+                .map(|g| g.grant_id().unwrap().to_owned()),
+        );
         match page.next_marker() {
             Some(m) if page.truncated() => marker = Some(m.to_owned()),
             _ => break,
@@ -659,7 +718,8 @@ async fn who_may_retire_a_grant() {
         None,
     )
     .await;
-    let (without_retire, _) = grant(&s.owner, &arn, GRANTEE, &[GrantOperation::Decrypt], None).await;
+    let (without_retire, _) =
+        grant(&s.owner, &arn, GRANTEE, &[GrantOperation::Decrypt], None).await;
     expect_code(
         s.grantee
             .retire_grant()
@@ -734,7 +794,12 @@ async fn grant_tokens_are_verified_and_honoured() {
             "InvalidGrantTokenException",
         );
         expect_code(
-            s.owner.describe_key().key_id(&arn).grant_tokens(bad).send().await,
+            s.owner
+                .describe_key()
+                .key_id(&arn)
+                .grant_tokens(bad)
+                .send()
+                .await,
             "InvalidGrantTokenException",
         );
         expect_code(
