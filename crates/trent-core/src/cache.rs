@@ -29,6 +29,9 @@ pub(crate) enum Material {
     Asymmetric(PrivateKey),
 }
 
+/// The grants of one key, shared by every request that checks them.
+pub(crate) type KeyGrants = Arc<[GrantRecord]>;
+
 /// A key as the hot path needs it.
 #[derive(Debug)]
 pub(crate) struct LoadedKey {
@@ -84,7 +87,7 @@ pub(crate) struct KeyCache {
     /// (account, region, alias name) → key id
     aliases: RwLock<HashMap<AliasKey, (String, Instant)>>,
     /// key id → the key's grants (for authorization by grant), same lifetime rules.
-    grants: RwLock<HashMap<String, (Arc<[GrantRecord]>, Instant)>>,
+    grants: RwLock<HashMap<String, (KeyGrants, Instant)>>,
 }
 
 impl KeyCache {

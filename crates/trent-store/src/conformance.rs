@@ -1530,7 +1530,7 @@ pub async fn named_grant_retry_returns_the_original(store: Arc<dyn Store>) {
     retry.operations.reverse();
     assert_eq!(
         store.create_grant(&retry, AWS_GRANT_LIMITS).await.unwrap(),
-        CreateGrantOutcome::Existing(first.clone())
+        CreateGrantOutcome::Existing(Box::new(first.clone()))
     );
     assert_eq!(
         store.grant(&key.key_id, &retry.grant_id).await.unwrap(),

@@ -62,7 +62,7 @@ pub enum CreateGrantOutcome {
     /// The grant was added.
     Created,
     /// A grant from an identical earlier request (same `Name`) exists: this one.
-    Existing(GrantRecord),
+    Existing(Box<GrantRecord>),
     /// The key already has `GrantLimits::per_key` grants; nothing was written.
     TooManyForKey,
     /// The grantee already has `GrantLimits::per_grantee_per_key` grants on the key.

@@ -863,7 +863,7 @@ impl Store for PostgresStore {
                 let existing = grant_from_row(row)?;
                 if existing.same_request(grant) {
                     tx.rollback().await.map_err(backend)?;
-                    return Ok(CreateGrantOutcome::Existing(existing));
+                    return Ok(CreateGrantOutcome::Existing(Box::new(existing)));
                 }
             }
         }

@@ -820,7 +820,7 @@ impl Store for SqliteStore {
                 let existing = grant_from_row(row)?;
                 if existing.same_request(grant) {
                     tx.rollback().await.map_err(backend)?;
-                    return Ok(CreateGrantOutcome::Existing(existing));
+                    return Ok(CreateGrantOutcome::Existing(Box::new(existing)));
                 }
             }
         }
