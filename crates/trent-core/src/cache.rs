@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
-use trent_store::{Change, KeyRecord};
+use trent_store::{Change, GrantRecord, KeyRecord};
 
 /// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
 /// itself in `Debug` and zeroizes on drop.
@@ -29,6 +29,9 @@ pub(crate) enum Material {
     /// The key pair (the public key comes with it).
     Asymmetric(PrivateKey),
 }
+
+/// The grants of one key, shared by every request that checks them.
+pub(crate) type KeyGrants = Arc<[GrantRecord]>;
 
 /// A key as the hot path needs it.
 #[derive(Debug)]
@@ -92,6 +95,8 @@ pub(crate) struct KeyCache {
     /// change drops them all: an alias moving from one key to another changes two entries,
     /// and alias changes are rare.
     key_aliases: RwLock<HashMap<String, AliasList>>,
+    /// key id → the key's grants (for authorization by grant), same lifetime rules.
+    grants: RwLock<HashMap<String, (KeyGrants, Instant)>>,
 }
 
 impl KeyCache {
@@ -103,6 +108,7 @@ impl KeyCache {
             keys: RwLock::default(),
             aliases: RwLock::default(),
             key_aliases: RwLock::default(),
+            grants: RwLock::default(),
         }
     }
 
@@ -233,25 +239,58 @@ impl KeyCache {
     pub fn drop_key(&self, key_id: &str) {
         let mut keys = self.keys.write();
         let mut key_aliases = self.key_aliases.write();
+        let mut grants = self.grants.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.remove(key_id);
         key_aliases.remove(key_id);
+        grants.remove(key_id);
     }
 
     pub fn clear(&self) {
         let mut keys = self.keys.write();
         let mut aliases = self.aliases.write();
         let mut key_aliases = self.key_aliases.write();
+        let mut grants = self.grants.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         keys.clear();
         aliases.clear();
         key_aliases.clear();
+        grants.clear();
+    }
+
+    /// The cached grants of a key.
+    pub fn grants(&self, key_id: &str) -> Option<Arc<[GrantRecord]>> {
+        self.grants
+            .read()
+            .get(key_id)
+            .filter(|(_, at)| self.fresh(*at))
+            .map(|(g, _)| g.clone())
+    }
+
+    /// Caches a key's grants read since `epoch`, unless something was invalidated meanwhile.
+    pub fn put_grants(&self, key_id: &str, grants: Arc<[GrantRecord]>, epoch: u64) {
+        let mut all = self.grants.write();
+        if self.epoch() != epoch {
+            return;
+        }
+        if all.len() >= self.capacity && !all.contains_key(key_id) {
+            all.clear();
+        }
+        all.insert(key_id.to_owned(), (grants, Instant::now()));
+    }
+
+    /// Forgets a key's grants (a grant of it was created, retired or revoked).
+    pub fn drop_grants(&self, key_id: &str) {
+        let mut grants = self.grants.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        grants.remove(key_id);
     }
 
     /// Forgets what a committed change (of this node or another) made stale.
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Key(key_id) => self.drop_key(key_id),
+            Change::Grants(key_id) => self.drop_grants(key_id),
             Change::Alias {
                 account_id,
                 region,
@@ -378,5 +417,25 @@ mod tests {
         cache.put_alias("a", "r", "alias/x", "k", cache.epoch());
         assert!(cache.key("k").is_none());
         assert!(cache.alias("a", "r", "alias/x").is_none());
+    }
+    #[test]
+    fn grant_changes_drop_the_keys_grants_only() {
+        let cache = KeyCache::new(10, Duration::from_secs(60));
+        let none: Arc<[GrantRecord]> = Arc::from(Vec::new());
+        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_grants("k", none.clone(), cache.epoch());
+        cache.put_grants("k2", none.clone(), cache.epoch());
+        cache.apply(&Change::Grants("k".to_owned()));
+        assert!(cache.grants("k").is_none());
+        assert!(cache.key("k").is_some(), "the key itself did not change");
+        assert!(cache.grants("k2").is_some());
+        // A read that raced a grant change is not cached.
+        let before_read = cache.epoch();
+        cache.apply(&Change::Grants("k".to_owned()));
+        cache.put_grants("k", none.clone(), before_read);
+        assert!(cache.grants("k").is_none());
+        // A key change (deletion, say) drops its grants too.
+        cache.apply(&Change::Key("k2".to_owned()));
+        assert!(cache.grants("k2").is_none());
     }
 }

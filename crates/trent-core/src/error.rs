@@ -99,6 +99,18 @@ pub enum KmsError {
     /// NotFoundException naming the policy.)
     #[error("Policy {name} not found")]
     PolicyNotFound { name: String },
+    /// A grant token that Trent did not issue (or that was altered).
+    #[error("The request was rejected because the specified grant token is not valid.")]
+    InvalidGrantToken,
+    /// A GrantId that names no grant of the key.
+    #[error("The request was rejected because the specified GrantId is not valid.")]
+    InvalidGrantId,
+    /// A grantee or retiring principal that is not a principal ARN.
+    #[error("{arn} is not a valid principal ARN")]
+    InvalidArn { arn: String },
+    /// A grant quota (AWS's: 50,000 grants per key, 500 per grantee principal per key).
+    #[error("{what}")]
+    GrantLimitExceeded { what: &'static str },
     /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal,
@@ -153,6 +165,10 @@ impl KmsError {
                 }
             },
             KmsError::PolicyNotFound { .. } => ErrorCode::NotFoundException,
+            KmsError::InvalidGrantToken => ErrorCode::InvalidGrantTokenException,
+            KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
+            KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
+            KmsError::GrantLimitExceeded { .. } => ErrorCode::LimitExceededException,
             KmsError::Internal => ErrorCode::KMSInternalException,
             KmsError::DependencyTimeout => ErrorCode::DependencyTimeoutException,
         }

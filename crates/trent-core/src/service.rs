@@ -103,6 +103,8 @@ pub struct KeyService {
     pub(crate) usage_tracking_start: i64,
     /// This node's name as the holder of the background jobs' leases.
     pub(crate) job_holder: String,
+    /// The key grant tokens are MACed with (see `grants.rs`), loaded on first use.
+    pub(crate) grant_token_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
 }
 
 /// How many stripes of update locks: enough that unrelated keys rarely share one.
@@ -188,6 +190,7 @@ impl KeyService {
             usage: crate::last_usage::UsageTracker::default(),
             usage_tracking_start,
             job_holder: uuid::Uuid::new_v4().to_string(),
+            grant_token_key: tokio::sync::OnceCell::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

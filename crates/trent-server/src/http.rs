@@ -259,6 +259,22 @@ macro_rules! call {
     }};
 }
 
+/// An operation that takes `GrantTokens`: its tokens are checked (a token Trent did not
+/// issue is `InvalidGrantTokenException`) and honoured while it runs.
+macro_rules! call_with_tokens {
+    ($service:expr, $caller:expr, $body:expr, $handler:ident, $request:ty) => {{
+        let request = <$request as Input>::from_json($body).map_err(KmsError::from)?;
+        let tokens = request.grant_tokens.clone();
+        let response = $service
+            .with_grant_tokens(tokens, $service.$handler($caller, request))
+            .await?;
+        serde_json::to_vec(&response).map_err(|e| {
+            tracing::error!(error = %e, "encoding a response");
+            KmsError::Internal
+        })?
+    }};
+}
+
 async fn dispatch(
     service: &KeyService,
     caller: &Caller,
@@ -276,16 +292,20 @@ async fn dispatch(
         ),
         Operation::CreateAlias => call!(service, caller, body, create_alias, CreateAliasRequest),
         Operation::CreateKey => call!(service, caller, body, create_key, CreateKeyRequest),
-        Operation::Decrypt => call!(service, caller, body, decrypt, DecryptRequest),
+        Operation::Decrypt => {
+            call_with_tokens!(service, caller, body, decrypt, DecryptRequest)
+        }
         Operation::DeleteAlias => call!(service, caller, body, delete_alias, DeleteAliasRequest),
-        Operation::DeriveSharedSecret => call!(
+        Operation::DeriveSharedSecret => call_with_tokens!(
             service,
             caller,
             body,
             derive_shared_secret,
             DeriveSharedSecretRequest
         ),
-        Operation::DescribeKey => call!(service, caller, body, describe_key, DescribeKeyRequest),
+        Operation::DescribeKey => {
+            call_with_tokens!(service, caller, body, describe_key, DescribeKeyRequest)
+        }
         Operation::DisableKey => call!(service, caller, body, disable_key, DisableKeyRequest),
         Operation::DisableKeyRotation => call!(
             service,
@@ -302,30 +322,34 @@ async fn dispatch(
             enable_key_rotation,
             EnableKeyRotationRequest
         ),
-        Operation::Encrypt => call!(service, caller, body, encrypt, EncryptRequest),
-        Operation::GenerateDataKey => call!(
+        Operation::Encrypt => {
+            call_with_tokens!(service, caller, body, encrypt, EncryptRequest)
+        }
+        Operation::GenerateDataKey => call_with_tokens!(
             service,
             caller,
             body,
             generate_data_key,
             GenerateDataKeyRequest
         ),
-        Operation::GenerateDataKeyPair => call!(
+        Operation::GenerateDataKeyPair => call_with_tokens!(
             service,
             caller,
             body,
             generate_data_key_pair,
             GenerateDataKeyPairRequest
         ),
-        Operation::GenerateDataKeyPairWithoutPlaintext => call!(
+        Operation::GenerateDataKeyPairWithoutPlaintext => call_with_tokens!(
             service,
             caller,
             body,
             generate_data_key_pair_without_plaintext,
             GenerateDataKeyPairWithoutPlaintextRequest
         ),
-        Operation::GenerateMac => call!(service, caller, body, generate_mac, GenerateMacRequest),
-        Operation::GenerateDataKeyWithoutPlaintext => call!(
+        Operation::GenerateMac => {
+            call_with_tokens!(service, caller, body, generate_mac, GenerateMacRequest)
+        }
+        Operation::GenerateDataKeyWithoutPlaintext => call_with_tokens!(
             service,
             caller,
             body,
@@ -357,7 +381,7 @@ async fn dispatch(
             GetKeyRotationStatusRequest
         ),
         Operation::GetPublicKey => {
-            call!(service, caller, body, get_public_key, GetPublicKeyRequest)
+            call_with_tokens!(service, caller, body, get_public_key, GetPublicKeyRequest)
         }
         Operation::ListAliases => call!(service, caller, body, list_aliases, ListAliasesRequest),
         Operation::ListKeyPolicies => call!(
@@ -385,7 +409,6 @@ async fn dispatch(
         Operation::PutKeyPolicy => {
             call!(service, caller, body, put_key_policy, PutKeyPolicyRequest)
         }
-        Operation::ReEncrypt => call!(service, caller, body, re_encrypt, ReEncryptRequest),
         Operation::RotateKeyOnDemand => call!(
             service,
             caller,
@@ -393,6 +416,9 @@ async fn dispatch(
             rotate_key_on_demand,
             RotateKeyOnDemandRequest
         ),
+        Operation::ReEncrypt => {
+            call_with_tokens!(service, caller, body, re_encrypt, ReEncryptRequest)
+        }
         Operation::ScheduleKeyDeletion => {
             call!(
                 service,
@@ -402,7 +428,7 @@ async fn dispatch(
                 ScheduleKeyDeletionRequest
             )
         }
-        Operation::Sign => call!(service, caller, body, sign, SignRequest),
+        Operation::Sign => call_with_tokens!(service, caller, body, sign, SignRequest),
         Operation::TagResource => call!(service, caller, body, tag_resource, TagResourceRequest),
         Operation::UntagResource => {
             call!(service, caller, body, untag_resource, UntagResourceRequest)
@@ -417,8 +443,23 @@ async fn dispatch(
                 UpdateKeyDescriptionRequest
             )
         }
-        Operation::Verify => call!(service, caller, body, verify, VerifyRequest),
-        Operation::VerifyMac => call!(service, caller, body, verify_mac, VerifyMacRequest),
+        Operation::Verify => call_with_tokens!(service, caller, body, verify, VerifyRequest),
+        Operation::VerifyMac => {
+            call_with_tokens!(service, caller, body, verify_mac, VerifyMacRequest)
+        }
+        Operation::CreateGrant => {
+            call_with_tokens!(service, caller, body, create_grant, CreateGrantRequest)
+        }
+        Operation::ListGrants => call!(service, caller, body, list_grants, ListGrantsRequest),
+        Operation::ListRetirableGrants => call!(
+            service,
+            caller,
+            body,
+            list_retirable_grants,
+            ListRetirableGrantsRequest
+        ),
+        Operation::RetireGrant => call!(service, caller, body, retire_grant, RetireGrantRequest),
+        Operation::RevokeGrant => call!(service, caller, body, revoke_grant, RevokeGrantRequest),
         other => {
             return Err(KmsError::UnsupportedOperation {
                 operation: other.name(),

@@ -15,6 +15,8 @@ use tokio::sync::broadcast;
 pub enum Change {
     /// Anything about this key changed (metadata, state, tags, material).
     Key(String),
+    /// A grant of this key was created, retired or revoked (the key itself is unchanged).
+    Grants(String),
     /// This alias was created, re-pointed or deleted.
     Alias {
         account_id: String,
@@ -31,6 +33,7 @@ impl Change {
     pub(crate) fn encode(&self) -> String {
         match self {
             Change::Key(key_id) => format!("k:{key_id}"),
+            Change::Grants(key_id) => format!("g:{key_id}"),
             Change::Alias {
                 account_id,
                 region,
@@ -45,6 +48,9 @@ impl Change {
     pub(crate) fn decode(payload: &str) -> Change {
         if let Some(key_id) = payload.strip_prefix("k:") {
             return Change::Key(key_id.to_owned());
+        }
+        if let Some(key_id) = payload.strip_prefix("g:") {
+            return Change::Grants(key_id.to_owned());
         }
         if let Some(rest) = payload.strip_prefix("a:") {
             // Account ids and regions hold no ':'; alias names may, so they come last.
@@ -105,6 +111,7 @@ mod tests {
     fn payloads_round_trip() {
         for change in [
             Change::Key("1234abcd-12ab-34cd-56ef-1234567890ab".to_owned()),
+            Change::Grants("1234abcd-12ab-34cd-56ef-1234567890ab".to_owned()),
             Change::Alias {
                 account_id: "111122223333".to_owned(),
                 region: "us-east-1".to_owned(),

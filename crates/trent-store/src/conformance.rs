@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError,
+    AccessKeyRecord, AliasRecord, CreateGrantOutcome, GrantLimits, GrantRecord, InvalidRecord,
+    KeyRecord, KeyUsageRecord, MaterialRecord, RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -64,6 +64,15 @@ macro_rules! __store_conformance_cases {
             delete_key_removes_the_key_and_everything_of_it,
             deletions_due_lists_keys_past_their_date,
             key_usage_keeps_the_latest_and_skips_missing_keys,
+            grant_round_trips_and_is_deleted_once,
+            grant_on_missing_key_is_not_found,
+            duplicate_grant_id_is_already_exists,
+            named_grant_retry_returns_the_original,
+            grant_limits_are_enforced,
+            racing_named_grants_create_one,
+            list_grants_pages_and_filters,
+            list_retirable_grants_pages_across_keys_of_a_region,
+            grant_changes_are_announced,
         }
     };
 }
@@ -1869,4 +1878,373 @@ pub async fn key_usage_keeps_the_latest_and_skips_missing_keys(store: Arc<dyn St
         Some(newest)
     );
     store.record_key_usage(&[]).await.unwrap();
+}
+
+const AWS_GRANT_LIMITS: GrantLimits = GrantLimits {
+    per_key: 50_000,
+    per_grantee_per_key: 500,
+};
+
+/// 64 hex digits, random.
+fn grant_id() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+fn new_grant(key: &KeyRecord, grantee: &str) -> GrantRecord {
+    GrantRecord {
+        grant_id: grant_id(),
+        key_id: key.key_id.clone(),
+        key_arn: key.arn.clone(),
+        name: None,
+        grantee_principal: grantee.to_owned(),
+        retiring_principal: None,
+        issuing_account: key.account_id.clone(),
+        operations: vec!["Encrypt".to_owned(), "Decrypt".to_owned()],
+        constraint_equals: None,
+        constraint_subset: None,
+        created_at: T0,
+    }
+}
+
+async fn add_grant(store: &dyn Store, grant: &GrantRecord) {
+    assert_eq!(
+        store.create_grant(grant, AWS_GRANT_LIMITS).await.unwrap(),
+        CreateGrantOutcome::Created
+    );
+}
+
+pub async fn grant_round_trips_and_is_deleted_once(store: Arc<dyn Store>) {
+    let account = account();
+    let key = created_key(store.as_ref(), &account, REGION).await;
+    let mut grant = new_grant(&key, &format!("arn:aws:iam::{account}:role/app"));
+    grant.name = Some("my-grant:1/x_y-z".to_owned());
+    grant.retiring_principal = Some(format!("arn:aws:iam::{account}:user/ops"));
+    grant.operations = vec!["GenerateDataKey".to_owned(), "CreateGrant".to_owned()];
+    grant.constraint_equals = Some(vec![
+        ("a=b".to_owned(), "x&y%z".to_owned()),
+        ("Dept".to_owned(), "".to_owned()),
+    ]);
+    grant.constraint_subset = Some(Vec::new());
+    add_grant(store.as_ref(), &grant).await;
+    assert_eq!(
+        store.grant(&key.key_id, &grant.grant_id).await.unwrap(),
+        Some(grant.clone()),
+        "every field round-trips, including separators in constraints"
+    );
+    // A grant is found only under its own key.
+    let other = created_key(store.as_ref(), &account, REGION).await;
+    assert_eq!(
+        store.grant(&other.key_id, &grant.grant_id).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.delete_grant(&other.key_id, &grant.grant_id).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .delete_grant(&key.key_id, &grant.grant_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.grant(&key.key_id, &grant.grant_id).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.delete_grant(&key.key_id, &grant.grant_id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn grant_on_missing_key_is_not_found(store: Arc<dyn Store>) {
+    let (key, _) = new_key(&account(), REGION);
+    let grant = new_grant(&key, "arn:aws:iam::111122223333:root");
+    assert!(matches!(
+        store.create_grant(&grant, AWS_GRANT_LIMITS).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn duplicate_grant_id_is_already_exists(store: Arc<dyn Store>) {
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let grant = new_grant(&key, "arn:aws:iam::111122223333:root");
+    add_grant(store.as_ref(), &grant).await;
+    let mut again = grant.clone();
+    again.grantee_principal = "arn:aws:iam::444455556666:root".to_owned();
+    assert!(matches!(
+        store.create_grant(&again, AWS_GRANT_LIMITS).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(
+        store.grant(&key.key_id, &grant.grant_id).await.unwrap(),
+        Some(grant)
+    );
+}
+
+pub async fn named_grant_retry_returns_the_original(store: Arc<dyn Store>) {
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let mut first = new_grant(&key, "arn:aws:iam::111122223333:role/app");
+    first.name = Some("nightly".to_owned());
+    add_grant(store.as_ref(), &first).await;
+
+    // The same request again (operations in another order): the original grant.
+    let mut retry = new_grant(&key, "arn:aws:iam::111122223333:role/app");
+    retry.name = first.name.clone();
+    retry.operations.reverse();
+    assert_eq!(
+        store.create_grant(&retry, AWS_GRANT_LIMITS).await.unwrap(),
+        CreateGrantOutcome::Existing(Box::new(first.clone()))
+    );
+    assert_eq!(
+        store.grant(&key.key_id, &retry.grant_id).await.unwrap(),
+        None
+    );
+
+    // Same name, other parameters: a new grant.
+    let mut other = new_grant(&key, "arn:aws:iam::111122223333:role/app");
+    other.name = first.name.clone();
+    other.constraint_subset = Some(vec![("k".to_owned(), "v".to_owned())]);
+    add_grant(store.as_ref(), &other).await;
+    // No name: never a retry.
+    let unnamed = new_grant(&key, "arn:aws:iam::111122223333:role/app");
+    add_grant(store.as_ref(), &unnamed).await;
+    let again = GrantRecord {
+        grant_id: grant_id(),
+        ..unnamed.clone()
+    };
+    add_grant(store.as_ref(), &again).await;
+    // The same name on another key is another grant.
+    let key2 = created_key(store.as_ref(), &key.account_id, REGION).await;
+    let mut elsewhere = new_grant(&key2, "arn:aws:iam::111122223333:role/app");
+    elsewhere.name = first.name.clone();
+    add_grant(store.as_ref(), &elsewhere).await;
+    assert_eq!(
+        store
+            .list_grants(&key.key_id, None, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+pub async fn grant_limits_are_enforced(store: Arc<dyn Store>) {
+    let limits = GrantLimits {
+        per_key: 5,
+        per_grantee_per_key: 2,
+    };
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    for _ in 0..2 {
+        let g = new_grant(&key, alice);
+        assert_eq!(
+            store.create_grant(&g, limits).await.unwrap(),
+            CreateGrantOutcome::Created
+        );
+    }
+    let third = new_grant(&key, alice);
+    assert_eq!(
+        store.create_grant(&third, limits).await.unwrap(),
+        CreateGrantOutcome::TooManyForGrantee
+    );
+    assert_eq!(
+        store.grant(&key.key_id, &third.grant_id).await.unwrap(),
+        None
+    );
+    for i in 0..3 {
+        let g = new_grant(&key, &format!("arn:aws:iam::111122223333:user/u{i}"));
+        assert_eq!(
+            store.create_grant(&g, limits).await.unwrap(),
+            CreateGrantOutcome::Created
+        );
+    }
+    let sixth = new_grant(&key, "arn:aws:iam::111122223333:user/bob");
+    assert_eq!(
+        store.create_grant(&sixth, limits).await.unwrap(),
+        CreateGrantOutcome::TooManyForKey
+    );
+    // Quotas are per key.
+    let key2 = created_key(store.as_ref(), &key.account_id, REGION).await;
+    assert_eq!(
+        store
+            .create_grant(&new_grant(&key2, alice), limits)
+            .await
+            .unwrap(),
+        CreateGrantOutcome::Created
+    );
+}
+
+pub async fn racing_named_grants_create_one(store: Arc<dyn Store>) {
+    const WRITERS: usize = 8;
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let start = Arc::new(Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let (store, start) = (store.clone(), start.clone());
+        let mut g = new_grant(&key, "arn:aws:iam::111122223333:role/app");
+        g.name = Some("once".to_owned());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            store.create_grant(&g, AWS_GRANT_LIMITS).await
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("writer task").unwrap() {
+            CreateGrantOutcome::Created => created += 1,
+            CreateGrantOutcome::Existing(_) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(created, 1, "one named grant, however many retries race");
+    assert_eq!(
+        store
+            .list_grants(&key.key_id, None, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn list_grants_pages_and_filters(store: Arc<dyn Store>) {
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let other_key = created_key(store.as_ref(), &key.account_id, REGION).await;
+    add_grant(
+        store.as_ref(),
+        &new_grant(&other_key, "arn:aws:iam::111122223333:root"),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let grantee = if i % 2 == 0 {
+            "arn:aws:iam::111122223333:user/even"
+        } else {
+            "arn:aws:iam::111122223333:user/odd"
+        };
+        let g = new_grant(&key, grantee);
+        add_grant(store.as_ref(), &g).await;
+        ids.push(g.grant_id);
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_grants(&key.key_id, None, after.as_deref(), 3)
+            .await
+            .unwrap();
+        assert!(page.len() <= 3);
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|g| g.grant_id.clone());
+        seen.extend(page.into_iter().map(|g| g.grant_id));
+    }
+    assert_eq!(seen, ids, "every grant of the key once, in grant id order");
+    let odd = store
+        .list_grants(
+            &key.key_id,
+            Some("arn:aws:iam::111122223333:user/odd"),
+            None,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(odd.len(), 3);
+    assert!(odd
+        .iter()
+        .all(|g| g.grantee_principal.ends_with("user/odd")));
+    let odd_after = store
+        .list_grants(
+            &key.key_id,
+            Some("arn:aws:iam::111122223333:user/odd"),
+            Some(&odd[0].grant_id),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(odd_after, odd[1..].to_vec());
+}
+
+pub async fn list_retirable_grants_pages_across_keys_of_a_region(store: Arc<dyn Store>) {
+    let retiring = format!("arn:aws:iam::{}:role/retirer", account());
+    let mut expected = Vec::new();
+    for account in [account(), account()] {
+        let key = created_key(store.as_ref(), &account, REGION).await;
+        for _ in 0..2 {
+            let mut g = new_grant(&key, "arn:aws:iam::111122223333:root");
+            g.retiring_principal = Some(retiring.clone());
+            add_grant(store.as_ref(), &g).await;
+            expected.push(g);
+        }
+        // Not this retiring principal.
+        add_grant(
+            store.as_ref(),
+            &new_grant(&key, "arn:aws:iam::111122223333:root"),
+        )
+        .await;
+    }
+    // Keys of another region are not listed.
+    let far = created_key(store.as_ref(), &account(), OTHER_REGION).await;
+    let mut g = new_grant(&far, "arn:aws:iam::111122223333:root");
+    g.retiring_principal = Some(retiring.clone());
+    add_grant(store.as_ref(), &g).await;
+
+    expected.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_retirable_grants(&retiring, REGION, after.as_deref(), 3)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|g| g.grant_id.clone());
+        seen.extend(page);
+    }
+    assert_eq!(seen, expected);
+    let far_list = store
+        .list_retirable_grants(&retiring, OTHER_REGION, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(far_list, vec![g]);
+}
+
+/// A grant change is announced on the change feed of a multi-node store as
+/// `Change::Grants` of its key (a single-process store's feed ends at once).
+pub async fn grant_changes_are_announced(store: Arc<dyn Store>) {
+    let mut feed = store.subscribe().await.unwrap();
+    let key = created_key(store.as_ref(), &account(), REGION).await;
+    let grant = new_grant(&key, "arn:aws:iam::111122223333:root");
+    add_grant(store.as_ref(), &grant).await;
+    store
+        .delete_grant(&key.key_id, &grant.grant_id)
+        .await
+        .unwrap();
+    let wanted = crate::Change::Grants(key.key_id.clone());
+    let mut announced = 0;
+    // Other cases may share the database: look for this key's changes among the others,
+    // with a deadline (the feed of a single-process store ends at once).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while announced < 2 {
+        let next = tokio::time::timeout_at(deadline, feed.next()).await;
+        match next {
+            Ok(Some(change)) if change == wanted => announced += 1,
+            // A lagging consumer is told to forget everything: that covers these changes.
+            Ok(Some(crate::Change::All)) => announced = 2,
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(_) => panic!("grant changes of {} were not announced", key.key_id),
+        }
+    }
+    assert!(
+        announced == 2 || announced == 0,
+        "both grant changes announced, or none (single-process store)"
+    );
 }

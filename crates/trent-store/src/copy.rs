@@ -4,7 +4,13 @@
 //! re-encrypted (this crate cannot: it never sees the root key), so the nodes of the
 //! cluster must be given the same root key file.
 
-use crate::{PostgresStore, SqliteStore, Store, StoreError};
+use crate::{GrantLimits, PostgresStore, SqliteStore, Store, StoreError};
+
+/// Copied grants are not subject to quotas again: they were within them when created.
+const NO_LIMITS: GrantLimits = GrantLimits {
+    per_key: u32::MAX,
+    per_grantee_per_key: u32::MAX,
+};
 
 /// What was copied: (meta entries, keys, material versions, aliases, access keys), each
 /// checked equal in source and target at the end.
@@ -70,6 +76,19 @@ pub async fn copy_sqlite_to_postgres(
         target
             .import_key_time_records(schedule.as_ref(), &rotations, usage.as_ref())
             .await?;
+        // The key's grants, with their ids (their tokens stay valid: the token key is a
+        // meta entry, copied above).
+        let grants = source.list_grants(&key_id, None, None, u32::MAX).await?;
+        for grant in &grants {
+            target.create_grant(grant, NO_LIMITS).await?;
+        }
+        let copied = target.list_grants(&key_id, None, None, u32::MAX).await?;
+        if copied != grants {
+            return Err(StoreError::Corrupt {
+                what: format!("the grants of key {key_id} differ after the copy"),
+            }
+            .into());
+        }
     }
     for alias in source.all_aliases().await? {
         target.create_alias(&alias).await?;

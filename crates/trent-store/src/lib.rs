@@ -16,6 +16,7 @@ mod changes;
 #[doc(hidden)]
 pub mod conformance;
 mod copy;
+mod grants;
 mod migrations;
 mod postgres;
 mod sqlite;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 
 pub use changes::{Change, ChangeStream};
 pub use copy::{copy_sqlite_to_postgres, CopyError, CopyReport};
+pub use grants::{CreateGrantOutcome, GrantLimits, GrantRecord};
 pub use migrations::SchemaTooNew;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -270,6 +272,40 @@ pub trait Store: Send + Sync + 'static {
     async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError>;
     async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError>;
     async fn access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError>;
+
+    /// Adds a grant to an existing key (`NotFound` if the key does not exist), unless an
+    /// earlier grant on the key has the same `Name` and parameters
+    /// ([`GrantRecord::same_request`]): then nothing is written and that grant is returned.
+    /// Checks `limits` in the same transaction, serialized with every other grant change
+    /// of the key (on any node), so concurrent requests can neither exceed a quota nor
+    /// both create a named grant. `AlreadyExists` if the grant id is taken.
+    async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        limits: GrantLimits,
+    ) -> Result<CreateGrantOutcome, StoreError>;
+    async fn grant(&self, key_id: &str, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Grants of one key ordered by grant id, strictly after `after_grant_id`, optionally
+    /// only those of one grantee principal.
+    async fn list_grants(
+        &self,
+        key_id: &str,
+        grantee_principal: Option<&str>,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Grants with this retiring principal on keys of `region` (any account), ordered by
+    /// grant id, strictly after `after_grant_id`.
+    async fn list_retirable_grants(
+        &self,
+        retiring_principal: &str,
+        region: &str,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Deletes a grant of a key (RetireGrant, RevokeGrant); `NotFound` if the key has no
+    /// such grant.
+    async fn delete_grant(&self, key_id: &str, grant_id: &str) -> Result<(), StoreError>;
 
     /// A feed of the changes every writer (this process or another node) commits from now
     /// on, for cache invalidation. A change is announced only if its write committed; a

@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0003_key_policy.sql"),
     },
     Migration {
+        version: 4,
+        name: "0004_grants",
+        sql: include_str!("../migrations/0004_grants.sql"),
+    },
+    Migration {
         version: 5,
         name: "0005_key_time",
         sql: include_str!("../migrations/0005_key_time.sql"),

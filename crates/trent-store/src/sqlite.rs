@@ -26,11 +26,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{Executor, Row, Sqlite, Transaction};
 
+use crate::grants::{
+    decode_operations, decode_pairs, encode_operations, encode_pairs, GRANT_COLUMNS,
+};
 use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, MIGRATIONS};
 use crate::{
-    ttl_millis, AccessKeyRecord, AliasRecord, ChangeStream, InvalidRecord, KeyRecord,
-    KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, RotationRecord, RotationSchedule, Store,
-    StoreError,
+    ttl_millis, AccessKeyRecord, AliasRecord, ChangeStream, CreateGrantOutcome, GrantLimits,
+    GrantRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord,
+    RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// How long a statement waits for another process's lock before failing.
@@ -383,6 +386,28 @@ fn access_key_from_row(row: &SqliteRow) -> Result<AccessKeyRecord, StoreError> {
         sealed_secret: column(row, "sealed_secret")?,
         created_at: column(row, "created_at")?,
         status: column(row, "status")?,
+    })
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
+    let grant_id: String = column(row, "grant_id")?;
+    let pairs = |name: &str| -> Result<Option<Vec<(String, String)>>, StoreError> {
+        let text: Option<String> = column(row, name)?;
+        text.map(|t| decode_pairs(&t).ok_or_else(|| corrupt(format!("grant {grant_id}: {name}"))))
+            .transpose()
+    };
+    Ok(GrantRecord {
+        key_id: column(row, "key_id")?,
+        key_arn: column(row, "key_arn")?,
+        name: column(row, "name")?,
+        grantee_principal: column(row, "grantee_principal")?,
+        retiring_principal: column(row, "retiring_principal")?,
+        issuing_account: column(row, "issuing_account")?,
+        operations: decode_operations(&column::<String>(row, "operations")?),
+        constraint_equals: pairs("constraint_equals")?,
+        constraint_subset: pairs("constraint_subset")?,
+        created_at: column(row, "created_at")?,
+        grant_id,
     })
 }
 
@@ -768,6 +793,178 @@ impl Store for SqliteStore {
         .iter()
         .map(access_key_from_row)
         .collect()
+    }
+
+    async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        limits: GrantLimits,
+    ) -> Result<CreateGrantOutcome, StoreError> {
+        let operations = encode_operations(&grant.operations)?;
+        // BEGIN IMMEDIATE holds SQLite's write lock from here to the commit: the checks
+        // below and the insert are one step for every writer of the file.
+        let mut tx = self.begin_write().await?;
+        let key_exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM keys WHERE key_id = ?1")
+            .bind(&grant.key_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if key_exists.is_none() {
+            tx.rollback().await.map_err(backend)?;
+            return Err(StoreError::NotFound);
+        }
+        if let Some(name) = &grant.name {
+            let same_name = sqlx::query(&format!(
+                "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ?1 AND name = ?2 \
+                 ORDER BY created_at, grant_id"
+            ))
+            .bind(&grant.key_id)
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            for row in &same_name {
+                let existing = grant_from_row(row)?;
+                if existing.same_request(grant) {
+                    tx.rollback().await.map_err(backend)?;
+                    return Ok(CreateGrantOutcome::Existing(Box::new(existing)));
+                }
+            }
+        }
+        let (per_key, per_grantee): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN grantee_principal = ?2 THEN 1 ELSE 0 END), 0) \
+             FROM grants WHERE key_id = ?1",
+        )
+        .bind(&grant.key_id)
+        .bind(&grant.grantee_principal)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if per_key >= i64::from(limits.per_key) {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(CreateGrantOutcome::TooManyForKey);
+        }
+        if per_grantee >= i64::from(limits.per_grantee_per_key) {
+            tx.rollback().await.map_err(backend)?;
+            return Ok(CreateGrantOutcome::TooManyForGrantee);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO grants ({GRANT_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))
+        .bind(&grant.grant_id)
+        .bind(&grant.key_id)
+        .bind(&grant.key_arn)
+        .bind(&grant.name)
+        .bind(&grant.grantee_principal)
+        .bind(&grant.retiring_principal)
+        .bind(&grant.issuing_account)
+        .bind(operations)
+        .bind(grant.constraint_equals.as_deref().map(encode_pairs))
+        .bind(grant.constraint_subset.as_deref().map(encode_pairs))
+        .bind(grant.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(CreateGrantOutcome::Created)
+    }
+
+    async fn grant(&self, key_id: &str, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ?1 AND grant_id = ?2"
+        ))
+        .bind(key_id)
+        .bind(grant_id)
+        .fetch_optional(&self.readers)
+        .await
+        .map_err(backend)?
+        .as_ref()
+        .map(grant_from_row)
+        .transpose()
+    }
+
+    async fn list_grants(
+        &self,
+        key_id: &str,
+        grantee_principal: Option<&str>,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let grantee = if grantee_principal.is_some() {
+            "AND grantee_principal = ?3"
+        } else {
+            ""
+        };
+        let after = if after_grant_id.is_some() {
+            "AND grant_id > ?4"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE key_id = ?1 {grantee} {after} \
+             ORDER BY grant_id LIMIT ?2"
+        ))
+        .bind(key_id)
+        .bind(i64::from(limit))
+        .bind(grantee_principal)
+        .bind(after_grant_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        retiring_principal: &str,
+        region: &str,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        let after = if after_grant_id.is_some() {
+            "AND g.grant_id > ?4"
+        } else {
+            ""
+        };
+        let columns = GRANT_COLUMNS
+            .split(", ")
+            .map(|c| format!("g.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "SELECT {columns} FROM grants g JOIN keys k ON k.key_id = g.key_id \
+             WHERE g.retiring_principal = ?1 AND k.region = ?2 {after} \
+             ORDER BY g.grant_id LIMIT ?3"
+        ))
+        .bind(retiring_principal)
+        .bind(region)
+        .bind(i64::from(limit))
+        .bind(after_grant_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+    }
+
+    async fn delete_grant(&self, key_id: &str, grant_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query("DELETE FROM grants WHERE key_id = ?1 AND grant_id = ?2")
+            .bind(key_id)
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            tx.rollback().await.map_err(backend)?;
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(backend)
     }
 
     /// One process owns the file's caches: nothing to announce.

@@ -5,6 +5,7 @@
 
 mod cancel_key_deletion;
 mod create_alias;
+mod create_grant;
 mod create_key;
 mod decrypt;
 mod delete_alias;
@@ -26,12 +27,16 @@ mod get_key_policy;
 mod get_key_rotation_status;
 mod get_public_key;
 mod list_aliases;
+mod list_grants;
 mod list_key_policies;
 mod list_key_rotations;
 mod list_keys;
 mod list_resource_tags;
+mod list_retirable_grants;
 mod put_key_policy;
 mod re_encrypt;
+mod retire_grant;
+mod revoke_grant;
 mod rotate_key_on_demand;
 mod schedule_key_deletion;
 mod sign;

@@ -17,6 +17,7 @@ mod deletion;
 mod dev_credentials;
 mod dry_run;
 mod error_paths;
+mod grants;
 mod harness;
 mod identities;
 mod interop;

@@ -13,6 +13,11 @@ use crate::harness::{expect_err, Auth, RawRequest, TestServer, REGION};
 /// The operations this server implements; every other operation of the model is
 /// UnsupportedOperationException.
 const SUPPORTED: &[&str] = &[
+    "CreateGrant",
+    "ListGrants",
+    "ListRetirableGrants",
+    "RetireGrant",
+    "RevokeGrant",
     "CreateKey",
     "DescribeKey",
     "ListKeys",
@@ -159,20 +164,21 @@ async fn unimplemented_model_operations_are_unsupported() {
     }
     assert_eq!(checked, 54 - SUPPORTED.len());
 
-    // The SDK sees the same, e.g. for CreateGrant.
+    // The SDK sees the same, e.g. for ConnectCustomKeyStore.
     let client = server.client(REGION);
     let err = expect_err(
         client
-            .create_grant()
-            .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
-            .grantee_principal("arn:aws:iam::111122223333:root")
-            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .connect_custom_key_store()
+            .custom_key_store_id("cks-1234567890abcdef0")
             .send()
             .await,
         "UnsupportedOperationException",
         None,
     );
-    assert!(err.message().unwrap_or_default().contains("CreateGrant"));
+    assert!(err
+        .message()
+        .unwrap_or_default()
+        .contains("ConnectCustomKeyStore"));
 }
 
 #[tokio::test]

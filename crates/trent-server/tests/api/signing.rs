@@ -455,7 +455,6 @@ async fn sign_and_verify_error_paths() {
             .message(blob(message))
             .signature(blob(&signature))
             .dry_run(true)
-            .grant_tokens("a-grant-token")
             .send()
             .await,
         "DryRunOperationException",

@@ -308,8 +308,7 @@ impl PostgresStore {
         }
         // Tags, materials, the rotation schedule and history go with the key row (ON
         // DELETE CASCADE). The rest names the key without a foreign key.
-        // When grants exist (migration 0004), add here:
-        //   DELETE FROM grants WHERE key_id = $1
+        // Grants go with the key too (ON DELETE CASCADE); deleted explicitly all the same.
         let aliases: Vec<(String, String, String)> = sqlx::query_as(
             "DELETE FROM aliases WHERE target_key_id = $1 \
              RETURNING account_id, region, alias_name",

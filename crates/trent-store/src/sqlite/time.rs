@@ -305,9 +305,9 @@ impl SqliteStore {
         }
         // Tags, materials, the rotation schedule and history go with the key row (ON
         // DELETE CASCADE). The rest names the key without a foreign key.
-        // When grants exist (migration 0004), add here:
-        //   DELETE FROM grants WHERE key_id = ?1
+        // Grants go with the key too (ON DELETE CASCADE); deleted explicitly all the same.
         for sql in [
+            "DELETE FROM grants WHERE key_id = ?1",
             "DELETE FROM aliases WHERE target_key_id = ?1",
             "DELETE FROM key_last_usage WHERE key_id = ?1",
         ] {
