@@ -11,6 +11,7 @@
 use trent_store::{CreateGrantOutcome, GrantLimits, GrantRecord};
 use trent_wire::{CreateGrantRequest, CreateGrantResponse, GrantOperation};
 
+use crate::authz::Access;
 use crate::error::internal;
 use crate::grants::{
     new_grant_id, operation_supported, pairs_of, takes_encryption_context, NewGrant,
@@ -81,7 +82,27 @@ impl KeyService {
         let key = self
             .creating_grant(
                 new.clone(),
-                self.resolve(caller, &req.key_id, Forms::KeyOnly, "kms:CreateGrant"),
+                self.resolve(caller, &req.key_id, Forms::KeyOnly, {
+                    // The condition keys of CreateGrant (AWS KMS condition keys).
+                    let mut constraint_types = Vec::new();
+                    if new.constraint_equals.is_some() {
+                        constraint_types.push("EncryptionContextEquals");
+                    }
+                    if new.constraint_subset.is_some() {
+                        constraint_types.push("EncryptionContextSubset");
+                    }
+                    let access = Access::new("kms:CreateGrant")
+                        .with_all("kms:GrantOperations", operations.iter().map(|o| o.as_str()))
+                        .with("kms:GranteePrincipal", req.grantee_principal.as_str())
+                        .with_opt("kms:RetiringPrincipal", req.retiring_principal.as_deref())
+                        .with("kms:GrantIsForAWSResource", false)
+                        .grant_tokens(req.grant_tokens.as_ref());
+                    if constraint_types.is_empty() {
+                        access
+                    } else {
+                        access.with_all("kms:GrantConstraintType", constraint_types)
+                    }
+                }),
             )
             .await?;
         require_not_pending_deletion(&key.record)?;

@@ -913,3 +913,88 @@ async fn five_hundred_grants_per_grantee_per_key() {
     )
     .await;
 }
+
+/// The key policy decides CreateGrant on its condition keys (`kms:GrantOperations`,
+/// `kms:GrantConstraintType`, `kms:GranteePrincipal`), and an explicit deny in it wins
+/// over a grant (AWS: grants only ever allow).
+#[tokio::test]
+async fn key_policy_conditions_on_create_grant_and_deny_over_grants() {
+    let s = setup();
+    // The owner may create grants only for Encrypt/Decrypt, only with an encryption
+    // context constraint, only to the grantee account; and the grantee may never Decrypt.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Admin","Effect":"Allow","Principal":{{"AWS":"{OWNER_ROOT}"}},"NotAction":"kms:CreateGrant","Resource":"*"}},
+        {{"Sid":"Grants","Effect":"Allow","Principal":{{"AWS":"{OWNER_ROOT}"}},"Action":"kms:CreateGrant","Resource":"*",
+          "Condition":{{
+            "ForAllValues:StringEquals":{{"kms:GrantOperations":["Encrypt","Decrypt"]}},
+            "ForAnyValue:StringEquals":{{"kms:GrantConstraintType":"EncryptionContextSubset"}},
+            "StringEquals":{{"kms:GranteePrincipal":"{GRANTEE}"}},
+            "Bool":{{"kms:GrantIsForAWSResource":"false"}}}}}},
+        {{"Sid":"NoDecrypt","Effect":"Deny","Principal":{{"AWS":"{GRANTEE}"}},"Action":"kms:Decrypt","Resource":"*"}}
+        ]}}"#
+    );
+    let key = ok(s.owner.create_key().policy(policy).send().await);
+    let arn = key.key_metadata().unwrap().arn().unwrap().to_owned();
+    let subset = || {
+        Some(
+            GrantConstraints::builder()
+                .encryption_context_subset("app", "x")
+                .build(),
+        )
+    };
+    let create = |ops: Vec<GrantOperation>, grantee: &str, c: Option<GrantConstraints>| {
+        s.owner
+            .create_grant()
+            .key_id(&arn)
+            .grantee_principal(grantee)
+            .set_operations(Some(ops))
+            .set_constraints(c)
+            .send()
+    };
+    // Allowed: operations within the set, a subset constraint, the named grantee.
+    ok(create(
+        vec![GrantOperation::Encrypt, GrantOperation::Decrypt],
+        GRANTEE,
+        subset(),
+    )
+    .await);
+    // Refused: an operation outside the set; no constraint; another grantee.
+    for (ops, grantee, c) in [
+        (
+            vec![GrantOperation::Encrypt, GrantOperation::ReEncryptFrom],
+            GRANTEE,
+            subset(),
+        ),
+        (vec![GrantOperation::Encrypt], GRANTEE, None),
+        (
+            vec![GrantOperation::Encrypt],
+            "arn:aws:iam::777788889999:root",
+            subset(),
+        ),
+    ] {
+        expect_code(create(ops, grantee, c).await, "AccessDeniedException");
+    }
+    // The grant lets the grantee encrypt under its constraint, but the explicit deny in
+    // the key policy wins over the grant for Decrypt.
+    let blob = encrypt_with(&s.grantee, &arn, &[("app", "x")])
+        .await
+        .unwrap();
+    let e = expect_code(
+        s.grantee
+            .decrypt()
+            .key_id(&arn)
+            .ciphertext_blob(blob)
+            .set_encryption_context(Some(ec(&[("app", "x")])))
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    let message = aws_sdk_kms::error::ProvideErrorMetadata::message(&e)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("with an explicit deny in a resource-based policy"),
+        "{message}"
+    );
+}
