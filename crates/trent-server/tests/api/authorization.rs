@@ -671,3 +671,84 @@ async fn documented_examples_under_several_principals() {
 
 /// (name, key policy, caller, encryption context, expected)
 type UserCase<'a> = (&'a str, String, &'a str, &'a [(&'a str, &'a str)], Why);
+
+/// Grants to IAM users of the owner account: Bob has no identity policy, so the default
+/// key policy (delegation to IAM) does not let him Decrypt, but a grant to his ARN does,
+/// for exactly its operations; Carol's identity policy denies Encrypt explicitly, and a
+/// grant cannot override that deny.
+#[tokio::test]
+async fn grants_to_iam_users_add_permissions_but_never_beat_a_deny() {
+    use aws_sdk_kms::types::GrantOperation;
+    use principals::*;
+    let dir = tempfile::Builder::new()
+        .prefix("trent-config-")
+        .tempdir()
+        .unwrap();
+    let config_path = dir.path().join("trent.toml");
+    std::fs::write(&config_path, config()).unwrap();
+    let server = TestServer::start_with(&["--config", config_path.to_str().unwrap()], &[]);
+    let admin = server.client(REGION);
+    let bob = server.client_as(REGION, "AKIABOB0000000000001", "bob-secret-1");
+    let carol = server.client_as(REGION, "AKIACAROL00000000001", "carol-secret-1");
+    let key = ok(admin.create_key().send().await);
+    let key = key.key_metadata().unwrap().key_id().to_owned();
+    let blob = ok(admin
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"for bob".to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob()
+    .unwrap()
+    .clone();
+    let decrypt = |client: &Client| client.decrypt().ciphertext_blob(blob.clone()).send();
+
+    let e = expect_code(decrypt(&bob).await, "AccessDeniedException");
+    assert!(
+        aws_sdk_kms::error::ProvideErrorMetadata::message(&e)
+            .unwrap_or_default()
+            .ends_with("because no identity-based policy allows the kms:Decrypt action"),
+        "{e:?}"
+    );
+    ok(admin
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(BOB)
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await);
+    let out = ok(decrypt(&bob).await);
+    assert_eq!(out.plaintext().unwrap().as_ref(), b"for bob");
+    // Only the granted operation.
+    expect_code(
+        bob.encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+
+    ok(admin
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(CAROL)
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await);
+    let e = expect_code(
+        carol
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(
+        aws_sdk_kms::error::ProvideErrorMetadata::message(&e)
+            .unwrap_or_default()
+            .ends_with("with an explicit deny in an identity-based policy"),
+        "{e:?}"
+    );
+}
