@@ -66,9 +66,6 @@ tokio::task_local! {
     /// grant allows its grantee to create only grants within its own operations and at
     /// least as strict constraints, which `grant_allows("kms:CreateGrant")` checks here.
     static CREATING: Arc<NewGrant>;
-    /// The (verified) grant tokens of the request being served, set by
-    /// [`KeyService::with_grant_tokens`] for the operations that take `GrantTokens`.
-    static REQUEST_TOKENS: Arc<[String]>;
 }
 
 impl KeyService {
@@ -80,8 +77,8 @@ impl KeyService {
     /// operation that takes an encryption context on a key that supports one (symmetric
     /// encryption keys), `None` otherwise: grant constraints apply only to the former
     /// (GrantConstraints documentation). Tokens that Trent did not issue are
-    /// `InvalidGrantTokenException`; the tokens of the request being served (see
-    /// [`KeyService::with_grant_tokens`]) are honoured too.
+    /// `InvalidGrantTokenException`. Every operation that takes `GrantTokens` passes them
+    /// here through its `Access`.
     pub(crate) async fn grant_allows(
         &self,
         caller: &Caller,
@@ -90,12 +87,8 @@ impl KeyService {
         encryption_context: Option<&BTreeMap<String, String>>,
         grant_tokens: &[String],
     ) -> Result<bool, KmsError> {
-        let scoped = REQUEST_TOKENS.try_with(Arc::clone).ok();
         let mut named = Vec::new();
-        for token in grant_tokens
-            .iter()
-            .chain(scoped.iter().flat_map(|t| t.iter()))
-        {
+        for token in grant_tokens {
             let r = self.verify_grant_token(token).await?;
             if r.key_id == key.key_id {
                 named.push(r.grant_id);
@@ -123,22 +116,15 @@ impl KeyService {
         }))
     }
 
-    /// Runs `f` (an operation that takes `GrantTokens`) with the request's grant tokens
-    /// checked: any token Trent did not issue is `InvalidGrantTokenException`, as AWS
-    /// answers; the others are honoured by [`KeyService::grant_allows`] during `f`.
-    pub async fn with_grant_tokens<F, T>(
-        &self,
-        tokens: Option<Vec<String>>,
-        f: F,
-    ) -> Result<T, KmsError>
-    where
-        F: Future<Output = Result<T, KmsError>>,
-    {
-        let tokens = tokens.unwrap_or_default();
-        for t in &tokens {
+    /// Checks a request's grant tokens before the operation runs: any token Trent did not
+    /// issue is `InvalidGrantTokenException`, as AWS answers, whether or not a grant is
+    /// then needed. (The operation passes the tokens to [`KeyService::grant_allows`]
+    /// through its `Access`.)
+    pub async fn check_grant_tokens(&self, tokens: Option<&[String]>) -> Result<(), KmsError> {
+        for t in tokens.unwrap_or_default() {
             self.verify_grant_token(t).await?;
         }
-        REQUEST_TOKENS.scope(tokens.into(), f).await
+        Ok(())
     }
 
     /// Runs the authorization of a CreateGrant request with the grant it would create in

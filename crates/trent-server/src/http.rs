@@ -260,14 +260,15 @@ macro_rules! call {
 }
 
 /// An operation that takes `GrantTokens`: its tokens are checked (a token Trent did not
-/// issue is `InvalidGrantTokenException`) and honoured while it runs.
+/// issue is `InvalidGrantTokenException`) before it runs; the operation hands them to
+/// the grant check through its `Access`.
 macro_rules! call_with_tokens {
     ($service:expr, $caller:expr, $body:expr, $handler:ident, $request:ty) => {{
         let request = <$request as Input>::from_json($body).map_err(KmsError::from)?;
-        let tokens = request.grant_tokens.clone();
-        let response = $service
-            .with_grant_tokens(tokens, $service.$handler($caller, request))
+        $service
+            .check_grant_tokens(request.grant_tokens.as_deref())
             .await?;
+        let response = $service.$handler($caller, request).await?;
         serde_json::to_vec(&response).map_err(|e| {
             tracing::error!(error = %e, "encoding a response");
             KmsError::Internal
