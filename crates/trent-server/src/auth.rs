@@ -270,8 +270,8 @@ pub fn user_id(caller: &Caller) -> String {
     match (&p.kind, &caller.attributes.session) {
         (PrincipalKind::Root, _) => p.account_id.clone(),
         (PrincipalKind::AssumedRole, Some(s)) => format!("{}:{}", s.role_id, s.session_name),
-        (PrincipalKind::Role, _) => crate::identities::unique_id("AROA", &p.arn),
-        _ => crate::identities::unique_id("AIDA", &p.arn),
+        (PrincipalKind::Role, _) => trent_audit::unique_id("AROA", &p.arn),
+        _ => trent_audit::unique_id("AIDA", &p.arn),
     }
 }
 

@@ -123,12 +123,6 @@ pub struct Directory {
     users: usize,
 }
 
-/// IAM's unique ids: `PREFIX` + 17 characters of base32 of SHA-256(arn), as the audit
-/// trail derives them.
-pub fn unique_id(prefix: &str, arn: &str) -> String {
-    trent_audit::unique_id(prefix, arn)
-}
-
 impl Directory {
     /// Builds the directory from the validated file tables and the store's access keys
     /// (the bootstrap administrator), refusing any clash between them.
@@ -238,7 +232,7 @@ impl Directory {
             dir.roles.insert(
                 r.arn.clone(),
                 Arc::new(Role {
-                    role_id: unique_id("AROA", &r.arn),
+                    role_id: trent_audit::unique_id("AROA", &r.arn),
                     arn: r.arn.clone(),
                     account_id: account,
                     trust_policy,
@@ -492,7 +486,7 @@ encrypt = {ALLOW_ENCRYPT}
             .role("arn:aws:iam::111122223333:role/app/encryptor")
             .unwrap();
         assert_eq!(role.max_session_seconds, 7200);
-        assert_eq!(role.role_id, unique_id("AROA", &role.arn));
+        assert_eq!(role.role_id, trent_audit::unique_id("AROA", &role.arn));
         assert_eq!(dir.counts(), (2, 1, 1, 2));
     }
 

@@ -105,7 +105,7 @@ impl SessionClaims {
 
     /// The role's unique id (`AROA...`), derived from its ARN.
     pub fn role_id(&self) -> String {
-        crate::identities::unique_id("AROA", &self.role_arn)
+        trent_audit::unique_id("AROA", &self.role_arn)
     }
 
     pub fn is_expired(&self, now_millis: i64) -> bool {
