@@ -322,7 +322,7 @@ mod tests {
                 state: state.to_owned(),
                 deletion_date: None,
                 pending_deletion_window_days: None,
-                current_material_id: String::new(),
+                current_material_id: None,
                 multi_region: false,
                 tags: Vec::new(),
                 policy: String::new(),

@@ -111,6 +111,21 @@ pub enum KmsError {
     /// A grant quota (AWS's: 50,000 grants per key, 500 per grantee principal per key).
     #[error("{what}")]
     GrantLimitExceeded { what: &'static str },
+    /// An import operation on a key whose material KMS made (AWS's wording for a key
+    /// property that does not fit the operation, as for key usages).
+    #[error("{arn} origin is {origin} which is not valid for this operation.")]
+    UnsupportedOrigin { arn: String, origin: String },
+    /// An import token Trent did not issue, altered, or issued for another KMS key (the
+    /// service model's description of `InvalidImportTokenException`).
+    #[error("The request was rejected because the provided import token is invalid or is associated with a different KMS key.")]
+    InvalidImportToken,
+    /// An import token past its ParametersValidTo (the model's description).
+    #[error("The request was rejected because the specified import token is expired. Use GetParametersForImport to get a new import token and public key, use the new public key to encrypt the key material, and then try the request again.")]
+    ExpiredImportToken,
+    /// Imported material that does not fit the key (wrong size or spec, not the material
+    /// imported before, new material where the same was expected).
+    #[error("{message}")]
+    IncorrectKeyMaterial { message: String },
     /// Anything that went wrong inside (store, sealing). The detail is logged, never sent.
     #[error("An internal error occurred.")]
     Internal,
@@ -169,6 +184,10 @@ impl KmsError {
             KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
             KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
             KmsError::GrantLimitExceeded { .. } => ErrorCode::LimitExceededException,
+            KmsError::UnsupportedOrigin { .. } => ErrorCode::UnsupportedOperationException,
+            KmsError::InvalidImportToken => ErrorCode::InvalidImportTokenException,
+            KmsError::ExpiredImportToken => ErrorCode::ExpiredImportTokenException,
+            KmsError::IncorrectKeyMaterial { .. } => ErrorCode::IncorrectKeyMaterialException,
             KmsError::Internal => ErrorCode::KMSInternalException,
             KmsError::DependencyTimeout => ErrorCode::DependencyTimeoutException,
         }

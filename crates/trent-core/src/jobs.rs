@@ -1,5 +1,5 @@
-//! The background jobs: automatic rotation, deletion at the end of the waiting period, and
-//! the flush of last-usage records.
+//! The background jobs: automatic rotation, deletion at the end of the waiting period,
+//! expiry of imported key material, and the flush of last-usage records.
 //!
 //! Rotation and deletion each run under a store lease, so that across a cluster exactly
 //! one node runs each at a time; every change they make is a version-checked write, so a
@@ -20,6 +20,7 @@ use crate::{KeyService, KmsError};
 
 const ROTATION_LEASE: &str = "trent:job:rotation";
 const DELETION_LEASE: &str = "trent:job:deletion";
+const IMPORT_EXPIRY_LEASE: &str = "trent:job:import-expiry";
 /// A lease outlives a few missed ticks; a node that died holding it delays the job this long.
 const LEASE_TTL: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_secs(1);
@@ -38,6 +39,15 @@ pub enum ServiceEvent {
         previous_material_id: String,
         current_material_id: String,
         /// Unix milliseconds, by the service's clock.
+        at: i64,
+    },
+    /// Imported key material reached its ValidTo and was deleted (CloudTrail's
+    /// `DeleteExpiredKeyMaterial`).
+    DeleteExpiredKeyMaterial {
+        account_id: String,
+        region: String,
+        key_arn: String,
+        key_material_id: String,
         at: i64,
     },
     /// A key was deleted at the end of its waiting period.
@@ -90,6 +100,7 @@ impl KeyService {
         for (lease, job) in [
             (ROTATION_LEASE, Job::Rotation),
             (DELETION_LEASE, Job::Deletion),
+            (IMPORT_EXPIRY_LEASE, Job::ImportExpiry),
         ] {
             let service = self.clone();
             let holder = holder.clone();
@@ -135,6 +146,7 @@ impl KeyService {
                     let result = match job {
                         Job::Rotation => self.rotate_due_keys().await,
                         Job::Deletion => self.delete_due_keys().await,
+                        Job::ImportExpiry => self.expire_imported_material().await,
                     };
                     match result {
                         Ok(0) => {}
@@ -168,7 +180,7 @@ impl KeyService {
         self.jobs_wake.notify_waiters();
     }
 
-    /// Runs one pass of the deletion and rotation jobs here and now, under their leases
+    /// Runs one pass of the expiry, deletion and rotation jobs here and now, under their leases
     /// (this node's, shared with its background jobs). A lease held by another holder (a
     /// node that was killed holding it, or another live node) is waited for up to `wait`;
     /// `false` if it could not be taken by then (the holder runs the job itself).
@@ -176,6 +188,7 @@ impl KeyService {
         let holder = &self.job_holder;
         let deadline = Instant::now() + wait;
         for (lease, job) in [
+            (IMPORT_EXPIRY_LEASE, Job::ImportExpiry),
             (DELETION_LEASE, Job::Deletion),
             (ROTATION_LEASE, Job::Rotation),
         ] {
@@ -193,6 +206,7 @@ impl KeyService {
             match job {
                 Job::Rotation => self.rotate_due_keys().await?,
                 Job::Deletion => self.delete_due_keys().await?,
+                Job::ImportExpiry => self.expire_imported_material().await?,
             };
         }
         Ok(true)
@@ -214,6 +228,7 @@ impl KeyService {
 enum Job {
     Rotation,
     Deletion,
+    ImportExpiry,
 }
 
 /// The wake-up bell of the jobs.

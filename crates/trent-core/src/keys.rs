@@ -33,6 +33,7 @@ pub(crate) struct Located {
 pub(crate) const STATE_ENABLED: &str = "Enabled";
 pub(crate) const STATE_DISABLED: &str = "Disabled";
 pub(crate) const STATE_PENDING_DELETION: &str = "PendingDeletion";
+pub(crate) const STATE_PENDING_IMPORT: &str = "PendingImport";
 
 /// The authenticated data that binds sealed material to its key and version.
 pub(crate) fn material_aad(key_arn: &str, material_id: &str) -> Vec<u8> {
@@ -42,6 +43,9 @@ pub(crate) fn material_aad(key_arn: &str, material_id: &str) -> Vec<u8> {
     aad.extend_from_slice(material_id.as_bytes());
     aad
 }
+
+/// `LoadedKey::current_material` of a key that has none yet (see `unseal_key`).
+pub(crate) const NO_MATERIAL: [u8; 32] = [0; 32];
 
 pub(crate) fn uuid_bytes(key_id: &str) -> Option<[u8; 16]> {
     uuid::Uuid::parse_str(key_id).ok().map(|u| *u.as_bytes())
@@ -190,33 +194,59 @@ impl KeyService {
             tracing::error!(key_id = %record.key_id, "stored key id is not a UUID");
             KmsError::Internal
         })?;
-        let current_material = material_bytes(&record.current_material_id).ok_or_else(|| {
-            tracing::error!(key_id = %record.key_id, "stored current material id is malformed");
-            KmsError::Internal
-        })?;
+        // A key with imported key material may have no current material (never imported):
+        // it is PendingImport then, and no cryptographic operation reaches its material.
+        let current_material = match record.current_material_id.as_deref() {
+            Some(id) => material_bytes(id).ok_or_else(|| {
+                tracing::error!(key_id = %record.key_id, "stored current material id is malformed");
+                KmsError::Internal
+            })?,
+            None if crate::import::is_external(&record) => NO_MATERIAL,
+            None => {
+                tracing::error!(key_id = %record.key_id, "a key without material");
+                return Err(KmsError::Internal);
+            }
+        };
         let kind = KeyKind::of(&record.key_spec).ok_or_else(|| {
             tracing::error!(key_id = %record.key_id, "stored key spec is unknown");
             KmsError::Internal
         })?;
+        // Imported material: only what is imported now (deleted and expired material has no
+        // bytes left).
+        let sealed: Vec<(String, Vec<u8>)> = if crate::import::is_external(&record) {
+            self.store
+                .imported_materials(&record.key_id)
+                .await
+                .map_err(internal("reading imported key material"))?
+                .into_iter()
+                .filter_map(|m| m.sealed.map(|s| (m.material_id, s)))
+                .collect()
+        } else {
+            self.store
+                .materials(&record.key_id)
+                .await
+                .map_err(internal("reading key material"))?
+                .into_iter()
+                .map(|m| (m.material_id, m.sealed))
+                .collect()
+        };
         let mut materials = HashMap::new();
-        for m in self
-            .store
-            .materials(&record.key_id)
-            .await
-            .map_err(internal("reading key material"))?
-        {
-            let Some(id) = material_bytes(&m.material_id) else {
+        for (material_id, sealed) in sealed {
+            let Some(id) = material_bytes(&material_id) else {
                 tracing::error!(key_id = %record.key_id, "stored material id is malformed");
                 return Err(KmsError::Internal);
             };
             let plain = self
                 .root
-                .unseal(&material_aad(&record.arn, &m.material_id), &m.sealed)
+                .unseal(&material_aad(&record.arn, &material_id), &sealed)
                 .map_err(internal("unsealing key material"))?;
             let key = unseal_material(kind, &plain).map_err(internal("loading key material"))?;
             materials.insert(id, Arc::new(key));
         }
-        if !materials.contains_key(&current_material) {
+        // An enabled or disabled key has all of its material; a PendingImport key (or one
+        // pending deletion after its material expired) may lack some.
+        let complete_state = record.state == STATE_ENABLED || record.state == STATE_DISABLED;
+        if complete_state && !materials.contains_key(&current_material) {
             tracing::error!(key_id = %record.key_id, "current material of a key is missing");
             return Err(KmsError::Internal);
         }
@@ -301,7 +331,7 @@ pub(crate) async fn conflict_backoff(attempt: usize) {
 
 /// Key material from its sealed form: symmetric and HMAC keys are their raw bytes, key
 /// pairs their PKCS#8 DER private key.
-fn unseal_material(
+pub(crate) fn unseal_material(
     kind: KeyKind,
     plain: &SecretBytes,
 ) -> Result<Material, trent_crypto::CryptoError> {
@@ -329,6 +359,16 @@ pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
             state: pretty_state(other),
         }),
     }
+}
+
+/// Management operations that AWS allows on enabled and disabled keys, and on keys pending
+/// import (key state table: ScheduleKeyDeletion, UpdateKeyDescription, TagResource,
+/// UntagResource, CreateAlias, ...).
+pub(crate) fn require_manageable(record: &KeyRecord) -> Result<(), KmsError> {
+    if record.state == STATE_PENDING_IMPORT {
+        return Ok(());
+    }
+    require_not_pending_deletion(record)
 }
 
 /// Management operations that AWS allows on enabled and disabled keys only.
@@ -399,8 +439,10 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
             None
         },
         // "present for symmetric encryption keys" (KeyMetadata.CurrentKeyMaterialId).
-        current_key_material_id: (kind == Some(KeyKind::Symmetric))
-            .then(|| record.current_material_id.clone()),
+        current_key_material_id: record
+            .current_material_id
+            .clone()
+            .filter(|_| kind == Some(KeyKind::Symmetric)),
         ..KeyMetadata::default()
     }
 }

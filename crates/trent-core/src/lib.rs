@@ -15,6 +15,7 @@ mod error;
 mod grants;
 mod identity;
 mod ids;
+mod import;
 mod jobs;
 mod keys;
 mod keyspec;

@@ -23,9 +23,19 @@ pub(crate) const ON_DEMAND_LIMIT: i64 = 25;
 pub(crate) const CONFLICT_WINDOW_MS: i64 = 20 * 60 * 1000;
 const MAX_ATTEMPTS: usize = 16;
 
-/// Whether a key can be rotated: symmetric encryption keys with material KMS made.
+/// Whether a key can be rotated automatically: symmetric encryption keys with material KMS
+/// made.
 pub(crate) fn rotatable(record: &KeyRecord) -> bool {
     KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric) && record.origin == "AWS_KMS"
+}
+
+/// Whether a key can be rotated on demand (and list its rotations): symmetric encryption
+/// keys, with material KMS made or imported ("When you initiate on-demand key rotation on a
+/// symmetric encryption KMS key with imported key material, you must have already imported
+/// new key material and that key material's state should be PENDING_ROTATION").
+pub(crate) fn rotatable_on_demand(record: &KeyRecord) -> bool {
+    KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric)
+        && (record.origin == "AWS_KMS" || crate::import::is_external(record))
 }
 
 impl KeyService {
@@ -115,7 +125,10 @@ impl KeyService {
                         key_id: record.key_id.clone(),
                         key_origin: record.origin.clone(),
                         rotation_type: rotation_type.as_str(),
-                        previous_material_id: record.current_material_id.clone(),
+                        previous_material_id: record
+                            .current_material_id
+                            .clone()
+                            .unwrap_or_default(),
                         current_material_id: material_id,
                         at: now,
                     })

@@ -461,6 +461,27 @@ async fn dispatch(
         ),
         Operation::RetireGrant => call!(service, caller, body, retire_grant, RetireGrantRequest),
         Operation::RevokeGrant => call!(service, caller, body, revoke_grant, RevokeGrantRequest),
+        Operation::GetParametersForImport => call!(
+            service,
+            caller,
+            body,
+            get_parameters_for_import,
+            GetParametersForImportRequest
+        ),
+        Operation::ImportKeyMaterial => call!(
+            service,
+            caller,
+            body,
+            import_key_material,
+            ImportKeyMaterialRequest
+        ),
+        Operation::DeleteImportedKeyMaterial => call!(
+            service,
+            caller,
+            body,
+            delete_imported_key_material,
+            DeleteImportedKeyMaterialRequest
+        ),
         other => {
             return Err(KmsError::UnsupportedOperation {
                 operation: other.name(),

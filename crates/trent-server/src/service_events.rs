@@ -1,8 +1,10 @@
 //! What KMS does by itself (automatic rotation, deletion at the end of the waiting
-//! period), recorded in the audit trail as AWS records it: `AwsServiceEvent`s named
-//! `RotateKey` and `DeleteKey` with the service as the actor
+//! period, expiry of imported key material), recorded in the audit trail as AWS records
+//! it: `AwsServiceEvent`s named `RotateKey`, `DeleteKey` and `DeleteExpiredKeyMaterial`
+//! with the service as the actor
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/ct-rotatekey.html>,
-//! <https://docs.aws.amazon.com/kms/latest/developerguide/ct-delete-key.html>).
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/ct-delete-key.html>,
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/ct-deleteexpiredkeymaterial.html>).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,6 +42,26 @@ pub fn record_of(event: &ServiceEvent) -> Record {
                 "keyOrigin": key_origin,
                 "previousKeyMaterialId": previous_material_id,
                 "currentKeyMaterialId": current_material_id,
+            }));
+            r
+        }
+        ServiceEvent::DeleteExpiredKeyMaterial {
+            account_id,
+            region,
+            key_arn,
+            key_material_id,
+            at: _,
+        } => {
+            let mut r = Record::service_event(
+                "DeleteExpiredKeyMaterial",
+                account_id,
+                region,
+                key_arn,
+                None,
+                now,
+            );
+            r.service_event_details = Some(serde_json::json!({
+                "keyMaterialId": key_material_id,
             }));
             r
         }

@@ -19,8 +19,9 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, CreateGrantOutcome, GrantLimits, GrantRecord, InvalidRecord,
-    KeyRecord, KeyUsageRecord, MaterialRecord, RotationRecord, RotationSchedule, Store, StoreError,
+    AccessKeyRecord, AliasRecord, CreateGrantOutcome, GrantLimits, GrantRecord,
+    ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialRecord,
+    RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -73,6 +74,8 @@ macro_rules! __store_conformance_cases {
             list_grants_pages_and_filters,
             list_retirable_grants_pages_across_keys_of_a_region,
             grant_changes_are_announced,
+            imported_material_lifecycle,
+            key_without_material_must_say_so,
         }
     };
 }
@@ -164,7 +167,7 @@ fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
         state: "Enabled".to_owned(),
         deletion_date: None,
         pending_deletion_window_days: None,
-        current_material_id: material_id.clone(),
+        current_material_id: Some(material_id.clone()),
         multi_region: false,
         tags: Vec::new(),
         policy: format!("{{\"Statement\":[{{\"Principal\":{{\"AWS\":\"{account}\"}}}}]}}"),
@@ -181,7 +184,7 @@ fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
 async fn created_key(store: &dyn Store, account: &str, region: &str) -> KeyRecord {
     let (key, material) = new_key(account, region);
     store
-        .create_key(&key, &material)
+        .create_key(&key, Some(&material))
         .await
         .expect("create_key of a fresh key");
     key
@@ -304,7 +307,10 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
         ("ключ", "значение"),
         ("a:b/c=d+e-f@g", "  spaces  "),
     ]);
-    store.create_key(&key, &material).await.expect("create_key");
+    store
+        .create_key(&key, Some(&material))
+        .await
+        .expect("create_key");
     assert_eq!(
         store.key(&key.key_id).await.expect("key()"),
         Some(key.clone())
@@ -317,7 +323,7 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
 
     let (plain, plain_material) = new_key(&account, REGION);
     store
-        .create_key(&plain, &plain_material)
+        .create_key(&plain, Some(&plain_material))
         .await
         .expect("create_key without tags");
     assert_eq!(store.key(&plain.key_id).await.expect("key()"), Some(plain));
@@ -334,7 +340,10 @@ pub async fn duplicate_key_id_is_already_exists(store: Arc<dyn Store>) {
     let account = account();
     let (mut key, material) = new_key(&account, REGION);
     key.tags = tags(&[("owner", "first")]);
-    store.create_key(&key, &material).await.expect("create_key");
+    store
+        .create_key(&key, Some(&material))
+        .await
+        .expect("create_key");
 
     let mut again = key.clone();
     again.description = "second".to_owned();
@@ -345,9 +354,9 @@ pub async fn duplicate_key_id_is_already_exists(store: Arc<dyn Store>) {
         created_at: T0 + 1,
         sealed: sealed(),
     };
-    again.current_material_id = second_material.material_id.clone();
+    again.current_material_id = Some(second_material.material_id.clone());
     let err = store
-        .create_key(&again, &second_material)
+        .create_key(&again, Some(&second_material))
         .await
         .unwrap_err();
     assert!(
@@ -376,7 +385,7 @@ pub async fn create_key_refuses_inconsistent_records(store: Arc<dyn Store>) {
 
     let (mut key, material) = new_key(&account, REGION);
     key.tags = tags(&[("dup", "1"), ("other", "x"), ("dup", "2")]);
-    let err = store.create_key(&key, &material).await.unwrap_err();
+    let err = store.create_key(&key, Some(&material)).await.unwrap_err();
     assert!(
         is_invalid_record(&err),
         "duplicate tag keys: expected Backend(InvalidRecord), got {err:?}"
@@ -391,7 +400,7 @@ pub async fn create_key_refuses_inconsistent_records(store: Arc<dyn Store>) {
     let owner = created_key(store, &account, REGION).await;
     let (key, mut material) = new_key(&account, REGION);
     material.key_id = owner.key_id.clone();
-    let err = store.create_key(&key, &material).await.unwrap_err();
+    let err = store.create_key(&key, Some(&material)).await.unwrap_err();
     assert!(
         is_invalid_record(&err),
         "material of another key: expected Backend(InvalidRecord), got {err:?}"
@@ -428,7 +437,7 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
     change.state = "PendingDeletion".to_owned();
     change.deletion_date = Some(T0 + 30 * 86_400_000);
     change.pending_deletion_window_days = Some(30);
-    change.current_material_id = unique();
+    change.current_material_id = Some(unique());
     change.multi_region = true;
     change.key_spec = "HMAC_256".to_owned();
     change.key_usage = "GENERATE_VERIFY_MAC".to_owned();
@@ -534,7 +543,10 @@ pub async fn update_key_replaces_tags_in_order(store: Arc<dyn Store>) {
     let account = account();
     let (mut key, material) = new_key(&account, REGION);
     key.tags = tags(&[("a", "1"), ("b", "2"), ("c", "3")]);
-    store.create_key(&key, &material).await.expect("create_key");
+    store
+        .create_key(&key, Some(&material))
+        .await
+        .expect("create_key");
 
     let mut change = key.clone();
     change.tags = tags(&[("c", "3"), ("x", "new"), ("a", "changed")]);
@@ -572,7 +584,10 @@ pub async fn key_policy_round_trips_and_updates_with_the_version_check(store: Ar
     key.policy =
         "{\n  \"Version\" : \"2012-10-17\",\r\n\t\"Id\" : \"clé ✓\",\n  \"Statement\" : [ ]\n}"
             .to_owned();
-    store.create_key(&key, &material).await.expect("create_key");
+    store
+        .create_key(&key, Some(&material))
+        .await
+        .expect("create_key");
     assert_eq!(stored_key(store, &key.key_id).await, key);
     assert_eq!(
         all_keys(store, &account, REGION, 10).await,
@@ -608,7 +623,10 @@ pub async fn list_keys_pages_in_key_id_order(store: Arc<dyn Store>) {
         if i % 2 == 0 {
             key.tags = tags(&[("n", i.to_string().as_str()), ("even", "yes")]);
         }
-        store.create_key(&key, &material).await.expect("create_key");
+        store
+            .create_key(&key, Some(&material))
+            .await
+            .expect("create_key");
         expected.push(key);
     }
     // One key updated, so that the listing must show the stored version.
@@ -677,7 +695,10 @@ pub async fn materials_are_listed_oldest_first(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let account = account();
     let (key, first) = new_key(&account, REGION);
-    store.create_key(&key, &first).await.expect("create_key");
+    store
+        .create_key(&key, Some(&first))
+        .await
+        .expect("create_key");
     let other = created_key(store, &account, REGION).await;
 
     let mut expected = vec![first];
@@ -723,7 +744,10 @@ pub async fn duplicate_material_is_already_exists(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let account = account();
     let (key, first) = new_key(&account, REGION);
-    store.create_key(&key, &first).await.expect("create_key");
+    store
+        .create_key(&key, Some(&first))
+        .await
+        .expect("create_key");
     let second = MaterialRecord {
         key_id: key.key_id.clone(),
         material_id: unique(),
@@ -795,7 +819,10 @@ pub async fn sealed_bytes_round_trip_exactly(store: Arc<dyn Store>) {
     let account = account();
     let (key, mut first) = new_key(&account, REGION);
     first.sealed = samples[3].clone();
-    store.create_key(&key, &first).await.expect("create_key");
+    store
+        .create_key(&key, Some(&first))
+        .await
+        .expect("create_key");
     let mut expected = vec![first];
     for sample in &samples {
         let material = MaterialRecord {
@@ -1530,7 +1557,7 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
     let store = store.as_ref();
     let account = account();
     let (key, first) = new_key(&account, REGION);
-    store.create_key(&key, &first).await.unwrap();
+    store.create_key(&key, Some(&first)).await.unwrap();
     let other = created_key(store, &account, REGION).await;
     store
         .set_rotation_schedule(1, &schedule(&key.key_id, true, 365, Some(T0 + 10)))
@@ -1557,7 +1584,10 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
     );
     let stored = stored_key(store, &key.key_id).await;
     assert_eq!(stored.version, 4);
-    assert_eq!(stored.current_material_id, m3.material_id);
+    assert_eq!(
+        stored.current_material_id.as_deref(),
+        Some(m3.material_id.as_str())
+    );
     assert_eq!(
         store.materials(&key.key_id).await.unwrap(),
         vec![first.clone(), m2.clone(), m3.clone()]
@@ -1649,7 +1679,7 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
 pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let (key, first) = new_key(&account(), REGION);
-    store.create_key(&key, &first).await.unwrap();
+    store.create_key(&key, Some(&first)).await.unwrap();
     store
         .update_key(&KeyRecord {
             description: "changed".into(),
@@ -1725,7 +1755,7 @@ pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Stor
     let account = account();
     let (mut key, first) = new_key(&account, REGION);
     key.tags = tags(&[("a", "1")]);
-    store.create_key(&key, &first).await.unwrap();
+    store.create_key(&key, Some(&first)).await.unwrap();
     let other = created_key(store, &account, REGION).await;
     store
         .set_rotation_schedule(1, &schedule(&key.key_id, true, 90, Some(T0)))
@@ -2247,4 +2277,166 @@ pub async fn grant_changes_are_announced(store: Arc<dyn Store>) {
         announced == 2 || announced == 0,
         "both grant changes announced, or none (single-process store)"
     );
+}
+
+// Imported key material (migration 0006).
+
+fn external_key(account: &str) -> KeyRecord {
+    let (mut key, _) = new_key(account, REGION);
+    key.origin = "EXTERNAL".to_owned();
+    key.state = "PendingImport".to_owned();
+    key.current_material_id = None;
+    key
+}
+
+fn imported(key_id: &str, material_id: &str, valid_to: Option<i64>) -> ImportedMaterialRecord {
+    ImportedMaterialRecord {
+        key_id: key_id.to_owned(),
+        material_id: material_id.to_owned(),
+        seq: 0,
+        created_at: T0,
+        description: Some(format!("material {material_id}")),
+        expiration_model: Some(
+            if valid_to.is_some() {
+                "KEY_MATERIAL_EXPIRES"
+            } else {
+                "KEY_MATERIAL_DOES_NOT_EXPIRE"
+            }
+            .to_owned(),
+        ),
+        valid_to,
+        sealed: Some(sealed()),
+        rotated_at: None,
+        rotation_type: None,
+    }
+}
+
+/// A key created without material reads back without one; imported materials are written
+/// with their key in one version-checked transaction, keep their order and first import
+/// time across re-imports, lose their sealed bytes when deleted, are listed for expiry only
+/// while imported, and go with their key.
+pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let key = external_key(&account);
+    store
+        .create_key(&key, None)
+        .await
+        .expect("create_key without material");
+    assert_eq!(stored_key(store, &key.key_id).await, key);
+    assert!(store
+        .imported_materials(&key.key_id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let m1_id = unique().replace('-', "");
+    let mut first = imported(&key.key_id, &m1_id, Some(T0 + 10));
+    let mut enabled = key.clone();
+    enabled.state = "Enabled".to_owned();
+    enabled.current_material_id = Some(m1_id.clone());
+    let stored = store.put_imported_material(&enabled, &first).await.unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored_key(store, &key.key_id).await, stored);
+    first.seq = 1;
+    assert_eq!(
+        store.imported_materials(&key.key_id).await.unwrap(),
+        vec![first.clone()]
+    );
+
+    // A stale version writes neither the key nor the material.
+    let m2_id = unique().replace('-', "");
+    let mut second = imported(&key.key_id, &m2_id, None);
+    assert!(matches!(
+        store.put_imported_material(&enabled, &second).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        store.imported_materials(&key.key_id).await.unwrap().len(),
+        1
+    );
+    let mut missing = external_key(&account);
+    missing.version = 1;
+    assert!(matches!(
+        store
+            .put_imported_material(&missing, &imported(&missing.key_id, "x", None))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    second.created_at = T0 + 5;
+    let stored = store.put_imported_material(&stored, &second).await.unwrap();
+    second.seq = 2;
+    assert_eq!(
+        store.imported_materials(&key.key_id).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+
+    // Expiry lists imported materials at or past their ValidTo, nothing before.
+    let key_id = key.key_id.clone();
+    let due = |now| {
+        let key_id = key_id.clone();
+        async move {
+            store
+                .import_expirations_due(now, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.key_id == key_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due(T0 + 9).await.is_empty());
+    assert_eq!(due(T0 + 10).await, vec![first.clone()]);
+
+    // Deleting the material's bytes keeps the material (seq, first import) known.
+    let mut deleted = first.clone();
+    deleted.sealed = None;
+    deleted.expiration_model = None;
+    deleted.valid_to = None;
+    deleted.created_at = T0 + 99;
+    deleted.seq = 7;
+    let mut pending = stored.clone();
+    pending.state = "PendingImport".to_owned();
+    let stored = store
+        .put_imported_material(&pending, &deleted)
+        .await
+        .unwrap();
+    assert_eq!(stored.state, "PendingImport");
+    deleted.created_at = T0;
+    deleted.seq = 1;
+    assert_eq!(
+        store.imported_materials(&key.key_id).await.unwrap(),
+        vec![deleted, second]
+    );
+    assert!(due(T0 + 1000).await.is_empty());
+
+    store.delete_key(&key.key_id, stored.version).await.unwrap();
+    assert!(store
+        .imported_materials(&key.key_id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A key has a first material iff it names a current one.
+pub async fn key_without_material_must_say_so(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (key, _) = new_key(&account, REGION);
+    let err = store.create_key(&key, None).await.unwrap_err();
+    assert!(err
+        .source()
+        .is_some_and(|s| s.downcast_ref::<InvalidRecord>().is_some()));
+    let key = external_key(&account);
+    let (_, material) = new_key(&account, REGION);
+    let material = MaterialRecord {
+        key_id: key.key_id.clone(),
+        ..material
+    };
+    let err = store.create_key(&key, Some(&material)).await.unwrap_err();
+    assert!(err
+        .source()
+        .is_some_and(|s| s.downcast_ref::<InvalidRecord>().is_some()));
+    assert_eq!(store.key(&key.key_id).await.unwrap(), None);
 }

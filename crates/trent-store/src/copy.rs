@@ -60,16 +60,30 @@ pub async fn copy_sqlite_to_postgres(
             .into());
         };
         let materials = source.materials(&key_id).await?;
-        let Some((first, rest)) = materials.split_first() else {
-            return Err(StoreError::Corrupt {
-                what: format!("key {key_id} has no material"),
+        // A key with imported key material may have none yet (migration 0006).
+        let (first, rest) = match materials.split_first() {
+            Some((first, rest)) => (Some(first), rest),
+            None if key.current_material_id.is_none() => (None, &[][..]),
+            None => {
+                return Err(StoreError::Corrupt {
+                    what: format!("key {key_id} has no material"),
+                }
+                .into())
             }
-            .into());
         };
         // The key keeps its version: the stored version is the record's.
         target.create_key(&key, first).await?;
         for material in rest {
             target.add_material(material).await?;
+        }
+        // Its imported materials, sealed bytes verbatim, in their order (migration 0006).
+        let imported = source.imported_materials(&key_id).await?;
+        target.import_imported_materials(&imported).await?;
+        if target.imported_materials(&key_id).await? != imported {
+            return Err(StoreError::Corrupt {
+                what: format!("the imported materials of key {key_id} differ after the copy"),
+            }
+            .into());
         }
         // Its rotation schedule and history, and its last usage (migration 0005).
         let (schedule, rotations, usage) = source.key_time_records(&key_id).await?;

@@ -52,8 +52,10 @@ pub struct KeyRecord {
     /// When a key pending deletion will be deleted.
     pub deletion_date: Option<i64>,
     pub pending_deletion_window_days: Option<i32>,
-    /// The material that new ciphertexts use.
-    pub current_material_id: String,
+    /// The material that new ciphertexts use. `None` only for a key with imported key
+    /// material (Origin EXTERNAL) before its first import (stored as '', see migration
+    /// 0006).
+    pub current_material_id: Option<String>,
     pub multi_region: bool,
     /// Tags in the order they were first set; keys are unique.
     pub tags: Vec<(String, String)>,
@@ -83,6 +85,55 @@ impl std::fmt::Debug for MaterialRecord {
                 "sealed",
                 &format_args!("[{} sealed bytes]", self.sealed.len()),
             )
+            .finish()
+    }
+}
+
+/// One material of a key with imported key material (Origin EXTERNAL): known from its
+/// first import on, whether or not its bytes are currently imported.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportedMaterialRecord {
+    pub key_id: String,
+    /// 64 hex digits, derived by the key service from the key id and the material.
+    pub material_id: String,
+    /// 1, 2, ... in the order of first import; assigned by the store (ignored on write).
+    pub seq: i64,
+    /// When it was first imported (kept on re-import).
+    pub created_at: i64,
+    /// KeyMaterialDescription of the last import that gave one.
+    pub description: Option<String>,
+    /// Wire name (`KEY_MATERIAL_EXPIRES`, `KEY_MATERIAL_DOES_NOT_EXPIRE`); `None` while
+    /// not imported.
+    pub expiration_model: Option<String>,
+    /// When the imported material expires (Unix milliseconds).
+    pub valid_to: Option<i64>,
+    /// The material sealed under the root key; `None` while not imported (never stored,
+    /// deleted or expired: the bytes are gone).
+    pub sealed: Option<Vec<u8>>,
+    /// The on-demand rotation that made this material current, if one did.
+    pub rotated_at: Option<i64>,
+    pub rotation_type: Option<String>,
+}
+
+impl std::fmt::Debug for ImportedMaterialRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportedMaterialRecord")
+            .field("key_id", &self.key_id)
+            .field("material_id", &self.material_id)
+            .field("seq", &self.seq)
+            .field("created_at", &self.created_at)
+            .field("description", &self.description)
+            .field("expiration_model", &self.expiration_model)
+            .field("valid_to", &self.valid_to)
+            .field(
+                "sealed",
+                &self
+                    .sealed
+                    .as_ref()
+                    .map(|s| format!("[{} sealed bytes]", s.len())),
+            )
+            .field("rotated_at", &self.rotated_at)
+            .field("rotation_type", &self.rotation_type)
             .finish()
     }
 }
@@ -214,11 +265,13 @@ pub trait Store: Send + Sync + 'static {
     async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
 
     /// Creates a key with its first material, atomically. `AlreadyExists` if the key id
-    /// is taken. The stored version is `key.version` (callers pass 1).
+    /// is taken. The stored version is `key.version` (callers pass 1). A key with imported
+    /// key material is created without one (`material` and `key.current_material_id`
+    /// both `None`); any other mismatch is an [`InvalidRecord`].
     async fn create_key(
         &self,
         key: &KeyRecord,
-        material: &MaterialRecord,
+        material: Option<&MaterialRecord>,
     ) -> Result<(), StoreError>;
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
     /// Replaces the key's fields and tags iff the stored version equals `key.version`;
@@ -385,6 +438,30 @@ pub trait Store: Send + Sync + 'static {
     /// later; uses of keys that no longer exist are skipped.
     async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError>;
     async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError>;
+
+    /// Every imported material of a key, in order of first import (migration 0006).
+    async fn imported_materials(
+        &self,
+        key_id: &str,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError>;
+    /// In one transaction, iff the key's stored version equals `key.version`: writes the
+    /// key's fields and tags as `update_key` does, and writes `material`: a material id new
+    /// to the key is added with the next `seq`; an existing one keeps its `seq` and
+    /// `created_at` and takes every other field of `material` (NULL sealed bytes destroy
+    /// the stored ones). Returns the key as stored. `Conflict` / `NotFound` as
+    /// `update_key`; nothing is written then.
+    async fn put_imported_material(
+        &self,
+        key: &KeyRecord,
+        material: &ImportedMaterialRecord,
+    ) -> Result<KeyRecord, StoreError>;
+    /// Imported materials still imported whose `valid_to` is at or before `now`, soonest
+    /// first.
+    async fn import_expirations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError>;
 }
 
 /// A lease's length in milliseconds, saturated.

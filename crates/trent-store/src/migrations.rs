@@ -42,6 +42,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_key_time",
         sql: include_str!("../migrations/0005_key_time.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_import",
+        sql: include_str!("../migrations/0006_import.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

@@ -19,6 +19,7 @@
 //! TLS: the URL's `sslmode` is honoured (`require`, `verify-ca`, `verify-full`, with
 //! `sslrootcert`), through rustls.
 
+mod import;
 mod time;
 
 use std::str::FromStr;
@@ -37,8 +38,8 @@ use crate::migrations::{SchemaTooNew, CREATE_SCHEMA_MIGRATIONS, LATEST_VERSION, 
 use crate::sqlite::{check_tags, invalid};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
-    GrantLimits, GrantRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError,
+    GrantLimits, GrantRecord, ImportedMaterialRecord, KeyRecord, KeyUsageRecord,
+    MaterialHistoryEntry, MaterialRecord, RotationRecord, RotationSchedule, Store, StoreError,
 };
 
 /// The channel of the change feed.
@@ -333,7 +334,9 @@ fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         state: column(row, "state")?,
         deletion_date: column(row, "deletion_date")?,
         pending_deletion_window_days,
-        current_material_id: column(row, "current_material_id")?,
+        // '' is "no material yet" (migration 0006).
+        current_material_id: Some(column::<String>(row, "current_material_id")?)
+            .filter(|m| !m.is_empty()),
         multi_region,
         tags: Vec::new(),
         policy: column(row, "policy")?,
@@ -439,6 +442,66 @@ fn alias_change(account_id: &str, region: &str, alias_name: &str) -> Change {
     }
 }
 
+/// `update_key` inside a transaction the caller commits (a failed check leaves it to be
+/// rolled back by dropping it).
+pub(crate) async fn update_key_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &KeyRecord,
+) -> Result<KeyRecord, StoreError> {
+    check_tags(&key.tags)?;
+    let stored = sqlx::query(
+        "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
+         key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
+         pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
+         policy = $12 WHERE key_id = $10 AND version = $11 \
+         RETURNING account_id, region, arn, created_at, version",
+    )
+    .bind(&key.description)
+    .bind(&key.key_spec)
+    .bind(&key.key_usage)
+    .bind(&key.origin)
+    .bind(&key.state)
+    .bind(key.deletion_date)
+    .bind(key.pending_deletion_window_days.map(i64::from))
+    .bind(key.current_material_id.as_deref().unwrap_or(""))
+    .bind(i64::from(key.multi_region))
+    .bind(&key.key_id)
+    .bind(key.version)
+    .bind(&key.policy)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let Some(stored) = stored else {
+        let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
+            .bind(&key.key_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?
+            .is_some();
+        return Err(if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    };
+    let updated = KeyRecord {
+        account_id: column(&stored, "account_id")?,
+        region: column(&stored, "region")?,
+        arn: column(&stored, "arn")?,
+        created_at: column(&stored, "created_at")?,
+        version: column(&stored, "version")?,
+        ..key.clone()
+    };
+    sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
+        .bind(&key.key_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    insert_tags(tx, &key.key_id, &key.tags).await?;
+    notify(tx, &Change::Key(key.key_id.clone())).await?;
+    Ok(updated)
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -468,11 +531,16 @@ impl Store for PostgresStore {
     async fn create_key(
         &self,
         key: &KeyRecord,
-        material: &MaterialRecord,
+        material: Option<&MaterialRecord>,
     ) -> Result<(), StoreError> {
         check_tags(&key.tags)?;
-        if material.key_id != key.key_id {
+        if material.is_some_and(|m| m.key_id != key.key_id) {
             return Err(invalid("the first material belongs to another key"));
+        }
+        if material.is_some() != key.current_material_id.is_some() {
+            return Err(invalid(
+                "a key has a first material iff it has a current material",
+            ));
         }
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -495,24 +563,26 @@ impl Store for PostgresStore {
         .bind(&key.state)
         .bind(key.deletion_date)
         .bind(key.pending_deletion_window_days.map(i64::from))
-        .bind(&key.current_material_id)
+        .bind(key.current_material_id.as_deref().unwrap_or(""))
         .bind(i64::from(key.multi_region))
         .bind(&key.policy)
         .execute(&mut *tx)
         .await
         .map_err(write_error)?;
         insert_tags(&mut tx, &key.key_id, &key.tags).await?;
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
-             VALUES ($1, $2, 1, $3, $4)",
-        )
-        .bind(&material.key_id)
-        .bind(&material.material_id)
-        .bind(material.created_at)
-        .bind(&material.sealed)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        if let Some(material) = material {
+            sqlx::query(
+                "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
+                 VALUES ($1, $2, 1, $3, $4)",
+            )
+            .bind(&material.key_id)
+            .bind(&material.material_id)
+            .bind(material.created_at)
+            .bind(&material.sealed)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
         notify(&mut tx, &Change::Key(key.key_id.clone())).await?;
         tx.commit().await.map_err(backend)
     }
@@ -531,59 +601,8 @@ impl Store for PostgresStore {
     }
 
     async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
-        check_tags(&key.tags)?;
         let mut tx = self.begin().await?;
-        let stored = sqlx::query(
-            "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
-             key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
-             pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
-             policy = $12 WHERE key_id = $10 AND version = $11 \
-             RETURNING account_id, region, arn, created_at, version",
-        )
-        .bind(&key.description)
-        .bind(&key.key_spec)
-        .bind(&key.key_usage)
-        .bind(&key.origin)
-        .bind(&key.state)
-        .bind(key.deletion_date)
-        .bind(key.pending_deletion_window_days.map(i64::from))
-        .bind(&key.current_material_id)
-        .bind(i64::from(key.multi_region))
-        .bind(&key.key_id)
-        .bind(key.version)
-        .bind(&key.policy)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend)?;
-        let Some(stored) = stored else {
-            let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
-                .bind(&key.key_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .is_some();
-            tx.rollback().await.map_err(backend)?;
-            return Err(if exists {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            });
-        };
-        let updated = KeyRecord {
-            account_id: column(&stored, "account_id")?,
-            region: column(&stored, "region")?,
-            arn: column(&stored, "arn")?,
-            created_at: column(&stored, "created_at")?,
-            version: column(&stored, "version")?,
-            ..key.clone()
-        };
-        sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
-            .bind(&key.key_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        insert_tags(&mut tx, &key.key_id, &key.tags).await?;
-        notify(&mut tx, &Change::Key(key.key_id.clone())).await?;
+        let updated = update_key_in(&mut tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }
@@ -1148,5 +1167,28 @@ impl Store for PostgresStore {
 
     async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError> {
         self.time_key_last_usage(key_id).await
+    }
+
+    async fn imported_materials(
+        &self,
+        key_id: &str,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        self.import_materials_of(key_id).await
+    }
+
+    async fn put_imported_material(
+        &self,
+        key: &KeyRecord,
+        material: &ImportedMaterialRecord,
+    ) -> Result<KeyRecord, StoreError> {
+        self.import_put(key, material).await
+    }
+
+    async fn import_expirations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        self.import_expirations(now, limit).await
     }
 }

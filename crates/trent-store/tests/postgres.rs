@@ -141,7 +141,7 @@ fn new_key() -> (KeyRecord, MaterialRecord) {
         state: "Enabled".to_owned(),
         deletion_date: None,
         pending_deletion_window_days: None,
-        current_material_id: material.material_id.clone(),
+        current_material_id: Some(material.material_id.clone()),
         multi_region: false,
         tags: Vec::new(),
         policy: "{}".to_owned(),
@@ -179,7 +179,7 @@ async fn committed_writes_are_announced_to_every_node() {
     let mut there = other.subscribe().await.unwrap();
 
     let (key, material) = new_key();
-    writer.create_key(&key, &material).await.unwrap();
+    writer.create_key(&key, Some(&material)).await.unwrap();
     let change = Change::Key(key.key_id.clone());
     announced(&mut here, &change).await;
     let took = announced(&mut there, &change).await;
@@ -316,7 +316,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
             ("z".to_owned(), i.to_string()),
             ("a".to_owned(), "first-set-second".to_owned()),
         ];
-        source.create_key(&key, &material).await.unwrap();
+        source.create_key(&key, Some(&material)).await.unwrap();
         let rotated = MaterialRecord {
             material_id: uuid::Uuid::new_v4().to_string(),
             sealed: vec![i; 48],
@@ -325,7 +325,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         source.add_material(&rotated).await.unwrap();
         let key = source
             .update_key(&KeyRecord {
-                current_material_id: rotated.material_id.clone(),
+                current_material_id: Some(rotated.material_id.clone()),
                 state: "Disabled".to_owned(),
                 ..key
             })

@@ -99,7 +99,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
         state: "Enabled".to_owned(),
         deletion_date: None,
         pending_deletion_window_days: None,
-        current_material_id: first.material_id.clone(),
+        current_material_id: Some(first.material_id.clone()),
         multi_region: false,
         tags: vec![
             ("b".to_owned(), "1".to_owned()),
@@ -107,7 +107,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
         ],
         policy: "{\"Version\":\"2012-10-17\"}".to_owned(),
     };
-    store.create_key(&key, &first).await.unwrap();
+    store.create_key(&key, Some(&first)).await.unwrap();
     let rotated = MaterialRecord {
         key_id: key_id.clone(),
         material_id: uuid::Uuid::new_v4().to_string(),
@@ -117,7 +117,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
     store.add_material(&rotated).await.unwrap();
     let key = store
         .update_key(&KeyRecord {
-            current_material_id: rotated.material_id.clone(),
+            current_material_id: Some(rotated.material_id.clone()),
             state: "Disabled".to_owned(),
             tags: vec![("c".to_owned(), "3".to_owned())],
             ..key

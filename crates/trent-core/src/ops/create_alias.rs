@@ -6,7 +6,7 @@ use trent_wire::{CreateAliasRequest, CreateAliasResponse};
 use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
-use crate::keys::require_not_pending_deletion;
+use crate::keys::require_manageable;
 use crate::{Caller, KeyService, KmsError};
 
 /// The alias name rules beyond the model's pattern and length.
@@ -67,7 +67,7 @@ impl KeyService {
             &access,
         )?;
         self.authorize(caller, &key, &access, None).await?;
-        require_not_pending_deletion(&key.record)?;
+        require_manageable(&key.record)?;
         let now = self.clock.now_millis();
         let record = AliasRecord {
             account_id: account.to_owned(),

@@ -18,7 +18,7 @@ use crate::grants::{
     GRANTS_PER_GRANTEE_PER_KEY, GRANTS_PER_KEY,
 };
 use crate::ids::Forms;
-use crate::keys::{key_usage_of, require_not_pending_deletion};
+use crate::keys::{key_usage_of, require_manageable};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -105,7 +105,7 @@ impl KeyService {
                 }),
             )
             .await?;
-        require_not_pending_deletion(&key.record)?;
+        require_manageable(&key.record)?;
         let kind = KeyKind::of(&key.record.key_spec).ok_or(KmsError::Internal)?;
         let usage = key_usage_of(&key.record);
         let unsupported: Vec<&str> = operations

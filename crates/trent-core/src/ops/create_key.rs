@@ -13,7 +13,7 @@ use crate::authz::{with_request_tags, Access};
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::key_arn;
-use crate::keys::{hex_encode, key_metadata, STATE_ENABLED};
+use crate::keys::{hex_encode, key_metadata, NO_MATERIAL, STATE_ENABLED, STATE_PENDING_IMPORT};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -58,7 +58,10 @@ impl KeyService {
             });
         }
         let origin = req.origin.unwrap_or(OriginType::AwsKms);
-        if origin != OriginType::AwsKms {
+        // EXTERNAL: a key without material, PendingImport until its material is imported
+        // (<https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-create-cmk.html>).
+        let external = origin == OriginType::External;
+        if origin != OriginType::AwsKms && !external {
             return Err(KmsError::Unsupported {
                 what: format!("Origin {}", origin.as_str()),
             });
@@ -104,8 +107,12 @@ impl KeyService {
             .unwrap_or_else(|| trent_policy::default_key_policy(account));
         let policy = Arc::new(Policy::parse(&policy_text, PolicyKind::KeyPolicy)?);
         let now = self.clock.now_millis();
-        let (key, material) = generate_material(kind).await?;
-        let key = Arc::new(key);
+        let generated = if external {
+            None
+        } else {
+            let (key, material) = generate_material(kind).await?;
+            Some((Arc::new(key), material))
+        };
         loop {
             let uuid = uuid::Uuid::new_v4();
             let key_id = uuid.hyphenated().to_string();
@@ -126,23 +133,38 @@ impl KeyService {
                 key_spec: key_spec.to_owned(),
                 key_usage: usage.as_str().to_owned(),
                 origin: origin.as_str().to_owned(),
-                state: STATE_ENABLED.to_owned(),
+                state: if external {
+                    STATE_PENDING_IMPORT
+                } else {
+                    STATE_ENABLED
+                }
+                .to_owned(),
                 deletion_date: None,
                 pending_deletion_window_days: None,
-                current_material_id: material_id.clone(),
+                current_material_id: generated.as_ref().map(|_| material_id.clone()),
                 multi_region: false,
                 tags: tag_list.clone(),
                 policy: policy_text.clone(),
             };
-            let sealed = self.seal_material(&arn, &material_id, &material)?;
-            let m = MaterialRecord {
-                key_id: key_id.clone(),
-                material_id,
-                created_at: now,
-                sealed,
+            let (first, materials, current_material) = match &generated {
+                Some((key, material)) => {
+                    let sealed = self.seal_material(&arn, &material_id, material)?;
+                    let m = MaterialRecord {
+                        key_id: key_id.clone(),
+                        material_id,
+                        created_at: now,
+                        sealed,
+                    };
+                    (
+                        Some(m),
+                        HashMap::from([(material_bytes, key.clone())]),
+                        material_bytes,
+                    )
+                }
+                None => (None, HashMap::new(), NO_MATERIAL),
             };
             let epoch = self.cache.epoch();
-            match self.store.create_key(&record, &m).await {
+            match self.store.create_key(&record, first.as_ref()).await {
                 Ok(()) => {
                     let metadata = key_metadata(&record);
                     // The key is usable at once: cache the prepared key instead of
@@ -151,8 +173,8 @@ impl KeyService {
                         Arc::new(LoadedKey {
                             record,
                             key_id_bytes: *uuid.as_bytes(),
-                            materials: HashMap::from([(material_bytes, key.clone())]),
-                            current_material: material_bytes,
+                            materials,
+                            current_material,
                             policy: policy.clone(),
                         }),
                         epoch,

@@ -13,7 +13,8 @@ use super::common::limit;
 use super::enable_key_rotation::rotation_unsupported;
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::rotation::rotatable;
+use crate::import::{expiration_model_of, import_state, is_external, material_state};
+use crate::rotation::rotatable_on_demand;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -35,11 +36,16 @@ impl KeyService {
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListKeyRotations")
             .await?;
         let record = &key.record;
-        if !rotatable(record) {
+        if !rotatable_on_demand(record) {
             return Err(rotation_unsupported("list the rotations of"));
         }
         let rotations_only = req.include_key_material != Some(IncludeKeyMaterial::AllKeyMaterial);
         let limit = limit(req.limit);
+        if is_external(record) {
+            return self
+                .list_imported_rotations(&record.key_id, rotations_only, after, limit)
+                .await;
+        }
         let mut entries = self
             .store
             .material_history(&record.key_id, rotations_only, after, limit + 1)
@@ -61,7 +67,8 @@ impl KeyService {
             .map_or_else(
                 || record.current_material_id.clone(),
                 |k| k.current_material_id,
-            );
+            )
+            .unwrap_or_default();
         Ok(ListKeyRotationsResponse {
             rotations: Some(
                 entries
@@ -77,6 +84,66 @@ impl KeyService {
                         rotation_date: e.rotated_at.map(Timestamp::from_millis),
                         rotation_type: e.rotation_type.as_deref().and_then(RotationType::parse),
                         ..RotationsListEntry::default()
+                    })
+                    .collect(),
+            ),
+            next_marker,
+            truncated: Some(truncated),
+        })
+    }
+}
+
+impl KeyService {
+    /// ListKeyRotations of a key with imported key material: its materials in import
+    /// order, each with its import state, expiration and description.
+    async fn list_imported_rotations(
+        &self,
+        key_id: &str,
+        rotations_only: bool,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<ListKeyRotationsResponse, KmsError> {
+        let record = self
+            .store
+            .key(key_id)
+            .await
+            .map_err(internal("reading a key"))?
+            .ok_or(KmsError::Internal)?;
+        let materials = self
+            .store
+            .imported_materials(key_id)
+            .await
+            .map_err(internal("reading imported key material"))?;
+        let current = record
+            .current_material_id
+            .as_deref()
+            .and_then(|c| materials.iter().find(|m| m.material_id == c));
+        let mut entries: Vec<_> = materials
+            .iter()
+            .filter(|m| !rotations_only || m.rotated_at.is_some())
+            .filter(|m| after.is_none_or(|a| m.seq > a))
+            .collect();
+        let truncated = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        let next_marker = if truncated {
+            entries.last().map(|e| e.seq.to_string())
+        } else {
+            None
+        };
+        Ok(ListKeyRotationsResponse {
+            rotations: Some(
+                entries
+                    .into_iter()
+                    .map(|m| RotationsListEntry {
+                        key_id: Some(record.key_id.clone()),
+                        key_material_id: Some(m.material_id.clone()),
+                        key_material_description: m.description.clone(),
+                        import_state: Some(import_state(m)),
+                        key_material_state: Some(material_state(m, current)),
+                        expiration_model: expiration_model_of(m),
+                        valid_to: m.valid_to.map(Timestamp::from_millis),
+                        rotation_date: m.rotated_at.map(Timestamp::from_millis),
+                        rotation_type: m.rotation_type.as_deref().and_then(RotationType::parse),
                     })
                     .collect(),
             ),

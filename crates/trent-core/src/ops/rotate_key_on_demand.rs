@@ -5,12 +5,16 @@
 //! rotations per key is `LimitExceededException`; an automatic rotation due within 20
 //! minutes is `ConflictException`.
 
-use trent_wire::{RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType};
+use trent_wire::{
+    KeyMaterialState, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
+};
 
 use super::enable_key_rotation::rotation_unsupported;
 use crate::ids::Forms;
+use crate::import::{is_external, material_state};
+use crate::jobs::ServiceEvent;
 use crate::keys::require_enabled;
-use crate::rotation::{rotatable, CONFLICT_WINDOW_MS};
+use crate::rotation::{rotatable_on_demand, CONFLICT_WINDOW_MS, ON_DEMAND_LIMIT};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -22,8 +26,13 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:RotateKeyOnDemand")
             .await?;
-        if !rotatable(&key.record) {
+        if !rotatable_on_demand(&key.record) {
             return Err(rotation_unsupported("perform on-demand rotation of"));
+        }
+        if is_external(&key.record) {
+            return self
+                .rotate_imported(&key.record.key_id, &key.record.arn)
+                .await;
         }
         let rotated = self
             .rotate(
@@ -53,6 +62,75 @@ impl KeyService {
         }
         Ok(RotateKeyOnDemandResponse {
             key_id: Some(key.record.key_id.clone()),
+        })
+    }
+}
+
+impl KeyService {
+    /// On-demand rotation of a key with imported key material: the material imported as
+    /// NEW_KEY_MATERIAL (PENDING_ROTATION) becomes current; the earlier ones stay to
+    /// decrypt what they encrypted.
+    async fn rotate_imported(
+        &self,
+        key_id: &str,
+        arn: &str,
+    ) -> Result<RotateKeyOnDemandResponse, KmsError> {
+        let mut previous = None;
+        let mut rotated_to = None;
+        let stored = self
+            .write_imported(key_id, |rec, materials, now| {
+                require_enabled(rec)?;
+                let current = rec
+                    .current_material_id
+                    .as_deref()
+                    .and_then(|c| materials.iter().find(|m| m.material_id == c));
+                let Some(pending) = materials.iter().find(|m| {
+                    material_state(m, current) == KeyMaterialState::PendingRotation
+                }) else {
+                    return Err(KmsError::Validation {
+                        message: format!(
+                            "{} has no key material in the PENDING_ROTATION state. Import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.",
+                            rec.arn
+                        ),
+                    });
+                };
+                let done = materials
+                    .iter()
+                    .filter(|m| m.rotation_type.as_deref() == Some(RotationType::OnDemand.as_str()))
+                    .count();
+                if done >= ON_DEMAND_LIMIT as usize {
+                    return Err(KmsError::OnDemandRotationLimit {
+                        arn: rec.arn.clone(),
+                        limit: ON_DEMAND_LIMIT,
+                    });
+                }
+                previous = rec.current_material_id.clone();
+                rotated_to = Some(pending.material_id.clone());
+                let mut m = pending.clone();
+                m.rotated_at = Some(now);
+                m.rotation_type = Some(RotationType::OnDemand.as_str().to_owned());
+                Ok(Some((m, Some(pending.material_id.clone()))))
+            })
+            .await?;
+        let Some(stored) = stored else {
+            return Err(KmsError::KeyNotFound {
+                arn: arn.to_owned(),
+            });
+        };
+        self.emit(ServiceEvent::RotateKey {
+            account_id: stored.account_id.clone(),
+            region: stored.region.clone(),
+            key_arn: stored.arn.clone(),
+            key_id: stored.key_id.clone(),
+            key_origin: stored.origin.clone(),
+            rotation_type: RotationType::OnDemand.as_str(),
+            previous_material_id: previous.unwrap_or_default(),
+            current_material_id: rotated_to.unwrap_or_default(),
+            at: self.clock.now_millis(),
+        })
+        .await;
+        Ok(RotateKeyOnDemandResponse {
+            key_id: Some(stored.key_id),
         })
     }
 }

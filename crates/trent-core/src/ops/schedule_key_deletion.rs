@@ -4,7 +4,7 @@ use trent_wire::{KeyState, ScheduleKeyDeletionRequest, ScheduleKeyDeletionRespon
 
 use crate::authz::Access;
 use crate::ids::Forms;
-use crate::keys::{require_not_pending_deletion, STATE_PENDING_DELETION};
+use crate::keys::{require_manageable, STATE_PENDING_DELETION};
 use crate::{Caller, KeyService, KmsError};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -36,7 +36,7 @@ impl KeyService {
         let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;
         let stored = self
             .update_key(&key.record.key_id, |r| {
-                require_not_pending_deletion(r)?;
+                require_manageable(r)?;
                 r.state = STATE_PENDING_DELETION.to_owned();
                 r.deletion_date = Some(deletion_date);
                 r.pending_deletion_window_days = Some(days);

@@ -5,7 +5,7 @@ use trent_wire::{UntagResourceRequest, UntagResourceResponse};
 
 use crate::authz::Access;
 use crate::ids::Forms;
-use crate::keys::require_not_pending_deletion;
+use crate::keys::require_manageable;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -24,7 +24,7 @@ impl KeyService {
             )
             .await?;
         self.update_key(&key.record.key_id, |r| {
-            require_not_pending_deletion(r)?;
+            require_manageable(r)?;
             r.tags.retain(|(k, _)| !req.tag_keys.contains(k));
             Ok(())
         })

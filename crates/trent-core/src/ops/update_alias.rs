@@ -8,7 +8,7 @@ use super::create_alias::check_target;
 use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
-use crate::keys::require_not_pending_deletion;
+use crate::keys::require_manageable;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -49,7 +49,7 @@ impl KeyService {
             self.authorize(caller, current, &access, None).await?;
         }
         self.authorize(caller, &key, &access, None).await?;
-        require_not_pending_deletion(&key.record)?;
+        require_manageable(&key.record)?;
         if let Some(current) = current {
             if current.record.key_usage != key.record.key_usage
                 || current.record.key_spec != key.record.key_spec

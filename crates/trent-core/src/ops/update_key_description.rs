@@ -3,7 +3,7 @@
 use trent_wire::{UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse};
 
 use crate::ids::Forms;
-use crate::keys::require_not_pending_deletion;
+use crate::keys::require_manageable;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -21,7 +21,7 @@ impl KeyService {
             )
             .await?;
         self.update_key(&key.record.key_id, |r| {
-            require_not_pending_deletion(r)?;
+            require_manageable(r)?;
             r.description = req.description.clone();
             Ok(())
         })

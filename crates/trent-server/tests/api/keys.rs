@@ -657,17 +657,14 @@ async fn pending_deletion_blocks_management_operations() {
         .any(|k| k.key_id() == Some(key_id.as_str())));
 }
 
-/// Key material of other origins (imported, CloudHSM, external key stores) does not exist
-/// yet: those origins are refused with UnsupportedOperationException, for every key spec.
+/// Key material of other origins (CloudHSM, external key stores) does not exist yet: those
+/// origins are refused with UnsupportedOperationException, for every key spec. (EXTERNAL,
+/// imported key material, is tested in `import.rs`.)
 #[tokio::test]
 async fn unsupported_origins() {
     let server = TestServer::start();
     let client = server.client(REGION);
-    for origin in [
-        OriginType::External,
-        OriginType::AwsCloudhsm,
-        OriginType::ExternalKeyStore,
-    ] {
+    for origin in [OriginType::AwsCloudhsm, OriginType::ExternalKeyStore] {
         expect_err(
             client.create_key().origin(origin.clone()).send().await,
             "UnsupportedOperationException",

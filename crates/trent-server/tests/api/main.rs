@@ -20,6 +20,7 @@ mod error_paths;
 mod grants;
 mod harness;
 mod identities;
+mod import;
 mod interop;
 mod isolation;
 mod key_policies;

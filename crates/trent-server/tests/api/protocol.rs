@@ -56,6 +56,9 @@ const SUPPORTED: &[&str] = &[
     "RotateKeyOnDemand",
     "ListKeyRotations",
     "GetKeyLastUsage",
+    "GetParametersForImport",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";

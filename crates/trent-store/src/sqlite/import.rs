@@ -1,0 +1,140 @@
+//! Imported key material on SQLite (migration 0006): the materials of keys with Origin
+//! EXTERNAL, written together with their key in one version-checked transaction.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, Transaction};
+
+use super::{backend, column, update_key_in, SqliteStore};
+use crate::{ImportedMaterialRecord, KeyRecord, StoreError};
+
+const COLUMNS: &str = "key_id, material_id, seq, created_at, description, expiration_model, \
+     valid_to, sealed, rotated_at, rotation_type";
+
+fn from_row(row: &SqliteRow) -> Result<ImportedMaterialRecord, StoreError> {
+    Ok(ImportedMaterialRecord {
+        key_id: column(row, "key_id")?,
+        material_id: column(row, "material_id")?,
+        seq: column(row, "seq")?,
+        created_at: column(row, "created_at")?,
+        description: column(row, "description")?,
+        expiration_model: column(row, "expiration_model")?,
+        valid_to: column(row, "valid_to")?,
+        sealed: column(row, "sealed")?,
+        rotated_at: column(row, "rotated_at")?,
+        rotation_type: column(row, "rotation_type")?,
+    })
+}
+
+/// Inserts `m` as it is (its `seq` included): copying a deployment.
+async fn insert_verbatim(
+    tx: &mut Transaction<'static, Sqlite>,
+    m: &ImportedMaterialRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO imported_materials ({COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))
+    .bind(&m.key_id)
+    .bind(&m.material_id)
+    .bind(m.seq)
+    .bind(m.created_at)
+    .bind(&m.description)
+    .bind(&m.expiration_model)
+    .bind(m.valid_to)
+    .bind(&m.sealed)
+    .bind(m.rotated_at)
+    .bind(&m.rotation_type)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    pub(super) async fn import_materials_of(
+        &self,
+        key_id: &str,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM imported_materials WHERE key_id = ?1 ORDER BY seq"
+        ))
+        .bind(key_id)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+
+    pub(super) async fn import_put(
+        &self,
+        key: &KeyRecord,
+        m: &ImportedMaterialRecord,
+    ) -> Result<KeyRecord, StoreError> {
+        if m.key_id != key.key_id {
+            return Err(super::invalid(
+                "an imported material belongs to another key",
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        // The key row first: its version check (and, on PostgreSQL, its row lock)
+        // serializes every writer of the key's materials, so the next `seq` below is safe.
+        let stored = update_key_in(&mut tx, key).await?;
+        sqlx::query(&format!(
+            "INSERT INTO imported_materials ({COLUMNS}) \
+             SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+             FROM imported_materials WHERE key_id = ?1 \
+             ON CONFLICT (key_id, material_id) DO UPDATE SET \
+             description = excluded.description, expiration_model = excluded.expiration_model, \
+             valid_to = excluded.valid_to, sealed = excluded.sealed, \
+             rotated_at = excluded.rotated_at, rotation_type = excluded.rotation_type"
+        ))
+        .bind(&m.key_id)
+        .bind(&m.material_id)
+        .bind(m.created_at)
+        .bind(&m.description)
+        .bind(&m.expiration_model)
+        .bind(m.valid_to)
+        .bind(&m.sealed)
+        .bind(m.rotated_at)
+        .bind(&m.rotation_type)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(stored)
+    }
+
+    pub(super) async fn import_expirations(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM imported_materials \
+             WHERE valid_to <= ?1 AND sealed IS NOT NULL \
+             ORDER BY valid_to, key_id, material_id LIMIT ?2"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.readers)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+
+    /// Inserts imported materials exactly as they were (`seq` included), as a copy does.
+    pub async fn import_imported_materials(
+        &self,
+        materials: &[ImportedMaterialRecord],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for m in materials {
+            insert_verbatim(&mut tx, m).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
