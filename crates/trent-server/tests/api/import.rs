@@ -1216,3 +1216,100 @@ async fn deletion_and_import_states_compose() {
     import(&client, &key_id, &material).await;
     assert_eq!(state(&client, &key_id).await, KeyState::Enabled);
 }
+
+/// The import operations are authorized with their condition keys: kms:WrappingAlgorithm
+/// and kms:WrappingKeySpec (GetParametersForImport), kms:ExpirationModel and kms:ValidTo
+/// (ImportKeyMaterial, ValidTo in epoch seconds), and kms:DeleteImportedKeyMaterial.
+#[tokio::test]
+async fn import_operations_are_authorized_with_their_condition_keys() {
+    let server = TestServer::start();
+    let client = server.client(REGION);
+    let limit = crate::harness::now_secs() + 10 * 86_400;
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "owner", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{}:root", crate::harness::DEFAULT_ACCOUNT)},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "long wrapping keys only", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:GetParametersForImport", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:WrappingKeySpec": "RSA_2048"}}},
+            {"Sid": "no SHA-1", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:GetParametersForImport", "Resource": "*",
+             "Condition": {"StringLike": {"kms:WrappingAlgorithm": "*SHA_1"}}},
+            {"Sid": "material must expire", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:ImportKeyMaterial", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}}},
+            {"Sid": "within ten days", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:ImportKeyMaterial", "Resource": "*",
+             "Condition": {"NumericGreaterThan": {"kms:ValidTo": limit.to_string()}}},
+            {"Sid": "keep it", "Effect": "Deny", "Principal": "*",
+             "Action": "kms:DeleteImportedKeyMaterial", "Resource": "*"},
+        ]
+    });
+    let out = ok(client
+        .create_key()
+        .origin(OriginType::External)
+        .policy(policy.to_string())
+        .send()
+        .await);
+    let key_id = out.key_metadata().unwrap().key_id().to_owned();
+    for (alg, spec) in [
+        (AlgorithmSpec::RsaesOaepSha256, WrappingKeySpec::Rsa2048),
+        (AlgorithmSpec::RsaesOaepSha1, WrappingKeySpec::Rsa3072),
+        (AlgorithmSpec::RsaAesKeyWrapSha1, WrappingKeySpec::Rsa4096),
+    ] {
+        expect_code(
+            client
+                .get_parameters_for_import()
+                .key_id(&key_id)
+                .wrapping_algorithm(alg)
+                .wrapping_key_spec(spec)
+                .send()
+                .await,
+            "AccessDeniedException",
+        );
+    }
+    let alg = AlgorithmSpec::RsaesOaepSha256;
+    let (public, token) = parameters(&client, &key_id, alg.clone(), WrappingKeySpec::Rsa3072).await;
+    let material = random(32);
+    let wrapped = wrap(&public, &alg, &material);
+    let import = |model: ExpirationModelType, valid_to: Option<DateTime>| {
+        client
+            .import_key_material()
+            .key_id(&key_id)
+            .import_token(token.clone())
+            .encrypted_key_material(wrapped.clone())
+            .expiration_model(model)
+            .set_valid_to(valid_to)
+            .send()
+    };
+    expect_code(
+        import(ExpirationModelType::KeyMaterialDoesNotExpire, None).await,
+        "AccessDeniedException",
+    );
+    expect_code(
+        import(
+            ExpirationModelType::KeyMaterialExpires,
+            Some(DateTime::from_secs(limit + 1)),
+        )
+        .await,
+        "AccessDeniedException",
+    );
+    assert_eq!(state(&client, &key_id).await, KeyState::PendingImport);
+    ok(import(
+        ExpirationModelType::KeyMaterialExpires,
+        Some(DateTime::from_secs(limit)),
+    )
+    .await);
+    assert_eq!(state(&client, &key_id).await, KeyState::Enabled);
+    expect_code(
+        client
+            .delete_imported_key_material()
+            .key_id(&key_id)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert_eq!(state(&client, &key_id).await, KeyState::Enabled);
+}
