@@ -60,10 +60,18 @@ pub async fn copy_sqlite_to_postgres(
             .into());
         };
         let materials = source.materials(&key_id).await?;
-        // A key with imported key material may have none yet (migration 0006).
+        // A key with imported key material has its materials in `imported_materials`
+        // instead (migration 0006), checked equal below.
+        let imported = source.imported_materials(&key_id).await?;
         let (first, rest) = match materials.split_first() {
             Some((first, rest)) => (Some(first), rest),
-            None if key.current_material_id.is_none() => (None, &[][..]),
+            None if key.current_material_id.is_none()
+                || imported
+                    .iter()
+                    .any(|m| Some(&m.material_id) == key.current_material_id.as_ref()) =>
+            {
+                (None, &[][..])
+            }
             None => {
                 return Err(StoreError::Corrupt {
                     what: format!("key {key_id} has no material"),
@@ -77,7 +85,6 @@ pub async fn copy_sqlite_to_postgres(
             target.add_material(material).await?;
         }
         // Its imported materials, sealed bytes verbatim, in their order (migration 0006).
-        let imported = source.imported_materials(&key_id).await?;
         target.import_imported_materials(&imported).await?;
         if target.imported_materials(&key_id).await? != imported {
             return Err(StoreError::Corrupt {

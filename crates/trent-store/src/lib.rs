@@ -266,8 +266,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a key with its first material, atomically. `AlreadyExists` if the key id
     /// is taken. The stored version is `key.version` (callers pass 1). A key with imported
-    /// key material is created without one (`material` and `key.current_material_id`
-    /// both `None`); any other mismatch is an [`InvalidRecord`].
+    /// key material is created without one (`material` `None`; its current material, if
+    /// any, is one of its imported materials: a copied deployment); a first material with
+    /// no current material is an [`InvalidRecord`].
     async fn create_key(
         &self,
         key: &KeyRecord,

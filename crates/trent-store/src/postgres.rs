@@ -537,10 +537,8 @@ impl Store for PostgresStore {
         if material.is_some_and(|m| m.key_id != key.key_id) {
             return Err(invalid("the first material belongs to another key"));
         }
-        if material.is_some() != key.current_material_id.is_some() {
-            return Err(invalid(
-                "a key has a first material iff it has a current material",
-            ));
+        if material.is_some() && key.current_material_id.is_none() {
+            return Err(invalid("a first material that is not the current material"));
         }
         let mut tx = self.begin().await?;
         sqlx::query(

@@ -344,6 +344,50 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
             .unwrap();
         keys.push((key, vec![material, rotated]));
     }
+    // A key with imported key material (migration 0006): no `key_materials` rows, two
+    // imported materials, one of them deleted (no sealed bytes).
+    let (mut external, _) = new_key();
+    external.origin = "EXTERNAL".to_owned();
+    external.state = "PendingImport".to_owned();
+    external.current_material_id = None;
+    source.create_key(&external, None).await.unwrap();
+    let external_id = external.key_id.clone();
+    let imported = |id: &str, sealed: Option<Vec<u8>>| trent_store::ImportedMaterialRecord {
+        key_id: external_id.clone(),
+        material_id: id.to_owned(),
+        seq: 0,
+        created_at: 11,
+        description: Some(format!("material {id}")),
+        expiration_model: sealed.as_ref().map(|_| "KEY_MATERIAL_EXPIRES".to_owned()),
+        valid_to: sealed.as_ref().map(|_| 12),
+        sealed,
+        rotated_at: None,
+        rotation_type: None,
+    };
+    let external = source
+        .put_imported_material(
+            &KeyRecord {
+                current_material_id: Some("m1".to_owned()),
+                state: "Enabled".to_owned(),
+                ..external
+            },
+            &imported("m1", Some(vec![1, 0, 255])),
+        )
+        .await
+        .unwrap();
+    let external = source
+        .put_imported_material(
+            &KeyRecord {
+                state: "PendingImport".to_owned(),
+                ..external
+            },
+            &imported("m2", None),
+        )
+        .await
+        .unwrap();
+    let external_materials = source.imported_materials(&external.key_id).await.unwrap();
+    assert_eq!(external_materials.len(), 2);
+
     let access_key = AccessKeyRecord {
         access_key_id: "AKIACOPYTEST00000001".to_owned(),
         account_id: "111122223333".to_owned(),
@@ -369,8 +413,17 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
             report.aliases,
             report.access_keys
         ),
-        (1, 3, 6, 3, 1)
+        (1, 4, 6, 3, 1)
     );
+    assert_eq!(
+        target.key(&external.key_id).await.unwrap().as_ref(),
+        Some(&external)
+    );
+    assert_eq!(
+        target.imported_materials(&external.key_id).await.unwrap(),
+        external_materials
+    );
+    assert!(target.materials(&external.key_id).await.unwrap().is_empty());
     for (key, materials) in &keys {
         assert_eq!(target.key(&key.key_id).await.unwrap().as_ref(), Some(key));
         assert!(target.materials(&key.key_id).await.unwrap() == *materials);
@@ -393,5 +446,5 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
 
     let again = copy_sqlite_to_postgres(&source, &target).await.unwrap_err();
     assert!(matches!(again, CopyError::TargetNotEmpty), "{again:?}");
-    assert_eq!(target.counts().await.unwrap(), [1, 3, 6, 3, 1]);
+    assert_eq!(target.counts().await.unwrap(), [1, 4, 6, 3, 1]);
 }
