@@ -1313,3 +1313,114 @@ async fn import_operations_are_authorized_with_their_condition_keys() {
     );
     assert_eq!(state(&client, &key_id).await, KeyState::Enabled);
 }
+
+/// Python ML-DSA private keys (PKCS #8) of a parameter set: {level} → {pkcs8, spki}.
+const PY_MLDSA: &str = r#"
+import sys, json, base64
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import mldsa
+level = json.load(sys.stdin)['level']
+k = getattr(mldsa, 'MLDSA%sPrivateKey' % level).generate()
+print(json.dumps({
+  'pkcs8': base64.b64encode(k.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())).decode(),
+  'spki': base64.b64encode(k.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode(),
+}))
+"#;
+
+/// Every key spec can be created with Origin EXTERNAL (PendingImport, no material), and
+/// every asymmetric spec takes a PKCS #8 private key of its own: key pairs from
+/// GenerateDataKeyPair (RSA, NIST and secp256k1 curves, SM2, Ed25519) and ML-DSA keys
+/// from Python. The imported key then has that key's public key and signs with it.
+#[tokio::test]
+async fn every_key_spec_takes_its_imported_material() {
+    use aws_sdk_kms::types::DataKeyPairSpec;
+
+    let server = TestServer::start();
+    let client = server.client(REGION);
+    // The service model's KeySpec and DataKeyPairSpec values (the SDK knows newer ones).
+    const KEY_SPECS: &[&str] = &[
+        "RSA_2048",
+        "RSA_3072",
+        "RSA_4096",
+        "ECC_NIST_P256",
+        "ECC_NIST_P384",
+        "ECC_NIST_P521",
+        "ECC_SECG_P256K1",
+        "SYMMETRIC_DEFAULT",
+        "HMAC_224",
+        "HMAC_256",
+        "HMAC_384",
+        "HMAC_512",
+        "SM2",
+        "ML_DSA_44",
+        "ML_DSA_65",
+        "ML_DSA_87",
+        "ECC_NIST_EDWARDS25519",
+    ];
+    for spec in KEY_SPECS {
+        let spec = KeySpec::from(*spec);
+        let usage = match spec {
+            KeySpec::SymmetricDefault => None,
+            KeySpec::Hmac224 | KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 => {
+                Some(KeyUsageType::GenerateVerifyMac)
+            }
+            _ => Some(KeyUsageType::SignVerify),
+        };
+        external_key(&client, spec, usage).await;
+    }
+
+    let (data_key, _) = crate::harness::create_key(&client).await;
+    let mut cases: Vec<(KeySpec, Vec<u8>, Vec<u8>)> = Vec::new();
+    for pair_spec in KEY_SPECS.iter().filter(|s| {
+        !s.starts_with("HMAC") && !s.starts_with("ML_DSA") && **s != "SYMMETRIC_DEFAULT"
+    }) {
+        let out = ok(client
+            .generate_data_key_pair()
+            .key_id(&data_key)
+            .key_pair_spec(DataKeyPairSpec::from(*pair_spec))
+            .send()
+            .await);
+        cases.push((
+            KeySpec::from(*pair_spec),
+            out.private_key_plaintext().unwrap().as_ref().to_vec(),
+            out.public_key().unwrap().as_ref().to_vec(),
+        ));
+    }
+    for level in ["44", "65", "87"] {
+        let pair = python(PY_MLDSA, &json!({ "level": level }));
+        cases.push((
+            KeySpec::from(format!("ML_DSA_{level}").as_str()),
+            unb64(&pair["pkcs8"]),
+            unb64(&pair["spki"]),
+        ));
+    }
+    for (spec, pkcs8, spki) in cases {
+        let (key_id, _) = external_key(&client, spec.clone(), Some(KeyUsageType::SignVerify)).await;
+        import(&client, &key_id, &pkcs8).await;
+        let got = ok(client.get_public_key().key_id(&key_id).send().await);
+        assert_eq!(got.public_key().unwrap().as_ref(), &spki[..], "{spec:?}");
+        let alg = got
+            .signing_algorithms()
+            .iter()
+            .find(|a| !a.as_str().contains("_PH_"))
+            .unwrap()
+            .clone();
+        let message = Blob::new(b"signed with imported material".to_vec());
+        let sig = ok(client
+            .sign()
+            .key_id(&key_id)
+            .message(message.clone())
+            .signing_algorithm(alg.clone())
+            .send()
+            .await);
+        let verified = ok(client
+            .verify()
+            .key_id(&key_id)
+            .message(message)
+            .signature(sig.signature().unwrap().clone())
+            .signing_algorithm(alg)
+            .send()
+            .await);
+        assert!(verified.signature_valid(), "{spec:?}");
+    }
+}
