@@ -117,24 +117,29 @@ pub(crate) fn expiration_model_of(m: &ImportedMaterialRecord) -> Option<Expirati
 
 impl KeyService {
     /// The secret key material ids are MACed with, made by the first node that needs it.
-    async fn material_id_key(&self) -> Result<HmacKey, KmsError> {
-        let fresh = trent_crypto::random_bytes(32).map_err(internal("generating a secret"))?;
-        let sealed = self
-            .root
-            .seal(MATERIAL_ID_KEY_AAD, fresh.expose())
-            .map_err(internal("sealing the material id key"))?;
-        // The first node's key wins; every node then uses the stored one.
-        let stored = self
-            .store
-            .init_meta(META_MATERIAL_ID_KEY, &sealed)
+    async fn material_id_key(&self) -> Result<&HmacKey, KmsError> {
+        self.material_id_key
+            .get_or_try_init(|| async {
+                let fresh =
+                    trent_crypto::random_bytes(32).map_err(internal("generating a secret"))?;
+                let sealed = self
+                    .root
+                    .seal(MATERIAL_ID_KEY_AAD, fresh.expose())
+                    .map_err(internal("sealing the material id key"))?;
+                // The first node's key wins; every node then uses the stored one.
+                let stored = self
+                    .store
+                    .init_meta(META_MATERIAL_ID_KEY, &sealed)
+                    .await
+                    .map_err(internal("storing the material id key"))?;
+                let plain = self
+                    .root
+                    .unseal(MATERIAL_ID_KEY_AAD, &stored)
+                    .map_err(internal("unsealing the material id key"))?;
+                HmacKey::from_material(HmacKeySpec::Hmac256, plain.expose())
+                    .map_err(internal("loading the material id key"))
+            })
             .await
-            .map_err(internal("storing the material id key"))?;
-        let plain = self
-            .root
-            .unseal(MATERIAL_ID_KEY_AAD, &stored)
-            .map_err(internal("unsealing the material id key"))?;
-        HmacKey::from_material(HmacKeySpec::Hmac256, plain.expose())
-            .map_err(internal("loading the material id key"))
     }
 
     /// The id of `material` (its canonical bytes, see the module documentation) on the key

@@ -105,6 +105,9 @@ pub struct KeyService {
     pub(crate) job_holder: String,
     /// The key grant tokens are MACed with (see `grants.rs`), loaded on first use.
     pub(crate) grant_token_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
+    /// The key imported key material ids are MACed with (see `import.rs`), loaded on first
+    /// use.
+    pub(crate) material_id_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
 }
 
 /// How many stripes of update locks: enough that unrelated keys rarely share one.
@@ -191,6 +194,7 @@ impl KeyService {
             usage_tracking_start,
             job_holder: uuid::Uuid::new_v4().to_string(),
             grant_token_key: tokio::sync::OnceCell::new(),
+            material_id_key: tokio::sync::OnceCell::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

@@ -1424,3 +1424,34 @@ async fn every_key_spec_takes_its_imported_material() {
         assert!(verified.signature_valid(), "{spec:?}");
     }
 }
+
+/// A KeyMaterialId is derived from the key id and the material only: the same material
+/// gets the same id on a key (across deletion and a restart), another id on another key,
+/// and another material another id on the same kind of key.
+#[tokio::test]
+async fn key_material_ids_depend_on_the_key_and_the_material() {
+    let mut server = TestServer::start();
+    let client = server.client(REGION);
+    let material = random(32);
+    let (a, _) = external_key(&client, KeySpec::SymmetricDefault, None).await;
+    let (b, _) = external_key(&client, KeySpec::SymmetricDefault, None).await;
+    let (c, _) = external_key(&client, KeySpec::SymmetricDefault, None).await;
+    let id_a = import(&client, &a, &material).await;
+    let id_b = import(&client, &b, &material).await;
+    let id_c = import(&client, &c, &random(32)).await;
+    assert_ne!(id_a, id_b);
+    assert_ne!(id_a, id_c);
+    ok(client
+        .delete_imported_key_material()
+        .key_id(&a)
+        .send()
+        .await);
+    server.restart();
+    let client = server.client(REGION);
+    assert_eq!(import(&client, &a, &material).await, id_a);
+    let md = ok(client.describe_key().key_id(&a).send().await);
+    assert_eq!(
+        md.key_metadata().unwrap().current_key_material_id(),
+        Some(id_a.as_str())
+    );
+}
