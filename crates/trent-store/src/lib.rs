@@ -431,8 +431,8 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of keys whose deletion date is at or before `now`, soonest first.
     async fn deletions_due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError>;
     /// Deletes a key irrecoverably, in one transaction, iff its stored version equals
-    /// `key_version`: the key, its tags, every material version, its rotation schedule and
-    /// history, its last usage, and every alias pointing at it. `Conflict` / `NotFound`
+    /// `key_version`: the key, its tags, every material version (imported ones too), its
+    /// rotation schedule and history, its last usage, and every alias pointing at it. `Conflict` / `NotFound`
     /// as `update_key`; nothing is deleted then.
     async fn delete_key(&self, key_id: &str, key_version: i64) -> Result<(), StoreError>;
     /// Records uses of keys: each replaces the stored one of its key unless that one is
