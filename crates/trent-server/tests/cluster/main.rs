@@ -16,5 +16,6 @@ mod node;
 
 mod audit;
 mod crash;
+mod import;
 mod migrate;
 mod propagation;
