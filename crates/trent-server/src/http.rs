@@ -461,6 +461,16 @@ async fn dispatch(
         ),
         Operation::RetireGrant => call!(service, caller, body, retire_grant, RetireGrantRequest),
         Operation::RevokeGrant => call!(service, caller, body, revoke_grant, RevokeGrantRequest),
+        Operation::ReplicateKey => {
+            call!(service, caller, body, replicate_key, ReplicateKeyRequest)
+        }
+        Operation::UpdatePrimaryRegion => call!(
+            service,
+            caller,
+            body,
+            update_primary_region,
+            UpdatePrimaryRegionRequest
+        ),
         other => {
             return Err(KmsError::UnsupportedOperation {
                 operation: other.name(),

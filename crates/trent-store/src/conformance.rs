@@ -2389,7 +2389,7 @@ pub async fn replica_copies_material_history_under_the_source_version_check(stor
     sorted.sort_unstable();
     assert_eq!(regions, sorted, "ordered by region");
     assert_eq!(all.len(), 2);
-    assert!(all.iter().any(|k| *k == replica));
+    assert!(all.contains(&replica));
     assert!(store
         .multi_region_keys("mrk-00000000000000000000000000000000")
         .await

@@ -4,7 +4,7 @@
 use trent_wire::{CancelKeyDeletionRequest, CancelKeyDeletionResponse};
 
 use crate::ids::Forms;
-use crate::keys::{STATE_DISABLED, STATE_PENDING_DELETION};
+use crate::keys::{STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -18,7 +18,8 @@ impl KeyService {
             .await?;
         let stored = self
             .update_key(&key.record.key_id, |r| {
-                if r.state != STATE_PENDING_DELETION {
+                // A primary waiting for its replicas' deletion can be cancelled too.
+                if r.state != STATE_PENDING_DELETION && r.state != STATE_PENDING_REPLICA_DELETION {
                     return Err(KmsError::NotPendingDeletion { arn: r.arn.clone() });
                 }
                 r.state = STATE_DISABLED.to_owned();

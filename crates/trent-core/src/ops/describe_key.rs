@@ -4,7 +4,6 @@ use trent_wire::{DescribeKeyRequest, DescribeKeyResponse};
 
 use crate::authz::Access;
 use crate::ids::Forms;
-use crate::keys::key_metadata;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -22,7 +21,7 @@ impl KeyService {
             )
             .await?;
         Ok(DescribeKeyResponse {
-            key_metadata: Some(key_metadata(&key.record)),
+            key_metadata: Some(self.full_key_metadata(&key.record).await?),
         })
     }
 }

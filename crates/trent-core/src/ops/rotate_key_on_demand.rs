@@ -7,7 +7,7 @@
 
 use trent_wire::{RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType};
 
-use super::enable_key_rotation::rotation_unsupported;
+use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::rotation::{rotatable, CONFLICT_WINDOW_MS};
@@ -22,6 +22,7 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:RotateKeyOnDemand")
             .await?;
+        require_not_replica(&key.record)?;
         if !rotatable(&key.record) {
             return Err(rotation_unsupported("perform on-demand rotation of"));
         }
@@ -52,7 +53,7 @@ impl KeyService {
             });
         }
         Ok(RotateKeyOnDemandResponse {
-            key_id: Some(key.record.key_id.clone()),
+            key_id: Some(crate::keys::public_key_id(&key.record).to_owned()),
         })
     }
 }
