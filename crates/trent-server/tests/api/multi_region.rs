@@ -219,6 +219,36 @@ async fn one_key_id_and_one_material_in_every_region() {
         b"crosses regions"
     );
 
+    // Each region-key has its own last use.
+    let usage = ok(ap.get_key_last_usage().key_id(&key_id).send().await);
+    assert_eq!(usage.key_id(), Some(key_id.as_str()));
+    assert_eq!(
+        usage.key_last_usage().unwrap().operation(),
+        Some(&aws_sdk_kms::types::KeyLastUsageTrackingOperation::Decrypt)
+    );
+
+    // ListKeys pages by the public id, multi-Region keys among the others.
+    let (uuid_key, _) = create_key(&us).await;
+    let mut paged = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = ok(us
+            .list_keys()
+            .limit(1)
+            .set_marker(marker.clone())
+            .send()
+            .await);
+        paged.extend(page.keys().iter().map(|k| k.key_id().unwrap().to_owned()));
+        marker = page.next_marker().map(str::to_owned);
+        if !page.truncated() {
+            break;
+        }
+        assert_eq!(marker.as_deref(), paged.last().map(String::as_str));
+    }
+    let mut expected = vec![key_id.clone(), uuid_key];
+    expected.sort();
+    assert_eq!(paged, expected);
+
     // Another key named in the request: IncorrectKeyException, as for any other key.
     let (other, _) = create_key(&eu).await;
     expect_code(
@@ -923,4 +953,55 @@ async fn cancelling_a_primary_waiting_for_its_replicas_disables_it() {
     let blob = encrypt(&us, &key_id, b"again").await;
     replicate(&us, &key_id, EU).await;
     assert_eq!(decrypt(&eu, &blob).await, b"again");
+}
+
+#[tokio::test]
+async fn each_key_policy_authorizes_its_own_region_key() {
+    let server = TestServer::start();
+    let (us, eu) = (server.client(US), server.client(EU));
+    // The primary's policy refuses replication to ap-southeast-2 (kms:ReplicaRegion).
+    let primary_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{DEFAULT_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":"*","Action":"kms:ReplicateKey","Resource":"*","Condition":{{"StringEquals":{{"kms:ReplicaRegion":"{AP}"}}}}}}]}}"#
+    );
+    let out = ok(us
+        .create_key()
+        .multi_region(true)
+        .policy(primary_policy)
+        .send()
+        .await);
+    let key_id = out.key_metadata().unwrap().key_id().to_owned();
+    expect_code(
+        us.replicate_key()
+            .key_id(&key_id)
+            .replica_region(AP)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(key_ids(&server.client(AP)).await.is_empty());
+    // The replica's policy refuses UpdatePrimaryRegion: the primary stays where it is.
+    let replica_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{DEFAULT_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":"*","Action":"kms:UpdatePrimaryRegion","Resource":"*"}}]}}"#
+    );
+    ok(us
+        .replicate_key()
+        .key_id(&key_id)
+        .replica_region(EU)
+        .policy(replica_policy)
+        .send()
+        .await);
+    expect_code(
+        us.update_primary_region()
+            .key_id(&key_id)
+            .primary_region(EU)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    for client in [&us, &eu] {
+        assert_eq!(
+            configuration(&metadata(client, &key_id).await).1,
+            US.to_owned()
+        );
+    }
 }

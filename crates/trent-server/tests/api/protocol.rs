@@ -56,6 +56,8 @@ const SUPPORTED: &[&str] = &[
     "RotateKeyOnDemand",
     "ListKeyRotations",
     "GetKeyLastUsage",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";
