@@ -577,6 +577,18 @@ async fn replicate_key_errors_change_nothing() {
             .await,
         "MalformedPolicyDocumentException",
     );
+    // The replica's policy passes the lockout check of CreateKey, unless bypassed.
+    let locked_out = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    expect_err(
+        us.replicate_key()
+            .key_id(&key_id)
+            .replica_region(AP)
+            .policy(locked_out)
+            .send()
+            .await,
+        "MalformedPolicyDocumentException",
+        Some("The new key policy will not allow you to update the key policy in the future."),
+    );
     expect_code(
         us.replicate_key()
             .key_id(&key_id)
@@ -597,10 +609,33 @@ async fn replicate_key_errors_change_nothing() {
     // Nothing was created anywhere.
     let ap = server.client(AP);
     assert!(key_ids(&ap).await.is_empty());
+    // Bypassed, the same policy is the replica's (and locks the administrator out there).
+    let bypassed = ok(us
+        .replicate_key()
+        .key_id(&key_id)
+        .replica_region("sa-east-1")
+        .policy(locked_out)
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await);
+    assert_eq!(bypassed.replica_policy(), Some(locked_out));
+    expect_code(
+        server
+            .client("sa-east-1")
+            .describe_key()
+            .key_id(&key_id)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
     assert!(key_ids(&server.client("cn-north-1")).await.is_empty());
     assert_eq!(
         configuration(&metadata(&us, &key_id).await),
-        (MultiRegionKeyType::Primary, US.to_owned(), regions(&[EU]))
+        (
+            MultiRegionKeyType::Primary,
+            US.to_owned(),
+            regions(&[EU, "sa-east-1"])
+        )
     );
 
     // UpdatePrimaryRegion's errors.
@@ -647,7 +682,11 @@ async fn replicate_key_errors_change_nothing() {
     );
     assert_eq!(
         configuration(&metadata(&eu, &key_id).await),
-        (MultiRegionKeyType::Replica, US.to_owned(), regions(&[EU]))
+        (
+            MultiRegionKeyType::Replica,
+            US.to_owned(),
+            regions(&[EU, "sa-east-1"])
+        )
     );
 }
 
@@ -981,7 +1020,7 @@ async fn each_key_policy_authorizes_its_own_region_key() {
     assert!(key_ids(&server.client(AP)).await.is_empty());
     // The replica's policy refuses UpdatePrimaryRegion: the primary stays where it is.
     let replica_policy = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{DEFAULT_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":"*","Action":"kms:UpdatePrimaryRegion","Resource":"*"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{DEFAULT_ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Principal":"*","Action":"kms:UpdatePrimaryRegion","Resource":"*"}},{{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{{"Bool":{{"kms:MultiRegion":"false"}}}}}},{{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"Bool":{{"kms:MultiRegion":"true"}}}}}}]}}"#
     );
     ok(us
         .replicate_key()
@@ -1004,4 +1043,11 @@ async fn each_key_policy_authorizes_its_own_region_key() {
             US.to_owned()
         );
     }
+    // kms:MultiRegion is true for every region-key of a multi-Region key.
+    let blob = encrypt(&eu, &key_id, b"x").await;
+    expect_code(
+        eu.decrypt().ciphertext_blob(blob.clone()).send().await,
+        "AccessDeniedException",
+    );
+    assert_eq!(decrypt(&us, &blob).await, b"x");
 }
