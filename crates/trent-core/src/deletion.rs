@@ -114,11 +114,7 @@ impl KeyService {
         let Some(mrk_id) = record.mrk_id.as_deref().filter(|_| !is_primary(record)) else {
             return Ok(None);
         };
-        let keys = self
-            .store
-            .multi_region_keys(mrk_id)
-            .await
-            .map_err(internal("reading a multi-Region key"))?;
+        let keys = self.region_keys(mrk_id, &record.account_id).await?;
         let Some(primary) = keys.iter().find(|k| is_primary(k)) else {
             return Ok(None);
         };

@@ -243,6 +243,23 @@ impl KeyService {
         Ok(None)
     }
 
+    /// Every region-key of the multi-Region key `mrk_id` of `account`, ordered by region.
+    /// (Ids are random, 128 bits: the account filter only makes sure no write ever
+    /// reaches another account's key, however unlikely a shared id.)
+    pub(crate) async fn region_keys(
+        &self,
+        mrk_id: &str,
+        account: &str,
+    ) -> Result<Vec<KeyRecord>, KmsError> {
+        let mut keys = self
+            .store
+            .multi_region_keys(mrk_id)
+            .await
+            .map_err(internal("reading a multi-Region key"))?;
+        keys.retain(|k| k.account_id == account);
+        Ok(keys)
+    }
+
     /// `KeyMetadata` with, for a multi-Region key, its `MultiRegionConfiguration` (read
     /// from the store: the set of replicas is not cached).
     pub(crate) async fn full_key_metadata(
@@ -251,11 +268,7 @@ impl KeyService {
     ) -> Result<KeyMetadata, KmsError> {
         let mut metadata = key_metadata(record);
         if let Some(mrk_id) = &record.mrk_id {
-            let keys = self
-                .store
-                .multi_region_keys(mrk_id)
-                .await
-                .map_err(internal("reading a multi-Region key"))?;
+            let keys = self.region_keys(mrk_id, &record.account_id).await?;
             metadata.multi_region_configuration = Some(multi_region_configuration(record, &keys));
         }
         Ok(metadata)

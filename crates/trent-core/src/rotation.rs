@@ -88,10 +88,8 @@ impl KeyService {
                     return Ok(false);
                 }
                 keys.extend(
-                    self.store
-                        .multi_region_keys(mrk_id)
-                        .await
-                        .map_err(internal("reading a multi-Region key"))?
+                    self.region_keys(mrk_id, &record.account_id)
+                        .await?
                         .into_iter()
                         .filter(|k| k.key_id != record.key_id),
                 );

@@ -115,11 +115,7 @@ impl KeyService {
             };
             require_primary(&primary, "replicate")?;
             require_not_pending_deletion(&primary)?;
-            let existing = self
-                .store
-                .multi_region_keys(&mrk_id)
-                .await
-                .map_err(internal("reading a multi-Region key"))?;
+            let existing = self.region_keys(&mrk_id, &primary.account_id).await?;
             if let Some(there) = existing.iter().find(|k| k.region == replica_region) {
                 return Err(KmsError::ReplicaAlreadyExists {
                     message: format!(

@@ -61,10 +61,8 @@ impl KeyService {
             // so this decision is never written against a stale set of replicas.
             let has_replicas = match &record.mrk_id {
                 Some(mrk_id) if is_primary(&record) => self
-                    .store
-                    .multi_region_keys(mrk_id)
-                    .await
-                    .map_err(internal("reading a multi-Region key"))?
+                    .region_keys(mrk_id, &record.account_id)
+                    .await?
                     .iter()
                     .any(|k| k.key_id != record.key_id),
                 _ => false,

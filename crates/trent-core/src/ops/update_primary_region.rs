@@ -55,11 +55,7 @@ impl KeyService {
 
         let _local = self.update_lock(&primary.key_id).lock().await;
         for attempt in 0..16 {
-            let keys = self
-                .store
-                .multi_region_keys(&mrk_id)
-                .await
-                .map_err(internal("reading a multi-Region key"))?;
+            let keys = self.region_keys(&mrk_id, &primary.account_id).await?;
             let old = keys
                 .iter()
                 .find(|k| k.key_id == primary.key_id)
