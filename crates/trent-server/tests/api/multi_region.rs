@@ -843,6 +843,14 @@ async fn a_primary_is_deleted_only_after_its_replicas() {
     replicate(&us, &key_id, EU).await;
     let eu_arn = key_arn(EU, DEFAULT_ACCOUNT, &key_id);
     let blob = encrypt(&us, &key_id, b"outlives the primary's schedule").await;
+    for client in [&us, &eu] {
+        ok(client
+            .create_alias()
+            .alias_name("alias/both-regions")
+            .target_key_id(&key_id)
+            .send()
+            .await);
+    }
 
     let out = ok(us
         .schedule_key_deletion()
@@ -931,6 +939,15 @@ async fn a_primary_is_deleted_only_after_its_replicas() {
         eu.describe_key().key_id(&key_id).send().await,
         "NotFoundException",
         Some(&format!("Key '{eu_arn}' does not exist")),
+    );
+    // Only the replica went, with its own alias; the primary keeps its alias.
+    expect_code(
+        eu.describe_key().key_id("alias/both-regions").send().await,
+        "NotFoundException",
+    );
+    assert_eq!(
+        metadata(&us, "alias/both-regions").await.arn(),
+        Some(us_arn.as_str())
     );
     let md = metadata(&us, &key_id).await;
     let primary_date = replica_date + 7 * DAY_MS;
