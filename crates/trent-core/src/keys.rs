@@ -221,12 +221,12 @@ impl KeyService {
         region: &str,
     ) -> Result<Option<Arc<LoadedKey>>, KmsError> {
         let uuid = uuid::Uuid::from_bytes(*bytes).hyphenated().to_string();
-        let mrk = mrk_storage_id(&format!("mrk-{}", hex_encode(bytes)), region);
         let in_region = |k: &Arc<LoadedKey>| k.record.region == region;
         // The hot path (Decrypt without KeyId) is served from the cache whichever it is.
         if let Some(k) = self.cache.key(&uuid).filter(in_region) {
             return Ok(Some(k));
         }
+        let mrk = mrk_storage_id(&format!("mrk-{}", hex_encode(bytes)), region);
         if let Some(k) = self.cache.key(&mrk) {
             return Ok(Some(k));
         }
