@@ -324,6 +324,8 @@ mod tests {
                 pending_deletion_window_days: None,
                 current_material_id: None,
                 multi_region: false,
+                mrk_id: None,
+                primary_region: None,
                 tags: Vec::new(),
                 policy: String::new(),
             },

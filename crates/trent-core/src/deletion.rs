@@ -3,11 +3,14 @@
 //! material and the key irrecoverably, with its aliases, as AWS does
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>).
 
-use trent_store::StoreError;
+use trent_store::{KeyRecord, StoreError};
 
 use crate::error::internal;
 use crate::jobs::ServiceEvent;
-use crate::keys::{conflict_backoff, STATE_PENDING_DELETION};
+use crate::keys::{
+    conflict_backoff, is_primary, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
+};
+use crate::rotation::DAY_MS;
 use crate::{KeyService, KmsError};
 
 const MAX_ATTEMPTS: usize = 16;
@@ -59,8 +62,26 @@ impl KeyService {
             {
                 return Ok(false);
             }
-            match self.store.delete_key(key_id, record.version).await {
+            // The last replica of a primary waiting for it (PendingReplicaDeletion): the
+            // primary's own waiting period starts now, in the same transaction
+            // (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html>).
+            let promoted = self.primary_waiting_for(&record, now).await?;
+            let deleted = match &promoted {
+                None => self.store.delete_key(key_id, record.version).await,
+                Some(primary) => {
+                    self.store
+                        .delete_key_and_update(key_id, record.version, Some(primary))
+                        .await
+                }
+            };
+            match deleted {
                 Ok(()) => {
+                    if let Some(primary) = &promoted {
+                        tracing::info!(
+                            key_arn = %primary.arn,
+                            "the last replica of a primary key was deleted: its waiting period begins"
+                        );
+                    }
                     // Its aliases went with it: forget every cached alias and key entry.
                     self.cache.clear();
                     self.usage.forget(key_id);
@@ -80,5 +101,35 @@ impl KeyService {
             }
         }
         Err(KmsError::Internal)
+    }
+
+    /// If `record` is the last replica of a multi-Region primary key in
+    /// `PendingReplicaDeletion`, that primary as it must become when `record` is deleted
+    /// at `now`: `PendingDeletion`, deleted its own waiting period from now.
+    async fn primary_waiting_for(
+        &self,
+        record: &KeyRecord,
+        now: i64,
+    ) -> Result<Option<KeyRecord>, KmsError> {
+        let Some(mrk_id) = record.mrk_id.as_deref().filter(|_| !is_primary(record)) else {
+            return Ok(None);
+        };
+        let keys = self.region_keys(mrk_id, &record.account_id).await?;
+        let Some(primary) = keys.iter().find(|k| is_primary(k)) else {
+            return Ok(None);
+        };
+        let others = keys
+            .iter()
+            .filter(|k| k.key_id != primary.key_id && k.key_id != record.key_id)
+            .count();
+        if primary.state != STATE_PENDING_REPLICA_DELETION || others > 0 {
+            return Ok(None);
+        }
+        let days = primary.pending_deletion_window_days.unwrap_or(30);
+        Ok(Some(KeyRecord {
+            state: STATE_PENDING_DELETION.to_owned(),
+            deletion_date: Some(now + i64::from(days) * DAY_MS),
+            ..primary.clone()
+        }))
     }
 }

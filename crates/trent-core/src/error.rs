@@ -84,6 +84,13 @@ pub enum KmsError {
     /// description of `ConflictException`).
     #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes.")]
     RotationConflict { arn: String },
+    /// A multi-Region operation on a key that cannot take it (a single-Region key, a
+    /// replica where the primary is needed): UnsupportedOperationException.
+    #[error("{message}")]
+    MultiRegionUnsupported { message: String },
+    /// ReplicateKey into a region that already has a region-key of the multi-Region key.
+    #[error("{message}")]
+    ReplicaAlreadyExists { message: String },
     #[error("{operation} is not supported by this Trent server yet.")]
     UnsupportedOperation { operation: &'static str },
     #[error("The request would have succeeded, but the DryRun option is set.")]
@@ -168,7 +175,9 @@ impl KmsError {
             | KmsError::TooManyTags { .. } => ErrorCode::TagException,
             KmsError::OnDemandRotationLimit { .. } => ErrorCode::LimitExceededException,
             KmsError::RotationConflict { .. } => ErrorCode::ConflictException,
+            KmsError::ReplicaAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::Unsupported { .. }
+            | KmsError::MultiRegionUnsupported { .. }
             | KmsError::UnsupportedOperation { .. }
             | KmsError::RotationUnsupported { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,

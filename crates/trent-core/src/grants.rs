@@ -28,7 +28,7 @@ use trent_store::{GrantRecord, KeyRecord};
 use trent_wire::{GrantOperation, KeyUsageType};
 
 use crate::error::internal;
-use crate::keys::{hex_encode, uuid_bytes};
+use crate::keys::{hex_encode, key_id_bytes};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -41,6 +41,9 @@ const META_GRANT_TOKEN_KEY: &str = "grant_token_key";
 const GRANT_TOKEN_KEY_AAD: &[u8] = b"trent:meta:grant_token_key:v1";
 const TOKEN_MAC_DOMAIN: &[u8] = b"trent:grant-token:v1";
 const TOKEN_VERSION: u8 = 1;
+/// The token of a grant on a multi-Region key: the key bytes are those of its `mrk-` id
+/// (the same in every region; the grant itself belongs to one region-key).
+const TOKEN_VERSION_MRK: u8 = 2;
 const GRANT_ID_LEN: usize = 32;
 const NONCE_LEN: usize = 16;
 const MAC_LEN: usize = 32;
@@ -49,6 +52,7 @@ const TOKEN_LEN: usize = 1 + GRANT_ID_LEN + 16 + NONCE_LEN + MAC_LEN;
 /// The grant a verified token names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TokenRef {
+    /// The public key id (a multi-Region key's is the same in every region).
     pub key_id: String,
     pub grant_id: String,
 }
@@ -90,7 +94,7 @@ impl KeyService {
         let mut named = Vec::new();
         for token in grant_tokens {
             let r = self.verify_grant_token(token).await?;
-            if r.key_id == key.key_id {
+            if r.key_id == crate::keys::public_key_id(key) {
                 named.push(r.grant_id);
             }
         }
@@ -190,7 +194,7 @@ impl KeyService {
         key_id: &str,
         grant_id: &str,
     ) -> Result<String, KmsError> {
-        let (Some(key), Some(grant)) = (uuid_bytes(key_id), grant_id_bytes(grant_id)) else {
+        let (Some(key), Some(grant)) = (key_id_bytes(key_id), grant_id_bytes(grant_id)) else {
             tracing::error!(
                 key_id,
                 "cannot make a grant token: malformed key or grant id"
@@ -200,7 +204,11 @@ impl KeyService {
         let nonce = trent_crypto::random_array::<NONCE_LEN>()
             .map_err(internal("generating a grant token nonce"))?;
         let mut body = Vec::with_capacity(TOKEN_LEN);
-        body.push(TOKEN_VERSION);
+        body.push(if key_id.starts_with("mrk-") {
+            TOKEN_VERSION_MRK
+        } else {
+            TOKEN_VERSION
+        });
         body.extend_from_slice(&grant);
         body.extend_from_slice(&key);
         body.extend_from_slice(&nonce);
@@ -219,7 +227,10 @@ impl KeyService {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
             .map_err(|_| KmsError::InvalidGrantToken)?;
-        if bytes.len() != TOKEN_LEN || bytes.first() != Some(&TOKEN_VERSION) {
+        let version = bytes.first().copied();
+        if bytes.len() != TOKEN_LEN
+            || !(version == Some(TOKEN_VERSION) || version == Some(TOKEN_VERSION_MRK))
+        {
             return Err(KmsError::InvalidGrantToken);
         }
         let (body, mac) = bytes.split_at(TOKEN_LEN - MAC_LEN);
@@ -236,7 +247,11 @@ impl KeyService {
             .try_into()
             .map_err(|_| KmsError::InvalidGrantToken)?;
         Ok(TokenRef {
-            key_id: uuid::Uuid::from_bytes(key).hyphenated().to_string(),
+            key_id: if version == Some(TOKEN_VERSION_MRK) {
+                format!("mrk-{}", hex_encode(&key))
+            } else {
+                uuid::Uuid::from_bytes(key).hyphenated().to_string()
+            },
             grant_id: hex_encode(grant),
         })
     }

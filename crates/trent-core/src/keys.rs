@@ -9,7 +9,7 @@ use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, StoreError};
 use trent_wire::{
     CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
-    OriginType, Timestamp,
+    MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType, OriginType, Timestamp,
 };
 
 use crate::authz::Access;
@@ -34,6 +34,45 @@ pub(crate) const STATE_ENABLED: &str = "Enabled";
 pub(crate) const STATE_DISABLED: &str = "Disabled";
 pub(crate) const STATE_PENDING_DELETION: &str = "PendingDeletion";
 pub(crate) const STATE_PENDING_IMPORT: &str = "PendingImport";
+/// A multi-Region primary key scheduled for deletion while it still has replicas.
+pub(crate) const STATE_PENDING_REPLICA_DELETION: &str = "PendingReplicaDeletion";
+
+/// The key id of a key as every response and audit record shows it (the id in its ARN):
+/// the shared `mrk-...` id of a region-key of a multi-Region key, else its storage id.
+pub(crate) fn public_key_id(record: &KeyRecord) -> &str {
+    record.mrk_id.as_deref().unwrap_or(&record.key_id)
+}
+
+/// The storage id of the region-key of the multi-Region key `mrk_id` in `region`: the
+/// store keeps key ids unique across regions, and a multi-Region key has one id in every
+/// region (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>).
+/// `@` never occurs in a key id, so no storage id is ever a public one.
+pub(crate) fn mrk_storage_id(mrk_id: &str, region: &str) -> String {
+    format!("{mrk_id}@{region}")
+}
+
+/// The storage id of the key a request names by `key_id` in `region`.
+pub(crate) fn storage_key_id(key_id: &str, region: &str) -> String {
+    if key_id.starts_with("mrk-") {
+        mrk_storage_id(key_id, region)
+    } else {
+        key_id.to_owned()
+    }
+}
+
+/// The public key id of a storage id (see [`mrk_storage_id`]).
+pub(crate) fn public_id_of(storage_id: &str) -> &str {
+    storage_id.split_once('@').map_or(storage_id, |(id, _)| id)
+}
+
+/// The 16 bytes that stand for a key in ciphertext blobs and grant tokens: a UUID's
+/// bytes, or the 32 hex digits of a multi-Region key id (see `trent_crypto::blob`).
+pub(crate) fn key_id_bytes(public_id: &str) -> Option<[u8; 16]> {
+    match public_id.strip_prefix("mrk-") {
+        Some(hex) => hex_decode(hex)?.try_into().ok(),
+        None => uuid_bytes(public_id),
+    }
+}
 
 /// The authenticated data that binds sealed material to its key and version.
 pub(crate) fn material_aad(key_arn: &str, material_id: &str) -> Vec<u8> {
@@ -140,7 +179,13 @@ impl KeyService {
         let not_found = || KmsError::KeyNotFound {
             arn: key_arn(region, &key_account, &key_id),
         };
-        let key = self.load(&key_id).await?.ok_or_else(not_found)?;
+        // Aliases hold storage ids; a key id or ARN names the key of the caller's region.
+        let storage_id = if alias.is_some() {
+            key_id.clone()
+        } else {
+            storage_key_id(&key_id, region)
+        };
+        let key = self.load(&storage_id).await?.ok_or_else(not_found)?;
         if key.record.region != region || key.record.account_id != key_account {
             return Err(not_found());
         }
@@ -170,6 +215,90 @@ impl KeyService {
         Ok(alias.target_key_id)
     }
 
+    /// The key a ciphertext blob or grant token names by its 16 key-id bytes, in `region`:
+    /// the UUID key of those bytes if it is in that region, else the region-key of the
+    /// multi-Region key `mrk-<hex of the bytes>` there. (Random UUIDs and random mrk ids
+    /// never share bytes in practice; a UUID key of another region is no answer either.)
+    pub(crate) async fn key_by_id_bytes(
+        &self,
+        bytes: &[u8; 16],
+        region: &str,
+    ) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+        let uuid = uuid::Uuid::from_bytes(*bytes).hyphenated().to_string();
+        let in_region = |k: &Arc<LoadedKey>| k.record.region == region;
+        // The hot path (Decrypt without KeyId) is served from the cache whichever it is.
+        if let Some(k) = self.cache.key(&uuid).filter(in_region) {
+            return Ok(Some(k));
+        }
+        let mrk = mrk_storage_id(&format!("mrk-{}", hex_encode(bytes)), region);
+        if let Some(k) = self.cache.key(&mrk) {
+            return Ok(Some(k));
+        }
+        // Trent makes version-4 UUIDs: bytes that are not one are most likely an mrk id's,
+        // so look that up first (an MRK's ciphertext then costs one store read, not two),
+        // and the other form only if the first is not there.
+        let v4 = bytes[6] >> 4 == 4 && bytes[8] & 0xc0 == 0x80;
+        let order = if v4 { [&uuid, &mrk] } else { [&mrk, &uuid] };
+        for id in order {
+            if let Some(k) = self.load(id).await?.filter(in_region) {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every region-key of the multi-Region key `mrk_id` of `account`, ordered by region.
+    /// (Ids are random, 128 bits: the account filter only makes sure no write ever
+    /// reaches another account's key, however unlikely a shared id.)
+    pub(crate) async fn region_keys(
+        &self,
+        mrk_id: &str,
+        account: &str,
+    ) -> Result<Vec<KeyRecord>, KmsError> {
+        let mut keys = self
+            .store
+            .multi_region_keys(mrk_id)
+            .await
+            .map_err(internal("reading a multi-Region key"))?;
+        keys.retain(|k| k.account_id == account);
+        Ok(keys)
+    }
+
+    /// `KeyMetadata` with, for a multi-Region key, its `MultiRegionConfiguration` (read
+    /// from the store: the set of replicas is not cached).
+    pub(crate) async fn full_key_metadata(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<KeyMetadata, KmsError> {
+        let mut metadata = key_metadata(record);
+        if let Some(mrk_id) = &record.mrk_id {
+            let keys = self.region_keys(mrk_id, &record.account_id).await?;
+            metadata.multi_region_configuration = Some(multi_region_configuration(record, &keys));
+        }
+        if crate::import::is_external(record) {
+            // "ExpirationModel: present only when Origin is EXTERNAL"; "ValidTo: the
+            // earliest time at which any imported key material permanently associated with
+            // this KMS key expires".
+            let materials = self
+                .store
+                .imported_materials(&record.key_id)
+                .await
+                .map_err(internal("reading imported key material"))?;
+            let current = record
+                .current_material_id
+                .as_deref()
+                .and_then(|c| materials.iter().find(|m| m.material_id == c));
+            metadata.expiration_model = current.and_then(crate::import::expiration_model_of);
+            metadata.valid_to = materials
+                .iter()
+                .filter(|m| m.sealed.is_some())
+                .filter_map(|m| m.valid_to)
+                .min()
+                .map(Timestamp::from_millis);
+        }
+        Ok(metadata)
+    }
+
     /// A key with its unsealed material, from the cache or else from the store.
     pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<LoadedKey>>, KmsError> {
         if let Some(k) = self.cache.key(key_id) {
@@ -190,8 +319,8 @@ impl KeyService {
     }
 
     async fn unseal_key(&self, record: KeyRecord) -> Result<LoadedKey, KmsError> {
-        let key_id_bytes = uuid_bytes(&record.key_id).ok_or_else(|| {
-            tracing::error!(key_id = %record.key_id, "stored key id is not a UUID");
+        let key_id_bytes = key_id_bytes(public_key_id(&record)).ok_or_else(|| {
+            tracing::error!(key_id = %record.key_id, "stored key id is not a UUID or mrk id");
             KmsError::Internal
         })?;
         // A key with imported key material may have no current material (never imported):
@@ -344,6 +473,48 @@ pub(crate) fn unseal_material(
     })
 }
 
+/// DescribeKey's `MultiRegionConfiguration` of a region-key, given every region-key of its
+/// multi-Region key: the primary (by the shared primary region), and every other region-key
+/// as a replica.
+pub(crate) fn multi_region_configuration(
+    record: &KeyRecord,
+    keys: &[KeyRecord],
+) -> MultiRegionConfiguration {
+    let mrk_id = public_key_id(record);
+    let primary_region = record.primary_region.as_deref().unwrap_or(&record.region);
+    let entry = |region: &str| MultiRegionKey {
+        arn: Some(key_arn(region, &record.account_id, mrk_id)),
+        region: Some(region.to_owned()),
+    };
+    let mut replicas: Vec<MultiRegionKey> = keys
+        .iter()
+        .filter(|k| k.account_id == record.account_id && k.region != primary_region)
+        .map(|k| entry(&k.region))
+        .collect();
+    if record.region != primary_region && !keys.iter().any(|k| k.region == record.region) {
+        replicas.push(entry(&record.region));
+    }
+    MultiRegionConfiguration {
+        multi_region_key_type: Some(if record.region == primary_region {
+            MultiRegionKeyType::Primary
+        } else {
+            MultiRegionKeyType::Replica
+        }),
+        primary_key: Some(entry(primary_region)),
+        replica_keys: Some(replicas),
+    }
+}
+
+/// Whether a region-key is the primary key of its multi-Region key.
+pub(crate) fn is_primary(record: &KeyRecord) -> bool {
+    record.primary_region.as_deref() == Some(record.region.as_str())
+}
+
+/// Whether a region-key is a replica key of a multi-Region key.
+pub(crate) fn is_replica(record: &KeyRecord) -> bool {
+    record.mrk_id.is_some() && !is_primary(record)
+}
+
 /// Cryptographic operations need an enabled key.
 pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
     match record.state.as_str() {
@@ -405,6 +576,9 @@ pub(crate) fn key_usage_of(record: &KeyRecord) -> KeyUsageType {
 pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
     let state = KeyState::parse(&record.state);
     let pending = record.state == STATE_PENDING_DELETION;
+    // "present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata
+    // PendingDeletionWindowInDays); Trent shows it while PendingDeletion too, as before.
+    let window_shown = pending || record.state == STATE_PENDING_REPLICA_DELETION;
     let key_spec = KeySpec::parse(&record.key_spec);
     let kind = KeyKind::of(&record.key_spec);
     let lists = kind
@@ -412,7 +586,7 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         .unwrap_or_default();
     KeyMetadata {
         aws_account_id: Some(record.account_id.clone()),
-        key_id: record.key_id.clone(),
+        key_id: public_key_id(record).to_owned(),
         arn: Some(record.arn.clone()),
         creation_date: Some(Timestamp::from_millis(record.created_at)),
         enabled: Some(record.state == STATE_ENABLED),
@@ -433,7 +607,7 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         mac_algorithms: lists.mac,
         key_agreement_algorithms: lists.key_agreement,
         multi_region: Some(record.multi_region),
-        pending_deletion_window_in_days: if pending {
+        pending_deletion_window_in_days: if window_shown {
             record.pending_deletion_window_days
         } else {
             None
@@ -444,5 +618,27 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
             .clone()
             .filter(|_| kind == Some(KeyKind::Symmetric)),
         ..KeyMetadata::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_region_ids_map_between_public_storage_and_blob_forms() {
+        let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+        assert_eq!(storage_key_id(mrk, "eu-west-1"), format!("{mrk}@eu-west-1"));
+        assert_eq!(public_id_of(&storage_key_id(mrk, "eu-west-1")), mrk);
+        let uuid = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(storage_key_id(uuid, "eu-west-1"), uuid);
+        assert_eq!(public_id_of(uuid), uuid);
+        // The same 16 bytes, spelled as an mrk id's hex or as a UUID.
+        assert_eq!(key_id_bytes(mrk), key_id_bytes(uuid));
+        assert_eq!(
+            key_id_bytes(mrk).map(|b| hex_encode(&b)),
+            Some(mrk[4..].to_owned())
+        );
+        assert_eq!(key_id_bytes("mrk-12"), None);
     }
 }

@@ -106,9 +106,17 @@ impl crate::KeyService {
         if !TRACKED_OPERATIONS.contains(&operation) {
             return;
         }
-        let key_id = key.rsplit_once(":key/").map_or(key, |(_, id)| id);
+        // Usage is kept per region-key: an ARN names a multi-Region key's region-key by
+        // its region (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
+        let key_id = match key.rsplit_once(":key/") {
+            Some((prefix, id)) => {
+                let region = prefix.split(':').nth(3).unwrap_or_default();
+                crate::keys::storage_key_id(id, region)
+            }
+            None => key.to_owned(),
+        };
         self.usage.record(KeyUsageRecord {
-            key_id: key_id.to_owned(),
+            key_id,
             operation: operation.to_owned(),
             used_at: self.clock.now_millis(),
             event_id: event_id.map(str::to_owned),

@@ -9,7 +9,7 @@ use trent_wire::RotationType;
 
 use crate::error::internal;
 use crate::jobs::ServiceEvent;
-use crate::keys::{conflict_backoff, hex_encode, STATE_ENABLED};
+use crate::keys::{conflict_backoff, hex_encode, is_primary, public_key_id, STATE_ENABLED};
 use crate::keyspec::KeyKind;
 use crate::{KeyService, KmsError};
 
@@ -87,52 +87,77 @@ impl KeyService {
                     });
                 }
             }
+            // A multi-Region key rotates in every region at once: its primary (the only
+            // region-key whose rotation can be asked for, and which holds the schedule)
+            // and every replica get the same new material, with the same material id
+            // (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-manage.html#multi-region-rotate>).
+            let mut keys = vec![record.clone()];
+            if let Some(mrk_id) = &record.mrk_id {
+                if !is_primary(&record) {
+                    // UpdatePrimaryRegion moved the primary since the caller looked.
+                    return Ok(false);
+                }
+                keys.extend(
+                    self.region_keys(mrk_id, &record.account_id)
+                        .await?
+                        .into_iter()
+                        .filter(|k| k.key_id != record.key_id),
+                );
+            }
             let (_, material) =
                 SymmetricKey::generate().map_err(internal("generating key material"))?;
             let material_id =
                 hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
-            let sealed = self.seal_material(&record.arn, &material_id, &material)?;
-            let m = MaterialRecord {
-                key_id: key_id.to_owned(),
-                material_id: material_id.clone(),
-                created_at: now,
-                sealed,
+            let mut rotations = Vec::with_capacity(keys.len());
+            for k in &keys {
+                let sealed = self.seal_material(&k.arn, &material_id, &material)?;
+                rotations.push((
+                    k.version,
+                    MaterialRecord {
+                        key_id: k.key_id.clone(),
+                        material_id: material_id.clone(),
+                        created_at: now,
+                        sealed,
+                    },
+                    RotationRecord {
+                        key_id: k.key_id.clone(),
+                        material_id: material_id.clone(),
+                        rotated_at: now,
+                        rotation_type: rotation_type.as_str().to_owned(),
+                    },
+                ));
+            }
+            let written = match rotations.as_slice() {
+                [(version, m, rotation)] => self
+                    .store
+                    .rotate_key(*version, m, rotation, next)
+                    .await
+                    .map(|_| ()),
+                _ => self.store.rotate_keys(&rotations, next).await,
             };
-            let rotation = RotationRecord {
-                key_id: key_id.to_owned(),
-                material_id: material_id.clone(),
-                rotated_at: now,
-                rotation_type: rotation_type.as_str().to_owned(),
-            };
-            match self
-                .store
-                .rotate_key(record.version, &m, &rotation, next)
-                .await
-            {
-                Ok(version) => {
-                    // The cached key lacks the new material: reload it on next use.
-                    self.cache.drop_key(key_id);
-                    tracing::debug!(
-                        key_id,
-                        version,
-                        rotation = rotation_type.as_str(),
-                        "rotated a key"
-                    );
-                    self.emit(ServiceEvent::RotateKey {
-                        account_id: record.account_id.clone(),
-                        region: record.region.clone(),
-                        key_arn: record.arn.clone(),
-                        key_id: record.key_id.clone(),
-                        key_origin: record.origin.clone(),
-                        rotation_type: rotation_type.as_str(),
-                        previous_material_id: record
-                            .current_material_id
-                            .clone()
-                            .unwrap_or_default(),
-                        current_material_id: material_id,
-                        at: now,
-                    })
-                    .await;
+            match written {
+                Ok(()) => {
+                    for k in &keys {
+                        // The cached key lacks the new material: reload it on next use.
+                        self.cache.drop_key(&k.key_id);
+                        tracing::debug!(
+                            key_id = %k.key_id,
+                            rotation = rotation_type.as_str(),
+                            "rotated a key"
+                        );
+                        self.emit(ServiceEvent::RotateKey {
+                            account_id: k.account_id.clone(),
+                            region: k.region.clone(),
+                            key_arn: k.arn.clone(),
+                            key_id: public_key_id(k).to_owned(),
+                            key_origin: k.origin.clone(),
+                            rotation_type: rotation_type.as_str(),
+                            previous_material_id: k.current_material_id.clone().unwrap_or_default(),
+                            current_material_id: material_id.clone(),
+                            at: now,
+                        })
+                        .await;
+                    }
                     return Ok(true);
                 }
                 Err(StoreError::Conflict) => conflict_backoff(attempt).await,

@@ -8,6 +8,15 @@
 //! [AWS KMS does for symmetric keys](https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html);
 //! authenticating it means a blob cannot be re-attributed to another key or
 //! version.
+//!
+//! The key id bytes are the 16 bytes of the key's UUID, or, for a
+//! [multi-Region key](https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html)
+//! (`mrk-` + 32 hex digits), the 16 bytes those hex digits spell. A multi-Region
+//! key has that one id in every region it is replicated to, and the same material
+//! (with the same material ids) in each, so a blob made in one region names, by
+//! the same bytes, the key of whichever region it is decrypted in: the key
+//! service looks the bytes up in the caller's region. Blobs of single-Region keys
+//! are unchanged.
 
 use std::fmt;
 

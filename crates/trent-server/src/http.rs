@@ -482,6 +482,16 @@ async fn dispatch(
             delete_imported_key_material,
             DeleteImportedKeyMaterialRequest
         ),
+        Operation::ReplicateKey => {
+            call!(service, caller, body, replicate_key, ReplicateKeyRequest)
+        }
+        Operation::UpdatePrimaryRegion => call!(
+            service,
+            caller,
+            body,
+            update_primary_region,
+            UpdatePrimaryRegionRequest
+        ),
         other => {
             return Err(KmsError::UnsupportedOperation {
                 operation: other.name(),

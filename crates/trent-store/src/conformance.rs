@@ -76,6 +76,10 @@ macro_rules! __store_conformance_cases {
             grant_changes_are_announced,
             imported_material_lifecycle,
             key_without_material_must_say_so,
+            replica_copies_material_history_under_the_source_version_check,
+            rotate_keys_rotates_every_region_key_or_none,
+            update_keys_moves_the_rotation_schedule_or_writes_nothing,
+            delete_key_and_update_is_one_transaction,
         }
     };
 }
@@ -169,6 +173,8 @@ fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
         pending_deletion_window_days: None,
         current_material_id: Some(material_id.clone()),
         multi_region: false,
+        mrk_id: None,
+        primary_region: None,
         tags: Vec::new(),
         policy: format!("{{\"Statement\":[{{\"Principal\":{{\"AWS\":\"{account}\"}}}}]}}"),
     };
@@ -301,6 +307,8 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
     key.deletion_date = Some(T0 + 7 * 86_400_000);
     key.pending_deletion_window_days = Some(7);
     key.multi_region = true;
+    key.mrk_id = Some(format!("mrk-{}", unique().replace('-', "")));
+    key.primary_region = Some(OTHER_REGION.to_owned());
     key.tags = tags(&[
         ("zeta", "last-set-first"),
         ("Alpha", ""),
@@ -439,6 +447,7 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
     change.pending_deletion_window_days = Some(30);
     change.current_material_id = Some(unique());
     change.multi_region = true;
+    change.primary_region = Some(OTHER_REGION.to_owned());
     change.key_spec = "HMAC_256".to_owned();
     change.key_usage = "GENERATE_VERIFY_MAC".to_owned();
     change.origin = "EXTERNAL".to_owned();
@@ -458,6 +467,7 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
     back.deletion_date = None;
     back.pending_deletion_window_days = None;
     back.multi_region = false;
+    back.primary_region = None;
     let again = store.update_key(&back).await.expect("second update_key");
     assert_eq!(again, KeyRecord { version: 3, ..back });
     assert_eq!(stored_key(store, &key.key_id).await, again);
@@ -2434,4 +2444,369 @@ pub async fn key_without_material_must_say_so(store: Arc<dyn Store>) {
         .source()
         .is_some_and(|s| s.downcast_ref::<InvalidRecord>().is_some()));
     assert_eq!(store.key(&key.key_id).await.unwrap(), None);
+}
+
+// Multi-Region keys (migration 0007).
+
+/// A multi-Region primary key in `REGION` (storage id `<mrk id>@REGION`) with one rotation.
+async fn mrk_primary(store: &dyn Store, account: &str) -> (KeyRecord, Vec<MaterialRecord>) {
+    let mrk_id = format!("mrk-{}", unique().replace('-', ""));
+    let (mut key, mut first) = new_key(account, REGION);
+    key.key_id = format!("{mrk_id}@{REGION}");
+    key.arn = format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}");
+    key.multi_region = true;
+    key.mrk_id = Some(mrk_id);
+    key.primary_region = Some(REGION.to_owned());
+    first.key_id = key.key_id.clone();
+    store
+        .create_key(&key, Some(&first))
+        .await
+        .expect("create_key");
+    let second = MaterialRecord {
+        key_id: key.key_id.clone(),
+        material_id: unique(),
+        created_at: T0 + 1,
+        sealed: sealed(),
+    };
+    let rotation = RotationRecord {
+        key_id: key.key_id.clone(),
+        material_id: second.material_id.clone(),
+        rotated_at: T0 + 1,
+        rotation_type: "ON_DEMAND".to_owned(),
+    };
+    store
+        .rotate_key(1, &second, &rotation, None)
+        .await
+        .expect("rotate_key");
+    (stored_key(store, &key.key_id).await, vec![first, second])
+}
+
+/// The replica of `primary` in `region`, with the primary's materials re-keyed to it.
+fn mrk_replica(
+    primary: &KeyRecord,
+    materials: &[MaterialRecord],
+    region: &str,
+) -> (KeyRecord, Vec<MaterialRecord>, Vec<RotationRecord>) {
+    let mrk_id = primary.mrk_id.clone().expect("an MRK");
+    let key_id = format!("{mrk_id}@{region}");
+    let replica = KeyRecord {
+        key_id: key_id.clone(),
+        region: region.to_owned(),
+        arn: format!("arn:aws:kms:{region}:{}:key/{mrk_id}", primary.account_id),
+        version: 1,
+        description: "replica".to_owned(),
+        tags: tags(&[("region", region)]),
+        ..primary.clone()
+    };
+    let copies: Vec<MaterialRecord> = materials
+        .iter()
+        .map(|m| MaterialRecord {
+            key_id: key_id.clone(),
+            sealed: sealed(),
+            ..m.clone()
+        })
+        .collect();
+    let rotations = vec![RotationRecord {
+        key_id,
+        material_id: materials[1].material_id.clone(),
+        rotated_at: T0 + 1,
+        rotation_type: "ON_DEMAND".to_owned(),
+    }];
+    (replica, copies, rotations)
+}
+
+/// A replica is created with every material version of its primary in order and its
+/// rotations, only if the primary did not change meanwhile (whose version it bumps).
+pub async fn replica_copies_material_history_under_the_source_version_check(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (primary, materials) = mrk_primary(store, &account()).await;
+    let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
+
+    let stale = store
+        .create_replica_key(
+            &primary.key_id,
+            primary.version - 1,
+            &replica,
+            &copies,
+            &rotations,
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    assert!(store.key(&replica.key_id).await.expect("key").is_none());
+
+    let bumped = store
+        .create_replica_key(
+            &primary.key_id,
+            primary.version,
+            &replica,
+            &copies,
+            &rotations,
+        )
+        .await
+        .expect("create_replica_key");
+    assert_eq!(bumped, primary.version + 1);
+    assert_eq!(stored_key(store, &replica.key_id).await, replica);
+    assert_eq!(
+        store.materials(&replica.key_id).await.expect("materials"),
+        copies
+    );
+    let history = store
+        .material_history(&replica.key_id, false, None, 10)
+        .await
+        .expect("material_history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].rotation_type.as_deref(), Some("ON_DEMAND"));
+    assert_eq!(
+        store
+            .count_rotations(&replica.key_id, "ON_DEMAND")
+            .await
+            .expect("count"),
+        1
+    );
+
+    let again = store
+        .create_replica_key(&primary.key_id, bumped, &replica, &copies, &rotations)
+        .await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
+    assert_eq!(stored_key(store, &primary.key_id).await.version, bumped);
+
+    let all = store
+        .multi_region_keys(primary.mrk_id.as_deref().expect("mrk"))
+        .await
+        .expect("multi_region_keys");
+    let regions: Vec<&str> = all.iter().map(|k| k.region.as_str()).collect();
+    let mut sorted = regions.clone();
+    sorted.sort_unstable();
+    assert_eq!(regions, sorted, "ordered by region");
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&replica));
+    assert!(store
+        .multi_region_keys("mrk-00000000000000000000000000000000")
+        .await
+        .expect("none")
+        .is_empty());
+}
+
+/// Rotating a multi-Region key adds the new material to every region-key at once, or, if
+/// any of them changed meanwhile, to none.
+pub async fn rotate_keys_rotates_every_region_key_or_none(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (primary, materials) = mrk_primary(store, &account()).await;
+    let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
+    let version = store
+        .create_replica_key(
+            &primary.key_id,
+            primary.version,
+            &replica,
+            &copies,
+            &rotations,
+        )
+        .await
+        .expect("create_replica_key");
+    store
+        .set_rotation_schedule(
+            version,
+            &RotationSchedule {
+                key_id: primary.key_id.clone(),
+                enabled: true,
+                period_days: 90,
+                next_rotation_at: Some(T0 + 10),
+            },
+        )
+        .await
+        .expect("schedule");
+    let primary = stored_key(store, &primary.key_id).await;
+    let material_id = unique();
+    let rotation_of = |key: &KeyRecord| {
+        (
+            key.version,
+            MaterialRecord {
+                key_id: key.key_id.clone(),
+                material_id: material_id.clone(),
+                created_at: T0 + 5,
+                sealed: sealed(),
+            },
+            RotationRecord {
+                key_id: key.key_id.clone(),
+                material_id: material_id.clone(),
+                rotated_at: T0 + 5,
+                rotation_type: "AUTOMATIC".to_owned(),
+            },
+        )
+    };
+    let mut stale = rotation_of(&replica);
+    stale.0 -= 1;
+    let refused = store
+        .rotate_keys(&[rotation_of(&primary), stale], Some(T0 + 99))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    assert_eq!(stored_key(store, &primary.key_id).await, primary);
+    assert_eq!(store.materials(&primary.key_id).await.expect("m").len(), 2);
+    assert_eq!(store.materials(&replica.key_id).await.expect("m").len(), 2);
+
+    store
+        .rotate_keys(
+            &[rotation_of(&primary), rotation_of(&replica)],
+            Some(T0 + 99),
+        )
+        .await
+        .expect("rotate_keys");
+    for key in [&primary, &replica] {
+        let now = stored_key(store, &key.key_id).await;
+        assert_eq!(now.current_material_id.as_ref(), Some(&material_id));
+        assert_eq!(now.version, key.version + 1);
+        let history = store
+            .material_history(&key.key_id, true, None, 10)
+            .await
+            .expect("history");
+        assert_eq!(
+            history.last().map(|h| h.material_id.as_str()),
+            Some(material_id.as_str())
+        );
+    }
+    let schedule = store
+        .rotation_schedule(&primary.key_id)
+        .await
+        .expect("schedule")
+        .expect("present");
+    assert_eq!(schedule.next_rotation_at, Some(T0 + 99));
+    assert!(store
+        .rotation_schedule(&replica.key_id)
+        .await
+        .expect("schedule")
+        .is_none());
+}
+
+/// UpdatePrimaryRegion's write: every region-key updated and the schedule moved, or, on a
+/// stale version, nothing.
+pub async fn update_keys_moves_the_rotation_schedule_or_writes_nothing(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (primary, materials) = mrk_primary(store, &account()).await;
+    let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
+    let version = store
+        .create_replica_key(
+            &primary.key_id,
+            primary.version,
+            &replica,
+            &copies,
+            &rotations,
+        )
+        .await
+        .expect("create_replica_key");
+    let schedule = RotationSchedule {
+        key_id: primary.key_id.clone(),
+        enabled: true,
+        period_days: 180,
+        next_rotation_at: Some(T0 + 10),
+    };
+    store
+        .set_rotation_schedule(version, &schedule)
+        .await
+        .expect("schedule");
+    let primary = stored_key(store, &primary.key_id).await;
+    let swapped = |k: &KeyRecord| KeyRecord {
+        primary_region: Some(OTHER_REGION.to_owned()),
+        ..k.clone()
+    };
+    let stale = KeyRecord {
+        version: replica.version - 1,
+        ..swapped(&replica)
+    };
+    let refused = store
+        .update_keys(
+            &[swapped(&primary), stale],
+            &primary.key_id,
+            &replica.key_id,
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    assert_eq!(stored_key(store, &primary.key_id).await, primary);
+    assert_eq!(
+        store.rotation_schedule(&primary.key_id).await.expect("s"),
+        Some(schedule.clone())
+    );
+
+    let stored = store
+        .update_keys(
+            &[swapped(&primary), swapped(&replica)],
+            &primary.key_id,
+            &replica.key_id,
+        )
+        .await
+        .expect("update_keys");
+    assert_eq!(stored.len(), 2);
+    for (before, after) in [&primary, &replica].into_iter().zip(&stored) {
+        assert_eq!(after.version, before.version + 1);
+        assert_eq!(after.primary_region.as_deref(), Some(OTHER_REGION));
+        assert_eq!(stored_key(store, &before.key_id).await, *after);
+    }
+    assert!(store
+        .rotation_schedule(&primary.key_id)
+        .await
+        .expect("s")
+        .is_none());
+    assert_eq!(
+        store.rotation_schedule(&replica.key_id).await.expect("s"),
+        Some(RotationSchedule {
+            key_id: replica.key_id.clone(),
+            ..schedule
+        })
+    );
+}
+
+/// Deleting the last replica and updating the primary happen together or not at all.
+pub async fn delete_key_and_update_is_one_transaction(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let (primary, materials) = mrk_primary(store, &account()).await;
+    let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
+    store
+        .create_replica_key(
+            &primary.key_id,
+            primary.version,
+            &replica,
+            &copies,
+            &rotations,
+        )
+        .await
+        .expect("create_replica_key");
+    let primary = stored_key(store, &primary.key_id).await;
+    let promoted = KeyRecord {
+        state: "PendingDeletion".to_owned(),
+        deletion_date: Some(T0 + 7 * 86_400_000),
+        pending_deletion_window_days: Some(7),
+        ..primary.clone()
+    };
+    let stale = KeyRecord {
+        version: primary.version - 1,
+        ..promoted.clone()
+    };
+    let refused = store
+        .delete_key_and_update(&replica.key_id, replica.version, Some(&stale))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    assert_eq!(stored_key(store, &replica.key_id).await, replica);
+    assert_eq!(stored_key(store, &primary.key_id).await, primary);
+
+    store
+        .delete_key_and_update(&replica.key_id, replica.version, Some(&promoted))
+        .await
+        .expect("delete_key_and_update");
+    assert!(store.key(&replica.key_id).await.expect("key").is_none());
+    assert!(store
+        .materials(&replica.key_id)
+        .await
+        .expect("m")
+        .is_empty());
+    assert_eq!(
+        stored_key(store, &primary.key_id).await,
+        KeyRecord {
+            version: primary.version + 1,
+            ..promoted
+        }
+    );
+    let left = store
+        .multi_region_keys(primary.mrk_id.as_deref().expect("mrk"))
+        .await
+        .expect("multi_region_keys");
+    assert_eq!(left.len(), 1);
 }

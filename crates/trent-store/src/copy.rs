@@ -3,6 +3,11 @@
 //! record, every material version and every sealed byte verbatim. Nothing is unsealed or
 //! re-encrypted (this crate cannot: it never sees the root key), so the nodes of the
 //! cluster must be given the same root key file.
+//!
+//! Multi-Region keys (migration 0007) need nothing more: each region-key is a key row of
+//! its own (its `mrk_id` and `primary_region` columns travel with the row through
+//! `create_key`), with its own materials, rotations, schedule (the primary's), grants and
+//! aliases, each copied like those of any key.
 
 use crate::{GrantLimits, PostgresStore, SqliteStore, Store, StoreError};
 

@@ -35,7 +35,9 @@ pub use sqlite::SqliteStore;
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRecord {
-    /// The key id (a UUID, lowercase, hyphenated). Unique across the whole store.
+    /// The key's storage id, unique across the whole store: the key id (a UUID, lowercase,
+    /// hyphenated) of a single-Region key; for a region-key of a multi-Region key an id the
+    /// key service derives from `mrk_id` and the region (the store does not interpret it).
     pub key_id: String,
     pub account_id: String,
     pub region: String,
@@ -57,6 +59,12 @@ pub struct KeyRecord {
     /// 0006).
     pub current_material_id: Option<String>,
     pub multi_region: bool,
+    /// Multi-Region keys: the key id the primary and every replica share (`mrk-...`);
+    /// `None` for a single-Region key. Never changes.
+    pub mrk_id: Option<String>,
+    /// Multi-Region keys: the region of the primary key, the same in every region-key of
+    /// one multi-Region key; `None` for a single-Region key.
+    pub primary_region: Option<String>,
     /// Tags in the order they were first set; keys are unique.
     pub tags: Vec<(String, String)>,
     /// The key policy (the key's only policy, `default`): the JSON document exactly as it
@@ -463,6 +471,55 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         limit: u32,
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError>;
+    // Multi-Region keys (migration 0007). Every region-key is a key of its own (its own
+    // row, tags, policy, grants, aliases, state); these writes change several of them in
+    // one transaction, version-checked each, so that what they share (material, rotations,
+    // the primary region) never differs between them, on any node.
+
+    /// Every region-key of the multi-Region key `mrk_id`, ordered by region.
+    async fn multi_region_keys(&self, mrk_id: &str) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Creates a replica in one transaction, iff the stored version of the key
+    /// `source_key_id` (the primary) equals `source_version`, which it bumps (so that a
+    /// concurrent rotation of the primary, which also bumps it, and this creation cannot
+    /// both succeed): the key with its tags, `materials` in the order given (oldest
+    /// first), and `rotations`. Returns the source's new version. `Conflict` / `NotFound`
+    /// for the source as `update_key`; `AlreadyExists` if the replica's id is taken.
+    async fn create_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[MaterialRecord],
+        rotations: &[RotationRecord],
+    ) -> Result<i64, StoreError>;
+    /// Rotates several keys at once, in one transaction: for each (stored version,
+    /// material, rotation) as `rotate_key`, iff every version matches; the schedule of the
+    /// first key (the primary) moves to `next_rotation_at` if given. `Conflict` /
+    /// `NotFound` as `update_key`; nothing is written then.
+    async fn rotate_keys(
+        &self,
+        rotations: &[(i64, MaterialRecord, RotationRecord)],
+        next_rotation_at: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Updates several keys in one transaction (each as `update_key`, iff every version
+    /// matches), and moves the rotation schedule of `schedule_from` (if it has one) to
+    /// `schedule_to`, replacing any schedule that key had: UpdatePrimaryRegion. Returns the
+    /// records as stored. `Conflict` / `NotFound` as `update_key`; nothing is written then.
+    async fn update_keys(
+        &self,
+        keys: &[KeyRecord],
+        schedule_from: &str,
+        schedule_to: &str,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+    /// `delete_key`, and in the same transaction, if given, `update_key` of another key
+    /// (the primary whose last replica this was). Nothing is written unless both versions
+    /// match.
+    async fn delete_key_and_update(
+        &self,
+        key_id: &str,
+        key_version: i64,
+        update: Option<&KeyRecord>,
+    ) -> Result<(), StoreError>;
 }
 
 /// A lease's length in milliseconds, saturated.

@@ -20,6 +20,7 @@
 //! `sslrootcert`), through rustls.
 
 mod import;
+mod multi_region;
 mod time;
 
 use std::str::FromStr;
@@ -59,7 +60,8 @@ const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 
 const KEY_COLUMNS: &str = "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
      k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
-     k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy";
+     k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy, \
+     k.mrk_id, k.primary_region";
 const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, created_at, updated_at";
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
@@ -294,6 +296,127 @@ fn write_error(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Inserts a key row and its tags (`AlreadyExists` if the key id is taken), announcing it.
+pub(super) async fn insert_key(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &KeyRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
+         description, key_spec, key_usage, origin, state, deletion_date, \
+         pending_deletion_window_days, current_material_id, multi_region, policy, mrk_id, \
+         primary_region) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         $16, $17, $18)",
+    )
+    .bind(&key.key_id)
+    .bind(&key.account_id)
+    .bind(&key.region)
+    .bind(&key.arn)
+    .bind(key.version)
+    .bind(key.created_at)
+    .bind(&key.description)
+    .bind(&key.key_spec)
+    .bind(&key.key_usage)
+    .bind(&key.origin)
+    .bind(&key.state)
+    .bind(key.deletion_date)
+    .bind(key.pending_deletion_window_days.map(i64::from))
+    .bind(key.current_material_id.as_deref().unwrap_or(""))
+    .bind(i64::from(key.multi_region))
+    .bind(&key.policy)
+    .bind(&key.mrk_id)
+    .bind(&key.primary_region)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    insert_tags(tx, &key.key_id, &key.tags).await?;
+    notify(tx, &Change::Key(key.key_id.clone())).await
+}
+
+/// Inserts one material version of a key as its `seq`-th.
+pub(super) async fn insert_material(
+    tx: &mut Transaction<'static, Postgres>,
+    material: &MaterialRecord,
+    seq: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&material.key_id)
+    .bind(&material.material_id)
+    .bind(seq)
+    .bind(material.created_at)
+    .bind(&material.sealed)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    Ok(())
+}
+
+/// `update_key` inside a transaction: nothing is written on an error (the caller drops
+/// the transaction, which rolls it back).
+pub(super) async fn update_key_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &KeyRecord,
+) -> Result<KeyRecord, StoreError> {
+    check_tags(&key.tags)?;
+    let stored = sqlx::query(
+        "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
+         key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
+         pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
+         policy = $12, primary_region = $13 WHERE key_id = $10 AND version = $11 \
+         RETURNING account_id, region, arn, created_at, version, mrk_id",
+    )
+    .bind(&key.description)
+    .bind(&key.key_spec)
+    .bind(&key.key_usage)
+    .bind(&key.origin)
+    .bind(&key.state)
+    .bind(key.deletion_date)
+    .bind(key.pending_deletion_window_days.map(i64::from))
+    .bind(key.current_material_id.as_deref().unwrap_or(""))
+    .bind(i64::from(key.multi_region))
+    .bind(&key.key_id)
+    .bind(key.version)
+    .bind(&key.policy)
+    .bind(&key.primary_region)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    let Some(stored) = stored else {
+        let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
+            .bind(&key.key_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?
+            .is_some();
+        return Err(if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    };
+    let updated = KeyRecord {
+        account_id: column(&stored, "account_id")?,
+        region: column(&stored, "region")?,
+        arn: column(&stored, "arn")?,
+        created_at: column(&stored, "created_at")?,
+        version: column(&stored, "version")?,
+        mrk_id: column(&stored, "mrk_id")?,
+        ..key.clone()
+    };
+    sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
+        .bind(&key.key_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    insert_tags(tx, &key.key_id, &key.tags).await?;
+    notify(tx, &Change::Key(key.key_id.clone())).await?;
+    Ok(updated)
+}
+
 fn corrupt(what: String) -> StoreError {
     StoreError::Corrupt { what }
 }
@@ -338,6 +461,8 @@ fn key_from_row(row: &PgRow) -> Result<KeyRecord, StoreError> {
         current_material_id: Some(column::<String>(row, "current_material_id")?)
             .filter(|m| !m.is_empty()),
         multi_region,
+        mrk_id: column(row, "mrk_id")?,
+        primary_region: column(row, "primary_region")?,
         tags: Vec::new(),
         policy: column(row, "policy")?,
         key_id,
@@ -442,66 +567,6 @@ fn alias_change(account_id: &str, region: &str, alias_name: &str) -> Change {
     }
 }
 
-/// `update_key` inside a transaction the caller commits (a failed check leaves it to be
-/// rolled back by dropping it).
-pub(crate) async fn update_key_in(
-    tx: &mut Transaction<'static, Postgres>,
-    key: &KeyRecord,
-) -> Result<KeyRecord, StoreError> {
-    check_tags(&key.tags)?;
-    let stored = sqlx::query(
-        "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
-         key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
-         pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
-         policy = $12 WHERE key_id = $10 AND version = $11 \
-         RETURNING account_id, region, arn, created_at, version",
-    )
-    .bind(&key.description)
-    .bind(&key.key_spec)
-    .bind(&key.key_usage)
-    .bind(&key.origin)
-    .bind(&key.state)
-    .bind(key.deletion_date)
-    .bind(key.pending_deletion_window_days.map(i64::from))
-    .bind(key.current_material_id.as_deref().unwrap_or(""))
-    .bind(i64::from(key.multi_region))
-    .bind(&key.key_id)
-    .bind(key.version)
-    .bind(&key.policy)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    let Some(stored) = stored else {
-        let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
-            .bind(&key.key_id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(backend)?
-            .is_some();
-        return Err(if exists {
-            StoreError::Conflict
-        } else {
-            StoreError::NotFound
-        });
-    };
-    let updated = KeyRecord {
-        account_id: column(&stored, "account_id")?,
-        region: column(&stored, "region")?,
-        arn: column(&stored, "arn")?,
-        created_at: column(&stored, "created_at")?,
-        version: column(&stored, "version")?,
-        ..key.clone()
-    };
-    sqlx::query("DELETE FROM key_tags WHERE key_id = $1")
-        .bind(&key.key_id)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    insert_tags(tx, &key.key_id, &key.tags).await?;
-    notify(tx, &Change::Key(key.key_id.clone())).await?;
-    Ok(updated)
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -541,47 +606,10 @@ impl Store for PostgresStore {
             return Err(invalid("a first material that is not the current material"));
         }
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
-             description, key_spec, key_usage, origin, state, deletion_date, \
-             pending_deletion_window_days, current_material_id, multi_region, policy) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16)",
-        )
-        .bind(&key.key_id)
-        .bind(&key.account_id)
-        .bind(&key.region)
-        .bind(&key.arn)
-        .bind(key.version)
-        .bind(key.created_at)
-        .bind(&key.description)
-        .bind(&key.key_spec)
-        .bind(&key.key_usage)
-        .bind(&key.origin)
-        .bind(&key.state)
-        .bind(key.deletion_date)
-        .bind(key.pending_deletion_window_days.map(i64::from))
-        .bind(key.current_material_id.as_deref().unwrap_or(""))
-        .bind(i64::from(key.multi_region))
-        .bind(&key.policy)
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
-        insert_tags(&mut tx, &key.key_id, &key.tags).await?;
+        insert_key(&mut tx, key).await?;
         if let Some(material) = material {
-            sqlx::query(
-                "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
-                 VALUES ($1, $2, 1, $3, $4)",
-            )
-            .bind(&material.key_id)
-            .bind(&material.material_id)
-            .bind(material.created_at)
-            .bind(&material.sealed)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            insert_material(&mut tx, material, 1).await?;
         }
-        notify(&mut tx, &Change::Key(key.key_id.clone())).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -1161,6 +1189,51 @@ impl Store for PostgresStore {
 
     async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError> {
         self.time_record_key_usage(usage).await
+    }
+
+    // Multi-Region keys (migration 0007): in `postgres/multi_region.rs`.
+
+    async fn multi_region_keys(&self, mrk_id: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.mrk_keys(mrk_id).await
+    }
+
+    async fn create_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[MaterialRecord],
+        rotations: &[RotationRecord],
+    ) -> Result<i64, StoreError> {
+        self.mrk_create_replica(source_key_id, source_version, key, materials, rotations)
+            .await
+    }
+
+    async fn rotate_keys(
+        &self,
+        rotations: &[(i64, MaterialRecord, RotationRecord)],
+        next_rotation_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.mrk_rotate(rotations, next_rotation_at).await
+    }
+
+    async fn update_keys(
+        &self,
+        keys: &[KeyRecord],
+        schedule_from: &str,
+        schedule_to: &str,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.mrk_update_keys(keys, schedule_from, schedule_to).await
+    }
+
+    async fn delete_key_and_update(
+        &self,
+        key_id: &str,
+        key_version: i64,
+        update: Option<&KeyRecord>,
+    ) -> Result<(), StoreError> {
+        self.mrk_delete_and_update(key_id, key_version, update)
+            .await
     }
 
     async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError> {

@@ -8,7 +8,9 @@ use trent_wire::{CancelKeyDeletionRequest, CancelKeyDeletionResponse};
 use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::is_external;
-use crate::keys::{STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT};
+use crate::keys::{
+    STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT, STATE_PENDING_REPLICA_DELETION,
+};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -30,7 +32,8 @@ impl KeyService {
         };
         let stored = self
             .update_key(&key.record.key_id, |r| {
-                if r.state != STATE_PENDING_DELETION {
+                // A primary waiting for its replicas' deletion can be cancelled too.
+                if r.state != STATE_PENDING_DELETION && r.state != STATE_PENDING_REPLICA_DELETION {
                     return Err(KmsError::NotPendingDeletion { arn: r.arn.clone() });
                 }
                 r.state = if missing_material {

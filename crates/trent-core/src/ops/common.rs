@@ -301,10 +301,8 @@ impl KeyService {
                 }
                 let parsed =
                     parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
-                let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
-                    .hyphenated()
-                    .to_string();
-                if key.record.key_id != blob_key_id {
+                // The same bytes name a multi-Region key in every region.
+                if key.key_id_bytes != parsed.header.key_id {
                     return Err(KmsError::IncorrectKey);
                 }
                 (key, parsed)
@@ -312,11 +310,10 @@ impl KeyService {
             None => {
                 let parsed =
                     parse_blob(ciphertext.blob).map_err(|_| KmsError::InvalidCiphertext)?;
-                let blob_key_id = uuid::Uuid::from_bytes(parsed.header.key_id)
-                    .hyphenated()
-                    .to_string();
+                // A multi-Region key's blob decrypts under its region-key of the caller's
+                // region, whichever region made it.
                 let key = self
-                    .load(&blob_key_id)
+                    .key_by_id_bytes(&parsed.header.key_id, &caller.region)
                     .await?
                     .ok_or(KmsError::InvalidCiphertext)?;
                 if key.record.region != caller.region {

@@ -189,7 +189,7 @@ impl KeyService {
             }
         };
         let token = self
-            .issue_grant_token(&key.record.key_id, &grant_id)
+            .issue_grant_token(crate::keys::public_key_id(&key.record), &grant_id)
             .await?;
         Ok(CreateGrantResponse {
             grant_token: Some(token),

@@ -13,7 +13,10 @@ use crate::authz::{with_request_tags, Access};
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::key_arn;
-use crate::keys::{hex_encode, key_metadata, NO_MATERIAL, STATE_ENABLED, STATE_PENDING_IMPORT};
+use crate::keys::{
+    hex_encode, key_metadata, mrk_storage_id, multi_region_configuration, NO_MATERIAL,
+    STATE_ENABLED, STATE_PENDING_IMPORT,
+};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -71,11 +74,10 @@ impl KeyService {
                 what: "Custom key stores".into(),
             });
         }
-        if req.multi_region == Some(true) {
-            return Err(KmsError::Unsupported {
-                what: "Multi-Region keys".into(),
-            });
-        }
+        // A multi-Region primary key (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>):
+        // any key spec; replicas are made by ReplicateKey. (With Origin EXTERNAL it is
+        // refused above, with every imported key.)
+        let multi_region = req.multi_region == Some(true);
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
         let mut tag_list = Vec::new();
@@ -85,7 +87,7 @@ impl KeyService {
             .with("kms:KeySpec", key_spec)
             .with("kms:KeyUsage", usage.as_str())
             .with("kms:KeyOrigin", origin.as_str())
-            .with("kms:MultiRegion", false)
+            .with("kms:MultiRegion", multi_region)
             .with("kms:BypassPolicyLockoutSafetyCheck", bypass)
             .with_opt(
                 "kms:CustomerMasterKeySpec",
@@ -114,9 +116,19 @@ impl KeyService {
             Some((Arc::new(key), material))
         };
         loop {
-            let uuid = uuid::Uuid::new_v4();
-            let key_id = uuid.hyphenated().to_string();
-            let arn = key_arn(region, account, &key_id);
+            // The public key id, the storage id, and the 16 bytes blobs carry: a UUID's, or
+            // for a multi-Region key `mrk-` and 32 lowercase hex digits of 16 random bytes.
+            let (public_id, key_id, key_id_bytes) = if multi_region {
+                let bytes = trent_crypto::random_array::<16>().map_err(internal("random"))?;
+                let mrk_id = format!("mrk-{}", hex_encode(&bytes));
+                let storage_id = mrk_storage_id(&mrk_id, region);
+                (mrk_id, storage_id, bytes)
+            } else {
+                let uuid = uuid::Uuid::new_v4();
+                let id = uuid.hyphenated().to_string();
+                (id.clone(), id, *uuid.as_bytes())
+            };
+            let arn = key_arn(region, account, &public_id);
             if req.policy.is_some() && !bypass {
                 self.check_lockout(caller, &policy, &arn)?;
             }
@@ -142,7 +154,9 @@ impl KeyService {
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: generated.as_ref().map(|_| material_id.clone()),
-                multi_region: false,
+                multi_region,
+                mrk_id: multi_region.then(|| public_id.clone()),
+                primary_region: multi_region.then(|| region.clone()),
                 tags: tag_list.clone(),
                 policy: policy_text.clone(),
             };
@@ -166,13 +180,20 @@ impl KeyService {
             let epoch = self.cache.epoch();
             match self.store.create_key(&record, first.as_ref()).await {
                 Ok(()) => {
-                    let metadata = key_metadata(&record);
+                    let mut metadata = key_metadata(&record);
+                    if multi_region {
+                        // A new primary key, without replicas.
+                        metadata.multi_region_configuration = Some(multi_region_configuration(
+                            &record,
+                            std::slice::from_ref(&record),
+                        ));
+                    }
                     // The key is usable at once: cache the prepared key instead of
                     // reading back and unsealing what was just sealed.
                     self.cache.put_key(
                         Arc::new(LoadedKey {
                             record,
-                            key_id_bytes: *uuid.as_bytes(),
+                            key_id_bytes,
                             materials,
                             current_material,
                             policy: policy.clone(),
@@ -183,7 +204,7 @@ impl KeyService {
                         key_metadata: Some(metadata),
                     });
                 }
-                // A UUID collision: draw another id.
+                // An id collision: draw another id.
                 Err(StoreError::AlreadyExists) => continue,
                 Err(e) => return Err(internal("creating a key")(e)),
             }
@@ -194,7 +215,7 @@ impl KeyService {
 /// Fresh material for a new key, and the bytes to seal: raw symmetric and HMAC keys, the
 /// PKCS#8 DER private key of a key pair. Key-pair generation (RSA-4096 takes up to
 /// seconds) runs on the blocking pool so that it never stalls other requests.
-async fn generate_material(kind: KeyKind) -> Result<(Material, SecretBytes), KmsError> {
+pub(crate) async fn generate_material(kind: KeyKind) -> Result<(Material, SecretBytes), KmsError> {
     match kind {
         KeyKind::Symmetric => {
             let (key, material) =

@@ -3,7 +3,7 @@
 
 use trent_wire::{DisableKeyRotationRequest, DisableKeyRotationResponse};
 
-use super::enable_key_rotation::rotation_unsupported;
+use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
 use crate::rotation::{rotatable, DEFAULT_PERIOD_DAYS};
 use crate::{Caller, KeyService, KmsError};
@@ -22,6 +22,7 @@ impl KeyService {
                 "kms:DisableKeyRotation",
             )
             .await?;
+        require_not_replica(&key.record)?;
         if !rotatable(&key.record) {
             return Err(rotation_unsupported("disable automatic rotation of"));
         }

@@ -11,7 +11,7 @@ use trent_wire::{EnableKeyRotationRequest, EnableKeyRotationResponse};
 
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{conflict_backoff, require_enabled};
+use crate::keys::{conflict_backoff, is_replica, require_enabled};
 use crate::rotation::{rotatable, DAY_MS, DEFAULT_PERIOD_DAYS};
 use crate::{Caller, KeyService, KmsError};
 
@@ -24,6 +24,7 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKeyRotation")
             .await?;
+        require_not_replica(&key.record)?;
         if !rotatable(&key.record) {
             return Err(rotation_unsupported("enable automatic rotation of"));
         }
@@ -65,6 +66,8 @@ impl KeyService {
                 return Err(KmsError::Internal);
             };
             require_enabled(&record)?;
+            // The primary may have moved (UpdatePrimaryRegion) since the request resolved it.
+            require_not_replica(&record)?;
             let current = self
                 .store
                 .rotation_schedule(key_id)
@@ -93,6 +96,26 @@ impl KeyService {
         }
         Err(KmsError::Internal)
     }
+}
+
+/// Rotation of a multi-Region key is controlled on its primary key only ("To enable or
+/// disable automatic rotation of a set of related multi-Region keys, set the property on
+/// the primary key"; on-demand rotation is invoked "on the primary Region key").
+pub(crate) fn require_not_replica(record: &trent_store::KeyRecord) -> Result<(), KmsError> {
+    if !is_replica(record) {
+        return Ok(());
+    }
+    let primary = crate::ids::key_arn(
+        record.primary_region.as_deref().unwrap_or_default(),
+        &record.account_id,
+        crate::keys::public_key_id(record),
+    );
+    Err(KmsError::MultiRegionUnsupported {
+        message: format!(
+            "{} is a multi-Region replica key. Rotation of multi-Region keys is managed on the primary key {primary}.",
+            record.arn
+        ),
+    })
 }
 
 /// AWS supports rotation of symmetric encryption keys only (EnableKeyRotation: "You

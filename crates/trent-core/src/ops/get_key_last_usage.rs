@@ -24,7 +24,7 @@ impl KeyService {
         let record = &key.record;
         let usage = self.key_last_usage(&record.key_id).await?;
         Ok(GetKeyLastUsageResponse {
-            key_id: Some(record.key_id.clone()),
+            key_id: Some(crate::keys::public_key_id(record).to_owned()),
             key_last_usage: usage.map(|u| KeyLastUsageData {
                 operation: KeyLastUsageTrackingOperation::parse(&u.operation),
                 timestamp: Some(Timestamp::from_millis(u.used_at)),

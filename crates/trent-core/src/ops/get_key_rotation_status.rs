@@ -11,7 +11,7 @@ use trent_wire::{GetKeyRotationStatusRequest, GetKeyRotationStatusResponse, Time
 
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::STATE_PENDING_DELETION;
+use crate::keys::{mrk_storage_id, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
 use crate::rotation::rotatable;
 use crate::{Caller, KeyService, KmsError};
 
@@ -30,9 +30,16 @@ impl KeyService {
             )
             .await?;
         let record = &key.record;
-        let schedule = if rotatable(record) && record.state != STATE_PENDING_DELETION {
+        let pending = record.state == STATE_PENDING_DELETION
+            || record.state == STATE_PENDING_REPLICA_DELETION;
+        // A multi-Region key's rotation status is shared: its primary holds the schedule.
+        let schedule_key = match (&record.mrk_id, &record.primary_region) {
+            (Some(mrk_id), Some(primary)) => mrk_storage_id(mrk_id, primary),
+            _ => record.key_id.clone(),
+        };
+        let schedule = if rotatable(record) && !pending {
             self.store
-                .rotation_schedule(&record.key_id)
+                .rotation_schedule(&schedule_key)
                 .await
                 .map_err(internal("reading a rotation schedule"))?
                 .filter(|s| s.enabled)
@@ -41,7 +48,7 @@ impl KeyService {
         };
         Ok(GetKeyRotationStatusResponse {
             key_rotation_enabled: Some(schedule.is_some()),
-            key_id: Some(record.key_id.clone()),
+            key_id: Some(crate::keys::public_key_id(record).to_owned()),
             rotation_period_in_days: schedule.as_ref().map(|s| s.period_days),
             next_rotation_date: schedule
                 .as_ref()

@@ -6,6 +6,7 @@ use super::common::limit;
 use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::{alias_arn, Forms};
+use crate::keys::public_id_of;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -61,7 +62,7 @@ impl KeyService {
                     .map(|a| AliasListEntry {
                         alias_arn: Some(alias_arn(region, account, &a.alias_name)),
                         alias_name: Some(a.alias_name),
-                        target_key_id: Some(a.target_key_id),
+                        target_key_id: Some(public_id_of(&a.target_key_id).to_owned()),
                         creation_date: Some(Timestamp::from_millis(a.created_at)),
                         last_updated_date: Some(Timestamp::from_millis(a.updated_at)),
                     })

@@ -74,7 +74,7 @@ impl KeyService {
                 entries
                     .into_iter()
                     .map(|e| RotationsListEntry {
-                        key_id: Some(record.key_id.clone()),
+                        key_id: Some(crate::keys::public_key_id(record).to_owned()),
                         key_material_state: Some(if e.material_id == current {
                             KeyMaterialState::Current
                         } else {

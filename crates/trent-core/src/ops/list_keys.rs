@@ -6,6 +6,7 @@ use super::common::limit;
 use crate::authz::Access;
 use crate::error::internal;
 use crate::ids::is_key_id;
+use crate::keys::{public_key_id, storage_key_id};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -27,7 +28,12 @@ impl KeyService {
             .list_keys(
                 caller.account_id(),
                 &caller.region,
-                req.marker.as_deref(),
+                // Markers are public ids; the store pages by storage id, which sorts
+                // the same way within one region.
+                req.marker
+                    .as_deref()
+                    .map(|m| storage_key_id(m, &caller.region))
+                    .as_deref(),
                 limit + 1,
             )
             .await
@@ -35,7 +41,7 @@ impl KeyService {
         let truncated = keys.len() > limit as usize;
         keys.truncate(limit as usize);
         let next_marker = if truncated {
-            keys.last().map(|k| k.key_id.clone())
+            keys.last().map(|k| public_key_id(k).to_owned())
         } else {
             None
         };
@@ -43,7 +49,7 @@ impl KeyService {
             keys: Some(
                 keys.into_iter()
                     .map(|k| KeyListEntry {
-                        key_id: Some(k.key_id),
+                        key_id: Some(public_key_id(&k).to_owned()),
                         key_arn: Some(k.arn),
                     })
                     .collect(),

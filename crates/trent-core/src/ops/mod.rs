@@ -38,6 +38,7 @@ mod list_resource_tags;
 mod list_retirable_grants;
 mod put_key_policy;
 mod re_encrypt;
+mod replicate_key;
 mod retire_grant;
 mod revoke_grant;
 mod rotate_key_on_demand;
@@ -47,6 +48,7 @@ mod tag_resource;
 mod untag_resource;
 mod update_alias;
 mod update_key_description;
+mod update_primary_region;
 mod verify;
 mod verify_mac;
 

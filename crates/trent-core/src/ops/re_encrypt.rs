@@ -31,14 +31,10 @@ impl KeyService {
         // kms:ReEncryptOnSameKey: the source key is the one a symmetric ciphertext names,
         // else the SourceKeyId (an asymmetric ciphertext names nothing).
         let same_key = match parse_blob(blob) {
-            Ok(parsed) => uuid::Uuid::from_bytes(parsed.header.key_id)
-                .hyphenated()
-                .to_string()
-                .eq(&destination.record.key_id),
-            Err(_) => req
-                .source_key_id
-                .as_deref()
-                .is_some_and(|s| s == destination.record.key_id || s == destination.record.arn),
+            Ok(parsed) => parsed.header.key_id == destination.key_id_bytes,
+            Err(_) => req.source_key_id.as_deref().is_some_and(|s| {
+                s == crate::keys::public_key_id(&destination.record) || s == destination.record.arn
+            }),
         };
         let access = |action| {
             Access::new(action)

@@ -70,7 +70,10 @@ impl KeyService {
         if grant_id_bytes(&grant_id).is_none() {
             return Err(KmsError::InvalidGrantId);
         }
-        let key = self.load(&key_id).await?;
+        // `key_id` is a public id: a multi-Region key's names its key in the caller's region.
+        let key = self
+            .load(&crate::keys::storage_key_id(&key_id, &caller.region))
+            .await?;
         let key = match key {
             Some(k)
                 if k.record.region == caller.region
@@ -90,7 +93,7 @@ impl KeyService {
         caller.keys_used.note(&key.record.arn);
         let grant = self
             .store
-            .grant(&key_id, &grant_id)
+            .grant(&key.record.key_id, &grant_id)
             .await
             .map_err(internal("reading a grant"))?
             .ok_or(KmsError::InvalidGrantId)?;
@@ -126,7 +129,7 @@ impl KeyService {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        self.delete_grant(&key_id, &grant_id).await?;
+        self.delete_grant(&key.record.key_id, &grant_id).await?;
         Ok(RetireGrantResponse::default())
     }
 }

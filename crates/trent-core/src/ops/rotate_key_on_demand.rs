@@ -9,7 +9,7 @@ use trent_wire::{
     KeyMaterialState, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
 };
 
-use super::enable_key_rotation::rotation_unsupported;
+use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
 use crate::import::{is_external, material_state};
 use crate::jobs::ServiceEvent;
@@ -26,6 +26,7 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:RotateKeyOnDemand")
             .await?;
+        require_not_replica(&key.record)?;
         if !rotatable_on_demand(&key.record) {
             return Err(rotation_unsupported("perform on-demand rotation of"));
         }
@@ -61,7 +62,7 @@ impl KeyService {
             });
         }
         Ok(RotateKeyOnDemandResponse {
-            key_id: Some(key.record.key_id.clone()),
+            key_id: Some(crate::keys::public_key_id(&key.record).to_owned()),
         })
     }
 }

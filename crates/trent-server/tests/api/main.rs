@@ -28,6 +28,7 @@ mod key_specs;
 mod keys;
 mod last_usage;
 mod mac_and_agreement;
+mod multi_region;
 mod persistence;
 mod protocol;
 mod rotation;

@@ -59,6 +59,8 @@ const SUPPORTED: &[&str] = &[
     "GetParametersForImport",
     "ImportKeyMaterial",
     "DeleteImportedKeyMaterial",
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
 ];
 
 const JSON_1_1: &str = "application/x-amz-json-1.1";

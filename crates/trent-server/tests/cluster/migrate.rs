@@ -228,3 +228,86 @@ async fn sqlite_deployment_moves_to_postgres_intact() {
     // And it keeps working: new keys alongside the migrated ones.
     client.create_key().send().await.unwrap();
 }
+
+/// A multi-Region key (a primary and its replica, each its own row with the shared id and
+/// material history) moves with the rest: the replica still decrypts what the primary
+/// encrypted, with the same configuration and rotations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_region_keys_move_to_postgres_intact() {
+    let Some(url) = base_url("multi_region_keys_move_to_postgres_intact") else {
+        return;
+    };
+    let db = Db::create(&url).await;
+    let single = Node::start(None, None, &[]);
+    let (us, eu) = (single.client_in("us-east-1"), single.client_in("eu-west-1"));
+    let out = us.create_key().multi_region(true).send().await.unwrap();
+    let key = out.key_metadata().unwrap().key_id().to_owned();
+    let old = us
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"first material".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    us.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+    us.replicate_key()
+        .key_id(&key)
+        .replica_region("eu-west-1")
+        .description("replica")
+        .send()
+        .await
+        .unwrap();
+    let describe = |client: Client| {
+        let key = key.clone();
+        async move {
+            let md = client.describe_key().key_id(&key).send().await.unwrap();
+            let rotations = client
+                .list_key_rotations()
+                .key_id(&key)
+                .send()
+                .await
+                .unwrap();
+            format!("{:?} {:?}", md.key_metadata(), rotations.rotations())
+        }
+    };
+    let before = (describe(us.clone()).await, describe(eu.clone()).await);
+    let dir = single.into_dir();
+
+    let out = migrate(dir.path(), &db.url);
+    assert!(
+        out.status.success(),
+        "migrate-store failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("copied 2 keys"));
+
+    let node = Node::start(Some(&db.url), Some(&dir.path().join("root.key")), &[]);
+    let (us, eu) = (node.client_in("us-east-1"), node.client_in("eu-west-1"));
+    assert_eq!(
+        (describe(us.clone()).await, describe(eu.clone()).await),
+        before
+    );
+    let out = eu.decrypt().ciphertext_blob(old).send().await.unwrap();
+    assert_eq!(out.plaintext().unwrap().as_ref(), b"first material");
+    // Rotation from the primary still reaches the replica.
+    us.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+    let current = |client: Client| {
+        let key = key.clone();
+        async move {
+            client
+                .describe_key()
+                .key_id(&key)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .current_key_material_id()
+                .map(str::to_owned)
+        }
+    };
+    assert_eq!(current(us).await, current(eu).await);
+}

@@ -213,6 +213,11 @@ impl Node {
         sdk_client(&self.endpoint)
     }
 
+    /// A client of this node signing for another region.
+    pub fn client_in(&self, region: &str) -> Client {
+        sdk_client_in(&self.endpoint, region)
+    }
+
     pub fn logs(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
@@ -239,9 +244,14 @@ impl Drop for Node {
 /// An SDK client with the pinned administrator credentials, no retries (each test decides
 /// how to retry) and bounded timeouts.
 pub fn sdk_client(endpoint: &str) -> Client {
+    sdk_client_in(endpoint, REGION)
+}
+
+/// [`sdk_client`] for another region.
+pub fn sdk_client_in(endpoint: &str, region: &str) -> Client {
     let config = aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+        .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::new(
             ADMIN_KEY_ID,

@@ -326,3 +326,96 @@ async fn concurrent_tagging_through_two_nodes_loses_nothing() {
         .await;
     }
 }
+
+async fn material_on(client: &Client, key_id: &str) -> String {
+    client
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .current_key_material_id()
+        .unwrap()
+        .to_owned()
+}
+
+async fn is_primary_on(client: &Client, key_id: &str) -> bool {
+    let out = client.describe_key().key_id(key_id).send().await.unwrap();
+    out.key_metadata()
+        .unwrap()
+        .multi_region_configuration()
+        .unwrap()
+        .multi_region_key_type()
+        == Some(&aws_sdk_kms::types::MultiRegionKeyType::Primary)
+}
+
+/// A multi-Region key changed on node A (a rotation of the primary, which adds material to
+/// every replica; UpdatePrimaryRegion, which changes every region-key) reaches node B,
+/// which had the replica cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_region_changes_reach_the_other_node() {
+    let Some(url) = base_url("multi_region_changes_reach_the_other_node") else {
+        return;
+    };
+    let db = Db::create(&url).await;
+    let a = Node::start(Some(&db.url), None, NO_TTL);
+    let root = a.dir.path().join("root.key");
+    let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
+    let (a_us, b_eu) = (a.client_in("us-east-1"), b.client_in("eu-west-1"));
+
+    let out = a_us.create_key().multi_region(true).send().await.unwrap();
+    let key = out.key_metadata().unwrap().key_id().to_owned();
+    a_us.replicate_key()
+        .key_id(&key)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    // B caches the replica by using it.
+    let first = material_on(&b_eu, &key).await;
+    assert!(encrypt_on(&b_eu, &key).await.is_ok());
+    assert!(!is_primary_on(&b_eu, &key).await);
+
+    a_us.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let rotated = material_on(&a_us, &key).await;
+    assert_ne!(rotated, first);
+    converges("RotateKeyOnDemand of the primary", DEADLINE, || async {
+        material_on(&b_eu, &key).await == rotated
+    })
+    .await;
+    // A ciphertext of the new material made on A decrypts on B.
+    let blob = a_us
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"new material".to_vec()))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob()
+        .unwrap()
+        .clone();
+    let out = b_eu.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(out.key_material_id(), Some(rotated.as_str()));
+
+    a_us.update_primary_region()
+        .key_id(&key)
+        .primary_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    converges("UpdatePrimaryRegion", DEADLINE, || async {
+        is_primary_on(&b_eu, &key).await
+    })
+    .await;
+    b_eu.rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+}

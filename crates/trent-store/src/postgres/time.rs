@@ -13,7 +13,7 @@ use crate::{
 
 /// Bumps the key's version iff it is `version` (optionally making `material_id` current);
 /// `Conflict` if it changed, `NotFound` if it does not exist. Returns the new version.
-async fn bump_version(
+pub(super) async fn bump_version(
     tx: &mut Transaction<'static, Postgres>,
     key_id: &str,
     version: i64,
@@ -135,58 +135,8 @@ impl PostgresStore {
         rotation: &RotationRecord,
         next_rotation_at: Option<i64>,
     ) -> Result<i64, StoreError> {
-        if rotation.key_id != material.key_id || rotation.material_id != material.material_id {
-            return Err(super::invalid("a rotation names another material"));
-        }
         let mut tx = self.begin().await?;
-        let version = match bump_version(
-            &mut tx,
-            &material.key_id,
-            key_version,
-            Some(&material.material_id),
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tx.rollback().await.map_err(backend)?;
-                return Err(e);
-            }
-        };
-        sqlx::query(
-            "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
-             SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4 \
-             FROM key_materials WHERE key_id = $1",
-        )
-        .bind(&material.key_id)
-        .bind(&material.material_id)
-        .bind(material.created_at)
-        .bind(&material.sealed)
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
-        sqlx::query(
-            "INSERT INTO key_rotations (key_id, material_id, rotated_at, rotation_type) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&rotation.key_id)
-        .bind(&rotation.material_id)
-        .bind(rotation.rotated_at)
-        .bind(&rotation.rotation_type)
-        .execute(&mut *tx)
-        .await
-        .map_err(write_error)?;
-        if let Some(next) = next_rotation_at {
-            sqlx::query(
-                "UPDATE key_rotation_schedules SET next_rotation_at = $1 WHERE key_id = $2",
-            )
-            .bind(next)
-            .bind(&material.key_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        notify(&mut tx, &Change::Key(material.key_id.clone())).await?;
+        let version = rotate_in(&mut tx, key_version, material, rotation, next_rotation_at).await?;
         tx.commit().await.map_err(backend)?;
         Ok(version)
     }
@@ -285,47 +235,7 @@ impl PostgresStore {
         key_version: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM keys WHERE key_id = $1 AND version = $2")
-            .bind(key_id)
-            .bind(key_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        if deleted == 0 {
-            let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
-                .bind(key_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend)?
-                .is_some();
-            tx.rollback().await.map_err(backend)?;
-            return Err(if exists {
-                StoreError::Conflict
-            } else {
-                StoreError::NotFound
-            });
-        }
-        // Tags, materials, the rotation schedule and history go with the key row (ON
-        // DELETE CASCADE). The rest names the key without a foreign key.
-        // Grants go with the key too (ON DELETE CASCADE); deleted explicitly all the same.
-        let aliases: Vec<(String, String, String)> = sqlx::query_as(
-            "DELETE FROM aliases WHERE target_key_id = $1 \
-             RETURNING account_id, region, alias_name",
-        )
-        .bind(key_id)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
-        sqlx::query("DELETE FROM key_last_usage WHERE key_id = $1")
-            .bind(key_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        notify(&mut tx, &Change::Key(key_id.to_owned())).await?;
-        for (account_id, region, alias_name) in &aliases {
-            notify(&mut tx, &alias_change(account_id, region, alias_name)).await?;
-        }
+        delete_in(&mut tx, key_id, key_version).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -418,4 +328,116 @@ impl PostgresStore {
         }
         Ok(())
     }
+}
+
+/// `rotate_key` inside a transaction (nothing is written on an error: the caller drops
+/// the transaction), announcing the key. Returns the key's new version.
+pub(super) async fn rotate_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key_version: i64,
+    material: &MaterialRecord,
+    rotation: &RotationRecord,
+    next_rotation_at: Option<i64>,
+) -> Result<i64, StoreError> {
+    if rotation.key_id != material.key_id || rotation.material_id != material.material_id {
+        return Err(super::invalid("a rotation names another material"));
+    }
+    let version = bump_version(
+        tx,
+        &material.key_id,
+        key_version,
+        Some(&material.material_id),
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO key_materials (key_id, material_id, seq, created_at, sealed) \
+         SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4 \
+         FROM key_materials WHERE key_id = $1",
+    )
+    .bind(&material.key_id)
+    .bind(&material.material_id)
+    .bind(material.created_at)
+    .bind(&material.sealed)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    insert_rotation(tx, rotation).await?;
+    if let Some(next) = next_rotation_at {
+        sqlx::query("UPDATE key_rotation_schedules SET next_rotation_at = $1 WHERE key_id = $2")
+            .bind(next)
+            .bind(&material.key_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    notify(tx, &Change::Key(material.key_id.clone())).await?;
+    Ok(version)
+}
+
+/// Records a completed rotation (its material must exist).
+pub(super) async fn insert_rotation(
+    tx: &mut Transaction<'static, Postgres>,
+    rotation: &RotationRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO key_rotations (key_id, material_id, rotated_at, rotation_type) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&rotation.key_id)
+    .bind(&rotation.material_id)
+    .bind(rotation.rotated_at)
+    .bind(&rotation.rotation_type)
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error)?;
+    Ok(())
+}
+
+/// `delete_key` inside a transaction (nothing is written on an error), announcing the key
+/// and its aliases.
+pub(super) async fn delete_in(
+    tx: &mut Transaction<'static, Postgres>,
+    key_id: &str,
+    key_version: i64,
+) -> Result<(), StoreError> {
+    let deleted = sqlx::query("DELETE FROM keys WHERE key_id = $1 AND version = $2")
+        .bind(key_id)
+        .bind(key_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if deleted == 0 {
+        let exists = sqlx::query("SELECT 1 FROM keys WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(backend)?
+            .is_some();
+        return Err(if exists {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        });
+    }
+    // Tags, materials, the rotation schedule and history, and grants go with the key row
+    // (ON DELETE CASCADE). The rest names the key without a foreign key.
+    let aliases: Vec<(String, String, String)> = sqlx::query_as(
+        "DELETE FROM aliases WHERE target_key_id = $1 \
+         RETURNING account_id, region, alias_name",
+    )
+    .bind(key_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query("DELETE FROM key_last_usage WHERE key_id = $1")
+        .bind(key_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    notify(tx, &Change::Key(key_id.to_owned())).await?;
+    for (account_id, region, alias_name) in &aliases {
+        notify(tx, &alias_change(account_id, region, alias_name)).await?;
+    }
+    Ok(())
 }

@@ -1,0 +1,258 @@
+//! ReplicateKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ReplicateKey.html>
+//!
+//! Called in the primary key's region; creates the replica, a key of its own in
+//! `ReplicaRegion` with the primary's shared properties (key id, key spec, key usage,
+//! origin, every material version with its rotation history) and its own policy,
+//! description, tags and state
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html#mrk-sync-properties>).
+//!
+//! AWS answers with the replica in the transient `Creating` state, which "changes to
+//! Enabled ... after a few seconds". Trent creates the replica, material included, in the
+//! request's transaction, so there is nothing left to wait for: the replica is `Enabled`
+//! (and usable) as soon as the response leaves. Clients written for AWS (which retry on
+//! KMSInvalidStateException or poll DescribeKey for Enabled) work unchanged.
+//!
+//! Permissions as AWS documents them: `kms:ReplicateKey` on the primary key, and, in the
+//! replica region, `kms:CreateKey` (and `kms:TagResource` with Tags) in an IAM policy.
+
+use std::sync::Arc;
+
+use trent_policy::{Policy, PolicyKind};
+use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError};
+use trent_wire::{ReplicateKeyRequest, ReplicateKeyResponse, Tag};
+
+use super::common::{check_tags, merge_tags};
+use crate::authz::{with_request_tags, Access};
+use crate::error::internal;
+use crate::ids::{is_region, key_arn, partition, Forms};
+use crate::keys::{
+    conflict_backoff, is_primary, material_aad, mrk_storage_id, public_key_id,
+    require_not_pending_deletion, STATE_ENABLED,
+};
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn replicate_key(
+        &self,
+        caller: &Caller,
+        req: ReplicateKeyRequest,
+    ) -> Result<ReplicateKeyResponse, KmsError> {
+        let replica_region = req.replica_region.as_str();
+        check_region(replica_region, "replicaRegion")?;
+        let key = self
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Access::new("kms:ReplicateKey").with("kms:ReplicaRegion", replica_region),
+            )
+            .await?;
+        let primary = &key.record;
+        require_primary(primary, "replicate")?;
+        require_not_pending_deletion(primary)?;
+        if replica_region == primary.region {
+            return Err(KmsError::Validation {
+                message: format!(
+                    "The replica region {replica_region} must be different from the region of the primary key {}.",
+                    primary.arn
+                ),
+            });
+        }
+        if partition(replica_region) != partition(&primary.region) {
+            return Err(KmsError::Validation {
+                message: format!(
+                    "The replica region {replica_region} is not in the partition of the primary key {}.",
+                    primary.arn
+                ),
+            });
+        }
+        let mrk_id = public_key_id(primary).to_owned();
+        let tags = req.tags.clone().unwrap_or_default();
+        check_tags(&tags)?;
+        let mut tag_list = Vec::new();
+        merge_tags(&mut tag_list, &tags)?;
+        // In the replica region: kms:CreateKey, and kms:TagResource for Tags (IAM policy).
+        let bypass = req.bypass_policy_lockout_safety_check == Some(true);
+        let create = Access::new("kms:CreateKey")
+            .with("kms:KeySpec", primary.key_spec.as_str())
+            .with("kms:KeyUsage", primary.key_usage.as_str())
+            .with("kms:KeyOrigin", primary.origin.as_str())
+            .with("kms:MultiRegion", true)
+            .with("kms:BypassPolicyLockoutSafetyCheck", bypass);
+        self.authorize_without_key(caller, "*", &with_request_tags(create, &tags))?;
+        if !tags.is_empty() {
+            self.authorize_without_key(
+                caller,
+                "*",
+                &with_request_tags(Access::new("kms:TagResource"), &tags),
+            )?;
+        }
+        let replica_arn = key_arn(replica_region, &primary.account_id, &mrk_id);
+        // The replica's own key policy, as given, else AWS's default key policy.
+        let policy_text = req
+            .policy
+            .clone()
+            .unwrap_or_else(|| trent_policy::default_key_policy(&primary.account_id));
+        let policy = Arc::new(Policy::parse(&policy_text, PolicyKind::KeyPolicy)?);
+        if req.policy.is_some() && !bypass {
+            self.check_lockout(caller, &policy, &replica_arn)?;
+        }
+        let storage_id = mrk_storage_id(&mrk_id, replica_region);
+
+        let _local = self.update_lock(&primary.key_id).lock().await;
+        for attempt in 0..16 {
+            // Fresh reads each attempt: the creation is version-checked against the primary,
+            // so a rotation or a new replica meanwhile makes it retry, never miss material.
+            let Some(primary) = self
+                .store
+                .key(&primary.key_id)
+                .await
+                .map_err(internal("reading a key"))?
+            else {
+                return Err(KmsError::KeyNotFound {
+                    arn: key.record.arn.clone(),
+                });
+            };
+            require_primary(&primary, "replicate")?;
+            require_not_pending_deletion(&primary)?;
+            let existing = self.region_keys(&mrk_id, &primary.account_id).await?;
+            if let Some(there) = existing.iter().find(|k| k.region == replica_region) {
+                return Err(KmsError::ReplicaAlreadyExists {
+                    message: format!(
+                        "A replica of the multi-Region key {} already exists in {replica_region}: {} ({}).",
+                        primary.arn, there.arn, there.state
+                    ),
+                });
+            }
+            let now = self.clock.now_millis();
+            let mut materials = Vec::new();
+            for m in self
+                .store
+                .materials(&primary.key_id)
+                .await
+                .map_err(internal("reading key material"))?
+            {
+                // Re-sealed under the replica's ARN, with the same material id, so that a
+                // ciphertext's material id resolves in every region.
+                let plain = self
+                    .root
+                    .unseal(&material_aad(&primary.arn, &m.material_id), &m.sealed)
+                    .map_err(internal("unsealing key material"))?;
+                materials.push(MaterialRecord {
+                    key_id: storage_id.clone(),
+                    sealed: self.seal_material(&replica_arn, &m.material_id, &plain)?,
+                    material_id: m.material_id,
+                    created_at: m.created_at,
+                });
+            }
+            let rotations: Vec<RotationRecord> = self
+                .store
+                .material_history(&primary.key_id, true, None, u32::MAX)
+                .await
+                .map_err(internal("reading the rotations of a key"))?
+                .into_iter()
+                .filter_map(|h| {
+                    Some(RotationRecord {
+                        key_id: storage_id.clone(),
+                        material_id: h.material_id,
+                        rotated_at: h.rotated_at?,
+                        rotation_type: h.rotation_type?,
+                    })
+                })
+                .collect();
+            let record = KeyRecord {
+                key_id: storage_id.clone(),
+                account_id: primary.account_id.clone(),
+                region: replica_region.to_owned(),
+                arn: replica_arn.clone(),
+                version: 1,
+                created_at: now,
+                // "The default value is an empty string (no description)."
+                description: req.description.clone().unwrap_or_default(),
+                key_spec: primary.key_spec.clone(),
+                key_usage: primary.key_usage.clone(),
+                origin: primary.origin.clone(),
+                state: STATE_ENABLED.to_owned(),
+                deletion_date: None,
+                pending_deletion_window_days: None,
+                current_material_id: primary.current_material_id.clone(),
+                multi_region: true,
+                mrk_id: Some(mrk_id.clone()),
+                primary_region: Some(primary.region.clone()),
+                tags: tag_list.clone(),
+                policy: policy_text.clone(),
+            };
+            match self
+                .store
+                .create_replica_key(
+                    &primary.key_id,
+                    primary.version,
+                    &record,
+                    &materials,
+                    &rotations,
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.cache.drop_key(&primary.key_id);
+                    self.cache.drop_key(&storage_id);
+                    let metadata = self.full_key_metadata(&record).await?;
+                    return Ok(ReplicateKeyResponse {
+                        replica_key_metadata: Some(metadata),
+                        replica_policy: Some(policy_text),
+                        replica_tags: Some(
+                            tag_list
+                                .into_iter()
+                                .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
+                                .collect(),
+                        ),
+                    });
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(StoreError::AlreadyExists) => {
+                    return Err(KmsError::ReplicaAlreadyExists {
+                        message: format!(
+                        "A replica of the multi-Region key {} already exists in {replica_region}.",
+                        primary.arn
+                    ),
+                    })
+                }
+                Err(e) => return Err(internal("creating a replica key")(e)),
+            }
+        }
+        Err(KmsError::Internal)
+    }
+}
+
+/// A region parameter must be a region name (the model's `RegionType` pattern).
+pub(crate) fn check_region(region: &str, member: &str) -> Result<(), KmsError> {
+    if is_region(region) {
+        return Ok(());
+    }
+    Err(KmsError::Validation {
+        message: format!(
+            "1 validation error detected: Value '{region}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$"
+        ),
+    })
+}
+
+/// ReplicateKey and UpdatePrimaryRegion act on a multi-Region primary key only.
+pub(crate) fn require_primary(record: &KeyRecord, what: &str) -> Result<(), KmsError> {
+    if record.mrk_id.is_none() {
+        return Err(KmsError::MultiRegionUnsupported {
+            message: format!(
+                "{} is not a multi-Region key. You can {what} only multi-Region primary keys.",
+                record.arn
+            ),
+        });
+    }
+    if !is_primary(record) {
+        return Err(KmsError::MultiRegionUnsupported {
+            message: format!(
+                "{} is a multi-Region replica key. You can {what} only multi-Region primary keys.",
+                record.arn
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! UpdatePrimaryRegion: <https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdatePrimaryRegion.html>
+//!
+//! The replica in `PrimaryRegion` becomes the primary key and the primary a replica; every
+//! region-key's `MultiRegionConfiguration` follows, and the automatic rotation schedule
+//! (a shared property, held by the primary) moves to the new primary. All of it is one
+//! store transaction, so Trent has no transient `Updating` state: both keys keep their
+//! state throughout. "Both the primary key and the replica key must be in the Enabled key
+//! state when the operation starts"
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-update.html>).
+//!
+//! Permissions: `kms:UpdatePrimaryRegion` on the current primary key and on the replica,
+//! each by its own key policy.
+
+use trent_store::StoreError;
+use trent_wire::{UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
+
+use super::replicate_key::{check_region, require_primary};
+use crate::authz::Access;
+use crate::error::internal;
+use crate::ids::{key_arn, Forms};
+use crate::keys::{conflict_backoff, mrk_storage_id, public_key_id, require_enabled};
+use crate::{Caller, KeyService, KmsError};
+
+impl KeyService {
+    pub async fn update_primary_region(
+        &self,
+        caller: &Caller,
+        req: UpdatePrimaryRegionRequest,
+    ) -> Result<UpdatePrimaryRegionResponse, KmsError> {
+        let new_region = req.primary_region.as_str();
+        check_region(new_region, "primaryRegion")?;
+        let access =
+            || Access::new("kms:UpdatePrimaryRegion").with("kms:PrimaryRegion", new_region);
+        let key = self
+            .resolve(caller, &req.key_id, Forms::KeyOnly, access())
+            .await?;
+        let primary = &key.record;
+        require_primary(primary, "update the primary Region of")?;
+        require_enabled(primary)?;
+        if new_region == primary.region {
+            // Already the primary region: nothing to change.
+            return Ok(UpdatePrimaryRegionResponse {});
+        }
+        let mrk_id = public_key_id(primary).to_owned();
+        let replica_id = mrk_storage_id(&mrk_id, new_region);
+        let not_found = || KmsError::KeyNotFound {
+            arn: key_arn(new_region, &primary.account_id, &mrk_id),
+        };
+        let replica = self.load(&replica_id).await?.ok_or_else(not_found)?;
+        if replica.record.account_id != primary.account_id {
+            return Err(not_found());
+        }
+        self.authorize(caller, &replica, &access(), None).await?;
+        require_enabled(&replica.record)?;
+
+        let _local = self.update_lock(&primary.key_id).lock().await;
+        for attempt in 0..16 {
+            let keys = self.region_keys(&mrk_id, &primary.account_id).await?;
+            let old = keys
+                .iter()
+                .find(|k| k.key_id == primary.key_id)
+                .ok_or_else(|| KmsError::KeyNotFound {
+                    arn: primary.arn.clone(),
+                })?;
+            require_primary(old, "update the primary Region of")?;
+            require_enabled(old)?;
+            let new = keys
+                .iter()
+                .find(|k| k.key_id == replica_id)
+                .ok_or_else(not_found)?;
+            require_enabled(new)?;
+            let updated: Vec<_> = keys
+                .iter()
+                .map(|k| trent_store::KeyRecord {
+                    primary_region: Some(new_region.to_owned()),
+                    ..k.clone()
+                })
+                .collect();
+            match self
+                .store
+                .update_keys(&updated, &old.key_id, &new.key_id)
+                .await
+            {
+                Ok(stored) => {
+                    for k in &stored {
+                        self.cache.drop_key(&k.key_id);
+                    }
+                    return Ok(UpdatePrimaryRegionResponse {});
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(e) => return Err(internal("updating the primary region")(e)),
+            }
+        }
+        Err(KmsError::Internal)
+    }
+}
