@@ -98,7 +98,14 @@ pub(crate) fn state_after(record: &KeyRecord, materials: &[ImportedMaterialRecor
     if record.state == STATE_PENDING_DELETION {
         return record.state.clone();
     }
-    let complete = !materials.is_empty() && materials.iter().all(|m| m.sealed.is_some());
+    // The current material must be among them: a replica of a multi-Region key may take a
+    // newer material of its primary before the current one.
+    let has_current = record
+        .current_material_id
+        .as_deref()
+        .is_none_or(|c| materials.iter().any(|m| m.material_id == c));
+    let complete =
+        has_current && !materials.is_empty() && materials.iter().all(|m| m.sealed.is_some());
     if !complete {
         STATE_PENDING_IMPORT.to_owned()
     } else if record.state == STATE_PENDING_IMPORT {
@@ -115,7 +122,74 @@ pub(crate) fn expiration_model_of(m: &ImportedMaterialRecord) -> Option<Expirati
         .and_then(ExpirationModelType::parse)
 }
 
+/// Every region-key of a multi-Region key with its imported materials, the primary first.
+pub(crate) type RegionMaterials = Vec<(KeyRecord, Vec<ImportedMaterialRecord>)>;
+
+/// The materials of a multi-Region key's primary that wait for rotation and that some
+/// replica has not imported yet: PENDING_MULTI_REGION_IMPORT_AND_ROTATION ("You must do this
+/// for every replica Region key before you can perform the RotateKeyOnDemand operation on
+/// the primary Region key", ImportKeyMaterial).
+pub(crate) fn awaiting_replicas(region_keys: &RegionMaterials) -> Vec<String> {
+    let Some((primary, materials)) = region_keys.first() else {
+        return Vec::new();
+    };
+    let current = primary
+        .current_material_id
+        .as_deref()
+        .and_then(|c| materials.iter().find(|m| m.material_id == c));
+    materials
+        .iter()
+        .filter(|m| material_state(m, current) == KeyMaterialState::PendingRotation)
+        .filter(|m| {
+            region_keys[1..].iter().any(|(_, theirs)| {
+                !theirs
+                    .iter()
+                    .any(|t| t.material_id == m.material_id && t.sealed.is_some())
+            })
+        })
+        .map(|m| m.material_id.clone())
+        .collect()
+}
+
+/// [`material_state`], with PENDING_MULTI_REGION_IMPORT_AND_ROTATION for a material of a
+/// multi-Region key that waits for rotation and for a replica's import (`awaiting`).
+pub(crate) fn shared_material_state(
+    m: &ImportedMaterialRecord,
+    current: Option<&ImportedMaterialRecord>,
+    awaiting: &[String],
+) -> KeyMaterialState {
+    match material_state(m, current) {
+        KeyMaterialState::PendingRotation if awaiting.contains(&m.material_id) => {
+            KeyMaterialState::PendingMultiRegionImportAndRotation
+        }
+        state => state,
+    }
+}
+
 impl KeyService {
+    /// Every region-key of the multi-Region key of `record` with its imported materials,
+    /// the primary first (read from the store).
+    pub(crate) async fn region_materials(
+        &self,
+        record: &KeyRecord,
+    ) -> Result<RegionMaterials, KmsError> {
+        let Some(mrk_id) = record.mrk_id.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let mut keys = self.region_keys(mrk_id, &record.account_id).await?;
+        keys.sort_by_key(|k| !crate::keys::is_primary(k));
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let materials = self
+                .store
+                .imported_materials(&k.key_id)
+                .await
+                .map_err(internal("reading imported key material"))?;
+            out.push((k, materials));
+        }
+        Ok(out)
+    }
+
     /// The secret key material ids are MACed with, made by the first node that needs it.
     async fn material_id_key(&self) -> Result<&HmacKey, KmsError> {
         self.material_id_key
@@ -258,7 +332,7 @@ impl KeyService {
             &KeyRecord,
             &[ImportedMaterialRecord],
             i64,
-        ) -> Result<Option<(ImportedMaterialRecord, Option<String>)>, KmsError>,
+        ) -> Result<Option<(Vec<ImportedMaterialRecord>, Option<String>)>, KmsError>,
     {
         let _local = self.update_lock(key_id).lock().await;
         for attempt in 0..MAX_ATTEMPTS {
@@ -276,19 +350,18 @@ impl KeyService {
                 .await
                 .map_err(internal("reading imported key material"))?;
             let now = self.clock.now_millis();
-            let Some((material, current)) = change(&record, &materials, now)? else {
+            let Some((written, current)) = change(&record, &materials, now)? else {
                 return Ok(None);
             };
-            let mut after: Vec<ImportedMaterialRecord> = materials
-                .iter()
-                .filter(|m| m.material_id != material.material_id)
-                .cloned()
-                .collect();
-            after.push(material.clone());
             let mut key = record.clone();
             key.current_material_id = current;
-            key.state = state_after(&record, &after);
-            match self.store.put_imported_material(&key, &material).await {
+            key.state = state_after(&key, &merged(&materials, &written));
+            match self
+                .store
+                .put_imported_materials(&[(key, written)])
+                .await
+                .map(|mut stored| stored.remove(0))
+            {
                 Ok(stored) => {
                     // The cached key's materials changed: reload it on next use.
                     self.cache.drop_key(key_id);
@@ -346,7 +419,7 @@ impl KeyService {
                 if m.sealed.is_none() || m.valid_to.is_none_or(|v| v > now) {
                     return Ok(None);
                 }
-                Ok(Some((deleted(m), record.current_material_id.clone())))
+                Ok(Some((vec![deleted(m)], record.current_material_id.clone())))
             })
             .await?;
         let Some(key) = stored else {
@@ -362,6 +435,40 @@ impl KeyService {
         })
         .await;
         Ok(true)
+    }
+}
+
+/// A key's materials once `written` (new ones, or new versions of existing ones) are
+/// stored, in the store's order (new ones last).
+pub(crate) fn merged(
+    materials: &[ImportedMaterialRecord],
+    written: &[ImportedMaterialRecord],
+) -> Vec<ImportedMaterialRecord> {
+    let mut after: Vec<ImportedMaterialRecord> = materials
+        .iter()
+        .map(|m| {
+            written
+                .iter()
+                .find(|w| w.material_id == m.material_id)
+                .unwrap_or(m)
+                .clone()
+        })
+        .collect();
+    for w in written {
+        if !after.iter().any(|m| m.material_id == w.material_id) {
+            after.push(w.clone());
+        }
+    }
+    after
+}
+
+/// A replica's record of its primary's material `m`, pending import: "If you replicate a
+/// multi-Region primary key with imported key material, the replica key is created with no
+/// key material" (ReplicateKey). Its rotation history is the primary's.
+pub(crate) fn replica_copy(m: &ImportedMaterialRecord, replica_key_id: &str) -> ImportedMaterialRecord {
+    ImportedMaterialRecord {
+        key_id: replica_key_id.to_owned(),
+        ..deleted(m)
     }
 }
 

@@ -80,6 +80,7 @@ macro_rules! __store_conformance_cases {
             rotate_keys_rotates_every_region_key_or_none,
             update_keys_moves_the_rotation_schedule_or_writes_nothing,
             delete_key_and_update_is_one_transaction,
+            imported_replicas_and_multi_key_imports_are_one_transaction,
         }
     };
 }
@@ -2809,4 +2810,122 @@ pub async fn delete_key_and_update_is_one_transaction(store: Arc<dyn Store>) {
         .await
         .expect("multi_region_keys");
     assert_eq!(left.len(), 1);
+}
+
+/// A replica of a multi-Region key with imported material is created with the materials it
+/// is given (pending import, in order) under the primary's version check; imported
+/// materials of several region-keys are written in one transaction, or none of them.
+pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let mrk_id = format!("mrk-{}", unique().replace('-', ""));
+    let mut primary = external_key(&account);
+    primary.key_id = format!("{mrk_id}@{REGION}");
+    primary.arn = format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}");
+    primary.multi_region = true;
+    primary.mrk_id = Some(mrk_id.clone());
+    primary.primary_region = Some(REGION.to_owned());
+    store.create_key(&primary, None).await.expect("create_key");
+    let (m1, m2) = (unique().replace('-', ""), unique().replace('-', ""));
+    let mut enabled = primary.clone();
+    enabled.state = "Enabled".to_owned();
+    enabled.current_material_id = Some(m1.clone());
+    let primary = store
+        .put_imported_material(&enabled, &imported(&primary.key_id, &m1, None))
+        .await
+        .expect("import");
+    let primary = store
+        .put_imported_material(&primary, &imported(&primary.key_id, &m2, None))
+        .await
+        .expect("import");
+
+    let replica_id = format!("{mrk_id}@{OTHER_REGION}");
+    let replica = KeyRecord {
+        key_id: replica_id.clone(),
+        region: OTHER_REGION.to_owned(),
+        arn: format!("arn:aws:kms:{OTHER_REGION}:{account}:key/{mrk_id}"),
+        version: 1,
+        state: "PendingImport".to_owned(),
+        tags: tags(&[("region", OTHER_REGION)]),
+        ..primary.clone()
+    };
+    let pending: Vec<ImportedMaterialRecord> = store
+        .imported_materials(&primary.key_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| ImportedMaterialRecord {
+            key_id: replica_id.clone(),
+            sealed: None,
+            valid_to: None,
+            expiration_model: None,
+            seq: 0,
+            ..m
+        })
+        .collect();
+    let stale = store
+        .create_imported_replica_key(&primary.key_id, primary.version - 1, &replica, &pending)
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    assert!(store.key(&replica_id).await.unwrap().is_none());
+    let bumped = store
+        .create_imported_replica_key(&primary.key_id, primary.version, &replica, &pending)
+        .await
+        .expect("create_imported_replica_key");
+    assert_eq!(bumped, primary.version + 1);
+    assert_eq!(stored_key(store, &replica_id).await, replica);
+    assert!(store.materials(&replica_id).await.unwrap().is_empty());
+    let copied = store.imported_materials(&replica_id).await.unwrap();
+    assert_eq!(
+        copied
+            .iter()
+            .map(|m| (m.material_id.clone(), m.seq, m.sealed.is_none()))
+            .collect::<Vec<_>>(),
+        vec![(m1.clone(), 1, true), (m2.clone(), 2, true)]
+    );
+    let primary = stored_key(store, &primary.key_id).await;
+
+    // Both region-keys rotate to m2 together; a stale version of one writes nothing.
+    let rotated = |k: &KeyRecord| {
+        let mut k = k.clone();
+        k.current_material_id = Some(m2.clone());
+        let mut m = imported(&k.key_id, &m2, None);
+        m.rotated_at = Some(T0 + 5);
+        m.rotation_type = Some("ON_DEMAND".to_owned());
+        (k, vec![m])
+    };
+    let mut stale_replica = rotated(&replica);
+    stale_replica.0.version = 0;
+    let r = store
+        .put_imported_materials(&[rotated(&primary), stale_replica])
+        .await;
+    assert!(matches!(r, Err(StoreError::Conflict)), "{r:?}");
+    assert_eq!(stored_key(store, &primary.key_id).await, primary);
+    assert_eq!(
+        store.imported_materials(&primary.key_id).await.unwrap()[1].rotated_at,
+        None
+    );
+    let stored = store
+        .put_imported_materials(&[rotated(&primary), rotated(&replica)])
+        .await
+        .expect("put_imported_materials");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].version, primary.version + 1);
+    assert_eq!(stored[1].version, replica.version + 1);
+    for (k, s) in [(&primary, &stored[0]), (&replica, &stored[1])] {
+        assert_eq!(stored_key(store, &k.key_id).await, *s);
+        assert_eq!(s.current_material_id.as_deref(), Some(m2.as_str()));
+        let ms = store.imported_materials(&k.key_id).await.unwrap();
+        assert_eq!(ms.len(), 2);
+        assert_eq!(ms[1].material_id, m2);
+        assert_eq!(ms[1].seq, 2, "an existing material keeps its seq");
+        assert_eq!(ms[1].rotated_at, Some(T0 + 5));
+        assert!(ms[1].sealed.is_some());
+    }
+    // A material of another key is refused before anything is written.
+    let r = store
+        .put_imported_materials(&[(stored[0].clone(), vec![imported(&replica_id, &m1, None)])])
+        .await;
+    assert!(r.is_err());
+    assert_eq!(stored_key(store, &primary.key_id).await, stored[0]);
 }

@@ -464,6 +464,14 @@ pub trait Store: Send + Sync + 'static {
         key: &KeyRecord,
         material: &ImportedMaterialRecord,
     ) -> Result<KeyRecord, StoreError>;
+    /// `put_imported_material` for several keys (the region-keys of one multi-Region key)
+    /// in one transaction: for each key, iff every stored version matches, its fields
+    /// and tags, then its `materials` in the order given. Returns the keys as stored.
+    /// `Conflict` / `NotFound` as `update_key`; nothing is written then.
+    async fn put_imported_materials(
+        &self,
+        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
+    ) -> Result<Vec<KeyRecord>, StoreError>;
     /// Imported materials still imported whose `valid_to` is at or before `now`, soonest
     /// first.
     async fn import_expirations_due(
@@ -491,6 +499,16 @@ pub trait Store: Send + Sync + 'static {
         key: &KeyRecord,
         materials: &[MaterialRecord],
         rotations: &[RotationRecord],
+    ) -> Result<i64, StoreError>;
+    /// `create_replica_key` for a key with imported key material (Origin EXTERNAL): the
+    /// replica with its tags and `materials` (imported materials, in the order given,
+    /// which becomes their `seq`), and no `key_materials`.
+    async fn create_imported_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[ImportedMaterialRecord],
     ) -> Result<i64, StoreError>;
     /// Rotates several keys at once, in one transaction: for each (stored version,
     /// material, rotation) as `rotate_key`, iff every version matches; the schedule of the

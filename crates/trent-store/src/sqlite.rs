@@ -1206,6 +1206,24 @@ impl Store for SqliteStore {
         self.import_put(key, material).await
     }
 
+    async fn put_imported_materials(
+        &self,
+        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.import_put_many(writes).await
+    }
+
+    async fn create_imported_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[ImportedMaterialRecord],
+    ) -> Result<i64, StoreError> {
+        self.import_create_replica(source_key_id, source_version, key, materials)
+            .await
+    }
+
     async fn import_expirations_due(
         &self,
         now: i64,

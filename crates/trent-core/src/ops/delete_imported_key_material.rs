@@ -7,10 +7,15 @@
 //! state to PendingImport"); what it encrypted decrypts again once the same material is
 //! imported again.
 
-use trent_wire::{DeleteImportedKeyMaterialRequest, DeleteImportedKeyMaterialResponse};
+use trent_store::{KeyRecord, StoreError};
+use trent_wire::{
+    DeleteImportedKeyMaterialRequest, DeleteImportedKeyMaterialResponse, KeyMaterialState,
+};
 
+use crate::error::internal;
 use crate::ids::Forms;
-use crate::import::{deleted, is_external, not_external};
+use crate::import::{deleted, is_external, material_state, merged, not_external, state_after};
+use crate::keys::{conflict_backoff, is_primary};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -30,6 +35,11 @@ impl KeyService {
         let record = &key.record;
         if !is_external(record) {
             return Err(not_external(record));
+        }
+        if record.mrk_id.is_some() && is_primary(record) {
+            if let Some(out) = self.delete_pending_everywhere(record, &req).await? {
+                return Ok(out);
+            }
         }
         let mut deleted_id = None;
         let stored = self
@@ -57,7 +67,7 @@ impl KeyService {
                         })?,
                 };
                 deleted_id = Some(target.material_id.clone());
-                Ok(Some((deleted(target), rec.current_material_id.clone())))
+                Ok(Some((vec![deleted(target)], rec.current_material_id.clone())))
             })
             .await?;
         let Some(stored) = stored else {
@@ -69,5 +79,74 @@ impl KeyService {
             key_id: Some(stored.arn),
             key_material_id: deleted_id,
         })
+    }
+}
+
+impl KeyService {
+    /// DeleteImportedKeyMaterial on a multi-Region primary key of a material that waits
+    /// for rotation (PENDING_ROTATION or PENDING_MULTI_REGION_IMPORT_AND_ROTATION): "you'll
+    /// also be deleting the key materials for the replica Region keys" (the operation's
+    /// considerations for multi-Region keys), in one store transaction. `None`: the
+    /// material is not one of those (the caller deletes it from the primary alone).
+    async fn delete_pending_everywhere(
+        &self,
+        primary: &KeyRecord,
+        req: &DeleteImportedKeyMaterialRequest,
+    ) -> Result<Option<DeleteImportedKeyMaterialResponse>, KmsError> {
+        // Without a KeyMaterialId the current material is meant, never a pending one.
+        let Some(target) = req.key_material_id.as_deref() else {
+            return Ok(None);
+        };
+        let _local = self.update_lock(&primary.key_id).lock().await;
+        for attempt in 0..16 {
+            let region_keys = self.region_materials(primary).await?;
+            let Some((rec, materials)) = region_keys.first() else {
+                return Ok(None);
+            };
+            if rec.key_id != primary.key_id {
+                // No longer the primary (UpdatePrimaryRegion meanwhile).
+                return Ok(None);
+            }
+            let current = rec
+                .current_material_id
+                .as_deref()
+                .and_then(|c| materials.iter().find(|m| m.material_id == c));
+            let pending = materials.iter().find(|m| {
+                m.material_id == target
+                    && material_state(m, current) == KeyMaterialState::PendingRotation
+            });
+            if pending.is_none() {
+                return Ok(None);
+            }
+            let writes: Vec<(KeyRecord, Vec<_>)> = region_keys
+                .iter()
+                .filter_map(|(k, theirs)| {
+                    let m = theirs.iter().find(|m| m.material_id == target)?;
+                    let gone = deleted(m);
+                    let mut key = k.clone();
+                    key.state = state_after(&key, &merged(theirs, std::slice::from_ref(&gone)));
+                    Some((key, vec![gone]))
+                })
+                .collect();
+            match self.store.put_imported_materials(&writes).await {
+                Ok(stored) => {
+                    for k in &stored {
+                        self.cache.drop_key(&k.key_id);
+                    }
+                    return Ok(Some(DeleteImportedKeyMaterialResponse {
+                        key_id: Some(rec.arn.clone()),
+                        key_material_id: Some(target.to_owned()),
+                    }));
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(StoreError::NotFound) => {
+                    return Err(KmsError::KeyNotFound {
+                        arn: primary.arn.clone(),
+                    })
+                }
+                Err(e) => return Err(internal("deleting imported key material")(e)),
+            }
+        }
+        Err(KmsError::Internal)
     }
 }

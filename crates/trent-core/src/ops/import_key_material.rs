@@ -15,7 +15,7 @@
 //!   stays unless a new one is given ("KMS retains the value you specified when you last
 //!   imported the same key material").
 
-use trent_store::ImportedMaterialRecord;
+use trent_store::{ImportedMaterialRecord, KeyRecord};
 use trent_wire::{
     ExpirationModelType, ImportKeyMaterialRequest, ImportKeyMaterialResponse, ImportType,
     KeyMaterialState,
@@ -24,7 +24,7 @@ use trent_wire::{
 use crate::authz::Access;
 use crate::ids::Forms;
 use crate::import::{check_material, is_external, material_state, not_external, MAX_VALID_TO_MS};
-use crate::keys::require_manageable;
+use crate::keys::{is_replica, public_key_id, require_manageable};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -98,7 +98,11 @@ impl KeyService {
             .unwrap(params.algorithm, &req.encrypted_key_material)
             .map_err(|_| KmsError::InvalidCiphertext)?;
         let canonical = check_material(kind, &record.key_spec, &plain)?;
-        let material_id = self.material_id(&record.key_id, canonical.expose()).await?;
+        // The public key id: every region-key of a multi-Region key gives the same material
+        // the same id.
+        let material_id = self
+            .material_id(public_key_id(record), canonical.expose())
+            .await?;
         drop(canonical);
         if let Some(given) = &req.key_material_id {
             if *given != material_id {
@@ -111,9 +115,58 @@ impl KeyService {
         }
         let sealed = self.seal_material(&record.arn, &material_id, &plain)?;
         drop(plain);
+        // A replica of a multi-Region key takes only material of its primary, and never as
+        // new material: "You cannot directly import new key material into the replica
+        // Region keys" (ImportKeyMaterial).
+        let primary = if is_replica(record) {
+            if req.import_type == Some(ImportType::NewKeyMaterial) {
+                return Err(KmsError::Unsupported {
+                    what: format!(
+                        "Importing new key material into the multi-Region replica key {} (import it into the primary key, then import the same key material into each replica with ImportType EXISTING_KEY_MATERIAL)",
+                        record.arn
+                    ),
+                });
+            }
+            let region_keys = self.region_materials(record).await?;
+            let Some((primary, materials)) = region_keys.into_iter().next() else {
+                return Err(KmsError::Internal);
+            };
+            if !materials.iter().any(|m| m.material_id == material_id) {
+                return Err(KmsError::IncorrectKeyMaterial {
+                    message: format!(
+                        "The key material being imported is not key material of the multi-Region primary key {}. Import key material into the primary key first.",
+                        primary.arn
+                    ),
+                });
+            }
+            Some((primary, materials))
+        } else {
+            None
+        };
         let stored = self
             .write_imported(&record.key_id, |rec, materials, now| {
                 require_manageable(rec)?;
+                if let Some((primary, primary_materials)) = &primary {
+                    return Ok(Some(replica_import(
+                        rec,
+                        materials,
+                        primary,
+                        primary_materials,
+                        &material_id,
+                        ImportedMaterialRecord {
+                            key_id: rec.key_id.clone(),
+                            material_id: material_id.clone(),
+                            seq: 0,
+                            created_at: now,
+                            description: req.key_material_description.clone(),
+                            expiration_model: Some(model.as_str().to_owned()),
+                            valid_to,
+                            sealed: Some(sealed.clone()),
+                            rotated_at: None,
+                            rotation_type: None,
+                        },
+                    )));
+                }
                 let existing = materials.iter().find(|m| m.material_id == material_id);
                 let current = rec
                     .current_material_id
@@ -176,7 +229,7 @@ impl KeyService {
                     .current_material_id
                     .clone()
                     .or_else(|| Some(material_id.clone()));
-                Ok(Some((m, current)))
+                Ok(Some((vec![m], current)))
             })
             .await?;
         let Some(stored) = stored else {
@@ -189,4 +242,54 @@ impl KeyService {
             key_material_id: Some(material_id),
         })
     }
+}
+
+/// The write of an import into a replica of a multi-Region key, of material its primary
+/// has (`m`, as imported): the replica's own record of that material takes the import; a
+/// material new to the replica is added, after every earlier material of the primary the
+/// replica does not know yet (added pending import, so that the replica's materials keep
+/// the primary's order and the replica waits for all of them). The replica's current
+/// material is its primary's.
+fn replica_import(
+    replica: &KeyRecord,
+    materials: &[ImportedMaterialRecord],
+    primary: &KeyRecord,
+    primary_materials: &[ImportedMaterialRecord],
+    material_id: &str,
+    m: ImportedMaterialRecord,
+) -> (Vec<ImportedMaterialRecord>, Option<String>) {
+    let current = replica
+        .current_material_id
+        .clone()
+        .or_else(|| primary.current_material_id.clone());
+    if let Some(existing) = materials.iter().find(|e| e.material_id == material_id) {
+        // "KMS retains the value you specified when you last imported the same key
+        // material" (KeyMaterialDescription).
+        let m = ImportedMaterialRecord {
+            seq: existing.seq,
+            created_at: existing.created_at,
+            description: m.description.or_else(|| existing.description.clone()),
+            rotated_at: existing.rotated_at,
+            rotation_type: existing.rotation_type.clone(),
+            ..m
+        };
+        return (vec![m], current);
+    }
+    let mut written = Vec::new();
+    for p in primary_materials {
+        if p.material_id == material_id {
+            written.push(ImportedMaterialRecord {
+                created_at: p.created_at,
+                description: m.description.clone().or_else(|| p.description.clone()),
+                rotated_at: p.rotated_at,
+                rotation_type: p.rotation_type.clone(),
+                ..m
+            });
+            break;
+        }
+        if !materials.iter().any(|e| e.material_id == p.material_id) {
+            written.push(crate::import::replica_copy(p, &replica.key_id));
+        }
+    }
+    (written, current)
 }

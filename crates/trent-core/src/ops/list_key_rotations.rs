@@ -13,7 +13,9 @@ use super::common::limit;
 use super::enable_key_rotation::rotation_unsupported;
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::import::{expiration_model_of, import_state, is_external, material_state};
+use crate::import::{
+    awaiting_replicas, expiration_model_of, import_state, is_external, shared_material_state,
+};
 use crate::rotation::rotatable_on_demand;
 use crate::{Caller, KeyService, KmsError};
 
@@ -118,6 +120,13 @@ impl KeyService {
             .current_material_id
             .as_deref()
             .and_then(|c| materials.iter().find(|m| m.material_id == c));
+        // A multi-Region key's material waiting for a replica's import is
+        // PENDING_MULTI_REGION_IMPORT_AND_ROTATION in every region.
+        let awaiting = if record.mrk_id.is_some() {
+            awaiting_replicas(&self.region_materials(&record).await?)
+        } else {
+            Vec::new()
+        };
         let mut entries: Vec<_> = materials
             .iter()
             .filter(|m| !rotations_only || m.rotated_at.is_some())
@@ -135,11 +144,11 @@ impl KeyService {
                 entries
                     .into_iter()
                     .map(|m| RotationsListEntry {
-                        key_id: Some(record.key_id.clone()),
+                        key_id: Some(crate::keys::public_key_id(&record).to_owned()),
                         key_material_id: Some(m.material_id.clone()),
                         key_material_description: m.description.clone(),
                         import_state: Some(import_state(m)),
-                        key_material_state: Some(material_state(m, current)),
+                        key_material_state: Some(shared_material_state(m, current, &awaiting)),
                         expiration_model: expiration_model_of(m),
                         valid_to: m.valid_to.map(Timestamp::from_millis),
                         rotation_date: m.rotated_at.map(Timestamp::from_millis),

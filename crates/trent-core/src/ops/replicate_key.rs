@@ -25,9 +25,10 @@ use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
 use crate::error::internal;
 use crate::ids::{is_region, key_arn, partition, Forms};
+use crate::import::{is_external, replica_copy};
 use crate::keys::{
-    conflict_backoff, is_primary, material_aad, mrk_storage_id, public_key_id,
-    require_not_pending_deletion, STATE_ENABLED,
+    conflict_backoff, is_primary, material_aad, mrk_storage_id, public_key_id, require_manageable,
+    require_not_pending_deletion, STATE_ENABLED, STATE_PENDING_IMPORT,
 };
 use crate::{Caller, KeyService, KmsError};
 
@@ -49,7 +50,7 @@ impl KeyService {
             .await?;
         let primary = &key.record;
         require_primary(primary, "replicate")?;
-        require_not_pending_deletion(primary)?;
+        require_replicable(primary)?;
         if replica_region == primary.region {
             return Err(KmsError::Validation {
                 message: format!(
@@ -114,7 +115,7 @@ impl KeyService {
                 });
             };
             require_primary(&primary, "replicate")?;
-            require_not_pending_deletion(&primary)?;
+            require_replicable(&primary)?;
             let existing = self.region_keys(&mrk_id, &primary.account_id).await?;
             if let Some(there) = existing.iter().find(|k| k.region == replica_region) {
                 return Err(KmsError::ReplicaAlreadyExists {
@@ -182,18 +183,47 @@ impl KeyService {
                 tags: tag_list.clone(),
                 policy: policy_text.clone(),
             };
-            match self
-                .store
-                .create_replica_key(
-                    &primary.key_id,
-                    primary.version,
-                    &record,
-                    &materials,
-                    &rotations,
-                )
-                .await
-            {
-                Ok(_) => {
+            let created = if is_external(&primary) {
+                // "If you replicate a multi-Region primary key with imported key material,
+                // the replica key is created with no key material. You must import the
+                // same key material that you imported into the primary key" (ReplicateKey):
+                // the replica knows every material of its primary, none of them imported,
+                // and waits in PendingImport for all of them.
+                let imported: Vec<_> = self
+                    .store
+                    .imported_materials(&primary.key_id)
+                    .await
+                    .map_err(internal("reading imported key material"))?
+                    .iter()
+                    .map(|m| replica_copy(m, &storage_id))
+                    .collect();
+                let record = KeyRecord {
+                    state: STATE_PENDING_IMPORT.to_owned(),
+                    ..record.clone()
+                };
+                self.store
+                    .create_imported_replica_key(
+                        &primary.key_id,
+                        primary.version,
+                        &record,
+                        &imported,
+                    )
+                    .await
+                    .map(|_| record)
+            } else {
+                self.store
+                    .create_replica_key(
+                        &primary.key_id,
+                        primary.version,
+                        &record,
+                        &materials,
+                        &rotations,
+                    )
+                    .await
+                    .map(|_| record)
+            };
+            match created {
+                Ok(record) => {
                     self.cache.drop_key(&primary.key_id);
                     self.cache.drop_key(&storage_id);
                     let metadata = self.full_key_metadata(&record).await?;
@@ -221,6 +251,16 @@ impl KeyService {
             }
         }
         Err(KmsError::Internal)
+    }
+}
+
+/// ReplicateKey needs a primary that is enabled or disabled, or, with imported key
+/// material, pending import: its replica is created without material either way.
+fn require_replicable(primary: &KeyRecord) -> Result<(), KmsError> {
+    if is_external(primary) {
+        require_manageable(primary)
+    } else {
+        require_not_pending_deletion(primary)
     }
 }
 

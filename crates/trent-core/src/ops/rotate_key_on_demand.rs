@@ -5,13 +5,16 @@
 //! rotations per key is `LimitExceededException`; an automatic rotation due within 20
 //! minutes is `ConflictException`.
 
+use trent_store::StoreError;
 use trent_wire::{
     KeyMaterialState, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
 };
 
 use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
-use crate::import::{is_external, material_state};
+use crate::error::internal;
+use crate::import::{awaiting_replicas, is_external, material_state, merged, state_after};
+use crate::keys::{conflict_backoff, public_key_id};
 use crate::jobs::ServiceEvent;
 use crate::keys::require_enabled;
 use crate::rotation::{rotatable_on_demand, CONFLICT_WINDOW_MS, ON_DEMAND_LIMIT};
@@ -29,6 +32,9 @@ impl KeyService {
         require_not_replica(&key.record)?;
         if !rotatable_on_demand(&key.record) {
             return Err(rotation_unsupported("perform on-demand rotation of"));
+        }
+        if is_external(&key.record) && key.record.mrk_id.is_some() {
+            return self.rotate_imported_mrk(&key.record).await;
         }
         if is_external(&key.record) {
             return self
@@ -110,7 +116,7 @@ impl KeyService {
                 let mut m = pending.clone();
                 m.rotated_at = Some(now);
                 m.rotation_type = Some(RotationType::OnDemand.as_str().to_owned());
-                Ok(Some((m, Some(pending.material_id.clone()))))
+                Ok(Some((vec![m], Some(pending.material_id.clone()))))
             })
             .await?;
         let Some(stored) = stored else {
@@ -122,7 +128,7 @@ impl KeyService {
             account_id: stored.account_id.clone(),
             region: stored.region.clone(),
             key_arn: stored.arn.clone(),
-            key_id: stored.key_id.clone(),
+            key_id: public_key_id(&stored).to_owned(),
             key_origin: stored.origin.clone(),
             rotation_type: RotationType::OnDemand.as_str(),
             previous_material_id: previous.unwrap_or_default(),
@@ -131,7 +137,134 @@ impl KeyService {
         })
         .await;
         Ok(RotateKeyOnDemandResponse {
-            key_id: Some(stored.key_id),
+            key_id: Some(public_key_id(&stored).to_owned()),
         })
+    }
+}
+
+impl KeyService {
+    /// On-demand rotation of a multi-Region key with imported key material, on its
+    /// primary: the pending material must be imported into every replica first ("You must
+    /// do this for every replica Region key before you can perform the RotateKeyOnDemand
+    /// operation on the primary Region key", ImportKeyMaterial); then it becomes current
+    /// in every region-key in one store transaction, so that no region encrypts under a
+    /// material another region lacks.
+    async fn rotate_imported_mrk(
+        &self,
+        primary: &trent_store::KeyRecord,
+    ) -> Result<RotateKeyOnDemandResponse, KmsError> {
+        let _local = self.update_lock(&primary.key_id).lock().await;
+        for attempt in 0..16 {
+            let region_keys = self.region_materials(primary).await?;
+            let Some((fresh, _)) = region_keys.iter().find(|(k, _)| k.key_id == primary.key_id)
+            else {
+                return Err(KmsError::KeyNotFound {
+                    arn: primary.arn.clone(),
+                });
+            };
+            // A replica now if the primary moved meanwhile (UpdatePrimaryRegion).
+            require_not_replica(fresh)?;
+            // `region_materials` puts the primary first.
+            let (rec, materials) = &region_keys[0];
+            require_enabled(rec)?;
+            let current = rec
+                .current_material_id
+                .as_deref()
+                .and_then(|c| materials.iter().find(|m| m.material_id == c));
+            let Some(pending) = materials
+                .iter()
+                .find(|m| material_state(m, current) == KeyMaterialState::PendingRotation)
+            else {
+                return Err(KmsError::Validation {
+                    message: format!(
+                        "{} has no key material in the PENDING_ROTATION state. Import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.",
+                        rec.arn
+                    ),
+                });
+            };
+            if awaiting_replicas(&region_keys).contains(&pending.material_id) {
+                let missing: Vec<&str> = region_keys[1..]
+                    .iter()
+                    .filter(|(_, theirs)| {
+                        !theirs
+                            .iter()
+                            .any(|t| t.material_id == pending.material_id && t.sealed.is_some())
+                    })
+                    .map(|(k, _)| k.region.as_str())
+                    .collect();
+                return Err(KmsError::Validation {
+                    message: format!(
+                        "Key material {} of {} is in the PENDING_MULTI_REGION_IMPORT_AND_ROTATION state. Import the same key material (ImportType EXISTING_KEY_MATERIAL) into the replica keys in {} before rotating the primary key on demand.",
+                        pending.material_id,
+                        rec.arn,
+                        missing.join(", ")
+                    ),
+                });
+            }
+            let done = materials
+                .iter()
+                .filter(|m| m.rotation_type.as_deref() == Some(RotationType::OnDemand.as_str()))
+                .count();
+            if done >= ON_DEMAND_LIMIT as usize {
+                return Err(KmsError::OnDemandRotationLimit {
+                    arn: rec.arn.clone(),
+                    limit: ON_DEMAND_LIMIT,
+                });
+            }
+            let now = self.clock.now_millis();
+            let rotated_to = pending.material_id.clone();
+            let writes: Vec<_> = region_keys
+                .iter()
+                .map(|(k, theirs)| {
+                    let mine = theirs
+                        .iter()
+                        .find(|t| t.material_id == rotated_to)
+                        .cloned()
+                        .ok_or(KmsError::Internal)?;
+                    let m = trent_store::ImportedMaterialRecord {
+                        rotated_at: Some(now),
+                        rotation_type: Some(RotationType::OnDemand.as_str().to_owned()),
+                        ..mine
+                    };
+                    let mut key = k.clone();
+                    key.current_material_id = Some(rotated_to.clone());
+                    key.state = state_after(&key, &merged(theirs, std::slice::from_ref(&m)));
+                    Ok((key, vec![m]))
+                })
+                .collect::<Result<_, KmsError>>()?;
+            match self.store.put_imported_materials(&writes).await {
+                Ok(stored) => {
+                    for ((before, _), k) in region_keys.iter().zip(&stored) {
+                        self.cache.drop_key(&k.key_id);
+                        self.emit(ServiceEvent::RotateKey {
+                            account_id: k.account_id.clone(),
+                            region: k.region.clone(),
+                            key_arn: k.arn.clone(),
+                            key_id: public_key_id(k).to_owned(),
+                            key_origin: k.origin.clone(),
+                            rotation_type: RotationType::OnDemand.as_str(),
+                            previous_material_id: before
+                                .current_material_id
+                                .clone()
+                                .unwrap_or_default(),
+                            current_material_id: rotated_to.clone(),
+                            at: now,
+                        })
+                        .await;
+                    }
+                    return Ok(RotateKeyOnDemandResponse {
+                        key_id: Some(public_key_id(primary).to_owned()),
+                    });
+                }
+                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
+                Err(StoreError::NotFound) => {
+                    return Err(KmsError::KeyNotFound {
+                        arn: primary.arn.clone(),
+                    })
+                }
+                Err(e) => return Err(internal("rotating imported key material")(e)),
+            }
+        }
+        Err(KmsError::Internal)
     }
 }

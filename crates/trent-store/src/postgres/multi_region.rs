@@ -16,7 +16,7 @@ use super::{
 use crate::{KeyRecord, MaterialRecord, RotationRecord, StoreError};
 
 /// Locks the rows of these keys (those that exist) in key id order.
-async fn lock_keys(
+pub(super) async fn lock_keys(
     tx: &mut Transaction<'static, Postgres>,
     key_ids: &[&str],
 ) -> Result<(), StoreError> {

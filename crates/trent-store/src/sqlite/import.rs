@@ -50,6 +50,36 @@ async fn insert_verbatim(
     Ok(())
 }
 
+/// Adds `m` to its key with the next `seq`, or updates the material of that id (its `seq`
+/// and `created_at` stay). The caller has written the key row first.
+async fn upsert_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    m: &ImportedMaterialRecord,
+) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO imported_materials ({COLUMNS}) \
+             SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
+             FROM imported_materials WHERE key_id = ?1 \
+             ON CONFLICT (key_id, material_id) DO UPDATE SET \
+             description = excluded.description, expiration_model = excluded.expiration_model, \
+             valid_to = excluded.valid_to, sealed = excluded.sealed, \
+             rotated_at = excluded.rotated_at, rotation_type = excluded.rotation_type"
+        ))
+        .bind(&m.key_id)
+        .bind(&m.material_id)
+        .bind(m.created_at)
+        .bind(&m.description)
+        .bind(&m.expiration_model)
+        .bind(m.valid_to)
+        .bind(&m.sealed)
+        .bind(m.rotated_at)
+        .bind(&m.rotation_type)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
 impl SqliteStore {
     pub(super) async fn import_materials_of(
         &self,
@@ -81,29 +111,57 @@ impl SqliteStore {
         // The key row first: its version check (and, on PostgreSQL, its row lock)
         // serializes every writer of the key's materials, so the next `seq` below is safe.
         let stored = update_key_in(&mut tx, key).await?;
-        sqlx::query(&format!(
-            "INSERT INTO imported_materials ({COLUMNS}) \
-             SELECT ?1, ?2, COALESCE(MAX(seq), 0) + 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9 \
-             FROM imported_materials WHERE key_id = ?1 \
-             ON CONFLICT (key_id, material_id) DO UPDATE SET \
-             description = excluded.description, expiration_model = excluded.expiration_model, \
-             valid_to = excluded.valid_to, sealed = excluded.sealed, \
-             rotated_at = excluded.rotated_at, rotation_type = excluded.rotation_type"
-        ))
-        .bind(&m.key_id)
-        .bind(&m.material_id)
-        .bind(m.created_at)
-        .bind(&m.description)
-        .bind(&m.expiration_model)
-        .bind(m.valid_to)
-        .bind(&m.sealed)
-        .bind(m.rotated_at)
-        .bind(&m.rotation_type)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        upsert_in(&mut tx, m).await?;
         tx.commit().await.map_err(backend)?;
         Ok(stored)
+    }
+
+    pub(super) async fn import_put_many(
+        &self,
+        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        if writes
+            .iter()
+            .any(|(k, ms)| ms.iter().any(|m| m.key_id != k.key_id))
+        {
+            return Err(super::invalid(
+                "an imported material belongs to another key",
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let mut stored = Vec::with_capacity(writes.len());
+        for (key, materials) in writes {
+            stored.push(update_key_in(&mut tx, key).await?);
+            for m in materials {
+                upsert_in(&mut tx, m).await?;
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(stored)
+    }
+
+    pub(super) async fn import_create_replica(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[ImportedMaterialRecord],
+    ) -> Result<i64, StoreError> {
+        super::check_tags(&key.tags)?;
+        if materials.iter().any(|m| m.key_id != key.key_id) {
+            return Err(super::invalid(
+                "a replica's materials belong to another key",
+            ));
+        }
+        let mut tx = self.begin_write().await?;
+        let version =
+            super::time::bump_version(&mut tx, source_key_id, source_version, None).await?;
+        super::insert_key(&mut tx, key).await?;
+        for (seq, m) in (1_i64..).zip(materials) {
+            insert_verbatim(&mut tx, &ImportedMaterialRecord { seq, ..m.clone() }).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(version)
     }
 
     pub(super) async fn import_expirations(
