@@ -332,7 +332,8 @@ impl KeyService {
             &KeyRecord,
             &[ImportedMaterialRecord],
             i64,
-        ) -> Result<Option<(Vec<ImportedMaterialRecord>, Option<String>)>, KmsError>,
+        )
+            -> Result<Option<(Vec<ImportedMaterialRecord>, Option<String>)>, KmsError>,
     {
         let _local = self.update_lock(key_id).lock().await;
         for attempt in 0..MAX_ATTEMPTS {
@@ -465,7 +466,10 @@ pub(crate) fn merged(
 /// A replica's record of its primary's material `m`, pending import: "If you replicate a
 /// multi-Region primary key with imported key material, the replica key is created with no
 /// key material" (ReplicateKey). Its rotation history is the primary's.
-pub(crate) fn replica_copy(m: &ImportedMaterialRecord, replica_key_id: &str) -> ImportedMaterialRecord {
+pub(crate) fn replica_copy(
+    m: &ImportedMaterialRecord,
+    replica_key_id: &str,
+) -> ImportedMaterialRecord {
     ImportedMaterialRecord {
         key_id: replica_key_id.to_owned(),
         ..deleted(m)

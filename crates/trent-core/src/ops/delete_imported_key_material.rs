@@ -67,7 +67,10 @@ impl KeyService {
                         })?,
                 };
                 deleted_id = Some(target.material_id.clone());
-                Ok(Some((vec![deleted(target)], rec.current_material_id.clone())))
+                Ok(Some((
+                    vec![deleted(target)],
+                    rec.current_material_id.clone(),
+                )))
             })
             .await?;
         let Some(stored) = stored else {

@@ -11,12 +11,12 @@ use trent_wire::{
 };
 
 use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
-use crate::ids::Forms;
 use crate::error::internal;
+use crate::ids::Forms;
 use crate::import::{awaiting_replicas, is_external, material_state, merged, state_after};
-use crate::keys::{conflict_backoff, public_key_id};
 use crate::jobs::ServiceEvent;
 use crate::keys::require_enabled;
+use crate::keys::{conflict_backoff, public_key_id};
 use crate::rotation::{rotatable_on_demand, CONFLICT_WINDOW_MS, ON_DEMAND_LIMIT};
 use crate::{Caller, KeyService, KmsError};
 

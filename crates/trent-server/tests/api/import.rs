@@ -60,7 +60,7 @@ print(json.dumps(base64.b64encode(AESGCM(key).decrypt(nonce, rest, header)).deco
 "#;
 
 /// HMAC of a message under a key, by Python's `hmac`. Input {key, message, hash}.
-const PY_HMAC: &str = r#"
+pub(crate) const PY_HMAC: &str = r#"
 import sys, json, base64, hmac
 it = json.load(sys.stdin)
 mac = hmac.new(base64.b64decode(it['key']), base64.b64decode(it['message']), it['hash']).digest()
@@ -68,7 +68,7 @@ print(json.dumps(base64.b64encode(mac).decode()))
 "#;
 
 /// A fresh private key in Python: {kind: "ec256" | "rsa2048"} → {pkcs8, spki} (DER, base64).
-const PY_KEYPAIR: &str = r#"
+pub(crate) const PY_KEYPAIR: &str = r#"
 import sys, json, base64
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -80,7 +80,7 @@ print(json.dumps({
 }))
 "#;
 
-fn random(n: usize) -> Vec<u8> {
+pub(crate) fn random(n: usize) -> Vec<u8> {
     let mut out = vec![0u8; n];
     aws_lc_rs::rand::fill(&mut out).unwrap();
     out
@@ -107,7 +107,7 @@ async fn external_key(
 }
 
 /// GetParametersForImport: (public key DER, import token).
-async fn parameters(
+pub(crate) async fn parameters(
     client: &Client,
     key_id: &str,
     alg: AlgorithmSpec,
@@ -126,7 +126,7 @@ async fn parameters(
     )
 }
 
-fn wrap(public_key: &[u8], alg: &AlgorithmSpec, material: &[u8]) -> Blob {
+pub(crate) fn wrap(public_key: &[u8], alg: &AlgorithmSpec, material: &[u8]) -> Blob {
     let out = python(
         PY_WRAP,
         &json!([{"public_key": b64(public_key), "alg": alg.as_str(), "material": b64(material)}]),
@@ -135,7 +135,7 @@ fn wrap(public_key: &[u8], alg: &AlgorithmSpec, material: &[u8]) -> Blob {
 }
 
 /// Parameters, wrap, import without expiry; returns the KeyMaterialId.
-async fn import(client: &Client, key_id: &str, material: &[u8]) -> String {
+pub(crate) async fn import(client: &Client, key_id: &str, material: &[u8]) -> String {
     let alg = AlgorithmSpec::RsaAesKeyWrapSha256;
     let (public, token) = parameters(client, key_id, alg.clone(), WrappingKeySpec::Rsa2048).await;
     let out = ok(client
@@ -149,7 +149,7 @@ async fn import(client: &Client, key_id: &str, material: &[u8]) -> String {
     out.key_material_id().unwrap().to_owned()
 }
 
-async fn state(client: &Client, key_id: &str) -> KeyState {
+pub(crate) async fn state(client: &Client, key_id: &str) -> KeyState {
     ok(client.describe_key().key_id(key_id).send().await)
         .key_metadata()
         .unwrap()
@@ -158,7 +158,7 @@ async fn state(client: &Client, key_id: &str) -> KeyState {
         .clone()
 }
 
-async fn all_materials(
+pub(crate) async fn all_materials(
     client: &Client,
     key_id: &str,
 ) -> Vec<aws_sdk_kms::types::RotationsListEntry> {
@@ -172,7 +172,7 @@ async fn all_materials(
     .to_vec()
 }
 
-fn open_blob(material: &[u8], blob: &Blob) -> Vec<u8> {
+pub(crate) fn open_blob(material: &[u8], blob: &Blob) -> Vec<u8> {
     unb64(&python(
         PY_OPEN_BLOB,
         &json!({"key": b64(material), "blob": b64(blob.as_ref())}),

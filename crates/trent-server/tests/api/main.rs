@@ -29,6 +29,7 @@ mod keys;
 mod last_usage;
 mod mac_and_agreement;
 mod multi_region;
+mod multi_region_import;
 mod persistence;
 mod protocol;
 mod rotation;

@@ -56,27 +56,27 @@ async fn upsert_in(
     tx: &mut Transaction<'static, Postgres>,
     m: &ImportedMaterialRecord,
 ) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO imported_materials ({COLUMNS}) \
+    sqlx::query(&format!(
+        "INSERT INTO imported_materials ({COLUMNS}) \
              SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9 \
              FROM imported_materials WHERE key_id = $1 \
              ON CONFLICT (key_id, material_id) DO UPDATE SET \
              description = excluded.description, expiration_model = excluded.expiration_model, \
              valid_to = excluded.valid_to, sealed = excluded.sealed, \
              rotated_at = excluded.rotated_at, rotation_type = excluded.rotation_type"
-        ))
-        .bind(&m.key_id)
-        .bind(&m.material_id)
-        .bind(m.created_at)
-        .bind(&m.description)
-        .bind(&m.expiration_model)
-        .bind(m.valid_to)
-        .bind(&m.sealed)
-        .bind(m.rotated_at)
-        .bind(&m.rotation_type)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+    ))
+    .bind(&m.key_id)
+    .bind(&m.material_id)
+    .bind(m.created_at)
+    .bind(&m.description)
+    .bind(&m.expiration_model)
+    .bind(m.valid_to)
+    .bind(&m.sealed)
+    .bind(m.rotated_at)
+    .bind(&m.rotation_type)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
