@@ -586,3 +586,56 @@ async fn update_primary_region_moves_where_new_material_goes() {
         .await);
     assert_eq!(out.key_state(), Some(&KeyState::PendingReplicaDeletion));
 }
+
+/// Expiry is per region-key: "if the key material in the primary key expires, its
+/// replica keys are unaffected"; each region-key's ValidTo is its own import's.
+#[tokio::test]
+async fn material_expires_in_one_region_key_only() {
+    let server = crate::test_clock::server();
+    let t0 = crate::test_clock::freeze_at(&server, crate::test_clock::now_ms()).await;
+    let (us, eu) = (server.client(US), server.client(EU));
+    let key_id = external_mrk(&us, KeySpec::SymmetricDefault, None).await;
+    let material = random(32);
+    let alg = AlgorithmSpec::RsaesOaepSha256;
+    let (public, token) = parameters(&us, &key_id, alg.clone(), WrappingKeySpec::Rsa2048).await;
+    let valid_to = t0 + crate::test_clock::DAY_MS;
+    ok(us
+        .import_key_material()
+        .key_id(&key_id)
+        .import_token(token)
+        .encrypted_key_material(wrap(&public, &alg, &material))
+        .valid_to(aws_sdk_kms::primitives::DateTime::from_millis(valid_to))
+        .send()
+        .await);
+    replicate(&us, &key_id, EU).await;
+    import(&eu, &key_id, &material).await;
+    let blob = encrypt(&eu, &key_id, b"outlives the primary's material").await;
+
+    crate::test_clock::advance_millis(&server, crate::test_clock::DAY_MS).await;
+    assert_eq!(state(&us, &key_id).await, KeyState::PendingImport);
+    assert_eq!(
+        materials(&us, &key_id).await[0].2,
+        ImportState::PendingImport
+    );
+    assert_eq!(state(&eu, &key_id).await, KeyState::Enabled);
+    assert_eq!(
+        decrypt(&eu, &blob).await,
+        b"outlives the primary's material"
+    );
+    let expired: Vec<_> = crate::audit::records(&server.data_dir().join("audit"))
+        .into_iter()
+        .filter(|r| r["eventName"] == "DeleteExpiredKeyMaterial")
+        .collect();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        expired[0]["resources"][0]["ARN"],
+        format!(
+            "arn:aws:kms:{US}:{}:key/{key_id}",
+            crate::harness::DEFAULT_ACCOUNT
+        )
+        .as_str()
+    );
+    // Back in the primary: the same material, the same id.
+    import(&us, &key_id, &material).await;
+    assert_eq!(state(&us, &key_id).await, KeyState::Enabled);
+}
