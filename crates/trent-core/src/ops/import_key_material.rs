@@ -11,6 +11,12 @@
 //!   EXISTING_KEY_MATERIAL after. New material on a symmetric key that has material is
 //!   PENDING_ROTATION until RotateKeyOnDemand makes it current; asymmetric and HMAC keys
 //!   only ever take their first material again.
+//! - Multi-Region keys
+//!   (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-import.html>):
+//!   each region-key is imported on its own. A replica takes only material its primary has
+//!   (anything else is `IncorrectKeyMaterialException`) and never NEW_KEY_MATERIAL; its
+//!   ImportType defaults to EXISTING_KEY_MATERIAL. New material on the primary is
+//!   PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every replica has imported it.
 //! - Re-importing replaces the material's ExpirationModel and ValidTo; its description
 //!   stays unless a new one is given ("KMS retains the value you specified when you last
 //!   imported the same key material").

@@ -12,6 +12,11 @@
 //! (and usable) as soon as the response leaves. Clients written for AWS (which retry on
 //! KMSInvalidStateException or poll DescribeKey for Enabled) work unchanged.
 //!
+//! A primary with imported key material (Origin EXTERNAL) is replicated without material:
+//! the replica is `PendingImport` and knows every material of its primary (with its
+//! rotation history), none of them imported, until the same material is imported into it
+//! (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-import.html>).
+//!
 //! Permissions as AWS documents them: `kms:ReplicateKey` on the primary key, and, in the
 //! replica region, `kms:CreateKey` (and `kms:TagResource` with Tags) in an IAM policy.
 
