@@ -114,3 +114,89 @@ async fn import_tokens_and_material_changes_work_across_nodes() {
     })
     .await;
 }
+
+async fn import_on(client: &Client, key: &str, material: &[u8], new: bool) -> String {
+    let params = client
+        .get_parameters_for_import()
+        .key_id(key)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    client
+        .import_key_material()
+        .key_id(key)
+        .import_token(params.import_token().unwrap().clone())
+        .encrypted_key_material(wrap(params.public_key().unwrap().as_ref(), material))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .set_import_type(new.then_some(aws_sdk_kms::types::ImportType::NewKeyMaterial))
+        .send()
+        .await
+        .unwrap()
+        .key_material_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// An EXTERNAL multi-Region key on two nodes: the primary (us-east-1) imported through one
+/// node, its replica (eu-west-1) through the other, which had it cached without material;
+/// the on-demand rotation of new material on the primary, one transaction over both
+/// region-keys, reaches the other node's cached replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn multi_region_imports_and_rotation_work_across_nodes() {
+    let Some(url) = base_url("multi_region_imports_and_rotation_work_across_nodes") else {
+        return;
+    };
+    let db = Db::create(&url).await;
+    let a = Node::start(Some(&db.url), None, NO_TTL);
+    let root = a.dir.path().join("root.key");
+    let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
+    let (us, eu) = (a.client_in("us-east-1"), b.client_in("eu-west-1"));
+
+    let key = us
+        .create_key()
+        .origin(OriginType::External)
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let (mut m1, mut m2) = ([0u8; 32], [0u8; 32]);
+    aws_lc_rs::rand::fill(&mut m1).unwrap();
+    aws_lc_rs::rand::fill(&mut m2).unwrap();
+    let id1 = import_on(&us, &key, &m1, false).await;
+    us.replicate_key()
+        .key_id(&key)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    // B caches the replica while it has no material.
+    assert_eq!(
+        encrypt_on(&eu, &key).await.unwrap_err(),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(import_on(&eu, &key, &m1, false).await, id1);
+    let blob = encrypt_on(&eu, &key).await.unwrap();
+    let out = us.decrypt().ciphertext_blob(blob).send().await.unwrap();
+    assert_eq!(out.key_material_id(), Some(id1.as_str()));
+
+    let id2 = import_on(&us, &key, &m2, true).await;
+    assert_eq!(import_on(&eu, &key, &m2, false).await, id2);
+    us.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+    // B's cached replica follows: its new ciphertexts use the new material.
+    converges(
+        "RotateKeyOnDemand of imported material",
+        DEADLINE,
+        || async {
+            let blob = encrypt_on(&eu, &key).await.unwrap();
+            let out = us.decrypt().ciphertext_blob(blob).send().await.unwrap();
+            out.key_material_id() == Some(id2.as_str())
+        },
+    )
+    .await;
+}
