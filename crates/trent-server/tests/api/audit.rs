@@ -14,7 +14,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 use trent_wire::Operation;
 
-use crate::harness::{Auth, RawRequest, TestServer, DEFAULT_ACCOUNT, REGION};
+use crate::harness::{aws_cli, Auth, RawRequest, TestServer, DEFAULT_ACCOUNT, REGION};
 
 fn audit_dir(server: &TestServer) -> PathBuf {
     server.data_dir().join("audit")
@@ -639,32 +639,20 @@ fn request_ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-fn aws_cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new("aws");
-    cmd.args([
+/// `aws cloudtrail lookup-events` on the server, JSON output, with `args` added.
+fn lookup_events(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec![
         "cloudtrail",
         "lookup-events",
         "--endpoint-url",
         server.endpoint(),
-    ])
-    .args(["--region", REGION, "--output", "json"])
-    .args(args);
-    for var in ["AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_ACCESS_KEY_ID", server.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_access_key());
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        "--region",
+        REGION,
+        "--output",
+        "json",
+    ];
+    all.extend_from_slice(args);
+    aws_cli(server, &all, &[])
 }
 
 #[tokio::test]
@@ -687,7 +675,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
     kms.describe_key().key_id(&key_arn).send().await.unwrap();
 
     // One page of two, newest first, with a token.
-    let (ok, out, err) = aws_cli(
+    let (ok, out, err) = lookup_events(
         &server,
         &[
             "--lookup-attributes",
@@ -728,7 +716,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
         if let Some(t) = &token {
             args.extend(["--next-token", t.as_str()]);
         }
-        let (ok, out, err) = aws_cli(&server, &args);
+        let (ok, out, err) = lookup_events(&server, &args);
         assert!(ok, "{err}");
         let page: Value = serde_json::from_str(&out).unwrap();
         pages += 1;
@@ -743,7 +731,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
     assert_eq!(got, expected);
     assert_eq!(pages, 3);
     // The CLI's own pagination (pages of 2) follows the tokens too.
-    let (ok, out, err) = aws_cli(
+    let (ok, out, err) = lookup_events(
         &server,
         &[
             "--lookup-attributes",
@@ -756,7 +744,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
     assert_eq!(request_ids(&serde_json::from_str(&out).unwrap()), expected);
 
     // Other filters.
-    let (ok, out, err) = aws_cli(
+    let (ok, out, err) = lookup_events(
         &server,
         &[
             "--lookup-attributes",
@@ -783,7 +771,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
             "CreateKey"
         ]
     );
-    let (ok, out, err) = aws_cli(
+    let (ok, out, err) = lookup_events(
         &server,
         &[
             "--lookup-attributes",
@@ -798,7 +786,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
         .iter()
         .all(|e| e["ReadOnly"] == "false"));
     // Lookups are recorded as CloudTrail records them.
-    let (ok, out, err) = aws_cli(
+    let (ok, out, err) = lookup_events(
         &server,
         &[
             "--lookup-attributes",
@@ -814,7 +802,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
     assert_eq!(lookups["Events"][0]["EventName"], "LookupEvents");
 
     // A time range in the future finds nothing.
-    let (ok, out, err) = aws_cli(&server, &["--start-time", "2100-01-01T00:00:00Z"]);
+    let (ok, out, err) = lookup_events(&server, &["--start-time", "2100-01-01T00:00:00Z"]);
     assert!(ok, "{err}");
     let none: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(none["Events"].as_array().unwrap().len(), 0);
@@ -847,7 +835,7 @@ async fn the_aws_cli_looks_events_up_and_pages() {
             "InvalidNextTokenException",
         ),
     ] {
-        let (ok, _, err) = aws_cli(&server, &args);
+        let (ok, _, err) = lookup_events(&server, &args);
         assert!(!ok, "{args:?}");
         assert!(err.contains(code), "{args:?}: {err}");
     }

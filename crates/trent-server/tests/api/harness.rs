@@ -720,3 +720,44 @@ pub fn assert_time_near(actual: &DateTime, expected_secs: i64, tolerance_secs: i
 pub fn random_key_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Runs the AWS CLI (`aws ARGS...`) as the server's administrator, isolated from the
+/// machine's AWS configuration (no profile, config or credentials file; region REGION unless
+/// `envs` or `--region` says otherwise). Returns (success, stdout, stderr).
+pub fn aws_cli(
+    server: &TestServer,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut cmd = Command::new("aws");
+    cmd.args(args);
+    for var in [
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ENDPOINT_URL_KMS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", server.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", server.secret_access_key());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

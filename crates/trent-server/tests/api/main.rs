@@ -12,6 +12,7 @@ mod aliases;
 mod asymmetric_encryption;
 mod audit;
 mod authorization;
+mod aws_cli;
 mod crypto;
 mod deletion;
 mod dev_credentials;

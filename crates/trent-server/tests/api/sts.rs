@@ -10,7 +10,7 @@ use aws_sdk_kms::primitives::Blob;
 use serde_json::Value;
 
 use crate::harness::{
-    assert_time_near, expect_err, now_secs, ok, Auth, RawRequest, RawResponse, TestServer,
+    assert_time_near, aws_cli, expect_err, now_secs, ok, Auth, RawRequest, RawResponse, TestServer,
     DEFAULT_ACCOUNT, REGION,
 };
 use crate::identities::{
@@ -654,40 +654,6 @@ async fn assume_role_validates_its_parameters() {
         .iter()
         .filter(|r| r["eventName"] == "AssumeRole")
         .all(|r| !r["errorCode"].is_null()));
-}
-
-fn aws_cli(server: &TestServer, args: &[&str], envs: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new("aws");
-    cmd.args(args);
-    for var in [
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL_KMS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", server.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_access_key());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]
