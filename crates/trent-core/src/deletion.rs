@@ -6,7 +6,7 @@
 use trent_store::{KeyRecord, StoreError};
 
 use crate::error::internal;
-use crate::jobs::ServiceEvent;
+use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{
     conflict_backoff, is_primary, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
 };
@@ -19,28 +19,18 @@ impl KeyService {
     /// One pass of the deletion job: deletes every key whose deletion date has passed.
     /// Returns how many it deleted.
     pub(crate) async fn delete_due_keys(&self) -> Result<usize, KmsError> {
-        let mut deleted = 0;
-        loop {
-            let due = self
-                .store
-                .deletions_due(self.clock.now_millis(), 100)
-                .await
-                .map_err(internal("listing due deletions"))?;
-            let mut progressed = false;
-            for key_id in &due {
-                match self.delete_if_due(key_id).await {
-                    Ok(true) => {
-                        deleted += 1;
-                        progressed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::error!(%key_id, error = %e, "scheduled deletion failed"),
-                }
-            }
-            if due.len() < 100 || !progressed {
-                return Ok(deleted);
-            }
-        }
+        drain_due(
+            "deletion",
+            || async {
+                self.store
+                    .deletions_due(self.clock.now_millis(), DUE_BATCH)
+                    .await
+                    .map_err(internal("listing due deletions"))
+            },
+            |key_id: &String| key_id.clone(),
+            |key_id: String| async move { self.delete_if_due(&key_id).await },
+        )
+        .await
     }
 
     /// Deletes the key iff it is still pending deletion and its date has passed (a

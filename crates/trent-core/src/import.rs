@@ -25,7 +25,7 @@ use trent_store::{ImportedMaterialRecord, KeyRecord, StoreError};
 use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState};
 
 use crate::error::internal;
-use crate::jobs::ServiceEvent;
+use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{
     conflict_backoff, hex_encode, STATE_ENABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT,
 };
@@ -383,30 +383,18 @@ impl KeyService {
     /// One pass of the expiry job: deletes every imported material whose ValidTo has come.
     /// Returns how many it deleted.
     pub(crate) async fn expire_imported_material(&self) -> Result<usize, KmsError> {
-        let mut expired = 0;
-        loop {
-            let due = self
-                .store
-                .import_expirations_due(self.clock.now_millis(), 100)
-                .await
-                .map_err(internal("listing expired key material"))?;
-            let mut progressed = false;
-            for m in &due {
-                match self.expire_one(&m.key_id, &m.material_id).await {
-                    Ok(true) => {
-                        expired += 1;
-                        progressed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!(key_id = %m.key_id, error = %e, "key material expiry failed")
-                    }
-                }
-            }
-            if due.len() < 100 || !progressed {
-                return Ok(expired);
-            }
-        }
+        drain_due(
+            "import-expiry",
+            || async {
+                self.store
+                    .import_expirations_due(self.clock.now_millis(), DUE_BATCH)
+                    .await
+                    .map_err(internal("listing expired key material"))
+            },
+            |m: &ImportedMaterialRecord| m.key_id.clone(),
+            |m: ImportedMaterialRecord| async move { self.expire_one(&m.key_id, &m.material_id).await },
+        )
+        .await
     }
 
     /// Deletes one material iff it is still imported and its ValidTo has come (a

@@ -235,3 +235,45 @@ enum Job {
 pub(crate) fn new_wake() -> Notify {
     Notify::new()
 }
+
+/// How many due items a job pass lists at a time.
+pub(crate) const DUE_BATCH: u32 = 100;
+
+/// One pass of a background job over what is due: lists a batch (`due`), handles each item
+/// with `one` (`Ok(true)`: done; `Ok(false)`: skipped, it stays due, e.g. a disabled key's
+/// rotation), and lists again until a batch is short or made no progress (what is left
+/// waits for the next pass). A failure of one item is logged with its key id (`key_of`)
+/// and does not stop the others. Returns how many were done.
+pub(crate) async fn drain_due<T, L, O>(
+    job: &'static str,
+    mut due: impl FnMut() -> L,
+    key_of: impl Fn(&T) -> String,
+    mut one: impl FnMut(T) -> O,
+) -> Result<usize, KmsError>
+where
+    L: Future<Output = Result<Vec<T>, KmsError>>,
+    O: Future<Output = Result<bool, KmsError>>,
+{
+    let mut done = 0;
+    loop {
+        let batch = due().await?;
+        let full = batch.len() >= DUE_BATCH as usize;
+        let mut progressed = false;
+        for item in batch {
+            let key_id = key_of(&item);
+            match one(item).await {
+                Ok(true) => {
+                    done += 1;
+                    progressed = true;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(job, %key_id, error = %e, "a background job failed on a key")
+                }
+            }
+        }
+        if !full || !progressed {
+            return Ok(done);
+        }
+    }
+}

@@ -8,7 +8,7 @@ use trent_store::{KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, S
 use trent_wire::RotationType;
 
 use crate::error::internal;
-use crate::jobs::ServiceEvent;
+use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{conflict_backoff, hex_encode, is_primary, public_key_id, STATE_ENABLED};
 use crate::keyspec::KeyKind;
 use crate::{KeyService, KmsError};
@@ -175,59 +175,45 @@ impl KeyService {
     /// One pass of the automatic rotation job: rotates every enabled key whose next
     /// rotation is due. Returns how many it rotated.
     pub(crate) async fn rotate_due_keys(&self) -> Result<usize, KmsError> {
-        let mut rotated = 0;
-        loop {
-            let now = self.clock.now_millis();
-            let due = self
-                .store
-                .rotations_due(now, 100)
+        // Due schedules that are skipped (disabled keys) stay due (see `drain_due`).
+        drain_due(
+            "rotation",
+            || async {
+                self.store
+                    .rotations_due(self.clock.now_millis(), DUE_BATCH)
+                    .await
+                    .map_err(internal("listing due rotations"))
+            },
+            |s: &RotationSchedule| s.key_id.clone(),
+            |s: RotationSchedule| async move {
+                self.rotate(
+                    &s.key_id,
+                    RotationType::Automatic,
+                    |record, schedule, now| {
+                        let Some(schedule) = schedule.filter(|s| s.enabled) else {
+                            return Ok(None);
+                        };
+                        let Some(next) = schedule.next_rotation_at.filter(|n| *n <= now) else {
+                            return Ok(None);
+                        };
+                        // Disabled and pending-deletion keys are not rotated; their
+                        // schedule waits ("When you re-enable the KMS key, rotation resumes").
+                        if record.state != STATE_ENABLED || !rotatable(record) {
+                            return Ok(None);
+                        }
+                        let period = i64::from(schedule.period_days) * DAY_MS;
+                        // Every period after the last rotation; a key that missed rotations
+                        // (disabled for a while) rotates now and every period from now.
+                        let mut following = next + period;
+                        if following <= now {
+                            following = now + period;
+                        }
+                        Ok(Some(Some(following)))
+                    },
+                )
                 .await
-                .map_err(internal("listing due rotations"))?;
-            let mut progressed = false;
-            for s in &due {
-                let done = self
-                    .rotate(
-                        &s.key_id,
-                        RotationType::Automatic,
-                        |record, schedule, now| {
-                            let Some(schedule) = schedule.filter(|s| s.enabled) else {
-                                return Ok(None);
-                            };
-                            let Some(next) = schedule.next_rotation_at.filter(|n| *n <= now) else {
-                                return Ok(None);
-                            };
-                            // Disabled and pending-deletion keys are not rotated; their
-                            // schedule waits ("When you re-enable the KMS key, rotation resumes").
-                            if record.state != STATE_ENABLED || !rotatable(record) {
-                                return Ok(None);
-                            }
-                            let period = i64::from(schedule.period_days) * DAY_MS;
-                            // Every period after the last rotation; a key that missed rotations
-                            // (disabled for a while) rotates now and every period from now.
-                            let mut following = next + period;
-                            if following <= now {
-                                following = now + period;
-                            }
-                            Ok(Some(Some(following)))
-                        },
-                    )
-                    .await;
-                match done {
-                    Ok(true) => {
-                        rotated += 1;
-                        progressed = true;
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!(key_id = %s.key_id, error = %e, "automatic rotation failed")
-                    }
-                }
-            }
-            // Due schedules that were skipped (disabled keys) stay due: stop when a page
-            // made no progress or was not full.
-            if due.len() < 100 || !progressed {
-                return Ok(rotated);
-            }
-        }
+            },
+        )
+        .await
     }
 }
