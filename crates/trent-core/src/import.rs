@@ -28,6 +28,7 @@ use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{
     conflict_backoff, hex_encode, STATE_ENABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT,
+    STATE_PENDING_REPLICA_DELETION,
 };
 use crate::keyspec::KeyKind;
 use crate::{KeyService, KmsError};
@@ -95,7 +96,11 @@ pub(crate) fn import_state(m: &ImportedMaterialRecord) -> ImportState {
 /// key materials associated with the KMS key to change its state to Enabled"); a disabled
 /// or enabled key with every material stays as it is.
 pub(crate) fn state_after(record: &KeyRecord, materials: &[ImportedMaterialRecord]) -> String {
-    if record.state == STATE_PENDING_DELETION {
+    // A key scheduled for deletion keeps its schedule whatever happens to its material
+    // (DeleteImportedKeyMaterial: "When the specified KMS key is in the PendingDeletion
+    // state, this operation does not change the KMS key's state"); so does a primary
+    // waiting for its replicas' deletion.
+    if record.state == STATE_PENDING_DELETION || record.state == STATE_PENDING_REPLICA_DELETION {
         return record.state.clone();
     }
     // The current material must be among them: a replica of a multi-Region key may take a

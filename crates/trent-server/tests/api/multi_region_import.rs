@@ -639,3 +639,49 @@ async fn material_expires_in_one_region_key_only() {
     import(&us, &key_id, &material).await;
     assert_eq!(state(&us, &key_id).await, KeyState::Enabled);
 }
+
+/// A primary waiting for its replicas' deletion keeps waiting when its material expires
+/// (expiry never cancels a deletion schedule); cancelling the deletion then leaves it
+/// PendingImport, its material being gone, and re-importing the material enables it.
+#[tokio::test]
+async fn expiry_keeps_a_primary_waiting_for_its_replicas_deletion() {
+    let server = crate::test_clock::server();
+    let t0 = crate::test_clock::freeze_at(&server, crate::test_clock::now_ms()).await;
+    let (us, eu) = (server.client(US), server.client(EU));
+    let key_id = external_mrk(&us, KeySpec::SymmetricDefault, None).await;
+    let material = random(32);
+    let alg = AlgorithmSpec::RsaesOaepSha256;
+    let (public, token) = parameters(&us, &key_id, alg.clone(), WrappingKeySpec::Rsa2048).await;
+    ok(us
+        .import_key_material()
+        .key_id(&key_id)
+        .import_token(token)
+        .encrypted_key_material(wrap(&public, &alg, &material))
+        .valid_to(aws_sdk_kms::primitives::DateTime::from_millis(
+            t0 + crate::test_clock::DAY_MS,
+        ))
+        .send()
+        .await);
+    replicate(&us, &key_id, EU).await;
+    import(&eu, &key_id, &material).await;
+    let out = ok(us
+        .schedule_key_deletion()
+        .key_id(&key_id)
+        .pending_window_in_days(7)
+        .send()
+        .await);
+    assert_eq!(out.key_state(), Some(&KeyState::PendingReplicaDeletion));
+
+    crate::test_clock::advance_millis(&server, crate::test_clock::DAY_MS).await;
+    assert_eq!(state(&us, &key_id).await, KeyState::PendingReplicaDeletion);
+    assert_eq!(
+        materials(&us, &key_id).await[0].2,
+        ImportState::PendingImport
+    );
+    assert_eq!(state(&eu, &key_id).await, KeyState::Enabled);
+
+    ok(us.cancel_key_deletion().key_id(&key_id).send().await);
+    assert_eq!(state(&us, &key_id).await, KeyState::PendingImport);
+    import(&us, &key_id, &material).await;
+    assert_eq!(state(&us, &key_id).await, KeyState::Enabled);
+}
