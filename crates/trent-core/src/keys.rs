@@ -419,6 +419,26 @@ impl KeyService {
     where
         F: FnMut(&mut KeyRecord) -> Result<(), KmsError>,
     {
+        self.update_key_reading(key_id, || async { Ok(()) }, |r, ()| change(r))
+            .await
+    }
+
+    /// `update_key` for a change that depends on more than the key's record: `read` runs
+    /// at each attempt after the record is read (e.g. the key's imported materials), and
+    /// `change` decides by both. Every write of what `read` reads must bump the key's
+    /// version (as the imported-material writes do), so that a change made in between
+    /// fails this write and the decision is made again on fresh data.
+    pub(crate) async fn update_key_reading<T, R, Fut, F>(
+        &self,
+        key_id: &str,
+        mut read: R,
+        mut change: F,
+    ) -> Result<KeyRecord, KmsError>
+    where
+        R: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, KmsError>>,
+        F: FnMut(&mut KeyRecord, T) -> Result<(), KmsError>,
+    {
         let _local = self.update_lock(key_id).lock().await;
         for attempt in 0..MAX_UPDATE_ATTEMPTS {
             let epoch = self.cache.epoch();
@@ -430,7 +450,8 @@ impl KeyService {
             else {
                 return Err(KmsError::Internal);
             };
-            change(&mut record)?;
+            let read = read().await?;
+            change(&mut record, read)?;
             match self.store.update_key(&record).await {
                 Ok(stored) => {
                     self.cache.update_record(stored.clone(), epoch);

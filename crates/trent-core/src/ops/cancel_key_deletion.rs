@@ -3,18 +3,14 @@
 //! material was deleted or expired meanwhile returns to `PendingImport` (the key state
 //! table: "PendingImport" applies whenever key material is missing).
 
-use trent_store::{KeyRecord, StoreError};
+use trent_store::KeyRecord;
 use trent_wire::{CancelKeyDeletionRequest, CancelKeyDeletionResponse};
 
 use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::{is_external, state_after};
-use crate::keys::{
-    conflict_backoff, STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
-};
+use crate::keys::{STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
 use crate::{Caller, KeyService, KmsError};
-
-const MAX_ATTEMPTS: usize = 16;
 
 impl KeyService {
     pub async fn cancel_key_deletion(
@@ -25,10 +21,28 @@ impl KeyService {
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:CancelKeyDeletion")
             .await?;
+        let key_id = key.record.key_id.as_str();
         let stored = if is_external(&key.record) {
-            self.cancel_imported(&key.record.key_id).await?
+            // `Disabled`, or `PendingImport` if material is missing: decided on the
+            // materials read with the record, under its version (see update_key_reading).
+            self.update_key_reading(
+                key_id,
+                || async {
+                    self.store
+                        .imported_materials(key_id)
+                        .await
+                        .map_err(internal("reading imported key material"))
+                },
+                |r, materials| {
+                    cancel(r)?;
+                    r.state = STATE_DISABLED.to_owned();
+                    r.state = state_after(r, &materials);
+                    Ok(())
+                },
+            )
+            .await?
         } else {
-            self.update_key(&key.record.key_id, |r| {
+            self.update_key(key_id, |r| {
                 cancel(r)?;
                 r.state = STATE_DISABLED.to_owned();
                 Ok(())
@@ -38,49 +52,6 @@ impl KeyService {
         Ok(CancelKeyDeletionResponse {
             key_id: Some(stored.arn),
         })
-    }
-}
-
-impl KeyService {
-    /// CancelKeyDeletion of a key with imported key material: `Disabled`, or
-    /// `PendingImport` if material is missing. The decision rests on the materials read
-    /// after the key and is written under the key's version, which every import, deletion
-    /// and expiry of material bumps: a change in between fails the write, and the whole
-    /// decision is made again.
-    async fn cancel_imported(&self, key_id: &str) -> Result<KeyRecord, KmsError> {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..MAX_ATTEMPTS {
-            let epoch = self.cache.epoch();
-            let Some(mut record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
-                return Err(KmsError::Internal);
-            };
-            let materials = self
-                .store
-                .imported_materials(key_id)
-                .await
-                .map_err(internal("reading imported key material"))?;
-            cancel(&mut record)?;
-            record.state = STATE_DISABLED.to_owned();
-            record.state = state_after(&record, &materials);
-            match self.store.update_key(&record).await {
-                Ok(stored) => {
-                    self.cache.update_record(stored.clone(), epoch);
-                    return Ok(stored);
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(e) => return Err(internal("updating a key")(e)),
-            }
-        }
-        tracing::error!(
-            key_id,
-            "giving up a cancellation after repeated concurrent modifications"
-        );
-        Err(KmsError::Internal)
     }
 }
 

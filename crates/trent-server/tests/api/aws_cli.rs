@@ -60,6 +60,30 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_owned()
 }
 
+/// `openssl pkeyutl` RSA-OAEP with SHA-256 and MGF1-SHA-256 under the wrapping public key
+/// (`WrappingPublicKey.bin`, DER), as AWS's walk-through runs it.
+fn rsa_oaep_sha256(dir: &Path, input: &str, output: &str) {
+    openssl(&[
+        "pkeyutl",
+        "-encrypt",
+        "-in",
+        &path(dir, input),
+        "-out",
+        &path(dir, output),
+        "-inkey",
+        &path(dir, "WrappingPublicKey.bin"),
+        "-keyform",
+        "DER",
+        "-pubin",
+        "-pkeyopt",
+        "rsa_padding_mode:oaep",
+        "-pkeyopt",
+        "rsa_oaep_md:sha256",
+        "-pkeyopt",
+        "rsa_mgf1_md:sha256",
+    ]);
+}
+
 /// GetParametersForImport with the CLI: writes the wrapping public key (DER) and the token.
 fn parameters(server: &TestServer, region: &str, key_id: &str, alg: &str, dir: &Path) {
     let p = kms(
@@ -119,25 +143,7 @@ async fn imported_material_in_a_multi_region_key_with_the_aws_cli_and_openssl() 
     // The material, and its wrapping for the primary: RSAES_OAEP_SHA_256 with OpenSSL.
     openssl(&["rand", "-out", &path(d, "PlaintextKeyMaterial.bin"), "32"]);
     parameters(&server, PRIMARY, &key_id, "RSAES_OAEP_SHA_256", d);
-    openssl(&[
-        "pkeyutl",
-        "-encrypt",
-        "-in",
-        &path(d, "PlaintextKeyMaterial.bin"),
-        "-out",
-        &path(d, "EncryptedKeyMaterial.bin"),
-        "-inkey",
-        &path(d, "WrappingPublicKey.bin"),
-        "-keyform",
-        "DER",
-        "-pubin",
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        "rsa_oaep_md:sha256",
-        "-pkeyopt",
-        "rsa_mgf1_md:sha256",
-    ]);
+    rsa_oaep_sha256(d, "PlaintextKeyMaterial.bin", "EncryptedKeyMaterial.bin");
     let imported = import(&server, PRIMARY, &key_id, d);
     let material_id = imported["KeyMaterialId"].as_str().unwrap().to_owned();
     assert_eq!(describe(&server, PRIMARY, &key_id)["KeyState"], "Enabled");
@@ -200,25 +206,7 @@ async fn imported_material_in_a_multi_region_key_with_the_aws_cli_and_openssl() 
         "-out",
         &path(d, "key-material-wrapped.bin"),
     ]);
-    openssl(&[
-        "pkeyutl",
-        "-encrypt",
-        "-in",
-        &path(d, "aes-key.bin"),
-        "-out",
-        &path(d, "aes-key-wrapped.bin"),
-        "-inkey",
-        &path(d, "WrappingPublicKey.bin"),
-        "-keyform",
-        "DER",
-        "-pubin",
-        "-pkeyopt",
-        "rsa_padding_mode:oaep",
-        "-pkeyopt",
-        "rsa_oaep_md:sha256",
-        "-pkeyopt",
-        "rsa_mgf1_md:sha256",
-    ]);
+    rsa_oaep_sha256(d, "aes-key.bin", "aes-key-wrapped.bin");
     let mut wrapped = std::fs::read(d.join("aes-key-wrapped.bin")).unwrap();
     wrapped.extend(std::fs::read(d.join("key-material-wrapped.bin")).unwrap());
     std::fs::write(d.join("EncryptedKeyMaterial.bin"), wrapped).unwrap();
