@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use trent_policy::{evaluate, ContextValue, Decision, PolicySet, RequestContext};
+use trent_policy::{ContextValue, Decision, PolicySet, RequestContext};
 
 use crate::cache::LoadedKey;
 use crate::error::internal;
@@ -223,7 +223,7 @@ impl KeyService {
             identity_policies: &caller.attributes.identity_policies,
             grant_allows: false,
         };
-        let mut decision = evaluate(&ctx, &set);
+        let mut decision = caller.evaluate(&ctx, &set);
         // Grants only add permissions; they are read only when the policies alone do not
         // allow, and never against an explicit deny.
         if matches!(decision, Decision::ImplicitDeny { .. })
@@ -237,7 +237,7 @@ impl KeyService {
                 )
                 .await?
         {
-            decision = evaluate(
+            decision = caller.evaluate(
                 &ctx,
                 &PolicySet {
                     grant_allows: true,
@@ -264,7 +264,7 @@ impl KeyService {
             identity_policies: &caller.attributes.identity_policies,
             grant_allows: false,
         };
-        denied(evaluate(&ctx, &set), &ctx)
+        denied(caller.evaluate(&ctx, &set), &ctx)
     }
 
     /// The policy-lockout safety check of CreateKey and PutKeyPolicy: `policy` must let

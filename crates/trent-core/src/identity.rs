@@ -86,6 +86,9 @@ pub struct CallerAttributes {
     pub principal_tags: Arc<BTreeMap<String, String>>,
     /// Set for a role session (`PrincipalKind::AssumedRole`).
     pub session: Option<Arc<RoleSession>>,
+    /// The session policy a role session was created with (AssumeRole's `Policy`), parsed
+    /// once when its token was first opened: it narrows the session's permissions.
+    pub session_policy: Option<Arc<trent_policy::Policy>>,
     /// `aws:SourceIp`: the client's address.
     pub source_ip: Option<IpAddr>,
     /// `aws:SecureTransport`: the request came over TLS.
@@ -143,6 +146,22 @@ impl Caller {
             _ => trent_policy::PrincipalContext::from_arn(&p.arn),
         };
         ctx.unwrap_or_else(|| trent_policy::PrincipalContext::root(&p.account_id))
+    }
+
+    /// Decides a request for this caller as IAM does: [`trent_policy::evaluate`],
+    /// narrowed by the session policy of a role session.
+    pub fn evaluate(
+        &self,
+        ctx: &trent_policy::RequestContext,
+        set: &trent_policy::PolicySet<'_>,
+    ) -> trent_policy::Decision {
+        let decision = trent_policy::evaluate(ctx, set);
+        match &self.attributes.session_policy {
+            Some(session) => {
+                trent_policy::limit_by_session_policy(decision, ctx, session, set.key_policy)
+            }
+            None => decision,
+        }
     }
 }
 

@@ -46,6 +46,8 @@ pub enum PolicySource {
     KeyPolicy,
     /// An identity-based (IAM) policy of the caller.
     IdentityPolicy,
+    /// The session policy passed to AssumeRole for the caller's role session.
+    SessionPolicy,
 }
 
 /// Why nothing allowed the request.
@@ -56,6 +58,9 @@ pub enum ImplicitDenyReason {
     /// The key policy delegates to the account (or, cross-account, allows the caller),
     /// but no identity policy of the caller allows the action.
     NoIdentityBasedPolicyAllows,
+    /// The policies allow the action, but the session policy of the caller's role session
+    /// does not.
+    NoSessionPolicyAllows,
 }
 
 /// What allowed the request.
@@ -100,6 +105,9 @@ impl Decision {
             Decision::ExplicitDeny {
                 source: PolicySource::IdentityPolicy,
             } => &"with an explicit deny in an identity-based policy",
+            Decision::ExplicitDeny {
+                source: PolicySource::SessionPolicy,
+            } => &"with an explicit deny in a session policy",
             Decision::ImplicitDeny {
                 reason: ImplicitDenyReason::NoResourceBasedPolicyAllows,
             } => &format_args!(
@@ -112,6 +120,9 @@ impl Decision {
                 "because no identity-based policy allows the {} action",
                 ctx.action
             ),
+            Decision::ImplicitDeny {
+                reason: ImplicitDenyReason::NoSessionPolicyAllows,
+            } => &format_args!("because no session policy allows the {} action", ctx.action),
         };
         Some(format!(
             "User: {} is not authorized to perform: {} on resource: {} {why}",
@@ -213,6 +224,49 @@ pub fn evaluate(ctx: &RequestContext, set: &PolicySet<'_>) -> Decision {
             reason: ImplicitDenyReason::NoIdentityBasedPolicyAllows,
         },
     }
+}
+
+/// Narrows a decision by the session policy of a role session (the `Policy` passed to
+/// AssumeRole), as IAM does: the session's permissions are those the other policies
+/// grant *and* the session policy allows; an explicit deny in it denies. One exception:
+/// a key policy that names the session's own ARN (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/
+/// SESSION`, not the role) grants after the session was made, and the session policy
+/// does not limit it.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>
+pub fn limit_by_session_policy(
+    decision: Decision,
+    ctx: &RequestContext,
+    session_policy: &Policy,
+    key_policy: Option<&Policy>,
+) -> Decision {
+    if matches!(decision, Decision::ExplicitDeny { .. }) {
+        return decision;
+    }
+    let session = judge(session_policy, ctx);
+    if session.deny {
+        return Decision::ExplicitDeny {
+            source: PolicySource::SessionPolicy,
+        };
+    }
+    match decision {
+        Decision::Allow(_) if session.allow.is_some() => decision,
+        Decision::Allow(AllowedBy::KeyPolicy)
+            if key_policy.is_some_and(|p| allows_exact_principal(p, ctx)) =>
+        {
+            decision
+        }
+        Decision::Allow(_) => Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows,
+        },
+        other => other,
+    }
+}
+
+/// Does an Allow statement of `policy` name the caller's own ARN and match the request?
+fn allows_exact_principal(policy: &Policy, ctx: &RequestContext) -> bool {
+    policy.statements().iter().any(|s| {
+        s.effect == Effect::Allow && s.names_principal(&ctx.principal.arn) && s.matches_request(ctx)
+    })
 }
 
 /// The policy-lockout safety check of CreateKey and PutKeyPolicy: would `policy` let

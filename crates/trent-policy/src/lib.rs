@@ -127,8 +127,8 @@ mod policy;
 pub use context::{ContextValue, PrincipalContext, PrincipalKind, RequestContext};
 pub use error::{PolicyError, PolicyErrorCode, SyntaxDetail, KEY_POLICY_MAX_BYTES};
 pub use eval::{
-    check_lockout, default_key_policy, evaluate, AllowedBy, Decision, ImplicitDenyReason,
-    PolicySet, PolicySource,
+    check_lockout, default_key_policy, evaluate, limit_by_session_policy, AllowedBy, Decision,
+    ImplicitDenyReason, PolicySet, PolicySource,
 };
 pub use grant::{EncryptionContextPairs, Grant, GrantConstraints};
 pub use policy::{Effect, Policy, PolicyKind, PolicyVersion, PrincipalEntry, Statement};

@@ -531,6 +531,17 @@ impl Statement {
         }
     }
 
+    /// Does the statement's `Principal` element list exactly this ARN (not `*`, not a
+    /// role of which it is a session, not its account)?
+    pub(crate) fn names_principal(&self, arn: &str) -> bool {
+        match &self.principals {
+            Principals::Principal(entries) => entries
+                .iter()
+                .any(|e| matches!(e, PrincipalEntry::Aws(a) if a == arn)),
+            _ => false,
+        }
+    }
+
     /// Do the action, resource and conditions match the request?
     pub(crate) fn matches_request(&self, ctx: &RequestContext) -> bool {
         let Some(actions) = &self.actions else {

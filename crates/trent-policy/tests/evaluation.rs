@@ -11,8 +11,9 @@
 use std::net::IpAddr;
 
 use trent_policy::{
-    check_lockout, default_key_policy, evaluate, AllowedBy, Decision, Grant, ImplicitDenyReason,
-    Policy, PolicyError, PolicyKind, PolicySet, PolicySource, PrincipalContext, RequestContext,
+    check_lockout, default_key_policy, evaluate, limit_by_session_policy, AllowedBy, Decision,
+    Grant, ImplicitDenyReason, Policy, PolicyError, PolicyKind, PolicySet, PolicySource,
+    PrincipalContext, RequestContext,
 };
 
 const ACCT: &str = "111122223333";
@@ -993,5 +994,66 @@ fn case_rules_actions_insensitive_arns_sensitive() {
     assert_eq!(
         decide(alice(), "kms:Decrypt", &kp, &[], |_| {}),
         NO_RESOURCE
+    );
+}
+
+/// A role session's permissions are the intersection of the role's and the session
+/// policy's; an explicit deny in the session policy denies; a key policy naming the
+/// session's own ARN is not narrowed, one naming the role (or the account) is.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>
+#[test]
+fn session_policies_narrow_role_sessions() {
+    let role = "arn:aws:iam::111122223333:role/app";
+    let session_arn = "arn:aws:sts::111122223333:assumed-role/app/s1";
+    let only_decrypt = iam(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Deny","Action":"kms:ReEncrypt*","Resource":"*"}]}"#);
+    let narrowed = |kp: &Policy, action: &str| {
+        let ctx = RequestContext::new(session(role, "s1"), action, KEY);
+        let set = PolicySet {
+            key_policy: Some(kp),
+            key_account: ACCT,
+            identity_policies: &[allow_all_kms()],
+            grant_allows: false,
+        };
+        limit_by_session_policy(evaluate(&ctx, &set), &ctx, &only_decrypt, Some(kp))
+    };
+    let delegating = key_policy(&default_key_policy(ACCT));
+    assert_eq!(
+        narrowed(&delegating, "kms:Decrypt"),
+        Decision::Allow(AllowedBy::KeyPolicyAndIdentityPolicy)
+    );
+    assert_eq!(
+        narrowed(&delegating, "kms:Encrypt"),
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows
+        }
+    );
+    assert_eq!(
+        narrowed(&delegating, "kms:ReEncryptFrom"),
+        Decision::ExplicitDeny {
+            source: PolicySource::SessionPolicy
+        }
+    );
+    let naming = |principal: &str| {
+        key_policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"kms:Encrypt","Resource":"*"}}}}"#
+        ))
+    };
+    assert_eq!(
+        narrowed(&naming(role), "kms:Encrypt"),
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows
+        }
+    );
+    assert_eq!(
+        narrowed(&naming(session_arn), "kms:Encrypt"),
+        Decision::Allow(AllowedBy::KeyPolicy)
+    );
+    // The message AWS gives.
+    let ctx = RequestContext::new(session(role, "s1"), "kms:Encrypt", KEY);
+    assert_eq!(
+        narrowed(&delegating, "kms:Encrypt").access_denied_message(&ctx).unwrap(),
+        format!("User: {session_arn} is not authorized to perform: kms:Encrypt on resource: {KEY} because no session policy allows the kms:Encrypt action")
     );
 }

@@ -159,6 +159,7 @@ impl Authenticator {
             identity_policies,
             principal_tags,
             session,
+            session_policy: None,
             source_ip: connection.source_ip,
             secure_transport: connection.secure_transport,
             user_agent: connection.user_agent.clone(),
@@ -191,7 +192,10 @@ impl Authenticator {
                         region,
                         access_key_id,
                         keys_used: Default::default(),
-                        attributes: attributes(policies, Arc::new(tags), Some(Arc::new(session))),
+                        attributes: CallerAttributes {
+                            session_policy: claims.policy.clone(),
+                            ..attributes(policies, Arc::new(tags), Some(Arc::new(session)))
+                        },
                     });
                 }
                 // Development mode accepts any credentials, dummy session tokens included.
@@ -337,6 +341,8 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
             tags: [("team".to_owned(), "blue".to_owned())].into(),
             transitive_tag_keys: Vec::new(),
             source_identity: None,
+            policy_text: None,
+            policy: None,
             issued_at: NOW,
             expires_at: NOW + expires_in_ms,
         }

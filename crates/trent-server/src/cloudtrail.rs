@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use trent_audit::lookup::{lookup, AttributeKey, Query};
 use trent_audit::{EventKey, Record};
 use trent_core::Caller;
-use trent_policy::{evaluate, Decision, PolicySet, RequestContext};
+use trent_policy::{Decision, ImplicitDenyReason, PolicySet, PolicySource, RequestContext};
 
 use crate::audit::Trail;
 
@@ -54,11 +54,17 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
         identity_policies: &caller.attributes.identity_policies,
         grant_allows: false,
     };
-    let why = match evaluate(&ctx, &set) {
+    let why = match caller.evaluate(&ctx, &set) {
         Decision::Allow(_) => return Ok(()),
+        Decision::ExplicitDeny {
+            source: PolicySource::SessionPolicy,
+        } => "with an explicit deny in a session policy".to_owned(),
         Decision::ExplicitDeny { .. } => {
             "with an explicit deny in an identity-based policy".to_owned()
         }
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows,
+        } => format!("because no session policy allows the {ACTION} action"),
         Decision::ImplicitDeny { .. } => {
             format!("because no identity-based policy allows the {ACTION} action")
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use trent_core::{Caller, Principal, PrincipalKind};
 use trent_crypto::RootKeyProvider;
-use trent_policy::{evaluate, PolicySet, RequestContext};
+use trent_policy::{Policy, PolicyKind, PolicySet, RequestContext};
 use trent_sigv4::SecretKey;
 use zeroize::Zeroize;
 
@@ -53,6 +53,10 @@ pub struct SessionClaims {
     /// Keys of `tags` that pass on to sessions this session assumes (role chaining).
     pub transitive_tag_keys: Vec<String>,
     pub source_identity: Option<String>,
+    /// The session policy (AssumeRole's `Policy`) as given, and parsed: it narrows the
+    /// session's permissions.
+    pub policy_text: Option<String>,
+    pub policy: Option<Arc<Policy>>,
     /// Unix milliseconds.
     pub issued_at: i64,
     pub expires_at: i64,
@@ -84,6 +88,8 @@ struct Payload {
     tt: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     i: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
     ia: i64,
     ex: i64,
 }
@@ -124,6 +130,7 @@ impl SessionClaims {
             t: self.tags.clone(),
             tt: self.transitive_tag_keys.clone(),
             i: self.source_identity.clone(),
+            p: self.policy_text.clone(),
             ia: self.issued_at,
             ex: self.expires_at,
         };
@@ -146,6 +153,18 @@ impl SessionClaims {
             p.s.zeroize();
             return None;
         }
+        // Checked when the session was made; a policy that no longer parses (a stricter
+        // parser) makes the token unusable rather than the session unrestricted.
+        let policy = match &p.p {
+            None => None,
+            Some(text) => match Policy::parse(text, PolicyKind::IdentityPolicy) {
+                Ok(policy) => Some(Arc::new(policy)),
+                Err(_) => {
+                    p.s.zeroize();
+                    return None;
+                }
+            },
+        };
         Some(SessionClaims {
             secret: Arc::new(SecretKey::new(std::mem::take(&mut p.s))),
             access_key_id: p.k,
@@ -155,6 +174,8 @@ impl SessionClaims {
             tags: p.t,
             transitive_tag_keys: p.tt,
             source_identity: p.i,
+            policy_text: p.p,
+            policy,
             issued_at: p.ia,
             expires_at: p.ex,
         })
@@ -486,6 +507,11 @@ fn assume_role(
             Some((r"[\w+=,.@:\/-]*", is_external_id_char)),
         );
     }
+    // sessionPolicyDocumentType: 1 to 2048 characters.
+    let policy_text = get("Policy");
+    if let Some(p) = policy_text {
+        check_string(&mut errors, "policy", p, 1, 2048, None);
+    }
     let source_identity = get("SourceIdentity");
     if let Some(s) = source_identity {
         check_string(
@@ -538,18 +564,24 @@ fn assume_role(
         return Err(internal());
     };
 
-    // Session policies would narrow the session's permissions; Trent cannot enforce them
-    // yet, and ignoring them would hand out more than asked for.
-    if params
-        .keys()
-        .any(|k| k == "Policy" || k.starts_with("PolicyArns."))
-    {
+    // Managed session policies name IAM managed policies, which Trent does not have;
+    // ignoring them would hand out more than asked for.
+    if params.keys().any(|k| k.starts_with("PolicyArns.")) {
         return Err(StsError::new(
             "InvalidParameterValue",
             400,
-            "Trent does not support session policies (the Policy and PolicyArns parameters of AssumeRole): the session would get more permissions than asked for.",
+            "Trent does not support managed session policies (the PolicyArns parameter of AssumeRole); pass the policy inline as Policy.",
         ));
     }
+    // An inline session policy narrows the session: its permissions are the role's and
+    // the session policy's intersection (trent_policy::limit_by_session_policy).
+    let session_policy = match policy_text {
+        None => None,
+        Some(text) => Some(Arc::new(
+            Policy::parse(text, PolicyKind::IdentityPolicy)
+                .map_err(|e| StsError::new("MalformedPolicyDocument", 400, e.to_string()))?,
+        )),
+    };
 
     let mut lower = std::collections::BTreeSet::new();
     for (k, _) in &tags {
@@ -680,7 +712,7 @@ fn assume_role(
     }
     for a in actions {
         ctx.action = a.to_owned();
-        if !evaluate(&ctx, &set).is_allowed() {
+        if !caller.evaluate(&ctx, &set).is_allowed() {
             return Err(StsError::access_denied(format!(
                 "User: {} is not authorized to perform: {a} on resource: {role_arn}",
                 caller.principal.arn
@@ -725,6 +757,8 @@ fn assume_role(
         tags: session_tags,
         transitive_tag_keys: transitive_keys,
         source_identity,
+        policy_text: policy_text.map(str::to_owned),
+        policy: session_policy,
         issued_at: now,
         expires_at: now.saturating_add(duration_seconds.saturating_mul(1000)),
     };

@@ -7,7 +7,7 @@
 //! the caller's account; the grants listed may be on keys of any account (in the
 //! request's region).
 
-use trent_policy::{evaluate, PolicySet, RequestContext};
+use trent_policy::{PolicySet, RequestContext};
 use trent_wire::{ListRetirableGrantsRequest, ListRetirableGrantsResponse};
 
 use super::create_grant::check_principal;
@@ -33,16 +33,17 @@ impl KeyService {
             .is_some_and(|a| a == caller.account_id());
         let ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);
         let allowed = in_own_account
-            && evaluate(
-                &ctx,
-                &PolicySet {
-                    key_policy: None,
-                    key_account: caller.account_id(),
-                    identity_policies: &caller.attributes.identity_policies,
-                    grant_allows: false,
-                },
-            )
-            .is_allowed();
+            && caller
+                .evaluate(
+                    &ctx,
+                    &PolicySet {
+                        key_policy: None,
+                        key_account: caller.account_id(),
+                        identity_policies: &caller.attributes.identity_policies,
+                        grant_allows: false,
+                    },
+                )
+                .is_allowed();
         if !allowed {
             return Err(KmsError::AccessDenied {
                 message: format!(

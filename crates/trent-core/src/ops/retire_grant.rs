@@ -8,7 +8,7 @@
 //! policies allow `kms:RetireGrant` on the key). Nobody else, whatever the key policy
 //! says. Allowed in every key state.
 
-use trent_policy::{evaluate, PolicySet, RequestContext};
+use trent_policy::{PolicySet, RequestContext};
 use trent_wire::{RetireGrantRequest, RetireGrantResponse};
 
 use crate::error::internal;
@@ -107,16 +107,17 @@ impl KeyService {
             && names_principal(&grant.grantee_principal, &principal);
         let by_account = caller.account_id() == grant.issuing_account && {
             let ctx = RequestContext::new(principal.clone(), ACTION, &key.record.arn);
-            evaluate(
-                &ctx,
-                &PolicySet {
-                    key_policy: None,
-                    key_account: &key.record.account_id,
-                    identity_policies: &caller.attributes.identity_policies,
-                    grant_allows: false,
-                },
-            )
-            .is_allowed()
+            caller
+                .evaluate(
+                    &ctx,
+                    &PolicySet {
+                        key_policy: None,
+                        key_account: &key.record.account_id,
+                        identity_policies: &caller.attributes.identity_policies,
+                        grant_allows: false,
+                    },
+                )
+                .is_allowed()
         };
         if !(by_retiring || by_grantee || by_account) {
             return Err(KmsError::AccessDenied {

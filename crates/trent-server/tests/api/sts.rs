@@ -6,12 +6,13 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use serde_json::Value;
 
 use crate::harness::{
-    assert_time_near, aws_cli, expect_err, now_secs, ok, Auth, RawRequest, RawResponse, TestServer,
-    DEFAULT_ACCOUNT, REGION,
+    assert_time_near, aws_cli, expect_code, expect_err, now_secs, ok, Auth, RawRequest,
+    RawResponse, TestServer, DEFAULT_ACCOUNT, REGION,
 };
 use crate::identities::{
     allow, audit_record, audit_records, start_with_config, user, ConfigFile, ALICE_ARN, ALICE_KEY,
@@ -645,9 +646,38 @@ async fn assume_role_validates_its_parameters() {
         "ValidationError",
         Some("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null"),
     );
-    // Session policies are refused rather than ignored.
-    let resp = assume(&server, &alice, ROLE, "s1", &[("Policy", r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}"#)]).await;
+    // Managed session policies are refused rather than ignored; a malformed or oversized
+    // inline one is an error.
+    let resp = assume(
+        &server,
+        &alice,
+        ROLE,
+        "s1",
+        &[(
+            "PolicyArns.member.1.arn",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        )],
+    )
+    .await;
     sts_err(&resp, 400, "InvalidParameterValue", None);
+    let resp = assume(
+        &server,
+        &alice,
+        ROLE,
+        "s1",
+        &[(
+            "Policy",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Decrypt"}]}"#,
+        )],
+    )
+    .await;
+    sts_err(&resp, 400, "MalformedPolicyDocument", None);
+    let long = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}}]}}"#,
+        "a".repeat(2048)
+    );
+    let resp = assume(&server, &alice, ROLE, "s1", &[("Policy", &long)]).await;
+    sts_err(&resp, 400, "ValidationError", None);
     // Nothing was issued for any of them.
     let records = audit_records(server.data_dir());
     assert!(records
@@ -791,4 +821,146 @@ async fn an_aws_cli_profile_assumes_the_role() {
         create["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
         ROLE
     );
+}
+
+/// A session policy narrows the session to what both the role's policies and it allow;
+/// an explicit deny in it wins; a key policy that names the session's own ARN is not
+/// narrowed by it (IAM: "Session policies": such resource-based permissions are added
+/// after the session is created), while one naming the role is.
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies.html#policies_session>
+#[tokio::test]
+async fn session_policies_narrow_the_session() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let admin = server.client(REGION);
+    let key_arn = ok(admin.create_key().send().await)
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let alice = creds(ALICE_KEY, ALICE_SECRET);
+    let session_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["kms:Decrypt","kms:Encrypt","kms:DescribeKey"],"Resource":"*"},
+        {"Effect":"Deny","Action":"kms:Encrypt","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:purpose":"forbidden"}}}]}"#;
+    let resp = assume(
+        &server,
+        &alice,
+        ROLE,
+        "narrow",
+        &[("Policy", session_policy)],
+    )
+    .await;
+    sts_ok(&resp);
+    let (key, secret, token) = (
+        xml(&resp, "AccessKeyId").unwrap(),
+        xml(&resp, "SecretAccessKey").unwrap(),
+        xml(&resp, "SessionToken").unwrap(),
+    );
+    let session_arn = "arn:aws:sts::111122223333:assumed-role/encryptor/narrow";
+    let kms = kms_client(&server, &key, &secret, &token);
+
+    // Both the role (kms:*) and the session policy allow these.
+    let blob = ok(kms
+        .encrypt()
+        .key_id(&key_arn)
+        .plaintext(Blob::new(b"narrow".to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob()
+    .unwrap()
+    .clone();
+    ok(kms.decrypt().ciphertext_blob(blob).send().await);
+    // The role allows CreateKey and GenerateDataKey; the session policy does not.
+    expect_err(
+        kms.create_key().send().await,
+        "AccessDeniedException",
+        Some(&format!("User: {session_arn} is not authorized to perform: kms:CreateKey on resource: * because no session policy allows the kms:CreateKey action")),
+    );
+    let e = expect_code(
+        kms.generate_data_key()
+            .key_id(&key_arn)
+            .number_of_bytes(32)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(e
+        .message()
+        .unwrap()
+        .ends_with("because no session policy allows the kms:GenerateDataKey action"));
+    // An explicit deny in the session policy wins over the role's allow.
+    let e = expect_code(
+        kms.encrypt()
+            .key_id(&key_arn)
+            .plaintext(Blob::new(b"x".to_vec()))
+            .encryption_context("purpose", "forbidden")
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(e
+        .message()
+        .unwrap()
+        .ends_with("with an explicit deny in a session policy"));
+
+    // A key policy that names the role directly is still narrowed; one that names the
+    // session's own ARN is not.
+    let policy_naming = |principal: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"kms:GenerateDataKey","Resource":"*"}}]}}"#
+        )
+    };
+    let by_role = ok(admin.create_key().policy(policy_naming(ROLE)).send().await)
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let e = expect_code(
+        kms.generate_data_key()
+            .key_id(&by_role)
+            .number_of_bytes(32)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    assert!(e
+        .message()
+        .unwrap()
+        .ends_with("because no session policy allows the kms:GenerateDataKey action"));
+    let by_session = ok(admin
+        .create_key()
+        .policy(policy_naming(session_arn))
+        .send()
+        .await)
+    .key_metadata()
+    .unwrap()
+    .arn()
+    .unwrap()
+    .to_owned();
+    ok(kms
+        .generate_data_key()
+        .key_id(&by_session)
+        .number_of_bytes(32)
+        .send()
+        .await);
+
+    // The same role without a session policy keeps all of the role's permissions.
+    let resp = assume(&server, &alice, ROLE, "wide", &[]).await;
+    let wide = kms_client(
+        &server,
+        &xml(&resp, "AccessKeyId").unwrap(),
+        &xml(&resp, "SecretAccessKey").unwrap(),
+        &xml(&resp, "SessionToken").unwrap(),
+    );
+    ok(wide.create_key().send().await);
+    // And the narrowed session's token survives a restart with its policy.
+    drop(kms);
+    let mut server = server;
+    server.restart();
+    let kms = kms_client(&server, &key, &secret, &token);
+    expect_code(kms.create_key().send().await, "AccessDeniedException");
 }
