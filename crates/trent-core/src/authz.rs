@@ -167,6 +167,11 @@ impl KeyService {
             (crate::PrincipalKind::Root, _) => {
                 ctx.insert("aws:userid", caller.principal.account_id.as_str());
             }
+            (crate::PrincipalKind::User, _) => {
+                if let Some(id) = &a.user_id {
+                    ctx.insert("aws:userid", &**id);
+                }
+            }
             (
                 _,
                 Some(RoleSession {

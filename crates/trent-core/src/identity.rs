@@ -89,6 +89,8 @@ pub struct CallerAttributes {
     /// The session policy a role session was created with (AssumeRole's `Policy`), parsed
     /// once when its token was first opened: it narrows the session's permissions.
     pub session_policy: Option<Arc<trent_policy::Policy>>,
+    /// An IAM user's unique id (`AIDA...`): `aws:userid`.
+    pub user_id: Option<Arc<str>>,
     /// `aws:SourceIp`: the client's address.
     pub source_ip: Option<IpAddr>,
     /// `aws:SecureTransport`: the request came over TLS.

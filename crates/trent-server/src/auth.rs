@@ -160,6 +160,7 @@ impl Authenticator {
             principal_tags,
             session,
             session_policy: None,
+            user_id: None,
             source_ip: connection.source_ip,
             secure_transport: connection.secure_transport,
             user_agent: connection.user_agent.clone(),
@@ -228,7 +229,10 @@ impl Authenticator {
             region: v.region,
             access_key_id: v.access_key_id,
             keys_used: Default::default(),
-            attributes: attributes(v.principal.policies.clone(), v.principal.tags.clone(), None),
+            attributes: CallerAttributes {
+                user_id: v.principal.user_id.clone(),
+                ..attributes(v.principal.policies.clone(), v.principal.tags.clone(), None)
+            },
         })
     }
 

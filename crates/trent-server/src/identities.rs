@@ -98,6 +98,25 @@ pub struct Identity {
     pub principal: Principal,
     pub policies: Arc<[Policy]>,
     pub tags: Arc<BTreeMap<String, String>>,
+    /// An IAM user's unique id (`AIDA...`, `aws:userid`), derived once from its ARN.
+    pub user_id: Option<Arc<str>>,
+}
+
+impl Identity {
+    fn new(
+        principal: Principal,
+        policies: Arc<[Policy]>,
+        tags: Arc<BTreeMap<String, String>>,
+    ) -> Self {
+        let user_id = (principal.kind == PrincipalKind::User)
+            .then(|| Arc::from(trent_audit::unique_id("AIDA", &principal.arn)));
+        Identity {
+            principal,
+            policies,
+            tags,
+            user_id,
+        }
+    }
 }
 
 /// A role that STS AssumeRole can hand out sessions of.
@@ -152,11 +171,7 @@ impl Directory {
                     Arc::new(SecretKey::new(
                         String::from_utf8_lossy(e.secret.expose()).into_owned(),
                     )),
-                    Arc::new(Identity {
-                        principal: e.principal.clone(),
-                        policies,
-                        tags: Arc::default(),
-                    }),
+                    Arc::new(Identity::new(e.principal.clone(), policies, Arc::default())),
                 ),
             );
         }
@@ -174,11 +189,11 @@ impl Directory {
         }
         for a in &specs.accounts {
             let what = format!("[[accounts]] entry {:?}", a.id);
-            let identity = Arc::new(Identity {
-                principal: Principal::account_root(&a.id),
-                policies: Arc::from(Vec::new()),
-                tags: Arc::default(),
-            });
+            let identity = Arc::new(Identity::new(
+                Principal::account_root(&a.id),
+                Arc::from(Vec::new()),
+                Arc::default(),
+            ));
             dir.add_keys(&what, &a.access_keys, &identity, &store_key_ids)?;
         }
 
@@ -197,11 +212,11 @@ impl Directory {
             }
             let principal = Principal::from_arn(&u.arn)
                 .ok_or_else(|| format!("{what}: not an IAM user ARN"))?;
-            let identity = Arc::new(Identity {
+            let identity = Arc::new(Identity::new(
                 principal,
-                policies: parse_policies(&what, &u.policies)?,
-                tags: Arc::new(check_tags(&what, &u.tags)?),
-            });
+                parse_policies(&what, &u.policies)?,
+                Arc::new(check_tags(&what, &u.tags)?),
+            ));
             dir.add_keys(&what, &u.access_keys, &identity, &store_key_ids)?;
             dir.users += 1;
         }

@@ -964,3 +964,50 @@ async fn session_policies_narrow_the_session() {
     let kms = kms_client(&server, &key, &secret, &token);
     expect_code(kms.create_key().send().await, "AccessDeniedException");
 }
+
+/// `aws:userid` of an IAM user in KMS requests is its unique id, the `UserId` STS's
+/// GetCallerIdentity gives (`AIDA...`), so key policies can condition on it.
+#[tokio::test]
+async fn kms_sees_an_iam_users_unique_id_as_aws_userid() {
+    let config = ConfigFile::new(&config_text());
+    let server = start_with_config(&config);
+    let resp = sts_call(
+        &server,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        "GetCallerIdentity",
+        &[],
+    )
+    .await;
+    let user_id = xml(&resp, "UserId").unwrap();
+    let admin = server.client(REGION);
+    // Alice may use the key (her identity policy allows kms:*) unless her aws:userid is
+    // not `expected`.
+    let key_for = |expected: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Principal":{{"AWS":"{ALICE_ARN}"}},"Action":"kms:Encrypt","Resource":"*",
+              "Condition":{{"StringNotEquals":{{"aws:userid":"{expected}"}}}}}}]}}"#
+        )
+    };
+    let alice = server.client_as(REGION, ALICE_KEY, ALICE_SECRET);
+    for (expected, allowed) in [(user_id.as_str(), true), ("AIDANOTALICE0000000", false)] {
+        let key = ok(admin.create_key().policy(key_for(expected)).send().await)
+            .key_metadata()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned();
+        let out = alice
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new(b"who".to_vec()))
+            .send()
+            .await;
+        if allowed {
+            ok(out);
+        } else {
+            expect_code(out, "AccessDeniedException");
+        }
+    }
+}
