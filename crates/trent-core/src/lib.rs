@@ -23,6 +23,7 @@ mod last_usage;
 pub mod ops;
 mod rotation;
 mod service;
+mod wrapping_pool;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;

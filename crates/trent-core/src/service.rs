@@ -108,6 +108,8 @@ pub struct KeyService {
     /// The key imported key material ids are MACed with (see `import.rs`), loaded on first
     /// use.
     pub(crate) material_id_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
+    /// GetParametersForImport's wrapping key pairs, generated ahead of need.
+    pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
 }
 
 /// How many stripes of update locks: enough that unrelated keys rarely share one.
@@ -195,6 +197,7 @@ impl KeyService {
             job_holder: uuid::Uuid::new_v4().to_string(),
             grant_token_key: tokio::sync::OnceCell::new(),
             material_id_key: tokio::sync::OnceCell::new(),
+            wrapping_keys: Arc::default(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

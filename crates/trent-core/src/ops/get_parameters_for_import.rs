@@ -1,19 +1,18 @@
 //! GetParametersForImport: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html>
 //!
-//! A fresh RSA wrapping key pair per request (generated on the blocking pool: RSA-4096
-//! takes up to seconds), its public key, and a stateless import token that seals the
+//! A fresh RSA wrapping key pair per request (from `wrapping_pool.rs`, which keeps a few
+//! ready: RSA-4096 takes up to seconds to generate), its public key, and a stateless import token that seals the
 //! private key, the key ARN, the algorithm and spec and the expiry (24 hours, by the
 //! service's clock) under the root key (see `import.rs`). Key states: Enabled, Disabled and
 //! PendingImport keys (importing again, or re-importing deleted or expired material);
 //! a key pending deletion is KMSInvalidStateException.
 
-use trent_crypto::{WrappingAlgorithm, WrappingKey, WrappingKeySpec};
+use trent_crypto::{WrappingAlgorithm, WrappingKeySpec};
 use trent_wire::{
     GetParametersForImportRequest, GetParametersForImportResponse, SensitiveBlob, Timestamp,
 };
 
 use crate::authz::Access;
-use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::{is_external, not_external, TOKEN_LIFETIME_MS};
 use crate::keys::require_manageable;
@@ -63,10 +62,7 @@ impl KeyService {
                 });
             }
         }
-        let wrapping_key = tokio::task::spawn_blocking(move || WrappingKey::generate(spec))
-            .await
-            .map_err(internal("a key generation task failed"))?
-            .map_err(internal("generating a wrapping key"))?;
+        let wrapping_key = self.wrapping_keys.take(spec).await?;
         let valid_to = self.clock.now_millis() + TOKEN_LIFETIME_MS;
         let token = self.seal_import_token(&record.arn, algorithm, &wrapping_key, valid_to)?;
         Ok(GetParametersForImportResponse {
