@@ -176,8 +176,9 @@ impl KeyService {
                 (id, a, Some(alias_name))
             }
         };
+        // Aliases hold storage ids: the ARN in the error shows the public id.
         let not_found = || KmsError::KeyNotFound {
-            arn: key_arn(region, &key_account, &key_id),
+            arn: key_arn(region, &key_account, public_id_of(&key_id)),
         };
         // Aliases hold storage ids; a key id or ARN names the key of the caller's region.
         let storage_id = if alias.is_some() {
