@@ -7,19 +7,15 @@
 //! period (PendingWindowInDays) begins" (the deletion job does that, see `deletion.rs`). A
 //! replica's deletion is that of any key.
 
-use trent_store::StoreError;
 use trent_wire::{KeyState, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, Timestamp};
 
 use crate::authz::Access;
-use crate::error::internal;
 use crate::ids::Forms;
 use crate::keys::{
-    conflict_backoff, is_primary, require_manageable, STATE_PENDING_DELETION,
-    STATE_PENDING_REPLICA_DELETION,
+    is_primary, require_manageable, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
 };
+use crate::rotation::DAY_MS;
 use crate::{Caller, KeyService, KmsError};
-
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl KeyService {
     pub async fn schedule_key_deletion(
@@ -45,58 +41,46 @@ impl KeyService {
                 ),
             )
             .await?;
-        let key_id = key.record.key_id.clone();
-        let _local = self.update_lock(&key_id).lock().await;
-        for attempt in 0..16 {
-            let Some(mut record) = self
-                .store
-                .key(&key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
-                return Err(KmsError::Internal);
-            };
-            require_manageable(&record)?;
-            // Read with the record: a replica created meanwhile bumps the primary's version,
-            // so this decision is never written against a stale set of replicas.
-            let has_replicas = match &record.mrk_id {
-                Some(mrk_id) if is_primary(&record) => self
-                    .region_keys(mrk_id, &record.account_id)
-                    .await?
-                    .iter()
-                    .any(|k| k.key_id != record.key_id),
-                _ => false,
-            };
-            let deletion_date = self.clock.now_millis() + i64::from(days) * DAY_MS;
-            if has_replicas {
-                record.state = STATE_PENDING_REPLICA_DELETION.to_owned();
-                record.deletion_date = None;
+        // The replicas are read with the record, under its version: a replica created
+        // meanwhile bumps the primary's version, so this decision is never written against
+        // a stale set of replicas (see update_key_reading).
+        let (mrk_id, account) = (key.record.mrk_id.as_deref(), key.record.account_id.as_str());
+        let stored = self
+            .update_key_reading(
+                &key.record.key_id,
+                || async {
+                    match mrk_id {
+                        Some(mrk_id) => self.region_keys(mrk_id, account).await,
+                        None => Ok(Vec::new()),
+                    }
+                },
+                |r, region_keys| {
+                    require_manageable(r)?;
+                    let has_replicas =
+                        is_primary(r) && region_keys.iter().any(|k| k.key_id != r.key_id);
+                    if has_replicas {
+                        r.state = STATE_PENDING_REPLICA_DELETION.to_owned();
+                        r.deletion_date = None;
+                    } else {
+                        r.state = STATE_PENDING_DELETION.to_owned();
+                        r.deletion_date = Some(self.clock.now_millis() + i64::from(days) * DAY_MS);
+                    }
+                    r.pending_deletion_window_days = Some(days);
+                    Ok(())
+                },
+            )
+            .await?;
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: Some(stored.arn),
+            // "If the KMS key is a multi-Region primary key with replica keys, this field
+            // does not appear."
+            deletion_date: stored.deletion_date.map(Timestamp::from_millis),
+            key_state: Some(if stored.state == STATE_PENDING_REPLICA_DELETION {
+                KeyState::PendingReplicaDeletion
             } else {
-                record.state = STATE_PENDING_DELETION.to_owned();
-                record.deletion_date = Some(deletion_date);
-            }
-            record.pending_deletion_window_days = Some(days);
-            let epoch = self.cache.epoch();
-            match self.store.update_key(&record).await {
-                Ok(stored) => {
-                    self.cache.update_record(stored.clone(), epoch);
-                    return Ok(ScheduleKeyDeletionResponse {
-                        key_id: Some(stored.arn),
-                        // "If the KMS key is a multi-Region primary key with replica keys,
-                        // this field does not appear."
-                        deletion_date: stored.deletion_date.map(Timestamp::from_millis),
-                        key_state: Some(if has_replicas {
-                            KeyState::PendingReplicaDeletion
-                        } else {
-                            KeyState::PendingDeletion
-                        }),
-                        pending_window_in_days: Some(days),
-                    });
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(e) => return Err(internal("updating a key")(e)),
-            }
-        }
-        Err(KmsError::Internal)
+                KeyState::PendingDeletion
+            }),
+            pending_window_in_days: Some(days),
+        })
     }
 }
