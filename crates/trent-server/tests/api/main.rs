@@ -34,6 +34,7 @@ mod multi_region_import;
 mod persistence;
 mod protocol;
 mod rotation;
+mod security;
 mod signing;
 mod sts;
 mod tags;
