@@ -14,8 +14,11 @@ fn contexts() -> Vec<RequestContext> {
     principals.extend(PrincipalContext::from_arn(
         "arn:aws:iam::111122223333:user/eng/alice",
     ));
+    principals.extend(PrincipalContext::from_arn(
+        "arn:aws:iam::111122223333:user/x~y/bob",
+    ));
     principals.extend(PrincipalContext::assumed_role(
-        "arn:aws:sts::444455556666:assumed-role/app/s",
+        "arn:aws:sts::444455556666:assumed-role/app/s1",
         "arn:aws:iam::444455556666:role/p/app",
     ));
     principals.push(PrincipalContext::service("ec2.amazonaws.com"));
@@ -23,7 +26,8 @@ fn contexts() -> Vec<RequestContext> {
         .into_iter()
         .map(|p| {
             let mut c = RequestContext::new(p, "kms:Decrypt", KEY);
-            c.insert_encryption_context([("project", "alpha"), ("Owner", "*")]);
+            // `Project` and `project` make one ambiguous condition key.
+            c.insert_encryption_context([("project", "alpha"), ("Project", "beta"), ("Owner", "*")]);
             c.insert("aws:SourceIp", "10.1.2.3");
             c.insert("aws:CurrentTime", "2024-06-01T12:00:00Z");
             c.insert("aws:EpochTime", 1_717_243_200i64);

@@ -141,9 +141,15 @@ fn millis_to_datetime(ms: i64) -> Option<time::OffsetDateTime> {
 
 impl KeyService {
     /// The request context of `caller` calling `action` on `resource`, with the global
-    /// condition keys.
-    fn request_context(&self, caller: &Caller, action: &str, resource: &str) -> RequestContext {
-        let mut ctx = RequestContext::new(caller.policy_principal(), action, resource);
+    /// condition keys; `AccessDeniedException` for a caller the policies cannot represent.
+    fn request_context(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<RequestContext, KmsError> {
+        let principal = caller.policy_principal_for(action, resource)?;
+        let mut ctx = RequestContext::new(principal, action, resource);
         let a = &caller.attributes;
         if let Some(ip) = a.source_ip {
             ctx.insert("aws:SourceIp", ip);
@@ -188,7 +194,7 @@ impl KeyService {
             }
             _ => {}
         }
-        ctx
+        Ok(ctx)
     }
 
     /// Authorizes `access` on a key for `caller`, recording the key as used by the request
@@ -203,7 +209,7 @@ impl KeyService {
     ) -> Result<(), KmsError> {
         let record = &key.record;
         caller.keys_used.note(&record.arn);
-        let mut ctx = self.request_context(caller, access.action, &record.arn);
+        let mut ctx = self.request_context(caller, access.action, &record.arn)?;
         ctx.insert("kms:KeySpec", record.key_spec.as_str());
         ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());
         let usage = key_usage_of(record);
@@ -261,7 +267,7 @@ impl KeyService {
         resource: &str,
         access: &Access<'_>,
     ) -> Result<(), KmsError> {
-        let mut ctx = self.request_context(caller, access.action, resource);
+        let mut ctx = self.request_context(caller, access.action, resource)?;
         access.fill(&mut ctx);
         let set = PolicySet {
             key_policy: None,
@@ -281,7 +287,7 @@ impl KeyService {
         policy: &trent_policy::Policy,
         key_arn: &str,
     ) -> Result<(), KmsError> {
-        let ctx = self.request_context(caller, "kms:PutKeyPolicy", key_arn);
+        let ctx = self.request_context(caller, "kms:PutKeyPolicy", key_arn)?;
         Ok(trent_policy::check_lockout(policy, &ctx)?)
     }
 

@@ -106,7 +106,10 @@ impl KeyService {
             // A token names a grant this node has not heard of yet: read the store.
             grants = self.key_grants(&key.key_id, true).await?;
         }
-        let principal = caller.policy_principal();
+        // A caller the policies cannot represent is named by no grant.
+        let Some(principal) = caller.policy_principal() else {
+            return Ok(false);
+        };
         let pairs: Option<Vec<(&str, &str)>> =
             encryption_context.map(|ec| ec.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
         let creating = if action == "kms:CreateGrant" {
@@ -507,7 +510,7 @@ mod tests {
     fn grant_matching_uses_grantee_operation_and_constraints() {
         let g = parent(&["Decrypt"], None, Some(&[("Project", "alpha")]));
         let session = PrincipalContext::assumed_role(
-            "arn:aws:sts::111122223333:assumed-role/app/s",
+            "arn:aws:sts::111122223333:assumed-role/app/ss",
             "arn:aws:iam::111122223333:role/app",
         )
         .unwrap();

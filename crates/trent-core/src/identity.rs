@@ -35,26 +35,21 @@ impl Principal {
         }
     }
 
-    /// Parses an IAM/STS principal ARN; `None` if it is not one.
+    /// Parses an IAM/STS principal ARN with the policy crate's parser (the one every part
+    /// of Trent shares, accepting exactly what IAM does); `None` if it is not a root,
+    /// user, role or role session ARN.
     pub fn from_arn(arn: &str) -> Option<Self> {
-        let crate::ids::Arn {
-            service,
-            region: "",
-            account,
-            resource,
-        } = crate::ids::split_arn(arn)?
-        else {
-            return None;
-        };
-        let kind = match (service, resource) {
-            ("iam", "root") => PrincipalKind::Root,
-            ("iam", r) if r.starts_with("user/") => PrincipalKind::User,
-            ("iam", r) if r.starts_with("role/") => PrincipalKind::Role,
-            ("sts", r) if r.starts_with("assumed-role/") => PrincipalKind::AssumedRole,
-            _ => return None,
+        use trent_policy::ArnKind;
+        let p = trent_policy::PrincipalArn::parse(arn).ok()?;
+        let kind = match p.kind {
+            ArnKind::Root => PrincipalKind::Root,
+            ArnKind::User => PrincipalKind::User,
+            ArnKind::Role => PrincipalKind::Role,
+            ArnKind::AssumedRole => PrincipalKind::AssumedRole,
+            ArnKind::FederatedUser => return None,
         };
         Some(Principal {
-            account_id: account.to_owned(),
+            account_id: p.account.to_owned(),
             arn: arn.to_owned(),
             kind,
         })
@@ -138,16 +133,48 @@ impl Caller {
         &self.principal.account_id
     }
 
-    /// The caller as the policy evaluator sees it.
-    pub fn policy_principal(&self) -> trent_policy::PrincipalContext {
+    /// The caller as the policy evaluator sees it; `None` when the policy crate cannot
+    /// represent it (an ARN it does not parse, a role session without its role, a role
+    /// itself as a caller). Such a caller is denied whatever it asks: it is never
+    /// replaced by a broader principal such as its account's root.
+    pub fn policy_principal(&self) -> Option<trent_policy::PrincipalContext> {
         let p = &self.principal;
         let ctx = match (&p.kind, &self.attributes.session) {
             (PrincipalKind::AssumedRole, Some(s)) => {
                 trent_policy::PrincipalContext::assumed_role(&p.arn, &s.role_arn)
             }
-            _ => trent_policy::PrincipalContext::from_arn(&p.arn),
-        };
-        ctx.unwrap_or_else(|| trent_policy::PrincipalContext::root(&p.account_id))
+            (PrincipalKind::Root | PrincipalKind::User, None) => {
+                trent_policy::PrincipalContext::from_arn(&p.arn)
+            }
+            _ => None,
+        }?;
+        // The parsed ARN must agree with what authentication said about the caller.
+        let same_kind = matches!(
+            (&p.kind, &ctx.kind),
+            (PrincipalKind::Root, trent_policy::PrincipalKind::Root)
+                | (PrincipalKind::User, trent_policy::PrincipalKind::User)
+                | (
+                    PrincipalKind::AssumedRole,
+                    trent_policy::PrincipalKind::AssumedRole { .. }
+                )
+        );
+        (same_kind && ctx.account == p.account_id).then_some(ctx)
+    }
+
+    /// [`Caller::policy_principal`], or the `AccessDeniedException` of a caller that
+    /// cannot be represented (AWS's message without a reason: no policy is to blame).
+    pub fn policy_principal_for(
+        &self,
+        action: &str,
+        resource: &str,
+    ) -> Result<trent_policy::PrincipalContext, crate::KmsError> {
+        self.policy_principal()
+            .ok_or_else(|| crate::KmsError::AccessDenied {
+                message: format!(
+                    "User: {} is not authorized to perform: {action} on resource: {resource}",
+                    self.principal.arn
+                ),
+            })
     }
 
     /// Decides a request for this caller as IAM does: [`trent_policy::evaluate`],
@@ -205,5 +232,79 @@ mod tests {
         assert_eq!(kind("arn:aws:kms::111122223333:root"), None);
         assert_eq!(kind("arn:aws:iam::111122223333:group/x"), None);
         assert_eq!(kind("not-an-arn"), None);
+        // Any printable ASCII in a path, as IAM allows; names by IAM's rules.
+        assert_eq!(
+            kind("arn:aws:iam::111122223333:user/x~y/alice"),
+            Some((PrincipalKind::User, acct()))
+        );
+        assert_eq!(kind("arn:aws:iam::111122223333:user/x y/alice"), None);
+        assert_eq!(kind("arn:aws:iam::111122223333:user/al~ice"), None);
+    }
+
+    fn caller(principal: Principal, session: Option<RoleSession>) -> Caller {
+        Caller {
+            principal,
+            region: "us-east-1".into(),
+            access_key_id: "AKIAEXAMPLE".into(),
+            keys_used: KeysUsed::default(),
+            attributes: CallerAttributes {
+                session: session.map(Arc::new),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_principal_the_policies_cannot_represent_is_nobody() {
+        let p = |arn: &str, kind| Principal {
+            account_id: "111122223333".into(),
+            arn: arn.into(),
+            kind,
+        };
+        let ok = caller(
+            p(
+                "arn:aws:iam::111122223333:user/x~y/alice",
+                PrincipalKind::User,
+            ),
+            None,
+        );
+        assert_eq!(
+            ok.policy_principal().map(|c| c.arn),
+            Some("arn:aws:iam::111122223333:user/x~y/alice".to_owned())
+        );
+        // Never the account's root instead.
+        for bad in [
+            p(
+                "arn:aws:iam::111122223333:user/x y/alice",
+                PrincipalKind::User,
+            ),
+            p("arn:aws:iam::111122223333:user/alice", PrincipalKind::Root),
+            p("arn:aws:iam::444455556666:user/alice", PrincipalKind::User),
+            p("arn:aws:iam::111122223333:role/app", PrincipalKind::Role),
+            p(
+                "arn:aws:sts::111122223333:assumed-role/app/s1",
+                PrincipalKind::AssumedRole,
+            ),
+        ] {
+            let c = caller(bad, None);
+            assert!(c.policy_principal().is_none(), "{:?}", c.principal);
+            let e = c.policy_principal_for("kms:CreateKey", "*").unwrap_err();
+            assert!(matches!(e, crate::KmsError::AccessDenied { .. }));
+        }
+        let session = RoleSession {
+            role_arn: "arn:aws:iam::111122223333:role/other".into(),
+            role_id: "AROAEXAMPLE".into(),
+            session_name: "s1".into(),
+            issued_at: 0,
+            source_identity: None,
+        };
+        let c = caller(
+            p(
+                "arn:aws:sts::111122223333:assumed-role/app/s1",
+                PrincipalKind::AssumedRole,
+            ),
+            Some(session),
+        );
+        assert!(c.policy_principal().is_none());
     }
 }

@@ -593,7 +593,12 @@ fn compile_values(cmp: Cmp, raw: &[String], variables: bool) -> Result<Values, P
 }
 
 impl Condition {
-    pub(crate) fn eval(&self, ctx: &RequestContext) -> bool {
+    /// Does the condition hold? `deny` says whether it is a Deny statement's: a
+    /// single-valued key the request gave several values (encryption context keys that
+    /// differ only by case, [`RequestContext::insert_encryption_context`]) must then
+    /// satisfy the condition with one of them, and in an Allow statement with each of
+    /// them, so that the ambiguity never widens what the policy allows.
+    pub(crate) fn eval(&self, ctx: &RequestContext, deny: bool) -> bool {
         let present = ctx.lookup_lower(&self.key).filter(|v| !v.is_empty());
         if let Values::Null(wants) = &self.values {
             let is_null = present.is_none();
@@ -610,6 +615,14 @@ impl Condition {
             };
         };
         let per_value = |r: &ContextValue| self.any_policy_value(r, ctx) != self.negated;
+        if self.set.is_none() && request.len() > 1 && ctx.is_ambiguous_lower(&self.key) {
+            // Each value on its own, as the single value of the key.
+            return if deny {
+                request.iter().any(per_value)
+            } else {
+                request.iter().all(per_value)
+            };
+        }
         match (self.set, self.negated) {
             (Some(SetOp::ForAllValues), _) | (None, true) => request.iter().all(per_value),
             (Some(SetOp::ForAnyValue), _) | (None, false) => request.iter().any(per_value),

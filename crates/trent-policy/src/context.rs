@@ -7,10 +7,12 @@
 //! compared as each operator says.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
+
+use crate::arn::ArnKind;
 
 /// The kind of the calling principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,12 +72,12 @@ impl PrincipalContext {
     /// role's ARN (a session ARN does not carry the role's path). `None` if `arn` is not
     /// such an ARN.
     pub fn from_arn(arn: &str) -> Option<Self> {
-        let p = crate::arn::PrincipalArn::parse(arn)?;
-        let kind = match p.resource_type {
-            "root" => PrincipalKind::Root,
-            "user" => PrincipalKind::User,
-            "federated-user" => PrincipalKind::FederatedUser,
-            _ => return None,
+        let p = crate::arn::PrincipalArn::parse(arn).ok()?;
+        let kind = match p.kind {
+            ArnKind::Root => PrincipalKind::Root,
+            ArnKind::User => PrincipalKind::User,
+            ArnKind::FederatedUser => PrincipalKind::FederatedUser,
+            ArnKind::Role | ArnKind::AssumedRole => return None,
         };
         Some(Self::new(arn.to_owned(), p.account.to_owned(), kind))
     }
@@ -83,9 +85,14 @@ impl PrincipalContext {
     /// A role session: `session_arn` is `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`,
     /// `role_arn` is `arn:aws:iam::ACCOUNT:role/PATH/ROLE`.
     pub fn assumed_role(session_arn: &str, role_arn: &str) -> Option<Self> {
-        let s = crate::arn::PrincipalArn::parse(session_arn)?;
-        let r = crate::arn::PrincipalArn::parse(role_arn)?;
-        if s.resource_type != "assumed-role" || r.resource_type != "role" || s.account != r.account
+        let s = crate::arn::PrincipalArn::parse(session_arn).ok()?;
+        let r = crate::arn::PrincipalArn::parse(role_arn).ok()?;
+        // The session must be of that very role (same partition, account and name).
+        if s.kind != ArnKind::AssumedRole
+            || r.kind != ArnKind::Role
+            || s.partition != r.partition
+            || s.account != r.account
+            || s.name != r.name
         {
             return None;
         }
@@ -207,6 +214,10 @@ pub struct RequestContext {
     /// (CreateKey, ListKeys, ...).
     pub resource: String,
     keys: HashMap<String, Vec<ContextValue>>,
+    /// The `kms:encryptioncontext:*` keys (lowercase) that several encryption context
+    /// keys differing only by case fill: single-valued keys that have more than one
+    /// value (see [`RequestContext::insert_encryption_context`]).
+    ambiguous: HashSet<String>,
 }
 
 impl RequestContext {
@@ -219,6 +230,7 @@ impl RequestContext {
             action: action.into(),
             resource: resource.into(),
             keys: HashMap::new(),
+            ambiguous: HashSet::new(),
             principal,
         };
         let p = ctx.principal.clone();
@@ -243,8 +255,9 @@ impl RequestContext {
 
     /// Sets a single-valued key (replacing any previous values).
     pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        self.keys
-            .insert(key.to_ascii_lowercase(), vec![value.into()]);
+        let key = key.to_ascii_lowercase();
+        self.ambiguous.remove(&key);
+        self.keys.insert(key, vec![value.into()]);
         self
     }
 
@@ -256,31 +269,41 @@ impl RequestContext {
         key: &str,
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
-        self.keys.insert(
-            key.to_ascii_lowercase(),
-            values.into_iter().map(Into::into).collect(),
-        );
+        let key = key.to_ascii_lowercase();
+        self.ambiguous.remove(&key);
+        self.keys
+            .insert(key, values.into_iter().map(Into::into).collect());
         self
     }
 
     /// Sets the encryption context of a cryptographic request, replacing any previous
     /// one: `kms:EncryptionContext:KEY` = value for each pair, and
-    /// `kms:EncryptionContextKeys` = every key. Pairs whose keys differ only by case
-    /// become one multi-valued condition key, since condition key names are
-    /// case-insensitive.
+    /// `kms:EncryptionContextKeys` = every key.
+    ///
+    /// The context key in `kms:EncryptionContext:KEY` is not case-sensitive (condition key
+    /// names are not), while encryption contexts are: `{"tenant":"A","Tenant":"B"}` gives
+    /// the one key `kms:EncryptionContext:tenant` two values, and AWS's guidance is only
+    /// "do not use pairs that differ only by case"
+    /// (<https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html>,
+    /// <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context>).
+    /// Such a key is marked ambiguous: a condition on it without a set operator must hold
+    /// for each of its values in an Allow statement, and for one of them in a Deny, so
+    /// that neither value can hide the other (see `Condition::eval`).
     pub fn insert_encryption_context<'a>(
         &mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> &mut Self {
         self.keys
             .retain(|k, _| !k.starts_with("kms:encryptioncontext:"));
+        self.ambiguous.clear();
         let mut keys = Vec::new();
         for (k, v) in pairs {
             let name = format!("kms:encryptioncontext:{}", k.to_ascii_lowercase());
-            self.keys
-                .entry(name)
-                .or_default()
-                .push(ContextValue::String(v.to_owned()));
+            let values = self.keys.entry(name.clone()).or_default();
+            if !values.is_empty() {
+                self.ambiguous.insert(name);
+            }
+            values.push(ContextValue::String(v.to_owned()));
             keys.push(ContextValue::String(k.to_owned()));
         }
         self.keys
@@ -290,8 +313,16 @@ impl RequestContext {
 
     /// Removes a key.
     pub fn remove(&mut self, key: &str) -> &mut Self {
-        self.keys.remove(&key.to_ascii_lowercase());
+        let key = key.to_ascii_lowercase();
+        self.ambiguous.remove(&key);
+        self.keys.remove(&key);
         self
+    }
+
+    /// Is `key` (lowercase) a single-valued key that the request filled with several
+    /// values (encryption context keys differing only by case)?
+    pub(crate) fn is_ambiguous_lower(&self, key: &str) -> bool {
+        self.ambiguous.contains(key)
     }
 
     /// The values of a key; `None` when the key is absent. `key` must already be

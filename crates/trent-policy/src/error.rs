@@ -56,6 +56,11 @@ pub enum PolicyError {
     /// that is neither ISO 8601 nor epoch seconds.
     #[error("The policy failed legacy parsing")]
     LegacyParsing,
+    /// A JSON object with the same name twice (`"Effect":"Deny","Effect":"Allow"`): JSON
+    /// leaves its meaning to the reader, so what is shown and what is enforced could
+    /// differ. AWS documents no message for it. (Trent's wording.)
+    #[error("The policy document has the field {key} more than once in the same JSON object.")]
+    DuplicateKey { key: String },
     #[error("Statement IDs (SID) in a single policy must be unique.")]
     DuplicateSid { sid: String },
     /// An identity-based policy `Sid` with other characters than letters and digits

@@ -115,7 +115,7 @@
 //! Key names are case-insensitive everywhere, including the tag or encryption context
 //! key after the prefix.
 
-mod arn;
+pub mod arn;
 mod condition;
 mod context;
 mod error;
@@ -124,6 +124,7 @@ mod glob;
 mod grant;
 mod policy;
 
+pub use arn::{ArnError, ArnKind, PrincipalArn};
 pub use context::{ContextValue, PrincipalContext, PrincipalKind, RequestContext};
 pub use error::{PolicyError, PolicyErrorCode, SyntaxDetail, KEY_POLICY_MAX_BYTES};
 pub use eval::{

@@ -104,6 +104,74 @@ pub(crate) enum PrincipalMatch {
     Direct,
 }
 
+/// Walks a JSON document and keeps the first name found twice in one object (exactly the
+/// same name, after unescaping), if any.
+struct DuplicateScan(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for DuplicateScan {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DuplicateScanVisitor)
+    }
+}
+
+struct DuplicateScanVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DuplicateScanVisitor {
+    type Value = DuplicateScan;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+    fn visit_unit<E>(self) -> Result<DuplicateScan, E> {
+        Ok(DuplicateScan(None))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<DuplicateScan, A::Error> {
+        let mut first = None;
+        while let Some(DuplicateScan(found)) = seq.next_element()? {
+            first = first.or(found);
+        }
+        Ok(DuplicateScan(first))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<DuplicateScan, A::Error> {
+        let mut names = HashSet::new();
+        let mut first = None;
+        while let Some(name) = map.next_key::<String>()? {
+            let DuplicateScan(found) = map.next_value()?;
+            if first.is_none() && names.contains(&name) {
+                first = Some(name);
+            } else {
+                names.insert(name);
+            }
+            first = first.or(found);
+        }
+        Ok(DuplicateScan(first))
+    }
+}
+
 impl Policy {
     /// Parses and compiles a policy document of the given kind.
     pub fn parse(json: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
@@ -112,6 +180,14 @@ impl Policy {
                 len: json.len(),
                 limit: KEY_POLICY_MAX_BYTES,
             });
+        }
+        // JSON leaves duplicate names to the reader; serde_json keeps the last one, while
+        // GetKeyPolicy returns the text as stored, so the document would say one thing and
+        // enforce another (`"Effect":"Deny","Effect":"Allow"`): refused.
+        let DuplicateScan(duplicate) = serde_json::from_str(json)
+            .map_err(|_| PolicyError::syntax(SyntaxDetail::InvalidJson))?;
+        if let Some(key) = duplicate {
+            return Err(PolicyError::DuplicateKey { key });
         }
         let doc: Value = serde_json::from_str(json)
             .map_err(|_| PolicyError::syntax(SyntaxDetail::InvalidJson))?;
@@ -480,7 +556,13 @@ fn principal_entry(ptype: &str, name: &str) -> Option<PrincipalEntry> {
         "AWS" if is_account_id(name) => {
             Some(PrincipalEntry::Aws(format!("arn:aws:iam::{name}:root")))
         }
-        "AWS" => PrincipalArn::parse(name).map(|_| PrincipalEntry::Aws(name.to_owned())),
+        // IAM paths may hold `*` and `?`, but a principal element matches exactly (a
+        // wildcard matches part of no principal ARN): refused rather than read literally.
+        // <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>
+        "AWS" if name.contains(['*', '?']) => None,
+        "AWS" => PrincipalArn::parse(name)
+            .ok()
+            .map(|_| PrincipalEntry::Aws(name.to_owned())),
         "Service" => {
             let ok = name.contains('.')
                 && name.bytes().all(|b| {
@@ -565,7 +647,8 @@ impl Statement {
     }
 
     fn conditions_hold(&self, ctx: &RequestContext) -> bool {
-        self.conditions.iter().all(|c| c.eval(ctx))
+        let deny = self.effect == Effect::Deny;
+        self.conditions.iter().all(|c| c.eval(ctx, deny))
     }
 }
 

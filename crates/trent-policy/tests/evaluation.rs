@@ -266,7 +266,7 @@ fn encryption_context_examples() {
         {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
          "Condition":{"StringNotEquals":{"kms:EncryptionContext:Department":"IT"}}}]}"#,
     );
-    let app = || session("arn:aws:iam::111122223333:role/RoleForExampleApp", "s");
+    let app = || session("arn:aws:iam::111122223333:role/RoleForExampleApp", "ss");
     let with_ec = |pairs: &'static [(&'static str, &'static str)]| {
         move |c: &mut RequestContext| {
             c.insert_encryption_context(pairs.iter().copied());
@@ -422,7 +422,7 @@ fn cross_account_needs_both_policies() {
         NO_RESOURCE
     );
     // Named directly, a cross-account role still needs its own IAM policy.
-    let ext_role = || session("arn:aws:iam::444455556666:role/ExampleRole", "x");
+    let ext_role = || session("arn:aws:iam::444455556666:role/ExampleRole", "xx");
     assert_eq!(
         decide(ext_role(), "kms:Encrypt", &kp, &[], |_| {}),
         NO_IDENTITY
@@ -578,7 +578,7 @@ fn role_arn_principal_matches_sessions_and_not_other_roles() {
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/team/*"}}}}"#,
     );
     assert!(decide(
-        session("arn:aws:iam::111122223333:role/team/app", "s"),
+        session("arn:aws:iam::111122223333:role/team/app", "ss"),
         "kms:Decrypt",
         &kp,
         &[],
@@ -726,7 +726,7 @@ fn request_alias_and_resource_aliases() {
         {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":"kms:Decrypt","Resource":"*",
          "Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/finance-*"}}}]}"#,
     );
-    let app = || session("arn:aws:iam::111122223333:role/app", "s");
+    let app = || session("arn:aws:iam::111122223333:role/app", "ss");
     assert!(decide(app(), "kms:Encrypt", &kp, &[], |c| {
         c.insert("kms:RequestAlias", "alias/finance-key");
     })
@@ -877,7 +877,7 @@ fn lockout_safety_check() {
     );
     assert!(check_lockout(
         &deny,
-        &caller(session("arn:aws:iam::111122223333:role/Security", "s"))
+        &caller(session("arn:aws:iam::111122223333:role/Security", "ss"))
     )
     .is_ok());
 }

@@ -149,6 +149,68 @@ fn condition_key_names_are_case_insensitive() {
     ));
 }
 
+/// Does a key policy with an Allow for the caller under `allow_condition` and a Deny
+/// under `deny_condition` allow?
+fn key_policy_allows(allow_condition: &str, deny_condition: &str, ctx: &RequestContext) -> bool {
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"{USER}"}},"Action":"kms:Encrypt","Resource":"*","Condition":{allow_condition}}},
+            {{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{deny_condition}}}]}}"#
+    );
+    let p = Policy::parse(&doc, PolicyKind::KeyPolicy).unwrap();
+    let set = PolicySet {
+        key_policy: Some(&p),
+        key_account: "111122223333",
+        identity_policies: &[],
+        grant_allows: false,
+    };
+    evaluate(ctx, &set).is_allowed()
+}
+
+#[test]
+fn encryption_context_keys_differing_only_by_case_hide_nothing() {
+    // `kms:EncryptionContext:tenant` names both `tenant` and `Tenant`: the key is
+    // single-valued, so with both present an Allow needs each value to pass, and a Deny
+    // applies when either does.
+    let mut both = ctx();
+    both.insert_encryption_context([("tenant", "A"), ("Tenant", "B")]);
+    let mut one = ctx();
+    one.insert_encryption_context([("Tenant", "A")]);
+    let allow_a = r#"{"StringEquals":{"kms:EncryptionContext:tenant":"A"}}"#;
+    assert!(holds(allow_a, &one));
+    assert!(!holds(allow_a, &both));
+    assert!(!holds(
+        r#"{"StringNotEquals":{"kms:EncryptionContext:tenant":"B"}}"#,
+        &both
+    ));
+    assert!(holds(
+        r#"{"StringLike":{"kms:EncryptionContext:tenant":["A","B"]}}"#,
+        &both
+    ));
+    let always = r#"{"StringEquals":{"aws:username":"alice"}}"#;
+    let never = r#"{"StringEquals":{"aws:username":"nobody"}}"#;
+    assert!(key_policy_allows(always, never, &both));
+    // A Deny on either value applies.
+    let deny_b = r#"{"StringEquals":{"kms:EncryptionContext:tenant":"B"}}"#;
+    assert!(!key_policy_allows(always, deny_b, &both));
+    assert!(key_policy_allows(always, deny_b, &one));
+    let deny_unless_a = r#"{"StringNotEquals":{"kms:EncryptionContext:tenant":"A"}}"#;
+    assert!(!key_policy_allows(always, deny_unless_a, &both));
+    assert!(key_policy_allows(always, deny_unless_a, &one));
+    // Set operators see the values as the set they are.
+    assert!(holds(
+        r#"{"ForAnyValue:StringEquals":{"kms:EncryptionContext:tenant":"A"}}"#,
+        &both
+    ));
+    assert!(!holds(
+        r#"{"ForAllValues:StringEquals":{"kms:EncryptionContext:tenant":"A"}}"#,
+        &both
+    ));
+    // A new encryption context replaces the ambiguity with it.
+    both.insert_encryption_context([("tenant", "A")]);
+    assert!(holds(allow_a, &both));
+}
+
 #[test]
 fn numeric() {
     let c = with("kms:ScheduleKeyDeletionPendingWindowInDays", 7i64);

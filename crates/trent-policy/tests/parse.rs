@@ -55,7 +55,7 @@ fn accepts_documented_shapes() {
     )
     .unwrap();
     Policy::parse(
-        &key_stmt(r#""Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:sts::111122223333:assumed-role/r/s"},"Action":"kms:*","Resource":"*""#),
+        &key_stmt(r#""Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:sts::111122223333:assumed-role/r/ss"},"Action":"kms:*","Resource":"*""#),
         PolicyKind::KeyPolicy,
     )
     .unwrap();
@@ -330,4 +330,62 @@ fn trust_policy_rules() {
     );
     assert!(trust_err(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt"}}"#)
         .contains("kms:Decrypt"));
+}
+
+#[test]
+fn duplicate_json_keys_are_refused() {
+    // Last-wins would enforce Allow while GetKeyPolicy shows Deny first.
+    let e = key_err(&key_stmt(
+        r#""Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*""#,
+    ));
+    assert_eq!(
+        e,
+        "The policy document has the field Effect more than once in the same JSON object."
+    );
+    // At any depth, for every kind of policy, with escapes resolved.
+    let e = iam_err(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"1","kms:EncryptionContext:\u0061":"2"}}}]}"#,
+    );
+    assert!(e.contains("kms:EncryptionContext:a more than once"), "{e}");
+    let e = trust_err(
+        r#"{"Version":"2012-10-17","Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    assert!(e.contains("field Version"), "{e}");
+    let e = key_err(&key_stmt(
+        r#""Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root","AWS":"*"},"Action":"kms:*","Resource":"*""#,
+    ));
+    assert!(e.contains("field AWS"), "{e}");
+    // Keys that differ by case, and the same key in different objects, are not duplicates.
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":"kms:*","Resource":"*"},{"Sid":"b","Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"1"},"StringLike":{"kms:EncryptionContext:a":"1"}}}]}"#,
+        PolicyKind::IdentityPolicy,
+    )
+    .unwrap();
+}
+
+#[test]
+fn principal_arns_take_iam_paths_but_no_wildcards() {
+    // Any printable ASCII in a path, as IAM allows.
+    Policy::parse(
+        &key_stmt(
+            r#""Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/x~y/alice"},"Action":"kms:*","Resource":"*""#,
+        ),
+        PolicyKind::KeyPolicy,
+    )
+    .unwrap();
+    // A wildcard in a principal ARN matches nothing partially: refused, not read literally.
+    for p in [
+        "arn:aws:iam::111122223333:user/a*/alice",
+        "arn:aws:iam::111122223333:user/a?/alice",
+        "arn:aws:iam::111122223333:user/a b/alice",
+        "arn:aws:sts::111122223333:assumed-role/app/s",
+    ] {
+        let e = key_err(&key_stmt(&format!(
+            r#""Effect":"Allow","Principal":{{"AWS":"{p}"}},"Action":"kms:*","Resource":"*""#
+        )));
+        assert_eq!(
+            e, "Policy contains a statement with one or more invalid principals.",
+            "{p}"
+        );
+    }
 }

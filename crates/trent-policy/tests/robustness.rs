@@ -17,7 +17,7 @@ fn contexts() -> Vec<RequestContext> {
         PrincipalContext::root("111122223333"),
         PrincipalContext::from_arn("arn:aws:iam::111122223333:user/a/b").unwrap(),
         PrincipalContext::assumed_role(
-            "arn:aws:sts::444455556666:assumed-role/r/s",
+            "arn:aws:sts::444455556666:assumed-role/r/ss",
             "arn:aws:iam::444455556666:role/p/r",
         )
         .unwrap(),

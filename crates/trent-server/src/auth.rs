@@ -6,7 +6,7 @@
 //! ([`CallerAttributes`]): identity policies, principal tags, the role session, and the
 //! connection's address, transport and user agent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -169,12 +169,18 @@ impl Authenticator {
             match self.authenticate_session(parts, body, now) {
                 Ok((claims, region, access_key_id)) => {
                     let dir = self.directory.read().clone();
-                    // The role's policies and tags as configured now: a role removed
-                    // from the configuration leaves its sessions without permissions.
-                    let (policies, mut tags) = match dir.role(&claims.role_arn) {
-                        Some(role) => (role.policies.clone(), (*role.tags).clone()),
-                        None => (Arc::from(Vec::new()), BTreeMap::new()),
-                    };
+                    // The role's policies and tags as configured now. A session whose
+                    // role is gone from the directory in force, or is another role now
+                    // under the same ARN (another role id: deleted and created again),
+                    // is refused as an invalid token: key policies and grants naming the
+                    // role's ARN must not outlive the role. AWS documents no other error
+                    // for it. Checked here, not in `authenticate_session`, so that the
+                    // development switch cannot turn it into its account's root.
+                    let role = dir
+                        .role(&claims.role_arn)
+                        .filter(|r| r.role_id == claims.role_id)
+                        .ok_or(AuthError::SigV4(SigV4Error::UnrecognizedClient))?;
+                    let (policies, mut tags) = (role.policies.clone(), (*role.tags).clone());
                     // Session tags win over the role's tags with the same key (tag keys
                     // are case-insensitive).
                     for (k, v) in &claims.tags {
@@ -183,7 +189,7 @@ impl Authenticator {
                     }
                     let session = RoleSession {
                         role_arn: claims.role_arn.clone(),
-                        role_id: claims.role_id(),
+                        role_id: claims.role_id.clone(),
                         session_name: claims.session_name.clone(),
                         issued_at: claims.issued_at,
                         source_identity: claims.source_identity.clone(),
@@ -341,6 +347,7 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
             secret: Arc::new(SecretKey::new("session-secret")),
             account_id: "111122223333".into(),
             role_arn: ROLE.into(),
+            role_id: trent_audit::unique_id("AROA", ROLE),
             session_name: "s1".into(),
             tags: [("team".to_owned(), "blue".to_owned())].into(),
             transitive_tag_keys: Vec::new(),
@@ -465,6 +472,48 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
             authenticate(&s, &parts),
             Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))
         ));
+    }
+
+    #[test]
+    fn sessions_of_a_removed_or_recreated_role_are_refused() {
+        let s = setup();
+        let token = claims(900_000).seal(s.sessions.root()).unwrap();
+        let parts = request("ASIATESTTESTTESTTEST", "session-secret", &token);
+        assert!(authenticate(&s, &parts).is_ok());
+        let with_roles = |roles: &str, dev_any_credentials: bool| {
+            let specs: IdentitySpecs = toml::from_str(roles).unwrap();
+            Authenticator::new(
+                "kms",
+                Arc::new(RwLock::new(Arc::new(
+                    Directory::build(&specs, &[], "111122223333").unwrap(),
+                ))),
+                s.sessions.clone(),
+                dev_any_credentials,
+                "111122223333".into(),
+            )
+        };
+        let trust = r#"'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}'"#;
+        let removed = "";
+        let recreated =
+            format!("[[roles]]\narn = \"{ROLE}\"\nid = \"AROARECREATED0000000001\"\ntrust_policy = {trust}\n");
+        let same = format!("[[roles]]\narn = \"{ROLE}\"\ntrust_policy = {trust}\n");
+        let run = |a: &Authenticator| {
+            a.authenticate(&parts, b"{}", SystemTime::now(), &Connection::default())
+        };
+        for (roles, dev) in [
+            (removed, false),
+            (&recreated, false),
+            (removed, true),
+            (&recreated, true),
+        ] {
+            let r = run(&with_roles(roles, dev));
+            assert!(
+                matches!(r, Err(AuthError::SigV4(SigV4Error::UnrecognizedClient))),
+                "{roles:?} dev={dev}: {r:?}"
+            );
+        }
+        // The same role (same derived id) still takes its sessions.
+        assert!(run(&with_roles(&same, false)).is_ok());
     }
 
     #[test]

@@ -46,7 +46,17 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    let mut ctx = RequestContext::new(caller.policy_principal(), ACTION, "*");
+    // A caller the policies cannot represent is denied, never taken for its account root.
+    let Some(principal) = caller.policy_principal() else {
+        return Err(invalid(
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: {ACTION}",
+                caller.principal.arn
+            ),
+        ));
+    };
+    let mut ctx = RequestContext::new(principal, ACTION, "*");
     crate::sts::fill_global_keys(&mut ctx, caller, now);
     let set = PolicySet {
         key_policy: None,

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use trent_core::{AccessKeyEntry, Principal, PrincipalKind};
-use trent_policy::{Policy, PolicyKind};
+use trent_policy::arn::is_name_char;
+use trent_policy::{ArnError, ArnKind, Policy, PolicyKind, PrincipalArn};
 use trent_sigv4::SecretKey;
 
 /// AWS's default (and minimum) `MaxSessionDuration` of a role, in seconds.
@@ -73,6 +74,10 @@ pub struct UserSpec {
 #[serde(deny_unknown_fields)]
 pub struct RoleSpec {
     pub arn: String,
+    /// The role's unique id (`AROA...`) [default: derived from the ARN]. IAM gives a role
+    /// deleted and created again a new id, and its old sessions then name another
+    /// principal: a new `id` does the same here (sessions of the old id are refused).
+    pub id: Option<String>,
     pub trust_policy: String,
     pub max_session_duration_seconds: Option<u32>,
     #[serde(default)]
@@ -200,7 +205,8 @@ impl Directory {
         let mut seen = BTreeSet::new();
         for (i, u) in specs.users.iter().enumerate() {
             let what = format!("[[users]] entry {} ({:?})", i + 1, u.arn);
-            let account = parse_iam_arn(&u.arn, "user").map_err(|e| format!("{what}: {e}"))?;
+            let (account, _) =
+                parse_iam_arn(&u.arn, ArnKind::User).map_err(|e| format!("{what}: {e}"))?;
             dir.check_account(&what, &account)?;
             if store_principals.contains(&u.arn) {
                 return Err(format!(
@@ -223,9 +229,9 @@ impl Directory {
 
         for (i, r) in specs.roles.iter().enumerate() {
             let what = format!("[[roles]] entry {} ({:?})", i + 1, r.arn);
-            let account = parse_iam_arn(&r.arn, "role").map_err(|e| format!("{what}: {e}"))?;
+            let (account, name) =
+                parse_iam_arn(&r.arn, ArnKind::Role).map_err(|e| format!("{what}: {e}"))?;
             dir.check_account(&what, &account)?;
-            let name = r.arn.rsplit('/').next().unwrap_or_default().to_owned();
             // Role names are unique in an account whatever their path (the session ARN
             // carries the name only).
             let key = format!("{account}:{}", name.to_ascii_lowercase());
@@ -244,10 +250,32 @@ impl Directory {
                     "{what}: max_session_duration_seconds {max} out of range (3600 to 43200)"
                 ));
             }
+            let role_id = match &r.id {
+                None => trent_audit::unique_id("AROA", &r.arn),
+                Some(id) => {
+                    // IAM's unique ids: `[\w]+`, 16 to 128 characters; a role's start
+                    // with AROA.
+                    // <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids>
+                    if !id.starts_with("AROA")
+                        || !(16..=128).contains(&id.len())
+                        || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+                    {
+                        return Err(format!(
+                            "{what}: id {id:?} must be AROA followed by letters and digits, 16 to 128 characters in all"
+                        ));
+                    }
+                    id.clone()
+                }
+            };
+            if dir.roles.values().any(|o| o.role_id == role_id) {
+                return Err(format!(
+                    "{what}: another role has the id {role_id:?} (role ids are unique)"
+                ));
+            }
             dir.roles.insert(
                 r.arn.clone(),
                 Arc::new(Role {
-                    role_id: trent_audit::unique_id("AROA", &r.arn),
+                    role_id,
                     arn: r.arn.clone(),
                     account_id: account,
                     trust_policy,
@@ -328,62 +356,24 @@ impl Directory {
     }
 }
 
-/// Checks `arn:aws:iam::ACCOUNT:KIND/PATH/NAME` and returns the account.
+/// Checks `arn:aws:iam::ACCOUNT:KIND/PATH/NAME` with the policy crate's parser (the one
+/// STS and the policies use too, so that a configured principal is always one they can
+/// represent) and returns the account and the name.
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html>
-fn parse_iam_arn(arn: &str, kind: &str) -> Result<String, String> {
+fn parse_iam_arn(arn: &str, kind: ArnKind) -> Result<(String, String), String> {
+    let what = kind.resource_type();
     let expected = format!(
-        "expected arn:aws:iam::ACCOUNT:{kind}/NAME or arn:aws:iam::ACCOUNT:{kind}/PATH/NAME"
+        "expected arn:aws:iam::ACCOUNT:{what}/NAME or arn:aws:iam::ACCOUNT:{what}/PATH/NAME"
     );
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(format!("not an IAM {kind} ARN: {expected}"));
-    };
-    if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") {
-        return Err(format!("unknown partition {partition:?}: {expected}"));
+    let not_one = || format!("not an IAM {what} ARN: {expected}");
+    let p = PrincipalArn::parse(arn).map_err(|e| match e {
+        ArnError::NotAnArn | ArnError::ResourceType(_) => not_one(),
+        e => format!("{e}: {expected}"),
+    })?;
+    if p.kind != kind {
+        return Err(not_one());
     }
-    if !trent_core::is_account_id(account) {
-        return Err(format!("the account must be 12 digits: {expected}"));
-    }
-    let Some(rest) = resource
-        .strip_prefix(kind)
-        .and_then(|r| r.strip_prefix('/'))
-    else {
-        return Err(format!("not an IAM {kind} ARN: {expected}"));
-    };
-    let (path, name) = match rest.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, rest),
-    };
-    if name.is_empty() || name.len() > 64 || !name.chars().all(is_name_char) {
-        return Err(format!(
-            "the {kind} name {name:?} must be 1 to 64 characters of letters, digits and +=,.@_-"
-        ));
-    }
-    if let Some(p) = path {
-        // The path between the slashes: printable ASCII, at most 512 with its slashes.
-        if p.is_empty()
-            || p.len() + 2 > 512
-            || p.split('/').any(str::is_empty)
-            || !p.bytes().all(|b| (0x21..=0x7e).contains(&b))
-        {
-            return Err(format!(
-                "the path /{p}/ must be up to 512 printable ASCII characters with no empty segment"
-            ));
-        }
-    }
-    Ok(account.to_owned())
-}
-
-/// `[\w+=,.@-]`
-pub fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+    Ok((p.account.to_owned(), p.name.to_owned()))
 }
 
 fn parse_policies(
@@ -533,9 +523,37 @@ arn = "arn:aws:iam::111122223333:alice""#);
         let e = err(r#"[[users]]
 arn = "arn:aws:iam::1111:user/alice""#);
         assert!(e.contains("12 digits"), "{e}");
+        // IAM's path pattern is `/` or `/[\u0021-\u007E]+/`: no space, nothing beyond ASCII.
         let e = err(r#"[[users]]
-arn = "arn:aws:iam::111122223333:user/a//alice""#);
+arn = "arn:aws:iam::111122223333:user/a b/alice""#);
+        assert!(e.contains("[[users]] entry 1") && e.contains("path"), "{e}");
+        let e = err(r#"[[users]]
+arn = "arn:aws:iam::111122223333:user/é/alice""#);
         assert!(e.contains("path"), "{e}");
+        let e = err(&format!(
+            "[[users]]\narn = \"arn:aws:iam::111122223333:user/{}/alice\"",
+            "p".repeat(511)
+        ));
+        assert!(e.contains("path"), "{e}");
+        let e = err(&format!(
+            "[[users]]\narn = \"arn:aws:iam::111122223333:user/{}\"",
+            "n".repeat(65)
+        ));
+        assert!(e.contains("name") && e.contains("1 to 64"), "{e}");
+        let e = err(r#"[[roles]]
+arn = "arn:aws:iam::111122223333:role/app"
+id = "AIDANOTAROLEID000001"
+trust_policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}'"#);
+        assert!(e.contains("role/app") && e.contains("id"), "{e}");
+        // Any printable ASCII in a path is IAM's, so it is Trent's (and the policies').
+        let dir = build(
+            r#"[[users]]
+arn = "arn:aws:iam::111122223333:user/x~y/a//b!/alice"
+access_keys = [{ id = "AKIATILDE00000000001", secret = "t" }]"#,
+        )
+        .unwrap();
+        let (_, tilde) = dir.key("AKIATILDE00000000001").unwrap();
+        assert!(trent_policy::PrincipalContext::from_arn(&tilde.principal.arn).is_some());
         let e = err(r#"[[users]]
 arn = "arn:aws:iam::111122223333:user/al ice""#);
         assert!(e.contains("name"), "{e}");

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use trent_core::{Caller, Principal, PrincipalKind};
 use trent_crypto::RootKeyProvider;
+use trent_policy::arn::is_name_char;
 use trent_policy::{Policy, PolicyKind, PolicySet, RequestContext};
 use trent_sigv4::SecretKey;
 use zeroize::Zeroize;
 
-use crate::identities::{is_name_char, is_tag_char, Directory};
+use crate::identities::{is_tag_char, Directory};
 
 /// The SigV4 signing name of STS.
 pub const SIGNING_NAME: &str = "sts";
@@ -48,6 +49,10 @@ pub struct SessionClaims {
     pub account_id: String,
     /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`
     pub role_arn: String,
+    /// The role's unique id (`AROA...`) when the session was made: a role removed and
+    /// created again under the same ARN is another principal (another id), whose
+    /// permissions this session must not get.
+    pub role_id: String,
     pub session_name: String,
     pub tags: BTreeMap<String, String>,
     /// Keys of `tags` that pass on to sessions this session assumes (role chaining).
@@ -81,6 +86,10 @@ struct Payload {
     s: String,
     a: String,
     r: String,
+    /// The role id; absent in the tokens of before it was carried, whose role ids were
+    /// always derived from the role ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ri: Option<String>,
     n: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     t: BTreeMap<String, String>,
@@ -109,11 +118,6 @@ impl SessionClaims {
         }
     }
 
-    /// The role's unique id (`AROA...`), derived from its ARN.
-    pub fn role_id(&self) -> String {
-        trent_audit::unique_id("AROA", &self.role_arn)
-    }
-
     pub fn is_expired(&self, now_millis: i64) -> bool {
         now_millis >= self.expires_at
     }
@@ -126,6 +130,7 @@ impl SessionClaims {
             s: self.secret.expose().to_owned(),
             a: self.account_id.clone(),
             r: self.role_arn.clone(),
+            ri: Some(self.role_id.clone()),
             n: self.session_name.clone(),
             t: self.tags.clone(),
             tt: self.transitive_tag_keys.clone(),
@@ -169,6 +174,7 @@ impl SessionClaims {
             secret: Arc::new(SecretKey::new(std::mem::take(&mut p.s))),
             access_key_id: p.k,
             account_id: p.a,
+            role_id: p.ri.unwrap_or_else(|| trent_audit::unique_id("AROA", &p.r)),
             role_arn: p.r,
             session_name: p.n,
             tags: p.t,
@@ -675,7 +681,9 @@ fn assume_role(
 
     // The trust policy (the role's resource-based policy) and, unless it names the
     // caller itself (same account), the caller's identity policies decide.
-    let mut ctx = RequestContext::new(caller.policy_principal(), "sts:AssumeRole", &role.arn);
+    // A caller the policies cannot represent is denied, never taken for its account root.
+    let principal = caller.policy_principal().ok_or_else(denied)?;
+    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", &role.arn);
     fill_global_keys(&mut ctx, caller, now);
     ctx.insert("sts:RoleSessionName", session_name);
     if let Some(e) = external_id {
@@ -753,6 +761,7 @@ fn assume_role(
         secret: Arc::new(temporary_secret().map_err(|_| internal())?),
         account_id: role.account_id.clone(),
         role_arn: role.arn.clone(),
+        role_id: role.role_id.clone(),
         session_name: session_name.to_owned(),
         tags: session_tags,
         transitive_tag_keys: transitive_keys,

@@ -203,10 +203,7 @@ impl KeyService {
 /// federated user (CreateGrant's GranteePrincipal documentation). Anything else is
 /// `InvalidArnException`.
 pub(crate) fn check_principal(arn: &str) -> Result<(), KmsError> {
-    let valid = crate::Principal::from_arn(arn).is_some()
-        || trent_policy::PrincipalContext::from_arn(arn)
-            .is_some_and(|p| matches!(p.kind, trent_policy::PrincipalKind::FederatedUser));
-    if valid {
+    if trent_policy::PrincipalArn::parse(arn).is_ok() {
         Ok(())
     } else {
         Err(KmsError::InvalidArn {

@@ -24,13 +24,9 @@ impl KeyService {
         req: ListRetirableGrantsRequest,
     ) -> Result<ListRetirableGrantsResponse, KmsError> {
         check_principal(&req.retiring_principal)?;
-        let principal = caller.policy_principal();
-        let in_own_account = crate::Principal::from_arn(&req.retiring_principal)
-            .map(|p| p.account_id)
-            .or_else(|| {
-                trent_policy::PrincipalContext::from_arn(&req.retiring_principal).map(|p| p.account)
-            })
-            .is_some_and(|a| a == caller.account_id());
+        let principal = caller.policy_principal_for(ACTION, &req.retiring_principal)?;
+        let in_own_account = trent_policy::PrincipalArn::parse(&req.retiring_principal)
+            .is_ok_and(|p| p.account == caller.account_id());
         let ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);
         let allowed = in_own_account
             && caller

@@ -98,7 +98,7 @@ impl KeyService {
             .map_err(internal("reading a grant"))?
             .ok_or(KmsError::InvalidGrantId)?;
 
-        let principal = caller.policy_principal();
+        let principal = caller.policy_principal_for(ACTION, &key.record.arn)?;
         let by_retiring = grant
             .retiring_principal
             .as_deref()

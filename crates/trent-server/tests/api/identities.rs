@@ -81,7 +81,7 @@ pub fn start_with_config(config: &ConfigFile) -> TestServer {
     TestServer::start_with(&["--config", &config.path_str()], &[])
 }
 
-fn sighup(server: &TestServer) {
+pub fn sighup(server: &TestServer) {
     let status = Command::new("kill")
         .args(["-HUP", &server.pid().to_string()])
         .status()
@@ -90,7 +90,7 @@ fn sighup(server: &TestServer) {
 }
 
 /// Polls the server's log until `needle` has appeared `count` times.
-fn wait_for_log(server: &TestServer, needle: &str, count: usize) {
+pub fn wait_for_log(server: &TestServer, needle: &str, count: usize) {
     let deadline = Instant::now() + RELOAD_DEADLINE;
     while server.logs().matches(needle).count() < count {
         assert!(
@@ -257,7 +257,7 @@ async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
 }
 
 /// Runs `trent serve` on a config file that must be refused; returns its stderr.
-fn refused_at_start(config: &ConfigFile) -> String {
+pub fn refused_at_start(config: &ConfigFile) -> String {
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])

@@ -60,13 +60,13 @@ trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Prin
 }
 
 /// Credentials for a raw STS call.
-struct Creds<'a> {
-    key: &'a str,
-    secret: &'a str,
-    token: Option<&'a str>,
+pub struct Creds<'a> {
+    pub key: &'a str,
+    pub secret: &'a str,
+    pub token: Option<&'a str>,
 }
 
-fn creds<'a>(key: &'a str, secret: &'a str) -> Creds<'a> {
+pub fn creds<'a>(key: &'a str, secret: &'a str) -> Creds<'a> {
     Creds {
         key,
         secret,
@@ -88,7 +88,7 @@ fn form_encode(s: &str) -> String {
 
 /// An STS Query request (`Action`, `Version=2011-06-15` and `params`), SigV4-signed for
 /// `sts` as the SDKs sign it.
-async fn sts_call(
+pub async fn sts_call(
     server: &TestServer,
     c: &Creds<'_>,
     action: &str,
@@ -126,7 +126,7 @@ async fn sts_call(
 }
 
 /// The text of the first `<tag>` of an XML answer, unescaped.
-fn xml(resp: &RawResponse, tag: &str) -> Option<String> {
+pub fn xml(resp: &RawResponse, tag: &str) -> Option<String> {
     let body = resp.body_text();
     let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
     let end = start + body[start..].find(&format!("</{tag}>"))?;
@@ -142,14 +142,14 @@ fn xml(resp: &RawResponse, tag: &str) -> Option<String> {
 
 /// Asserts an STS success (200, XML).
 #[track_caller]
-fn sts_ok(resp: &RawResponse) {
+pub fn sts_ok(resp: &RawResponse) {
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     assert_eq!(resp.header("content-type"), Some("text/xml"));
 }
 
 /// Asserts STS's XML error envelope with this status, code and (if given) message.
 #[track_caller]
-fn sts_err(resp: &RawResponse, status: u16, code: &str, message: Option<&str>) {
+pub fn sts_err(resp: &RawResponse, status: u16, code: &str, message: Option<&str>) {
     let text = resp.body_text();
     assert_eq!(resp.status, status, "{text}");
     assert!(
@@ -164,7 +164,7 @@ fn sts_err(resp: &RawResponse, status: u16, code: &str, message: Option<&str>) {
     }
 }
 
-async fn assume(
+pub async fn assume(
     server: &TestServer,
     c: &Creds<'_>,
     role: &str,
@@ -176,7 +176,12 @@ async fn assume(
     sts_call(server, c, "AssumeRole", &params).await
 }
 
-fn kms_client(server: &TestServer, key: &str, secret: &str, token: &str) -> aws_sdk_kms::Client {
+pub fn kms_client(
+    server: &TestServer,
+    key: &str,
+    secret: &str,
+    token: &str,
+) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new(REGION))
