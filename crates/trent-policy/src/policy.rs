@@ -186,7 +186,12 @@ impl Policy {
         // enforce another (`"Effect":"Deny","Effect":"Allow"`): refused.
         let DuplicateScan(duplicate) = serde_json::from_str(json)
             .map_err(|_| PolicyError::syntax(SyntaxDetail::InvalidJson))?;
-        if let Some(key) = duplicate {
+        if let Some(mut key) = duplicate {
+            // Named in the message, but a policy can be 32 KiB: the first 128 characters.
+            if let Some((cut, _)) = key.char_indices().nth(128) {
+                key.truncate(cut);
+                key.push_str("...");
+            }
             return Err(PolicyError::DuplicateKey { key });
         }
         let doc: Value = serde_json::from_str(json)

@@ -355,6 +355,15 @@ fn duplicate_json_keys_are_refused() {
         r#""Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root","AWS":"*"},"Action":"kms:*","Resource":"*""#,
     ));
     assert!(e.contains("field AWS"), "{e}");
+    // A long name is cut in the message.
+    let long = "k".repeat(1000);
+    let e = iam_err(&format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{{"Null":{{"{long}":"true","{long}":"false"}}}}}}]}}"#
+    ));
+    assert!(
+        e.contains(&format!("field {}... more", "k".repeat(128))),
+        "{e}"
+    );
     // Keys that differ by case, and the same key in different objects, are not duplicates.
     Policy::parse(
         r#"{"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Action":"kms:*","Resource":"*"},{"Sid":"b","Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"1"},"StringLike":{"kms:EncryptionContext:a":"1"}}}]}"#,
