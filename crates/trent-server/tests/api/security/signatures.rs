@@ -276,23 +276,25 @@ async fn the_sigv4_negative_matrix_changes_nothing() {
     ));
 
     // Oversized headers: a 60 KB bearer credential, and a 60 KB unsigned x-amz- name.
+    // Refused either by the signature check (a short answer, quoting neither) or by the
+    // server's header limits (an HTTP error or a closed connection).
     let bearer = format!("Bearer {}", "Q".repeat(60 * 1024));
+    let long_name = format!("x-amz-{}", "n".repeat(60 * 1024));
+    let mut oversized = Vec::new();
     let mut req = disable();
     req.auth = Auth::None;
-    req.extra_headers = vec![("authorization".into(), bearer.clone())];
-    results.push((
-        "oversized bearer",
-        server.raw(req).await.unwrap(),
-        "IncompleteSignatureException",
-        None,
-    ));
-    let long_name = format!("x-amz-{}", "n".repeat(60 * 1024));
+    req.extra_headers = vec![("authorization".into(), bearer)];
+    oversized.push(("oversized bearer", req));
     let mut req = disable();
-    req.extra_headers = vec![(long_name.clone(), "v".into())];
-    let resp = server.raw(req).await.unwrap();
-    // Refused (by the signature check, or by the server's header limits).
-    assert!(resp.status >= 400, "{}", resp.body_text());
-    assert!(resp.body.len() < 1024, "{} bytes", resp.body.len());
+    req.extra_headers = vec![(long_name, "v".into())];
+    oversized.push(("oversized header name", req));
+    for (case, req) in oversized {
+        if let Ok(resp) = server.raw(req).await {
+            assert!(resp.status >= 400, "{case}: {}", resp.body_text());
+            assert!(resp.body.len() < 1024, "{case}: {} bytes", resp.body.len());
+            assert!(!resp.body_text().contains(&"Q".repeat(64)), "{case}");
+        }
+    }
 
     for (case, resp, code, message) in &results {
         assert_eq!(
