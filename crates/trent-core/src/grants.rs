@@ -16,10 +16,13 @@
 //! that needs it, and stored sealed under the root key (so every node of a cluster, and
 //! every restart, agrees on it). A token names its grant; honouring it means that a grant
 //! a token names is looked up in the store even if this node's cache does not list it yet.
+//! That read is the answer for as long as the grants it read stay cached: a token whose
+//! grant was retired or revoked (or never reached this key) would otherwise make every
+//! request that passes it re-read up to 50,000 grants. See [`AbsentGrants`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use base64::Engine;
 use trent_crypto::{HmacKey, HmacKeySpec, MacAlgorithm};
@@ -48,6 +51,48 @@ const GRANT_ID_LEN: usize = 32;
 const NONCE_LEN: usize = 16;
 const MAC_LEN: usize = 32;
 const TOKEN_LEN: usize = 1 + GRANT_ID_LEN + 16 + NONCE_LEN + MAC_LEN;
+
+/// Negative answers kept at most; the set is emptied when full (a lost answer costs one
+/// more read of the key's grants).
+const ABSENT_GRANTS_LIMIT: usize = 10_000;
+
+/// The grants that tokens named and a read of the store did not find, each with the list
+/// of the key's grants that read produced (the one then cached).
+///
+/// An answer holds only while that very list is the key's cached one: any change to the
+/// key's grants (on this node, or another through the change feed) drops the cached list,
+/// so the next request reads the store again. A grant created after a negative answer
+/// therefore counts at once. (Grant ids are random, so a token cannot name a grant before
+/// it exists; the answer is about a retired, revoked or foreign grant.) The list is held
+/// weakly and compared by identity: it stays allocated while an answer refers to it, so an
+/// identity cannot be reused by a newer list.
+#[derive(Debug, Default)]
+pub(crate) struct AbsentGrants {
+    answers: parking_lot::Mutex<HashMap<(String, String), Weak<[GrantRecord]>>>,
+}
+
+impl AbsentGrants {
+    /// Whether a read of the store that produced `grants` found no grant `grant_id`.
+    fn known(&self, key_id: &str, grant_id: &str, grants: &Arc<[GrantRecord]>) -> bool {
+        self.answers
+            .lock()
+            .get(&(key_id.to_owned(), grant_id.to_owned()))
+            .and_then(Weak::upgrade)
+            .is_some_and(|read| Arc::ptr_eq(&read, grants))
+    }
+
+    /// Records that the read of the store that produced `grants` has no grant `grant_id`.
+    fn note(&self, key_id: &str, grant_id: &str, grants: &Arc<[GrantRecord]>) {
+        let mut answers = self.answers.lock();
+        if answers.len() >= ABSENT_GRANTS_LIMIT {
+            answers.clear();
+        }
+        answers.insert(
+            (key_id.to_owned(), grant_id.to_owned()),
+            Arc::downgrade(grants),
+        );
+    }
+}
 
 /// The grant a verified token names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,12 +144,24 @@ impl KeyService {
             }
         }
         let mut grants = self.key_grants(&key.key_id, false).await?;
-        if named
+        let unheard_of = |grants: &Arc<[GrantRecord]>| -> Vec<String> {
+            named
+                .iter()
+                .filter(|id| !grants.iter().any(|g| g.grant_id == **id))
+                .cloned()
+                .collect()
+        };
+        let missing = unheard_of(&grants);
+        if missing
             .iter()
-            .any(|id| !grants.iter().any(|g| g.grant_id == *id))
+            .any(|id| !self.absent_grants.known(&key.key_id, id, &grants))
         {
-            // A token names a grant this node has not heard of yet: read the store.
+            // A token names a grant this node has not heard of yet: read the store, and
+            // remember what that read did not find.
             grants = self.key_grants(&key.key_id, true).await?;
+            for id in unheard_of(&grants) {
+                self.absent_grants.note(&key.key_id, &id, &grants);
+            }
         }
         // A caller the policies cannot represent is named by no grant.
         let Some(principal) = caller.policy_principal() else {
@@ -414,6 +471,31 @@ pub(crate) fn pairs_of(map: &Option<BTreeMap<String, String>>) -> Option<Vec<(St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_negative_answer_holds_only_for_the_read_that_gave_it() {
+        let absent = AbsentGrants::default();
+        let read: Arc<[GrantRecord]> = Arc::from(vec![parent(&["Decrypt"], None, None)]);
+        assert!(!absent.known("k", "g", &read));
+        absent.note("k", "g", &read);
+        assert!(absent.known("k", "g", &Arc::clone(&read)));
+        // Not for another grant or key.
+        assert!(!absent.known("k", "h", &read));
+        assert!(!absent.known("k2", "g", &read));
+        // A later read (the key's grants changed and were read again), even with the
+        // same contents, is asked again.
+        let reread: Arc<[GrantRecord]> = Arc::from(read.to_vec());
+        assert!(!absent.known("k", "g", &reread));
+        // Once the read is gone, so is the answer.
+        drop(read);
+        let again: Arc<[GrantRecord]> = Arc::from(vec![]);
+        assert!(!absent.known("k", "g", &again));
+        // Bounded.
+        for i in 0..ABSENT_GRANTS_LIMIT + 10 {
+            absent.note("k", &i.to_string(), &again);
+        }
+        assert!(absent.answers.lock().len() <= ABSENT_GRANTS_LIMIT);
+    }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()

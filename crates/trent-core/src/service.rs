@@ -105,6 +105,8 @@ pub struct KeyService {
     pub(crate) job_holder: String,
     /// The key grant tokens are MACed with (see `grants.rs`), loaded on first use.
     pub(crate) grant_token_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
+    /// Grants that tokens named and the store did not have (see `grants.rs`).
+    pub(crate) absent_grants: crate::grants::AbsentGrants,
     /// The key imported key material ids are MACed with (see `import.rs`), loaded on first
     /// use.
     pub(crate) material_id_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
@@ -196,6 +198,7 @@ impl KeyService {
             usage_tracking_start,
             job_holder: uuid::Uuid::new_v4().to_string(),
             grant_token_key: tokio::sync::OnceCell::new(),
+            absent_grants: crate::grants::AbsentGrants::default(),
             material_id_key: tokio::sync::OnceCell::new(),
             wrapping_keys: Arc::default(),
         };

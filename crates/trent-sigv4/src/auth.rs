@@ -4,7 +4,8 @@
 //!
 //! AWS splits the parameters on commas *and* whitespace, so a stray space inside
 //! a value (a pasted access key with a trailing blank, say) is reported as a
-//! token without `=`; later duplicates win. The algorithm name is only checked
+//! token without `=`; later duplicates win. Errors never quote the header: it
+//! may hold another scheme's credential (`Bearer ...`). The algorithm name is only checked
 //! after the parameters, the date and the skew, which is why a `Basic ...`
 //! header is answered with the list of missing parameters.
 
@@ -35,10 +36,7 @@ pub(crate) fn parse_params(header: &str) -> Result<Params<'_>, SigV4Error> {
         .filter(|t| !t.is_empty())
     {
         let Some((key, value)) = token.split_once('=') else {
-            return Err(SigV4Error::MalformedParameter {
-                pair: token.to_owned(),
-                header: header.to_owned(),
-            });
+            return Err(SigV4Error::MalformedParameter {});
         };
         match key {
             "Credential" => params.credential = Some(value),
@@ -65,9 +63,7 @@ pub(crate) struct CredentialParts<'a> {
 /// Splits `keyid/date/region/service/term`; trailing slashes are ignored, as
 /// AWS does.
 pub(crate) fn split_credential(credential: &str) -> Result<CredentialParts<'_>, SigV4Error> {
-    let malformed = || SigV4Error::MalformedCredential {
-        credential: credential.to_owned(),
-    };
+    let malformed = || SigV4Error::MalformedCredential {};
     let body = credential.trim_end_matches('/');
     let mut it = body.split('/');
     let (Some(access_key_id), Some(date), Some(region), Some(service), Some(terminator), None) = (
@@ -134,21 +130,18 @@ mod tests {
     }
 
     #[test]
-    fn a_token_without_equal_sign_is_reported_with_the_header() {
+    fn a_token_without_equal_sign_is_reported_without_quoting_the_header() {
         let header = "AWS4-HMAC-SHA256 Credential=AKIAXXXXXXXXXX /20150620/us-east-1/cloudformation/aws4_request, SignedHeaders=host;x-amz-date, Signature=240c";
+        let message = parse_params(header).unwrap_err().message();
         assert_eq!(
-            parse_params(header).unwrap_err().message(),
-            format!(
-                "'/20150620/us-east-1/cloudformation/aws4_request' not a valid key=value pair \
-                 (missing equal-sign) in Authorization header: '{header}'."
-            )
+            message,
+            "A parameter of the Authorization header is not a valid key=value pair \
+             (missing equal-sign)."
         );
-        let e = parse_params("Bearer SomeKey").unwrap_err();
-        assert_eq!(
-            e.message(),
-            "'SomeKey' not a valid key=value pair (missing equal-sign) in Authorization header: \
-             'Bearer SomeKey'."
-        );
+        // A bearer token is not answered back.
+        let e = parse_params("Bearer SomeSecretBearerToken").unwrap_err();
+        assert!(!e.message().contains("SomeSecretBearerToken"));
+        assert!(!format!("{e:?}").contains("SomeSecretBearerToken"));
         assert_eq!(e.code(), "IncompleteSignatureException");
     }
 
@@ -180,10 +173,8 @@ mod tests {
         for bad in ["", "a/b/c/d", "a/b/c/d/e/f", "a/b/c/d/e/f/"] {
             assert_eq!(
                 split_credential(bad).unwrap_err().message(),
-                format!(
-                    "Credential must have exactly 5 slash-delimited elements, e.g. \
-                     keyid/date/region/service/term, got '{bad}'"
-                )
+                "Credential must have exactly 5 slash-delimited elements, e.g. \
+                 keyid/date/region/service/term"
             );
         }
     }

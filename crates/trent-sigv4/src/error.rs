@@ -2,12 +2,20 @@
 //!
 //! The wording follows what AWS's JSON-protocol services answer (quoted in the
 //! AWS SDK issue trackers, and recorded from the live services by emulators such
-//! as dynalite and scratchstack-aws-signature). Messages carry only what the
-//! client sent or what any client may know (the expected service, the server
-//! time); never a secret, never whether an access key exists.
+//! as dynalite and scratchstack-aws-signature). Where AWS's message quotes what
+//! the client sent (the whole `Authorization` header, the credential, the date
+//! or region as sent), the quote is left out: a misdirected client's `Basic` or
+//! `Bearer` credential would otherwise be answered back and written into the
+//! audit trail with the error. Messages name the problem, and carry only what
+//! any client may know (the expected service, the server time, the name of a
+//! header); never a secret, never a header's value.
 
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// Longest header name quoted in a message; longer ones are cut (a header name
+/// is the client's text, and messages go into the audit trail).
+const MAX_QUOTED_NAME: usize = 64;
 
 /// Why a request failed SigV4 authentication. `Display` gives AWS's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,32 +24,25 @@ pub enum SigV4Error {
     #[error("Missing Authentication Token")]
     MissingAuthenticationToken,
 
-    /// A parameter of the `Authorization` header without `=`.
-    #[error("'{pair}' not a valid key=value pair (missing equal-sign) in Authorization header: '{header}'.")]
-    MalformedParameter {
-        /// The offending token.
-        pair: String,
-        /// The whole `Authorization` header, as sent.
-        header: String,
-    },
+    /// A parameter of the `Authorization` header without `=`. (AWS quotes the
+    /// token and the whole header; the token may be a credential.)
+    #[error("A parameter of the Authorization header is not a valid key=value pair (missing equal-sign).")]
+    MalformedParameter {},
 
     /// `Credential`, `Signature` or `SignedHeaders` absent, or no date header.
+    /// (AWS ends the message with `Authorization=` and the header as sent.)
     #[error("{}", missing_message(self))]
     MissingParameters {
         credential: bool,
         signature: bool,
         signed_headers: bool,
         date: bool,
-        /// The whole `Authorization` header, as sent.
-        header: String,
     },
 
     /// `X-Amz-Date` (or `Date`) is not a timestamp in the expected format.
-    #[error("Date must be in ISO-8601 'basic format'. Got '{value}'. See http://en.wikipedia.org/wiki/ISO_8601")]
-    InvalidDate {
-        /// The header value, as sent.
-        value: String,
-    },
+    /// (AWS quotes the value after "Got".)
+    #[error("Date must be in ISO-8601 'basic format'. See http://en.wikipedia.org/wiki/ISO_8601")]
+    InvalidDate {},
 
     /// The request time is older than the allowed clock skew.
     #[error("Signature expired: {request_time} is now earlier than {earliest} ({server_time} - {}.)", skew_text(*.skew))]
@@ -65,13 +66,38 @@ pub enum SigV4Error {
     #[error("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")]
     HostNotSigned,
 
-    /// The algorithm is not `AWS4-HMAC-SHA256`.
-    #[error("Unsupported AWS 'algorithm': '{algorithm}' (only AWS4-HMAC-SHA256 for now). ")]
-    UnsupportedAlgorithm { algorithm: String },
+    /// A header that must be signed is in the request but not among
+    /// `SignedHeaders`: `Content-Type` and every `X-Amz-*` header (the
+    /// operation, the session token, the payload hash), so that a captured
+    /// request cannot be resent with another operation or token. AWS's wording
+    /// for its own required headers (as for `Host` above).
+    #[error(
+        "'{}' must be a 'SignedHeader' in the AWS Authorization.",
+        quoted_name(name)
+    )]
+    UnsignedHeader {
+        /// The header's name (lower case, as the `http` crate keeps it).
+        name: String,
+    },
 
-    /// `Credential` is not `keyid/date/region/service/aws4_request`.
-    #[error("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'")]
-    MalformedCredential { credential: String },
+    /// A header that the signature or the protocol reads as one value
+    /// (`Authorization`, `Host`, `Date`, `Content-Type`, `X-Amz-*`) appears
+    /// more than once: which copy counts would be ambiguous.
+    #[error("'{}' must appear at most once in the request.", quoted_name(name))]
+    DuplicateHeader {
+        /// The header's name (lower case).
+        name: String,
+    },
+
+    /// The algorithm is not `AWS4-HMAC-SHA256`. (AWS quotes the algorithm
+    /// sent: the first word of the header, which may be a bare credential.)
+    #[error("Unsupported AWS 'algorithm' (only AWS4-HMAC-SHA256 for now).")]
+    UnsupportedAlgorithm {},
+
+    /// `Credential` is not `keyid/date/region/service/aws4_request`. (AWS
+    /// quotes the credential after "got".)
+    #[error("Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term")]
+    MalformedCredential {},
 
     /// One or more elements of the credential scope are wrong.
     #[error("{0}")]
@@ -99,6 +125,8 @@ impl SigV4Error {
             Self::SignatureExpired { .. }
             | Self::SignatureNotYetCurrent { .. }
             | Self::HostNotSigned
+            | Self::UnsignedHeader { .. }
+            | Self::DuplicateHeader { .. }
             | Self::InvalidScope(_)
             | Self::SignatureMismatch => "InvalidSignatureException",
             Self::UnrecognizedClient => "UnrecognizedClientException",
@@ -124,7 +152,6 @@ fn missing_message(e: &SigV4Error) -> String {
         signature,
         signed_headers,
         date,
-        header,
     } = e
     else {
         return String::new();
@@ -144,24 +171,37 @@ fn missing_message(e: &SigV4Error) -> String {
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
         );
     }
-    m.push_str("Authorization=");
-    m.push_str(header);
+    m.truncate(m.trim_end().len());
     m
 }
 
-/// What is wrong with a credential scope; each `Some` contributes its
-/// sentence to the message, in AWS's order.
+/// A header name for a message, cut to [`MAX_QUOTED_NAME`] bytes.
+fn quoted_name(name: &str) -> String {
+    if name.len() <= MAX_QUOTED_NAME {
+        return name.to_owned();
+    }
+    let mut end = MAX_QUOTED_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &name[..end])
+}
+
+/// What is wrong with a credential scope; each fault contributes its
+/// sentence to the message, in AWS's order. Only what the server knows is
+/// quoted (the expected service, the request's date); AWS also quotes the
+/// region, terminator and date sent, which are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeFaults {
-    /// The region sent, when it is not a valid region name.
-    pub region: Option<String>,
+    /// The region sent is not a valid region name.
+    pub region: bool,
     /// The service expected, when the scope names another.
     pub service: Option<String>,
-    /// The terminator sent, when it is not `aws4_request`.
-    pub terminator: Option<String>,
-    /// `(scope date, request date, request time)` when the scope's date is not
-    /// the request's.
-    pub date: Option<(String, String, String)>,
+    /// The terminator sent is not `aws4_request`.
+    pub terminator: bool,
+    /// `(request date, request time)` when the scope's date is not the
+    /// request's.
+    pub date: Option<(String, String)>,
 }
 
 impl std::fmt::Display for ScopeFaults {
@@ -178,25 +218,19 @@ fn scope_message(faults: &ScopeFaults) -> String {
         date,
     } = faults;
     let mut m = String::new();
-    if let Some(r) = region {
-        let _ = write!(
-            m,
-            "Credential should be scoped to a valid region, not '{r}'. "
-        );
+    if *region {
+        m.push_str("Credential should be scoped to a valid region. ");
     }
     if let Some(s) = service {
         let _ = write!(m, "Credential should be scoped to correct service: '{s}'. ");
     }
-    if let Some(t) = terminator {
-        let _ = write!(
-            m,
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{t}'. "
-        );
+    if *terminator {
+        m.push_str("Credential should be scoped with a valid terminator: 'aws4_request'. ");
     }
-    if let Some((scope_date, request_date, request_time)) = date {
+    if let Some((request_date, request_time)) = date {
         let _ = write!(
             m,
-            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope_date}' != '{request_date}', from '{request_time}'."
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{request_date}', from '{request_time}'."
         );
     }
     m
@@ -225,13 +259,11 @@ mod tests {
                 signature: true,
                 signed_headers: true,
                 date: true,
-                header: "Basic dXNlcjpwYXNz".into(),
             }
             .message(),
             "Authorization header requires 'Credential' parameter. Authorization header requires \
              'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. \
-             Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
-             Authorization=Basic dXNlcjpwYXNz"
+             Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         );
         assert_eq!(
             SigV4Error::SignatureExpired {
@@ -265,16 +297,16 @@ mod tests {
         );
         assert_eq!(
             SigV4Error::InvalidScope(Box::new(ScopeFaults {
-                region: Some("c".into()),
+                region: true,
                 service: Some("dynamodb".into()),
-                terminator: Some("e".into()),
-                date: Some(("b".into(), "20130609".into(), "20130609T095204Z".into())),
+                terminator: true,
+                date: Some(("20130609".into(), "20130609T095204Z".into())),
             }))
             .message(),
-            "Credential should be scoped to a valid region, not 'c'. Credential should be scoped \
+            "Credential should be scoped to a valid region. Credential should be scoped \
              to correct service: 'dynamodb'. Credential should be scoped with a valid terminator: \
-             'aws4_request', not 'e'. Date in Credential scope does not match YYYYMMDD from \
-             ISO-8601 version of date from HTTP: 'b' != '20130609', from '20130609T095204Z'."
+             'aws4_request'. Date in Credential scope does not match YYYYMMDD from \
+             ISO-8601 version of date from HTTP: '20130609', from '20130609T095204Z'."
         );
         assert_eq!(
             SigV4Error::UnrecognizedClient.code(),
@@ -289,11 +321,33 @@ mod tests {
             "InvalidSignatureException"
         );
         assert_eq!(
-            SigV4Error::MalformedCredential {
-                credential: "a/b/c/d".into()
-            }
-            .code(),
+            SigV4Error::MalformedCredential {}.code(),
             "IncompleteSignatureException"
         );
+    }
+
+    #[test]
+    fn unsigned_and_duplicated_headers_are_named() {
+        let e = SigV4Error::UnsignedHeader {
+            name: "x-amz-target".into(),
+        };
+        assert_eq!(e.code(), "InvalidSignatureException");
+        assert_eq!(
+            e.message(),
+            "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        let e = SigV4Error::DuplicateHeader {
+            name: "content-type".into(),
+        };
+        assert_eq!(e.code(), "InvalidSignatureException");
+        assert_eq!(
+            e.message(),
+            "'content-type' must appear at most once in the request."
+        );
+        // A long name is cut.
+        let long = format!("x-amz-{}", "a".repeat(10_000));
+        let m = SigV4Error::UnsignedHeader { name: long.clone() }.message();
+        assert!(m.len() < 200, "{m}");
+        assert!(m.starts_with(&format!("'{}...'", &long[..MAX_QUOTED_NAME])));
     }
 }

@@ -9,9 +9,15 @@
 //! `UnrecognizedClientException`).
 //!
 //! This crate must never let a secret access key or a derived signing key
-//! escape: not into errors, `Debug`/`Display` output or logs. It must never
-//! compare signatures in variable time, nor let response time or errors tell
-//! whether an access key exists. It knows nothing of HTTP frameworks (only the
+//! escape: not into errors, `Debug`/`Display` output or logs; nor echo what
+//! the client sent in the `Authorization` header or other header values into
+//! its errors (they may be another scheme's credential). It must never compare
+//! signatures in variable time. Whether an access key exists is not hidden: as
+//! AWS does, an unknown key is answered `UnrecognizedClientException` and a
+//! known key with a wrong signature `InvalidSignatureException` (access key
+//! ids are identifiers, not secrets). Every header that says what the request
+//! is (`Content-Type`, every `X-Amz-*`) must be signed, so that a captured
+//! request cannot be resent as another operation. It knows nothing of HTTP frameworks (only the
 //! `http` crate's request types), of storage or of policy: where secrets come
 //! from is the [`CredentialLookup`]'s business.
 

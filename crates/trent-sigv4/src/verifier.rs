@@ -21,9 +21,12 @@ use crate::key::{
 };
 use crate::{ScopeFaults, SecretKey, SigV4Error};
 
-/// Derived signing keys kept at most; the cache is emptied when full. A key
-/// lives one day per (access key, region, service), so this bounds memory
-/// without bookkeeping, and re-deriving costs four HMACs.
+/// Derived signing keys kept at most; when full, one entry makes room for the
+/// next. A key lives one day per (access key, region, service), so this bounds
+/// memory without bookkeeping, and re-deriving costs five HMACs. Only a
+/// request whose signature verified adds an entry: unknown access keys and bad
+/// signatures (forged scopes, say) never take the write lock nor evict a good
+/// entry.
 const CACHE_LIMIT: usize = 10_000;
 
 const X_AMZ_DATE: &str = "x-amz-date";
@@ -78,24 +81,18 @@ pub struct Verifier<L: CredentialLookup> {
     skew: Duration,
     skew_secs: i64,
     cache: RwLock<HashMap<Box<str>, CachedKey>>,
-    /// Signs for unknown access keys, so that they cost what known ones do.
-    decoy: SecretKey,
 }
 
 struct CachedKey {
-    /// The secret the key was derived from; `None` for the decoy.
-    secret: Option<Arc<SecretKey>>,
+    /// The secret the key was derived from.
+    secret: Arc<SecretKey>,
     key: Arc<hmac::Key>,
 }
 
 impl CachedKey {
-    fn derived_from(&self, secret: Option<&Arc<SecretKey>>) -> bool {
-        match (&self.secret, secret) {
-            (None, None) => true,
-            // A rotated secret for the same access key must not reuse the key.
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
-            _ => false,
-        }
+    fn derived_from(&self, secret: &Arc<SecretKey>) -> bool {
+        // A rotated secret for the same access key must not reuse the key.
+        Arc::ptr_eq(&self.secret, secret) || *self.secret == **secret
     }
 }
 
@@ -121,7 +118,6 @@ impl<L: CredentialLookup> Verifier<L> {
             skew,
             skew_secs: i64::try_from(skew.as_secs()).unwrap_or(i64::MAX),
             cache: RwLock::new(HashMap::new()),
-            decoy: SecretKey::new("trent-sigv4 decoy secret for unknown access keys"),
         }
     }
 
@@ -134,8 +130,11 @@ impl<L: CredentialLookup> Verifier<L> {
     /// the access key and the signature over method, path, query, the signed
     /// headers and `body`.
     ///
-    /// An unknown access key costs the same hashing as a known one (a decoy
-    /// secret is used), so response times do not tell which keys exist.
+    /// An unknown access key is answered `UnrecognizedClientException` at
+    /// once, as AWS answers it (a known key with a wrong signature gets
+    /// `InvalidSignatureException`): the error tells whether an access key id
+    /// exists, as AWS's does, so hashing for unknown keys would hide nothing.
+    /// Access key ids are identifiers, not secrets.
     pub fn verify(
         &self,
         req: &Parts,
@@ -145,11 +144,10 @@ impl<L: CredentialLookup> Verifier<L> {
         let header = authorization_header(req)?;
         let c = self.check(req, &header, now)?;
 
-        let found = self.lookup.lookup(c.access_key_id);
-        let (secret, principal) = match found {
-            Some((s, p)) => (Some(s), Some(p)),
-            None => (None, None),
-        };
+        let (secret, principal) = self
+            .lookup
+            .lookup(c.access_key_id)
+            .ok_or(SigV4Error::UnrecognizedClient)?;
 
         let mut buf = Vec::with_capacity(512);
         let complete = write_canonical_request(&mut buf, req, c.signed_headers, body);
@@ -163,20 +161,21 @@ impl<L: CredentialLookup> Verifier<L> {
             &self.service,
             &creq_hash,
         );
-        let key = self.signing_key(&c, secret.as_ref());
+        let (key, cached) = self.signing_key(&c, &secret);
         let expected = signature_hex(&key, &buf);
         let signature_ok: bool = expected[..].ct_eq(c.signature.as_bytes()).into();
-
-        match principal {
-            None => Err(SigV4Error::UnrecognizedClient),
-            Some(principal) if signature_ok && complete => Ok(Verified {
-                principal,
-                access_key_id: c.access_key_id.to_owned(),
-                region: c.region.to_owned(),
-                session_token: c.session_token.map(header_string),
-            }),
-            Some(_) => Err(SigV4Error::SignatureMismatch),
+        if !(signature_ok && complete) {
+            return Err(SigV4Error::SignatureMismatch);
         }
+        if !cached {
+            self.remember(&c, secret, key);
+        }
+        Ok(Verified {
+            principal,
+            access_key_id: c.access_key_id.to_owned(),
+            region: c.region.to_owned(),
+            session_token: c.session_token.map(header_string),
+        })
     }
 
     /// Everything but the credential lookup and the signature: the
@@ -225,7 +224,6 @@ impl<L: CredentialLookup> Verifier<L> {
                 signature: params.signature.is_none(),
                 signed_headers: params.signed_headers.is_none(),
                 date: date_header.is_none(),
-                header: header.to_owned(),
             });
         };
 
@@ -235,9 +233,7 @@ impl<L: CredentialLookup> Verifier<L> {
         } else {
             parse_http_date(&date_text)
         };
-        let request_secs = parsed.ok_or_else(|| SigV4Error::InvalidDate {
-            value: date_text.clone().into_owned(),
-        })?;
+        let request_secs = parsed.ok_or(SigV4Error::InvalidDate {})?;
         let amz_date = format_amz_date(request_secs);
 
         let now_secs = unix_seconds(now);
@@ -266,11 +262,10 @@ impl<L: CredentialLookup> Verifier<L> {
         {
             return Err(SigV4Error::HostNotSigned);
         }
+        check_headers(req, signed_headers)?;
 
         if params.algorithm != ALGORITHM {
-            return Err(SigV4Error::UnsupportedAlgorithm {
-                algorithm: params.algorithm.to_owned(),
-            });
+            return Err(SigV4Error::UnsupportedAlgorithm {});
         }
 
         let parts = split_credential(credential)?;
@@ -280,16 +275,10 @@ impl<L: CredentialLookup> Verifier<L> {
         let bad_date = parts.date != amz_date.date();
         if bad_region || bad_service || bad_terminator || bad_date {
             return Err(SigV4Error::InvalidScope(Box::new(ScopeFaults {
-                region: bad_region.then(|| parts.region.to_owned()),
+                region: bad_region,
                 service: bad_service.then(|| self.service.clone()),
-                terminator: bad_terminator.then(|| parts.terminator.to_owned()),
-                date: bad_date.then(|| {
-                    (
-                        parts.date.to_owned(),
-                        amz_date.date().to_owned(),
-                        amz_date.as_str().to_owned(),
-                    )
-                }),
+                terminator: bad_terminator,
+                date: bad_date.then(|| (amz_date.date().to_owned(), amz_date.as_str().to_owned())),
             })));
         }
 
@@ -305,28 +294,29 @@ impl<L: CredentialLookup> Verifier<L> {
         })
     }
 
-    /// The derived key for the request's scope, from the cache when it was
-    /// derived from the same secret (or, for unknown keys, from the decoy).
-    fn signing_key(&self, c: &Checked<'_>, secret: Option<&Arc<SecretKey>>) -> Arc<hmac::Key> {
+    /// The derived key for the request's scope, and whether it came from the
+    /// cache (it does when it was derived from the same secret). A key derived
+    /// here is not cached: see [`Verifier::remember`].
+    fn signing_key(&self, c: &Checked<'_>, secret: &Arc<SecretKey>) -> (Arc<hmac::Key>, bool) {
         if let Some(entry) = self.cache.read().get(c.key_scope) {
             if entry.derived_from(secret) {
-                return Arc::clone(&entry.key);
+                return (Arc::clone(&entry.key), true);
             }
         }
-        let source = secret.map_or(&self.decoy, |s| &**s);
-        let key = Arc::new(derive_signing_key(source, c.date, c.region, &self.service));
+        let key = Arc::new(derive_signing_key(secret, c.date, c.region, &self.service));
+        (key, false)
+    }
+
+    /// Caches the signing key of a request whose signature verified. When the
+    /// cache is full, one arbitrary entry makes room: the others stay.
+    fn remember(&self, c: &Checked<'_>, secret: Arc<SecretKey>, key: Arc<hmac::Key>) {
         let mut cache = self.cache.write();
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
+        if cache.len() >= CACHE_LIMIT && !cache.contains_key(c.key_scope) {
+            if let Some(victim) = cache.keys().next().cloned() {
+                cache.remove(&victim);
+            }
         }
-        cache.insert(
-            c.key_scope.into(),
-            CachedKey {
-                secret: secret.cloned(),
-                key: Arc::clone(&key),
-            },
-        );
-        key
+        cache.insert(c.key_scope.into(), CachedKey { secret, key });
     }
 }
 
@@ -348,6 +338,60 @@ fn authorization_header(req: &Parts) -> Result<Cow<'_, str>, SigV4Error> {
         .get(AUTHORIZATION)
         .ok_or(SigV4Error::MissingAuthenticationToken)?;
     Ok(String::from_utf8_lossy(value.as_bytes()))
+}
+
+/// Whether a header present in the request must be among `SignedHeaders`:
+/// `Content-Type` and every `X-Amz-*` header. They say what the request is (the
+/// operation in `X-Amz-Target`, the session in `X-Amz-Security-Token`, the
+/// payload hash, the protocol in `Content-Type`); unsigned, a captured request
+/// could be resent within the skew window as another operation. The AWS SDKs
+/// sign every header but a few hop-by-hop and tracing ones (`User-Agent`,
+/// `X-Amzn-Trace-Id`, `Transfer-Encoding`, `Expect`), none of which is here.
+fn must_be_signed(name: &str) -> bool {
+    name == "content-type" || name.starts_with("x-amz-")
+}
+
+/// Whether a header may appear only once: those the signature check or the
+/// protocol reads as one value.
+fn must_be_single(name: &str) -> bool {
+    matches!(name, "authorization" | "host" | "date") || must_be_signed(name)
+}
+
+/// Refuses a request with a header that must be signed and is not, or a
+/// single-valued header given twice. When several headers are at fault, the
+/// first by name is reported, so that the answer does not depend on the order
+/// of the map.
+fn check_headers(req: &Parts, signed_headers: &str) -> Result<(), SigV4Error> {
+    let mut duplicate: Option<&str> = None;
+    let mut unsigned: Option<&str> = None;
+    for name in req.headers.keys() {
+        let name = name.as_str();
+        if must_be_single(name)
+            && req.headers.get_all(name).iter().nth(1).is_some()
+            && duplicate.is_none_or(|d| name < d)
+        {
+            duplicate = Some(name);
+        }
+        if must_be_signed(name)
+            && !signed_headers
+                .split(';')
+                .any(|h| h.eq_ignore_ascii_case(name))
+            && unsigned.is_none_or(|u| name < u)
+        {
+            unsigned = Some(name);
+        }
+    }
+    if let Some(name) = duplicate {
+        return Err(SigV4Error::DuplicateHeader {
+            name: name.to_owned(),
+        });
+    }
+    if let Some(name) = unsigned {
+        return Err(SigV4Error::UnsignedHeader {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn header_string(v: &HeaderValue) -> String {
@@ -486,14 +530,108 @@ mod tests {
             .insert("date", "30 Aug 2015 12:36:00".parse().unwrap());
         assert_eq!(
             v.verify(&bad, b"", at()).unwrap_err().message(),
-            "Date must be in ISO-8601 'basic format'. Got '30 Aug 2015 12:36:00'. See \
-             http://en.wikipedia.org/wiki/ISO_8601"
+            "Date must be in ISO-8601 'basic format'. See http://en.wikipedia.org/wiki/ISO_8601"
         );
     }
 
+    /// A request signed at [`AT`] with `SECRET` for `access_key_id`, over
+    /// `signed` (the headers it lists must be in `headers`).
+    fn signed_request(
+        access_key_id: &str,
+        region: &str,
+        headers: &[(&str, &str)],
+        signed: &str,
+    ) -> Parts {
+        let mut creq = String::from("POST\n/\n\n");
+        for name in signed.split(';') {
+            let values: Vec<&str> = headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+                .collect();
+            creq.push_str(&format!("{name}:{}\n", values.join(",")));
+        }
+        creq.push_str(&format!("\n{signed}\n{EMPTY_SHA256}"));
+        let mut sts = Vec::new();
+        write_string_to_sign(
+            &mut sts,
+            "20150830T123600Z",
+            "20150830",
+            region,
+            "kms",
+            &sha256_hex(creq.as_bytes()),
+        );
+        let key = derive_signing_key(&SecretKey::new(SECRET), "20150830", region, "kms");
+        let signature = signature_hex(&key, &sts);
+        let mut b = Request::builder().method("POST").uri("/");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={access_key_id}/20150830/{region}/kms/aws4_request, \
+                 SignedHeaders={signed}, Signature={}",
+                std::str::from_utf8(&signature).unwrap()
+            ),
+        )
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("host", "kms.us-east-1.amazonaws.com"),
+        ("x-amz-date", "20150830T123600Z"),
+    ];
+
     #[test]
-    fn the_key_cache_is_bounded() {
+    fn only_verified_requests_fill_the_key_cache() {
         let v = Verifier::new(One, "kms", Duration::from_secs(300));
+        let good = signed_request("AKIDEXAMPLE", "us-east-1", &BASE, "host;x-amz-date");
+        // Unknown access keys: answered at once, nothing cached.
+        for i in 0..100 {
+            let unknown = signed_request(
+                &format!("AKIDUNKNOWN{i}"),
+                "us-east-1",
+                &BASE,
+                "host;x-amz-date",
+            );
+            assert_eq!(
+                v.verify(&unknown, b"", at()).unwrap_err(),
+                SigV4Error::UnrecognizedClient
+            );
+        }
+        assert_eq!(v.cache.read().len(), 0);
+        // A known key with a bad signature, in scopes of its choosing: nothing cached.
+        for i in 0..100 {
+            let mut forged =
+                signed_request("AKIDEXAMPLE", &format!("r{i}"), &BASE, "host;x-amz-date");
+            forged
+                .headers
+                .insert("x-amz-date", "20150830T123601Z".parse().unwrap());
+            assert_eq!(
+                v.verify(&forged, b"", at()).unwrap_err(),
+                SigV4Error::SignatureMismatch
+            );
+        }
+        assert_eq!(v.cache.read().len(), 0);
+        // A verified request caches its key, which the next one reuses.
+        assert!(v.verify(&good, b"", at()).is_ok());
+        assert_eq!(v.cache.read().len(), 1);
+        let cached = Arc::clone(&v.cache.read()["AKIDEXAMPLE/20150830/us-east-1/kms"].key);
+        assert!(v.verify(&good, b"", at()).is_ok());
+        assert!(Arc::ptr_eq(
+            &cached,
+            &v.cache.read()["AKIDEXAMPLE/20150830/us-east-1/kms"].key
+        ));
+    }
+
+    #[test]
+    fn the_key_cache_is_bounded_and_keeps_its_entries_when_full() {
+        let v = Verifier::new(One, "kms", Duration::from_secs(300));
+        let secret = Arc::new(SecretKey::new(SECRET));
         let scopes: Vec<String> = (0..CACHE_LIMIT + 5)
             .map(|i| format!("AKID{i}/20150830/us-east-1/kms"))
             .collect();
@@ -508,14 +646,17 @@ mod tests {
                 amz_date: format_amz_date(AT as i64),
                 session_token: None,
             };
-            let _ = v.signing_key(&c, None);
+            let (key, cached) = v.signing_key(&c, &secret);
+            assert!(!cached);
+            v.remember(&c, Arc::clone(&secret), key);
             assert!(v.cache.read().len() <= CACHE_LIMIT);
         }
-        assert_eq!(v.cache.read().len(), 5);
+        // Full, it made room one entry at a time.
+        assert_eq!(v.cache.read().len(), CACHE_LIMIT);
     }
 
     #[test]
-    fn unknown_keys_derive_from_the_decoy_and_cache_like_known_ones() {
+    fn a_rotated_secret_does_not_reuse_the_cached_key() {
         let v = Verifier::new(One, "kms", Duration::from_secs(300));
         let c = Checked {
             access_key_id: "AKIDEXAMPLE",
@@ -527,15 +668,19 @@ mod tests {
             amz_date: format_amz_date(AT as i64),
             session_token: None,
         };
-        let decoy = v.signing_key(&c, None);
-        assert!(Arc::ptr_eq(&decoy, &v.signing_key(&c, None)));
         let secret = Arc::new(SecretKey::new(SECRET));
-        let real = v.signing_key(&c, Some(&secret));
-        assert!(!Arc::ptr_eq(&decoy, &real));
-        assert!(Arc::ptr_eq(&real, &v.signing_key(&c, Some(&secret))));
+        let (real, _) = v.signing_key(&c, &secret);
+        v.remember(&c, Arc::clone(&secret), Arc::clone(&real));
+        assert!(Arc::ptr_eq(&real, &v.signing_key(&c, &secret).0));
         // An equal secret in another allocation reuses the key.
         let same = Arc::new(SecretKey::new(SECRET));
-        assert!(Arc::ptr_eq(&real, &v.signing_key(&c, Some(&same))));
+        let (again, cached) = v.signing_key(&c, &same);
+        assert!(cached && Arc::ptr_eq(&real, &again));
+        // Another secret derives anew.
+        let rotated = Arc::new(SecretKey::new("rotated"));
+        let (other, cached) = v.signing_key(&c, &rotated);
+        assert!(!cached);
+        assert!(!Arc::ptr_eq(&real, &other));
         assert_eq!(
             signature_hex(&real, b"x"),
             signature_hex(
@@ -543,5 +688,114 @@ mod tests {
                 b"x"
             )
         );
+    }
+
+    #[test]
+    fn headers_that_say_what_the_request_is_must_be_signed() {
+        let v = Verifier::new(One, "kms", Duration::from_secs(300));
+        let target = ("x-amz-target", "TrentService.DescribeKey");
+        let json = ("content-type", "application/x-amz-json-1.1");
+        let token = ("x-amz-security-token", "token");
+        let all = [BASE[0], BASE[1], json, target, token];
+        let ok = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &all,
+            "content-type;host;x-amz-date;x-amz-security-token;x-amz-target",
+        );
+        assert!(v.verify(&ok, b"", at()).is_ok());
+        for (signed, missing) in [
+            (
+                "content-type;host;x-amz-date;x-amz-security-token",
+                "x-amz-target",
+            ),
+            (
+                "content-type;host;x-amz-date;x-amz-target",
+                "x-amz-security-token",
+            ),
+            (
+                "host;x-amz-date;x-amz-security-token;x-amz-target",
+                "content-type",
+            ),
+            (
+                "content-type;host;x-amz-security-token;x-amz-target",
+                "x-amz-date",
+            ),
+            // Several: the first by name.
+            ("host;x-amz-date", "content-type"),
+        ] {
+            let parts = signed_request("AKIDEXAMPLE", "us-east-1", &all, signed);
+            let e = v.verify(&parts, b"", at()).unwrap_err();
+            assert_eq!(
+                e,
+                SigV4Error::UnsignedHeader {
+                    name: missing.into()
+                },
+                "{signed}"
+            );
+            assert_eq!(e.code(), "InvalidSignatureException");
+            // check_unsigned (development mode) refuses it too.
+            assert_eq!(v.check_unsigned(&parts, at()).unwrap_err(), e);
+        }
+        // Any other x-amz- header, and an unsigned one added after signing.
+        let mut added = ok.clone();
+        added
+            .headers
+            .insert("x-amz-anything", "DisableKey".parse().unwrap());
+        assert_eq!(
+            v.verify(&added, b"", at()).unwrap_err().message(),
+            "'x-amz-anything' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        // Headers outside the rule may stay unsigned.
+        let mut other = ok.clone();
+        other.headers.insert("user-agent", "sdk".parse().unwrap());
+        other
+            .headers
+            .insert("x-amzn-trace-id", "Root=1".parse().unwrap());
+        assert!(v.verify(&other, b"", at()).is_ok());
+        // SignedHeaders compare without regard to case.
+        let upper = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], target],
+            "host;x-amz-date;X-Amz-Target",
+        );
+        assert!(v.check_unsigned(&upper, at()).is_ok());
+    }
+
+    #[test]
+    fn single_valued_headers_may_not_repeat() {
+        let v = Verifier::new(One, "kms", Duration::from_secs(300));
+        let target = ("x-amz-target", "TrentService.DescribeKey");
+        let retarget = ("x-amz-target", "TrentService.DisableKey");
+        // Even signed, two targets are refused.
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], target, retarget],
+            "host;x-amz-date;x-amz-target",
+        );
+        let e = v.verify(&parts, b"", at()).unwrap_err();
+        assert_eq!(
+            e,
+            SigV4Error::DuplicateHeader {
+                name: "x-amz-target".into()
+            }
+        );
+        assert_eq!(e.code(), "InvalidSignatureException");
+        let mut two_auth = signed_request("AKIDEXAMPLE", "us-east-1", &BASE, "host;x-amz-date");
+        let first = two_auth.headers["authorization"].clone();
+        two_auth.headers.append("authorization", first);
+        assert_eq!(
+            v.verify(&two_auth, b"", at()).unwrap_err(),
+            SigV4Error::DuplicateHeader {
+                name: "authorization".into()
+            }
+        );
+        // Headers outside the rule may repeat.
+        let mut accept = signed_request("AKIDEXAMPLE", "us-east-1", &BASE, "host;x-amz-date");
+        accept.headers.append("accept", "a".parse().unwrap());
+        accept.headers.append("accept", "b".parse().unwrap());
+        assert!(v.verify(&accept, b"", at()).is_ok());
     }
 }

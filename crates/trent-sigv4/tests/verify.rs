@@ -229,11 +229,23 @@ fn unsigned_headers_are_ignored_signed_ones_are_not() {
     assert_eq!(e.code(), "InvalidSignatureException");
     assert_eq!(e.message(), MISMATCH);
 
-    // A second value for a signed header changes its canonical form.
+    // A second value for a single-valued signed header is refused as such.
     let mut doubled = req.clone();
     doubled
         .headers
         .append("content-type", "text/plain".parse().unwrap());
+    assert_eq!(
+        err(&v, &doubled, BODY, at(T0)).message(),
+        "'content-type' must appear at most once in the request."
+    );
+    // For other headers, it changes their canonical form.
+    let mut doubled = signed_with(
+        &kms_signer(),
+        &[KMS_HEADERS.as_slice(), &[("X-Custom", "v")]].concat(),
+        BODY,
+        at(T0),
+    );
+    doubled.headers.append("x-custom", "w".parse().unwrap());
     assert_eq!(err(&v, &doubled, BODY, at(T0)).message(), MISMATCH);
 
     // Whitespace around a signed value is canonicalized away.
@@ -311,7 +323,7 @@ fn any_valid_region_is_accepted() {
     assert_eq!(e.code(), "InvalidSignatureException");
     assert_eq!(
         e.message(),
-        "Credential should be scoped to a valid region, not 'US_EAST_1'. "
+        "Credential should be scoped to a valid region. "
     );
 }
 
@@ -369,12 +381,12 @@ fn keys_added_rotated_and_removed_take_effect_at_once() {
     let keys = Keys::default();
     let v = Verifier::new(keys.clone(), "kms", SKEW);
     let req = signed(&kms_signer(), at(T0));
-    // Unknown first: the decoy key is cached for this scope...
+    // Unknown first: refused, and nothing is cached for this scope...
     assert_eq!(
         err(&v, &req, BODY, at(T0)).code(),
         "UnrecognizedClientException"
     );
-    // ...and must not be used once the key exists.
+    // ...so the key works as soon as it exists.
     keys.set(AKID, SECRET);
     assert!(v.verify(&req, BODY, at(T0)).is_ok());
     // Rotation: the old secret's derived key must not be reused.
@@ -425,42 +437,45 @@ fn missing_header_parts() {
             format!("AWS4-HMAC-SHA256 {cred}"),
             true,
             "Authorization header requires 'Signature' parameter. Authorization header requires \
-             'SignedHeaders' parameter. ",
+             'SignedHeaders' parameter.",
         ),
         (
             format!("AWS4-HMAC-SHA256 {cred}, SignedHeaders=host;x-amz-date"),
             true,
-            "Authorization header requires 'Signature' parameter. ",
+            "Authorization header requires 'Signature' parameter.",
         ),
         (
             "AWS4-HMAC-SHA256 SignedHeaders=host;x-amz-date, Signature=abcd".to_owned(),
             true,
-            "Authorization header requires 'Credential' parameter. ",
+            "Authorization header requires 'Credential' parameter.",
         ),
         (
             format!("AWS4-HMAC-SHA256 {cred}, SignedHeaders=host;x-amz-date, Signature=abcd"),
             false,
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         ),
         (
             "Basic dXNlcjpwYXNzd29yZA==".to_owned(),
             false,
             "Authorization header requires 'Credential' parameter. Authorization header requires \
              'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. \
-             Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
+             Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
         ),
         (
             String::new(),
             true,
             "Authorization header requires 'Credential' parameter. Authorization header requires \
-             'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. ",
+             'Signature' parameter. Authorization header requires 'SignedHeaders' parameter.",
         ),
     ];
     for (header, with_date, expected) in cases {
         let req = raw(Some(&header), with_date.then_some("20150830T123600Z"));
         let e = err(&v, &req, b"", at(T0));
         assert_eq!(e.code(), "IncompleteSignatureException", "{header}");
-        assert_eq!(e.message(), format!("{expected}Authorization={header}"));
+        // AWS appends `Authorization=` and the header as sent: never here, as
+        // the header may be another scheme's credential.
+        assert_eq!(e.message(), expected);
+        assert!(!e.message().contains("dXNlcjpwYXNzd29yZA"));
         // The same from the development switch's check.
         assert_eq!(v.check_unsigned(&req, at(T0)).unwrap_err(), e);
     }
@@ -475,11 +490,18 @@ fn missing_header_parts() {
     assert_eq!(e.code(), "IncompleteSignatureException");
     assert_eq!(
         e.message(),
-        format!(
-            "'AKIAIOSFODNN7EXAMPLE/20150830/us-east-1/kms/aws4_request' not a valid key=value pair \
-             (missing equal-sign) in Authorization header: '{header}'."
-        )
+        "A parameter of the Authorization header is not a valid key=value pair (missing \
+         equal-sign)."
     );
+    // A bearer token is not answered back.
+    let e = err(
+        &v,
+        &raw(Some("Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0"), None),
+        b"",
+        at(T0),
+    );
+    assert_eq!(e.code(), "IncompleteSignatureException");
+    assert!(!e.message().contains("eyJhbGciOiJIUzI1NiJ9"), "{e}");
 }
 
 #[test]
@@ -487,15 +509,11 @@ fn missing_x_amz_date_and_date() {
     let v = verifier();
     let mut req = signed(&kms_signer(), at(T0));
     req.headers.remove("x-amz-date");
-    let header = req.headers["authorization"].to_str().unwrap().to_owned();
     let e = err(&v, &req, BODY, at(T0));
     assert_eq!(e.code(), "IncompleteSignatureException");
     assert_eq!(
         e.message(),
-        format!(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' \
-             header. Authorization={header}"
-        )
+        "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
     );
 }
 
@@ -508,10 +526,7 @@ fn malformed_date() {
         assert_eq!(e.code(), "IncompleteSignatureException");
         assert_eq!(
             e.message(),
-            format!(
-                "Date must be in ISO-8601 'basic format'. Got '{bad}'. See \
-                 http://en.wikipedia.org/wiki/ISO_8601"
-            )
+            "Date must be in ISO-8601 'basic format'. See http://en.wikipedia.org/wiki/ISO_8601"
         );
     }
 }
@@ -558,7 +573,7 @@ fn unsupported_algorithm() {
     assert_eq!(e.code(), "IncompleteSignatureException");
     assert_eq!(
         e.message(),
-        "Unsupported AWS 'algorithm': 'AWS4-HMAC-SHA512' (only AWS4-HMAC-SHA256 for now). "
+        "Unsupported AWS 'algorithm' (only AWS4-HMAC-SHA256 for now)."
     );
 }
 
@@ -583,7 +598,7 @@ fn malformed_credential_and_scope() {
     assert_eq!(
         e.message(),
         "Credential must have exactly 5 slash-delimited elements, e.g. \
-         keyid/date/region/service/term, got 'AKID/20150830/us-east-1/kms'"
+         keyid/date/region/service/term"
     );
 
     let e = err(
@@ -599,7 +614,7 @@ fn malformed_credential_and_scope() {
     assert_eq!(
         e.message(),
         "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from \
-         HTTP: '20150829' != '20150830', from '20150830T123600Z'."
+         HTTP: '20150830', from '20150830T123600Z'."
     );
 
     let e = err(
@@ -610,10 +625,10 @@ fn malformed_credential_and_scope() {
     );
     assert_eq!(
         e.message(),
-        "Credential should be scoped to a valid region, not 'C'. Credential should be scoped to \
+        "Credential should be scoped to a valid region. Credential should be scoped to \
          correct service: 'kms'. Credential should be scoped with a valid terminator: \
-         'aws4_request', not 'e'. Date in Credential scope does not match YYYYMMDD from \
-         ISO-8601 version of date from HTTP: 'b' != '20150830', from '20150830T123600Z'."
+         'aws4_request'. Date in Credential scope does not match YYYYMMDD from \
+         ISO-8601 version of date from HTTP: '20150830', from '20150830T123600Z'."
     );
 }
 
