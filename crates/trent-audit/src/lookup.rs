@@ -345,4 +345,70 @@ mod tests {
         assert!(page.is_empty());
         assert_eq!(next, None);
     }
+    /// The files store as it was: only `read_all`, so the trait's default (read the whole
+    /// trail for every batch) serves LookupEvents.
+    struct ReadAllOnly(crate::FileStore);
+
+    #[async_trait]
+    impl AuditStore for ReadAllOnly {
+        async fn append(&self, e: Vec<SealedEntry>) -> Result<(), AuditError> {
+            self.0.append(e).await
+        }
+        async fn tail(&self, c: &str) -> Result<Option<Tail>, AuditError> {
+            self.0.tail(c).await
+        }
+        async fn read_all(&self) -> Result<Vec<StoredLine>, AuditError> {
+            self.0.read_all().await
+        }
+    }
+
+    /// A measurement, not a check (run with `--ignored --nocapture`): one LookupEvents
+    /// call with a filter that never matches, over a trail of 20,000 events in files,
+    /// through the time index and the bound, and as before.
+    #[tokio::test]
+    #[ignore]
+    async fn measure_a_never_matching_lookup_on_files() {
+        use crate::chain::{event_body, seal, GENESIS};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::FileStore::open(dir.path(), 64 << 20).unwrap();
+        let mut prev = GENESIS;
+        let mut batch = Vec::new();
+        for seq in 1..=20_000u64 {
+            let time = 1_700_000_000 + i64::try_from(seq / 20).unwrap();
+            let r = Record::service_event(
+                "Encrypt",
+                "111122223333",
+                "us-east-1",
+                "",
+                None,
+                time * 1000,
+            );
+            let json = serde_json::to_string(&r).unwrap();
+            let mut e = seal("n1", seq, event_body("n1", seq, &prev, &json));
+            e.event_time = Some(time);
+            prev = e.hash;
+            batch.push(e);
+            if batch.len() == 5000 {
+                store.append(std::mem::take(&mut batch)).await.unwrap();
+            }
+        }
+        let query = Query {
+            attribute: Some((AttributeKey::EventName, "NoSuchEvent".into())),
+            ..Query::default()
+        };
+        let t = std::time::Instant::now();
+        let (page, next) = lookup(&store, &query, |_| true, 50, None).await.unwrap();
+        let indexed = t.elapsed();
+        assert!(page.is_empty() && next.is_some());
+        let old = ReadAllOnly(crate::FileStore::open(dir.path(), 64 << 20).unwrap());
+        let t = std::time::Instant::now();
+        let (page, next) = lookup_bounded(&old, &query, |_| true, 50, None, usize::MAX)
+            .await
+            .unwrap();
+        let before = t.elapsed();
+        assert!(page.is_empty() && next.is_none());
+        println!(
+            "never-matching LookupEvents over 20000 events: {indexed:?} per call (index, at most {MAX_EXAMINED} examined, then a token); {before:?} before (whole trail, read once per batch of {BATCH})"
+        );
+    }
 }

@@ -100,3 +100,84 @@ async fn five_unauthenticated_60_kb_requests_add_less_than_64_kb() {
         assert!(e.to_string().len() < 8 * 1024, "{e}");
     }
 }
+
+/// Issue 13, item 7: LookupEvents with a filter that never matches examined the whole
+/// trail in one call. A call now examines at most 10,000 events, then answers with what
+/// it found (here nothing) and a NextToken to go on from there, as CloudTrail may.
+#[tokio::test]
+async fn a_never_matching_lookup_stops_after_a_bounded_scan_with_a_token() {
+    let server = TestServer::start();
+    let client = server.client(crate::harness::REGION);
+    // A little more than one call's worth of events (concurrent calls share fsyncs).
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for _ in 0..320 {
+                    client
+                        .generate_random()
+                        .number_of_bytes(1)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let lookup = |token: Option<&str>| {
+        let mut args = vec![
+            "cloudtrail",
+            "lookup-events",
+            "--endpoint-url",
+            server.endpoint(),
+            "--region",
+            crate::harness::REGION,
+            "--output",
+            "json",
+            "--no-paginate",
+            "--lookup-attributes",
+            "AttributeKey=EventName,AttributeValue=NoSuchEvent",
+        ];
+        if let Some(t) = token {
+            args.extend(["--next-token", t]);
+        }
+        let (ok, out, err) = crate::harness::aws_cli(&server, &args, &[]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let first = lookup(None);
+    assert_eq!(first["Events"], serde_json::json!([]), "{first}");
+    let token = first["NextToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("one call scanned the whole trail: {first}"))
+        .to_owned();
+    // The rest of the trail in the next call: nothing, and no token.
+    let second = lookup(Some(&token));
+    assert_eq!(second["Events"], serde_json::json!([]), "{second}");
+    assert!(second.get("NextToken").is_none(), "{second}");
+    // A filter that matches finds its events as before, across the same bound.
+    let (ok, out, err) = crate::harness::aws_cli(
+        &server,
+        &[
+            "cloudtrail",
+            "lookup-events",
+            "--endpoint-url",
+            server.endpoint(),
+            "--region",
+            crate::harness::REGION,
+            "--output",
+            "json",
+            "--lookup-attributes",
+            "AttributeKey=EventName,AttributeValue=GenerateRandom",
+            "--max-items",
+            "60",
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["Events"].as_array().unwrap().len(), 60, "{page}");
+}
