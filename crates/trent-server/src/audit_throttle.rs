@@ -47,8 +47,9 @@ pub const ANY_SOURCE_FIELD: &str = "trentAggregatedAnySource";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SourceKey {
-    /// `None`: every source not tracked on its own (the table was full).
     source: Option<String>,
+    /// Every source not tracked on its own (the table was full); `source` is `None`.
+    any_source: bool,
     event_source: String,
     error_code: String,
 }
@@ -129,14 +130,16 @@ impl Throttle {
     async fn record_failure(&self, record: &Record, now: Instant) -> Result<(), AuditError> {
         let mut key = SourceKey {
             source: record.source_ip_address.clone(),
+            any_source: false,
             event_source: record.event_source.clone(),
             error_code: record.error_code.clone().unwrap_or_default(),
         };
         let (action, ended) = {
             let mut windows = self.windows.lock();
-            let tracked = windows.len() - windows.keys().filter(|k| k.source.is_none()).count();
+            let tracked = windows.len() - windows.keys().filter(|k| k.any_source).count();
             if !windows.contains_key(&key) && tracked >= self.max_sources {
                 key.source = None;
+                key.any_source = true;
             }
             match windows.get_mut(&key) {
                 Some(w) if now.saturating_duration_since(w.opened) < self.interval => {
@@ -262,7 +265,7 @@ fn count_record(key: &SourceKey, pending: &Pending) -> Record {
     if let Value::Object(map) = data {
         map.insert(COUNT_FIELD.into(), pending.count.into());
         map.insert(FIRST_TIME_FIELD.into(), pending.first_time.clone().into());
-        if key.source.is_none() {
+        if key.any_source {
             map.insert(ANY_SOURCE_FIELD.into(), true.into());
         }
     }
