@@ -151,9 +151,7 @@ async fn lookup_bounded(
     let mut examined = 0usize;
     loop {
         let want = BATCH.min(max_examined.saturating_sub(examined)).max(1);
-        let batch = store
-            .events_newest_first(from.as_ref(), query.start, query.end, want)
-            .await?;
+        let batch = store.events_matching(from.as_ref(), query, want).await?;
         let exhausted = batch.len() < want;
         let mut last = None;
         for (key, r) in batch {

@@ -104,6 +104,20 @@ pub trait AuditStore: Send + Sync + 'static {
         out.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(out)
     }
+
+    /// As [`AuditStore::events_newest_first`] with `query`'s time range, of the events
+    /// that may match its attribute: a store with an index on the attributes returns only
+    /// those that match it; the default returns every event (the caller checks each event
+    /// against the query either way).
+    async fn events_matching(
+        &self,
+        from: Option<&EventKey>,
+        query: &crate::lookup::Query,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        self.events_newest_first(from, query.start, query.end, limit)
+            .await
+    }
 }
 
 /// Segment files `audit/CHAIN-SEQ.log` (SEQ: the first sequence number, 20 digits, so
