@@ -32,7 +32,8 @@ pub use pg::{PgAuditStore, PgChain};
 pub use record::{
     event_time, parse_event_time, unique_id, Actor, ApiCall, Record, Resource, SessionAttributes,
     SessionContext, SessionIssuer, TlsDetails, UserIdentity, CLOUDTRAIL_EVENT_SOURCE,
-    EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
+    EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE, MAX_ERROR_MESSAGE_CHARS, MAX_MEMBER_BYTES,
+    MAX_RECORD_BYTES, MAX_RESOURCES, MAX_STRING_CHARS, MAX_USER_AGENT_CHARS, TRUNCATED_FIELDS,
 };
 pub use signing::{public_key_pem, Signer};
 pub use store::{

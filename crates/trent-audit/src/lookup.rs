@@ -117,10 +117,17 @@ impl Event {
 
 /// How many events a store is asked for at a time while filling a page.
 const BATCH: usize = 500;
+/// The most events one call examines. A filter that matches nothing (or little) must not
+/// make one call read the whole trail: past this many, the call answers with what it
+/// found (maybe nothing) and a token to continue where it stopped, as CloudTrail's
+/// LookupEvents may return fewer results than asked for, with a `NextToken`
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html>).
+pub const MAX_EXAMINED: usize = 10_000;
 
 /// One page, newest first across every chain of `store` (see [`EventKey`] for the
 /// order). `from` is where a previous page stopped (the key of the first event it did not
-/// return). Returns the page and, if more match, the key to continue from.
+/// return). Returns the page and, if more may match, the key to continue from. At most
+/// [`MAX_EXAMINED`] events are examined.
 pub async fn lookup(
     store: &dyn AuditStore,
     query: &Query,
@@ -128,18 +135,34 @@ pub async fn lookup(
     max_results: usize,
     from: Option<EventKey>,
 ) -> Result<(Vec<Event>, Option<EventKey>), AuditError> {
+    lookup_bounded(store, query, may_read, max_results, from, MAX_EXAMINED).await
+}
+
+async fn lookup_bounded(
+    store: &dyn AuditStore,
+    query: &Query,
+    may_read: impl Fn(&Record) -> bool,
+    max_results: usize,
+    from: Option<EventKey>,
+    max_examined: usize,
+) -> Result<(Vec<Event>, Option<EventKey>), AuditError> {
     let mut out = Vec::new();
     let mut from = from;
+    let mut examined = 0usize;
     loop {
-        let batch = store
-            .events_newest_first(from.as_ref(), query.start, query.end, BATCH)
-            .await?;
-        let exhausted = batch.len() < BATCH;
+        let want = BATCH.min(max_examined.saturating_sub(examined)).max(1);
+        let batch = store.events_matching(from.as_ref(), query, want).await?;
+        let exhausted = batch.len() < want;
         let mut last = None;
         for (key, r) in batch {
             if from.as_ref().is_some_and(|f| key > *f) {
                 continue;
             }
+            if examined == max_examined {
+                // Enough work for one call: the next one starts at this event.
+                return Ok((out, Some(key)));
+            }
+            examined += 1;
             if may_read(&r) && query.matches(&r) {
                 if out.len() == max_results {
                     return Ok((out, Some(key)));
@@ -166,5 +189,224 @@ fn predecessor(key: EventKey) -> EventKey {
             chain: String::new(),
             seq: u64::MAX,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use crate::chain::SealedEntry;
+    use crate::store::{StoredLine, Tail};
+
+    /// `n` events, one a second, and a count of the events handed out.
+    struct Counting {
+        events: Vec<(EventKey, Record)>,
+        handed_out: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl AuditStore for Counting {
+        async fn append(&self, _: Vec<SealedEntry>) -> Result<(), AuditError> {
+            Ok(())
+        }
+        async fn tail(&self, _: &str) -> Result<Option<Tail>, AuditError> {
+            Ok(None)
+        }
+        async fn read_all(&self) -> Result<Vec<StoredLine>, AuditError> {
+            Ok(Vec::new())
+        }
+        async fn events_newest_first(
+            &self,
+            from: Option<&EventKey>,
+            _: Option<i64>,
+            _: Option<i64>,
+            limit: usize,
+        ) -> Result<Vec<(EventKey, Record)>, AuditError> {
+            let out: Vec<_> = self
+                .events
+                .iter()
+                .rev()
+                .filter(|(k, _)| from.is_none_or(|f| k <= f))
+                .take(limit)
+                .cloned()
+                .collect();
+            self.handed_out.fetch_add(out.len(), Ordering::Relaxed);
+            Ok(out)
+        }
+    }
+
+    fn store(n: u64) -> Counting {
+        let events = (1..=n)
+            .map(|seq| {
+                let time = 1_700_000_000 + i64::try_from(seq).unwrap();
+                let mut r = Record::service_event(
+                    "Encrypt",
+                    "111122223333",
+                    "us-east-1",
+                    "",
+                    None,
+                    time * 1000,
+                );
+                r.event_name = if seq % 1000 == 0 {
+                    "Decrypt"
+                } else {
+                    "Encrypt"
+                }
+                .into();
+                let key = EventKey {
+                    time,
+                    chain: "node-1".into(),
+                    seq,
+                };
+                (key, r)
+            })
+            .collect();
+        Counting {
+            events,
+            handed_out: AtomicUsize::new(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_filter_that_never_matches_examines_a_bounded_number_of_events_per_call() {
+        let store = store(25_000);
+        let query = Query {
+            attribute: Some((AttributeKey::EventName, "NoSuchEvent".into())),
+            ..Query::default()
+        };
+        let mut from = None;
+        let mut calls = 0;
+        loop {
+            store.handed_out.store(0, Ordering::Relaxed);
+            let (page, next) = lookup_bounded(&store, &query, |_| true, 50, from, 1000)
+                .await
+                .unwrap();
+            calls += 1;
+            assert!(page.is_empty());
+            // One call's work: at most the bound, plus the rest of one batch.
+            assert!(store.handed_out.load(Ordering::Relaxed) <= 1000 + BATCH);
+            match next {
+                Some(k) => from = Some(k),
+                None => break,
+            }
+        }
+        // Every event examined once, across calls that each returned a token.
+        assert_eq!(calls, 25);
+
+        // Rare matches are all found, in order, across the bounded calls.
+        let query = Query {
+            attribute: Some((AttributeKey::EventName, "Decrypt".into())),
+            ..Query::default()
+        };
+        let (mut found, mut from) = (Vec::new(), None);
+        loop {
+            let (page, next) = lookup_bounded(&store, &query, |_| true, 50, from, 1000)
+                .await
+                .unwrap();
+            found.extend(page.into_iter().map(|e| e.event_time));
+            match next {
+                Some(k) => from = Some(k),
+                None => break,
+            }
+        }
+        let expected: Vec<i64> = (1..=25).rev().map(|i| 1_700_000_000 + i * 1000).collect();
+        assert_eq!(found, expected);
+    }
+
+    #[tokio::test]
+    async fn the_default_bound_answers_with_a_token_and_no_events() {
+        let store = store(MAX_EXAMINED as u64 + 10);
+        let query = Query {
+            attribute: Some((AttributeKey::EventName, "NoSuchEvent".into())),
+            ..Query::default()
+        };
+        let (page, next) = lookup(&store, &query, |_| true, 50, None).await.unwrap();
+        assert!(page.is_empty());
+        assert_eq!(next.map(|k| k.seq), Some(10));
+        let (page, next) = lookup(
+            &store,
+            &query,
+            |_| true,
+            50,
+            Some(EventKey {
+                time: 1_700_000_010,
+                chain: "node-1".into(),
+                seq: 10,
+            }),
+        )
+        .await
+        .unwrap();
+        assert!(page.is_empty());
+        assert_eq!(next, None);
+    }
+    /// The files store as it was: only `read_all`, so the trait's default (read the whole
+    /// trail for every batch) serves LookupEvents.
+    struct ReadAllOnly(crate::FileStore);
+
+    #[async_trait]
+    impl AuditStore for ReadAllOnly {
+        async fn append(&self, e: Vec<SealedEntry>) -> Result<(), AuditError> {
+            self.0.append(e).await
+        }
+        async fn tail(&self, c: &str) -> Result<Option<Tail>, AuditError> {
+            self.0.tail(c).await
+        }
+        async fn read_all(&self) -> Result<Vec<StoredLine>, AuditError> {
+            self.0.read_all().await
+        }
+    }
+
+    /// A measurement, not a check (run with `--ignored --nocapture`): one LookupEvents
+    /// call with a filter that never matches, over a trail of 20,000 events in files,
+    /// through the time index and the bound, and as before.
+    #[tokio::test]
+    #[ignore]
+    async fn measure_a_never_matching_lookup_on_files() {
+        use crate::chain::{event_body, seal, GENESIS};
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::FileStore::open(dir.path(), 64 << 20).unwrap();
+        let mut prev = GENESIS;
+        let mut batch = Vec::new();
+        for seq in 1..=20_000u64 {
+            let time = 1_700_000_000 + i64::try_from(seq / 20).unwrap();
+            let r = Record::service_event(
+                "Encrypt",
+                "111122223333",
+                "us-east-1",
+                "",
+                None,
+                time * 1000,
+            );
+            let json = serde_json::to_string(&r).unwrap();
+            let mut e = seal("n1", seq, event_body("n1", seq, &prev, &json));
+            e.event_time = Some(time);
+            prev = e.hash;
+            batch.push(e);
+            if batch.len() == 5000 {
+                store.append(std::mem::take(&mut batch)).await.unwrap();
+            }
+        }
+        let query = Query {
+            attribute: Some((AttributeKey::EventName, "NoSuchEvent".into())),
+            ..Query::default()
+        };
+        let t = std::time::Instant::now();
+        let (page, next) = lookup(&store, &query, |_| true, 50, None).await.unwrap();
+        let indexed = t.elapsed();
+        assert!(page.is_empty() && next.is_some());
+        let old = ReadAllOnly(crate::FileStore::open(dir.path(), 64 << 20).unwrap());
+        let t = std::time::Instant::now();
+        let (page, next) = lookup_bounded(&old, &query, |_| true, 50, None, usize::MAX)
+            .await
+            .unwrap();
+        let before = t.elapsed();
+        assert!(page.is_empty() && next.is_none());
+        println!(
+            "never-matching LookupEvents over 20000 events: {indexed:?} per call (index, at most {MAX_EXAMINED} examined, then a token); {before:?} before (whole trail, read once per batch of {BATCH})"
+        );
     }
 }

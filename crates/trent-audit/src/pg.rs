@@ -3,7 +3,10 @@
 //! One table holds every node's chain, one row per entry keyed by `(chain, seq)`, with
 //! the sealed line exactly as a segment file would hold it (digests are entries of the
 //! chain, so they are rows too) and, for events, the event time (indexed, so that
-//! `LookupEvents` reads the newest events of every node without reading everything). A
+//! `LookupEvents` reads the newest events of every node without reading everything;
+//! LookupEvents' selective attributes, EventName, EventId, AccessKeyId and ResourceName,
+//! have expression indexes over the stored record, so a filter is answered from its
+//! index, even one that matches nothing). A
 //! second table publishes each chain's audit signing public key, so that
 //! `trent audit verify --database-url` can check every node's digests.
 //!
@@ -37,6 +40,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::chain::{parse_line, SealedEntry};
+use crate::lookup::{AttributeKey, Query};
 use crate::store::{AuditStore, EventKey, Location, StoredLine, Tail};
 use crate::AuditError;
 
@@ -65,7 +69,58 @@ const SCHEMA: &[&str] = &[
         chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
         public_key TEXT NOT NULL, \
         created_at BIGINT NOT NULL)",
+    // LookupEvents' attributes, indexed (a filter that matches nothing must not read the
+    // whole trail). The record of a stored line (`HASH BODY`: the body starts at the 66th
+    // character), `NULL` for a line that is not JSON (a damaged row must not make inserts,
+    // nor building these indexes, fail).
+    "CREATE OR REPLACE FUNCTION trent_audit_record(line TEXT) RETURNS JSONB \
+        LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $f$ \
+        BEGIN RETURN substr(line, 66)::jsonb -> 'record'; \
+        EXCEPTION WHEN others THEN RETURN NULL; END $f$",
+    "CREATE INDEX IF NOT EXISTS audit_entries_by_event_name ON audit_entries \
+        ((trent_audit_record(line) ->> 'eventName'), event_time, chain, seq) WHERE kind = 'event'",
+    "CREATE INDEX IF NOT EXISTS audit_entries_by_event_id ON audit_entries \
+        ((trent_audit_record(line) ->> 'eventID')) WHERE kind = 'event'",
+    "CREATE INDEX IF NOT EXISTS audit_entries_by_access_key_id ON audit_entries \
+        ((trent_audit_record(line) #>> '{userIdentity,accessKeyId}'), event_time, chain, seq) \
+        WHERE kind = 'event'",
+    "CREATE INDEX IF NOT EXISTS audit_entries_by_resource ON audit_entries \
+        USING GIN ((trent_audit_record(line) -> 'resources') jsonb_path_ops) WHERE kind = 'event'",
 ];
+
+/// The indexes of [`SCHEMA`]: when one is missing (a database of an older Trent), the
+/// statements run again (each `IF NOT EXISTS` or `OR REPLACE`).
+const INDEXES: &[&str] = &[
+    "audit_entries_by_time",
+    "audit_entries_by_event_name",
+    "audit_entries_by_event_id",
+    "audit_entries_by_access_key_id",
+    "audit_entries_by_resource",
+];
+
+/// The condition (with its parameter `$n`) narrowing events to those whose attribute
+/// has a value, through the attribute's index; `None` for the attributes not indexed
+/// (few distinct values, or derived: the caller checks those event by event, within its
+/// bound on the work of one call).
+fn attribute_condition(key: AttributeKey, n: usize) -> Option<String> {
+    let expr = match key {
+        AttributeKey::EventName => "trent_audit_record(line) ->> 'eventName' = ",
+        AttributeKey::EventId => "trent_audit_record(line) ->> 'eventID' = ",
+        AttributeKey::AccessKeyId => {
+            "trent_audit_record(line) #>> '{userIdentity,accessKeyId}' = "
+        }
+        AttributeKey::ResourceName => {
+            return Some(format!(
+                " AND trent_audit_record(line) -> 'resources' @> jsonb_build_array(jsonb_build_object('ARN', ${n}::text))"
+            ))
+        }
+        AttributeKey::ReadOnly
+        | AttributeKey::Username
+        | AttributeKey::ResourceType
+        | AttributeKey::EventSource => return None,
+    };
+    Some(format!(" AND {expr}${n}::text"))
+}
 
 /// The lock of a chain: per chain and per schema (tests, or deployments, may share one
 /// database in several schemas).
@@ -270,9 +325,10 @@ async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
     // Already there (the usual case): skip the statements, and their notices.
     let exists: bool = sqlx::query_scalar(
         "SELECT to_regclass('audit_entries') IS NOT NULL \
-         AND to_regclass('audit_entries_by_time') IS NOT NULL \
-         AND to_regclass('audit_chains') IS NOT NULL",
+         AND to_regclass('audit_chains') IS NOT NULL \
+         AND (SELECT bool_and(to_regclass(i) IS NOT NULL) FROM unnest($1::text[]) AS i)",
     )
+    .bind(INDEXES)
     .fetch_one(&mut *tx)
     .await
     .map_err(db)?;
@@ -447,6 +503,34 @@ impl AuditStore for PgAuditStore {
         end: Option<i64>,
         limit: usize,
     ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let query = Query {
+            attribute: None,
+            start,
+            end,
+        };
+        self.select_events(from, &query, limit).await
+    }
+
+    async fn events_matching(
+        &self,
+        from: Option<&EventKey>,
+        query: &Query,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        self.select_events(from, query, limit).await
+    }
+}
+
+impl PgAuditStore {
+    /// Events in `query`'s time range (and of its attribute's value, where that attribute
+    /// is indexed), at or before `from`, newest first, at most `limit`.
+    async fn select_events(
+        &self,
+        from: Option<&EventKey>,
+        q: &Query,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let (start, end) = (q.start, q.end);
         let mut sql = String::from(
             "SELECT chain, seq, event_time, line FROM audit_entries \
              WHERE kind = 'event' AND event_time IS NOT NULL",
@@ -468,6 +552,14 @@ impl AuditStore for PgAuditStore {
         if end.is_some() {
             sql.push_str(&format!(" AND event_time <= ${}::bigint", next()));
         }
+        let attribute = q
+            .attribute
+            .as_ref()
+            .filter(|(key, _)| attribute_condition(*key, 0).is_some());
+        if let Some((key, _)) = attribute {
+            let k = next();
+            sql.push_str(&attribute_condition(*key, k).unwrap_or_default());
+        }
         sql.push_str(&format!(
             " ORDER BY event_time DESC, chain DESC, seq DESC LIMIT ${}::bigint",
             next()
@@ -484,6 +576,9 @@ impl AuditStore for PgAuditStore {
         }
         if let Some(e) = end {
             query = query.bind(e);
+        }
+        if let Some((_, value)) = attribute {
+            query = query.bind(value.clone());
         }
         query = query.bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = timed("reading audit events", async {

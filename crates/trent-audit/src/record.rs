@@ -438,6 +438,187 @@ impl Record {
     }
 }
 
+/// The most characters a string field of a record keeps (an ARN, a user name, a region,
+/// an error code...). IAM's longest ARNs (a 512-character path and a 64-character name)
+/// fit; anything longer did not come from Trent and is cut.
+pub const MAX_STRING_CHARS: usize = 2048;
+/// CloudTrail keeps at most 1 KB of a `userAgent`.
+pub const MAX_USER_AGENT_CHARS: usize = 1024;
+/// The most an `errorMessage` keeps (AWS's messages name the problem, not the value:
+/// a longer one echoes client input).
+pub const MAX_ERROR_MESSAGE_CHARS: usize = 2048;
+/// The most a JSON member (`requestParameters`, `responseElements`, `additionalEventData`,
+/// `serviceEventDetails`) may take, serialized: CloudTrail's limit of 100 KB; a larger one
+/// is replaced by `{"omitted": true}`, CloudTrail's own representation of a field it cut
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
+pub const MAX_MEMBER_BYTES: usize = 100 * 1024;
+/// The most resources one record names.
+pub const MAX_RESOURCES: usize = 64;
+/// The most a whole record may take, serialized (CloudTrail's largest event: 256 KB).
+pub const MAX_RECORD_BYTES: usize = 256 * 1024;
+/// The `additionalEventData` member naming the string fields that were cut to their cap.
+pub const TRUNCATED_FIELDS: &str = "trentTruncatedFields";
+
+/// Cuts `s` to at most `max` characters; records `name` in `cut` if it did.
+fn cap_string(s: &mut String, max: usize, name: &str, cut: &mut Vec<String>) {
+    if let Some((end, _)) = s.char_indices().nth(max) {
+        s.truncate(end);
+        cut.push(name.to_owned());
+    }
+}
+
+fn cap_opt(s: &mut Option<String>, max: usize, name: &str, cut: &mut Vec<String>) {
+    if let Some(s) = s {
+        cap_string(s, max, name, cut);
+    }
+}
+
+fn json_len(v: &Value) -> usize {
+    serde_json::to_vec(v).map_or(usize::MAX, |b| b.len())
+}
+
+/// `{"omitted": true}` in place of a member larger than [`MAX_MEMBER_BYTES`].
+fn cap_member(v: &mut Option<Value>) {
+    if v.as_ref().is_some_and(|v| json_len(v) > MAX_MEMBER_BYTES) {
+        *v = Some(serde_json::json!({ "omitted": true }));
+    }
+}
+
+impl Record {
+    /// This record within the trail's bounds: every string field cut to its cap (the
+    /// fields cut named in `additionalEventData.trentTruncatedFields`), every JSON member
+    /// within [`MAX_MEMBER_BYTES`], at most [`MAX_RESOURCES`] resources, and the whole
+    /// within [`MAX_RECORD_BYTES`]. Whatever a client sends, a record stays small: the
+    /// trail cannot be filled, nor a credential a client misdirected copied into it whole.
+    pub fn bounded(mut self) -> Record {
+        let mut cut = Vec::new();
+        let s = MAX_STRING_CHARS;
+        cap_string(&mut self.event_version, s, "eventVersion", &mut cut);
+        cap_string(&mut self.event_time, s, "eventTime", &mut cut);
+        cap_string(&mut self.event_source, s, "eventSource", &mut cut);
+        cap_string(&mut self.event_name, s, "eventName", &mut cut);
+        cap_string(&mut self.aws_region, s, "awsRegion", &mut cut);
+        cap_opt(&mut self.source_ip_address, s, "sourceIPAddress", &mut cut);
+        cap_opt(
+            &mut self.user_agent,
+            MAX_USER_AGENT_CHARS,
+            "userAgent",
+            &mut cut,
+        );
+        cap_opt(&mut self.error_code, s, "errorCode", &mut cut);
+        let m = MAX_ERROR_MESSAGE_CHARS;
+        cap_opt(&mut self.error_message, m, "errorMessage", &mut cut);
+        cap_opt(&mut self.request_id, s, "requestID", &mut cut);
+        cap_string(&mut self.event_id, s, "eventID", &mut cut);
+        cap_string(&mut self.event_type, s, "eventType", &mut cut);
+        cap_string(
+            &mut self.recipient_account_id,
+            s,
+            "recipientAccountId",
+            &mut cut,
+        );
+        cap_opt(&mut self.shared_event_id, s, "sharedEventID", &mut cut);
+        cap_string(&mut self.event_category, s, "eventCategory", &mut cut);
+        let id = &mut self.user_identity;
+        cap_opt(&mut id.kind, s, "userIdentity.type", &mut cut);
+        cap_opt(
+            &mut id.principal_id,
+            s,
+            "userIdentity.principalId",
+            &mut cut,
+        );
+        cap_opt(&mut id.arn, s, "userIdentity.arn", &mut cut);
+        cap_opt(&mut id.account_id, s, "userIdentity.accountId", &mut cut);
+        cap_opt(
+            &mut id.access_key_id,
+            s,
+            "userIdentity.accessKeyId",
+            &mut cut,
+        );
+        cap_opt(&mut id.user_name, s, "userIdentity.userName", &mut cut);
+        cap_opt(&mut id.invoked_by, s, "userIdentity.invokedBy", &mut cut);
+        if let Some(c) = &mut id.session_context {
+            let i = &mut c.session_issuer;
+            let p = "userIdentity.sessionContext.sessionIssuer.";
+            cap_string(&mut i.kind, s, &format!("{p}type"), &mut cut);
+            cap_string(&mut i.principal_id, s, &format!("{p}principalId"), &mut cut);
+            cap_string(&mut i.arn, s, &format!("{p}arn"), &mut cut);
+            cap_string(&mut i.account_id, s, &format!("{p}accountId"), &mut cut);
+            cap_string(&mut i.user_name, s, &format!("{p}userName"), &mut cut);
+            let a = &mut c.attributes;
+            let p = "userIdentity.sessionContext.attributes.";
+            cap_opt(
+                &mut a.creation_date,
+                s,
+                &format!("{p}creationDate"),
+                &mut cut,
+            );
+            cap_string(
+                &mut a.mfa_authenticated,
+                s,
+                &format!("{p}mfaAuthenticated"),
+                &mut cut,
+            );
+        }
+        if let Some(t) = &mut self.tls_details {
+            cap_string(&mut t.tls_version, s, "tlsDetails.tlsVersion", &mut cut);
+            cap_string(&mut t.cipher_suite, s, "tlsDetails.cipherSuite", &mut cut);
+            let h = "tlsDetails.clientProvidedHostHeader";
+            cap_string(&mut t.client_provided_host_header, s, h, &mut cut);
+        }
+        if self.resources.len() > MAX_RESOURCES {
+            self.resources.truncate(MAX_RESOURCES);
+            cut.push("resources".to_owned());
+        }
+        for r in &mut self.resources {
+            cap_string(&mut r.account_id, s, "resources.accountId", &mut cut);
+            cap_string(&mut r.kind, s, "resources.type", &mut cut);
+            cap_string(&mut r.arn, s, "resources.ARN", &mut cut);
+        }
+        cap_member(&mut self.request_parameters);
+        cap_member(&mut self.response_elements);
+        cap_member(&mut self.additional_event_data);
+        cap_member(&mut self.service_event_details);
+        if !cut.is_empty() {
+            cut.sort();
+            cut.dedup();
+            let data = self
+                .additional_event_data
+                .get_or_insert_with(|| Value::Object(serde_json::Map::new()));
+            match data {
+                Value::Object(map) => {
+                    map.insert(TRUNCATED_FIELDS.to_owned(), cut.into());
+                }
+                // Not an object (Trent writes none such): it cannot carry the list.
+                _ => *data = serde_json::json!({ "omitted": true, TRUNCATED_FIELDS: cut }),
+            }
+        }
+        // Each member is within its cap, but together they may not be: omit the largest
+        // until the record fits (the strings alone are far below the record's cap).
+        while serde_json::to_vec(&self).map_or(usize::MAX, |b| b.len()) > MAX_RECORD_BYTES {
+            let members = [
+                &mut self.request_parameters,
+                &mut self.response_elements,
+                &mut self.service_event_details,
+                &mut self.additional_event_data,
+            ];
+            let largest = members
+                .into_iter()
+                .filter(|m| m.as_ref().is_some_and(|v| json_len(v) > 32))
+                .max_by_key(|m| m.as_ref().map_or(0, json_len));
+            match largest {
+                Some(m) => *m = Some(serde_json::json!({ "omitted": true })),
+                None => {
+                    if self.resources.pop().is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,5 +689,73 @@ mod tests {
         assert_eq!(v["resources"][0]["type"], "AWS::KMS::Key");
         assert_eq!(v["requestParameters"], Value::Null);
         assert_eq!(v["managementEvent"], true);
+    }
+    #[test]
+    fn bounded_records_cap_every_client_string_and_the_whole() {
+        let mut r = Record::service_event("X", "111122223333", "us-east-1", "", None, 0);
+        r.user_agent = Some("u".repeat(60_000));
+        r.error_message = Some(format!("Bearer {}", "s".repeat(60_000)));
+        r.source_ip_address = Some("é".repeat(5000));
+        r.event_name = "n".repeat(10_000);
+        r.user_identity.access_key_id = Some("A".repeat(9000));
+        r.request_parameters = Some(serde_json::json!({ "x": "p".repeat(200_000) }));
+        r.resources = (0..1000)
+            .map(|i| Resource {
+                account_id: "1".repeat(3000),
+                kind: KMS_KEY_TYPE.into(),
+                arn: format!("arn:aws:kms:us-east-1:111122223333:key/{i}"),
+            })
+            .collect();
+        let b = r.clone().bounded();
+        assert_eq!(b.user_agent.as_ref().unwrap().len(), MAX_USER_AGENT_CHARS);
+        assert_eq!(
+            b.error_message.as_ref().unwrap().chars().count(),
+            MAX_ERROR_MESSAGE_CHARS
+        );
+        // Cut at a character boundary, counted in characters.
+        assert_eq!(
+            b.source_ip_address.as_ref().unwrap().chars().count(),
+            MAX_STRING_CHARS
+        );
+        assert_eq!(b.event_name.len(), MAX_STRING_CHARS);
+        assert_eq!(
+            b.request_parameters,
+            Some(serde_json::json!({"omitted": true}))
+        );
+        assert_eq!(b.resources.len(), MAX_RESOURCES);
+        assert_eq!(b.event_id, r.event_id);
+        let cut = &b.additional_event_data.as_ref().unwrap()[TRUNCATED_FIELDS];
+        for field in [
+            "userAgent",
+            "errorMessage",
+            "sourceIPAddress",
+            "eventName",
+            "userIdentity.accessKeyId",
+            "resources",
+            "resources.accountId",
+        ] {
+            assert!(
+                cut.as_array().unwrap().iter().any(|f| f == field),
+                "{field}: {cut}"
+            );
+        }
+        assert!(serde_json::to_vec(&b).unwrap().len() <= MAX_RECORD_BYTES);
+
+        // Members each within their cap but too large together: the largest is omitted.
+        let mut r = Record::service_event("X", "111122223333", "us-east-1", "", None, 0);
+        r.request_parameters = Some(serde_json::json!({ "x": "p".repeat(90_000) }));
+        r.response_elements = Some(serde_json::json!({ "x": "q".repeat(95_000) }));
+        r.service_event_details = Some(serde_json::json!({ "x": "r".repeat(80_000) }));
+        let b = r.bounded();
+        assert_eq!(
+            b.response_elements,
+            Some(serde_json::json!({"omitted": true}))
+        );
+        assert!(b.request_parameters.as_ref().unwrap()["x"].is_string());
+        assert!(serde_json::to_vec(&b).unwrap().len() <= MAX_RECORD_BYTES);
+
+        // A record within its bounds is unchanged.
+        let r = Record::service_event("DeleteKey", "111122223333", "us-east-1", "", None, 0);
+        assert_eq!(r.clone().bounded(), r);
     }
 }

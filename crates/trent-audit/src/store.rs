@@ -104,6 +104,20 @@ pub trait AuditStore: Send + Sync + 'static {
         out.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(out)
     }
+
+    /// As [`AuditStore::events_newest_first`] with `query`'s time range, of the events
+    /// that may match its attribute: a store with an index on the attributes returns only
+    /// those that match it; the default returns every event (the caller checks each event
+    /// against the query either way).
+    async fn events_matching(
+        &self,
+        from: Option<&EventKey>,
+        query: &crate::lookup::Query,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        self.events_newest_first(from, query.start, query.end, limit)
+            .await
+    }
 }
 
 /// Segment files `audit/CHAIN-SEQ.log` (SEQ: the first sequence number, 20 digits, so
@@ -118,6 +132,129 @@ struct FileInner {
     current: Option<(PathBuf, File, u64)>,
     /// Set when a failed append could not be rolled back: nothing more may be appended.
     poisoned: bool,
+    /// The time index of the segments, for `LookupEvents` (see [`Block`]).
+    blocks: Vec<Block>,
+}
+
+/// About this many bytes of a segment form one [`Block`] of the time index.
+const BLOCK_BYTES: u64 = 256 * 1024;
+
+/// A run of whole lines of one segment and the span of its events' times: the index
+/// `LookupEvents` reads the newest events through without reading every segment. Kept
+/// in memory, built at start from the segments and extended by every append: one entry
+/// per [`BLOCK_BYTES`] of trail (about 48 bytes per 256 KiB).
+#[derive(Debug, Clone)]
+struct Block {
+    segment: Arc<PathBuf>,
+    offset: u64,
+    len: u64,
+    /// `i64::MAX` and `i64::MIN` while the block holds no event (only digests).
+    min_time: i64,
+    max_time: i64,
+}
+
+impl Block {
+    fn new(segment: Arc<PathBuf>, offset: u64) -> Block {
+        Block {
+            segment,
+            offset,
+            len: 0,
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+        }
+    }
+
+    fn add(&mut self, bytes: u64, time: Option<i64>) {
+        self.len += bytes;
+        if let Some(t) = time {
+            self.min_time = self.min_time.min(t);
+            self.max_time = self.max_time.max(t);
+        }
+    }
+}
+
+/// Extends the last block of `blocks` with a line at `offset` of `segment`, or starts a
+/// new block when the last one is of another segment, not adjacent, or full.
+fn index_line(
+    blocks: &mut Vec<Block>,
+    segment: &Arc<PathBuf>,
+    offset: u64,
+    bytes: u64,
+    time: Option<i64>,
+) {
+    let extend = blocks.last().is_some_and(|b| {
+        Arc::ptr_eq(&b.segment, segment) && b.offset + b.len == offset && b.len < BLOCK_BYTES
+    });
+    if !extend {
+        blocks.push(Block::new(segment.clone(), offset));
+    }
+    if let Some(b) = blocks.last_mut() {
+        b.add(bytes, time);
+    }
+}
+
+/// The time of the event on `line` (`None` for a digest or an unreadable line).
+fn line_time(line: &str) -> Option<i64> {
+    let record = parse_line(line).body?.record()?;
+    crate::parse_event_time(&record.event_time)
+}
+
+/// The index of the segments of `dir` (read once, at open).
+fn build_index(dir: &Path) -> Result<Vec<Block>, AuditError> {
+    let mut blocks = Vec::new();
+    for path in segments(dir)? {
+        let segment = Arc::new(path);
+        let mut text = Vec::new();
+        File::open(segment.as_path())?.read_to_end(&mut text)?;
+        let mut offset = 0u64;
+        for raw in text.split_inclusive(|b| *b == b'\n') {
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let time = std::str::from_utf8(line).ok().and_then(line_time);
+            index_line(&mut blocks, &segment, offset, raw.len() as u64, time);
+            offset += raw.len() as u64;
+        }
+    }
+    Ok(blocks)
+}
+
+/// The events of `block` in `from`, `start..=end` (see [`AuditStore::events_newest_first`]).
+fn read_block(
+    block: &Block,
+    from: Option<&EventKey>,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+    let mut file = File::open(block.segment.as_path())?;
+    file.seek(SeekFrom::Start(block.offset))?;
+    let mut bytes = vec![0u8; usize::try_from(block.len).unwrap_or(0)];
+    file.read_exact(&mut bytes)?;
+    let mut out = Vec::new();
+    for raw in bytes.split(|b| *b == b'\n') {
+        let Ok(line) = std::str::from_utf8(raw) else {
+            continue;
+        };
+        let Some(body) = parse_line(line).body else {
+            continue;
+        };
+        let Some(record) = body.record() else {
+            continue;
+        };
+        let Some(time) = crate::parse_event_time(&record.event_time) else {
+            continue;
+        };
+        let key = EventKey {
+            time,
+            chain: body.chain,
+            seq: body.seq,
+        };
+        let wanted = from.is_none_or(|f| key <= *f)
+            && start.is_none_or(|s| time >= s)
+            && end.is_none_or(|e| time <= e);
+        if wanted {
+            out.push((key, record));
+        }
+    }
+    Ok(out)
 }
 
 impl std::fmt::Debug for FileStore {
@@ -137,6 +274,7 @@ impl FileStore {
             inner: Arc::new(Mutex::new(FileInner {
                 current: None,
                 poisoned: false,
+                blocks: Vec::new(),
             })),
         };
         if let Some(last) = segments(dir)?.pop() {
@@ -154,6 +292,7 @@ impl FileStore {
             }
             store.inner.lock().current = Some((last, file, complete));
         }
+        store.inner.lock().blocks = build_index(dir)?;
         Ok(store)
     }
 
@@ -199,6 +338,27 @@ impl FileStore {
         match written {
             Ok(()) => {
                 *len = before + buf.len() as u64;
+                let segment = inner
+                    .blocks
+                    .last()
+                    .filter(|b| {
+                        inner
+                            .current
+                            .as_ref()
+                            .is_some_and(|(p, _, _)| *b.segment == *p)
+                    })
+                    .map(|b| b.segment.clone());
+                let segment = match (segment, &inner.current) {
+                    (Some(s), _) => s,
+                    (None, Some((p, _, _))) => Arc::new(p.clone()),
+                    (None, None) => return Ok(()),
+                };
+                let mut offset = before;
+                for e in entries {
+                    let bytes = e.line.len() as u64 + 1;
+                    index_line(&mut inner.blocks, &segment, offset, bytes, e.event_time);
+                    offset += bytes;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -261,6 +421,54 @@ impl AuditStore for FileStore {
         tokio::task::spawn_blocking(move || read_dir_lines(&dir))
             .await
             .map_err(|_| AuditError::Poisoned)?
+    }
+
+    /// Through the time index: only the blocks that may hold the newest wanted events
+    /// are read, newest first, until `limit` events are certain (no block not yet read
+    /// may hold a newer one).
+    async fn events_newest_first(
+        &self,
+        from: Option<&EventKey>,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let mut candidates: Vec<Block> = self
+            .inner
+            .lock()
+            .blocks
+            .iter()
+            .filter(|b| {
+                b.min_time <= b.max_time
+                    && start.is_none_or(|s| b.max_time >= s)
+                    && end.is_none_or(|e| b.min_time <= e)
+                    && from.is_none_or(|f| b.min_time <= f.time)
+            })
+            .cloned()
+            .collect();
+        candidates.sort_by_key(|b| std::cmp::Reverse(b.max_time));
+        let from = from.cloned();
+        tokio::task::spawn_blocking(move || {
+            let mut found: Vec<(EventKey, crate::Record)> = Vec::new();
+            for (i, block) in candidates.iter().enumerate() {
+                found.extend(read_block(block, from.as_ref(), start, end)?);
+                // What no later block can come before: times above the next block's
+                // newest (blocks are read by their newest time, descending).
+                let bound = candidates.get(i + 1).map(|b| b.max_time);
+                let certain = found
+                    .iter()
+                    .filter(|(k, _)| bound.is_none_or(|t| k.time > t))
+                    .count();
+                if certain >= limit || bound.is_none() {
+                    found.retain(|(k, _)| bound.is_none_or(|t| k.time > t));
+                    break;
+                }
+            }
+            found.sort_by(|a, b| b.0.cmp(&a.0));
+            Ok(found)
+        })
+        .await
+        .map_err(|_| AuditError::Poisoned)?
     }
 }
 
@@ -398,5 +606,109 @@ mod tests {
         let store = FileStore::open(dir.path(), 4096).unwrap();
         assert_eq!(std::fs::metadata(&last).unwrap().len(), before);
         assert_eq!(store.tail("n1").await.unwrap().unwrap().seq, 100);
+    }
+
+    /// A sealed event of `chain` at `time` (Unix seconds).
+    fn event_at(chain: &str, seq: u64, prev: &[u8; 32], time: i64) -> SealedEntry {
+        let r = crate::Record::service_event(
+            "Encrypt",
+            "111122223333",
+            "us-east-1",
+            "",
+            None,
+            time * 1000,
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        let mut e = seal(chain, seq, event_body(chain, seq, prev, &json));
+        e.event_time = Some(time);
+        e
+    }
+
+    #[tokio::test]
+    async fn the_time_index_reads_newest_first_like_a_full_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        // Small segments: many segments and blocks.
+        let store = FileStore::open(dir.path(), 64 * 1024).unwrap();
+        let mut prev = GENESIS;
+        let mut seq = 0;
+        // Times mostly rising, with a clock step back, bursts in one second, and digests.
+        for i in 0..3000i64 {
+            let time = 1_700_000_000 + i / 7 - if (1000..1100).contains(&i) { 50 } else { 0 };
+            seq += 1;
+            let e = event_at("n1", seq, &prev, time);
+            prev = e.hash;
+            let mut batch = vec![e];
+            if i % 500 == 499 {
+                seq += 1;
+                let d = seal("n1", seq, crate::chain::digest_body("n1", seq, &prev, "{}"));
+                prev = d.hash;
+                batch.push(d);
+            }
+            store.append(batch).await.unwrap();
+        }
+        assert!(store.inner.lock().blocks.len() > 2);
+        let check = |store: &FileStore| {
+            let all = {
+                let lines = read_dir_lines(dir.path()).unwrap();
+                let mut all: Vec<EventKey> = crate::records_with_chain(&lines)
+                    .into_iter()
+                    .map(|(chain, seq, r)| EventKey {
+                        time: crate::parse_event_time(&r.event_time).unwrap(),
+                        chain,
+                        seq,
+                    })
+                    .collect();
+                all.sort_by(|a, b| b.cmp(a));
+                all
+            };
+            let inner = store.inner.lock().blocks.len();
+            (all, inner)
+        };
+        let (all, _) = check(&store);
+        for (from, start, end, limit) in [
+            (None, None, None, 10),
+            (Some(all[700].clone()), None, None, 500),
+            (None, Some(1_700_000_100), Some(1_700_000_200), 50),
+            (Some(all[2000].clone()), Some(1_700_000_000), None, 5000),
+        ] {
+            let got = store
+                .events_newest_first(from.as_ref(), start, end, limit)
+                .await
+                .unwrap();
+            let want: Vec<&EventKey> = all
+                .iter()
+                .filter(|k| from.as_ref().is_none_or(|f| *k <= f))
+                .filter(|k| start.is_none_or(|s| k.time >= s) && end.is_none_or(|e| k.time <= e))
+                .collect();
+            assert!(got.len() >= limit.min(want.len()));
+            let keys: Vec<&EventKey> = got.iter().map(|(k, _)| k).collect();
+            assert_eq!(
+                keys,
+                want[..got.len()].to_vec(),
+                "{from:?} {start:?} {end:?}"
+            );
+        }
+        // The index rebuilt at open is the one kept while appending.
+        let appended: Vec<(u64, u64, i64, i64)> = store
+            .inner
+            .lock()
+            .blocks
+            .iter()
+            .map(|b| (b.offset, b.len, b.min_time, b.max_time))
+            .collect();
+        drop(store);
+        let store = FileStore::open(dir.path(), 64 * 1024).unwrap();
+        let rebuilt: Vec<(u64, u64, i64, i64)> = store
+            .inner
+            .lock()
+            .blocks
+            .iter()
+            .map(|b| (b.offset, b.len, b.min_time, b.max_time))
+            .collect();
+        assert_eq!(appended.len(), rebuilt.len());
+        assert_eq!(
+            appended.iter().map(|b| (b.2, b.3)).collect::<Vec<_>>(),
+            rebuilt.iter().map(|b| (b.2, b.3)).collect::<Vec<_>>()
+        );
     }
 }

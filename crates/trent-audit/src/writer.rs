@@ -108,9 +108,11 @@ impl AuditLog {
         Ok((AuditLog { tx }, task))
     }
 
-    /// Records an event; returns once it is durable.
+    /// Records an event, within the trail's bounds (see [`Record::bounded`]); returns once
+    /// it is durable.
     pub async fn record(&self, record: &Record) -> Result<(), AuditError> {
-        let json = serde_json::to_string(record).map_err(|_| AuditError::Encode)?;
+        let record = record.clone().bounded();
+        let json = serde_json::to_string(&record).map_err(|_| AuditError::Encode)?;
         let time = crate::record::parse_event_time(&record.event_time);
         let (done, wait) = oneshot::channel();
         self.tx

@@ -154,6 +154,8 @@ impl AuditSettings {
 /// The open audit trail of a running server.
 pub struct Trail {
     pub log: AuditLog,
+    /// What requests write through: aggregates unauthenticated failures.
+    pub throttle: Arc<crate::audit_throttle::Throttle>,
     pub store: Arc<dyn AuditStore>,
     /// Receives the events of requests whose caller is unknown.
     pub default_account_id: String,
@@ -233,8 +235,11 @@ impl Trail {
         .await
         .map_err(|e| format!("cannot open the audit log {dir}: {e}"))?;
         tracing::info!(chain = %chain_id, "audit trail {dir}");
+        let throttle = crate::audit_throttle::Throttle::new(log.clone());
+        throttle.start_flusher();
         Ok(Trail {
             log,
+            throttle,
             store,
             default_account_id: default_account_id.to_owned(),
         })

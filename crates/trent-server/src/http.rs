@@ -524,7 +524,12 @@ async fn finish(
         };
         crate::audit::record(&state.audit, &facts, &outcome)
     };
-    let result = match state.audit.log.record(&record).await {
+    let unauthenticated_failure = facts.caller.is_none() && result.is_err();
+    let recorded = state
+        .audit
+        .throttle
+        .record(&record, unauthenticated_failure);
+    let result = match recorded.await {
         Ok(()) => {
             // GetKeyLastUsage: a successful cryptographic use of each key the request
             // used, with this event (memory only; flushed in batches).

@@ -6,6 +6,7 @@
 //! operator asked for.
 
 mod audit;
+mod audit_throttle;
 mod auth;
 mod cloudtrail;
 mod config;
@@ -210,6 +211,7 @@ async fn serve(config: Config) -> Result<(), String> {
     )
     .await?;
     let audit_log = trail.log.clone();
+    let audit_throttle = trail.throttle.clone();
     let service = Arc::new(service);
     if let Some(path) = config.config_path.clone() {
         tokio::spawn(reload_on_sighup(
@@ -266,6 +268,8 @@ async fn serve(config: Config) -> Result<(), String> {
     .map_err(|e| format!("server error: {e}"));
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
+    // Write the counts of unauthenticated failures not yet written.
+    audit_throttle.flush_all().await;
     // Sign what the last digest does not cover yet.
     if let Err(e) = audit_log.digest_now().await {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");
