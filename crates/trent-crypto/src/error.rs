@@ -88,6 +88,19 @@ pub enum RootKeyError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is readable or writable by group or others (as ssh refuses a private
+    /// key file that is): whoever can read it can unseal everything.
+    #[error(
+        "root key file {} has mode {mode:04o}: it must not be accessible by group or others; run `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    TooOpen {
+        /// The file concerned.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The file exists but does not hold a valid root key: bad format, wrong
     /// length, checksum mismatch. `reason` never contains key bytes.
     #[error("root key file {} is damaged: {reason}", path.display())]

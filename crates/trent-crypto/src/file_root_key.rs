@@ -86,7 +86,8 @@ impl FileRootKey {
     }
 
     /// Loads the root key at `path`: [`RootKeyError::NotFound`] if there is no
-    /// file, [`RootKeyError::Damaged`] if its content is not a valid root key.
+    /// file, [`RootKeyError::TooOpen`] if group or others may access it (unix),
+    /// [`RootKeyError::Damaged`] if its content is not a valid root key.
     pub fn load(path: &Path) -> Result<Self, RootKeyError> {
         let mut file = File::open(path).map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
@@ -100,6 +101,24 @@ impl FileRootKey {
                 }
             }
         })?;
+        // Like ssh with a private key: a key others can read is refused, not used (the
+        // mode of the open file, so that it cannot change between check and read).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let metadata = file.metadata().map_err(|source| RootKeyError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let mode = metadata.permissions().mode() & 0o7777;
+            // (Not a file at all: reading it fails below, as it always did.)
+            if metadata.is_file() && mode & 0o077 != 0 {
+                return Err(RootKeyError::TooOpen {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
         // A fixed, zeroizing buffer: no reallocation leaves copies of the key behind.
         let mut buf = Zeroizing::new([0u8; MAX_FILE_LEN + 1]);
         let mut len = 0;
@@ -272,6 +291,43 @@ fn sync_parent_dir(_path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// Writes a key file as an operator would keep it: mode 0600.
+    fn write_private(path: &Path, content: impl AsRef<[u8]>) -> io::Result<()> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path)?.write_all(content.as_ref())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_can_access_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.key");
+        FileRootKey::create(&path).unwrap();
+        for mode in [0o640, 0o604, 0o644, 0o660, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = FileRootKey::load(&path).unwrap_err();
+            assert!(
+                matches!(err, RootKeyError::TooOpen { mode: m, .. } if m == mode),
+                "{mode:o}: {err:?}"
+            );
+            let message = err.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(
+                message.contains(&format!("chmod 600 {}", path.display())),
+                "{message}"
+            );
+        }
+        // The owner's own bits are the owner's business (0400 is the tightest).
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            FileRootKey::load(&path).unwrap();
+        }
+    }
+
     fn damaged_reason(r: Result<FileRootKey, RootKeyError>) -> String {
         match r {
             Err(RootKeyError::Damaged { reason, .. }) => reason,
@@ -315,7 +371,7 @@ mod tests {
         let path = dir.path().join("root.key");
         let created = FileRootKey::create(&path).unwrap();
         let content = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, content.trim_end()).unwrap();
+        write_private(&path, content.trim_end()).unwrap();
         let loaded = FileRootKey::load(&path).unwrap();
         let sealed = created.seal(b"", b"x").unwrap();
         assert!(loaded.unseal(b"", &sealed).is_ok());
@@ -378,11 +434,11 @@ mod tests {
         let content = std::fs::read(&path).unwrap();
         // Every truncation except dropping only the final newline.
         for len in 0..content.len() - 1 {
-            std::fs::write(&path, &content[..len]).unwrap();
+            write_private(&path, &content[..len]).unwrap();
             let reason = damaged_reason(FileRootKey::load(&path));
             assert!(!reason.is_empty());
         }
-        std::fs::write(&path, b"").unwrap();
+        write_private(&path, b"").unwrap();
         assert_eq!(damaged_reason(FileRootKey::load(&path)), "file is empty");
     }
 
@@ -395,11 +451,11 @@ mod tests {
         for i in 0..content.len() {
             let mut edited = content.clone();
             edited[i] ^= 0x01;
-            std::fs::write(&path, &edited).unwrap();
+            write_private(&path, &edited).unwrap();
             damaged_reason(FileRootKey::load(&path));
             let mut edited = content.clone();
             edited[i] ^= 0x20; // e.g. a case change
-            std::fs::write(&path, &edited).unwrap();
+            write_private(&path, &edited).unwrap();
             damaged_reason(FileRootKey::load(&path));
         }
     }
@@ -413,7 +469,7 @@ mod tests {
             STANDARD.encode([1u8; 32]),
             checksum_hex(&[2u8; 32])
         );
-        std::fs::write(&path, line).unwrap();
+        write_private(&path, line).unwrap();
         let err = FileRootKey::load(&path).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -483,7 +539,7 @@ mod tests {
             ),
         ];
         for (content, expected) in cases {
-            std::fs::write(&path, &content).unwrap();
+            write_private(&path, &content).unwrap();
             let reason = damaged_reason(FileRootKey::load(&path));
             assert!(
                 reason.contains(expected),
@@ -491,7 +547,7 @@ mod tests {
             );
         }
         // The well-formed line itself loads.
-        std::fs::write(
+        write_private(
             &path,
             format!("trent-root-key v1 {valid_b64} {valid_sum}\n"),
         )

@@ -314,7 +314,8 @@ pub struct RequestFacts {
     /// (once known).
     pub sts: bool,
     pub sts_action: Option<&'static str>,
-    /// What an STS call records of its answer (no secret, no session token).
+    /// What an STS call (or a test clock move) records of its answer (no secret, no
+    /// session token).
     pub response_elements: Option<Value>,
     pub caller: Option<Caller>,
     /// The access key id and region the `Authorization` header claims (even if it does
@@ -520,7 +521,7 @@ pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Rec
     if facts.cloudtrail {
         response_elements = None;
     }
-    if facts.sts {
+    if facts.sts || facts.response_elements.is_some() {
         response_elements = outcome.response.and(facts.response_elements.clone());
     }
     Record::api_call(ApiCall {

@@ -13,6 +13,13 @@ pub const DEFAULT_DATA_DIR: &str = "trent-data";
 pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
 /// AWS KMS's own requests are a few KiB at most (a 32 KiB policy is the largest field).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A client has this long to send a request's headers (slowloris: a connection that
+/// drips its headers is closed).
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// ... and this long, once its headers are in, to send the whole body.
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 30_000;
+/// Connections served at once; more wait in the listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,7 +68,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TRENT_ACCOUNT_ID")]
     pub account_id: Option<String>,
     /// A TOML config file with the same settings (listen, data_dir, account_id,
-    /// dev_any_credentials, max_body_bytes, and an [audit] table)
+    /// dev_any_credentials, dev_allow_non_loopback, max_body_bytes, header_read_timeout_ms,
+    /// body_read_timeout_ms, max_connections, and an [audit] table)
     #[arg(long, env = "TRENT_CONFIG")]
     pub config: Option<PathBuf>,
     /// DEVELOPMENT ONLY: accept any well-formed SigV4 credentials without checking the
@@ -69,9 +77,27 @@ pub struct ServeArgs {
     /// the default account's root)
     #[arg(long, env = "TRENT_DEV_ANY_CREDENTIALS")]
     pub dev_any_credentials: bool,
+    /// DEVELOPMENT ONLY: let --dev-any-credentials listen on an address other than
+    /// loopback (e.g. 0.0.0.0 in a container whose port only the host reaches); without
+    /// it that combination is refused at start
+    #[arg(long, env = "TRENT_DEV_ALLOW_NON_LOOPBACK")]
+    pub dev_allow_non_loopback: bool,
+    /// Close a connection whose request headers have not all arrived within this many
+    /// milliseconds [default: 10000]
+    #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_MS")]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Fail a request (and close its connection) whose body has not all arrived within
+    /// this many milliseconds after its headers [default: 30000]
+    #[arg(long, env = "TRENT_BODY_READ_TIMEOUT_MS")]
+    pub body_read_timeout_ms: Option<u64>,
+    /// Serve at most this many connections at once; further ones wait to be accepted
+    /// [default: 1024]
+    #[arg(long, env = "TRENT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// TESTING ONLY: run KMS time (rotation periods, deletion windows, key usage) on a
-    /// clock that `POST /_trent/test/clock` from 127.0.0.1 can move forward; the offset is
-    /// kept in the data directory (test-clock-offset) across restarts
+    /// clock that `POST /_trent/test/clock`, SigV4-signed by an administrator of the default
+    /// account, can move forward (audited as TrentSetTestClock); the offset is kept in the
+    /// data directory (test-clock-offset) across restarts
     #[arg(long, env = "TRENT_DEV_TEST_CLOCK")]
     pub dev_test_clock: bool,
     /// The store: a PostgreSQL URL (postgres://user:password@host:port/db, with
@@ -94,8 +120,12 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     account_id: Option<String>,
     dev_any_credentials: Option<bool>,
+    dev_allow_non_loopback: Option<bool>,
     dev_test_clock: Option<bool>,
     max_body_bytes: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
+    body_read_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
     audit: Option<crate::audit::AuditFileConfig>,
@@ -153,9 +183,14 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub account_id: String,
     pub dev_any_credentials: bool,
+    /// Development only: `dev_any_credentials` on a non-loopback address.
+    pub dev_allow_non_loopback: bool,
     /// Testing only: the movable clock and its control endpoint.
     pub dev_test_clock: bool,
     pub max_body_bytes: usize,
+    pub header_read_timeout: std::time::Duration,
+    pub body_read_timeout: std::time::Duration,
+    pub max_connections: usize,
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
@@ -258,6 +293,39 @@ impl Config {
                 "cache_ttl_ms {cache_ttl_ms} out of range (0 to 3600000)"
             ));
         }
+        let header_read_timeout_ms = args
+            .header_read_timeout_ms
+            .or(file.header_read_timeout_ms)
+            .unwrap_or(DEFAULT_HEADER_READ_TIMEOUT_MS);
+        if !(100..=600_000).contains(&header_read_timeout_ms) {
+            return Err(format!(
+                "header_read_timeout_ms {header_read_timeout_ms} out of range (100 to 600000)"
+            ));
+        }
+        let body_read_timeout_ms = args
+            .body_read_timeout_ms
+            .or(file.body_read_timeout_ms)
+            .unwrap_or(DEFAULT_BODY_READ_TIMEOUT_MS);
+        if !(100..=3_600_000).contains(&body_read_timeout_ms) {
+            return Err(format!(
+                "body_read_timeout_ms {body_read_timeout_ms} out of range (100 to 3600000)"
+            ));
+        }
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(format!(
+                "max_connections {max_connections} out of range (1 to 1000000)"
+            ));
+        }
+        let dev_any_credentials =
+            args.dev_any_credentials || file.dev_any_credentials.unwrap_or(false);
+        let dev_allow_non_loopback =
+            args.dev_allow_non_loopback || file.dev_allow_non_loopback.unwrap_or(false);
+        // Decided before anything is bound or written.
+        check_dev_listen(&listen, dev_any_credentials, dev_allow_non_loopback)?;
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         Ok(Config {
             config_path: args.config,
@@ -271,12 +339,31 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             account_id,
-            dev_any_credentials: args.dev_any_credentials
-                || file.dev_any_credentials.unwrap_or(false),
+            dev_any_credentials,
+            dev_allow_non_loopback,
             dev_test_clock: args.dev_test_clock || file.dev_test_clock.unwrap_or(false),
             max_body_bytes,
+            header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
+            body_read_timeout: std::time::Duration::from_millis(body_read_timeout_ms),
+            max_connections,
         })
     }
+}
+
+/// `--dev-any-credentials` makes anyone who can reach the port an account root: it listens
+/// on a loopback address only, unless `--dev-allow-non-loopback` says otherwise (a
+/// container, whose published port the host alone reaches, listens on 0.0.0.0).
+pub fn check_dev_listen(
+    listen: &SocketAddr,
+    dev_any_credentials: bool,
+    dev_allow_non_loopback: bool,
+) -> Result<(), String> {
+    if dev_any_credentials && !listen.ip().is_loopback() && !dev_allow_non_loopback {
+        return Err(format!(
+            "refusing --dev-any-credentials on the non-loopback address {listen}: anyone who reaches it would be an account root; listen on 127.0.0.1, or add --dev-allow-non-loopback (TRENT_DEV_ALLOW_NON_LOOPBACK=true) if that is really meant, e.g. in a container"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -290,11 +377,62 @@ mod tests {
             account_id: None,
             config: None,
             dev_any_credentials: false,
+            dev_allow_non_loopback: false,
             dev_test_clock: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
+            header_read_timeout_ms: None,
+            body_read_timeout_ms: None,
+            max_connections: None,
             audit: Default::default(),
         }
+    }
+
+    #[test]
+    fn dev_credentials_listen_on_loopback_unless_explicitly_allowed() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for loopback in ["127.0.0.1:4599", "127.0.0.2:0", "[::1]:4599"] {
+            assert!(
+                check_dev_listen(&addr(loopback), true, false).is_ok(),
+                "{loopback}"
+            );
+        }
+        for open in ["0.0.0.0:4599", "[::]:4599", "192.0.2.10:4599"] {
+            let err = check_dev_listen(&addr(open), true, false).unwrap_err();
+            assert!(err.contains("--dev-allow-non-loopback"), "{err}");
+            // The second switch allows it; without development credentials nothing to check.
+            assert!(check_dev_listen(&addr(open), true, true).is_ok(), "{open}");
+            assert!(
+                check_dev_listen(&addr(open), false, false).is_ok(),
+                "{open}"
+            );
+        }
+        let mut a = args(None);
+        a.listen = Some("0.0.0.0:0".into());
+        a.dev_any_credentials = true;
+        assert!(Config::resolve(a).is_err());
+        let mut a = args(None);
+        a.listen = Some("0.0.0.0:0".into());
+        a.dev_any_credentials = true;
+        a.dev_allow_non_loopback = true;
+        let config = Config::resolve(a).unwrap();
+        assert!(config.dev_any_credentials && config.dev_allow_non_loopback);
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_bounds() {
+        let config = Config::resolve(args(None)).unwrap();
+        assert_eq!(config.header_read_timeout.as_millis(), 10_000);
+        assert_eq!(config.body_read_timeout.as_millis(), 30_000);
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let mut a = args(None);
+        a.max_connections = Some(0);
+        assert!(Config::resolve(a).unwrap_err().contains("max_connections"));
+        let mut a = args(None);
+        a.header_read_timeout_ms = Some(1);
+        assert!(Config::resolve(a)
+            .unwrap_err()
+            .contains("header_read_timeout_ms"));
     }
 
     #[test]

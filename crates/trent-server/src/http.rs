@@ -119,13 +119,6 @@ async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let (parts, body) = request.into_parts();
-    if let Some(clock) = &state.test_clock {
-        if parts.uri.path() == crate::test_clock::PATH {
-            return clock
-                .handle(&state.service, peer, &parts.method, body)
-                .await;
-        }
-    }
     let mut facts = RequestFacts::from_parts(request_id, &parts, peer.map(|ip| ip.to_string()));
     let connection = Connection {
         source_ip: peer,
@@ -182,7 +175,15 @@ async fn pipeline(
     facts.sts = crate::sts::is_sts_request(parts);
     let body = axum::body::to_bytes(body, state.max_body_bytes)
         .await
-        .map_err(|_| {
+        .map_err(|e| {
+            // A body slower than --body-read-timeout-ms (slowloris): its connection closes.
+            if let Some(t) = crate::listener::BodyTimeout::find(&e) {
+                return WireFailure {
+                    type_name: "RequestTimeoutException",
+                    status: 408,
+                    message: Some(t.to_string()),
+                };
+            }
             WireFailure::new(
                 ErrorCode::RequestEntityTooLargeException,
                 format!(
@@ -191,6 +192,30 @@ async fn pipeline(
                 ),
             )
         })?;
+    if let Some(clock) = &state.test_clock {
+        // Testing only: signed and audited like any request, for an administrator only.
+        if parts.uri.path() == crate::test_clock::PATH
+            && (parts.method == Method::GET || parts.method == Method::POST)
+        {
+            facts.target_name = Some(crate::test_clock::event_name(&parts.method).to_owned());
+            let caller = state
+                .auth
+                .authenticate(parts, &body, SystemTime::now(), connection)?;
+            let account = &state.audit.default_account_id;
+            let result = clock
+                .handle(
+                    &state.service,
+                    &caller,
+                    account,
+                    &parts.method,
+                    &body,
+                    facts,
+                )
+                .await;
+            facts.caller = Some(caller);
+            return Ok(result?);
+        }
+    }
     if parts.method != Method::POST || parts.uri.path() != "/" {
         return Err(WireFailure::bare(ErrorCode::UnknownOperationException));
     }

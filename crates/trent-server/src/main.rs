@@ -12,6 +12,7 @@ mod cloudtrail;
 mod config;
 mod http;
 mod identities;
+mod listener;
 mod migrate;
 mod service_events;
 mod sts;
@@ -22,7 +23,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use trent_core::{BootstrapError, BootstrapOptions, Clock, KeyService, ServiceConfig, SystemClock};
@@ -37,6 +37,8 @@ use crate::identities::Directory;
 const ROOT_KEY_FILE: &str = "root.key";
 pub(crate) const STORE_FILE: &str = "trent.db";
 const CREDENTIALS_FILE: &str = "credentials";
+/// Store metadata: when a server first ran on this store with `--dev-any-credentials`.
+const META_DEV_CREDENTIALS: &str = "dev_any_credentials_first_used";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -78,13 +80,17 @@ async fn serve(config: Config) -> Result<(), String> {
     if config.dev_any_credentials {
         tracing::warn!("DEVELOPMENT MODE: --dev-any-credentials accepts ANY well-formed credentials without checking signatures. Never use it with real keys.");
         eprintln!("trent: WARNING: development mode (--dev-any-credentials): any well-formed credentials are accepted, signatures are not checked");
+        if config.dev_allow_non_loopback && !config.listen.ip().is_loopback() {
+            tracing::warn!(listen = %config.listen, "DEVELOPMENT MODE ON A NON-LOOPBACK ADDRESS (--dev-allow-non-loopback): whoever reaches it is an account root");
+            eprintln!("trent: WARNING: --dev-allow-non-loopback: development credentials on {}: whoever reaches it is an account root", config.listen);
+        }
     }
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
     let test_clock = if config.dev_test_clock {
         let clock = test_clock::TestClock::open(dir)?;
-        tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that POST {} from 127.0.0.1 can move. Never use it with real keys.", test_clock::PATH);
-        eprintln!("trent: WARNING: testing mode (--dev-test-clock): rotation periods and deletion windows follow a clock anyone on 127.0.0.1 can move");
+        tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that an administrator's signed POST {} can move. Never use it with real keys.", test_clock::PATH);
+        eprintln!("trent: WARNING: testing mode (--dev-test-clock): rotation periods and deletion windows follow a clock an administrator can move (POST {})", test_clock::PATH);
         Some(clock)
     } else {
         None
@@ -129,6 +135,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
         ),
     };
+    note_dev_credentials(store.as_ref(), config.dev_any_credentials).await?;
 
     let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
         .ok()
@@ -139,6 +146,11 @@ async fn serve(config: Config) -> Result<(), String> {
         admin_secret_access_key: admin_secret,
     };
     let credentials_path = dir.join(CREDENTIALS_FILE);
+    // Whatever its mode was changed to since, the credentials file is the owner's only.
+    #[cfg(unix)]
+    if credentials_path.exists() {
+        restrict_mode(&credentials_path, 0o600)?;
+    }
     let hand_over = |id: &str, secret: &SecretBytes| {
         write_credentials(&credentials_path, id, secret)
             .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
@@ -253,19 +265,12 @@ async fn serve(config: Config) -> Result<(), String> {
     }
 
     let app = http::app(state);
-    // Small request/response pairs: never let Nagle's algorithm hold a response back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"));
+    let limits = crate::listener::Limits {
+        header_read_timeout: config.header_read_timeout,
+        body_read_timeout: config.body_read_timeout,
+        max_connections: config.max_connections,
+    };
+    crate::listener::serve(listener, app, limits, shutdown_signal()).await;
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
     // Write the counts of unauthenticated failures not yet written.
@@ -274,7 +279,7 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Err(e) = audit_log.digest_now().await {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");
     }
-    served
+    Ok(())
 }
 
 fn log_directory(directory: &Directory, message: &str) {
@@ -350,12 +355,65 @@ fn prepare_data_dir(dir: &Path) -> Result<(), String> {
             dir.display()
         ));
     }
+    // An existing directory too: it holds the root key, the store and the credentials.
+    #[cfg(unix)]
+    restrict_mode(dir, 0o700)?;
     std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read the data directory {}: {e}", dir.display()))?;
     let probe = dir.join(".trent-write-check");
     std::fs::write(&probe, b"")
         .and_then(|()| std::fs::remove_file(&probe))
         .map_err(|e| format!("cannot write in the data directory {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+/// Sets `path`'s permission bits to `mode` if it grants more (never loosens them).
+#[cfg(unix)]
+fn restrict_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the mode of {}: {e}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if current & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & mode))
+            .map_err(|e| format!("cannot restrict {} to mode {mode:o}: {e}", path.display()))?;
+        tracing::warn!(path = %path.display(), from = %format!("{current:o}"), to = %format!("{:o}", current & mode), "tightened the permissions");
+    }
+    Ok(())
+}
+
+/// A store served with `--dev-any-credentials` was open to anyone with any credentials:
+/// the first such start is recorded in the store (the SQLite file of the data directory,
+/// or the PostgreSQL database every node of a cluster shares), and every later start
+/// without the switch warns that its keys may have been used by anyone.
+async fn note_dev_credentials(store: &dyn Store, dev_any_credentials: bool) -> Result<(), String> {
+    if dev_any_credentials {
+        let now = SystemClock.now_millis().to_string();
+        store
+            .init_meta(META_DEV_CREDENTIALS, now.as_bytes())
+            .await
+            .map_err(|e| format!("cannot record the development mode in the store: {e}"))?;
+        return Ok(());
+    }
+    let used = store
+        .meta(META_DEV_CREDENTIALS)
+        .await
+        .map_err(|e| format!("cannot read the store's metadata: {e}"))?;
+    if let Some(first) = used {
+        let since = std::str::from_utf8(&first)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "an unknown time".to_owned());
+        tracing::warn!(first_used = %since, "THIS STORE WAS SERVED WITH --dev-any-credentials: anyone who reached the server could use, change or delete its keys without valid credentials. Do not trust it with real secrets; start over with a new data directory (and database).");
+        eprintln!("trent: WARNING: this store was served with --dev-any-credentials (first at {since}): anyone who reached the server could use its keys then; do not trust it with real secrets");
+    }
     Ok(())
 }
 
@@ -372,6 +430,9 @@ fn write_credentials(
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path)?;
+    // `mode` applies to a new file only: an existing one is tightened too.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let mut text = zeroize::Zeroizing::new(String::new());
     text.push_str("[default]\naws_access_key_id = ");
     text.push_str(access_key_id);

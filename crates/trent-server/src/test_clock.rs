@@ -1,11 +1,17 @@
 //! The movable clock of `trent serve --dev-test-clock` (TESTING ONLY).
 //!
 //! KMS time (rotation periods, deletion windows, key usage times) runs on the system time
-//! plus an offset, or stands still at a set time. `POST /_trent/test/clock`, from a
-//! loopback address only, moves it:
+//! plus an offset, or stands still at a set time. `POST /_trent/test/clock` moves it:
 //! - `{"set_unix_millis": T}` stops the clock at T;
 //! - `{"advance_seconds": N}` / `{"advance_millis": N}` moves it forward (stopped or not);
 //! - `{"offset_millis": O}` makes it run again, O milliseconds from the system time.
+//!
+//! Moving the clock runs the deletion jobs, which destroy keys for good, so the endpoint
+//! goes through the same pipeline as every KMS request: SigV4-signed (service `kms`), and
+//! recorded in the audit trail (eventName `TrentSetTestClock`, `TrentGetTestClock` for a
+//! read; refusals included) before the answer. Only an administrator of the deployment's
+//! default account may use it (see [`authorize`]); the peer's address grants nothing
+//! (behind a reverse proxy on the same host, every client is a loopback peer).
 //!
 //! The new time is written (fsync'd) to `DATA_DIR/test-clock-offset` and the background
 //! jobs (deletion, rotation) make one pass at it, all before the answer: when the answer
@@ -17,18 +23,31 @@
 //! (the usual `UnknownOperationException`).
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::response::Response;
-use http::{Method, StatusCode};
+use http::Method;
 use serde::Deserialize;
-use trent_core::{Clock, KeyService, OffsetClock, SystemClock, TestTime};
+use serde_json::Value;
+use trent_core::{
+    Caller, Clock, KeyService, KmsError, OffsetClock, PrincipalKind, SystemClock, TestTime,
+};
+use trent_policy::{
+    Decision, ImplicitDenyReason, PolicySet, PolicySource, PrincipalContext, RequestContext,
+};
+
+use crate::audit::RequestFacts;
 
 pub const PATH: &str = "/_trent/test/clock";
 const OFFSET_FILE: &str = "test-clock-offset";
+/// The IAM action an identity policy allows to move the clock (`POST`)...
+pub const SET_ACTION: &str = "trent:SetTestClock";
+/// ... and to read it (`GET`).
+pub const GET_ACTION: &str = "trent:GetTestClock";
+/// The eventName of a move in the audit trail (and of a refused one).
+pub const SET_EVENT: &str = "TrentSetTestClock";
+/// The eventName of a read.
+pub const GET_EVENT: &str = "TrentGetTestClock";
 
 #[derive(Debug)]
 pub struct TestClock {
@@ -43,6 +62,95 @@ struct Move {
     advance_millis: Option<i64>,
     set_unix_millis: Option<i64>,
     offset_millis: Option<i64>,
+}
+
+impl Move {
+    /// What the audit event records of the request: the fields given (numbers only).
+    fn parameters(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        for (name, value) in [
+            ("advance_seconds", self.advance_seconds),
+            ("advance_millis", self.advance_millis),
+            ("set_unix_millis", self.set_unix_millis),
+            ("offset_millis", self.offset_millis),
+        ] {
+            if let Some(v) = value {
+                map.insert(name.to_owned(), v.into());
+            }
+        }
+        Value::Object(map)
+    }
+}
+
+/// The eventName of a request to the clock endpoint.
+pub fn event_name(method: &Method) -> &'static str {
+    if method == Method::GET {
+        GET_EVENT
+    } else {
+        SET_EVENT
+    }
+}
+
+/// Whether `caller` may use the test clock: moving it (`trent:SetTestClock`) changes time
+/// for every account of the deployment and lets the deletion jobs destroy keys, so only an
+/// administrator of the deployment's default account (`account`, the one whose
+/// administrator the first start created) may. That is its root (`arn:aws:iam::ACCOUNT:root`,
+/// and under `--dev-any-credentials` any caller that switch maps to it), or a user or role
+/// session of that account whose identity policies allow the action on resource `*` with
+/// no explicit deny, as IAM decides (the bootstrap administrator's `AdministratorAccess`
+/// does). Anything else is refused, a principal the policy language cannot represent
+/// included: it is never taken for a broader one.
+pub fn authorize(caller: &Caller, account: &str, action: &str) -> Result<(), KmsError> {
+    let denied = |why: String| KmsError::AccessDenied {
+        message: format!(
+            "User: {} is not authorized to perform: {action} {why}",
+            caller.principal.arn
+        ),
+    };
+    if caller.account_id() != account {
+        return Err(denied(format!(
+            "because the test clock belongs to the deployment's account {account}"
+        )));
+    }
+    if caller.principal.kind == PrincipalKind::Root {
+        return Ok(());
+    }
+    let principal = match (&caller.principal.kind, &caller.attributes.session) {
+        (PrincipalKind::AssumedRole, Some(s)) => {
+            PrincipalContext::assumed_role(&caller.principal.arn, &s.role_arn)
+        }
+        (PrincipalKind::AssumedRole, None) => None,
+        _ => PrincipalContext::from_arn(&caller.principal.arn),
+    };
+    let Some(principal) = principal else {
+        return Err(denied(
+            "because its principal cannot be evaluated".to_owned(),
+        ));
+    };
+    let mut ctx = RequestContext::new(principal, action, "*");
+    crate::sts::fill_global_keys(&mut ctx, caller, SystemClock.now_millis());
+    let set = PolicySet {
+        key_policy: None,
+        key_account: account,
+        identity_policies: &caller.attributes.identity_policies,
+        grant_allows: false,
+    };
+    let why = match caller.evaluate(&ctx, &set) {
+        Decision::Allow(_) => return Ok(()),
+        Decision::ExplicitDeny {
+            source: PolicySource::SessionPolicy,
+        } => "with an explicit deny in a session policy".to_owned(),
+        Decision::ExplicitDeny { .. } => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows,
+        } => format!("because no session policy allows the {action} action"),
+        Decision::ImplicitDeny { .. } => {
+            format!("because no identity-based policy allows the {action} action")
+        }
+    };
+    Err(denied(why))
 }
 
 impl TestClock {
@@ -65,32 +173,34 @@ impl TestClock {
         })
     }
 
-    /// Answers a request to the clock endpoint.
+    /// Answers an authenticated request to the clock endpoint (`GET` or `POST`): the
+    /// caller must be allowed ([`authorize`]); what the audit event records of it goes
+    /// into `facts` (the move asked for, and the time it set).
     pub async fn handle(
         &self,
         service: &KeyService,
-        peer: Option<IpAddr>,
+        caller: &Caller,
+        account: &str,
         method: &Method,
-        body: Body,
-    ) -> Response {
-        if !peer.is_some_and(|ip| ip.is_loopback()) {
-            return answer(
-                StatusCode::FORBIDDEN,
-                serde_json::json!({"message": "the test clock is controlled from 127.0.0.1 only"}),
-            );
-        }
-        if method == Method::POST {
-            let Ok(bytes) = axum::body::to_bytes(body, 4096).await else {
-                return bad("body too large");
-            };
-            let Ok(m) = serde_json::from_slice::<Move>(&bytes) else {
-                return bad("expected {\"advance_seconds\": N}, {\"set_unix_millis\": T} or {\"offset_millis\": O}");
-            };
+        body: &[u8],
+        facts: &mut RequestFacts,
+    ) -> Result<Vec<u8>, KmsError> {
+        let moving = method == Method::POST;
+        authorize(
+            caller,
+            account,
+            if moving { SET_ACTION } else { GET_ACTION },
+        )?;
+        if moving {
+            let m = serde_json::from_slice::<Move>(body).map_err(|_| {
+                invalid("expected {\"advance_seconds\": N}, {\"set_unix_millis\": T} or {\"offset_millis\": O}")
+            })?;
+            facts.request_parameters = Some(m.parameters());
             let advance = match (m.advance_seconds, m.advance_millis) {
                 (Some(secs), None) => secs.checked_mul(1000),
                 (None, Some(ms)) => Some(ms),
                 (None, None) => None,
-                _ => return bad("give one of advance_seconds, advance_millis"),
+                _ => return Err(invalid("give one of advance_seconds, advance_millis")),
             };
             let time = match (advance, m.set_unix_millis, m.offset_millis) {
                 (Some(ms), None, None) => match self.clock.time() {
@@ -100,22 +210,19 @@ impl TestClock {
                 (None, Some(t), None) => Some(TestTime::Frozen(t)),
                 (None, None, Some(o)) => Some(TestTime::Offset(o)),
                 _ => {
-                    return bad("give exactly one of advance_seconds, advance_millis, set_unix_millis, offset_millis")
+                    return Err(invalid("give exactly one of advance_seconds, advance_millis, set_unix_millis, offset_millis"))
                 }
             };
-            let Some(time) = time else {
-                return bad("out of range");
-            };
+            let time = time.ok_or_else(|| invalid("out of range"))?;
             if let Err(e) = persist(&self.file, time) {
-                tracing::error!(error = %e, "cannot write the test clock");
-                return answer(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    serde_json::json!({"message": format!("cannot write {}: {e}", self.file.display())}),
-                );
+                tracing::error!(error = %e, file = %self.file.display(), "cannot write the test clock");
+                return Err(KmsError::Internal);
             }
             self.clock.set(time);
             tracing::warn!(
                 now_unix_millis = self.clock.now_millis(),
+                principal = %caller.principal.arn,
+                request_id = %facts.request_id,
                 "TEST CLOCK moved"
             );
             // What is due at the new time is done before the answer (after a kill -9 the
@@ -130,27 +237,20 @@ impl TestClock {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "background jobs failed after the test clock moved");
-                    return answer(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        serde_json::json!({"message": format!("background jobs failed: {e}")}),
-                    );
+                    return Err(KmsError::Internal);
                 }
             }
-        } else if method != Method::GET {
-            return answer(
-                StatusCode::METHOD_NOT_ALLOWED,
-                serde_json::json!({"message": "GET or POST"}),
-            );
         }
         let now = self.clock.now_millis();
-        answer(
-            StatusCode::OK,
-            serde_json::json!({
-                "now_unix_millis": now,
-                "offset_millis": now - SystemClock.now_millis(),
-                "frozen": matches!(self.clock.time(), TestTime::Frozen(_)),
-            }),
-        )
+        let answer = serde_json::json!({
+            "now_unix_millis": now,
+            "offset_millis": now - SystemClock.now_millis(),
+            "frozen": matches!(self.clock.time(), TestTime::Frozen(_)),
+        });
+        if moving {
+            facts.response_elements = Some(answer.clone());
+        }
+        serde_json::to_vec(&answer).map_err(|_| KmsError::Internal)
     }
 }
 
@@ -181,19 +281,8 @@ fn persist(file: &Path, time: TestTime) -> std::io::Result<()> {
     Ok(())
 }
 
-fn bad(message: &str) -> Response {
-    answer(
-        StatusCode::BAD_REQUEST,
-        serde_json::json!({ "message": message }),
-    )
-}
-
-fn answer(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    response
+fn invalid(message: &str) -> KmsError {
+    KmsError::Validation {
+        message: message.to_owned(),
+    }
 }

@@ -158,6 +158,88 @@ impl TestServer {
         }
     }
 
+    /// One request to `path` (e.g. the test clock endpoint) with a JSON body, SigV4-signed
+    /// (service `kms`, region REGION) per `auth`.
+    pub async fn signed_http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        auth: Auth,
+    ) -> RawResponse {
+        let authority = self
+            .endpoint
+            .strip_prefix("http://")
+            .unwrap_or(&self.endpoint)
+            .trim_end_matches('/')
+            .to_owned();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut headers: Vec<(String, String)> = vec![
+            ("host".to_owned(), authority.clone()),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        let credentials = match auth {
+            Auth::None => None,
+            Auth::Admin => Some((self.access_key_id.clone(), self.secret_access_key.clone())),
+            Auth::Keys {
+                access_key_id,
+                secret_access_key,
+            } => Some((access_key_id, secret_access_key)),
+        };
+        if let Some((access_key_id, secret)) = credentials {
+            let signer = trent_sigv4::Signer::new(
+                trent_sigv4::Credentials {
+                    access_key_id,
+                    secret_access_key: trent_sigv4::SecretKey::new(secret),
+                    session_token: None,
+                },
+                REGION,
+                "kms",
+            );
+            let to_sign: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let added = signer.sign(
+                method,
+                path,
+                "",
+                &to_sign,
+                body.as_bytes(),
+                SystemTime::now(),
+            );
+            headers.extend(added.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        }
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{authority}{path}"));
+        for (k, v) in &headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body)))
+            .expect("a request");
+        let client = HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
+            .await
+            .expect("no answer in time")
+            .expect("transport");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes()
+            .to_vec();
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
     fn kill(&mut self) {
         // `Child::kill` is SIGKILL on Unix.
         let _ = self.child.kill();

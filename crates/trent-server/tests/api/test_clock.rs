@@ -1,10 +1,11 @@
 //! The movable clock of `--dev-test-clock` (testing only): refused without the switch,
 //! moves KMS time (not request signing), runs what is due before answering, and keeps its
-//! time across a restart.
+//! time across a restart. Its requests are signed by the administrator (who may use it is
+//! tested in `security::dev_switches`).
 
 use serde_json::{json, Value};
 
-use crate::harness::{create_key, now_secs, ok, TestServer, REGION};
+use crate::harness::{create_key, now_secs, ok, Auth, RawResponse, TestServer, REGION};
 
 pub const SWITCH: &str = "--dev-test-clock";
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -14,8 +15,15 @@ pub fn server() -> TestServer {
     TestServer::start_with(&[SWITCH], &[])
 }
 
+/// A request to the clock endpoint signed by the administrator.
+pub async fn clock_request(server: &TestServer, method: &str, body: Option<Value>) -> RawResponse {
+    server
+        .signed_http(method, "/_trent/test/clock", body, Auth::Admin)
+        .await
+}
+
 async fn post(server: &TestServer, body: Value) -> Value {
-    let resp = server.http("POST", "/_trent/test/clock", Some(body)).await;
+    let resp = clock_request(server, "POST", Some(body)).await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     resp.json()
 }
@@ -35,7 +43,7 @@ pub async fn advance_millis(server: &TestServer, ms: i64) -> i64 {
 }
 
 pub async fn clock_now(server: &TestServer) -> Value {
-    let resp = server.http("GET", "/_trent/test/clock", None).await;
+    let resp = clock_request(server, "GET", None).await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     resp.json()
 }
@@ -50,13 +58,7 @@ pub fn now_ms() -> i64 {
 async fn the_clock_endpoint_does_not_exist_without_the_switch() {
     let server = TestServer::start();
     for method in ["GET", "POST"] {
-        let resp = server
-            .http(
-                method,
-                "/_trent/test/clock",
-                Some(json!({"advance_seconds": 86400})),
-            )
-            .await;
+        let resp = clock_request(&server, method, Some(json!({"advance_seconds": 86400}))).await;
         assert_eq!(
             resp.error_type().as_deref(),
             Some("UnknownOperationException"),
@@ -119,10 +121,8 @@ async fn the_clock_moves_kms_time_but_not_request_signing() {
         json!({"advance_seconds": "x"}),
         json!({"rewind": 1}),
     ] {
-        let resp = server
-            .http("POST", "/_trent/test/clock", Some(bad.clone()))
-            .await;
-        assert_eq!(resp.status, 400, "{bad}: {}", resp.body_text());
+        let resp = clock_request(&server, "POST", Some(bad.clone())).await;
+        resp.assert_error(400, "ValidationException");
     }
     assert_eq!(clock_now(&server).await["now_unix_millis"], t);
 }
