@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use trent_crypto::{
     canonical_encryption_context, parse_blob, BlobHeader, CryptoError, SymmetricKey,
-    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION,
-    BLOB_VERSION_V1, NONCE_LEN,
+    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_V1,
+    NONCE_LEN,
 };
 
 /// The minimum length of a blob of this version byte; `None` for an unknown version.
