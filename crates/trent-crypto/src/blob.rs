@@ -78,7 +78,7 @@ impl BlobHeader {
         self.to_bytes_with_version(BLOB_VERSION)
     }
 
-    fn to_bytes_with_version(&self, version: u8) -> [u8; BLOB_HEADER_LEN] {
+    fn to_bytes_with_version(self, version: u8) -> [u8; BLOB_HEADER_LEN] {
         let mut out = [0u8; BLOB_HEADER_LEN];
         out[0] = version;
         out[1..17].copy_from_slice(&self.key_id);
