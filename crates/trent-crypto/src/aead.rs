@@ -3,8 +3,9 @@
 //!
 //! Nonces are random 96-bit values, as recommended by
 //! [NIST SP 800-38D §8.2.2](https://nvlpubs.nist.gov/nistpubs/Legacy/SP/nistspecialpublication800-38d.pdf);
-//! at the request rates a KMS key sees, the 2^32-invocation bound per key is far away
-//! (and every rotation starts a new key).
+//! that bounds one key to 2^32 seals. Ciphertext blobs therefore seal under a key
+//! derived per ciphertext (see `blob.rs`), never directly under a KMS key's material;
+//! the root key seals only stored secrets (one per key creation, rotation or import).
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 

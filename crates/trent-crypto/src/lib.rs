@@ -14,7 +14,8 @@
 //! signing on an external μ, `ed25519-dalek` for Ed25519ph), each module
 //! saying why. RSA private-key operations never leave aws-lc-rs (constant-time;
 //! the `rsa` crate has the Marvin timing advisory RUSTSEC-2023-0071). And it
-//! must never reuse a nonce: every encryption draws a fresh random 96-bit nonce.
+//! must never reuse a nonce: every encryption draws a fresh random 96-bit nonce,
+//! and ciphertext blobs do so under a key derived for that one ciphertext.
 
 mod aead;
 mod asymmetric;
@@ -35,7 +36,8 @@ pub use asymmetric::{
     SigningAlgorithm,
 };
 pub use blob::{
-    parse_blob, BlobHeader, ParsedBlob, SymmetricKey, BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_VERSION,
+    parse_blob, BlobHeader, ParsedBlob, SymmetricKey, BLOB_HEADER_LEN, BLOB_OVERHEAD,
+    BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_V1,
 };
 pub use context::canonical_encryption_context;
 pub use error::{CryptoError, RootKeyError};

@@ -18,8 +18,18 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use trent_crypto::{
     canonical_encryption_context, parse_blob, BlobHeader, CryptoError, SymmetricKey,
-    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_VERSION, NONCE_LEN,
+    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_V1,
+    NONCE_LEN,
 };
+
+/// The minimum length of a blob of this version byte; `None` for an unknown version.
+fn overhead(version: u8) -> Option<usize> {
+    match version {
+        BLOB_VERSION => Some(BLOB_OVERHEAD),
+        BLOB_VERSION_V1 => Some(BLOB_V1_OVERHEAD),
+        _ => None,
+    }
+}
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -215,10 +225,13 @@ proptest! {
     fn parse_blob_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..160)) {
         match parse_blob(&bytes) {
             Ok(parsed) => {
-                prop_assert!(bytes.len() >= BLOB_OVERHEAD);
-                prop_assert_eq!(bytes[0], BLOB_VERSION);
-                prop_assert_eq!(&parsed.header.to_bytes()[..], &bytes[..BLOB_HEADER_LEN]);
-                prop_assert_eq!(parsed.plaintext_len(), bytes.len() - BLOB_OVERHEAD);
+                prop_assert_eq!(bytes[0], parsed.version());
+                let overhead = overhead(bytes[0]);
+                prop_assert!(overhead.is_some());
+                let overhead = overhead.unwrap();
+                prop_assert!(bytes.len() >= overhead);
+                prop_assert_eq!(&parsed.header.to_bytes()[1..], &bytes[1..BLOB_HEADER_LEN]);
+                prop_assert_eq!(parsed.plaintext_len(), bytes.len() - overhead);
                 // Forged bytes that parse never authenticate.
                 prop_assert!(matches!(
                     KEY.decrypt(&parsed, &[]),
@@ -227,17 +240,17 @@ proptest! {
             }
             Err(e) => {
                 prop_assert!(matches!(e, CryptoError::InvalidCiphertext), "{:?}", e);
-                prop_assert!(bytes.len() < BLOB_OVERHEAD || bytes[0] != BLOB_VERSION);
+                prop_assert!(bytes.first().and_then(|v| overhead(*v)).is_none_or(|o| bytes.len() < o));
             }
         }
     }
 
-    /// Bytes shaped like a blob (version 1, length around the minimum), so that the
-    /// success path of the parser and the AEAD's refusal are both reached.
+    /// Bytes shaped like a blob (either version, length around the minimum), so that
+    /// the success path of the parser and the AEAD's refusal are both reached.
     #[test]
     fn blob_shaped_bytes_never_authenticate(
-        version in prop_oneof![4 => Just(BLOB_VERSION), 1 => any::<u8>()],
-        rest in prop::collection::vec(any::<u8>(), BLOB_OVERHEAD - 3..BLOB_OVERHEAD + 40),
+        version in prop_oneof![3 => Just(BLOB_VERSION), 2 => Just(BLOB_VERSION_V1), 1 => any::<u8>()],
+        rest in prop::collection::vec(any::<u8>(), BLOB_V1_OVERHEAD - 3..BLOB_OVERHEAD + 40),
         context in context_map(),
     ) {
         let mut bytes = vec![version];
@@ -295,7 +308,9 @@ proptest! {
     fn the_nonce_is_fresh(h in header(), plaintext in prop::collection::vec(any::<u8>(), 0..32)) {
         let a = KEY.encrypt(&h, &[], &plaintext).unwrap();
         let b = KEY.encrypt(&h, &[], &plaintext).unwrap();
-        let nonce = BLOB_HEADER_LEN..BLOB_HEADER_LEN + NONCE_LEN;
+        let salt = BLOB_HEADER_LEN..BLOB_HEADER_LEN + BLOB_SALT_LEN;
+        let nonce = salt.end..salt.end + NONCE_LEN;
+        prop_assert_ne!(&a[salt.clone()], &b[salt]);
         prop_assert_ne!(&a[nonce.clone()], &b[nonce]);
     }
 

@@ -173,8 +173,10 @@ async fn pipeline(
 ) -> Result<Vec<u8>, WireFailure> {
     // STS answers in its own (XML) envelope, errors before the body is read included.
     facts.sts = crate::sts::is_sts_request(parts);
+    // Zeroized on drop: it may carry a plaintext or key material.
     let body = axum::body::to_bytes(body, state.max_body_bytes)
         .await
+        .map(crate::zeroizing::RequestBody::new)
         .map_err(|e| {
             // A body slower than --body-read-timeout-ms (slowloris): its connection closes.
             if let Some(t) = crate::listener::BodyTimeout::find(&e) {
@@ -277,7 +279,7 @@ macro_rules! call {
     ($service:expr, $caller:expr, $body:expr, $handler:ident, $request:ty) => {{
         let request = <$request as Input>::from_json($body).map_err(KmsError::from)?;
         let response = $service.$handler($caller, request).await?;
-        serde_json::to_vec(&response).map_err(|e| {
+        crate::zeroizing::to_json(&response).map_err(|e| {
             tracing::error!(error = %e, "encoding a response");
             KmsError::Internal
         })?
@@ -294,7 +296,7 @@ macro_rules! call_with_tokens {
             .check_grant_tokens(request.grant_tokens.as_deref())
             .await?;
         let response = $service.$handler($caller, request).await?;
-        serde_json::to_vec(&response).map_err(|e| {
+        crate::zeroizing::to_json(&response).map_err(|e| {
             tracing::error!(error = %e, "encoding a response");
             KmsError::Internal
         })?
@@ -608,7 +610,7 @@ async fn finish(
         error = error.unwrap_or("-"),
         micros = started.elapsed().as_micros() as u64,
     );
-    let mut response = Response::new(Body::from(body));
+    let mut response = Response::new(crate::zeroizing::response_body(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -17,6 +17,7 @@ mod migrate;
 mod service_events;
 mod sts;
 mod test_clock;
+mod zeroizing;
 
 use std::io::Write;
 use std::path::Path;

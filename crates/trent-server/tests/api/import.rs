@@ -47,16 +47,29 @@ for it in json.load(sys.stdin):
 print(json.dumps(out))
 "#;
 
-/// Decrypts Trent's ciphertext blob independently: header (49 bytes: version, key id,
-/// material id) ‖ nonce (12) ‖ ciphertext ‖ tag (16), AES-256-GCM under the material with
-/// AAD = header (no encryption context). Input {key, blob}; prints the plaintext.
+/// Decrypts Trent's ciphertext blob independently. Version 2: header (49 bytes: version,
+/// key id, material id) ‖ salt (32) ‖ nonce (12) ‖ ciphertext ‖ tag (16), AES-256-GCM under
+/// HKDF-SHA-256(salt, material, "trent symmetric ciphertext key" ‖ header) with AAD =
+/// header ‖ salt; version 1: header ‖ nonce ‖ ciphertext ‖ tag, AES-256-GCM under the
+/// material with AAD = header (no encryption context). Input {key, blob}; prints the
+/// plaintext.
 const PY_OPEN_BLOB: &str = r#"
 import sys, json, base64
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 it = json.load(sys.stdin)
 key = base64.b64decode(it['key']); blob = base64.b64decode(it['blob'])
-header, nonce, rest = blob[:49], blob[49:61], blob[61:]
-print(json.dumps(base64.b64encode(AESGCM(key).decrypt(nonce, rest, header)).decode()))
+header = blob[:49]
+if blob[0] == 2:
+    salt, nonce, rest = blob[49:81], blob[81:93], blob[93:]
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+               info=b'trent symmetric ciphertext key' + header).derive(key)
+    aad = header + salt
+else:
+    assert blob[0] == 1
+    nonce, rest, aad = blob[49:61], blob[61:], header
+print(json.dumps(base64.b64encode(AESGCM(key).decrypt(nonce, rest, aad)).decode()))
 "#;
 
 /// HMAC of a message under a key, by Python's `hmac`. Input {key, message, hash}.
