@@ -61,6 +61,9 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (chain, seq))",
     "CREATE INDEX IF NOT EXISTS audit_entries_by_time \
         ON audit_entries (event_time, chain, seq) WHERE kind = 'event'",
+    // Write-ahead intents, for LookupEvents' requests without an outcome.
+    "CREATE INDEX IF NOT EXISTS audit_intents_by_time \
+        ON audit_entries (event_time, chain, seq) WHERE kind = 'intent'",
     "CREATE TABLE IF NOT EXISTS audit_chains (\
         chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
         public_key TEXT NOT NULL, \
@@ -271,7 +274,8 @@ async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
     let exists: bool = sqlx::query_scalar(
         "SELECT to_regclass('audit_entries') IS NOT NULL \
          AND to_regclass('audit_entries_by_time') IS NOT NULL \
-         AND to_regclass('audit_chains') IS NOT NULL",
+         AND to_regclass('audit_chains') IS NOT NULL \
+         AND to_regclass('audit_intents_by_time') IS NOT NULL",
     )
     .fetch_one(&mut *tx)
     .await
@@ -347,6 +351,7 @@ async fn insert(conn: &mut PgConnection, entries: &[SealedEntry]) -> Result<(), 
 fn kind(line: &str) -> &'static str {
     match line.split_once(",\"kind\":\"") {
         Some((_, rest)) if rest.starts_with("digest\"") => "digest",
+        Some((_, rest)) if rest.starts_with("intent\"") => "intent",
         _ => "event",
     }
 }
@@ -447,10 +452,38 @@ impl AuditStore for PgAuditStore {
         end: Option<i64>,
         limit: usize,
     ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
-        let mut sql = String::from(
+        // Outcomes, and intents whose outcome is missing (a request the node did not
+        // finish), merged; cut at `limit` so that the range returned is complete for both.
+        let mut out = self.newest(false, from, start, end, limit).await?;
+        out.extend(self.newest(true, from, start, end, limit).await?);
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+impl PgAuditStore {
+    async fn newest(
+        &self,
+        intents: bool,
+        from: Option<&EventKey>,
+        start: Option<i64>,
+        end: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let mut sql = String::from(if intents {
+            // An intent's outcome follows it in its chain and names the same request id
+            // (or, for a service event, sharedEventID).
+            "SELECT chain, seq, event_time, line FROM audit_entries e \
+             WHERE kind = 'intent' AND event_time IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM audit_entries o \
+                WHERE o.chain = e.chain AND o.seq > e.seq AND o.kind = 'event' \
+                AND strpos(o.line, coalesce(substring(e.line from '\"requestID\":\"[^\"]*\"'), \
+                    substring(e.line from '\"sharedEventID\":\"[^\"]*\"'))) > 0)"
+        } else {
             "SELECT chain, seq, event_time, line FROM audit_entries \
-             WHERE kind = 'event' AND event_time IS NOT NULL",
-        );
+             WHERE kind = 'event' AND event_time IS NOT NULL"
+        });
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -496,7 +529,13 @@ impl AuditStore for PgAuditStore {
             let seq: i64 = row.try_get("seq").map_err(db)?;
             let time: i64 = row.try_get("event_time").map_err(db)?;
             let line: String = row.try_get("line").map_err(db)?;
-            let Some(record) = parse_line(&line).body.and_then(|b| b.record()) else {
+            let body = parse_line(&line).body;
+            let record = if intents {
+                body.and_then(|b| b.intent()).map(crate::unfinished)
+            } else {
+                body.and_then(|b| b.record())
+            };
+            let Some(record) = record else {
                 continue;
             };
             out.push((

@@ -24,6 +24,7 @@ pub mod ops;
 mod rotation;
 mod service;
 mod wrapping_pool;
+pub mod write_ahead;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;
@@ -33,6 +34,7 @@ pub use identity::{
 pub use ids::{is_account_id, is_region};
 pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
+pub use write_ahead::{Intent, WriteAhead};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
 };
