@@ -120,7 +120,8 @@ pub fn records_with_chain(lines: &[StoredLine]) -> Vec<(String, u64, Record)> {
     }
     // An outcome is written by the node that wrote its intent, in the same chain.
     for (at, (chain, seq, record)) in intents {
-        let done = pending_key(&record).is_some_and(|k| outcomes.contains(&(chain.clone(), k.to_owned())));
+        let done =
+            pending_key(&record).is_some_and(|k| outcomes.contains(&(chain.clone(), k.to_owned())));
         if !done {
             out.push((at, (chain, seq, unfinished(record))));
         }

@@ -216,13 +216,21 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
         }
         if body.kind == "intent" {
             report.intents += 1;
-            if let Some(k) = body.intent().as_ref().and_then(|r| crate::pending_key(r).map(str::to_owned)) {
+            if let Some(k) = body
+                .intent()
+                .as_ref()
+                .and_then(|r| crate::pending_key(r).map(str::to_owned))
+            {
                 intents.push((body.chain.clone(), body.seq, k));
             }
         } else if body.kind == "event" {
             report.events += 1;
             summary.events += 1;
-            if let Some(k) = body.record().as_ref().and_then(|r| crate::pending_key(r).map(str::to_owned)) {
+            if let Some(k) = body
+                .record()
+                .as_ref()
+                .and_then(|r| crate::pending_key(r).map(str::to_owned))
+            {
                 outcomes.insert((body.chain.clone(), k));
             }
         } else {

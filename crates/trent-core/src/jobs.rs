@@ -266,7 +266,10 @@ impl KeyService {
 
     pub(crate) async fn emit(&self, event: ServiceEvent) {
         if let Some(sink) = self.events.get() {
-            if let Err(e) = sink.record(event, crate::write_ahead::current_job_id()).await {
+            if let Err(e) = sink
+                .record(event, crate::write_ahead::current_job_id())
+                .await
+            {
                 tracing::error!(error = %e, "cannot record a service event in the audit trail");
             }
         }

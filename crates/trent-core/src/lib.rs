@@ -34,7 +34,7 @@ pub use identity::{
 pub use ids::{is_account_id, is_region};
 pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
-pub use write_ahead::{Intent, WriteAhead};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
 };
+pub use write_ahead::{Intent, WriteAhead};

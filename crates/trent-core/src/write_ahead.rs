@@ -246,7 +246,9 @@ impl Store for WriteAheadStore {
             ..Intent::default()
         })
         .await?;
-        self.inner.delete_alias(account_id, region, alias_name).await
+        self.inner
+            .delete_alias(account_id, region, alias_name)
+            .await
     }
     async fn list_aliases(
         &self,
@@ -364,7 +366,9 @@ impl Store for WriteAheadStore {
             ..Intent::default()
         })
         .await?;
-        self.inner.set_rotation_schedule(key_version, schedule).await
+        self.inner
+            .set_rotation_schedule(key_version, schedule)
+            .await
     }
     async fn rotate_key(
         &self,
@@ -521,7 +525,10 @@ impl Store for WriteAheadStore {
         rotations: &[(i64, MaterialRecord, RotationRecord)],
         next_rotation_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        let ids: Vec<&str> = rotations.iter().map(|(_, m, _)| m.key_id.as_str()).collect();
+        let ids: Vec<&str> = rotations
+            .iter()
+            .map(|(_, m, _)| m.key_id.as_str())
+            .collect();
         let resources = self.key_arns(&ids).await;
         let mut ids: Vec<String> = Vec::new();
         for (_, m, _) in rotations {

@@ -548,7 +548,10 @@ pub fn intent_details(intent: &trent_core::Intent) -> Value {
         details.insert("grantId".into(), g.clone().into());
     }
     if !intent.key_material_ids.is_empty() {
-        details.insert("keyMaterialIds".into(), intent.key_material_ids.clone().into());
+        details.insert(
+            "keyMaterialIds".into(),
+            intent.key_material_ids.clone().into(),
+        );
     }
     serde_json::json!({ "writeAhead": details })
 }
@@ -580,8 +583,7 @@ impl trent_core::WriteAhead for RequestIntents {
     fn intend<'a>(
         &'a self,
         intent: &'a trent_core::Intent,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>
-    {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let mut r = self.template.clone();
             r.event_id = uuid::Uuid::new_v4().hyphenated().to_string();
