@@ -607,3 +607,102 @@ pub(crate) mod testing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use trent_crypto::{FileRootKey, RootKeyProvider};
+    use trent_store::SqliteStore;
+    use trent_wire::CreateKeyRequest;
+
+    use super::testing::Recorder;
+    use super::*;
+    use crate::{BootstrapOptions, Caller, KeyService, KmsError, Principal, ServiceConfig};
+
+    async fn service() -> (KeyService, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let root: Arc<dyn RootKeyProvider> =
+            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let (service, _) = KeyService::open(
+            store,
+            root,
+            Arc::new(crate::SystemClock),
+            ServiceConfig::default(),
+            BootstrapOptions {
+                account_id: "111122223333".into(),
+                admin_access_key_id: None,
+                admin_secret_access_key: None,
+            },
+            |_, _| Ok(()),
+        )
+        .await
+        .unwrap();
+        (service, dir)
+    }
+
+    fn root() -> Caller {
+        Caller {
+            principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIATEST".into(),
+            keys_used: Default::default(),
+            attributes: Default::default(),
+        }
+    }
+
+    async fn key_count(service: &KeyService) -> usize {
+        service
+            .store
+            .list_keys("111122223333", "us-east-1", None, 100)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    #[tokio::test]
+    async fn a_write_outside_a_scope_is_refused() {
+        let (service, _dir) = service().await;
+        let e = service
+            .create_key(&root(), CreateKeyRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, KmsError::Internal), "{e:?}");
+        assert_eq!(key_count(&service).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_intent_writes_nothing() {
+        let (service, _dir) = service().await;
+        let hook = Arc::new(Recorder {
+            refuse: true,
+            ..Recorder::default()
+        });
+        let e = scope(
+            hook,
+            service.create_key(&root(), CreateKeyRequest::default()),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, KmsError::Internal), "{e:?}");
+        assert_eq!(key_count(&service).await, 0);
+    }
+
+    #[tokio::test]
+    async fn the_intent_names_the_generated_ids_before_the_write() {
+        let (service, _dir) = service().await;
+        let hook = Arc::new(Recorder::default());
+        let created = scope(
+            hook.clone(),
+            service.create_key(&root(), CreateKeyRequest::default()),
+        )
+        .await
+        .unwrap();
+        let arn = created.key_metadata.unwrap().arn.unwrap();
+        let intents = hook.intents.lock().clone();
+        assert_eq!(intents.len(), 1, "{intents:?}");
+        assert_eq!(intents[0].change, "create_key");
+        assert_eq!(intents[0].resources, vec![arn]);
+        assert_eq!(intents[0].key_material_ids.len(), 1);
+    }
+}
