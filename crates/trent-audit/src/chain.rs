@@ -44,6 +44,17 @@ pub fn event_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> 
     )
 }
 
+/// The canonical body of an intent entry (write-ahead): the record of a change about to
+/// be made, written before it is made. Its outcome follows as an event entry naming the
+/// same request (see [`crate::pending_key`]).
+pub fn intent_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
+    let chain = Value::String(chain.to_owned());
+    format!(
+        "{{\"v\":{FORMAT_VERSION},\"chain\":{chain},\"seq\":{seq},\"prev\":\"{}\",\"kind\":\"intent\",\"record\":{record_json}}}",
+        hex::encode(prev)
+    )
+}
+
 pub fn digest_body(chain: &str, seq: u64, prev: &[u8; 32], digest_json: &str) -> String {
     let chain = Value::String(chain.to_owned());
     format!(
@@ -109,7 +120,21 @@ pub fn parse_line(line: &str) -> ParsedLine {
 }
 
 impl EntryBody {
+    /// The record of an event entry (an outcome); `None` for intents and digests.
     pub fn record(&self) -> Option<crate::Record> {
+        if self.kind != "event" {
+            return None;
+        }
+        self.record
+            .as_ref()
+            .and_then(|r| serde_json::from_value(r.clone()).ok())
+    }
+
+    /// The record of an intent entry (a change about to be made).
+    pub fn intent(&self) -> Option<crate::Record> {
+        if self.kind != "intent" {
+            return None;
+        }
         self.record
             .as_ref()
             .and_then(|r| serde_json::from_value(r.clone()).ok())

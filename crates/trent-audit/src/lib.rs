@@ -71,26 +71,62 @@ impl From<std::io::Error> for AuditError {
     }
 }
 
+/// The `errorCode` an intent without an outcome is shown with (export, LookupEvents): the
+/// process stopped after recording the intent and before recording the outcome, so the
+/// change it names may or may not have been made.
+pub const OUTCOME_UNKNOWN: &str = "OutcomeUnknown";
+const OUTCOME_UNKNOWN_MESSAGE: &str = "The outcome of this request was not recorded: the server stopped after recording its intent (write-ahead) and before its outcome. The change it names may have been made.";
+
+/// What ties an intent to its outcome: the request id of a request, the `sharedEventID` of
+/// a service event.
+pub fn pending_key(r: &Record) -> Option<&str> {
+    r.request_id.as_deref().or(r.shared_event_id.as_deref())
+}
+
+/// An intent whose outcome is not in the trail, as it is shown: marked with
+/// [`OUTCOME_UNKNOWN`].
+pub fn unfinished(mut r: Record) -> Record {
+    r.error_code = Some(OUTCOME_UNKNOWN.to_owned());
+    r.error_message = Some(OUTCOME_UNKNOWN_MESSAGE.to_owned());
+    r
+}
+
 /// Every record of stored lines, in chain order per line, with its sequence number
-/// (digests and unreadable lines skipped).
+/// (digests and unreadable lines skipped): every outcome, and every intent whose outcome
+/// is missing (see [`unfinished`]).
 pub fn records(lines: &[StoredLine]) -> Vec<(u64, Record)> {
-    lines
-        .iter()
-        .filter_map(|l| {
-            let body = parse_line(&l.line).body?;
-            Some((body.seq, body.record()?))
-        })
+    records_with_chain(lines)
+        .into_iter()
+        .map(|(_, seq, r)| (seq, r))
         .collect()
 }
 
 /// As [`records`], with each record's chain.
 pub fn records_with_chain(lines: &[StoredLine]) -> Vec<(String, u64, Record)> {
-    lines
-        .iter()
-        .filter_map(|l| {
-            let body = parse_line(&l.line).body?;
-            let record = body.record()?;
-            Some((body.chain, body.seq, record))
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut intents = Vec::new();
+    let mut outcomes = std::collections::HashSet::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(body) = parse_line(&l.line).body else {
+            continue;
+        };
+        if let Some(record) = body.record() {
+            if let Some(k) = pending_key(&record) {
+                outcomes.insert((body.chain.clone(), k.to_owned()));
+            }
+            out.push((i, (body.chain, body.seq, record)));
+        } else if let Some(record) = body.intent() {
+            intents.push((i, (body.chain, body.seq, record)));
+        }
+    }
+    // An outcome is written by the node that wrote its intent, in the same chain.
+    for (at, (chain, seq, record)) in intents {
+        let done =
+            pending_key(&record).is_some_and(|k| outcomes.contains(&(chain.clone(), k.to_owned())));
+        if !done {
+            out.push((at, (chain, seq, unfinished(record))));
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, r)| r).collect()
 }

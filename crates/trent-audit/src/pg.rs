@@ -65,6 +65,9 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (chain, seq))",
     "CREATE INDEX IF NOT EXISTS audit_entries_by_time \
         ON audit_entries (event_time, chain, seq) WHERE kind = 'event'",
+    // Write-ahead intents, for LookupEvents' requests without an outcome.
+    "CREATE INDEX IF NOT EXISTS audit_intents_by_time \
+        ON audit_entries (event_time, chain, seq) WHERE kind = 'intent'",
     "CREATE TABLE IF NOT EXISTS audit_chains (\
         chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
         public_key TEXT NOT NULL, \
@@ -326,6 +329,7 @@ async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
     let exists: bool = sqlx::query_scalar(
         "SELECT to_regclass('audit_entries') IS NOT NULL \
          AND to_regclass('audit_chains') IS NOT NULL \
+         AND to_regclass('audit_intents_by_time') IS NOT NULL \
          AND (SELECT bool_and(to_regclass(i) IS NOT NULL) FROM unnest($1::text[]) AS i)",
     )
     .bind(INDEXES)
@@ -403,6 +407,7 @@ async fn insert(conn: &mut PgConnection, entries: &[SealedEntry]) -> Result<(), 
 fn kind(line: &str) -> &'static str {
     match line.split_once(",\"kind\":\"") {
         Some((_, rest)) if rest.starts_with("digest\"") => "digest",
+        Some((_, rest)) if rest.starts_with("intent\"") => "intent",
         _ => "event",
     }
 }
@@ -508,7 +513,7 @@ impl AuditStore for PgAuditStore {
             start,
             end,
         };
-        self.select_events(from, &query, limit).await
+        self.newest(from, &query, limit).await
     }
 
     async fn events_matching(
@@ -517,24 +522,50 @@ impl AuditStore for PgAuditStore {
         query: &Query,
         limit: usize,
     ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
-        self.select_events(from, query, limit).await
+        self.newest(from, query, limit).await
     }
 }
 
 impl PgAuditStore {
-    /// Events in `query`'s time range (and of its attribute's value, where that attribute
-    /// is indexed), at or before `from`, newest first, at most `limit`.
-    async fn select_events(
+    /// Outcomes, and intents whose outcome is missing (a request the node did not
+    /// finish), merged; cut at `limit` so that the range returned is complete for both.
+    async fn newest(
         &self,
         from: Option<&EventKey>,
         q: &Query,
         limit: usize,
     ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
+        let mut out = self.select_events(false, from, q, limit).await?;
+        out.extend(self.select_events(true, from, q, limit).await?);
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Events (or, with `intents`, intents without an outcome) in `query`'s time range
+    /// (and of its attribute's value, where that attribute is indexed), at or before
+    /// `from`, newest first, at most `limit`.
+    async fn select_events(
+        &self,
+        intents: bool,
+        from: Option<&EventKey>,
+        q: &Query,
+        limit: usize,
+    ) -> Result<Vec<(EventKey, crate::Record)>, AuditError> {
         let (start, end) = (q.start, q.end);
-        let mut sql = String::from(
+        let mut sql = String::from(if intents {
+            // An intent's outcome follows it in its chain and names the same request id
+            // (or, for a service event, sharedEventID).
+            "SELECT chain, seq, event_time, line FROM audit_entries e \
+             WHERE kind = 'intent' AND event_time IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM audit_entries o \
+                WHERE o.chain = e.chain AND o.seq > e.seq AND o.kind = 'event' \
+                AND strpos(o.line, coalesce(substring(e.line from '\"requestID\":\"[^\"]*\"'), \
+                    substring(e.line from '\"sharedEventID\":\"[^\"]*\"'))) > 0)"
+        } else {
             "SELECT chain, seq, event_time, line FROM audit_entries \
-             WHERE kind = 'event' AND event_time IS NOT NULL",
-        );
+             WHERE kind = 'event' AND event_time IS NOT NULL"
+        });
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -591,7 +622,13 @@ impl PgAuditStore {
             let seq: i64 = row.try_get("seq").map_err(db)?;
             let time: i64 = row.try_get("event_time").map_err(db)?;
             let line: String = row.try_get("line").map_err(db)?;
-            let Some(record) = parse_line(&line).body.and_then(|b| b.record()) else {
+            let body = parse_line(&line).body;
+            let record = if intents {
+                body.and_then(|b| b.intent()).map(crate::unfinished)
+            } else {
+                body.and_then(|b| b.record())
+            };
+            let Some(record) = record else {
                 continue;
             };
             out.push((

@@ -126,6 +126,12 @@ pub struct Report {
     pub undigested: Vec<(String, u64, u64)>,
     /// Per chain, in chain order: what it holds and how many problems it has.
     pub summaries: Vec<ChainSummary>,
+    /// Intents (write-ahead entries) in the trail.
+    pub intents: usize,
+    /// Intents without an outcome (chain, seq, request id or sharedEventID): requests the
+    /// process did not finish (it stopped in between). A note, not a problem: the trail
+    /// still names what each may have changed.
+    pub unfinished: Vec<(String, u64, String)>,
 }
 
 /// One chain's part of a [`Report`].
@@ -177,6 +183,8 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
     };
     let mut chains: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     let mut summaries: BTreeMap<String, ChainSummary> = BTreeMap::new();
+    let mut intents = Vec::new();
+    let mut outcomes = std::collections::HashSet::new();
     for l in lines {
         let parsed = parse_line(&l.line);
         let Some(body) = parsed.body.clone() else {
@@ -206,10 +214,25 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
             });
             summary.problems += 1;
         }
-        let is_event = body.kind == "event";
-        if is_event {
+        if body.kind == "intent" {
+            report.intents += 1;
+            if let Some(k) = body
+                .intent()
+                .as_ref()
+                .and_then(|r| crate::pending_key(r).map(str::to_owned))
+            {
+                intents.push((body.chain.clone(), body.seq, k));
+            }
+        } else if body.kind == "event" {
             report.events += 1;
             summary.events += 1;
+            if let Some(k) = body
+                .record()
+                .as_ref()
+                .and_then(|r| crate::pending_key(r).map(str::to_owned))
+            {
+                outcomes.insert((body.chain.clone(), k));
+            }
         } else {
             report.digests += 1;
             summary.digests += 1;
@@ -240,6 +263,10 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
         report.chains.push(chain);
     }
     report.summaries = summaries.into_values().collect();
+    report.unfinished = intents
+        .into_iter()
+        .filter(|(chain, _, k)| !outcomes.contains(&(chain.clone(), k.clone())))
+        .collect();
     report
 }
 

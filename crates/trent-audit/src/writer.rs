@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::chain::{digest_body, event_body, seal, SealedEntry, GENESIS};
+use crate::chain::{digest_body, event_body, intent_body, seal, SealedEntry, GENESIS};
 use crate::record::{event_time, Record};
 use crate::signing::{Digest, Signer};
 use crate::store::AuditStore;
@@ -44,6 +44,8 @@ const MAX_BATCH: usize = 8192;
 
 enum Command {
     Event {
+        /// An intent (write-ahead) rather than an outcome.
+        intent: bool,
         json: String,
         /// The record's `eventTime`, in Unix seconds.
         time: Option<i64>,
@@ -111,12 +113,28 @@ impl AuditLog {
     /// Records an event, within the trail's bounds (see [`Record::bounded`]); returns once
     /// it is durable.
     pub async fn record(&self, record: &Record) -> Result<(), AuditError> {
+        self.append(record, false).await
+    }
+
+    /// Records the intent of a change (write-ahead: before the change is made); returns
+    /// once it is durable. The change's outcome is then recorded with [`AuditLog::record`]
+    /// under the same request id (or, for a service event, the same `sharedEventID`).
+    pub async fn record_intent(&self, record: &Record) -> Result<(), AuditError> {
+        self.append(record, true).await
+    }
+
+    async fn append(&self, record: &Record, intent: bool) -> Result<(), AuditError> {
         let record = record.clone().bounded();
         let json = serde_json::to_string(&record).map_err(|_| AuditError::Encode)?;
         let time = crate::record::parse_event_time(&record.event_time);
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Command::Event { json, time, done })
+            .send(Command::Event {
+                intent,
+                json,
+                time,
+                done,
+            })
             .map_err(|_| AuditError::Closed)?;
         wait.await.map_err(|_| AuditError::Closed)?
     }
@@ -216,12 +234,18 @@ impl Writer {
         let saved = (self.undigested_from, self.last_signature.clone());
         for c in commands {
             match c {
-                Command::Event { json, time, done } => {
-                    let mut e = seal(
-                        &self.chain,
-                        self.next_seq,
-                        event_body(&self.chain, self.next_seq, &self.prev, &json),
-                    );
+                Command::Event {
+                    intent,
+                    json,
+                    time,
+                    done,
+                } => {
+                    let body = if intent {
+                        intent_body(&self.chain, self.next_seq, &self.prev, &json)
+                    } else {
+                        event_body(&self.chain, self.next_seq, &self.prev, &json)
+                    };
+                    let mut e = seal(&self.chain, self.next_seq, body);
                     e.event_time = time;
                     self.push(&mut entries, e);
                     waiters.push(done);

@@ -418,7 +418,10 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let created = service.create_key(&root(A), req).await.unwrap();
+        let hook = std::sync::Arc::new(crate::write_ahead::testing::Recorder::default());
+        let created = crate::write_ahead::scope(hook, service.create_key(&root(A), req))
+            .await
+            .unwrap();
         created.key_metadata.unwrap().arn.unwrap()
     }
 

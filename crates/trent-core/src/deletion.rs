@@ -28,7 +28,10 @@ impl KeyService {
                     .map_err(internal("listing due deletions"))
             },
             |key_id: &String| key_id.clone(),
-            |key_id: String| async move { self.delete_if_due(&key_id).await },
+            |key_id: String| async move {
+                self.as_job("DeleteKey", self.delete_if_due(&key_id))
+                    .await
+            },
         )
         .await
     }

@@ -397,7 +397,13 @@ impl KeyService {
                     .map_err(internal("listing expired key material"))
             },
             |m: &ImportedMaterialRecord| m.key_id.clone(),
-            |m: ImportedMaterialRecord| async move { self.expire_one(&m.key_id, &m.material_id).await },
+            |m: ImportedMaterialRecord| async move {
+                self.as_job(
+                    "DeleteExpiredKeyMaterial",
+                    self.expire_one(&m.key_id, &m.material_id),
+                )
+                .await
+            },
         )
         .await
     }

@@ -61,10 +61,44 @@ pub enum ServiceEvent {
 
 /// Where service events go (the server's audit trail).
 pub trait ServiceEventSink: Send + Sync {
+    /// Records what a job did. `job_id` is the id the job's intent was recorded with
+    /// (see [`ServiceEventSink::intend`]); `None` for an event of a request (RotateKey of
+    /// RotateKeyOnDemand), whose intent names the request.
     fn record(
         &self,
         event: ServiceEvent,
+        job_id: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>>;
+
+    /// Records, durably, the intent of a change a job is about to make (write-ahead, see
+    /// [`crate::write_ahead`]): `event_name` is the service event it will be recorded as,
+    /// `job_id` what ties the intent to that event.
+    fn intend<'a>(
+        &'a self,
+        event_name: &'static str,
+        job_id: &'a str,
+        intent: &'a crate::Intent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// The write-ahead hook of one change of a job: its intents go to the sink under one id.
+struct JobHook {
+    sink: Arc<dyn ServiceEventSink>,
+    event_name: &'static str,
+    job_id: String,
+}
+
+impl crate::WriteAhead for JobHook {
+    fn intend<'a>(
+        &'a self,
+        intent: &'a crate::Intent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        self.sink.intend(self.event_name, &self.job_id, intent)
+    }
+
+    fn job_id(&self) -> Option<&str> {
+        Some(&self.job_id)
+    }
 }
 
 /// The running jobs; [`JobsHandle::shutdown`] stops them and flushes what is pending.
@@ -215,9 +249,27 @@ impl KeyService {
     /// How long a lease of a dead holder can block the jobs.
     pub const JOB_LEASE_TTL: Duration = LEASE_TTL;
 
+    /// Runs one change of a job (`event_name`: the service event it is recorded as) with
+    /// its write-ahead hook: its writes are refused unless their intent is recorded
+    /// first, and without a sink (no audit trail) they are refused.
+    pub(crate) async fn as_job<F: Future>(&self, event_name: &'static str, work: F) -> F::Output {
+        let Some(sink) = self.events.get() else {
+            return work.await;
+        };
+        let hook = Arc::new(JobHook {
+            sink: sink.clone(),
+            event_name,
+            job_id: uuid::Uuid::new_v4().hyphenated().to_string(),
+        });
+        crate::write_ahead::scope(hook, work).await
+    }
+
     pub(crate) async fn emit(&self, event: ServiceEvent) {
         if let Some(sink) = self.events.get() {
-            if let Err(e) = sink.record(event).await {
+            if let Err(e) = sink
+                .record(event, crate::write_ahead::current_job_id())
+                .await
+            {
                 tracing::error!(error = %e, "cannot record a service event in the audit trail");
             }
         }

@@ -24,6 +24,7 @@ pub mod ops;
 mod rotation;
 mod service;
 mod wrapping_pool;
+pub mod write_ahead;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;
@@ -36,3 +37,4 @@ pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
 };
+pub use write_ahead::{Intent, WriteAhead};

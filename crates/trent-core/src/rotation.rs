@@ -186,7 +186,7 @@ impl KeyService {
             },
             |s: &RotationSchedule| s.key_id.clone(),
             |s: RotationSchedule| async move {
-                self.rotate(
+                let rotation = self.rotate(
                     &s.key_id,
                     RotationType::Automatic,
                     |record, schedule, now| {
@@ -210,8 +210,8 @@ impl KeyService {
                         }
                         Ok(Some(Some(following)))
                     },
-                )
-                .await
+                );
+                self.as_job("RotateKey", rotation).await
             },
         )
         .await

@@ -184,7 +184,8 @@ impl KeyService {
             }
         });
         let service = KeyService {
-            store,
+            // Every write of a KMS resource is announced to the audit trail first.
+            store: Arc::new(crate::write_ahead::WriteAheadStore::new(store)),
             root,
             clock,
             cache,

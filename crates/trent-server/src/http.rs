@@ -259,10 +259,21 @@ async fn pipeline(
         .ok_or(WireFailure::bare(ErrorCode::UnknownOperationException))?;
     facts.operation = Some(op);
     facts.note_request(op.name(), &body);
+    if op.is_read_only() {
+        let Some(caller) = facts.caller.as_ref() else {
+            return Err(KmsError::Internal.into());
+        };
+        return Ok(dispatch(&state.service, caller, op, &body).await?);
+    }
+    // A state-changing operation: each of its writes is recorded in the trail (an
+    // intent naming this request) before the store sees it; a write whose intent cannot
+    // be recorded is refused (KMSInternalException) and changes nothing.
+    let intents = Arc::new(crate::audit::RequestIntents::new(&state.audit, facts));
     let Some(caller) = facts.caller.as_ref() else {
         return Err(KmsError::Internal.into());
     };
-    Ok(dispatch(&state.service, caller, op, &body).await?)
+    let work = dispatch(&state.service, caller, op, &body);
+    Ok(trent_core::write_ahead::scope(intents, work).await?)
 }
 
 /// SigV4 error types as the wire knows them.

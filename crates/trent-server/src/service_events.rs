@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use trent_audit::{AuditLog, Record};
-use trent_core::{ServiceEvent, ServiceEventSink};
+use trent_audit::{AuditLog, Record, Resource};
+use trent_core::{Intent, ServiceEvent, ServiceEventSink};
 
 /// The sink the key service's jobs write to.
 pub struct AuditEvents {
@@ -84,12 +84,50 @@ impl ServiceEventSink for AuditEvents {
     fn record(
         &self,
         event: ServiceEvent,
+        job_id: Option<String>,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
+            let mut record = record_of(&event);
+            // The id the job's intent was recorded with: CloudTrail's sharedEventID ties
+            // events "from the same AWS action".
+            record.shared_event_id = job_id;
+            self.log.record(&record).await.map_err(|e| e.to_string())
+        })
+    }
+
+    /// The intent of a job's change: the service event it will be, without its outcome,
+    /// with the job's id as `sharedEventID`.
+    fn intend<'a>(
+        &'a self,
+        event_name: &'static str,
+        job_id: &'a str,
+        intent: &'a Intent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let first = intent.resources.first().map(String::as_str).unwrap_or("");
+            // arn:PARTITION:kms:REGION:ACCOUNT:...
+            let mut parts = first.split(':').skip(3);
+            let region = parts.next().unwrap_or("");
+            let account = parts.next().unwrap_or("");
+            let mut record =
+                Record::service_event(event_name, account, region, first, None, now_millis());
+            record.resources = intent
+                .resources
+                .iter()
+                .filter_map(|a| Resource::kms(a))
+                .collect();
+            record.additional_event_data = Some(crate::audit::intent_details(intent));
+            record.shared_event_id = Some(job_id.to_owned());
             self.log
-                .record(&record_of(&event))
+                .record_intent(&record)
                 .await
                 .map_err(|e| e.to_string())
         })
     }
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

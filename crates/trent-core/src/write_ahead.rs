@@ -1,0 +1,708 @@
+//! Write-ahead audit: no change reaches the store before a durable record of it is in the
+//! audit trail.
+//!
+//! Every write of the key service goes through [`WriteAheadStore`], which wraps the store
+//! the service was opened on. Before it hands a write to the store it asks the
+//! [`WriteAhead`] hook of the task it runs in to record the *intent*: the change (the
+//! store operation), and the resources it creates or changes (key and alias ARNs, grant
+//! ids, key material ids: every id is generated before the write, so the intent names
+//! them). The hook belongs to whoever started the work: the HTTP pipeline installs one per
+//! state-changing request (naming its request id and principal), the background jobs one
+//! per change they make. It is installed with [`scope`], a task-local, so that no
+//! operation can write without one: a write made outside a scope, or whose intent cannot
+//! be recorded, is refused before the store sees it, and the caller gets
+//! `KMSInternalException`.
+//!
+//! The outcome (the request's CloudTrail event, or the job's service event) is recorded
+//! after the change, as before; an intent without an outcome is a request the process did
+//! not finish (a crash), and the trail still names what it may have changed.
+//!
+//! Writes that change no KMS resource are not announced: leases (coordination), the
+//! deployment's metadata and first administrator (bootstrap, before the trail is open),
+//! and the last-usage records (a flush of what the trail already recorded).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use trent_store::{
+    AccessKeyRecord, AliasRecord, ChangeStream, CreateGrantOutcome, GrantLimits, GrantRecord,
+    ImportedMaterialRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord,
+    RotationRecord, RotationSchedule, Store, StoreError,
+};
+
+/// One intended change, as the trail records it before the change is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Intent {
+    /// The store operation about to run (`create_key`, `update_key`, `delete_grant`, ...).
+    pub change: &'static str,
+    /// The ARNs of the keys and aliases it creates or changes.
+    pub resources: Vec<String>,
+    /// The grant it creates or deletes, if any.
+    pub grant_id: Option<String>,
+    /// The key materials it adds or changes, if any.
+    pub key_material_ids: Vec<String>,
+}
+
+/// Records intents, durably, before their change is made (the audit trail).
+pub trait WriteAhead: Send + Sync {
+    /// Returns once the intent is durable; an error refuses the change.
+    fn intend<'a>(
+        &'a self,
+        intent: &'a Intent,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+    /// The id tying a background job's intents to its service event (`None` for a
+    /// request: its request id does).
+    fn job_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+tokio::task_local! {
+    static HOOK: Arc<dyn WriteAhead>;
+}
+
+/// Runs `work` with `hook` recording the intent of every write it makes.
+pub async fn scope<F: Future>(hook: Arc<dyn WriteAhead>, work: F) -> F::Output {
+    HOOK.scope(hook, work).await
+}
+
+/// The job id of the hook of the current task, if it is a job's.
+pub(crate) fn current_job_id() -> Option<String> {
+    HOOK.try_with(|h| h.job_id().map(str::to_owned))
+        .ok()
+        .flatten()
+}
+
+/// Why a write was refused before it reached the store.
+#[derive(Debug, thiserror::Error)]
+pub enum IntentError {
+    #[error("a write outside any write-ahead scope was refused ({0})")]
+    NoScope(&'static str),
+    #[error("the intent of {change} could not be recorded: {reason}")]
+    NotRecorded {
+        change: &'static str,
+        reason: String,
+    },
+}
+
+fn refused(e: IntentError) -> StoreError {
+    tracing::error!(error = %e, "write refused: its intent is not in the audit trail");
+    StoreError::Backend(Box::new(e))
+}
+
+/// The store of the key service: reads go straight through, every write of a KMS resource
+/// is announced to the task's [`WriteAhead`] hook first.
+pub(crate) struct WriteAheadStore {
+    inner: Arc<dyn Store>,
+}
+
+impl WriteAheadStore {
+    pub(crate) fn new(inner: Arc<dyn Store>) -> Self {
+        WriteAheadStore { inner }
+    }
+
+    async fn intend(&self, intent: Intent) -> Result<(), StoreError> {
+        let hook = HOOK
+            .try_with(Arc::clone)
+            .map_err(|_| refused(IntentError::NoScope(intent.change)))?;
+        hook.intend(&intent).await.map_err(|reason| {
+            refused(IntentError::NotRecorded {
+                change: intent.change,
+                reason,
+            })
+        })
+    }
+
+    /// The ARN of a stored key, for an intent that names the key by its storage id. A key
+    /// that cannot be read is named by that id: the write then fails on its own
+    /// (`NotFound`), and the intent still says what was attempted.
+    async fn key_arn(&self, key_id: &str) -> String {
+        match self.inner.key(key_id).await {
+            Ok(Some(k)) => k.arn,
+            _ => key_id.to_owned(),
+        }
+    }
+
+    async fn key_arns(&self, key_ids: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for id in key_ids {
+            let arn = self.key_arn(id).await;
+            if !out.contains(&arn) {
+                out.push(arn);
+            }
+        }
+        out
+    }
+}
+
+fn alias_arn(alias: &AliasRecord) -> String {
+    crate::ids::alias_arn(&alias.region, &alias.account_id, &alias.alias_name)
+}
+
+#[async_trait]
+impl Store for WriteAheadStore {
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.meta(name).await
+    }
+    async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        // Deployment metadata at first start (no KMS resource; the trail is not open yet).
+        self.inner.init_meta(name, value).await
+    }
+
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        material: Option<&MaterialRecord>,
+    ) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "create_key",
+            resources: vec![key.arn.clone()],
+            key_material_ids: material.iter().map(|m| m.material_id.clone()).collect(),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.create_key(key, material).await
+    }
+    async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.inner.key(key_id).await
+    }
+    async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
+        self.intend(Intent {
+            change: "update_key",
+            resources: vec![key.arn.clone()],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.update_key(key).await
+    }
+    async fn list_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        after_key_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.inner
+            .list_keys(account_id, region, after_key_id, limit)
+            .await
+    }
+    async fn add_material(&self, material: &MaterialRecord) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "add_material",
+            resources: vec![self.key_arn(&material.key_id).await],
+            key_material_ids: vec![material.material_id.clone()],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.add_material(material).await
+    }
+    async fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>, StoreError> {
+        self.inner.materials(key_id).await
+    }
+
+    async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let mut resources = vec![alias_arn(alias)];
+        resources.extend(self.key_arns(&[alias.target_key_id.as_str()]).await);
+        self.intend(Intent {
+            change: "create_alias",
+            resources,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.create_alias(alias).await
+    }
+    async fn alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<Option<AliasRecord>, StoreError> {
+        self.inner.alias(account_id, region, alias_name).await
+    }
+    async fn update_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
+        let mut resources = vec![alias_arn(alias)];
+        resources.extend(self.key_arns(&[alias.target_key_id.as_str()]).await);
+        self.intend(Intent {
+            change: "update_alias",
+            resources,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.update_alias(alias).await
+    }
+    async fn delete_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        alias_name: &str,
+    ) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "delete_alias",
+            resources: vec![crate::ids::alias_arn(region, account_id, alias_name)],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .delete_alias(account_id, region, alias_name)
+            .await
+    }
+    async fn list_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        target_key_id: Option<&str>,
+        after_alias_name: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AliasRecord>, StoreError> {
+        self.inner
+            .list_aliases(account_id, region, target_key_id, after_alias_name, limit)
+            .await
+    }
+
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> Result<(), StoreError> {
+        // The first administrator, at first start (before the trail is open).
+        self.inner.put_access_key(key).await
+    }
+    async fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        self.inner.access_key(access_key_id).await
+    }
+    async fn access_keys(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        self.inner.access_keys().await
+    }
+
+    async fn create_grant(
+        &self,
+        grant: &GrantRecord,
+        limits: GrantLimits,
+    ) -> Result<CreateGrantOutcome, StoreError> {
+        self.intend(Intent {
+            change: "create_grant",
+            resources: vec![grant.key_arn.clone()],
+            grant_id: Some(grant.grant_id.clone()),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.create_grant(grant, limits).await
+    }
+    async fn grant(&self, key_id: &str, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        self.inner.grant(key_id, grant_id).await
+    }
+    async fn list_grants(
+        &self,
+        key_id: &str,
+        grantee_principal: Option<&str>,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        self.inner
+            .list_grants(key_id, grantee_principal, after_grant_id, limit)
+            .await
+    }
+    async fn list_retirable_grants(
+        &self,
+        retiring_principal: &str,
+        region: &str,
+        after_grant_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        self.inner
+            .list_retirable_grants(retiring_principal, region, after_grant_id, limit)
+            .await
+    }
+    async fn delete_grant(&self, key_id: &str, grant_id: &str) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "delete_grant",
+            resources: vec![self.key_arn(key_id).await],
+            grant_id: Some(grant_id.to_owned()),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.delete_grant(key_id, grant_id).await
+    }
+
+    async fn subscribe(&self) -> Result<ChangeStream, StoreError> {
+        self.inner.subscribe().await
+    }
+
+    // Leases coordinate the nodes' background jobs; they change no KMS resource.
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.try_acquire_lease(name, holder, ttl).await
+    }
+    async fn renew_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.renew_lease(name, holder, ttl).await
+    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+
+    async fn rotation_schedule(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<RotationSchedule>, StoreError> {
+        self.inner.rotation_schedule(key_id).await
+    }
+    async fn set_rotation_schedule(
+        &self,
+        key_version: i64,
+        schedule: &RotationSchedule,
+    ) -> Result<i64, StoreError> {
+        self.intend(Intent {
+            change: "set_rotation_schedule",
+            resources: vec![self.key_arn(&schedule.key_id).await],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .set_rotation_schedule(key_version, schedule)
+            .await
+    }
+    async fn rotate_key(
+        &self,
+        key_version: i64,
+        material: &MaterialRecord,
+        rotation: &RotationRecord,
+        next_rotation_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.intend(Intent {
+            change: "rotate_key",
+            resources: vec![self.key_arn(&material.key_id).await],
+            key_material_ids: vec![material.material_id.clone()],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .rotate_key(key_version, material, rotation, next_rotation_at)
+            .await
+    }
+    async fn material_history(
+        &self,
+        key_id: &str,
+        rotations_only: bool,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<MaterialHistoryEntry>, StoreError> {
+        self.inner
+            .material_history(key_id, rotations_only, after_seq, limit)
+            .await
+    }
+    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError> {
+        self.inner.count_rotations(key_id, rotation_type).await
+    }
+    async fn rotations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<RotationSchedule>, StoreError> {
+        self.inner.rotations_due(now, limit).await
+    }
+    async fn deletions_due(&self, now: i64, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.inner.deletions_due(now, limit).await
+    }
+    async fn delete_key(&self, key_id: &str, key_version: i64) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "delete_key",
+            resources: vec![self.key_arn(key_id).await],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.delete_key(key_id, key_version).await
+    }
+    async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError> {
+        // A flush of uses whose events are already in the trail.
+        self.inner.record_key_usage(usage).await
+    }
+    async fn key_last_usage(&self, key_id: &str) -> Result<Option<KeyUsageRecord>, StoreError> {
+        self.inner.key_last_usage(key_id).await
+    }
+
+    async fn imported_materials(
+        &self,
+        key_id: &str,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        self.inner.imported_materials(key_id).await
+    }
+    async fn put_imported_material(
+        &self,
+        key: &KeyRecord,
+        material: &ImportedMaterialRecord,
+    ) -> Result<KeyRecord, StoreError> {
+        self.intend(Intent {
+            change: "put_imported_material",
+            resources: vec![key.arn.clone()],
+            key_material_ids: vec![material.material_id.clone()],
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.put_imported_material(key, material).await
+    }
+    async fn put_imported_materials(
+        &self,
+        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut ids: Vec<String> = Vec::new();
+        for m in writes.iter().flat_map(|(_, m)| m) {
+            if !ids.contains(&m.material_id) {
+                ids.push(m.material_id.clone());
+            }
+        }
+        self.intend(Intent {
+            change: "put_imported_materials",
+            resources: writes.iter().map(|(k, _)| k.arn.clone()).collect(),
+            key_material_ids: ids,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.put_imported_materials(writes).await
+    }
+    async fn import_expirations_due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
+        self.inner.import_expirations_due(now, limit).await
+    }
+
+    async fn multi_region_keys(&self, mrk_id: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.inner.multi_region_keys(mrk_id).await
+    }
+    async fn create_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[MaterialRecord],
+        rotations: &[RotationRecord],
+    ) -> Result<i64, StoreError> {
+        let mut resources = vec![key.arn.clone()];
+        resources.extend(self.key_arns(&[source_key_id]).await);
+        self.intend(Intent {
+            change: "create_replica_key",
+            resources,
+            key_material_ids: materials.iter().map(|m| m.material_id.clone()).collect(),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .create_replica_key(source_key_id, source_version, key, materials, rotations)
+            .await
+    }
+    async fn create_imported_replica_key(
+        &self,
+        source_key_id: &str,
+        source_version: i64,
+        key: &KeyRecord,
+        materials: &[ImportedMaterialRecord],
+    ) -> Result<i64, StoreError> {
+        let mut resources = vec![key.arn.clone()];
+        resources.extend(self.key_arns(&[source_key_id]).await);
+        self.intend(Intent {
+            change: "create_imported_replica_key",
+            resources,
+            key_material_ids: materials.iter().map(|m| m.material_id.clone()).collect(),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .create_imported_replica_key(source_key_id, source_version, key, materials)
+            .await
+    }
+    async fn rotate_keys(
+        &self,
+        rotations: &[(i64, MaterialRecord, RotationRecord)],
+        next_rotation_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<&str> = rotations
+            .iter()
+            .map(|(_, m, _)| m.key_id.as_str())
+            .collect();
+        let resources = self.key_arns(&ids).await;
+        let mut ids: Vec<String> = Vec::new();
+        for (_, m, _) in rotations {
+            if !ids.contains(&m.material_id) {
+                ids.push(m.material_id.clone());
+            }
+        }
+        self.intend(Intent {
+            change: "rotate_keys",
+            resources,
+            key_material_ids: ids,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.rotate_keys(rotations, next_rotation_at).await
+    }
+    async fn update_keys(
+        &self,
+        keys: &[KeyRecord],
+        schedule_from: &str,
+        schedule_to: &str,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.intend(Intent {
+            change: "update_keys",
+            resources: keys.iter().map(|k| k.arn.clone()).collect(),
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .update_keys(keys, schedule_from, schedule_to)
+            .await
+    }
+    async fn delete_key_and_update(
+        &self,
+        key_id: &str,
+        key_version: i64,
+        update: Option<&KeyRecord>,
+    ) -> Result<(), StoreError> {
+        let mut resources = vec![self.key_arn(key_id).await];
+        resources.extend(update.map(|k| k.arn.clone()));
+        self.intend(Intent {
+            change: "delete_key_and_update",
+            resources,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner
+            .delete_key_and_update(key_id, key_version, update)
+            .await
+    }
+}
+
+/// A hook for tests: records every intent it is given, or refuses them all.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    #[derive(Default)]
+    pub(crate) struct Recorder {
+        pub intents: parking_lot::Mutex<Vec<Intent>>,
+        pub refuse: bool,
+    }
+
+    impl WriteAhead for Recorder {
+        fn intend<'a>(
+            &'a self,
+            intent: &'a Intent,
+        ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+            Box::pin(async move {
+                if self.refuse {
+                    return Err("refused by the test".into());
+                }
+                self.intents.lock().push(intent.clone());
+                Ok(())
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use trent_crypto::{FileRootKey, RootKeyProvider};
+    use trent_store::SqliteStore;
+    use trent_wire::CreateKeyRequest;
+
+    use super::testing::Recorder;
+    use super::*;
+    use crate::{BootstrapOptions, Caller, KeyService, KmsError, Principal, ServiceConfig};
+
+    async fn service() -> (KeyService, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let root: Arc<dyn RootKeyProvider> =
+            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let (service, _) = KeyService::open(
+            store,
+            root,
+            Arc::new(crate::SystemClock),
+            ServiceConfig::default(),
+            BootstrapOptions {
+                account_id: "111122223333".into(),
+                admin_access_key_id: None,
+                admin_secret_access_key: None,
+            },
+            |_, _| Ok(()),
+        )
+        .await
+        .unwrap();
+        (service, dir)
+    }
+
+    fn root() -> Caller {
+        Caller {
+            principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIATEST".into(),
+            keys_used: Default::default(),
+            attributes: Default::default(),
+        }
+    }
+
+    async fn key_count(service: &KeyService) -> usize {
+        service
+            .store
+            .list_keys("111122223333", "us-east-1", None, 100)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    #[tokio::test]
+    async fn a_write_outside_a_scope_is_refused() {
+        let (service, _dir) = service().await;
+        let e = service
+            .create_key(&root(), CreateKeyRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, KmsError::Internal), "{e:?}");
+        assert_eq!(key_count(&service).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_intent_writes_nothing() {
+        let (service, _dir) = service().await;
+        let hook = Arc::new(Recorder {
+            refuse: true,
+            ..Recorder::default()
+        });
+        let e = scope(
+            hook,
+            service.create_key(&root(), CreateKeyRequest::default()),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, KmsError::Internal), "{e:?}");
+        assert_eq!(key_count(&service).await, 0);
+    }
+
+    #[tokio::test]
+    async fn the_intent_names_the_generated_ids_before_the_write() {
+        let (service, _dir) = service().await;
+        let hook = Arc::new(Recorder::default());
+        let created = scope(
+            hook.clone(),
+            service.create_key(&root(), CreateKeyRequest::default()),
+        )
+        .await
+        .unwrap();
+        let arn = created.key_metadata.unwrap().arn.unwrap();
+        let intents = hook.intents.lock().clone();
+        assert_eq!(intents.len(), 1, "{intents:?}");
+        assert_eq!(intents[0].change, "create_key");
+        assert_eq!(intents[0].resources, vec![arn]);
+        assert_eq!(intents[0].key_material_ids.len(), 1);
+    }
+}
