@@ -2,7 +2,7 @@
 """Generate crates/trent-audit/src/fields.rs from AWS's KMS service model.
 
 Usage: tools/gen_audit_fields.py [path/to/service-2.json]
-(default: ../shared/aws-kms-model/service-2.json, relative to the repository root)
+(default: model/aws-kms-model/service-2.json, relative to the repository root)
 
 The audit trail logs a request's parameters and a response's elements the way CloudTrail
 does: every member *except* those that carry secrets or cryptographic payloads. Which
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO.parent / "shared" / "aws-kms-model" / "service-2.json"
+DEFAULT_MODEL = REPO / "model" / "aws-kms-model" / "service-2.json"
 OUTPUT = REPO / "crates" / "trent-audit" / "src" / "fields.rs"
 
 HIDDEN_SHAPES = {"GrantTokenType", "GrantTokenList"}

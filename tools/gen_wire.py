@@ -2,7 +2,7 @@
 """Generate crates/trent-wire/src/generated.rs from AWS's KMS service model.
 
 Usage: tools/gen_wire.py [path/to/service-2.json]
-(default: ../shared/aws-kms-model/service-2.json, relative to the repository root)
+(default: model/aws-kms-model/service-2.json, relative to the repository root)
 
 What comes out, all from the model:
   * one Rust enum per enumerated string shape;
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO.parent / "shared" / "aws-kms-model" / "service-2.json"
+DEFAULT_MODEL = REPO / "model" / "aws-kms-model" / "service-2.json"
 OUTPUT = REPO / "crates" / "trent-wire" / "src" / "generated.rs"
 
 # Errors AWS KMS answers with that the model does not list (they come from AWS's request

@@ -10,7 +10,7 @@ use crate::*;
 fn model() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/aws-kms-model/service-2.json"
+        "/../../model/aws-kms-model/service-2.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
     serde_json::from_str(&text).unwrap()

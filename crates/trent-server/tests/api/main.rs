@@ -3,7 +3,7 @@
 //! SDK would never send.
 //!
 //! The expectations come from AWS KMS's documented behaviour (the service model's
-//! documentation in `shared/aws-kms-model/service-2.json` and the AWS docs), not from the
+//! documentation in `model/aws-kms-model/service-2.json` and the AWS docs), not from the
 //! implementation. One test binary with modules keeps link time down.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
