@@ -68,8 +68,11 @@ const ABSENT_GRANTS_LIMIT: usize = 10_000;
 /// identity cannot be reused by a newer list.
 #[derive(Debug, Default)]
 pub(crate) struct AbsentGrants {
-    answers: parking_lot::Mutex<HashMap<(String, String), Weak<[GrantRecord]>>>,
+    answers: parking_lot::Mutex<HashMap<KeyAndGrant, Weak<[GrantRecord]>>>,
 }
+
+/// A key's id and a grant id.
+type KeyAndGrant = (String, String);
 
 impl AbsentGrants {
     /// Whether a read of the store that produced `grants` found no grant `grant_id`.

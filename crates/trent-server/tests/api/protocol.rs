@@ -66,8 +66,8 @@ const SUPPORTED: &[&str] = &[
 const JSON_1_1: &str = "application/x-amz-json-1.1";
 
 fn model_operations() -> BTreeSet<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../model/aws-kms-model/service-2.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../model/aws-kms-model/service-2.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("read the service model {}: {e}", path.display()));
     let model: Value = serde_json::from_str(&text).expect("the service model is JSON");
