@@ -418,11 +418,15 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let hook = std::sync::Arc::new(crate::write_ahead::testing::Recorder::default());
-        let created = crate::write_ahead::scope(hook, service.create_key(&root(A), req))
-            .await
-            .unwrap();
+        let created = written(service.create_key(&root(A), req)).await.unwrap();
         created.key_metadata.unwrap().arn.unwrap()
+    }
+
+    /// `work` with a write-ahead hook that accepts every intent (the server's records them
+    /// in the trail): a write without one is refused.
+    async fn written<F: std::future::Future>(work: F) -> F::Output {
+        let hook = Arc::new(crate::write_ahead::testing::Recorder::default());
+        crate::write_ahead::scope(hook, work).await
     }
 
     fn context(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
@@ -683,16 +687,15 @@ mod tests {
             )),
         )
         .await;
-        service
-            .create_alias(
-                &root(A),
-                CreateAliasRequest {
-                    alias_name: "alias/app".into(),
-                    target_key_id: key.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        written(service.create_alias(
+            &root(A),
+            CreateAliasRequest {
+                alias_name: "alias/app".into(),
+                target_key_id: key.clone(),
+            },
+        ))
+        .await
+        .unwrap();
         encrypt(&service, &erin_caller(), "alias/app", None)
             .await
             .unwrap();
@@ -706,16 +709,15 @@ mod tests {
         )
         .await;
         denied_message(encrypt(&service, &erin_caller(), &key2, None).await);
-        service
-            .create_alias(
-                &root(A),
-                CreateAliasRequest {
-                    alias_name: "alias/other".into(),
-                    target_key_id: key2.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        written(service.create_alias(
+            &root(A),
+            CreateAliasRequest {
+                alias_name: "alias/other".into(),
+                target_key_id: key2.clone(),
+            },
+        ))
+        .await
+        .unwrap();
         encrypt(&service, &erin_caller(), &key2, None)
             .await
             .unwrap();
@@ -766,15 +768,14 @@ mod tests {
             policy: policy.to_owned(),
             bypass_policy_lockout_safety_check: bypass,
         };
-        let r = service.put_key_policy(&root(A), put(&lockout, None)).await;
+        let r = written(service.put_key_policy(&root(A), put(&lockout, None))).await;
         assert_eq!(
             r.unwrap_err().to_string(),
             "The new key policy will not allow you to update the key policy in the future."
         );
         encrypt(&service, &root(A), &key, None).await.unwrap();
         // Bypassed: stored, and in force at once (the cached key has the new policy).
-        service
-            .put_key_policy(&root(A), put(&lockout, Some(true)))
+        written(service.put_key_policy(&root(A), put(&lockout, Some(true))))
             .await
             .unwrap();
         denied_message(encrypt(&service, &root(A), &key, None).await);
@@ -793,19 +794,17 @@ mod tests {
             .unwrap();
         assert_eq!(got.policy.as_deref(), Some(lockout.as_str()));
         // Malformed documents: AWS's messages.
-        let r = service
-            .put_key_policy(&caller(frank, Vec::new()), put("{not json", None))
+        let r = written(service.put_key_policy(&caller(frank, Vec::new()), put("{not json", None)))
             .await;
         assert_eq!(r.unwrap_err().to_string(), "Syntax errors in policy.");
-        let r = service
-            .put_key_policy(
-                &caller(frank, Vec::new()),
-                put(
-                    &key_policy(r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#),
-                    None,
-                ),
-            )
-            .await;
+        let r = written(service.put_key_policy(
+            &caller(frank, Vec::new()),
+            put(
+                &key_policy(r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#),
+                None,
+            ),
+        ))
+        .await;
         assert_eq!(
             r.unwrap_err().to_string(),
             "Policy contains a statement with no principal."
