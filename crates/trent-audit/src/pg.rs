@@ -49,8 +49,11 @@ const SCHEMA_LOCK: i64 = 0x7472_656e_7461_7564;
 /// Connections for reading (tail at start, `LookupEvents`, verification).
 const READ_CONNECTIONS: u32 = 4;
 /// How long anything waits for the database before failing: a request whose event
-/// cannot be written within this time fails with `KMSInternalException`.
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// cannot be written within this time fails with `KMSInternalException`. The store's
+/// (3 s) too: a write waits for its intent and then its outcome, one batch each, behind
+/// the batch being written, so an outage must fail a request well inside a client's
+/// timeout (the SDKs' is 30 s).
+const TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a starting node waits for its chain's lock held by a connection that is
 /// going away (its previous run, killed) before refusing to start.
 const CLAIM_PATIENCE: Duration = Duration::from_secs(3);

@@ -309,7 +309,8 @@ async fn database_crash_under_load_gives_retryable_errors_then_recovers() {
     };
     assert!(
         down_code == "KMSInternalException" || down_code == "DependencyTimeoutException",
-        "while the database is down: {down_code}"
+        "while the database is down: {down_code} ({down_answer:?}); the node's log:\n{}",
+        a.logs()
     );
     pg.start();
     let restarted_after = down_at.elapsed();
