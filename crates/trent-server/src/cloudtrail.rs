@@ -8,7 +8,6 @@ use serde_json::{json, Map, Value};
 use trent_audit::lookup::{lookup, AttributeKey, Query};
 use trent_audit::{EventKey, Record};
 use trent_core::Caller;
-use trent_policy::{Decision, ImplicitDenyReason, PolicySet, PolicySource, RequestContext};
 
 use crate::audit::Trail;
 
@@ -56,28 +55,9 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
             ),
         ));
     };
-    let mut ctx = RequestContext::new(principal, ACTION, "*");
-    crate::sts::fill_global_keys(&mut ctx, caller, now);
-    let set = PolicySet {
-        key_policy: None,
-        key_account: caller.account_id(),
-        identity_policies: &caller.attributes.identity_policies,
-        grant_allows: false,
-    };
-    let why = match caller.evaluate(&ctx, &set) {
-        Decision::Allow(_) => return Ok(()),
-        Decision::ExplicitDeny {
-            source: PolicySource::SessionPolicy,
-        } => "with an explicit deny in a session policy".to_owned(),
-        Decision::ExplicitDeny { .. } => {
-            "with an explicit deny in an identity-based policy".to_owned()
-        }
-        Decision::ImplicitDeny {
-            reason: ImplicitDenyReason::NoSessionPolicyAllows,
-        } => format!("because no session policy allows the {ACTION} action"),
-        Decision::ImplicitDeny { .. } => {
-            format!("because no identity-based policy allows the {ACTION} action")
-        }
+    let Err(why) = crate::sts::identity_allows(caller, principal, ACTION, caller.account_id(), now)
+    else {
+        return Ok(());
     };
     // CloudTrail's wording for an action on no resource: no "on resource: ..." part.
     Err(invalid(

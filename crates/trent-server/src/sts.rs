@@ -827,6 +827,42 @@ fn assume_role(
     Ok(xml.into_bytes())
 }
 
+/// Whether `caller`'s identity policies allow `action` on resource `*` of `account`, as IAM
+/// decides for an action on no resource (LookupEvents, the test clock); if not, the reason
+/// part of AWS's AccessDenied message ("with an explicit deny in ...", "because no ...").
+pub fn identity_allows(
+    caller: &Caller,
+    principal: trent_policy::PrincipalContext,
+    action: &str,
+    account: &str,
+    now_millis: i64,
+) -> Result<(), String> {
+    use trent_policy::{Decision, ImplicitDenyReason, PolicySource};
+    let mut ctx = RequestContext::new(principal, action, "*");
+    fill_global_keys(&mut ctx, caller, now_millis);
+    let set = PolicySet {
+        key_policy: None,
+        key_account: account,
+        identity_policies: &caller.attributes.identity_policies,
+        grant_allows: false,
+    };
+    Err(match caller.evaluate(&ctx, &set) {
+        Decision::Allow(_) => return Ok(()),
+        Decision::ExplicitDeny {
+            source: PolicySource::SessionPolicy,
+        } => "with an explicit deny in a session policy".to_owned(),
+        Decision::ExplicitDeny { .. } => {
+            "with an explicit deny in an identity-based policy".to_owned()
+        }
+        Decision::ImplicitDeny {
+            reason: ImplicitDenyReason::NoSessionPolicyAllows,
+        } => format!("because no session policy allows the {action} action"),
+        Decision::ImplicitDeny { .. } => {
+            format!("because no identity-based policy allows the {action} action")
+        }
+    })
+}
+
 /// The global condition keys every request has.
 pub fn fill_global_keys(ctx: &mut RequestContext, caller: &Caller, now_millis: i64) {
     let a = &caller.attributes;

@@ -32,9 +32,6 @@ use serde_json::Value;
 use trent_core::{
     Caller, Clock, KeyService, KmsError, OffsetClock, PrincipalKind, SystemClock, TestTime,
 };
-use trent_policy::{
-    Decision, ImplicitDenyReason, PolicySet, PolicySource, PrincipalContext, RequestContext,
-};
 
 use crate::audit::RequestFacts;
 
@@ -115,40 +112,16 @@ pub fn authorize(caller: &Caller, account: &str, action: &str) -> Result<(), Kms
     if caller.principal.kind == PrincipalKind::Root {
         return Ok(());
     }
-    let principal = match (&caller.principal.kind, &caller.attributes.session) {
-        (PrincipalKind::AssumedRole, Some(s)) => {
-            PrincipalContext::assumed_role(&caller.principal.arn, &s.role_arn)
-        }
-        (PrincipalKind::AssumedRole, None) => None,
-        _ => PrincipalContext::from_arn(&caller.principal.arn),
-    };
-    let Some(principal) = principal else {
+    // One reading of the caller for every decision: none that cannot be represented.
+    let Some(principal) = caller.policy_principal() else {
         return Err(denied(
             "because its principal cannot be evaluated".to_owned(),
         ));
     };
-    let mut ctx = RequestContext::new(principal, action, "*");
-    crate::sts::fill_global_keys(&mut ctx, caller, SystemClock.now_millis());
-    let set = PolicySet {
-        key_policy: None,
-        key_account: account,
-        identity_policies: &caller.attributes.identity_policies,
-        grant_allows: false,
-    };
-    let why = match caller.evaluate(&ctx, &set) {
-        Decision::Allow(_) => return Ok(()),
-        Decision::ExplicitDeny {
-            source: PolicySource::SessionPolicy,
-        } => "with an explicit deny in a session policy".to_owned(),
-        Decision::ExplicitDeny { .. } => {
-            "with an explicit deny in an identity-based policy".to_owned()
-        }
-        Decision::ImplicitDeny {
-            reason: ImplicitDenyReason::NoSessionPolicyAllows,
-        } => format!("because no session policy allows the {action} action"),
-        Decision::ImplicitDeny { .. } => {
-            format!("because no identity-based policy allows the {action} action")
-        }
+    let Err(why) =
+        crate::sts::identity_allows(caller, principal, action, account, SystemClock.now_millis())
+    else {
+        return Ok(());
     };
     Err(denied(why))
 }
