@@ -123,39 +123,7 @@ impl TestServer {
 
     /// One plain HTTP request (no signature) to `path`, e.g. the test clock endpoint.
     pub async fn http(&self, method: &str, path: &str, body: Option<Value>) -> RawResponse {
-        let authority = self
-            .endpoint
-            .strip_prefix("http://")
-            .unwrap_or(&self.endpoint)
-            .trim_end_matches('/')
-            .to_owned();
-        let request = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{authority}{path}"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(
-                body.map(|b| b.to_string()).unwrap_or_default(),
-            )))
-            .expect("a request");
-        let client = HyperClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
-            .await
-            .expect("no answer in time")
-            .expect("transport");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("a body")
-            .to_bytes()
-            .to_vec();
-        RawResponse {
-            status,
-            headers,
-            body,
-        }
+        self.signed_http(method, path, body, Auth::None).await
     }
 
     /// One request to `path` (e.g. the test clock endpoint) with a JSON body, SigV4-signed
