@@ -1,20 +1,32 @@
 #!/bin/bash
-# A/B Encrypt between two release builds (BENCHMARKS.md, "Authorization"): BEFORE_BIN and AFTER_BIN
-# are directories holding `trent` and `trent-bench`; binaries alternate, 2 rounds.
+# A/B between two release builds (BENCHMARKS.md): BEFORE_BIN and AFTER_BIN are directories
+# holding `trent` and `trent-bench`; OPS (default "encrypt") names trent-bench operations.
+# Binaries alternate, ROUNDS rounds (default 2). Each line: the run's JSON and the server's
+# CPU per request (utime+stime from /proc/PID/stat over warmup and window, divided by the
+# window's requests: warmup requests are not counted, an over-estimate alike for both).
 set -u
+OPS=${OPS:-encrypt}
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-8s}
+tick=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 run() { # name bin_dir port
   local name=$1 bin=$2 port=$3 d=/tmp/bench-$1
   rm -rf $d; $bin/trent serve --listen 127.0.0.1:$port --data-dir $d > $d.log 2>&1 &
   local pid=$!
   for i in $(seq 100); do [ -f $d/credentials ] && curl -s -o /dev/null 127.0.0.1:$port && break; sleep 0.1; done
-  for c in 1 64; do
-    for r in 1 2; do
-      echo "$name c=$c $($bin/trent-bench --endpoint http://127.0.0.1:$port --region us-east-1 --op encrypt --concurrency $c --duration 8s --warmup 2s --payload-size 256 --credentials-file $d/credentials --json)"
+  for op in $OPS; do
+    for c in 1 64; do
+      local before=$(cpu $pid)
+      local out=$($bin/trent-bench --endpoint http://127.0.0.1:$port --region us-east-1 --op $op --concurrency $c --duration $DURATION --warmup 2s --payload-size 256 --credentials-file $d/credentials --json)
+      local after=$(cpu $pid)
+      local requests=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+      echo "$name $op c=$c $out cpu_us_per_req=$(python3 -c "print(round(($after-$before)/$tick*1e6/max($requests,1)))")"
     done
   done
   kill $pid; wait $pid 2>/dev/null
 }
-for round in 1 2; do
+for round in $(seq $ROUNDS); do
   run before ${BEFORE_BIN:?} 4611
   run after ${AFTER_BIN:?} 4612
 done
