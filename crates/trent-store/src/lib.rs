@@ -13,6 +13,8 @@
 //! background job runs on one node at a time).
 
 mod changes;
+/// The store conformance suite: behind the `conformance` feature, which only tests enable.
+#[cfg(feature = "conformance")]
 #[doc(hidden)]
 pub mod conformance;
 mod copy;
