@@ -76,7 +76,7 @@ pub(crate) const GRANT_COLUMNS: &str = "grant_id, key_id, key_arn, name, grantee
 
 pub(crate) fn encode_operations(ops: &[String]) -> Result<String, crate::StoreError> {
     if ops.is_empty() || ops.iter().any(|o| o.is_empty() || o.contains(',')) {
-        return Err(crate::sqlite::invalid(
+        return Err(crate::store::invalid(
             "a grant operation is empty or holds ','",
         ));
     }

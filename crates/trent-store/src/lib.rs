@@ -13,13 +13,17 @@
 //! background job runs on one node at a time).
 
 mod changes;
+/// The store conformance suite: behind the `conformance` feature, which only tests enable.
+#[cfg(feature = "conformance")]
 #[doc(hidden)]
 pub mod conformance;
 mod copy;
 mod grants;
 mod migrations;
 mod postgres;
+mod sql;
 mod sqlite;
+mod store;
 
 use std::time::Duration;
 
@@ -29,8 +33,9 @@ pub use changes::{Change, ChangeStream};
 pub use copy::{copy_sqlite_to_postgres, CopyError, CopyReport};
 pub use grants::{CreateGrantOutcome, GrantLimits, GrantRecord};
 pub use migrations::SchemaTooNew;
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PostgresDb, PostgresStore};
+pub use sqlite::{SqliteDb, SqliteStore};
+pub use store::SqlStore;
 
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,8 @@
 //! migration it has not recorded, each in its own transaction together with its row in
 //! `schema_migrations`, and refuses a database whose schema is newer than this binary.
 
+use crate::StoreError;
+
 /// One schema migration.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Migration {
@@ -61,6 +63,29 @@ pub(crate) const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 pub(crate) const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
      version BIGINT NOT NULL PRIMARY KEY, \
      applied_at BIGINT NOT NULL)";
+
+/// Refuses a database whose highest recorded migration (`found`) is newer than this
+/// binary's: [`SchemaTooNew`] as the source of [`StoreError::Backend`].
+pub(crate) fn check_not_too_new(found: Option<i64>) -> Result<(), StoreError> {
+    match found.filter(|v| *v > LATEST_VERSION) {
+        Some(found) => Err(StoreError::Backend(Box::new(SchemaTooNew {
+            found,
+            supported: LATEST_VERSION,
+        }))),
+        None => Ok(()),
+    }
+}
+
+impl Migration {
+    /// Logs that this migration was applied.
+    pub(crate) fn log_applied(&self) {
+        tracing::info!(
+            version = self.version,
+            name = self.name,
+            "applied store migration"
+        );
+    }
+}
 
 /// The database's schema is newer than this binary knows: running it could corrupt data
 /// written by the newer version, so the store refuses to open.

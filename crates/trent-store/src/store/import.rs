@@ -1,16 +1,14 @@
-//! Imported key material on PostgreSQL (migration 0006): the materials of keys with Origin
-//! EXTERNAL, written together with their key in one version-checked transaction.
+//! Imported key material (migration 0006): the materials of keys with Origin EXTERNAL,
+//! written together with their key in one version-checked transaction.
 
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Transaction};
-
-use super::{backend, column, update_key_in, PostgresStore};
-use crate::{ImportedMaterialRecord, KeyRecord, StoreError};
+use super::{check_tags, column, decode_all, invalid, query, SqlStore};
+use crate::sql::{Dialect, Row};
+use crate::{Change, ImportedMaterialRecord, KeyRecord, StoreError};
 
 const COLUMNS: &str = "key_id, material_id, seq, created_at, description, expiration_model, \
      valid_to, sealed, rotated_at, rotation_type";
 
-fn from_row(row: &PgRow) -> Result<ImportedMaterialRecord, StoreError> {
+fn from_row<R: Row>(row: &R) -> Result<ImportedMaterialRecord, StoreError> {
     Ok(ImportedMaterialRecord {
         key_id: column(row, "key_id")?,
         material_id: column(row, "material_id")?,
@@ -25,76 +23,68 @@ fn from_row(row: &PgRow) -> Result<ImportedMaterialRecord, StoreError> {
     })
 }
 
-/// Inserts `m` as it is (its `seq` included): copying a deployment.
-async fn insert_verbatim(
-    tx: &mut Transaction<'static, Postgres>,
-    m: &ImportedMaterialRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO imported_materials ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(&m.key_id)
-    .bind(&m.material_id)
-    .bind(m.seq)
-    .bind(m.created_at)
-    .bind(&m.description)
-    .bind(&m.expiration_model)
-    .bind(m.valid_to)
-    .bind(&m.sealed)
-    .bind(m.rotated_at)
-    .bind(&m.rotation_type)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(())
-}
+impl<D: Dialect> SqlStore<D> {
+    /// Inserts `m` as it is (its `seq` included): copying a deployment.
+    async fn insert_verbatim(tx: &mut D::Tx, m: &ImportedMaterialRecord) -> Result<(), StoreError> {
+        query(format!(
+            "INSERT INTO imported_materials ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&m.key_id)
+        .bind(&m.material_id)
+        .bind(m.seq)
+        .bind(m.created_at)
+        .bind(&m.description)
+        .bind(&m.expiration_model)
+        .bind(m.valid_to)
+        .bind(&m.sealed)
+        .bind(m.rotated_at)
+        .bind(&m.rotation_type)
+        .execute(tx)
+        .await
+        .map_err(D::backend)?;
+        Ok(())
+    }
 
-/// Adds `m` to its key with the next `seq`, or updates the material of that id (its `seq`
-/// and `created_at` stay). The caller has written the key row first.
-async fn upsert_in(
-    tx: &mut Transaction<'static, Postgres>,
-    m: &ImportedMaterialRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO imported_materials ({COLUMNS}) \
+    /// Adds `m` to its key with the next `seq`, or updates the material of that id (its
+    /// `seq` and `created_at` stay). The caller has written the key row first.
+    async fn upsert_imported(tx: &mut D::Tx, m: &ImportedMaterialRecord) -> Result<(), StoreError> {
+        query(format!(
+            "INSERT INTO imported_materials ({COLUMNS}) \
              SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9 \
              FROM imported_materials WHERE key_id = $1 \
              ON CONFLICT (key_id, material_id) DO UPDATE SET \
              description = excluded.description, expiration_model = excluded.expiration_model, \
              valid_to = excluded.valid_to, sealed = excluded.sealed, \
              rotated_at = excluded.rotated_at, rotation_type = excluded.rotation_type"
-    ))
-    .bind(&m.key_id)
-    .bind(&m.material_id)
-    .bind(m.created_at)
-    .bind(&m.description)
-    .bind(&m.expiration_model)
-    .bind(m.valid_to)
-    .bind(&m.sealed)
-    .bind(m.rotated_at)
-    .bind(&m.rotation_type)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(())
-}
+        ))
+        .bind(&m.key_id)
+        .bind(&m.material_id)
+        .bind(m.created_at)
+        .bind(&m.description)
+        .bind(&m.expiration_model)
+        .bind(m.valid_to)
+        .bind(&m.sealed)
+        .bind(m.rotated_at)
+        .bind(&m.rotation_type)
+        .execute(tx)
+        .await
+        .map_err(D::backend)?;
+        Ok(())
+    }
 
-impl PostgresStore {
     pub(super) async fn import_materials_of(
         &self,
         key_id: &str,
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
-        sqlx::query(&format!(
+        let rows = query(format!(
             "SELECT {COLUMNS} FROM imported_materials WHERE key_id = $1 ORDER BY seq"
         ))
         .bind(key_id)
-        .fetch_all(&self.pool)
+        .read_all(self.db.reader())
         .await
-        .map_err(backend)?
-        .iter()
-        .map(from_row)
-        .collect()
+        .map_err(D::backend)?;
+        decode_all(&rows, from_row)
     }
 
     pub(super) async fn import_put(
@@ -103,16 +93,14 @@ impl PostgresStore {
         m: &ImportedMaterialRecord,
     ) -> Result<KeyRecord, StoreError> {
         if m.key_id != key.key_id {
-            return Err(super::invalid(
-                "an imported material belongs to another key",
-            ));
+            return Err(invalid("an imported material belongs to another key"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // The key row first: its version check (and, on PostgreSQL, its row lock)
         // serializes every writer of the key's materials, so the next `seq` below is safe.
-        let stored = update_key_in(&mut tx, key).await?;
-        upsert_in(&mut tx, m).await?;
-        tx.commit().await.map_err(backend)?;
+        let stored = Self::update_key_in(&mut tx, key).await?;
+        Self::upsert_imported(&mut tx, m).await?;
+        Self::commit(tx).await?;
         Ok(stored)
     }
 
@@ -124,21 +112,19 @@ impl PostgresStore {
             .iter()
             .any(|(k, ms)| ms.iter().any(|m| m.key_id != k.key_id))
         {
-            return Err(super::invalid(
-                "an imported material belongs to another key",
-            ));
+            return Err(invalid("an imported material belongs to another key"));
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let ids: Vec<&str> = writes.iter().map(|(k, _)| k.key_id.as_str()).collect();
-        super::multi_region::lock_keys(&mut tx, &ids).await?;
+        D::lock_keys(&mut tx, &ids).await?;
         let mut stored = Vec::with_capacity(writes.len());
         for (key, materials) in writes {
-            stored.push(update_key_in(&mut tx, key).await?);
+            stored.push(Self::update_key_in(&mut tx, key).await?);
             for m in materials {
-                upsert_in(&mut tx, m).await?;
+                Self::upsert_imported(&mut tx, m).await?;
             }
         }
-        tx.commit().await.map_err(backend)?;
+        Self::commit(tx).await?;
         Ok(stored)
     }
 
@@ -149,21 +135,18 @@ impl PostgresStore {
         key: &KeyRecord,
         materials: &[ImportedMaterialRecord],
     ) -> Result<i64, StoreError> {
-        super::check_tags(&key.tags)?;
+        check_tags(&key.tags)?;
         if materials.iter().any(|m| m.key_id != key.key_id) {
-            return Err(super::invalid(
-                "a replica's materials belong to another key",
-            ));
+            return Err(invalid("a replica's materials belong to another key"));
         }
-        let mut tx = self.begin().await?;
-        let version =
-            super::time::bump_version(&mut tx, source_key_id, source_version, None).await?;
-        super::notify(&mut tx, &crate::Change::Key(source_key_id.to_owned())).await?;
-        super::insert_key(&mut tx, key).await?;
+        let mut tx = self.db.begin_write().await?;
+        let version = Self::bump_version(&mut tx, source_key_id, source_version, None).await?;
+        D::notify(&mut tx, &Change::Key(source_key_id.to_owned())).await?;
+        Self::insert_key(&mut tx, key).await?;
         for (seq, m) in (1_i64..).zip(materials) {
-            insert_verbatim(&mut tx, &ImportedMaterialRecord { seq, ..m.clone() }).await?;
+            Self::insert_verbatim(&mut tx, &ImportedMaterialRecord { seq, ..m.clone() }).await?;
         }
-        tx.commit().await.map_err(backend)?;
+        Self::commit(tx).await?;
         Ok(version)
     }
 
@@ -172,19 +155,17 @@ impl PostgresStore {
         now: i64,
         limit: u32,
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
-        sqlx::query(&format!(
+        let rows = query(format!(
             "SELECT {COLUMNS} FROM imported_materials \
              WHERE valid_to <= $1 AND sealed IS NOT NULL \
              ORDER BY valid_to, key_id, material_id LIMIT $2"
         ))
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .read_all(self.db.reader())
         .await
-        .map_err(backend)?
-        .iter()
-        .map(from_row)
-        .collect()
+        .map_err(D::backend)?;
+        decode_all(&rows, from_row)
     }
 
     /// Inserts a copied key's imported materials exactly as they were (`seq` included),
@@ -193,10 +174,10 @@ impl PostgresStore {
         &self,
         materials: &[ImportedMaterialRecord],
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         for m in materials {
-            insert_verbatim(&mut tx, m).await?;
+            Self::insert_verbatim(&mut tx, m).await?;
         }
-        tx.commit().await.map_err(backend)
+        Self::commit(tx).await
     }
 }
