@@ -7,13 +7,10 @@ use trent_store::{KeyRecord, StoreError};
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{
-    conflict_backoff, is_primary, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
-};
+use crate::keys::{is_primary, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
+use crate::optimistic::Invalidate;
 use crate::rotation::DAY_MS;
 use crate::{KeyService, KmsError};
-
-const MAX_ATTEMPTS: usize = 16;
 
 impl KeyService {
     /// One pass of the deletion job: deletes every key whose deletion date has passed.
@@ -39,8 +36,7 @@ impl KeyService {
     /// Deletes the key iff it is still pending deletion and its date has passed (a
     /// concurrent CancelKeyDeletion wins: the delete is version-checked).
     async fn delete_if_due(&self, key_id: &str) -> Result<bool, KmsError> {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..MAX_ATTEMPTS {
+        self.optimistic(key_id, "deleting a key", |attempt| async move {
             let Some(record) = self
                 .store
                 .key(key_id)
@@ -67,33 +63,29 @@ impl KeyService {
                         .await
                 }
             };
-            match deleted {
-                Ok(()) => {
-                    if let Some(primary) = &promoted {
-                        tracing::info!(
-                            key_arn = %primary.arn,
-                            "the last replica of a primary key was deleted: its waiting period begins"
-                        );
-                    }
-                    // Its aliases went with it: forget every cached alias and key entry.
-                    self.cache.clear();
-                    self.usage.forget(key_id);
-                    tracing::info!(key_arn = %record.arn, "deleted a key at the end of its waiting period");
-                    self.emit(ServiceEvent::DeleteKey {
-                        account_id: record.account_id.clone(),
-                        region: record.region.clone(),
-                        key_arn: record.arn.clone(),
-                        at: now,
-                    })
-                    .await;
-                    return Ok(true);
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => return Ok(false),
-                Err(e) => return Err(internal("deleting a key")(e)),
+            if let Err(StoreError::NotFound) = deleted {
+                return Ok(false);
             }
-        }
-        Err(KmsError::Internal)
+            // Its aliases went with it: forget every cached alias and key entry.
+            attempt.committed(deleted, |_| Invalidate::All)?;
+            if let Some(primary) = &promoted {
+                tracing::info!(
+                    key_arn = %primary.arn,
+                    "the last replica of a primary key was deleted: its waiting period begins"
+                );
+            }
+            self.usage.forget(key_id);
+            tracing::info!(key_arn = %record.arn, "deleted a key at the end of its waiting period");
+            self.emit(ServiceEvent::DeleteKey {
+                account_id: record.account_id.clone(),
+                region: record.region.clone(),
+                key_arn: record.arn.clone(),
+                at: now,
+            })
+            .await;
+            Ok(true)
+        })
+        .await
     }
 
     /// If `record` is the last replica of a multi-Region primary key in

@@ -27,10 +27,11 @@ use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState};
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{
-    conflict_backoff, hex_encode, STATE_ENABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT,
+    hex_encode, STATE_ENABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT,
     STATE_PENDING_REPLICA_DELETION,
 };
 use crate::keyspec::KeyKind;
+use crate::optimistic::Invalidate;
 use crate::{KeyService, KmsError};
 
 pub(crate) const ORIGIN_EXTERNAL: &str = "EXTERNAL";
@@ -45,7 +46,6 @@ const MATERIAL_ID_DOMAIN: &[u8] = b"trent:key-material-id:v1";
 const TOKEN_AAD: &[u8] = b"trent:import-token:v1";
 const TOKEN_MAGIC: &[u8] = b"TRIT";
 const TOKEN_VERSION: u8 = 1;
-const MAX_ATTEMPTS: usize = 16;
 
 /// What an import token binds, once unsealed and checked.
 pub(crate) struct ImportParameters {
@@ -330,7 +330,7 @@ impl KeyService {
     pub(crate) async fn write_imported<F>(
         &self,
         key_id: &str,
-        mut change: F,
+        change: F,
     ) -> Result<Option<KeyRecord>, KmsError>
     where
         F: FnMut(
@@ -340,49 +340,48 @@ impl KeyService {
         )
             -> Result<Option<(Vec<ImportedMaterialRecord>, Option<String>)>, KmsError>,
     {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..MAX_ATTEMPTS {
-            let Some(record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
-                return Ok(None);
-            };
-            let materials = self
-                .store
-                .imported_materials(key_id)
-                .await
-                .map_err(internal("reading imported key material"))?;
-            let now = self.clock.now_millis();
-            let Some((written, current)) = change(&record, &materials, now)? else {
-                return Ok(None);
-            };
-            let mut key = record.clone();
-            key.current_material_id = current;
-            key.state = state_after(&key, &merged(&materials, &written));
-            match self
-                .store
-                .put_imported_materials(&[(key, written)])
-                .await
-                .map(|mut stored| stored.remove(0))
-            {
-                Ok(stored) => {
-                    // The cached key's materials changed: reload it on next use.
-                    self.cache.drop_key(key_id);
-                    return Ok(Some(stored));
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(internal("writing imported key material")(e)),
-            }
-        }
-        tracing::error!(
+        // Each attempt's future calls `change`; the lock lends it to one at a time (it is
+        // never held across an await).
+        let change = &parking_lot::Mutex::new(change);
+        self.optimistic(
             key_id,
-            "giving up an import after repeated concurrent modifications"
-        );
-        Err(KmsError::Internal)
+            "writing imported key material",
+            |attempt| async move {
+                let Some(record) = self
+                    .store
+                    .key(key_id)
+                    .await
+                    .map_err(internal("reading a key"))?
+                else {
+                    return Ok(None);
+                };
+                let materials = self
+                    .store
+                    .imported_materials(key_id)
+                    .await
+                    .map_err(internal("reading imported key material"))?;
+                let now = self.clock.now_millis();
+                let Some((written, current)) = (change.lock())(&record, &materials, now)? else {
+                    return Ok(None);
+                };
+                let mut key = record.clone();
+                key.current_material_id = current;
+                key.state = state_after(&key, &merged(&materials, &written));
+                let stored = self
+                    .store
+                    .put_imported_materials(&[(key, written)])
+                    .await
+                    .map(|mut stored| stored.remove(0));
+                if let Err(StoreError::NotFound) = stored {
+                    return Ok(None);
+                }
+                // The cached key's materials changed: reload it on next use.
+                let stored =
+                    attempt.committed(stored, |_| Invalidate::Keys(vec![key_id.to_owned()]))?;
+                Ok(Some(stored))
+            },
+        )
+        .await
     }
 
     /// One pass of the expiry job: deletes every imported material whose ValidTo has come.

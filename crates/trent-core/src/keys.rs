@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
-use trent_store::{KeyRecord, StoreError};
+use trent_store::KeyRecord;
 use trent_wire::{
     CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
     MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType, OriginType, Timestamp,
@@ -17,11 +17,8 @@ use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
 use crate::keyspec::{algorithm_lists, KeyKind};
+use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
-
-/// How many times an update is re-applied on a fresh read when another writer got there
-/// first (optimistic concurrency).
-const MAX_UPDATE_ATTEMPTS: usize = 16;
 
 /// A key found by [`KeyService::locate`], with the alias the request named it by.
 pub(crate) struct Located {
@@ -406,19 +403,12 @@ impl KeyService {
     }
 
     /// Applies `change` to the freshest stored record and writes it, retrying on a
-    /// concurrent update so that no writer's change is lost; `change` re-checks the key
-    /// state each time. Returns the stored record.
-    ///
-    /// Correctness rests on the store's version check alone (other nodes write too); the
-    /// striped local lock only keeps this node's writers to one key from colliding, so
-    /// that conflicts, and their retries, come from other nodes only.
-    pub(crate) async fn update_key<F>(
-        &self,
-        key_id: &str,
-        mut change: F,
-    ) -> Result<KeyRecord, KmsError>
+    /// concurrent update so that no writer's change is lost (see
+    /// [`KeyService::optimistic`]); `change` re-checks the key state each time. Returns the
+    /// stored record.
+    pub(crate) async fn update_key<F>(&self, key_id: &str, change: F) -> Result<KeyRecord, KmsError>
     where
-        F: FnMut(&mut KeyRecord) -> Result<(), KmsError>,
+        F: Fn(&mut KeyRecord) -> Result<(), KmsError> + Sync,
     {
         self.update_key_reading(key_id, || async { Ok(()) }, |r, ()| change(r))
             .await
@@ -433,51 +423,35 @@ impl KeyService {
         &self,
         key_id: &str,
         mut read: R,
-        mut change: F,
+        change: F,
     ) -> Result<KeyRecord, KmsError>
     where
         R: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, KmsError>>,
-        F: FnMut(&mut KeyRecord, T) -> Result<(), KmsError>,
+        F: Fn(&mut KeyRecord, T) -> Result<(), KmsError> + Sync,
     {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..MAX_UPDATE_ATTEMPTS {
-            let epoch = self.cache.epoch();
-            let Some(mut record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
-                return Err(KmsError::Internal);
-            };
-            let read = read().await?;
-            change(&mut record, read)?;
-            match self.store.update_key(&record).await {
-                Ok(stored) => {
-                    self.cache.update_record(stored.clone(), epoch);
-                    return Ok(stored);
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(e) => return Err(internal("updating a key")(e)),
+        let change = &change;
+        self.optimistic(key_id, "updating a key", |attempt| {
+            let reading = read();
+            async move {
+                let Some(mut record) = self
+                    .store
+                    .key(key_id)
+                    .await
+                    .map_err(internal("reading a key"))?
+                else {
+                    return Err(KmsError::Internal.into());
+                };
+                change(&mut record, reading.await?)?;
+                let written = self.store.update_key(&record).await;
+                // The cached key keeps its material and takes the new record.
+                attempt.committed(written, |stored| {
+                    Invalidate::Record(Box::new(stored.clone()))
+                })
             }
-        }
-        tracing::error!(
-            key_id,
-            "giving up an update after repeated concurrent modifications"
-        );
-        Err(KmsError::Internal)
+        })
+        .await
     }
-}
-
-/// A short random pause before retrying a conflicting update, growing with the attempt,
-/// so that writers on different nodes do not retry in lockstep.
-pub(crate) async fn conflict_backoff(attempt: usize) {
-    let cap_micros = 200u64.saturating_mul(1 << attempt.min(6));
-    let jitter = trent_crypto::random_array::<8>()
-        .map(u64::from_le_bytes)
-        .unwrap_or(0);
-    tokio::time::sleep(std::time::Duration::from_micros(jitter % cap_micros)).await;
 }
 
 /// Key material from its sealed form: symmetric and HMAC keys are their raw bytes, key

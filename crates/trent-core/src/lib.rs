@@ -21,6 +21,7 @@ mod keys;
 mod keyspec;
 mod last_usage;
 pub mod ops;
+mod optimistic;
 mod rotation;
 mod service;
 mod wrapping_pool;

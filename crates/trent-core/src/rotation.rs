@@ -9,8 +9,9 @@ use trent_wire::RotationType;
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{conflict_backoff, hex_encode, is_primary, public_key_id, STATE_ENABLED};
+use crate::keys::{hex_encode, is_primary, public_key_id, STATE_ENABLED};
 use crate::keyspec::KeyKind;
+use crate::optimistic::Invalidate;
 use crate::{KeyService, KmsError};
 
 pub(crate) const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -21,7 +22,6 @@ pub(crate) const ON_DEMAND_LIMIT: i64 = 25;
 /// RotateKeyOnDemand is refused while an automatic rotation is due this soon
 /// (ConflictException's description in the service model).
 pub(crate) const CONFLICT_WINDOW_MS: i64 = 20 * 60 * 1000;
-const MAX_ATTEMPTS: usize = 16;
 
 /// Whether a key can be rotated automatically: symmetric encryption keys with material KMS
 /// made.
@@ -46,17 +46,14 @@ impl KeyService {
         &self,
         key_id: &str,
         rotation_type: RotationType,
-        mut decide: F,
+        decide: F,
     ) -> Result<bool, KmsError>
     where
-        F: FnMut(
-            &KeyRecord,
-            Option<&RotationSchedule>,
-            i64,
-        ) -> Result<Option<Option<i64>>, KmsError>,
+        F: Fn(&KeyRecord, Option<&RotationSchedule>, i64) -> Result<Option<Option<i64>>, KmsError>
+            + Sync,
     {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..MAX_ATTEMPTS {
+        let decide = &decide;
+        self.optimistic(key_id, "rotating a key", |attempt| async move {
             let Some(record) = self
                 .store
                 .key(key_id)
@@ -84,7 +81,8 @@ impl KeyService {
                     return Err(KmsError::OnDemandRotationLimit {
                         arn: record.arn.clone(),
                         limit: ON_DEMAND_LIMIT,
-                    });
+                    }
+                    .into());
                 }
             }
             // A multi-Region key rotates in every region at once: its primary (the only
@@ -135,41 +133,35 @@ impl KeyService {
                     .map(|_| ()),
                 _ => self.store.rotate_keys(&rotations, next).await,
             };
-            match written {
-                Ok(()) => {
-                    for k in &keys {
-                        // The cached key lacks the new material: reload it on next use.
-                        self.cache.drop_key(&k.key_id);
-                        tracing::debug!(
-                            key_id = %k.key_id,
-                            rotation = rotation_type.as_str(),
-                            "rotated a key"
-                        );
-                        self.emit(ServiceEvent::RotateKey {
-                            account_id: k.account_id.clone(),
-                            region: k.region.clone(),
-                            key_arn: k.arn.clone(),
-                            key_id: public_key_id(k).to_owned(),
-                            key_origin: k.origin.clone(),
-                            rotation_type: rotation_type.as_str(),
-                            previous_material_id: k.current_material_id.clone().unwrap_or_default(),
-                            current_material_id: material_id.clone(),
-                            at: now,
-                        })
-                        .await;
-                    }
-                    return Ok(true);
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => return Ok(false),
-                Err(e) => return Err(internal("rotating a key")(e)),
+            if let Err(StoreError::NotFound) = written {
+                return Ok(false);
             }
-        }
-        tracing::error!(
-            key_id,
-            "giving up a rotation after repeated concurrent modifications"
-        );
-        Err(KmsError::Internal)
+            // The cached keys lack the new material: reload them on next use.
+            attempt.committed(written, |()| {
+                Invalidate::Keys(keys.iter().map(|k| k.key_id.clone()).collect())
+            })?;
+            for k in &keys {
+                tracing::debug!(
+                    key_id = %k.key_id,
+                    rotation = rotation_type.as_str(),
+                    "rotated a key"
+                );
+                self.emit(ServiceEvent::RotateKey {
+                    account_id: k.account_id.clone(),
+                    region: k.region.clone(),
+                    key_arn: k.arn.clone(),
+                    key_id: public_key_id(k).to_owned(),
+                    key_origin: k.origin.clone(),
+                    rotation_type: rotation_type.as_str(),
+                    previous_material_id: k.current_material_id.clone().unwrap_or_default(),
+                    current_material_id: material_id.clone(),
+                    at: now,
+                })
+                .await;
+            }
+            Ok(true)
+        })
+        .await
     }
 
     /// One pass of the automatic rotation job: rotates every enabled key whose next

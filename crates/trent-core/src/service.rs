@@ -93,8 +93,8 @@ pub struct KeyService {
     pub(crate) root: Arc<dyn RootKeyProvider>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cache: Arc<KeyCache>,
-    /// Striped locks that serialize this node's updates of one key (see `update_key`).
-    update_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Striped locks that serialize this node's updates of one key (see `optimistic.rs`).
+    pub(crate) update_locks: crate::optimistic::UpdateLocks,
     default_account_id: String,
     /// Keys over time: the background jobs' bell, their audit sink, pending key usage.
     pub(crate) jobs_wake: tokio::sync::Notify,
@@ -113,9 +113,6 @@ pub struct KeyService {
     /// GetParametersForImport's wrapping key pairs, generated ahead of need.
     pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
 }
-
-/// How many stripes of update locks: enough that unrelated keys rarely share one.
-const UPDATE_LOCK_STRIPES: usize = 64;
 
 impl std::fmt::Debug for KeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -189,9 +186,7 @@ impl KeyService {
             root,
             clock,
             cache,
-            update_locks: (0..UPDATE_LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            update_locks: crate::optimistic::UpdateLocks::default(),
             default_account_id: account_id.clone(),
             jobs_wake: crate::jobs::new_wake(),
             events: std::sync::OnceLock::new(),
@@ -287,12 +282,6 @@ impl KeyService {
             None
         };
         Ok(created_admin)
-    }
-
-    pub(crate) fn update_lock(&self, key_id: &str) -> &tokio::sync::Mutex<()> {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key_id);
-        &self.update_locks[(hash % UPDATE_LOCK_STRIPES as u64) as usize]
     }
 
     pub fn default_account_id(&self) -> &str {

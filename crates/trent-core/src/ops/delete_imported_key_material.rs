@@ -12,10 +12,10 @@ use trent_wire::{
     DeleteImportedKeyMaterialRequest, DeleteImportedKeyMaterialResponse, KeyMaterialState,
 };
 
-use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::{deleted, is_external, material_state, merged, not_external, state_after};
-use crate::keys::{conflict_backoff, is_primary};
+use crate::keys::is_primary;
+use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -100,8 +100,8 @@ impl KeyService {
         let Some(target) = req.key_material_id.as_deref() else {
             return Ok(None);
         };
-        let _local = self.update_lock(&primary.key_id).lock().await;
-        for attempt in 0..16 {
+        let what = "deleting imported key material";
+        self.optimistic(&primary.key_id, what, |attempt| async move {
             let region_keys = self.region_materials(primary).await?;
             let Some((rec, materials)) = region_keys.first() else {
                 return Ok(None);
@@ -131,25 +131,21 @@ impl KeyService {
                     Some((key, vec![gone]))
                 })
                 .collect();
-            match self.store.put_imported_materials(&writes).await {
-                Ok(stored) => {
-                    for k in &stored {
-                        self.cache.drop_key(&k.key_id);
-                    }
-                    return Ok(Some(DeleteImportedKeyMaterialResponse {
-                        key_id: Some(rec.arn.clone()),
-                        key_material_id: Some(target.to_owned()),
-                    }));
+            let written = self.store.put_imported_materials(&writes).await;
+            if let Err(StoreError::NotFound) = written {
+                return Err(KmsError::KeyNotFound {
+                    arn: primary.arn.clone(),
                 }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => {
-                    return Err(KmsError::KeyNotFound {
-                        arn: primary.arn.clone(),
-                    })
-                }
-                Err(e) => return Err(internal("deleting imported key material")(e)),
+                .into());
             }
-        }
-        Err(KmsError::Internal)
+            attempt.committed(written, |stored| {
+                Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
+            })?;
+            Ok(Some(DeleteImportedKeyMaterialResponse {
+                key_id: Some(rec.arn.clone()),
+                key_material_id: Some(target.to_owned()),
+            }))
+        })
+        .await
     }
 }

@@ -6,12 +6,13 @@
 //! rotation thereafter"). Changing the period of an enabled key keeps its anchor (the
 //! enable date or the last automatic rotation) and moves the next date accordingly.
 
-use trent_store::{RotationSchedule, StoreError};
+use trent_store::RotationSchedule;
 use trent_wire::{EnableKeyRotationRequest, EnableKeyRotationResponse};
 
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{conflict_backoff, is_replica, require_enabled};
+use crate::keys::{is_replica, require_enabled};
+use crate::optimistic::Invalidate;
 use crate::rotation::{rotatable, DAY_MS, DEFAULT_PERIOD_DAYS};
 use crate::{Caller, KeyService, KmsError};
 
@@ -51,50 +52,48 @@ impl KeyService {
     /// Writes the key's rotation schedule as `change` makes it from the stored one (and
     /// the service's time), after checking the key is enabled; version-checked against
     /// concurrent changes of the key, retried on a conflict.
-    pub(crate) async fn set_rotation<F>(&self, key_id: &str, mut change: F) -> Result<(), KmsError>
+    pub(crate) async fn set_rotation<F>(&self, key_id: &str, change: F) -> Result<(), KmsError>
     where
-        F: FnMut(Option<&RotationSchedule>, i64) -> (bool, i32, Option<i64>),
+        F: Fn(Option<&RotationSchedule>, i64) -> (bool, i32, Option<i64>) + Sync,
     {
-        let _local = self.update_lock(key_id).lock().await;
-        for attempt in 0..16 {
-            let Some(record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
-                return Err(KmsError::Internal);
-            };
-            require_enabled(&record)?;
-            // The primary may have moved (UpdatePrimaryRegion) since the request resolved it.
-            require_not_replica(&record)?;
-            let current = self
-                .store
-                .rotation_schedule(key_id)
-                .await
-                .map_err(internal("reading a rotation schedule"))?;
-            let (enabled, period_days, next_rotation_at) =
-                change(current.as_ref(), self.clock.now_millis());
-            let schedule = RotationSchedule {
-                key_id: key_id.to_owned(),
-                enabled,
-                period_days,
-                next_rotation_at,
-            };
-            match self
-                .store
-                .set_rotation_schedule(record.version, &schedule)
-                .await
-            {
-                Ok(_) => {
-                    self.cache.drop_key(key_id);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(e) => return Err(internal("setting a rotation schedule")(e)),
-            }
-        }
-        Err(KmsError::Internal)
+        let change = &change;
+        self.optimistic(
+            key_id,
+            "setting a rotation schedule",
+            |attempt| async move {
+                let Some(record) = self
+                    .store
+                    .key(key_id)
+                    .await
+                    .map_err(internal("reading a key"))?
+                else {
+                    return Err(KmsError::Internal.into());
+                };
+                require_enabled(&record)?;
+                // The primary may have moved (UpdatePrimaryRegion) since the request resolved it.
+                require_not_replica(&record)?;
+                let current = self
+                    .store
+                    .rotation_schedule(key_id)
+                    .await
+                    .map_err(internal("reading a rotation schedule"))?;
+                let (enabled, period_days, next_rotation_at) =
+                    change(current.as_ref(), self.clock.now_millis());
+                let schedule = RotationSchedule {
+                    key_id: key_id.to_owned(),
+                    enabled,
+                    period_days,
+                    next_rotation_at,
+                };
+                let written = self
+                    .store
+                    .set_rotation_schedule(record.version, &schedule)
+                    .await;
+                attempt.committed(written, |_| Invalidate::Keys(vec![key_id.to_owned()]))?;
+                Ok(())
+            },
+        )
+        .await
     }
 }
 

@@ -32,9 +32,10 @@ use crate::error::internal;
 use crate::ids::{is_region, key_arn, partition, Forms};
 use crate::import::{is_external, replica_copy};
 use crate::keys::{
-    conflict_backoff, is_primary, material_aad, mrk_storage_id, public_key_id, require_manageable,
+    is_primary, material_aad, mrk_storage_id, public_key_id, require_manageable,
     require_not_pending_deletion, STATE_ENABLED, STATE_PENDING_IMPORT,
 };
+use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -105,8 +106,10 @@ impl KeyService {
         }
         let storage_id = mrk_storage_id(&mrk_id, replica_region);
 
-        let _local = self.update_lock(&primary.key_id).lock().await;
-        for attempt in 0..16 {
+        // Every attempt's future borrows what the request decided.
+        let (key, req, mrk_id, storage_id) = (&key, &req, &mrk_id, &storage_id);
+        let (replica_arn, policy_text, tag_list) = (&replica_arn, &policy_text, &tag_list);
+        self.optimistic(&primary.key_id, "creating a replica key", |attempt| async move {
             // Fresh reads each attempt: the creation is version-checked against the primary,
             // so a rotation or a new replica meanwhile makes it retry, never miss material.
             let Some(primary) = self
@@ -117,18 +120,20 @@ impl KeyService {
             else {
                 return Err(KmsError::KeyNotFound {
                     arn: key.record.arn.clone(),
-                });
+                }
+                .into());
             };
             require_primary(&primary, "replicate")?;
             require_replicable(&primary)?;
-            let existing = self.region_keys(&mrk_id, &primary.account_id).await?;
+            let existing = self.region_keys(mrk_id, &primary.account_id).await?;
             if let Some(there) = existing.iter().find(|k| k.region == replica_region) {
                 return Err(KmsError::ReplicaAlreadyExists {
                     message: format!(
                         "A replica of the multi-Region key {} already exists in {replica_region}: {} ({}).",
                         primary.arn, there.arn, there.state
                     ),
-                });
+                }
+                .into());
             }
             let now = self.clock.now_millis();
             let mut materials = Vec::new();
@@ -146,7 +151,7 @@ impl KeyService {
                     .map_err(internal("unsealing key material"))?;
                 materials.push(MaterialRecord {
                     key_id: storage_id.clone(),
-                    sealed: self.seal_material(&replica_arn, &m.material_id, &plain)?,
+                    sealed: self.seal_material(replica_arn, &m.material_id, &plain)?,
                     material_id: m.material_id,
                     created_at: m.created_at,
                 });
@@ -200,7 +205,7 @@ impl KeyService {
                     .await
                     .map_err(internal("reading imported key material"))?
                     .iter()
-                    .map(|m| replica_copy(m, &storage_id))
+                    .map(|m| replica_copy(m, storage_id))
                     .collect();
                 let record = KeyRecord {
                     state: STATE_PENDING_IMPORT.to_owned(),
@@ -227,35 +232,34 @@ impl KeyService {
                     .await
                     .map(|_| record)
             };
-            match created {
-                Ok(record) => {
-                    self.cache.drop_key(&primary.key_id);
-                    self.cache.drop_key(&storage_id);
-                    let metadata = self.full_key_metadata(&record).await?;
-                    return Ok(ReplicateKeyResponse {
-                        replica_key_metadata: Some(metadata),
-                        replica_policy: Some(policy_text),
-                        replica_tags: Some(
-                            tag_list
-                                .into_iter()
-                                .map(|(tag_key, tag_value)| Tag { tag_key, tag_value })
-                                .collect(),
-                        ),
-                    });
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::AlreadyExists) => {
-                    return Err(KmsError::ReplicaAlreadyExists {
-                        message: format!(
+            if let Err(StoreError::AlreadyExists) = created {
+                return Err(KmsError::ReplicaAlreadyExists {
+                    message: format!(
                         "A replica of the multi-Region key {} already exists in {replica_region}.",
                         primary.arn
                     ),
-                    })
                 }
-                Err(e) => return Err(internal("creating a replica key")(e)),
+                .into());
             }
-        }
-        Err(KmsError::Internal)
+            let record = attempt.committed(created, |_| {
+                Invalidate::Keys(vec![primary.key_id.clone(), storage_id.clone()])
+            })?;
+            let metadata = self.full_key_metadata(&record).await?;
+            Ok(ReplicateKeyResponse {
+                replica_key_metadata: Some(metadata),
+                replica_policy: Some(policy_text.clone()),
+                replica_tags: Some(
+                    tag_list
+                        .iter()
+                        .map(|(tag_key, tag_value)| Tag {
+                            tag_key: tag_key.clone(),
+                            tag_value: tag_value.clone(),
+                        })
+                        .collect(),
+                ),
+            })
+        })
+        .await
     }
 }
 

@@ -11,12 +11,12 @@ use trent_wire::{
 };
 
 use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
-use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::{awaiting_replicas, is_external, material_state, merged, state_after};
 use crate::jobs::ServiceEvent;
+use crate::keys::public_key_id;
 use crate::keys::require_enabled;
-use crate::keys::{conflict_backoff, public_key_id};
+use crate::optimistic::Invalidate;
 use crate::rotation::{rotatable_on_demand, CONFLICT_WINDOW_MS, ON_DEMAND_LIMIT};
 use crate::{Caller, KeyService, KmsError};
 
@@ -153,14 +153,15 @@ impl KeyService {
         &self,
         primary: &trent_store::KeyRecord,
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
-        let _local = self.update_lock(&primary.key_id).lock().await;
-        for attempt in 0..16 {
+        let what = "rotating imported key material";
+        self.optimistic(&primary.key_id, what, |attempt| async move {
             let region_keys = self.region_materials(primary).await?;
             let Some((fresh, _)) = region_keys.iter().find(|(k, _)| k.key_id == primary.key_id)
             else {
                 return Err(KmsError::KeyNotFound {
                     arn: primary.arn.clone(),
-                });
+                }
+                .into());
             };
             // A replica now if the primary moved meanwhile (UpdatePrimaryRegion).
             require_not_replica(fresh)?;
@@ -180,7 +181,8 @@ impl KeyService {
                         "{} has no key material in the PENDING_ROTATION state. Import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.",
                         rec.arn
                     ),
-                });
+                }
+                .into());
             };
             if awaiting_replicas(&region_keys).contains(&pending.material_id) {
                 let missing: Vec<&str> = region_keys[1..]
@@ -199,7 +201,8 @@ impl KeyService {
                         rec.arn,
                         missing.join(", ")
                     ),
-                });
+                }
+                .into());
             }
             let done = materials
                 .iter()
@@ -209,7 +212,8 @@ impl KeyService {
                 return Err(KmsError::OnDemandRotationLimit {
                     arn: rec.arn.clone(),
                     limit: ON_DEMAND_LIMIT,
-                });
+                }
+                .into());
             }
             let now = self.clock.now_millis();
             let rotated_to = pending.material_id.clone();
@@ -232,39 +236,37 @@ impl KeyService {
                     Ok((key, vec![m]))
                 })
                 .collect::<Result<_, KmsError>>()?;
-            match self.store.put_imported_materials(&writes).await {
-                Ok(stored) => {
-                    for ((before, _), k) in region_keys.iter().zip(&stored) {
-                        self.cache.drop_key(&k.key_id);
-                        self.emit(ServiceEvent::RotateKey {
-                            account_id: k.account_id.clone(),
-                            region: k.region.clone(),
-                            key_arn: k.arn.clone(),
-                            key_id: public_key_id(k).to_owned(),
-                            key_origin: k.origin.clone(),
-                            rotation_type: RotationType::OnDemand.as_str(),
-                            previous_material_id: before
-                                .current_material_id
-                                .clone()
-                                .unwrap_or_default(),
-                            current_material_id: rotated_to.clone(),
-                            at: now,
-                        })
-                        .await;
-                    }
-                    return Ok(RotateKeyOnDemandResponse {
-                        key_id: Some(public_key_id(primary).to_owned()),
-                    });
+            let written = self.store.put_imported_materials(&writes).await;
+            if let Err(StoreError::NotFound) = written {
+                return Err(KmsError::KeyNotFound {
+                    arn: primary.arn.clone(),
                 }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(StoreError::NotFound) => {
-                    return Err(KmsError::KeyNotFound {
-                        arn: primary.arn.clone(),
-                    })
-                }
-                Err(e) => return Err(internal("rotating imported key material")(e)),
+                .into());
             }
-        }
-        Err(KmsError::Internal)
+            let stored = attempt.committed(written, |stored| {
+                Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
+            })?;
+            for ((before, _), k) in region_keys.iter().zip(&stored) {
+                self.emit(ServiceEvent::RotateKey {
+                    account_id: k.account_id.clone(),
+                    region: k.region.clone(),
+                    key_arn: k.arn.clone(),
+                    key_id: public_key_id(k).to_owned(),
+                    key_origin: k.origin.clone(),
+                    rotation_type: RotationType::OnDemand.as_str(),
+                    previous_material_id: before
+                        .current_material_id
+                        .clone()
+                        .unwrap_or_default(),
+                    current_material_id: rotated_to.clone(),
+                    at: now,
+                })
+                .await;
+            }
+            Ok(RotateKeyOnDemandResponse {
+                key_id: Some(public_key_id(primary).to_owned()),
+            })
+        })
+        .await
     }
 }

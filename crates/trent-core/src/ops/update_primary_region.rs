@@ -11,14 +11,13 @@
 //! Permissions: `kms:UpdatePrimaryRegion` on the current primary key and on the replica,
 //! each by its own key policy.
 
-use trent_store::StoreError;
 use trent_wire::{UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
 
 use super::replicate_key::{check_region, require_primary};
 use crate::authz::Access;
-use crate::error::internal;
 use crate::ids::{key_arn, Forms};
-use crate::keys::{conflict_backoff, mrk_storage_id, public_key_id, require_enabled};
+use crate::keys::{mrk_storage_id, public_key_id, require_enabled};
+use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -53,9 +52,10 @@ impl KeyService {
         self.authorize(caller, &replica, &access(), None).await?;
         require_enabled(&replica.record)?;
 
-        let _local = self.update_lock(&primary.key_id).lock().await;
-        for attempt in 0..16 {
-            let keys = self.region_keys(&mrk_id, &primary.account_id).await?;
+        let (mrk_id, replica_id) = (mrk_id.as_str(), replica_id.as_str());
+        let what = "updating the primary region";
+        self.optimistic(&primary.key_id, what, |attempt| async move {
+            let keys = self.region_keys(mrk_id, &primary.account_id).await?;
             let old = keys
                 .iter()
                 .find(|k| k.key_id == primary.key_id)
@@ -76,21 +76,15 @@ impl KeyService {
                     ..k.clone()
                 })
                 .collect();
-            match self
+            let written = self
                 .store
                 .update_keys(&updated, &old.key_id, &new.key_id)
-                .await
-            {
-                Ok(stored) => {
-                    for k in &stored {
-                        self.cache.drop_key(&k.key_id);
-                    }
-                    return Ok(UpdatePrimaryRegionResponse {});
-                }
-                Err(StoreError::Conflict) => conflict_backoff(attempt).await,
-                Err(e) => return Err(internal("updating the primary region")(e)),
-            }
-        }
-        Err(KmsError::Internal)
+                .await;
+            attempt.committed(written, |stored| {
+                Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
+            })?;
+            Ok(UpdatePrimaryRegionResponse {})
+        })
+        .await
     }
 }
