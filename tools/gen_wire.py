@@ -10,7 +10,9 @@ What comes out, all from the model:
     model's member names (snake_case in Rust, exact in serde);
   * for the input side, a raw serde mirror and a `validate_*` function that checks the
     model's constraints the way AWS reports them (see crates/trent-wire/src/validate.rs);
-  * the `Operation` table, the `Input`/`Output` impls and the `for_each_operation!` macro;
+  * the `Operation` table (target, IAM action, whether the input carries `GrantTokens`),
+    the `Input`/`Output` impls, the `for_each_operation!` macro and the dispatch
+    (`match_operation!`: operation -> request type -> handler), as s3s generates its own;
   * the `ErrorCode` table: every exception shape, plus the protocol-level errors AWS KMS
     answers with that are not in the model.
 
@@ -624,6 +626,12 @@ def emit_operations(w, model):
     for op in ops:
         w(f"            Self::{op} => {rust_str('kms:' + op)},")
     w("        }", "    }", "")
+    w("    /// Whether the operation's input carries `GrantTokens` (as the model says): its",
+      "    /// tokens are then checked before it runs (see [`Input::grant_tokens`]).",
+      "    pub const fn takes_grant_tokens(&self) -> bool {", "        match self {")
+    for op in ops:
+        w(f"            Self::{op} => {'true' if takes_grant_tokens(model, op) else 'false'},")
+    w("        }", "    }", "")
     w("    /// Whether CloudTrail records the operation as `readOnly`: `Describe*`, `Get*`, `List*`",
       "    /// and the cryptographic operations, which change no state.",
       "    pub const fn is_read_only(&self) -> bool {", "        match self {")
@@ -682,6 +690,12 @@ def emit_errors(w, model):
     w("impl std::fmt::Display for ErrorCode {",
       "    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {",
       "        f.write_str(self.wire_name())", "    }", "}", "")
+
+
+def takes_grant_tokens(model, op):
+    """Whether the operation's input structure has a `GrantTokens` member."""
+    req, _ = op_io(model, op)
+    return "GrantTokens" in model.shapes[req].get("members", {})
 
 
 def op_io(model, op):
@@ -763,7 +777,11 @@ def generate(model_path):
           f"        match validate_{snake(req)}(raw, &mut ctx, \"\") {{",
           "            Some(request) if ctx.violations.is_empty() => Ok(request),",
           "            _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),",
-          "        }", "    }", "}", "")
+          "        }", "    }")
+        if takes_grant_tokens(model, op):
+            w("    fn grant_tokens(&self) -> Option<&[String]> {",
+              "        self.grant_tokens.as_deref()", "    }")
+        w("}", "")
     done = set()
     for op in sorted(model.operations):
         _, resp = op_io(model, op)
@@ -780,6 +798,19 @@ def generate(model_path):
         req, resp = op_io(model, op)
         w(f"        $m!({op}, {req}, {resp}, {snake(op)});")
     w("    };", "}", "")
+
+    w("/// The dispatch of an operation: expands to a `match` on `$op` (an [`Operation`]) whose",
+      "/// arm for each operation is `$m!(Operation, RequestType, ResponseType, handler_name)`,",
+      "/// e.g. `Operation::CreateKey => $m!(CreateKey, CreateKeyRequest, CreateKeyResponse,",
+      "/// create_key)`. `$m` decodes the request (`Input::from_json`), checks its",
+      "/// [`Input::grant_tokens`], calls the handler and encodes the response; the types are",
+      "/// bare identifiers of this crate, as in `for_each_operation!`.",
+      "#[macro_export]", "macro_rules! match_operation {", "    ($op:expr, $m:ident) => {",
+      "        match $op {")
+    for op in sorted(model.operations):
+        req, resp = op_io(model, op)
+        w(f"            $crate::Operation::{op} => $m!({op}, {req}, {resp}, {snake(op)}),")
+    w("        }", "    };", "}", "")
 
     w("// ------------------------------------------------------------------------ error codes", "")
     emit_errors(w, model)

@@ -9312,6 +9312,67 @@ impl Operation {
         }
     }
 
+    /// Whether the operation's input carries `GrantTokens` (as the model says): its
+    /// tokens are then checked before it runs (see [`Input::grant_tokens`]).
+    pub const fn takes_grant_tokens(&self) -> bool {
+        match self {
+            Self::CancelKeyDeletion => false,
+            Self::ConnectCustomKeyStore => false,
+            Self::CreateAlias => false,
+            Self::CreateCustomKeyStore => false,
+            Self::CreateGrant => true,
+            Self::CreateKey => false,
+            Self::Decrypt => true,
+            Self::DeleteAlias => false,
+            Self::DeleteCustomKeyStore => false,
+            Self::DeleteImportedKeyMaterial => false,
+            Self::DeriveSharedSecret => true,
+            Self::DescribeCustomKeyStores => false,
+            Self::DescribeKey => true,
+            Self::DisableKey => false,
+            Self::DisableKeyRotation => false,
+            Self::DisconnectCustomKeyStore => false,
+            Self::EnableKey => false,
+            Self::EnableKeyRotation => false,
+            Self::Encrypt => true,
+            Self::GenerateDataKey => true,
+            Self::GenerateDataKeyPair => true,
+            Self::GenerateDataKeyPairWithoutPlaintext => true,
+            Self::GenerateDataKeyWithoutPlaintext => true,
+            Self::GenerateMac => true,
+            Self::GenerateRandom => false,
+            Self::GetKeyLastUsage => false,
+            Self::GetKeyPolicy => false,
+            Self::GetKeyRotationStatus => false,
+            Self::GetParametersForImport => false,
+            Self::GetPublicKey => true,
+            Self::ImportKeyMaterial => false,
+            Self::ListAliases => false,
+            Self::ListGrants => false,
+            Self::ListKeyPolicies => false,
+            Self::ListKeyRotations => false,
+            Self::ListKeys => false,
+            Self::ListResourceTags => false,
+            Self::ListRetirableGrants => false,
+            Self::PutKeyPolicy => false,
+            Self::ReEncrypt => true,
+            Self::ReplicateKey => false,
+            Self::RetireGrant => false,
+            Self::RevokeGrant => false,
+            Self::RotateKeyOnDemand => false,
+            Self::ScheduleKeyDeletion => false,
+            Self::Sign => true,
+            Self::TagResource => false,
+            Self::UntagResource => false,
+            Self::UpdateAlias => false,
+            Self::UpdateCustomKeyStore => false,
+            Self::UpdateKeyDescription => false,
+            Self::UpdatePrimaryRegion => false,
+            Self::Verify => true,
+            Self::VerifyMac => true,
+        }
+    }
+
     /// Whether CloudTrail records the operation as `readOnly`: `Describe*`, `Get*`, `List*`
     /// and the cryptographic operations, which change no state.
     pub const fn is_read_only(&self) -> bool {
@@ -9438,6 +9499,9 @@ impl Input for CreateGrantRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for CreateKeyRequest {
@@ -9461,6 +9525,9 @@ impl Input for DecryptRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9510,6 +9577,9 @@ impl Input for DeriveSharedSecretRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for DescribeCustomKeyStoresRequest {
@@ -9533,6 +9603,9 @@ impl Input for DescribeKeyRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9606,6 +9679,9 @@ impl Input for EncryptRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for GenerateDataKeyRequest {
@@ -9617,6 +9693,9 @@ impl Input for GenerateDataKeyRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9630,6 +9709,9 @@ impl Input for GenerateDataKeyPairRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for GenerateDataKeyPairWithoutPlaintextRequest {
@@ -9641,6 +9723,9 @@ impl Input for GenerateDataKeyPairWithoutPlaintextRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9654,6 +9739,9 @@ impl Input for GenerateDataKeyWithoutPlaintextRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for GenerateMacRequest {
@@ -9665,6 +9753,9 @@ impl Input for GenerateMacRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9737,6 +9828,9 @@ impl Input for GetPublicKeyRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -9858,6 +9952,9 @@ impl Input for ReEncryptRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for ReplicateKeyRequest {
@@ -9929,6 +10026,9 @@ impl Input for SignRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -10014,6 +10114,9 @@ impl Input for VerifyRequest {
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
     }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
+    }
 }
 
 impl Input for VerifyMacRequest {
@@ -10025,6 +10128,9 @@ impl Input for VerifyMacRequest {
             Some(request) if ctx.violations.is_empty() => Ok(request),
             _ => Err(WireError::Validation(ValidationErrors::new(ctx.violations))),
         }
+    }
+    fn grant_tokens(&self) -> Option<&[String]> {
+        self.grant_tokens.as_deref()
     }
 }
 
@@ -10525,6 +10631,309 @@ macro_rules! for_each_operation {
         );
         $m!(Verify, VerifyRequest, VerifyResponse, verify);
         $m!(VerifyMac, VerifyMacRequest, VerifyMacResponse, verify_mac);
+    };
+}
+
+/// The dispatch of an operation: expands to a `match` on `$op` (an [`Operation`]) whose
+/// arm for each operation is `$m!(Operation, RequestType, ResponseType, handler_name)`,
+/// e.g. `Operation::CreateKey => $m!(CreateKey, CreateKeyRequest, CreateKeyResponse,
+/// create_key)`. `$m` decodes the request (`Input::from_json`), checks its
+/// [`Input::grant_tokens`], calls the handler and encodes the response; the types are
+/// bare identifiers of this crate, as in `for_each_operation!`.
+#[macro_export]
+macro_rules! match_operation {
+    ($op:expr, $m:ident) => {
+        match $op {
+            $crate::Operation::CancelKeyDeletion => $m!(
+                CancelKeyDeletion,
+                CancelKeyDeletionRequest,
+                CancelKeyDeletionResponse,
+                cancel_key_deletion
+            ),
+            $crate::Operation::ConnectCustomKeyStore => $m!(
+                ConnectCustomKeyStore,
+                ConnectCustomKeyStoreRequest,
+                ConnectCustomKeyStoreResponse,
+                connect_custom_key_store
+            ),
+            $crate::Operation::CreateAlias => $m!(
+                CreateAlias,
+                CreateAliasRequest,
+                CreateAliasResponse,
+                create_alias
+            ),
+            $crate::Operation::CreateCustomKeyStore => $m!(
+                CreateCustomKeyStore,
+                CreateCustomKeyStoreRequest,
+                CreateCustomKeyStoreResponse,
+                create_custom_key_store
+            ),
+            $crate::Operation::CreateGrant => $m!(
+                CreateGrant,
+                CreateGrantRequest,
+                CreateGrantResponse,
+                create_grant
+            ),
+            $crate::Operation::CreateKey => {
+                $m!(CreateKey, CreateKeyRequest, CreateKeyResponse, create_key)
+            }
+            $crate::Operation::Decrypt => $m!(Decrypt, DecryptRequest, DecryptResponse, decrypt),
+            $crate::Operation::DeleteAlias => $m!(
+                DeleteAlias,
+                DeleteAliasRequest,
+                DeleteAliasResponse,
+                delete_alias
+            ),
+            $crate::Operation::DeleteCustomKeyStore => $m!(
+                DeleteCustomKeyStore,
+                DeleteCustomKeyStoreRequest,
+                DeleteCustomKeyStoreResponse,
+                delete_custom_key_store
+            ),
+            $crate::Operation::DeleteImportedKeyMaterial => $m!(
+                DeleteImportedKeyMaterial,
+                DeleteImportedKeyMaterialRequest,
+                DeleteImportedKeyMaterialResponse,
+                delete_imported_key_material
+            ),
+            $crate::Operation::DeriveSharedSecret => $m!(
+                DeriveSharedSecret,
+                DeriveSharedSecretRequest,
+                DeriveSharedSecretResponse,
+                derive_shared_secret
+            ),
+            $crate::Operation::DescribeCustomKeyStores => $m!(
+                DescribeCustomKeyStores,
+                DescribeCustomKeyStoresRequest,
+                DescribeCustomKeyStoresResponse,
+                describe_custom_key_stores
+            ),
+            $crate::Operation::DescribeKey => $m!(
+                DescribeKey,
+                DescribeKeyRequest,
+                DescribeKeyResponse,
+                describe_key
+            ),
+            $crate::Operation::DisableKey => $m!(
+                DisableKey,
+                DisableKeyRequest,
+                DisableKeyResponse,
+                disable_key
+            ),
+            $crate::Operation::DisableKeyRotation => $m!(
+                DisableKeyRotation,
+                DisableKeyRotationRequest,
+                DisableKeyRotationResponse,
+                disable_key_rotation
+            ),
+            $crate::Operation::DisconnectCustomKeyStore => $m!(
+                DisconnectCustomKeyStore,
+                DisconnectCustomKeyStoreRequest,
+                DisconnectCustomKeyStoreResponse,
+                disconnect_custom_key_store
+            ),
+            $crate::Operation::EnableKey => {
+                $m!(EnableKey, EnableKeyRequest, EnableKeyResponse, enable_key)
+            }
+            $crate::Operation::EnableKeyRotation => $m!(
+                EnableKeyRotation,
+                EnableKeyRotationRequest,
+                EnableKeyRotationResponse,
+                enable_key_rotation
+            ),
+            $crate::Operation::Encrypt => $m!(Encrypt, EncryptRequest, EncryptResponse, encrypt),
+            $crate::Operation::GenerateDataKey => $m!(
+                GenerateDataKey,
+                GenerateDataKeyRequest,
+                GenerateDataKeyResponse,
+                generate_data_key
+            ),
+            $crate::Operation::GenerateDataKeyPair => $m!(
+                GenerateDataKeyPair,
+                GenerateDataKeyPairRequest,
+                GenerateDataKeyPairResponse,
+                generate_data_key_pair
+            ),
+            $crate::Operation::GenerateDataKeyPairWithoutPlaintext => $m!(
+                GenerateDataKeyPairWithoutPlaintext,
+                GenerateDataKeyPairWithoutPlaintextRequest,
+                GenerateDataKeyPairWithoutPlaintextResponse,
+                generate_data_key_pair_without_plaintext
+            ),
+            $crate::Operation::GenerateDataKeyWithoutPlaintext => $m!(
+                GenerateDataKeyWithoutPlaintext,
+                GenerateDataKeyWithoutPlaintextRequest,
+                GenerateDataKeyWithoutPlaintextResponse,
+                generate_data_key_without_plaintext
+            ),
+            $crate::Operation::GenerateMac => $m!(
+                GenerateMac,
+                GenerateMacRequest,
+                GenerateMacResponse,
+                generate_mac
+            ),
+            $crate::Operation::GenerateRandom => $m!(
+                GenerateRandom,
+                GenerateRandomRequest,
+                GenerateRandomResponse,
+                generate_random
+            ),
+            $crate::Operation::GetKeyLastUsage => $m!(
+                GetKeyLastUsage,
+                GetKeyLastUsageRequest,
+                GetKeyLastUsageResponse,
+                get_key_last_usage
+            ),
+            $crate::Operation::GetKeyPolicy => $m!(
+                GetKeyPolicy,
+                GetKeyPolicyRequest,
+                GetKeyPolicyResponse,
+                get_key_policy
+            ),
+            $crate::Operation::GetKeyRotationStatus => $m!(
+                GetKeyRotationStatus,
+                GetKeyRotationStatusRequest,
+                GetKeyRotationStatusResponse,
+                get_key_rotation_status
+            ),
+            $crate::Operation::GetParametersForImport => $m!(
+                GetParametersForImport,
+                GetParametersForImportRequest,
+                GetParametersForImportResponse,
+                get_parameters_for_import
+            ),
+            $crate::Operation::GetPublicKey => $m!(
+                GetPublicKey,
+                GetPublicKeyRequest,
+                GetPublicKeyResponse,
+                get_public_key
+            ),
+            $crate::Operation::ImportKeyMaterial => $m!(
+                ImportKeyMaterial,
+                ImportKeyMaterialRequest,
+                ImportKeyMaterialResponse,
+                import_key_material
+            ),
+            $crate::Operation::ListAliases => $m!(
+                ListAliases,
+                ListAliasesRequest,
+                ListAliasesResponse,
+                list_aliases
+            ),
+            $crate::Operation::ListGrants => $m!(
+                ListGrants,
+                ListGrantsRequest,
+                ListGrantsResponse,
+                list_grants
+            ),
+            $crate::Operation::ListKeyPolicies => $m!(
+                ListKeyPolicies,
+                ListKeyPoliciesRequest,
+                ListKeyPoliciesResponse,
+                list_key_policies
+            ),
+            $crate::Operation::ListKeyRotations => $m!(
+                ListKeyRotations,
+                ListKeyRotationsRequest,
+                ListKeyRotationsResponse,
+                list_key_rotations
+            ),
+            $crate::Operation::ListKeys => {
+                $m!(ListKeys, ListKeysRequest, ListKeysResponse, list_keys)
+            }
+            $crate::Operation::ListResourceTags => $m!(
+                ListResourceTags,
+                ListResourceTagsRequest,
+                ListResourceTagsResponse,
+                list_resource_tags
+            ),
+            $crate::Operation::ListRetirableGrants => $m!(
+                ListRetirableGrants,
+                ListRetirableGrantsRequest,
+                ListGrantsResponse,
+                list_retirable_grants
+            ),
+            $crate::Operation::PutKeyPolicy => $m!(
+                PutKeyPolicy,
+                PutKeyPolicyRequest,
+                PutKeyPolicyResponse,
+                put_key_policy
+            ),
+            $crate::Operation::ReEncrypt => {
+                $m!(ReEncrypt, ReEncryptRequest, ReEncryptResponse, re_encrypt)
+            }
+            $crate::Operation::ReplicateKey => $m!(
+                ReplicateKey,
+                ReplicateKeyRequest,
+                ReplicateKeyResponse,
+                replicate_key
+            ),
+            $crate::Operation::RetireGrant => $m!(
+                RetireGrant,
+                RetireGrantRequest,
+                RetireGrantResponse,
+                retire_grant
+            ),
+            $crate::Operation::RevokeGrant => $m!(
+                RevokeGrant,
+                RevokeGrantRequest,
+                RevokeGrantResponse,
+                revoke_grant
+            ),
+            $crate::Operation::RotateKeyOnDemand => $m!(
+                RotateKeyOnDemand,
+                RotateKeyOnDemandRequest,
+                RotateKeyOnDemandResponse,
+                rotate_key_on_demand
+            ),
+            $crate::Operation::ScheduleKeyDeletion => $m!(
+                ScheduleKeyDeletion,
+                ScheduleKeyDeletionRequest,
+                ScheduleKeyDeletionResponse,
+                schedule_key_deletion
+            ),
+            $crate::Operation::Sign => $m!(Sign, SignRequest, SignResponse, sign),
+            $crate::Operation::TagResource => $m!(
+                TagResource,
+                TagResourceRequest,
+                TagResourceResponse,
+                tag_resource
+            ),
+            $crate::Operation::UntagResource => $m!(
+                UntagResource,
+                UntagResourceRequest,
+                UntagResourceResponse,
+                untag_resource
+            ),
+            $crate::Operation::UpdateAlias => $m!(
+                UpdateAlias,
+                UpdateAliasRequest,
+                UpdateAliasResponse,
+                update_alias
+            ),
+            $crate::Operation::UpdateCustomKeyStore => $m!(
+                UpdateCustomKeyStore,
+                UpdateCustomKeyStoreRequest,
+                UpdateCustomKeyStoreResponse,
+                update_custom_key_store
+            ),
+            $crate::Operation::UpdateKeyDescription => $m!(
+                UpdateKeyDescription,
+                UpdateKeyDescriptionRequest,
+                UpdateKeyDescriptionResponse,
+                update_key_description
+            ),
+            $crate::Operation::UpdatePrimaryRegion => $m!(
+                UpdatePrimaryRegion,
+                UpdatePrimaryRegionRequest,
+                UpdatePrimaryRegionResponse,
+                update_primary_region
+            ),
+            $crate::Operation::Verify => $m!(Verify, VerifyRequest, VerifyResponse, verify),
+            $crate::Operation::VerifyMac => {
+                $m!(VerifyMac, VerifyMacRequest, VerifyMacResponse, verify_mac)
+            }
+        }
     };
 }
 

@@ -3,8 +3,9 @@
 //! This crate is the single source of truth for what crosses the wire: one Rust type per
 //! structure of the KMS API (`EncryptRequest`, `KeyMetadata`, ...) named and shaped as in
 //! `service-2.json`, one enum per enumerated string, the [`Operation`] table
-//! (`X-Amz-Target` → operation → IAM action), the [`ErrorCode`] table (`__type` and HTTP
-//! status), and the decoder that turns a request body into a typed request with the exact
+//! (`X-Amz-Target` → operation → IAM action, whether it carries grant tokens, and the
+//! dispatch to its handler, `match_operation!`), the [`ErrorCode`] table (`__type` and
+//! HTTP status), and the decoder that turns a request body into a typed request with the exact
 //! `SerializationException` / `ValidationException` messages AWS produces. Everything in
 //! `generated.rs` comes from `tools/gen_wire.py`; edit the generator, not the output.
 //!
@@ -41,6 +42,12 @@ pub trait Input: Sized {
 
     /// Decodes and validates a request body (an empty body reads as `{}`).
     fn from_json(body: &[u8]) -> Result<Self, WireError>;
+
+    /// The request's `GrantTokens`, for an operation whose input carries them in the
+    /// model ([`Operation::takes_grant_tokens`]); `None` for every other operation.
+    fn grant_tokens(&self) -> Option<&[String]> {
+        None
+    }
 }
 
 /// A response of one operation, serialized as AWS does (`None` members omitted).

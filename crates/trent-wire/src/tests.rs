@@ -88,6 +88,62 @@ fn every_operation_has_a_target_an_action_and_a_dispatch_row() {
     }
 }
 
+/// `GrantTokens` as the model has it: the operations whose input has the member say so,
+/// and their decoded requests hand the tokens over; every other request has none.
+#[test]
+fn grant_tokens_follow_the_model() {
+    let model = model();
+    let mut with_tokens = Vec::new();
+    for op in Operation::ALL {
+        let input = model["operations"][op.name()]["input"]["shape"]
+            .as_str()
+            .unwrap();
+        let in_model = model["shapes"][input]["members"]
+            .as_object()
+            .unwrap()
+            .contains_key("GrantTokens");
+        assert_eq!(op.takes_grant_tokens(), in_model, "{op}");
+        if in_model {
+            with_tokens.push(op.name());
+        }
+    }
+    assert_eq!(with_tokens.len(), 15, "{with_tokens:?}");
+
+    let body = r#"{"KeyId":"k","Plaintext":"aGk=","GrantTokens":["t1","t2"]}"#;
+    let request = decode::<EncryptRequest>(body).unwrap();
+    assert_eq!(
+        request.grant_tokens(),
+        Some(&["t1".to_owned(), "t2".to_owned()][..])
+    );
+    assert_eq!(
+        decode::<EncryptRequest>(r#"{"KeyId":"k","Plaintext":"aGk="}"#)
+            .unwrap()
+            .grant_tokens(),
+        None
+    );
+    // An operation without the member ignores one sent anyway.
+    let request = decode::<DisableKeyRequest>(r#"{"KeyId":"k","GrantTokens":["t"]}"#).unwrap();
+    assert_eq!(request.grant_tokens(), None);
+
+    // The generated dispatch has an arm per operation, naming its types and handler.
+    let mut arms = 0;
+    for op in Operation::ALL {
+        macro_rules! arm {
+            ($op:ident, $req:ident, $resp:ident, $handler:ident) => {{
+                assert_eq!(Operation::$op, *op);
+                assert_eq!(<$req as Input>::OPERATION, *op);
+                assert_eq!(
+                    stringify!($handler).replace('_', ""),
+                    op.name().to_ascii_lowercase()
+                );
+                arms += 1;
+            }};
+        }
+        match_operation!(*op, arm);
+    }
+    assert_eq!(arms, Operation::ALL.len());
+}
+
 #[test]
 fn read_only_operations_follow_cloudtrail() {
     for op in Operation::ALL {

@@ -1,0 +1,41 @@
+//! The `trent` server as a library: the HTTP front ([`app`]) and everything behind it up
+//! to the key service — configuration, SigV4 authentication, the identity directory,
+//! STS, the CloudTrail API, the audit trail, the listener — and [`serve::serve`], which
+//! opens a data directory and serves it. The `trent` binary (`main.rs`) only parses the
+//! command line and calls into this crate.
+//!
+//! It must never print a secret except the administrator's credentials, once, into the
+//! credentials file the operator asked for, and never answer a request whose audit event
+//! was not recorded.
+
+pub mod audit;
+mod audit_throttle;
+pub mod auth;
+pub mod cloudtrail;
+pub mod config;
+pub mod http;
+pub mod identities;
+pub mod listener;
+pub mod migrate;
+pub mod serve;
+mod service_events;
+pub mod sts;
+pub mod test_clock;
+mod zeroizing;
+
+pub use http::{app, AppState};
+
+/// The SQLite store's file in a data directory.
+pub const STORE_FILE: &str = "trent.db";
+
+/// An error and its sources, `: `-separated, for the operator.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,414 @@
+//! `trent serve`: opens the data directory, the root key, the store and the key
+//! service, builds the identities, the authenticators and the audit trail, then serves
+//! [`crate::app`] until a shutdown signal; the binary's `main` only parses the command
+//! line and calls [`serve`].
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use trent_core::{BootstrapError, BootstrapOptions, Clock, KeyService, ServiceConfig, SystemClock};
+use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
+use trent_store::{PostgresStore, SqliteStore, Store};
+
+use crate::auth::{Authenticator, Sessions, SharedDirectory};
+use crate::config::{self, Config};
+use crate::identities::Directory;
+use crate::AppState;
+use crate::{audit, cloudtrail, error_chain, service_events, sts, test_clock, STORE_FILE};
+
+const ROOT_KEY_FILE: &str = "root.key";
+const CREDENTIALS_FILE: &str = "credentials";
+/// Store metadata: when a server first ran on this store with `--dev-any-credentials`.
+const META_DEV_CREDENTIALS: &str = "dev_any_credentials_first_used";
+
+/// Serves until SIGINT or SIGTERM, then stops the background jobs and flushes the audit
+/// trail.
+pub async fn serve(config: Config) -> Result<(), String> {
+    if config.dev_any_credentials {
+        tracing::warn!("DEVELOPMENT MODE: --dev-any-credentials accepts ANY well-formed credentials without checking signatures. Never use it with real keys.");
+        eprintln!("trent: WARNING: development mode (--dev-any-credentials): any well-formed credentials are accepted, signatures are not checked");
+        if config.dev_allow_non_loopback && !config.listen.ip().is_loopback() {
+            tracing::warn!(listen = %config.listen, "DEVELOPMENT MODE ON A NON-LOOPBACK ADDRESS (--dev-allow-non-loopback): whoever reaches it is an account root");
+            eprintln!("trent: WARNING: --dev-allow-non-loopback: development credentials on {}: whoever reaches it is an account root", config.listen);
+        }
+    }
+    let dir = &config.data_dir;
+    prepare_data_dir(dir)?;
+    let test_clock = if config.dev_test_clock {
+        let clock = test_clock::TestClock::open(dir)?;
+        tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that an administrator's signed POST {} can move. Never use it with real keys.", test_clock::PATH);
+        eprintln!("trent: WARNING: testing mode (--dev-test-clock): rotation periods and deletion windows follow a clock an administrator can move (POST {})", test_clock::PATH);
+        Some(clock)
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(t) => t.clock.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let root_path = dir.join(ROOT_KEY_FILE);
+    let store_path = dir.join(STORE_FILE);
+    let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
+        Ok(k) => Arc::new(k),
+        // A cluster's first node creates the root key; the database then refuses any node
+        // given another one (the root key check), so a missing copy cannot go unnoticed.
+        Err(RootKeyError::NotFound { .. })
+            if config.database_url.is_some() || !store_path.exists() =>
+        {
+            let k = FileRootKey::create(&root_path).map_err(|e| error_chain(&e))?;
+            tracing::info!(path = %root_path.display(), "created a new root key");
+            Arc::new(k)
+        }
+        Err(RootKeyError::NotFound { .. }) => {
+            return Err(format!(
+                "{} has a store ({STORE_FILE}) but no root key ({ROOT_KEY_FILE}): without the root key its keys cannot be used; restore {} from backup",
+                dir.display(),
+                root_path.display()
+            ))
+        }
+        Err(e) => return Err(error_chain(&e)),
+    };
+    let store: Arc<dyn Store> = match &config.database_url {
+        None => Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
+            format!(
+                "cannot open the store {}: {}",
+                store_path.display(),
+                error_chain(&e)
+            )
+        })?),
+        Some(url) => Arc::new(
+            PostgresStore::connect(url.expose())
+                .await
+                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
+        ),
+    };
+    note_dev_credentials(store.as_ref(), config.dev_any_credentials).await?;
+
+    let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
+        .ok()
+        .map(|s| SecretBytes::new(s.into_bytes()));
+    let options = BootstrapOptions {
+        account_id: config.account_id.clone(),
+        admin_access_key_id: std::env::var("TRENT_ADMIN_ACCESS_KEY_ID").ok(),
+        admin_secret_access_key: admin_secret,
+    };
+    let credentials_path = dir.join(CREDENTIALS_FILE);
+    // Whatever its mode was changed to since, the credentials file is the owner's only.
+    #[cfg(unix)]
+    if credentials_path.exists() {
+        restrict_mode(&credentials_path, 0o600)?;
+    }
+    let hand_over = |id: &str, secret: &SecretBytes| {
+        write_credentials(&credentials_path, id, secret)
+            .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
+    };
+    let (service, report) = KeyService::open(
+        store,
+        root.clone(),
+        clock.clone(),
+        ServiceConfig {
+            cache_ttl: config.cache_ttl,
+            ..ServiceConfig::default()
+        },
+        options,
+        hand_over,
+    )
+    .await
+    .map_err(|e| match (&e, &config.database_url) {
+        (BootstrapError::RootKeyMismatch, Some(url)) => format!(
+            "{}: the database {url} was created with another root key: every node of a cluster needs a copy of the same {ROOT_KEY_FILE} in its data directory",
+            root_path.display()
+        ),
+        _ => format!("{}: {}", dir.display(), error_chain(&e)),
+    })?;
+    if report.account_id != config.account_id {
+        tracing::warn!(
+            stored = %report.account_id,
+            requested = %config.account_id,
+            "this data directory was created for another default account; keeping the stored one"
+        );
+    }
+    if report.created_admin.is_some() {
+        println!(
+            "trent: created account {} with administrator {}; its access key is in {} (profile default)",
+            report.account_id,
+            report.admin_arn,
+            credentials_path.display()
+        );
+    }
+    let keys = service
+        .access_keys()
+        .await
+        .map_err(|e| format!("cannot load access keys: {e}"))?;
+    let directory = Directory::build(&config.identities, &keys, &report.account_id).map_err(
+        |e| match &config.config_path {
+            Some(p) => format!("invalid config file {}: {e}", p.display()),
+            None => e,
+        },
+    )?;
+    log_directory(&directory, "identities loaded");
+    let directory: SharedDirectory = Arc::new(parking_lot::RwLock::new(Arc::new(directory)));
+    let sessions = Arc::new(Sessions::new(root.clone(), clock));
+    let authenticator = |service: &str| {
+        Authenticator::new(
+            service,
+            directory.clone(),
+            sessions.clone(),
+            config.dev_any_credentials,
+            report.account_id.clone(),
+        )
+    };
+    let auth = authenticator("kms");
+    let cloudtrail_auth = authenticator(cloudtrail::SIGNING_NAME);
+    let sts_auth = authenticator(sts::SIGNING_NAME);
+    let trail = audit::Trail::open(
+        dir,
+        root.as_ref(),
+        &config.audit,
+        &report.account_id,
+        config.database_url.as_ref().map(|u| u.expose()),
+    )
+    .await?;
+    let audit_log = trail.log.clone();
+    let audit_throttle = trail.throttle.clone();
+    let service = Arc::new(service);
+    if let Some(path) = config.config_path.clone() {
+        tokio::spawn(reload_on_sighup(
+            path,
+            service.clone(),
+            directory.clone(),
+            report.account_id.clone(),
+        ));
+    }
+    // Rotation, deletion and the key-usage flush; their service events go to the trail.
+    let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
+        log: audit_log.clone(),
+    }));
+    let state = Arc::new(AppState {
+        service,
+        auth,
+        cloudtrail_auth,
+        sts_auth,
+        directory,
+        sessions,
+        max_body_bytes: config.max_body_bytes,
+        audit: trail,
+        test_clock,
+    });
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    println!("trent listening on http://{local}");
+    let _ = std::io::stdout().flush();
+    match &config.database_url {
+        Some(url) => {
+            tracing::info!(%local, data_dir = %dir.display(), database = %url, "serving the AWS KMS API")
+        }
+        None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
+    }
+
+    let app = crate::app(state);
+    let limits = crate::listener::Limits {
+        header_read_timeout: config.header_read_timeout,
+        body_read_timeout: config.body_read_timeout,
+        max_connections: config.max_connections,
+    };
+    crate::listener::serve(listener, app, limits, shutdown_signal()).await;
+    // Stop the jobs and write the key usage still in memory.
+    jobs.shutdown().await;
+    // Write the counts of unauthenticated failures not yet written.
+    audit_throttle.flush_all().await;
+    // Sign what the last digest does not cover yet.
+    if let Err(e) = audit_log.digest_now().await {
+        tracing::error!(error = %e, "cannot write the audit digest at shutdown");
+    }
+    Ok(())
+}
+
+fn log_directory(directory: &Directory, message: &str) {
+    let (accounts, users, roles, keys) = directory.counts();
+    tracing::info!(accounts, users, roles, access_keys = keys, "{message}");
+}
+
+/// SIGHUP re-reads the config file's identities: a valid file replaces the directory in
+/// force at once (requests in flight finish with the one they started with); an invalid
+/// one is refused, with its message in the log, and the running configuration stays.
+#[cfg(unix)]
+async fn reload_on_sighup(
+    path: std::path::PathBuf,
+    service: Arc<KeyService>,
+    directory: SharedDirectory,
+    default_account: String,
+) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; the config file is read at start only");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let reloaded = async {
+            let specs = config::read_identities(&path)?;
+            let keys = service
+                .access_keys()
+                .await
+                .map_err(|e| format!("cannot load access keys: {e}"))?;
+            Directory::build(&specs, &keys, &default_account)
+                .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+        }
+        .await;
+        match reloaded {
+            Ok(new) => {
+                log_directory(&new, "SIGHUP: identities reloaded");
+                *directory.write() = Arc::new(new);
+            }
+            Err(e) => {
+                tracing::error!(
+                    "SIGHUP: config file refused, keeping the running configuration: {e}"
+                )
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(
+    _path: std::path::PathBuf,
+    _service: Arc<KeyService>,
+    _directory: SharedDirectory,
+    _default_account: String,
+) {
+}
+
+/// Creates the data directory (0700) if needed and checks it is usable.
+fn prepare_data_dir(dir: &Path) -> Result<(), String> {
+    if !dir.exists() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "the data directory {} is not a directory",
+            dir.display()
+        ));
+    }
+    // An existing directory too: it holds the root key, the store and the credentials.
+    #[cfg(unix)]
+    restrict_mode(dir, 0o700)?;
+    std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the data directory {}: {e}", dir.display()))?;
+    let probe = dir.join(".trent-write-check");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| format!("cannot write in the data directory {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+/// Sets `path`'s permission bits to `mode` if it grants more (never loosens them).
+#[cfg(unix)]
+fn restrict_mode(path: &Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read the mode of {}: {e}", path.display()))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if current & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(current & mode))
+            .map_err(|e| format!("cannot restrict {} to mode {mode:o}: {e}", path.display()))?;
+        tracing::warn!(path = %path.display(), from = %format!("{current:o}"), to = %format!("{:o}", current & mode), "tightened the permissions");
+    }
+    Ok(())
+}
+
+/// A store served with `--dev-any-credentials` was open to anyone with any credentials:
+/// the first such start is recorded in the store (the SQLite file of the data directory,
+/// or the PostgreSQL database every node of a cluster shares), and every later start
+/// without the switch warns that its keys may have been used by anyone.
+async fn note_dev_credentials(store: &dyn Store, dev_any_credentials: bool) -> Result<(), String> {
+    if dev_any_credentials {
+        let now = SystemClock.now_millis().to_string();
+        store
+            .init_meta(META_DEV_CREDENTIALS, now.as_bytes())
+            .await
+            .map_err(|e| format!("cannot record the development mode in the store: {e}"))?;
+        return Ok(());
+    }
+    let used = store
+        .meta(META_DEV_CREDENTIALS)
+        .await
+        .map_err(|e| format!("cannot read the store's metadata: {e}"))?;
+    if let Some(first) = used {
+        let since = std::str::from_utf8(&first)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|ms| time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "an unknown time".to_owned());
+        tracing::warn!(first_used = %since, "THIS STORE WAS SERVED WITH --dev-any-credentials: anyone who reached the server could use, change or delete its keys without valid credentials. Do not trust it with real secrets; start over with a new data directory (and database).");
+        eprintln!("trent: WARNING: this store was served with --dev-any-credentials (first at {since}): anyone who reached the server could use its keys then; do not trust it with real secrets");
+    }
+    Ok(())
+}
+
+/// The AWS shared credentials file (mode 0600), profile `default`.
+fn write_credentials(
+    path: &Path,
+    access_key_id: &str,
+    secret: &SecretBytes,
+) -> std::io::Result<()> {
+    let secret = std::str::from_utf8(secret.expose())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "secret is not UTF-8"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    // `mode` applies to a new file only: an existing one is tightened too.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    text.push_str("[default]\naws_access_key_id = ");
+    text.push_str(access_key_id);
+    text.push_str("\naws_secret_access_key = ");
+    text.push_str(secret);
+    text.push('\n');
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
