@@ -4,92 +4,31 @@
 //! writer's connection is lost.
 //!
 //! The database comes from `TRENT_TEST_POSTGRES_URL` (e.g.
-//! `postgres://postgres@127.0.0.1:5432/test`). Without it every test here prints that it
-//! was skipped and passes.
+//! `postgres://postgres@127.0.0.1:5432/test`) through the test kit's fixture: without it
+//! every test here prints that it was skipped and passes (under CI it fails instead).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection};
 use trent_audit::lookup::{lookup, AttributeKey, Query};
 use trent_audit::signing::parse_public_key_pem;
 use trent_audit::{
     verify_chains, Actor, ApiCall, AuditError, AuditLog, AuditStore, DigestPolicy, Location,
     PgAuditStore, Problem, Record, Signer,
 };
+use trent_testkit::postgres::{self, Schema};
 
-const URL_VAR: &str = "TRENT_TEST_POSTGRES_URL";
-
+/// The server's URL, or `None` (skipped, with a notice) when none is configured.
 fn test_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {URL_VAR} is not set; PostgreSQL audit tests did not run"
-            );
-            None
-        }
-    }
+    postgres::url("PostgreSQL audit test")
 }
 
 /// A schema of its own, dropped when the test ends.
-struct Schema {
-    url: String,
-    name: String,
-    options: PgConnectOptions,
-}
-
-impl Schema {
-    async fn new(url: &str) -> Schema {
-        let name = format!("trent_audit_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(url)
-            .await
-            .unwrap_or_else(|e| panic!("{URL_VAR}={url} is set but unreachable: {e}"));
-        sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
-        let options = PgConnectOptions::from_str(url)
-            .unwrap()
-            .options([("search_path", name.as_str())]);
-        Schema {
-            url: url.to_owned(),
-            name,
-            options,
-        }
-    }
-
-    async fn conn(&self) -> PgConnection {
-        PgConnection::connect_with(&self.options).await.unwrap()
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+async fn new_schema(url: &str) -> Schema {
+    Schema::create(url, "trent_audit_test_").await
 }
 
 fn call(n: usize, unix_millis: i64) -> Record {
@@ -158,16 +97,16 @@ fn row(chain: &str, seq: u64) -> Location {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_chains_group_commit_and_verify_with_their_own_keys() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     let (sa, pkcs8_a) = Signer::generate().unwrap();
     let (sb, _) = Signer::generate().unwrap();
     let a = Arc::new(
-        PgAuditStore::open(schema.options.clone(), "node-a", &sa.public_key_pem())
+        PgAuditStore::open(schema.options(), "node-a", &sa.public_key_pem())
             .await
             .unwrap(),
     );
     let b = Arc::new(
-        PgAuditStore::open(schema.options.clone(), "node-b", &sb.public_key_pem())
+        PgAuditStore::open(schema.options(), "node-b", &sb.public_key_pem())
             .await
             .unwrap(),
     );
@@ -194,7 +133,7 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
     log_a.digest_now().await.unwrap();
     log_b.digest_now().await.unwrap();
 
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
     let keys = keys(&reader).await;
     assert_eq!(keys.len(), 2);
     let lines = reader.read_all().await.unwrap();
@@ -214,7 +153,7 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
     drop(a);
     let signer = Signer::from_pkcs8(&pkcs8_a).unwrap();
     let a = Arc::new(
-        PgAuditStore::open(schema.options.clone(), "node-a", &signer.public_key_pem())
+        PgAuditStore::open(schema.options(), "node-a", &signer.public_key_pem())
             .await
             .unwrap(),
     );
@@ -246,13 +185,13 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     let (s1, pkcs8) = Signer::generate().unwrap();
-    let first = PgAuditStore::open(schema.options.clone(), "node-1", &s1.public_key_pem())
+    let first = PgAuditStore::open(schema.options(), "node-1", &s1.public_key_pem())
         .await
         .unwrap();
     // The same node (same key) started twice: refused while the first lives.
-    let err = PgAuditStore::open(schema.options.clone(), "node-1", &s1.public_key_pem())
+    let err = PgAuditStore::open(schema.options(), "node-1", &s1.public_key_pem())
         .await
         .unwrap_err();
     assert!(
@@ -262,19 +201,19 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     assert!(err.to_string().contains("--audit-chain-id"), "{err}");
     // Another node (another key) on the same chain: refused too.
     let (s2, _) = Signer::generate().unwrap();
-    let err = PgAuditStore::open(schema.options.clone(), "node-1", &s2.public_key_pem())
+    let err = PgAuditStore::open(schema.options(), "node-1", &s2.public_key_pem())
         .await
         .unwrap_err();
     assert!(matches!(err, AuditError::ChainInUse(_)), "{err}");
     // Another chain id is fine.
-    let second = PgAuditStore::open(schema.options.clone(), "node-2", &s2.public_key_pem())
+    let second = PgAuditStore::open(schema.options(), "node-2", &s2.public_key_pem())
         .await
         .unwrap();
 
     // Once the first is gone its chain is free again, for its own key only.
     first.close().await;
     drop(first);
-    let err = PgAuditStore::open(schema.options.clone(), "node-1", &s2.public_key_pem())
+    let err = PgAuditStore::open(schema.options(), "node-1", &s2.public_key_pem())
         .await
         .unwrap_err();
     assert!(
@@ -282,7 +221,7 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
         "{err}"
     );
     let again = PgAuditStore::open(
-        schema.options.clone(),
+        schema.options(),
         "node-1",
         &Signer::from_pkcs8(&pkcs8).unwrap().public_key_pem(),
     )
@@ -290,10 +229,10 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     .unwrap();
 
     // A reader only reads.
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
     let (signer, _) = Signer::generate().unwrap();
     let entry_store: Arc<dyn AuditStore> =
-        Arc::new(PgAuditStore::connect(schema.options.clone()).await.unwrap());
+        Arc::new(PgAuditStore::connect(schema.options()).await.unwrap());
     let log = AuditLog::open(
         entry_store,
         "node-3",
@@ -314,13 +253,13 @@ async fn one_live_writer_per_chain_and_only_with_its_own_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_rows_are_pinpointed_by_chain_and_seq() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     let mut logs = Vec::new();
     let mut stores = Vec::new();
     for chain in ["node-a", "node-b"] {
         let (signer, _) = Signer::generate().unwrap();
         let store = Arc::new(
-            PgAuditStore::open(schema.options.clone(), chain, &signer.public_key_pem())
+            PgAuditStore::open(schema.options(), chain, &signer.public_key_pem())
                 .await
                 .unwrap(),
         );
@@ -336,7 +275,7 @@ async fn tampered_rows_are_pinpointed_by_chain_and_seq() {
         log.digest_now().await.unwrap();
     }
     // Per chain: 1-4 events, 5 digest, 6-9 events, 10 digest, 11-12 events, 13 digest.
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
     let keys = keys(&reader).await;
     let check = |lines: &[trent_audit::StoredLine]| verify_chains(lines, |c| keys.get(c).copied());
     assert!(check(&reader.read_all().await.unwrap()).ok());
@@ -430,13 +369,13 @@ async fn tampered_rows_are_pinpointed_by_chain_and_seq() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookup_reads_every_chain_newest_first_and_pages() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     let mut logs = Vec::new();
     let mut stores = Vec::new();
     for chain in ["node-a", "node-b"] {
         let (signer, _) = Signer::generate().unwrap();
         let store = Arc::new(
-            PgAuditStore::open(schema.options.clone(), chain, &signer.public_key_pem())
+            PgAuditStore::open(schema.options(), chain, &signer.public_key_pem())
                 .await
                 .unwrap(),
         );
@@ -450,7 +389,7 @@ async fn lookup_reads_every_chain_newest_first_and_pages() {
         logs[0].record(&call(2 * i, t)).await.unwrap();
         logs[1].record(&call(2 * i + 1, t + 1000)).await.unwrap();
     }
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
 
     // Every event, newest first, pages of 50: request ids count down across both chains.
     let mut seen = Vec::new();
@@ -508,10 +447,10 @@ async fn lookup_reads_every_chain_newest_first_and_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_recovers_after_its_connection_is_lost() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     let (signer, _) = Signer::generate().unwrap();
     let store = Arc::new(
-        PgAuditStore::open(schema.options.clone(), "node-1", &signer.public_key_pem())
+        PgAuditStore::open(schema.options(), "node-1", &signer.public_key_pem())
             .await
             .unwrap(),
     );
@@ -548,7 +487,7 @@ async fn the_writer_recovers_after_its_connection_is_lost() {
         "{failed} writes failed after one lost connection"
     );
     log.digest_now().await.unwrap();
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
     let keys = keys(&reader).await;
     let lines = reader.read_all().await.unwrap();
     let report = verify_chains(&lines, |c| keys.get(c).copied());
@@ -565,9 +504,9 @@ async fn the_writer_recovers_after_its_connection_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookup_attributes_are_answered_through_indexes() {
     let Some(url) = test_url() else { return };
-    let schema = Schema::new(&url).await;
+    let schema = new_schema(&url).await;
     // An older database: its tables and time index, not the attribute indexes.
-    let old = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let old = PgAuditStore::connect(schema.options()).await.unwrap();
     old.close().await;
     let mut conn = schema.conn().await;
     for index in [
@@ -583,7 +522,7 @@ async fn lookup_attributes_are_answered_through_indexes() {
     }
     let (signer, _) = Signer::generate().unwrap();
     let store = Arc::new(
-        PgAuditStore::open(schema.options.clone(), "node-a", &signer.public_key_pem())
+        PgAuditStore::open(schema.options(), "node-a", &signer.public_key_pem())
             .await
             .unwrap(),
     );
@@ -598,7 +537,7 @@ async fn lookup_attributes_are_answered_through_indexes() {
         }
         log.record(&r).await.unwrap();
     }
-    let reader = PgAuditStore::connect(schema.options.clone()).await.unwrap();
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
     let never = |key: AttributeKey| Query {
         attribute: Some((key, "NoSuchValue".into())),
         ..Query::default()

@@ -3,80 +3,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Server {
-    child: Child,
-    endpoint: String,
-}
+use trent_testkit::process::{Launch, Trent};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn trent(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(extra);
-    for var in [
-        "TRENT_ADMIN_ACCESS_KEY_ID",
-        "TRENT_ADMIN_SECRET_ACCESS_KEY",
-        "TRENT_CONFIG",
-        "TRENT_LISTEN",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd
+/// `trent serve` on `dir` (through the test kit's harness: `127.0.0.1:0`, no `TRENT_*`
+/// variable but those given).
+fn serve(dir: &Path, env: &[(&str, &str)]) -> Launch {
+    Launch::serve().data_dir(dir).envs(env)
 }
 
 /// Starts the server and waits for its "listening" line.
-fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = trent(dir, &[], env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let endpoint = loop {
-        let line = lines
-            .next()
-            .expect("trent exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("trent listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, endpoint }
+fn start(dir: &Path, env: &[(&str, &str)]) -> Trent {
+    serve(dir, env).start()
 }
 
-/// Runs the server expecting it to fail at start; returns its stderr.
+/// Runs the server expecting it to fail at start (without a panic); returns its stderr.
 fn start_fails(dir: &Path, extra: &[&str]) -> String {
-    let out = trent(dir, extra, &[])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "trent should have failed; stderr: {err}"
-    );
-    assert!(
-        !err.contains("panicked"),
-        "a panic instead of a clear message: {err}"
-    );
-    err
+    serve(dir, &[])
+        .args(extra.iter().copied())
+        .start_fails()
+        .stderr
 }
 
 fn readme_smoke_block() -> String {
@@ -113,7 +61,7 @@ fn readme_quick_start_works_with_the_aws_cli() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("trent-data");
     let server = start(&data, &[]);
-    let script = readme_smoke_block().replace("http://127.0.0.1:4599", &server.endpoint);
+    let script = readme_smoke_block().replace("http://127.0.0.1:4599", server.endpoint());
     assert!(
         script.contains("aws kms create-key"),
         "the README block is the quick start"
@@ -186,7 +134,7 @@ fn the_aws_cli_is_refused_with_wrong_credentials() {
         "kms",
         "list-keys",
         "--endpoint-url",
-        &server.endpoint,
+        server.endpoint(),
         "--region",
         "us-east-1",
     ]);
@@ -204,12 +152,11 @@ fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let work = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-    cmd.args(["serve", "--listen", &addr, "--data-dir"])
-        .arg(work.path().join("d"));
-    let out = cmd.output().unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = Launch::serve()
+        .listen(&addr)
+        .data_dir(work.path().join("d"))
+        .start_fails()
+        .stderr;
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -294,23 +241,11 @@ fn settings_come_from_the_config_file_when_no_flag_gives_them() {
         ),
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trent"));
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = lines.next().unwrap().unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let server = Launch::serve()
+        .args(["--config", config.to_str().unwrap()])
+        .start();
+    let banner = server.banner().first().cloned().unwrap_or_default();
+    drop(server);
     assert!(banner.contains("created account 444455556666"), "{banner}");
     assert!(data.join("credentials").exists() && data.join("root.key").exists());
 }

@@ -3,13 +3,13 @@
 //! and the mapping of an unreachable database.
 //!
 //! The database comes from `TRENT_TEST_POSTGRES_URL` (e.g.
-//! `postgres://postgres@127.0.0.1:5432/test`). Without it every test here prints that it
-//! was skipped and passes, so that a checkout without PostgreSQL still tests; CI sets it
-//! and checks the database is reachable first.
+//! `postgres://postgres@127.0.0.1:5432/test`) through the test kit's fixture. Without it
+//! every test here prints that it was skipped and passes, so that a checkout without
+//! PostgreSQL still tests; CI sets it and checks the database is reachable first (and the
+//! fixture fails a test that finds it missing under CI).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,71 +19,19 @@ use sqlx::{Connection, PgConnection};
 use trent_store::{
     AliasRecord, Change, ChangeStream, KeyRecord, MaterialRecord, PostgresStore, Store, StoreError,
 };
+use trent_testkit::postgres::{self, Schema};
 
-const URL_VAR: &str = "TRENT_TEST_POSTGRES_URL";
-
-/// A schema of its own, dropped (with everything in it) when the test ends.
-struct Schema {
-    url: String,
-    name: String,
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // Drop runs outside any runtime the test may still be using: use a private one.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) = PgConnection::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
+/// The server's URL, or `None` (skipped, with a notice) when none is configured.
 fn test_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            // Straight to the process's stderr, past libtest's capture: a skip must show.
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED: {URL_VAR} is not set; PostgreSQL store tests did not run"
-            );
-            None
-        }
-    }
+    postgres::url("PostgreSQL store test")
 }
 
+/// A schema of its own (dropped, with everything in it, when the test ends) and the
+/// options to connect into it.
 async fn new_schema(url: &str) -> (Schema, PgConnectOptions) {
-    let name = format!("trent_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(url)
-        .await
-        .unwrap_or_else(|e| panic!("{URL_VAR}={url} is set but unreachable: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    let options = PgConnectOptions::from_str(url)
-        .unwrap()
-        .options([("search_path", name.as_str())]);
-    (
-        Schema {
-            url: url.to_owned(),
-            name,
-        },
-        options,
-    )
+    let schema = Schema::create(url, "trent_test_").await;
+    let options = schema.options();
+    (schema, options)
 }
 
 async fn fresh_pg() -> Option<(Arc<dyn Store>, Schema)> {
@@ -261,7 +209,7 @@ async fn concurrent_first_opens_apply_each_migration_once() {
     let mut conn = PgConnection::connect(&url).await.unwrap();
     let versions: Vec<i64> = sqlx::query_scalar(&format!(
         "SELECT version FROM \"{}\".schema_migrations ORDER BY version",
-        schema.name
+        schema.name()
     ))
     .fetch_all(&mut conn)
     .await

@@ -12,6 +12,7 @@ use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde_json::{json, Value};
+use trent_testkit::process;
 use trent_wire::Operation;
 
 use crate::harness::{aws_cli, Auth, RawRequest, TestServer, DEFAULT_ACCOUNT, REGION};
@@ -411,16 +412,7 @@ async fn no_secret_reaches_the_log() {
 }
 
 fn trent(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    process::run(&process::trent_bin(), args, &[])
 }
 
 fn verify(data_dir: &Path) -> (bool, String) {

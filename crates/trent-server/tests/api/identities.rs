@@ -5,10 +5,10 @@
 //! identity policies.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use trent_testkit::process::Launch;
 
 use crate::harness::{expect_err, ok, Auth, RawRequest, TestServer, DEFAULT_ACCOUNT, REGION};
 
@@ -82,11 +82,7 @@ pub fn start_with_config(config: &ConfigFile) -> TestServer {
 }
 
 pub fn sighup(server: &TestServer) {
-    let status = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("HUP");
 }
 
 /// Polls the server's log until `needle` has appeared `count` times.
@@ -259,32 +255,11 @@ async fn sighup_applies_a_valid_file_and_refuses_an_invalid_one() {
 /// Runs `trent serve` on a config file that must be refused; returns its stderr.
 pub fn refused_at_start(config: &ConfigFile) -> String {
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config.path())
-        .arg("--data-dir")
-        .arg(data.path())
-        .env_remove("TRENT_ADMIN_ACCESS_KEY_ID")
-        .env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(!status.success(), "a malformed config file was accepted");
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("trent kept running on a malformed config file");
-        }
-        std::thread::yield_now();
-    }
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    Launch::serve()
+        .data_dir(data.path())
+        .args(["--config", &config.path_str()])
+        .start_fails()
+        .stderr
 }
 
 #[test]

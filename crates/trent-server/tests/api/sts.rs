@@ -182,20 +182,7 @@ pub fn kms_client(
     secret: &str,
     token: &str,
 ) -> aws_sdk_kms::Client {
-    let config = aws_sdk_kms::Config::builder()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new(REGION))
-        .endpoint_url(server.endpoint())
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            key,
-            secret,
-            Some(token.to_owned()),
-            None,
-            "trent-itests",
-        ))
-        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_kms::Client::from_conf(config)
+    trent_testkit::sdk::session_client(server.endpoint(), REGION, key, secret, token)
 }
 
 #[tokio::test]

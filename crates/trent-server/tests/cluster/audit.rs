@@ -5,7 +5,7 @@
 //! LookupEvents on any node sees every node's events.
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,21 +15,14 @@ use aws_sdk_kms::primitives::Blob;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
-use crate::node::{base_url, sdk_client, Db, Node, ADMIN_KEY_ID, ADMIN_SECRET, REGION};
+use trent_testkit::cluster::{client as sdk_client, Node, ADMIN_KEY_ID, ADMIN_SECRET};
+use trent_testkit::postgres::{self, Database};
+use trent_testkit::process;
+use trent_testkit::sdk::REGION;
 
+/// `trent ARGS...` (no `TRENT_*` variable reaches it): whether it succeeded, and its output.
 fn trent(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(args)
-        .env_remove("TRENT_DATABASE_URL")
-        .env_remove("TRENT_DATA_DIR")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    process::run(&process::trent_bin(), args, &[])
 }
 
 fn verify(url: &str) -> (bool, String) {
@@ -99,48 +92,9 @@ fn request_id_of(event: &Value) -> String {
     t["requestID"].as_str().unwrap().to_owned()
 }
 
-/// `trent serve` that must refuse to start: its exit status and output.
+/// `trent serve` that must refuse to start: its output.
 fn refused_start(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
-    let child = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(["--database-url", url])
-        .args(args)
-        .env_remove("TRENT_DATABASE_URL")
-        .env_remove("TRENT_AUDIT_CHAIN_ID")
-        .env("TRENT_ADMIN_ACCESS_KEY_ID", ADMIN_KEY_ID)
-        .env("TRENT_ADMIN_SECRET_ACCESS_KEY", ADMIN_SECRET)
-        .env("TRENT_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => {
-            let out = out.unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                !out.status.success(),
-                "trent serve exited successfully: {text}"
-            );
-            text
-        }
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("trent serve did not refuse to start within 60 s");
-        }
-    }
+    Node::launch(dir, Some(url), args).start_fails().output()
 }
 
 /// Refused starts until the refusal says `expected` (a killed node's connection, and
@@ -162,13 +116,13 @@ fn refused_until(dir: &std::path::Path, url: &str, args: &[&str], expected: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both() {
     let Some(url) =
-        base_url("two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both")
+        postgres::url("two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both")
     else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, &["--audit-digest-every-events", "5"]);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(
         Some(&db.url),
         Some(&root),
@@ -202,8 +156,8 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
     // Each node publishes its own key under its own (derived) chain id.
     let chains = db_chains(&db.url).await;
     assert_eq!(chains.len(), 2, "{chains:?}");
-    let pem_a = std::fs::read_to_string(a.dir.path().join("audit-signing-key.pub.pem")).unwrap();
-    let pem_b = std::fs::read_to_string(b.dir.path().join("audit-signing-key.pub.pem")).unwrap();
+    let pem_a = std::fs::read_to_string(a.data_dir().join("audit-signing-key.pub.pem")).unwrap();
+    let pem_b = std::fs::read_to_string(b.data_dir().join("audit-signing-key.pub.pem")).unwrap();
     let chain_of = |pem: &str| {
         chains
             .iter()
@@ -246,7 +200,7 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
     // LookupEvents through either node: both nodes' Encrypt events, newest first.
     for node in [&a, &b] {
         let events = lookup_all(
-            &node.endpoint,
+            node.endpoint(),
             &[
                 "--lookup-attributes",
                 "AttributeKey=EventName,AttributeValue=Encrypt",
@@ -363,13 +317,13 @@ async fn two_nodes_write_their_own_chains_and_verify_checks_and_pinpoints_both()
 /// refused the chain, and the owner itself continues it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_id_is_never_shared_by_two_nodes() {
-    let Some(url) = base_url("a_chain_id_is_never_shared_by_two_nodes") else {
+    let Some(url) = postgres::url("a_chain_id_is_never_shared_by_two_nodes") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, &["--audit-chain-id", "shared"]);
     a.client().list_keys().send().await.unwrap();
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
 
     let other = tempfile::tempdir().unwrap();
     std::fs::copy(&root, other.path().join("root.key")).unwrap();
@@ -410,12 +364,12 @@ async fn killing_a_node_under_load_loses_no_acknowledged_event() {
     const TASKS: usize = 8;
     const KILL_AFTER: usize = 300;
     const TOTAL: usize = 900;
-    let Some(url) = base_url("killing_a_node_under_load_loses_no_acknowledged_event") else {
+    let Some(url) = postgres::url("killing_a_node_under_load_loses_no_acknowledged_event") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let mut a = Node::start(Some(&db.url), None, &["--audit-digest-every-events", "50"]);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(
         Some(&db.url),
         Some(&root),
@@ -431,7 +385,7 @@ async fn killing_a_node_under_load_loses_no_acknowledged_event() {
         .unwrap()
         .key_id()
         .to_owned();
-    let endpoints = [a.endpoint.clone(), b.endpoint.clone()];
+    let endpoints = [a.endpoint().to_owned(), b.endpoint().to_owned()];
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let count = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));

@@ -13,7 +13,9 @@ use aws_sdk_kms::types::Tag;
 use aws_sdk_kms::Client;
 use tokio::sync::Notify;
 
-use crate::node::{base_url, error_code, sdk_client, Db, Node, PrivatePostgres};
+use trent_testkit::cluster::{client as sdk_client, Node};
+use trent_testkit::postgres::{self, Database, PrivatePostgres};
+use trent_testkit::sdk::error_code;
 
 const WORKERS: usize = 6;
 
@@ -43,14 +45,14 @@ async fn listed_keys(client: &Client) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_a_node_under_load_loses_no_acknowledged_write() {
     const OPS_PER_WORKER: usize = 30;
-    let Some(url) = base_url("killing_a_node_under_load_loses_no_acknowledged_write") else {
+    let Some(url) = postgres::url("killing_a_node_under_load_loses_no_acknowledged_write") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let mut a = Node::start(Some(&db.url), None, &[]);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), &[]);
-    let endpoints = [a.endpoint.clone(), b.endpoint.clone()];
+    let endpoints = [a.endpoint().to_owned(), b.endpoint().to_owned()];
     // Two keys tagged by three workers each (through both nodes): at most 45 tags a key,
     // under AWS's quota of 50.
     let mut shared_keys = Vec::new();
@@ -210,7 +212,7 @@ struct Tally {
 /// acknowledged key exists and every ciphertext they produced decrypts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_crash_under_load_gives_retryable_errors_then_recovers() {
-    if base_url("database_crash_under_load_gives_retryable_errors_then_recovers").is_none() {
+    if postgres::url("database_crash_under_load_gives_retryable_errors_then_recovers").is_none() {
         return;
     }
     let Some(mut pg) = PrivatePostgres::init() else {
@@ -218,9 +220,9 @@ async fn database_crash_under_load_gives_retryable_errors_then_recovers() {
     };
     let url = pg.url();
     let a = Node::start(Some(&url), None, &[]);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&url), Some(&root), &[]);
-    let endpoints = [a.endpoint.clone(), b.endpoint.clone()];
+    let endpoints = [a.endpoint().to_owned(), b.endpoint().to_owned()];
     let key = a
         .client()
         .create_key()

@@ -9,7 +9,11 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, OriginType, WrappingKeySpec};
 use aws_sdk_kms::Client;
 
-use crate::node::{base_url, converges, error_code, Db, Node};
+use trent_testkit::cluster::Node;
+use trent_testkit::postgres::{self, Database};
+use trent_testkit::sdk::error_code;
+
+use crate::converges;
 
 const NO_TTL: &[&str] = &["--cache-ttl-ms", "3600000"];
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -38,12 +42,12 @@ async fn encrypt_on(client: &Client, key: &str) -> Result<Blob, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn import_tokens_and_material_changes_work_across_nodes() {
-    let Some(url) = base_url("import_tokens_and_material_changes_work_across_nodes") else {
+    let Some(url) = postgres::url("import_tokens_and_material_changes_work_across_nodes") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, NO_TTL);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
     let (ca, cb) = (a.client(), b.client());
 
@@ -145,12 +149,12 @@ async fn import_on(client: &Client, key: &str, material: &[u8], new: bool) -> St
 /// region-keys, reaches the other node's cached replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multi_region_imports_and_rotation_work_across_nodes() {
-    let Some(url) = base_url("multi_region_imports_and_rotation_work_across_nodes") else {
+    let Some(url) = postgres::url("multi_region_imports_and_rotation_work_across_nodes") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, NO_TTL);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
     let (us, eu) = (a.client_in("us-east-1"), b.client_in("eu-west-1"));
 

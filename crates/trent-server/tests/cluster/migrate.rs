@@ -2,13 +2,14 @@
 //! states, tags, aliases and every material version; old ciphertexts still decrypt.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::Tag;
 use aws_sdk_kms::Client;
 
-use crate::node::{base_url, Db, Node};
+use trent_testkit::cluster::Node;
+use trent_testkit::postgres::{self, Database};
+use trent_testkit::process;
 
 /// Everything a client can see of the keys (id → state, description, tags) and aliases.
 async fn snapshot(client: &Client) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
@@ -81,7 +82,7 @@ async fn snapshot(client: &Client) -> (BTreeMap<String, String>, BTreeMap<String
 }
 
 fn migrate(data_dir: &std::path::Path, to: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_trent"))
+    process::command(&process::trent_bin())
         .arg("migrate-store")
         .arg("--data-dir")
         .arg(data_dir)
@@ -94,10 +95,10 @@ fn migrate(data_dir: &std::path::Path, to: &str) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_deployment_moves_to_postgres_intact() {
-    let Some(url) = base_url("sqlite_deployment_moves_to_postgres_intact") else {
+    let Some(url) = postgres::url("sqlite_deployment_moves_to_postgres_intact") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
 
     // A deployment on one machine, with some history.
     let single = Node::start(None, None, &[]);
@@ -234,10 +235,10 @@ async fn sqlite_deployment_moves_to_postgres_intact() {
 /// encrypted, with the same configuration and rotations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multi_region_keys_move_to_postgres_intact() {
-    let Some(url) = base_url("multi_region_keys_move_to_postgres_intact") else {
+    let Some(url) = postgres::url("multi_region_keys_move_to_postgres_intact") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let single = Node::start(None, None, &[]);
     let (us, eu) = (single.client_in("us-east-1"), single.client_in("eu-west-1"));
     let out = us.create_key().multi_region(true).send().await.unwrap();

@@ -8,7 +8,11 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::Tag;
 use aws_sdk_kms::Client;
 
-use crate::node::{base_url, converges, error_code, new_root_key, Db, Node};
+use trent_testkit::cluster::Node;
+use trent_testkit::postgres::{self, Database};
+use trent_testkit::sdk::error_code;
+
+use crate::{converges, new_root_key};
 
 /// Far above a test's length: what reaches the other node can only have come through
 /// the change feed, not through the cache lifetime.
@@ -77,10 +81,10 @@ async fn encrypt_on(client: &Client, key: &str) -> Result<String, String> {
 /// default account: they agree on one root key check, one account and one administrator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodes_starting_at_once_agree_on_one_deployment() {
-    let Some(url) = base_url("nodes_starting_at_once_agree_on_one_deployment") else {
+    let Some(url) = postgres::url("nodes_starting_at_once_agree_on_one_deployment") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let keys = tempfile::tempdir().unwrap();
     let root = new_root_key(keys.path());
     let starts: Vec<_> = ["111111111111", "222222222222", "333333333333"]
@@ -96,7 +100,7 @@ async fn nodes_starting_at_once_agree_on_one_deployment() {
 
     let created: Vec<bool> = nodes
         .iter()
-        .map(|n| n.dir.path().join("credentials").exists())
+        .map(|n| n.data_dir().join("credentials").exists())
         .collect();
     assert_eq!(
         created.iter().filter(|c| **c).count(),
@@ -138,12 +142,12 @@ async fn nodes_starting_at_once_agree_on_one_deployment() {
 /// Each kind of change made on node A reaches node B, which had the key and alias cached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_change_on_one_node_reaches_the_other() {
-    let Some(url) = base_url("every_change_on_one_node_reaches_the_other") else {
+    let Some(url) = postgres::url("every_change_on_one_node_reaches_the_other") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, NO_TTL);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
     let (ca, cb) = (a.client(), b.client());
 
@@ -264,12 +268,12 @@ async fn every_change_on_one_node_reaches_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_tagging_through_two_nodes_loses_nothing() {
     const PER_NODE: usize = 20;
-    let Some(url) = base_url("concurrent_tagging_through_two_nodes_loses_nothing") else {
+    let Some(url) = postgres::url("concurrent_tagging_through_two_nodes_loses_nothing") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, NO_TTL);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
     let key = create_key(&a.client()).await;
 
@@ -356,12 +360,12 @@ async fn is_primary_on(client: &Client, key_id: &str) -> bool {
 /// which had the replica cached.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn multi_region_changes_reach_the_other_node() {
-    let Some(url) = base_url("multi_region_changes_reach_the_other_node") else {
+    let Some(url) = postgres::url("multi_region_changes_reach_the_other_node") else {
         return;
     };
-    let db = Db::create(&url).await;
+    let db = Database::create(&url, "trent_cluster_").await;
     let a = Node::start(Some(&db.url), None, NO_TTL);
-    let root = a.dir.path().join("root.key");
+    let root = a.data_dir().join("root.key");
     let b = Node::start(Some(&db.url), Some(&root), NO_TTL);
     let (a_us, b_eu) = (a.client_in("us-east-1"), b.client_in("eu-west-1"));
 

@@ -4,12 +4,11 @@
 //! non-loopback address unless `--dev-allow-non-loopback` says so, and a store once served
 //! with it warns at every later start without it.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use aws_sdk_kms::types::KeyState;
 use serde_json::{json, Value};
+use trent_testkit::process::{Launch, Run};
 
 use crate::harness::{create_key, expect_code, ok, Auth, RawResponse, TestServer, REGION};
 use crate::test_clock::{clock_now, DAY_MS, SWITCH};
@@ -226,71 +225,26 @@ async fn the_test_clock_moves_for_signed_administrators_only_and_every_move_is_a
     assert_eq!(event(&server, &resp)["eventName"], "TrentGetTestClock");
 }
 
-/// A `trent serve` run outside the harness: whether it started listening, and its stderr.
-struct Run {
-    listening: bool,
-    exit_ok: Option<bool>,
-    stderr: String,
-}
-
-/// Starts `trent serve ARGS` and stops it as soon as it listens (or waits for its exit).
-fn run_trent(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .arg("serve")
-        .args(args)
-        .env_remove("TRENT_ADMIN_ACCESS_KEY_ID")
-        .env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY")
-        .env_remove("TRENT_DEV_ANY_CREDENTIALS")
-        .env_remove("TRENT_DEV_ALLOW_NON_LOOPBACK")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the trent binary");
-    let stdout = child.stdout.take().expect("piped stdout");
-    // Until it listens, or exits (end of its stdout).
-    let listening = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.starts_with("trent listening on "));
-    let exit_ok = if listening {
-        let _ = child.kill();
-        let _ = child.wait();
-        None
-    } else {
-        Some(child.wait().expect("wait for trent").success())
-    };
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    Run {
-        listening,
-        exit_ok,
-        stderr,
-    }
-}
-
-fn data_dir_arg(dir: &Path) -> &str {
-    dir.to_str().unwrap()
+/// Starts `trent serve --listen LISTEN --data-dir DATA ARGS` and stops it as soon as it
+/// listens (or waits for its exit).
+fn run_trent(listen: &str, data: &Path, args: &[&str]) -> Run {
+    Launch::serve()
+        .listen(listen)
+        .data_dir(data)
+        .args(args.iter().copied())
+        .run()
 }
 
 #[test]
 fn dev_any_credentials_on_a_non_loopback_address_is_refused_before_binding() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let run = run_trent(&[
-        "--listen",
-        "0.0.0.0:0",
-        "--data-dir",
-        data_dir_arg(&data),
-        "--dev-any-credentials",
-    ]);
+    let run = run_trent("0.0.0.0:0", &data, &["--dev-any-credentials"]);
     assert!(
         !run.listening,
         "trent served 0.0.0.0 with --dev-any-credentials"
     );
-    assert_eq!(run.exit_ok, Some(false));
+    assert_eq!(run.exit.map(|s| s.success()), Some(false));
     assert!(run.stderr.contains("0.0.0.0:0"), "{}", run.stderr);
     assert!(
         run.stderr.contains("--dev-allow-non-loopback"),
@@ -304,15 +258,9 @@ fn dev_any_credentials_on_a_non_loopback_address_is_refused_before_binding() {
     // a non-loopback address with both switches is unit-tested in config.rs, so that no
     // test binds a public address).
     for extra in [&[][..], &["--dev-allow-non-loopback"][..]] {
-        let mut args = vec![
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data_dir_arg(&data),
-            "--dev-any-credentials",
-        ];
+        let mut args = vec!["--dev-any-credentials"];
         args.extend_from_slice(extra);
-        let run = run_trent(&args);
+        let run = run_trent("127.0.0.1:0", &data, &args);
         assert!(run.listening, "{}", run.stderr);
     }
 }
@@ -321,20 +269,20 @@ fn dev_any_credentials_on_a_non_loopback_address_is_refused_before_binding() {
 fn a_store_once_served_with_dev_credentials_warns_at_every_later_start() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let base = ["--listen", "127.0.0.1:0", "--data-dir", data_dir_arg(&data)];
+    let base: &[&str] = &[];
     let warning = "this store was served with --dev-any-credentials";
 
-    let run = run_trent(&base);
+    let run = run_trent("127.0.0.1:0", &data, base);
     assert!(run.listening, "{}", run.stderr);
     assert!(!run.stderr.contains(warning), "{}", run.stderr);
 
     let mut dev = base.to_vec();
     dev.push("--dev-any-credentials");
-    let run = run_trent(&dev);
+    let run = run_trent("127.0.0.1:0", &data, &dev);
     assert!(run.listening, "{}", run.stderr);
 
     for _ in 0..2 {
-        let run = run_trent(&base);
+        let run = run_trent("127.0.0.1:0", &data, base);
         assert!(run.listening, "{}", run.stderr);
         assert!(run.stderr.contains(warning), "{}", run.stderr);
     }

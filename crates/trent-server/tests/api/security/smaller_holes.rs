@@ -3,12 +3,13 @@
 //! message naming the file and the fix; the data directory is tightened to 0700 and the
 //! credentials file to 0600 at every start.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use trent_testkit::process::Launch;
 
 use crate::harness::{credentials_path, TestServer};
 
@@ -80,30 +81,8 @@ async fn a_client_dripping_its_headers_or_body_is_disconnected() {
 /// `trent serve` on `dir`: whether it started listening (it is stopped at once), and its
 /// stderr.
 fn start_on(dir: &Path) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env_remove("TRENT_ADMIN_ACCESS_KEY_ID")
-        .env_remove("TRENT_ADMIN_SECRET_ACCESS_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listening = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("trent listening on "));
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (listening, stderr)
+    let run = Launch::serve().data_dir(dir).run();
+    (run.listening, run.stderr)
 }
 
 fn mode(path: &Path) -> u32 {

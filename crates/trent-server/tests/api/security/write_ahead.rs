@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use trent_testkit::process;
 
 use crate::harness::{TestServer, REGION};
 
@@ -41,16 +41,7 @@ fn request_id(resp: &crate::harness::RawResponse) -> String {
 }
 
 fn trent(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_trent"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    process::run(&process::trent_bin(), args, &[])
 }
 
 async fn ok(server: &TestServer, op: &str, body: Value) -> (String, Value) {
@@ -355,11 +346,7 @@ async fn after_a_crash_every_key_is_in_the_trail() {
     while created.load(Ordering::Relaxed) < 200 {
         tokio::task::yield_now().await;
     }
-    let status = Command::new("kill")
-        .args(["-9", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal("KILL");
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         let _ = c.await;

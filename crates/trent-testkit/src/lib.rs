@@ -1,0 +1,24 @@
+//! The test kit: what every test suite of the workspace needs to run Trent for real, in one
+//! place.
+//!
+//! - [`process`]: the one harness that starts the `trent` binary (`trent serve` on
+//!   `127.0.0.1:0`, ready once it prints its listening line, never after a fixed sleep), stops,
+//!   kills or signals it, keeps its stderr for failure messages, and runs starts that must
+//!   be refused. [`server::TestServer`] (one node on a private data directory) and
+//!   [`cluster::Node`] (nodes sharing a PostgreSQL database) are built on it.
+//! - [`postgres`]: a fresh schema or database per test from `TRENT_TEST_POSTGRES_URL`,
+//!   dropped afterwards, and a private PostgreSQL server a test may crash.
+//! - [`sdk`]: the `aws-sdk-kms` client builder (static credentials, no retries, bounded
+//!   timeouts) and the helpers that read its errors; [`server`] also signs raw requests for
+//!   what the SDK would never send.
+//!
+//! It is a dev-dependency only (`publish = false`) and must never become a dependency of a
+//! production crate. A test fails by panicking, so this crate panics where a test would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod cluster;
+pub mod postgres;
+pub mod process;
+pub mod sdk;
+pub mod server;

@@ -1,0 +1,144 @@
+//! The official AWS SDK for Rust pointed at a test server, and the helpers that read its
+//! answers.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use aws_sdk_kms::config::retry::RetryConfig;
+use aws_sdk_kms::config::timeout::TimeoutConfig;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::Client;
+
+/// The region tests sign for unless they say otherwise.
+pub const REGION: &str = "us-east-1";
+
+/// An SDK client with static credentials, no retries (a retry would hide the first
+/// answer; each test decides how to retry) and bounded timeouts.
+pub fn client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> Client {
+    build(endpoint, region, access_key_id, secret_access_key, None)
+}
+
+/// [`client`] with temporary credentials (an STS session token).
+pub fn session_client(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: &str,
+) -> Client {
+    build(
+        endpoint,
+        region,
+        access_key_id,
+        secret_access_key,
+        Some(session_token.to_owned()),
+    )
+}
+
+fn build(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<String>,
+) -> Client {
+    let config = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            session_token,
+            None,
+            "trent-tests",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+/// Unwrap an SDK result, printing the whole error chain on failure.
+#[track_caller]
+pub fn ok<T, E, R>(result: Result<T, SdkError<E, R>>) -> T
+where
+    E: std::error::Error + 'static,
+    R: Debug,
+{
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("unexpected error: {}", DisplayErrorContext(&e)),
+    }
+}
+
+/// Expect a service error with this code and, if given, exactly this message; return the
+/// typed error for further checks.
+#[track_caller]
+pub fn expect_err<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    code: &str,
+    message: Option<&str>,
+) -> E
+where
+    T: Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let err = expect_code(result, code);
+    match message {
+        Some(expected) => assert_eq!(err.message(), Some(expected), "wrong message for {code}"),
+        None => {
+            // AWS sends a message with every KMS error the tests match by type only.
+            assert!(
+                err.message().is_some_and(|m| !m.is_empty()),
+                "{code} without a message"
+            );
+        }
+    }
+    err
+}
+
+/// Expect a service error with this code, without requiring any message.
+#[track_caller]
+pub fn expect_code<T, E, R>(result: Result<T, SdkError<E, R>>, code: &str) -> E
+where
+    T: Debug,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let err = match result {
+        Ok(v) => panic!("expected {code}, got success: {v:?}"),
+        Err(SdkError::ServiceError(se)) => se.into_err(),
+        Err(other) => panic!(
+            "expected service error {code}, got: {}",
+            DisplayErrorContext(&other)
+        ),
+    };
+    assert_eq!(
+        err.code(),
+        Some(code),
+        "wrong error code (message: {:?})",
+        err.message()
+    );
+    err
+}
+
+/// The AWS error code of a failed call, or `"transport"` when no HTTP answer came.
+pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
+    match err {
+        SdkError::ServiceError(e) => e.err().code().unwrap_or("(no code)").to_owned(),
+        _ => "transport".to_owned(),
+    }
+}
