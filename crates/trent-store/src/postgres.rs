@@ -53,7 +53,7 @@ const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 /// The [`Store`](crate::Store) on a PostgreSQL database, shared by any number of nodes.
 pub type PostgresStore = SqlStore<PostgresDb>;
 
-/// The PostgreSQL [`Dialect`]: the pool and the change feed's listener.
+/// The PostgreSQL dialect (`Dialect`): the pool and the change feed's listener.
 pub struct PostgresDb {
     pool: PgPool,
     changes: broadcast::Sender<Change>,

@@ -38,7 +38,7 @@ const READERS: u32 = 4;
 /// The [`Store`](crate::Store) on an SQLite file (the embedded default).
 pub type SqliteStore = SqlStore<SqliteDb>;
 
-/// The SQLite [`Dialect`]: the file's writer and reader pools.
+/// The SQLite dialect (`Dialect`): the file's writer and reader pools.
 #[derive(Debug)]
 pub struct SqliteDb {
     writer: SqlitePool,

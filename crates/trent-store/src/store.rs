@@ -38,8 +38,8 @@ const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, crea
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
 
-/// The [`Store`] on one SQL database; `D` is the database's [`Dialect`]. Use it through
-/// [`crate::SqliteStore`] or [`crate::PostgresStore`].
+/// The [`Store`] on one SQL database; `D` is the database's dialect (what differs between
+/// the databases). Use it through [`crate::SqliteStore`] or [`crate::PostgresStore`].
 ///
 /// Beyond the trait's contract: `update_key` never changes a key's identity (`account_id`,
 /// `region`, `arn`, `created_at`); the record it returns carries the stored ones.
