@@ -71,7 +71,7 @@ pub(crate) enum Invalidate {
     /// its material, unless something was invalidated since the attempt began.
     Record(Box<KeyRecord>),
     /// These keys are read again from the store on their next use (their material, their
-    /// rotation schedule or their set of replicas changed).
+    /// rotation schedule, their replicas or their primary changed).
     Keys(Vec<String>),
     /// Everything cached: a deleted key takes its aliases with it.
     All,
