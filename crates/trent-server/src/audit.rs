@@ -299,7 +299,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// What the pipeline learned about a request, for its event.
+/// What the stage and the request's protocol learned about a request, for its event.
 #[derive(Debug, Default)]
 pub struct RequestFacts {
     pub request_id: String,
@@ -308,11 +308,7 @@ pub struct RequestFacts {
     /// The operation named by `X-Amz-Target` (even an unknown one), if any.
     pub target_name: Option<String>,
     pub operation: Option<Operation>,
-    /// `cloudtrail.amazonaws.com` for LookupEvents, else KMS.
-    pub cloudtrail: bool,
-    /// `sts.amazonaws.com`: a Query-protocol request to STS, and the action it named
-    /// (once known).
-    pub sts: bool,
+    /// The action an STS request named (once known).
     pub sts_action: Option<&'static str>,
     /// What an STS call (or a test clock move) records of its answer (no secret, no
     /// session token).
@@ -415,35 +411,21 @@ pub struct Outcome<'a> {
     pub error_message: Option<&'a str>,
 }
 
+/// What a request is recorded as: the service it was for, its name, whether CloudTrail
+/// counts it read-only. Its protocol says ([`crate::stage::Protocol::event`]).
+pub struct Event {
+    pub source: &'static str,
+    pub name: String,
+    pub read_only: bool,
+}
+
 /// Builds the CloudTrail record of a finished request.
-pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Record {
-    let (event_source, event_name, read_only) = match (facts.cloudtrail, facts.operation) {
-        _ if facts.sts => (
-            STS_EVENT_SOURCE,
-            facts.sts_action.unwrap_or("UnknownOperation").to_owned(),
-            facts.sts_action == Some("GetCallerIdentity"),
-        ),
-        (true, _) => (
-            trent_audit::CLOUDTRAIL_EVENT_SOURCE,
-            "LookupEvents".to_owned(),
-            true,
-        ),
-        (false, Some(op)) => (
-            trent_audit::KMS_EVENT_SOURCE,
-            op.name().to_owned(),
-            op.is_read_only(),
-        ),
-        // No operation known (unknown target, or the request failed before it was read):
-        // the name the request gave, as CloudTrail records the eventName it was asked for.
-        (false, None) => (
-            trent_audit::KMS_EVENT_SOURCE,
-            facts
-                .target_name
-                .clone()
-                .unwrap_or_else(|| "UnknownOperation".to_owned()),
-            false,
-        ),
-    };
+pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outcome<'_>) -> Record {
+    let Event {
+        source: event_source,
+        name: event_name,
+        read_only,
+    } = event;
     let (actor, account, region) = match &facts.caller {
         Some(c) => (actor(c), c.account_id().to_owned(), c.region.clone()),
         None => (
@@ -467,9 +449,8 @@ pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Rec
         .filter_map(|a| Resource::kms(a))
         .collect();
     let response: Option<Value> = match (outcome.response, facts.operation) {
-        (Some(body), Some(op)) if !facts.cloudtrail && !op.is_read_only() => {
-            serde_json::from_slice(body).ok()
-        }
+        // (Only a KMS request has an operation.)
+        (Some(body), Some(op)) if !op.is_read_only() => serde_json::from_slice(body).ok(),
         _ => None,
     };
     let mut response_elements = match (&response, facts.operation) {
@@ -518,10 +499,9 @@ pub fn record(trail: &Trail, facts: &RequestFacts, outcome: &Outcome<'_>) -> Rec
             _ => {}
         }
     }
-    if facts.cloudtrail {
-        response_elements = None;
-    }
-    if facts.sts || facts.response_elements.is_some() {
+    // A request of another protocol than KMS (or the test clock's) records what its
+    // handler noted of its answer, if anything.
+    if facts.operation.is_none() || facts.response_elements.is_some() {
         response_elements = outcome.response.and(facts.response_elements.clone());
     }
     Record::api_call(ApiCall {
@@ -572,7 +552,7 @@ pub struct RequestIntents {
 }
 
 impl RequestIntents {
-    pub fn new(trail: &Trail, facts: &RequestFacts) -> RequestIntents {
+    pub fn new(trail: &Trail, facts: &RequestFacts, event: Event) -> RequestIntents {
         let pending = Outcome {
             response: None,
             error_code: None,
@@ -580,7 +560,7 @@ impl RequestIntents {
         };
         RequestIntents {
             log: trail.log.clone(),
-            template: record(trail, facts, &pending),
+            template: record(trail, facts, event, &pending),
         }
     }
 }

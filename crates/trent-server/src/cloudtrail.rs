@@ -9,7 +9,10 @@ use trent_audit::lookup::{lookup, AttributeKey, Query};
 use trent_audit::{EventKey, Record};
 use trent_core::Caller;
 
-use crate::audit::Trail;
+use crate::audit::{Event, RequestFacts, Trail};
+use crate::auth::Authenticator;
+use crate::http::AppState;
+use crate::stage::{Protocol, WireFailure};
 
 pub const TARGET: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
 /// The IAM action of LookupEvents.
@@ -18,6 +21,68 @@ const ACTION: &str = "cloudtrail:LookupEvents";
 pub const SIGNING_NAME: &str = "cloudtrail";
 const DEFAULT_MAX_RESULTS: usize = 50;
 const MAX_ATTRIBUTE_VALUE: usize = 2000;
+
+/// CloudTrail's JSON 1.1 protocol (LookupEvents only), SigV4 with its own signing name.
+pub struct CloudTrailJson;
+
+impl Protocol for CloudTrailJson {
+    const NAME: &'static str = "cloudtrail";
+    const CONTENT_TYPE: &'static str = crate::kms::CONTENT_TYPE;
+    type Prepared = ();
+
+    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator {
+        &state.cloudtrail_auth
+    }
+
+    /// The router sends only `POST /` with the LookupEvents target here.
+    fn prepare(
+        &self,
+        _parts: &http::request::Parts,
+        _body: &[u8],
+        _facts: &mut RequestFacts,
+    ) -> Result<(), WireFailure> {
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        state: &AppState,
+        _parts: &http::request::Parts,
+        body: &[u8],
+        (): (),
+        facts: &mut RequestFacts,
+    ) -> Result<Vec<u8>, WireFailure> {
+        let Some(caller) = facts.caller.as_ref() else {
+            return Err(trent_core::KmsError::Internal.into());
+        };
+        let mut parameters = None;
+        let result = lookup_events(&state.audit, caller, body, &mut parameters).await;
+        facts.request_parameters = parameters;
+        Ok(result?)
+    }
+
+    fn event(&self, _facts: &RequestFacts) -> Event {
+        Event {
+            source: trent_audit::CLOUDTRAIL_EVENT_SOURCE,
+            name: "LookupEvents".to_owned(),
+            read_only: true,
+        }
+    }
+
+    fn error_body(&self, failure: &WireFailure, _request_id: &str) -> Vec<u8> {
+        failure.json_body()
+    }
+}
+
+impl From<CloudTrailError> for WireFailure {
+    fn from(e: CloudTrailError) -> Self {
+        WireFailure {
+            type_name: e.type_name,
+            status: e.status,
+            message: Some(e.message),
+        }
+    }
+}
 
 /// A CloudTrail error: `__type`, message (every one is a client error, 400, except the
 /// internal one).

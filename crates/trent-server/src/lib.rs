@@ -1,6 +1,8 @@
-//! The `trent` server as a library: the HTTP front ([`app`]) and everything behind it up
-//! to the key service — configuration, SigV4 authentication, the identity directory,
-//! STS, the CloudTrail API, the audit trail, the listener — and [`serve::serve`], which
+//! The `trent` server as a library: the HTTP front ([`app`]), the one stage every request
+//! goes through ([`stage`]) and the protocols it serves (KMS JSON 1.1 in [`kms`], STS,
+//! the CloudTrail API, the test clock), and everything behind them up to the key service
+//! — configuration, SigV4 authentication, the identity directory, the audit trail, the
+//! listener — and [`serve::serve`], which
 //! opens a data directory and serves it. The `trent` binary (`main.rs`) only parses the
 //! command line and calls into this crate.
 //!
@@ -15,10 +17,12 @@ pub mod cloudtrail;
 pub mod config;
 pub mod http;
 pub mod identities;
+pub mod kms;
 pub mod listener;
 pub mod migrate;
 pub mod serve;
 mod service_events;
+pub mod stage;
 pub mod sts;
 pub mod test_clock;
 mod zeroizing;

@@ -23,7 +23,11 @@ use trent_policy::{Policy, PolicyKind, PolicySet, RequestContext};
 use trent_sigv4::SecretKey;
 use zeroize::Zeroize;
 
+use crate::audit::{Event, RequestFacts, STS_EVENT_SOURCE};
+use crate::auth::{AuthError, Authenticator};
+use crate::http::AppState;
 use crate::identities::{is_tag_char, Directory};
+use crate::stage::{Protocol, WireFailure};
 
 /// The SigV4 signing name of STS.
 pub const SIGNING_NAME: &str = "sts";
@@ -288,10 +292,9 @@ pub fn xml_escape(s: &str) -> String {
 
 /// Whether a request is meant for STS: a form-encoded body (the Query protocol) and no
 /// `X-Amz-Target` (JSON protocols).
-pub fn is_sts_request(parts: &http::request::Parts) -> bool {
-    !parts.headers.contains_key("x-amz-target")
-        && parts
-            .headers
+pub fn is_sts_request(headers: &http::HeaderMap) -> bool {
+    !headers.contains_key("x-amz-target")
+        && headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim())
@@ -337,6 +340,98 @@ pub fn action(params: &BTreeMap<String, String>) -> Result<&'static str, StsErro
         ));
     }
     Ok(known)
+}
+
+/// STS's protocol: the AWS Query protocol, answered in XML.
+pub struct StsQuery;
+
+impl Protocol for StsQuery {
+    const NAME: &'static str = "sts";
+    const CONTENT_TYPE: &'static str = CONTENT_TYPE;
+    /// The form's parameters and the action they name.
+    type Prepared = (BTreeMap<String, String>, &'static str);
+
+    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator {
+        &state.sts_auth
+    }
+
+    /// The action is checked before authentication, as STS does.
+    fn prepare(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        facts: &mut RequestFacts,
+    ) -> Result<Self::Prepared, WireFailure> {
+        if parts.method != http::Method::POST || parts.uri.path() != "/" {
+            return Err(WireFailure::bare(
+                trent_wire::ErrorCode::UnknownOperationException,
+            ));
+        }
+        let params = parse_form(body)?;
+        let action = action(&params)?;
+        facts.sts_action = Some(action);
+        Ok((params, action))
+    }
+
+    fn auth_failure(&self, e: AuthError) -> WireFailure {
+        StsError::from_auth(&e).into()
+    }
+
+    async fn handle(
+        &self,
+        state: &AppState,
+        parts: &http::request::Parts,
+        _body: &[u8],
+        (params, action): Self::Prepared,
+        facts: &mut RequestFacts,
+    ) -> Result<Vec<u8>, WireFailure> {
+        let Some(caller) = facts.caller.as_ref() else {
+            return Err(internal().into());
+        };
+        let directory = state.directory.read().clone();
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok());
+        let mut audit = StsAudit::default();
+        let cx = StsContext {
+            directory: &directory,
+            sessions: &state.sessions,
+            session_token: token,
+            request_id: &facts.request_id,
+        };
+        let result = handle(action, &params, caller, &cx, &mut audit);
+        facts.request_parameters = audit.request_parameters;
+        facts.response_elements = audit.response_elements;
+        Ok(result?)
+    }
+
+    fn event(&self, facts: &RequestFacts) -> Event {
+        Event {
+            source: STS_EVENT_SOURCE,
+            name: facts.sts_action.unwrap_or("UnknownOperation").to_owned(),
+            read_only: facts.sts_action == Some("GetCallerIdentity"),
+        }
+    }
+
+    fn error_body(&self, failure: &WireFailure, request_id: &str) -> Vec<u8> {
+        StsError {
+            code: failure.type_name,
+            status: failure.status,
+            message: failure.message.clone().unwrap_or_default(),
+        }
+        .to_xml(request_id)
+    }
+}
+
+impl From<StsError> for WireFailure {
+    fn from(e: StsError) -> Self {
+        WireFailure {
+            type_name: e.code,
+            status: e.status,
+            message: Some(e.message),
+        }
+    }
 }
 
 /// What one STS request records in the audit trail.

@@ -7,7 +7,7 @@
 //! - `{"offset_millis": O}` makes it run again, O milliseconds from the system time.
 //!
 //! Moving the clock runs the deletion jobs, which destroy keys for good, so the endpoint
-//! goes through the same pipeline as every KMS request: SigV4-signed (service `kms`), and
+//! goes through the same stage as every request ([`crate::stage`]): SigV4-signed (service `kms`), and
 //! recorded in the audit trail (eventName `TrentSetTestClock`, `TrentGetTestClock` for a
 //! read; refusals included) before the answer. Only an administrator of the deployment's
 //! default account may use it (see [`authorize`]); the peer's address grants nothing
@@ -33,7 +33,10 @@ use trent_core::{
     Caller, Clock, KeyService, KmsError, OffsetClock, PrincipalKind, SystemClock, TestTime,
 };
 
-use crate::audit::RequestFacts;
+use crate::audit::{Event, RequestFacts};
+use crate::auth::Authenticator;
+use crate::http::AppState;
+use crate::stage::{Protocol, WireFailure};
 
 pub const PATH: &str = "/_trent/test/clock";
 const OFFSET_FILE: &str = "test-clock-offset";
@@ -76,6 +79,59 @@ impl Move {
             }
         }
         Value::Object(map)
+    }
+}
+
+/// The clock endpoint (`GET`/`POST` [`PATH`]): JSON, signed as KMS requests are (signing
+/// name `kms`), recorded as KMS events named [`SET_EVENT`] / [`GET_EVENT`].
+pub struct TestClockApi<'a>(pub &'a TestClock);
+
+impl Protocol for TestClockApi<'_> {
+    const NAME: &'static str = "test-clock";
+    const CONTENT_TYPE: &'static str = crate::kms::CONTENT_TYPE;
+    type Prepared = ();
+
+    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator {
+        &state.auth
+    }
+
+    /// The router sends only `GET` and `POST` [`PATH`] here.
+    fn prepare(
+        &self,
+        parts: &http::request::Parts,
+        _body: &[u8],
+        facts: &mut RequestFacts,
+    ) -> Result<(), WireFailure> {
+        facts.target_name = Some(event_name(&parts.method).to_owned());
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        state: &AppState,
+        parts: &http::request::Parts,
+        body: &[u8],
+        (): (),
+        facts: &mut RequestFacts,
+    ) -> Result<Vec<u8>, WireFailure> {
+        let Some(caller) = facts.caller.take() else {
+            return Err(KmsError::Internal.into());
+        };
+        let account = &state.audit.default_account_id;
+        let result = self
+            .0
+            .handle(&state.service, &caller, account, &parts.method, body, facts)
+            .await;
+        facts.caller = Some(caller);
+        Ok(result?)
+    }
+
+    fn event(&self, facts: &RequestFacts) -> Event {
+        crate::kms::kms_event(facts)
+    }
+
+    fn error_body(&self, failure: &WireFailure, _request_id: &str) -> Vec<u8> {
+        failure.json_body()
     }
 }
 

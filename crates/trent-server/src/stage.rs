@@ -1,0 +1,288 @@
+//! The one stage every request goes through, whatever protocol it speaks.
+//!
+//! A [`Protocol`] (KMS JSON 1.1, STS Query/XML, CloudTrail JSON, the test clock — and next
+//! the XKS proxy API and the console) says how a request of its own is checked, decoded,
+//! run and answered; [`serve`] owns what every protocol shares: the request id, the facts
+//! the audit event is made of, the body cap, the hand-off to SigV4 authentication, the
+//! audit record (durable before the response leaves) and the request's timing. Garage's
+//! `ApiHandler`/`ApiServer` split is the model.
+
+use std::future::Future;
+use std::time::{Instant, SystemTime};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderValue, StatusCode};
+use trent_audit::Record;
+use trent_core::KmsError;
+use trent_wire::ErrorCode;
+
+use crate::audit::{Event, Outcome, RequestFacts};
+use crate::auth::{AuthError, Authenticator, Connection};
+use crate::http::AppState;
+
+/// A protocol the server speaks: what differs between KMS, STS, CloudTrail, ... and
+/// nothing of what they share (that is [`serve`]'s).
+pub trait Protocol: Sync {
+    /// The protocol's name in the request log.
+    const NAME: &'static str;
+    /// The `Content-Type` of its answers, errors included.
+    const CONTENT_TYPE: &'static str;
+    /// What [`Protocol::prepare`] reads of a request before it is authenticated.
+    type Prepared: Send;
+
+    /// The SigV4 authenticator of the protocol (its signing name).
+    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator;
+
+    /// What the protocol checks of a request (its body read) before authenticating it,
+    /// as AWS does: method and path, the action it names.
+    fn prepare(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        facts: &mut RequestFacts,
+    ) -> Result<Self::Prepared, WireFailure>;
+
+    /// An authentication failure in the protocol's terms (by default the JSON protocols').
+    fn auth_failure(&self, e: AuthError) -> WireFailure {
+        e.into()
+    }
+
+    /// Runs an authenticated request (`facts.caller` is set), noting in `facts` what its
+    /// audit event records.
+    fn handle(
+        &self,
+        state: &AppState,
+        parts: &http::request::Parts,
+        body: &[u8],
+        prepared: Self::Prepared,
+        facts: &mut RequestFacts,
+    ) -> impl Future<Output = Result<Vec<u8>, WireFailure>> + Send;
+
+    /// The event the audit trail records the request as (source, name, read-only).
+    fn event(&self, facts: &RequestFacts) -> Event;
+
+    /// An error's body, in the protocol's envelope.
+    fn error_body(&self, failure: &WireFailure, request_id: &str) -> Vec<u8>;
+
+    /// Runs once the request's event is recorded, for a request about to be answered
+    /// (success or failure).
+    fn recorded(
+        &self,
+        _state: &AppState,
+        _facts: &RequestFacts,
+        _record: &Record,
+        _succeeded: bool,
+    ) {
+    }
+}
+
+/// An error answered to the client: its type, status and message.
+pub struct WireFailure {
+    pub type_name: &'static str,
+    pub status: u16,
+    pub message: Option<String>,
+}
+
+impl From<KmsError> for WireFailure {
+    fn from(e: KmsError) -> Self {
+        let code = e.code();
+        WireFailure {
+            type_name: code.wire_name(),
+            status: code.http_status(),
+            message: e.message(),
+        }
+    }
+}
+
+impl From<AuthError> for WireFailure {
+    /// The JSON protocols' (KMS's, CloudTrail's) authentication errors.
+    fn from(e: AuthError) -> Self {
+        match e {
+            // https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
+            AuthError::ExpiredToken => WireFailure {
+                type_name: "ExpiredTokenException",
+                status: 400,
+                message: Some("The security token included in the request is expired".into()),
+            },
+            AuthError::SigV4(e) => WireFailure::new(auth_code(e.code()), e.message()),
+        }
+    }
+}
+
+impl WireFailure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        WireFailure {
+            type_name: code.wire_name(),
+            status: code.http_status(),
+            message: Some(message.into()),
+        }
+    }
+
+    pub fn bare(code: ErrorCode) -> Self {
+        WireFailure {
+            type_name: code.wire_name(),
+            status: code.http_status(),
+            message: None,
+        }
+    }
+
+    /// The JSON protocols' error envelope: `{"__type": ..., "message": ...}`.
+    pub fn json_body(&self) -> Vec<u8> {
+        let mut envelope = serde_json::Map::new();
+        envelope.insert("__type".into(), self.type_name.into());
+        if let Some(m) = &self.message {
+            envelope.insert("message".into(), m.clone().into());
+        }
+        serde_json::to_vec(&envelope).unwrap_or_default()
+    }
+}
+
+/// SigV4 error types as the wire knows them.
+fn auth_code(code: &str) -> ErrorCode {
+    match code {
+        "MissingAuthenticationTokenException" => ErrorCode::MissingAuthenticationTokenException,
+        "IncompleteSignatureException" => ErrorCode::IncompleteSignatureException,
+        "UnrecognizedClientException" => ErrorCode::UnrecognizedClientException,
+        _ => ErrorCode::InvalidSignatureException,
+    }
+}
+
+/// Serves one request of `protocol`: request id → body cap → [`Protocol::prepare`] →
+/// SigV4 → [`Protocol::handle`] → [`finish`].
+pub async fn serve<P: Protocol>(
+    protocol: &P,
+    state: &AppState,
+    request: http::Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let mut facts = RequestFacts::from_parts(request_id, &parts, peer.map(|ip| ip.to_string()));
+    let connection = Connection {
+        source_ip: peer,
+        // Trent serves plain HTTP; TLS, where used, ends in front of it.
+        secure_transport: false,
+        user_agent: facts.user_agent.clone(),
+    };
+    let result = run(protocol, state, &parts, body, &mut facts, &connection).await;
+    finish(protocol, state, facts, result, started).await
+}
+
+async fn run<P: Protocol>(
+    protocol: &P,
+    state: &AppState,
+    parts: &http::request::Parts,
+    body: Body,
+    facts: &mut RequestFacts,
+    connection: &Connection,
+) -> Result<Vec<u8>, WireFailure> {
+    // Zeroized on drop: it may carry a plaintext or key material.
+    let body = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map(crate::zeroizing::RequestBody::new)
+        .map_err(|e| {
+            // A body slower than --body-read-timeout-ms (slowloris): its connection closes.
+            if let Some(t) = crate::listener::BodyTimeout::find(&e) {
+                return WireFailure {
+                    type_name: "RequestTimeoutException",
+                    status: 408,
+                    message: Some(t.to_string()),
+                };
+            }
+            WireFailure::new(
+                ErrorCode::RequestEntityTooLargeException,
+                format!(
+                    "Request body is larger than the limit of {} bytes",
+                    state.max_body_bytes
+                ),
+            )
+        })?;
+    let prepared = protocol.prepare(parts, &body, facts)?;
+    let caller = protocol
+        .authenticator(state)
+        .authenticate(parts, &body, SystemTime::now(), connection)
+        .map_err(|e| protocol.auth_failure(e))?;
+    facts.caller = Some(caller);
+    protocol.handle(state, parts, &body, prepared, facts).await
+}
+
+/// The one exit of every request: records its event, durably, then builds the response.
+/// If the event cannot be recorded, the request fails with `KMSInternalException` and
+/// nothing of its result leaves.
+async fn finish<P: Protocol>(
+    protocol: &P,
+    state: &AppState,
+    facts: RequestFacts,
+    result: Result<Vec<u8>, WireFailure>,
+    started: Instant,
+) -> Response {
+    let record = {
+        let outcome = match &result {
+            Ok(body) => Outcome {
+                response: Some(body),
+                error_code: None,
+                error_message: None,
+            },
+            Err(f) => Outcome {
+                response: None,
+                error_code: Some(f.type_name),
+                error_message: f.message.as_deref(),
+            },
+        };
+        crate::audit::record(&state.audit, &facts, protocol.event(&facts), &outcome)
+    };
+    let unauthenticated_failure = facts.caller.is_none() && result.is_err();
+    let recorded = state
+        .audit
+        .throttle
+        .record(&record, unauthenticated_failure);
+    let result = match recorded.await {
+        Ok(()) => {
+            protocol.recorded(state, &facts, &record, result.is_ok());
+            result
+        }
+        Err(e) => {
+            tracing::error!(request_id = %facts.request_id, error = %e, "audit event not recorded; failing the request");
+            Err(KmsError::Internal.into())
+        }
+    };
+    let (status, body, error) = match result {
+        Ok(body) => (StatusCode::OK, body, None),
+        Err(f) => {
+            let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                protocol.error_body(&f, &facts.request_id),
+                Some(f.type_name),
+            )
+        }
+    };
+    let principal = facts.caller.as_ref();
+    tracing::debug!(
+        target: "trent::request",
+        request_id = %facts.request_id,
+        protocol = P::NAME,
+        operation = %record.event_name,
+        principal = principal.map(|p| p.principal.arn.as_str()).unwrap_or("-"),
+        region = principal.map(|p| p.region.as_str()).unwrap_or("-"),
+        status = status.as_u16(),
+        error = error.unwrap_or("-"),
+        micros = started.elapsed().as_micros() as u64,
+    );
+    let mut response = Response::new(crate::zeroizing::response_body(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(P::CONTENT_TYPE),
+    );
+    if let Ok(v) = HeaderValue::from_str(&facts.request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
