@@ -219,15 +219,37 @@ impl KmsError {
 /// Store and crypto failures are internal: log the detail, answer generically. A store
 /// that timed out is AWS's `DependencyTimeoutException` (retryable); an unreachable one is
 /// `KMSInternalException`, as AWS answers when a dependency fails.
-pub(crate) fn internal<E: std::fmt::Display + 'static>(
-    context: &'static str,
-) -> impl FnOnce(E) -> KmsError {
+pub(crate) fn internal<E: Dependency>(context: &'static str) -> impl FnOnce(E) -> KmsError {
     move |e| {
         tracing::error!(error = %e, "{context}");
-        let any: &dyn std::any::Any = &e;
-        match any.downcast_ref::<trent_store::StoreError>() {
-            Some(trent_store::StoreError::Timeout(_)) => KmsError::DependencyTimeout,
-            _ => KmsError::Internal,
+        if e.timed_out() {
+            KmsError::DependencyTimeout
+        } else {
+            KmsError::Internal
         }
     }
 }
+
+/// The failure of something the key service depends on (the store, the crypto library, the
+/// audit trail, ...), as [`internal`] answers it.
+pub(crate) trait Dependency: std::fmt::Display {
+    /// Whether the dependency did not answer in time (retryable for the caller).
+    fn timed_out(&self) -> bool {
+        false
+    }
+}
+
+impl Dependency for trent_store::StoreError {
+    fn timed_out(&self) -> bool {
+        matches!(self, trent_store::StoreError::Timeout(_))
+    }
+}
+
+impl Dependency for trent_crypto::CryptoError {}
+
+/// A blocking task (a private-key operation on the blocking pool) that panicked or was
+/// cancelled.
+impl Dependency for tokio::task::JoinError {}
+
+/// A failure described only by its message.
+impl Dependency for String {}
