@@ -343,42 +343,20 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::Arc;
 
-    use trent_crypto::FileRootKey;
     use trent_policy::{Policy, PolicyKind};
-    use trent_store::{SqliteStore, Store};
     use trent_wire::{
         CreateAliasRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, GetKeyPolicyRequest,
         ListKeyPoliciesRequest, PutKeyPolicyRequest, SensitiveBlob, Tag,
     };
 
-    use crate::{
-        BootstrapOptions, Caller, CallerAttributes, KeyService, KmsError, Principal, ServiceConfig,
-        SystemClock,
-    };
+    use crate::{Caller, CallerAttributes, KeyService, KmsError, Principal};
 
     const A: &str = "111122223333";
     const B: &str = "444455556666";
     const REGION: &str = "us-east-1";
 
     async fn service() -> (KeyService, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-        let (service, _) = KeyService::open(
-            store,
-            root,
-            Arc::new(SystemClock),
-            ServiceConfig::default(),
-            BootstrapOptions {
-                account_id: A.into(),
-                admin_access_key_id: None,
-                admin_secret_access_key: None,
-            },
-            |_, _| Ok(()),
-        )
-        .await
-        .unwrap();
+        let (service, _, dir) = crate::test_support::sqlite_service(A).await;
         (service, dir)
     }
 

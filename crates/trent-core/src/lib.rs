@@ -24,6 +24,8 @@ pub mod ops;
 mod optimistic;
 mod rotation;
 mod service;
+#[cfg(test)]
+mod test_support;
 mod wrapping_pool;
 pub mod write_ahead;
 

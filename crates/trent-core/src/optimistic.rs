@@ -182,13 +182,12 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use trent_crypto::{FileRootKey, RootKeyProvider};
-    use trent_store::{SqliteStore, Store};
+    use trent_store::Store;
     use trent_wire::CreateKeyRequest;
 
     use super::*;
     use crate::write_ahead::{scope, testing::Recorder};
-    use crate::{BootstrapOptions, Caller, Principal, ServiceConfig};
+    use crate::{Caller, Principal};
 
     /// A service on a SQLite file holding one key, the store without the service (another
     /// node's writes), and the write-ahead hook the service's writes are announced to.
@@ -201,25 +200,7 @@ mod tests {
     }
 
     async fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let root: Arc<dyn RootKeyProvider> =
-            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
-        let other: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-        let (service, _) = KeyService::open(
-            other.clone(),
-            root,
-            Arc::new(crate::SystemClock),
-            ServiceConfig::default(),
-            BootstrapOptions {
-                account_id: "111122223333".into(),
-                admin_access_key_id: None,
-                admin_secret_access_key: None,
-            },
-            |_, _| Ok(()),
-        )
-        .await
-        .unwrap();
+        let (service, other, dir) = crate::test_support::sqlite_service("111122223333").await;
         let caller = Caller {
             principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
             region: "us-east-1".into(),

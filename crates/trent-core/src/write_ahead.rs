@@ -610,34 +610,14 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use trent_crypto::{FileRootKey, RootKeyProvider};
-    use trent_store::SqliteStore;
     use trent_wire::CreateKeyRequest;
 
     use super::testing::Recorder;
     use super::*;
-    use crate::{BootstrapOptions, Caller, KeyService, KmsError, Principal, ServiceConfig};
+    use crate::{Caller, KeyService, KmsError, Principal};
 
     async fn service() -> (KeyService, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let root: Arc<dyn RootKeyProvider> =
-            Arc::new(FileRootKey::create(&dir.path().join("root.key")).unwrap());
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-        let (service, _) = KeyService::open(
-            store,
-            root,
-            Arc::new(crate::SystemClock),
-            ServiceConfig::default(),
-            BootstrapOptions {
-                account_id: "111122223333".into(),
-                admin_access_key_id: None,
-                admin_secret_access_key: None,
-            },
-            |_, _| Ok(()),
-        )
-        .await
-        .unwrap();
+        let (service, _, dir) = crate::test_support::sqlite_service("111122223333").await;
         (service, dir)
     }
 
