@@ -37,12 +37,7 @@ impl KeyService {
     /// concurrent CancelKeyDeletion wins: the delete is version-checked).
     async fn delete_if_due(&self, key_id: &str) -> Result<bool, KmsError> {
         self.optimistic(key_id, "deleting a key", |attempt| async move {
-            let Some(record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
+            let Some(record) = self.stored_key(key_id).await? else {
                 return Ok(false);
             };
             let now = self.clock.now_millis();

@@ -347,12 +347,7 @@ impl KeyService {
             key_id,
             "writing imported key material",
             |attempt| async move {
-                let Some(record) = self
-                    .store
-                    .key(key_id)
-                    .await
-                    .map_err(internal("reading a key"))?
-                else {
+                let Some(record) = self.stored_key(key_id).await? else {
                     return Ok(None);
                 };
                 let materials = self

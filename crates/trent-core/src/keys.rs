@@ -101,6 +101,14 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 impl KeyService {
+    /// The key's record as the store holds it now (not the cache's).
+    pub(crate) async fn stored_key(&self, key_id: &str) -> Result<Option<KeyRecord>, KmsError> {
+        self.store
+            .key(key_id)
+            .await
+            .map_err(internal("reading a key"))
+    }
+
     /// Finds the key a request names, in the forms the operation admits, and authorizes
     /// the request on it (key policy, identity policies, grants) with the request's
     /// condition keys. A key that does not exist is `NotFoundException` before any
@@ -291,12 +299,7 @@ impl KeyService {
             return Ok(Some(k));
         }
         let epoch = self.cache.epoch();
-        let Some(record) = self
-            .store
-            .key(key_id)
-            .await
-            .map_err(internal("reading a key"))?
-        else {
+        let Some(record) = self.stored_key(key_id).await? else {
             return Ok(None);
         };
         let loaded = Arc::new(self.unseal_key(record).await?);
@@ -422,12 +425,7 @@ impl KeyService {
         self.optimistic(key_id, "updating a key", |attempt| {
             let reading = read();
             async move {
-                let Some(mut record) = self
-                    .store
-                    .key(key_id)
-                    .await
-                    .map_err(internal("reading a key"))?
-                else {
+                let Some(mut record) = self.stored_key(key_id).await? else {
                     return Err(KmsError::Internal.into());
                 };
                 change(&mut record, reading.await?)?;

@@ -54,12 +54,7 @@ impl KeyService {
     {
         let decide = &decide;
         self.optimistic(key_id, "rotating a key", |attempt| async move {
-            let Some(record) = self
-                .store
-                .key(key_id)
-                .await
-                .map_err(internal("reading a key"))?
-            else {
+            let Some(record) = self.stored_key(key_id).await? else {
                 return Ok(false);
             };
             let schedule = self

@@ -61,12 +61,7 @@ impl KeyService {
             key_id,
             "setting a rotation schedule",
             |attempt| async move {
-                let Some(record) = self
-                    .store
-                    .key(key_id)
-                    .await
-                    .map_err(internal("reading a key"))?
-                else {
+                let Some(record) = self.stored_key(key_id).await? else {
                     return Err(KmsError::Internal.into());
                 };
                 require_enabled(&record)?;

@@ -62,10 +62,8 @@ impl KeyService {
         };
         // The current material as this request sees it (the store's, not a cached one).
         let current = self
-            .store
-            .key(&record.key_id)
-            .await
-            .map_err(internal("reading a key"))?
+            .stored_key(&record.key_id)
+            .await?
             .map_or_else(
                 || record.current_material_id.clone(),
                 |k| k.current_material_id,
@@ -105,12 +103,7 @@ impl KeyService {
         after: Option<i64>,
         limit: u32,
     ) -> Result<ListKeyRotationsResponse, KmsError> {
-        let record = self
-            .store
-            .key(key_id)
-            .await
-            .map_err(internal("reading a key"))?
-            .ok_or(KmsError::Internal)?;
+        let record = self.stored_key(key_id).await?.ok_or(KmsError::Internal)?;
         let materials = self
             .store
             .imported_materials(key_id)

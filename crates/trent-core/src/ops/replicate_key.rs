@@ -112,11 +112,7 @@ impl KeyService {
         self.optimistic(&primary.key_id, "creating a replica key", |attempt| async move {
             // Fresh reads each attempt: the creation is version-checked against the primary,
             // so a rotation or a new replica meanwhile makes it retry, never miss material.
-            let Some(primary) = self
-                .store
-                .key(&primary.key_id)
-                .await
-                .map_err(internal("reading a key"))?
+            let Some(primary) = self.stored_key(&primary.key_id).await?
             else {
                 return Err(KmsError::KeyNotFound {
                     arn: key.record.arn.clone(),
