@@ -59,6 +59,30 @@ pub enum ServiceEvent {
     },
 }
 
+impl ServiceEvent {
+    /// The rotation of `key` (its record as stored before or after the rotation: only its
+    /// names and origin are read) from one material to another, at `at`.
+    pub(crate) fn rotated(
+        key: &trent_store::KeyRecord,
+        rotation_type: &'static str,
+        previous_material_id: String,
+        current_material_id: String,
+        at: i64,
+    ) -> Self {
+        ServiceEvent::RotateKey {
+            account_id: key.account_id.clone(),
+            region: key.region.clone(),
+            key_arn: key.arn.clone(),
+            key_id: crate::keys::public_key_id(key).to_owned(),
+            key_origin: key.origin.clone(),
+            rotation_type,
+            previous_material_id,
+            current_material_id,
+            at,
+        }
+    }
+}
+
 /// Where service events go (the server's audit trail).
 pub trait ServiceEventSink: Send + Sync {
     /// Records what a job did. `job_id` is the id the job's intent was recorded with

@@ -9,7 +9,7 @@ use trent_wire::RotationType;
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{hex_encode, is_primary, public_key_id, STATE_ENABLED};
+use crate::keys::{hex_encode, is_primary, STATE_ENABLED};
 use crate::keyspec::KeyKind;
 use crate::optimistic::Invalidate;
 use crate::{KeyService, KmsError};
@@ -141,17 +141,13 @@ impl KeyService {
                     rotation = rotation_type.as_str(),
                     "rotated a key"
                 );
-                self.emit(ServiceEvent::RotateKey {
-                    account_id: k.account_id.clone(),
-                    region: k.region.clone(),
-                    key_arn: k.arn.clone(),
-                    key_id: public_key_id(k).to_owned(),
-                    key_origin: k.origin.clone(),
-                    rotation_type: rotation_type.as_str(),
-                    previous_material_id: k.current_material_id.clone().unwrap_or_default(),
-                    current_material_id: material_id.clone(),
-                    at: now,
-                })
+                self.emit(ServiceEvent::rotated(
+                    k,
+                    rotation_type.as_str(),
+                    k.current_material_id.clone().unwrap_or_default(),
+                    material_id.clone(),
+                    now,
+                ))
                 .await;
             }
             Ok(true)

@@ -124,17 +124,13 @@ impl KeyService {
                 arn: arn.to_owned(),
             });
         };
-        self.emit(ServiceEvent::RotateKey {
-            account_id: stored.account_id.clone(),
-            region: stored.region.clone(),
-            key_arn: stored.arn.clone(),
-            key_id: public_key_id(&stored).to_owned(),
-            key_origin: stored.origin.clone(),
-            rotation_type: RotationType::OnDemand.as_str(),
-            previous_material_id: previous.unwrap_or_default(),
-            current_material_id: rotated_to.unwrap_or_default(),
-            at: self.clock.now_millis(),
-        })
+        self.emit(ServiceEvent::rotated(
+            &stored,
+            RotationType::OnDemand.as_str(),
+            previous.unwrap_or_default(),
+            rotated_to.unwrap_or_default(),
+            self.clock.now_millis(),
+        ))
         .await;
         Ok(RotateKeyOnDemandResponse {
             key_id: Some(public_key_id(&stored).to_owned()),
@@ -247,20 +243,13 @@ impl KeyService {
                 Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
             })?;
             for ((before, _), k) in region_keys.iter().zip(&stored) {
-                self.emit(ServiceEvent::RotateKey {
-                    account_id: k.account_id.clone(),
-                    region: k.region.clone(),
-                    key_arn: k.arn.clone(),
-                    key_id: public_key_id(k).to_owned(),
-                    key_origin: k.origin.clone(),
-                    rotation_type: RotationType::OnDemand.as_str(),
-                    previous_material_id: before
-                        .current_material_id
-                        .clone()
-                        .unwrap_or_default(),
-                    current_material_id: rotated_to.clone(),
-                    at: now,
-                })
+                self.emit(ServiceEvent::rotated(
+                    k,
+                    RotationType::OnDemand.as_str(),
+                    before.current_material_id.clone().unwrap_or_default(),
+                    rotated_to.clone(),
+                    now,
+                ))
                 .await;
             }
             Ok(RotateKeyOnDemandResponse {
