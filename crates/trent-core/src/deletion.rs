@@ -3,7 +3,7 @@
 //! material and the key irrecoverably, with its aliases, as AWS does
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>).
 
-use trent_store::{KeyRecord, StoreError};
+use trent_store::{KeyRecord, StoreError, Transaction};
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
@@ -53,9 +53,11 @@ impl KeyService {
             let deleted = match &promoted {
                 None => self.store.delete_key(key_id, record.version).await,
                 Some(primary) => {
-                    self.store
-                        .delete_key_and_update(key_id, record.version, Some(primary))
-                        .await
+                    let mut delete = Transaction::new("delete_key_and_update");
+                    delete
+                        .delete_key(key_id, record.version)
+                        .update_key(primary.clone());
+                    self.store.transact(&delete).await.map(|_| ())
                 }
             };
             if let Err(StoreError::NotFound) = deleted {

@@ -21,7 +21,7 @@ use trent_crypto::{
     HmacKey, HmacKeySpec, MacAlgorithm, PrivateKey, SecretBytes, WrappingAlgorithm, WrappingKey,
     WrappingKeySpec,
 };
-use trent_store::{ImportedMaterialRecord, KeyRecord, StoreError};
+use trent_store::{ImportedMaterialRecord, KeyRecord, StoreError, Transaction};
 use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState};
 
 use crate::error::internal;
@@ -364,9 +364,9 @@ impl KeyService {
                 key.state = state_after(&key, &merged(&materials, &written));
                 let stored = self
                     .store
-                    .put_imported_materials(&[(key, written)])
+                    .transact(&put_imported_materials(vec![(key, written)]))
                     .await
-                    .map(|mut stored| stored.remove(0));
+                    .map(|committed| committed.into_keys().remove(0));
                 if let Err(StoreError::NotFound) = stored {
                     return Ok(None);
                 }
@@ -434,6 +434,22 @@ impl KeyService {
 
 /// A key's materials once `written` (new ones, or new versions of existing ones) are
 /// stored, in the store's order (new ones last).
+/// The transaction that writes imported materials of keys (one key, or the region-keys of
+/// a multi-Region key) together with the keys: for each, iff its stored version is the
+/// record's, its record, then its materials in the order given.
+pub(crate) fn put_imported_materials(
+    writes: Vec<(KeyRecord, Vec<ImportedMaterialRecord>)>,
+) -> Transaction {
+    let mut put = Transaction::new("put_imported_materials");
+    for (key, materials) in writes {
+        put.update_key(key);
+        for m in materials {
+            put.put_imported_material(m);
+        }
+    }
+    put
+}
+
 pub(crate) fn merged(
     materials: &[ImportedMaterialRecord],
     written: &[ImportedMaterialRecord],

@@ -4,7 +4,9 @@
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html>).
 
 use trent_crypto::SymmetricKey;
-use trent_store::{KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, StoreError};
+use trent_store::{
+    KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, StoreError, Transaction,
+};
 use trent_wire::RotationType;
 
 use crate::error::internal;
@@ -101,10 +103,16 @@ impl KeyService {
                 SymmetricKey::generate().map_err(internal("generating key material"))?;
             let material_id =
                 hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
-            let mut rotations = Vec::with_capacity(keys.len());
+            // One key rotates alone (`rotate_key`); a multi-Region key's region-keys
+            // together (`rotate_keys`), the primary's schedule moving with the first.
+            let mut rotation = Transaction::new(if keys.len() == 1 {
+                "rotate_key"
+            } else {
+                "rotate_keys"
+            });
             for k in &keys {
                 let sealed = self.seal_material(&k.arn, &material_id, &material)?;
-                rotations.push((
+                rotation.rotate_key(
                     k.version,
                     MaterialRecord {
                         key_id: k.key_id.clone(),
@@ -118,16 +126,12 @@ impl KeyService {
                         rotated_at: now,
                         rotation_type: rotation_type.as_str().to_owned(),
                     },
-                ));
+                );
+                if let (Some(next), true) = (next, k.key_id == record.key_id) {
+                    rotation.move_next_rotation(&k.key_id, next);
+                }
             }
-            let written = match rotations.as_slice() {
-                [(version, m, rotation)] => self
-                    .store
-                    .rotate_key(*version, m, rotation, next)
-                    .await
-                    .map(|_| ()),
-                _ => self.store.rotate_keys(&rotations, next).await,
-            };
+            let written = self.store.transact(&rotation).await.map(|_| ());
             if let Err(StoreError::NotFound) = written {
                 return Ok(false);
             }

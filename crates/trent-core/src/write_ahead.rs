@@ -28,15 +28,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use trent_store::{
-    AccessKeyRecord, AliasRecord, ChangeStream, CreateGrantOutcome, GrantLimits, GrantRecord,
-    ImportedMaterialRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError,
+    AccessKeyRecord, AliasRecord, ChangeStream, Committed, CreateGrantOutcome, GrantLimits,
+    GrantRecord, ImportedMaterialRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry,
+    MaterialRecord, RotationSchedule, Store, StoreError, Transaction,
 };
 
 /// One intended change, as the trail records it before the change is made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Intent {
-    /// The store operation about to run (`create_key`, `update_key`, `delete_grant`, ...).
+    /// The store operation about to run (`create_key`, `update_key`, `delete_grant`, ...),
+    /// or the name of the [`Transaction`] (`rotate_keys`, `put_imported_materials`, ...).
     pub change: &'static str,
     /// The ARNs of the keys and aliases it creates or changes.
     pub resources: Vec<String>,
@@ -370,24 +371,6 @@ impl Store for WriteAheadStore {
             .set_rotation_schedule(key_version, schedule)
             .await
     }
-    async fn rotate_key(
-        &self,
-        key_version: i64,
-        material: &MaterialRecord,
-        rotation: &RotationRecord,
-        next_rotation_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        self.intend(Intent {
-            change: "rotate_key",
-            resources: vec![self.key_arn(&material.key_id).await],
-            key_material_ids: vec![material.material_id.clone()],
-            ..Intent::default()
-        })
-        .await?;
-        self.inner
-            .rotate_key(key_version, material, rotation, next_rotation_at)
-            .await
-    }
     async fn material_history(
         &self,
         key_id: &str,
@@ -435,39 +418,6 @@ impl Store for WriteAheadStore {
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError> {
         self.inner.imported_materials(key_id).await
     }
-    async fn put_imported_material(
-        &self,
-        key: &KeyRecord,
-        material: &ImportedMaterialRecord,
-    ) -> Result<KeyRecord, StoreError> {
-        self.intend(Intent {
-            change: "put_imported_material",
-            resources: vec![key.arn.clone()],
-            key_material_ids: vec![material.material_id.clone()],
-            ..Intent::default()
-        })
-        .await?;
-        self.inner.put_imported_material(key, material).await
-    }
-    async fn put_imported_materials(
-        &self,
-        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut ids: Vec<String> = Vec::new();
-        for m in writes.iter().flat_map(|(_, m)| m) {
-            if !ids.contains(&m.material_id) {
-                ids.push(m.material_id.clone());
-            }
-        }
-        self.intend(Intent {
-            change: "put_imported_materials",
-            resources: writes.iter().map(|(k, _)| k.arn.clone()).collect(),
-            key_material_ids: ids,
-            ..Intent::default()
-        })
-        .await?;
-        self.inner.put_imported_materials(writes).await
-    }
     async fn import_expirations_due(
         &self,
         now: i64,
@@ -479,105 +429,32 @@ impl Store for WriteAheadStore {
     async fn multi_region_keys(&self, mrk_id: &str) -> Result<Vec<KeyRecord>, StoreError> {
         self.inner.multi_region_keys(mrk_id).await
     }
-    async fn create_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[MaterialRecord],
-        rotations: &[RotationRecord],
-    ) -> Result<i64, StoreError> {
-        let mut resources = vec![key.arn.clone()];
-        resources.extend(self.key_arns(&[source_key_id]).await);
-        self.intend(Intent {
-            change: "create_replica_key",
-            resources,
-            key_material_ids: materials.iter().map(|m| m.material_id.clone()).collect(),
-            ..Intent::default()
-        })
-        .await?;
-        self.inner
-            .create_replica_key(source_key_id, source_version, key, materials, rotations)
-            .await
-    }
-    async fn create_imported_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[ImportedMaterialRecord],
-    ) -> Result<i64, StoreError> {
-        let mut resources = vec![key.arn.clone()];
-        resources.extend(self.key_arns(&[source_key_id]).await);
-        self.intend(Intent {
-            change: "create_imported_replica_key",
-            resources,
-            key_material_ids: materials.iter().map(|m| m.material_id.clone()).collect(),
-            ..Intent::default()
-        })
-        .await?;
-        self.inner
-            .create_imported_replica_key(source_key_id, source_version, key, materials)
-            .await
-    }
-    async fn rotate_keys(
-        &self,
-        rotations: &[(i64, MaterialRecord, RotationRecord)],
-        next_rotation_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let ids: Vec<&str> = rotations
-            .iter()
-            .map(|(_, m, _)| m.key_id.as_str())
-            .collect();
-        let resources = self.key_arns(&ids).await;
-        let mut ids: Vec<String> = Vec::new();
-        for (_, m, _) in rotations {
-            if !ids.contains(&m.material_id) {
-                ids.push(m.material_id.clone());
+    async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError> {
+        // The intent is built from the writes: the keys the transaction creates, then
+        // those it changes (by the ARN of the record it writes, or of the stored key), and
+        // the key materials it adds or changes.
+        let mut resources: Vec<String> = Vec::new();
+        for (key_id, arn) in transaction.keys() {
+            let arn = match arn {
+                Some(arn) => arn.to_owned(),
+                None => self.key_arn(key_id).await,
+            };
+            if !resources.contains(&arn) {
+                resources.push(arn);
             }
         }
         self.intend(Intent {
-            change: "rotate_keys",
+            change: transaction.name(),
             resources,
-            key_material_ids: ids,
+            key_material_ids: transaction
+                .material_ids()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             ..Intent::default()
         })
         .await?;
-        self.inner.rotate_keys(rotations, next_rotation_at).await
-    }
-    async fn update_keys(
-        &self,
-        keys: &[KeyRecord],
-        schedule_from: &str,
-        schedule_to: &str,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        self.intend(Intent {
-            change: "update_keys",
-            resources: keys.iter().map(|k| k.arn.clone()).collect(),
-            ..Intent::default()
-        })
-        .await?;
-        self.inner
-            .update_keys(keys, schedule_from, schedule_to)
-            .await
-    }
-    async fn delete_key_and_update(
-        &self,
-        key_id: &str,
-        key_version: i64,
-        update: Option<&KeyRecord>,
-    ) -> Result<(), StoreError> {
-        let mut resources = vec![self.key_arn(key_id).await];
-        resources.extend(update.map(|k| k.arn.clone()));
-        self.intend(Intent {
-            change: "delete_key_and_update",
-            resources,
-            ..Intent::default()
-        })
-        .await?;
-        self.inner
-            .delete_key_and_update(key_id, key_version, update)
-            .await
+        self.inner.transact(transaction).await
     }
 }
 
@@ -684,5 +561,72 @@ mod tests {
         assert_eq!(intents[0].change, "create_key");
         assert_eq!(intents[0].resources, vec![arn]);
         assert_eq!(intents[0].key_material_ids.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_is_announced_by_its_name_with_what_it_writes() {
+        let (service, _dir) = service().await;
+        let hook = Arc::new(Recorder::default());
+        let created = scope(
+            hook.clone(),
+            service.create_key(&root(), CreateKeyRequest::default()),
+        )
+        .await
+        .unwrap();
+        let metadata = created.key_metadata.unwrap();
+        let (arn, key_id) = (metadata.arn.unwrap(), metadata.key_id);
+        let record = service.store.key(&key_id).await.unwrap().unwrap();
+        let material = |key_id: &str| MaterialRecord {
+            key_id: key_id.to_owned(),
+            material_id: "ab".repeat(32),
+            created_at: 1,
+            sealed: vec![1, 2, 3],
+        };
+        let new_arn = arn.replace(&key_id, "copy");
+        let mut t = Transaction::new("rotate_and_copy");
+        t.rotate_key(
+            record.version,
+            material(&key_id),
+            trent_store::RotationRecord {
+                key_id: key_id.clone(),
+                material_id: "ab".repeat(32),
+                rotated_at: 1,
+                rotation_type: "ON_DEMAND".to_owned(),
+            },
+        )
+        .insert_key(KeyRecord {
+            key_id: "copy".to_owned(),
+            arn: new_arn.clone(),
+            version: 1,
+            current_material_id: Some("ab".repeat(32)),
+            ..record.clone()
+        })
+        .add_material(material("copy"));
+        scope(hook.clone(), service.store.transact(&t))
+            .await
+            .unwrap();
+        let intents = hook.intents.lock().clone();
+        assert_eq!(intents.len(), 2, "{intents:?}");
+        // The key it creates first, then the one it changes (by its stored ARN); each
+        // material once.
+        assert_eq!(
+            intents[1],
+            Intent {
+                change: "rotate_and_copy",
+                resources: vec![new_arn, arn],
+                grant_id: None,
+                key_material_ids: vec!["ab".repeat(32)],
+            }
+        );
+
+        // A refused intent writes nothing of the transaction.
+        let refusing = Arc::new(Recorder {
+            refuse: true,
+            ..Recorder::default()
+        });
+        let mut t = Transaction::new("delete_key");
+        t.delete_key("copy", 1);
+        assert!(scope(refusing, service.store.transact(&t)).await.is_err());
+        assert!(service.store.key("copy").await.unwrap().is_some());
     }
 }

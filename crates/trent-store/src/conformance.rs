@@ -19,9 +19,9 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, CreateGrantOutcome, GrantLimits, GrantRecord,
+    AccessKeyRecord, AliasRecord, Change, CreateGrantOutcome, GrantLimits, GrantRecord,
     ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError,
+    RotationRecord, RotationSchedule, Store, StoreError, Transaction,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -81,6 +81,8 @@ macro_rules! __store_conformance_cases {
             update_keys_moves_the_rotation_schedule_or_writes_nothing,
             delete_key_and_update_is_one_transaction,
             imported_replicas_and_multi_key_imports_are_one_transaction,
+            a_transaction_is_all_or_nothing_across_keys,
+            transaction_changes_are_announced_on_commit,
         }
     };
 }
@@ -133,6 +135,146 @@ macro_rules! run_each {
 /// Runs every case, one after the other, on `store`.
 pub async fn run_all(store: Arc<dyn Store>) {
     crate::__store_conformance_cases!((run_each) store);
+}
+
+// The multi-record writes the key service makes, as the transactions it builds (see
+// `trent-core`: rotation, import, ReplicateKey, UpdatePrimaryRegion, deletion).
+
+/// A rotation of one key; its new version.
+async fn rotate_key(
+    store: &dyn Store,
+    version: i64,
+    material: &MaterialRecord,
+    rotation: &RotationRecord,
+    next_rotation_at: Option<i64>,
+) -> Result<i64, StoreError> {
+    let mut t = Transaction::new("rotate_key");
+    t.rotate_key(version, material.clone(), rotation.clone());
+    if let Some(next) = next_rotation_at {
+        t.move_next_rotation(&material.key_id, next);
+    }
+    let committed = store.transact(&t).await?;
+    Ok(committed
+        .version(&material.key_id)
+        .expect("the rotated key's version"))
+}
+
+/// Rotations of several keys at once, the first key's schedule moving.
+async fn rotate_keys(
+    store: &dyn Store,
+    rotations: &[(i64, MaterialRecord, RotationRecord)],
+    next_rotation_at: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut t = Transaction::new("rotate_keys");
+    for (i, (version, material, rotation)) in rotations.iter().enumerate() {
+        t.rotate_key(*version, material.clone(), rotation.clone());
+        if let (0, Some(next)) = (i, next_rotation_at) {
+            t.move_next_rotation(&material.key_id, next);
+        }
+    }
+    store.transact(&t).await.map(|_| ())
+}
+
+/// Keys with their imported materials; the keys as stored.
+async fn put_imported_materials(
+    store: &dyn Store,
+    writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut t = Transaction::new("put_imported_materials");
+    for (key, materials) in writes {
+        t.update_key(key.clone());
+        for m in materials {
+            t.put_imported_material(m.clone());
+        }
+    }
+    Ok(store.transact(&t).await?.into_keys())
+}
+
+/// A key with one imported material; the key as stored.
+async fn put_imported_material(
+    store: &dyn Store,
+    key: &KeyRecord,
+    material: &ImportedMaterialRecord,
+) -> Result<KeyRecord, StoreError> {
+    let mut stored =
+        put_imported_materials(store, &[(key.clone(), vec![material.clone()])]).await?;
+    Ok(stored.remove(0))
+}
+
+/// A replica with its materials and rotations, under the source's version check; the
+/// source's new version.
+async fn create_replica_key(
+    store: &dyn Store,
+    source_key_id: &str,
+    source_version: i64,
+    key: &KeyRecord,
+    materials: &[MaterialRecord],
+    rotations: &[RotationRecord],
+) -> Result<i64, StoreError> {
+    let mut t = Transaction::new("create_replica_key");
+    t.bump_version(source_key_id, source_version)
+        .insert_key(key.clone());
+    for m in materials {
+        t.add_material(m.clone());
+    }
+    for r in rotations {
+        t.record_rotation(r.clone());
+    }
+    let committed = store.transact(&t).await?;
+    Ok(committed
+        .version(source_key_id)
+        .expect("the source's version"))
+}
+
+/// A replica with imported materials (their order is their `seq`), under the source's
+/// version check; the source's new version.
+async fn create_imported_replica_key(
+    store: &dyn Store,
+    source_key_id: &str,
+    source_version: i64,
+    key: &KeyRecord,
+    materials: &[ImportedMaterialRecord],
+) -> Result<i64, StoreError> {
+    let mut t = Transaction::new("create_imported_replica_key");
+    t.bump_version(source_key_id, source_version)
+        .insert_key(key.clone());
+    for m in materials {
+        t.put_imported_material(m.clone());
+    }
+    let committed = store.transact(&t).await?;
+    Ok(committed
+        .version(source_key_id)
+        .expect("the source's version"))
+}
+
+/// Several keys updated and a rotation schedule moved: UpdatePrimaryRegion.
+async fn update_keys(
+    store: &dyn Store,
+    keys: &[KeyRecord],
+    schedule_from: &str,
+    schedule_to: &str,
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut t = Transaction::new("update_keys");
+    for k in keys {
+        t.update_key(k.clone());
+    }
+    t.move_rotation_schedule(schedule_from, schedule_to);
+    Ok(store.transact(&t).await?.into_keys())
+}
+
+/// A key deleted and, in the same transaction, another one updated.
+async fn delete_key_and_update(
+    store: &dyn Store,
+    key_id: &str,
+    key_version: i64,
+    update: Option<&KeyRecord>,
+) -> Result<(), StoreError> {
+    let mut t = Transaction::new("delete_key_and_update");
+    t.delete_key(key_id, key_version);
+    if let Some(u) = update {
+        t.update_key(u.clone());
+    }
+    store.transact(&t).await.map(|_| ())
 }
 
 const REGION: &str = "eu-west-3";
@@ -1575,20 +1717,19 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
         .await
         .unwrap();
     let m2 = new_material(&key.key_id, T0 + 10);
-    let v = store
-        .rotate_key(
-            2,
-            &m2,
-            &rotation_of(&m2, T0 + 10, "AUTOMATIC"),
-            Some(T0 + 99),
-        )
-        .await
-        .unwrap();
+    let v = rotate_key(
+        store,
+        2,
+        &m2,
+        &rotation_of(&m2, T0 + 10, "AUTOMATIC"),
+        Some(T0 + 99),
+    )
+    .await
+    .unwrap();
     assert_eq!(v, 3);
     let m3 = new_material(&key.key_id, T0 + 20);
     assert_eq!(
-        store
-            .rotate_key(3, &m3, &rotation_of(&m3, T0 + 20, "ON_DEMAND"), None)
+        rotate_key(store, 3, &m3, &rotation_of(&m3, T0 + 20, "ON_DEMAND"), None)
             .await
             .unwrap(),
         4
@@ -1700,9 +1841,7 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
         .unwrap();
     let m = new_material(&key.key_id, T0);
     assert!(matches!(
-        store
-            .rotate_key(1, &m, &rotation_of(&m, T0, "ON_DEMAND"), None)
-            .await,
+        rotate_key(store, 1, &m, &rotation_of(&m, T0, "ON_DEMAND"), None).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.materials(&key.key_id).await.unwrap(), vec![first]);
@@ -1718,9 +1857,14 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
     );
     let missing = new_material(&unique(), T0);
     assert!(matches!(
-        store
-            .rotate_key(1, &missing, &rotation_of(&missing, T0, "ON_DEMAND"), None)
-            .await,
+        rotate_key(
+            store,
+            1,
+            &missing,
+            &rotation_of(&missing, T0, "ON_DEMAND"),
+            None
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
 }
@@ -1773,10 +1917,15 @@ pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Stor
         .await
         .unwrap();
     let m = new_material(&key.key_id, T0);
-    store
-        .rotate_key(2, &m, &rotation_of(&m, T0, "AUTOMATIC"), Some(T0 + 1))
-        .await
-        .unwrap();
+    rotate_key(
+        store,
+        2,
+        &m,
+        &rotation_of(&m, T0, "AUTOMATIC"),
+        Some(T0 + 1),
+    )
+    .await
+    .unwrap();
     for (name, target) in [
         ("alias/doomed-1", &key.key_id),
         ("alias/doomed-2", &key.key_id),
@@ -2346,7 +2495,9 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     let mut enabled = key.clone();
     enabled.state = "Enabled".to_owned();
     enabled.current_material_id = Some(m1_id.clone());
-    let stored = store.put_imported_material(&enabled, &first).await.unwrap();
+    let stored = put_imported_material(store, &enabled, &first)
+        .await
+        .unwrap();
     assert_eq!(stored.version, 2);
     assert_eq!(stored_key(store, &key.key_id).await, stored);
     first.seq = 1;
@@ -2359,7 +2510,7 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     let m2_id = unique().replace('-', "");
     let mut second = imported(&key.key_id, &m2_id, None);
     assert!(matches!(
-        store.put_imported_material(&enabled, &second).await,
+        put_imported_material(store, &enabled, &second).await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(
@@ -2369,14 +2520,14 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     let mut missing = external_key(&account);
     missing.version = 1;
     assert!(matches!(
-        store
-            .put_imported_material(&missing, &imported(&missing.key_id, "x", None))
-            .await,
+        put_imported_material(store, &missing, &imported(&missing.key_id, "x", None)).await,
         Err(StoreError::NotFound)
     ));
 
     second.created_at = T0 + 5;
-    let stored = store.put_imported_material(&stored, &second).await.unwrap();
+    let stored = put_imported_material(store, &stored, &second)
+        .await
+        .unwrap();
     second.seq = 2;
     assert_eq!(
         store.imported_materials(&key.key_id).await.unwrap(),
@@ -2409,8 +2560,7 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     deleted.seq = 7;
     let mut pending = stored.clone();
     pending.state = "PendingImport".to_owned();
-    let stored = store
-        .put_imported_material(&pending, &deleted)
+    let stored = put_imported_material(store, &pending, &deleted)
         .await
         .unwrap();
     assert_eq!(stored.state, "PendingImport");
@@ -2475,8 +2625,7 @@ async fn mrk_primary(store: &dyn Store, account: &str) -> (KeyRecord, Vec<Materi
         rotated_at: T0 + 1,
         rotation_type: "ON_DEMAND".to_owned(),
     };
-    store
-        .rotate_key(1, &second, &rotation, None)
+    rotate_key(store, 1, &second, &rotation, None)
         .await
         .expect("rotate_key");
     (stored_key(store, &key.key_id).await, vec![first, second])
@@ -2523,28 +2672,28 @@ pub async fn replica_copies_material_history_under_the_source_version_check(stor
     let (primary, materials) = mrk_primary(store, &account()).await;
     let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
 
-    let stale = store
-        .create_replica_key(
-            &primary.key_id,
-            primary.version - 1,
-            &replica,
-            &copies,
-            &rotations,
-        )
-        .await;
+    let stale = create_replica_key(
+        store,
+        &primary.key_id,
+        primary.version - 1,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     assert!(store.key(&replica.key_id).await.expect("key").is_none());
 
-    let bumped = store
-        .create_replica_key(
-            &primary.key_id,
-            primary.version,
-            &replica,
-            &copies,
-            &rotations,
-        )
-        .await
-        .expect("create_replica_key");
+    let bumped = create_replica_key(
+        store,
+        &primary.key_id,
+        primary.version,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await
+    .expect("create_replica_key");
     assert_eq!(bumped, primary.version + 1);
     assert_eq!(stored_key(store, &replica.key_id).await, replica);
     assert_eq!(
@@ -2565,9 +2714,15 @@ pub async fn replica_copies_material_history_under_the_source_version_check(stor
         1
     );
 
-    let again = store
-        .create_replica_key(&primary.key_id, bumped, &replica, &copies, &rotations)
-        .await;
+    let again = create_replica_key(
+        store,
+        &primary.key_id,
+        bumped,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await;
     assert!(matches!(again, Err(StoreError::AlreadyExists)), "{again:?}");
     assert_eq!(stored_key(store, &primary.key_id).await.version, bumped);
 
@@ -2594,16 +2749,16 @@ pub async fn rotate_keys_rotates_every_region_key_or_none(store: Arc<dyn Store>)
     let store = store.as_ref();
     let (primary, materials) = mrk_primary(store, &account()).await;
     let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
-    let version = store
-        .create_replica_key(
-            &primary.key_id,
-            primary.version,
-            &replica,
-            &copies,
-            &rotations,
-        )
-        .await
-        .expect("create_replica_key");
+    let version = create_replica_key(
+        store,
+        &primary.key_id,
+        primary.version,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await
+    .expect("create_replica_key");
     store
         .set_rotation_schedule(
             version,
@@ -2637,21 +2792,19 @@ pub async fn rotate_keys_rotates_every_region_key_or_none(store: Arc<dyn Store>)
     };
     let mut stale = rotation_of(&replica);
     stale.0 -= 1;
-    let refused = store
-        .rotate_keys(&[rotation_of(&primary), stale], Some(T0 + 99))
-        .await;
+    let refused = rotate_keys(store, &[rotation_of(&primary), stale], Some(T0 + 99)).await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
     assert_eq!(stored_key(store, &primary.key_id).await, primary);
     assert_eq!(store.materials(&primary.key_id).await.expect("m").len(), 2);
     assert_eq!(store.materials(&replica.key_id).await.expect("m").len(), 2);
 
-    store
-        .rotate_keys(
-            &[rotation_of(&primary), rotation_of(&replica)],
-            Some(T0 + 99),
-        )
-        .await
-        .expect("rotate_keys");
+    rotate_keys(
+        store,
+        &[rotation_of(&primary), rotation_of(&replica)],
+        Some(T0 + 99),
+    )
+    .await
+    .expect("rotate_keys");
     for key in [&primary, &replica] {
         let now = stored_key(store, &key.key_id).await;
         assert_eq!(now.current_material_id.as_ref(), Some(&material_id));
@@ -2684,16 +2837,16 @@ pub async fn update_keys_moves_the_rotation_schedule_or_writes_nothing(store: Ar
     let store = store.as_ref();
     let (primary, materials) = mrk_primary(store, &account()).await;
     let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
-    let version = store
-        .create_replica_key(
-            &primary.key_id,
-            primary.version,
-            &replica,
-            &copies,
-            &rotations,
-        )
-        .await
-        .expect("create_replica_key");
+    let version = create_replica_key(
+        store,
+        &primary.key_id,
+        primary.version,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await
+    .expect("create_replica_key");
     let schedule = RotationSchedule {
         key_id: primary.key_id.clone(),
         enabled: true,
@@ -2713,13 +2866,13 @@ pub async fn update_keys_moves_the_rotation_schedule_or_writes_nothing(store: Ar
         version: replica.version - 1,
         ..swapped(&replica)
     };
-    let refused = store
-        .update_keys(
-            &[swapped(&primary), stale],
-            &primary.key_id,
-            &replica.key_id,
-        )
-        .await;
+    let refused = update_keys(
+        store,
+        &[swapped(&primary), stale],
+        &primary.key_id,
+        &replica.key_id,
+    )
+    .await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
     assert_eq!(stored_key(store, &primary.key_id).await, primary);
     assert_eq!(
@@ -2727,14 +2880,14 @@ pub async fn update_keys_moves_the_rotation_schedule_or_writes_nothing(store: Ar
         Some(schedule.clone())
     );
 
-    let stored = store
-        .update_keys(
-            &[swapped(&primary), swapped(&replica)],
-            &primary.key_id,
-            &replica.key_id,
-        )
-        .await
-        .expect("update_keys");
+    let stored = update_keys(
+        store,
+        &[swapped(&primary), swapped(&replica)],
+        &primary.key_id,
+        &replica.key_id,
+    )
+    .await
+    .expect("update_keys");
     assert_eq!(stored.len(), 2);
     for (before, after) in [&primary, &replica].into_iter().zip(&stored) {
         assert_eq!(after.version, before.version + 1);
@@ -2760,16 +2913,16 @@ pub async fn delete_key_and_update_is_one_transaction(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let (primary, materials) = mrk_primary(store, &account()).await;
     let (replica, copies, rotations) = mrk_replica(&primary, &materials, OTHER_REGION);
-    store
-        .create_replica_key(
-            &primary.key_id,
-            primary.version,
-            &replica,
-            &copies,
-            &rotations,
-        )
-        .await
-        .expect("create_replica_key");
+    create_replica_key(
+        store,
+        &primary.key_id,
+        primary.version,
+        &replica,
+        &copies,
+        &rotations,
+    )
+    .await
+    .expect("create_replica_key");
     let primary = stored_key(store, &primary.key_id).await;
     let promoted = KeyRecord {
         state: "PendingDeletion".to_owned(),
@@ -2781,15 +2934,13 @@ pub async fn delete_key_and_update_is_one_transaction(store: Arc<dyn Store>) {
         version: primary.version - 1,
         ..promoted.clone()
     };
-    let refused = store
-        .delete_key_and_update(&replica.key_id, replica.version, Some(&stale))
-        .await;
+    let refused =
+        delete_key_and_update(store, &replica.key_id, replica.version, Some(&stale)).await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
     assert_eq!(stored_key(store, &replica.key_id).await, replica);
     assert_eq!(stored_key(store, &primary.key_id).await, primary);
 
-    store
-        .delete_key_and_update(&replica.key_id, replica.version, Some(&promoted))
+    delete_key_and_update(store, &replica.key_id, replica.version, Some(&promoted))
         .await
         .expect("delete_key_and_update");
     assert!(store.key(&replica.key_id).await.expect("key").is_none());
@@ -2830,12 +2981,10 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
     let mut enabled = primary.clone();
     enabled.state = "Enabled".to_owned();
     enabled.current_material_id = Some(m1.clone());
-    let primary = store
-        .put_imported_material(&enabled, &imported(&primary.key_id, &m1, None))
+    let primary = put_imported_material(store, &enabled, &imported(&primary.key_id, &m1, None))
         .await
         .expect("import");
-    let primary = store
-        .put_imported_material(&primary, &imported(&primary.key_id, &m2, None))
+    let primary = put_imported_material(store, &primary, &imported(&primary.key_id, &m2, None))
         .await
         .expect("import");
 
@@ -2863,15 +3012,20 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
             ..m
         })
         .collect();
-    let stale = store
-        .create_imported_replica_key(&primary.key_id, primary.version - 1, &replica, &pending)
-        .await;
+    let stale = create_imported_replica_key(
+        store,
+        &primary.key_id,
+        primary.version - 1,
+        &replica,
+        &pending,
+    )
+    .await;
     assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
     assert!(store.key(&replica_id).await.unwrap().is_none());
-    let bumped = store
-        .create_imported_replica_key(&primary.key_id, primary.version, &replica, &pending)
-        .await
-        .expect("create_imported_replica_key");
+    let bumped =
+        create_imported_replica_key(store, &primary.key_id, primary.version, &replica, &pending)
+            .await
+            .expect("create_imported_replica_key");
     assert_eq!(bumped, primary.version + 1);
     assert_eq!(stored_key(store, &replica_id).await, replica);
     assert!(store.materials(&replica_id).await.unwrap().is_empty());
@@ -2896,17 +3050,14 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
     };
     let mut stale_replica = rotated(&replica);
     stale_replica.0.version = 0;
-    let r = store
-        .put_imported_materials(&[rotated(&primary), stale_replica])
-        .await;
+    let r = put_imported_materials(store, &[rotated(&primary), stale_replica]).await;
     assert!(matches!(r, Err(StoreError::Conflict)), "{r:?}");
     assert_eq!(stored_key(store, &primary.key_id).await, primary);
     assert_eq!(
         store.imported_materials(&primary.key_id).await.unwrap()[1].rotated_at,
         None
     );
-    let stored = store
-        .put_imported_materials(&[rotated(&primary), rotated(&replica)])
+    let stored = put_imported_materials(store, &[rotated(&primary), rotated(&replica)])
         .await
         .expect("put_imported_materials");
     assert_eq!(stored.len(), 2);
@@ -2923,9 +3074,149 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
         assert!(ms[1].sealed.is_some());
     }
     // A material of another key is refused before anything is written.
-    let r = store
-        .put_imported_materials(&[(stored[0].clone(), vec![imported(&replica_id, &m1, None)])])
-        .await;
+    let r = put_imported_materials(
+        store,
+        &[(stored[0].clone(), vec![imported(&replica_id, &m1, None)])],
+    )
+    .await;
     assert!(r.is_err());
     assert_eq!(stored_key(store, &primary.key_id).await, stored[0]);
+}
+
+// Transactions (`Store::transact`).
+
+/// A transaction writes every record it lists or none: a stale version or a missing key in
+/// its last write leaves what its first writes changed (another key's fields, a material,
+/// a rotation) as it was; a write to a key the transaction does not hold is refused before
+/// anything is written; a committed one returns the keys as stored and their versions.
+pub async fn a_transaction_is_all_or_nothing_across_keys(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let (first, first_material) = new_key(&account, REGION);
+    store
+        .create_key(&first, Some(&first_material))
+        .await
+        .expect("create_key");
+    let second = created_key(store, &account, REGION).await;
+    let changed = |k: &KeyRecord, what: &str| KeyRecord {
+        description: what.to_owned(),
+        ..k.clone()
+    };
+    let m = new_material(&first.key_id, T0 + 1);
+    let writes = |second_version: i64| {
+        let mut t = Transaction::new("test");
+        t.update_key(changed(&first, "first"))
+            .rotate_key(2, m.clone(), rotation_of(&m, T0 + 1, "ON_DEMAND"))
+            .update_key(KeyRecord {
+                version: second_version,
+                ..changed(&second, "second")
+            });
+        t
+    };
+
+    let stale = store.transact(&writes(0)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    let mut missing = writes(1);
+    missing.bump_version(&unique(), 1);
+    let missing = store.transact(&missing).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    let mut foreign = Transaction::new("test");
+    foreign
+        .update_key(changed(&first, "first"))
+        .add_material(new_material(&second.key_id, T0 + 1));
+    let err = store.transact(&foreign).await.unwrap_err();
+    assert!(
+        err.source()
+            .is_some_and(|s| s.downcast_ref::<InvalidRecord>().is_some()),
+        "a material of a key the transaction does not hold: {err:?}"
+    );
+    assert_eq!(stored_key(store, &first.key_id).await, first);
+    assert_eq!(stored_key(store, &second.key_id).await, second);
+    assert_eq!(
+        store.materials(&first.key_id).await.unwrap(),
+        vec![first_material.clone()]
+    );
+    assert_eq!(
+        store
+            .count_rotations(&first.key_id, "ON_DEMAND")
+            .await
+            .unwrap(),
+        0
+    );
+
+    let committed = store.transact(&writes(1)).await.expect("transact");
+    assert_eq!(committed.version(&first.key_id), Some(3));
+    assert_eq!(committed.version(&second.key_id), Some(2));
+    let stored: Vec<KeyRecord> = committed.keys().to_vec();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].version, 2, "as the first write stored it");
+    assert_eq!(stored[1], stored_key(store, &second.key_id).await);
+    let now = stored_key(store, &first.key_id).await;
+    assert_eq!(now.version, 3);
+    assert_eq!(now.description, "first");
+    assert_eq!(now.current_material_id, Some(m.material_id.clone()));
+    assert_eq!(
+        store.materials(&first.key_id).await.unwrap(),
+        vec![first_material, m]
+    );
+}
+
+/// What a transaction changed is announced on the change feed of a multi-node store once
+/// it commits, and a refused transaction announces nothing (a single-process store's feed
+/// ends at once). The feed delivers in commit order, so a refused transaction's change
+/// would arrive between the last creation and the changes of the transaction committed
+/// after it.
+pub async fn transaction_changes_are_announced_on_commit(store: Arc<dyn Store>) {
+    let mut feed = store.subscribe().await.unwrap();
+    let store = store.as_ref();
+    let account = account();
+    let first = created_key(store, &account, REGION).await;
+    let second = created_key(store, &account, REGION).await;
+    let refused_only = created_key(store, &account, REGION).await;
+    let mut refused = Transaction::new("test");
+    refused
+        .update_key(refused_only.clone())
+        .bump_version(&first.key_id, 0);
+    assert!(matches!(
+        store.transact(&refused).await,
+        Err(StoreError::Conflict)
+    ));
+    let mut committed = Transaction::new("test");
+    committed
+        .bump_version(&first.key_id, 1)
+        .update_key(second.clone());
+    store.transact(&committed).await.expect("transact");
+
+    let refused_change = Change::Key(refused_only.key_id.clone());
+    let mut created = false;
+    let mut wanted = vec![
+        Change::Key(first.key_id.clone()),
+        Change::Key(second.key_id.clone()),
+    ];
+    // Other cases may share the database: look for these keys' changes among the others,
+    // with a deadline (the feed of a single-process store ends at once).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut ended = false;
+    while !wanted.is_empty() {
+        match tokio::time::timeout_at(deadline, feed.next()).await {
+            // Its creation, then nothing more.
+            Ok(Some(change)) if change == refused_change => {
+                assert!(!created, "a refused transaction announced {change:?}");
+                created = true;
+            }
+            // A lagging consumer is told to forget everything: that covers these changes.
+            Ok(Some(Change::All)) => wanted.clear(),
+            Ok(Some(change)) if created => wanted.retain(|w| *w != change),
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(_) => panic!("the changes of a transaction were not announced: {wanted:?}"),
+        }
+    }
+    assert!(
+        ended || wanted.is_empty(),
+        "every change announced, or none (single-process store)"
+    );
 }

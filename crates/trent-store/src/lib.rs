@@ -8,6 +8,8 @@
 //! text to it); it only guarantees durability, uniqueness and optimistic concurrency:
 //! a write that returns `Ok` is on disk, and an update made against a stale version is
 //! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
+//! A write of several records is a [`Transaction`] run by [`Store::transact`]: all of it
+//! or nothing.
 //! For several nodes on one database it also offers a change feed (so that every node can
 //! drop what it cached about a record another node changed) and named leases (so that a
 //! background job runs on one node at a time).
@@ -24,6 +26,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 mod store;
+mod transaction;
 
 use std::time::Duration;
 
@@ -36,6 +39,7 @@ pub use migrations::SchemaTooNew;
 pub use postgres::{PostgresDb, PostgresStore};
 pub use sqlite::{SqliteDb, SqliteStore};
 pub use store::SqlStore;
+pub use transaction::{Committed, Transaction, Write};
 
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -412,18 +416,6 @@ pub trait Store: Send + Sync + 'static {
         key_version: i64,
         schedule: &RotationSchedule,
     ) -> Result<i64, StoreError>;
-    /// Rotates a key in one transaction, iff its stored version equals `key_version`:
-    /// adds `material` (as `add_material`), makes it the current material, records
-    /// `rotation`, and, if given, moves the schedule's next rotation to
-    /// `next_rotation_at`. Returns the key's new version. `Conflict` / `NotFound` as
-    /// `update_key`; nothing is written then.
-    async fn rotate_key(
-        &self,
-        key_version: i64,
-        material: &MaterialRecord,
-        rotation: &RotationRecord,
-        next_rotation_at: Option<i64>,
-    ) -> Result<i64, StoreError>;
     /// The key's material versions with their rotations, in order, strictly after
     /// `after_seq`; only those made by a rotation if `rotations_only`.
     async fn material_history(
@@ -458,25 +450,6 @@ pub trait Store: Send + Sync + 'static {
         &self,
         key_id: &str,
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError>;
-    /// In one transaction, iff the key's stored version equals `key.version`: writes the
-    /// key's fields and tags as `update_key` does, and writes `material`: a material id new
-    /// to the key is added with the next `seq`; an existing one keeps its `seq` and
-    /// `created_at` and takes every other field of `material` (NULL sealed bytes destroy
-    /// the stored ones). Returns the key as stored. `Conflict` / `NotFound` as
-    /// `update_key`; nothing is written then.
-    async fn put_imported_material(
-        &self,
-        key: &KeyRecord,
-        material: &ImportedMaterialRecord,
-    ) -> Result<KeyRecord, StoreError>;
-    /// `put_imported_material` for several keys (the region-keys of one multi-Region key)
-    /// in one transaction: for each key, iff every stored version matches, its fields
-    /// and tags, then its `materials` in the order given. Returns the keys as stored.
-    /// `Conflict` / `NotFound` as `update_key`; nothing is written then.
-    async fn put_imported_materials(
-        &self,
-        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
-    ) -> Result<Vec<KeyRecord>, StoreError>;
     /// Imported materials still imported whose `valid_to` is at or before `now`, soonest
     /// first.
     async fn import_expirations_due(
@@ -485,64 +458,21 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<ImportedMaterialRecord>, StoreError>;
     // Multi-Region keys (migration 0007). Every region-key is a key of its own (its own
-    // row, tags, policy, grants, aliases, state); these writes change several of them in
-    // one transaction, version-checked each, so that what they share (material, rotations,
-    // the primary region) never differs between them, on any node.
+    // row, tags, policy, grants, aliases, state); the writes that change several of them
+    // are one `transact` each, version-checked each, so that what they share (material,
+    // rotations, the primary region) never differs between them, on any node.
 
     /// Every region-key of the multi-Region key `mrk_id`, ordered by region.
     async fn multi_region_keys(&self, mrk_id: &str) -> Result<Vec<KeyRecord>, StoreError>;
-    /// Creates a replica in one transaction, iff the stored version of the key
-    /// `source_key_id` (the primary) equals `source_version`, which it bumps (so that a
-    /// concurrent rotation of the primary, which also bumps it, and this creation cannot
-    /// both succeed): the key with its tags, `materials` in the order given (oldest
-    /// first), and `rotations`. Returns the source's new version. `Conflict` / `NotFound`
-    /// for the source as `update_key`; `AlreadyExists` if the replica's id is taken.
-    async fn create_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[MaterialRecord],
-        rotations: &[RotationRecord],
-    ) -> Result<i64, StoreError>;
-    /// `create_replica_key` for a key with imported key material (Origin EXTERNAL): the
-    /// replica with its tags and `materials` (imported materials, in the order given,
-    /// which becomes their `seq`), and no `key_materials`.
-    async fn create_imported_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[ImportedMaterialRecord],
-    ) -> Result<i64, StoreError>;
-    /// Rotates several keys at once, in one transaction: for each (stored version,
-    /// material, rotation) as `rotate_key`, iff every version matches; the schedule of the
-    /// first key (the primary) moves to `next_rotation_at` if given. `Conflict` /
-    /// `NotFound` as `update_key`; nothing is written then.
-    async fn rotate_keys(
-        &self,
-        rotations: &[(i64, MaterialRecord, RotationRecord)],
-        next_rotation_at: Option<i64>,
-    ) -> Result<(), StoreError>;
-    /// Updates several keys in one transaction (each as `update_key`, iff every version
-    /// matches), and moves the rotation schedule of `schedule_from` (if it has one) to
-    /// `schedule_to`, replacing any schedule that key had: UpdatePrimaryRegion. Returns the
-    /// records as stored. `Conflict` / `NotFound` as `update_key`; nothing is written then.
-    async fn update_keys(
-        &self,
-        keys: &[KeyRecord],
-        schedule_from: &str,
-        schedule_to: &str,
-    ) -> Result<Vec<KeyRecord>, StoreError>;
-    /// `delete_key`, and in the same transaction, if given, `update_key` of another key
-    /// (the primary whose last replica this was). Nothing is written unless both versions
-    /// match.
-    async fn delete_key_and_update(
-        &self,
-        key_id: &str,
-        key_version: i64,
-        update: Option<&KeyRecord>,
-    ) -> Result<(), StoreError>;
+
+    /// Runs the writes of `transaction` in one database transaction, in order, with every
+    /// version check in it: a rotation, a replica with everything it copies, several
+    /// region-keys at once (see [`Transaction`]). All or nothing: on `Conflict` (a stale
+    /// version), `NotFound` (a key that is gone), `AlreadyExists` (a new key's id, or a
+    /// material id of the key, is taken) or an [`InvalidRecord`] anywhere, nothing is
+    /// written. The changed records are announced on the change feed iff it commits.
+    /// Returns the updated keys as stored and every new version.
+    async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError>;
 }
 
 /// A lease's length in milliseconds, saturated.

@@ -11,6 +11,9 @@
 mod import;
 mod multi_region;
 mod time;
+mod transact;
+
+pub(crate) use transact::OnCommit;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -22,10 +25,11 @@ use crate::grants::{
     decode_operations, decode_pairs, encode_operations, encode_pairs, GRANT_COLUMNS,
 };
 use crate::sql::{column, query, Dialect, Row, Tx};
+use crate::transaction::{Committed, Transaction};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
     GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord,
-    MaterialHistoryEntry, MaterialRecord, RotationRecord, RotationSchedule, Store, StoreError,
+    MaterialHistoryEntry, MaterialRecord, RotationSchedule, Store, StoreError,
 };
 
 /// The key columns, in the order [`key_from_row`] expects.
@@ -259,8 +263,12 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// Inserts a key row and its tags (`AlreadyExists` if the key id is taken), announcing
-    /// it.
-    async fn insert_key(tx: &mut D::Tx, key: &KeyRecord) -> Result<(), StoreError> {
+    /// it on commit.
+    async fn insert_key(
+        tx: &mut D::Tx,
+        key: &KeyRecord,
+        on_commit: &mut OnCommit,
+    ) -> Result<(), StoreError> {
         query(
             "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
              description, key_spec, key_usage, origin, state, deletion_date, \
@@ -291,7 +299,8 @@ impl<D: Dialect> SqlStore<D> {
         .await
         .map_err(Self::write_error)?;
         Self::insert_tags(tx, &key.key_id, &key.tags).await?;
-        D::notify(tx, &Change::Key(key.key_id.clone())).await
+        on_commit.key(&key.key_id);
+        Ok(())
     }
 
     /// Inserts one material version of a key as its `seq`-th.
@@ -334,9 +343,13 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
-    /// `update_key` inside a transaction, announcing the key: nothing is written on an
-    /// error (the caller drops the transaction, which rolls it back).
-    async fn update_key_in(tx: &mut D::Tx, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
+    /// `update_key` inside a transaction, announcing the key on commit: nothing is written
+    /// on an error (the caller drops the transaction, which rolls it back).
+    async fn update_key_in(
+        tx: &mut D::Tx,
+        key: &KeyRecord,
+        on_commit: &mut OnCommit,
+    ) -> Result<KeyRecord, StoreError> {
         check_tags(&key.tags)?;
         let stored = query(
             "UPDATE keys SET version = version + 1, description = $1, key_spec = $2, \
@@ -379,7 +392,7 @@ impl<D: Dialect> SqlStore<D> {
             .await
             .map_err(D::backend)?;
         Self::insert_tags(tx, &key.key_id, &key.tags).await?;
-        D::notify(tx, &Change::Key(key.key_id.clone())).await?;
+        on_commit.key(&key.key_id);
         Ok(updated)
     }
 
@@ -532,11 +545,12 @@ impl<D: Dialect> Store for SqlStore<D> {
             return Err(invalid("a first material that is not the current material"));
         }
         let mut tx = self.db.begin_write().await?;
-        Self::insert_key(&mut tx, key).await?;
+        let mut on_commit = OnCommit::default();
+        Self::insert_key(&mut tx, key, &mut on_commit).await?;
         if let Some(material) = material {
             Self::insert_material(&mut tx, material, 1).await?;
         }
-        Self::commit(tx).await
+        Self::commit_announcing(tx, on_commit).await
     }
 
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -554,8 +568,9 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let updated = Self::update_key_in(&mut tx, key).await?;
-        Self::commit(tx).await?;
+        let mut on_commit = OnCommit::default();
+        let updated = Self::update_key_in(&mut tx, key, &mut on_commit).await?;
+        Self::commit_announcing(tx, on_commit).await?;
         Ok(updated)
     }
 
@@ -1028,20 +1043,6 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.time_set_rotation_schedule(key_version, schedule).await
     }
 
-    async fn rotate_key(
-        &self,
-        key_version: i64,
-        material: &MaterialRecord,
-        rotation: &RotationRecord,
-        next_rotation_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        let version =
-            Self::rotate_in(&mut tx, key_version, material, rotation, next_rotation_at).await?;
-        Self::commit(tx).await?;
-        Ok(version)
-    }
-
     async fn material_history(
         &self,
         key_id: &str,
@@ -1071,8 +1072,9 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn delete_key(&self, key_id: &str, key_version: i64) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
-        Self::delete_in(&mut tx, key_id, key_version).await?;
-        Self::commit(tx).await
+        let mut on_commit = OnCommit::default();
+        Self::delete_in(&mut tx, key_id, key_version, &mut on_commit).await?;
+        Self::commit_announcing(tx, on_commit).await
     }
 
     async fn record_key_usage(&self, usage: &[KeyUsageRecord]) -> Result<(), StoreError> {
@@ -1092,21 +1094,6 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.import_materials_of(key_id).await
     }
 
-    async fn put_imported_material(
-        &self,
-        key: &KeyRecord,
-        material: &ImportedMaterialRecord,
-    ) -> Result<KeyRecord, StoreError> {
-        self.import_put(key, material).await
-    }
-
-    async fn put_imported_materials(
-        &self,
-        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        self.import_put_many(writes).await
-    }
-
     async fn import_expirations_due(
         &self,
         now: i64,
@@ -1121,53 +1108,9 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.mrk_keys(mrk_id).await
     }
 
-    async fn create_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[MaterialRecord],
-        rotations: &[RotationRecord],
-    ) -> Result<i64, StoreError> {
-        self.mrk_create_replica(source_key_id, source_version, key, materials, rotations)
-            .await
-    }
+    // Multi-record writes: in `store/transact.rs`.
 
-    async fn create_imported_replica_key(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[ImportedMaterialRecord],
-    ) -> Result<i64, StoreError> {
-        self.import_create_replica(source_key_id, source_version, key, materials)
-            .await
-    }
-
-    async fn rotate_keys(
-        &self,
-        rotations: &[(i64, MaterialRecord, RotationRecord)],
-        next_rotation_at: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.mrk_rotate(rotations, next_rotation_at).await
-    }
-
-    async fn update_keys(
-        &self,
-        keys: &[KeyRecord],
-        schedule_from: &str,
-        schedule_to: &str,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        self.mrk_update_keys(keys, schedule_from, schedule_to).await
-    }
-
-    async fn delete_key_and_update(
-        &self,
-        key_id: &str,
-        key_version: i64,
-        update: Option<&KeyRecord>,
-    ) -> Result<(), StoreError> {
-        self.mrk_delete_and_update(key_id, key_version, update)
-            .await
+    async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError> {
+        self.run_transaction(transaction).await
     }
 }

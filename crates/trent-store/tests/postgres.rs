@@ -18,6 +18,7 @@ use sqlx::{Connection, PgConnection};
 
 use trent_store::{
     AliasRecord, Change, ChangeStream, KeyRecord, MaterialRecord, PostgresStore, Store, StoreError,
+    Transaction,
 };
 use trent_testkit::postgres::{self, Schema};
 
@@ -318,27 +319,36 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         rotated_at: None,
         rotation_type: None,
     };
+    let put_imported = |key: KeyRecord, material| {
+        let mut t = Transaction::new("put_imported_materials");
+        t.update_key(key).put_imported_material(material);
+        t
+    };
     let external = source
-        .put_imported_material(
-            &KeyRecord {
+        .transact(&put_imported(
+            KeyRecord {
                 current_material_id: Some("m1".to_owned()),
                 state: "Enabled".to_owned(),
                 ..external
             },
-            &imported("m1", Some(vec![1, 0, 255])),
-        )
+            imported("m1", Some(vec![1, 0, 255])),
+        ))
         .await
-        .unwrap();
+        .unwrap()
+        .into_keys()
+        .remove(0);
     let external = source
-        .put_imported_material(
-            &KeyRecord {
+        .transact(&put_imported(
+            KeyRecord {
                 state: "PendingImport".to_owned(),
                 ..external
             },
-            &imported("m2", None),
-        )
+            imported("m2", None),
+        ))
         .await
-        .unwrap();
+        .unwrap()
+        .into_keys()
+        .remove(0);
     let external_materials = source.imported_materials(&external.key_id).await.unwrap();
     assert_eq!(external_materials.len(), 2);
 

@@ -7,7 +7,7 @@
 //! state to PendingImport"); what it encrypted decrypts again once the same material is
 //! imported again.
 
-use trent_store::{KeyRecord, StoreError};
+use trent_store::{Committed, KeyRecord, StoreError};
 use trent_wire::{
     DeleteImportedKeyMaterialRequest, DeleteImportedKeyMaterialResponse, KeyMaterialState,
 };
@@ -131,7 +131,11 @@ impl KeyService {
                     Some((key, vec![gone]))
                 })
                 .collect();
-            let written = self.store.put_imported_materials(&writes).await;
+            let written = self
+                .store
+                .transact(&crate::import::put_imported_materials(writes))
+                .await
+                .map(Committed::into_keys);
             if let Err(StoreError::NotFound) = written {
                 return Err(KmsError::KeyNotFound {
                     arn: primary.arn.clone(),

@@ -23,7 +23,7 @@
 use std::sync::Arc;
 
 use trent_policy::{Policy, PolicyKind};
-use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError};
+use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError, Transaction};
 use trent_wire::{ReplicateKeyRequest, ReplicateKeyResponse, Tag};
 
 use super::common::{check_tags, merge_tags};
@@ -207,26 +207,29 @@ impl KeyService {
                     state: STATE_PENDING_IMPORT.to_owned(),
                     ..record.clone()
                 };
-                self.store
-                    .create_imported_replica_key(
-                        &primary.key_id,
-                        primary.version,
-                        &record,
-                        &imported,
-                    )
-                    .await
-                    .map(|_| record)
+                // Under the primary's version check, which it bumps (so that a concurrent
+                // rotation of the primary, which also bumps it, and this creation cannot
+                // both succeed).
+                let mut create = Transaction::new("create_imported_replica_key");
+                create
+                    .bump_version(&primary.key_id, primary.version)
+                    .insert_key(record.clone());
+                for m in imported {
+                    create.put_imported_material(m);
+                }
+                self.store.transact(&create).await.map(|_| record)
             } else {
-                self.store
-                    .create_replica_key(
-                        &primary.key_id,
-                        primary.version,
-                        &record,
-                        &materials,
-                        &rotations,
-                    )
-                    .await
-                    .map(|_| record)
+                let mut create = Transaction::new("create_replica_key");
+                create
+                    .bump_version(&primary.key_id, primary.version)
+                    .insert_key(record.clone());
+                for m in materials {
+                    create.add_material(m);
+                }
+                for r in rotations {
+                    create.record_rotation(r);
+                }
+                self.store.transact(&create).await.map(|_| record)
             };
             if let Err(StoreError::AlreadyExists) = created {
                 return Err(KmsError::ReplicaAlreadyExists {

@@ -5,7 +5,7 @@
 //! rotations per key is `LimitExceededException`; an automatic rotation due within 20
 //! minutes is `ConflictException`.
 
-use trent_store::StoreError;
+use trent_store::{Committed, StoreError};
 use trent_wire::{
     KeyMaterialState, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
 };
@@ -232,7 +232,11 @@ impl KeyService {
                     Ok((key, vec![m]))
                 })
                 .collect::<Result<_, KmsError>>()?;
-            let written = self.store.put_imported_materials(&writes).await;
+            let written = self
+                .store
+                .transact(&crate::import::put_imported_materials(writes))
+                .await
+                .map(Committed::into_keys);
             if let Err(StoreError::NotFound) = written {
                 return Err(KmsError::KeyNotFound {
                     arn: primary.arn.clone(),

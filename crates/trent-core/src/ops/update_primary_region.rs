@@ -11,6 +11,7 @@
 //! Permissions: `kms:UpdatePrimaryRegion` on the current primary key and on the replica,
 //! each by its own key policy.
 
+use trent_store::{Committed, Transaction};
 use trent_wire::{UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
 
 use super::replicate_key::{check_region, require_primary};
@@ -76,10 +77,14 @@ impl KeyService {
                     ..k.clone()
                 })
                 .collect();
-            let written = self
-                .store
-                .update_keys(&updated, &old.key_id, &new.key_id)
-                .await;
+            // Every region-key names the new primary region, and the rotation schedule
+            // (the primary's) moves to the new primary, replacing any it had.
+            let mut update = Transaction::new("update_keys");
+            for k in updated {
+                update.update_key(k);
+            }
+            update.move_rotation_schedule(&old.key_id, &new.key_id);
+            let written = self.store.transact(&update).await.map(Committed::into_keys);
             attempt.committed(written, |stored| {
                 Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
             })?;

@@ -1,9 +1,10 @@
 //! Imported key material (migration 0006): the materials of keys with Origin EXTERNAL,
-//! written together with their key in one version-checked transaction.
+//! written together with their key in one version-checked transaction
+//! ([`Write::PutImportedMaterial`](crate::Write::PutImportedMaterial)).
 
-use super::{check_tags, column, decode_all, invalid, query, SqlStore};
+use super::{column, decode_all, query, SqlStore};
 use crate::sql::{Dialect, Row};
-use crate::{Change, ImportedMaterialRecord, KeyRecord, StoreError};
+use crate::{ImportedMaterialRecord, StoreError};
 
 const COLUMNS: &str = "key_id, material_id, seq, created_at, description, expiration_model, \
      valid_to, sealed, rotated_at, rotation_type";
@@ -47,8 +48,13 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// Adds `m` to its key with the next `seq`, or updates the material of that id (its
-    /// `seq` and `created_at` stay). The caller has written the key row first.
-    async fn upsert_imported(tx: &mut D::Tx, m: &ImportedMaterialRecord) -> Result<(), StoreError> {
+    /// `seq` and `created_at` stay). The caller has written the key row first (its
+    /// version check, or its row lock on PostgreSQL, serializes every writer of the key's
+    /// materials, so the next `seq` is safe).
+    pub(super) async fn upsert_imported(
+        tx: &mut D::Tx,
+        m: &ImportedMaterialRecord,
+    ) -> Result<(), StoreError> {
         query(format!(
             "INSERT INTO imported_materials ({COLUMNS}) \
              SELECT $1, $2, COALESCE(MAX(seq), 0) + 1, $3, $4, $5, $6, $7, $8, $9 \
@@ -85,69 +91,6 @@ impl<D: Dialect> SqlStore<D> {
         .await
         .map_err(D::backend)?;
         decode_all(&rows, from_row)
-    }
-
-    pub(super) async fn import_put(
-        &self,
-        key: &KeyRecord,
-        m: &ImportedMaterialRecord,
-    ) -> Result<KeyRecord, StoreError> {
-        if m.key_id != key.key_id {
-            return Err(invalid("an imported material belongs to another key"));
-        }
-        let mut tx = self.db.begin_write().await?;
-        // The key row first: its version check (and, on PostgreSQL, its row lock)
-        // serializes every writer of the key's materials, so the next `seq` below is safe.
-        let stored = Self::update_key_in(&mut tx, key).await?;
-        Self::upsert_imported(&mut tx, m).await?;
-        Self::commit(tx).await?;
-        Ok(stored)
-    }
-
-    pub(super) async fn import_put_many(
-        &self,
-        writes: &[(KeyRecord, Vec<ImportedMaterialRecord>)],
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        if writes
-            .iter()
-            .any(|(k, ms)| ms.iter().any(|m| m.key_id != k.key_id))
-        {
-            return Err(invalid("an imported material belongs to another key"));
-        }
-        let mut tx = self.db.begin_write().await?;
-        let ids: Vec<&str> = writes.iter().map(|(k, _)| k.key_id.as_str()).collect();
-        D::lock_keys(&mut tx, &ids).await?;
-        let mut stored = Vec::with_capacity(writes.len());
-        for (key, materials) in writes {
-            stored.push(Self::update_key_in(&mut tx, key).await?);
-            for m in materials {
-                Self::upsert_imported(&mut tx, m).await?;
-            }
-        }
-        Self::commit(tx).await?;
-        Ok(stored)
-    }
-
-    pub(super) async fn import_create_replica(
-        &self,
-        source_key_id: &str,
-        source_version: i64,
-        key: &KeyRecord,
-        materials: &[ImportedMaterialRecord],
-    ) -> Result<i64, StoreError> {
-        check_tags(&key.tags)?;
-        if materials.iter().any(|m| m.key_id != key.key_id) {
-            return Err(invalid("a replica's materials belong to another key"));
-        }
-        let mut tx = self.db.begin_write().await?;
-        let version = Self::bump_version(&mut tx, source_key_id, source_version, None).await?;
-        D::notify(&mut tx, &Change::Key(source_key_id.to_owned())).await?;
-        Self::insert_key(&mut tx, key).await?;
-        for (seq, m) in (1_i64..).zip(materials) {
-            Self::insert_verbatim(&mut tx, &ImportedMaterialRecord { seq, ..m.clone() }).await?;
-        }
-        Self::commit(tx).await?;
-        Ok(version)
     }
 
     pub(super) async fn import_expirations(

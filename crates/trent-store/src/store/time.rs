@@ -1,12 +1,9 @@
 //! Keys over time (migration 0005): rotation schedules and history, deletion, last usage.
 //! Every write transaction announces the key it changed, as in the parent.
 
-use super::{alias_change, column, decode_all, invalid, query, SqlStore};
+use super::{alias_change, column, decode_all, query, OnCommit, SqlStore};
 use crate::sql::{Dialect, Row};
-use crate::{
-    Change, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, RotationRecord, RotationSchedule,
-    StoreError,
-};
+use crate::{KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, StoreError};
 
 const SCHEDULE_COLUMNS: &str = "key_id, enabled, period_days, next_rotation_at";
 
@@ -79,39 +76,6 @@ impl<D: Dialect> SqlStore<D> {
         }
     }
 
-    /// `rotate_key` inside a transaction (nothing is written on an error: the caller drops
-    /// the transaction), announcing the key. Returns the key's new version.
-    pub(super) async fn rotate_in(
-        tx: &mut D::Tx,
-        key_version: i64,
-        material: &MaterialRecord,
-        rotation: &RotationRecord,
-        next_rotation_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        if rotation.key_id != material.key_id || rotation.material_id != material.material_id {
-            return Err(invalid("a rotation names another material"));
-        }
-        let version = Self::bump_version(
-            tx,
-            &material.key_id,
-            key_version,
-            Some(&material.material_id),
-        )
-        .await?;
-        Self::append_material(tx, material).await?;
-        Self::insert_rotation(tx, rotation).await?;
-        if let Some(next) = next_rotation_at {
-            query("UPDATE key_rotation_schedules SET next_rotation_at = $1 WHERE key_id = $2")
-                .bind(next)
-                .bind(&material.key_id)
-                .execute(tx)
-                .await
-                .map_err(D::backend)?;
-        }
-        D::notify(tx, &Change::Key(material.key_id.clone())).await?;
-        Ok(version)
-    }
-
     /// Records a completed rotation (its material must exist).
     pub(super) async fn insert_rotation(
         tx: &mut D::Tx,
@@ -132,11 +96,12 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// `delete_key` inside a transaction (nothing is written on an error), announcing the
-    /// key and its aliases.
+    /// key and its aliases on commit.
     pub(super) async fn delete_in(
         tx: &mut D::Tx,
         key_id: &str,
         key_version: i64,
+        on_commit: &mut OnCommit,
     ) -> Result<(), StoreError> {
         let deleted = query("DELETE FROM keys WHERE key_id = $1 AND version = $2")
             .bind(key_id)
@@ -168,14 +133,13 @@ impl<D: Dialect> SqlStore<D> {
             .execute(tx)
             .await
             .map_err(D::backend)?;
-        D::notify(tx, &Change::Key(key_id.to_owned())).await?;
+        on_commit.key(key_id);
         for row in &aliases {
-            let change = alias_change(
+            on_commit.announce(alias_change(
                 &column::<String, _>(row, "account_id")?,
                 &column::<String, _>(row, "region")?,
                 &column::<String, _>(row, "alias_name")?,
-            );
-            D::notify(tx, &change).await?;
+            ));
         }
         Ok(())
     }
@@ -221,8 +185,9 @@ impl<D: Dialect> SqlStore<D> {
         .execute(&mut tx)
         .await
         .map_err(D::backend)?;
-        D::notify(&mut tx, &Change::Key(s.key_id.clone())).await?;
-        Self::commit(tx).await?;
+        let mut on_commit = OnCommit::default();
+        on_commit.key(&s.key_id);
+        Self::commit_announcing(tx, on_commit).await?;
         Ok(version)
     }
 
