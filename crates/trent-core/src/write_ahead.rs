@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use trent_store::{
     AccessKeyRecord, AliasRecord, ChangeStream, CreateGrantOutcome, GrantLimits, GrantRecord,
     ImportedMaterialRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError,
+    RotationRecord, RotationSchedule, RotationType, Store, StoreError,
 };
 
 /// One intended change, as the trail records it before the change is made.
@@ -399,7 +399,11 @@ impl Store for WriteAheadStore {
             .material_history(key_id, rotations_only, after_seq, limit)
             .await
     }
-    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError> {
+    async fn count_rotations(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+    ) -> Result<i64, StoreError> {
         self.inner.count_rotations(key_id, rotation_type).await
     }
     async fn rotations_due(

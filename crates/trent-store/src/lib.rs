@@ -4,8 +4,10 @@
 //!
 //! The store never sees plaintext key material or secrets: it stores bytes that the key
 //! service has already sealed under the root key, and it never depends on `trent-crypto`.
-//! It does not interpret KMS semantics either (key states, specs and usages are opaque
-//! text to it); it only guarantees durability, uniqueness and optimistic concurrency:
+//! It does not interpret KMS semantics either: key states, specs, usages and origins are
+//! the KMS model's enumerations (`trent_wire`'s), stored as their wire names and parsed
+//! once when a row is read (a name that is not one is [`StoreError::Corrupt`]); beyond
+//! that the store only guarantees durability, uniqueness and optimistic concurrency:
 //! a write that returns `Ok` is on disk, and an update made against a stale version is
 //! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
 //! For several nodes on one database it also offers a change feed (so that every node can
@@ -36,6 +38,10 @@ pub use migrations::SchemaTooNew;
 pub use postgres::{PostgresDb, PostgresStore};
 pub use sqlite::{SqliteDb, SqliteStore};
 pub use store::SqlStore;
+/// The KMS model's enumerations that records hold.
+pub use trent_wire::{
+    ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType,
+};
 
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,11 +57,17 @@ pub struct KeyRecord {
     pub version: i64,
     pub created_at: i64,
     pub description: String,
-    /// Wire names (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`, `AWS_KMS`, `Enabled`, ...).
-    pub key_spec: String,
-    pub key_usage: String,
-    pub origin: String,
-    pub state: String,
+    /// Stored as wire names (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`, `AWS_KMS`, `Enabled`).
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsageType,
+    pub origin: OriginType,
+    pub state: KeyState,
+    /// Who manages the key (migration 0008; `CUSTOMER` for every key created before).
+    /// Never changes: `update_key` keeps the stored one.
+    pub key_manager: KeyManagerType,
+    /// The custom key store the key lives in (migration 0008); `None` for a key of the
+    /// default key store. Never changes: `update_key` keeps the stored one.
+    pub custom_key_store_id: Option<String>,
     /// When a key pending deletion will be deleted.
     pub deletion_date: Option<i64>,
     pub pending_deletion_window_days: Option<i32>,
@@ -115,9 +127,8 @@ pub struct ImportedMaterialRecord {
     pub created_at: i64,
     /// KeyMaterialDescription of the last import that gave one.
     pub description: Option<String>,
-    /// Wire name (`KEY_MATERIAL_EXPIRES`, `KEY_MATERIAL_DOES_NOT_EXPIRE`); `None` while
-    /// not imported.
-    pub expiration_model: Option<String>,
+    /// `None` while not imported.
+    pub expiration_model: Option<ExpirationModelType>,
     /// When the imported material expires (Unix milliseconds).
     pub valid_to: Option<i64>,
     /// The material sealed under the root key; `None` while not imported (never stored,
@@ -125,7 +136,7 @@ pub struct ImportedMaterialRecord {
     pub sealed: Option<Vec<u8>>,
     /// The on-demand rotation that made this material current, if one did.
     pub rotated_at: Option<i64>,
-    pub rotation_type: Option<String>,
+    pub rotation_type: Option<RotationType>,
 }
 
 impl std::fmt::Debug for ImportedMaterialRecord {
@@ -179,8 +190,7 @@ pub struct RotationRecord {
     pub key_id: String,
     pub material_id: String,
     pub rotated_at: i64,
-    /// Wire name: `AUTOMATIC` or `ON_DEMAND`.
-    pub rotation_type: String,
+    pub rotation_type: RotationType,
 }
 
 /// One material version of a key with the rotation that made it current, if any (the
@@ -192,7 +202,7 @@ pub struct MaterialHistoryEntry {
     pub material_id: String,
     pub created_at: i64,
     pub rotated_at: Option<i64>,
-    pub rotation_type: Option<String>,
+    pub rotation_type: Option<RotationType>,
 }
 
 /// The last successful cryptographic use of a key.
@@ -434,7 +444,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<MaterialHistoryEntry>, StoreError>;
     /// How many rotations of the key are of `rotation_type`.
-    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError>;
+    async fn count_rotations(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+    ) -> Result<i64, StoreError>;
     /// Enabled schedules whose next rotation is at or before `now`, soonest first.
     async fn rotations_due(
         &self,
