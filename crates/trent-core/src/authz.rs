@@ -24,10 +24,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use trent_policy::{ContextValue, Decision, PolicySet, RequestContext};
+use trent_wire::Operation;
 
 use crate::cache::LoadedKey;
 use crate::error::internal;
-use crate::keys::key_usage_of;
 use crate::{Caller, KeyService, KmsError, RoleSession};
 
 /// What one request asks of a key: the IAM action, and what the request carries that
@@ -48,13 +48,25 @@ pub(crate) struct Access<'r> {
     pub conditions: Vec<(Cow<'static, str>, Vec<ContextValue>)>,
 }
 
-impl From<&'static str> for Access<'_> {
-    fn from(action: &'static str) -> Self {
-        Access::new(action)
+/// ReEncrypt's IAM actions, one on each of its keys: the only actions that are not an
+/// operation's own (<https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html>).
+pub(crate) const RE_ENCRYPT_FROM: &str = "kms:ReEncryptFrom";
+pub(crate) const RE_ENCRYPT_TO: &str = "kms:ReEncryptTo";
+
+impl From<Operation> for Access<'_> {
+    fn from(operation: Operation) -> Self {
+        Access::of(operation)
     }
 }
 
 impl<'r> Access<'r> {
+    /// The access an operation asks for: its IAM action, from the model.
+    pub fn of(operation: Operation) -> Self {
+        Access::new(operation.iam_action())
+    }
+
+    /// An access by IAM action name: for the actions that are not an operation's own
+    /// ([`RE_ENCRYPT_FROM`], [`RE_ENCRYPT_TO`]); otherwise use [`Access::of`].
     pub fn new(action: &'static str) -> Self {
         Access {
             action,
@@ -212,11 +224,11 @@ impl KeyService {
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;
         ctx.insert("kms:KeySpec", record.key_spec.as_str());
         ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());
-        let usage = key_usage_of(record);
+        let usage = record.key_usage;
         ctx.insert("kms:KeyUsage", usage.as_str());
         ctx.insert("kms:CustomerMasterKeyUsage", usage.as_str());
         ctx.insert("kms:KeyOrigin", record.origin.as_str());
-        ctx.insert("kms:KeyManager", "CUSTOMER");
+        ctx.insert("kms:KeyManager", record.key_manager.as_str());
         ctx.insert("kms:MultiRegion", record.multi_region);
         for (k, v) in &record.tags {
             ctx.insert(&format!("aws:ResourceTag/{k}"), v.as_str());

@@ -306,7 +306,7 @@ impl KeyCache {
 mod tests {
     use super::*;
 
-    fn loaded(key_id: &str, state: &str) -> Arc<LoadedKey> {
+    fn loaded(key_id: &str, state: trent_wire::KeyState) -> Arc<LoadedKey> {
         Arc::new(LoadedKey {
             record: KeyRecord {
                 key_id: key_id.to_owned(),
@@ -316,10 +316,12 @@ mod tests {
                 version: 1,
                 created_at: 0,
                 description: String::new(),
-                key_spec: "SYMMETRIC_DEFAULT".to_owned(),
-                key_usage: "ENCRYPT_DECRYPT".to_owned(),
-                origin: "AWS_KMS".to_owned(),
-                state: state.to_owned(),
+                key_spec: trent_wire::KeySpec::SymmetricDefault,
+                key_usage: trent_wire::KeyUsageType::EncryptDecrypt,
+                origin: trent_wire::OriginType::AwsKms,
+                state,
+                key_manager: trent_wire::KeyManagerType::Customer,
+                custom_key_store_id: None,
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: None,
@@ -349,10 +351,13 @@ mod tests {
         // Another node's change is announced while this node reads the old state...
         cache.apply(&Change::Key("k".to_owned()));
         // ...so the old state it read must not be cached.
-        cache.put_key(loaded("k", "Enabled"), before_read);
+        cache.put_key(loaded("k", trent_wire::KeyState::Enabled), before_read);
         assert!(cache.key("k").is_none());
-        cache.put_key(loaded("k", "Disabled"), cache.epoch());
-        assert_eq!(cache.key("k").unwrap().record.state, "Disabled");
+        cache.put_key(loaded("k", trent_wire::KeyState::Disabled), cache.epoch());
+        assert_eq!(
+            cache.key("k").unwrap().record.state,
+            trent_wire::KeyState::Disabled
+        );
 
         let before_read = cache.epoch();
         cache.apply(&Change::All);
@@ -364,8 +369,8 @@ mod tests {
     #[test]
     fn changes_drop_only_what_they_name() {
         let cache = KeyCache::new(10, Duration::from_secs(60));
-        cache.put_key(loaded("k1", "Enabled"), cache.epoch());
-        cache.put_key(loaded("k2", "Enabled"), cache.epoch());
+        cache.put_key(loaded("k1", trent_wire::KeyState::Enabled), cache.epoch());
+        cache.put_key(loaded("k2", trent_wire::KeyState::Enabled), cache.epoch());
         cache.put_alias("a", "r", "alias/x", "k1", cache.epoch());
         cache.put_alias("a", "r", "alias/y", "k2", cache.epoch());
         cache.apply(&Change::Key("k1".to_owned()));
@@ -383,7 +388,7 @@ mod tests {
     #[test]
     fn an_updated_record_carries_its_policy_parsed_and_alias_changes_drop_alias_lists() {
         let cache = KeyCache::new(10, Duration::from_secs(60));
-        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_key(loaded("k", trent_wire::KeyState::Enabled), cache.epoch());
         let mut record = cache.key("k").unwrap().record.clone();
         record.policy =
             r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}}"#
@@ -415,7 +420,7 @@ mod tests {
     #[test]
     fn entries_expire_after_the_lifetime() {
         let cache = KeyCache::new(10, Duration::ZERO);
-        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_key(loaded("k", trent_wire::KeyState::Enabled), cache.epoch());
         cache.put_alias("a", "r", "alias/x", "k", cache.epoch());
         assert!(cache.key("k").is_none());
         assert!(cache.alias("a", "r", "alias/x").is_none());
@@ -424,7 +429,7 @@ mod tests {
     fn grant_changes_drop_the_keys_grants_only() {
         let cache = KeyCache::new(10, Duration::from_secs(60));
         let none: Arc<[GrantRecord]> = Arc::from(Vec::new());
-        cache.put_key(loaded("k", "Enabled"), cache.epoch());
+        cache.put_key(loaded("k", trent_wire::KeyState::Enabled), cache.epoch());
         cache.put_grants("k", none.clone(), cache.epoch());
         cache.put_grants("k2", none.clone(), cache.epoch());
         cache.apply(&Change::Grants("k".to_owned()));

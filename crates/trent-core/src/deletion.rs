@@ -4,10 +4,11 @@
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html>).
 
 use trent_store::{KeyRecord, StoreError, Transaction};
+use trent_wire::KeyState;
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{is_primary, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
+use crate::keys::is_primary;
 use crate::optimistic::Invalidate;
 use crate::rotation::DAY_MS;
 use crate::{KeyService, KmsError};
@@ -41,7 +42,7 @@ impl KeyService {
                 return Ok(false);
             };
             let now = self.clock.now_millis();
-            if record.state != STATE_PENDING_DELETION
+            if record.state != KeyState::PendingDeletion
                 || record.deletion_date.is_none_or(|d| d > now)
             {
                 return Ok(false);
@@ -104,12 +105,12 @@ impl KeyService {
             .iter()
             .filter(|k| k.key_id != primary.key_id && k.key_id != record.key_id)
             .count();
-        if primary.state != STATE_PENDING_REPLICA_DELETION || others > 0 {
+        if primary.state != KeyState::PendingReplicaDeletion || others > 0 {
             return Ok(None);
         }
         let days = primary.pending_deletion_window_days.unwrap_or(30);
         Ok(Some(KeyRecord {
-            state: STATE_PENDING_DELETION.to_owned(),
+            state: KeyState::PendingDeletion,
             deletion_date: Some(now + i64::from(days) * DAY_MS),
             ..primary.clone()
         }))

@@ -75,6 +75,60 @@ pub(crate) fn split_arn(text: &str) -> Option<Arn<'_>> {
     })
 }
 
+/// A key's storage id: the id of its record in the store, unique across regions. A
+/// single-Region key's is its key id (a UUID); a multi-Region key has one key id in every
+/// region (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>),
+/// so each of its region-keys is stored as `mrk-...@region`. `@` never occurs in a key id,
+/// so no storage id of a region-key is ever a public key id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct StorageKeyId(String);
+
+impl StorageKeyId {
+    /// The region-key of the multi-Region key `mrk_id` in `region`.
+    pub fn region_key(mrk_id: &str, region: &str) -> Self {
+        StorageKeyId(format!("{mrk_id}@{region}"))
+    }
+
+    /// The key a request names by its public `key_id` in `region`: the region-key there
+    /// of a multi-Region key, else the key of that id.
+    pub fn named(key_id: &str, region: &str) -> Self {
+        if key_id.starts_with("mrk-") {
+            Self::region_key(key_id, region)
+        } else {
+            StorageKeyId(key_id.to_owned())
+        }
+    }
+
+    /// A storage id as the store holds it (a record's `key_id`, an alias target).
+    pub fn stored(id: impl Into<String>) -> Self {
+        StorageKeyId(id.into())
+    }
+
+    /// The public key id (the id in the key's ARN).
+    pub fn public_id(&self) -> &str {
+        Self::public_id_of(&self.0)
+    }
+
+    /// The public key id of a storage id as the store holds it.
+    pub fn public_id_of(stored: &str) -> &str {
+        stored.split_once('@').map_or(stored, |(id, _)| id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for StorageKeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A key id: a lowercase hyphenated UUID, or a multi-Region key id (`mrk-` + 32 hex).
 pub(crate) fn is_key_id(s: &str) -> bool {
     if let Some(hex) = s.strip_prefix("mrk-") {

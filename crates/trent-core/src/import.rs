@@ -22,19 +22,16 @@ use trent_crypto::{
     WrappingKeySpec,
 };
 use trent_store::{ImportedMaterialRecord, KeyRecord, StoreError, Transaction};
-use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState};
+use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState, KeyState, OriginType};
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{
-    hex_encode, STATE_ENABLED, STATE_PENDING_DELETION, STATE_PENDING_IMPORT,
-    STATE_PENDING_REPLICA_DELETION,
-};
+use crate::key_state::KeyStateRules;
+use crate::keys::hex_encode;
 use crate::keyspec::KeyKind;
 use crate::optimistic::Invalidate;
 use crate::{KeyService, KmsError};
 
-pub(crate) const ORIGIN_EXTERNAL: &str = "EXTERNAL";
 /// "Each public key and import token set is valid for 24 hours" (GetParametersForImport).
 pub(crate) const TOKEN_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 /// ValidTo: "The maximum value is 365 days from the request date."
@@ -55,7 +52,7 @@ pub(crate) struct ImportParameters {
 
 /// Whether a key holds imported key material.
 pub(crate) fn is_external(record: &KeyRecord) -> bool {
-    record.origin == ORIGIN_EXTERNAL
+    record.origin == OriginType::External
 }
 
 /// AWS's refusal of an import operation on a key whose material KMS made (the wording AWS
@@ -63,7 +60,7 @@ pub(crate) fn is_external(record: &KeyRecord) -> bool {
 pub(crate) fn not_external(record: &KeyRecord) -> KmsError {
     KmsError::UnsupportedOrigin {
         arn: record.arn.clone(),
-        origin: record.origin.clone(),
+        origin: record.origin.as_str().to_owned(),
     }
 }
 
@@ -95,13 +92,13 @@ pub(crate) fn import_state(m: &ImportedMaterialRecord) -> ImportState {
 /// back is `Enabled` ("For symmetric encryption keys, you will need to import all of the
 /// key materials associated with the KMS key to change its state to Enabled"); a disabled
 /// or enabled key with every material stays as it is.
-pub(crate) fn state_after(record: &KeyRecord, materials: &[ImportedMaterialRecord]) -> String {
+pub(crate) fn state_after(record: &KeyRecord, materials: &[ImportedMaterialRecord]) -> KeyState {
     // A key scheduled for deletion keeps its schedule whatever happens to its material
     // (DeleteImportedKeyMaterial: "When the specified KMS key is in the PendingDeletion
     // state, this operation does not change the KMS key's state"); so does a primary
     // waiting for its replicas' deletion.
-    if record.state == STATE_PENDING_DELETION || record.state == STATE_PENDING_REPLICA_DELETION {
-        return record.state.clone();
+    if record.state.is_pending_deletion() {
+        return record.state;
     }
     // The current material must be among them: a replica of a multi-Region key may take a
     // newer material of its primary before the current one.
@@ -112,19 +109,17 @@ pub(crate) fn state_after(record: &KeyRecord, materials: &[ImportedMaterialRecor
     let complete =
         has_current && !materials.is_empty() && materials.iter().all(|m| m.sealed.is_some());
     if !complete {
-        STATE_PENDING_IMPORT.to_owned()
-    } else if record.state == STATE_PENDING_IMPORT {
-        STATE_ENABLED.to_owned()
+        KeyState::PendingImport
+    } else if record.state == KeyState::PendingImport {
+        KeyState::Enabled
     } else {
-        record.state.clone()
+        record.state
     }
 }
 
 /// Unix milliseconds → the wire's ExpirationModel.
 pub(crate) fn expiration_model_of(m: &ImportedMaterialRecord) -> Option<ExpirationModelType> {
     m.expiration_model
-        .as_deref()
-        .and_then(ExpirationModelType::parse)
 }
 
 /// Every region-key of a multi-Region key with its imported materials, the primary first.

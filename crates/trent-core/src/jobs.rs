@@ -74,7 +74,7 @@ impl ServiceEvent {
             region: key.region.clone(),
             key_arn: key.arn.clone(),
             key_id: crate::keys::public_key_id(key).to_owned(),
-            key_origin: key.origin.clone(),
+            key_origin: key.origin.as_str().to_owned(),
             rotation_type,
             previous_material_id,
             current_material_id,

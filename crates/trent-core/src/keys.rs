@@ -8,14 +8,15 @@ use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
 use trent_store::KeyRecord;
 use trent_wire::{
-    CustomerMasterKeySpec, KeyManagerType, KeyMetadata, KeySpec, KeyState, KeyUsageType,
-    MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType, OriginType, Timestamp,
+    CustomerMasterKeySpec, KeyMetadata, KeyState, MultiRegionConfiguration, MultiRegionKey,
+    MultiRegionKeyType, Timestamp,
 };
 
 use crate::authz::Access;
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
-use crate::ids::{alias_arn, key_arn, Forms, KeyRef};
+use crate::ids::{alias_arn, key_arn, Forms, KeyRef, StorageKeyId};
+use crate::key_state::KeyStateRules;
 use crate::keyspec::{algorithm_lists, KeyKind};
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
@@ -27,39 +28,10 @@ pub(crate) struct Located {
     pub alias: Option<String>,
 }
 
-pub(crate) const STATE_ENABLED: &str = "Enabled";
-pub(crate) const STATE_DISABLED: &str = "Disabled";
-pub(crate) const STATE_PENDING_DELETION: &str = "PendingDeletion";
-pub(crate) const STATE_PENDING_IMPORT: &str = "PendingImport";
-/// A multi-Region primary key scheduled for deletion while it still has replicas.
-pub(crate) const STATE_PENDING_REPLICA_DELETION: &str = "PendingReplicaDeletion";
-
 /// The key id of a key as every response and audit record shows it (the id in its ARN):
 /// the shared `mrk-...` id of a region-key of a multi-Region key, else its storage id.
 pub(crate) fn public_key_id(record: &KeyRecord) -> &str {
     record.mrk_id.as_deref().unwrap_or(&record.key_id)
-}
-
-/// The storage id of the region-key of the multi-Region key `mrk_id` in `region`: the
-/// store keeps key ids unique across regions, and a multi-Region key has one id in every
-/// region (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>).
-/// `@` never occurs in a key id, so no storage id is ever a public one.
-pub(crate) fn mrk_storage_id(mrk_id: &str, region: &str) -> String {
-    format!("{mrk_id}@{region}")
-}
-
-/// The storage id of the key a request names by `key_id` in `region`.
-pub(crate) fn storage_key_id(key_id: &str, region: &str) -> String {
-    if key_id.starts_with("mrk-") {
-        mrk_storage_id(key_id, region)
-    } else {
-        key_id.to_owned()
-    }
-}
-
-/// The public key id of a storage id (see [`mrk_storage_id`]).
-pub(crate) fn public_id_of(storage_id: &str) -> &str {
-    storage_id.split_once('@').map_or(storage_id, |(id, _)| id)
 }
 
 /// The 16 bytes that stand for a key in ciphertext blobs and grant tokens: a UUID's
@@ -169,17 +141,20 @@ impl KeyService {
                 (id, a, Some(alias_name))
             }
         };
-        // Aliases hold storage ids: the ARN in the error shows the public id.
-        let not_found = || KmsError::KeyNotFound {
-            arn: key_arn(region, &key_account, public_id_of(&key_id)),
-        };
         // Aliases hold storage ids; a key id or ARN names the key of the caller's region.
         let storage_id = if alias.is_some() {
-            key_id.clone()
+            StorageKeyId::stored(key_id)
         } else {
-            storage_key_id(&key_id, region)
+            StorageKeyId::named(&key_id, region)
         };
-        let key = self.load(&storage_id).await?.ok_or_else(not_found)?;
+        // The ARN in the error shows the public id.
+        let not_found = || KmsError::KeyNotFound {
+            arn: key_arn(region, &key_account, storage_id.public_id()),
+        };
+        let key = self
+            .load(storage_id.as_str())
+            .await?
+            .ok_or_else(not_found)?;
         if key.record.region != region || key.record.account_id != key_account {
             return Err(not_found());
         }
@@ -224,7 +199,8 @@ impl KeyService {
         if let Some(k) = self.cache.key(&uuid).filter(in_region) {
             return Ok(Some(k));
         }
-        let mrk = mrk_storage_id(&format!("mrk-{}", hex_encode(bytes)), region);
+        let mrk =
+            StorageKeyId::region_key(&format!("mrk-{}", hex_encode(bytes)), region).into_string();
         if let Some(k) = self.cache.key(&mrk) {
             return Ok(Some(k));
         }
@@ -325,10 +301,7 @@ impl KeyService {
                 return Err(KmsError::Internal);
             }
         };
-        let kind = KeyKind::of(&record.key_spec).ok_or_else(|| {
-            tracing::error!(key_id = %record.key_id, "stored key spec is unknown");
-            KmsError::Internal
-        })?;
+        let kind = KeyKind::of(record.key_spec);
         // Imported material: only what is imported now (deleted and expired material has no
         // bytes left).
         let sealed: Vec<(String, Vec<u8>)> = if crate::import::is_external(&record) {
@@ -363,8 +336,7 @@ impl KeyService {
         }
         // An enabled or disabled key has all of its material; a PendingImport key (or one
         // pending deletion after its material expired) may lack some.
-        let complete_state = record.state == STATE_ENABLED || record.state == STATE_DISABLED;
-        if complete_state && !materials.contains_key(&current_material) {
+        if record.state.has_all_material() && !materials.contains_key(&current_material) {
             tracing::error!(key_id = %record.key_id, "current material of a key is missing");
             return Err(KmsError::Internal);
         }
@@ -497,93 +469,51 @@ pub(crate) fn is_replica(record: &KeyRecord) -> bool {
     record.mrk_id.is_some() && !is_primary(record)
 }
 
-/// Cryptographic operations need an enabled key.
+/// Cryptographic operations need an enabled key
+/// ([`KeyStateRules::for_cryptographic_operation`]).
 pub(crate) fn require_enabled(record: &KeyRecord) -> Result<(), KmsError> {
-    match record.state.as_str() {
-        STATE_ENABLED => Ok(()),
-        STATE_DISABLED => Err(KmsError::Disabled {
-            arn: record.arn.clone(),
-        }),
-        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion {
-            arn: record.arn.clone(),
-        }),
-        other => Err(KmsError::InvalidState {
-            arn: record.arn.clone(),
-            state: pretty_state(other),
-        }),
-    }
+    record.state.for_cryptographic_operation(&record.arn)
 }
 
 /// Management operations that AWS allows on enabled and disabled keys, and on keys pending
-/// import (key state table: ScheduleKeyDeletion, UpdateKeyDescription, TagResource,
-/// UntagResource, CreateAlias, ...).
+/// import ([`KeyStateRules::for_management`]).
 pub(crate) fn require_manageable(record: &KeyRecord) -> Result<(), KmsError> {
-    if record.state == STATE_PENDING_IMPORT {
-        return Ok(());
-    }
-    require_not_pending_deletion(record)
+    record.state.for_management(&record.arn)
 }
 
-/// Management operations that AWS allows on enabled and disabled keys only.
+/// Management operations that AWS allows on enabled and disabled keys only
+/// ([`KeyStateRules::for_enabled_or_disabled`]).
 pub(crate) fn require_not_pending_deletion(record: &KeyRecord) -> Result<(), KmsError> {
-    match record.state.as_str() {
-        STATE_ENABLED | STATE_DISABLED => Ok(()),
-        STATE_PENDING_DELETION => Err(KmsError::PendingDeletion {
-            arn: record.arn.clone(),
-        }),
-        other => Err(KmsError::InvalidState {
-            arn: record.arn.clone(),
-            state: pretty_state(other),
-        }),
-    }
-}
-
-/// `PendingImport` → `pending import`, as AWS words states in messages.
-fn pretty_state(state: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in state.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
-}
-
-pub(crate) fn key_usage_of(record: &KeyRecord) -> KeyUsageType {
-    KeyUsageType::parse(&record.key_usage).unwrap_or(KeyUsageType::EncryptDecrypt)
+    record.state.for_enabled_or_disabled(&record.arn)
 }
 
 /// `KeyMetadata` as AWS returns it for a key.
 pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
-    let state = KeyState::parse(&record.state);
-    let pending = record.state == STATE_PENDING_DELETION;
+    let pending = record.state == KeyState::PendingDeletion;
     // "present only when the KeyState of the KMS key is PendingReplicaDeletion" (KeyMetadata
     // PendingDeletionWindowInDays); Trent shows it while PendingDeletion too, as before.
-    let window_shown = pending || record.state == STATE_PENDING_REPLICA_DELETION;
-    let key_spec = KeySpec::parse(&record.key_spec);
-    let kind = KeyKind::of(&record.key_spec);
-    let lists = kind
-        .map(|k| algorithm_lists(k, key_usage_of(record)))
-        .unwrap_or_default();
+    let window_shown = record.state.is_pending_deletion();
+    let kind = KeyKind::of(record.key_spec);
+    let lists = algorithm_lists(kind, record.key_usage);
     KeyMetadata {
         aws_account_id: Some(record.account_id.clone()),
         key_id: public_key_id(record).to_owned(),
         arn: Some(record.arn.clone()),
         creation_date: Some(Timestamp::from_millis(record.created_at)),
-        enabled: Some(record.state == STATE_ENABLED),
+        enabled: Some(record.state == KeyState::Enabled),
         description: Some(record.description.clone()),
-        key_usage: Some(key_usage_of(record)),
-        key_state: state,
+        key_usage: Some(record.key_usage),
+        key_state: Some(record.state),
         deletion_date: if pending {
             record.deletion_date.map(Timestamp::from_millis)
         } else {
             None
         },
-        origin: OriginType::parse(&record.origin),
-        key_manager: Some(KeyManagerType::Customer),
-        customer_master_key_spec: CustomerMasterKeySpec::parse(&record.key_spec),
-        key_spec,
+        origin: Some(record.origin),
+        key_manager: Some(record.key_manager),
+        custom_key_store_id: record.custom_key_store_id.clone(),
+        customer_master_key_spec: CustomerMasterKeySpec::parse(record.key_spec.as_str()),
+        key_spec: Some(record.key_spec),
         encryption_algorithms: lists.encryption,
         signing_algorithms: lists.signing,
         mac_algorithms: lists.mac,
@@ -598,7 +528,7 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         current_key_material_id: record
             .current_material_id
             .clone()
-            .filter(|_| kind == Some(KeyKind::Symmetric)),
+            .filter(|_| kind == KeyKind::Symmetric),
         ..KeyMetadata::default()
     }
 }
@@ -610,11 +540,15 @@ mod tests {
     #[test]
     fn multi_region_ids_map_between_public_storage_and_blob_forms() {
         let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
-        assert_eq!(storage_key_id(mrk, "eu-west-1"), format!("{mrk}@eu-west-1"));
-        assert_eq!(public_id_of(&storage_key_id(mrk, "eu-west-1")), mrk);
+        let region_key = StorageKeyId::named(mrk, "eu-west-1");
+        assert_eq!(region_key.as_str(), format!("{mrk}@eu-west-1"));
+        assert_eq!(region_key, StorageKeyId::region_key(mrk, "eu-west-1"));
+        assert_eq!(region_key.public_id(), mrk);
+        assert_eq!(StorageKeyId::public_id_of(region_key.as_str()), mrk);
         let uuid = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(storage_key_id(uuid, "eu-west-1"), uuid);
-        assert_eq!(public_id_of(uuid), uuid);
+        assert_eq!(StorageKeyId::named(uuid, "eu-west-1").as_str(), uuid);
+        assert_eq!(StorageKeyId::stored(uuid).public_id(), uuid);
+        assert_eq!(StorageKeyId::public_id_of(uuid), uuid);
         // The same 16 bytes, spelled as an mrk id's hex or as a UUID.
         assert_eq!(key_id_bytes(mrk), key_id_bytes(uuid));
         assert_eq!(

@@ -7,9 +7,11 @@ use trent_crypto::{
     AsymmetricEncryptionAlgorithm, AsymmetricKeySpec, HmacKeySpec, SigningAlgorithm,
 };
 use trent_wire::{
-    EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeyUsageType, MacAlgorithmSpec,
+    EncryptionAlgorithmSpec, KeyAgreementAlgorithmSpec, KeySpec, KeyUsageType, MacAlgorithmSpec,
     SigningAlgorithmSpec,
 };
+
+use crate::cache::LoadedKey;
 
 /// The three kinds of key material a KMS key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +24,30 @@ pub(crate) enum KeyKind {
     Asymmetric(AsymmetricKeySpec),
 }
 
-pub(crate) const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
-
 impl KeyKind {
-    /// The kind of a key spec's wire name; `None` for a name outside AWS's KeySpec list.
-    pub fn of(spec: &str) -> Option<Self> {
-        if spec == SYMMETRIC_DEFAULT {
-            return Some(KeyKind::Symmetric);
+    /// The kind of a key spec: every spec of AWS's KeySpec list has one (a match, so that
+    /// a spec the model adds does not compile until it has one).
+    pub fn of(spec: KeySpec) -> Self {
+        use AsymmetricKeySpec as A;
+        match spec {
+            KeySpec::SymmetricDefault => KeyKind::Symmetric,
+            KeySpec::Hmac224 => KeyKind::Hmac(HmacKeySpec::Hmac224),
+            KeySpec::Hmac256 => KeyKind::Hmac(HmacKeySpec::Hmac256),
+            KeySpec::Hmac384 => KeyKind::Hmac(HmacKeySpec::Hmac384),
+            KeySpec::Hmac512 => KeyKind::Hmac(HmacKeySpec::Hmac512),
+            KeySpec::Rsa2048 => KeyKind::Asymmetric(A::Rsa2048),
+            KeySpec::Rsa3072 => KeyKind::Asymmetric(A::Rsa3072),
+            KeySpec::Rsa4096 => KeyKind::Asymmetric(A::Rsa4096),
+            KeySpec::EccNistP256 => KeyKind::Asymmetric(A::EccNistP256),
+            KeySpec::EccNistP384 => KeyKind::Asymmetric(A::EccNistP384),
+            KeySpec::EccNistP521 => KeyKind::Asymmetric(A::EccNistP521),
+            KeySpec::EccSecgP256k1 => KeyKind::Asymmetric(A::EccSecgP256k1),
+            KeySpec::EccNistEdwards25519 => KeyKind::Asymmetric(A::EccNistEdwards25519),
+            KeySpec::MlDsa44 => KeyKind::Asymmetric(A::MlDsa44),
+            KeySpec::MlDsa65 => KeyKind::Asymmetric(A::MlDsa65),
+            KeySpec::MlDsa87 => KeyKind::Asymmetric(A::MlDsa87),
+            KeySpec::Sm2 => KeyKind::Asymmetric(A::Sm2),
         }
-        if let Some(h) = HmacKeySpec::from_wire(spec) {
-            return Some(KeyKind::Hmac(h));
-        }
-        AsymmetricKeySpec::from_wire(spec).map(KeyKind::Asymmetric)
     }
 
     /// The key usages AWS allows with this spec (the KeyUsage documentation of CreateKey):
@@ -65,6 +79,13 @@ impl KeyKind {
             KeyKind::Asymmetric(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+impl LoadedKey {
+    /// The key's kind, from its typed spec (no parsing).
+    pub(crate) fn kind(&self) -> KeyKind {
+        KeyKind::of(self.record.key_spec)
     }
 }
 
@@ -115,12 +136,18 @@ pub(crate) fn algorithm_lists(kind: KeyKind, usage: KeyUsageType) -> AlgorithmLi
 mod tests {
     use super::*;
 
+    /// The match agrees with the wire names of the crypto crate's specs.
     #[test]
-    fn every_wire_key_spec_has_a_kind() {
-        for spec in trent_wire::KeySpec::ALL {
-            assert!(KeyKind::of(spec.as_str()).is_some(), "{}", spec.as_str());
+    fn every_wire_key_spec_has_the_kind_of_its_name() {
+        for spec in KeySpec::ALL.iter().copied() {
+            let name = spec.as_str();
+            let by_name = match KeyKind::of(spec) {
+                KeyKind::Symmetric => name == "SYMMETRIC_DEFAULT",
+                KeyKind::Hmac(h) => HmacKeySpec::from_wire(name) == Some(h),
+                KeyKind::Asymmetric(a) => AsymmetricKeySpec::from_wire(name) == Some(a),
+            };
+            assert!(by_name, "{name}");
         }
-        assert_eq!(KeyKind::of("AES_256"), None);
     }
 
     #[test]
@@ -140,7 +167,7 @@ mod tests {
                 EncryptionAlgorithmSpec::RsaesOaepSha256
             ])
         );
-        let hmac = KeyKind::of("HMAC_384").unwrap();
+        let hmac = KeyKind::of(KeySpec::Hmac384);
         let l = algorithm_lists(hmac, KeyUsageType::GenerateVerifyMac);
         assert_eq!(l.mac, Some(vec![MacAlgorithmSpec::HmacSha384]));
     }

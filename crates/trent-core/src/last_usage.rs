@@ -111,7 +111,7 @@ impl crate::KeyService {
         let key_id = match key.rsplit_once(":key/") {
             Some((prefix, id)) => {
                 let region = prefix.split(':').nth(3).unwrap_or_default();
-                crate::keys::storage_key_id(id, region)
+                crate::ids::StorageKeyId::named(id, region).into_string()
             }
             None => key.to_owned(),
         };

@@ -17,6 +17,7 @@ mod identity;
 mod ids;
 mod import;
 mod jobs;
+mod key_state;
 mod keys;
 mod keyspec;
 mod last_usage;

@@ -7,11 +7,11 @@ use trent_crypto::SymmetricKey;
 use trent_store::{
     KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, StoreError, Transaction,
 };
-use trent_wire::RotationType;
+use trent_wire::{KeyState, OriginType, RotationType};
 
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
-use crate::keys::{hex_encode, is_primary, STATE_ENABLED};
+use crate::keys::{hex_encode, is_primary};
 use crate::keyspec::KeyKind;
 use crate::optimistic::Invalidate;
 use crate::{KeyService, KmsError};
@@ -28,7 +28,7 @@ pub(crate) const CONFLICT_WINDOW_MS: i64 = 20 * 60 * 1000;
 /// Whether a key can be rotated automatically: symmetric encryption keys with material KMS
 /// made.
 pub(crate) fn rotatable(record: &KeyRecord) -> bool {
-    KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric) && record.origin == "AWS_KMS"
+    KeyKind::of(record.key_spec) == KeyKind::Symmetric && record.origin == OriginType::AwsKms
 }
 
 /// Whether a key can be rotated on demand (and list its rotations): symmetric encryption
@@ -36,8 +36,8 @@ pub(crate) fn rotatable(record: &KeyRecord) -> bool {
 /// symmetric encryption KMS key with imported key material, you must have already imported
 /// new key material and that key material's state should be PENDING_ROTATION").
 pub(crate) fn rotatable_on_demand(record: &KeyRecord) -> bool {
-    KeyKind::of(&record.key_spec) == Some(KeyKind::Symmetric)
-        && (record.origin == "AWS_KMS" || crate::import::is_external(record))
+    KeyKind::of(record.key_spec) == KeyKind::Symmetric
+        && (record.origin == OriginType::AwsKms || crate::import::is_external(record))
 }
 
 impl KeyService {
@@ -71,7 +71,7 @@ impl KeyService {
             if rotation_type == RotationType::OnDemand {
                 let done = self
                     .store
-                    .count_rotations(key_id, RotationType::OnDemand.as_str())
+                    .count_rotations(key_id, RotationType::OnDemand)
                     .await
                     .map_err(internal("counting rotations"))?;
                 if done >= ON_DEMAND_LIMIT {
@@ -124,7 +124,7 @@ impl KeyService {
                         key_id: k.key_id.clone(),
                         material_id: material_id.clone(),
                         rotated_at: now,
-                        rotation_type: rotation_type.as_str().to_owned(),
+                        rotation_type,
                     },
                 );
                 if let (Some(next), true) = (next, k.key_id == record.key_id) {
@@ -185,7 +185,7 @@ impl KeyService {
                         };
                         // Disabled and pending-deletion keys are not rotated; their
                         // schedule waits ("When you re-enable the KMS key, rotation resumes").
-                        if record.state != STATE_ENABLED || !rotatable(record) {
+                        if record.state != KeyState::Enabled || !rotatable(record) {
                             return Ok(None);
                         }
                         let period = i64::from(schedule.period_days) * DAY_MS;

@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use trent_store::{
     AccessKeyRecord, AliasRecord, ChangeStream, Committed, CreateGrantOutcome, GrantLimits,
     GrantRecord, ImportedMaterialRecord, KeyRecord, KeyUsageRecord, MaterialHistoryEntry,
-    MaterialRecord, RotationSchedule, Store, StoreError, Transaction,
+    MaterialRecord, RotationSchedule, RotationType, Store, StoreError, Transaction,
 };
 
 /// One intended change, as the trail records it before the change is made.
@@ -382,7 +382,11 @@ impl Store for WriteAheadStore {
             .material_history(key_id, rotations_only, after_seq, limit)
             .await
     }
-    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError> {
+    async fn count_rotations(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+    ) -> Result<i64, StoreError> {
         self.inner.count_rotations(key_id, rotation_type).await
     }
     async fn rotations_due(
@@ -591,7 +595,7 @@ mod tests {
                 key_id: key_id.clone(),
                 material_id: "ab".repeat(32),
                 rotated_at: 1,
-                rotation_type: "ON_DEMAND".to_owned(),
+                rotation_type: RotationType::OnDemand,
             },
         )
         .insert_key(KeyRecord {

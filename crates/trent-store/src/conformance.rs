@@ -19,9 +19,10 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, Change, CreateGrantOutcome, GrantLimits, GrantRecord,
-    ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord, MaterialRecord,
-    RotationRecord, RotationSchedule, Store, StoreError, Transaction,
+    AccessKeyRecord, AliasRecord, Change, CreateGrantOutcome, ExpirationModelType, GrantLimits,
+    GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyManagerType, KeyRecord, KeySpec,
+    KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, RotationRecord,
+    RotationSchedule, RotationType, Store, StoreError, Transaction,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -308,10 +309,12 @@ fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
         version: 1,
         created_at: T0,
         description: String::new(),
-        key_spec: "SYMMETRIC_DEFAULT".to_owned(),
-        key_usage: "ENCRYPT_DECRYPT".to_owned(),
-        origin: "AWS_KMS".to_owned(),
-        state: "Enabled".to_owned(),
+        key_spec: KeySpec::SymmetricDefault,
+        key_usage: KeyUsageType::EncryptDecrypt,
+        origin: OriginType::AwsKms,
+        state: KeyState::Enabled,
+        key_manager: KeyManagerType::Customer,
+        custom_key_store_id: None,
         deletion_date: None,
         pending_deletion_window_days: None,
         current_material_id: Some(material_id.clone()),
@@ -443,10 +446,12 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
     let account = account();
     let (mut key, material) = new_key(&account, REGION);
     key.description = "Ünïcödé \"quoted\" 'single' -- ; DROP TABLE keys; \u{1F511}".to_owned();
-    key.key_spec = "RSA_4096".to_owned();
-    key.key_usage = "SIGN_VERIFY".to_owned();
-    key.origin = "EXTERNAL".to_owned();
-    key.state = "PendingDeletion".to_owned();
+    key.key_spec = KeySpec::Rsa4096;
+    key.key_usage = KeyUsageType::SignVerify;
+    key.origin = OriginType::External;
+    key.state = KeyState::PendingDeletion;
+    key.key_manager = KeyManagerType::Aws;
+    key.custom_key_store_id = Some("cks-1234567890abcdef0".to_owned());
     key.deletion_date = Some(T0 + 7 * 86_400_000);
     key.pending_deletion_window_days = Some(7);
     key.multi_region = true;
@@ -585,15 +590,15 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
 
     let mut change = key.clone();
     change.description = "now pending deletion".to_owned();
-    change.state = "PendingDeletion".to_owned();
+    change.state = KeyState::PendingDeletion;
     change.deletion_date = Some(T0 + 30 * 86_400_000);
     change.pending_deletion_window_days = Some(30);
     change.current_material_id = Some(unique());
     change.multi_region = true;
     change.primary_region = Some(OTHER_REGION.to_owned());
-    change.key_spec = "HMAC_256".to_owned();
-    change.key_usage = "GENERATE_VERIFY_MAC".to_owned();
-    change.origin = "EXTERNAL".to_owned();
+    change.key_spec = KeySpec::Hmac256;
+    change.key_usage = KeyUsageType::GenerateVerifyMac;
+    change.origin = OriginType::External;
     change.tags = tags(&[("k", "v")]);
     let updated = store.update_key(&change).await.expect("update_key");
     assert_eq!(
@@ -606,7 +611,7 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
     assert_eq!(stored_key(store, &key.key_id).await, updated);
 
     let mut back = updated.clone();
-    back.state = "Enabled".to_owned();
+    back.state = KeyState::Enabled;
     back.deletion_date = None;
     back.pending_deletion_window_days = None;
     back.multi_region = false;
@@ -628,7 +633,7 @@ pub async fn update_key_with_stale_version_conflicts(store: Arc<dyn Store>) {
 
     let mut stale = key.clone();
     stale.description = "stale writer".to_owned();
-    stale.state = "Disabled".to_owned();
+    stale.state = KeyState::Disabled;
     stale.tags = tags(&[("writer", "stale")]);
     let err = store.update_key(&stale).await.unwrap_err();
     assert!(
@@ -663,8 +668,9 @@ pub async fn update_missing_key_is_not_found(store: Arc<dyn Store>) {
     assert_eq!(store.key(&key.key_id).await.expect("key()"), None);
 }
 
-/// A key's identity (account, region, ARN, creation time) never changes: an update that
-/// carries other values keeps the stored ones and returns them.
+/// A key's identity (account, region, ARN, creation time, key manager, custom key store)
+/// never changes: an update that carries other values keeps the stored ones and returns
+/// them.
 pub async fn update_key_keeps_identity(store: Arc<dyn Store>) {
     let store = store.as_ref();
     let account = account();
@@ -674,6 +680,8 @@ pub async fn update_key_keeps_identity(store: Arc<dyn Store>) {
     change.region = OTHER_REGION.to_owned();
     change.arn = format!("arn:aws:kms:{OTHER_REGION}:999999999999:key/{}", key.key_id);
     change.created_at = T0 + 1;
+    change.key_manager = KeyManagerType::Aws;
+    change.custom_key_store_id = Some("cks-1234567890abcdef0".to_owned());
     change.description = "changed".to_owned();
     let updated = store.update_key(&change).await.expect("update_key");
     let expected = KeyRecord {
@@ -1655,12 +1663,12 @@ fn schedule(key_id: &str, enabled: bool, period_days: i32, next: Option<i64>) ->
     }
 }
 
-fn rotation_of(material: &MaterialRecord, at: i64, kind: &str) -> RotationRecord {
+fn rotation_of(material: &MaterialRecord, at: i64, kind: RotationType) -> RotationRecord {
     RotationRecord {
         key_id: material.key_id.clone(),
         material_id: material.material_id.clone(),
         rotated_at: at,
-        rotation_type: kind.to_owned(),
+        rotation_type: kind,
     }
 }
 
@@ -1721,7 +1729,7 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
         store,
         2,
         &m2,
-        &rotation_of(&m2, T0 + 10, "AUTOMATIC"),
+        &rotation_of(&m2, T0 + 10, RotationType::Automatic),
         Some(T0 + 99),
     )
     .await
@@ -1729,9 +1737,15 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
     assert_eq!(v, 3);
     let m3 = new_material(&key.key_id, T0 + 20);
     assert_eq!(
-        rotate_key(store, 3, &m3, &rotation_of(&m3, T0 + 20, "ON_DEMAND"), None)
-            .await
-            .unwrap(),
+        rotate_key(
+            store,
+            3,
+            &m3,
+            &rotation_of(&m3, T0 + 20, RotationType::OnDemand),
+            None
+        )
+        .await
+        .unwrap(),
         4
     );
     let stored = stored_key(store, &key.key_id).await;
@@ -1760,14 +1774,7 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
         .unwrap();
     let summary: Vec<_> = all
         .iter()
-        .map(|e| {
-            (
-                e.seq,
-                e.material_id.clone(),
-                e.rotated_at,
-                e.rotation_type.clone(),
-            )
-        })
+        .map(|e| (e.seq, e.material_id.clone(), e.rotated_at, e.rotation_type))
         .collect();
     assert_eq!(
         summary,
@@ -1777,13 +1784,13 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
                 2,
                 m2.material_id.clone(),
                 Some(T0 + 10),
-                Some("AUTOMATIC".to_owned())
+                Some(RotationType::Automatic)
             ),
             (
                 3,
                 m3.material_id.clone(),
                 Some(T0 + 20),
-                Some("ON_DEMAND".to_owned())
+                Some(RotationType::OnDemand)
             ),
         ]
     );
@@ -1801,21 +1808,21 @@ pub async fn rotate_key_makes_new_material_current_and_records_it(store: Arc<dyn
     assert_eq!(rest[0].material_id, m3.material_id);
     assert_eq!(
         store
-            .count_rotations(&key.key_id, "ON_DEMAND")
+            .count_rotations(&key.key_id, RotationType::OnDemand)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .count_rotations(&key.key_id, "AUTOMATIC")
+            .count_rotations(&key.key_id, RotationType::Automatic)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         store
-            .count_rotations(&other.key_id, "ON_DEMAND")
+            .count_rotations(&other.key_id, RotationType::OnDemand)
             .await
             .unwrap(),
         0
@@ -1841,7 +1848,14 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
         .unwrap();
     let m = new_material(&key.key_id, T0);
     assert!(matches!(
-        rotate_key(store, 1, &m, &rotation_of(&m, T0, "ON_DEMAND"), None).await,
+        rotate_key(
+            store,
+            1,
+            &m,
+            &rotation_of(&m, T0, RotationType::OnDemand),
+            None
+        )
+        .await,
         Err(StoreError::Conflict)
     ));
     assert_eq!(store.materials(&key.key_id).await.unwrap(), vec![first]);
@@ -1850,7 +1864,7 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
     assert_eq!(stored.version, 2);
     assert_eq!(
         store
-            .count_rotations(&key.key_id, "ON_DEMAND")
+            .count_rotations(&key.key_id, RotationType::OnDemand)
             .await
             .unwrap(),
         0
@@ -1861,7 +1875,7 @@ pub async fn rotate_key_with_stale_version_writes_nothing(store: Arc<dyn Store>)
             store,
             1,
             &missing,
-            &rotation_of(&missing, T0, "ON_DEMAND"),
+            &rotation_of(&missing, T0, RotationType::OnDemand),
             None
         )
         .await,
@@ -1921,7 +1935,7 @@ pub async fn delete_key_removes_the_key_and_everything_of_it(store: Arc<dyn Stor
         store,
         2,
         &m,
-        &rotation_of(&m, T0, "AUTOMATIC"),
+        &rotation_of(&m, T0, RotationType::Automatic),
         Some(T0 + 1),
     )
     .await
@@ -1999,9 +2013,9 @@ pub async fn deletions_due_lists_keys_past_their_date(store: Arc<dyn Store>) {
         store
             .update_key(&KeyRecord {
                 state: if date.is_some() {
-                    "PendingDeletion".into()
+                    KeyState::PendingDeletion
                 } else {
-                    "Enabled".into()
+                    KeyState::Enabled
                 },
                 deletion_date: date,
                 pending_deletion_window_days: date.map(|_| 7),
@@ -2443,8 +2457,8 @@ pub async fn grant_changes_are_announced(store: Arc<dyn Store>) {
 
 fn external_key(account: &str) -> KeyRecord {
     let (mut key, _) = new_key(account, REGION);
-    key.origin = "EXTERNAL".to_owned();
-    key.state = "PendingImport".to_owned();
+    key.origin = OriginType::External;
+    key.state = KeyState::PendingImport;
     key.current_material_id = None;
     key
 }
@@ -2456,14 +2470,11 @@ fn imported(key_id: &str, material_id: &str, valid_to: Option<i64>) -> ImportedM
         seq: 0,
         created_at: T0,
         description: Some(format!("material {material_id}")),
-        expiration_model: Some(
-            if valid_to.is_some() {
-                "KEY_MATERIAL_EXPIRES"
-            } else {
-                "KEY_MATERIAL_DOES_NOT_EXPIRE"
-            }
-            .to_owned(),
-        ),
+        expiration_model: Some(if valid_to.is_some() {
+            ExpirationModelType::KeyMaterialExpires
+        } else {
+            ExpirationModelType::KeyMaterialDoesNotExpire
+        }),
         valid_to,
         sealed: Some(sealed()),
         rotated_at: None,
@@ -2493,7 +2504,7 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     let m1_id = unique().replace('-', "");
     let mut first = imported(&key.key_id, &m1_id, Some(T0 + 10));
     let mut enabled = key.clone();
-    enabled.state = "Enabled".to_owned();
+    enabled.state = KeyState::Enabled;
     enabled.current_material_id = Some(m1_id.clone());
     let stored = put_imported_material(store, &enabled, &first)
         .await
@@ -2559,11 +2570,11 @@ pub async fn imported_material_lifecycle(store: Arc<dyn Store>) {
     deleted.created_at = T0 + 99;
     deleted.seq = 7;
     let mut pending = stored.clone();
-    pending.state = "PendingImport".to_owned();
+    pending.state = KeyState::PendingImport;
     let stored = put_imported_material(store, &pending, &deleted)
         .await
         .unwrap();
-    assert_eq!(stored.state, "PendingImport");
+    assert_eq!(stored.state, KeyState::PendingImport);
     deleted.created_at = T0;
     deleted.seq = 1;
     assert_eq!(
@@ -2623,7 +2634,7 @@ async fn mrk_primary(store: &dyn Store, account: &str) -> (KeyRecord, Vec<Materi
         key_id: key.key_id.clone(),
         material_id: second.material_id.clone(),
         rotated_at: T0 + 1,
-        rotation_type: "ON_DEMAND".to_owned(),
+        rotation_type: RotationType::OnDemand,
     };
     rotate_key(store, 1, &second, &rotation, None)
         .await
@@ -2660,7 +2671,7 @@ fn mrk_replica(
         key_id,
         material_id: materials[1].material_id.clone(),
         rotated_at: T0 + 1,
-        rotation_type: "ON_DEMAND".to_owned(),
+        rotation_type: RotationType::OnDemand,
     }];
     (replica, copies, rotations)
 }
@@ -2705,10 +2716,10 @@ pub async fn replica_copies_material_history_under_the_source_version_check(stor
         .await
         .expect("material_history");
     assert_eq!(history.len(), 2);
-    assert_eq!(history[1].rotation_type.as_deref(), Some("ON_DEMAND"));
+    assert_eq!(history[1].rotation_type, Some(RotationType::OnDemand));
     assert_eq!(
         store
-            .count_rotations(&replica.key_id, "ON_DEMAND")
+            .count_rotations(&replica.key_id, RotationType::OnDemand)
             .await
             .expect("count"),
         1
@@ -2786,7 +2797,7 @@ pub async fn rotate_keys_rotates_every_region_key_or_none(store: Arc<dyn Store>)
                 key_id: key.key_id.clone(),
                 material_id: material_id.clone(),
                 rotated_at: T0 + 5,
-                rotation_type: "AUTOMATIC".to_owned(),
+                rotation_type: RotationType::Automatic,
             },
         )
     };
@@ -2925,7 +2936,7 @@ pub async fn delete_key_and_update_is_one_transaction(store: Arc<dyn Store>) {
     .expect("create_replica_key");
     let primary = stored_key(store, &primary.key_id).await;
     let promoted = KeyRecord {
-        state: "PendingDeletion".to_owned(),
+        state: KeyState::PendingDeletion,
         deletion_date: Some(T0 + 7 * 86_400_000),
         pending_deletion_window_days: Some(7),
         ..primary.clone()
@@ -2979,7 +2990,7 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
     store.create_key(&primary, None).await.expect("create_key");
     let (m1, m2) = (unique().replace('-', ""), unique().replace('-', ""));
     let mut enabled = primary.clone();
-    enabled.state = "Enabled".to_owned();
+    enabled.state = KeyState::Enabled;
     enabled.current_material_id = Some(m1.clone());
     let primary = put_imported_material(store, &enabled, &imported(&primary.key_id, &m1, None))
         .await
@@ -2994,7 +3005,7 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
         region: OTHER_REGION.to_owned(),
         arn: format!("arn:aws:kms:{OTHER_REGION}:{account}:key/{mrk_id}"),
         version: 1,
-        state: "PendingImport".to_owned(),
+        state: KeyState::PendingImport,
         tags: tags(&[("region", OTHER_REGION)]),
         ..primary.clone()
     };
@@ -3045,7 +3056,7 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
         k.current_material_id = Some(m2.clone());
         let mut m = imported(&k.key_id, &m2, None);
         m.rotated_at = Some(T0 + 5);
-        m.rotation_type = Some("ON_DEMAND".to_owned());
+        m.rotation_type = Some(RotationType::OnDemand);
         (k, vec![m])
     };
     let mut stale_replica = rotated(&replica);
@@ -3106,7 +3117,11 @@ pub async fn a_transaction_is_all_or_nothing_across_keys(store: Arc<dyn Store>) 
     let writes = |second_version: i64| {
         let mut t = Transaction::new("test");
         t.update_key(changed(&first, "first"))
-            .rotate_key(2, m.clone(), rotation_of(&m, T0 + 1, "ON_DEMAND"))
+            .rotate_key(
+                2,
+                m.clone(),
+                rotation_of(&m, T0 + 1, RotationType::OnDemand),
+            )
             .update_key(KeyRecord {
                 version: second_version,
                 ..changed(&second, "second")
@@ -3138,7 +3153,7 @@ pub async fn a_transaction_is_all_or_nothing_across_keys(store: Arc<dyn Store>) 
     );
     assert_eq!(
         store
-            .count_rotations(&first.key_id, "ON_DEMAND")
+            .count_rotations(&first.key_id, RotationType::OnDemand)
             .await
             .unwrap(),
         0

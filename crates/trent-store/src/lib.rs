@@ -4,8 +4,10 @@
 //!
 //! The store never sees plaintext key material or secrets: it stores bytes that the key
 //! service has already sealed under the root key, and it never depends on `trent-crypto`.
-//! It does not interpret KMS semantics either (key states, specs and usages are opaque
-//! text to it); it only guarantees durability, uniqueness and optimistic concurrency:
+//! It does not interpret KMS semantics either: key states, specs, usages and origins are
+//! the KMS model's enumerations (`trent_wire`'s), stored as their wire names and parsed
+//! once when a row is read (a name that is not one is [`StoreError::Corrupt`]); beyond
+//! that the store only guarantees durability, uniqueness and optimistic concurrency:
 //! a write that returns `Ok` is on disk, and an update made against a stale version is
 //! refused with [`StoreError::Conflict`] instead of silently overwriting another writer.
 //! A write of several records is a [`Transaction`] run by [`Store::transact`]: all of it
@@ -40,6 +42,10 @@ pub use postgres::{PostgresDb, PostgresStore};
 pub use sqlite::{SqliteDb, SqliteStore};
 pub use store::SqlStore;
 pub use transaction::{Committed, Transaction, Write};
+/// The KMS model's enumerations that records hold.
+pub use trent_wire::{
+    ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType,
+};
 
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,11 +61,17 @@ pub struct KeyRecord {
     pub version: i64,
     pub created_at: i64,
     pub description: String,
-    /// Wire names (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`, `AWS_KMS`, `Enabled`, ...).
-    pub key_spec: String,
-    pub key_usage: String,
-    pub origin: String,
-    pub state: String,
+    /// Stored as wire names (`SYMMETRIC_DEFAULT`, `ENCRYPT_DECRYPT`, `AWS_KMS`, `Enabled`).
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsageType,
+    pub origin: OriginType,
+    pub state: KeyState,
+    /// Who manages the key (migration 0008; `CUSTOMER` for every key created before).
+    /// Never changes: `update_key` keeps the stored one.
+    pub key_manager: KeyManagerType,
+    /// The custom key store the key lives in (migration 0008); `None` for a key of the
+    /// default key store. Never changes: `update_key` keeps the stored one.
+    pub custom_key_store_id: Option<String>,
     /// When a key pending deletion will be deleted.
     pub deletion_date: Option<i64>,
     pub pending_deletion_window_days: Option<i32>,
@@ -119,9 +131,8 @@ pub struct ImportedMaterialRecord {
     pub created_at: i64,
     /// KeyMaterialDescription of the last import that gave one.
     pub description: Option<String>,
-    /// Wire name (`KEY_MATERIAL_EXPIRES`, `KEY_MATERIAL_DOES_NOT_EXPIRE`); `None` while
-    /// not imported.
-    pub expiration_model: Option<String>,
+    /// `None` while not imported.
+    pub expiration_model: Option<ExpirationModelType>,
     /// When the imported material expires (Unix milliseconds).
     pub valid_to: Option<i64>,
     /// The material sealed under the root key; `None` while not imported (never stored,
@@ -129,7 +140,7 @@ pub struct ImportedMaterialRecord {
     pub sealed: Option<Vec<u8>>,
     /// The on-demand rotation that made this material current, if one did.
     pub rotated_at: Option<i64>,
-    pub rotation_type: Option<String>,
+    pub rotation_type: Option<RotationType>,
 }
 
 impl std::fmt::Debug for ImportedMaterialRecord {
@@ -183,8 +194,7 @@ pub struct RotationRecord {
     pub key_id: String,
     pub material_id: String,
     pub rotated_at: i64,
-    /// Wire name: `AUTOMATIC` or `ON_DEMAND`.
-    pub rotation_type: String,
+    pub rotation_type: RotationType,
 }
 
 /// One material version of a key with the rotation that made it current, if any (the
@@ -196,7 +206,7 @@ pub struct MaterialHistoryEntry {
     pub material_id: String,
     pub created_at: i64,
     pub rotated_at: Option<i64>,
-    pub rotation_type: Option<String>,
+    pub rotation_type: Option<RotationType>,
 }
 
 /// The last successful cryptographic use of a key.
@@ -426,7 +436,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<MaterialHistoryEntry>, StoreError>;
     /// How many rotations of the key are of `rotation_type`.
-    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError>;
+    async fn count_rotations(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+    ) -> Result<i64, StoreError>;
     /// Enabled schedules whose next rotation is at or before `now`, soonest first.
     async fn rotations_due(
         &self,

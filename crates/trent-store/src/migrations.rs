@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_multi_region",
         sql: include_str!("../migrations/0007_multi_region.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_key_manager",
+        sql: include_str!("../migrations/0008_key_manager.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

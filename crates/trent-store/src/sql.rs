@@ -198,6 +198,70 @@ impl Column for Option<Vec<u8>> {
     }
 }
 
+/// The enumerations of the KMS model that records hold (`trent_wire`'s generated enums),
+/// stored as their wire names. A stored name that is not a value of its enumeration is a
+/// decoding error of its column, hence [`StoreError::Corrupt`]: never a default.
+macro_rules! wire_enum_column {
+    ($($ty:ident),* $(,)?) => {$(
+        impl Column for trent_wire::$ty {
+            fn read<R: Row>(row: &R, name: &str) -> Result<Self, sqlx::Error> {
+                parse_wire::<Self>(row.text(name)?, name, trent_wire::$ty::parse)
+            }
+        }
+
+        impl Column for Option<trent_wire::$ty> {
+            fn read<R: Row>(row: &R, name: &str) -> Result<Self, sqlx::Error> {
+                row.opt_text(name)?
+                    .map(|text| parse_wire::<trent_wire::$ty>(text, name, trent_wire::$ty::parse))
+                    .transpose()
+            }
+        }
+
+        impl From<trent_wire::$ty> for Arg<'_> {
+            fn from(v: trent_wire::$ty) -> Self {
+                Arg::Text(Some(Cow::Borrowed(v.as_str())))
+            }
+        }
+
+        impl From<Option<trent_wire::$ty>> for Arg<'_> {
+            fn from(v: Option<trent_wire::$ty>) -> Self {
+                Arg::Text(v.map(|v| Cow::Borrowed(v.as_str())))
+            }
+        }
+    )*};
+}
+
+wire_enum_column!(
+    KeyState,
+    KeySpec,
+    KeyUsageType,
+    OriginType,
+    KeyManagerType,
+    RotationType,
+    ExpirationModelType,
+);
+
+/// A stored text that is not a value of the enumeration its column holds.
+#[derive(Debug, thiserror::Error)]
+#[error("{value:?} is not a {shape} value")]
+struct NotAWireValue {
+    value: String,
+    shape: &'static str,
+}
+
+fn parse_wire<T>(text: String, name: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: name.to_owned(),
+        source: Box::new(NotAWireValue {
+            value: text,
+            shape: std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("enum"),
+        }),
+    })
+}
+
 /// Reads column `name`: a value that does not decode (a NULL in a NOT NULL field, a wrong
 /// type) is [`StoreError::Corrupt`].
 pub fn column<T: Column, R: Row>(row: &R, name: &str) -> Result<T, StoreError> {

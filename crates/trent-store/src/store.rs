@@ -29,7 +29,7 @@ use crate::transaction::{Committed, Transaction};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
     GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord,
-    MaterialHistoryEntry, MaterialRecord, RotationSchedule, Store, StoreError,
+    MaterialHistoryEntry, MaterialRecord, RotationSchedule, RotationType, Store, StoreError,
 };
 
 /// The key columns, in the order [`key_from_row`] expects.
@@ -37,7 +37,7 @@ pub(crate) const KEY_COLUMNS: &str =
     "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
      k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
      k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy, \
-     k.mrk_id, k.primary_region";
+     k.mrk_id, k.primary_region, k.key_manager, k.custom_key_store_id";
 const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, created_at, updated_at";
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
@@ -46,7 +46,8 @@ const ACCESS_KEY_COLUMNS: &str =
 /// the databases). Use it through [`crate::SqliteStore`] or [`crate::PostgresStore`].
 ///
 /// Beyond the trait's contract: `update_key` never changes a key's identity (`account_id`,
-/// `region`, `arn`, `created_at`); the record it returns carries the stored ones.
+/// `region`, `arn`, `created_at`, `mrk_id`, `key_manager`, `custom_key_store_id`); the
+/// record it returns carries the stored ones.
 pub struct SqlStore<D> {
     pub(crate) db: D,
 }
@@ -106,6 +107,8 @@ fn key_from_row<R: Row>(row: &R) -> Result<KeyRecord, StoreError> {
         key_usage: column(row, "key_usage")?,
         origin: column(row, "origin")?,
         state: column(row, "state")?,
+        key_manager: column(row, "key_manager")?,
+        custom_key_store_id: column(row, "custom_key_store_id")?,
         deletion_date: column(row, "deletion_date")?,
         pending_deletion_window_days,
         // '' is "no material yet" (migration 0006).
@@ -273,9 +276,9 @@ impl<D: Dialect> SqlStore<D> {
             "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
              description, key_spec, key_usage, origin, state, deletion_date, \
              pending_deletion_window_days, current_material_id, multi_region, policy, mrk_id, \
-             primary_region) \
+             primary_region, key_manager, custom_key_store_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18)",
+             $16, $17, $18, $19, $20)",
         )
         .bind(&key.key_id)
         .bind(&key.account_id)
@@ -284,10 +287,10 @@ impl<D: Dialect> SqlStore<D> {
         .bind(key.version)
         .bind(key.created_at)
         .bind(&key.description)
-        .bind(&key.key_spec)
-        .bind(&key.key_usage)
-        .bind(&key.origin)
-        .bind(&key.state)
+        .bind(key.key_spec)
+        .bind(key.key_usage)
+        .bind(key.origin)
+        .bind(key.state)
         .bind(key.deletion_date)
         .bind(key.pending_deletion_window_days.map(i64::from))
         .bind(key.current_material_id.as_deref().unwrap_or(""))
@@ -295,6 +298,8 @@ impl<D: Dialect> SqlStore<D> {
         .bind(&key.policy)
         .bind(&key.mrk_id)
         .bind(&key.primary_region)
+        .bind(key.key_manager)
+        .bind(&key.custom_key_store_id)
         .execute(tx)
         .await
         .map_err(Self::write_error)?;
@@ -356,13 +361,14 @@ impl<D: Dialect> SqlStore<D> {
              key_usage = $3, origin = $4, state = $5, deletion_date = $6, \
              pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
              policy = $12, primary_region = $13 WHERE key_id = $10 AND version = $11 \
-             RETURNING account_id, region, arn, created_at, version, mrk_id",
+             RETURNING account_id, region, arn, created_at, version, mrk_id, key_manager, \
+             custom_key_store_id",
         )
         .bind(&key.description)
-        .bind(&key.key_spec)
-        .bind(&key.key_usage)
-        .bind(&key.origin)
-        .bind(&key.state)
+        .bind(key.key_spec)
+        .bind(key.key_usage)
+        .bind(key.origin)
+        .bind(key.state)
         .bind(key.deletion_date)
         .bind(key.pending_deletion_window_days.map(i64::from))
         .bind(key.current_material_id.as_deref().unwrap_or(""))
@@ -384,6 +390,8 @@ impl<D: Dialect> SqlStore<D> {
             created_at: column(&stored, "created_at")?,
             version: column(&stored, "version")?,
             mrk_id: column(&stored, "mrk_id")?,
+            key_manager: column(&stored, "key_manager")?,
+            custom_key_store_id: column(&stored, "custom_key_store_id")?,
             ..key.clone()
         };
         query("DELETE FROM key_tags WHERE key_id = $1")
@@ -1054,7 +1062,11 @@ impl<D: Dialect> Store for SqlStore<D> {
             .await
     }
 
-    async fn count_rotations(&self, key_id: &str, rotation_type: &str) -> Result<i64, StoreError> {
+    async fn count_rotations(
+        &self,
+        key_id: &str,
+        rotation_type: RotationType,
+    ) -> Result<i64, StoreError> {
         self.time_count_rotations(key_id, rotation_type).await
     }
 

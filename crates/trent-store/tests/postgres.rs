@@ -17,8 +17,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use trent_store::{
-    AliasRecord, Change, ChangeStream, KeyRecord, MaterialRecord, PostgresStore, Store, StoreError,
-    Transaction,
+    AliasRecord, Change, ChangeStream, KeyManagerType, KeyRecord, KeySpec, KeyState, KeyUsageType,
+    MaterialRecord, OriginType, PostgresStore, Store, StoreError, Transaction,
 };
 use trent_testkit::postgres::{self, Schema};
 
@@ -84,10 +84,12 @@ fn new_key() -> (KeyRecord, MaterialRecord) {
         version: 1,
         created_at: 1,
         description: String::new(),
-        key_spec: "SYMMETRIC_DEFAULT".to_owned(),
-        key_usage: "ENCRYPT_DECRYPT".to_owned(),
-        origin: "AWS_KMS".to_owned(),
-        state: "Enabled".to_owned(),
+        key_spec: KeySpec::SymmetricDefault,
+        key_usage: KeyUsageType::EncryptDecrypt,
+        origin: OriginType::AwsKms,
+        state: KeyState::Enabled,
+        key_manager: KeyManagerType::Customer,
+        custom_key_store_id: None,
         deletion_date: None,
         pending_deletion_window_days: None,
         current_material_id: Some(material.material_id.clone()),
@@ -139,7 +141,7 @@ async fn committed_writes_are_announced_to_every_node() {
     // A refused update (stale version) announces nothing; the next real one does.
     let updated = writer
         .update_key(&KeyRecord {
-            state: "Disabled".to_owned(),
+            state: KeyState::Disabled,
             ..key.clone()
         })
         .await
@@ -281,7 +283,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         let key = source
             .update_key(&KeyRecord {
                 current_material_id: Some(rotated.material_id.clone()),
-                state: "Disabled".to_owned(),
+                state: KeyState::Disabled,
                 ..key
             })
             .await
@@ -302,8 +304,8 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
     // A key with imported key material (migration 0006): no `key_materials` rows, two
     // imported materials, one of them deleted (no sealed bytes).
     let (mut external, _) = new_key();
-    external.origin = "EXTERNAL".to_owned();
-    external.state = "PendingImport".to_owned();
+    external.origin = OriginType::External;
+    external.state = KeyState::PendingImport;
     external.current_material_id = None;
     source.create_key(&external, None).await.unwrap();
     let external_id = external.key_id.clone();
@@ -313,7 +315,9 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         seq: 0,
         created_at: 11,
         description: Some(format!("material {id}")),
-        expiration_model: sealed.as_ref().map(|_| "KEY_MATERIAL_EXPIRES".to_owned()),
+        expiration_model: sealed
+            .as_ref()
+            .map(|_| trent_store::ExpirationModelType::KeyMaterialExpires),
         valid_to: sealed.as_ref().map(|_| 12),
         sealed,
         rotated_at: None,
@@ -328,7 +332,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         .transact(&put_imported(
             KeyRecord {
                 current_material_id: Some("m1".to_owned()),
-                state: "Enabled".to_owned(),
+                state: KeyState::Enabled,
                 ..external
             },
             imported("m1", Some(vec![1, 0, 255])),
@@ -340,7 +344,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
     let external = source
         .transact(&put_imported(
             KeyRecord {
-                state: "PendingImport".to_owned(),
+                state: KeyState::PendingImport,
                 ..external
             },
             imported("m2", None),

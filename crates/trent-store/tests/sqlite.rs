@@ -12,8 +12,8 @@ use sqlx::{Connection, SqliteConnection};
 use tempfile::TempDir;
 
 use trent_store::{
-    AccessKeyRecord, AliasRecord, KeyRecord, MaterialRecord, SchemaTooNew, SqliteStore, Store,
-    StoreError,
+    AccessKeyRecord, AliasRecord, KeyManagerType, KeyRecord, KeySpec, KeyState, KeyUsageType,
+    MaterialRecord, OriginType, SchemaTooNew, SqliteStore, Store, StoreError,
 };
 
 async fn fresh() -> (Arc<dyn Store>, TempDir) {
@@ -94,10 +94,12 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
         version: 1,
         created_at: 1_000,
         description: "durable".to_owned(),
-        key_spec: "SYMMETRIC_DEFAULT".to_owned(),
-        key_usage: "ENCRYPT_DECRYPT".to_owned(),
-        origin: "AWS_KMS".to_owned(),
-        state: "Enabled".to_owned(),
+        key_spec: KeySpec::SymmetricDefault,
+        key_usage: KeyUsageType::EncryptDecrypt,
+        origin: OriginType::AwsKms,
+        state: KeyState::Enabled,
+        key_manager: KeyManagerType::Customer,
+        custom_key_store_id: None,
         deletion_date: None,
         pending_deletion_window_days: None,
         current_material_id: Some(first.material_id.clone()),
@@ -121,7 +123,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
     let key = store
         .update_key(&KeyRecord {
             current_material_id: Some(rotated.material_id.clone()),
-            state: "Disabled".to_owned(),
+            state: KeyState::Disabled,
             tags: vec![("c".to_owned(), "3".to_owned())],
             ..key
         })
@@ -338,5 +340,42 @@ async fn keys_from_before_key_policies_get_the_default_key_policy() {
     let store = SqliteStore::open(&path).await.unwrap();
     let key = store.key("k1").await.unwrap().unwrap();
     assert_eq!(key.policy, trent_policy::default_key_policy("444455556666"));
+    // Migration 0008: every key created before is a customer managed key of the default
+    // key store.
+    assert_eq!(key.key_manager, KeyManagerType::Customer);
+    assert_eq!(key.custom_key_store_id, None);
     assert_eq!(applied_versions(&path).await, every_migration());
+}
+
+/// A stored state, spec, usage, origin or key manager that is not a value of its
+/// enumeration is corrupt data: reading the key fails, it never decodes to a default.
+#[tokio::test]
+async fn unknown_stored_enum_values_are_corrupt() {
+    for (column, value) in [
+        ("state", "Enabledish"),
+        ("key_spec", "AES_256"),
+        ("key_usage", ""),
+        ("origin", "aws_kms"),
+        ("key_manager", "SOMEONE"),
+    ] {
+        let (store, dir) = fresh().await;
+        let written = write_one_of_each(store.as_ref()).await;
+        drop(store);
+        let mut conn = raw_connection(&db_path(&dir)).await;
+        sqlx::query(&format!("UPDATE keys SET {column} = ? WHERE key_id = ?"))
+            .bind(value)
+            .bind(&written.key.key_id)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let store = SqliteStore::open(&db_path(&dir)).await.unwrap();
+        let err = store.key(&written.key.key_id).await.unwrap_err();
+        match err {
+            StoreError::Corrupt { what } => {
+                assert!(what.contains(column), "{column}: {what}");
+            }
+            other => panic!("{column}: {other:?}"),
+        }
+    }
 }

@@ -4,12 +4,12 @@
 //! table: "PendingImport" applies whenever key material is missing).
 
 use trent_store::KeyRecord;
-use trent_wire::{CancelKeyDeletionRequest, CancelKeyDeletionResponse};
+use trent_wire::{CancelKeyDeletionRequest, CancelKeyDeletionResponse, KeyState, Operation};
 
 use crate::error::internal;
 use crate::ids::Forms;
 use crate::import::{is_external, state_after};
-use crate::keys::{STATE_DISABLED, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
+use crate::key_state::KeyStateRules;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -19,7 +19,12 @@ impl KeyService {
         req: CancelKeyDeletionRequest,
     ) -> Result<CancelKeyDeletionResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:CancelKeyDeletion")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::CancelKeyDeletion,
+            )
             .await?;
         let key_id = key.record.key_id.as_str();
         let stored = if is_external(&key.record) {
@@ -35,7 +40,7 @@ impl KeyService {
                 },
                 |r, materials| {
                     cancel(r)?;
-                    r.state = STATE_DISABLED.to_owned();
+                    r.state = KeyState::Disabled;
                     r.state = state_after(r, &materials);
                     Ok(())
                 },
@@ -44,7 +49,7 @@ impl KeyService {
         } else {
             self.update_key(key_id, |r| {
                 cancel(r)?;
-                r.state = STATE_DISABLED.to_owned();
+                r.state = KeyState::Disabled;
                 Ok(())
             })
             .await?
@@ -57,10 +62,7 @@ impl KeyService {
 
 /// Takes a key out of its deletion schedule; the caller sets the state it returns to.
 fn cancel(r: &mut KeyRecord) -> Result<(), KmsError> {
-    // A primary waiting for its replicas' deletion can be cancelled too.
-    if r.state != STATE_PENDING_DELETION && r.state != STATE_PENDING_REPLICA_DELETION {
-        return Err(KmsError::NotPendingDeletion { arn: r.arn.clone() });
-    }
+    r.state.for_cancel_key_deletion(&r.arn)?;
     r.deletion_date = None;
     r.pending_deletion_window_days = None;
     Ok(())

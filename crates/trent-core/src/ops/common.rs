@@ -8,13 +8,13 @@ use trent_crypto::{
     canonical_encryption_context, parse_blob, AsymmetricEncryptionAlgorithm, AsymmetricKeySpec,
     BlobHeader, PrivateKey, SecretBytes,
 };
-use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, Tag};
+use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, Operation, Tag};
 
 use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{hex_encode, key_usage_of, require_enabled};
+use crate::keys::{hex_encode, require_enabled};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -68,29 +68,21 @@ pub(crate) fn context_bytes(context: Option<&BTreeMap<String, String>>) -> Vec<u
     }
 }
 
-/// The kind of a loaded key's material.
-pub(crate) fn kind_of(key: &LoadedKey) -> Result<KeyKind, KmsError> {
-    KeyKind::of(&key.record.key_spec).ok_or_else(|| {
-        tracing::error!(key_id = %key.record.key_id, "stored key spec is unknown");
-        KmsError::Internal
-    })
-}
-
 /// AWS refuses a key whose KeyUsage does not fit the operation before it looks at the key
 /// state: `<arn> key usage is SIGN_VERIFY which is not valid for Encrypt.`
 pub(crate) fn require_usage(
     key: &LoadedKey,
     usage: KeyUsageType,
-    operation: &'static str,
+    operation: Operation,
 ) -> Result<(), KmsError> {
-    let actual = key_usage_of(&key.record);
+    let actual = key.record.key_usage;
     if actual == usage {
         Ok(())
     } else {
         Err(KmsError::InvalidKeyUsage {
             arn: key.record.arn.clone(),
             usage: actual.as_str().to_owned(),
-            operation,
+            operation: operation.name(),
         })
     }
 }
@@ -99,7 +91,7 @@ pub(crate) fn require_usage(
 pub(crate) fn incompatible(algorithm: &str, key: &LoadedKey) -> KmsError {
     KmsError::IncompatibleAlgorithm {
         algorithm: algorithm.to_owned(),
-        key_spec: key.record.key_spec.clone(),
+        key_spec: key.record.key_spec.as_str().to_owned(),
     }
 }
 
@@ -142,7 +134,7 @@ pub(crate) fn choose_encryption(
     key: &LoadedKey,
     requested: Option<EncryptionAlgorithmSpec>,
 ) -> Result<Encryption, KmsError> {
-    match kind_of(key)? {
+    match key.kind() {
         KeyKind::Symmetric => {
             check_symmetric_algorithm(key, requested)?;
             Ok(Encryption::Symmetric)
@@ -231,7 +223,7 @@ where
     F: FnOnce(&PrivateKey) -> Result<T, KmsError> + Send + 'static,
 {
     let slow = matches!(
-        kind_of(key)?,
+        key.kind(),
         KeyKind::Asymmetric(AsymmetricKeySpec::Rsa3072 | AsymmetricKeySpec::Rsa4096)
     );
     if !slow {
@@ -274,7 +266,7 @@ impl KeyService {
         caller: &Caller,
         ciphertext: Ciphertext<'_>,
         access: Access<'_>,
-        operation: &'static str,
+        operation: Operation,
         dry_run: bool,
     ) -> Result<Decrypted, KmsError> {
         let (key, parsed) = match ciphertext.key_id {
@@ -282,10 +274,10 @@ impl KeyService {
                 let key = self
                     .resolve(caller, requested, Forms::KeyOrAlias, access)
                     .await?;
-                match kind_of(&key)? {
+                match key.kind() {
                     KeyKind::Symmetric => {}
                     KeyKind::Asymmetric(spec)
-                        if key_usage_of(&key.record) == KeyUsageType::EncryptDecrypt =>
+                        if key.record.key_usage == KeyUsageType::EncryptDecrypt =>
                     {
                         return self
                             .decrypt_asymmetric(key, spec, &ciphertext, dry_run)

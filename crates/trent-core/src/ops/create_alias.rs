@@ -1,7 +1,7 @@
 //! CreateAlias: <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html>
 
 use trent_store::{AliasRecord, StoreError};
-use trent_wire::{CreateAliasRequest, CreateAliasResponse};
+use trent_wire::{CreateAliasRequest, CreateAliasResponse, Operation};
 
 use crate::authz::Access;
 use crate::error::internal;
@@ -60,7 +60,7 @@ impl KeyService {
             .locate(caller, &req.target_key_id, Forms::KeyOnly)
             .await?
             .key;
-        let access = Access::new("kms:CreateAlias");
+        let access = Access::of(Operation::CreateAlias);
         self.authorize_without_key(
             caller,
             &alias_arn(region, account, &req.alias_name),

@@ -9,7 +9,7 @@
 //! token (CreateGrant's `Name` documentation).
 
 use trent_store::{CreateGrantOutcome, GrantLimits, GrantRecord};
-use trent_wire::{CreateGrantRequest, CreateGrantResponse, GrantOperation};
+use trent_wire::{CreateGrantRequest, CreateGrantResponse, GrantOperation, Operation};
 
 use crate::authz::Access;
 use crate::error::internal;
@@ -18,7 +18,7 @@ use crate::grants::{
     GRANTS_PER_GRANTEE_PER_KEY, GRANTS_PER_KEY,
 };
 use crate::ids::Forms;
-use crate::keys::{key_usage_of, require_manageable};
+use crate::keys::require_manageable;
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -91,7 +91,7 @@ impl KeyService {
                     if new.constraint_subset.is_some() {
                         constraint_types.push("EncryptionContextSubset");
                     }
-                    let access = Access::new("kms:CreateGrant")
+                    let access = Access::of(Operation::CreateGrant)
                         .with_all("kms:GrantOperations", operations.iter().map(|o| o.as_str()))
                         .with("kms:GranteePrincipal", req.grantee_principal.as_str())
                         .with_opt("kms:RetiringPrincipal", req.retiring_principal.as_deref())
@@ -106,8 +106,8 @@ impl KeyService {
             )
             .await?;
         require_manageable(&key.record)?;
-        let kind = KeyKind::of(&key.record.key_spec).ok_or(KmsError::Internal)?;
-        let usage = key_usage_of(&key.record);
+        let kind = key.kind();
+        let usage = key.record.key_usage;
         let unsupported: Vec<&str> = operations
             .iter()
             .filter(|op| !operation_supported(**op, kind, usage))

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, StoreError};
-use trent_wire::{CreateKeyRequest, CreateKeyResponse, KeySpec, KeyUsageType, OriginType};
+use trent_wire::{
+    CreateKeyRequest, CreateKeyResponse, KeyManagerType, KeySpec, KeyState, KeyUsageType,
+    Operation, OriginType,
+};
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
 use crate::cache::{LoadedKey, Material};
 use crate::error::internal;
-use crate::ids::key_arn;
-use crate::keys::{
-    hex_encode, key_metadata, mrk_storage_id, multi_region_configuration, NO_MATERIAL,
-    STATE_ENABLED, STATE_PENDING_IMPORT,
-};
+use crate::ids::{key_arn, StorageKeyId};
+use crate::keys::{hex_encode, key_metadata, multi_region_configuration, NO_MATERIAL};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -31,14 +31,16 @@ impl KeyService {
                 message: "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.".into(),
             });
         }
-        let key_spec = req
+        let spec_name = req
             .key_spec
             .map(|s| s.as_str())
             .or(req.customer_master_key_spec.map(|s| s.as_str()))
             .unwrap_or(KeySpec::SymmetricDefault.as_str());
-        let kind = KeyKind::of(key_spec).ok_or_else(|| KmsError::Unsupported {
-            what: format!("KeySpec {key_spec}"),
+        // Every CustomerMasterKeySpec is a KeySpec too.
+        let key_spec = KeySpec::parse(spec_name).ok_or_else(|| KmsError::Unsupported {
+            what: format!("KeySpec {spec_name}"),
         })?;
+        let kind = KeyKind::of(key_spec);
         // KeyUsage defaults to ENCRYPT_DECRYPT (CreateKey's KeyUsage documentation), so an
         // asymmetric spec that cannot encrypt fails the pair check below; HMAC keys must
         // name their usage (AWS: "You must specify a KeyUsage value for all KMS keys except
@@ -83,8 +85,8 @@ impl KeyService {
         let mut tag_list = Vec::new();
         merge_tags(&mut tag_list, &tags)?;
         let bypass = req.bypass_policy_lockout_safety_check == Some(true);
-        let access = Access::new("kms:CreateKey")
-            .with("kms:KeySpec", key_spec)
+        let access = Access::of(Operation::CreateKey)
+            .with("kms:KeySpec", key_spec.as_str())
             .with("kms:KeyUsage", usage.as_str())
             .with("kms:KeyOrigin", origin.as_str())
             .with("kms:MultiRegion", multi_region)
@@ -121,7 +123,7 @@ impl KeyService {
             let (public_id, key_id, key_id_bytes) = if multi_region {
                 let bytes = trent_crypto::random_array::<16>().map_err(internal("random"))?;
                 let mrk_id = format!("mrk-{}", hex_encode(&bytes));
-                let storage_id = mrk_storage_id(&mrk_id, region);
+                let storage_id = StorageKeyId::region_key(&mrk_id, region).into_string();
                 (mrk_id, storage_id, bytes)
             } else {
                 let uuid = uuid::Uuid::new_v4();
@@ -142,15 +144,17 @@ impl KeyService {
                 version: 1,
                 created_at: now,
                 description: req.description.clone().unwrap_or_default(),
-                key_spec: key_spec.to_owned(),
-                key_usage: usage.as_str().to_owned(),
-                origin: origin.as_str().to_owned(),
+                key_spec,
+                key_usage: usage,
+                origin,
                 state: if external {
-                    STATE_PENDING_IMPORT
+                    KeyState::PendingImport
                 } else {
-                    STATE_ENABLED
-                }
-                .to_owned(),
+                    KeyState::Enabled
+                },
+                // Every key Trent makes is a customer managed key of the default key store.
+                key_manager: KeyManagerType::Customer,
+                custom_key_store_id: None,
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: generated.as_ref().map(|_| material_id.clone()),

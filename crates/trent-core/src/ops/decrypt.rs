@@ -1,6 +1,8 @@
 //! Decrypt: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html>
 
-use trent_wire::{DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, SensitiveBlob};
+use trent_wire::{
+    DecryptRequest, DecryptResponse, EncryptionAlgorithmSpec, Operation, SensitiveBlob,
+};
 
 use super::common::{missing, Ciphertext};
 use crate::authz::Access;
@@ -30,7 +32,7 @@ impl KeyService {
                     context: req.encryption_context.as_ref(),
                     algorithm: req.encryption_algorithm,
                 },
-                Access::new("kms:Decrypt")
+                Access::of(Operation::Decrypt)
                     .encryption_context(req.encryption_context.as_ref())
                     .grant_tokens(req.grant_tokens.as_ref())
                     .with(
@@ -39,7 +41,7 @@ impl KeyService {
                             .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
                             .as_str(),
                     ),
-                "Decrypt",
+                Operation::Decrypt,
                 req.dry_run == Some(true),
             )
             .await?;

@@ -1,7 +1,7 @@
 //! DeleteAlias: <https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteAlias.html>
 
 use trent_store::StoreError;
-use trent_wire::{DeleteAliasRequest, DeleteAliasResponse};
+use trent_wire::{DeleteAliasRequest, DeleteAliasResponse, Operation};
 
 use crate::authz::Access;
 use crate::error::internal;
@@ -29,7 +29,7 @@ impl KeyService {
             .map_err(internal("reading an alias"))?
             .ok_or_else(not_found)?;
         // "kms:DeleteAlias on the alias (IAM policy)" and "on the KMS key (key policy)".
-        let access = Access::new("kms:DeleteAlias");
+        let access = Access::of(Operation::DeleteAlias);
         self.authorize_without_key(
             caller,
             &alias_arn(region, account, &req.alias_name),

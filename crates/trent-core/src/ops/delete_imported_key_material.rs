@@ -10,10 +10,12 @@
 use trent_store::{Committed, KeyRecord, StoreError};
 use trent_wire::{
     DeleteImportedKeyMaterialRequest, DeleteImportedKeyMaterialResponse, KeyMaterialState,
+    KeyState, Operation,
 };
 
 use crate::ids::Forms;
 use crate::import::{deleted, is_external, material_state, merged, not_external, state_after};
+use crate::key_state::KeyStateRules;
 use crate::keys::is_primary;
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
@@ -29,7 +31,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                "kms:DeleteImportedKeyMaterial",
+                Operation::DeleteImportedKeyMaterial,
             )
             .await?;
         let record = &key.record;
@@ -61,10 +63,7 @@ impl KeyService {
                         .as_deref()
                         .and_then(|c| materials.iter().find(|m| m.material_id == c))
                         // Nothing was ever imported: there is nothing to delete.
-                        .ok_or_else(|| KmsError::InvalidState {
-                            arn: rec.arn.clone(),
-                            state: "pending import".into(),
-                        })?,
+                        .ok_or_else(|| KeyState::PendingImport.invalid(&rec.arn))?,
                 };
                 deleted_id = Some(target.material_id.clone());
                 Ok(Some((

@@ -7,7 +7,7 @@
 use trent_crypto::CryptoError;
 use trent_wire::{
     DeriveSharedSecretRequest, DeriveSharedSecretResponse, KeyAgreementAlgorithmSpec, KeyUsageType,
-    OriginType, SensitiveBlob,
+    Operation, SensitiveBlob,
 };
 
 use super::common::{require_usage, with_private_key};
@@ -32,7 +32,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOrAlias,
-                Access::new("kms:DeriveSharedSecret")
+                Access::of(Operation::DeriveSharedSecret)
                     .grant_tokens(req.grant_tokens.as_ref())
                     .with(
                         "kms:KeyAgreementAlgorithm",
@@ -40,7 +40,11 @@ impl KeyService {
                     ),
             )
             .await?;
-        require_usage(&key, KeyUsageType::KeyAgreement, "DeriveSharedSecret")?;
+        require_usage(
+            &key,
+            KeyUsageType::KeyAgreement,
+            Operation::DeriveSharedSecret,
+        )?;
         require_enabled(&key.record)?;
         // ECDH is the model's only KeyAgreementAlgorithmSpec; the decoder refuses others.
         let KeyAgreementAlgorithmSpec::Ecdh = req.key_agreement_algorithm;
@@ -63,7 +67,7 @@ impl KeyService {
             key_id: Some(key.record.arn.clone()),
             shared_secret: Some(SensitiveBlob::from(secret.into_vec())),
             key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
-            key_origin: OriginType::parse(&key.record.origin),
+            key_origin: Some(key.record.origin),
             ..DeriveSharedSecretResponse::default()
         })
     }

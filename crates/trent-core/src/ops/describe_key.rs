@@ -1,6 +1,6 @@
 //! DescribeKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeKey.html>
 
-use trent_wire::{DescribeKeyRequest, DescribeKeyResponse};
+use trent_wire::{DescribeKeyRequest, DescribeKeyResponse, Operation};
 
 use crate::authz::Access;
 use crate::ids::Forms;
@@ -17,7 +17,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOrAlias,
-                Access::new("kms:DescribeKey").grant_tokens(req.grant_tokens.as_ref()),
+                Access::of(Operation::DescribeKey).grant_tokens(req.grant_tokens.as_ref()),
             )
             .await?;
         Ok(DescribeKeyResponse {

@@ -1,9 +1,9 @@
 //! DisableKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKey.html>
 
-use trent_wire::{DisableKeyRequest, DisableKeyResponse};
+use trent_wire::{DisableKeyRequest, DisableKeyResponse, KeyState, Operation};
 
 use crate::ids::Forms;
-use crate::keys::{require_not_pending_deletion, STATE_DISABLED};
+use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -13,11 +13,11 @@ impl KeyService {
         req: DisableKeyRequest,
     ) -> Result<DisableKeyResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:DisableKey")
+            .resolve(caller, &req.key_id, Forms::KeyOnly, Operation::DisableKey)
             .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
-            r.state = STATE_DISABLED.to_owned();
+            r.state = KeyState::Disabled;
             Ok(())
         })
         .await?;

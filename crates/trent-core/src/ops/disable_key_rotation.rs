@@ -1,7 +1,7 @@
 //! DisableKeyRotation: <https://docs.aws.amazon.com/kms/latest/APIReference/API_DisableKeyRotation.html>
 //! The period is kept (as the schedule's), the next rotation dropped.
 
-use trent_wire::{DisableKeyRotationRequest, DisableKeyRotationResponse};
+use trent_wire::{DisableKeyRotationRequest, DisableKeyRotationResponse, Operation};
 
 use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
@@ -19,7 +19,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                "kms:DisableKeyRotation",
+                Operation::DisableKeyRotation,
             )
             .await?;
         require_not_replica(&key.record)?;

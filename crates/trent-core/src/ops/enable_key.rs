@@ -1,9 +1,9 @@
 //! EnableKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKey.html>
 
-use trent_wire::{EnableKeyRequest, EnableKeyResponse};
+use trent_wire::{EnableKeyRequest, EnableKeyResponse, KeyState, Operation};
 
 use crate::ids::Forms;
-use crate::keys::{require_not_pending_deletion, STATE_ENABLED};
+use crate::keys::require_not_pending_deletion;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -13,11 +13,11 @@ impl KeyService {
         req: EnableKeyRequest,
     ) -> Result<EnableKeyResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKey")
+            .resolve(caller, &req.key_id, Forms::KeyOnly, Operation::EnableKey)
             .await?;
         self.update_key(&key.record.key_id, |r| {
             require_not_pending_deletion(r)?;
-            r.state = STATE_ENABLED.to_owned();
+            r.state = KeyState::Enabled;
             Ok(())
         })
         .await?;

@@ -7,7 +7,7 @@
 //! enable date or the last automatic rotation) and moves the next date accordingly.
 
 use trent_store::RotationSchedule;
-use trent_wire::{EnableKeyRotationRequest, EnableKeyRotationResponse};
+use trent_wire::{EnableKeyRotationRequest, EnableKeyRotationResponse, Operation};
 
 use crate::error::internal;
 use crate::ids::Forms;
@@ -23,7 +23,12 @@ impl KeyService {
         req: EnableKeyRotationRequest,
     ) -> Result<EnableKeyRotationResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:EnableKeyRotation")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::EnableKeyRotation,
+            )
             .await?;
         require_not_replica(&key.record)?;
         if !rotatable(&key.record) {

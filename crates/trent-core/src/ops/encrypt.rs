@@ -4,7 +4,9 @@
 //! usage produce the raw RSAES-OAEP / SM2PKE ciphertext, which anyone holding the public
 //! key (GetPublicKey) could equally have made.
 
-use trent_wire::{EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec, KeyUsageType};
+use trent_wire::{
+    EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec, KeyUsageType, Operation,
+};
 
 use super::common::{
     check_plaintext_len, choose_encryption, context_bytes, encrypt_for, require_usage,
@@ -25,7 +27,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOrAlias,
-                Access::new("kms:Encrypt")
+                Access::of(Operation::Encrypt)
                     .encryption_context(req.encryption_context.as_ref())
                     .grant_tokens(req.grant_tokens.as_ref())
                     .with(
@@ -36,7 +38,7 @@ impl KeyService {
                     ),
             )
             .await?;
-        require_usage(&key, KeyUsageType::EncryptDecrypt, "Encrypt")?;
+        require_usage(&key, KeyUsageType::EncryptDecrypt, Operation::Encrypt)?;
         require_enabled(&key.record)?;
         let encryption = choose_encryption(&key, req.encryption_algorithm)?;
         check_plaintext_len(encryption, req.plaintext.expose().len())?;

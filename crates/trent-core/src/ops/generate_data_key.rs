@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use trent_crypto::SecretBytes;
 use trent_wire::{
-    DataKeySpec, GenerateDataKeyRequest, GenerateDataKeyResponse, KeyUsageType, SensitiveBlob,
+    DataKeySpec, GenerateDataKeyRequest, GenerateDataKeyResponse, KeyUsageType, Operation,
+    SensitiveBlob,
 };
 
-use super::common::{context_bytes, encrypt_with, kind_of, require_usage};
+use super::common::{context_bytes, encrypt_with, require_usage};
 use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::error::internal;
@@ -62,14 +63,14 @@ impl KeyService {
         caller: &Caller,
         key_id: &str,
         access: Access<'_>,
-        operation: &'static str,
+        operation: Operation,
     ) -> Result<Arc<LoadedKey>, KmsError> {
         let key = self
             .resolve(caller, key_id, Forms::KeyOrAlias, access)
             .await?;
         require_usage(&key, KeyUsageType::EncryptDecrypt, operation)?;
         require_enabled(&key.record)?;
-        if kind_of(&key)? != KeyKind::Symmetric {
+        if key.kind() != KeyKind::Symmetric {
             return Err(KmsError::AsymmetricDataKey);
         }
         Ok(key)
@@ -79,11 +80,10 @@ impl KeyService {
         &self,
         caller: &Caller,
         req: DataKeyRequest<'_>,
-        action: &'static str,
-        operation: &'static str,
+        operation: Operation,
     ) -> Result<DataKey, KmsError> {
         let length = data_key_length(req.key_spec, req.number_of_bytes)?;
-        let access = Access::new(action)
+        let access = Access::of(operation)
             .encryption_context(req.context)
             .grant_tokens(req.grant_tokens)
             .with("kms:EncryptionAlgorithm", SYMMETRIC_DEFAULT);
@@ -121,7 +121,7 @@ impl KeyService {
             dry_run: req.dry_run == Some(true),
         };
         let d = self
-            .new_data_key(caller, request, "kms:GenerateDataKey", "GenerateDataKey")
+            .new_data_key(caller, request, Operation::GenerateDataKey)
             .await?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Some(d.ciphertext),

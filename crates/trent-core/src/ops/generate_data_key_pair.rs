@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use trent_crypto::{AsymmetricKeySpec, PrivateKey};
 use trent_wire::{
-    DataKeyPairSpec, GenerateDataKeyPairRequest, GenerateDataKeyPairResponse, SensitiveBlob,
+    DataKeyPairSpec, GenerateDataKeyPairRequest, GenerateDataKeyPairResponse, Operation,
+    SensitiveBlob,
 };
 
 use super::common::{context_bytes, encrypt_with};
@@ -42,10 +43,10 @@ impl KeyService {
         &self,
         caller: &Caller,
         req: DataKeyPairRequest<'_>,
-        (action, operation): (&'static str, &'static str),
+        operation: Operation,
     ) -> Result<DataKeyPair, KmsError> {
         let spec = AsymmetricKeySpec::from_wire(req.spec.as_str()).ok_or(KmsError::Internal)?;
-        let access = Access::new(action)
+        let access = Access::of(operation)
             .encryption_context(req.context)
             .grant_tokens(req.grant_tokens)
             .with("kms:EncryptionAlgorithm", SYMMETRIC_DEFAULT)
@@ -91,11 +92,7 @@ impl KeyService {
             dry_run: req.dry_run == Some(true),
         };
         let pair = self
-            .new_data_key_pair(
-                caller,
-                request,
-                ("kms:GenerateDataKeyPair", "GenerateDataKeyPair"),
-            )
+            .new_data_key_pair(caller, request, Operation::GenerateDataKeyPair)
             .await?;
         Ok(GenerateDataKeyPairResponse {
             private_key_ciphertext_blob: Some(pair.ciphertext),

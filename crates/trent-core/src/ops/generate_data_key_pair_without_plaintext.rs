@@ -4,6 +4,7 @@
 
 use trent_wire::{
     GenerateDataKeyPairWithoutPlaintextRequest, GenerateDataKeyPairWithoutPlaintextResponse,
+    Operation,
 };
 
 use super::generate_data_key_pair::DataKeyPairRequest;
@@ -27,10 +28,7 @@ impl KeyService {
             .new_data_key_pair(
                 caller,
                 request,
-                (
-                    "kms:GenerateDataKeyPairWithoutPlaintext",
-                    "GenerateDataKeyPairWithoutPlaintext",
-                ),
+                Operation::GenerateDataKeyPairWithoutPlaintext,
             )
             .await?;
         Ok(GenerateDataKeyPairWithoutPlaintextResponse {

@@ -1,7 +1,9 @@
 //! GenerateDataKeyWithoutPlaintext:
 //! <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyWithoutPlaintext.html>
 
-use trent_wire::{GenerateDataKeyWithoutPlaintextRequest, GenerateDataKeyWithoutPlaintextResponse};
+use trent_wire::{
+    GenerateDataKeyWithoutPlaintextRequest, GenerateDataKeyWithoutPlaintextResponse, Operation,
+};
 
 use super::generate_data_key::DataKeyRequest;
 use crate::keys::hex_encode;
@@ -22,12 +24,7 @@ impl KeyService {
             dry_run: req.dry_run == Some(true),
         };
         let d = self
-            .new_data_key(
-                caller,
-                request,
-                "kms:GenerateDataKeyWithoutPlaintext",
-                "GenerateDataKeyWithoutPlaintext",
-            )
+            .new_data_key(caller, request, Operation::GenerateDataKeyWithoutPlaintext)
             .await?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: Some(d.ciphertext),

@@ -1,7 +1,7 @@
 //! GenerateMac: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateMac.html>
 //! HMAC (RFC 2104) with the key's material.
 
-use trent_wire::{GenerateMacRequest, GenerateMacResponse, MacAlgorithmSpec};
+use trent_wire::{GenerateMacRequest, GenerateMacResponse, MacAlgorithmSpec, Operation};
 
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
@@ -18,7 +18,7 @@ impl KeyService {
                 &req.key_id,
                 req.mac_algorithm,
                 req.grant_tokens.as_ref(),
-                ("kms:GenerateMac", "GenerateMac"),
+                Operation::GenerateMac,
             )
             .await?;
         if req.dry_run == Some(true) {

@@ -1,6 +1,6 @@
 //! GenerateRandom: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateRandom.html>
 
-use trent_wire::{GenerateRandomRequest, GenerateRandomResponse, SensitiveBlob};
+use trent_wire::{GenerateRandomRequest, GenerateRandomResponse, Operation, SensitiveBlob};
 
 use super::common::missing;
 use crate::authz::Access;
@@ -13,7 +13,7 @@ impl KeyService {
         caller: &Caller,
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
-        self.authorize_without_key(caller, "*", &Access::new("kms:GenerateRandom"))?;
+        self.authorize_without_key(caller, "*", &Access::of(Operation::GenerateRandom))?;
         if req.custom_key_store_id.is_some() {
             return Err(KmsError::Unsupported {
                 what: "Custom key stores".into(),

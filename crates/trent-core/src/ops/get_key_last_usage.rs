@@ -6,7 +6,7 @@
 
 use trent_wire::{
     GetKeyLastUsageRequest, GetKeyLastUsageResponse, KeyLastUsageData,
-    KeyLastUsageTrackingOperation, Timestamp,
+    KeyLastUsageTrackingOperation, Operation, Timestamp,
 };
 
 use crate::ids::Forms;
@@ -19,7 +19,12 @@ impl KeyService {
         req: GetKeyLastUsageRequest,
     ) -> Result<GetKeyLastUsageResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:GetKeyLastUsage")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::GetKeyLastUsage,
+            )
             .await?;
         let record = &key.record;
         let usage = self.key_last_usage(&record.key_id).await?;

@@ -3,7 +3,7 @@
 //! Returns the key policy exactly as CreateKey or PutKeyPolicy stored it (the default key
 //! policy in KMS's own formatting when none was given). Allowed in every key state.
 
-use trent_wire::{GetKeyPolicyRequest, GetKeyPolicyResponse};
+use trent_wire::{GetKeyPolicyRequest, GetKeyPolicyResponse, Operation};
 
 use crate::authz::Access;
 use crate::ids::Forms;
@@ -33,7 +33,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:GetKeyPolicy"),
+                Access::of(Operation::GetKeyPolicy),
             )
             .await?;
         check_policy_name(req.policy_name.as_deref())?;

@@ -7,11 +7,12 @@
 //! Rotations complete within the request, so no on-demand rotation is ever in progress
 //! (OnDemandRotationStartDate is never present).
 
-use trent_wire::{GetKeyRotationStatusRequest, GetKeyRotationStatusResponse, Timestamp};
+use trent_wire::{GetKeyRotationStatusRequest, GetKeyRotationStatusResponse, Operation, Timestamp};
 
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{mrk_storage_id, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION};
+use crate::ids::StorageKeyId;
+use crate::key_state::KeyStateRules;
 use crate::rotation::rotatable;
 use crate::{Caller, KeyService, KmsError};
 
@@ -26,15 +27,16 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                "kms:GetKeyRotationStatus",
+                Operation::GetKeyRotationStatus,
             )
             .await?;
         let record = &key.record;
-        let pending = record.state == STATE_PENDING_DELETION
-            || record.state == STATE_PENDING_REPLICA_DELETION;
+        let pending = record.state.is_pending_deletion();
         // A multi-Region key's rotation status is shared: its primary holds the schedule.
         let schedule_key = match (&record.mrk_id, &record.primary_region) {
-            (Some(mrk_id), Some(primary)) => mrk_storage_id(mrk_id, primary),
+            (Some(mrk_id), Some(primary)) => {
+                StorageKeyId::region_key(mrk_id, primary).into_string()
+            }
             _ => record.key_id.clone(),
         };
         let schedule = if rotatable(record) && !pending {

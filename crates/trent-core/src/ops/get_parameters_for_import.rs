@@ -9,7 +9,8 @@
 
 use trent_crypto::{WrappingAlgorithm, WrappingKeySpec};
 use trent_wire::{
-    GetParametersForImportRequest, GetParametersForImportResponse, SensitiveBlob, Timestamp,
+    GetParametersForImportRequest, GetParametersForImportResponse, Operation, SensitiveBlob,
+    Timestamp,
 };
 
 use crate::authz::Access;
@@ -25,7 +26,7 @@ impl KeyService {
         caller: &Caller,
         req: GetParametersForImportRequest,
     ) -> Result<GetParametersForImportResponse, KmsError> {
-        let access = Access::new("kms:GetParametersForImport")
+        let access = Access::of(Operation::GetParametersForImport)
             .with("kms:WrappingAlgorithm", req.wrapping_algorithm.as_str())
             .with("kms:WrappingKeySpec", req.wrapping_key_spec.as_str());
         let key = self
@@ -52,7 +53,7 @@ impl KeyService {
         })?;
         // "To import an RSA private key, you must use an RSA_AES wrapping algorithm": RSA
         // private keys do not fit in one RSA-OAEP block.
-        if let Some(KeyKind::Asymmetric(s)) = KeyKind::of(&record.key_spec) {
+        if let KeyKind::Asymmetric(s) = key.kind() {
             if s.wire_name().starts_with("RSA_") && !algorithm.is_rsa_aes() {
                 return Err(KmsError::Validation {
                     message: format!(

@@ -4,12 +4,11 @@
 //! pending deletion is refused first, then a key without a public key (symmetric, HMAC)
 //! with UnsupportedOperationException and no message, as AWS does.
 
-use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyResponse, KeySpec};
+use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyResponse, Operation};
 
-use super::common::kind_of;
 use crate::authz::Access;
 use crate::ids::Forms;
-use crate::keys::{key_usage_of, require_not_pending_deletion};
+use crate::keys::require_not_pending_deletion;
 use crate::keyspec::algorithm_lists;
 use crate::{Caller, KeyService, KmsError};
 
@@ -24,19 +23,19 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOrAlias,
-                Access::new("kms:GetPublicKey").grant_tokens(req.grant_tokens.as_ref()),
+                Access::of(Operation::GetPublicKey).grant_tokens(req.grant_tokens.as_ref()),
             )
             .await?;
         require_not_pending_deletion(&key.record)?;
-        let kind = kind_of(&key)?;
+        let kind = key.kind();
         let private = key.private_key().ok_or(KmsError::NoPublicKey)?;
-        let usage = key_usage_of(&key.record);
+        let usage = key.record.key_usage;
         let lists = algorithm_lists(kind, usage);
         Ok(GetPublicKeyResponse {
             key_id: Some(key.record.arn.clone()),
             public_key: Some(private.public_key().der().to_vec()),
-            customer_master_key_spec: CustomerMasterKeySpec::parse(&key.record.key_spec),
-            key_spec: KeySpec::parse(&key.record.key_spec),
+            customer_master_key_spec: CustomerMasterKeySpec::parse(key.record.key_spec.as_str()),
+            key_spec: Some(key.record.key_spec),
             key_usage: Some(usage),
             encryption_algorithms: lists.encryption,
             signing_algorithms: lists.signing,

@@ -24,7 +24,7 @@
 use trent_store::{ImportedMaterialRecord, KeyRecord};
 use trent_wire::{
     ExpirationModelType, ImportKeyMaterialRequest, ImportKeyMaterialResponse, ImportType,
-    KeyMaterialState,
+    KeyMaterialState, Operation,
 };
 
 use crate::authz::Access;
@@ -79,7 +79,7 @@ impl KeyService {
         }
         // kms:ValidTo is the request's ValidTo in epoch seconds (compared with the
         // Numeric operators), absent when the material does not expire.
-        let access = Access::new("kms:ImportKeyMaterial")
+        let access = Access::of(Operation::ImportKeyMaterial)
             .with("kms:ExpirationModel", model.as_str())
             .with_opt("kms:ValidTo", valid_to.map(|ms| ms.div_euclid(1000)));
         let key = self
@@ -90,7 +90,7 @@ impl KeyService {
             return Err(not_external(record));
         }
         require_manageable(record)?;
-        let kind = KeyKind::of(&record.key_spec).ok_or(KmsError::Internal)?;
+        let kind = key.kind();
         if kind != KeyKind::Symmetric
             && (req.key_material_id.is_some() || req.key_material_description.is_some())
         {
@@ -103,7 +103,7 @@ impl KeyService {
             .wrapping_key
             .unwrap(params.algorithm, &req.encrypted_key_material)
             .map_err(|_| KmsError::InvalidCiphertext)?;
-        let canonical = check_material(kind, &record.key_spec, &plain)?;
+        let canonical = check_material(kind, record.key_spec.as_str(), &plain)?;
         // The public key id: every region-key of a multi-Region key gives the same material
         // the same id.
         let material_id = self
@@ -165,7 +165,7 @@ impl KeyService {
                             seq: 0,
                             created_at: now,
                             description: req.key_material_description.clone(),
-                            expiration_model: Some(model.as_str().to_owned()),
+                            expiration_model: Some(model),
                             valid_to,
                             sealed: Some(sealed.clone()),
                             rotated_at: None,
@@ -223,11 +223,11 @@ impl KeyService {
                         .key_material_description
                         .clone()
                         .or_else(|| existing.and_then(|e| e.description.clone())),
-                    expiration_model: Some(model.as_str().to_owned()),
+                    expiration_model: Some(model),
                     valid_to,
                     sealed: Some(sealed.clone()),
                     rotated_at: existing.and_then(|e| e.rotated_at),
-                    rotation_type: existing.and_then(|e| e.rotation_type.clone()),
+                    rotation_type: existing.and_then(|e| e.rotation_type),
                 };
                 // The first material is current at once; new material after it waits
                 // for RotateKeyOnDemand.
@@ -276,7 +276,7 @@ fn replica_import(
             created_at: existing.created_at,
             description: m.description.or_else(|| existing.description.clone()),
             rotated_at: existing.rotated_at,
-            rotation_type: existing.rotation_type.clone(),
+            rotation_type: existing.rotation_type,
             ..m
         };
         return (vec![m], current);
@@ -288,7 +288,7 @@ fn replica_import(
                 created_at: p.created_at,
                 description: m.description.clone().or_else(|| p.description.clone()),
                 rotated_at: p.rotated_at,
-                rotation_type: p.rotation_type.clone(),
+                rotation_type: p.rotation_type,
                 ..m
             });
             break;

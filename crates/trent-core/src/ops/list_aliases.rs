@@ -1,12 +1,11 @@
 //! ListAliases: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html>
 
-use trent_wire::{AliasListEntry, ListAliasesRequest, ListAliasesResponse, Timestamp};
+use trent_wire::{AliasListEntry, ListAliasesRequest, ListAliasesResponse, Operation, Timestamp};
 
 use super::common::limit;
 use crate::authz::Access;
 use crate::error::internal;
-use crate::ids::{alias_arn, Forms};
-use crate::keys::public_id_of;
+use crate::ids::{alias_arn, Forms, StorageKeyId};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -18,7 +17,7 @@ impl KeyService {
         let account = caller.account_id();
         let region = &caller.region;
         // "kms:ListAliases (IAM policy)": on no key, even with a KeyId filter.
-        self.authorize_without_key(caller, "*", &Access::new("kms:ListAliases"))?;
+        self.authorize_without_key(caller, "*", &Access::of(Operation::ListAliases))?;
         let target = match &req.key_id {
             Some(k) => Some(
                 self.locate(caller, k, Forms::KeyOnly)
@@ -62,7 +61,9 @@ impl KeyService {
                     .map(|a| AliasListEntry {
                         alias_arn: Some(alias_arn(region, account, &a.alias_name)),
                         alias_name: Some(a.alias_name),
-                        target_key_id: Some(public_id_of(&a.target_key_id).to_owned()),
+                        target_key_id: Some(
+                            StorageKeyId::public_id_of(&a.target_key_id).to_owned(),
+                        ),
                         creation_date: Some(Timestamp::from_millis(a.created_at)),
                         last_updated_date: Some(Timestamp::from_millis(a.updated_at)),
                     })

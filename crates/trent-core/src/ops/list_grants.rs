@@ -3,7 +3,7 @@
 use trent_store::GrantRecord;
 use trent_wire::{
     GrantConstraints, GrantListEntry, GrantOperation, ListGrantsRequest, ListGrantsResponse,
-    Timestamp,
+    Operation, Timestamp,
 };
 
 use crate::error::internal;
@@ -76,7 +76,7 @@ impl KeyService {
         req: ListGrantsRequest,
     ) -> Result<ListGrantsResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListGrants")
+            .resolve(caller, &req.key_id, Forms::KeyOnly, Operation::ListGrants)
             .await?;
         check_grant_marker(req.marker.as_deref())?;
         let limit = grant_page_limit(req.limit);

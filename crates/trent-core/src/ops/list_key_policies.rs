@@ -3,7 +3,7 @@
 //! A key has exactly one policy, `default`, so every list is that one name on one page
 //! (the Limit's minimum is 1). Allowed in every key state.
 
-use trent_wire::{ListKeyPoliciesRequest, ListKeyPoliciesResponse};
+use trent_wire::{ListKeyPoliciesRequest, ListKeyPoliciesResponse, Operation};
 
 use super::get_key_policy::DEFAULT_POLICY_NAME;
 use crate::authz::Access;
@@ -20,7 +20,7 @@ impl KeyService {
             caller,
             &req.key_id,
             Forms::KeyOnly,
-            Access::new("kms:ListKeyPolicies"),
+            Access::of(Operation::ListKeyPolicies),
         )
         .await?;
         // Whatever marker a client sends, there is nothing after the one policy: a marker

@@ -6,7 +6,7 @@
 
 use trent_wire::{
     IncludeKeyMaterial, KeyMaterialState, ListKeyRotationsRequest, ListKeyRotationsResponse,
-    RotationType, RotationsListEntry, Timestamp,
+    Operation, RotationsListEntry, Timestamp,
 };
 
 use super::common::limit;
@@ -35,7 +35,12 @@ impl KeyService {
             ),
         };
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListKeyRotations")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::ListKeyRotations,
+            )
             .await?;
         let record = &key.record;
         if !rotatable_on_demand(record) {
@@ -82,7 +87,7 @@ impl KeyService {
                         }),
                         key_material_id: Some(e.material_id),
                         rotation_date: e.rotated_at.map(Timestamp::from_millis),
-                        rotation_type: e.rotation_type.as_deref().and_then(RotationType::parse),
+                        rotation_type: e.rotation_type,
                         ..RotationsListEntry::default()
                     })
                     .collect(),
@@ -145,7 +150,7 @@ impl KeyService {
                         expiration_model: expiration_model_of(m),
                         valid_to: m.valid_to.map(Timestamp::from_millis),
                         rotation_date: m.rotated_at.map(Timestamp::from_millis),
-                        rotation_type: m.rotation_type.as_deref().and_then(RotationType::parse),
+                        rotation_type: m.rotation_type,
                     })
                     .collect(),
             ),

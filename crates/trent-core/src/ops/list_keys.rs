@@ -1,12 +1,12 @@
 //! ListKeys: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ListKeys.html>
 
-use trent_wire::{KeyListEntry, ListKeysRequest, ListKeysResponse};
+use trent_wire::{KeyListEntry, ListKeysRequest, ListKeysResponse, Operation};
 
 use super::common::limit;
 use crate::authz::Access;
 use crate::error::internal;
-use crate::ids::is_key_id;
-use crate::keys::{public_key_id, storage_key_id};
+use crate::ids::{is_key_id, StorageKeyId};
+use crate::keys::public_key_id;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -15,7 +15,7 @@ impl KeyService {
         caller: &Caller,
         req: ListKeysRequest,
     ) -> Result<ListKeysResponse, KmsError> {
-        self.authorize_without_key(caller, "*", &Access::new("kms:ListKeys"))?;
+        self.authorize_without_key(caller, "*", &Access::of(Operation::ListKeys))?;
         // The marker is the last key id of the previous page.
         if let Some(m) = &req.marker {
             if !is_key_id(m) {
@@ -32,8 +32,9 @@ impl KeyService {
                 // the same way within one region.
                 req.marker
                     .as_deref()
-                    .map(|m| storage_key_id(m, &caller.region))
-                    .as_deref(),
+                    .map(|m| StorageKeyId::named(m, &caller.region))
+                    .as_ref()
+                    .map(StorageKeyId::as_str),
                 limit + 1,
             )
             .await

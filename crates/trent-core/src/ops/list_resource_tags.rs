@@ -1,7 +1,7 @@
 //! ListResourceTags: <https://docs.aws.amazon.com/kms/latest/APIReference/API_ListResourceTags.html>
 //! Paged in the order the tags were set; the marker is the index of the next tag.
 
-use trent_wire::{ListResourceTagsRequest, ListResourceTagsResponse, Tag};
+use trent_wire::{ListResourceTagsRequest, ListResourceTagsResponse, Operation, Tag};
 
 use super::common::limit;
 use crate::ids::Forms;
@@ -14,7 +14,12 @@ impl KeyService {
         req: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:ListResourceTags")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::ListResourceTags,
+            )
             .await?;
         let start = match &req.marker {
             Some(m) => m

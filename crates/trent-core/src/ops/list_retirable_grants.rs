@@ -8,14 +8,14 @@
 //! request's region).
 
 use trent_policy::{PolicySet, RequestContext};
-use trent_wire::{ListRetirableGrantsRequest, ListRetirableGrantsResponse};
+use trent_wire::{ListRetirableGrantsRequest, ListRetirableGrantsResponse, Operation};
 
 use super::create_grant::check_principal;
 use super::list_grants::{check_grant_marker, grant_page_limit, page};
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
 
-const ACTION: &str = "kms:ListRetirableGrants";
+const ACTION: &str = Operation::ListRetirableGrants.iam_action();
 
 impl KeyService {
     pub async fn list_retirable_grants(

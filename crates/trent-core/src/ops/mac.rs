@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use trent_crypto::MacAlgorithm;
-use trent_wire::{KeyUsageType, MacAlgorithmSpec};
+use trent_wire::{KeyUsageType, MacAlgorithmSpec, Operation};
 
 use super::common::{incompatible, require_usage};
 use crate::authz::Access;
@@ -21,9 +21,9 @@ impl KeyService {
         key_id: &str,
         algorithm: MacAlgorithmSpec,
         grant_tokens: Option<&Vec<String>>,
-        (action, operation): (&'static str, &'static str),
+        operation: Operation,
     ) -> Result<(Arc<LoadedKey>, MacAlgorithm), KmsError> {
-        let access = Access::new(action)
+        let access = Access::of(operation)
             .grant_tokens(grant_tokens)
             .with("kms:MacAlgorithm", algorithm.as_str());
         let key = self

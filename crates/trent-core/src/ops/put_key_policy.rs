@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use trent_policy::{Policy, PolicyKind};
-use trent_wire::{PutKeyPolicyRequest, PutKeyPolicyResponse};
+use trent_wire::{Operation, PutKeyPolicyRequest, PutKeyPolicyResponse};
 
 use super::get_key_policy::check_policy_name;
 use crate::authz::Access;
@@ -27,7 +27,8 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:PutKeyPolicy").with("kms:BypassPolicyLockoutSafetyCheck", bypass),
+                Access::of(Operation::PutKeyPolicy)
+                    .with("kms:BypassPolicyLockoutSafetyCheck", bypass),
             )
             .await?;
         check_policy_name(req.policy_name.as_deref())?;

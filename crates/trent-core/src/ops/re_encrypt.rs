@@ -4,12 +4,14 @@
 //! (SourceEncryptionAlgorithm / DestinationEncryptionAlgorithm name the asymmetric ones).
 
 use trent_crypto::parse_blob;
-use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, ReEncryptRequest, ReEncryptResponse};
+use trent_wire::{
+    EncryptionAlgorithmSpec, KeyUsageType, Operation, ReEncryptRequest, ReEncryptResponse,
+};
 
 use super::common::{
     choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext, Encryption,
 };
-use crate::authz::Access;
+use crate::authz::{Access, RE_ENCRYPT_FROM, RE_ENCRYPT_TO};
 use crate::ids::Forms;
 use crate::keys::{hex_encode, require_enabled};
 use crate::{Caller, KeyService, KmsError};
@@ -44,7 +46,7 @@ impl KeyService {
         self.authorize(
             caller,
             &destination,
-            &access("kms:ReEncryptTo")
+            &access(RE_ENCRYPT_TO)
                 .encryption_context(req.destination_encryption_context.as_ref())
                 .with(
                     "kms:EncryptionAlgorithm",
@@ -55,7 +57,11 @@ impl KeyService {
             located.alias.as_deref(),
         )
         .await?;
-        require_usage(&destination, KeyUsageType::EncryptDecrypt, "ReEncrypt")?;
+        require_usage(
+            &destination,
+            KeyUsageType::EncryptDecrypt,
+            Operation::ReEncrypt,
+        )?;
         require_enabled(&destination.record)?;
         let encryption = choose_encryption(&destination, req.destination_encryption_algorithm)?;
         let source = self
@@ -67,7 +73,7 @@ impl KeyService {
                     context: req.source_encryption_context.as_ref(),
                     algorithm: req.source_encryption_algorithm,
                 },
-                access("kms:ReEncryptFrom")
+                access(RE_ENCRYPT_FROM)
                     .encryption_context(req.source_encryption_context.as_ref())
                     .with(
                         "kms:EncryptionAlgorithm",
@@ -75,7 +81,7 @@ impl KeyService {
                             .unwrap_or(EncryptionAlgorithmSpec::SymmetricDefault)
                             .as_str(),
                     ),
-                "ReEncrypt",
+                Operation::ReEncrypt,
                 req.dry_run == Some(true),
             )
             .await?;

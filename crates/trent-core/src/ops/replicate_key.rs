@@ -24,16 +24,15 @@ use std::sync::Arc;
 
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError, Transaction};
-use trent_wire::{ReplicateKeyRequest, ReplicateKeyResponse, Tag};
+use trent_wire::{KeyState, Operation, ReplicateKeyRequest, ReplicateKeyResponse, Tag};
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
 use crate::error::internal;
-use crate::ids::{is_region, key_arn, partition, Forms};
+use crate::ids::{is_region, key_arn, partition, Forms, StorageKeyId};
 use crate::import::{is_external, replica_copy};
 use crate::keys::{
-    is_primary, material_aad, mrk_storage_id, public_key_id, require_manageable,
-    require_not_pending_deletion, STATE_ENABLED, STATE_PENDING_IMPORT,
+    is_primary, material_aad, public_key_id, require_manageable, require_not_pending_deletion,
 };
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
@@ -51,7 +50,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:ReplicateKey").with("kms:ReplicaRegion", replica_region),
+                Access::of(Operation::ReplicateKey).with("kms:ReplicaRegion", replica_region),
             )
             .await?;
         let primary = &key.record;
@@ -80,7 +79,7 @@ impl KeyService {
         merge_tags(&mut tag_list, &tags)?;
         // In the replica region: kms:CreateKey, and kms:TagResource for Tags (IAM policy).
         let bypass = req.bypass_policy_lockout_safety_check == Some(true);
-        let create = Access::new("kms:CreateKey")
+        let create = Access::of(Operation::CreateKey)
             .with("kms:KeySpec", primary.key_spec.as_str())
             .with("kms:KeyUsage", primary.key_usage.as_str())
             .with("kms:KeyOrigin", primary.origin.as_str())
@@ -91,7 +90,7 @@ impl KeyService {
             self.authorize_without_key(
                 caller,
                 "*",
-                &with_request_tags(Access::new("kms:TagResource"), &tags),
+                &with_request_tags(Access::of(Operation::TagResource), &tags),
             )?;
         }
         let replica_arn = key_arn(replica_region, &primary.account_id, &mrk_id);
@@ -104,7 +103,7 @@ impl KeyService {
         if req.policy.is_some() && !bypass {
             self.check_lockout(caller, &policy, &replica_arn)?;
         }
-        let storage_id = mrk_storage_id(&mrk_id, replica_region);
+        let storage_id = StorageKeyId::region_key(&mrk_id, replica_region).into_string();
 
         // Every attempt's future borrows what the request decided.
         let (key, req, mrk_id, storage_id) = (&key, &req, &mrk_id, &storage_id);
@@ -176,10 +175,12 @@ impl KeyService {
                 created_at: now,
                 // "The default value is an empty string (no description)."
                 description: req.description.clone().unwrap_or_default(),
-                key_spec: primary.key_spec.clone(),
-                key_usage: primary.key_usage.clone(),
-                origin: primary.origin.clone(),
-                state: STATE_ENABLED.to_owned(),
+                key_spec: primary.key_spec,
+                key_usage: primary.key_usage,
+                origin: primary.origin,
+                state: KeyState::Enabled,
+                key_manager: primary.key_manager,
+                custom_key_store_id: primary.custom_key_store_id.clone(),
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: primary.current_material_id.clone(),
@@ -204,7 +205,7 @@ impl KeyService {
                     .map(|m| replica_copy(m, storage_id))
                     .collect();
                 let record = KeyRecord {
-                    state: STATE_PENDING_IMPORT.to_owned(),
+                    state: KeyState::PendingImport,
                     ..record.clone()
                 };
                 // Under the primary's version check, which it bumps (so that a concurrent

@@ -9,14 +9,14 @@
 //! says. Allowed in every key state.
 
 use trent_policy::{PolicySet, RequestContext};
-use trent_wire::{RetireGrantRequest, RetireGrantResponse};
+use trent_wire::{Operation, RetireGrantRequest, RetireGrantResponse};
 
 use crate::error::internal;
 use crate::grants::{grant_id_bytes, names_principal};
-use crate::ids::{key_arn, Forms, KeyRef};
+use crate::ids::{key_arn, Forms, KeyRef, StorageKeyId};
 use crate::{Caller, KeyService, KmsError};
 
-const ACTION: &str = "kms:RetireGrant";
+const ACTION: &str = Operation::RetireGrant.iam_action();
 
 impl KeyService {
     pub async fn retire_grant(
@@ -72,7 +72,7 @@ impl KeyService {
         }
         // `key_id` is a public id: a multi-Region key's names its key in the caller's region.
         let key = self
-            .load(&crate::keys::storage_key_id(&key_id, &caller.region))
+            .load(StorageKeyId::named(&key_id, &caller.region).as_str())
             .await?;
         let key = match key {
             Some(k)

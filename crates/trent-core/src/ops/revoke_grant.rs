@@ -5,7 +5,7 @@
 //! feed.
 
 use trent_store::StoreError;
-use trent_wire::{RevokeGrantRequest, RevokeGrantResponse};
+use trent_wire::{Operation, RevokeGrantRequest, RevokeGrantResponse};
 
 use crate::error::internal;
 use crate::grants::grant_id_bytes;
@@ -19,7 +19,7 @@ impl KeyService {
         req: RevokeGrantRequest,
     ) -> Result<RevokeGrantResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:RevokeGrant")
+            .resolve(caller, &req.key_id, Forms::KeyOnly, Operation::RevokeGrant)
             .await?;
         if grant_id_bytes(&req.grant_id).is_none() {
             return Err(KmsError::InvalidGrantId);

@@ -7,7 +7,7 @@
 
 use trent_store::{Committed, StoreError};
 use trent_wire::{
-    KeyMaterialState, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
+    KeyMaterialState, Operation, RotateKeyOnDemandRequest, RotateKeyOnDemandResponse, RotationType,
 };
 
 use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
@@ -27,7 +27,12 @@ impl KeyService {
         req: RotateKeyOnDemandRequest,
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
         let key = self
-            .resolve(caller, &req.key_id, Forms::KeyOnly, "kms:RotateKeyOnDemand")
+            .resolve(
+                caller,
+                &req.key_id,
+                Forms::KeyOnly,
+                Operation::RotateKeyOnDemand,
+            )
             .await?;
         require_not_replica(&key.record)?;
         if !rotatable_on_demand(&key.record) {
@@ -103,7 +108,7 @@ impl KeyService {
                 };
                 let done = materials
                     .iter()
-                    .filter(|m| m.rotation_type.as_deref() == Some(RotationType::OnDemand.as_str()))
+                    .filter(|m| m.rotation_type == Some(RotationType::OnDemand))
                     .count();
                 if done >= ON_DEMAND_LIMIT as usize {
                     return Err(KmsError::OnDemandRotationLimit {
@@ -115,7 +120,7 @@ impl KeyService {
                 rotated_to = Some(pending.material_id.clone());
                 let mut m = pending.clone();
                 m.rotated_at = Some(now);
-                m.rotation_type = Some(RotationType::OnDemand.as_str().to_owned());
+                m.rotation_type = Some(RotationType::OnDemand);
                 Ok(Some((vec![m], Some(pending.material_id.clone()))))
             })
             .await?;
@@ -202,7 +207,7 @@ impl KeyService {
             }
             let done = materials
                 .iter()
-                .filter(|m| m.rotation_type.as_deref() == Some(RotationType::OnDemand.as_str()))
+                .filter(|m| m.rotation_type == Some(RotationType::OnDemand))
                 .count();
             if done >= ON_DEMAND_LIMIT as usize {
                 return Err(KmsError::OnDemandRotationLimit {
@@ -223,7 +228,7 @@ impl KeyService {
                         .ok_or(KmsError::Internal)?;
                     let m = trent_store::ImportedMaterialRecord {
                         rotated_at: Some(now),
-                        rotation_type: Some(RotationType::OnDemand.as_str().to_owned()),
+                        rotation_type: Some(RotationType::OnDemand),
                         ..mine
                     };
                     let mut key = k.clone();

@@ -7,13 +7,13 @@
 //! period (PendingWindowInDays) begins" (the deletion job does that, see `deletion.rs`). A
 //! replica's deletion is that of any key.
 
-use trent_wire::{KeyState, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, Timestamp};
+use trent_wire::{
+    KeyState, Operation, ScheduleKeyDeletionRequest, ScheduleKeyDeletionResponse, Timestamp,
+};
 
 use crate::authz::Access;
 use crate::ids::Forms;
-use crate::keys::{
-    is_primary, require_manageable, STATE_PENDING_DELETION, STATE_PENDING_REPLICA_DELETION,
-};
+use crate::keys::{is_primary, require_manageable};
 use crate::rotation::DAY_MS;
 use crate::{Caller, KeyService, KmsError};
 
@@ -35,7 +35,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:ScheduleKeyDeletion").with(
+                Access::of(Operation::ScheduleKeyDeletion).with(
                     "kms:ScheduleKeyDeletionPendingWindowInDays",
                     i64::from(days),
                 ),
@@ -59,10 +59,10 @@ impl KeyService {
                     let has_replicas =
                         is_primary(r) && region_keys.iter().any(|k| k.key_id != r.key_id);
                     if has_replicas {
-                        r.state = STATE_PENDING_REPLICA_DELETION.to_owned();
+                        r.state = KeyState::PendingReplicaDeletion;
                         r.deletion_date = None;
                     } else {
-                        r.state = STATE_PENDING_DELETION.to_owned();
+                        r.state = KeyState::PendingDeletion;
                         r.deletion_date = Some(self.clock.now_millis() + i64::from(days) * DAY_MS);
                     }
                     r.pending_deletion_window_days = Some(days);
@@ -75,7 +75,7 @@ impl KeyService {
             // "If the KMS key is a multi-Region primary key with replica keys, this field
             // does not appear."
             deletion_date: stored.deletion_date.map(Timestamp::from_millis),
-            key_state: Some(if stored.state == STATE_PENDING_REPLICA_DELETION {
+            key_state: Some(if stored.state == KeyState::PendingReplicaDeletion {
                 KeyState::PendingReplicaDeletion
             } else {
                 KeyState::PendingDeletion

@@ -1,6 +1,6 @@
 //! Sign: <https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html>
 
-use trent_wire::{SignRequest, SignResponse, SigningAlgorithmSpec};
+use trent_wire::{Operation, SignRequest, SignResponse, SigningAlgorithmSpec};
 
 use super::common::with_private_key;
 use super::signing::signing_error;
@@ -15,18 +15,18 @@ impl KeyService {
                 req.signing_algorithm,
                 req.message_type,
                 req.message.expose().len(),
-                ("kms:Sign", "Sign", req.grant_tokens.as_ref()),
+                (Operation::Sign, req.grant_tokens.as_ref()),
             )
             .await?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
         let (algorithm, message_type) = (checked.algorithm, checked.message_type);
-        let spec = checked.key.record.key_spec.clone();
+        let spec = checked.key.record.key_spec;
         let message = req.message;
         let signature = with_private_key(&checked.key, move |k| {
             k.sign(algorithm, message_type, message.expose())
-                .map_err(signing_error(algorithm, &spec))
+                .map_err(signing_error(algorithm, spec.as_str()))
         })
         .await?;
         Ok(SignResponse {

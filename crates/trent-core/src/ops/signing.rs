@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use trent_crypto::{AsymmetricKeySpec, MessageType, SigningAlgorithm};
-use trent_wire::{KeyUsageType, SigningAlgorithmSpec};
+use trent_wire::{KeyUsageType, Operation, SigningAlgorithmSpec};
 
-use super::common::{incompatible, kind_of, require_usage};
+use super::common::{incompatible, require_usage};
 use crate::authz::Access;
 use crate::cache::LoadedKey;
 use crate::ids::Forms;
@@ -33,9 +33,9 @@ impl KeyService {
         algorithm: SigningAlgorithmSpec,
         message_type: Option<trent_wire::MessageType>,
         message_len: usize,
-        (action, operation, grant_tokens): (&'static str, &'static str, Option<&Vec<String>>),
+        (operation, grant_tokens): (Operation, Option<&Vec<String>>),
     ) -> Result<SigningRequest, KmsError> {
-        let access = Access::new(action)
+        let access = Access::of(operation)
             .grant_tokens(grant_tokens)
             .with("kms:SigningAlgorithm", algorithm.as_str())
             .with(
@@ -49,7 +49,7 @@ impl KeyService {
             .await?;
         require_usage(&key, KeyUsageType::SignVerify, operation)?;
         require_enabled(&key.record)?;
-        let spec = kind_of(&key)?.asymmetric().ok_or(KmsError::Internal)?;
+        let spec = key.kind().asymmetric().ok_or(KmsError::Internal)?;
         let name = algorithm.as_str();
         let algorithm = SigningAlgorithm::from_wire(name)
             .filter(|a| SigningAlgorithm::for_spec(spec).contains(a))

@@ -1,6 +1,6 @@
 //! TagResource: <https://docs.aws.amazon.com/kms/latest/APIReference/API_TagResource.html>
 
-use trent_wire::{TagResourceRequest, TagResourceResponse};
+use trent_wire::{Operation, TagResourceRequest, TagResourceResponse};
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
@@ -20,7 +20,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                with_request_tags(Access::new("kms:TagResource"), &req.tags),
+                with_request_tags(Access::of(Operation::TagResource), &req.tags),
             )
             .await?;
         self.update_key(&key.record.key_id, |r| {

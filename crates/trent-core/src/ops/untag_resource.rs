@@ -1,7 +1,7 @@
 //! UntagResource: <https://docs.aws.amazon.com/kms/latest/APIReference/API_UntagResource.html>
 //! Removing a tag key the key does not have is not an error.
 
-use trent_wire::{UntagResourceRequest, UntagResourceResponse};
+use trent_wire::{Operation, UntagResourceRequest, UntagResourceResponse};
 
 use crate::authz::Access;
 use crate::ids::Forms;
@@ -19,7 +19,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                Access::new("kms:UntagResource")
+                Access::of(Operation::UntagResource)
                     .with_all("aws:TagKeys", req.tag_keys.iter().cloned()),
             )
             .await?;

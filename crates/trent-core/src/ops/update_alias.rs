@@ -2,7 +2,7 @@
 //! The new target must be a key of the same type and usage as the current one.
 
 use trent_store::StoreError;
-use trent_wire::{UpdateAliasRequest, UpdateAliasResponse};
+use trent_wire::{Operation, UpdateAliasRequest, UpdateAliasResponse};
 
 use super::create_alias::check_target;
 use crate::authz::Access;
@@ -38,7 +38,7 @@ impl KeyService {
             .locate(caller, &req.target_key_id, Forms::KeyOnly)
             .await?
             .key;
-        let access = Access::new("kms:UpdateAlias");
+        let access = Access::of(Operation::UpdateAlias);
         self.authorize_without_key(
             caller,
             &alias_arn(region, account, &req.alias_name),

@@ -1,6 +1,6 @@
 //! UpdateKeyDescription: <https://docs.aws.amazon.com/kms/latest/APIReference/API_UpdateKeyDescription.html>
 
-use trent_wire::{UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse};
+use trent_wire::{Operation, UpdateKeyDescriptionRequest, UpdateKeyDescriptionResponse};
 
 use crate::ids::Forms;
 use crate::keys::require_manageable;
@@ -17,7 +17,7 @@ impl KeyService {
                 caller,
                 &req.key_id,
                 Forms::KeyOnly,
-                "kms:UpdateKeyDescription",
+                Operation::UpdateKeyDescription,
             )
             .await?;
         self.update_key(&key.record.key_id, |r| {

@@ -12,12 +12,12 @@
 //! each by its own key policy.
 
 use trent_store::{Committed, Transaction};
-use trent_wire::{UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
+use trent_wire::{Operation, UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
 
 use super::replicate_key::{check_region, require_primary};
 use crate::authz::Access;
-use crate::ids::{key_arn, Forms};
-use crate::keys::{mrk_storage_id, public_key_id, require_enabled};
+use crate::ids::{key_arn, Forms, StorageKeyId};
+use crate::keys::{public_key_id, require_enabled};
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 
@@ -30,7 +30,7 @@ impl KeyService {
         let new_region = req.primary_region.as_str();
         check_region(new_region, "primaryRegion")?;
         let access =
-            || Access::new("kms:UpdatePrimaryRegion").with("kms:PrimaryRegion", new_region);
+            || Access::of(Operation::UpdatePrimaryRegion).with("kms:PrimaryRegion", new_region);
         let key = self
             .resolve(caller, &req.key_id, Forms::KeyOnly, access())
             .await?;
@@ -42,7 +42,7 @@ impl KeyService {
             return Ok(UpdatePrimaryRegionResponse {});
         }
         let mrk_id = public_key_id(primary).to_owned();
-        let replica_id = mrk_storage_id(&mrk_id, new_region);
+        let replica_id = StorageKeyId::region_key(&mrk_id, new_region).into_string();
         let not_found = || KmsError::KeyNotFound {
             arn: key_arn(new_region, &primary.account_id, &mrk_id),
         };

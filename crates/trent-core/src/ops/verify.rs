@@ -2,7 +2,7 @@
 //! A signature that does not verify (malformed ones included) is
 //! KMSInvalidSignatureException, with no message, as AWS answers it.
 
-use trent_wire::{SigningAlgorithmSpec, VerifyRequest, VerifyResponse};
+use trent_wire::{Operation, SigningAlgorithmSpec, VerifyRequest, VerifyResponse};
 
 use super::signing::signing_error;
 use crate::{Caller, KeyService, KmsError};
@@ -20,7 +20,7 @@ impl KeyService {
                 req.signing_algorithm,
                 req.message_type,
                 req.message.expose().len(),
-                ("kms:Verify", "Verify", req.grant_tokens.as_ref()),
+                (Operation::Verify, req.grant_tokens.as_ref()),
             )
             .await?;
         if req.dry_run == Some(true) {
@@ -37,7 +37,7 @@ impl KeyService {
             )
             .map_err(signing_error(
                 checked.algorithm,
-                &checked.key.record.key_spec,
+                checked.key.record.key_spec.as_str(),
             ))?;
         if !valid {
             return Err(KmsError::InvalidSignature);

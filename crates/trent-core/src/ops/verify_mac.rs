@@ -2,7 +2,7 @@
 //! A MAC that does not verify is KMSInvalidMacException (no message); the comparison is
 //! constant-time.
 
-use trent_wire::{MacAlgorithmSpec, VerifyMacRequest, VerifyMacResponse};
+use trent_wire::{MacAlgorithmSpec, Operation, VerifyMacRequest, VerifyMacResponse};
 
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
@@ -19,7 +19,7 @@ impl KeyService {
                 &req.key_id,
                 req.mac_algorithm,
                 req.grant_tokens.as_ref(),
-                ("kms:VerifyMac", "VerifyMac"),
+                Operation::VerifyMac,
             )
             .await?;
         if req.dry_run == Some(true) {

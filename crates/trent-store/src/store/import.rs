@@ -36,11 +36,11 @@ impl<D: Dialect> SqlStore<D> {
         .bind(m.seq)
         .bind(m.created_at)
         .bind(&m.description)
-        .bind(&m.expiration_model)
+        .bind(m.expiration_model)
         .bind(m.valid_to)
         .bind(&m.sealed)
         .bind(m.rotated_at)
-        .bind(&m.rotation_type)
+        .bind(m.rotation_type)
         .execute(tx)
         .await
         .map_err(D::backend)?;
@@ -68,11 +68,11 @@ impl<D: Dialect> SqlStore<D> {
         .bind(&m.material_id)
         .bind(m.created_at)
         .bind(&m.description)
-        .bind(&m.expiration_model)
+        .bind(m.expiration_model)
         .bind(m.valid_to)
         .bind(&m.sealed)
         .bind(m.rotated_at)
-        .bind(&m.rotation_type)
+        .bind(m.rotation_type)
         .execute(tx)
         .await
         .map_err(D::backend)?;

@@ -3,7 +3,10 @@
 
 use super::{alias_change, column, decode_all, query, OnCommit, SqlStore};
 use crate::sql::{Dialect, Row};
-use crate::{KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, StoreError};
+use crate::{
+    KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, RotationType,
+    StoreError,
+};
 
 const SCHEDULE_COLUMNS: &str = "key_id, enabled, period_days, next_rotation_at";
 
@@ -88,7 +91,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(&rotation.key_id)
         .bind(&rotation.material_id)
         .bind(rotation.rotated_at)
-        .bind(&rotation.rotation_type)
+        .bind(rotation.rotation_type)
         .execute(tx)
         .await
         .map_err(Self::write_error)?;
@@ -229,7 +232,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(super) async fn time_count_rotations(
         &self,
         key_id: &str,
-        rotation_type: &str,
+        rotation_type: RotationType,
     ) -> Result<i64, StoreError> {
         let row = query(
             "SELECT COUNT(*) AS n FROM key_rotations WHERE key_id = $1 AND rotation_type = $2",
