@@ -22,7 +22,6 @@ fn caller(arn: &str, policies: Vec<Policy>) -> Option<Caller> {
         principal: Principal::from_arn(arn)?,
         region: "us-east-1".into(),
         access_key_id: "AKIABENCH".into(),
-        keys_used: Default::default(),
         attributes: CallerAttributes {
             identity_policies: policies.into(),
             source_ip: "127.0.0.1".parse().ok(),

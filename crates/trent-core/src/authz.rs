@@ -10,7 +10,8 @@
 //!   ([`KeyService::authorize_without_key`]); an account root is allowed everything there.
 //!
 //! The condition keys each action sees follow AWS's "AWS KMS condition keys" and "Global
-//! condition context keys" references: the global ones from the caller and the connection,
+//! condition context keys" references: the global ones from the caller and the connection
+//! (built in one place for KMS and STS: [`Caller::fill_global_keys`]),
 //! the key's own (`kms:KeySpec`, `aws:ResourceTag/*`, `kms:ResourceAliases`, ...) for every
 //! operation on a key, and the request's (`kms:EncryptionContext:*`,
 //! `kms:EncryptionAlgorithm`, ...) from [`Access`], which each operation fills. A key the
@@ -28,7 +29,7 @@ use trent_wire::Operation;
 
 use crate::cache::LoadedKey;
 use crate::error::internal;
-use crate::{Caller, KeyService, KmsError, RoleSession};
+use crate::{Caller, KeyService, KmsError};
 
 /// What one request asks of a key: the IAM action, and what the request carries that
 /// policies may test (condition keys) and that grants need (encryption context, grant
@@ -147,10 +148,6 @@ pub(crate) fn with_request_tags<'r>(
     access
 }
 
-fn millis_to_datetime(ms: i64) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-}
-
 impl KeyService {
     /// The request context of `caller` calling `action` on `resource`, with the global
     /// condition keys; `AccessDeniedException` for a caller the policies cannot represent.
@@ -162,50 +159,7 @@ impl KeyService {
     ) -> Result<RequestContext, KmsError> {
         let principal = caller.policy_principal_for(action, resource)?;
         let mut ctx = RequestContext::new(principal, action, resource);
-        let a = &caller.attributes;
-        if let Some(ip) = a.source_ip {
-            ctx.insert("aws:SourceIp", ip);
-        }
-        ctx.insert("aws:SecureTransport", a.secure_transport);
-        if let Some(ua) = &a.user_agent {
-            ctx.insert("aws:UserAgent", ua.as_str());
-        }
-        ctx.insert("aws:RequestedRegion", caller.region.as_str());
-        for (k, v) in a.principal_tags.iter() {
-            ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        }
-        let now = self.clock.now_millis();
-        if let Some(t) = millis_to_datetime(now) {
-            ctx.insert("aws:CurrentTime", t);
-        }
-        ctx.insert("aws:EpochTime", now.div_euclid(1000));
-        ctx.insert("aws:MultiFactorAuthPresent", false);
-        ctx.insert("aws:ViaAWSService", false);
-        match (&caller.principal.kind, a.session.as_deref()) {
-            (crate::PrincipalKind::Root, _) => {
-                ctx.insert("aws:userid", caller.principal.account_id.as_str());
-            }
-            (crate::PrincipalKind::User, _) => {
-                if let Some(id) = &a.user_id {
-                    ctx.insert("aws:userid", &**id);
-                }
-            }
-            (
-                _,
-                Some(RoleSession {
-                    role_id,
-                    session_name,
-                    issued_at,
-                    ..
-                }),
-            ) => {
-                ctx.insert("aws:userid", format!("{role_id}:{session_name}"));
-                if let Some(t) = millis_to_datetime(*issued_at) {
-                    ctx.insert("aws:TokenIssueTime", t);
-                }
-            }
-            _ => {}
-        }
+        caller.fill_global_keys(&mut ctx, self.clock.now_millis());
         Ok(ctx)
     }
 
@@ -220,7 +174,7 @@ impl KeyService {
         request_alias: Option<&str>,
     ) -> Result<(), KmsError> {
         let record = &key.record;
-        caller.keys_used.note(&record.arn);
+        crate::keys_used::note(&record.arn);
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;
         ctx.insert("kms:KeySpec", record.key_spec.as_str());
         ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());
@@ -381,7 +335,6 @@ mod tests {
             principal: Principal::from_arn(arn).unwrap(),
             region: REGION.into(),
             access_key_id: "AKIATEST".into(),
-            keys_used: Default::default(),
             attributes: CallerAttributes {
                 identity_policies: policies.into(),
                 ..Default::default()

@@ -63,8 +63,6 @@ pub struct Caller {
     /// The region of the request (from the SigV4 credential scope).
     pub region: String,
     pub access_key_id: String,
-    /// The keys the request used, for its audit event.
-    pub keys_used: KeysUsed,
     /// What authorization needs to know about the caller besides its ARN.
     pub attributes: CallerAttributes,
 }
@@ -84,7 +82,8 @@ pub struct CallerAttributes {
     /// The session policy a role session was created with (AssumeRole's `Policy`), parsed
     /// once when its token was first opened: it narrows the session's permissions.
     pub session_policy: Option<Arc<trent_policy::Policy>>,
-    /// An IAM user's unique id (`AIDA...`): `aws:userid`.
+    /// An IAM user's unique id (`AIDA...`), derived once when the identities were loaded:
+    /// `aws:userid` and STS's `UserId` ([`Caller::unique_id`]). Set for every user.
     pub user_id: Option<Arc<str>>,
     /// `aws:SourceIp`: the client's address.
     pub source_ip: Option<IpAddr>,
@@ -107,25 +106,6 @@ pub struct RoleSession {
     pub issued_at: i64,
     /// The principal that called AssumeRole (the audit trail's `sessionIssuer` is the role).
     pub source_identity: Option<String>,
-}
-
-/// The ARNs of the KMS keys one request resolved and checked access to, in order: the
-/// audit trail records them as the event's `resources`, whether the request then
-/// succeeded or failed (a key that does not exist is never recorded).
-#[derive(Debug, Clone, Default)]
-pub struct KeysUsed(std::sync::Arc<parking_lot::Mutex<Vec<String>>>);
-
-impl KeysUsed {
-    pub(crate) fn note(&self, arn: &str) {
-        let mut arns = self.0.lock();
-        if !arns.iter().any(|a| a == arn) {
-            arns.push(arn.to_owned());
-        }
-    }
-
-    pub fn arns(&self) -> Vec<String> {
-        self.0.lock().clone()
-    }
 }
 
 impl Caller {
@@ -246,7 +226,6 @@ mod tests {
             principal,
             region: "us-east-1".into(),
             access_key_id: "AKIAEXAMPLE".into(),
-            keys_used: KeysUsed::default(),
             attributes: CallerAttributes {
                 session: session.map(Arc::new),
                 ..Default::default()

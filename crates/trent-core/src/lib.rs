@@ -12,6 +12,7 @@ mod cache;
 mod clock;
 mod deletion;
 mod error;
+mod global_keys;
 mod grants;
 mod identity;
 mod ids;
@@ -19,6 +20,7 @@ mod import;
 mod jobs;
 mod key_state;
 mod keys;
+pub mod keys_used;
 mod keyspec;
 mod last_usage;
 pub mod ops;
@@ -33,10 +35,11 @@ pub mod write_ahead;
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;
 pub use identity::{
-    AccessKeyEntry, Caller, CallerAttributes, KeysUsed, Principal, PrincipalKind, RoleSession,
+    AccessKeyEntry, Caller, CallerAttributes, Principal, PrincipalKind, RoleSession,
 };
 pub use ids::{is_account_id, is_region};
 pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
+pub use keys_used::KeysUsed;
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use service::{
     BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,

@@ -507,7 +507,6 @@ mod tests {
             principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
             region: "us-east-1".into(),
             access_key_id: "AKIATEST".into(),
-            keys_used: Default::default(),
             attributes: Default::default(),
         }
     }

@@ -314,6 +314,9 @@ pub struct RequestFacts {
     /// session token).
     pub response_elements: Option<Value>,
     pub caller: Option<Caller>,
+    /// The ARNs of the KMS keys the request used (returned with its operation's outcome,
+    /// success or failure): the event's `resources`.
+    pub keys_used: Vec<String>,
     /// The access key id and region the `Authorization` header claims (even if it does
     /// not verify).
     pub claimed_access_key_id: Option<String>,
@@ -441,10 +444,7 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
     };
 
     let mut resources: Vec<Resource> = facts
-        .caller
-        .as_ref()
-        .map(|c| c.keys_used.arns())
-        .unwrap_or_default()
+        .keys_used
         .iter()
         .filter_map(|a| Resource::kms(a))
         .collect();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use parking_lot::{Mutex, RwLock};
-use trent_core::{Caller, CallerAttributes, Clock, Principal, PrincipalKind, RoleSession};
+use trent_core::{Caller, CallerAttributes, Clock, Principal, RoleSession};
 use trent_crypto::RootKeyProvider;
 use trent_sigv4::{CredentialLookup, SecretKey, SigV4Error, Verifier};
 
@@ -198,7 +198,6 @@ impl Authenticator {
                         principal: claims.principal(),
                         region,
                         access_key_id,
-                        keys_used: Default::default(),
                         attributes: CallerAttributes {
                             session_policy: claims.policy.clone(),
                             ..attributes(policies, Arc::new(tags), Some(Arc::new(session)))
@@ -224,7 +223,6 @@ impl Authenticator {
                     principal: Principal::account_root(account),
                     region: auth.region,
                     access_key_id: auth.access_key_id,
-                    keys_used: Default::default(),
                     attributes: attributes(Arc::from(Vec::new()), Arc::default(), None),
                 });
             }
@@ -234,7 +232,6 @@ impl Authenticator {
             principal: v.principal.principal.clone(),
             region: v.region,
             access_key_id: v.access_key_id,
-            keys_used: Default::default(),
             attributes: CallerAttributes {
                 user_id: v.principal.user_id.clone(),
                 ..attributes(v.principal.policies.clone(), v.principal.tags.clone(), None)
@@ -277,21 +274,9 @@ impl Authenticator {
     }
 }
 
-/// The unique id of a caller (`aws:userid`, STS's `UserId`): the account for a root,
-/// `AIDA...` for a user, `AROA...:SESSION` for a role session.
-pub fn user_id(caller: &Caller) -> String {
-    let p = &caller.principal;
-    match (&p.kind, &caller.attributes.session) {
-        (PrincipalKind::Root, _) => p.account_id.clone(),
-        (PrincipalKind::AssumedRole, Some(s)) => format!("{}:{}", s.role_id, s.session_name),
-        (PrincipalKind::Role, _) => trent_audit::unique_id("AROA", &p.arn),
-        _ => trent_audit::unique_id("AIDA", &p.arn),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use trent_core::ManualClock;
+    use trent_core::{ManualClock, PrincipalKind};
     use trent_crypto::FileRootKey;
     use trent_sigv4::{Credentials, Signer};
 

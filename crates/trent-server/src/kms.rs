@@ -69,7 +69,10 @@ impl Protocol for KmsJson {
             let Some(caller) = facts.caller.as_ref() else {
                 return Err(KmsError::Internal.into());
             };
-            return Ok(dispatch(&state.service, caller, op, body).await?);
+            let (result, used) =
+                trent_core::keys_used::scope(dispatch(&state.service, caller, op, body)).await;
+            facts.keys_used = used.into_arns();
+            return Ok(result?);
         }
         // A state-changing operation: each of its writes is recorded in the trail (an
         // intent naming this request) before the store sees it; a write whose intent
@@ -82,8 +85,10 @@ impl Protocol for KmsJson {
         let Some(caller) = facts.caller.as_ref() else {
             return Err(KmsError::Internal.into());
         };
-        let work = dispatch(&state.service, caller, op, body);
-        Ok(trent_core::write_ahead::scope(intents, work).await?)
+        let work = trent_core::keys_used::scope(dispatch(&state.service, caller, op, body));
+        let (result, used) = trent_core::write_ahead::scope(intents, work).await;
+        facts.keys_used = used.into_arns();
+        Ok(result?)
     }
 
     fn event(&self, facts: &RequestFacts) -> Event {
@@ -97,10 +102,10 @@ impl Protocol for KmsJson {
     /// GetKeyLastUsage: a successful cryptographic use of each key the request used, with
     /// this event (memory only; flushed in batches).
     fn recorded(&self, state: &AppState, facts: &RequestFacts, record: &Record, succeeded: bool) {
-        if let (true, Some(op), Some(caller)) = (succeeded, facts.operation, &facts.caller) {
-            for arn in caller.keys_used.arns() {
+        if let (true, Some(op)) = (succeeded, facts.operation) {
+            for arn in &facts.keys_used {
                 state.service.note_key_usage(
-                    &arn,
+                    arn,
                     op.name(),
                     Some(&record.event_id),
                     Some(&facts.request_id),

@@ -459,23 +459,26 @@ pub fn handle(
     audit: &mut StsAudit,
 ) -> Result<Vec<u8>, StsError> {
     match action {
-        "GetCallerIdentity" => Ok(get_caller_identity(caller, cx.request_id)),
+        "GetCallerIdentity" => get_caller_identity(caller, cx.request_id),
         "AssumeRole" => assume_role(params, caller, cx, audit),
         _ => Err(internal()),
     }
 }
 
 /// <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>
-/// (no permission is needed: even an explicit deny does not stop it).
-fn get_caller_identity(caller: &Caller, request_id: &str) -> Vec<u8> {
-    format!(
+/// (no permission is needed: even an explicit deny does not stop it). `UserId` is the
+/// caller's unique id, the `aws:userid` its requests are authorized with.
+fn get_caller_identity(caller: &Caller, request_id: &str) -> Result<Vec<u8>, StsError> {
+    // Every caller authentication produces has one; an internal error if not.
+    let user_id = caller.unique_id().ok_or_else(internal)?;
+    Ok(format!(
         "<GetCallerIdentityResponse xmlns=\"{XMLNS}\">\n  <GetCallerIdentityResult>\n    <Arn>{}</Arn>\n    <UserId>{}</UserId>\n    <Account>{}</Account>\n  </GetCallerIdentityResult>\n  <ResponseMetadata>\n    <RequestId>{}</RequestId>\n  </ResponseMetadata>\n</GetCallerIdentityResponse>\n",
         xml_escape(&caller.principal.arn),
-        xml_escape(&crate::auth::user_id(caller)),
+        xml_escape(&user_id),
         xml_escape(caller.account_id()),
         xml_escape(request_id)
     )
-    .into_bytes()
+    .into_bytes())
 }
 
 /// `1 validation error detected: ...` / `N validation errors detected: a; b`
@@ -779,7 +782,7 @@ fn assume_role(
     // A caller the policies cannot represent is denied, never taken for its account root.
     let principal = caller.policy_principal().ok_or_else(denied)?;
     let mut ctx = RequestContext::new(principal, "sts:AssumeRole", &role.arn);
-    fill_global_keys(&mut ctx, caller, now);
+    caller.fill_global_keys(&mut ctx, now);
     ctx.insert("sts:RoleSessionName", session_name);
     if let Some(e) = external_id {
         ctx.insert("sts:ExternalId", e);
@@ -934,7 +937,7 @@ pub fn identity_allows(
 ) -> Result<(), String> {
     use trent_policy::{Decision, ImplicitDenyReason, PolicySource};
     let mut ctx = RequestContext::new(principal, action, "*");
-    fill_global_keys(&mut ctx, caller, now_millis);
+    caller.fill_global_keys(&mut ctx, now_millis);
     let set = PolicySet {
         key_policy: None,
         key_account: account,
@@ -956,39 +959,6 @@ pub fn identity_allows(
             format!("because no identity-based policy allows the {action} action")
         }
     })
-}
-
-/// The global condition keys every request has.
-pub fn fill_global_keys(ctx: &mut RequestContext, caller: &Caller, now_millis: i64) {
-    let a = &caller.attributes;
-    for (k, v) in a.principal_tags.iter() {
-        ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-    }
-    if let Some(ip) = a.source_ip {
-        ctx.insert("aws:SourceIp", ip);
-    }
-    ctx.insert("aws:SecureTransport", a.secure_transport);
-    if let Some(ua) = &a.user_agent {
-        ctx.insert("aws:UserAgent", ua.as_str());
-    }
-    ctx.insert("aws:userid", crate::auth::user_id(caller));
-    ctx.insert("aws:RequestedRegion", caller.region.as_str());
-    if let Some(t) = datetime(now_millis) {
-        ctx.insert("aws:CurrentTime", t);
-    }
-    ctx.insert("aws:EpochTime", now_millis.div_euclid(1000));
-    if let Some(s) = &a.session {
-        if let Some(t) = datetime(s.issued_at) {
-            ctx.insert("aws:TokenIssueTime", t);
-        }
-        if let Some(src) = &s.source_identity {
-            ctx.insert("aws:SourceIdentity", src.as_str());
-        }
-    }
-}
-
-fn datetime(unix_millis: i64) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_millis) * 1_000_000).ok()
 }
 
 /// `2019-11-09T13:34:41Z`

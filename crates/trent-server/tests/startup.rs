@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use trent_testkit::aws_cli::{aws_cli_command, AwsCliEnv};
 use trent_testkit::process::{Launch, Trent};
 
 /// `trent serve` on `dir` (through the test kit's harness: `127.0.0.1:0`, no `TRENT_*`
@@ -43,19 +43,6 @@ fn readme_smoke_block() -> String {
     block[code_start..code_end].to_owned()
 }
 
-fn aws_env(cmd: &mut Command) {
-    for var in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config");
-}
-
 #[test]
 fn readme_quick_start_works_with_the_aws_cli() {
     let work = tempfile::tempdir().unwrap();
@@ -66,13 +53,14 @@ fn readme_quick_start_works_with_the_aws_cli() {
         script.contains("aws kms create-key"),
         "the README block is the quick start"
     );
-    let mut cmd = Command::new("bash");
+    // No credentials and no region from the environment: the README's block must name
+    // them itself (its credentials file, `--region`), as a new user's shell would.
+    let mut cmd = aws_cli_command("bash", &AwsCliEnv::default());
     cmd.arg("-euo")
         .arg("pipefail")
         .arg("-c")
         .arg(&script)
         .current_dir(work.path());
-    aws_env(&mut cmd);
     let out = cmd.output().expect("bash runs");
     assert!(
         out.status.success(),
@@ -129,7 +117,13 @@ fn first_start_writes_the_credentials_file_with_pinned_credentials() {
 fn the_aws_cli_is_refused_with_wrong_credentials() {
     let work = tempfile::tempdir().unwrap();
     let server = start(&work.path().join("d"), &[]);
-    let mut cmd = Command::new("aws");
+    let mut cmd = aws_cli_command(
+        "aws",
+        &AwsCliEnv {
+            credentials: Some(("AKIAUNKNOWNUNKNOWN00", "nope")),
+            ..Default::default()
+        },
+    );
     cmd.args([
         "kms",
         "list-keys",
@@ -138,9 +132,6 @@ fn the_aws_cli_is_refused_with_wrong_credentials() {
         "--region",
         "us-east-1",
     ]);
-    aws_env(&mut cmd);
-    cmd.env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNUNKNOWN00")
-        .env("AWS_SECRET_ACCESS_KEY", "nope");
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

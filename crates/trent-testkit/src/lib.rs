@@ -11,12 +11,14 @@
 //! - [`sdk`]: the `aws-sdk-kms` client builder (static credentials, no retries, bounded
 //!   timeouts) and the helpers that read its errors; [`server`] also signs raw requests for
 //!   what the SDK would never send.
+//! - [`aws_cli`]: the AWS CLI's command, isolated from the machine's AWS configuration.
 //!
 //! It is a dev-dependency only (`publish = false`) and must never become a dependency of a
 //! production crate. A test fails by panicking, so this crate panics where a test would.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod aws_cli;
 pub mod cluster;
 pub mod postgres;
 pub mod process;

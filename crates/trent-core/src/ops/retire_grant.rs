@@ -90,7 +90,7 @@ impl KeyService {
                 });
             }
         };
-        caller.keys_used.note(&key.record.arn);
+        crate::keys_used::note(&key.record.arn);
         let grant = self
             .store
             .grant(&key.record.key_id, &grant_id)

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -839,21 +838,20 @@ async fn other_accounts_see_none_of_the_trail() {
     let server = TestServer::start_with(&["--dev-any-credentials"], &[]);
     let kms = server.client(REGION);
     kms.create_key().send().await.unwrap();
-    let mut cmd = Command::new("aws");
+    let mut cmd = trent_testkit::aws_cli::aws_cli_command(
+        "aws",
+        &trent_testkit::aws_cli::AwsCliEnv {
+            credentials: Some(("444455556666", "anything")),
+            ..Default::default()
+        },
+    );
     cmd.args([
         "cloudtrail",
         "lookup-events",
         "--endpoint-url",
         server.endpoint(),
     ])
-    .args(["--region", REGION, "--output", "json"])
-    .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-    .env(
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "/nonexistent/aws-credentials",
-    )
-    .env("AWS_ACCESS_KEY_ID", "444455556666")
-    .env("AWS_SECRET_ACCESS_KEY", "anything");
+    .args(["--region", REGION, "--output", "json"]);
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

@@ -5,7 +5,6 @@
 //!
 //! Every test starts its own server, so tests are independent and run in parallel.
 
-use std::process::Command;
 use std::time::SystemTime;
 
 use aws_sdk_kms::primitives::{Blob, DateTime};
@@ -101,28 +100,15 @@ pub fn aws_cli(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> (bool, String, String) {
-    let mut cmd = Command::new("aws");
+    let mut cmd = trent_testkit::aws_cli::aws_cli_command(
+        "aws",
+        &trent_testkit::aws_cli::AwsCliEnv {
+            credentials: Some((server.access_key_id(), server.secret_access_key())),
+            region: Some(REGION),
+            ..Default::default()
+        },
+    );
     cmd.args(args);
-    for var in [
-        "AWS_SESSION_TOKEN",
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL_KMS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", server.access_key_id())
-        .env("AWS_SECRET_ACCESS_KEY", server.secret_access_key());
     for (k, v) in envs {
         cmd.env(k, v);
     }

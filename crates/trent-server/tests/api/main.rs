@@ -18,6 +18,7 @@ mod deletion;
 mod dev_credentials;
 mod dry_run;
 mod error_paths;
+mod global_keys;
 mod grants;
 mod harness;
 mod identities;

@@ -2,7 +2,6 @@
 //! `aws-sdk-sts` and the AWS CLI (including a profile with `role_arn` + `source_profile`),
 //! then KMS with the session credentials (`aws-sdk-kms` with a session token).
 
-use std::process::Command;
 use std::time::SystemTime;
 
 use aws_credential_types::provider::ProvideCredentials;
@@ -727,35 +726,19 @@ async fn an_aws_cli_profile_assumes_the_role() {
         ),
     )
     .unwrap();
-    let files = [
-        ("AWS_CONFIG_FILE", aws_config.to_str().unwrap()),
-        (
-            "AWS_SHARED_CREDENTIALS_FILE",
-            aws_credentials.to_str().unwrap(),
-        ),
-    ];
     let run = |args: &[&str], extra: &[(&str, &str)]| {
-        let mut envs = files.to_vec();
-        envs.extend_from_slice(extra);
-        let mut c = Command::new("aws");
-        c.args(args);
-        for var in [
-            "AWS_SESSION_TOKEN",
-            "AWS_PROFILE",
-            "AWS_DEFAULT_PROFILE",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_STS",
-            "AWS_ENDPOINT_URL_KMS",
-        ] {
-            c.env_remove(var);
-        }
-        for (k, v) in envs {
-            c.env(k, v);
-        }
-        // The CLI caches assumed-role credentials under ~/.aws/cli/cache: a private HOME.
-        c.env("HOME", dir.path());
+        let mut c = trent_testkit::aws_cli::aws_cli_command(
+            "aws",
+            &trent_testkit::aws_cli::AwsCliEnv {
+                config_file: Some(&aws_config),
+                credentials_file: Some(&aws_credentials),
+                // The CLI caches assumed-role credentials under ~/.aws/cli/cache: a
+                // private HOME.
+                home: Some(dir.path()),
+                ..Default::default()
+            },
+        );
+        c.args(args).envs(extra.iter().copied());
         let out = c.output().unwrap();
         assert!(
             out.status.success(),

@@ -5,7 +5,6 @@
 //! LookupEvents on any node sees every node's events.
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +14,7 @@ use aws_sdk_kms::primitives::Blob;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
+use trent_testkit::aws_cli::{aws_cli_command, AwsCliEnv};
 use trent_testkit::cluster::{client as sdk_client, Node, ADMIN_KEY_ID, ADMIN_SECRET};
 use trent_testkit::postgres::{self, Database};
 use trent_testkit::process;
@@ -63,20 +63,16 @@ async fn exec(url: &str, sql: &str) {
 
 /// `aws cloudtrail lookup-events` through a node, every page.
 fn lookup_all(endpoint: &str, args: &[&str]) -> Vec<Value> {
-    let mut cmd = Command::new("aws");
+    let mut cmd = aws_cli_command(
+        "aws",
+        &AwsCliEnv {
+            credentials: Some((ADMIN_KEY_ID, ADMIN_SECRET)),
+            ..Default::default()
+        },
+    );
     cmd.args(["cloudtrail", "lookup-events", "--endpoint-url", endpoint])
         .args(["--region", REGION, "--output", "json", "--page-size", "50"])
         .args(args);
-    for var in ["AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET);
     let out = cmd.output().expect("the aws CLI");
     assert!(
         out.status.success(),
