@@ -25,9 +25,8 @@ use std::sync::Arc;
 
 use trent_policy::{ContextValue, Decision, PolicySet, RequestContext};
 
-use crate::cache::LoadedKey;
 use crate::error::internal;
-use crate::keys::key_usage_of;
+use crate::keys::{key_usage_of, Key};
 use crate::{Caller, KeyService, KmsError, RoleSession};
 
 /// What one request asks of a key: the IAM action, and what the request carries that
@@ -203,7 +202,7 @@ impl KeyService {
     pub(crate) async fn authorize(
         &self,
         caller: &Caller,
-        key: &LoadedKey,
+        key: &Key,
         access: &Access<'_>,
         request_alias: Option<&str>,
     ) -> Result<(), KmsError> {

@@ -8,6 +8,7 @@ use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyRespons
 
 use super::common::kind_of;
 use crate::authz::Access;
+use crate::backend::KeyHandle;
 use crate::ids::Forms;
 use crate::keys::{key_usage_of, require_not_pending_deletion};
 use crate::keyspec::algorithm_lists;
@@ -29,12 +30,12 @@ impl KeyService {
             .await?;
         require_not_pending_deletion(&key.record)?;
         let kind = kind_of(&key)?;
-        let private = key.private_key().ok_or(KmsError::NoPublicKey)?;
+        let public_key = key.handle.public_key().ok_or(KmsError::NoPublicKey)?;
         let usage = key_usage_of(&key.record);
         let lists = algorithm_lists(kind, usage);
         Ok(GetPublicKeyResponse {
             key_id: Some(key.record.arn.clone()),
-            public_key: Some(private.public_key().der().to_vec()),
+            public_key: Some(public_key.to_vec()),
             customer_master_key_spec: CustomerMasterKeySpec::parse(&key.record.key_spec),
             key_spec: KeySpec::parse(&key.record.key_spec),
             key_usage: Some(usage),

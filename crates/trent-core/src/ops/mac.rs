@@ -7,11 +7,11 @@ use std::sync::Arc;
 use trent_crypto::MacAlgorithm;
 use trent_wire::{KeyUsageType, MacAlgorithmSpec};
 
-use super::common::{incompatible, require_usage};
+use super::common::{incompatible, kind_of, require_usage};
 use crate::authz::Access;
-use crate::cache::LoadedKey;
 use crate::ids::Forms;
-use crate::keys::require_enabled;
+use crate::keys::{require_enabled, Key};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -22,7 +22,7 @@ impl KeyService {
         algorithm: MacAlgorithmSpec,
         grant_tokens: Option<&Vec<String>>,
         (action, operation): (&'static str, &'static str),
-    ) -> Result<(Arc<LoadedKey>, MacAlgorithm), KmsError> {
+    ) -> Result<(Arc<Key>, MacAlgorithm), KmsError> {
         let access = Access::new(action)
             .grant_tokens(grant_tokens)
             .with("kms:MacAlgorithm", algorithm.as_str());
@@ -31,10 +31,12 @@ impl KeyService {
             .await?;
         require_usage(&key, KeyUsageType::GenerateVerifyMac, operation)?;
         require_enabled(&key.record)?;
-        let hmac = key.hmac().ok_or(KmsError::Internal)?;
+        let KeyKind::Hmac(spec) = kind_of(&key)? else {
+            return Err(KmsError::Internal);
+        };
         let name = algorithm.as_str();
         let algorithm = MacAlgorithm::from_wire(name)
-            .filter(|a| *a == hmac.spec().algorithm())
+            .filter(|a| *a == spec.algorithm())
             .ok_or_else(|| incompatible(name, &key))?;
         Ok((key, algorithm))
     }
