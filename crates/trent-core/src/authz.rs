@@ -27,8 +27,8 @@ use std::sync::Arc;
 use trent_policy::{ContextValue, Decision, PolicySet, RequestContext};
 use trent_wire::Operation;
 
-use crate::cache::LoadedKey;
 use crate::error::internal;
+use crate::keys::Key;
 use crate::{Caller, KeyService, KmsError};
 
 /// What one request asks of a key: the IAM action, and what the request carries that
@@ -169,7 +169,7 @@ impl KeyService {
     pub(crate) async fn authorize(
         &self,
         caller: &Caller,
-        key: &LoadedKey,
+        key: &Key,
         access: &Access<'_>,
         request_alias: Option<&str>,
     ) -> Result<(), KmsError> {

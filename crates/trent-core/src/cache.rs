@@ -1,4 +1,5 @@
-//! The bounded in-memory cache of keys with their unsealed material, and of alias targets:
+//! The bounded in-memory cache of loaded keys ([`Key`]: the record, its parsed policy and
+//! the backend's handle, e.g. unsealed material), and of alias targets:
 //! the hot path (Encrypt, Decrypt, GenerateDataKey) is served from here and never reads
 //! the store. Every local state change replaces or drops the affected entries; changes
 //! made by other nodes arrive through the store's change feed ([`KeyCache::apply`]).
@@ -16,67 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
-use trent_crypto::{HmacKey, PrivateKey, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{Change, GrantRecord, KeyRecord};
 
-/// Unsealed key material of one of the three kinds a KMS key holds. Each kind redacts
-/// itself in `Debug` and zeroizes on drop.
-#[derive(Debug)]
-pub(crate) enum Material {
-    Symmetric(SymmetricKey),
-    Hmac(HmacKey),
-    /// The key pair (the public key comes with it).
-    Asymmetric(PrivateKey),
-}
+use crate::keys::Key;
 
 /// The grants of one key, shared by every request that checks them.
 pub(crate) type KeyGrants = Arc<[GrantRecord]>;
-
-/// A key as the hot path needs it.
-#[derive(Debug)]
-pub(crate) struct LoadedKey {
-    pub record: KeyRecord,
-    pub key_id_bytes: [u8; 16],
-    /// Material versions by their 32-byte id (the store keeps it as 64 hex digits). HMAC
-    /// and asymmetric keys have exactly one.
-    pub materials: HashMap<[u8; 32], Arc<Material>>,
-    pub current_material: [u8; 32],
-    /// `record.policy`, parsed once when the key was loaded (never per request).
-    pub policy: Arc<Policy>,
-}
-
-impl LoadedKey {
-    pub fn current(&self) -> Option<&Arc<Material>> {
-        self.materials.get(&self.current_material)
-    }
-
-    /// The symmetric material version `id`, if this is a symmetric key that has it.
-    pub fn symmetric(&self, id: &[u8; 32]) -> Option<&SymmetricKey> {
-        match self.materials.get(id).map(|m| &**m) {
-            Some(Material::Symmetric(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    pub fn current_symmetric(&self) -> Option<&SymmetricKey> {
-        self.symmetric(&self.current_material)
-    }
-
-    pub fn hmac(&self) -> Option<&HmacKey> {
-        match self.current().map(|m| &**m) {
-            Some(Material::Hmac(k)) => Some(k),
-            _ => None,
-        }
-    }
-
-    pub fn private_key(&self) -> Option<&PrivateKey> {
-        match self.current().map(|m| &**m) {
-            Some(Material::Asymmetric(k)) => Some(k),
-            _ => None,
-        }
-    }
-}
 
 type AliasKey = (String, String, String);
 /// The alias names of a key, and when they were read.
@@ -88,7 +35,7 @@ pub(crate) struct KeyCache {
     ttl: Duration,
     /// Bumped by every invalidation; see the module documentation.
     epoch: AtomicU64,
-    keys: RwLock<HashMap<String, (Arc<LoadedKey>, Instant)>>,
+    keys: RwLock<HashMap<String, (Arc<Key>, Instant)>>,
     /// (account, region, alias name) → key id
     aliases: RwLock<HashMap<AliasKey, (String, Instant)>>,
     /// key id → the names of the aliases pointing at it (`kms:ResourceAliases`). Any alias
@@ -121,7 +68,7 @@ impl KeyCache {
         at.elapsed() < self.ttl
     }
 
-    pub fn key(&self, key_id: &str) -> Option<Arc<LoadedKey>> {
+    pub fn key(&self, key_id: &str) -> Option<Arc<Key>> {
         self.keys
             .read()
             .get(key_id)
@@ -131,7 +78,7 @@ impl KeyCache {
 
     /// Caches a key read (or written) since `epoch`, unless something was invalidated
     /// meanwhile.
-    pub fn put_key(&self, key: Arc<LoadedKey>, epoch: u64) {
+    pub fn put_key(&self, key: Arc<Key>, epoch: u64) {
         let mut keys = self.keys.write();
         // Checked under the write lock that invalidations also take.
         if self.epoch() != epoch {
@@ -146,7 +93,7 @@ impl KeyCache {
         keys.insert(key.record.key_id.clone(), (key, Instant::now()));
     }
 
-    /// Replaces a cached key's record (state, tags, policy, ...) keeping its material,
+    /// Replaces a cached key's record (state, tags, policy, ...) keeping its handle,
     /// unless something was invalidated since `epoch`. A changed policy is parsed here,
     /// outside the lock; one that does not parse drops the entry (the next load reports it).
     pub fn update_record(&self, record: KeyRecord, epoch: u64) {
@@ -171,10 +118,9 @@ impl KeyCache {
             return;
         }
         if let Some((old, _)) = keys.get(&record.key_id) {
-            let updated = LoadedKey {
+            let updated = Key {
                 key_id_bytes: old.key_id_bytes,
-                materials: old.materials.clone(),
-                current_material: old.current_material,
+                handle: old.handle.clone(),
                 policy,
                 record,
             };
@@ -305,9 +251,11 @@ impl KeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{Handle, LocalKey};
+    use crate::keys::NO_MATERIAL;
 
-    fn loaded(key_id: &str, state: trent_wire::KeyState) -> Arc<LoadedKey> {
-        Arc::new(LoadedKey {
+    fn loaded(key_id: &str, state: trent_wire::KeyState) -> Arc<Key> {
+        Arc::new(Key {
             record: KeyRecord {
                 key_id: key_id.to_owned(),
                 account_id: "111122223333".to_owned(),
@@ -332,8 +280,7 @@ mod tests {
                 policy: String::new(),
             },
             key_id_bytes: [0; 16],
-            materials: HashMap::new(),
-            current_material: [0; 32],
+            handle: Handle::Local(LocalKey::new(HashMap::new(), NO_MATERIAL)),
             policy: Arc::new(
                 Policy::parse(
                     &trent_policy::default_key_policy("111122223333"),

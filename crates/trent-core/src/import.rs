@@ -18,12 +18,13 @@
 //!   millisecond before, by the service's clock) and records `DeleteExpiredKeyMaterial`.
 
 use trent_crypto::{
-    HmacKey, HmacKeySpec, MacAlgorithm, PrivateKey, SecretBytes, WrappingAlgorithm, WrappingKey,
+    HmacKey, HmacKeySpec, MacAlgorithm, SecretBytes, WrappingAlgorithm, WrappingKey,
     WrappingKeySpec,
 };
 use trent_store::{ImportedMaterialRecord, KeyRecord, StoreError, Transaction};
 use trent_wire::{ExpirationModelType, ImportState, KeyMaterialState, KeyState, OriginType};
 
+use crate::backend::local::Material;
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::key_state::KeyStateRules;
@@ -511,7 +512,7 @@ pub(crate) fn check_material(
         }
         KeyKind::Hmac(spec) => {
             let range = spec.import_len_range();
-            HmacKey::from_material(spec, plain.expose()).map_err(|_| {
+            Material::from_plain(kind, plain).map_err(|_| {
                 incorrect(&format!(
                     "it must be {} to {} bytes long",
                     range.start(),
@@ -520,11 +521,12 @@ pub(crate) fn check_material(
             })?;
             Ok(SecretBytes::from_slice(plain.expose()))
         }
-        KeyKind::Asymmetric(spec) => {
-            let key = PrivateKey::from_pkcs8(spec, plain.expose()).map_err(|_| {
+        KeyKind::Asymmetric(_) => {
+            let key = Material::from_plain(kind, plain).map_err(|_| {
                 incorrect("it must be a DER-encoded PKCS #8 private key of that spec")
             })?;
-            Ok(SecretBytes::from_slice(key.public_key().der()))
+            let public_key = key.public_key().ok_or(KmsError::Internal)?;
+            Ok(SecretBytes::from_slice(public_key))
         }
     }
 }

@@ -1,10 +1,8 @@
 //! Keys: resolution of a request's key reference, loading (cache, else store + unseal),
 //! the key-state rules, `KeyMetadata`, and conflict-safe updates.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
 use trent_store::KeyRecord;
 use trent_wire::{
@@ -13,7 +11,7 @@ use trent_wire::{
 };
 
 use crate::authz::Access;
-use crate::cache::{LoadedKey, Material};
+use crate::backend::{Handle, KeyBackend, LocalBackend, StoredMaterial};
 use crate::error::internal;
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef, StorageKeyId};
 use crate::key_state::KeyStateRules;
@@ -21,9 +19,22 @@ use crate::keyspec::{algorithm_lists, KeyKind};
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 
+/// A KMS key as the operations use it: its record, its key policy (parsed once, when the
+/// key is loaded), and its [`Handle`], what its backend can do with its material. The
+/// cache keeps these (`Arc<Key>`) with its own bookkeeping.
+#[derive(Debug)]
+pub(crate) struct Key {
+    pub record: KeyRecord,
+    /// The 16 bytes that stand for the key in ciphertext blobs ([`key_id_bytes`]).
+    pub key_id_bytes: [u8; 16],
+    pub handle: Handle,
+    /// `record.policy`, parsed once when the key was loaded (never per request).
+    pub policy: Arc<Policy>,
+}
+
 /// A key found by [`KeyService::locate`], with the alias the request named it by.
 pub(crate) struct Located {
-    pub key: Arc<LoadedKey>,
+    pub key: Arc<Key>,
     /// `kms:RequestAlias`: the alias name (`alias/...`) when the request used one.
     pub alias: Option<String>,
 }
@@ -43,16 +54,7 @@ pub(crate) fn key_id_bytes(public_id: &str) -> Option<[u8; 16]> {
     }
 }
 
-/// The authenticated data that binds sealed material to its key and version.
-pub(crate) fn material_aad(key_arn: &str, material_id: &str) -> Vec<u8> {
-    let mut aad = b"trent:material:v1:".to_vec();
-    aad.extend_from_slice(&(key_arn.len() as u32).to_be_bytes());
-    aad.extend_from_slice(key_arn.as_bytes());
-    aad.extend_from_slice(material_id.as_bytes());
-    aad
-}
-
-/// `LoadedKey::current_material` of a key that has none yet (see `unseal_key`).
+/// The current material id of a key that has none yet (see `unseal_key`).
 pub(crate) const NO_MATERIAL: [u8; 32] = [0; 32];
 
 pub(crate) fn uuid_bytes(key_id: &str) -> Option<[u8; 16]> {
@@ -91,7 +93,7 @@ impl KeyService {
         input: &str,
         forms: Forms,
         access: impl Into<Access<'r>>,
-    ) -> Result<Arc<LoadedKey>, KmsError> {
+    ) -> Result<Arc<Key>, KmsError> {
         let located = self.locate(caller, input, forms).await?;
         self.authorize(
             caller,
@@ -192,9 +194,9 @@ impl KeyService {
         &self,
         bytes: &[u8; 16],
         region: &str,
-    ) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+    ) -> Result<Option<Arc<Key>>, KmsError> {
         let uuid = uuid::Uuid::from_bytes(*bytes).hyphenated().to_string();
-        let in_region = |k: &Arc<LoadedKey>| k.record.region == region;
+        let in_region = |k: &Arc<Key>| k.record.region == region;
         // The hot path (Decrypt without KeyId) is served from the cache whichever it is.
         if let Some(k) = self.cache.key(&uuid).filter(in_region) {
             return Ok(Some(k));
@@ -270,7 +272,7 @@ impl KeyService {
     }
 
     /// A key with its unsealed material, from the cache or else from the store.
-    pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<LoadedKey>>, KmsError> {
+    pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<Key>>, KmsError> {
         if let Some(k) = self.cache.key(key_id) {
             return Ok(Some(k));
         }
@@ -283,7 +285,7 @@ impl KeyService {
         Ok(Some(loaded))
     }
 
-    async fn unseal_key(&self, record: KeyRecord) -> Result<LoadedKey, KmsError> {
+    async fn unseal_key(&self, record: KeyRecord) -> Result<Key, KmsError> {
         let key_id_bytes = key_id_bytes(public_key_id(&record)).ok_or_else(|| {
             tracing::error!(key_id = %record.key_id, "stored key id is not a UUID or mrk id");
             KmsError::Internal
@@ -304,13 +306,18 @@ impl KeyService {
         let kind = KeyKind::of(record.key_spec);
         // Imported material: only what is imported now (deleted and expired material has no
         // bytes left).
-        let sealed: Vec<(String, Vec<u8>)> = if crate::import::is_external(&record) {
+        let stored: Vec<StoredMaterial> = if crate::import::is_external(&record) {
             self.store
                 .imported_materials(&record.key_id)
                 .await
                 .map_err(internal("reading imported key material"))?
                 .into_iter()
-                .filter_map(|m| m.sealed.map(|s| (m.material_id, s)))
+                .filter_map(|m| {
+                    m.sealed.map(|stored| StoredMaterial {
+                        material_id: m.material_id,
+                        stored,
+                    })
+                })
                 .collect()
         } else {
             self.store
@@ -318,51 +325,37 @@ impl KeyService {
                 .await
                 .map_err(internal("reading key material"))?
                 .into_iter()
-                .map(|m| (m.material_id, m.sealed))
+                .map(|m| StoredMaterial {
+                    material_id: m.material_id,
+                    stored: m.sealed,
+                })
                 .collect()
         };
-        let mut materials = HashMap::new();
-        for (material_id, sealed) in sealed {
-            let Some(id) = material_bytes(&material_id) else {
-                tracing::error!(key_id = %record.key_id, "stored material id is malformed");
-                return Err(KmsError::Internal);
-            };
-            let plain = self
-                .root
-                .unseal(&material_aad(&record.arn, &material_id), &sealed)
-                .map_err(internal("unsealing key material"))?;
-            let key = unseal_material(kind, &plain).map_err(internal("loading key material"))?;
-            materials.insert(id, Arc::new(key));
-        }
         // An enabled or disabled key has all of its material; a PendingImport key (or one
         // pending deletion after its material expired) may lack some.
-        if record.state.has_all_material() && !materials.contains_key(&current_material) {
-            tracing::error!(key_id = %record.key_id, "current material of a key is missing");
-            return Err(KmsError::Internal);
-        }
+        let handle = self.local_backend().load(
+            &record,
+            kind,
+            current_material,
+            record.state.has_all_material(),
+            stored,
+        )?;
         let policy = Policy::parse(&record.policy, PolicyKind::KeyPolicy).map_err(|e| {
             tracing::error!(key_id = %record.key_id, error = %e, "stored key policy does not parse");
             KmsError::Internal
         })?;
-        Ok(LoadedKey {
+        Ok(Key {
             record,
             key_id_bytes,
-            materials,
-            current_material,
+            handle,
             policy: Arc::new(policy),
         })
     }
 
-    /// Seals fresh material for a key.
-    pub(crate) fn seal_material(
-        &self,
-        key_arn: &str,
-        material_id: &str,
-        material: &SecretBytes,
-    ) -> Result<Vec<u8>, KmsError> {
-        self.root
-            .seal(&material_aad(key_arn, material_id), material.expose())
-            .map_err(internal("sealing key material"))
+    /// The backend of keys whose material is sealed under the root key (today, every
+    /// key's).
+    pub(crate) fn local_backend(&self) -> LocalBackend<'_> {
+        LocalBackend::new(&*self.root)
     }
 
     /// Applies `change` to the freshest stored record and writes it, retrying on a
@@ -410,21 +403,6 @@ impl KeyService {
         })
         .await
     }
-}
-
-/// Key material from its sealed form: symmetric and HMAC keys are their raw bytes, key
-/// pairs their PKCS#8 DER private key.
-pub(crate) fn unseal_material(
-    kind: KeyKind,
-    plain: &SecretBytes,
-) -> Result<Material, trent_crypto::CryptoError> {
-    Ok(match kind {
-        KeyKind::Symmetric => Material::Symmetric(SymmetricKey::from_material(plain)?),
-        KeyKind::Hmac(spec) => Material::Hmac(HmacKey::from_material(spec, plain.expose())?),
-        KeyKind::Asymmetric(spec) => {
-            Material::Asymmetric(PrivateKey::from_pkcs8(spec, plain.expose())?)
-        }
-    })
 }
 
 /// DescribeKey's `MultiRegionConfiguration` of a region-key, given every region-key of its

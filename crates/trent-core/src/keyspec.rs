@@ -11,7 +11,7 @@ use trent_wire::{
     SigningAlgorithmSpec,
 };
 
-use crate::cache::LoadedKey;
+use crate::keys::Key;
 
 /// The three kinds of key material a KMS key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ impl KeyKind {
     }
 }
 
-impl LoadedKey {
+impl Key {
     /// The key's kind, from its typed spec (no parsing).
     pub(crate) fn kind(&self) -> KeyKind {
         KeyKind::of(self.record.key_spec)

@@ -3,12 +3,12 @@
 //! rotation job, which rotates every enabled key whose rotation period has elapsed
 //! (<https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html>).
 
-use trent_crypto::SymmetricKey;
 use trent_store::{
     KeyRecord, MaterialRecord, RotationRecord, RotationSchedule, StoreError, Transaction,
 };
 use trent_wire::{KeyState, OriginType, RotationType};
 
+use crate::backend::KeyBackend;
 use crate::error::internal;
 use crate::jobs::{drain_due, ServiceEvent, DUE_BATCH};
 use crate::keys::{hex_encode, is_primary};
@@ -99,8 +99,8 @@ impl KeyService {
                         .filter(|k| k.key_id != record.key_id),
                 );
             }
-            let (_, material) =
-                SymmetricKey::generate().map_err(internal("generating key material"))?;
+            let backend = self.local_backend();
+            let material = backend.generate(KeyKind::Symmetric).await?;
             let material_id =
                 hex_encode(&trent_crypto::random_array::<32>().map_err(internal("random"))?);
             // One key rotates alone (`rotate_key`); a multi-Region key's region-keys
@@ -111,7 +111,7 @@ impl KeyService {
                 "rotate_keys"
             });
             for k in &keys {
-                let sealed = self.seal_material(&k.arn, &material_id, &material)?;
+                let sealed = backend.store_form(&k.arn, &material_id, &material)?;
                 rotation.rotate_key(
                     k.version,
                     MaterialRecord {

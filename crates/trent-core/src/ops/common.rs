@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use trent_crypto::{
     canonical_encryption_context, parse_blob, AsymmetricEncryptionAlgorithm, AsymmetricKeySpec,
-    BlobHeader, PrivateKey, SecretBytes,
+    SecretBytes,
 };
 use trent_wire::{EncryptionAlgorithmSpec, KeyUsageType, Operation, Tag};
 
 use crate::authz::Access;
-use crate::cache::LoadedKey;
+use crate::backend::{Encrypted, KeyHandle};
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{hex_encode, require_enabled};
+use crate::keys::{hex_encode, require_enabled, Key};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -71,7 +71,7 @@ pub(crate) fn context_bytes(context: Option<&BTreeMap<String, String>>) -> Vec<u
 /// AWS refuses a key whose KeyUsage does not fit the operation before it looks at the key
 /// state: `<arn> key usage is SIGN_VERIFY which is not valid for Encrypt.`
 pub(crate) fn require_usage(
-    key: &LoadedKey,
+    key: &Key,
     usage: KeyUsageType,
     operation: Operation,
 ) -> Result<(), KmsError> {
@@ -88,7 +88,7 @@ pub(crate) fn require_usage(
 }
 
 /// `Algorithm X is incompatible with key spec Y.` (InvalidKeyUsageException).
-pub(crate) fn incompatible(algorithm: &str, key: &LoadedKey) -> KmsError {
+pub(crate) fn incompatible(algorithm: &str, key: &Key) -> KmsError {
     KmsError::IncompatibleAlgorithm {
         algorithm: algorithm.to_owned(),
         key_spec: key.record.key_spec.as_str().to_owned(),
@@ -97,7 +97,7 @@ pub(crate) fn incompatible(algorithm: &str, key: &LoadedKey) -> KmsError {
 
 /// Symmetric keys take SYMMETRIC_DEFAULT only.
 pub(crate) fn check_symmetric_algorithm(
-    key: &LoadedKey,
+    key: &Key,
     algorithm: Option<EncryptionAlgorithmSpec>,
 ) -> Result<EncryptionAlgorithmSpec, KmsError> {
     match algorithm {
@@ -131,7 +131,7 @@ impl Encryption {
 /// caller has checked the usage. Asymmetric keys need an algorithm of their spec; the
 /// default, SYMMETRIC_DEFAULT, is refused as AWS refuses it.
 pub(crate) fn choose_encryption(
-    key: &LoadedKey,
+    key: &Key,
     requested: Option<EncryptionAlgorithmSpec>,
 ) -> Result<Encryption, KmsError> {
     match key.kind() {
@@ -179,65 +179,46 @@ pub(crate) fn check_plaintext_len(encryption: Encryption, len: usize) -> Result<
 }
 
 /// Encrypts under a key: a Trent blob for symmetric keys (bound to `context`), the raw
-/// RSAES-OAEP / SM2PKE ciphertext for asymmetric ones (which take no context).
-pub(crate) fn encrypt_for(
-    key: &LoadedKey,
+/// RSAES-OAEP / SM2PKE ciphertext for asymmetric ones (which take no context). Returns the
+/// ciphertext and, for a symmetric key, the material version that made it.
+pub(crate) async fn encrypt_for(
+    key: &Key,
     encryption: Encryption,
     context: &[u8],
     plaintext: &[u8],
-) -> Result<Vec<u8>, KmsError> {
+) -> Result<(Vec<u8>, Option<[u8; 32]>), KmsError> {
     match encryption {
-        Encryption::Symmetric => encrypt_with(key, context, plaintext),
+        Encryption::Symmetric => {
+            let encrypted = encrypt_with(key, context, plaintext).await?;
+            Ok((encrypted.blob, Some(encrypted.material_id)))
+        }
         Encryption::Asymmetric(_, alg) => {
             check_plaintext_len(encryption, plaintext.len())?;
-            let private = key.private_key().ok_or(KmsError::Internal)?;
-            private
-                .public_key()
-                .encrypt(alg, plaintext)
-                .map_err(internal("encrypting with a public key"))
+            let ciphertext = key
+                .handle
+                .asymmetric_encrypt(alg, plaintext)
+                .await
+                .map_err(|e| e.into_kms(internal("encrypting with a public key")))?;
+            Ok((ciphertext, None))
         }
     }
 }
 
-/// Encrypts under the key's current symmetric material.
-pub(crate) fn encrypt_with(
-    key: &LoadedKey,
+/// Encrypts into a ciphertext blob under the key's current symmetric material.
+pub(crate) async fn encrypt_with(
+    key: &Key,
     context: &[u8],
     plaintext: &[u8],
-) -> Result<Vec<u8>, KmsError> {
-    let material = key.current_symmetric().ok_or(KmsError::Internal)?;
-    let header = BlobHeader {
-        key_id: key.key_id_bytes,
-        material_id: key.current_material,
-    };
-    material
-        .encrypt(&header, context, plaintext)
-        .map_err(internal("encrypting"))
-}
-
-/// Runs a private-key operation. RSA-3072/4096 operations take milliseconds, so they run
-/// on the blocking pool rather than stall the other requests of this worker thread.
-pub(crate) async fn with_private_key<T, F>(key: &Arc<LoadedKey>, f: F) -> Result<T, KmsError>
-where
-    T: Send + 'static,
-    F: FnOnce(&PrivateKey) -> Result<T, KmsError> + Send + 'static,
-{
-    let slow = matches!(
-        key.kind(),
-        KeyKind::Asymmetric(AsymmetricKeySpec::Rsa3072 | AsymmetricKeySpec::Rsa4096)
-    );
-    if !slow {
-        return f(key.private_key().ok_or(KmsError::Internal)?);
-    }
-    let key = key.clone();
-    tokio::task::spawn_blocking(move || f(key.private_key().ok_or(KmsError::Internal)?))
+) -> Result<Encrypted, KmsError> {
+    key.handle
+        .encrypt(key.key_id_bytes, context, plaintext)
         .await
-        .map_err(internal("a private-key task failed"))?
+        .map_err(|e| e.into_kms(internal("encrypting")))
 }
 
 /// The result of decrypting a ciphertext.
 pub(crate) struct Decrypted {
-    pub key: Arc<LoadedKey>,
+    pub key: Arc<Key>,
     pub plaintext: SecretBytes,
     /// The symmetric material that decrypted it (asymmetric keys have none to report).
     pub material_id: Option<String>,
@@ -320,12 +301,11 @@ impl KeyService {
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        let material = key
-            .symmetric(&parsed.header.material_id)
-            .ok_or(KmsError::InvalidCiphertext)?;
-        let plaintext = material
+        let plaintext = key
+            .handle
             .decrypt(&parsed, &context_bytes(ciphertext.context))
-            .map_err(|_| KmsError::InvalidCiphertext)?;
+            .await
+            .map_err(|e| e.into_kms(|_| KmsError::InvalidCiphertext))?;
         let material_id = hex_encode(&parsed.header.material_id);
         Ok(Decrypted {
             key,
@@ -337,7 +317,7 @@ impl KeyService {
 
     async fn decrypt_asymmetric(
         &self,
-        key: Arc<LoadedKey>,
+        key: Arc<Key>,
         spec: AsymmetricKeySpec,
         ciphertext: &Ciphertext<'_>,
         dry_run: bool,
@@ -357,12 +337,11 @@ impl KeyService {
         if dry_run {
             return Err(KmsError::DryRun);
         }
-        let blob = ciphertext.blob.to_vec();
-        let plaintext = with_private_key(&key, move |k| {
-            k.decrypt(alg, &blob)
-                .map_err(|_| KmsError::InvalidCiphertext)
-        })
-        .await?;
+        let plaintext = key
+            .handle
+            .asymmetric_decrypt(alg, ciphertext.blob)
+            .await
+            .map_err(|e| e.into_kms(|_| KmsError::InvalidCiphertext))?;
         Ok(Decrypted {
             key,
             plaintext,

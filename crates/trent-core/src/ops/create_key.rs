@@ -1,9 +1,7 @@
 //! CreateKey: <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use trent_crypto::{HmacKey, PrivateKey, SecretBytes, SymmetricKey};
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, StoreError};
 use trent_wire::{
@@ -13,10 +11,10 @@ use trent_wire::{
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
-use crate::cache::{LoadedKey, Material};
+use crate::backend::KeyBackend;
 use crate::error::internal;
 use crate::ids::{key_arn, StorageKeyId};
-use crate::keys::{hex_encode, key_metadata, multi_region_configuration, NO_MATERIAL};
+use crate::keys::{hex_encode, key_metadata, multi_region_configuration, Key};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -111,11 +109,11 @@ impl KeyService {
             .unwrap_or_else(|| trent_policy::default_key_policy(account));
         let policy = Arc::new(Policy::parse(&policy_text, PolicyKind::KeyPolicy)?);
         let now = self.clock.now_millis();
-        let generated = if external {
+        let backend = self.local_backend();
+        let mut generated = if external {
             None
         } else {
-            let (key, material) = generate_material(kind).await?;
-            Some((Arc::new(key), material))
+            Some(backend.generate(kind).await?)
         };
         loop {
             // The public key id, the storage id, and the 16 bytes blobs carry: a UUID's, or
@@ -164,22 +162,14 @@ impl KeyService {
                 tags: tag_list.clone(),
                 policy: policy_text.clone(),
             };
-            let (first, materials, current_material) = match &generated {
-                Some((key, material)) => {
-                    let sealed = self.seal_material(&arn, &material_id, material)?;
-                    let m = MaterialRecord {
-                        key_id: key_id.clone(),
-                        material_id,
-                        created_at: now,
-                        sealed,
-                    };
-                    (
-                        Some(m),
-                        HashMap::from([(material_bytes, key.clone())]),
-                        material_bytes,
-                    )
-                }
-                None => (None, HashMap::new(), NO_MATERIAL),
+            let first = match &generated {
+                Some(material) => Some(MaterialRecord {
+                    key_id: key_id.clone(),
+                    sealed: backend.store_form(&arn, &material_id, material)?,
+                    material_id,
+                    created_at: now,
+                }),
+                None => None,
             };
             let epoch = self.cache.epoch();
             match self.store.create_key(&record, first.as_ref()).await {
@@ -194,12 +184,15 @@ impl KeyService {
                     }
                     // The key is usable at once: cache the prepared key instead of
                     // reading back and unsealing what was just sealed.
+                    let handle = match generated.take() {
+                        Some(material) => backend.new_handle(material_bytes, material),
+                        None => backend.without_material(),
+                    };
                     self.cache.put_key(
-                        Arc::new(LoadedKey {
+                        Arc::new(Key {
                             record,
                             key_id_bytes,
-                            materials,
-                            current_material,
+                            handle,
                             policy: policy.clone(),
                         }),
                         epoch,
@@ -212,32 +205,6 @@ impl KeyService {
                 Err(StoreError::AlreadyExists) => continue,
                 Err(e) => return Err(internal("creating a key")(e)),
             }
-        }
-    }
-}
-
-/// Fresh material for a new key, and the bytes to seal: raw symmetric and HMAC keys, the
-/// PKCS#8 DER private key of a key pair. Key-pair generation (RSA-4096 takes up to
-/// seconds) runs on the blocking pool so that it never stalls other requests.
-pub(crate) async fn generate_material(kind: KeyKind) -> Result<(Material, SecretBytes), KmsError> {
-    match kind {
-        KeyKind::Symmetric => {
-            let (key, material) =
-                SymmetricKey::generate().map_err(internal("generating key material"))?;
-            Ok((Material::Symmetric(key), material))
-        }
-        KeyKind::Hmac(spec) => {
-            let key = HmacKey::generate(spec).map_err(internal("generating an HMAC key"))?;
-            let material = key.material().clone();
-            Ok((Material::Hmac(key), material))
-        }
-        KeyKind::Asymmetric(spec) => {
-            let key = tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
-                .await
-                .map_err(internal("a key generation task failed"))?
-                .map_err(internal("generating a key pair"))?;
-            let material = key.pkcs8().clone();
-            Ok((Material::Asymmetric(key), material))
         }
     }
 }

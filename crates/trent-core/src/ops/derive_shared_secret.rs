@@ -10,8 +10,9 @@ use trent_wire::{
     Operation, SensitiveBlob,
 };
 
-use super::common::{require_usage, with_private_key};
+use super::common::require_usage;
 use crate::authz::Access;
+use crate::backend::KeyHandle;
 use crate::ids::Forms;
 use crate::keys::require_enabled;
 use crate::{Caller, KeyService, KmsError};
@@ -51,18 +52,18 @@ impl KeyService {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        let peer = req.public_key;
-        let secret = with_private_key(&key, move |k| {
-            k.derive_shared_secret(&peer).map_err(|e| match e {
+        let secret = key
+            .handle
+            .derive_shared_secret(&req.public_key)
+            .await
+            .map_err(|e| e.into_kms(|e| match e {
                 // AWS's wording for an unusable peer key is not documented; this names
                 // what is wrong without echoing the input.
                 CryptoError::InvalidPublicKey => KmsError::Validation {
                     message: "The PublicKey is not a DER-encoded SubjectPublicKeyInfo on the curve of the KMS key.".into(),
                 },
                 other => crate::error::internal("deriving a shared secret")(other),
-            })
-        })
-        .await?;
+            }))?;
         Ok(DeriveSharedSecretResponse {
             key_id: Some(key.record.arn.clone()),
             shared_secret: Some(SensitiveBlob::from(secret.into_vec())),

@@ -45,12 +45,13 @@ impl KeyService {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        let blob = encrypt_for(
+        let (blob, _) = encrypt_for(
             &key,
             encryption,
             &context_bytes(req.encryption_context.as_ref()),
             req.plaintext.expose(),
-        )?;
+        )
+        .await?;
         Ok(EncryptResponse {
             ciphertext_blob: Some(blob),
             key_id: Some(key.record.arn.clone()),

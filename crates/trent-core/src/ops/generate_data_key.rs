@@ -11,10 +11,9 @@ use trent_wire::{
 
 use super::common::{context_bytes, encrypt_with, require_usage};
 use crate::authz::Access;
-use crate::cache::LoadedKey;
 use crate::error::internal;
 use crate::ids::Forms;
-use crate::keys::{hex_encode, require_enabled};
+use crate::keys::{hex_encode, require_enabled, Key};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
@@ -34,9 +33,11 @@ pub(crate) struct DataKeyRequest<'a> {
 
 /// A fresh data key and its ciphertext under a KMS key.
 pub(crate) struct DataKey {
-    pub key: Arc<LoadedKey>,
+    pub key: Arc<Key>,
     pub plaintext: SecretBytes,
     pub ciphertext: Vec<u8>,
+    /// The material version that encrypted it.
+    pub material_id: [u8; 32],
 }
 
 /// How many bytes a data key has: exactly one of `KeySpec` and `NumberOfBytes`.
@@ -64,7 +65,7 @@ impl KeyService {
         key_id: &str,
         access: Access<'_>,
         operation: Operation,
-    ) -> Result<Arc<LoadedKey>, KmsError> {
+    ) -> Result<Arc<Key>, KmsError> {
         let key = self
             .resolve(caller, key_id, Forms::KeyOrAlias, access)
             .await?;
@@ -94,11 +95,12 @@ impl KeyService {
             return Err(KmsError::DryRun);
         }
         let plaintext = trent_crypto::random_bytes(length).map_err(internal("random"))?;
-        let ciphertext = encrypt_with(&key, &context_bytes(req.context), plaintext.expose())?;
+        let encrypted = encrypt_with(&key, &context_bytes(req.context), plaintext.expose()).await?;
         Ok(DataKey {
             key,
             plaintext,
-            ciphertext,
+            ciphertext: encrypted.blob,
+            material_id: encrypted.material_id,
         })
     }
 
@@ -127,7 +129,7 @@ impl KeyService {
             ciphertext_blob: Some(d.ciphertext),
             plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
             key_id: Some(d.key.record.arn.clone()),
-            key_material_id: Some(hex_encode(&d.key.current_material)),
+            key_material_id: Some(hex_encode(&d.material_id)),
             ..GenerateDataKeyResponse::default()
         })
     }

@@ -17,9 +17,8 @@ use trent_wire::{
 use super::common::{context_bytes, encrypt_with};
 use super::generate_data_key::SYMMETRIC_DEFAULT;
 use crate::authz::Access;
-use crate::cache::LoadedKey;
 use crate::error::internal;
-use crate::keys::hex_encode;
+use crate::keys::{hex_encode, Key};
 use crate::{Caller, KeyService, KmsError};
 
 /// What GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext ask for.
@@ -33,9 +32,11 @@ pub(crate) struct DataKeyPairRequest<'a> {
 
 /// A fresh data key pair and its encrypted private key.
 pub(crate) struct DataKeyPair {
-    pub key: Arc<LoadedKey>,
+    pub key: Arc<Key>,
     pub private_key: PrivateKey,
     pub ciphertext: Vec<u8>,
+    /// The material version that encrypted the private key.
+    pub material_id: [u8; 32],
 }
 
 impl KeyService {
@@ -62,15 +63,17 @@ impl KeyService {
             .await
             .map_err(internal("a key generation task failed"))?
             .map_err(internal("generating a data key pair"))?;
-        let ciphertext = encrypt_with(
+        let encrypted = encrypt_with(
             &key,
             &context_bytes(req.context),
             private_key.pkcs8().expose(),
-        )?;
+        )
+        .await?;
         Ok(DataKeyPair {
             key,
             private_key,
-            ciphertext,
+            ciphertext: encrypted.blob,
+            material_id: encrypted.material_id,
         })
     }
 
@@ -102,7 +105,7 @@ impl KeyService {
             public_key: Some(pair.private_key.public_key().der().to_vec()),
             key_id: Some(pair.key.record.arn.clone()),
             key_pair_spec: Some(req.key_pair_spec),
-            key_material_id: Some(hex_encode(&pair.key.current_material)),
+            key_material_id: Some(hex_encode(&pair.material_id)),
             ..GenerateDataKeyPairResponse::default()
         })
     }

@@ -36,7 +36,7 @@ impl KeyService {
             public_key: Some(pair.private_key.public_key().der().to_vec()),
             key_id: Some(pair.key.record.arn.clone()),
             key_pair_spec: Some(req.key_pair_spec),
-            key_material_id: Some(hex_encode(&pair.key.current_material)),
+            key_material_id: Some(hex_encode(&pair.material_id)),
         })
     }
 }

@@ -29,7 +29,7 @@ impl KeyService {
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: Some(d.ciphertext),
             key_id: Some(d.key.record.arn.clone()),
-            key_material_id: Some(hex_encode(&d.key.current_material)),
+            key_material_id: Some(hex_encode(&d.material_id)),
         })
     }
 }

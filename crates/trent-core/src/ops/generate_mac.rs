@@ -3,6 +3,7 @@
 
 use trent_wire::{GenerateMacRequest, GenerateMacResponse, MacAlgorithmSpec, Operation};
 
+use crate::backend::KeyHandle;
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
 
@@ -25,10 +26,10 @@ impl KeyService {
             return Err(KmsError::DryRun);
         }
         let mac = key
-            .hmac()
-            .ok_or(KmsError::Internal)?
+            .handle
             .mac(algorithm, req.message.expose())
-            .map_err(internal("computing a MAC"))?;
+            .await
+            .map_err(|e| e.into_kms(internal("computing a MAC")))?;
         Ok(GenerateMacResponse {
             mac: Some(mac),
             mac_algorithm: MacAlgorithmSpec::parse(algorithm.wire_name()),

@@ -7,6 +7,7 @@
 use trent_wire::{CustomerMasterKeySpec, GetPublicKeyRequest, GetPublicKeyResponse, Operation};
 
 use crate::authz::Access;
+use crate::backend::KeyHandle;
 use crate::ids::Forms;
 use crate::keys::require_not_pending_deletion;
 use crate::keyspec::algorithm_lists;
@@ -28,12 +29,12 @@ impl KeyService {
             .await?;
         require_not_pending_deletion(&key.record)?;
         let kind = key.kind();
-        let private = key.private_key().ok_or(KmsError::NoPublicKey)?;
+        let public_key = key.handle.public_key().ok_or(KmsError::NoPublicKey)?;
         let usage = key.record.key_usage;
         let lists = algorithm_lists(kind, usage);
         Ok(GetPublicKeyResponse {
             key_id: Some(key.record.arn.clone()),
-            public_key: Some(private.public_key().der().to_vec()),
+            public_key: Some(public_key.to_vec()),
             customer_master_key_spec: CustomerMasterKeySpec::parse(key.record.key_spec.as_str()),
             key_spec: Some(key.record.key_spec),
             key_usage: Some(usage),

@@ -119,7 +119,9 @@ impl KeyService {
                 });
             }
         }
-        let sealed = self.seal_material(&record.arn, &material_id, &plain)?;
+        let sealed = self
+            .local_backend()
+            .seal(&record.arn, &material_id, &plain)?;
         drop(plain);
         // A replica of a multi-Region key takes only material of its primary, and never as
         // new material: "You cannot directly import new key material into the replica

@@ -9,9 +9,9 @@ use trent_wire::{KeyUsageType, MacAlgorithmSpec, Operation};
 
 use super::common::{incompatible, require_usage};
 use crate::authz::Access;
-use crate::cache::LoadedKey;
 use crate::ids::Forms;
-use crate::keys::require_enabled;
+use crate::keys::{require_enabled, Key};
+use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -22,7 +22,7 @@ impl KeyService {
         algorithm: MacAlgorithmSpec,
         grant_tokens: Option<&Vec<String>>,
         operation: Operation,
-    ) -> Result<(Arc<LoadedKey>, MacAlgorithm), KmsError> {
+    ) -> Result<(Arc<Key>, MacAlgorithm), KmsError> {
         let access = Access::of(operation)
             .grant_tokens(grant_tokens)
             .with("kms:MacAlgorithm", algorithm.as_str());
@@ -31,10 +31,12 @@ impl KeyService {
             .await?;
         require_usage(&key, KeyUsageType::GenerateVerifyMac, operation)?;
         require_enabled(&key.record)?;
-        let hmac = key.hmac().ok_or(KmsError::Internal)?;
+        let KeyKind::Hmac(spec) = key.kind() else {
+            return Err(KmsError::Internal);
+        };
         let name = algorithm.as_str();
         let algorithm = MacAlgorithm::from_wire(name)
-            .filter(|a| *a == hmac.spec().algorithm())
+            .filter(|a| *a == spec.algorithm())
             .ok_or_else(|| incompatible(name, &key))?;
         Ok((key, algorithm))
     }

@@ -9,7 +9,7 @@ use trent_wire::{
 };
 
 use super::common::{
-    choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext, Encryption,
+    choose_encryption, context_bytes, encrypt_for, missing, require_usage, Ciphertext,
 };
 use crate::authz::{Access, RE_ENCRYPT_FROM, RE_ENCRYPT_TO};
 use crate::ids::Forms;
@@ -85,12 +85,13 @@ impl KeyService {
                 req.dry_run == Some(true),
             )
             .await?;
-        let new_blob = encrypt_for(
+        let (new_blob, destination_material) = encrypt_for(
             &destination,
             encryption,
             &context_bytes(req.destination_encryption_context.as_ref()),
             source.plaintext.expose(),
-        )?;
+        )
+        .await?;
         Ok(ReEncryptResponse {
             ciphertext_blob: Some(new_blob),
             source_key_id: Some(source.key.record.arn.clone()),
@@ -98,8 +99,7 @@ impl KeyService {
             source_encryption_algorithm: Some(source.algorithm),
             destination_encryption_algorithm: Some(encryption.wire()),
             source_key_material_id: source.material_id,
-            destination_key_material_id: matches!(encryption, Encryption::Symmetric)
-                .then(|| hex_encode(&destination.current_material)),
+            destination_key_material_id: destination_material.map(|m| hex_encode(&m)),
         })
     }
 }

@@ -32,7 +32,7 @@ use crate::error::internal;
 use crate::ids::{is_region, key_arn, partition, Forms, StorageKeyId};
 use crate::import::{is_external, replica_copy};
 use crate::keys::{
-    is_primary, material_aad, public_key_id, require_manageable, require_not_pending_deletion,
+    is_primary, public_key_id, require_manageable, require_not_pending_deletion,
 };
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
@@ -140,13 +140,14 @@ impl KeyService {
             {
                 // Re-sealed under the replica's ARN, with the same material id, so that a
                 // ciphertext's material id resolves in every region.
-                let plain = self
-                    .root
-                    .unseal(&material_aad(&primary.arn, &m.material_id), &m.sealed)
-                    .map_err(internal("unsealing key material"))?;
                 materials.push(MaterialRecord {
                     key_id: storage_id.clone(),
-                    sealed: self.seal_material(replica_arn, &m.material_id, &plain)?,
+                    sealed: self.local_backend().reseal(
+                        &primary.arn,
+                        replica_arn,
+                        &m.material_id,
+                        &m.sealed,
+                    )?,
                     material_id: m.material_id,
                     created_at: m.created_at,
                 });

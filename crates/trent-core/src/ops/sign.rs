@@ -2,8 +2,8 @@
 
 use trent_wire::{Operation, SignRequest, SignResponse, SigningAlgorithmSpec};
 
-use super::common::with_private_key;
 use super::signing::signing_error;
+use crate::backend::KeyHandle;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -22,13 +22,12 @@ impl KeyService {
             return Err(KmsError::DryRun);
         }
         let (algorithm, message_type) = (checked.algorithm, checked.message_type);
-        let spec = checked.key.record.key_spec;
-        let message = req.message;
-        let signature = with_private_key(&checked.key, move |k| {
-            k.sign(algorithm, message_type, message.expose())
-                .map_err(signing_error(algorithm, spec.as_str()))
-        })
-        .await?;
+        let signature = checked
+            .key
+            .handle
+            .sign(algorithm, message_type, req.message.expose())
+            .await
+            .map_err(|e| e.into_kms(signing_error(algorithm, checked.key.record.key_spec.as_str())))?;
         Ok(SignResponse {
             key_id: Some(checked.key.record.arn.clone()),
             signature: Some(signature),

@@ -10,9 +10,8 @@ use trent_wire::{KeyUsageType, Operation, SigningAlgorithmSpec};
 
 use super::common::{incompatible, require_usage};
 use crate::authz::Access;
-use crate::cache::LoadedKey;
 use crate::ids::Forms;
-use crate::keys::require_enabled;
+use crate::keys::{require_enabled, Key};
 use crate::{Caller, KeyService, KmsError};
 
 /// The length of an ML-DSA external μ (FIPS 204, section 6.2).
@@ -20,7 +19,7 @@ const EXTERNAL_MU_LEN: usize = 64;
 
 /// A signing request that passed every check.
 pub(crate) struct SigningRequest {
-    pub key: Arc<LoadedKey>,
+    pub key: Arc<Key>,
     pub algorithm: SigningAlgorithm,
     pub message_type: MessageType,
 }

@@ -5,6 +5,7 @@
 use trent_wire::{Operation, SigningAlgorithmSpec, VerifyRequest, VerifyResponse};
 
 use super::signing::signing_error;
+use crate::backend::KeyHandle;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -26,19 +27,22 @@ impl KeyService {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        let private = checked.key.private_key().ok_or(KmsError::Internal)?;
-        let valid = private
-            .public_key()
+        let valid = checked
+            .key
+            .handle
             .verify(
                 checked.algorithm,
                 checked.message_type,
                 req.message.expose(),
                 &req.signature,
             )
-            .map_err(signing_error(
-                checked.algorithm,
-                checked.key.record.key_spec.as_str(),
-            ))?;
+            .await
+            .map_err(|e| {
+                e.into_kms(signing_error(
+                    checked.algorithm,
+                    checked.key.record.key_spec.as_str(),
+                ))
+            })?;
         if !valid {
             return Err(KmsError::InvalidSignature);
         }

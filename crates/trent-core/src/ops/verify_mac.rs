@@ -4,6 +4,7 @@
 
 use trent_wire::{MacAlgorithmSpec, Operation, VerifyMacRequest, VerifyMacResponse};
 
+use crate::backend::KeyHandle;
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
 
@@ -26,10 +27,10 @@ impl KeyService {
             return Err(KmsError::DryRun);
         }
         let valid = key
-            .hmac()
-            .ok_or(KmsError::Internal)?
-            .verify(algorithm, req.message.expose(), &req.mac)
-            .map_err(internal("verifying a MAC"))?;
+            .handle
+            .verify_mac(algorithm, req.message.expose(), &req.mac)
+            .await
+            .map_err(|e| e.into_kms(internal("verifying a MAC")))?;
         if !valid {
             return Err(KmsError::InvalidMac);
         }
