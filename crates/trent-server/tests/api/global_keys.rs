@@ -181,8 +181,11 @@ async fn key_policies_see_the_global_keys_assume_role_sees() {
             [false, false, true, true],
         ),
         (
+            // IfExists: a request without the key matches (AWS: "If the key is not
+            // present, evaluate the condition element as true"), so the Deny applies to
+            // callers without a source identity too.
             r#""StringNotEqualsIfExists":{"aws:SourceIdentity":"alice-src"}"#,
-            [true, true, true, false],
+            [false, false, true, false],
         ),
         (
             r#""Null":{"aws:SourceIdentity":"false"}"#,
