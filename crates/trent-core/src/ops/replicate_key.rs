@@ -31,9 +31,7 @@ use crate::authz::{with_request_tags, Access};
 use crate::error::internal;
 use crate::ids::{is_region, key_arn, partition, Forms, StorageKeyId};
 use crate::import::{is_external, replica_copy};
-use crate::keys::{
-    is_primary, public_key_id, require_manageable, require_not_pending_deletion,
-};
+use crate::keys::{is_primary, public_key_id, require_manageable, require_not_pending_deletion};
 use crate::optimistic::Invalidate;
 use crate::{Caller, KeyService, KmsError};
 

@@ -27,7 +27,12 @@ impl KeyService {
             .handle
             .sign(algorithm, message_type, req.message.expose())
             .await
-            .map_err(|e| e.into_kms(signing_error(algorithm, checked.key.record.key_spec.as_str())))?;
+            .map_err(|e| {
+                e.into_kms(signing_error(
+                    algorithm,
+                    checked.key.record.key_spec.as_str(),
+                ))
+            })?;
         Ok(SignResponse {
             key_id: Some(checked.key.record.arn.clone()),
             signature: Some(signature),
