@@ -70,7 +70,8 @@ impl Protocol for KmsJson {
                 return Err(KmsError::Internal.into());
             };
             let (result, used) =
-                trent_core::keys_used::scope(dispatch(&state.service, caller, op, body)).await;
+                trent_core::keys_used::scope(Box::pin(dispatch(&state.service, caller, op, body)))
+                    .await;
             facts.keys_used = used.into_arns();
             return Ok(result?);
         }
@@ -85,7 +86,10 @@ impl Protocol for KmsJson {
         let Some(caller) = facts.caller.as_ref() else {
             return Err(KmsError::Internal.into());
         };
-        let work = trent_core::keys_used::scope(dispatch(&state.service, caller, op, body));
+        // Boxed: the dispatch future holds the largest operation's state, and each scope
+        // around it would otherwise move (copy) all of it (measured: memmove doubled).
+        let work =
+            trent_core::keys_used::scope(Box::pin(dispatch(&state.service, caller, op, body)));
         let (result, used) = trent_core::write_ahead::scope(intents, work).await;
         facts.keys_used = used.into_arns();
         Ok(result?)
