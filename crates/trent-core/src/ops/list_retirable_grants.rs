@@ -27,7 +27,8 @@ impl KeyService {
         let principal = caller.policy_principal_for(ACTION, &req.retiring_principal)?;
         let in_own_account = trent_policy::PrincipalArn::parse(&req.retiring_principal)
             .is_ok_and(|p| p.account == caller.account_id());
-        let ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);
+        let mut ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);
+        caller.fill_global_keys(&mut ctx, self.clock.now_millis());
         let allowed = in_own_account
             && caller
                 .evaluate(

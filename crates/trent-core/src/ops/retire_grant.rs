@@ -27,7 +27,7 @@ impl KeyService {
         // Which key (id, and the account the request names it in) and which grant.
         let named_key = match &req.key_id {
             Some(k) => Some(match KeyRef::parse(k, Forms::KeyOnly)? {
-                KeyRef::Id(id) => (id, caller.account_id().to_owned()),
+                KeyRef::Id(id) => (id, caller.account_id().to_string()),
                 KeyRef::KeyArn {
                     region,
                     account,
@@ -84,7 +84,8 @@ impl KeyService {
                 k
             }
             _ => {
-                let account = key_account.unwrap_or_else(|| caller.account_id().to_owned());
+                let account =
+                    key_account.unwrap_or_else(|| caller.account_id().to_owned().to_string());
                 return Err(KmsError::KeyNotFound {
                     arn: key_arn(&caller.region, &account, &key_id),
                 });
@@ -105,8 +106,9 @@ impl KeyService {
             .is_some_and(|r| names_principal(r, &principal));
         let by_grantee = grant.operations.iter().any(|o| o == "RetireGrant")
             && names_principal(&grant.grantee_principal, &principal);
-        let by_account = caller.account_id() == grant.issuing_account && {
-            let ctx = RequestContext::new(principal.clone(), ACTION, &key.record.arn);
+        let by_account = *caller.account_id() == grant.issuing_account && {
+            let mut ctx = RequestContext::new(principal.clone(), ACTION, &*key.record.arn);
+            caller.fill_global_keys(&mut ctx, self.clock.now_millis());
             caller
                 .evaluate(
                     &ctx,

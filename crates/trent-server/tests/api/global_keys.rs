@@ -238,3 +238,80 @@ async fn key_policies_see_the_global_keys_assume_role_sees() {
         }
     }
 }
+
+const BOB_ARN: &str = "arn:aws:iam::111122223333:user/bob";
+const CAROL_ARN: &str = "arn:aws:iam::111122223333:user/carol";
+
+/// RetireGrant and ListRetirableGrants authorize by the caller's identity policies alone
+/// (no key policy); those see the same global keys as every other KMS request: Bob's
+/// Allow holds only with `aws:SecureTransport` and `aws:userid` present, Carol's Deny
+/// applies as soon as `aws:userid` is.
+#[tokio::test]
+async fn identity_policies_of_grant_retirement_see_the_global_keys() {
+    let retire = r#"["kms:RetireGrant","kms:ListRetirableGrants"]"#;
+    let text = format!(
+        r#"[[users]]
+arn = "{BOB_ARN}"
+access_keys = [{{ id = "AKIABOB0000000000001", secret = "bob-secret-0123456789" }}]
+[users.policies]
+retire = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":{retire},"Resource":"*","Condition":{{"Bool":{{"aws:SecureTransport":"false"}},"StringLike":{{"aws:userid":"AIDA*"}}}}}}]}}'''
+
+[[users]]
+arn = "{CAROL_ARN}"
+access_keys = [{{ id = "AKIACAROL00000000001", secret = "carol-secret-012345678" }}]
+[users.policies]
+retire = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*","Resource":"*"}},{{"Effect":"Deny","Action":{retire},"Resource":"*","Condition":{{"Null":{{"aws:userid":"false"}}}}}}]}}'''
+"#
+    );
+    let config = ConfigFile::new(&text);
+    let server = start_with_config(&config);
+    let admin = server.client(REGION);
+    let bob = server.client_as(REGION, "AKIABOB0000000000001", "bob-secret-0123456789");
+    let carol = server.client_as(REGION, "AKIACAROL00000000001", "carol-secret-012345678");
+    let key = ok(admin.create_key().send().await)
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let mut grants = Vec::new();
+    for retiring in [BOB_ARN, CAROL_ARN] {
+        let out = ok(admin
+            .create_grant()
+            .key_id(&key)
+            .grantee_principal(ALICE_ARN)
+            .retiring_principal(retiring)
+            .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+            .send()
+            .await);
+        grants.push(out.grant_id().unwrap().to_owned());
+    }
+
+    let listed = ok(bob
+        .list_retirable_grants()
+        .retiring_principal(BOB_ARN)
+        .send()
+        .await);
+    assert_eq!(listed.grants().len(), 1);
+    let denied = carol
+        .list_retirable_grants()
+        .retiring_principal(CAROL_ARN)
+        .send()
+        .await;
+    expect_code(denied, "AccessDeniedException");
+
+    // Retiring by the account's permission (neither is the grant's retiring principal
+    // for the other's grant): Bob may, Carol may not.
+    ok(bob
+        .retire_grant()
+        .key_id(&key)
+        .grant_id(&grants[1])
+        .send()
+        .await);
+    let denied = carol
+        .retire_grant()
+        .key_id(&key)
+        .grant_id(&grants[0])
+        .send()
+        .await;
+    expect_code(denied, "AccessDeniedException");
+}
