@@ -20,7 +20,7 @@ const ACCOUNT: &str = "111122223333";
 fn caller(arn: &str, policies: Vec<Policy>) -> Option<Caller> {
     Some(Caller {
         principal: Principal::from_arn(arn)?,
-        region: "us-east-1".into(),
+        region: trent_wire::Region::parse("us-east-1").ok()?,
         access_key_id: "AKIABENCH".into(),
         attributes: CallerAttributes {
             identity_policies: policies.into(),

@@ -333,7 +333,7 @@ mod tests {
     fn caller(arn: &str, policies: Vec<Policy>) -> Caller {
         Caller {
             principal: Principal::from_arn(arn).unwrap(),
-            region: REGION.into(),
+            region: trent_wire::Region::parse(REGION).unwrap(),
             access_key_id: "AKIATEST".into(),
             attributes: CallerAttributes {
                 identity_policies: policies.into(),

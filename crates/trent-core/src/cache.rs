@@ -256,29 +256,7 @@ mod tests {
 
     fn loaded(key_id: &str, state: trent_wire::KeyState) -> Arc<Key> {
         Arc::new(Key {
-            record: KeyRecord {
-                key_id: key_id.to_owned(),
-                account_id: "111122223333".to_owned(),
-                region: "us-east-1".to_owned(),
-                arn: String::new(),
-                version: 1,
-                created_at: 0,
-                description: String::new(),
-                key_spec: trent_wire::KeySpec::SymmetricDefault,
-                key_usage: trent_wire::KeyUsageType::EncryptDecrypt,
-                origin: trent_wire::OriginType::AwsKms,
-                state,
-                key_manager: trent_wire::KeyManagerType::Customer,
-                custom_key_store_id: None,
-                deletion_date: None,
-                pending_deletion_window_days: None,
-                current_material_id: None,
-                multi_region: false,
-                mrk_id: None,
-                primary_region: None,
-                tags: Vec::new(),
-                policy: String::new(),
-            },
+            record: crate::test_support::key_record(key_id, state),
             key_id_bytes: [0; 16],
             handle: Handle::Local(LocalKey::new(HashMap::new(), NO_MATERIAL)),
             policy: Arc::new(

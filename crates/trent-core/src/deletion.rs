@@ -75,9 +75,9 @@ impl KeyService {
             self.usage.forget(key_id);
             tracing::info!(key_arn = %record.arn, "deleted a key at the end of its waiting period");
             self.emit(ServiceEvent::DeleteKey {
-                account_id: record.account_id.clone(),
-                region: record.region.clone(),
-                key_arn: record.arn.clone(),
+                account_id: record.account_id.to_string(),
+                region: record.region.to_string(),
+                key_arn: record.arn.to_string(),
                 at: now,
             })
             .await;

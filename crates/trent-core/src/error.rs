@@ -253,3 +253,5 @@ impl Dependency for tokio::task::JoinError {}
 
 /// A failure described only by its message.
 impl Dependency for String {}
+
+impl Dependency for trent_wire::InvalidId {}

@@ -39,7 +39,7 @@ impl Caller {
     /// without its session, a role itself as a caller).
     pub fn unique_id(&self) -> Option<String> {
         match (&self.principal.kind, self.attributes.session.as_deref()) {
-            (PrincipalKind::Root, None) => Some(self.principal.account_id.clone()),
+            (PrincipalKind::Root, None) => Some(self.principal.account_id.to_string()),
             (PrincipalKind::User, None) => self.attributes.user_id.as_deref().map(str::to_owned),
             (
                 PrincipalKind::AssumedRole,
@@ -110,7 +110,7 @@ mod tests {
     fn caller(arn: &str, attributes: CallerAttributes) -> Caller {
         Caller {
             principal: Principal::from_arn(arn).unwrap(),
-            region: "eu-west-1".into(),
+            region: trent_wire::Region::parse("eu-west-1").unwrap(),
             access_key_id: "AKIAEXAMPLE".into(),
             attributes,
         }

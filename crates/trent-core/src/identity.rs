@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use trent_crypto::SecretBytes;
+use trent_wire::{AccountId, Region};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
@@ -21,15 +22,15 @@ pub enum PrincipalKind {
 /// An authenticated principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub arn: String,
     pub kind: PrincipalKind,
 }
 
 impl Principal {
-    pub fn account_root(account_id: &str) -> Self {
+    pub fn account_root(account_id: &AccountId) -> Self {
         Principal {
-            account_id: account_id.to_owned(),
+            account_id: account_id.clone(),
             arn: format!("arn:aws:iam::{account_id}:root"),
             kind: PrincipalKind::Root,
         }
@@ -49,7 +50,7 @@ impl Principal {
             ArnKind::FederatedUser => return None,
         };
         Some(Principal {
-            account_id: p.account.to_owned(),
+            account_id: AccountId::parse(p.account).ok()?,
             arn: arn.to_owned(),
             kind,
         })
@@ -61,7 +62,7 @@ impl Principal {
 pub struct Caller {
     pub principal: Principal,
     /// The region of the request (from the SigV4 credential scope).
-    pub region: String,
+    pub region: Region,
     pub access_key_id: String,
     /// What authorization needs to know about the caller besides its ARN.
     pub attributes: CallerAttributes,
@@ -109,7 +110,7 @@ pub struct RoleSession {
 }
 
 impl Caller {
-    pub fn account_id(&self) -> &str {
+    pub fn account_id(&self) -> &AccountId {
         &self.principal.account_id
     }
 
@@ -189,7 +190,7 @@ mod tests {
     #[test]
     fn principal_arns() {
         let kind = |arn: &str| Principal::from_arn(arn).map(|p| (p.kind, p.account_id));
-        let acct = || "111122223333".to_owned();
+        let acct = || AccountId::parse("111122223333").unwrap();
         assert_eq!(
             kind("arn:aws:iam::111122223333:root"),
             Some((PrincipalKind::Root, acct()))
@@ -224,7 +225,7 @@ mod tests {
     fn caller(principal: Principal, session: Option<RoleSession>) -> Caller {
         Caller {
             principal,
-            region: "us-east-1".into(),
+            region: trent_wire::Region::parse("us-east-1").unwrap(),
             access_key_id: "AKIAEXAMPLE".into(),
             attributes: CallerAttributes {
                 session: session.map(Arc::new),
@@ -236,7 +237,7 @@ mod tests {
     #[test]
     fn a_principal_the_policies_cannot_represent_is_nobody() {
         let p = |arn: &str, kind| Principal {
-            account_id: "111122223333".into(),
+            account_id: AccountId::parse("111122223333").unwrap(),
             arn: arn.into(),
             kind,
         };

@@ -1,6 +1,9 @@
 //! Identifiers: key ids, key and alias ARNs, and the four ways a request may name a key
 //! (key id, key ARN, alias name, alias ARN).
 
+use trent_wire::{AccountId, KeyArn, KeyId, Region};
+
+use crate::error::internal;
 use crate::KmsError;
 
 /// A 12-digit AWS account id.
@@ -40,6 +43,18 @@ pub(crate) fn key_arn(region: &str, account: &str, key_id: &str) -> String {
         "arn:{}:kms:{region}:{account}:key/{key_id}",
         partition(region)
     )
+}
+
+/// The ARN of a key Trent makes or copies: `key_id` (a generated UUID or `mrk-` id) in
+/// `region` of `account`; an id that is not a key id is an internal error (never a record
+/// with an unparsable ARN).
+pub(crate) fn new_key_arn(
+    region: &Region,
+    account: &AccountId,
+    key_id: &str,
+) -> Result<KeyArn, KmsError> {
+    let key_id = KeyId::parse(key_id).map_err(internal("naming a new key"))?;
+    Ok(KeyArn::new(region, account, &key_id))
 }
 
 pub(crate) fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {

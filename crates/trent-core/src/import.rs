@@ -60,7 +60,7 @@ pub(crate) fn is_external(record: &KeyRecord) -> bool {
 /// uses for a key property that does not fit the operation).
 pub(crate) fn not_external(record: &KeyRecord) -> KmsError {
     KmsError::UnsupportedOrigin {
-        arn: record.arn.clone(),
+        arn: record.arn.to_string(),
         origin: record.origin.as_str().to_owned(),
     }
 }
@@ -417,9 +417,9 @@ impl KeyService {
         };
         tracing::info!(key_arn = %key.arn, material_id, "deleted expired imported key material");
         self.emit(ServiceEvent::DeleteExpiredKeyMaterial {
-            account_id: key.account_id.clone(),
-            region: key.region.clone(),
-            key_arn: key.arn.clone(),
+            account_id: key.account_id.to_string(),
+            region: key.region.to_string(),
+            key_arn: key.arn.to_string(),
             key_material_id: material_id.to_owned(),
             at: self.clock.now_millis(),
         })

@@ -70,9 +70,9 @@ impl ServiceEvent {
         at: i64,
     ) -> Self {
         ServiceEvent::RotateKey {
-            account_id: key.account_id.clone(),
-            region: key.region.clone(),
-            key_arn: key.arn.clone(),
+            account_id: key.account_id.to_string(),
+            region: key.region.to_string(),
+            key_arn: key.arn.to_string(),
             key_id: crate::keys::public_key_id(key).to_owned(),
             key_origin: key.origin.as_str().to_owned(),
             rotation_type,

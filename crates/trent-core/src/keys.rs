@@ -115,7 +115,7 @@ impl KeyService {
         let account = caller.account_id();
         let region = caller.region.as_str();
         let (key_id, key_account, alias) = match KeyRef::parse(input, forms)? {
-            KeyRef::Id(id) => (id, account.to_owned(), None),
+            KeyRef::Id(id) => (id, account.to_string(), None),
             KeyRef::KeyArn {
                 region: r,
                 account: a,
@@ -128,7 +128,7 @@ impl KeyService {
             }
             KeyRef::AliasName(name) => (
                 self.alias_target(account, region, &name).await?,
-                account.to_owned(),
+                account.to_string(),
                 Some(name),
             ),
             KeyRef::AliasArn {
@@ -474,9 +474,9 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
     let kind = KeyKind::of(record.key_spec);
     let lists = algorithm_lists(kind, record.key_usage);
     KeyMetadata {
-        aws_account_id: Some(record.account_id.clone()),
+        aws_account_id: Some(record.account_id.to_string()),
         key_id: public_key_id(record).to_owned(),
-        arn: Some(record.arn.clone()),
+        arn: Some(record.arn.to_string()),
         creation_date: Some(Timestamp::from_millis(record.created_at)),
         enabled: Some(record.state == KeyState::Enabled),
         description: Some(record.description.clone()),

@@ -203,7 +203,7 @@ mod tests {
         let (service, other, dir) = crate::test_support::sqlite_service("111122223333").await;
         let caller = Caller {
             principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
-            region: "us-east-1".into(),
+            region: trent_wire::Region::parse("us-east-1").unwrap(),
             access_key_id: "AKIATEST".into(),
             attributes: Default::default(),
         };

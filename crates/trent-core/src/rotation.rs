@@ -76,7 +76,7 @@ impl KeyService {
                     .map_err(internal("counting rotations"))?;
                 if done >= ON_DEMAND_LIMIT {
                     return Err(KmsError::OnDemandRotationLimit {
-                        arn: record.arn.clone(),
+                        arn: record.arn.to_string(),
                         limit: ON_DEMAND_LIMIT,
                     }
                     .into());

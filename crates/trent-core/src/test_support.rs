@@ -33,3 +33,16 @@ pub(crate) async fn sqlite_service(
     .unwrap();
     (service, store, dir)
 }
+
+/// A key record of the default test account in `us-east-1` with this storage id and state
+/// (an enabled-style symmetric key without material or policy): the store's own fixture
+/// ([`trent_store::conformance::new_key`]) with the fields these tests name.
+pub(crate) fn key_record(key_id: &str, state: trent_wire::KeyState) -> trent_store::KeyRecord {
+    let (mut record, _) = trent_store::conformance::new_key("111122223333", "us-east-1");
+    record.key_id = key_id.to_owned();
+    record.state = state;
+    record.created_at = 0;
+    record.current_material_id = None;
+    record.policy = String::new();
+    record
+}

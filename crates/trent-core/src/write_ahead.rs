@@ -123,7 +123,7 @@ impl WriteAheadStore {
     /// (`NotFound`), and the intent still says what was attempted.
     async fn key_arn(&self, key_id: &str) -> String {
         match self.inner.key(key_id).await {
-            Ok(Some(k)) => k.arn,
+            Ok(Some(k)) => k.arn.to_string(),
             _ => key_id.to_owned(),
         }
     }
@@ -161,7 +161,7 @@ impl Store for WriteAheadStore {
     ) -> Result<(), StoreError> {
         self.intend(Intent {
             change: "create_key",
-            resources: vec![key.arn.clone()],
+            resources: vec![key.arn.to_string()],
             key_material_ids: material.iter().map(|m| m.material_id.clone()).collect(),
             ..Intent::default()
         })
@@ -174,7 +174,7 @@ impl Store for WriteAheadStore {
     async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
         self.intend(Intent {
             change: "update_key",
-            resources: vec![key.arn.clone()],
+            resources: vec![key.arn.to_string()],
             ..Intent::default()
         })
         .await?;
@@ -505,7 +505,7 @@ mod tests {
     fn root() -> Caller {
         Caller {
             principal: Principal::from_arn("arn:aws:iam::111122223333:root").unwrap(),
-            region: "us-east-1".into(),
+            region: trent_wire::Region::parse("us-east-1").unwrap(),
             access_key_id: "AKIATEST".into(),
             attributes: Default::default(),
         }
@@ -585,7 +585,7 @@ mod tests {
             created_at: 1,
             sealed: vec![1, 2, 3],
         };
-        let new_arn = arn.replace(&key_id, "copy");
+        let new_arn = arn.replace(&key_id, "00000000-0000-4000-8000-00000000c0de");
         let mut t = Transaction::new("rotate_and_copy");
         t.rotate_key(
             record.version,
@@ -599,7 +599,7 @@ mod tests {
         )
         .insert_key(KeyRecord {
             key_id: "copy".to_owned(),
-            arn: new_arn.clone(),
+            arn: trent_wire::KeyArn::parse(new_arn.clone()).unwrap(),
             version: 1,
             current_material_id: Some("ab".repeat(32)),
             ..record.clone()

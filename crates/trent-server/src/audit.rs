@@ -380,24 +380,24 @@ fn actor(caller: &Caller) -> Actor {
     let arn = caller.principal.arn.clone();
     match caller.principal.kind {
         PrincipalKind::Root => Actor::Root {
-            account_id,
+            account_id: account_id.to_string(),
             access_key_id,
         },
         PrincipalKind::User => Actor::User {
             arn,
-            account_id,
+            account_id: account_id.to_string(),
             access_key_id,
         },
         PrincipalKind::Role => Actor::Role {
             arn,
-            account_id,
+            account_id: account_id.to_string(),
             access_key_id,
         },
         PrincipalKind::AssumedRole => {
             let session = caller.attributes.session.as_ref();
             Actor::AssumedRole {
                 arn,
-                account_id,
+                account_id: account_id.to_string(),
                 access_key_id,
                 role_arn: session.map(|s| s.role_arn.clone()),
                 creation_date: session.map(|s| trent_audit::event_time(s.issued_at)),
@@ -430,7 +430,7 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
         read_only,
     } = event;
     let (actor, account, region) = match &facts.caller {
-        Some(c) => (actor(c), c.account_id().to_owned(), c.region.clone()),
+        Some(c) => (actor(c), c.account_id().to_string(), c.region.to_string()),
         None => (
             Actor::Unauthenticated {
                 access_key_id: facts.claimed_access_key_id.clone(),

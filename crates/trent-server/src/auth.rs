@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 use parking_lot::{Mutex, RwLock};
 use trent_core::{Caller, CallerAttributes, Clock, Principal, RoleSession};
 use trent_crypto::RootKeyProvider;
-use trent_sigv4::{CredentialLookup, SecretKey, SigV4Error, Verifier};
+use trent_sigv4::{CredentialLookup, ScopeFaults, SecretKey, SigV4Error, Verifier};
+use trent_wire::{AccountId, Region};
 
 use crate::identities::{Directory, Identity};
 use crate::sts::SessionClaims;
@@ -126,7 +127,7 @@ pub struct Authenticator {
     directory: SharedDirectory,
     sessions: Arc<Sessions>,
     dev_any_credentials: bool,
-    default_account_id: String,
+    default_account_id: AccountId,
 }
 
 impl Authenticator {
@@ -136,7 +137,7 @@ impl Authenticator {
         directory: SharedDirectory,
         sessions: Arc<Sessions>,
         dev_any_credentials: bool,
-        default_account_id: String,
+        default_account_id: AccountId,
     ) -> Self {
         Authenticator {
             verifier: Verifier::new(DirectoryLookup(directory.clone()), service, CLOCK_SKEW),
@@ -196,7 +197,7 @@ impl Authenticator {
                     };
                     return Ok(Caller {
                         principal: claims.principal(),
-                        region,
+                        region: scoped_region(region)?,
                         access_key_id,
                         attributes: CallerAttributes {
                             session_policy: claims.policy.clone(),
@@ -214,14 +215,13 @@ impl Authenticator {
             let auth = self.verifier.check_unsigned(parts, now)?;
             // Known keys are still verified, so that their principal is really theirs.
             if self.verifier.lookup().lookup(&auth.access_key_id).is_none() {
-                let account = if trent_core::is_account_id(&auth.access_key_id) {
-                    auth.access_key_id.as_str()
-                } else {
-                    self.default_account_id.as_str()
+                let account = match AccountId::parse(auth.access_key_id.as_str()) {
+                    Ok(account) => account,
+                    Err(_) => self.default_account_id.clone(),
                 };
                 return Ok(Caller {
-                    principal: Principal::account_root(account),
-                    region: auth.region,
+                    principal: Principal::account_root(&account),
+                    region: scoped_region(auth.region)?,
                     access_key_id: auth.access_key_id,
                     attributes: attributes(Arc::from(Vec::new()), Arc::default(), None),
                 });
@@ -230,7 +230,7 @@ impl Authenticator {
         let v = self.verifier.verify(parts, body, now)?;
         Ok(Caller {
             principal: v.principal.principal.clone(),
-            region: v.region,
+            region: scoped_region(v.region)?,
             access_key_id: v.access_key_id,
             attributes: CallerAttributes {
                 user_id: v.principal.user_id.clone(),
@@ -272,6 +272,18 @@ impl Authenticator {
         let v = verifier.verify(parts, body, now)?;
         Ok((claims, v.region, v.access_key_id))
     }
+}
+
+/// The request's region as the key service holds it. The verifier accepted it by the same
+/// rule ([`trent_wire::ids::is_region_name`]); should the two ever disagree, the request
+/// is refused as a credential scoped to an invalid region, never served in another.
+fn scoped_region(region: String) -> Result<Region, AuthError> {
+    Region::parse(region).map_err(|_| {
+        AuthError::SigV4(SigV4Error::InvalidScope(Box::new(ScopeFaults {
+            region: true,
+            ..ScopeFaults::default()
+        })))
+    })
 }
 
 #[cfg(test)]
@@ -316,7 +328,7 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
             Arc::new(RwLock::new(Arc::new(directory))),
             sessions.clone(),
             false,
-            "111122223333".into(),
+            AccountId::parse("111122223333").unwrap(),
         );
         Setup {
             auth,
@@ -330,7 +342,7 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
         SessionClaims {
             access_key_id: "ASIATESTTESTTESTTEST".into(),
             secret: Arc::new(SecretKey::new("session-secret")),
-            account_id: "111122223333".into(),
+            account_id: AccountId::parse("111122223333").unwrap(),
             role_arn: ROLE.into(),
             role_id: trent_audit::unique_id("AROA", ROLE),
             session_name: "s1".into(),
@@ -474,7 +486,7 @@ all = '{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"kms:*"
                 ))),
                 s.sessions.clone(),
                 dev_any_credentials,
-                "111122223333".into(),
+                AccountId::parse("111122223333").unwrap(),
             )
         };
         let trust = r#"'{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}'"#;

@@ -139,8 +139,8 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
 /// delivers a cross-account use to both accounts' trails).
 pub fn may_read(caller: &Caller, record: &Record) -> bool {
     let account = caller.account_id();
-    record.recipient_account_id == account
-        || record.resources.iter().any(|r| r.account_id == account)
+    record.recipient_account_id == *account
+        || record.resources.iter().any(|r| r.account_id == *account)
 }
 
 /// The parsed request, and its loggable parameters.

@@ -129,7 +129,7 @@ impl Identity {
 pub struct Role {
     /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`
     pub arn: String,
-    pub account_id: String,
+    pub account_id: trent_wire::AccountId,
     /// `AROA...`, derived from the ARN: stable across restarts and nodes.
     pub role_id: String,
     pub trust_policy: Policy,
@@ -169,7 +169,7 @@ impl Directory {
                 _ => admin_policy.clone(),
             };
             store_principals.insert(e.principal.arn.clone());
-            dir.accounts.insert(e.principal.account_id.clone());
+            dir.accounts.insert(e.principal.account_id.to_string());
             dir.keys.insert(
                 e.access_key_id.clone(),
                 (
@@ -194,8 +194,10 @@ impl Directory {
         }
         for a in &specs.accounts {
             let what = format!("[[accounts]] entry {:?}", a.id);
+            let id = trent_wire::AccountId::parse(a.id.as_str())
+                .map_err(|_| format!("{what}: the account id must be 12 digits"))?;
             let identity = Arc::new(Identity::new(
-                Principal::account_root(&a.id),
+                Principal::account_root(&id),
                 Arc::from(Vec::new()),
                 Arc::default(),
             ));
@@ -277,7 +279,8 @@ impl Directory {
                 Arc::new(Role {
                     role_id,
                     arn: r.arn.clone(),
-                    account_id: account,
+                    account_id: trent_wire::AccountId::parse(account)
+                        .map_err(|_| format!("{what}: the account id must be 12 digits"))?,
                     trust_policy,
                     max_session_seconds: max,
                     policies: parse_policies(&what, &r.policies)?,
@@ -485,7 +488,10 @@ encrypt = {ALLOW_ENCRYPT}
         assert_eq!(alice.policies.len(), 1);
         assert_eq!(alice.tags.get("team").map(String::as_str), Some("blue"));
         let (_, root) = dir.key("AKIAROOT444455556666").unwrap();
-        assert_eq!(root.principal, Principal::account_root("444455556666"));
+        assert_eq!(
+            root.principal,
+            Principal::account_root(&trent_wire::AccountId::parse("444455556666").unwrap())
+        );
         assert!(root.policies.is_empty());
         let role = dir
             .role("arn:aws:iam::111122223333:role/app/encryptor")

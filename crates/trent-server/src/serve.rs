@@ -10,6 +10,7 @@ use std::sync::Arc;
 use trent_core::{BootstrapError, BootstrapOptions, Clock, KeyService, ServiceConfig, SystemClock};
 use trent_crypto::{FileRootKey, RootKeyError, RootKeyProvider, SecretBytes};
 use trent_store::{PostgresStore, SqliteStore, Store};
+use trent_wire::AccountId;
 
 use crate::auth::{Authenticator, Sessions, SharedDirectory};
 use crate::config::{self, Config};
@@ -150,13 +151,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
     log_directory(&directory, "identities loaded");
     let directory: SharedDirectory = Arc::new(parking_lot::RwLock::new(Arc::new(directory)));
     let sessions = Arc::new(Sessions::new(root.clone(), clock));
+    let default_account = AccountId::parse(report.account_id.as_str())
+        .map_err(|e| format!("the store's default account {:?}: {e}", report.account_id))?;
     let authenticator = |service: &str| {
         Authenticator::new(
             service,
             directory.clone(),
             sessions.clone(),
             config.dev_any_credentials,
-            report.account_id.clone(),
+            default_account.clone(),
         )
     };
     let auth = authenticator("kms");

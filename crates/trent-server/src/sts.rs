@@ -21,6 +21,7 @@ use trent_crypto::RootKeyProvider;
 use trent_policy::arn::is_name_char;
 use trent_policy::{Policy, PolicyKind, PolicySet, RequestContext};
 use trent_sigv4::SecretKey;
+use trent_wire::AccountId;
 use zeroize::Zeroize;
 
 use crate::audit::{Event, RequestFacts, STS_EVENT_SOURCE};
@@ -50,7 +51,7 @@ pub struct SessionClaims {
     /// `ASIA...`
     pub access_key_id: String,
     pub secret: Arc<SecretKey>,
-    pub account_id: String,
+    pub account_id: AccountId,
     /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`
     pub role_arn: String,
     /// The role's unique id (`AROA...`) when the session was made: a role removed and
@@ -132,7 +133,7 @@ impl SessionClaims {
             v: 1,
             k: self.access_key_id.clone(),
             s: self.secret.expose().to_owned(),
-            a: self.account_id.clone(),
+            a: self.account_id.to_string(),
             r: self.role_arn.clone(),
             ri: Some(self.role_id.clone()),
             n: self.session_name.clone(),
@@ -164,6 +165,10 @@ impl SessionClaims {
         }
         // Checked when the session was made; a policy that no longer parses (a stricter
         // parser) makes the token unusable rather than the session unrestricted.
+        let Ok(account_id) = AccountId::parse(std::mem::take(&mut p.a)) else {
+            p.s.zeroize();
+            return None;
+        };
         let policy = match &p.p {
             None => None,
             Some(text) => match Policy::parse(text, PolicyKind::IdentityPolicy) {
@@ -177,7 +182,7 @@ impl SessionClaims {
         Some(SessionClaims {
             secret: Arc::new(SecretKey::new(std::mem::take(&mut p.s))),
             access_key_id: p.k,
-            account_id: p.a,
+            account_id,
             role_id: p.ri.unwrap_or_else(|| trent_audit::unique_id("AROA", &p.r)),
             role_arn: p.r,
             session_name: p.n,

@@ -19,10 +19,10 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AliasRecord, Change, CreateGrantOutcome, ExpirationModelType, GrantLimits,
-    GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyManagerType, KeyRecord, KeySpec,
-    KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, RotationRecord,
-    RotationSchedule, RotationType, Store, StoreError, Transaction,
+    AccessKeyRecord, AccountId, AliasRecord, Change, CreateGrantOutcome, ExpirationModelType,
+    GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyArn, KeyManagerType,
+    KeyRecord, KeySpec, KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, Region,
+    RotationRecord, RotationSchedule, RotationType, Store, StoreError, Transaction,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -282,6 +282,18 @@ const REGION: &str = "eu-west-3";
 const OTHER_REGION: &str = "ap-southeast-2";
 const T0: i64 = 1_700_000_000_000;
 
+fn key_arn(text: String) -> KeyArn {
+    KeyArn::parse(text).expect("a key ARN")
+}
+
+fn region(name: &str) -> Region {
+    Region::parse(name).expect("a region")
+}
+
+fn account_id(id: &str) -> AccountId {
+    AccountId::parse(id).expect("an account id")
+}
+
 fn unique() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -298,14 +310,16 @@ fn sealed() -> Vec<u8> {
     bytes
 }
 
-fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
+/// A new enabled symmetric key of `account` in `region` (a fresh UUID key id), with its
+/// first material: the record every store test starts from.
+pub fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
     let key_id = unique();
     let material_id = unique();
     let key = KeyRecord {
-        arn: format!("arn:aws:kms:{region}:{account}:key/{key_id}"),
+        arn: key_arn(format!("arn:aws:kms:{region}:{account}:key/{key_id}")),
         key_id: key_id.clone(),
-        account_id: account.to_owned(),
-        region: region.to_owned(),
+        account_id: account_id(account),
+        region: self::region(region),
         version: 1,
         created_at: T0,
         description: String::new(),
@@ -456,7 +470,7 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
     key.pending_deletion_window_days = Some(7);
     key.multi_region = true;
     key.mrk_id = Some(format!("mrk-{}", unique().replace('-', "")));
-    key.primary_region = Some(OTHER_REGION.to_owned());
+    key.primary_region = Some(region(OTHER_REGION));
     key.tags = tags(&[
         ("zeta", "last-set-first"),
         ("Alpha", ""),
@@ -595,7 +609,7 @@ pub async fn update_key_with_current_version_bumps_it(store: Arc<dyn Store>) {
     change.pending_deletion_window_days = Some(30);
     change.current_material_id = Some(unique());
     change.multi_region = true;
-    change.primary_region = Some(OTHER_REGION.to_owned());
+    change.primary_region = Some(region(OTHER_REGION));
     change.key_spec = KeySpec::Hmac256;
     change.key_usage = KeyUsageType::GenerateVerifyMac;
     change.origin = OriginType::External;
@@ -676,9 +690,12 @@ pub async fn update_key_keeps_identity(store: Arc<dyn Store>) {
     let account = account();
     let key = created_key(store, &account, REGION).await;
     let mut change = key.clone();
-    change.account_id = "999999999999".to_owned();
-    change.region = OTHER_REGION.to_owned();
-    change.arn = format!("arn:aws:kms:{OTHER_REGION}:999999999999:key/{}", key.key_id);
+    change.account_id = account_id("999999999999");
+    change.region = region(OTHER_REGION);
+    change.arn = key_arn(format!(
+        "arn:aws:kms:{OTHER_REGION}:999999999999:key/{}",
+        key.key_id
+    ));
     change.created_at = T0 + 1;
     change.key_manager = KeyManagerType::Aws;
     change.custom_key_store_id = Some("cks-1234567890abcdef0".to_owned());
@@ -2102,11 +2119,11 @@ fn new_grant(key: &KeyRecord, grantee: &str) -> GrantRecord {
     GrantRecord {
         grant_id: grant_id(),
         key_id: key.key_id.clone(),
-        key_arn: key.arn.clone(),
+        key_arn: key.arn.to_string(),
         name: None,
         grantee_principal: grantee.to_owned(),
         retiring_principal: None,
-        issuing_account: key.account_id.clone(),
+        issuing_account: key.account_id.to_string(),
         operations: vec!["Encrypt".to_owned(), "Decrypt".to_owned()],
         constraint_equals: None,
         constraint_subset: None,
@@ -2615,10 +2632,10 @@ async fn mrk_primary(store: &dyn Store, account: &str) -> (KeyRecord, Vec<Materi
     let mrk_id = format!("mrk-{}", unique().replace('-', ""));
     let (mut key, mut first) = new_key(account, REGION);
     key.key_id = format!("{mrk_id}@{REGION}");
-    key.arn = format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}");
+    key.arn = key_arn(format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}"));
     key.multi_region = true;
     key.mrk_id = Some(mrk_id);
-    key.primary_region = Some(REGION.to_owned());
+    key.primary_region = Some(region(REGION));
     first.key_id = key.key_id.clone();
     store
         .create_key(&key, Some(&first))
@@ -2652,8 +2669,11 @@ fn mrk_replica(
     let key_id = format!("{mrk_id}@{region}");
     let replica = KeyRecord {
         key_id: key_id.clone(),
-        region: region.to_owned(),
-        arn: format!("arn:aws:kms:{region}:{}:key/{mrk_id}", primary.account_id),
+        region: self::region(region),
+        arn: key_arn(format!(
+            "arn:aws:kms:{region}:{}:key/{mrk_id}",
+            primary.account_id
+        )),
         version: 1,
         description: "replica".to_owned(),
         tags: tags(&[("region", region)]),
@@ -2870,7 +2890,7 @@ pub async fn update_keys_moves_the_rotation_schedule_or_writes_nothing(store: Ar
         .expect("schedule");
     let primary = stored_key(store, &primary.key_id).await;
     let swapped = |k: &KeyRecord| KeyRecord {
-        primary_region: Some(OTHER_REGION.to_owned()),
+        primary_region: Some(region(OTHER_REGION)),
         ..k.clone()
     };
     let stale = KeyRecord {
@@ -2983,10 +3003,10 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
     let mrk_id = format!("mrk-{}", unique().replace('-', ""));
     let mut primary = external_key(&account);
     primary.key_id = format!("{mrk_id}@{REGION}");
-    primary.arn = format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}");
+    primary.arn = key_arn(format!("arn:aws:kms:{REGION}:{account}:key/{mrk_id}"));
     primary.multi_region = true;
     primary.mrk_id = Some(mrk_id.clone());
-    primary.primary_region = Some(REGION.to_owned());
+    primary.primary_region = Some(region(REGION));
     store.create_key(&primary, None).await.expect("create_key");
     let (m1, m2) = (unique().replace('-', ""), unique().replace('-', ""));
     let mut enabled = primary.clone();
@@ -3002,8 +3022,8 @@ pub async fn imported_replicas_and_multi_key_imports_are_one_transaction(store: 
     let replica_id = format!("{mrk_id}@{OTHER_REGION}");
     let replica = KeyRecord {
         key_id: replica_id.clone(),
-        region: OTHER_REGION.to_owned(),
-        arn: format!("arn:aws:kms:{OTHER_REGION}:{account}:key/{mrk_id}"),
+        region: region(OTHER_REGION),
+        arn: key_arn(format!("arn:aws:kms:{OTHER_REGION}:{account}:key/{mrk_id}")),
         version: 1,
         state: KeyState::PendingImport,
         tags: tags(&[("region", OTHER_REGION)]),

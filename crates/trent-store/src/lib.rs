@@ -44,7 +44,8 @@ pub use store::SqlStore;
 pub use transaction::{Committed, Transaction, Write};
 /// The KMS model's enumerations that records hold.
 pub use trent_wire::{
-    ExpirationModelType, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType, RotationType,
+    AccountId, ExpirationModelType, KeyArn, KeyManagerType, KeySpec, KeyState, KeyUsageType,
+    OriginType, Region, RotationType,
 };
 
 /// A KMS key's metadata. Times are Unix milliseconds.
@@ -54,9 +55,9 @@ pub struct KeyRecord {
     /// hyphenated) of a single-Region key; for a region-key of a multi-Region key an id the
     /// key service derives from `mrk_id` and the region (the store does not interpret it).
     pub key_id: String,
-    pub account_id: String,
-    pub region: String,
-    pub arn: String,
+    pub account_id: AccountId,
+    pub region: Region,
+    pub arn: KeyArn,
     /// Optimistic-concurrency version: 1 when created; the store bumps it on every update.
     pub version: i64,
     pub created_at: i64,
@@ -85,7 +86,7 @@ pub struct KeyRecord {
     pub mrk_id: Option<String>,
     /// Multi-Region keys: the region of the primary key, the same in every region-key of
     /// one multi-Region key; `None` for a single-Region key.
-    pub primary_region: Option<String>,
+    pub primary_region: Option<Region>,
     /// Tags in the order they were first set; keys are unique.
     pub tags: Vec<(String, String)>,
     /// The key policy (the key's only policy, `default`): the JSON document exactly as it

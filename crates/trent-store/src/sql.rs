@@ -241,6 +241,64 @@ wire_enum_column!(
     ExpirationModelType,
 );
 
+/// The identifier newtypes records hold (`trent_wire::ids`), stored as their text. A
+/// stored text that is not one is a decoding error of its column, hence
+/// [`StoreError::Corrupt`].
+macro_rules! id_column {
+    ($($ty:ident),* $(,)?) => {$(
+        impl Column for trent_wire::$ty {
+            fn read<R: Row>(row: &R, name: &str) -> Result<Self, sqlx::Error> {
+                parse_id(row.text(name)?, name)
+            }
+        }
+
+        impl Column for Option<trent_wire::$ty> {
+            fn read<R: Row>(row: &R, name: &str) -> Result<Self, sqlx::Error> {
+                row.opt_text(name)?.map(|text| parse_id(text, name)).transpose()
+            }
+        }
+
+        impl<'a> From<&'a trent_wire::$ty> for Arg<'a> {
+            fn from(v: &'a trent_wire::$ty) -> Self {
+                Arg::Text(Some(Cow::Borrowed(v.as_str())))
+            }
+        }
+
+        impl<'a> From<&'a Option<trent_wire::$ty>> for Arg<'a> {
+            fn from(v: &'a Option<trent_wire::$ty>) -> Self {
+                Arg::Text(v.as_ref().map(|v| Cow::Borrowed(v.as_str())))
+            }
+        }
+
+        impl ParseId for trent_wire::$ty {
+            fn parse_id(text: String) -> Result<Self, trent_wire::InvalidId> {
+                trent_wire::$ty::parse(text)
+            }
+        }
+    )*};
+}
+
+trait ParseId: Sized {
+    fn parse_id(text: String) -> Result<Self, trent_wire::InvalidId>;
+}
+
+id_column!(AccountId, Region, KeyArn);
+
+/// A stored text that is not the identifier its column holds.
+#[derive(Debug, thiserror::Error)]
+#[error("{value:?} is {error}")]
+struct NotAnId {
+    value: String,
+    error: trent_wire::InvalidId,
+}
+
+fn parse_id<T: ParseId>(text: String, name: &str) -> Result<T, sqlx::Error> {
+    T::parse_id(text.clone()).map_err(|error| sqlx::Error::ColumnDecode {
+        index: name.to_owned(),
+        source: Box::new(NotAnId { value: text, error }),
+    })
+}
+
 /// A stored text that is not a value of the enumeration its column holds.
 #[derive(Debug, thiserror::Error)]
 #[error("{value:?} is not a {shape} value")]

@@ -621,8 +621,7 @@ impl<D: Dialect> Store for SqlStore<D> {
             return Err(StoreError::NotFound);
         }
         Self::append_material(&mut tx, material).await?;
-        D::notify(&mut tx, &Change::Key(material.key_id.clone())).await?;
-        Self::commit(tx).await
+        Self::commit_announcing(tx, OnCommit::of(Change::Key(material.key_id.clone()))).await
     }
 
     async fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>, StoreError> {
@@ -652,8 +651,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         .await
         .map_err(Self::write_error)?;
         let change = alias_change(&alias.account_id, &alias.region, &alias.alias_name);
-        D::notify(&mut tx, &change).await?;
-        Self::commit(tx).await
+        Self::commit_announcing(tx, OnCommit::of(change)).await
     }
 
     async fn alias(
@@ -696,8 +694,7 @@ impl<D: Dialect> Store for SqlStore<D> {
             return Err(StoreError::NotFound);
         }
         let change = alias_change(&alias.account_id, &alias.region, &alias.alias_name);
-        D::notify(&mut tx, &change).await?;
-        Self::commit(tx).await
+        Self::commit_announcing(tx, OnCommit::of(change)).await
     }
 
     async fn delete_alias(
@@ -719,8 +716,11 @@ impl<D: Dialect> Store for SqlStore<D> {
             Self::rollback(tx).await?;
             return Err(StoreError::NotFound);
         }
-        D::notify(&mut tx, &alias_change(account_id, region, alias_name)).await?;
-        Self::commit(tx).await
+        Self::commit_announcing(
+            tx,
+            OnCommit::of(alias_change(account_id, region, alias_name)),
+        )
+        .await
     }
 
     async fn list_aliases(
@@ -872,8 +872,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         .execute(&mut tx)
         .await
         .map_err(Self::write_error)?;
-        D::notify(&mut tx, &Change::Grants(grant.key_id.clone())).await?;
-        Self::commit(tx).await?;
+        Self::commit_announcing(tx, OnCommit::of(Change::Grants(grant.key_id.clone()))).await?;
         Ok(CreateGrantOutcome::Created)
     }
 
@@ -967,8 +966,7 @@ impl<D: Dialect> Store for SqlStore<D> {
             Self::rollback(tx).await?;
             return Err(StoreError::NotFound);
         }
-        D::notify(&mut tx, &Change::Grants(key_id.to_owned())).await?;
-        Self::commit(tx).await
+        Self::commit_announcing(tx, OnCommit::of(Change::Grants(key_id.to_owned()))).await
     }
 
     async fn subscribe(&self) -> Result<ChangeStream, StoreError> {

@@ -17,8 +17,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use trent_store::{
-    AliasRecord, Change, ChangeStream, KeyManagerType, KeyRecord, KeySpec, KeyState, KeyUsageType,
-    MaterialRecord, OriginType, PostgresStore, Store, StoreError, Transaction,
+    AliasRecord, Change, ChangeStream, KeyRecord, KeyState, MaterialRecord, OriginType,
+    PostgresStore, Store, StoreError, Transaction,
 };
 use trent_testkit::postgres::{self, Schema};
 
@@ -69,36 +69,11 @@ async fn whole_suite_twice_on_one_store() {
 }
 
 fn new_key() -> (KeyRecord, MaterialRecord) {
-    let key_id = uuid::Uuid::new_v4().to_string();
-    let material = MaterialRecord {
-        key_id: key_id.clone(),
-        material_id: uuid::Uuid::new_v4().to_string(),
-        created_at: 1,
-        sealed: vec![1, 2, 3],
-    };
-    let key = KeyRecord {
-        arn: format!("arn:aws:kms:us-east-1:111122223333:key/{key_id}"),
-        key_id,
-        account_id: "111122223333".to_owned(),
-        region: "us-east-1".to_owned(),
-        version: 1,
-        created_at: 1,
-        description: String::new(),
-        key_spec: KeySpec::SymmetricDefault,
-        key_usage: KeyUsageType::EncryptDecrypt,
-        origin: OriginType::AwsKms,
-        state: KeyState::Enabled,
-        key_manager: KeyManagerType::Customer,
-        custom_key_store_id: None,
-        deletion_date: None,
-        pending_deletion_window_days: None,
-        current_material_id: Some(material.material_id.clone()),
-        multi_region: false,
-        mrk_id: None,
-        primary_region: None,
-        tags: Vec::new(),
-        policy: "{}".to_owned(),
-    };
+    let (mut key, mut material) = trent_store::conformance::new_key("111122223333", "us-east-1");
+    key.created_at = 1;
+    key.policy = "{}".to_owned();
+    material.created_at = 1;
+    material.sealed = vec![1, 2, 3];
     (key, material)
 }
 
@@ -162,8 +137,8 @@ async fn committed_writes_are_announced_to_every_node() {
     assert_eq!(updated.version, 2);
 
     let alias = AliasRecord {
-        account_id: key.account_id.clone(),
-        region: key.region.clone(),
+        account_id: key.account_id.to_string(),
+        region: key.region.to_string(),
         alias_name: "alias/feed:test".to_owned(),
         target_key_id: key.key_id.clone(),
         created_at: 1,
@@ -290,8 +265,8 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
             .unwrap();
         source
             .create_alias(&AliasRecord {
-                account_id: key.account_id.clone(),
-                region: key.region.clone(),
+                account_id: key.account_id.to_string(),
+                region: key.region.to_string(),
                 alias_name: format!("alias/copied-{i}"),
                 target_key_id: key.key_id.clone(),
                 created_at: 5,

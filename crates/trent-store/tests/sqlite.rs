@@ -12,8 +12,8 @@ use sqlx::{Connection, SqliteConnection};
 use tempfile::TempDir;
 
 use trent_store::{
-    AccessKeyRecord, AliasRecord, KeyManagerType, KeyRecord, KeySpec, KeyState, KeyUsageType,
-    MaterialRecord, OriginType, SchemaTooNew, SqliteStore, Store, StoreError,
+    AccessKeyRecord, AliasRecord, KeyManagerType, KeyRecord, KeyState, MaterialRecord,
+    SchemaTooNew, SqliteStore, Store, StoreError,
 };
 
 async fn fresh() -> (Arc<dyn Store>, TempDir) {
@@ -79,39 +79,17 @@ struct Written {
 }
 
 async fn write_one_of_each(store: &dyn Store) -> Written {
-    let key_id = uuid::Uuid::new_v4().to_string();
-    let first = MaterialRecord {
-        key_id: key_id.clone(),
-        material_id: uuid::Uuid::new_v4().to_string(),
-        created_at: 1_000,
-        sealed: vec![1, 2, 3, 0, 255],
-    };
-    let key = KeyRecord {
-        key_id: key_id.clone(),
-        account_id: "111122223333".to_owned(),
-        region: "us-east-1".to_owned(),
-        arn: format!("arn:aws:kms:us-east-1:111122223333:key/{key_id}"),
-        version: 1,
-        created_at: 1_000,
-        description: "durable".to_owned(),
-        key_spec: KeySpec::SymmetricDefault,
-        key_usage: KeyUsageType::EncryptDecrypt,
-        origin: OriginType::AwsKms,
-        state: KeyState::Enabled,
-        key_manager: KeyManagerType::Customer,
-        custom_key_store_id: None,
-        deletion_date: None,
-        pending_deletion_window_days: None,
-        current_material_id: Some(first.material_id.clone()),
-        multi_region: false,
-        mrk_id: None,
-        primary_region: None,
-        tags: vec![
-            ("b".to_owned(), "1".to_owned()),
-            ("a".to_owned(), "2".to_owned()),
-        ],
-        policy: "{\"Version\":\"2012-10-17\"}".to_owned(),
-    };
+    let (mut key, mut first) = trent_store::conformance::new_key("111122223333", "us-east-1");
+    let key_id = key.key_id.clone();
+    first.created_at = 1_000;
+    first.sealed = vec![1, 2, 3, 0, 255];
+    key.created_at = 1_000;
+    key.description = "durable".to_owned();
+    key.tags = vec![
+        ("b".to_owned(), "1".to_owned()),
+        ("a".to_owned(), "2".to_owned()),
+    ];
+    key.policy = "{\"Version\":\"2012-10-17\"}".to_owned();
     store.create_key(&key, Some(&first)).await.unwrap();
     let rotated = MaterialRecord {
         key_id: key_id.clone(),
@@ -130,8 +108,8 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
         .await
         .unwrap();
     let alias = AliasRecord {
-        account_id: key.account_id.clone(),
-        region: key.region.clone(),
+        account_id: key.account_id.to_string(),
+        region: key.region.to_string(),
         alias_name: "alias/durable".to_owned(),
         target_key_id: key_id,
         created_at: 3_000,
@@ -140,7 +118,7 @@ async fn write_one_of_each(store: &dyn Store) -> Written {
     store.create_alias(&alias).await.unwrap();
     let access_key = AccessKeyRecord {
         access_key_id: "AKIAIOSFODNN7EXAMPLE".to_owned(),
-        account_id: key.account_id.clone(),
+        account_id: key.account_id.to_string(),
         principal_arn: "arn:aws:iam::111122223333:user/admin".to_owned(),
         sealed_secret: vec![7; 60],
         created_at: 4_000,
@@ -328,7 +306,7 @@ async fn keys_from_before_key_policies_get_the_default_key_policy() {
              applied_at BIGINT NOT NULL); \
              INSERT INTO schema_migrations VALUES (1, 0), (2, 0); \
              INSERT INTO keys VALUES ('k1', '444455556666', 'us-east-1', \
-             'arn:aws:kms:us-east-1:444455556666:key/k1', 1, 0, '', 'SYMMETRIC_DEFAULT', \
+             'arn:aws:kms:us-east-1:444455556666:key/0b1a8a6e-2f52-4c38-9a55-3a8d5d7e0a11', 1, 0, '', 'SYMMETRIC_DEFAULT', \
              'ENCRYPT_DECRYPT', 'AWS_KMS', 'Enabled', NULL, NULL, 'm1', 0); \
              INSERT INTO key_materials VALUES ('k1', 'm1', 1, 0, x'00');",
         )
@@ -348,15 +326,20 @@ async fn keys_from_before_key_policies_get_the_default_key_policy() {
 }
 
 /// A stored state, spec, usage, origin or key manager that is not a value of its
-/// enumeration is corrupt data: reading the key fails, it never decodes to a default.
+/// enumeration, or an account, region or key ARN that is not one, is corrupt data:
+/// reading the key fails, it never decodes to a default.
 #[tokio::test]
-async fn unknown_stored_enum_values_are_corrupt() {
+async fn unknown_stored_enum_values_and_malformed_ids_are_corrupt() {
     for (column, value) in [
         ("state", "Enabledish"),
         ("key_spec", "AES_256"),
         ("key_usage", ""),
         ("origin", "aws_kms"),
         ("key_manager", "SOMEONE"),
+        ("account_id", "11112222333"),
+        ("region", "US-EAST-1"),
+        ("arn", "arn:aws:kms:us-east-1:111122223333:alias/x"),
+        ("primary_region", ""),
     ] {
         let (store, dir) = fresh().await;
         let written = write_one_of_each(store.as_ref()).await;

@@ -15,6 +15,7 @@
 
 mod error;
 mod generated;
+pub mod ids;
 mod raw;
 pub mod support;
 mod validate;
@@ -24,6 +25,7 @@ mod tests;
 
 pub use error::{ValidationErrors, Violation, ViolationValue, WireError};
 pub use generated::*;
+pub use ids::{AccountId, InvalidId, KeyArn, KeyId, Region};
 pub use support::{ParseEnumError, SensitiveBlob, SensitiveString, Timestamp};
 
 /// The `X-Amz-Target` prefix of every KMS operation (`TrentService.Encrypt`).

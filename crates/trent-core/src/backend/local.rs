@@ -381,29 +381,13 @@ mod tests {
     }
 
     fn record(key_spec: trent_wire::KeySpec) -> KeyRecord {
-        KeyRecord {
-            key_id: "1234abcd-12ab-34cd-56ef-1234567890ab".to_owned(),
-            account_id: "111122223333".to_owned(),
-            region: "us-east-1".to_owned(),
-            arn: ARN.to_owned(),
-            version: 1,
-            created_at: 0,
-            description: String::new(),
-            key_spec,
-            key_usage: trent_wire::KeyUsageType::EncryptDecrypt,
-            origin: trent_wire::OriginType::AwsKms,
-            state: trent_wire::KeyState::Enabled,
-            key_manager: trent_wire::KeyManagerType::Customer,
-            custom_key_store_id: None,
-            deletion_date: None,
-            pending_deletion_window_days: None,
-            current_material_id: None,
-            multi_region: false,
-            mrk_id: None,
-            primary_region: None,
-            tags: Vec::new(),
-            policy: String::new(),
-        }
+        let mut record = crate::test_support::key_record(
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            trent_wire::KeyState::Enabled,
+        );
+        record.arn = trent_wire::KeyArn::parse(ARN).unwrap();
+        record.key_spec = key_spec;
+        record
     }
 
     fn is_internal(e: KeyError) -> bool {

@@ -55,7 +55,7 @@ impl KeyService {
             .await?
         };
         Ok(CancelKeyDeletionResponse {
-            key_id: Some(stored.arn),
+            key_id: Some(stored.arn.to_string()),
         })
     }
 }

@@ -80,7 +80,7 @@ pub(crate) fn require_usage(
         Ok(())
     } else {
         Err(KmsError::InvalidKeyUsage {
-            arn: key.record.arn.clone(),
+            arn: key.record.arn.to_string(),
             usage: actual.as_str().to_owned(),
             operation: operation.name(),
         })

@@ -70,8 +70,8 @@ impl KeyService {
         require_manageable(&key.record)?;
         let now = self.clock.now_millis();
         let record = AliasRecord {
-            account_id: account.to_owned(),
-            region: region.clone(),
+            account_id: account.to_owned().to_string(),
+            region: region.to_string(),
             alias_name: req.alias_name.clone(),
             target_key_id: key.record.key_id.clone(),
             created_at: now,

@@ -151,11 +151,11 @@ impl KeyService {
         let record = GrantRecord {
             grant_id: new_grant_id()?,
             key_id: key.record.key_id.clone(),
-            key_arn: key.record.arn.clone(),
+            key_arn: key.record.arn.to_string(),
             name: req.name.clone(),
             grantee_principal: req.grantee_principal.clone(),
             retiring_principal: req.retiring_principal.clone(),
-            issuing_account: caller.account_id().to_owned(),
+            issuing_account: caller.account_id().to_owned().to_string(),
             operations: new.operations,
             constraint_equals: new.constraint_equals,
             constraint_subset: new.constraint_subset,

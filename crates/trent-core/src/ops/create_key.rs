@@ -13,7 +13,7 @@ use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
 use crate::backend::KeyBackend;
 use crate::error::internal;
-use crate::ids::{key_arn, StorageKeyId};
+use crate::ids::{new_key_arn, StorageKeyId};
 use crate::keys::{hex_encode, key_metadata, multi_region_configuration, Key};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
@@ -128,7 +128,7 @@ impl KeyService {
                 let id = uuid.hyphenated().to_string();
                 (id.clone(), id, *uuid.as_bytes())
             };
-            let arn = key_arn(region, account, &public_id);
+            let arn = new_key_arn(region, account, &public_id)?;
             if req.policy.is_some() && !bypass {
                 self.check_lockout(caller, &policy, &arn)?;
             }

@@ -46,7 +46,7 @@ impl KeyService {
             )
             .await?;
         Ok(DecryptResponse {
-            key_id: Some(d.key.record.arn.clone()),
+            key_id: Some(d.key.record.arn.to_string()),
             plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
             encryption_algorithm: Some(d.algorithm),
             key_material_id: d.material_id,

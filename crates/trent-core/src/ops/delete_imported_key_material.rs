@@ -74,11 +74,11 @@ impl KeyService {
             .await?;
         let Some(stored) = stored else {
             return Err(KmsError::KeyNotFound {
-                arn: record.arn.clone(),
+                arn: record.arn.to_string(),
             });
         };
         Ok(DeleteImportedKeyMaterialResponse {
-            key_id: Some(stored.arn),
+            key_id: Some(stored.arn.to_string()),
             key_material_id: deleted_id,
         })
     }
@@ -137,7 +137,7 @@ impl KeyService {
                 .map(Committed::into_keys);
             if let Err(StoreError::NotFound) = written {
                 return Err(KmsError::KeyNotFound {
-                    arn: primary.arn.clone(),
+                    arn: primary.arn.to_string(),
                 }
                 .into());
             }
@@ -145,7 +145,7 @@ impl KeyService {
                 Invalidate::Keys(stored.iter().map(|k| k.key_id.clone()).collect())
             })?;
             Ok(Some(DeleteImportedKeyMaterialResponse {
-                key_id: Some(rec.arn.clone()),
+                key_id: Some(rec.arn.to_string()),
                 key_material_id: Some(target.to_owned()),
             }))
         })

@@ -65,7 +65,7 @@ impl KeyService {
                 other => crate::error::internal("deriving a shared secret")(other),
             }))?;
         Ok(DeriveSharedSecretResponse {
-            key_id: Some(key.record.arn.clone()),
+            key_id: Some(key.record.arn.to_string()),
             shared_secret: Some(SensitiveBlob::from(secret.into_vec())),
             key_agreement_algorithm: Some(KeyAgreementAlgorithmSpec::Ecdh),
             key_origin: Some(key.record.origin),

@@ -54,7 +54,7 @@ impl KeyService {
         .await?;
         Ok(EncryptResponse {
             ciphertext_blob: Some(blob),
-            key_id: Some(key.record.arn.clone()),
+            key_id: Some(key.record.arn.to_string()),
             encryption_algorithm: Some(encryption.wire()),
         })
     }

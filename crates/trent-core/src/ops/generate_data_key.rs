@@ -128,7 +128,7 @@ impl KeyService {
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Some(d.ciphertext),
             plaintext: Some(SensitiveBlob::from(d.plaintext.into_vec())),
-            key_id: Some(d.key.record.arn.clone()),
+            key_id: Some(d.key.record.arn.to_string()),
             key_material_id: Some(hex_encode(&d.material_id)),
             ..GenerateDataKeyResponse::default()
         })

@@ -103,7 +103,7 @@ impl KeyService {
                 pair.private_key.pkcs8().expose().to_vec(),
             )),
             public_key: Some(pair.private_key.public_key().der().to_vec()),
-            key_id: Some(pair.key.record.arn.clone()),
+            key_id: Some(pair.key.record.arn.to_string()),
             key_pair_spec: Some(req.key_pair_spec),
             key_material_id: Some(hex_encode(&pair.material_id)),
             ..GenerateDataKeyPairResponse::default()

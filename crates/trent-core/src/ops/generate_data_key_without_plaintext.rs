@@ -28,7 +28,7 @@ impl KeyService {
             .await?;
         Ok(GenerateDataKeyWithoutPlaintextResponse {
             ciphertext_blob: Some(d.ciphertext),
-            key_id: Some(d.key.record.arn.clone()),
+            key_id: Some(d.key.record.arn.to_string()),
             key_material_id: Some(hex_encode(&d.material_id)),
         })
     }

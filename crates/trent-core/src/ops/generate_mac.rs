@@ -33,7 +33,7 @@ impl KeyService {
         Ok(GenerateMacResponse {
             mac: Some(mac),
             mac_algorithm: MacAlgorithmSpec::parse(algorithm.wire_name()),
-            key_id: Some(key.record.arn.clone()),
+            key_id: Some(key.record.arn.to_string()),
         })
     }
 }

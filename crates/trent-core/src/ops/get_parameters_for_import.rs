@@ -67,7 +67,7 @@ impl KeyService {
         let valid_to = self.clock.now_millis() + TOKEN_LIFETIME_MS;
         let token = self.seal_import_token(&record.arn, algorithm, &wrapping_key, valid_to)?;
         Ok(GetParametersForImportResponse {
-            key_id: Some(record.arn.clone()),
+            key_id: Some(record.arn.to_string()),
             import_token: Some(token),
             public_key: Some(SensitiveBlob::new(wrapping_key.public_key_der().to_vec())),
             parameters_valid_to: Some(Timestamp::from_millis(valid_to)),

@@ -33,7 +33,7 @@ impl KeyService {
         let usage = key.record.key_usage;
         let lists = algorithm_lists(kind, usage);
         Ok(GetPublicKeyResponse {
-            key_id: Some(key.record.arn.clone()),
+            key_id: Some(key.record.arn.to_string()),
             public_key: Some(public_key.to_vec()),
             customer_master_key_spec: CustomerMasterKeySpec::parse(key.record.key_spec.as_str()),
             key_spec: Some(key.record.key_spec),

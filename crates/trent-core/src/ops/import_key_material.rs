@@ -242,11 +242,11 @@ impl KeyService {
             .await?;
         let Some(stored) = stored else {
             return Err(KmsError::KeyNotFound {
-                arn: record.arn.clone(),
+                arn: record.arn.to_string(),
             });
         };
         Ok(ImportKeyMaterialResponse {
-            key_id: Some(stored.arn),
+            key_id: Some(stored.arn.to_string()),
             key_material_id: Some(material_id),
         })
     }

@@ -51,7 +51,7 @@ impl KeyService {
                 keys.into_iter()
                     .map(|k| KeyListEntry {
                         key_id: Some(public_key_id(&k).to_owned()),
-                        key_arn: Some(k.arn),
+                        key_arn: Some(k.arn.to_string()),
                     })
                     .collect(),
             ),

@@ -94,8 +94,8 @@ impl KeyService {
         .await?;
         Ok(ReEncryptResponse {
             ciphertext_blob: Some(new_blob),
-            source_key_id: Some(source.key.record.arn.clone()),
-            key_id: Some(destination.record.arn.clone()),
+            source_key_id: Some(source.key.record.arn.to_string()),
+            key_id: Some(destination.record.arn.to_string()),
             source_encryption_algorithm: Some(source.algorithm),
             destination_encryption_algorithm: Some(encryption.wire()),
             source_key_material_id: source.material_id,

@@ -24,12 +24,12 @@ use std::sync::Arc;
 
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError, Transaction};
-use trent_wire::{KeyState, Operation, ReplicateKeyRequest, ReplicateKeyResponse, Tag};
+use trent_wire::{KeyState, Operation, Region, ReplicateKeyRequest, ReplicateKeyResponse, Tag};
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
 use crate::error::internal;
-use crate::ids::{is_region, key_arn, partition, Forms, StorageKeyId};
+use crate::ids::{is_region, new_key_arn, partition, Forms, StorageKeyId};
 use crate::import::{is_external, replica_copy};
 use crate::keys::{is_primary, public_key_id, require_manageable, require_not_pending_deletion};
 use crate::optimistic::Invalidate;
@@ -91,7 +91,9 @@ impl KeyService {
                 &with_request_tags(Access::of(Operation::TagResource), &tags),
             )?;
         }
-        let replica_arn = key_arn(replica_region, &primary.account_id, &mrk_id);
+        let replica_region_name =
+            Region::parse(replica_region).map_err(internal("naming a replica's region"))?;
+        let replica_arn = new_key_arn(&replica_region_name, &primary.account_id, &mrk_id)?;
         // The replica's own key policy, as given, else AWS's default key policy.
         let policy_text = req
             .policy
@@ -106,13 +108,14 @@ impl KeyService {
         // Every attempt's future borrows what the request decided.
         let (key, req, mrk_id, storage_id) = (&key, &req, &mrk_id, &storage_id);
         let (replica_arn, policy_text, tag_list) = (&replica_arn, &policy_text, &tag_list);
+        let replica_region_name = &replica_region_name;
         self.optimistic(&primary.key_id, "creating a replica key", |attempt| async move {
             // Fresh reads each attempt: the creation is version-checked against the primary,
             // so a rotation or a new replica meanwhile makes it retry, never miss material.
             let Some(primary) = self.stored_key(&primary.key_id).await?
             else {
                 return Err(KmsError::KeyNotFound {
-                    arn: key.record.arn.clone(),
+                    arn: key.record.arn.to_string(),
                 }
                 .into());
             };
@@ -168,7 +171,7 @@ impl KeyService {
             let record = KeyRecord {
                 key_id: storage_id.clone(),
                 account_id: primary.account_id.clone(),
-                region: replica_region.to_owned(),
+                region: replica_region_name.clone(),
                 arn: replica_arn.clone(),
                 version: 1,
                 created_at: now,

@@ -58,7 +58,7 @@ impl KeyService {
                     {
                         if next <= now + CONFLICT_WINDOW_MS {
                             return Err(KmsError::RotationConflict {
-                                arn: record.arn.clone(),
+                                arn: record.arn.to_string(),
                             });
                         }
                     }
@@ -69,7 +69,7 @@ impl KeyService {
         if !rotated {
             // Deleted between resolution and rotation.
             return Err(KmsError::KeyNotFound {
-                arn: key.record.arn.clone(),
+                arn: key.record.arn.to_string(),
             });
         }
         Ok(RotateKeyOnDemandResponse {
@@ -112,7 +112,7 @@ impl KeyService {
                     .count();
                 if done >= ON_DEMAND_LIMIT as usize {
                     return Err(KmsError::OnDemandRotationLimit {
-                        arn: rec.arn.clone(),
+                        arn: rec.arn.to_string(),
                         limit: ON_DEMAND_LIMIT,
                     });
                 }
@@ -160,7 +160,7 @@ impl KeyService {
             let Some((fresh, _)) = region_keys.iter().find(|(k, _)| k.key_id == primary.key_id)
             else {
                 return Err(KmsError::KeyNotFound {
-                    arn: primary.arn.clone(),
+                    arn: primary.arn.to_string(),
                 }
                 .into());
             };
@@ -211,7 +211,7 @@ impl KeyService {
                 .count();
             if done >= ON_DEMAND_LIMIT as usize {
                 return Err(KmsError::OnDemandRotationLimit {
-                    arn: rec.arn.clone(),
+                    arn: rec.arn.to_string(),
                     limit: ON_DEMAND_LIMIT,
                 }
                 .into());
@@ -244,7 +244,7 @@ impl KeyService {
                 .map(Committed::into_keys);
             if let Err(StoreError::NotFound) = written {
                 return Err(KmsError::KeyNotFound {
-                    arn: primary.arn.clone(),
+                    arn: primary.arn.to_string(),
                 }
                 .into());
             }

@@ -71,7 +71,7 @@ impl KeyService {
             )
             .await?;
         Ok(ScheduleKeyDeletionResponse {
-            key_id: Some(stored.arn),
+            key_id: Some(stored.arn.to_string()),
             // "If the KMS key is a multi-Region primary key with replica keys, this field
             // does not appear."
             deletion_date: stored.deletion_date.map(Timestamp::from_millis),

@@ -34,7 +34,7 @@ impl KeyService {
                 ))
             })?;
         Ok(SignResponse {
-            key_id: Some(checked.key.record.arn.clone()),
+            key_id: Some(checked.key.record.arn.to_string()),
             signature: Some(signature),
             signing_algorithm: SigningAlgorithmSpec::parse(algorithm.wire_name()),
         })

@@ -12,10 +12,11 @@
 //! each by its own key policy.
 
 use trent_store::{Committed, Transaction};
-use trent_wire::{Operation, UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
+use trent_wire::{Operation, Region, UpdatePrimaryRegionRequest, UpdatePrimaryRegionResponse};
 
 use super::replicate_key::{check_region, require_primary};
 use crate::authz::Access;
+use crate::error::internal;
 use crate::ids::{key_arn, Forms, StorageKeyId};
 use crate::keys::{public_key_id, require_enabled};
 use crate::optimistic::Invalidate;
@@ -42,6 +43,9 @@ impl KeyService {
             return Ok(UpdatePrimaryRegionResponse {});
         }
         let mrk_id = public_key_id(primary).to_owned();
+        let new_primary =
+            Region::parse(new_region).map_err(internal("naming the new primary region"))?;
+        let new_primary = &new_primary;
         let replica_id = StorageKeyId::region_key(&mrk_id, new_region).into_string();
         let not_found = || KmsError::KeyNotFound {
             arn: key_arn(new_region, &primary.account_id, &mrk_id),
@@ -61,7 +65,7 @@ impl KeyService {
                 .iter()
                 .find(|k| k.key_id == primary.key_id)
                 .ok_or_else(|| KmsError::KeyNotFound {
-                    arn: primary.arn.clone(),
+                    arn: primary.arn.to_string(),
                 })?;
             require_primary(old, "update the primary Region of")?;
             require_enabled(old)?;
@@ -73,7 +77,7 @@ impl KeyService {
             let updated: Vec<_> = keys
                 .iter()
                 .map(|k| trent_store::KeyRecord {
-                    primary_region: Some(new_region.to_owned()),
+                    primary_region: Some(new_primary.clone()),
                     ..k.clone()
                 })
                 .collect();

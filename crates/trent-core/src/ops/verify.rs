@@ -47,7 +47,7 @@ impl KeyService {
             return Err(KmsError::InvalidSignature);
         }
         Ok(VerifyResponse {
-            key_id: Some(checked.key.record.arn.clone()),
+            key_id: Some(checked.key.record.arn.to_string()),
             signature_valid: Some(true),
             signing_algorithm: SigningAlgorithmSpec::parse(checked.algorithm.wire_name()),
         })

@@ -35,7 +35,7 @@ impl KeyService {
             return Err(KmsError::InvalidMac);
         }
         Ok(VerifyMacResponse {
-            key_id: Some(key.record.arn.clone()),
+            key_id: Some(key.record.arn.to_string()),
             mac_valid: Some(true),
             mac_algorithm: MacAlgorithmSpec::parse(algorithm.wire_name()),
         })

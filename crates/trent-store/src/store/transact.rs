@@ -19,6 +19,11 @@ use crate::{Change, StoreError};
 pub(crate) struct OnCommit(Vec<Change>);
 
 impl OnCommit {
+    /// What a write of one change announces.
+    pub(crate) fn of(change: Change) -> Self {
+        OnCommit(vec![change])
+    }
+
     pub(crate) fn announce(&mut self, change: Change) {
         if !self.0.contains(&change) {
             self.0.push(change);
