@@ -1,15 +1,12 @@
 //! Identifiers: key ids, key and alias ARNs, and the four ways a request may name a key
 //! (key id, key ARN, alias name, alias ARN).
 
+pub use trent_wire::ids::is_account_id;
+pub(crate) use trent_wire::ids::{is_key_id, partition};
 use trent_wire::{AccountId, KeyArn, KeyId, Region};
 
 use crate::error::internal;
 use crate::KmsError;
-
-/// A 12-digit AWS account id.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
 
 /// A region name as AWS spells them (`us-east-1`, `us-gov-west-1`): the model's pattern
 /// `^([a-z]+-){2,3}\d+$`.
@@ -25,17 +22,6 @@ pub fn is_region(s: &str) -> bool {
         && last
             .iter()
             .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The ARN partition of a region.
-pub(crate) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
 }
 
 pub(crate) fn key_arn(region: &str, account: &str, key_id: &str) -> String {
@@ -142,19 +128,6 @@ impl std::fmt::Display for StorageKeyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// A key id: a lowercase hyphenated UUID, or a multi-Region key id (`mrk-` + 32 hex).
-pub(crate) fn is_key_id(s: &str) -> bool {
-    if let Some(hex) = s.strip_prefix("mrk-") {
-        return hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    }
-    let b = s.as_bytes();
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// How a request named a key.

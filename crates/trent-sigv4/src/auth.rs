@@ -91,15 +91,11 @@ pub(crate) fn split_credential(credential: &str) -> Result<CredentialParts<'_>, 
 /// Whether `region` can name a region: 1 to 64 lower-case letters, digits and
 /// hyphens, starting and ending with a letter or digit (`us-east-1`,
 /// `eu-central-2`, or a private name such as `local`). The server serves every
-/// region, so any such name is accepted.
+/// region, so any such name is accepted; it is the rule of the key service's
+/// `Region` ([`trent_wire::ids::is_region_name`]), so that every region a
+/// signature is accepted for is one the key service can hold.
 pub(crate) fn is_valid_region(region: &str) -> bool {
-    let b = region.as_bytes();
-    !b.is_empty()
-        && b.len() <= 64
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b.first() != Some(&b'-')
-        && b.last() != Some(&b'-')
+    trent_wire::ids::is_region_name(region)
 }
 
 #[cfg(test)]
