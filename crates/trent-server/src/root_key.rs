@@ -29,16 +29,17 @@ pub struct Opened {
     pub described: String,
 }
 
-/// Opens the `pkcs11` or `passphrase` provider for `store` (already open: whether it is
-/// brand new decides whether a new root key may be made).
-pub async fn open(
-    settings: &RootKeySettings,
-    dir: &Path,
-    store: &dyn Store,
-) -> Result<Opened, String> {
-    let is_new = !trent_core::store_has_root_key_check(store)
+/// Whether `store` is brand new: no root key has sealed its check value yet.
+pub async fn store_is_new(store: &dyn Store) -> Result<bool, String> {
+    trent_core::store_has_root_key_check(store)
         .await
-        .map_err(|e| format!("cannot read the store's metadata: {}", error_chain(&e)))?;
+        .map(|has| !has)
+        .map_err(|e| format!("cannot read the store's metadata: {}", error_chain(&e)))
+}
+
+/// Opens the `pkcs11` or `passphrase` provider; a new root key is made only for a
+/// brand-new store (`is_new`).
+pub async fn open(settings: &RootKeySettings, dir: &Path, is_new: bool) -> Result<Opened, String> {
     match settings {
         RootKeySettings::File => Err("the file provider is opened before the store".into()),
         RootKeySettings::Pkcs11 {

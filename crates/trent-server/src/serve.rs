@@ -49,10 +49,18 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     let root_path = dir.join(ROOT_KEY_FILE);
     let store_path = dir.join(STORE_FILE);
-    // The `file` provider as it always was: opened (or created, for a new store) before
-    // the store. The others decide whether to make a new key from the open store.
-    let file_root: Option<Arc<dyn RootKeyProvider>> = match &config.root_key {
-        RootKeySettings::File => Some(open_file_root_key(&config, &root_path, &store_path)?),
+    // Opened before the store, so that a refused start leaves no new store behind: the
+    // `file` provider as it always was, and the others with SQLite, whose store is new
+    // when its file does not exist yet. With PostgreSQL the others ask the store whether
+    // it is new (see below).
+    let early_root: Option<crate::root_key::Opened> = match &config.root_key {
+        RootKeySettings::File => Some(crate::root_key::Opened {
+            root: open_file_root_key(&config, &root_path, &store_path)?,
+            described: format!("a copy of the same {ROOT_KEY_FILE} in its data directory"),
+        }),
+        settings if config.database_url.is_none() => {
+            Some(crate::root_key::open(settings, dir, !store_path.exists()).await?)
+        }
         _ => None,
     };
     let store: Arc<dyn Store> = match &config.database_url {
@@ -69,12 +77,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
         ),
     };
-    let opened = match file_root {
-        Some(root) => crate::root_key::Opened {
-            root,
-            described: format!("a copy of the same {ROOT_KEY_FILE} in its data directory"),
-        },
-        None => crate::root_key::open(&config.root_key, dir, store.as_ref()).await?,
+    let opened = match early_root {
+        Some(opened) => opened,
+        None => {
+            let is_new = crate::root_key::store_is_new(store.as_ref()).await?;
+            crate::root_key::open(&config.root_key, dir, is_new).await?
+        }
     };
     let root = opened.root;
     note_dev_credentials(store.as_ref(), config.dev_any_credentials).await?;

@@ -208,8 +208,9 @@ fn pkcs11_start_is_refused_with_a_clear_message() {
         assert!(output.contains(expected), "{expected:?} not in: {output}");
         assert!(output.contains("trent: error: "), "{output}");
         assert_clean(&output);
-        // Never a fallback to a root key file.
+        // Never a fallback to a root key file, and no store left behind.
         assert!(!data.join("root.key").exists());
+        assert!(!data.join("trent.db").exists());
     };
     let config = hsm.config(work.path(), "trent.toml", TOKEN, KEY_LABEL, "");
 
@@ -393,6 +394,14 @@ async fn passphrase_serves_restarts_and_refuses_a_wrong_passphrase() {
     // No passphrase, no terminal (the harness closes stdin): refused, not prompted.
     let output = serve(None).start_fails().output();
     assert!(output.contains("no passphrase given"), "{output}");
+    let fresh = work.path().join("fresh");
+    let output = Launch::serve()
+        .data_dir(&fresh)
+        .args(["--config", config.to_str().unwrap()])
+        .start_fails()
+        .output();
+    assert!(output.contains("no passphrase given"), "{output}");
+    assert!(!fresh.join("trent.db").exists() && !fresh.join("root.key").exists());
     // The sealed key is untouched by the refusals: the right passphrase still works.
     assert_eq!(std::fs::read(&sealed).unwrap(), before);
     let server = serve(Some(PASSPHRASE)).start();
