@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aws_sdk_kms::primitives::Blob;
+use trent_testkit::cluster::{self, Node};
+use trent_testkit::postgres::{self, Database};
 use trent_testkit::process::{Launch, Trent};
 use trent_testkit::sdk::{client, ok, REGION};
 use trent_testkit::server::read_credentials_file;
@@ -443,4 +445,56 @@ fn passphrase_without_its_sealed_key_for_an_existing_store_is_refused() {
     let output = serve().start_fails().output();
     assert!(output.contains("no sealed root key"), "{output}");
     assert!(!data.join("root.key.sealed").exists());
+}
+
+/// Two nodes on one PostgreSQL database and one token: the first start on the empty
+/// database generates the key, the second node uses it (no root key file anywhere); once
+/// the database exists, a node given a key label the token lacks is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_nodes_of_a_cluster_share_the_token_key() {
+    let Some(url) = postgres::url("pkcs11_nodes_of_a_cluster_share_the_token_key") else {
+        return;
+    };
+    let db = Database::create(&url, "trent_rootkey_").await;
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let config = hsm.config(work.path(), "trent.toml", TOKEN, KEY_LABEL, "");
+    let node = |name: &str, config: &Path| {
+        Node::launch(&work.path().join(name), Some(&db.url), &[])
+            .args(["--config", config.to_str().unwrap()])
+            .env("SOFTHSM2_CONF", hsm.conf.to_str().unwrap())
+            .env("TRENT_PKCS11_PIN", PIN)
+    };
+    let a = node("a", &config).start();
+    let b = node("b", &config).start();
+    let key = ok(cluster::client(a.endpoint()).create_key().send().await)
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let ct = ok(cluster::client(a.endpoint())
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"shared".to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob
+    .unwrap();
+    let pt = ok(cluster::client(b.endpoint())
+        .decrypt()
+        .ciphertext_blob(ct)
+        .send()
+        .await)
+    .plaintext
+    .unwrap();
+    assert_eq!(pt.as_ref(), b"shared");
+    for name in ["a", "b"] {
+        assert!(!work.path().join(name).join("root.key").exists());
+    }
+    assert_clean(&format!("{}{}", a.logs(), b.logs()));
+    let other = hsm.config(work.path(), "other.toml", TOKEN, "another-key", "");
+    let output = node("c", &other).start_fails().output();
+    assert!(
+        output.contains("holds no AES key labelled \"another-key\""),
+        "{output}"
+    );
 }
