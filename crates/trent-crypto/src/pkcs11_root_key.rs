@@ -361,12 +361,15 @@ impl RootKeyProvider for Pkcs11RootKey {
     }
 
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let iv: [u8; NONCE_LEN] = random_array().map_err(|_| CryptoError::SealFailure)?;
-        let ciphertext = self
+        let (iv, ciphertext) = self
             .with_session(|session, key| {
-                let mut iv = iv;
+                // A fresh IV for every attempt (a retry on a new session too).
+                let mut iv: [u8; NONCE_LEN] = random_array().map_err(|_| CkError::InvalidValue)?;
                 let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
-                session.encrypt(&Mechanism::AesGcm(params), key, plaintext)
+                let ciphertext = session.encrypt(&Mechanism::AesGcm(params), key, plaintext)?;
+                // The IV as the token used it (a module may write its own into the
+                // parameters).
+                Ok((iv, ciphertext))
             })
             .map_err(|_| CryptoError::SealFailure)?;
         if ciphertext.len() != plaintext.len() + TAG_LEN {
