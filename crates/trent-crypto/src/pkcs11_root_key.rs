@@ -604,3 +604,113 @@ fn check_key(session: &Session, key: ObjectHandle, key_label: &str) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test of this binary that loads a PKCS#11 module: a SoftHSM2 token of its
+    /// own (SOFTHSM2_CONF is read at the module's first initialization). Without SoftHSM2
+    /// it fails, as the integration tests do.
+    #[test]
+    fn failed_sessions_are_closed_and_refusals_of_data_keep_theirs() {
+        let module = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE")
+            .map(PathBuf::from)
+            .or_else(|| {
+                [
+                    "/usr/lib/softhsm/libsofthsm2.so",
+                    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+                    "/usr/local/lib/softhsm/libsofthsm2.so",
+                    "/usr/lib64/pkcs11/libsofthsm2.so",
+                ]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+            })
+            .expect("SoftHSM2 is installed (apt-get install softhsm2)");
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\n", tokens.display()),
+        )
+        .unwrap();
+        let status = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                "pool",
+                "--so-pin",
+                "so-1",
+            ])
+            .args(["--pin", "1234"])
+            .output()
+            .expect("softhsm2-util runs")
+            .status;
+        assert!(status.success());
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        let key = Pkcs11RootKey::open(
+            Pkcs11Config {
+                module,
+                token_label: "pool".into(),
+                key_label: "k".into(),
+                pin: Zeroizing::new("1234".into()),
+                pool_size: 2,
+            },
+            KeyCreation::CreateIfMissing,
+        )
+        .unwrap();
+        assert_eq!(key.open_sessions(), 0);
+        let sealed = key.seal(b"aad", b"x").unwrap();
+        assert_eq!(key.open_sessions(), 1);
+
+        // A device or session error: the session is closed, a fresh one tried once more,
+        // and closed too when it fails the same way.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let failed = key.with_session(|_, _| -> Result<(), CkError> {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(CkError::Pkcs11(RvError::DeviceError, Function::Encrypt))
+        });
+        assert!(matches!(
+            failed,
+            Err(CkError::Pkcs11(RvError::DeviceError, _))
+        ));
+        assert_eq!(attempts.into_inner(), 2);
+        assert_eq!(key.open_sessions(), 0);
+
+        // A refusal of the data keeps its session, without a second attempt.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let refused = key.with_session(|_, _| -> Result<(), CkError> {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(CkError::Pkcs11(
+                RvError::EncryptedDataInvalid,
+                Function::Decrypt,
+            ))
+        });
+        assert!(refused.is_err());
+        assert_eq!(attempts.into_inner(), 1);
+        assert_eq!(key.open_sessions(), 1);
+
+        // A failure on the first session only: the second, fresh one succeeds.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let recovered = key.with_session(|_, _| {
+            if attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                Err(CkError::Pkcs11(
+                    RvError::SessionHandleInvalid,
+                    Function::Encrypt,
+                ))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(recovered.unwrap(), 7);
+        assert_eq!(key.open_sessions(), 1);
+        assert_eq!(key.unseal(b"aad", &sealed).unwrap().expose(), b"x");
+        assert!(key.open_sessions() <= 2);
+    }
+}
