@@ -43,6 +43,7 @@ pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use keys_used::KeysUsed;
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use service::{
-    BootstrapError, BootstrapOptions, BootstrapReport, KeyService, ServiceConfig, DEFAULT_CACHE_TTL,
+    store_has_root_key_check, BootstrapError, BootstrapOptions, BootstrapReport, KeyService,
+    ServiceConfig, DEFAULT_CACHE_TTL,
 };
 pub use write_ahead::{Intent, WriteAhead};

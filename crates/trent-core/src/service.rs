@@ -27,6 +27,13 @@ const BOOTSTRAP_LEASE_TTL: Duration = Duration::from_secs(30);
 /// How long a starting node waits for another node's bootstrap.
 const BOOTSTRAP_WAIT: Duration = Duration::from_secs(60);
 
+/// Whether a root key has sealed this store's check value yet, i.e. whether the store
+/// has been opened by a key service before. A root-key provider that makes a new key
+/// (the `pkcs11` and `passphrase` providers) does so only for a store that has not.
+pub async fn store_has_root_key_check(store: &dyn Store) -> Result<bool, StoreError> {
+    Ok(store.meta(META_ROOT_CHECK).await?.is_some())
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// How many keys the material cache holds.

@@ -113,4 +113,46 @@ pub enum RootKeyError {
     /// The cryptographic layer failed (e.g. the random number generator).
     #[error("cannot set up the root key")]
     Crypto(#[from] CryptoError),
+    /// The `pkcs11` provider cannot start: `message` names the module, token or key
+    /// concerned and never contains the PIN.
+    #[error("pkcs11 root key: {message}")]
+    Pkcs11 {
+        /// What kind of refusal, for callers that react to it.
+        refusal: Pkcs11Refusal,
+        /// For an operator.
+        message: String,
+    },
+    /// The `passphrase` provider cannot start (no passphrase, wrong passphrase, damaged
+    /// file); never contains the passphrase.
+    #[error("passphrase root key: {0}")]
+    Passphrase(String),
+    /// A file holding a secret (the PKCS#11 PIN, the passphrase) cannot be used.
+    #[error("secret file {}: {reason}", path.display())]
+    SecretFile {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong with it; never its content.
+        reason: String,
+    },
+}
+
+/// Why the `pkcs11` provider refused to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pkcs11Refusal {
+    /// The PKCS#11 module (shared library) cannot be loaded or initialized.
+    Module,
+    /// No initialized token carries the configured label (or several do).
+    TokenNotFound,
+    /// The token holds no AES key with the configured label (or several).
+    KeyNotFound,
+    /// The key exists but is not an AES-256 key that is sensitive and non-extractable.
+    KeyNotProtected,
+    /// The token refused the PIN (CKR_PIN_INCORRECT).
+    PinIncorrect,
+    /// The token's user PIN is locked.
+    PinLocked,
+    /// No PIN was given.
+    NoPin,
+    /// Any other failure of the module or token.
+    Device,
 }

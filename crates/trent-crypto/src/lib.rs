@@ -25,10 +25,13 @@ mod error;
 mod file_root_key;
 mod hmac;
 mod import;
+mod passphrase_root_key;
+mod pkcs11_root_key;
 mod random;
 mod rng;
 mod sealing;
 mod secret;
+mod secret_file;
 
 pub use aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use asymmetric::{
@@ -40,10 +43,15 @@ pub use blob::{
     BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_V1,
 };
 pub use context::canonical_encryption_context;
-pub use error::{CryptoError, RootKeyError};
+pub use error::{CryptoError, Pkcs11Refusal, RootKeyError};
 pub use file_root_key::FileRootKey;
 pub use hmac::{HmacKey, HmacKeySpec, MacAlgorithm};
 pub use import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec};
+pub use passphrase_root_key::{PassphraseRootKey, PASSPHRASE_ROOT_KEY_FILE};
+pub use pkcs11_root_key::{
+    KeyCreation, Pkcs11Config, Pkcs11RootKey, DEFAULT_POOL_SIZE, PKCS11_SEALED_VERSION,
+};
 pub use random::{random_array, random_bytes};
 pub use sealing::{RootKeyProvider, SealingKey, SEALED_OVERHEAD, SEALED_VERSION};
 pub use secret::SecretBytes;
+pub use secret_file::read_secret_file;

@@ -1,6 +1,7 @@
 //! The root of trust: the [`RootKeyProvider`] trait and [`SealingKey`], the
 //! in-process implementation of the sealed-secret format that software providers
-//! (`file`, `passphrase`) share.
+//! (`file`, `passphrase`) share. The `pkcs11` provider seals inside its token, in a
+//! format of the same layout with version byte 2 (`pkcs11_root_key.rs`).
 //!
 //! Sealed format, version 1:
 //! `0x01 ‖ nonce (12 bytes, random) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)`,
@@ -21,8 +22,10 @@ pub const SEALED_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
 pub trait RootKeyProvider: Send + Sync + fmt::Debug {
     /// `"file"`, `"passphrase"` or `"pkcs11"`.
     fn kind(&self) -> &'static str;
-    /// AES-256-GCM under the root key; output = version byte (1) ‖ 12-byte
-    /// random nonce ‖ ciphertext ‖ 16-byte tag.
+    /// AES-256-GCM under the root key; output = version byte ‖ 12-byte random
+    /// nonce ‖ ciphertext ‖ 16-byte tag. The version byte names the provider's format:
+    /// 1 for the in-process [`SealingKey`] (`file`, `passphrase`), 2 for `pkcs11`
+    /// (sealed inside the token), so that no provider misreads another's secrets.
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError>;
     /// Inverse of `seal`; any mismatch (wrong key, wrong aad, tampering, bad
     /// version) → [`CryptoError::UnsealFailure`].

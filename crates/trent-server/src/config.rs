@@ -129,6 +129,7 @@ struct FileConfig {
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
     audit: Option<crate::audit::AuditFileConfig>,
+    root_key: Option<RootKeyFileConfig>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -136,6 +137,105 @@ struct FileConfig {
     users: Vec<crate::identities::UserSpec>,
     #[serde(default)]
     roles: Vec<crate::identities::RoleSpec>,
+}
+
+/// The `[root_key]` table: which provider holds the root key, and its settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RootKeyFileConfig {
+    provider: Option<String>,
+    module: Option<PathBuf>,
+    token_label: Option<String>,
+    key_label: Option<String>,
+    pin_file: Option<PathBuf>,
+    passphrase_file: Option<PathBuf>,
+}
+
+/// Where the root key comes from (`[root_key]` of the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RootKeySettings {
+    /// `root.key` in the data directory (the default).
+    #[default]
+    File,
+    /// `root.key.sealed` in the data directory, sealed under a passphrase (Argon2id):
+    /// from `TRENT_ROOT_KEY_PASSPHRASE`, else `passphrase_file`, else a terminal prompt.
+    Passphrase { passphrase_file: Option<PathBuf> },
+    /// An AES-256 key in a PKCS#11 token; the PIN from `TRENT_PKCS11_PIN`, else
+    /// `pin_file`.
+    Pkcs11 {
+        module: PathBuf,
+        token_label: String,
+        key_label: String,
+        pin_file: Option<PathBuf>,
+    },
+}
+
+impl RootKeySettings {
+    fn resolve(table: Option<RootKeyFileConfig>) -> Result<Self, String> {
+        let Some(t) = table else {
+            return Ok(Self::File);
+        };
+        let provider = t.provider.as_deref().unwrap_or("file");
+        let pkcs11_only = [
+            ("module", t.module.is_some()),
+            ("token_label", t.token_label.is_some()),
+            ("key_label", t.key_label.is_some()),
+            ("pin_file", t.pin_file.is_some()),
+        ];
+        let not_for = |keys: &[(&str, bool)], for_provider: &str| -> Result<(), String> {
+            match keys.iter().find(|(_, set)| *set) {
+                Some((key, _)) => Err(format!(
+                    "[root_key] {key} applies to provider \"{for_provider}\" only, not \"{provider}\""
+                )),
+                None => Ok(()),
+            }
+        };
+        match provider {
+            "file" => {
+                not_for(&pkcs11_only, "pkcs11")?;
+                not_for(
+                    &[("passphrase_file", t.passphrase_file.is_some())],
+                    "passphrase",
+                )?;
+                Ok(Self::File)
+            }
+            "passphrase" => {
+                not_for(&pkcs11_only, "pkcs11")?;
+                Ok(Self::Passphrase {
+                    passphrase_file: t.passphrase_file,
+                })
+            }
+            "pkcs11" => {
+                not_for(
+                    &[("passphrase_file", t.passphrase_file.is_some())],
+                    "passphrase",
+                )?;
+                let missing = |key: &str| {
+                    format!("[root_key] provider \"pkcs11\" needs {key}")
+                };
+                // A token's label is at most 32 bytes (CK_TOKEN_INFO); a key's is free.
+                let token_label = match t.token_label {
+                    Some(l) if !l.is_empty() && l.len() <= 32 => l,
+                    Some(_) => return Err("[root_key] token_label must be 1 to 32 bytes".into()),
+                    None => return Err(missing("token_label")),
+                };
+                let key_label = match t.key_label {
+                    Some(l) if !l.is_empty() => l,
+                    Some(_) => return Err("[root_key] key_label must not be empty".into()),
+                    None => return Err(missing("key_label")),
+                };
+                Ok(Self::Pkcs11 {
+                    module: t.module.ok_or_else(|| missing("module"))?,
+                    token_label,
+                    key_label,
+                    pin_file: t.pin_file,
+                })
+            }
+            other => Err(format!(
+                "invalid [root_key] provider {other:?}: expected \"file\", \"passphrase\" or \"pkcs11\""
+            )),
+        }
+    }
 }
 
 /// Reads the config file (the whole of it must be valid).
@@ -199,6 +299,8 @@ pub struct Config {
     pub config_path: Option<PathBuf>,
     /// The identities of the config file (validated against the store at start).
     pub identities: crate::identities::IdentitySpecs,
+    /// The root key provider (`[root_key]`).
+    pub root_key: RootKeySettings,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -327,7 +429,12 @@ impl Config {
         // Decided before anything is bound or written.
         check_dev_listen(&listen, dev_any_credentials, dev_allow_non_loopback)?;
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
+        let root_key = RootKeySettings::resolve(file.root_key).map_err(|e| match &args.config {
+            Some(p) => format!("invalid config file {}: {e}", p.display()),
+            None => e,
+        })?;
         Ok(Config {
+            root_key,
             config_path: args.config,
             identities,
             database_url,
@@ -462,6 +569,74 @@ mod tests {
         let err = read_identities(&path).unwrap_err();
         assert!(err.contains("line 3"), "{err}");
         assert!(!err.contains("s3cr3t-value"), "{err}");
+    }
+
+    #[test]
+    fn the_root_key_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.toml");
+        let resolve = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let mut a = args(None);
+            a.config = Some(path.clone());
+            Config::resolve(a).map(|c| c.root_key)
+        };
+        assert_eq!(resolve("").unwrap(), RootKeySettings::File);
+        assert_eq!(
+            Config::resolve(args(None)).unwrap().root_key,
+            RootKeySettings::File
+        );
+        assert_eq!(
+            resolve("[root_key]\nprovider = \"file\"\n").unwrap(),
+            RootKeySettings::File
+        );
+        assert_eq!(
+            resolve(
+                "[root_key]\nprovider = \"pkcs11\"\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken_label = \"trent-root\"\nkey_label = \"trent-root-key\"\npin_file = \"/etc/trent/pin\"\n"
+            )
+            .unwrap(),
+            RootKeySettings::Pkcs11 {
+                module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+                token_label: "trent-root".into(),
+                key_label: "trent-root-key".into(),
+                pin_file: Some("/etc/trent/pin".into()),
+            }
+        );
+        assert_eq!(
+            resolve("[root_key]\nprovider = \"passphrase\"\npassphrase_file = \"/p\"\n").unwrap(),
+            RootKeySettings::Passphrase {
+                passphrase_file: Some("/p".into())
+            }
+        );
+        for (text, expected) in [
+            ("[root_key]\nprovider = \"hsm\"\n", "invalid [root_key] provider \"hsm\""),
+            ("[root_key]\nprovider = \"pkcs11\"\npin = \"1234\"\n", "unknown field `pin`"),
+            (
+                "[root_key]\nprovider = \"pkcs11\"\ntoken_label = \"t\"\nkey_label = \"k\"\n",
+                "needs module",
+            ),
+            (
+                "[root_key]\nprovider = \"pkcs11\"\nmodule = \"/m.so\"\nkey_label = \"k\"\n",
+                "needs token_label",
+            ),
+            (
+                "[root_key]\nprovider = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\n",
+                "needs key_label",
+            ),
+            ("[root_key]\nmodule = \"/m.so\"\n", "applies to provider \"pkcs11\" only"),
+            (
+                "[root_key]\nprovider = \"passphrase\"\npin_file = \"/p\"\n",
+                "pin_file applies to provider \"pkcs11\" only",
+            ),
+            (
+                "[root_key]\nprovider = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nkey_label = \"k\"\npassphrase_file = \"/p\"\n",
+                "passphrase_file applies to provider \"passphrase\" only",
+            ),
+        ] {
+            let err = resolve(text).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(!err.contains("1234"), "{err}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod identities;
 pub mod kms;
 pub mod listener;
 pub mod migrate;
+pub mod root_key;
 pub mod serve;
 mod service_events;
 pub mod stage;

@@ -13,7 +13,7 @@ use trent_store::{PostgresStore, SqliteStore, Store};
 use trent_wire::AccountId;
 
 use crate::auth::{Authenticator, Sessions, SharedDirectory};
-use crate::config::{self, Config};
+use crate::config::{self, Config, RootKeySettings};
 use crate::identities::Directory;
 use crate::AppState;
 use crate::{audit, cloudtrail, error_chain, service_events, sts, test_clock, STORE_FILE};
@@ -50,25 +50,19 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     let root_path = dir.join(ROOT_KEY_FILE);
     let store_path = dir.join(STORE_FILE);
-    let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(&root_path) {
-        Ok(k) => Arc::new(k),
-        // A cluster's first node creates the root key; the database then refuses any node
-        // given another one (the root key check), so a missing copy cannot go unnoticed.
-        Err(RootKeyError::NotFound { .. })
-            if config.database_url.is_some() || !store_path.exists() =>
-        {
-            let k = FileRootKey::create(&root_path).map_err(|e| error_chain(&e))?;
-            tracing::info!(path = %root_path.display(), "created a new root key");
-            Arc::new(k)
+    // Opened before the store, so that a refused start leaves no new store behind: the
+    // `file` provider as it always was, and the others with SQLite, whose store is new
+    // when its file does not exist yet. With PostgreSQL the others ask the store whether
+    // it is new (see below).
+    let early_root: Option<crate::root_key::Opened> = match &config.root_key {
+        RootKeySettings::File => Some(crate::root_key::Opened {
+            root: open_file_root_key(&config, &root_path, &store_path)?,
+            described: format!("a copy of the same {ROOT_KEY_FILE} in its data directory"),
+        }),
+        settings if config.database_url.is_none() => {
+            Some(crate::root_key::open(settings, dir, !store_path.exists()).await?)
         }
-        Err(RootKeyError::NotFound { .. }) => {
-            return Err(format!(
-                "{} has a store ({STORE_FILE}) but no root key ({ROOT_KEY_FILE}): without the root key its keys cannot be used; restore {} from backup",
-                dir.display(),
-                root_path.display()
-            ))
-        }
-        Err(e) => return Err(error_chain(&e)),
+        _ => None,
     };
     let store: Arc<dyn Store> = match &config.database_url {
         None => Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
@@ -84,6 +78,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
         ),
     };
+    let opened = match early_root {
+        Some(opened) => opened,
+        None => {
+            let is_new = crate::root_key::store_is_new(store.as_ref()).await?;
+            crate::root_key::open(&config.root_key, dir, is_new).await?
+        }
+    };
+    let root = opened.root;
     note_dev_credentials(store.as_ref(), config.dev_any_credentials).await?;
 
     let admin_secret = std::env::var("TRENT_ADMIN_SECRET_ACCESS_KEY")
@@ -118,8 +120,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     .await
     .map_err(|e| match (&e, &config.database_url) {
         (BootstrapError::RootKeyMismatch, Some(url)) => format!(
-            "{}: the database {url} was created with another root key: every node of a cluster needs a copy of the same {ROOT_KEY_FILE} in its data directory",
-            root_path.display()
+            "{}: the database {url} was created with another root key: every node of a cluster needs {}",
+            dir.display(),
+            opened.described
         ),
         _ => format!("{}: {}", dir.display(), error_chain(&e)),
     })?;
@@ -392,6 +395,35 @@ fn write_credentials(
     text.push('\n');
     file.write_all(text.as_bytes())?;
     file.sync_all()
+}
+
+/// The `file` provider: `root.key` in the data directory, created for a new store.
+fn open_file_root_key(
+    config: &Config,
+    root_path: &Path,
+    store_path: &Path,
+) -> Result<Arc<dyn RootKeyProvider>, String> {
+    let root: Arc<dyn RootKeyProvider> = match FileRootKey::load(root_path) {
+        Ok(k) => Arc::new(k),
+        // A cluster's first node creates the root key; the database then refuses any node
+        // given another one (the root key check), so a missing copy cannot go unnoticed.
+        Err(RootKeyError::NotFound { .. })
+            if config.database_url.is_some() || !store_path.exists() =>
+        {
+            let k = FileRootKey::create(root_path).map_err(|e| error_chain(&e))?;
+            tracing::info!(path = %root_path.display(), "created a new root key");
+            Arc::new(k)
+        }
+        Err(RootKeyError::NotFound { .. }) => {
+            return Err(format!(
+                "{} has a store ({STORE_FILE}) but no root key ({ROOT_KEY_FILE}): without the root key its keys cannot be used; restore {} from backup",
+                config.data_dir.display(),
+                root_path.display()
+            ))
+        }
+        Err(e) => return Err(error_chain(&e)),
+    };
+    Ok(root)
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,716 @@
+//! The `pkcs11` root key provider: the root key is a non-extractable AES-256 secret key
+//! in a PKCS#11 token (an HSM, or SoftHSM2), and every seal and unseal runs inside the
+//! token (CKM_AES_GCM); the key never enters this process.
+//!
+//! Sealed format, version 2 (distinct from the in-process format 1 of [`crate::SealingKey`],
+//! so that a secret sealed by one provider is never misread by another: each refuses the
+//! other's version byte with [`CryptoError::UnsealFailure`]):
+//! `0x02 ‖ IV (12 bytes, random from aws-lc) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)`,
+//! the caller's associated data as the GCM AAD.
+//!
+//! The key is found by `CKO_SECRET_KEY`, `CKK_AES` and `CKA_LABEL = key_label` in the
+//! token whose label is `token_label`; it must be 32 bytes with `CKA_EXTRACTABLE` false
+//! and `CKA_SENSITIVE` true, or the provider refuses to start.
+//!
+//! **Where the key comes from.** [`KeyCreation::CreateIfMissing`] generates it inside the
+//! token (CKM_AES_KEY_GEN, 32 bytes, `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE` true,
+//! `CKA_EXTRACTABLE` false, `CKA_ENCRYPT`/`CKA_DECRYPT` true, nothing else allowed) when
+//! no key carries the label. The server asks for that only when its store is brand new,
+//! as the `file` provider creates `root.key` only for a new store; for an existing store
+//! it passes [`KeyCreation::MustExist`] and a missing key is a refusal (a new key could
+//! unseal nothing the store holds). Several keys with the same label are a refusal too
+//! (which one sealed the store?). Start-up never falls back to another provider.
+//!
+//! **Sessions.** A bounded pool (default [`DEFAULT_POOL_SIZE`]) of read-only sessions,
+//! opened on demand and logged in as the user (in PKCS#11 the login belongs to the
+//! application, so later sessions share it; `CKR_USER_ALREADY_LOGGED_IN` is success),
+//! plus one session opened at start that only holds the login. A caller waits when all
+//! are busy. A session whose call fails with anything but a refusal of the data (e.g. a
+//! device or session error) is closed, not returned to the pool, and the call is tried
+//! once more on a fresh session; a stale key handle is looked up again by label.
+//!
+//! **The PIN** is held in a zeroizing [`AuthPin`] (for logging in new sessions), never
+//! in `Debug` output, logs or errors.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use parking_lot::{Condvar, Mutex};
+use zeroize::Zeroizing;
+
+use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::error::Pkcs11Refusal;
+use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes};
+
+/// Version byte of the sealed format of this provider.
+pub const PKCS11_SEALED_VERSION: u8 = 2;
+/// Sessions the pool holds at most unless configured otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+const TAG_BITS: u64 = (TAG_LEN * 8) as u64;
+const OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
+
+/// What to do when the token holds no key with the configured label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCreation {
+    /// Generate it in the token (a brand-new store only).
+    CreateIfMissing,
+    /// Refuse to start.
+    MustExist,
+}
+
+/// Where the root key is. `Debug` never shows the PIN.
+pub struct Pkcs11Config {
+    /// The PKCS#11 module (shared library), e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: PathBuf,
+    /// The token's label (`CK_TOKEN_INFO`).
+    pub token_label: String,
+    /// `CKA_LABEL` of the AES key.
+    pub key_label: String,
+    /// The user PIN.
+    pub pin: Zeroizing<String>,
+    /// How many sessions the pool holds at most (at least 1).
+    pub pool_size: usize,
+}
+
+impl fmt::Debug for Pkcs11Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11Config")
+            .field("module", &self.module)
+            .field("token_label", &self.token_label)
+            .field("key_label", &self.key_label)
+            .field("pin", &"[REDACTED]")
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+/// The `pkcs11` root key provider (see the module documentation).
+pub struct Pkcs11RootKey {
+    module: PathBuf,
+    token_label: String,
+    key_label: String,
+    created: bool,
+    context: Pkcs11,
+    slot: Slot,
+    key: Mutex<ObjectHandle>,
+    pin: AuthPin,
+    /// Opened at start and never used for an operation nor closed while the provider
+    /// lives: it keeps the application's login (which PKCS#11 ends with the last
+    /// session) and the object handles valid while pool sessions come and go.
+    keeper: Mutex<Option<Session>>,
+    pool: Pool,
+}
+
+struct Pool {
+    max: usize,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<Session>,
+    /// Sessions open: idle plus lent out.
+    open: usize,
+}
+
+/// Serializes what touches a module's global state (C_Initialize, the slot and token
+/// lists, opening sessions, logging in, generating the key): SoftHSM2, for one, is not
+/// safe against these running at once from several threads. All rare; the seals and
+/// unseals themselves run in parallel, one per pooled session.
+static MODULE_LOCK: Mutex<()> = Mutex::new(());
+
+fn refusal(refusal: Pkcs11Refusal, message: String) -> RootKeyError {
+    RootKeyError::Pkcs11 { refusal, message }
+}
+
+/// A refusal of the data itself (bad ciphertext, tag mismatch, bad lengths or
+/// parameters): the session is fine and goes back to the pool. SoftHSM2 reports a GCM
+/// tag mismatch as CKR_GENERAL_ERROR from C_Decrypt (after C_DecryptInit succeeded,
+/// and having ended the operation), so that counts as a refusal of the data too; a
+/// device that truly failed fails the next call's C_EncryptInit/C_DecryptInit, which
+/// closes the session.
+fn is_data_error(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::GeneralError | RvError::FunctionFailed,
+            Function::Decrypt
+        )
+    ) || matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::DataInvalid
+                | RvError::DataLenRange
+                | RvError::ArgumentsBad
+                | RvError::MechanismParamInvalid
+                | RvError::BufferTooSmall,
+            _
+        ) | CkError::TryFromInt(_)
+    )
+}
+
+impl Pkcs11RootKey {
+    /// Loads the module, finds the token by label, logs in, finds (or, with
+    /// [`KeyCreation::CreateIfMissing`], generates) the key and checks it is protected.
+    /// Every failure is a [`RootKeyError::Pkcs11`] naming the problem.
+    pub fn open(config: Pkcs11Config, creation: KeyCreation) -> Result<Self, RootKeyError> {
+        let Pkcs11Config {
+            module,
+            token_label,
+            key_label,
+            pin,
+            pool_size,
+        } = config;
+        let pin = AuthPin::from(pin.as_str());
+        let _module_lock = MODULE_LOCK.lock();
+        let context = load_module(&module)?;
+        let slot = find_token(&context, &token_label)?;
+        let device = |what: &str, e: CkError| {
+            refusal(
+                Pkcs11Refusal::Device,
+                format!("{what} on token \"{token_label}\" failed: {e}"),
+            )
+        };
+        let session = context
+            .open_ro_session(slot)
+            .map_err(|e| device("opening a session", e))?;
+        login(&session, &pin, &token_label)?;
+        let mut created = false;
+        let key = match find_key(&session, &key_label, &token_label)? {
+            Some(key) => key,
+            None if creation == KeyCreation::CreateIfMissing => {
+                // A read-write session for the one write: the login is the application's,
+                // so the new session shares it.
+                let rw = context
+                    .open_rw_session(slot)
+                    .map_err(|e| device("opening a read-write session", e))?;
+                login(&rw, &pin, &token_label)?;
+                generate_key(&rw, &key_label).map_err(|e| {
+                    device(&format!("generating the AES-256 key \"{key_label}\""), e)
+                })?;
+                drop(rw);
+                created = true;
+                find_key(&session, &key_label, &token_label)?.ok_or_else(|| {
+                    refusal(
+                        Pkcs11Refusal::KeyNotFound,
+                        format!("the key \"{key_label}\" just generated in token \"{token_label}\" cannot be found"),
+                    )
+                })?
+            }
+            None => {
+                return Err(refusal(
+                    Pkcs11Refusal::KeyNotFound,
+                    format!(
+                        "token \"{token_label}\" holds no AES key labelled \"{key_label}\"; without the key that sealed this store its keys cannot be used (a new key is generated only for a new store)"
+                    ),
+                ))
+            }
+        };
+        check_key(&session, key, &key_label)?;
+        let max = pool_size.max(1);
+        Ok(Self {
+            module,
+            token_label,
+            key_label,
+            created,
+            context,
+            slot,
+            key: Mutex::new(key),
+            pin,
+            keeper: Mutex::new(Some(session)),
+            pool: Pool {
+                max,
+                state: Mutex::new(PoolState {
+                    idle: Vec::with_capacity(max),
+                    open: 0,
+                }),
+                freed: Condvar::new(),
+            },
+        })
+    }
+
+    /// Whether [`Pkcs11RootKey::open`] generated the key.
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// The module this provider loaded.
+    pub fn module(&self) -> &Path {
+        &self.module
+    }
+
+    /// The token's label.
+    pub fn token_label(&self) -> &str {
+        &self.token_label
+    }
+
+    /// The key's label.
+    pub fn key_label(&self) -> &str {
+        &self.key_label
+    }
+
+    fn key(&self) -> ObjectHandle {
+        *self.key.lock()
+    }
+
+    /// Sessions of the pool open now (idle and lent out); never more than the pool size.
+    pub fn open_sessions(&self) -> usize {
+        self.pool.state.lock().open
+    }
+
+    /// Takes an idle session, opens a new one while under the bound, or waits.
+    fn acquire(&self) -> Result<Session, CkError> {
+        let mut state = self.pool.state.lock();
+        loop {
+            if let Some(session) = state.idle.pop() {
+                return Ok(session);
+            }
+            if state.open < self.pool.max {
+                state.open += 1;
+                drop(state);
+                let module_lock = MODULE_LOCK.lock();
+                let opened = self.context.open_ro_session(self.slot).and_then(|s| {
+                    match s.login(UserType::User, Some(&self.pin)) {
+                        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(s),
+                        Err(e) => Err(e),
+                    }
+                });
+                drop(module_lock);
+                if opened.is_err() {
+                    self.pool.state.lock().open -= 1;
+                    self.pool.freed.notify_one();
+                }
+                return opened;
+            }
+            self.pool.freed.wait(&mut state);
+        }
+    }
+
+    /// Returns a session to the pool, or closes it (a device or session error).
+    fn release(&self, session: Session, healthy: bool) {
+        let mut state = self.pool.state.lock();
+        if healthy {
+            state.idle.push(session);
+        } else {
+            state.open -= 1;
+            drop(state);
+            let module_lock = MODULE_LOCK.lock();
+            drop(session);
+            drop(module_lock);
+        }
+        self.pool.freed.notify_one();
+    }
+
+    /// Runs `op` on a pooled session; a session that fails with anything but a refusal
+    /// of the data is closed, and `op` runs once more on a fresh one.
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
+    ) -> Result<T, CkError> {
+        let mut last = None;
+        for _ in 0..2 {
+            let session = self.acquire()?;
+            match op(&session, self.key()) {
+                Ok(v) => {
+                    self.release(session, true);
+                    return Ok(v);
+                }
+                Err(e) if is_data_error(&e) => {
+                    self.release(session, true);
+                    return Err(e);
+                }
+                // The handle went stale (some modules drop them when a session closes):
+                // find the key again by its label, then retry.
+                Err(
+                    e
+                    @ CkError::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _),
+                ) => {
+                    let found = session.find_objects(&key_template(&self.key_label));
+                    match found.as_deref() {
+                        Ok([key]) => {
+                            *self.key.lock() = *key;
+                            self.release(session, true);
+                        }
+                        _ => self.release(session, false),
+                    }
+                    last = Some(e);
+                }
+                Err(e) => {
+                    self.release(session, false);
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(CkError::InvalidValue))
+    }
+}
+
+impl RootKeyProvider for Pkcs11RootKey {
+    fn kind(&self) -> &'static str {
+        "pkcs11"
+    }
+
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let (iv, ciphertext) = self
+            .with_session(|session, key| {
+                // A fresh IV for every attempt (a retry on a new session too).
+                let mut iv: [u8; NONCE_LEN] = random_array().map_err(|_| CkError::InvalidValue)?;
+                let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
+                let ciphertext = session.encrypt(&Mechanism::AesGcm(params), key, plaintext)?;
+                // The IV as the token used it (a module may write its own into the
+                // parameters).
+                Ok((iv, ciphertext))
+            })
+            .map_err(|_| CryptoError::SealFailure)?;
+        if ciphertext.len() != plaintext.len() + TAG_LEN {
+            return Err(CryptoError::SealFailure);
+        }
+        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        out.push(PKCS11_SEALED_VERSION);
+        out.extend_from_slice(&iv);
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+        if sealed.len() < OVERHEAD || sealed[0] != PKCS11_SEALED_VERSION {
+            return Err(CryptoError::UnsealFailure);
+        }
+        let (iv, ciphertext) = sealed[1..].split_at(NONCE_LEN);
+        let iv: [u8; NONCE_LEN] = iv.try_into().map_err(|_| CryptoError::UnsealFailure)?;
+        let plaintext = self
+            .with_session(|session, key| {
+                let mut iv = iv;
+                let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
+                session.decrypt(&Mechanism::AesGcm(params), key, ciphertext)
+            })
+            .map(SecretBytes::new)
+            .map_err(|_| CryptoError::UnsealFailure)?;
+        if plaintext.len() + TAG_LEN != ciphertext.len() {
+            return Err(CryptoError::UnsealFailure);
+        }
+        Ok(plaintext)
+    }
+}
+
+impl Drop for Pkcs11RootKey {
+    fn drop(&mut self) {
+        let _module_lock = MODULE_LOCK.lock();
+        self.pool.state.lock().idle.clear();
+        drop(self.keeper.lock().take());
+    }
+}
+
+impl fmt::Debug for Pkcs11RootKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11RootKey")
+            .field("module", &self.module)
+            .field("token_label", &self.token_label)
+            .field("key_label", &self.key_label)
+            .finish_non_exhaustive()
+    }
+}
+
+fn load_module(module: &Path) -> Result<Pkcs11, RootKeyError> {
+    let context = Pkcs11::new(module).map_err(|e| {
+        refusal(
+            Pkcs11Refusal::Module,
+            format!("cannot load the PKCS#11 module {}: {e}", module.display()),
+        )
+    })?;
+    match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        // Another provider of this process (a test, a reopen) initialized it already.
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(context),
+        Err(e) => Err(refusal(
+            Pkcs11Refusal::Module,
+            format!(
+                "cannot initialize the PKCS#11 module {}: {e}",
+                module.display()
+            ),
+        )),
+    }
+}
+
+fn find_token(context: &Pkcs11, token_label: &str) -> Result<Slot, RootKeyError> {
+    let slots = context.get_slots_with_initialized_token().map_err(|e| {
+        refusal(
+            Pkcs11Refusal::Device,
+            format!("cannot list the module's tokens: {e}"),
+        )
+    })?;
+    let mut found = Vec::new();
+    for slot in slots {
+        let info = context.get_token_info(slot).map_err(|e| {
+            refusal(
+                Pkcs11Refusal::Device,
+                format!("cannot read the token information of slot {slot}: {e}"),
+            )
+        })?;
+        if info.label().trim_end() == token_label {
+            found.push(slot);
+        }
+    }
+    match found.as_slice() {
+        [slot] => Ok(*slot),
+        [] => Err(refusal(
+            Pkcs11Refusal::TokenNotFound,
+            format!("no initialized token is labelled \"{token_label}\""),
+        )),
+        _ => Err(refusal(
+            Pkcs11Refusal::TokenNotFound,
+            format!(
+                "{} tokens are labelled \"{token_label}\"; the label must name one",
+                found.len()
+            ),
+        )),
+    }
+}
+
+fn login(session: &Session, pin: &AuthPin, token_label: &str) -> Result<(), RootKeyError> {
+    match session.login(UserType::User, Some(pin)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(refusal(
+            Pkcs11Refusal::PinIncorrect,
+            format!("the PIN of token \"{token_label}\" is wrong (CKR_PIN_INCORRECT)"),
+        )),
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(refusal(
+            Pkcs11Refusal::PinLocked,
+            format!("the user PIN of token \"{token_label}\" is locked (CKR_PIN_LOCKED)"),
+        )),
+        Err(CkError::Pkcs11(
+            rv @ (RvError::PinLenRange | RvError::PinInvalid | RvError::PinExpired),
+            _,
+        )) => Err(refusal(
+            Pkcs11Refusal::PinIncorrect,
+            format!("token \"{token_label}\" refused the PIN: {rv}"),
+        )),
+        // Never the cryptoki error's text for anything else either: keep it to the code.
+        Err(CkError::Pkcs11(rv, Function::Login)) => Err(refusal(
+            Pkcs11Refusal::Device,
+            format!("logging in to token \"{token_label}\" failed: {rv}"),
+        )),
+        Err(e) => Err(refusal(
+            Pkcs11Refusal::Device,
+            format!("logging in to token \"{token_label}\" failed: {e}"),
+        )),
+    }
+}
+
+fn key_template(key_label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Label(key_label.as_bytes().to_vec()),
+    ]
+}
+
+fn find_key(
+    session: &Session,
+    key_label: &str,
+    token_label: &str,
+) -> Result<Option<ObjectHandle>, RootKeyError> {
+    let found = session
+        .find_objects(&key_template(key_label))
+        .map_err(|e| {
+            refusal(
+                Pkcs11Refusal::Device,
+                format!(
+                    "searching token \"{token_label}\" for the key \"{key_label}\" failed: {e}"
+                ),
+            )
+        })?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [key] => Ok(Some(*key)),
+        _ => Err(refusal(
+            Pkcs11Refusal::KeyNotFound,
+            format!(
+                "token \"{token_label}\" holds {} AES keys labelled \"{key_label}\"; the label must name one",
+                found.len()
+            ),
+        )),
+    }
+}
+
+fn generate_key(session: &Session, key_label: &str) -> Result<ObjectHandle, CkError> {
+    let mut template = key_template(key_label);
+    template.retain(|a| !matches!(a, Attribute::Class(_) | Attribute::KeyType(_)));
+    template.extend([
+        Attribute::ValueLen((KEY_LEN as u64).into()),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+    ]);
+    session.generate_key(&Mechanism::AesKeyGen, &template)
+}
+
+/// Refuses a key that is not AES-256, sensitive and non-extractable.
+fn check_key(session: &Session, key: ObjectHandle, key_label: &str) -> Result<(), RootKeyError> {
+    let attributes = session
+        .get_attributes(
+            key,
+            &[
+                AttributeType::Extractable,
+                AttributeType::Sensitive,
+                AttributeType::ValueLen,
+            ],
+        )
+        .map_err(|e| {
+            refusal(
+                Pkcs11Refusal::Device,
+                format!("cannot read the attributes of the key \"{key_label}\": {e}"),
+            )
+        })?;
+    let (mut extractable, mut sensitive, mut len) = (None, None, None);
+    for attribute in attributes {
+        match attribute {
+            Attribute::Extractable(v) => extractable = Some(v),
+            Attribute::Sensitive(v) => sensitive = Some(v),
+            Attribute::ValueLen(v) => len = Some(u64::from(v)),
+            _ => {}
+        }
+    }
+    let unsafe_key = |why: &str| {
+        refusal(
+            Pkcs11Refusal::KeyNotProtected,
+            format!("the key \"{key_label}\" {why}; refusing to use it as the root key"),
+        )
+    };
+    if extractable != Some(false) {
+        return Err(unsafe_key("is extractable (CKA_EXTRACTABLE must be false)"));
+    }
+    if sensitive != Some(true) {
+        return Err(unsafe_key("is not sensitive (CKA_SENSITIVE must be true)"));
+    }
+    if len != Some(KEY_LEN as u64) {
+        return Err(unsafe_key(&format!(
+            "is not a 256-bit AES key (CKA_VALUE_LEN {len:?})"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The only test of this binary that loads a PKCS#11 module: a SoftHSM2 token of its
+    /// own (SOFTHSM2_CONF is read at the module's first initialization). Without SoftHSM2
+    /// it fails, as the integration tests do.
+    #[test]
+    fn failed_sessions_are_closed_and_refusals_of_data_keep_theirs() {
+        let module = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE")
+            .map(PathBuf::from)
+            .or_else(|| {
+                [
+                    "/usr/lib/softhsm/libsofthsm2.so",
+                    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+                    "/usr/local/lib/softhsm/libsofthsm2.so",
+                    "/usr/lib64/pkcs11/libsofthsm2.so",
+                ]
+                .into_iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+            })
+            .expect("SoftHSM2 is installed (apt-get install softhsm2)");
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\n", tokens.display()),
+        )
+        .unwrap();
+        let status = std::process::Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                "pool",
+                "--so-pin",
+                "so-1",
+            ])
+            .args(["--pin", "1234"])
+            .output()
+            .expect("softhsm2-util runs")
+            .status;
+        assert!(status.success());
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        let key = Pkcs11RootKey::open(
+            Pkcs11Config {
+                module,
+                token_label: "pool".into(),
+                key_label: "k".into(),
+                pin: Zeroizing::new("1234".into()),
+                pool_size: 2,
+            },
+            KeyCreation::CreateIfMissing,
+        )
+        .unwrap();
+        assert_eq!(key.open_sessions(), 0);
+        let sealed = key.seal(b"aad", b"x").unwrap();
+        assert_eq!(key.open_sessions(), 1);
+
+        // A device or session error: the session is closed, a fresh one tried once more,
+        // and closed too when it fails the same way.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let failed = key.with_session(|_, _| -> Result<(), CkError> {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(CkError::Pkcs11(RvError::DeviceError, Function::Encrypt))
+        });
+        assert!(matches!(
+            failed,
+            Err(CkError::Pkcs11(RvError::DeviceError, _))
+        ));
+        assert_eq!(attempts.into_inner(), 2);
+        assert_eq!(key.open_sessions(), 0);
+
+        // A refusal of the data keeps its session, without a second attempt.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let refused = key.with_session(|_, _| -> Result<(), CkError> {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(CkError::Pkcs11(
+                RvError::EncryptedDataInvalid,
+                Function::Decrypt,
+            ))
+        });
+        assert!(refused.is_err());
+        assert_eq!(attempts.into_inner(), 1);
+        assert_eq!(key.open_sessions(), 1);
+
+        // A failure on the first session only: the second, fresh one succeeds.
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let recovered = key.with_session(|_, _| {
+            if attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                Err(CkError::Pkcs11(
+                    RvError::SessionHandleInvalid,
+                    Function::Encrypt,
+                ))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!(recovered.unwrap(), 7);
+        assert_eq!(key.open_sessions(), 1);
+        assert_eq!(key.unseal(b"aad", &sealed).unwrap().expose(), b"x");
+        assert!(key.open_sessions() <= 2);
+    }
+}

@@ -1,0 +1,380 @@
+//! The `pkcs11` root key provider against a real SoftHSM2 token.
+//!
+//! SoftHSM2 reads `SOFTHSM2_CONF` once, at the process's first `C_Initialize`: this test
+//! binary sets up one token directory (a `Once`, before any test touches the module)
+//! holding one token per test, each test using its own token label, so tests in parallel
+//! never share a token or its login state. Without SoftHSM2 these tests FAIL (`.ci/run`
+//! installs it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+
+use trent_crypto::{
+    CryptoError, FileRootKey, KeyCreation, Pkcs11Config, Pkcs11Refusal, Pkcs11RootKey,
+    RootKeyError, RootKeyProvider, PKCS11_SEALED_VERSION,
+};
+use zeroize::Zeroizing;
+
+const SO_PIN: &str = "so-pin-4321";
+const PIN: &str = "user-pin-1234";
+const KEY_LABEL: &str = "trent-root-key";
+
+/// One token per test.
+const TOKENS: &[&str] = &[
+    "rt-roundtrip",
+    "rt-aad",
+    "rt-tamper",
+    "rt-file-blob",
+    "rt-attributes",
+    "rt-wrong-pin",
+    "rt-missing-key",
+    "rt-extractable",
+    "rt-concurrent",
+    "rt-reopen",
+    "rt-debug",
+];
+
+struct SoftHsm {
+    module: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The SoftHSM2 module: `TRENT_TEST_SOFTHSM_MODULE`, or where Debian and others put it.
+fn find_module() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE") {
+        return PathBuf::from(p);
+    }
+    for candidate in [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+        "/usr/lib64/pkcs11/libsofthsm2.so",
+    ] {
+        if Path::new(candidate).is_file() {
+            return PathBuf::from(candidate);
+        }
+    }
+    panic!("SoftHSM2 is not installed (no libsofthsm2.so): apt-get install softhsm2 opensc, or set TRENT_TEST_SOFTHSM_MODULE");
+}
+
+fn softhsm() -> &'static SoftHsm {
+    static HSM: OnceLock<SoftHsm> = OnceLock::new();
+    HSM.get_or_init(|| {
+        let module = find_module();
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        for label in TOKENS {
+            let out = Command::new("softhsm2-util")
+                .env("SOFTHSM2_CONF", &conf)
+                .args([
+                    "--init-token",
+                    "--free",
+                    "--label",
+                    label,
+                    "--so-pin",
+                    SO_PIN,
+                    "--pin",
+                    PIN,
+                ])
+                .output()
+                .expect("softhsm2-util runs (apt-get install softhsm2)");
+            assert!(
+                out.status.success(),
+                "softhsm2-util --init-token {label}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // Before any test loads the module (every test comes through here first).
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        SoftHsm { module, _dir: dir }
+    })
+}
+
+fn config(token: &str, pin: &str, pool_size: usize) -> Pkcs11Config {
+    Pkcs11Config {
+        module: softhsm().module.clone(),
+        token_label: token.to_owned(),
+        key_label: KEY_LABEL.to_owned(),
+        pin: Zeroizing::new(pin.to_owned()),
+        pool_size,
+    }
+}
+
+fn open(token: &str) -> Pkcs11RootKey {
+    Pkcs11RootKey::open(config(token, PIN, 4), KeyCreation::CreateIfMissing).unwrap()
+}
+
+fn refusal_of(result: Result<Pkcs11RootKey, RootKeyError>) -> (Pkcs11Refusal, String) {
+    match result {
+        Err(RootKeyError::Pkcs11 { refusal, message }) => (refusal, message),
+        other => panic!("expected a pkcs11 refusal, got {other:?}"),
+    }
+}
+
+/// `pkcs11-tool` (OpenSC) on `token`, logged in: a second process, as an operator
+/// would inspect or prepare the token (the provider's own process never touches the
+/// module from outside the provider).
+fn pkcs11_tool(token: &str, args: &[&str]) -> String {
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(&softhsm().module)
+        .args(["--token-label", token, "--login", "--pin", PIN])
+        .args(args)
+        .output()
+        .expect("pkcs11-tool runs (apt-get install opensc)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "pkcs11-tool {args:?}: {text}");
+    text
+}
+
+#[test]
+fn seal_unseal_round_trip() {
+    let key = open("rt-roundtrip");
+    assert!(key.created());
+    assert_eq!(key.kind(), "pkcs11");
+    for len in [0, 1, 32, 1000] {
+        let pt = vec![0x5a; len];
+        let sealed = key.seal(b"arn|m1", &pt).unwrap();
+        assert_eq!(sealed.len(), len + 1 + 12 + 16);
+        assert_eq!(sealed[0], PKCS11_SEALED_VERSION);
+        assert_eq!(key.unseal(b"arn|m1", &sealed).unwrap().expose(), &pt[..]);
+    }
+    assert_ne!(key.seal(b"a", b"x").unwrap(), key.seal(b"a", b"x").unwrap());
+}
+
+#[test]
+fn the_key_survives_a_reopen_and_is_not_created_twice() {
+    let first = open("rt-reopen");
+    assert!(first.created());
+    let sealed = first.seal(b"aad", b"material").unwrap();
+    drop(first);
+    let again = Pkcs11RootKey::open(config("rt-reopen", PIN, 2), KeyCreation::MustExist).unwrap();
+    assert!(!again.created());
+    assert_eq!(again.unseal(b"aad", &sealed).unwrap().expose(), b"material");
+    let third = open("rt-reopen");
+    assert!(!third.created());
+    assert_eq!(third.unseal(b"aad", &sealed).unwrap().expose(), b"material");
+}
+
+#[test]
+fn wrong_aad_fails() {
+    let key = open("rt-aad");
+    let sealed = key.seal(b"aad", b"material").unwrap();
+    for aad in [&b"aae"[..], b"", b"aad\0"] {
+        assert!(matches!(
+            key.unseal(aad, &sealed),
+            Err(CryptoError::UnsealFailure)
+        ));
+    }
+    // The session pool survives the refusals.
+    assert_eq!(key.unseal(b"aad", &sealed).unwrap().expose(), b"material");
+}
+
+#[test]
+fn tampered_blobs_fail() {
+    let key = open("rt-tamper");
+    let sealed = key.seal(b"aad", b"secret material").unwrap();
+    for i in 0..sealed.len() * 8 {
+        let mut s = sealed.clone();
+        s[i / 8] ^= 1 << (i % 8);
+        assert!(
+            matches!(key.unseal(b"aad", &s), Err(CryptoError::UnsealFailure)),
+            "bit {i}"
+        );
+    }
+    for len in 0..sealed.len() {
+        assert!(
+            matches!(
+                key.unseal(b"aad", &sealed[..len]),
+                Err(CryptoError::UnsealFailure)
+            ),
+            "truncated to {len}"
+        );
+    }
+    let mut extended = sealed.clone();
+    extended.push(0);
+    assert!(matches!(
+        key.unseal(b"aad", &extended),
+        Err(CryptoError::UnsealFailure)
+    ));
+    assert_eq!(
+        key.unseal(b"aad", &sealed).unwrap().expose(),
+        b"secret material"
+    );
+}
+
+#[test]
+fn blobs_of_the_file_provider_are_refused_and_vice_versa() {
+    let key = open("rt-file-blob");
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileRootKey::create(&dir.path().join("root.key")).unwrap();
+    let from_file = file.seal(b"aad", b"material").unwrap();
+    assert_eq!(from_file[0], 1);
+    assert!(matches!(
+        key.unseal(b"aad", &from_file),
+        Err(CryptoError::UnsealFailure)
+    ));
+    // Even relabelled with version 2, a file-provider blob does not authenticate.
+    let mut relabelled = from_file.clone();
+    relabelled[0] = PKCS11_SEALED_VERSION;
+    assert!(matches!(
+        key.unseal(b"aad", &relabelled),
+        Err(CryptoError::UnsealFailure)
+    ));
+    let from_token = key.seal(b"aad", b"material").unwrap();
+    assert!(matches!(
+        file.unseal(b"aad", &from_token),
+        Err(CryptoError::UnsealFailure)
+    ));
+}
+
+#[test]
+fn the_generated_key_is_sensitive_and_not_extractable() {
+    let key = open("rt-attributes");
+    assert!(key.created());
+    drop(key);
+    let listing = pkcs11_tool("rt-attributes", &["--list-objects", "--type", "secrkey"]);
+    assert!(listing.contains(KEY_LABEL), "{listing}");
+    let object = listing
+        .split("Secret Key Object")
+        .find(|o| o.contains(KEY_LABEL))
+        .unwrap();
+    assert!(object.contains("AES length 32"), "{object}");
+    // OpenSC prints CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE as the
+    // object's access flags, and "extractable" when CKA_EXTRACTABLE is true.
+    let access = object
+        .lines()
+        .find(|l| l.trim_start().starts_with("Access:"))
+        .unwrap();
+    assert!(access.contains("sensitive"), "{access}");
+    assert!(access.contains("never extractable"), "{access}");
+    assert!(
+        !access
+            .replace("never extractable", "")
+            .contains("extractable"),
+        "{access}"
+    );
+}
+
+#[test]
+fn a_wrong_pin_is_refused_without_the_pin() {
+    let (refusal, message) = refusal_of(Pkcs11RootKey::open(
+        config("rt-wrong-pin", "not-the-pin-9999", 4),
+        KeyCreation::CreateIfMissing,
+    ));
+    assert_eq!(refusal, Pkcs11Refusal::PinIncorrect, "{message}");
+    assert!(message.contains("CKR_PIN_INCORRECT"), "{message}");
+    assert!(!message.contains("not-the-pin-9999"), "{message}");
+    // Nothing was generated with the wrong PIN: the right one finds no key yet.
+    let (refusal, _) = refusal_of(Pkcs11RootKey::open(
+        config("rt-wrong-pin", PIN, 4),
+        KeyCreation::MustExist,
+    ));
+    assert_eq!(refusal, Pkcs11Refusal::KeyNotFound);
+}
+
+#[test]
+fn a_missing_token_key_or_module_is_refused() {
+    let (refusal, message) = refusal_of(Pkcs11RootKey::open(
+        config("rt-no-such-token", PIN, 4),
+        KeyCreation::CreateIfMissing,
+    ));
+    assert_eq!(refusal, Pkcs11Refusal::TokenNotFound);
+    assert!(message.contains("rt-no-such-token"), "{message}");
+
+    let (refusal, message) = refusal_of(Pkcs11RootKey::open(
+        config("rt-missing-key", PIN, 4),
+        KeyCreation::MustExist,
+    ));
+    assert_eq!(refusal, Pkcs11Refusal::KeyNotFound);
+    assert!(message.contains(KEY_LABEL), "{message}");
+
+    let mut c = config("rt-missing-key", PIN, 4);
+    c.module = PathBuf::from("/nonexistent/libnothing.so");
+    let (refusal, message) = refusal_of(Pkcs11RootKey::open(c, KeyCreation::CreateIfMissing));
+    assert_eq!(refusal, Pkcs11Refusal::Module);
+    assert!(message.contains("/nonexistent/libnothing.so"), "{message}");
+}
+
+#[test]
+fn an_extractable_or_non_sensitive_key_is_refused() {
+    pkcs11_tool(
+        "rt-extractable",
+        &[
+            "--keygen",
+            "--key-type",
+            "AES:32",
+            "--label",
+            KEY_LABEL,
+            "--extractable",
+        ],
+    );
+    let (refusal, message) = refusal_of(Pkcs11RootKey::open(
+        config("rt-extractable", PIN, 4),
+        KeyCreation::CreateIfMissing,
+    ));
+    assert_eq!(refusal, Pkcs11Refusal::KeyNotProtected);
+    assert!(message.contains("CKA_EXTRACTABLE"), "{message}");
+}
+
+#[test]
+fn sixteen_threads_share_a_pool_of_two() {
+    let key = Arc::new(
+        Pkcs11RootKey::open(
+            config("rt-concurrent", PIN, 2),
+            KeyCreation::CreateIfMissing,
+        )
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let key = key.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let aad = format!("thread {t} item {i}");
+                    let pt = format!("material {t}/{i}");
+                    let sealed = key.seal(aad.as_bytes(), pt.as_bytes()).unwrap();
+                    assert!(key.open_sessions() <= 2);
+                    assert_eq!(
+                        key.unseal(aad.as_bytes(), &sealed).unwrap().expose(),
+                        pt.as_bytes()
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(key.open_sessions() >= 1 && key.open_sessions() <= 2);
+}
+
+#[test]
+fn debug_shows_labels_never_the_pin() {
+    let c = config("rt-debug", PIN, 4);
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains(PIN), "{dbg}");
+    let key = Pkcs11RootKey::open(c, KeyCreation::CreateIfMissing).unwrap();
+    let dbg = format!("{key:?} {key:#?}");
+    assert!(dbg.contains("rt-debug") && dbg.contains(KEY_LABEL), "{dbg}");
+    assert!(dbg.contains("libsofthsm2"), "{dbg}");
+    assert!(!dbg.contains(PIN), "{dbg}");
+}
