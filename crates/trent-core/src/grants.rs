@@ -40,8 +40,8 @@ pub(crate) const GRANTS_PER_KEY: u32 = 50_000;
 /// AWS's quota of grants for one grantee principal per KMS key.
 pub(crate) const GRANTS_PER_GRANTEE_PER_KEY: u32 = 500;
 
-const META_GRANT_TOKEN_KEY: &str = "grant_token_key";
-const GRANT_TOKEN_KEY_AAD: &[u8] = b"trent:meta:grant_token_key:v1";
+pub(crate) const META_GRANT_TOKEN_KEY: &str = "grant_token_key";
+pub(crate) const GRANT_TOKEN_KEY_AAD: &[u8] = b"trent:meta:grant_token_key:v1";
 const TOKEN_MAC_DOMAIN: &[u8] = b"trent:grant-token:v1";
 const TOKEN_VERSION: u8 = 1;
 /// The token of a grant on a multi-Region key: the key bytes are those of its `mrk-` id

@@ -38,8 +38,8 @@ pub(crate) const TOKEN_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 /// ValidTo: "The maximum value is 365 days from the request date."
 pub(crate) const MAX_VALID_TO_MS: i64 = 365 * 24 * 60 * 60 * 1000;
 
-const META_MATERIAL_ID_KEY: &str = "import_material_id_key";
-const MATERIAL_ID_KEY_AAD: &[u8] = b"trent:meta:import_material_id_key:v1";
+pub(crate) const META_MATERIAL_ID_KEY: &str = "import_material_id_key";
+pub(crate) const MATERIAL_ID_KEY_AAD: &[u8] = b"trent:meta:import_material_id_key:v1";
 const MATERIAL_ID_DOMAIN: &[u8] = b"trent:key-material-id:v1";
 const TOKEN_AAD: &[u8] = b"trent:import-token:v1";
 const TOKEN_MAGIC: &[u8] = b"TRIT";

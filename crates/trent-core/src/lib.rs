@@ -26,6 +26,7 @@ mod keyspec;
 mod last_usage;
 pub mod ops;
 mod optimistic;
+pub mod root_migration;
 mod rotation;
 mod service;
 #[cfg(test)]

@@ -12,12 +12,12 @@ use crate::{AccessKeyEntry, Clock, KmsError, Principal};
 
 /// Meta entry holding a value sealed under the root key at first start: unsealing it at
 /// every start proves the root key is the one this store was created with.
-const META_ROOT_CHECK: &str = "root_key_check";
+pub(crate) const META_ROOT_CHECK: &str = "root_key_check";
 const META_DEFAULT_ACCOUNT: &str = "default_account_id";
 /// When this deployment began tracking key usage (GetKeyLastUsage's TrackingStartDate).
 const META_USAGE_TRACKING_START: &str = "key_usage_tracking_start";
-const ROOT_CHECK_AAD: &[u8] = b"trent:meta:root_key_check:v1";
-const ROOT_CHECK_PLAINTEXT: &[u8] = b"trent root key check v1";
+pub(crate) const ROOT_CHECK_AAD: &[u8] = b"trent:meta:root_key_check:v1";
+pub(crate) const ROOT_CHECK_PLAINTEXT: &[u8] = b"trent root key check v1";
 
 /// The lease nodes take to create the administrator: only one node of a cluster
 /// starting on an empty database creates it.
@@ -326,7 +326,7 @@ impl KeyService {
     }
 }
 
-fn access_key_aad(access_key_id: &str) -> Vec<u8> {
+pub(crate) fn access_key_aad(access_key_id: &str) -> Vec<u8> {
     let mut aad = b"trent:access-key:v1:".to_vec();
     aad.extend_from_slice(access_key_id.as_bytes());
     aad

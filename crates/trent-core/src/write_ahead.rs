@@ -460,6 +460,34 @@ impl Store for WriteAheadStore {
         .await?;
         self.inner.transact(transaction).await
     }
+    async fn sealed_secrets(
+        &self,
+        kind: trent_store::SealedKind,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<trent_store::SealedSecret>, StoreError> {
+        self.inner.sealed_secrets(kind, after, limit).await
+    }
+    async fn reseal(&self, batch: &[trent_store::Resealed]) -> Result<(), StoreError> {
+        // The same secrets under another root key (`trent root-key migrate`, which runs
+        // on the store itself, not through a key service).
+        let mut resources: Vec<String> = Vec::new();
+        let mut key_material_ids: Vec<String> = Vec::new();
+        for r in batch.iter().filter(|r| !r.old.key_arn.is_empty()) {
+            if !resources.contains(&r.old.key_arn) {
+                resources.push(r.old.key_arn.clone());
+            }
+            key_material_ids.push(r.old.item.clone());
+        }
+        self.intend(Intent {
+            change: "reseal",
+            resources,
+            key_material_ids,
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.reseal(batch).await
+    }
 }
 
 /// A hook for tests: records every intent it is given, or refuses them all.

@@ -488,6 +488,69 @@ pub trait Store: Send + Sync + 'static {
     /// written. The changed records are announced on the change feed iff it commits.
     /// Returns the updated keys as stored and every new version.
     async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError>;
+
+    /// A page of the secrets of `kind` sealed under the root key, in the order of their
+    /// ([`SealedSecret::owner`], [`SealedSecret::item`]), after `after` (that pair), at
+    /// most `limit`; destroyed imported materials (no bytes) are not listed. For changing
+    /// the root key (`trent root-key migrate`); [`SealedKind::Meta`] lists nothing (the
+    /// caller knows which metadata entries are sealed and reads them with [`Store::meta`]).
+    async fn sealed_secrets(
+        &self,
+        kind: SealedKind,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<SealedSecret>, StoreError>;
+
+    /// Replaces sealed secrets in one database transaction, each iff its stored bytes are
+    /// still [`Resealed::old`]'s (else `Conflict`: changed since, or gone), all or
+    /// nothing. The record's other fields, and the keys' versions, do not change: the
+    /// secret is the same, only the root key sealing it changed. Announces the keys whose
+    /// materials changed on the change feed.
+    async fn reseal(&self, batch: &[Resealed]) -> Result<(), StoreError>;
+}
+
+/// What kind of record a [`SealedSecret`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SealedKind {
+    /// A version of a KMS-made key's material (`key_materials`): owner = key id, item =
+    /// material id.
+    KeyMaterial,
+    /// Imported key material (`imported_materials`): owner = key id, item = material id.
+    ImportedMaterial,
+    /// An access key's secret: owner = access key id, item empty.
+    AccessKey,
+    /// A metadata entry: owner = its name, item empty.
+    Meta,
+}
+
+/// A secret sealed under the root key, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub kind: SealedKind,
+    pub owner: String,
+    pub item: String,
+    /// The key's ARN for key materials (their AAD names it), else empty.
+    pub key_arn: String,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedSecret")
+            .field("kind", &self.kind)
+            .field("owner", &self.owner)
+            .field("item", &self.item)
+            .field("sealed_len", &self.sealed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sealed secret and its new sealed bytes, for [`Store::reseal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resealed {
+    /// The record as read (its kind, identity and the bytes expected to be stored).
+    pub old: SealedSecret,
+    pub sealed: Vec<u8>,
 }
 
 /// A lease's length in milliseconds, saturated.

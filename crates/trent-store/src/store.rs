@@ -10,6 +10,7 @@
 
 mod import;
 mod multi_region;
+mod reseal;
 mod time;
 mod transact;
 
@@ -29,7 +30,8 @@ use crate::transaction::{Committed, Transaction};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
     GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord,
-    MaterialHistoryEntry, MaterialRecord, RotationSchedule, RotationType, Store, StoreError,
+    MaterialHistoryEntry, MaterialRecord, Resealed, RotationSchedule, RotationType, SealedKind,
+    SealedSecret, Store, StoreError,
 };
 
 /// The key columns, in the order [`key_from_row`] expects.
@@ -1122,5 +1124,20 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError> {
         self.run_transaction(transaction).await
+    }
+
+    // Changing the root key: in `store/reseal.rs`.
+
+    async fn sealed_secrets(
+        &self,
+        kind: SealedKind,
+        after: Option<(&str, &str)>,
+        limit: u32,
+    ) -> Result<Vec<SealedSecret>, StoreError> {
+        self.list_sealed(kind, after, limit).await
+    }
+
+    async fn reseal(&self, batch: &[Resealed]) -> Result<(), StoreError> {
+        self.reseal_batch(batch).await
     }
 }

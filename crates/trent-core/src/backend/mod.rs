@@ -51,7 +51,7 @@ use trent_crypto::{
 };
 use trent_store::KeyRecord;
 
-pub(crate) use local::{LocalBackend, LocalKey};
+pub(crate) use local::{material_aad, LocalBackend, LocalKey};
 
 use crate::keyspec::KeyKind;
 use crate::KmsError;

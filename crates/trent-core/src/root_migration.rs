@@ -1,0 +1,300 @@
+//! Changing the root of trust (`trent root-key migrate`): every secret the store holds
+//! sealed under the source root key is re-sealed under the target, each with its own
+//! associated data unchanged, a batch per store transaction. Resumable: a record the
+//! target already opens is done; the root key check (which decides which key a node may
+//! start with) is switched last, by [`switch_root_key_check`], so that until then the
+//! deployment still starts with the source.
+//!
+//! What is re-sealed here: key materials (`key_materials`), imported key materials,
+//! access key secrets, and the sealed metadata (the grant token key, the imported
+//! material id key). The data directory's files (the audit signing key) are the server's
+//! (`trent-server/src/root_migrate.rs`). Tokens in callers' hands (STS session tokens,
+//! import tokens) cannot be re-sealed: they stop working at the switch.
+
+use trent_crypto::RootKeyProvider;
+use trent_store::{Resealed, SealedKind, SealedSecret, Store, StoreError};
+
+use crate::service::{access_key_aad, META_ROOT_CHECK, ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT};
+
+/// The metadata entries sealed under the root key (other than the root key check) and
+/// their associated data.
+const SEALED_META: [(&str, &[u8]); 2] = [
+    (
+        crate::grants::META_GRANT_TOKEN_KEY,
+        crate::grants::GRANT_TOKEN_KEY_AAD,
+    ),
+    (
+        crate::import::META_MATERIAL_ID_KEY,
+        crate::import::MATERIAL_ID_KEY_AAD,
+    ),
+];
+
+/// The kinds of records re-sealed, in the order they are.
+pub const KINDS: [SealedKind; 4] = [
+    SealedKind::KeyMaterial,
+    SealedKind::ImportedMaterial,
+    SealedKind::AccessKey,
+    SealedKind::Meta,
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the target root key cannot seal: {0}")]
+    Seal(trent_crypto::CryptoError),
+    #[error("the store has no root key check: it has never been opened by a server, there is nothing to migrate")]
+    NoCheck,
+    #[error("neither the source nor the target root key opens the store's root key check: the source is not the root key this store was created with")]
+    CheckUnreadable,
+    #[error("the target is the same root key as the source")]
+    SameKey,
+    #[error("{kind} {owner} {item}: neither the source nor the target root key opens it (corrupt, or sealed under a third key); nothing of it was changed")]
+    Unreadable {
+        kind: &'static str,
+        owner: String,
+        item: String,
+    },
+}
+
+/// Which root key the store's root key check is sealed under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckState {
+    /// Not migrated yet (or migration under way): servers start with the source.
+    Source,
+    /// The migration completed: servers start with the target only.
+    Target,
+}
+
+/// How many records of a kind were re-sealed, and how many the target already opened
+/// (done by an earlier, interrupted run).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub resealed: u64,
+    pub already: u64,
+}
+
+/// Counts per kind, in the order of [`KINDS`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub counts: [Counts; 4],
+    /// Whether every record was visited (`false`: stopped after `max_batches`).
+    pub complete: bool,
+}
+
+impl Report {
+    pub fn of(&self, kind: SealedKind) -> Counts {
+        self.counts[index(kind)]
+    }
+}
+
+fn index(kind: SealedKind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+/// A kind's name for the operator.
+pub fn kind_name(kind: SealedKind) -> &'static str {
+    match kind {
+        SealedKind::KeyMaterial => "key material",
+        SealedKind::ImportedMaterial => "imported key material",
+        SealedKind::AccessKey => "access key secret",
+        SealedKind::Meta => "sealed metadata entry",
+    }
+}
+
+/// Refuses a target that is the source's key: what the target seals, the source opens.
+pub fn refuse_same_key(
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+) -> Result<(), MigrateError> {
+    const AAD: &[u8] = b"trent:root-key-migrate:probe:v1";
+    let probe = target
+        .seal(AAD, b"same key probe")
+        .map_err(MigrateError::Seal)?;
+    if source.unseal(AAD, &probe).is_ok() {
+        return Err(MigrateError::SameKey);
+    }
+    Ok(())
+}
+
+/// Which of the two keys the store's root key check is sealed under.
+pub async fn check_state(
+    store: &dyn Store,
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+) -> Result<CheckState, MigrateError> {
+    let stored = store
+        .meta(META_ROOT_CHECK)
+        .await?
+        .ok_or(MigrateError::NoCheck)?;
+    let opens = |root: &dyn RootKeyProvider| {
+        root.unseal(ROOT_CHECK_AAD, &stored)
+            .is_ok_and(|p| p.expose() == ROOT_CHECK_PLAINTEXT)
+    };
+    if opens(source) {
+        Ok(CheckState::Source)
+    } else if opens(target) {
+        Ok(CheckState::Target)
+    } else {
+        Err(MigrateError::CheckUnreadable)
+    }
+}
+
+/// The associated data a record was sealed with.
+fn aad_of(secret: &SealedSecret, meta_aad: &[u8]) -> Vec<u8> {
+    match secret.kind {
+        SealedKind::KeyMaterial | SealedKind::ImportedMaterial => {
+            crate::backend::material_aad(&secret.key_arn, &secret.item)
+        }
+        SealedKind::AccessKey => access_key_aad(&secret.owner),
+        SealedKind::Meta => meta_aad.to_vec(),
+    }
+}
+
+/// `None` if the target already opens the record; else its bytes sealed under the target.
+pub fn reseal_one(
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Option<Vec<u8>>, Option<MigrateError>> {
+    if target.unseal(aad, sealed).is_ok() {
+        return Ok(None);
+    }
+    let plain = source.unseal(aad, sealed).map_err(|_| None)?;
+    target
+        .seal(aad, plain.expose())
+        .map(Some)
+        .map_err(|e| Some(MigrateError::Seal(e)))
+}
+
+fn resealed(
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+    secret: SealedSecret,
+    meta_aad: &[u8],
+    counts: &mut Counts,
+) -> Result<Option<Resealed>, MigrateError> {
+    let aad = aad_of(&secret, meta_aad);
+    match reseal_one(source, target, &aad, &secret.sealed) {
+        Ok(None) => {
+            counts.already += 1;
+            Ok(None)
+        }
+        Ok(Some(sealed)) => Ok(Some(Resealed {
+            old: secret,
+            sealed,
+        })),
+        Err(Some(e)) => Err(e),
+        Err(None) => Err(MigrateError::Unreadable {
+            kind: kind_name(secret.kind),
+            owner: secret.owner,
+            item: secret.item,
+        }),
+    }
+}
+
+/// Re-seals every record of the store under `target`, `batch_size` records per store
+/// transaction, and stops after `max_batches` transactions if given (a test's crash).
+/// `progress` is told each kind's counts after each of its pages. The root key check is
+/// left as it is.
+pub async fn reseal_store(
+    store: &dyn Store,
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+    batch_size: u32,
+    max_batches: Option<u64>,
+    mut progress: impl FnMut(SealedKind, Counts),
+) -> Result<Report, MigrateError> {
+    let batch_size = batch_size.max(1);
+    let mut report = Report::default();
+    let mut batches = 0u64;
+    let mut commit = |batch: Vec<Resealed>| {
+        let stop = max_batches.is_some_and(|m| batches >= m);
+        if !batch.is_empty() && !stop {
+            batches += 1;
+        }
+        (batch, stop)
+    };
+    for kind in KINDS {
+        let counts = &mut report.counts[index(kind)];
+        if kind == SealedKind::Meta {
+            let mut batch = Vec::new();
+            for (name, aad) in SEALED_META {
+                let Some(sealed) = store.meta(name).await? else {
+                    continue;
+                };
+                let secret = SealedSecret {
+                    kind,
+                    owner: name.to_owned(),
+                    item: String::new(),
+                    key_arn: String::new(),
+                    sealed,
+                };
+                batch.extend(resealed(source, target, secret, aad, counts)?);
+            }
+            let (batch, stop) = commit(batch);
+            if stop && !batch.is_empty() {
+                return Ok(report);
+            }
+            store.reseal(&batch).await?;
+            counts.resealed += batch.len() as u64;
+            progress(kind, *counts);
+            continue;
+        }
+        let mut after: Option<(String, String)> = None;
+        loop {
+            let page = store
+                .sealed_secrets(
+                    kind,
+                    after.as_ref().map(|(o, i)| (o.as_str(), i.as_str())),
+                    batch_size,
+                )
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.owner.clone(), last.item.clone()));
+            let full = page.len() == batch_size as usize;
+            let mut batch = Vec::with_capacity(page.len());
+            for secret in page {
+                batch.extend(resealed(source, target, secret, &[], counts)?);
+            }
+            let (batch, stop) = commit(batch);
+            if stop && !batch.is_empty() {
+                return Ok(report);
+            }
+            store.reseal(&batch).await?;
+            counts.resealed += batch.len() as u64;
+            progress(kind, *counts);
+            if !full {
+                break;
+            }
+        }
+    }
+    report.complete = true;
+    Ok(report)
+}
+
+/// The last step: the root key check sealed under the target, iff it is still the
+/// source's. From then on a server starts with the target only.
+pub async fn switch_root_key_check(
+    store: &dyn Store,
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+) -> Result<(), MigrateError> {
+    let stored = store
+        .meta(META_ROOT_CHECK)
+        .await?
+        .ok_or(MigrateError::NoCheck)?;
+    let secret = SealedSecret {
+        kind: SealedKind::Meta,
+        owner: META_ROOT_CHECK.to_owned(),
+        item: String::new(),
+        key_arn: String::new(),
+        sealed: stored,
+    };
+    let mut counts = Counts::default();
+    if let Some(r) = resealed(source, target, secret, ROOT_CHECK_AAD, &mut counts)? {
+        store.reseal(&[r]).await?;
+    }
+    Ok(())
+}
