@@ -20,7 +20,7 @@ use trent_wire::Operation;
 pub const AUDIT_DIR: &str = "audit";
 pub const SIGNING_KEY_FILE: &str = "audit-signing-key.sealed";
 pub const PUBLIC_KEY_FILE: &str = "audit-signing-key.pub.pem";
-const SIGNING_KEY_AAD: &[u8] = b"trent:audit-signing-key:v1";
+pub(crate) const SIGNING_KEY_AAD: &[u8] = b"trent:audit-signing-key:v1";
 /// The eventSource of STS calls.
 pub const STS_EVENT_SOURCE: &str = "sts.amazonaws.com";
 
@@ -280,7 +280,7 @@ fn signing_key(data_dir: &Path, root: &dyn RootKeyProvider) -> Result<Signer, St
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut options = std::fs::OpenOptions::new();

@@ -43,6 +43,102 @@ pub enum Command {
     MigrateStore(MigrateStoreArgs),
     /// The audit trail: verify it, export it in CloudTrail's layout, print its public key.
     Audit(crate::audit::AuditArgs),
+    /// The root of trust: `trent root-key migrate` re-seals every sealed secret under
+    /// another root key (stop every server first).
+    #[command(subcommand)]
+    RootKey(RootKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootKeyCommand {
+    /// Re-seal every secret of the store and the data directory under a new root key of
+    /// the provider `--to` (resumable: run it again after a failure); the store's root key
+    /// check is switched last, after which servers start only with the new root key's
+    /// `[root_key]` settings. Stop every server of the store first.
+    Migrate(RootKeyMigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RootKeyMigrateArgs {
+    /// The provider of the new root key: `file` (a new key file, root.key.new in the data
+    /// directory), `passphrase` (root.key.sealed in the data directory) or `pkcs11` (the
+    /// key `key_label` in the token, generated if absent)
+    #[arg(long, value_parser = ["file", "passphrase", "pkcs11"])]
+    pub to: String,
+    /// A TOML file whose `[root_key]` table (the format of the config file's) gives the
+    /// new provider's settings; its `provider` must be `--to`'s
+    #[arg(long)]
+    pub to_config: Option<PathBuf>,
+    /// The servers' config file: its `[root_key]`, `data_dir` and `database_url` name the
+    /// current root key and the store, as for `trent serve`
+    #[arg(long, env = "TRENT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ./trent-data]
+    #[arg(long, env = "TRENT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The PostgreSQL store of a cluster [default: the SQLite file trent.db in the data
+    /// directory]
+    #[arg(long, env = "TRENT_DATABASE_URL")]
+    pub database_url: Option<DatabaseUrl>,
+    /// Records re-sealed per store transaction
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+}
+
+impl RootKeyMigrateArgs {
+    /// The current configuration, resolved exactly as `trent serve` resolves it.
+    pub fn source_config(&self) -> Result<Config, String> {
+        Config::resolve(ServeArgs {
+            listen: None,
+            data_dir: self.data_dir.clone(),
+            account_id: None,
+            config: self.config.clone(),
+            dev_any_credentials: false,
+            dev_allow_non_loopback: false,
+            header_read_timeout_ms: None,
+            body_read_timeout_ms: None,
+            max_connections: None,
+            dev_test_clock: false,
+            database_url: self.database_url.clone(),
+            cache_ttl_ms: None,
+            audit: crate::audit::AuditServeArgs::default(),
+        })
+    }
+
+    /// The new root key's settings: `--to-config`'s `[root_key]` (the rest of the file, if
+    /// it is a whole config file, is not read), its provider `--to`.
+    pub fn target_settings(&self) -> Result<RootKeySettings, String> {
+        #[derive(Deserialize)]
+        struct RootKeyOnly {
+            root_key: Option<RootKeyFileConfig>,
+        }
+        let table = match &self.to_config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str::<RootKeyOnly>(&text)
+                    .map_err(|e| format!("invalid {}: {}", path.display(), toml_error(&text, &e)))?
+                    .root_key
+                    .ok_or_else(|| format!("{} has no [root_key] table", path.display()))?
+            }
+            None => RootKeyFileConfig::default(),
+        };
+        let provider = table.provider.clone().unwrap_or_else(|| self.to.clone());
+        if provider != self.to {
+            return Err(format!(
+                "--to {} but the [root_key] of --to-config names provider {provider:?}",
+                self.to
+            ));
+        }
+        let settings = RootKeySettings::resolve(Some(RootKeyFileConfig {
+            provider: Some(provider),
+            ..table
+        }));
+        settings.map_err(|e| match &self.to_config {
+            Some(p) => format!("invalid {}: {e}", p.display()),
+            None => format!("--to {}: {e} (give its settings with --to-config)", self.to),
+        })
+    }
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod kms;
 pub mod listener;
 pub mod migrate;
 pub mod root_key;
+pub mod root_migrate;
 pub mod serve;
 mod service_events;
 pub mod stage;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use trent_server::config::{Cli, Command, Config};
-use trent_server::{audit, migrate, serve};
+use trent_server::config::{Cli, Command, Config, RootKeyCommand};
+use trent_server::{audit, migrate, root_migrate, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +32,13 @@ fn main() -> ExitCode {
             .build()
             .map_err(|e| format!("cannot start the async runtime: {e}"))
             .and_then(|rt| rt.block_on(migrate::migrate_store(&args.data_dir, &args.to))),
+        Command::RootKey(RootKeyCommand::Migrate(args)) => {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the async runtime: {e}"))
+                .and_then(|rt| rt.block_on(root_migrate::migrate(args)))
+        }
         Command::Audit(args) => match audit::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
