@@ -1,0 +1,588 @@
+//! `trent root-key migrate`, through the real `trent` binary on real data directories
+//! and a SoftHSM2 token made for each test: keys of several kinds made by a server, the
+//! server stopped, the store re-sealed under another root key (interrupted and resumed),
+//! the server started with the new `[root_key]`: every key still opens what it made, and
+//! the old root key is refused. Without SoftHSM2 the pkcs11 tests FAIL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{
+    AlgorithmSpec, ExpirationModelType, GrantOperation, KeySpec, KeyUsageType, MacAlgorithmSpec,
+    MessageType, OriginType, SigningAlgorithmSpec, WrappingKeySpec,
+};
+use aws_sdk_kms::Client;
+use sqlx::Connection;
+use trent_testkit::postgres::{self, Database};
+use trent_testkit::process::{run, trent_bin, Launch, Trent};
+use trent_testkit::sdk::{client, ok, REGION};
+use trent_testkit::server::read_credentials_file;
+
+const PIN: &str = "pin-5b1e0c9d77";
+const SO_PIN: &str = "so-pin-0000";
+const TOKEN: &str = "trent-root";
+const KEY_LABEL: &str = "trent-root-key";
+const PASSPHRASE: &str = "passphrase-4c8a12ef90";
+const MAX_BATCHES: &str = "TRENT_TEST_ROOT_KEY_MIGRATE_MAX_BATCHES";
+
+fn softhsm_module() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE") {
+        return PathBuf::from(p);
+    }
+    for candidate in [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+        "/usr/lib64/pkcs11/libsofthsm2.so",
+    ] {
+        if Path::new(candidate).is_file() {
+            return PathBuf::from(candidate);
+        }
+    }
+    panic!("SoftHSM2 is not installed (no libsofthsm2.so): apt-get install softhsm2 opensc, or set TRENT_TEST_SOFTHSM_MODULE");
+}
+
+/// A SoftHSM2 token directory of its own with one token, and a `[root_key]` config for it.
+struct Hsm {
+    conf: PathBuf,
+    config: PathBuf,
+}
+
+impl Hsm {
+    fn new(work: &Path) -> Self {
+        let tokens = work.join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = work.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                TOKEN,
+                "--so-pin",
+                SO_PIN,
+                "--pin",
+                PIN,
+            ])
+            .output()
+            .expect("softhsm2-util runs (apt-get install softhsm2)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let config = work.join("pkcs11.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[root_key]\nprovider = \"pkcs11\"\nmodule = \"{}\"\ntoken_label = \"{TOKEN}\"\nkey_label = \"{KEY_LABEL}\"\n",
+                softhsm_module().display()
+            ),
+        )
+        .unwrap();
+        Self { conf, config }
+    }
+
+    fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("SOFTHSM2_CONF", self.conf.to_str().unwrap()),
+            ("TRENT_PKCS11_PIN", PIN),
+        ]
+    }
+}
+
+/// `trent root-key migrate ARGS` on `data`: whether it succeeded, and its output (which
+/// never shows a PIN or passphrase).
+fn migrate(data: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let mut all = vec![
+        "root-key",
+        "migrate",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--batch-size",
+        "2",
+    ];
+    all.extend_from_slice(args);
+    let (success, output) = run(&trent_bin(), &all, envs);
+    for secret in [PIN, PASSPHRASE] {
+        assert!(!output.contains(secret), "a secret in the output: {output}");
+    }
+    (success, output)
+}
+
+/// What a server made before the migration, to check after it.
+struct Made {
+    symmetric: String,
+    ciphertext: Vec<u8>,
+    rsa: String,
+    signature: Vec<u8>,
+    hmac: String,
+    mac: Vec<u8>,
+    imported: String,
+    imported_ciphertext: Vec<u8>,
+}
+
+const MESSAGE: &[u8] = b"made before the root key changed";
+
+fn kms(server: &Trent, data: &Path) -> Client {
+    let (id, secret) = read_credentials_file(data);
+    client(server.endpoint(), REGION, &id, &secret)
+}
+
+/// RSAES_OAEP_SHA_256 of `material` under GetParametersForImport's public key.
+fn wrap(public_key: &[u8], material: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
+    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public_key).unwrap())
+        .unwrap();
+    let mut out = vec![0u8; key.ciphertext_size()];
+    key.encrypt(&OAEP_SHA256_MGF1SHA256, material, &mut out, None)
+        .unwrap()
+        .to_vec()
+}
+
+/// Keys of several kinds (symmetric, RSA signing, HMAC, imported material) and what
+/// each made, and a grant (the sealed grant token key).
+async fn make_keys(kms: &Client) -> Made {
+    let create = |spec: KeySpec, usage: KeyUsageType| async move {
+        ok(kms.create_key().key_spec(spec).key_usage(usage).send().await)
+            .key_metadata
+            .unwrap()
+            .key_id
+    };
+    let symmetric = create(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
+    let ciphertext = ok(kms
+        .encrypt()
+        .key_id(&symmetric)
+        .plaintext(Blob::new(MESSAGE.to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob
+    .unwrap()
+    .into_inner();
+    let rsa = create(KeySpec::Rsa2048, KeyUsageType::SignVerify).await;
+    let signature = ok(kms
+        .sign()
+        .key_id(&rsa)
+        .message(Blob::new(MESSAGE.to_vec()))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await)
+    .signature
+    .unwrap()
+    .into_inner();
+    let hmac = create(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac).await;
+    let mac = ok(kms
+        .generate_mac()
+        .key_id(&hmac)
+        .message(Blob::new(MESSAGE.to_vec()))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .send()
+        .await)
+    .mac
+    .unwrap()
+    .into_inner();
+    ok(kms
+        .create_grant()
+        .key_id(&symmetric)
+        .grantee_principal("arn:aws:iam::111122223333:user/nobody")
+        .operations(GrantOperation::Decrypt)
+        .send()
+        .await);
+
+    let imported = ok(kms
+        .create_key()
+        .origin(OriginType::External)
+        .send()
+        .await)
+    .key_metadata
+    .unwrap()
+    .key_id;
+    let params = ok(kms
+        .get_parameters_for_import()
+        .key_id(&imported)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(WrappingKeySpec::Rsa2048)
+        .send()
+        .await);
+    let material = [0x5a_u8; 32];
+    ok(kms
+        .import_key_material()
+        .key_id(&imported)
+        .import_token(params.import_token().unwrap().clone())
+        .encrypted_key_material(Blob::new(wrap(
+            params.public_key().unwrap().as_ref(),
+            &material,
+        )))
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await);
+    let imported_ciphertext = ok(kms
+        .encrypt()
+        .key_id(&imported)
+        .plaintext(Blob::new(MESSAGE.to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob
+    .unwrap()
+    .into_inner();
+    Made {
+        symmetric,
+        ciphertext,
+        rsa,
+        signature,
+        hmac,
+        mac,
+        imported,
+        imported_ciphertext,
+    }
+}
+
+/// Every key still opens, verifies and checks what it made before.
+async fn check_keys(kms: &Client, made: &Made) {
+    for (key, ct) in [
+        (&made.symmetric, &made.ciphertext),
+        (&made.imported, &made.imported_ciphertext),
+    ] {
+        let out = ok(kms
+            .decrypt()
+            .key_id(key)
+            .ciphertext_blob(Blob::new(ct.clone()))
+            .send()
+            .await);
+        assert_eq!(out.plaintext.unwrap().as_ref(), MESSAGE);
+    }
+    let verified = ok(kms
+        .verify()
+        .key_id(&made.rsa)
+        .message(Blob::new(MESSAGE.to_vec()))
+        .message_type(MessageType::Raw)
+        .signature(Blob::new(made.signature.clone()))
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await);
+    assert!(verified.signature_valid);
+    // Signs anew (the private key itself, not only the public one, was re-sealed).
+    ok(kms
+        .sign()
+        .key_id(&made.rsa)
+        .message(Blob::new(MESSAGE.to_vec()))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(SigningAlgorithmSpec::RsassaPssSha256)
+        .send()
+        .await);
+    let mac = ok(kms
+        .verify_mac()
+        .key_id(&made.hmac)
+        .message(Blob::new(MESSAGE.to_vec()))
+        .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+        .mac(Blob::new(made.mac.clone()))
+        .send()
+        .await);
+    assert!(mac.mac_valid);
+    // The grant token key is usable: a new grant is made and listed.
+    ok(kms
+        .create_grant()
+        .key_id(&made.symmetric)
+        .grantee_principal("arn:aws:iam::111122223333:user/other")
+        .operations(GrantOperation::Encrypt)
+        .send()
+        .await);
+}
+
+/// The first byte of every sealed secret of the SQLite store (the sealed format's
+/// version: 1 in-process, 2 PKCS#11), by table.
+async fn sealed_versions(data: &Path) -> Vec<(String, u8)> {
+    let url = format!("sqlite://{}?mode=ro", data.join("trent.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mut out = Vec::new();
+    for (table, column, filter) in [
+        ("key_materials", "sealed", "1 = 1"),
+        ("imported_materials", "sealed", "sealed IS NOT NULL"),
+        ("access_keys", "sealed_secret", "1 = 1"),
+        (
+            "meta",
+            "value",
+            "name IN ('root_key_check', 'grant_token_key', 'import_material_id_key')",
+        ),
+    ] {
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(&format!(
+            "SELECT {column} FROM {table} WHERE {filter} ORDER BY 1"
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        out.extend(rows.into_iter().map(|(v,)| (table.to_owned(), v[0])));
+    }
+    out
+}
+
+fn serve(data: &Path, config: Option<&Path>) -> Launch {
+    let launch = Launch::serve().data_dir(data);
+    match config {
+        Some(c) => launch.args(["--config", c.to_str().unwrap()]),
+        None => launch,
+    }
+}
+
+/// file → pkcs11 (interrupted, then resumed) → file → passphrase, the keys checked after
+/// each step; the replaced root key refused after each.
+#[tokio::test]
+async fn file_to_pkcs11_to_file_to_passphrase() {
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let data = work.path().join("data");
+
+    let mut server = serve(&data, None).start();
+    let made = make_keys(&kms(&server, &data)).await;
+    assert!(server.terminate().success());
+    let before = sealed_versions(&data).await;
+    assert!(before.iter().all(|(_, v)| *v == 1), "{before:?}");
+    assert_eq!(
+        before.iter().filter(|(t, _)| t == "key_materials").count(),
+        3
+    );
+    assert_eq!(
+        before.iter().filter(|(t, _)| t == "imported_materials").count(),
+        1
+    );
+    assert_eq!(before.iter().filter(|(t, _)| t == "meta").count(), 3);
+
+    // Interrupted after one transaction of two records: those are under the token's key,
+    // the others and the root key check still under the file.
+    let to_pkcs11 = ["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()];
+    let mut envs = hsm.env().to_vec();
+    envs.push((MAX_BATCHES, "1"));
+    let (success, output) = migrate(&data, &to_pkcs11, &envs);
+    assert!(!success, "{output}");
+    assert!(output.contains("run the command again to finish"), "{output}");
+    let partial = sealed_versions(&data).await;
+    assert_eq!(partial.len(), before.len(), "{partial:?}");
+    assert_eq!(partial.iter().filter(|(_, v)| *v == 2).count(), 2, "{partial:?}");
+    let check = |versions: &[(String, u8)]| {
+        versions
+            .iter()
+            .filter(|(t, _)| t == "meta")
+            .map(|(_, v)| *v)
+            .collect::<Vec<_>>()
+    };
+    assert!(check(&partial).iter().all(|v| *v == 1), "{partial:?}");
+
+    // Resumed: what the first run did is found done, the rest re-sealed.
+    let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    assert!(output.contains("key material: 1 re-sealed, 2 already"), "{output}");
+    assert!(output.contains("audit signing key: re-sealed"), "{output}");
+    let after = sealed_versions(&data).await;
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().all(|(_, v)| *v == 2), "{after:?}");
+    // Run again: nothing left to do.
+    let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    assert!(output.contains("done: 0 secrets re-sealed"), "{output}");
+
+    // The old file provider is refused; the token's key serves every key.
+    let refused = serve(&data, None).start_fails().output();
+    assert!(refused.contains("root key does not match"), "{refused}");
+    let server = serve(&data, Some(&hsm.config))
+        .envs(&hsm.env())
+        .start();
+    check_keys(&kms(&server, &data), &made).await;
+    drop(server);
+
+    // pkcs11 → file: a new key file, root.key.new, moved into place by the operator.
+    std::fs::rename(data.join("root.key"), work.path().join("old-root.key")).unwrap();
+    let mut envs = hsm.env().to_vec();
+    envs.push(("TRENT_CONFIG", hsm.config.to_str().unwrap()));
+    let (success, output) = migrate(&data, &["--to", "file"], &envs);
+    assert!(success, "{output}");
+    assert!(output.contains("move"), "{output}");
+    std::fs::rename(data.join("root.key.new"), data.join("root.key")).unwrap();
+    let refused = serve(&data, Some(&hsm.config))
+        .envs(&hsm.env())
+        .start_fails()
+        .output();
+    assert!(refused.contains("root key does not match"), "{refused}");
+    let server = serve(&data, None).start();
+    check_keys(&kms(&server, &data), &made).await;
+    drop(server);
+    assert!(sealed_versions(&data).await.iter().all(|(_, v)| *v == 1));
+
+    // file → passphrase.
+    let passphrase = work.path().join("passphrase.toml");
+    std::fs::write(&passphrase, "[root_key]\nprovider = \"passphrase\"\n").unwrap();
+    let (success, output) = migrate(
+        &data,
+        &["--to", "passphrase", "--to-config", passphrase.to_str().unwrap()],
+        &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
+    );
+    assert!(success, "{output}");
+    assert!(data.join("root.key.sealed").exists());
+    let refused = serve(&data, None).start_fails().output();
+    assert!(refused.contains("root key does not match"), "{refused}");
+    let server = serve(&data, Some(&passphrase))
+        .env("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)
+        .start();
+    check_keys(&kms(&server, &data), &made).await;
+}
+
+/// The target is the source's key, or cannot be opened (a wrong PIN), or the source is
+/// not this store's root key: refused, and the store is as it was.
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let data = work.path().join("data");
+    let mut server = serve(&data, Some(&hsm.config))
+        .envs(&hsm.env())
+        .start();
+    let made = make_keys(&kms(&server, &data)).await;
+    assert!(server.terminate().success());
+    let before = sealed_versions(&data).await;
+
+    // The same key: pkcs11 → the same token key.
+    let mut envs = hsm.env().to_vec();
+    envs.push(("TRENT_CONFIG", hsm.config.to_str().unwrap()));
+    let (success, output) = migrate(
+        &data,
+        &["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()],
+        &envs,
+    );
+    assert!(!success, "{output}");
+    assert!(output.contains("the same root key as the source"), "{output}");
+
+    // The current key cannot be opened (a wrong PIN); a pkcs11 target without its
+    // settings.
+    let (success, output) = migrate(
+        &data,
+        &["--to", "file"],
+        &[
+            ("SOFTHSM2_CONF", hsm.conf.to_str().unwrap()),
+            ("TRENT_PKCS11_PIN", "wrong-pin-1234"),
+            ("TRENT_CONFIG", hsm.config.to_str().unwrap()),
+        ],
+    );
+    assert!(!success, "{output}");
+    assert!(output.contains("CKR_PIN_INCORRECT"), "{output}");
+    assert!(!output.contains("wrong-pin-1234"), "{output}");
+    let (success, output) = migrate(&data, &["--to", "pkcs11"], &envs);
+    assert!(!success, "{output}");
+    assert!(output.contains("provider \"pkcs11\" needs"), "{output}");
+
+    // The source is not this store's root key: a root.key of another deployment.
+    let other = work.path().join("other");
+    drop(serve(&other, None).start());
+    std::fs::copy(other.join("root.key"), data.join("root.key")).unwrap();
+    let (success, output) = migrate(
+        &data,
+        &["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()],
+        &hsm.env(),
+    );
+    assert!(!success, "{output}");
+    assert!(output.contains("neither the source nor the target"), "{output}");
+    assert_eq!(sealed_versions(&data).await, before);
+
+    // Nothing changed: the token's key still serves every key.
+    let server = serve(&data, Some(&hsm.config))
+        .envs(&hsm.env())
+        .start();
+    check_keys(&kms(&server, &data), &made).await;
+}
+
+/// A wrong PIN for the target: refused before anything is written.
+#[tokio::test]
+async fn a_target_with_a_wrong_pin_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let data = work.path().join("data");
+    let mut server = serve(&data, None).start();
+    let made = make_keys(&kms(&server, &data)).await;
+    assert!(server.terminate().success());
+    let before = sealed_versions(&data).await;
+    let (success, output) = migrate(
+        &data,
+        &["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()],
+        &[
+            ("SOFTHSM2_CONF", hsm.conf.to_str().unwrap()),
+            ("TRENT_PKCS11_PIN", "wrong-pin-1234"),
+        ],
+    );
+    assert!(!success, "{output}");
+    assert!(output.contains("CKR_PIN_INCORRECT"), "{output}");
+    assert_eq!(sealed_versions(&data).await, before);
+    let server = serve(&data, None).start();
+    check_keys(&kms(&server, &data), &made).await;
+}
+
+/// A cluster's store on PostgreSQL: migrated once from one node's data directory; the
+/// other node's data directory (its own audit signing key) by the same command run there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_file_to_pkcs11() {
+    let Some(url) = postgres::url("postgres_store_file_to_pkcs11") else {
+        return;
+    };
+    let db = Database::create(&url, "trent_rkmigrate_").await;
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let a = work.path().join("a");
+    let b = work.path().join("b");
+    let node = |dir: &Path| {
+        Launch::serve()
+            .data_dir(dir)
+            .args(["--database-url", db.url.as_str()])
+    };
+    let mut first = node(&a).start();
+    let made = make_keys(&kms(&first, &a)).await;
+    assert!(first.terminate().success());
+    std::fs::create_dir(&b).unwrap();
+    std::fs::copy(a.join("root.key"), b.join("root.key")).unwrap();
+    std::fs::copy(a.join("credentials"), b.join("credentials")).unwrap();
+    let mut second = node(&b).start();
+    assert!(second.terminate().success());
+
+    let to_pkcs11 = [
+        "--database-url",
+        db.url.as_str(),
+        "--to",
+        "pkcs11",
+        "--to-config",
+        hsm.config.to_str().unwrap(),
+    ];
+    let mut envs = hsm.env().to_vec();
+    envs.push((MAX_BATCHES, "1"));
+    let (success, output) = migrate(&a, &to_pkcs11, &envs);
+    assert!(!success, "{output}");
+    let (success, output) = migrate(&a, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    assert!(output.contains("key material: 1 re-sealed, 2 already"), "{output}");
+    let (success, output) = migrate(&b, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    assert!(output.contains("already under"), "{output}");
+    assert!(output.contains("done: 0 secrets re-sealed"), "{output}");
+    assert!(output.contains("audit signing key: re-sealed"), "{output}");
+
+    let refused = node(&a).start_fails().output();
+    assert!(refused.contains("root key"), "{refused}");
+    let pkcs11_node = |dir: &Path| {
+        node(dir)
+            .args(["--config", hsm.config.to_str().unwrap()])
+            .envs(&hsm.env())
+    };
+    let first = pkcs11_node(&a).start();
+    let second = pkcs11_node(&b).start();
+    check_keys(&kms(&first, &a), &made).await;
+    check_keys(&kms(&second, &a), &made).await;
+}
