@@ -145,8 +145,8 @@ fn kms(server: &Trent, data: &Path) -> Client {
 /// RSAES_OAEP_SHA_256 of `material` under GetParametersForImport's public key.
 fn wrap(public_key: &[u8], material: &[u8]) -> Vec<u8> {
     use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256};
-    let key = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public_key).unwrap())
-        .unwrap();
+    let key =
+        OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(public_key).unwrap()).unwrap();
     let mut out = vec![0u8; key.ciphertext_size()];
     key.encrypt(&OAEP_SHA256_MGF1SHA256, material, &mut out, None)
         .unwrap()
@@ -157,10 +157,15 @@ fn wrap(public_key: &[u8], material: &[u8]) -> Vec<u8> {
 /// each made, and a grant (the sealed grant token key).
 async fn make_keys(kms: &Client) -> Made {
     let create = |spec: KeySpec, usage: KeyUsageType| async move {
-        ok(kms.create_key().key_spec(spec).key_usage(usage).send().await)
-            .key_metadata
-            .unwrap()
-            .key_id
+        ok(kms
+            .create_key()
+            .key_spec(spec)
+            .key_usage(usage)
+            .send()
+            .await)
+        .key_metadata
+        .unwrap()
+        .key_id
     };
     let symmetric = create(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await;
     let ciphertext = ok(kms
@@ -203,14 +208,10 @@ async fn make_keys(kms: &Client) -> Made {
         .send()
         .await);
 
-    let imported = ok(kms
-        .create_key()
-        .origin(OriginType::External)
-        .send()
-        .await)
-    .key_metadata
-    .unwrap()
-    .key_id;
+    let imported = ok(kms.create_key().origin(OriginType::External).send().await)
+        .key_metadata
+        .unwrap()
+        .key_id;
     let params = ok(kms
         .get_parameters_for_import()
         .key_id(&imported)
@@ -356,22 +357,37 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
         3
     );
     assert_eq!(
-        before.iter().filter(|(t, _)| t == "imported_materials").count(),
+        before
+            .iter()
+            .filter(|(t, _)| t == "imported_materials")
+            .count(),
         1
     );
     assert_eq!(before.iter().filter(|(t, _)| t == "meta").count(), 3);
 
     // Interrupted after one transaction of two records: those are under the token's key,
     // the others and the root key check still under the file.
-    let to_pkcs11 = ["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()];
+    let to_pkcs11 = [
+        "--to",
+        "pkcs11",
+        "--to-config",
+        hsm.config.to_str().unwrap(),
+    ];
     let mut envs = hsm.env().to_vec();
     envs.push((MAX_BATCHES, "1"));
     let (success, output) = migrate(&data, &to_pkcs11, &envs);
     assert!(!success, "{output}");
-    assert!(output.contains("run the command again to finish"), "{output}");
+    assert!(
+        output.contains("run the command again to finish"),
+        "{output}"
+    );
     let partial = sealed_versions(&data).await;
     assert_eq!(partial.len(), before.len(), "{partial:?}");
-    assert_eq!(partial.iter().filter(|(_, v)| *v == 2).count(), 2, "{partial:?}");
+    assert_eq!(
+        partial.iter().filter(|(_, v)| *v == 2).count(),
+        2,
+        "{partial:?}"
+    );
     let check = |versions: &[(String, u8)]| {
         versions
             .iter()
@@ -384,7 +400,10 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     // Resumed: what the first run did is found done, the rest re-sealed.
     let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
     assert!(success, "{output}");
-    assert!(output.contains("key material: 1 re-sealed, 2 already"), "{output}");
+    assert!(
+        output.contains("key material: 1 re-sealed, 2 already"),
+        "{output}"
+    );
     assert!(output.contains("audit signing key: re-sealed"), "{output}");
     let after = sealed_versions(&data).await;
     assert_eq!(after.len(), before.len());
@@ -397,9 +416,7 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     // The old file provider is refused; the token's key serves every key.
     let refused = serve(&data, None).start_fails().output();
     assert!(refused.contains("root key does not match"), "{refused}");
-    let server = serve(&data, Some(&hsm.config))
-        .envs(&hsm.env())
-        .start();
+    let server = serve(&data, Some(&hsm.config)).envs(&hsm.env()).start();
     check_keys(&kms(&server, &data), &made).await;
     drop(server);
 
@@ -426,7 +443,12 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     std::fs::write(&passphrase, "[root_key]\nprovider = \"passphrase\"\n").unwrap();
     let (success, output) = migrate(
         &data,
-        &["--to", "passphrase", "--to-config", passphrase.to_str().unwrap()],
+        &[
+            "--to",
+            "passphrase",
+            "--to-config",
+            passphrase.to_str().unwrap(),
+        ],
         &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
     );
     assert!(success, "{output}");
@@ -446,9 +468,7 @@ async fn refusals_change_nothing() {
     let work = tempfile::tempdir().unwrap();
     let hsm = Hsm::new(work.path());
     let data = work.path().join("data");
-    let mut server = serve(&data, Some(&hsm.config))
-        .envs(&hsm.env())
-        .start();
+    let mut server = serve(&data, Some(&hsm.config)).envs(&hsm.env()).start();
     let made = make_keys(&kms(&server, &data)).await;
     assert!(server.terminate().success());
     let before = sealed_versions(&data).await;
@@ -458,11 +478,19 @@ async fn refusals_change_nothing() {
     envs.push(("TRENT_CONFIG", hsm.config.to_str().unwrap()));
     let (success, output) = migrate(
         &data,
-        &["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()],
+        &[
+            "--to",
+            "pkcs11",
+            "--to-config",
+            hsm.config.to_str().unwrap(),
+        ],
         &envs,
     );
     assert!(!success, "{output}");
-    assert!(output.contains("the same root key as the source"), "{output}");
+    assert!(
+        output.contains("the same root key as the source"),
+        "{output}"
+    );
 
     // The current key cannot be opened (a wrong PIN); a pkcs11 target without its
     // settings.
@@ -488,13 +516,14 @@ async fn refusals_change_nothing() {
     std::fs::copy(other.join("root.key"), data.join("root.key")).unwrap();
     let (success, output) = migrate(&data, &["--to", "file"], &[]);
     assert!(!success, "{output}");
-    assert!(output.contains("neither the source nor the target"), "{output}");
+    assert!(
+        output.contains("neither the source nor the target"),
+        "{output}"
+    );
     assert_eq!(sealed_versions(&data).await, before);
 
     // Nothing changed: the token's key still serves every key.
-    let server = serve(&data, Some(&hsm.config))
-        .envs(&hsm.env())
-        .start();
+    let server = serve(&data, Some(&hsm.config)).envs(&hsm.env()).start();
     check_keys(&kms(&server, &data), &made).await;
 }
 
@@ -510,7 +539,12 @@ async fn a_target_with_a_wrong_pin_is_refused() {
     let before = sealed_versions(&data).await;
     let (success, output) = migrate(
         &data,
-        &["--to", "pkcs11", "--to-config", hsm.config.to_str().unwrap()],
+        &[
+            "--to",
+            "pkcs11",
+            "--to-config",
+            hsm.config.to_str().unwrap(),
+        ],
         &[
             ("SOFTHSM2_CONF", hsm.conf.to_str().unwrap()),
             ("TRENT_PKCS11_PIN", "wrong-pin-1234"),
@@ -563,7 +597,10 @@ async fn postgres_store_file_to_pkcs11() {
     assert!(!success, "{output}");
     let (success, output) = migrate(&a, &to_pkcs11, &hsm.env());
     assert!(success, "{output}");
-    assert!(output.contains("key material: 1 re-sealed, 2 already"), "{output}");
+    assert!(
+        output.contains("key material: 1 re-sealed, 2 already"),
+        "{output}"
+    );
     let (success, output) = migrate(&b, &to_pkcs11, &hsm.env());
     assert!(success, "{output}");
     assert!(output.contains("already under"), "{output}");

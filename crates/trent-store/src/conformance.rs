@@ -22,7 +22,8 @@ use crate::{
     AccessKeyRecord, AccountId, AliasRecord, Change, CreateGrantOutcome, ExpirationModelType,
     GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyArn, KeyManagerType,
     KeyRecord, KeySpec, KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, Region,
-    RotationRecord, RotationSchedule, RotationType, Store, StoreError, Transaction,
+    Resealed, RotationRecord, RotationSchedule, RotationType, SealedKind, SealedSecret, Store,
+    StoreError, Transaction,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -84,6 +85,7 @@ macro_rules! __store_conformance_cases {
             imported_replicas_and_multi_key_imports_are_one_transaction,
             a_transaction_is_all_or_nothing_across_keys,
             transaction_changes_are_announced_on_commit,
+            sealed_secrets_are_listed_and_resealed_in_one_transaction,
         }
     };
 }
@@ -3254,4 +3256,137 @@ pub async fn transaction_changes_are_announced_on_commit(store: Arc<dyn Store>) 
         ended || wanted.is_empty(),
         "every change announced, or none (single-process store)"
     );
+}
+
+/// Changing the root key: every sealed secret of a kind is listed in (owner, item) order,
+/// page after page, with its key's ARN for key materials; a batch of new sealed bytes is
+/// written in one transaction iff every record still holds the bytes read (else nothing
+/// is), and nothing else of the records changes.
+pub async fn sealed_secrets_are_listed_and_resealed_in_one_transaction(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let key = created_key(store, &account, REGION).await;
+    let added = new_material(&key.key_id, T0 + 1);
+    let mut t = Transaction::new("test");
+    t.bump_version(&key.key_id, key.version).add_material(added);
+    store.transact(&t).await.expect("transact");
+    let key = stored_key(store, &key.key_id).await;
+    let mut materials = store.materials(&key.key_id).await.unwrap();
+    materials.sort_by(|a, b| a.material_id.cmp(&b.material_id));
+    assert_eq!(materials.len(), 2);
+
+    // Other cases may share the database: start just before this key.
+    let page = |after: Option<(String, String)>, limit: u32| async move {
+        store
+            .sealed_secrets(
+                SealedKind::KeyMaterial,
+                after.as_ref().map(|(o, i)| (o.as_str(), i.as_str())),
+                limit,
+            )
+            .await
+            .unwrap()
+    };
+    let first = page(Some((key.key_id.clone(), String::new())), 1).await;
+    assert_eq!(first.len(), 1);
+    let second = page(Some((first[0].owner.clone(), first[0].item.clone())), 1).await;
+    let listed: Vec<SealedSecret> = first.into_iter().chain(second).collect();
+    for (l, m) in listed.iter().zip(&materials) {
+        assert_eq!(l.kind, SealedKind::KeyMaterial);
+        assert_eq!((&l.owner, &l.item), (&m.key_id, &m.material_id));
+        assert_eq!(l.key_arn, key.arn.to_string());
+        assert_eq!(l.sealed, m.sealed);
+    }
+
+    let access = AccessKeyRecord {
+        access_key_id: format!("AKIA{}", &unique().replace('-', "").to_uppercase()[..16]),
+        account_id: account.clone(),
+        principal_arn: format!("arn:aws:iam::{account}:user/admin"),
+        sealed_secret: sealed(),
+        created_at: T0,
+        status: "Active".to_owned(),
+    };
+    store.put_access_key(&access).await.unwrap();
+    let after = access.access_key_id[..access.access_key_id.len() - 1].to_owned();
+    let listed_access = store
+        .sealed_secrets(SealedKind::AccessKey, Some((&after, "")), 1)
+        .await
+        .unwrap();
+    assert_eq!(listed_access.len(), 1);
+    assert_eq!(listed_access[0].owner, access.access_key_id);
+    assert_eq!(listed_access[0].sealed, access.sealed_secret);
+    let meta_name = format!("conformance-{}", unique());
+    let meta_value = store.init_meta(&meta_name, &sealed()).await.unwrap();
+    let meta = SealedSecret {
+        kind: SealedKind::Meta,
+        owner: meta_name.clone(),
+        item: String::new(),
+        key_arn: String::new(),
+        sealed: meta_value.clone(),
+    };
+
+    let batch = |records: &[SealedSecret]| -> Vec<Resealed> {
+        records
+            .iter()
+            .map(|old| Resealed {
+                old: old.clone(),
+                sealed: sealed(),
+            })
+            .collect()
+    };
+    // One stale record (changed since it was read): nothing of the batch is written.
+    let mut stale = listed.clone();
+    stale.push(listed_access[0].clone());
+    stale.push(SealedSecret {
+        sealed: sealed(),
+        ..meta.clone()
+    });
+    let refused = store.reseal(&batch(&stale)).await;
+    assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+    let mut now = store.materials(&key.key_id).await.unwrap();
+    now.sort_by(|a, b| a.material_id.cmp(&b.material_id));
+    assert_eq!(now, materials);
+    assert_eq!(
+        store.access_key(&access.access_key_id).await.unwrap(),
+        Some(access.clone())
+    );
+
+    let mut all = listed.clone();
+    all.push(listed_access[0].clone());
+    all.push(meta);
+    let resealed = batch(&all);
+    store.reseal(&resealed).await.expect("reseal");
+    let mut now = store.materials(&key.key_id).await.unwrap();
+    now.sort_by(|a, b| a.material_id.cmp(&b.material_id));
+    for (n, r) in now.iter().zip(&resealed) {
+        assert_eq!(n.sealed, r.sealed);
+    }
+    for (n, m) in now.iter().zip(&materials) {
+        assert_eq!(
+            (&n.key_id, &n.material_id, n.created_at),
+            (&m.key_id, &m.material_id, m.created_at)
+        );
+    }
+    assert_eq!(
+        stored_key(store, &key.key_id).await,
+        key,
+        "the key is unchanged"
+    );
+    assert_eq!(
+        store
+            .access_key(&access.access_key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sealed_secret,
+        resealed[2].sealed
+    );
+    assert_eq!(
+        store.meta(&meta_name).await.unwrap(),
+        Some(resealed[3].sealed.clone())
+    );
+    // Replayed (the old bytes are gone): a conflict, nothing written.
+    assert!(matches!(
+        store.reseal(&resealed[..1]).await,
+        Err(StoreError::Conflict)
+    ));
 }
