@@ -26,6 +26,8 @@ use crate::{error_chain, STORE_FILE};
 /// The new key file of a `file` target, next to `root.key`.
 pub const NEW_ROOT_KEY_FILE: &str = "root.key.new";
 const ROOT_KEY_FILE: &str = "root.key";
+/// The store's default account (`trent_core::service`).
+const META_DEFAULT_ACCOUNT: &str = "default_account_id";
 /// TESTING ONLY: stop after this many store transactions, as a crash would (the
 /// resumability test).
 pub const TEST_MAX_BATCHES_ENV: &str = "TRENT_TEST_ROOT_KEY_MIGRATE_MAX_BATCHES";
@@ -125,6 +127,15 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
     root_migration::switch_root_key_check(store.as_ref(), source.as_ref(), target.as_ref())
         .await
         .map_err(fail)?;
+    let audited = audit(
+        &config,
+        store.as_ref(),
+        target.as_ref(),
+        &report,
+        source.kind(),
+        target.kind(),
+    )
+    .await;
     drop(store);
 
     let total = |f: fn(&root_migration::Counts) -> u64| {
@@ -145,6 +156,63 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
             "trent: next: start the servers with the new [root_key] settings; keep the old root key until they run, then destroy it"
         ),
     }
+    audited.map_err(|e| {
+        format!("the migration is complete, but its audit event could not be recorded: {e}")
+    })
+}
+
+/// Records the migration in this data directory's audit trail (opened with the new root
+/// key, as the next server will): a service event `TrentMigrateRootKey` with the
+/// providers and the counts, never a secret.
+async fn audit(
+    config: &crate::config::Config,
+    store: &dyn Store,
+    target: &dyn RootKeyProvider,
+    report: &root_migration::Report,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
+    let account = store
+        .meta(META_DEFAULT_ACCOUNT)
+        .await
+        .map_err(|e| error_chain(&e))?
+        .and_then(|a| String::from_utf8(a).ok())
+        .unwrap_or_else(|| config.account_id.clone());
+    let trail = crate::audit::Trail::open(
+        &config.data_dir,
+        target,
+        &config.audit,
+        &account,
+        config.database_url.as_ref().map(|u| u.expose()),
+    )
+    .await?;
+    let counts: serde_json::Map<String, serde_json::Value> = KINDS
+        .iter()
+        .map(|k| {
+            let c = report.of(*k);
+            (
+                root_migration::kind_name(*k).to_owned(),
+                serde_json::json!({ "resealed": c.resealed, "alreadyResealed": c.already }),
+            )
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let record = trent_audit::Record::service_event(
+        "TrentMigrateRootKey",
+        &account,
+        "",
+        "",
+        Some(serde_json::json!({
+            "fromProvider": from,
+            "toProvider": to,
+            "records": counts,
+        })),
+        now,
+    );
+    trail.log.record(&record).await.map_err(|e| e.to_string())?;
+    trail.log.digest_now().await.map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -331,6 +331,14 @@ async fn sealed_versions(data: &Path) -> Vec<(String, u8)> {
     out
 }
 
+/// Whether a segment file of the data directory's audit trail holds `text`.
+fn audit_holds(data: &Path, text: &str) -> bool {
+    std::fs::read_dir(data.join("audit")).unwrap().any(|e| {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    })
+}
+
 fn serve(data: &Path, config: Option<&Path>) -> Launch {
     let launch = Launch::serve().data_dir(data);
     match config {
@@ -408,6 +416,15 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     let after = sealed_versions(&data).await;
     assert_eq!(after.len(), before.len());
     assert!(after.iter().all(|(_, v)| *v == 2), "{after:?}");
+    // Recorded in the audit trail, which still verifies (the signing key is the same,
+    // only sealed under the new root key).
+    assert!(audit_holds(&data, "TrentMigrateRootKey"));
+    let (verified, output) = run(
+        &trent_bin(),
+        &["audit", "verify", "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert!(verified, "{output}");
     // Run again: nothing left to do.
     let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
     assert!(success, "{output}");
