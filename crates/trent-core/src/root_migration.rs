@@ -298,3 +298,119 @@ pub async fn switch_root_key_check(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use trent_crypto::FileRootKey;
+
+    use super::*;
+    use crate::backend::material_aad;
+
+    /// A key of the store with one material, `plain` sealed under `root`.
+    async fn key_sealed_under(store: &dyn Store, root: &dyn RootKeyProvider, plain: &[u8]) {
+        let (key, mut material) = trent_store::conformance::new_key("111122223333", "us-east-1");
+        material.sealed = root
+            .seal(&material_aad(&key.arn, &material.material_id), plain)
+            .unwrap();
+        store.create_key(&key, Some(&material)).await.unwrap();
+    }
+
+    /// Every key material of the store, unsealed under `root`.
+    async fn plaintexts(store: &dyn Store, root: &dyn RootKeyProvider) -> Vec<Vec<u8>> {
+        let listed = store
+            .sealed_secrets(SealedKind::KeyMaterial, None, 1000)
+            .await
+            .unwrap();
+        listed
+            .iter()
+            .map(|s| {
+                root.unseal(&material_aad(&s.key_arn, &s.item), &s.sealed)
+                    .unwrap()
+                    .expose()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn reseals_in_batches_resumes_and_switches_the_check_last() {
+        let (_service, store, dir) = crate::test_support::sqlite_service("111122223333").await;
+        let store = store.as_ref();
+        let source = FileRootKey::load(&dir.path().join("root.key")).unwrap();
+        let target = FileRootKey::create(&dir.path().join("new.key")).unwrap();
+        for i in 0..5u8 {
+            key_sealed_under(store, &source, &[i; 32]).await;
+        }
+        let mut before = plaintexts(store, &source).await;
+        before.sort();
+        assert!(matches!(
+            refuse_same_key(&source, &source),
+            Err(MigrateError::SameKey)
+        ));
+        refuse_same_key(&source, &target).unwrap();
+
+        // A crash after two transactions of two records.
+        let partial = reseal_store(store, &source, &target, 2, Some(2), |_, _| {})
+            .await
+            .unwrap();
+        assert!(!partial.complete);
+        assert_eq!(
+            check_state(store, &source, &target).await.unwrap(),
+            CheckState::Source
+        );
+        let mut seen = Vec::new();
+        let done = reseal_store(store, &source, &target, 2, None, |kind, counts| {
+            seen.push((kind, counts));
+        })
+        .await
+        .unwrap();
+        assert!(done.complete);
+        assert_eq!(
+            done.of(SealedKind::KeyMaterial),
+            Counts {
+                resealed: 1,
+                already: 4
+            }
+        );
+        assert_eq!(done.of(SealedKind::AccessKey).resealed, 1);
+        assert!(!seen.is_empty());
+        let mut after = plaintexts(store, &target).await;
+        after.sort();
+        assert_eq!(after, before, "every material re-sealed once, none lost");
+        // The check is the source's until it is switched.
+        assert_eq!(
+            check_state(store, &source, &target).await.unwrap(),
+            CheckState::Source
+        );
+        switch_root_key_check(store, &source, &target)
+            .await
+            .unwrap();
+        assert_eq!(
+            check_state(store, &source, &target).await.unwrap(),
+            CheckState::Target
+        );
+        let again = reseal_store(store, &source, &target, 2, None, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(again.of(SealedKind::KeyMaterial).resealed, 0);
+
+        // A record neither key opens is named, and its batch is not written.
+        let third = FileRootKey::create(&dir.path().join("third.key")).unwrap();
+        let fresh = Arc::new(FileRootKey::create(&dir.path().join("fresh.key")).unwrap());
+        key_sealed_under(store, &third, &[9; 32]).await;
+        let err = reseal_store(store, &target, fresh.as_ref(), 1000, None, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, MigrateError::Unreadable { .. }), "{err}");
+        let stale = store
+            .sealed_secrets(SealedKind::KeyMaterial, None, 1000)
+            .await
+            .unwrap();
+        assert!(stale.iter().all(|s| fresh
+            .unseal(&material_aad(&s.key_arn, &s.item), &s.sealed)
+            .is_err()));
+    }
+}
