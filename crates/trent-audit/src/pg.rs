@@ -133,6 +133,10 @@ fn attribute_condition(key: AttributeKey, n: usize) -> Option<String> {
 const TRY_LOCK_CHAIN: &str = "SELECT pg_try_advisory_lock(hashtextextended(\
      'trent-audit-chain:' || coalesce(current_schema(), '') || ':' || $1, 0))";
 
+/// Releases what [`TRY_LOCK_CHAIN`] took.
+const UNLOCK_CHAIN: &str = "SELECT pg_advisory_unlock(hashtextextended(\
+     'trent-audit-chain:' || coalesce(current_schema(), '') || ':' || $1, 0))";
+
 /// A chain as published in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgChain {
@@ -307,6 +311,31 @@ impl PgAuditStore {
                 })
             })
             .collect()
+    }
+
+    /// The chains a live node writes now: those whose lock another session holds (a
+    /// node holds its chain's lock for as long as it runs). For commands that must run
+    /// while no node does (`trent root-key migrate`).
+    pub async fn live_chains(&self) -> Result<Vec<String>, AuditError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut live = Vec::new();
+        for chain in self.chains().await? {
+            let taken: bool = sqlx::query_scalar(TRY_LOCK_CHAIN)
+                .bind(&chain.chain)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+            if taken {
+                sqlx::query(UNLOCK_CHAIN)
+                    .bind(&chain.chain)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            } else {
+                live.push(chain.chain);
+            }
+        }
+        Ok(live)
     }
 
     /// Closes every connection (the chain's lock goes with the writer's).

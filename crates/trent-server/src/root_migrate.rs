@@ -55,6 +55,9 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
         Err(_) => None,
     };
 
+    if let Some(url) = &config.database_url {
+        refuse_live_nodes(url.expose()).await?;
+    }
     let store: Arc<dyn Store> = match &config.database_url {
         None => {
             let path = dir.join(STORE_FILE);
@@ -214,6 +217,30 @@ async fn audit(
     trail.log.record(&record).await.map_err(|e| e.to_string())?;
     trail.log.digest_now().await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Refuses to run while a node of the cluster runs: every node writing its audit trail
+/// into the database holds its chain's lock for as long as it runs. (Nodes with
+/// `--audit-store files`, and a single node on SQLite, cannot be seen: the operator stops
+/// them.)
+async fn refuse_live_nodes(url: &str) -> Result<(), String> {
+    let audit = trent_audit::PgAuditStore::connect(
+        trent_audit::PgAuditStore::options(url).map_err(|e| e.to_string())?,
+    )
+    .await
+    .map_err(|e| format!("cannot read the audit chains of the database: {e}"))?;
+    let live = audit.live_chains().await.map_err(|e| e.to_string());
+    audit.close().await;
+    let live = live?;
+    if live.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} node(s) of this database are running (audit chains {}): stop every node first",
+            live.len(),
+            live.join(", ")
+        ))
+    }
 }
 
 /// The current root key, as `trent serve` opens it, never a new one.

@@ -598,8 +598,8 @@ async fn postgres_store_file_to_pkcs11() {
     std::fs::copy(a.join("root.key"), b.join("root.key")).unwrap();
     std::fs::copy(a.join("credentials"), b.join("credentials")).unwrap();
     let mut second = node(&b).start();
-    assert!(second.terminate().success());
 
+    // A node still running: refused, nothing changed.
     let to_pkcs11 = [
         "--database-url",
         db.url.as_str(),
@@ -608,6 +608,11 @@ async fn postgres_store_file_to_pkcs11() {
         "--to-config",
         hsm.config.to_str().unwrap(),
     ];
+    let (success, output) = migrate(&a, &to_pkcs11, &hsm.env());
+    assert!(!success, "{output}");
+    assert!(output.contains("stop every node first"), "{output}");
+    assert!(second.terminate().success());
+
     let mut envs = hsm.env().to_vec();
     envs.push((MAX_BATCHES, "1"));
     let (success, output) = migrate(&a, &to_pkcs11, &envs);
