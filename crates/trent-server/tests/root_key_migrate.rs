@@ -304,9 +304,8 @@ async fn check_keys(kms: &Client, made: &Made) {
         .await);
 }
 
-/// The first byte of every sealed secret of the SQLite store (the sealed format's
-/// version: 1 in-process, 2 PKCS#11), by table.
-async fn sealed_versions(data: &Path) -> Vec<(String, u8)> {
+/// Every sealed secret of the SQLite store, by table, as stored.
+async fn sealed_rows(data: &Path) -> Vec<(String, Vec<u8>)> {
     let url = format!("sqlite://{}?mode=ro", data.join("trent.db").display());
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let mut out = Vec::new();
@@ -326,9 +325,19 @@ async fn sealed_versions(data: &Path) -> Vec<(String, u8)> {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-        out.extend(rows.into_iter().map(|(v,)| (table.to_owned(), v[0])));
+        out.extend(rows.into_iter().map(|(v,)| (table.to_owned(), v)));
     }
     out
+}
+
+/// The first byte of every sealed secret of the SQLite store (the sealed format's
+/// version: 1 in-process, 2 PKCS#11), by table.
+async fn sealed_versions(data: &Path) -> Vec<(String, u8)> {
+    sealed_rows(data)
+        .await
+        .into_iter()
+        .map(|(t, v)| (t, v[0]))
+        .collect()
 }
 
 /// Whether a segment file of the data directory's audit trail holds `text`.
@@ -404,6 +413,11 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
             .collect::<Vec<_>>()
     };
     assert!(check(&partial).iter().all(|v| *v == 1), "{partial:?}");
+    let done_first: Vec<(String, Vec<u8>)> = sealed_rows(&data)
+        .await
+        .into_iter()
+        .filter(|(_, v)| v[0] == 2)
+        .collect();
 
     // Resumed: what the first run did is found done, the rest re-sealed.
     let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
@@ -416,6 +430,9 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     let after = sealed_versions(&data).await;
     assert_eq!(after.len(), before.len());
     assert!(after.iter().all(|(_, v)| *v == 2), "{after:?}");
+    // What the first run re-sealed was kept as it was, not re-sealed twice.
+    let rows = sealed_rows(&data).await;
+    assert!(done_first.iter().all(|r| rows.contains(r)));
     // Recorded in the audit trail, which still verifies (the signing key is the same,
     // only sealed under the new root key).
     assert!(audit_holds(&data, "TrentMigrateRootKey"));
@@ -488,7 +505,7 @@ async fn refusals_change_nothing() {
     let mut server = serve(&data, Some(&hsm.config)).envs(&hsm.env()).start();
     let made = make_keys(&kms(&server, &data)).await;
     assert!(server.terminate().success());
-    let before = sealed_versions(&data).await;
+    let before = sealed_rows(&data).await;
 
     // The same key: pkcs11 → the same token key.
     let mut envs = hsm.env().to_vec();
@@ -537,7 +554,7 @@ async fn refusals_change_nothing() {
         output.contains("neither the source nor the target"),
         "{output}"
     );
-    assert_eq!(sealed_versions(&data).await, before);
+    assert_eq!(sealed_rows(&data).await, before);
 
     // Nothing changed: the token's key still serves every key.
     let server = serve(&data, Some(&hsm.config)).envs(&hsm.env()).start();
@@ -553,7 +570,7 @@ async fn a_target_with_a_wrong_pin_is_refused() {
     let mut server = serve(&data, None).start();
     let made = make_keys(&kms(&server, &data)).await;
     assert!(server.terminate().success());
-    let before = sealed_versions(&data).await;
+    let before = sealed_rows(&data).await;
     let (success, output) = migrate(
         &data,
         &[
@@ -569,7 +586,7 @@ async fn a_target_with_a_wrong_pin_is_refused() {
     );
     assert!(!success, "{output}");
     assert!(output.contains("CKR_PIN_INCORRECT"), "{output}");
-    assert_eq!(sealed_versions(&data).await, before);
+    assert_eq!(sealed_rows(&data).await, before);
     let server = serve(&data, None).start();
     check_keys(&kms(&server, &data), &made).await;
 }
