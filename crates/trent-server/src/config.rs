@@ -744,4 +744,63 @@ mod tests {
         assert!(err.contains("expected postgres://"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");
     }
+
+    #[test]
+    fn the_target_of_a_root_key_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = |to: &str, text: Option<&str>| {
+            let to_config = text.map(|t| {
+                let path = dir.path().join("to.toml");
+                std::fs::write(&path, t).unwrap();
+                path
+            });
+            RootKeyMigrateArgs {
+                to: to.into(),
+                to_config,
+                config: None,
+                data_dir: None,
+                database_url: None,
+                batch_size: 100,
+            }
+            .target_settings()
+        };
+        assert_eq!(target("file", None).unwrap(), RootKeySettings::File);
+        assert_eq!(
+            target("passphrase", None).unwrap(),
+            RootKeySettings::Passphrase {
+                passphrase_file: None
+            }
+        );
+        // A whole config file: only its [root_key] is read; the provider may be omitted.
+        assert_eq!(
+            target(
+                "pkcs11",
+                Some("listen = \"127.0.0.1:1\"\n[root_key]\nmodule = \"/m.so\"\ntoken_label = \"t\"\nkey_label = \"k\"\n")
+            )
+            .unwrap(),
+            RootKeySettings::Pkcs11 {
+                module: "/m.so".into(),
+                token_label: "t".into(),
+                key_label: "k".into(),
+                pin_file: None
+            }
+        );
+        for (to, text, expected) in [
+            ("pkcs11", None, "give its settings with --to-config"),
+            (
+                "file",
+                Some("[root_key]\nprovider = \"pkcs11\"\n"),
+                "names provider \"pkcs11\"",
+            ),
+            ("file", Some("listen = \"x\"\n"), "has no [root_key] table"),
+            (
+                "file",
+                Some("[root_key]\npin = \"1\"\n"),
+                "unknown field `pin`",
+            ),
+        ] {
+            let err = target(to, text).unwrap_err();
+            assert!(err.contains(expected), "{expected:?} not in {err}");
+        }
+    }
 }
