@@ -1,5 +1,6 @@
 #!/bin/bash
 # A/B between two release builds (BENCHMARKS.md): BEFORE_BIN and AFTER_BIN are directories
+# (or BINS="name=dir ..." for more than two)
 # holding `trent` and `trent-bench`; OPS (default "encrypt") names trent-bench operations.
 # Binaries alternate, ROUNDS rounds (default 2). Each line: the run's JSON and the server's
 # CPU per request (utime+stime from /proc/PID/stat over warmup and window, divided by the
@@ -26,7 +27,12 @@ run() { # name bin_dir port
   done
   kill $pid; wait $pid 2>/dev/null
 }
+# BINS="name=dir name=dir ...", alternating in that order, compares more than two builds.
+BINS=${BINS:-"before=${BEFORE_BIN:?} after=${AFTER_BIN:?}"}
 for round in $(seq $ROUNDS); do
-  run before ${BEFORE_BIN:?} 4611
-  run after ${AFTER_BIN:?} 4612
+  port=4611
+  for b in $BINS; do
+    run ${b%%=*} ${b#*=} $port
+    port=$((port + 1))
+  done
 done
