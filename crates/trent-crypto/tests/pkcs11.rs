@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
@@ -16,6 +16,7 @@ use trent_crypto::{
     CryptoError, FileRootKey, KeyCreation, Pkcs11Config, Pkcs11Refusal, Pkcs11RootKey,
     RootKeyError, RootKeyProvider, PKCS11_SEALED_VERSION,
 };
+use trent_testkit::softhsm;
 use zeroize::Zeroizing;
 
 const SO_PIN: &str = "so-pin-4321";
@@ -42,62 +43,15 @@ struct SoftHsm {
     _dir: tempfile::TempDir,
 }
 
-/// The SoftHSM2 module: `TRENT_TEST_SOFTHSM_MODULE`, or where Debian and others put it.
-fn find_module() -> PathBuf {
-    if let Some(p) = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE") {
-        return PathBuf::from(p);
-    }
-    for candidate in [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-        "/usr/lib64/pkcs11/libsofthsm2.so",
-    ] {
-        if Path::new(candidate).is_file() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!("SoftHSM2 is not installed (no libsofthsm2.so): apt-get install softhsm2 opensc, or set TRENT_TEST_SOFTHSM_MODULE");
-}
-
 fn softhsm() -> &'static SoftHsm {
     static HSM: OnceLock<SoftHsm> = OnceLock::new();
     HSM.get_or_init(|| {
-        let module = find_module();
         let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
+        let tokens = softhsm::Tokens::new(dir.path());
         for label in TOKENS {
-            let out = Command::new("softhsm2-util")
-                .env("SOFTHSM2_CONF", &conf)
-                .args([
-                    "--init-token",
-                    "--free",
-                    "--label",
-                    label,
-                    "--so-pin",
-                    SO_PIN,
-                    "--pin",
-                    PIN,
-                ])
-                .output()
-                .expect("softhsm2-util runs (apt-get install softhsm2)");
-            assert!(
-                out.status.success(),
-                "softhsm2-util --init-token {label}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            tokens.init_token(label, SO_PIN, PIN);
         }
+        let (conf, module) = (tokens.conf, tokens.module);
         // Before any test loads the module (every test comes through here first).
         std::env::set_var("SOFTHSM2_CONF", &conf);
         SoftHsm { module, _dir: dir }

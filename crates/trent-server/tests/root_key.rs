@@ -15,30 +15,13 @@ use trent_testkit::postgres::{self, Database};
 use trent_testkit::process::{Launch, Trent};
 use trent_testkit::sdk::{client, ok, REGION};
 use trent_testkit::server::read_credentials_file;
+use trent_testkit::softhsm;
 
 const PIN: &str = "pin-7f3a9c21e4";
 const SO_PIN: &str = "so-pin-0000";
 const TOKEN: &str = "trent-root";
 const KEY_LABEL: &str = "trent-root-key";
 const PASSPHRASE: &str = "passphrase-9d2e77b1c0";
-
-fn softhsm_module() -> PathBuf {
-    if let Some(p) = std::env::var_os("TRENT_TEST_SOFTHSM_MODULE") {
-        return PathBuf::from(p);
-    }
-    for candidate in [
-        "/usr/lib/softhsm/libsofthsm2.so",
-        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-        "/usr/local/lib/softhsm/libsofthsm2.so",
-        "/usr/lib64/pkcs11/libsofthsm2.so",
-    ] {
-        if Path::new(candidate).is_file() {
-            return PathBuf::from(candidate);
-        }
-    }
-    panic!("SoftHSM2 is not installed (no libsofthsm2.so): apt-get install softhsm2 opensc, or set TRENT_TEST_SOFTHSM_MODULE");
-}
 
 /// A SoftHSM2 token directory of its own, with one initialized token labelled [`TOKEN`].
 struct Hsm {
@@ -48,39 +31,11 @@ struct Hsm {
 
 impl Hsm {
     fn new(work: &Path) -> Self {
-        let tokens = work.join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = work.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                TOKEN,
-                "--so-pin",
-                SO_PIN,
-                "--pin",
-                PIN,
-            ])
-            .output()
-            .expect("softhsm2-util runs (apt-get install softhsm2)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let tokens = softhsm::Tokens::new(work);
+        tokens.init_token(TOKEN, SO_PIN, PIN);
         Self {
-            conf,
-            module: softhsm_module(),
+            conf: tokens.conf,
+            module: tokens.module,
         }
     }
 

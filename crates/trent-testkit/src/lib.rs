@@ -24,3 +24,4 @@ pub mod postgres;
 pub mod process;
 pub mod sdk;
 pub mod server;
+pub mod softhsm;
