@@ -44,40 +44,7 @@ impl FileRootKey {
     pub fn create(path: &Path) -> Result<Self, RootKeyError> {
         let material = random_bytes(KEY_LEN)?;
         let line = encode_line(&material);
-        let io_err = |source| RootKeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = match options.open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(RootKeyError::AlreadyExists {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        if let Err(e) = file
-            .write_all(line.as_bytes())
-            .and_then(|()| file.sync_all())
-        {
-            drop(file);
-            // We created the file, so removing a partial one is safe, and lets the
-            // operator simply retry. A failed removal leaves a file that `load`
-            // reports as damaged, which is the truth.
-            let _ = std::fs::remove_file(path);
-            return Err(io_err(e));
-        }
-        drop(file);
-        sync_parent_dir(path).map_err(io_err)?;
+        write_new_secret_file(path, line.as_bytes())?;
 
         Ok(Self {
             path: path.to_path_buf(),
@@ -285,6 +252,42 @@ pub(crate) fn sync_parent_dir(path: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 pub(crate) fn sync_parent_dir(_path: &Path) -> io::Result<()> {
     Ok(())
+}
+
+/// Writes `content` to a new file at `path`: never over anything
+/// ([`RootKeyError::AlreadyExists`]), mode 0600 from the start on unix, the file and its
+/// directory fsync'd before returning. A partial file this call created is removed, so
+/// that the operator may simply retry.
+pub(crate) fn write_new_secret_file(path: &Path, content: &[u8]) -> Result<(), RootKeyError> {
+    let io_err = |source| RootKeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(RootKeyError::AlreadyExists {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io_err(e)),
+    };
+    if let Err(e) = file.write_all(content).and_then(|()| file.sync_all()) {
+        drop(file);
+        // We created the file, so removing a partial one is safe. A failed removal
+        // leaves a file that loading reports as damaged, which is the truth.
+        let _ = std::fs::remove_file(path);
+        return Err(io_err(e));
+    }
+    drop(file);
+    sync_parent_dir(path).map_err(io_err)
 }
 
 #[cfg(test)]

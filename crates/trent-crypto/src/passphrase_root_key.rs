@@ -17,8 +17,8 @@
 //! by Trent; an attacker able to edit it could replace it anyway).
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -28,7 +28,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use crate::aead::KEY_LEN;
-use crate::file_root_key::sync_parent_dir;
+use crate::file_root_key::write_new_secret_file;
 use crate::{
     random_array, random_bytes, CryptoError, RootKeyError, RootKeyProvider, SealingKey,
     SecretBytes, SEALED_OVERHEAD,
@@ -145,36 +145,7 @@ impl PassphraseRootKey {
         let body = format!("{head} {}", STANDARD.encode(&sealed));
         let line = format!("{body} {}\n", checksum_hex(&body));
 
-        let io_err = |source| RootKeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = match options.open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                return Err(RootKeyError::AlreadyExists {
-                    path: path.to_path_buf(),
-                })
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        if let Err(e) = file
-            .write_all(line.as_bytes())
-            .and_then(|()| file.sync_all())
-        {
-            drop(file);
-            let _ = std::fs::remove_file(path);
-            return Err(io_err(e));
-        }
-        drop(file);
-        sync_parent_dir(path).map_err(io_err)?;
+        write_new_secret_file(path, line.as_bytes())?;
         Ok(Self {
             path: path.to_path_buf(),
             key: SealingKey::from_material(&material)?,
