@@ -271,8 +271,11 @@ async fn reload_on_sighup(
         .await;
         match reloaded {
             Ok(new) => {
+                // In effect before it is announced: whoever reads the line (an operator,
+                // a test) may rely on the new identities from then on.
+                let new = Arc::new(new);
+                *directory.write() = new.clone();
                 log_directory(&new, "SIGHUP: identities reloaded");
-                *directory.write() = Arc::new(new);
             }
             Err(e) => {
                 tracing::error!(
