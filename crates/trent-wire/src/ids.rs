@@ -150,7 +150,7 @@ string_id!(
     /// region's.
     KeyArn,
     "key ARN",
-    |s| KeyArn::split(s).is_some()
+    KeyArn::is_key_arn
 );
 
 /// A 12-digit AWS account id.
@@ -206,43 +206,27 @@ impl KeyArn {
         ))
     }
 
-    /// Region, account and key id of an ARN text; `None` unless it is a key ARN.
-    fn split(s: &str) -> Option<(&str, &str, &str)> {
-        let mut parts = s.strip_prefix("arn:")?.splitn(5, ':');
-        let (partition_, service, region, account, resource) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
-        let key_id = resource.strip_prefix("key/")?;
-        (service == "kms"
+    /// Whether `s` is a key ARN: `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID` with the
+    /// region's partition.
+    fn is_key_arn(s: &str) -> bool {
+        let Some(rest) = s.strip_prefix("arn:") else {
+            return false;
+        };
+        let mut parts = rest.splitn(5, ':');
+        let (Some(partition_), Some(service), Some(region), Some(account), Some(resource)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return false;
+        };
+        service == "kms"
             && is_region_name(region)
             && partition_ == partition(region)
             && is_account_id(account)
-            && is_key_id(key_id))
-        .then_some((region, account, key_id))
-    }
-
-    fn parts(&self) -> (&str, &str, &str) {
-        // Checked when made.
-        Self::split(&self.0).unwrap_or(("", "", ""))
-    }
-
-    /// The key's region.
-    pub fn region(&self) -> &str {
-        self.parts().0
-    }
-
-    /// The key's account.
-    pub fn account(&self) -> &str {
-        self.parts().1
-    }
-
-    /// The key's id (the ARN's last part).
-    pub fn key_id(&self) -> &str {
-        self.parts().2
+            && resource.strip_prefix("key/").is_some_and(is_key_id)
     }
 }
 
@@ -276,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_arn_is_made_and_read_back_by_parts() {
+    fn a_key_arn_is_made_and_parsed_back() {
         let arn = KeyArn::new(
             &Region::parse("us-gov-west-1").unwrap(),
             &AccountId::parse("111122223333").unwrap(),
@@ -287,9 +271,6 @@ mod tests {
             "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
         );
         assert_eq!(KeyArn::parse(arn.as_str()).as_ref(), Ok(&arn));
-        assert_eq!(arn.region(), "us-gov-west-1");
-        assert_eq!(arn.account(), "111122223333");
-        assert_eq!(arn.key_id(), "mrk-1234abcd12ab34cd56ef1234567890ab");
         for bad in [
             "arn:aws:kms:us-east-1:111122223333:alias/x",
             "arn:aws-cn:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
