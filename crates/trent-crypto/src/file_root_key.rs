@@ -10,7 +10,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::digest::{digest, SHA256};
@@ -19,6 +19,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use crate::aead::KEY_LEN;
+use crate::secret_file::read_into;
 use crate::{random_bytes, CryptoError, RootKeyError, RootKeyProvider, SealingKey, SecretBytes};
 
 const MAGIC: &str = "trent-root-key";
@@ -88,20 +89,10 @@ impl FileRootKey {
         }
         // A fixed, zeroizing buffer: no reallocation leaves copies of the key behind.
         let mut buf = Zeroizing::new([0u8; MAX_FILE_LEN + 1]);
-        let mut len = 0;
-        while len < buf.len() {
-            match file.read(&mut buf[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(RootKeyError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    })
-                }
-            }
-        }
+        let len = read_into(&mut file, &mut buf[..]).map_err(|source| RootKeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let damaged = |reason: String| RootKeyError::Damaged {
             path: path.to_path_buf(),
             reason,

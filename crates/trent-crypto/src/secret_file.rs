@@ -38,15 +38,8 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, RootKeyError> 
         }
     }
     let mut buf = Zeroizing::new([0u8; MAX_SECRET_LEN + 1]);
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(refuse(format!("cannot read it: {e}"))),
-        }
-    }
+    let len =
+        read_into(&mut file, &mut buf[..]).map_err(|e| refuse(format!("cannot read it: {e}")))?;
     if len > MAX_SECRET_LEN {
         return Err(refuse(format!("larger than {MAX_SECRET_LEN} bytes")));
     }
@@ -61,6 +54,22 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, RootKeyError> 
     let mut secret = Zeroizing::new(String::with_capacity(text.len()));
     secret.push_str(text);
     Ok(secret)
+}
+
+/// Reads `file` into `buf` until its end or until `buf` is full; the number of bytes read.
+/// Secrets are read into a fixed (zeroizing) buffer this way, so that no reallocation
+/// leaves a copy behind; a full buffer tells the caller the file is too large.
+pub(crate) fn read_into(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
 }
 
 #[cfg(test)]
