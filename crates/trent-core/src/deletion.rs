@@ -51,6 +51,17 @@ impl KeyService {
             // primary's own waiting period starts now, in the same transaction
             // (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-delete.html>).
             let promoted = self.primary_waiting_for(&record, now).await?;
+            // A key of a custom key store: its object in the token goes once it is deleted.
+            let token_object = match &record.custom_key_store_id {
+                Some(_) => self
+                    .store
+                    .materials(key_id)
+                    .await
+                    .map_err(internal("reading key material"))?
+                    .first()
+                    .and_then(|m| crate::backend::token::object_id(&m.sealed)),
+                None => None,
+            };
             let deleted = match &promoted {
                 None => self.store.delete_key(key_id, record.version).await,
                 Some(primary) => {
@@ -74,6 +85,7 @@ impl KeyService {
             }
             self.usage.forget(key_id);
             tracing::info!(key_arn = %record.arn, "deleted a key at the end of its waiting period");
+            self.destroy_token_object(&record, token_object).await;
             self.emit(ServiceEvent::DeleteKey {
                 account_id: record.account_id.to_string(),
                 region: record.region.to_string(),

@@ -29,6 +29,10 @@ pub enum KmsError {
     NotPendingDeletion { arn: String },
     #[error("{arn} is {state}.")]
     InvalidState { arn: String, state: String },
+    /// A custom key store operation's refusal (`CustomKeyStore*`, `CloudHsmCluster*`,
+    /// `IncorrectTrustAnchor`, its `LimitExceeded`), in AWS's terms.
+    #[error("{message}")]
+    CustomKeyStore { code: ErrorCode, message: String },
     #[error("The key ID in the request does not identify a CMK that can perform this operation.")]
     IncorrectKey,
     #[error("")]
@@ -193,6 +197,7 @@ impl KmsError {
             KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
             KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
             KmsError::GrantLimitExceeded { .. } => ErrorCode::LimitExceededException,
+            KmsError::CustomKeyStore { code, .. } => *code,
             KmsError::UnsupportedOrigin { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::InvalidImportToken => ErrorCode::InvalidImportTokenException,
             KmsError::ExpiredImportToken => ErrorCode::ExpiredImportTokenException,
@@ -246,6 +251,8 @@ impl Dependency for trent_store::StoreError {
 }
 
 impl Dependency for trent_crypto::CryptoError {}
+
+impl Dependency for trent_crypto::TokenError {}
 
 /// A blocking task (a private-key operation on the blocking pool) that panicked or was
 /// cancelled.

@@ -243,6 +243,24 @@ impl KeyService {
         record: &KeyRecord,
     ) -> Result<KeyMetadata, KmsError> {
         let mut metadata = key_metadata(record);
+        if let Some(id) = &record.custom_key_store_id {
+            // A key of a custom key store that is not connected is Unavailable ("You can
+            // view and manage unavailable KMS keys, but you cannot use them in
+            // cryptographic operations").
+            let key_store = self
+                .store
+                .custom_key_store(id)
+                .await
+                .map_err(internal("reading a custom key store"))?;
+            let connected = key_store
+                .as_ref()
+                .is_some_and(|s| s.connection_state == trent_store::ConnectionStateType::Connected);
+            metadata.cloud_hsm_cluster_id = key_store.and_then(|s| s.cloud_hsm_cluster_id);
+            if !connected && matches!(record.state, KeyState::Enabled | KeyState::Disabled) {
+                metadata.key_state = Some(KeyState::Unavailable);
+                metadata.enabled = Some(false);
+            }
+        }
         if let Some(mrk_id) = &record.mrk_id {
             let keys = self.region_keys(mrk_id, &record.account_id).await?;
             metadata.multi_region_configuration = Some(multi_region_configuration(record, &keys));
@@ -331,15 +349,20 @@ impl KeyService {
                 })
                 .collect()
         };
-        // An enabled or disabled key has all of its material; a PendingImport key (or one
-        // pending deletion after its material expired) may lack some.
-        let handle = self.local_backend().load(
-            &record,
-            kind,
-            current_material,
-            record.state.has_all_material(),
-            stored,
-        )?;
+        let handle = if let Some(store_id) = record.custom_key_store_id.clone() {
+            self.token_handle(&record, &store_id, current_material, stored)
+                .await?
+        } else {
+            // An enabled or disabled key has all of its material; a PendingImport key (or
+            // one pending deletion after its material expired) may lack some.
+            self.local_backend().load(
+                &record,
+                kind,
+                current_material,
+                record.state.has_all_material(),
+                stored,
+            )?
+        };
         let policy = Policy::parse(&record.policy, PolicyKind::KeyPolicy).map_err(|e| {
             tracing::error!(key_id = %record.key_id, error = %e, "stored key policy does not parse");
             KmsError::Internal
@@ -352,8 +375,57 @@ impl KeyService {
         })
     }
 
-    /// The backend of keys whose material is sealed under the root key (today, every
-    /// key's).
+    /// The handle of a key of a custom key store: its token object, with this node's
+    /// connection to the store's token if the store is `CONNECTED` (opened now if this
+    /// node has none yet), else none (the key is `Unavailable`). A store that is not
+    /// connected closes this node's connection.
+    async fn token_handle(
+        &self,
+        record: &KeyRecord,
+        store_id: &str,
+        current_material: [u8; 32],
+        stored: Vec<StoredMaterial>,
+    ) -> Result<Handle, KmsError> {
+        let object_id = match stored.as_slice() {
+            [m] if m.material_id == hex_encode(&current_material) => {
+                crate::backend::token::object_id(&m.stored)
+            }
+            _ => None,
+        }
+        .ok_or_else(|| {
+            tracing::error!(key_id = %record.key_id, "a custom key store key without its token object id");
+            KmsError::Internal
+        })?;
+        let key_store = self
+            .store
+            .custom_key_store(store_id)
+            .await
+            .map_err(internal("reading a custom key store"))?;
+        let connection = match key_store {
+            Some(ks) if ks.connection_state == trent_store::ConnectionStateType::Connected => {
+                match self.custom_key_stores.connect(&self.root, &ks).await {
+                    Ok(c) => Some(c),
+                    Err(code) => {
+                        tracing::warn!(custom_key_store_id = %store_id, error_code = code.as_str(), "this node cannot connect to a connected custom key store: its keys are unavailable here");
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.custom_key_stores.close(store_id);
+                None
+            }
+        };
+        Ok(Handle::Token(crate::backend::token::TokenKey {
+            arn: record.arn.to_string(),
+            object_id,
+            material_id: current_material,
+            connection,
+        }))
+    }
+
+    /// The backend of keys whose material is sealed under the root key (every key but
+    /// those of custom key stores).
     pub(crate) fn local_backend(&self) -> LocalBackend<'_> {
         LocalBackend::new(&*self.root)
     }

@@ -11,6 +11,7 @@ mod authz;
 mod backend;
 mod cache;
 mod clock;
+mod custom_key_stores;
 mod deletion;
 mod error;
 mod global_keys;
@@ -35,6 +36,7 @@ mod wrapping_pool;
 pub mod write_ahead;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
+pub use custom_key_stores::Pkcs11Cluster;
 pub use error::KmsError;
 pub use identity::{
     AccessKeyEntry, Caller, CallerAttributes, Principal, PrincipalKind, RoleSession,

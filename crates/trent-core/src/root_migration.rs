@@ -30,10 +30,11 @@ const SEALED_META: [(&str, &[u8]); 2] = [
 ];
 
 /// The kinds of records re-sealed, in the order they are.
-pub const KINDS: [SealedKind; 4] = [
+pub const KINDS: [SealedKind; 5] = [
     SealedKind::KeyMaterial,
     SealedKind::ImportedMaterial,
     SealedKind::AccessKey,
+    SealedKind::CustomKeyStoreSecret,
     SealedKind::Meta,
 ];
 
@@ -77,7 +78,7 @@ pub struct Counts {
 /// Counts per kind, in the order of [`KINDS`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
-    pub counts: [Counts; 4],
+    pub counts: [Counts; 5],
     /// Whether every record was visited (`false`: stopped after `max_batches`).
     pub complete: bool,
 }
@@ -98,6 +99,7 @@ pub fn kind_name(kind: SealedKind) -> &'static str {
         SealedKind::KeyMaterial => "key material",
         SealedKind::ImportedMaterial => "imported key material",
         SealedKind::AccessKey => "access key secret",
+        SealedKind::CustomKeyStoreSecret => "custom key store secret",
         SealedKind::Meta => "sealed metadata entry",
     }
 }
@@ -147,6 +149,7 @@ fn aad_of(secret: &SealedSecret, meta_aad: &[u8]) -> Vec<u8> {
             crate::backend::material_aad(&secret.key_arn, &secret.item)
         }
         SealedKind::AccessKey => access_key_aad(&secret.owner),
+        SealedKind::CustomKeyStoreSecret => crate::custom_key_stores::secret_aad(&secret.owner),
         SealedKind::Meta => meta_aad.to_vec(),
     }
 }

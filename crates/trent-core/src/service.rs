@@ -41,6 +41,8 @@ pub struct ServiceConfig {
     /// How long a cached key or alias is served before it is re-read from the store: the
     /// bound on staleness should a change notification from another node ever be lost.
     pub cache_ttl: Duration,
+    /// The PKCS#11 tokens that stand for AWS CloudHSM clusters (`[[pkcs11_clusters]]`).
+    pub pkcs11_clusters: Vec<crate::Pkcs11Cluster>,
 }
 
 /// The default cache lifetime: a few seconds, short enough to bound staleness, long
@@ -52,6 +54,7 @@ impl Default for ServiceConfig {
         Self {
             cache_capacity: 100_000,
             cache_ttl: DEFAULT_CACHE_TTL,
+            pkcs11_clusters: Vec::new(),
         }
     }
 }
@@ -119,6 +122,8 @@ pub struct KeyService {
     pub(crate) material_id_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
     /// GetParametersForImport's wrapping key pairs, generated ahead of need.
     pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
+    /// The PKCS#11 clusters this node knows and its connections to custom key stores.
+    pub(crate) custom_key_stores: Arc<crate::custom_key_stores::CustomKeyStores>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -204,6 +209,9 @@ impl KeyService {
             absent_grants: crate::grants::AbsentGrants::default(),
             material_id_key: tokio::sync::OnceCell::new(),
             wrapping_keys: Arc::default(),
+            custom_key_stores: Arc::new(crate::custom_key_stores::CustomKeyStores::new(
+                config.pkcs11_clusters,
+            )),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

@@ -71,6 +71,12 @@ pub async fn scope<F: Future>(hook: Arc<dyn WriteAhead>, work: F) -> F::Output {
     HOOK.scope(hook, work).await
 }
 
+/// The hook of the current task, for work it hands to a task of its own (the background
+/// half of ConnectCustomKeyStore): that task's writes are recorded as this task's.
+pub(crate) fn current_hook() -> Option<Arc<dyn WriteAhead>> {
+    HOOK.try_with(Arc::clone).ok()
+}
+
 /// The job id of the hook of the current task, if it is a job's.
 pub(crate) fn current_job_id() -> Option<String> {
     HOOK.try_with(|h| h.job_id().map(str::to_owned))
@@ -459,6 +465,52 @@ impl Store for WriteAheadStore {
         })
         .await?;
         self.inner.transact(transaction).await
+    }
+    async fn create_custom_key_store(
+        &self,
+        store: &trent_store::CustomKeyStoreRecord,
+    ) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "create_custom_key_store",
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.create_custom_key_store(store).await
+    }
+    async fn custom_key_store(
+        &self,
+        id: &str,
+    ) -> Result<Option<trent_store::CustomKeyStoreRecord>, StoreError> {
+        self.inner.custom_key_store(id).await
+    }
+    async fn custom_key_stores(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<trent_store::CustomKeyStoreRecord>, StoreError> {
+        self.inner.custom_key_stores(account_id, region).await
+    }
+    async fn update_custom_key_store(
+        &self,
+        store: &trent_store::CustomKeyStoreRecord,
+    ) -> Result<trent_store::CustomKeyStoreRecord, StoreError> {
+        self.intend(Intent {
+            change: "update_custom_key_store",
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.update_custom_key_store(store).await
+    }
+    async fn delete_custom_key_store(&self, id: &str, version: i64) -> Result<(), StoreError> {
+        self.intend(Intent {
+            change: "delete_custom_key_store",
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.delete_custom_key_store(id, version).await
+    }
+    async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError> {
+        self.inner.custom_key_store_key_count(id).await
     }
     async fn sealed_secrets(
         &self,

@@ -15,6 +15,14 @@
 //! material id, so a derived key is never shared between keys or versions.
 //! AAD = the 49-byte header ‖ salt ‖ canonical encryption context.
 //!
+//! Version 3, for keys whose material stays inside a PKCS#11 token (`AWS_CLOUDHSM` custom
+//! key stores): `0x03 ‖ key id (16 bytes) ‖ material id (32 bytes) ‖ nonce (12) ‖
+//! ciphertext ‖ tag (16)`, AES-256-GCM run by the token directly under the key (no
+//! derivation can run inside the token), AAD = the 49-byte header ‖ canonical encryption
+//! context. The nonce is random (the token's key sees the 2^32 bound of SP 800-38D, as
+//! AWS CloudHSM keys do). [`ParsedBlob::token_parts`] and [`token_blob`] are its two
+//! halves; a local key refuses a version-3 blob and a token key refuses the others.
+//!
 //! Version 1 (written before version 2; still decrypted, never written):
 //! `0x01 ‖ key id (16 bytes) ‖ material id (32 bytes) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`,
 //! GCM directly under the material, AAD = the 49-byte header ‖ canonical encryption
@@ -48,6 +56,8 @@ pub const BLOB_VERSION: u8 = 2;
 /// Version byte of the first blob format (GCM directly under the material), which
 /// still decrypts.
 pub const BLOB_VERSION_V1: u8 = 1;
+/// Version byte of the blobs of keys inside a PKCS#11 token.
+pub const BLOB_VERSION_TOKEN: u8 = 3;
 /// Length of the blob header: version, key id, material id.
 pub const BLOB_HEADER_LEN: usize = 1 + 16 + 32;
 /// Length of the random HKDF salt of a version-2 blob.
@@ -94,7 +104,8 @@ impl BlobHeader {
 pub struct ParsedBlob<'a> {
     /// The blob's header.
     pub header: BlobHeader,
-    /// `Some` in a version-2 blob, `None` in a version-1 blob.
+    version: u8,
+    /// `Some` in a version-2 blob, `None` in a version-1 or version-3 blob.
     salt: Option<[u8; BLOB_SALT_LEN]>,
     nonce: [u8; NONCE_LEN],
     ciphertext_and_tag: &'a [u8],
@@ -106,17 +117,58 @@ impl ParsedBlob<'_> {
         self.ciphertext_and_tag.len() - TAG_LEN
     }
 
-    /// The blob format's version byte ([`BLOB_VERSION`] or [`BLOB_VERSION_V1`]).
+    /// The blob format's version byte ([`BLOB_VERSION`], [`BLOB_VERSION_V1`] or
+    /// [`BLOB_VERSION_TOKEN`]).
     pub fn version(&self) -> u8 {
-        match self.salt {
-            Some(_) => BLOB_VERSION,
-            None => BLOB_VERSION_V1,
-        }
+        self.version
     }
 
     fn header_bytes(&self) -> [u8; BLOB_HEADER_LEN] {
-        self.header.to_bytes_with_version(self.version())
+        self.header.to_bytes_with_version(self.version)
     }
+
+    /// What a token needs to open a version-3 blob under `context`: its nonce, the GCM
+    /// AAD and the ciphertext with its tag. [`CryptoError::InvalidCiphertext`] for a blob
+    /// of another version.
+    pub fn token_parts(&self, context: &[u8]) -> Result<TokenBlobParts<'_>, CryptoError> {
+        if self.version != BLOB_VERSION_TOKEN {
+            return Err(CryptoError::InvalidCiphertext);
+        }
+        Ok(TokenBlobParts {
+            nonce: self.nonce,
+            aad: aad(&self.header_bytes(), None, context),
+            ciphertext_and_tag: self.ciphertext_and_tag,
+        })
+    }
+}
+
+/// A version-3 blob's parts (see [`ParsedBlob::token_parts`]).
+pub struct TokenBlobParts<'a> {
+    pub nonce: [u8; NONCE_LEN],
+    pub aad: Vec<u8>,
+    pub ciphertext_and_tag: &'a [u8],
+}
+
+/// The GCM AAD of a new version-3 blob of `header` under `context`.
+pub fn token_blob_aad(header: &BlobHeader, context: &[u8]) -> Vec<u8> {
+    aad(
+        &header.to_bytes_with_version(BLOB_VERSION_TOKEN),
+        None,
+        context,
+    )
+}
+
+/// A version-3 blob from what the token produced with [`token_blob_aad`]'s AAD.
+pub fn token_blob(
+    header: &BlobHeader,
+    nonce: &[u8; NONCE_LEN],
+    ciphertext_and_tag: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BLOB_V1_OVERHEAD - TAG_LEN + ciphertext_and_tag.len());
+    out.extend_from_slice(&header.to_bytes_with_version(BLOB_VERSION_TOKEN));
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(ciphertext_and_tag);
+    out
 }
 
 /// Parses a blob; [`CryptoError::InvalidCiphertext`] if of an unknown version or
@@ -126,6 +178,7 @@ pub fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, CryptoError> {
     let (version, overhead) = match blob.first() {
         Some(&BLOB_VERSION) => (BLOB_VERSION, BLOB_OVERHEAD),
         Some(&BLOB_VERSION_V1) => (BLOB_VERSION_V1, BLOB_V1_OVERHEAD),
+        Some(&BLOB_VERSION_TOKEN) => (BLOB_VERSION_TOKEN, BLOB_V1_OVERHEAD),
         _ => return Err(CryptoError::InvalidCiphertext),
     };
     if blob.len() < overhead {
@@ -145,6 +198,7 @@ pub fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, CryptoError> {
             key_id: header[1..17].try_into().map_err(bad)?,
             material_id: header[17..49].try_into().map_err(bad)?,
         },
+        version,
         salt,
         nonce: nonce.try_into().map_err(bad)?,
         ciphertext_and_tag,
@@ -253,6 +307,9 @@ impl SymmetricKey {
         blob: &ParsedBlob<'_>,
         context: &[u8],
     ) -> Result<SecretBytes, CryptoError> {
+        if blob.version == BLOB_VERSION_TOKEN {
+            return Err(CryptoError::InvalidCiphertext);
+        }
         let header_bytes = blob.header_bytes();
         let aad = aad(&header_bytes, blob.salt.as_ref(), context);
         let opened = match &blob.salt {
@@ -418,7 +475,7 @@ mod tests {
                 Err(CryptoError::InvalidCiphertext)
             ));
         }
-        for version in [0u8, 3, 0xff] {
+        for version in [0u8, 4, 0xff] {
             let mut b = blob.clone();
             b[0] = version;
             assert!(matches!(
@@ -426,6 +483,21 @@ mod tests {
                 Err(CryptoError::InvalidCiphertext)
             ));
         }
+        // Relabelled as a token key's (version 3), it parses but a local key refuses it,
+        // and a token key refuses the other versions.
+        let mut b = blob.clone();
+        b[0] = BLOB_VERSION_TOKEN;
+        let parsed = parse_blob(&b).unwrap();
+        assert_eq!(parsed.version(), BLOB_VERSION_TOKEN);
+        assert!(parsed.token_parts(&[]).is_ok());
+        assert!(matches!(
+            key.decrypt(&parsed, &[]),
+            Err(CryptoError::InvalidCiphertext)
+        ));
+        assert!(matches!(
+            parse_blob(&blob).unwrap().token_parts(&[]),
+            Err(CryptoError::InvalidCiphertext)
+        ));
         // Relabelled as version 1, a version-2 blob parses (it is long enough) but
         // never decrypts: the version byte is authenticated.
         let mut b = blob.clone();

@@ -27,6 +27,8 @@ mod hmac;
 mod import;
 mod passphrase_root_key;
 mod pkcs11_root_key;
+mod pkcs11_sessions;
+mod pkcs11_token;
 mod random;
 mod rng;
 mod sealing;
@@ -39,8 +41,9 @@ pub use asymmetric::{
     SigningAlgorithm,
 };
 pub use blob::{
-    parse_blob, BlobHeader, ParsedBlob, SymmetricKey, BLOB_HEADER_LEN, BLOB_OVERHEAD,
-    BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_V1,
+    parse_blob, token_blob, token_blob_aad, BlobHeader, ParsedBlob, SymmetricKey, TokenBlobParts,
+    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION,
+    BLOB_VERSION_TOKEN, BLOB_VERSION_V1,
 };
 pub use context::canonical_encryption_context;
 pub use error::{CryptoError, Pkcs11Refusal, RootKeyError};
@@ -51,6 +54,7 @@ pub use passphrase_root_key::{PassphraseRootKey, PASSPHRASE_ROOT_KEY_FILE};
 pub use pkcs11_root_key::{
     KeyCreation, Pkcs11Config, Pkcs11RootKey, DEFAULT_POOL_SIZE, PKCS11_SEALED_VERSION,
 };
+pub use pkcs11_token::{TokenError, TokenKeyAttributes, TokenKeyStore, TOKEN_POOL_SIZE};
 pub use random::{random_array, random_bytes};
 pub use sealing::{RootKeyProvider, SealingKey, SEALED_OVERHEAD, SEALED_VERSION};
 pub use secret::SecretBytes;

@@ -35,19 +35,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
-use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
-use parking_lot::{Condvar, Mutex};
+use cryptoki::session::Session;
+use parking_lot::Mutex;
 use zeroize::Zeroizing;
 
 use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::error::Pkcs11Refusal;
+use crate::pkcs11_sessions::{is_data_error, refusal, TokenSessions, MODULE_LOCK};
 use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes};
 
 /// Version byte of the sealed format of this provider.
@@ -95,68 +93,10 @@ impl fmt::Debug for Pkcs11Config {
 /// The `pkcs11` root key provider (see the module documentation).
 pub struct Pkcs11RootKey {
     module: PathBuf,
-    token_label: String,
     key_label: String,
     created: bool,
-    context: Pkcs11,
-    slot: Slot,
     key: Mutex<ObjectHandle>,
-    pin: AuthPin,
-    /// Opened at start and never used for an operation nor closed while the provider
-    /// lives: it keeps the application's login (which PKCS#11 ends with the last
-    /// session) and the object handles valid while pool sessions come and go.
-    keeper: Mutex<Option<Session>>,
-    pool: Pool,
-}
-
-struct Pool {
-    max: usize,
-    state: Mutex<PoolState>,
-    freed: Condvar,
-}
-
-struct PoolState {
-    idle: Vec<Session>,
-    /// Sessions open: idle plus lent out.
-    open: usize,
-}
-
-/// Serializes what touches a module's global state (C_Initialize, the slot and token
-/// lists, opening sessions, logging in, generating the key): SoftHSM2, for one, is not
-/// safe against these running at once from several threads. All rare; the seals and
-/// unseals themselves run in parallel, one per pooled session.
-static MODULE_LOCK: Mutex<()> = Mutex::new(());
-
-fn refusal(refusal: Pkcs11Refusal, message: String) -> RootKeyError {
-    RootKeyError::Pkcs11 { refusal, message }
-}
-
-/// A refusal of the data itself (bad ciphertext, tag mismatch, bad lengths or
-/// parameters): the session is fine and goes back to the pool. SoftHSM2 reports a GCM
-/// tag mismatch as CKR_GENERAL_ERROR from C_Decrypt (after C_DecryptInit succeeded,
-/// and having ended the operation), so that counts as a refusal of the data too; a
-/// device that truly failed fails the next call's C_EncryptInit/C_DecryptInit, which
-/// closes the session.
-fn is_data_error(e: &CkError) -> bool {
-    matches!(
-        e,
-        CkError::Pkcs11(
-            RvError::GeneralError | RvError::FunctionFailed,
-            Function::Decrypt
-        )
-    ) || matches!(
-        e,
-        CkError::Pkcs11(
-            RvError::EncryptedDataInvalid
-                | RvError::EncryptedDataLenRange
-                | RvError::DataInvalid
-                | RvError::DataLenRange
-                | RvError::ArgumentsBad
-                | RvError::MechanismParamInvalid
-                | RvError::BufferTooSmall,
-            _
-        ) | CkError::TryFromInt(_)
-    )
+    sessions: TokenSessions,
 }
 
 impl Pkcs11RootKey {
@@ -171,36 +111,28 @@ impl Pkcs11RootKey {
             pin,
             pool_size,
         } = config;
-        let pin = AuthPin::from(pin.as_str());
-        let _module_lock = MODULE_LOCK.lock();
-        let context = load_module(&module)?;
-        let slot = find_token(&context, &token_label)?;
+        let sessions = TokenSessions::open(&module, &token_label, &pin, pool_size)?;
         let device = |what: &str, e: CkError| {
             refusal(
                 Pkcs11Refusal::Device,
                 format!("{what} on token \"{token_label}\" failed: {e}"),
             )
         };
-        let session = context
-            .open_ro_session(slot)
-            .map_err(|e| device("opening a session", e))?;
-        login(&session, &pin, &token_label)?;
         let mut created = false;
-        let key = match find_key(&session, &key_label, &token_label)? {
+        let key = match sessions.with_keeper(|session| find_key(session, &key_label, &token_label))? {
             Some(key) => key,
             None if creation == KeyCreation::CreateIfMissing => {
                 // A read-write session for the one write: the login is the application's,
                 // so the new session shares it.
-                let rw = context
-                    .open_rw_session(slot)
-                    .map_err(|e| device("opening a read-write session", e))?;
-                login(&rw, &pin, &token_label)?;
+                let module_lock = MODULE_LOCK.lock();
+                let rw = sessions.open_rw()?;
                 generate_key(&rw, &key_label).map_err(|e| {
                     device(&format!("generating the AES-256 key \"{key_label}\""), e)
                 })?;
                 drop(rw);
+                drop(module_lock);
                 created = true;
-                find_key(&session, &key_label, &token_label)?.ok_or_else(|| {
+                sessions.with_keeper(|session| find_key(session, &key_label, &token_label))?.ok_or_else(|| {
                     refusal(
                         Pkcs11Refusal::KeyNotFound,
                         format!("the key \"{key_label}\" just generated in token \"{token_label}\" cannot be found"),
@@ -216,26 +148,13 @@ impl Pkcs11RootKey {
                 ))
             }
         };
-        check_key(&session, key, &key_label)?;
-        let max = pool_size.max(1);
+        sessions.with_keeper(|session| check_key(session, key, &key_label))?;
         Ok(Self {
             module,
-            token_label,
             key_label,
             created,
-            context,
-            slot,
             key: Mutex::new(key),
-            pin,
-            keeper: Mutex::new(Some(session)),
-            pool: Pool {
-                max,
-                state: Mutex::new(PoolState {
-                    idle: Vec::with_capacity(max),
-                    open: 0,
-                }),
-                freed: Condvar::new(),
-            },
+            sessions,
         })
     }
 
@@ -251,7 +170,7 @@ impl Pkcs11RootKey {
 
     /// The token's label.
     pub fn token_label(&self) -> &str {
-        &self.token_label
+        self.sessions.token_label()
     }
 
     /// The key's label.
@@ -265,50 +184,7 @@ impl Pkcs11RootKey {
 
     /// Sessions of the pool open now (idle and lent out); never more than the pool size.
     pub fn open_sessions(&self) -> usize {
-        self.pool.state.lock().open
-    }
-
-    /// Takes an idle session, opens a new one while under the bound, or waits.
-    fn acquire(&self) -> Result<Session, CkError> {
-        let mut state = self.pool.state.lock();
-        loop {
-            if let Some(session) = state.idle.pop() {
-                return Ok(session);
-            }
-            if state.open < self.pool.max {
-                state.open += 1;
-                drop(state);
-                let module_lock = MODULE_LOCK.lock();
-                let opened = self.context.open_ro_session(self.slot).and_then(|s| {
-                    match s.login(UserType::User, Some(&self.pin)) {
-                        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(s),
-                        Err(e) => Err(e),
-                    }
-                });
-                drop(module_lock);
-                if opened.is_err() {
-                    self.pool.state.lock().open -= 1;
-                    self.pool.freed.notify_one();
-                }
-                return opened;
-            }
-            self.pool.freed.wait(&mut state);
-        }
-    }
-
-    /// Returns a session to the pool, or closes it (a device or session error).
-    fn release(&self, session: Session, healthy: bool) {
-        let mut state = self.pool.state.lock();
-        if healthy {
-            state.idle.push(session);
-        } else {
-            state.open -= 1;
-            drop(state);
-            let module_lock = MODULE_LOCK.lock();
-            drop(session);
-            drop(module_lock);
-        }
-        self.pool.freed.notify_one();
+        self.sessions.open_sessions()
     }
 
     /// Runs `op` on a pooled session; a session that fails with anything but a refusal
@@ -319,14 +195,14 @@ impl Pkcs11RootKey {
     ) -> Result<T, CkError> {
         let mut last = None;
         for _ in 0..2 {
-            let session = self.acquire()?;
+            let session = self.sessions.acquire()?;
             match op(&session, self.key()) {
                 Ok(v) => {
-                    self.release(session, true);
+                    self.sessions.release(session, true);
                     return Ok(v);
                 }
                 Err(e) if is_data_error(&e) => {
-                    self.release(session, true);
+                    self.sessions.release(session, true);
                     return Err(e);
                 }
                 // The handle went stale (some modules drop them when a session closes):
@@ -339,14 +215,14 @@ impl Pkcs11RootKey {
                     match found.as_deref() {
                         Ok([key]) => {
                             *self.key.lock() = *key;
-                            self.release(session, true);
+                            self.sessions.release(session, true);
                         }
-                        _ => self.release(session, false),
+                        _ => self.sessions.release(session, false),
                     }
                     last = Some(e);
                 }
                 Err(e) => {
-                    self.release(session, false);
+                    self.sessions.release(session, false);
                     last = Some(e);
                 }
             }
@@ -403,106 +279,13 @@ impl RootKeyProvider for Pkcs11RootKey {
     }
 }
 
-impl Drop for Pkcs11RootKey {
-    fn drop(&mut self) {
-        let _module_lock = MODULE_LOCK.lock();
-        self.pool.state.lock().idle.clear();
-        drop(self.keeper.lock().take());
-    }
-}
-
 impl fmt::Debug for Pkcs11RootKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pkcs11RootKey")
             .field("module", &self.module)
-            .field("token_label", &self.token_label)
+            .field("token_label", &self.sessions.token_label())
             .field("key_label", &self.key_label)
             .finish_non_exhaustive()
-    }
-}
-
-fn load_module(module: &Path) -> Result<Pkcs11, RootKeyError> {
-    let context = Pkcs11::new(module).map_err(|e| {
-        refusal(
-            Pkcs11Refusal::Module,
-            format!("cannot load the PKCS#11 module {}: {e}", module.display()),
-        )
-    })?;
-    match context.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
-        // Another provider of this process (a test, a reopen) initialized it already.
-        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(context),
-        Err(e) => Err(refusal(
-            Pkcs11Refusal::Module,
-            format!(
-                "cannot initialize the PKCS#11 module {}: {e}",
-                module.display()
-            ),
-        )),
-    }
-}
-
-fn find_token(context: &Pkcs11, token_label: &str) -> Result<Slot, RootKeyError> {
-    let slots = context.get_slots_with_initialized_token().map_err(|e| {
-        refusal(
-            Pkcs11Refusal::Device,
-            format!("cannot list the module's tokens: {e}"),
-        )
-    })?;
-    let mut found = Vec::new();
-    for slot in slots {
-        let info = context.get_token_info(slot).map_err(|e| {
-            refusal(
-                Pkcs11Refusal::Device,
-                format!("cannot read the token information of slot {slot}: {e}"),
-            )
-        })?;
-        if info.label().trim_end() == token_label {
-            found.push(slot);
-        }
-    }
-    match found.as_slice() {
-        [slot] => Ok(*slot),
-        [] => Err(refusal(
-            Pkcs11Refusal::TokenNotFound,
-            format!("no initialized token is labelled \"{token_label}\""),
-        )),
-        _ => Err(refusal(
-            Pkcs11Refusal::TokenNotFound,
-            format!(
-                "{} tokens are labelled \"{token_label}\"; the label must name one",
-                found.len()
-            ),
-        )),
-    }
-}
-
-fn login(session: &Session, pin: &AuthPin, token_label: &str) -> Result<(), RootKeyError> {
-    match session.login(UserType::User, Some(pin)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
-        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(refusal(
-            Pkcs11Refusal::PinIncorrect,
-            format!("the PIN of token \"{token_label}\" is wrong (CKR_PIN_INCORRECT)"),
-        )),
-        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(refusal(
-            Pkcs11Refusal::PinLocked,
-            format!("the user PIN of token \"{token_label}\" is locked (CKR_PIN_LOCKED)"),
-        )),
-        Err(CkError::Pkcs11(
-            rv @ (RvError::PinLenRange | RvError::PinInvalid | RvError::PinExpired),
-            _,
-        )) => Err(refusal(
-            Pkcs11Refusal::PinIncorrect,
-            format!("token \"{token_label}\" refused the PIN: {rv}"),
-        )),
-        // Never the cryptoki error's text for anything else either: keep it to the code.
-        Err(CkError::Pkcs11(rv, Function::Login)) => Err(refusal(
-            Pkcs11Refusal::Device,
-            format!("logging in to token \"{token_label}\" failed: {rv}"),
-        )),
-        Err(e) => Err(refusal(
-            Pkcs11Refusal::Device,
-            format!("logging in to token \"{token_label}\" failed: {e}"),
-        )),
     }
 }
 
@@ -608,6 +391,7 @@ fn check_key(session: &Session, key: ObjectHandle, key_label: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cryptoki::context::Function;
 
     /// The only test of this binary that loads a PKCS#11 module: a SoftHSM2 token of its
     /// own (SOFTHSM2_CONF is read at the module's first initialization). Without SoftHSM2

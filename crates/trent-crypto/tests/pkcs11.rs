@@ -13,8 +13,9 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
 use trent_crypto::{
-    CryptoError, FileRootKey, KeyCreation, Pkcs11Config, Pkcs11Refusal, Pkcs11RootKey,
-    RootKeyError, RootKeyProvider, PKCS11_SEALED_VERSION,
+    parse_blob, BlobHeader, CryptoError, FileRootKey, KeyCreation, Pkcs11Config, Pkcs11Refusal,
+    Pkcs11RootKey, RootKeyError, RootKeyProvider, TokenError, TokenKeyAttributes, TokenKeyStore,
+    PKCS11_SEALED_VERSION,
 };
 use trent_testkit::softhsm;
 use zeroize::Zeroizing;
@@ -36,6 +37,10 @@ const TOKENS: &[&str] = &[
     "rt-concurrent",
     "rt-reopen",
     "rt-debug",
+    "ks-keys",
+    "ks-shared",
+    "ks-other",
+    "ks-root",
 ];
 
 struct SoftHsm {
@@ -331,4 +336,123 @@ fn debug_shows_labels_never_the_pin() {
     assert!(dbg.contains("rt-debug") && dbg.contains(KEY_LABEL), "{dbg}");
     assert!(dbg.contains("libsofthsm2"), "{dbg}");
     assert!(!dbg.contains(PIN), "{dbg}");
+}
+
+/// The keys of an AWS_CLOUDHSM custom key store: generated in the token, sensitive and
+/// never extractable, found by their id, used in the token, destroyed.
+#[test]
+fn token_keys_are_made_used_and_destroyed_inside_the_token() {
+    let module = softhsm().module.clone();
+    let wrong = TokenKeyStore::connect(&module, "ks-keys", "not-the-pin");
+    assert!(matches!(
+        wrong,
+        Err(RootKeyError::Pkcs11 {
+            refusal: Pkcs11Refusal::PinIncorrect,
+            ..
+        })
+    ));
+    let missing = TokenKeyStore::connect(&module, "no-such-token", PIN);
+    assert!(matches!(
+        missing,
+        Err(RootKeyError::Pkcs11 {
+            refusal: Pkcs11Refusal::TokenNotFound,
+            ..
+        })
+    ));
+    let token = TokenKeyStore::connect(&module, "ks-keys", PIN).unwrap();
+    assert!(!format!("{token:?}").contains(PIN));
+    let id = token
+        .generate_key("1234abcd-12ab-34cd-56ef-1234567890ab")
+        .unwrap();
+    assert_eq!(
+        token.key_attributes(&id).unwrap(),
+        TokenKeyAttributes {
+            extractable: false,
+            sensitive: true,
+            value_len: 32,
+        }
+    );
+    let listed = pkcs11_tool("ks-keys", &["--list-objects"]);
+    assert!(
+        listed.contains("1234abcd-12ab-34cd-56ef-1234567890ab"),
+        "{listed}"
+    );
+
+    let header = BlobHeader {
+        key_id: [7; 16],
+        material_id: [9; 32],
+    };
+    let blob = token.encrypt_blob(&id, &header, b"ctx", b"secret").unwrap();
+    let parsed = parse_blob(&blob).unwrap();
+    assert_eq!(parsed.header, header);
+    assert_eq!(parsed.plaintext_len(), 6);
+    assert_eq!(
+        token.decrypt_blob(&id, &parsed, b"ctx").unwrap().expose(),
+        b"secret"
+    );
+    assert!(matches!(
+        token.decrypt_blob(&id, &parsed, b"other"),
+        Err(TokenError::Crypto(CryptoError::InvalidCiphertext))
+    ));
+    let mut tampered = blob.clone();
+    tampered[60] ^= 1;
+    assert!(matches!(
+        token.decrypt_blob(&id, &parse_blob(&tampered).unwrap(), b"ctx"),
+        Err(TokenError::Crypto(CryptoError::InvalidCiphertext))
+    ));
+    // The same bytes under another key of the token do not open.
+    let other = token.generate_key("other").unwrap();
+    assert!(matches!(
+        token.decrypt_blob(&other, &parsed, b"ctx"),
+        Err(TokenError::Crypto(CryptoError::InvalidCiphertext))
+    ));
+    assert_eq!(token.random(64).unwrap().len(), 64);
+
+    assert!(token.destroy_key(&id).unwrap());
+    assert!(!token.destroy_key(&id).unwrap());
+    assert!(matches!(
+        token.encrypt_blob(&id, &header, b"", b"x"),
+        Err(TokenError::KeyNotFound)
+    ));
+    // The other key is untouched, and a fresh connection finds it by its id.
+    drop(token);
+    let again = TokenKeyStore::connect(&module, "ks-keys", PIN).unwrap();
+    let blob = again.encrypt_blob(&other, &header, b"", b"y").unwrap();
+    assert_eq!(
+        again
+            .decrypt_blob(&other, &parse_blob(&blob).unwrap(), b"")
+            .unwrap()
+            .expose(),
+        b"y"
+    );
+}
+
+/// Two connections to one module (two custom key stores on one SoftHSM2 library, or a
+/// store and the root key): closing one leaves the other working (the module is never
+/// finalized).
+#[test]
+fn closing_one_token_connection_leaves_the_others_working() {
+    let module = softhsm().module.clone();
+    let first = TokenKeyStore::connect(&module, "ks-shared", PIN).unwrap();
+    let root = open("ks-root");
+    let id = first.generate_key("shared").unwrap();
+    let sealed = root.seal(b"aad", b"root secret").unwrap();
+    let second = TokenKeyStore::connect(&module, "ks-other", PIN).unwrap();
+    drop(second);
+    let header = BlobHeader {
+        key_id: [1; 16],
+        material_id: [2; 32],
+    };
+    let blob = first.encrypt_blob(&id, &header, b"", b"z").unwrap();
+    assert_eq!(
+        first
+            .decrypt_blob(&id, &parse_blob(&blob).unwrap(), b"")
+            .unwrap()
+            .expose(),
+        b"z"
+    );
+    assert_eq!(
+        root.unseal(b"aad", &sealed).unwrap().expose(),
+        b"root secret"
+    );
 }

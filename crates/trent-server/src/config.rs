@@ -226,6 +226,9 @@ struct FileConfig {
     cache_ttl_ms: Option<u64>,
     audit: Option<crate::audit::AuditFileConfig>,
     root_key: Option<RootKeyFileConfig>,
+    /// `[[pkcs11_clusters]]`: the PKCS#11 tokens AWS_CLOUDHSM custom key stores name.
+    #[serde(default)]
+    pkcs11_clusters: Vec<Pkcs11ClusterFileConfig>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -233,6 +236,65 @@ struct FileConfig {
     users: Vec<crate::identities::UserSpec>,
     #[serde(default)]
     roles: Vec<crate::identities::RoleSpec>,
+}
+
+/// A `[[pkcs11_clusters]]` entry: the PKCS#11 token an AWS_CLOUDHSM custom key store's
+/// `CloudHsmClusterId` names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11ClusterFileConfig {
+    cluster_id: String,
+    module: PathBuf,
+    token_label: String,
+    trust_anchor_file: PathBuf,
+}
+
+/// The `[[pkcs11_clusters]]` entries, checked: a cluster id of AWS's form
+/// (`cluster-` and 11 to 16 of `[2-7a-zA-Z]`) named once, a token label, a readable trust
+/// anchor certificate (PEM, at most 5000 characters as `TrustAnchorCertificate`).
+fn resolve_clusters(
+    entries: Vec<Pkcs11ClusterFileConfig>,
+) -> Result<Vec<trent_core::Pkcs11Cluster>, String> {
+    let mut clusters: Vec<trent_core::Pkcs11Cluster> = Vec::new();
+    for entry in entries {
+        let id = &entry.cluster_id;
+        let well_formed = id.strip_prefix("cluster-").is_some_and(|rest| {
+            (11..=16).contains(&rest.len())
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b))
+        });
+        if !well_formed {
+            return Err(format!(
+                "pkcs11_clusters: invalid cluster_id {id:?}: expected \"cluster-\" and 11 to 16 of [2-7a-zA-Z]"
+            ));
+        }
+        if clusters.iter().any(|c| &c.cluster_id == id) {
+            return Err(format!("pkcs11_clusters: cluster_id {id:?} is given twice"));
+        }
+        if entry.token_label.is_empty() {
+            return Err(format!("pkcs11_clusters: {id}: token_label is empty"));
+        }
+        let trust_anchor = std::fs::read_to_string(&entry.trust_anchor_file).map_err(|e| {
+            format!(
+                "pkcs11_clusters: {id}: cannot read trust_anchor_file {}: {e}",
+                entry.trust_anchor_file.display()
+            )
+        })?;
+        if !trust_anchor.contains("-----BEGIN CERTIFICATE-----") || trust_anchor.len() > 5000 {
+            return Err(format!(
+                "pkcs11_clusters: {id}: trust_anchor_file {} is not a PEM certificate of at most 5000 characters",
+                entry.trust_anchor_file.display()
+            ));
+        }
+        clusters.push(trent_core::Pkcs11Cluster {
+            cluster_id: entry.cluster_id,
+            module: entry.module,
+            token_label: entry.token_label,
+            trust_anchor,
+        });
+    }
+    Ok(clusters)
 }
 
 /// The `[root_key]` table: which provider holds the root key, and its settings.
@@ -397,6 +459,8 @@ pub struct Config {
     pub identities: crate::identities::IdentitySpecs,
     /// The root key provider (`[root_key]`).
     pub root_key: RootKeySettings,
+    /// The PKCS#11 tokens AWS_CLOUDHSM custom key stores name (`[[pkcs11_clusters]]`).
+    pub pkcs11_clusters: Vec<trent_core::Pkcs11Cluster>,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -529,8 +593,10 @@ impl Config {
             Some(p) => format!("invalid config file {}: {e}", p.display()),
             None => e,
         })?;
+        let pkcs11_clusters = resolve_clusters(file.pkcs11_clusters)?;
         Ok(Config {
             root_key,
+            pkcs11_clusters,
             config_path: args.config,
             identities,
             database_url,

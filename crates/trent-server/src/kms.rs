@@ -154,14 +154,6 @@ async fn dispatch(
 ) -> Result<Vec<u8>, KmsError> {
     use trent_wire::*;
     macro_rules! operation {
-        // Custom key stores (AWS CloudHSM, external key stores) are not implemented:
-        // answered before their input is read.
-        (ConnectCustomKeyStore $($rest:tt)*) => { unsupported(op) };
-        (CreateCustomKeyStore $($rest:tt)*) => { unsupported(op) };
-        (DeleteCustomKeyStore $($rest:tt)*) => { unsupported(op) };
-        (DescribeCustomKeyStores $($rest:tt)*) => { unsupported(op) };
-        (DisconnectCustomKeyStore $($rest:tt)*) => { unsupported(op) };
-        (UpdateCustomKeyStore $($rest:tt)*) => { unsupported(op) };
         ($op:ident, $request:ident, $response:ident, $handler:ident) => {{
             let request = <$request as Input>::from_json(body).map_err(KmsError::from)?;
             service.check_grant_tokens(request.grant_tokens()).await?;
@@ -173,10 +165,4 @@ async fn dispatch(
         }};
     }
     match_operation!(op, operation)
-}
-/// An operation of the model this server does not implement.
-fn unsupported(op: Operation) -> Result<Vec<u8>, KmsError> {
-    Err(KmsError::UnsupportedOperation {
-        operation: op.name(),
-    })
 }

@@ -112,6 +112,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         clock.clone(),
         ServiceConfig {
             cache_ttl: config.cache_ttl,
+            pkcs11_clusters: config.pkcs11_clusters.clone(),
             ..ServiceConfig::default()
         },
         options,

@@ -19,11 +19,12 @@ use std::time::Duration;
 use tokio::sync::Barrier;
 
 use crate::{
-    AccessKeyRecord, AccountId, AliasRecord, Change, CreateGrantOutcome, ExpirationModelType,
-    GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyArn, KeyManagerType,
-    KeyRecord, KeySpec, KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, Region,
-    Resealed, RotationRecord, RotationSchedule, RotationType, SealedKind, SealedSecret, Store,
-    StoreError, Transaction,
+    AccessKeyRecord, AccountId, AliasRecord, Change, ConnectionErrorCodeType, ConnectionStateType,
+    CreateGrantOutcome, CustomKeyStoreRecord, CustomKeyStoreType, ExpirationModelType, GrantLimits,
+    GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyArn, KeyManagerType, KeyRecord, KeySpec,
+    KeyState, KeyUsageRecord, KeyUsageType, MaterialRecord, OriginType, Region, Resealed,
+    RotationRecord, RotationSchedule, RotationType, SealedKind, SealedSecret, Store, StoreError,
+    Transaction,
 };
 
 /// Lists the cases once, for [`run_all`] and `store_conformance_tests!`, so that no backend
@@ -86,6 +87,7 @@ macro_rules! __store_conformance_cases {
             a_transaction_is_all_or_nothing_across_keys,
             transaction_changes_are_announced_on_commit,
             sealed_secrets_are_listed_and_resealed_in_one_transaction,
+            custom_key_store_lifecycle,
         }
     };
 }
@@ -3388,5 +3390,210 @@ pub async fn sealed_secrets_are_listed_and_resealed_in_one_transaction(store: Ar
     assert!(matches!(
         store.reseal(&resealed[..1]).await,
         Err(StoreError::Conflict)
+    ));
+}
+
+fn new_custom_key_store(account: &str, name: &str) -> CustomKeyStoreRecord {
+    CustomKeyStoreRecord {
+        custom_key_store_id: format!("cks-{}", &unique().replace('-', "")[..17]),
+        account_id: AccountId::parse(account).expect("account"),
+        region: Region::parse(REGION).expect("region"),
+        name: name.to_owned(),
+        store_type: CustomKeyStoreType::AwsCloudhsm,
+        cloud_hsm_cluster_id: Some("cluster-234567abcdefg".to_owned()),
+        trust_anchor_certificate: Some("-----BEGIN CERTIFICATE-----\nMIIB\n".to_owned()),
+        sealed_secret: Some(sealed()),
+        xks_proxy_uri_endpoint: None,
+        xks_proxy_uri_path: None,
+        xks_proxy_connectivity: None,
+        xks_proxy_vpc_endpoint_service_name: None,
+        xks_proxy_vpc_endpoint_service_owner: None,
+        xks_proxy_access_key_id: None,
+        connection_state: ConnectionStateType::Disconnected,
+        connection_error_code: None,
+        created_at: T0,
+        version: 1,
+    }
+}
+
+/// Custom key stores: created once per name and account-region, read back exactly,
+/// updated under the version check, deleted only without keys, their secret listed and
+/// re-sealed with the other sealed secrets.
+pub async fn custom_key_store_lifecycle(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let ks = new_custom_key_store(&account, "store-one");
+    store.create_custom_key_store(&ks).await.expect("create");
+    assert_eq!(
+        store
+            .custom_key_store(&ks.custom_key_store_id)
+            .await
+            .unwrap(),
+        Some(ks.clone())
+    );
+    assert_eq!(
+        store
+            .custom_key_store("cks-00000000000000000")
+            .await
+            .unwrap(),
+        None
+    );
+    // The name is taken in this account and region, and so is the id.
+    let same_name = new_custom_key_store(&account, "store-one");
+    assert!(matches!(
+        store.create_custom_key_store(&same_name).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let same_id = CustomKeyStoreRecord {
+        name: "store-other".into(),
+        ..ks.clone()
+    };
+    assert!(matches!(
+        store.create_custom_key_store(&same_id).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    // Another account may use the name.
+    let elsewhere = new_custom_key_store(&self::account(), "store-one");
+    store
+        .create_custom_key_store(&elsewhere)
+        .await
+        .expect("other account");
+    let two = new_custom_key_store(&account, "store-two");
+    store.create_custom_key_store(&two).await.expect("second");
+    let listed = store.custom_key_stores(&account, REGION).await.unwrap();
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|s| s.custom_key_store_id.as_str())
+        .collect();
+    let mut expected = vec![
+        ks.custom_key_store_id.as_str(),
+        two.custom_key_store_id.as_str(),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected, "same creation time: by id");
+    assert!(store
+        .custom_key_stores(&account, "eu-west-1")
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Updates: version-checked, bumping the version; a taken name is AlreadyExists.
+    let mut failed = ks.clone();
+    failed.connection_state = ConnectionStateType::Failed;
+    failed.connection_error_code = Some(ConnectionErrorCodeType::InvalidCredentials);
+    let stored = store
+        .update_custom_key_store(&failed)
+        .await
+        .expect("update");
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.connection_error_code,
+        Some(ConnectionErrorCodeType::InvalidCredentials)
+    );
+    assert!(matches!(
+        store.update_custom_key_store(&failed).await,
+        Err(StoreError::Conflict)
+    ));
+    let clash = CustomKeyStoreRecord {
+        name: "store-two".into(),
+        ..stored.clone()
+    };
+    assert!(matches!(
+        store.update_custom_key_store(&clash).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let missing = CustomKeyStoreRecord {
+        custom_key_store_id: "cks-00000000000000000".into(),
+        ..stored.clone()
+    };
+    assert!(matches!(
+        store.update_custom_key_store(&missing).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A key in the store: counted, and the store cannot be deleted.
+    let (mut key, material) = new_key(&account, REGION);
+    key.custom_key_store_id = Some(ks.custom_key_store_id.clone());
+    key.origin = OriginType::AwsCloudhsm;
+    store.create_key(&key, Some(&material)).await.expect("key");
+    assert_eq!(
+        store
+            .custom_key_store_key_count(&ks.custom_key_store_id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .custom_key_store_key_count(&two.custom_key_store_id)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(matches!(
+        store
+            .delete_custom_key_store(&ks.custom_key_store_id, 2)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    // Its material row is a reference, not sealed under the root key: never re-sealed.
+    let listed_materials = store
+        .sealed_secrets(SealedKind::KeyMaterial, Some((&key.key_id, "")), 1)
+        .await
+        .unwrap();
+    assert!(listed_materials.iter().all(|m| m.owner != key.key_id));
+
+    // The store's secret is a sealed secret of its own kind.
+    let after = &ks.custom_key_store_id[..ks.custom_key_store_id.len() - 1];
+    let secrets = store
+        .sealed_secrets(SealedKind::CustomKeyStoreSecret, Some((after, "")), 1)
+        .await
+        .unwrap();
+    assert_eq!(secrets.len(), 1);
+    assert_eq!(secrets[0].owner, ks.custom_key_store_id);
+    assert_eq!(Some(&secrets[0].sealed), ks.sealed_secret.as_ref());
+    let resealed = Resealed {
+        old: secrets[0].clone(),
+        sealed: sealed(),
+    };
+    store
+        .reseal(std::slice::from_ref(&resealed))
+        .await
+        .expect("reseal");
+    let now = store
+        .custom_key_store(&ks.custom_key_store_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.sealed_secret.as_ref(), Some(&resealed.sealed));
+    assert_eq!(now.version, 2, "re-sealing changes no version");
+
+    // Deleted once without keys, version-checked.
+    store
+        .delete_key(&key.key_id, key.version)
+        .await
+        .expect("delete key");
+    assert!(matches!(
+        store
+            .delete_custom_key_store(&ks.custom_key_store_id, 1)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    store
+        .delete_custom_key_store(&ks.custom_key_store_id, 2)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store
+            .custom_key_store(&ks.custom_key_store_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        store
+            .delete_custom_key_store(&ks.custom_key_store_id, 2)
+            .await,
+        Err(StoreError::NotFound)
     ));
 }

@@ -44,8 +44,9 @@ pub use store::SqlStore;
 pub use transaction::{Committed, Transaction, Write};
 /// The KMS model's enumerations that records hold.
 pub use trent_wire::{
-    AccountId, ExpirationModelType, KeyArn, KeyManagerType, KeySpec, KeyState, KeyUsageType,
-    OriginType, Region, RotationType,
+    AccountId, ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType,
+    ExpirationModelType, KeyArn, KeyManagerType, KeySpec, KeyState, KeyUsageType, OriginType,
+    Region, RotationType, XksProxyConnectivityType,
 };
 
 /// A KMS key's metadata. Times are Unix milliseconds.
@@ -164,6 +165,58 @@ impl std::fmt::Debug for ImportedMaterialRecord {
             .field("rotated_at", &self.rotated_at)
             .field("rotation_type", &self.rotation_type)
             .finish()
+    }
+}
+
+/// A custom key store (migration 0009): its configuration and its connection state, which
+/// every node shares.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CustomKeyStoreRecord {
+    /// `cks-` and 17 lowercase hex digits, as AWS's ids.
+    pub custom_key_store_id: String,
+    pub account_id: AccountId,
+    pub region: Region,
+    /// Unique in its account and region.
+    pub name: String,
+    pub store_type: CustomKeyStoreType,
+    /// AWS_CLOUDHSM: the cluster (a `[[pkcs11_clusters]]` entry) and its trust anchor
+    /// certificate as given.
+    pub cloud_hsm_cluster_id: Option<String>,
+    pub trust_anchor_certificate: Option<String>,
+    /// The store's secret sealed under the root key: an AWS_CLOUDHSM store's
+    /// `KeyStorePassword`, an EXTERNAL_KEY_STORE store's XKS proxy secret access key.
+    pub sealed_secret: Option<Vec<u8>>,
+    /// EXTERNAL_KEY_STORE: the XKS proxy configuration.
+    pub xks_proxy_uri_endpoint: Option<String>,
+    pub xks_proxy_uri_path: Option<String>,
+    pub xks_proxy_connectivity: Option<XksProxyConnectivityType>,
+    pub xks_proxy_vpc_endpoint_service_name: Option<String>,
+    pub xks_proxy_vpc_endpoint_service_owner: Option<String>,
+    pub xks_proxy_access_key_id: Option<String>,
+    pub connection_state: ConnectionStateType,
+    /// Only while `FAILED`.
+    pub connection_error_code: Option<ConnectionErrorCodeType>,
+    pub created_at: i64,
+    /// Optimistic-concurrency version: 1 when created, bumped by every update.
+    pub version: i64,
+}
+
+impl std::fmt::Debug for CustomKeyStoreRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomKeyStoreRecord")
+            .field("custom_key_store_id", &self.custom_key_store_id)
+            .field("account_id", &self.account_id)
+            .field("region", &self.region)
+            .field("name", &self.name)
+            .field("store_type", &self.store_type)
+            .field("cloud_hsm_cluster_id", &self.cloud_hsm_cluster_id)
+            .field("sealed_secret", &"[REDACTED]")
+            .field("xks_proxy_uri_endpoint", &self.xks_proxy_uri_endpoint)
+            .field("xks_proxy_uri_path", &self.xks_proxy_uri_path)
+            .field("connection_state", &self.connection_state)
+            .field("connection_error_code", &self.connection_error_code)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -501,6 +554,34 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<SealedSecret>, StoreError>;
 
+    // Custom key stores (migration 0009). Every write announces [`Change::All`]: a store's
+    // state decides whether its keys are usable, and such writes are rare.
+
+    /// `AlreadyExists` if the id, or the name in that account and region, is taken. The
+    /// stored version is `store.version` (callers pass 1).
+    async fn create_custom_key_store(&self, store: &CustomKeyStoreRecord)
+        -> Result<(), StoreError>;
+    async fn custom_key_store(&self, id: &str) -> Result<Option<CustomKeyStoreRecord>, StoreError>;
+    /// The custom key stores of one account and region, oldest first.
+    async fn custom_key_stores(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<CustomKeyStoreRecord>, StoreError>;
+    /// Replaces the store's fields iff its stored version is `store.version`; returns it
+    /// as stored, version incremented. `Conflict` on a version mismatch, `NotFound` if it
+    /// does not exist, `AlreadyExists` if the new name is taken. Its id, account, region,
+    /// type and creation date never change.
+    async fn update_custom_key_store(
+        &self,
+        store: &CustomKeyStoreRecord,
+    ) -> Result<CustomKeyStoreRecord, StoreError>;
+    /// Deletes the store iff its stored version is `version` and no key lives in it;
+    /// `Conflict` otherwise (changed since, or a key in it), `NotFound` if it is gone.
+    async fn delete_custom_key_store(&self, id: &str, version: i64) -> Result<(), StoreError>;
+    /// How many keys live in the custom key store (any state).
+    async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError>;
+
     /// Replaces sealed secrets in one database transaction, each iff its stored bytes are
     /// still [`Resealed::old`]'s (else `Conflict`: changed since, or gone), all or
     /// nothing. The record's other fields, and the keys' versions, do not change: the
@@ -521,6 +602,8 @@ pub enum SealedKind {
     AccessKey,
     /// A metadata entry: owner = its name, item empty.
     Meta,
+    /// A custom key store's secret: owner = its id, item empty.
+    CustomKeyStoreSecret,
 }
 
 /// A secret sealed under the root key, as stored.

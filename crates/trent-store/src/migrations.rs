@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_key_manager",
         sql: include_str!("../migrations/0008_key_manager.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_custom_key_stores",
+        sql: include_str!("../migrations/0009_custom_key_stores.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

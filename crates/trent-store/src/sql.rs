@@ -239,6 +239,10 @@ wire_enum_column!(
     KeyManagerType,
     RotationType,
     ExpirationModelType,
+    CustomKeyStoreType,
+    ConnectionStateType,
+    ConnectionErrorCodeType,
+    XksProxyConnectivityType,
 );
 
 /// The identifier newtypes records hold (`trent_wire::ids`), stored as their text. A

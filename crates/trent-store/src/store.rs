@@ -8,6 +8,7 @@
 //! can slip in between, in this process or (for PostgreSQL) on another node. Every write
 //! announces what it changed ([`Dialect::notify`]; a no-op for a single-process database).
 
+mod custom_key_stores;
 mod import;
 mod multi_region;
 mod reseal;
@@ -29,9 +30,9 @@ use crate::sql::{column, query, Dialect, Row, Tx};
 use crate::transaction::{Committed, Transaction};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
-    GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord, KeyRecord, KeyUsageRecord,
-    MaterialHistoryEntry, MaterialRecord, Resealed, RotationSchedule, RotationType, SealedKind,
-    SealedSecret, Store, StoreError,
+    CustomKeyStoreRecord, GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord,
+    KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, Resealed, RotationSchedule,
+    RotationType, SealedKind, SealedSecret, Store, StoreError,
 };
 
 /// The key columns, in the order [`key_from_row`] expects.
@@ -1124,6 +1125,42 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn transact(&self, transaction: &Transaction) -> Result<Committed, StoreError> {
         self.run_transaction(transaction).await
+    }
+
+    // Custom key stores (migration 0009): in `store/custom_key_stores.rs`.
+
+    async fn create_custom_key_store(
+        &self,
+        store: &CustomKeyStoreRecord,
+    ) -> Result<(), StoreError> {
+        self.cks_create(store).await
+    }
+
+    async fn custom_key_store(&self, id: &str) -> Result<Option<CustomKeyStoreRecord>, StoreError> {
+        self.cks_get(id).await
+    }
+
+    async fn custom_key_stores(
+        &self,
+        account_id: &str,
+        region: &str,
+    ) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
+        self.cks_list(account_id, region).await
+    }
+
+    async fn update_custom_key_store(
+        &self,
+        store: &CustomKeyStoreRecord,
+    ) -> Result<CustomKeyStoreRecord, StoreError> {
+        self.cks_update(store).await
+    }
+
+    async fn delete_custom_key_store(&self, id: &str, version: i64) -> Result<(), StoreError> {
+        self.cks_delete(id, version).await
+    }
+
+    async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError> {
+        self.cks_key_count(id).await
     }
 
     // Changing the root key: in `store/reseal.rs`.

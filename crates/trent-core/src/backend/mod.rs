@@ -42,6 +42,7 @@
 //! `KMSInternalException`, as Trent always has.
 
 pub(crate) mod local;
+pub(crate) mod token;
 
 use std::future::Future;
 
@@ -182,6 +183,8 @@ pub(crate) trait KeyHandle {
 pub(crate) enum Handle {
     /// Material sealed under the root key, unsealed in memory.
     Local(LocalKey),
+    /// A key object inside the PKCS#11 token of an `AWS_CLOUDHSM` custom key store.
+    Token(token::TokenKey),
 }
 
 /// Forwards a [`KeyHandle`] method to the backend's handle.
@@ -189,6 +192,7 @@ macro_rules! dispatch {
     ($self:ident, $k:ident => $call:expr) => {
         match $self {
             Handle::Local($k) => $call,
+            Handle::Token($k) => $call,
         }
     };
 }

@@ -11,7 +11,7 @@ use trent_wire::{
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
-use crate::backend::KeyBackend;
+use crate::backend::{Handle, KeyBackend};
 use crate::error::internal;
 use crate::ids::{new_key_arn, StorageKeyId};
 use crate::keys::{hex_encode, key_metadata, multi_region_configuration, Key};
@@ -64,20 +64,45 @@ impl KeyService {
         // EXTERNAL: a key without material, PendingImport until its material is imported
         // (<https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-create-cmk.html>).
         let external = origin == OriginType::External;
-        if origin != OriginType::AwsKms && !external {
+        // AWS_CLOUDHSM: a key generated inside the token of a custom key store
+        // (<https://docs.aws.amazon.com/kms/latest/developerguide/create-cmk-keystore.html>).
+        let in_token = origin == OriginType::AwsCloudhsm;
+        if origin != OriginType::AwsKms && !external && !in_token {
             return Err(KmsError::Unsupported {
                 what: format!("Origin {}", origin.as_str()),
             });
         }
-        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+        if req.xks_key_id.is_some() {
             return Err(KmsError::Unsupported {
-                what: "Custom key stores".into(),
+                what: "External key stores".into(),
             });
+        }
+        match (&req.custom_key_store_id, in_token) {
+            (Some(_), true) | (None, false) => {}
+            (Some(_), false) => {
+                return Err(KmsError::Validation {
+                    message: "The Origin must be AWS_CLOUDHSM to create a KMS key in an AWS CloudHSM key store.".into(),
+                })
+            }
+            (None, true) => {
+                return Err(KmsError::Validation {
+                    message: "A CustomKeyStoreId is required to create a KMS key with Origin AWS_CLOUDHSM.".into(),
+                })
+            }
         }
         // A multi-Region primary key (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>):
         // any key spec; replicas are made by ReplicateKey. (With Origin EXTERNAL it is
         // refused above, with every imported key.)
         let multi_region = req.multi_region == Some(true);
+        if in_token && (key_spec != KeySpec::SymmetricDefault || multi_region) {
+            return Err(KmsError::Unsupported {
+                what: if multi_region {
+                    "Multi-Region keys in a custom key store".into()
+                } else {
+                    format!("KeySpec {key_spec} in a custom key store")
+                },
+            });
+        }
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
         let mut tag_list = Vec::new();
@@ -98,6 +123,14 @@ impl KeyService {
                 req.key_usage.map(|u| u.as_str()),
             );
         self.authorize_without_key(caller, "*", &with_request_tags(access, &tags))?;
+        // The token of the custom key store, which must be connected.
+        let (token, cluster_id) = match &req.custom_key_store_id {
+            Some(id) => {
+                let (record, token) = self.connected_key_store(caller, id).await?;
+                (Some(token), record.cloud_hsm_cluster_id)
+            }
+            None => (None, None),
+        };
 
         let account = caller.account_id();
         let region = &caller.region;
@@ -110,7 +143,7 @@ impl KeyService {
         let policy = Arc::new(Policy::parse(&policy_text, PolicyKind::KeyPolicy)?);
         let now = self.clock.now_millis();
         let backend = self.local_backend();
-        let mut generated = if external {
+        let mut generated = if external || in_token {
             None
         } else {
             Some(backend.generate(kind).await?)
@@ -134,6 +167,18 @@ impl KeyService {
             }
             let material_bytes = trent_crypto::random_array::<32>().map_err(internal("random"))?;
             let material_id = hex_encode(&material_bytes);
+            // A key of a custom key store: its object in the token, labelled with its id.
+            let object = match &token {
+                Some(t) => {
+                    let (t, label) = (t.clone(), public_id.clone());
+                    let made = tokio::task::spawn_blocking(move || t.generate_key(&label))
+                        .await
+                        .map_err(internal("generating a key in a token"))?
+                        .map_err(internal("generating a key in a token"))?;
+                    Some(made)
+                }
+                None => None,
+            };
             let record = KeyRecord {
                 key_id: key_id.clone(),
                 account_id: account.to_owned(),
@@ -150,31 +195,49 @@ impl KeyService {
                 } else {
                     KeyState::Enabled
                 },
-                // Every key Trent makes is a customer managed key of the default key store.
+                // Every key Trent makes is a customer managed key.
                 key_manager: KeyManagerType::Customer,
-                custom_key_store_id: None,
+                custom_key_store_id: req.custom_key_store_id.clone(),
                 deletion_date: None,
                 pending_deletion_window_days: None,
-                current_material_id: generated.as_ref().map(|_| material_id.clone()),
+                current_material_id: (generated.is_some() || object.is_some())
+                    .then(|| material_id.clone()),
                 multi_region,
                 mrk_id: multi_region.then(|| public_id.clone()),
                 primary_region: multi_region.then(|| region.clone()),
                 tags: tag_list.clone(),
                 policy: policy_text.clone(),
             };
-            let first = match &generated {
-                Some(material) => Some(MaterialRecord {
+            let first = match (&generated, &object) {
+                (Some(material), _) => Some(MaterialRecord {
                     key_id: key_id.clone(),
                     sealed: backend.store_form(&arn, &material_id, material)?,
                     material_id,
                     created_at: now,
                 }),
-                None => None,
+                // What the store keeps of a token key: its object's id, no material.
+                (None, Some(object)) => Some(MaterialRecord {
+                    key_id: key_id.clone(),
+                    sealed: crate::backend::token::stored_form(object),
+                    material_id,
+                    created_at: now,
+                }),
+                (None, None) => None,
             };
             let epoch = self.cache.epoch();
-            match self.store.create_key(&record, first.as_ref()).await {
+            let created = self.store.create_key(&record, first.as_ref()).await;
+            if let (Err(_), Some(t), Some(object)) = (&created, &token, object) {
+                // The key was not stored: its token object is nobody's.
+                let t = t.clone();
+                let destroyed = tokio::task::spawn_blocking(move || t.destroy_key(&object)).await;
+                if !matches!(destroyed, Ok(Ok(_))) {
+                    tracing::error!(key_id = %key_id, "a token object of a key that was not created could not be destroyed");
+                }
+            }
+            match created {
                 Ok(()) => {
                     let mut metadata = key_metadata(&record);
+                    metadata.cloud_hsm_cluster_id = cluster_id.clone();
                     if multi_region {
                         // A new primary key, without replicas.
                         metadata.multi_region_configuration = Some(multi_region_configuration(
@@ -184,9 +247,17 @@ impl KeyService {
                     }
                     // The key is usable at once: cache the prepared key instead of
                     // reading back and unsealing what was just sealed.
-                    let handle = match generated.take() {
-                        Some(material) => backend.new_handle(material_bytes, material),
-                        None => backend.without_material(),
+                    let handle = match (generated.take(), &token, object) {
+                        (Some(material), _, _) => backend.new_handle(material_bytes, material),
+                        (None, Some(t), Some(object_id)) => {
+                            Handle::Token(crate::backend::token::TokenKey {
+                                arn: record.arn.to_string(),
+                                object_id,
+                                material_id: material_bytes,
+                                connection: Some(t.clone()),
+                            })
+                        }
+                        _ => backend.without_material(),
                     };
                     self.cache.put_key(
                         Arc::new(Key {

@@ -14,11 +14,11 @@ impl KeyService {
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         self.authorize_without_key(caller, "*", &Access::of(Operation::GenerateRandom))?;
-        if req.custom_key_store_id.is_some() {
-            return Err(KmsError::Unsupported {
-                what: "Custom key stores".into(),
-            });
-        }
+        // With a custom key store: random bytes from its token, which must be connected.
+        let token = match &req.custom_key_store_id {
+            Some(id) => Some(self.connected_key_store(caller, id).await?.1),
+            None => None,
+        };
         if req.recipient.is_some() {
             return Err(KmsError::Unsupported {
                 what: "Recipient (Nitro Enclaves attestation)".into(),
@@ -28,7 +28,13 @@ impl KeyService {
             .number_of_bytes
             .ok_or_else(|| missing("numberOfBytes"))?;
         let n = usize::try_from(n).map_err(|_| KmsError::Internal)?;
-        let bytes = trent_crypto::random_bytes(n).map_err(internal("random"))?;
+        let bytes = match token {
+            Some(token) => tokio::task::spawn_blocking(move || token.random(n))
+                .await
+                .map_err(internal("random from a token"))?
+                .map_err(internal("random from a token"))?,
+            None => trent_crypto::random_bytes(n).map_err(internal("random"))?,
+        };
         Ok(GenerateRandomResponse {
             plaintext: Some(SensitiveBlob::from(bytes.into_vec())),
             ..GenerateRandomResponse::default()

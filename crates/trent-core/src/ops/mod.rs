@@ -4,16 +4,21 @@
 //! <https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html>
 
 mod cancel_key_deletion;
+mod connect_custom_key_store;
 mod create_alias;
+mod create_custom_key_store;
 mod create_grant;
 mod create_key;
 mod decrypt;
 mod delete_alias;
+mod delete_custom_key_store;
 mod delete_imported_key_material;
 mod derive_shared_secret;
+mod describe_custom_key_stores;
 mod describe_key;
 mod disable_key;
 mod disable_key_rotation;
+mod disconnect_custom_key_store;
 mod enable_key;
 mod enable_key_rotation;
 mod encrypt;
@@ -47,6 +52,7 @@ mod sign;
 mod tag_resource;
 mod untag_resource;
 mod update_alias;
+mod update_custom_key_store;
 mod update_key_description;
 mod update_primary_region;
 mod verify;

@@ -243,6 +243,12 @@ async fn check_one(
             | Operation::ListAliases
             | Operation::GenerateRandom
             | Operation::DeleteAlias
+            | Operation::CreateCustomKeyStore
+            | Operation::DescribeCustomKeyStores
+            | Operation::UpdateCustomKeyStore
+            | Operation::ConnectCustomKeyStore
+            | Operation::DisconnectCustomKeyStore
+            | Operation::DeleteCustomKeyStore
     );
     let implemented = resp.status == 200
         || !matches!(

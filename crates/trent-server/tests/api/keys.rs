@@ -657,14 +657,34 @@ async fn pending_deletion_blocks_management_operations() {
         .any(|k| k.key_id() == Some(key_id.as_str())));
 }
 
-/// Key material of other origins (CloudHSM, external key stores) does not exist yet: those
-/// origins are refused with UnsupportedOperationException, for every key spec. (EXTERNAL,
-/// imported key material, is tested in `import.rs`.)
+/// Origin AWS_CLOUDHSM names a custom key store's token: without a CustomKeyStoreId it is
+/// a ValidationException, for every key spec (keys in stores are in
+/// `custom_key_stores.rs`). External key stores do not exist yet: Origin
+/// EXTERNAL_KEY_STORE is refused with UnsupportedOperationException. (EXTERNAL, imported
+/// key material, is tested in `import.rs`.)
 #[tokio::test]
 async fn unsupported_origins() {
     let server = TestServer::start();
     let client = server.client(REGION);
-    for origin in [OriginType::AwsCloudhsm, OriginType::ExternalKeyStore] {
+    for spec in [KeySpec::SymmetricDefault, KeySpec::EccNistP256] {
+        let usage = if spec == KeySpec::SymmetricDefault {
+            KeyUsageType::EncryptDecrypt
+        } else {
+            KeyUsageType::SignVerify
+        };
+        expect_err(
+            client
+                .create_key()
+                .origin(OriginType::AwsCloudhsm)
+                .key_spec(spec)
+                .key_usage(usage)
+                .send()
+                .await,
+            "ValidationException",
+            Some("A CustomKeyStoreId is required to create a KMS key with Origin AWS_CLOUDHSM."),
+        );
+    }
+    for origin in [OriginType::ExternalKeyStore] {
         expect_err(
             client.create_key().origin(origin.clone()).send().await,
             "UnsupportedOperationException",

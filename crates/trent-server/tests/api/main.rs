@@ -14,6 +14,7 @@ mod audit;
 mod authorization;
 mod aws_cli;
 mod crypto;
+mod custom_key_stores;
 mod deletion;
 mod dev_credentials;
 mod dry_run;

@@ -51,10 +51,12 @@ impl<D: Dialect> SqlStore<D> {
                 } else {
                     String::new()
                 };
+                // Keys of a custom key store hold no sealed material: what their rows keep
+                // is a reference into the key store, not sealed under the root key.
                 let rows = query(format!(
                     "SELECT m.key_id, m.material_id, k.arn, m.sealed FROM {table} m \
                      JOIN keys k ON k.key_id = m.key_id \
-                     WHERE m.sealed IS NOT NULL {after} \
+                     WHERE m.sealed IS NOT NULL AND k.custom_key_store_id IS NULL {after} \
                      ORDER BY m.key_id{c}, m.material_id{c} LIMIT $1"
                 ))
                 .bind(limit)
@@ -81,6 +83,32 @@ impl<D: Dialect> SqlStore<D> {
                 .await
                 .map_err(D::backend)?;
                 decode_all(&rows, access_key_from_row)
+            }
+            SealedKind::CustomKeyStoreSecret => {
+                let after = if after.is_some() {
+                    format!("AND custom_key_store_id{c} > $2")
+                } else {
+                    String::new()
+                };
+                let rows = query(format!(
+                    "SELECT custom_key_store_id, sealed_secret FROM custom_key_stores \
+                     WHERE sealed_secret IS NOT NULL {after} \
+                     ORDER BY custom_key_store_id{c} LIMIT $1"
+                ))
+                .bind(limit)
+                .bind_some(owner)
+                .read_all(self.db.reader())
+                .await
+                .map_err(D::backend)?;
+                decode_all(&rows, |row| {
+                    Ok(SealedSecret {
+                        kind: SealedKind::CustomKeyStoreSecret,
+                        owner: column(row, "custom_key_store_id")?,
+                        item: String::new(),
+                        key_arn: String::new(),
+                        sealed: column(row, "sealed_secret")?,
+                    })
+                })
             }
             SealedKind::Meta => Ok(Vec::new()),
         }
@@ -115,6 +143,13 @@ impl<D: Dialect> SqlStore<D> {
                 SealedKind::AccessKey => query(
                     "UPDATE access_keys SET sealed_secret = $1 \
                      WHERE access_key_id = $2 AND sealed_secret = $3",
+                )
+                .bind(&r.sealed)
+                .bind(&old.owner)
+                .bind(&old.sealed),
+                SealedKind::CustomKeyStoreSecret => query(
+                    "UPDATE custom_key_stores SET sealed_secret = $1 \
+                     WHERE custom_key_store_id = $2 AND sealed_secret = $3",
                 )
                 .bind(&r.sealed)
                 .bind(&old.owner)
