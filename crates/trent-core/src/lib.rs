@@ -33,6 +33,7 @@ mod service;
 mod test_support;
 mod wrapping_pool;
 pub mod write_ahead;
+pub mod xks_keys;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use error::KmsError;

@@ -226,6 +226,8 @@ struct FileConfig {
     cache_ttl_ms: Option<u64>,
     audit: Option<crate::audit::AuditFileConfig>,
     root_key: Option<RootKeyFileConfig>,
+    /// `[xks]`: the AWS KMS External Key Store proxy API (`xks_config.rs`).
+    xks: Option<crate::xks_config::XksFileConfig>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -397,6 +399,8 @@ pub struct Config {
     pub identities: crate::identities::IdentitySpecs,
     /// The root key provider (`[root_key]`).
     pub root_key: RootKeySettings,
+    /// `[xks]`: the XKS proxy's listener and key stores, if it is served.
+    pub xks: Option<crate::xks_config::XksSettings>,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -529,7 +533,16 @@ impl Config {
             Some(p) => format!("invalid config file {}: {e}", p.display()),
             None => e,
         })?;
+        let xks = file
+            .xks
+            .map(crate::xks_config::XksSettings::resolve)
+            .transpose()
+            .map_err(|e| match &args.config {
+                Some(p) => format!("invalid config file {}: {e}", p.display()),
+                None => e,
+            })?;
         Ok(Config {
+            xks,
             root_key,
             config_path: args.config,
             identities,

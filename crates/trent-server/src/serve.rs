@@ -34,6 +34,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
             eprintln!("trent: WARNING: --dev-allow-non-loopback: development credentials on {}: whoever reaches it is an account root", config.listen);
         }
     }
+    // The XKS proxy's TLS files are read first: a bad one refuses the start before
+    // anything is created.
+    let xks_tls = match config.xks.as_ref().and_then(|x| x.tls.as_ref()) {
+        Some(files) => Some(crate::tls::server_config(files)?),
+        None => None,
+    };
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
     let test_clock = if config.dev_test_clock {
@@ -191,6 +197,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
         log: audit_log.clone(),
     }));
+    let xks_state = match &config.xks {
+        Some(settings) => {
+            let master = service
+                .xks_master()
+                .await
+                .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
+            Some(Arc::new(crate::xks::XksState::new(
+                settings,
+                &master,
+                root.clone(),
+            )?))
+        }
+        None => None,
+    };
     let state = Arc::new(AppState {
         service,
         auth,
@@ -209,6 +229,29 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    // The XKS proxy's listener, announced before the KMS one (whose line says the server
+    // is ready).
+    let xks_listener = match (&config.xks, xks_state) {
+        (Some(settings), Some(xks)) => {
+            let xks_listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("[xks] cannot listen on {}: {e}", settings.listen))?;
+            let xks_local = xks_listener
+                .local_addr()
+                .map_err(|e| format!("cannot read the XKS listening address: {e}"))?;
+            let scheme = if xks_tls.is_some() { "https" } else { "http" };
+            println!("trent xks proxy listening on {scheme}://{xks_local}");
+            tracing::info!(
+                local = %xks_local,
+                tls = xks_tls.is_some(),
+                mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+                key_stores = settings.key_stores.len(),
+                "serving the AWS KMS External Key Store proxy API"
+            );
+            Some((xks_listener, xks))
+        }
+        _ => None,
+    };
     println!("trent listening on http://{local}");
     let _ = std::io::stdout().flush();
     match &config.database_url {
@@ -218,13 +261,41 @@ pub async fn serve(config: Config) -> Result<(), String> {
         None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
     }
 
-    let app = crate::app(state);
     let limits = crate::listener::Limits {
         header_read_timeout: config.header_read_timeout,
         body_read_timeout: config.body_read_timeout,
         max_connections: config.max_connections,
     };
-    crate::listener::serve(listener, app, limits, shutdown_signal()).await;
+    // One shutdown signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let xks_served = {
+        let xks = xks_listener.map(|(l, xks)| (l, crate::http::xks_app(state.clone(), xks)));
+        let acceptor = xks_tls.map(tokio_rustls::TlsAcceptor::from);
+        let stopped = until_stopped(stopped.clone());
+        async move {
+            if let Some((l, app)) = xks {
+                crate::listener::serve_with_tls(l, app, limits, acceptor, stopped).await;
+            }
+        }
+    };
+    let kms_served = crate::listener::serve(
+        listener,
+        crate::app(state),
+        limits,
+        until_stopped(stopped),
+    );
+    tokio::join!(kms_served, xks_served);
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
     // Write the counts of unauthenticated failures not yet written.
