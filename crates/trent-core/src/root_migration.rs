@@ -27,7 +27,10 @@ const SEALED_META: [(&str, &[u8]); 3] = [
         crate::import::META_MATERIAL_ID_KEY,
         crate::import::MATERIAL_ID_KEY_AAD,
     ),
-    (crate::xks_keys::META_XKS_MASTER_KEY, crate::xks_keys::XKS_MASTER_KEY_AAD),
+    (
+        crate::xks_keys::META_XKS_MASTER_KEY,
+        crate::xks_keys::XKS_MASTER_KEY_AAD,
+    ),
 ];
 
 /// The kinds of records re-sealed, in the order they are.

@@ -74,8 +74,8 @@ impl KeyService {
         {
             Some(sealed) => sealed,
             None => {
-                let fresh =
-                    random_bytes(MASTER_LEN).map_err(internal("generating the XKS master secret"))?;
+                let fresh = random_bytes(MASTER_LEN)
+                    .map_err(internal("generating the XKS master secret"))?;
                 let sealed = self
                     .root
                     .seal(XKS_MASTER_KEY_AAD, fresh.expose())
@@ -91,7 +91,10 @@ impl KeyService {
             .unseal(XKS_MASTER_KEY_AAD, &stored)
             .map_err(internal("unsealing the XKS master secret"))?;
         if master.len() != MASTER_LEN {
-            tracing::error!(len = master.len(), "the stored XKS master secret has the wrong length");
+            tracing::error!(
+                len = master.len(),
+                "the stored XKS master secret has the wrong length"
+            );
             return Err(KmsError::Internal);
         }
         Ok(XksMaster(master))

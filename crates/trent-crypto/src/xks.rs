@@ -122,8 +122,12 @@ mod tests {
         let mut iv = c.iv;
         iv[0] ^= 1;
         assert!(key.decrypt(&iv, b"aad", &c.ciphertext, &c.tag).is_err());
-        assert!(key.decrypt(&[0; 16], b"aad", &c.ciphertext, &c.tag).is_err());
-        assert!(key.decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag[..8]).is_err());
+        assert!(key
+            .decrypt(&[0; 16], b"aad", &c.ciphertext, &c.tag)
+            .is_err());
+        assert!(key
+            .decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag[..8])
+            .is_err());
         // Another info, another key.
         let other = XksKey::derive(&master(), &[b"inf", b"o2"]).unwrap();
         assert!(other.decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag).is_err());
@@ -131,7 +135,10 @@ mod tests {
         let same = XksKey::derive(&master(), &[b"in", b"fo"]).unwrap();
         assert!(same.decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag).is_ok());
         // Fresh IVs.
-        assert_ne!(key.encrypt(b"", b"x").unwrap().iv, key.encrypt(b"", b"x").unwrap().iv);
+        assert_ne!(
+            key.encrypt(b"", b"x").unwrap().iv,
+            key.encrypt(b"", b"x").unwrap().iv
+        );
         assert_eq!(format!("{key:?}"), "XksKey([REDACTED])");
     }
 

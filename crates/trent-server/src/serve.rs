@@ -289,12 +289,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
             }
         }
     };
-    let kms_served = crate::listener::serve(
-        listener,
-        crate::app(state),
-        limits,
-        until_stopped(stopped),
-    );
+    let kms_served =
+        crate::listener::serve(listener, crate::app(state), limits, until_stopped(stopped));
     tokio::join!(kms_served, xks_served);
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;

@@ -28,7 +28,10 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
             let mut roots = RootCertStore::empty();
             for cert in read_certs(ca, "client_ca")? {
                 roots.add(cert).map_err(|e| {
-                    format!("[xks] client_ca {}: not a usable CA certificate: {e}", ca.display())
+                    format!(
+                        "[xks] client_ca {}: not a usable CA certificate: {e}",
+                        ca.display()
+                    )
                 })?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)

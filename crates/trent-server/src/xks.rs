@@ -242,7 +242,10 @@ impl XksState {
             let mut keys = HashMap::with_capacity(ks.keys.len());
             for (id, usage) in &ks.keys {
                 let key = master.key(&ks.uri_path_prefix, id).map_err(|e| {
-                    format!("cannot derive the XKS key {id:?} of {:?}: {e}", ks.uri_path_prefix)
+                    format!(
+                        "cannot derive the XKS key {id:?} of {:?}: {e}",
+                        ks.uri_path_prefix
+                    )
                 })?;
                 keys.insert(id.clone(), ServedKey { usage: *usage, key });
             }
@@ -291,7 +294,8 @@ impl Protocol for XksApi<'_> {
     ) -> Result<Prepared, WireFailure> {
         facts.target_name = None;
         let Some((prefix, operation, key_id)) = parse_path(parts.uri.path()) else {
-            return Err(XksError::InvalidUriPath.with("The request was rejected because the specified URI path is not valid."));
+            return Err(XksError::InvalidUriPath
+                .with("The request was rejected because the specified URI path is not valid."));
         };
         facts.target_name = Some(operation.name().to_owned());
         if parts.method != http::Method::POST {
@@ -345,7 +349,9 @@ impl Protocol for XksApi<'_> {
     fn auth_failure(&self, e: AuthError) -> WireFailure {
         let message = match e {
             AuthError::SigV4(e) => e.message(),
-            AuthError::ExpiredToken => "The security token included in the request is expired".into(),
+            AuthError::ExpiredToken => {
+                "The security token included in the request is expired".into()
+            }
         };
         XksError::AuthenticationFailed.with(message)
     }
@@ -370,19 +376,21 @@ impl Protocol for XksApi<'_> {
             .iter()
             .position(|s| s.uri_path_prefix == prepared.prefix)
         else {
-            return Err(XksError::InvalidUriPath.with(
-                "The request was rejected because the specified URI path is not valid.",
-            ));
+            return Err(XksError::InvalidUriPath
+                .with("The request was rejected because the specified URI path is not valid."));
         };
         if prepared.credential_store != Some(index) {
-            return Err(XksError::AuthenticationFailed.with(
-                "The access key does not belong to the key store of this URI path.",
-            ));
+            return Err(XksError::AuthenticationFailed
+                .with("The access key does not belong to the key store of this URI path."));
         }
         let store = &self.0.stores[index];
         let op = prepared.operation;
         let request: Request = serde_json::from_slice(body).map_err(|e| {
-            XksError::Validation.with(format!("The request body is not valid JSON for {}: {}", op.name(), e))
+            XksError::Validation.with(format!(
+                "The request body is not valid JSON for {}: {}",
+                op.name(),
+                e
+            ))
         })?;
         let mut parameters = serde_json::Map::new();
         if let Some(m) = &request.request_metadata {
@@ -555,14 +563,14 @@ fn check_metadata(metadata: Option<&Value>, op: Operation) -> Result<(), WireFai
         match m.get(*field) {
             Some(Value::String(_)) => {}
             Some(_) => {
-                return Err(XksError::Validation.with(format!(
-                    "requestMetadata.{field} must be a string"
-                )))
+                return Err(
+                    XksError::Validation.with(format!("requestMetadata.{field} must be a string"))
+                )
             }
             None => {
-                return Err(XksError::Validation.with(format!(
-                    "requestMetadata.{field} is required"
-                )))
+                return Err(
+                    XksError::Validation.with(format!("requestMetadata.{field} is required"))
+                )
             }
         }
     }
@@ -576,9 +584,9 @@ fn check_metadata(metadata: Option<&Value>, op: Operation) -> Result<(), WireFai
         "kmsViaService",
     ] {
         if m.get(field).is_some_and(|v| !v.is_string()) {
-            return Err(XksError::Validation.with(format!(
-                "requestMetadata.{field} must be a string"
-            )));
+            return Err(
+                XksError::Validation.with(format!("requestMetadata.{field} must be a string"))
+            );
         }
     }
     Ok(())
@@ -586,7 +594,8 @@ fn check_metadata(metadata: Option<&Value>, op: Operation) -> Result<(), WireFai
 
 fn find_key<'a>(store: &'a ServedStore, key_id: &str) -> Result<&'a ServedKey, WireFailure> {
     store.keys.get(key_id).ok_or_else(|| {
-        XksError::KeyNotFound.with("The request was rejected because the specified external key is not found.")
+        XksError::KeyNotFound
+            .with("The request was rejected because the specified external key is not found.")
     })
 }
 
@@ -616,7 +625,8 @@ fn check_algorithm(request: &Request) -> Result<(), WireFailure> {
 /// The AES-GCM associated data: 2-byte big-endian length of the AAD ‖ AAD ‖ 1-byte length
 /// of the ciphertext metadata ‖ ciphertext metadata (both lengths bounded before).
 fn gcm_aad(aad: &[u8], ciphertext_metadata: &[u8]) -> Result<Vec<u8>, WireFailure> {
-    let aad_len = u16::try_from(aad.len()).map_err(|_| XksError::UnsupportedOperation.with("AAD too long"))?;
+    let aad_len = u16::try_from(aad.len())
+        .map_err(|_| XksError::UnsupportedOperation.with("AAD too long"))?;
     let cm_len = u8::try_from(ciphertext_metadata.len())
         .map_err(|_| XksError::Validation.with("ciphertextMetadata too long"))?;
     let mut out = Vec::with_capacity(3 + aad.len() + ciphertext_metadata.len());
@@ -637,8 +647,9 @@ fn encrypt(store: &ServedStore, key_id: &str, request: &Request) -> Result<Vec<u
         None => false,
         Some("SHA_256") => true,
         Some(_) => {
-            return Err(XksError::Validation
-                .with("ciphertextDataIntegrityValueAlgorithm must be SHA_256"))
+            return Err(
+                XksError::Validation.with("ciphertextDataIntegrityValueAlgorithm must be SHA_256")
+            )
         }
     };
     let aad = match &request.aad {
@@ -652,9 +663,8 @@ fn encrypt(store: &ServedStore, key_id: &str, request: &Request) -> Result<Vec<u
     // The CDIV is the proxy's promise that a decrypt will succeed (spec, Appendix C): it
     // checks with one, which a key that cannot decrypt cannot do.
     if cdiv && !key.usage.decrypt {
-        return Err(XksError::InvalidKeyUsage.with(
-            "A ciphertextDataIntegrityValue needs a key that supports DECRYPT too.",
-        ));
+        return Err(XksError::InvalidKeyUsage
+            .with("A ciphertextDataIntegrityValue needs a key that supports DECRYPT too."));
     }
     let gcm_aad = gcm_aad(&aad, &[])?;
     let out = key.key.encrypt(&gcm_aad, &plaintext).map_err(|e| {
@@ -699,7 +709,11 @@ fn decrypt(store: &ServedStore, key_id: &str, request: &Request) -> Result<Vec<u
         v.clone()
             .ok_or_else(|| XksError::Validation.with(format!("{name} is required")))
     };
-    let ciphertext = decode("ciphertext", &required(&request.ciphertext, "ciphertext")?, MAX_CIPHERTEXT)?;
+    let ciphertext = decode(
+        "ciphertext",
+        &required(&request.ciphertext, "ciphertext")?,
+        MAX_CIPHERTEXT,
+    )?;
     let iv = decode(
         "initializationVector",
         &required(&request.iv, "initializationVector")?,
@@ -797,7 +811,11 @@ mod tests {
         let mut input = Vec::new();
         input.extend_from_slice(b"project=nile,department=marketing");
         input.extend_from_slice(b"key_version=1");
-        for part in ["HMrlRw85cAJUd5Ax", "ghxkK1txeDNn3q8Y", "vBxN2ncH1oEkR8WVXpmyYQ=="] {
+        for part in [
+            "HMrlRw85cAJUd5Ax",
+            "ghxkK1txeDNn3q8Y",
+            "vBxN2ncH1oEkR8WVXpmyYQ==",
+        ] {
             input.extend_from_slice(&B64.decode(part).unwrap());
         }
         assert_eq!(
@@ -809,6 +827,9 @@ mod tests {
     #[test]
     fn error_names_and_statuses() {
         assert_eq!(XksError::InvalidUriPath.status(), 404);
-        assert_eq!(XksError::AuthenticationFailed.name(), "AuthenticationFailedException");
+        assert_eq!(
+            XksError::AuthenticationFailed.name(),
+            "AuthenticationFailedException"
+        );
     }
 }

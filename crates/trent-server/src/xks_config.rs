@@ -163,9 +163,7 @@ impl XksSettings {
                 ));
             }
             if spec.credentials.is_empty() {
-                return Err(format!(
-                    "[xks] key store {prefix:?} has no credentials"
-                ));
+                return Err(format!("[xks] key store {prefix:?} has no credentials"));
             }
             let mut credentials = Vec::with_capacity(spec.credentials.len());
             for c in spec.credentials {
@@ -235,11 +233,7 @@ impl XksSettings {
 /// `""` or `/seg/seg...`: segments of `a-z A-Z 0-9 - _`, no empty one, and the whole
 /// `XksProxyUriPath` (with `/kms/xks/v1`) at most 128 characters, as AWS KMS allows.
 fn check_prefix(prefix: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!(
-            "[xks] invalid uri_path_prefix {prefix:?}: {why}"
-        ))
-    };
+    let bad = |why: &str| Err(format!("[xks] invalid uri_path_prefix {prefix:?}: {why}"));
     if prefix.len() + API_PATH.len() > MAX_URI_PATH {
         return bad("with /kms/xks/v1 it must be at most 128 characters");
     }
@@ -268,7 +262,11 @@ fn check_prefix(prefix: &str) -> Result<(), String> {
 
 /// 20 to 30 characters of `A-Z` and `2-7` (the XKS proxy API's `AccessKeyId`).
 fn check_access_key_id(id: &str) -> Result<(), String> {
-    if (20..=30).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)) {
+    if (20..=30).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    {
         Ok(())
     } else {
         Err(format!(
@@ -284,8 +282,7 @@ fn check_access_key_id(id: &str) -> Result<(), String> {
 fn check_secret(secret: &SecretKey) -> Result<(), String> {
     let s = secret.expose();
     if (43..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
     {
         Ok(())
@@ -352,17 +349,49 @@ keys = [
     fn refusals() {
         let cases: &[(&str, &str, &str)] = &[
             ("127.0.0.1:0", "0.0.0.0:4600", "without TLS"),
-            ("[\"ENCRYPT\", \"DECRYPT\"]", "[\"ENCRYPT\", \"SIGN\"]", "unknown usage"),
-            ("usage = [\"ENCRYPT\"]", "usage = [\"ENCRYPT\", \"ENCRYPT\"]", "twice"),
+            (
+                "[\"ENCRYPT\", \"DECRYPT\"]",
+                "[\"ENCRYPT\", \"SIGN\"]",
+                "unknown usage",
+            ),
+            (
+                "usage = [\"ENCRYPT\"]",
+                "usage = [\"ENCRYPT\", \"ENCRYPT\"]",
+                "twice",
+            ),
             ("\"encrypt_only_key\"", "\"foo\"", "duplicate key id"),
             ("\"impotent_key\"", "\"bad/id\"", "invalid key id"),
-            ("AKIA4GBY3I6JCE5M2HPM", "akia4gby3i6jce5m2hpm", "invalid access_key_id"),
-            ("AKIA4GBY3I6JCE5M2HPM", "AKIA4GBY3I6JCE5M2HP", "invalid access_key_id"),
-            ("BKIA4GBY3I6JCE5M2HPM", "AKIA4GBY3I6JCE5M2HPM", "duplicate access_key_id"),
-            ("1234567890123456789012345678901234567890123=", "short", "invalid secret_access_key"),
-            ("1234567890123456789012345678901234567890123=", "123456789012345678901234567890123456789012_4", "invalid secret_access_key"),
+            (
+                "AKIA4GBY3I6JCE5M2HPM",
+                "akia4gby3i6jce5m2hpm",
+                "invalid access_key_id",
+            ),
+            (
+                "AKIA4GBY3I6JCE5M2HPM",
+                "AKIA4GBY3I6JCE5M2HP",
+                "invalid access_key_id",
+            ),
+            (
+                "BKIA4GBY3I6JCE5M2HPM",
+                "AKIA4GBY3I6JCE5M2HPM",
+                "duplicate access_key_id",
+            ),
+            (
+                "1234567890123456789012345678901234567890123=",
+                "short",
+                "invalid secret_access_key",
+            ),
+            (
+                "1234567890123456789012345678901234567890123=",
+                "123456789012345678901234567890123456789012_4",
+                "invalid secret_access_key",
+            ),
             ("/example/uri/path/prefix", "example", "start with /"),
-            ("/example/uri/path/prefix", "/example/", "empty path segment"),
+            (
+                "/example/uri/path/prefix",
+                "/example/",
+                "empty path segment",
+            ),
             ("/example/uri/path/prefix", "/ex.ample", "only a-z"),
         ];
         for (from, to, expected) in cases {
@@ -371,17 +400,37 @@ keys = [
             assert!(err.contains(expected), "{from} -> {to}: {err}");
             assert!(!err.contains("123456789012345678901234567890123456789012_4"));
         }
-        let twice = format!("{GOOD}{}", &GOOD[GOOD.find("[[key_stores]]").unwrap()..].replace("AKIA", "CKIA").replace("BKIA", "DKIA"));
+        let twice = format!(
+            "{GOOD}{}",
+            &GOOD[GOOD.find("[[key_stores]]").unwrap()..]
+                .replace("AKIA", "CKIA")
+                .replace("BKIA", "DKIA")
+        );
         assert!(resolve(&twice).unwrap_err().contains("duplicate key store"));
         let long = format!("/{}", "a".repeat(117));
-        assert!(resolve(&GOOD.replace("/example/uri/path/prefix", &long)).unwrap_err().contains("128"));
+        assert!(resolve(&GOOD.replace("/example/uri/path/prefix", &long))
+            .unwrap_err()
+            .contains("128"));
         assert!(resolve(&GOOD.replace("/example/uri/path/prefix", &long[..117])).is_ok());
         assert!(resolve(&GOOD.replace("/example/uri/path/prefix", "")).is_ok());
-        assert!(resolve("listen = \"127.0.0.1:0\"\n").unwrap_err().contains("no [[xks.key_stores]]"));
-        let tls_half = GOOD.replacen("listen = \"127.0.0.1:0\"", "listen = \"127.0.0.1:0\"\ntls_cert = \"/x\"", 1);
+        assert!(resolve("listen = \"127.0.0.1:0\"\n")
+            .unwrap_err()
+            .contains("no [[xks.key_stores]]"));
+        let tls_half = GOOD.replacen(
+            "listen = \"127.0.0.1:0\"",
+            "listen = \"127.0.0.1:0\"\ntls_cert = \"/x\"",
+            1,
+        );
         assert!(resolve(&tls_half).unwrap_err().contains("go together"));
-        let tls = GOOD.replacen("listen = \"127.0.0.1:0\"", "listen = \"0.0.0.0:0\"\ntls_cert = \"/x\"\ntls_key = \"/y\"", 1);
+        let tls = GOOD.replacen(
+            "listen = \"127.0.0.1:0\"",
+            "listen = \"0.0.0.0:0\"\ntls_cert = \"/x\"\ntls_key = \"/y\"",
+            1,
+        );
         assert!(resolve(&tls).unwrap().tls.is_some());
-        assert!(resolve(&GOOD.replace("usage = []", "")).is_err(), "usage is required");
+        assert!(
+            resolve(&GOOD.replace("usage = []", "")).is_err(),
+            "usage is required"
+        );
     }
 }

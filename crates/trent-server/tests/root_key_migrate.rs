@@ -494,17 +494,29 @@ async fn the_xks_master_secret_moves_with_the_root_key() {
         .assert_ok();
     assert!(server.terminate().success());
     let before = sealed_rows(&data).await;
-    assert_eq!(before.iter().filter(|(t, _)| t == "meta").count(), 2, "root key check and XKS master secret");
+    assert_eq!(
+        before.iter().filter(|(t, _)| t == "meta").count(),
+        2,
+        "root key check and XKS master secret"
+    );
 
     let (success, output) = migrate(
         &data,
-        &["--to", "passphrase", "--to-config", passphrase.to_str().unwrap()],
+        &[
+            "--to",
+            "passphrase",
+            "--to-config",
+            passphrase.to_str().unwrap(),
+        ],
         &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
     );
     assert!(success, "{output}");
     let after = sealed_rows(&data).await;
     assert_eq!(after.len(), before.len());
-    assert!(before.iter().all(|r| !after.contains(r)), "every sealed secret re-sealed");
+    assert!(
+        before.iter().all(|r| !after.contains(r)),
+        "every sealed secret re-sealed"
+    );
     let refused = serve(&data, Some(&file_config)).start_fails().output();
     assert!(refused.contains("root key does not match"), "{refused}");
 

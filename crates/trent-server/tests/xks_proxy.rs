@@ -170,14 +170,18 @@ fn the_api_over_plain_http_on_loopback() {
     let health = xks.health().assert_ok();
     assert_eq!(health["xksProxyFleetSize"], 1);
     assert_eq!(health["xksProxyVendor"], "Trent");
-    assert!(health["xksProxyModel"].as_str().unwrap().starts_with("Trent XKS Proxy "));
+    assert!(health["xksProxyModel"]
+        .as_str()
+        .unwrap()
+        .starts_with("Trent XKS Proxy "));
     assert_eq!(health["ekmVendor"], "Trent");
     let fleet = health["ekmFleetDetails"].as_array().unwrap();
     assert_eq!(fleet.len(), 1);
     assert_eq!(fleet[0]["healthStatus"], "ACTIVE");
     assert!(fleet[0]["id"].is_string() && fleet[0]["model"].is_string());
     let health_path = format!("{PREFIX}/kms/xks/v1/health");
-    xks.post(&health_path, &json!({})).assert_error(400, "ValidationException");
+    xks.post(&health_path, &json!({}))
+        .assert_error(400, "ValidationException");
     xks.post(&health_path, &json!({ "requestMetadata": {} }))
         .assert_error(400, "ValidationException");
 
@@ -189,7 +193,11 @@ fn the_api_over_plain_http_on_loopback() {
         ("impotent_key", json!([])),
     ] {
         let m = xks
-            .key(key, "metadata", &json!({ "requestMetadata": metadata("DescribeKey") }))
+            .key(
+                key,
+                "metadata",
+                &json!({ "requestMetadata": metadata("DescribeKey") }),
+            )
             .assert_ok();
         assert_eq!(
             m,
@@ -202,11 +210,20 @@ fn the_api_over_plain_http_on_loopback() {
     create.as_object_mut().unwrap().remove("kmsKeyArn");
     xks.key("foo", "metadata", &json!({ "requestMetadata": create }))
         .assert_ok();
-    xks.key("foo", "metadata", &json!({ "requestMetadata": metadata("BulkDescribeKey") }))
-        .assert_ok();
-    xks.key("nope", "metadata", &json!({ "requestMetadata": metadata("DescribeKey") }))
-        .assert_error(404, "KeyNotFoundException");
-    xks.key("foo", "metadata", &json!({})).assert_error(400, "ValidationException");
+    xks.key(
+        "foo",
+        "metadata",
+        &json!({ "requestMetadata": metadata("BulkDescribeKey") }),
+    )
+    .assert_ok();
+    xks.key(
+        "nope",
+        "metadata",
+        &json!({ "requestMetadata": metadata("DescribeKey") }),
+    )
+    .assert_error(404, "KeyNotFoundException");
+    xks.key("foo", "metadata", &json!({}))
+        .assert_error(400, "ValidationException");
 
     // Encrypt and decrypt with AAD.
     let plaintext = b"a data key of thirty-two bytes!!";
@@ -274,18 +291,29 @@ fn the_api_over_plain_http_on_loopback() {
         input.extend(unb64(&enc2[f]));
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
-    assert_eq!(unb64(&enc2["ciphertextDataIntegrityValue"]), digest.as_ref());
+    assert_eq!(
+        unb64(&enc2["ciphertextDataIntegrityValue"]),
+        digest.as_ref()
+    );
     let enc3 = xks.encrypt("foo", b"no aad", None, true).assert_ok();
     let mut input = Vec::new();
     for f in ["initializationVector", "ciphertext", "authenticationTag"] {
         input.extend(unb64(&enc3[f]));
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input);
-    assert_eq!(unb64(&enc3["ciphertextDataIntegrityValue"]), digest.as_ref());
-    assert_eq!(unb64(&xks.decrypt("foo", &enc3, None).assert_ok()["plaintext"]), b"no aad");
+    assert_eq!(
+        unb64(&enc3["ciphertextDataIntegrityValue"]),
+        digest.as_ref()
+    );
+    assert_eq!(
+        unb64(&xks.decrypt("foo", &enc3, None).assert_ok()["plaintext"]),
+        b"no aad"
+    );
 
     // Key usage.
-    let eo = xks.encrypt("encrypt_only_key", plaintext, None, false).assert_ok();
+    let eo = xks
+        .encrypt("encrypt_only_key", plaintext, None, false)
+        .assert_ok();
     xks.decrypt("encrypt_only_key", &eo, None)
         .assert_error(400, "InvalidKeyUsageException");
     xks.encrypt("encrypt_only_key", plaintext, None, true)
@@ -308,7 +336,10 @@ fn the_api_over_plain_http_on_loopback() {
     let big = vec![7u8; 4300];
     let big_aad = vec![9u8; 8192];
     let e = xks.encrypt("foo", &big, Some(&big_aad), true).assert_ok();
-    assert_eq!(unb64(&xks.decrypt("foo", &e, Some(&big_aad)).assert_ok()["plaintext"]), big);
+    assert_eq!(
+        unb64(&xks.decrypt("foo", &e, Some(&big_aad)).assert_ok()["plaintext"]),
+        big
+    );
     xks.encrypt("foo", &vec![7u8; 4301], None, false)
         .assert_error(501, "UnsupportedOperationException");
     xks.encrypt("foo", b"x", Some(&vec![9u8; 8193]), false)
@@ -355,7 +386,9 @@ fn the_api_over_plain_http_on_loopback() {
     }
     let mut unsigned = xks.call(&metadata_path, AK1, SK1);
     unsigned.signed = false;
-    unsigned.post(&body).assert_error(401, "AuthenticationFailedException");
+    unsigned
+        .post(&body)
+        .assert_error(401, "AuthenticationFailedException");
     // Any region in the credential scope.
     let mut eu = xks.call(&metadata_path, AK1, SK1);
     eu.region = "eu-west-1".into();
@@ -396,11 +429,16 @@ fn the_api_over_plain_http_on_loopback() {
     assert!(audit_holds(&data, "kms-xks-proxy"));
     assert!(audit_holds(&data, "XksProxyCredential"));
     let secret_plaintext = b"never-in-the-audit-trail-0123456";
-    let enc4 = xks.encrypt("foo", secret_plaintext, None, false).assert_ok();
+    let enc4 = xks
+        .encrypt("foo", secret_plaintext, None, false)
+        .assert_ok();
     xks.decrypt("foo", &enc4, None).assert_ok();
     let encoded = B64.encode(secret_plaintext);
     assert!(!audit_holds(&data, &encoded));
-    assert!(!audit_holds(&data, std::str::from_utf8(secret_plaintext).unwrap()));
+    assert!(!audit_holds(
+        &data,
+        std::str::from_utf8(secret_plaintext).unwrap()
+    ));
     assert!(!audit_holds(&data, SK1) && !audit_holds(&data, SK2));
     assert!(!server.logs().contains(SK1) && !server.logs().contains(&encoded));
 
@@ -417,8 +455,9 @@ fn tls_and_mutual_tls() {
     let work = tempfile::tempdir().unwrap();
     let tls = TlsFiles::make(&work.path().join("tls"), "xks");
     let other = TlsFiles::make(&work.path().join("tls"), "other");
-    let health = json!({ "requestMetadata": { "kmsRequestId": "r", "kmsOperation": "KmsHealthCheck" } })
-        .to_string();
+    let health =
+        json!({ "requestMetadata": { "kmsRequestId": "r", "kmsOperation": "KmsHealthCheck" } })
+            .to_string();
     let path = format!("{PREFIX}/kms/xks/v1/health");
 
     // TLS on a non-loopback address, no client certificates.
@@ -442,7 +481,11 @@ fn tls_and_mutual_tls() {
     let mut untrusting = call.clone();
     untrusting.curl_args = vec!["--cacert".into(), other.ca_cert.display().to_string()];
     assert!(untrusting.send(&health).is_err());
-    let plain = Call::new(format!("{}{path}", base.replace("https://", "http://")), AK1, SK1);
+    let plain = Call::new(
+        format!("{}{path}", base.replace("https://", "http://")),
+        AK1,
+        SK1,
+    );
     assert!(!matches!(plain.send(&health), Ok(a) if a.status == 200));
     drop(server);
 
@@ -462,7 +505,10 @@ fn tls_and_mutual_tls() {
     assert!(base.starts_with("https://127.0.0.1:"), "{base}");
     let mut call = Call::new(format!("{base}{path}"), AK1, SK1);
     call.curl_args = vec!["--cacert".into(), tls.ca_cert.display().to_string()];
-    assert!(call.send(&health).is_err(), "no client certificate must be refused");
+    assert!(
+        call.send(&health).is_err(),
+        "no client certificate must be refused"
+    );
     let mut foreign = call.clone();
     foreign.curl_args.extend([
         "--cert".into(),
@@ -470,7 +516,10 @@ fn tls_and_mutual_tls() {
         "--key".into(),
         other.client_key.display().to_string(),
     ]);
-    assert!(foreign.send(&health).is_err(), "another CA's client must be refused");
+    assert!(
+        foreign.send(&health).is_err(),
+        "another CA's client must be refused"
+    );
     let mut with_cert = call.clone();
     with_cert.curl_args.extend([
         "--cert".into(),
@@ -557,7 +606,10 @@ fn starts_it_must_refuse() {
         let run = serve(&data, &path).start_fails();
         let out = run.output();
         assert!(out.contains(expected), "{expected}: {out}");
-        assert!(!out.contains(SK1) && !out.contains("too-short-secret"), "{out}");
+        assert!(
+            !out.contains(SK1) && !out.contains("too-short-secret"),
+            "{out}"
+        );
         // Refused before anything was created.
         assert!(!data.join("trent.db").exists(), "{expected}");
     }

@@ -780,6 +780,56 @@ mod tests {
     }
 
     #[test]
+    fn the_xks_proxy_api_may_leave_content_type_unsigned() {
+        // AWS KMS signs host;x-amz-date only when it calls an XKS proxy.
+        let v = Verifier::new(One, "kms", Duration::from_secs(300)).with_unsigned_content_type();
+        let json = ("content-type", "application/json");
+        let target = ("x-amz-target", "TrentService.DescribeKey");
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        assert!(v.verify(&parts, b"", at()).is_ok());
+        // Every x-amz- header must still be signed, and content-type may not repeat.
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json, target],
+            "host;x-amz-date",
+        );
+        assert_eq!(
+            v.verify(&parts, b"", at()).unwrap_err(),
+            SigV4Error::UnsignedHeader {
+                name: "x-amz-target".into()
+            }
+        );
+        let mut twice = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        twice
+            .headers
+            .append("content-type", "text/plain".parse().unwrap());
+        assert!(matches!(
+            v.verify(&twice, b"", at()).unwrap_err(),
+            SigV4Error::DuplicateHeader { .. }
+        ));
+        // The default still requires it.
+        let strict = Verifier::new(One, "kms", Duration::from_secs(300));
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        assert!(strict.verify(&parts, b"", at()).is_err());
+    }
+
+    #[test]
     fn single_valued_headers_may_not_repeat() {
         let v = Verifier::new(One, "kms", Duration::from_secs(300));
         let target = ("x-amz-target", "TrentService.DescribeKey");
