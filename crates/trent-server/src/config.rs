@@ -374,6 +374,32 @@ pub fn read_identities(path: &std::path::Path) -> Result<crate::identities::Iden
     })
 }
 
+/// What SIGHUP re-reads of the config file: its identity tables and its `[xks]` table.
+pub fn read_reloadable(
+    path: &std::path::Path,
+) -> Result<
+    (
+        crate::identities::IdentitySpecs,
+        Option<crate::xks_config::XksSettings>,
+    ),
+    String,
+> {
+    let file = read_file(path)?;
+    let xks = file
+        .xks
+        .map(crate::xks_config::XksSettings::resolve)
+        .transpose()
+        .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+    Ok((
+        crate::identities::IdentitySpecs {
+            accounts: file.accounts,
+            users: file.users,
+            roles: file.roles,
+        },
+        xks,
+    ))
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {

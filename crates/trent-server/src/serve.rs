@@ -185,32 +185,32 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let audit_log = trail.log.clone();
     let audit_throttle = trail.throttle.clone();
     let service = Arc::new(service);
+    // The XKS proxy's keys, derived from the store's master secret (created at the first
+    // start with an [xks] table).
+    let xks_state: Option<crate::xks::SharedXks> = match &config.xks {
+        Some(settings) => {
+            let master = service
+                .xks_master()
+                .await
+                .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
+            let xks = crate::xks::XksState::new(settings, &master, root.clone())?;
+            Some(Arc::new(parking_lot::RwLock::new(Arc::new(xks))))
+        }
+        None => None,
+    };
     if let Some(path) = config.config_path.clone() {
         tokio::spawn(reload_on_sighup(
             path,
             service.clone(),
             directory.clone(),
             report.account_id.clone(),
+            xks_state.clone().map(|x| (x, root.clone())),
         ));
     }
     // Rotation, deletion and the key-usage flush; their service events go to the trail.
     let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
         log: audit_log.clone(),
     }));
-    let xks_state = match &config.xks {
-        Some(settings) => {
-            let master = service
-                .xks_master()
-                .await
-                .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
-            Some(Arc::new(crate::xks::XksState::new(
-                settings,
-                &master,
-                root.clone(),
-            )?))
-        }
-        None => None,
-    };
     let state = Arc::new(AppState {
         service,
         auth,
@@ -308,15 +308,18 @@ fn log_directory(directory: &Directory, message: &str) {
     tracing::info!(accounts, users, roles, access_keys = keys, "{message}");
 }
 
-/// SIGHUP re-reads the config file's identities: a valid file replaces the directory in
-/// force at once (requests in flight finish with the one they started with); an invalid
-/// one is refused, with its message in the log, and the running configuration stays.
+/// SIGHUP re-reads the config file's identities and the XKS proxy's key stores
+/// (credentials, keys, prefixes; its listener and TLS change at the next start only): a
+/// valid file replaces both at once (requests in flight finish with what they started
+/// with); an invalid one is refused, with its message in the log, and the running
+/// configuration stays.
 #[cfg(unix)]
 async fn reload_on_sighup(
     path: std::path::PathBuf,
     service: Arc<KeyService>,
     directory: SharedDirectory,
     default_account: String,
+    xks: Option<(crate::xks::SharedXks, Arc<dyn RootKeyProvider>)>,
 ) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => s,
@@ -327,22 +330,51 @@ async fn reload_on_sighup(
     };
     while hangups.recv().await.is_some() {
         let reloaded = async {
-            let specs = config::read_identities(&path)?;
+            let (specs, xks_settings) = config::read_reloadable(&path)?;
             let keys = service
                 .access_keys()
                 .await
                 .map_err(|e| format!("cannot load access keys: {e}"))?;
-            Directory::build(&specs, &keys, &default_account)
-                .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+            let new = Directory::build(&specs, &keys, &default_account)
+                .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+            let new_xks = match (&xks, xks_settings) {
+                (Some((_, root)), Some(settings)) => {
+                    let master = service
+                        .xks_master()
+                        .await
+                        .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
+                    Some(crate::xks::XksState::new(&settings, &master, root.clone())?)
+                }
+                (Some(_), None) => {
+                    return Err(format!(
+                        "{}: the [xks] table is gone; the XKS proxy stops only with a restart",
+                        path.display()
+                    ))
+                }
+                (None, Some(_)) => {
+                    tracing::warn!("SIGHUP: the new [xks] table takes effect at the next start");
+                    None
+                }
+                (None, None) => None,
+            };
+            Ok::<_, String>((new, new_xks))
         }
         .await;
         match reloaded {
-            Ok(new) => {
+            Ok((new, new_xks)) => {
                 // In effect before it is announced: whoever reads the line (an operator,
                 // a test) may rely on the new identities from then on.
                 let new = Arc::new(new);
                 *directory.write() = new.clone();
                 log_directory(&new, "SIGHUP: identities reloaded");
+                if let (Some((shared, _)), Some(x)) = (&xks, new_xks) {
+                    let key_stores = x.key_store_count();
+                    *shared.write() = Arc::new(x);
+                    tracing::info!(
+                        key_stores,
+                        "SIGHUP: XKS key stores reloaded (listen and TLS change at the next start)"
+                    );
+                }
             }
             Err(e) => {
                 tracing::error!(
@@ -359,6 +391,7 @@ async fn reload_on_sighup(
     _service: Arc<KeyService>,
     _directory: SharedDirectory,
     _default_account: String,
+    _xks: Option<(crate::xks::SharedXks, Arc<dyn RootKeyProvider>)>,
 ) {
 }
 

@@ -227,6 +227,11 @@ impl std::fmt::Debug for XksState {
 }
 
 impl XksState {
+    /// How many logical key stores it serves.
+    pub fn key_store_count(&self) -> usize {
+        self.stores.len()
+    }
+
     /// Derives every configured key from `master`.
     pub fn new(
         settings: &XksSettings,
@@ -266,6 +271,9 @@ impl XksState {
         })
     }
 }
+
+/// The XKS state in force, replaced as a whole on SIGHUP.
+pub type SharedXks = Arc<parking_lot::RwLock<Arc<XksState>>>;
 
 /// The protocol, over one [`XksState`].
 pub struct XksApi<'a>(pub &'a XksState);

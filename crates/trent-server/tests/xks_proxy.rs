@@ -450,6 +450,81 @@ fn the_api_over_plain_http_on_loopback() {
     assert_eq!(unb64(&dec["plaintext"]), plaintext);
 }
 
+/// Waits (without a fixed sleep) until `needle` appears `count` times in the log.
+#[track_caller]
+fn wait_for_log(server: &Trent, needle: &str, count: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.logs().matches(needle).count() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} did not appear {count} time(s) in the log:\n{}",
+            server.logs()
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Credential rotation without a restart (the specification's SHOULD): SIGHUP re-reads
+/// the key stores; the keys stay the same; an invalid file is refused and the running
+/// configuration stays.
+#[test]
+fn sighup_rotates_the_credentials() {
+    const AK3: &str = "NEWKEYNEWKEY234567ABCDE";
+    const SK3: &str = "bmV3LXNlY3JldC1rZXktYWZ0ZXItcm90YXRpb24tMDEyMw==";
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let cfg = config(work.path(), "listen = \"127.0.0.1:0\"");
+    let server = serve(&data, &cfg).start();
+    let xks = Xks::new(&server);
+    let aad = b"rotation";
+    let enc = xks
+        .encrypt("foo", b"kept across the reload", Some(aad), false)
+        .assert_ok();
+    let body = json!({ "requestMetadata": metadata("DescribeKey") }).to_string();
+    let path = format!("{PREFIX}/kms/xks/v1/keys/foo/metadata");
+
+    // AK1 retired, AK3 added.
+    let rotated = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(AK1, AK3)
+        .replace(SK1, SK3);
+    std::fs::write(&cfg, rotated).unwrap();
+    server.signal("HUP");
+    wait_for_log(&server, "SIGHUP: XKS key stores reloaded", 1);
+    assert_eq!(xks.call(&path, AK3, SK3).post(&body).status, 200);
+    assert_eq!(xks.call(&path, AK2, SK2).post(&body).status, 200);
+    xks.call(&path, AK1, SK1)
+        .post(&body)
+        .assert_error(401, "AuthenticationFailedException");
+    let dec = xks.call(&format!("{PREFIX}/kms/xks/v1/keys/foo/decrypt"), AK3, SK3);
+    let answer = dec.post(
+        &json!({
+            "requestMetadata": metadata("Decrypt"),
+            "ciphertext": enc["ciphertext"],
+            "initializationVector": enc["initializationVector"],
+            "authenticationTag": enc["authenticationTag"],
+            "additionalAuthenticatedData": B64.encode(aad),
+            "encryptionAlgorithm": "AES_GCM",
+        })
+        .to_string(),
+    );
+    assert_eq!(
+        unb64(&answer.assert_ok()["plaintext"]),
+        b"kept across the reload"
+    );
+
+    // An invalid file (a malformed secret) is refused; AK3 keeps working.
+    let broken = std::fs::read_to_string(&cfg).unwrap().replace(SK3, "short");
+    std::fs::write(&cfg, broken).unwrap();
+    server.signal("HUP");
+    wait_for_log(&server, "SIGHUP: config file refused", 1);
+    assert!(
+        !server.logs().contains("short\""),
+        "the secret is not quoted"
+    );
+    assert_eq!(xks.call(&path, AK3, SK3).post(&body).status, 200);
+}
+
 #[test]
 fn tls_and_mutual_tls() {
     let work = tempfile::tempdir().unwrap();
