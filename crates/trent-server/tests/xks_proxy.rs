@@ -393,6 +393,36 @@ fn the_api_over_plain_http_on_loopback() {
     let mut eu = xks.call(&metadata_path, AK1, SK1);
     eu.region = "eu-west-1".into();
     assert_eq!(eu.post(&body).status, 200);
+    // Signed as AWS KMS signs (SignedHeaders=host;x-amz-date, the Content-Type it sends
+    // unsigned; curl signs it too).
+    let host = xks.base.trim_start_matches("http://").to_owned();
+    let signer = trent_sigv4::Signer::new(
+        trent_sigv4::Credentials {
+            access_key_id: AK1.into(),
+            secret_access_key: trent_sigv4::SecretKey::new(SK1),
+            session_token: None,
+        },
+        "us-west-2",
+        "kms-xks-proxy",
+    );
+    let mut kms_like = xks.call(&metadata_path, AK1, SK1);
+    kms_like.signed = false;
+    for (name, value) in signer.sign(
+        "POST",
+        &metadata_path,
+        "",
+        &[("host", &host)],
+        body.as_bytes(),
+        std::time::SystemTime::now(),
+    ) {
+        if name == "authorization" {
+            assert!(value.contains("SignedHeaders=host;x-amz-date,"), "{value}");
+        }
+        kms_like
+            .curl_args
+            .extend(["-H".to_owned(), format!("{name}: {value}")]);
+    }
+    assert_eq!(kms_like.post(&body).status, 200);
     // The other store's credential serves the other store.
     let other = Call::new(
         format!("{}{OTHER_PREFIX}/kms/xks/v1/keys/foo/metadata", xks.base),
