@@ -62,8 +62,8 @@ pub struct Record {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity {
-    /// `Root`, `IAMUser`, `AssumedRole`, `AWSService`, or `Unknown` (the request did not
-    /// authenticate).
+    /// `Root`, `IAMUser`, `AssumedRole`, `AWSService`, `XksProxyCredential` (a key store
+    /// credential of the XKS proxy API), or `Unknown` (the request did not authenticate).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +181,13 @@ pub enum Actor {
     },
     /// The request did not authenticate: whatever access key id it claimed, if any.
     Unauthenticated { access_key_id: Option<String> },
+    /// A credential of a logical key store of the XKS proxy API (AWS KMS, or another
+    /// Trent, using this one as its external key store proxy): not an IAM identity.
+    XksProxyCredential {
+        access_key_id: String,
+        /// The key store's URI path prefix.
+        uri_path_prefix: String,
+    },
 }
 
 impl Actor {
@@ -190,7 +197,7 @@ impl Actor {
             | Actor::User { account_id, .. }
             | Actor::Role { account_id, .. }
             | Actor::AssumedRole { account_id, .. } => Some(account_id),
-            Actor::Unauthenticated { .. } => None,
+            Actor::Unauthenticated { .. } | Actor::XksProxyCredential { .. } => None,
         }
     }
 
@@ -276,6 +283,20 @@ impl Actor {
             Actor::Unauthenticated { access_key_id } => UserIdentity {
                 kind: Some("Unknown".into()),
                 access_key_id: access_key_id.clone(),
+                ..UserIdentity::default()
+            },
+            Actor::XksProxyCredential {
+                access_key_id,
+                uri_path_prefix,
+            } => UserIdentity {
+                kind: Some("XksProxyCredential".into()),
+                access_key_id: Some(access_key_id.clone()),
+                // The key store, by its path ("/" for the empty prefix).
+                user_name: Some(if uri_path_prefix.is_empty() {
+                    "/".to_owned()
+                } else {
+                    uri_path_prefix.clone()
+                }),
                 ..UserIdentity::default()
             },
         }

@@ -34,6 +34,7 @@ mod service;
 mod test_support;
 mod wrapping_pool;
 pub mod write_ahead;
+pub mod xks_keys;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use custom_key_stores::Pkcs11Cluster;

@@ -18,7 +18,7 @@ use crate::service::{access_key_aad, META_ROOT_CHECK, ROOT_CHECK_AAD, ROOT_CHECK
 
 /// The metadata entries sealed under the root key (other than the root key check) and
 /// their associated data.
-const SEALED_META: [(&str, &[u8]); 2] = [
+const SEALED_META: [(&str, &[u8]); 3] = [
     (
         crate::grants::META_GRANT_TOKEN_KEY,
         crate::grants::GRANT_TOKEN_KEY_AAD,
@@ -26,6 +26,10 @@ const SEALED_META: [(&str, &[u8]); 2] = [
     (
         crate::import::META_MATERIAL_ID_KEY,
         crate::import::MATERIAL_ID_KEY_AAD,
+    ),
+    (
+        crate::xks_keys::META_XKS_MASTER_KEY,
+        crate::xks_keys::XKS_MASTER_KEY_AAD,
     ),
 ];
 

@@ -34,6 +34,7 @@ mod rng;
 mod sealing;
 mod secret;
 mod secret_file;
+mod xks;
 
 pub use aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 pub use asymmetric::{
@@ -59,3 +60,4 @@ pub use random::{random_array, random_bytes};
 pub use sealing::{RootKeyProvider, SealingKey, SEALED_OVERHEAD, SEALED_VERSION};
 pub use secret::SecretBytes;
 pub use secret_file::read_secret_file;
+pub use xks::{XksCiphertext, XksKey};

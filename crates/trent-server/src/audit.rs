@@ -314,6 +314,9 @@ pub struct RequestFacts {
     /// session token).
     pub response_elements: Option<Value>,
     pub caller: Option<Caller>,
+    /// Who authenticated when it is not an IAM caller (a key store credential of the
+    /// XKS proxy API); `caller` is then `None`.
+    pub actor: Option<Actor>,
     /// The ARNs of the KMS keys the request used (returned with its operation's outcome,
     /// success or failure): the event's `resources`.
     pub keys_used: Vec<String>,
@@ -429,9 +432,17 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
         name: event_name,
         read_only,
     } = event;
-    let (actor, account, region) = match &facts.caller {
-        Some(c) => (actor(c), c.account_id().to_string(), c.region.to_string()),
-        None => (
+    let (actor, account, region) = match (&facts.caller, &facts.actor) {
+        (Some(c), _) => (actor(c), c.account_id().to_string(), c.region.to_string()),
+        (None, Some(a)) => (
+            a.clone(),
+            trail.default_account_id.clone(),
+            facts
+                .claimed_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+        ),
+        (None, None) => (
             Actor::Unauthenticated {
                 access_key_id: facts.claimed_access_key_id.clone(),
             },

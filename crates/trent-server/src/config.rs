@@ -229,6 +229,8 @@ struct FileConfig {
     /// `[[pkcs11_clusters]]`: the PKCS#11 tokens AWS_CLOUDHSM custom key stores name.
     #[serde(default)]
     pkcs11_clusters: Vec<Pkcs11ClusterFileConfig>,
+    /// `[xks]`: the AWS KMS External Key Store proxy API (`xks_config.rs`).
+    xks: Option<crate::xks_config::XksFileConfig>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -434,6 +436,32 @@ pub fn read_identities(path: &std::path::Path) -> Result<crate::identities::Iden
     })
 }
 
+/// What SIGHUP re-reads of the config file: its identity tables and its `[xks]` table.
+pub fn read_reloadable(
+    path: &std::path::Path,
+) -> Result<
+    (
+        crate::identities::IdentitySpecs,
+        Option<crate::xks_config::XksSettings>,
+    ),
+    String,
+> {
+    let file = read_file(path)?;
+    let xks = file
+        .xks
+        .map(crate::xks_config::XksSettings::resolve)
+        .transpose()
+        .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+    Ok((
+        crate::identities::IdentitySpecs {
+            accounts: file.accounts,
+            users: file.users,
+            roles: file.roles,
+        },
+        xks,
+    ))
+}
+
 /// The settings in force.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -461,6 +489,8 @@ pub struct Config {
     pub root_key: RootKeySettings,
     /// The PKCS#11 tokens AWS_CLOUDHSM custom key stores name (`[[pkcs11_clusters]]`).
     pub pkcs11_clusters: Vec<trent_core::Pkcs11Cluster>,
+    /// `[xks]`: the XKS proxy's listener and key stores, if it is served.
+    pub xks: Option<crate::xks_config::XksSettings>,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -594,7 +624,16 @@ impl Config {
             None => e,
         })?;
         let pkcs11_clusters = resolve_clusters(file.pkcs11_clusters)?;
+        let xks = file
+            .xks
+            .map(crate::xks_config::XksSettings::resolve)
+            .transpose()
+            .map_err(|e| match &args.config {
+                Some(p) => format!("invalid config file {}: {e}", p.display()),
+                None => e,
+            })?;
         Ok(Config {
+            xks,
             root_key,
             pkcs11_clusters,
             config_path: args.config,

@@ -17,6 +17,7 @@ use crate::kms::KmsJson;
 use crate::stage::serve;
 use crate::sts::StsQuery;
 use crate::test_clock::TestClockApi;
+use crate::xks::{SharedXks, XksApi};
 
 pub struct AppState {
     pub service: Arc<KeyService>,
@@ -36,6 +37,21 @@ pub struct AppState {
 
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new().fallback(handle).with_state(state)
+}
+
+/// The XKS proxy listener's app: every request goes to the XKS proxy API
+/// ([`crate::xks`]), through the same stage (and audit trail) as the KMS listener's.
+pub fn xks_app(state: Arc<AppState>, xks: SharedXks) -> Router {
+    Router::new().fallback(handle_xks).with_state((state, xks))
+}
+
+async fn handle_xks(
+    State((state, xks)): State<(Arc<AppState>, SharedXks)>,
+    request: http::Request<Body>,
+) -> Response {
+    // The key stores in force when the request arrived (SIGHUP may replace them).
+    let xks = xks.read().clone();
+    serve(&XksApi(&xks), &state, request).await
 }
 
 /// Routes a request to its protocol. Only the method, path and headers decide (the body is

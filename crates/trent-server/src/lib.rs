@@ -1,6 +1,7 @@
 //! The `trent` server as a library: the HTTP front ([`app`]), the one stage every request
 //! goes through ([`stage`]) and the protocols it serves (KMS JSON 1.1 in [`kms`], STS,
-//! the CloudTrail API, the test clock), and everything behind them up to the key service
+//! the CloudTrail API, the test clock, and on a listener of its own the AWS KMS External
+//! Key Store proxy API in [`xks`]), and everything behind them up to the key service
 //! — configuration, SigV4 authentication, the identity directory, the audit trail, the
 //! listener — and [`serve::serve`], which
 //! opens a data directory and serves it. The `trent` binary (`main.rs`) only parses the
@@ -27,6 +28,9 @@ mod service_events;
 pub mod stage;
 pub mod sts;
 pub mod test_clock;
+pub mod tls;
+pub mod xks;
+pub mod xks_config;
 mod zeroizing;
 
 pub use http::{app, AppState};

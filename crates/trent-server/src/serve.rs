@@ -34,6 +34,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
             eprintln!("trent: WARNING: --dev-allow-non-loopback: development credentials on {}: whoever reaches it is an account root", config.listen);
         }
     }
+    // The XKS proxy's TLS files are read first: a bad one refuses the start before
+    // anything is created.
+    let xks_tls = match config.xks.as_ref().and_then(|x| x.tls.as_ref()) {
+        Some(files) => Some(crate::tls::server_config(files)?),
+        None => None,
+    };
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
     let test_clock = if config.dev_test_clock {
@@ -180,12 +186,26 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let audit_log = trail.log.clone();
     let audit_throttle = trail.throttle.clone();
     let service = Arc::new(service);
+    // The XKS proxy's keys, derived from the store's master secret (created at the first
+    // start with an [xks] table).
+    let xks_state: Option<crate::xks::SharedXks> = match &config.xks {
+        Some(settings) => {
+            let master = service
+                .xks_master()
+                .await
+                .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
+            let xks = crate::xks::XksState::new(settings, &master, root.clone())?;
+            Some(Arc::new(parking_lot::RwLock::new(Arc::new(xks))))
+        }
+        None => None,
+    };
     if let Some(path) = config.config_path.clone() {
         tokio::spawn(reload_on_sighup(
             path,
             service.clone(),
             directory.clone(),
             report.account_id.clone(),
+            xks_state.clone().map(|x| (x, root.clone())),
         ));
     }
     // Rotation, deletion and the key-usage flush; their service events go to the trail.
@@ -210,6 +230,29 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    // The XKS proxy's listener, announced before the KMS one (whose line says the server
+    // is ready).
+    let xks_listener = match (&config.xks, xks_state) {
+        (Some(settings), Some(xks)) => {
+            let xks_listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("[xks] cannot listen on {}: {e}", settings.listen))?;
+            let xks_local = xks_listener
+                .local_addr()
+                .map_err(|e| format!("cannot read the XKS listening address: {e}"))?;
+            let scheme = if xks_tls.is_some() { "https" } else { "http" };
+            println!("trent xks proxy listening on {scheme}://{xks_local}");
+            tracing::info!(
+                local = %xks_local,
+                tls = xks_tls.is_some(),
+                mutual_tls = settings.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+                key_stores = settings.key_stores.len(),
+                "serving the AWS KMS External Key Store proxy API"
+            );
+            Some((xks_listener, xks))
+        }
+        _ => None,
+    };
     println!("trent listening on http://{local}");
     let _ = std::io::stdout().flush();
     match &config.database_url {
@@ -219,13 +262,37 @@ pub async fn serve(config: Config) -> Result<(), String> {
         None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
     }
 
-    let app = crate::app(state);
     let limits = crate::listener::Limits {
         header_read_timeout: config.header_read_timeout,
         body_read_timeout: config.body_read_timeout,
         max_connections: config.max_connections,
     };
-    crate::listener::serve(listener, app, limits, shutdown_signal()).await;
+    // One shutdown signal stops both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    let xks_served = {
+        let xks = xks_listener.map(|(l, xks)| (l, crate::http::xks_app(state.clone(), xks)));
+        let acceptor = xks_tls.map(tokio_rustls::TlsAcceptor::from);
+        let stopped = until_stopped(stopped.clone());
+        async move {
+            if let Some((l, app)) = xks {
+                crate::listener::serve_with_tls(l, app, limits, acceptor, stopped).await;
+            }
+        }
+    };
+    let kms_served =
+        crate::listener::serve(listener, crate::app(state), limits, until_stopped(stopped));
+    tokio::join!(kms_served, xks_served);
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
     // Write the counts of unauthenticated failures not yet written.
@@ -242,15 +309,18 @@ fn log_directory(directory: &Directory, message: &str) {
     tracing::info!(accounts, users, roles, access_keys = keys, "{message}");
 }
 
-/// SIGHUP re-reads the config file's identities: a valid file replaces the directory in
-/// force at once (requests in flight finish with the one they started with); an invalid
-/// one is refused, with its message in the log, and the running configuration stays.
+/// SIGHUP re-reads the config file's identities and the XKS proxy's key stores
+/// (credentials, keys, prefixes; its listener and TLS change at the next start only): a
+/// valid file replaces both at once (requests in flight finish with what they started
+/// with); an invalid one is refused, with its message in the log, and the running
+/// configuration stays.
 #[cfg(unix)]
 async fn reload_on_sighup(
     path: std::path::PathBuf,
     service: Arc<KeyService>,
     directory: SharedDirectory,
     default_account: String,
+    xks: Option<(crate::xks::SharedXks, Arc<dyn RootKeyProvider>)>,
 ) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => s,
@@ -261,22 +331,51 @@ async fn reload_on_sighup(
     };
     while hangups.recv().await.is_some() {
         let reloaded = async {
-            let specs = config::read_identities(&path)?;
+            let (specs, xks_settings) = config::read_reloadable(&path)?;
             let keys = service
                 .access_keys()
                 .await
                 .map_err(|e| format!("cannot load access keys: {e}"))?;
-            Directory::build(&specs, &keys, &default_account)
-                .map_err(|e| format!("invalid config file {}: {e}", path.display()))
+            let new = Directory::build(&specs, &keys, &default_account)
+                .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
+            let new_xks = match (&xks, xks_settings) {
+                (Some((_, root)), Some(settings)) => {
+                    let master = service
+                        .xks_master()
+                        .await
+                        .map_err(|e| format!("cannot open the XKS master secret: {e}"))?;
+                    Some(crate::xks::XksState::new(&settings, &master, root.clone())?)
+                }
+                (Some(_), None) => {
+                    return Err(format!(
+                        "{}: the [xks] table is gone; the XKS proxy stops only with a restart",
+                        path.display()
+                    ))
+                }
+                (None, Some(_)) => {
+                    tracing::warn!("SIGHUP: the new [xks] table takes effect at the next start");
+                    None
+                }
+                (None, None) => None,
+            };
+            Ok::<_, String>((new, new_xks))
         }
         .await;
         match reloaded {
-            Ok(new) => {
+            Ok((new, new_xks)) => {
                 // In effect before it is announced: whoever reads the line (an operator,
                 // a test) may rely on the new identities from then on.
                 let new = Arc::new(new);
                 *directory.write() = new.clone();
                 log_directory(&new, "SIGHUP: identities reloaded");
+                if let (Some((shared, _)), Some(x)) = (&xks, new_xks) {
+                    let key_stores = x.key_store_count();
+                    *shared.write() = Arc::new(x);
+                    tracing::info!(
+                        key_stores,
+                        "SIGHUP: XKS key stores reloaded (listen and TLS change at the next start)"
+                    );
+                }
             }
             Err(e) => {
                 tracing::error!(
@@ -293,6 +392,7 @@ async fn reload_on_sighup(
     _service: Arc<KeyService>,
     _directory: SharedDirectory,
     _default_account: String,
+    _xks: Option<(crate::xks::SharedXks, Arc<dyn RootKeyProvider>)>,
 ) {
 }
 

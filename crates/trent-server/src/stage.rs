@@ -31,8 +31,40 @@ pub trait Protocol: Sync {
     /// What [`Protocol::prepare`] reads of a request before it is authenticated.
     type Prepared: Send;
 
-    /// The SigV4 authenticator of the protocol (its signing name).
-    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator;
+    /// The SigV4 authenticator of the protocol (its signing name) over the identity
+    /// directory; by default KMS's.
+    fn authenticator<'a>(&self, state: &'a AppState) -> &'a Authenticator {
+        &state.auth
+    }
+
+    /// Authenticates a prepared request. By default SigV4 with
+    /// [`Protocol::authenticator`], the caller then in `facts.caller`; a protocol whose
+    /// callers are not IAM identities (the XKS proxy API) checks its own credentials,
+    /// notes who it authenticated in `prepared` and `facts.actor`.
+    fn authenticate(
+        &self,
+        state: &AppState,
+        parts: &http::request::Parts,
+        body: &[u8],
+        connection: &Connection,
+        _prepared: &mut Self::Prepared,
+        facts: &mut RequestFacts,
+    ) -> Result<(), WireFailure> {
+        let caller = self
+            .authenticator(state)
+            .authenticate(parts, body, SystemTime::now(), connection)
+            .map_err(|e| self.auth_failure(e))?;
+        facts.caller = Some(caller);
+        Ok(())
+    }
+
+    /// The answer to a body over the size limit; by default AWS's JSON protocols' one.
+    fn body_too_large(&self, limit: usize) -> WireFailure {
+        WireFailure::new(
+            ErrorCode::RequestEntityTooLargeException,
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+    }
 
     /// What the protocol checks of a request (its body read) before authenticating it,
     /// as AWS does: method and path, the action it names.
@@ -194,20 +226,10 @@ async fn run<P: Protocol>(
                     message: Some(t.to_string()),
                 };
             }
-            WireFailure::new(
-                ErrorCode::RequestEntityTooLargeException,
-                format!(
-                    "Request body is larger than the limit of {} bytes",
-                    state.max_body_bytes
-                ),
-            )
+            protocol.body_too_large(state.max_body_bytes)
         })?;
-    let prepared = protocol.prepare(parts, &body, facts)?;
-    let caller = protocol
-        .authenticator(state)
-        .authenticate(parts, &body, SystemTime::now(), connection)
-        .map_err(|e| protocol.auth_failure(e))?;
-    facts.caller = Some(caller);
+    let mut prepared = protocol.prepare(parts, &body, facts)?;
+    protocol.authenticate(state, parts, &body, connection, &mut prepared, facts)?;
     protocol.handle(state, parts, &body, prepared, facts).await
 }
 
@@ -236,7 +258,8 @@ async fn finish<P: Protocol>(
         };
         crate::audit::record(&state.audit, &facts, protocol.event(&facts), &outcome)
     };
-    let unauthenticated_failure = facts.caller.is_none() && result.is_err();
+    let unauthenticated_failure =
+        facts.caller.is_none() && facts.actor.is_none() && result.is_err();
     let recorded = state
         .audit
         .throttle

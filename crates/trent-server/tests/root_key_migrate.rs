@@ -271,7 +271,7 @@ async fn sealed_rows(data: &Path) -> Vec<(String, Vec<u8>)> {
         (
             "meta",
             "value",
-            "name IN ('root_key_check', 'grant_token_key', 'import_material_id_key')",
+            "name IN ('root_key_check', 'grant_token_key', 'import_material_id_key', 'xks_master_key')",
         ),
     ] {
         let rows: Vec<(Vec<u8>,)> = sqlx::query_as(&format!(
@@ -448,6 +448,97 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
         .env("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)
         .start();
     check_keys(&kms(&server, &data), &made).await;
+}
+
+/// The XKS proxy's master secret (a `meta` entry sealed under the root key) is re-sealed
+/// with the rest: what the XKS proxy encrypted before a file → passphrase migration
+/// decrypts after it, and the replaced root key is refused.
+#[tokio::test]
+async fn the_xks_master_secret_moves_with_the_root_key() {
+    use trent_testkit::xks::{endpoint, Call};
+    const AK: &str = "AKIA4GBY3I6JCE5M2HPM";
+    const SK: &str = "1234567890123456789012345678901234567890123=";
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let xks = format!(
+        "[xks]\nlisten = \"127.0.0.1:0\"\n[[xks.key_stores]]\nuri_path_prefix = \"/ks\"\ncredentials = [{{ access_key_id = \"{AK}\", secret_access_key = \"{SK}\" }}]\nkeys = [{{ id = \"k\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}]\n"
+    );
+    let file_config = work.path().join("xks.toml");
+    std::fs::write(&file_config, &xks).unwrap();
+    let passphrase = work.path().join("passphrase.toml");
+    std::fs::write(&passphrase, "[root_key]\nprovider = \"passphrase\"\n").unwrap();
+    let passphrase_xks = work.path().join("passphrase-xks.toml");
+    std::fs::write(
+        &passphrase_xks,
+        format!("[root_key]\nprovider = \"passphrase\"\n{xks}"),
+    )
+    .unwrap();
+    let metadata = serde_json::json!({
+        "awsPrincipalArn": "arn:aws:iam::123456789012:user/Alice",
+        "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "kmsOperation": "Encrypt",
+        "kmsRequestId": "r-1",
+    });
+
+    let mut server = serve(&data, Some(&file_config)).start();
+    let url = |server: &Trent, op: &str| format!("{}/ks/kms/xks/v1/keys/k/{op}", endpoint(server));
+    let encrypted = Call::new(url(&server, "encrypt"), AK, SK)
+        .post(
+            &serde_json::json!({
+                "requestMetadata": metadata,
+                "plaintext": "bWFkZSBiZWZvcmUgdGhlIHJvb3Qga2V5IGNoYW5nZWQ=",
+                "encryptionAlgorithm": "AES_GCM",
+            })
+            .to_string(),
+        )
+        .assert_ok();
+    assert!(server.terminate().success());
+    let before = sealed_rows(&data).await;
+    assert_eq!(
+        before.iter().filter(|(t, _)| t == "meta").count(),
+        2,
+        "root key check and XKS master secret"
+    );
+
+    let (success, output) = migrate(
+        &data,
+        &[
+            "--to",
+            "passphrase",
+            "--to-config",
+            passphrase.to_str().unwrap(),
+        ],
+        &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
+    );
+    assert!(success, "{output}");
+    let after = sealed_rows(&data).await;
+    assert_eq!(after.len(), before.len());
+    assert!(
+        before.iter().all(|r| !after.contains(r)),
+        "every sealed secret re-sealed"
+    );
+    let refused = serve(&data, Some(&file_config)).start_fails().output();
+    assert!(refused.contains("root key does not match"), "{refused}");
+
+    let server = serve(&data, Some(&passphrase_xks))
+        .env("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)
+        .start();
+    let decrypted = Call::new(url(&server, "decrypt"), AK, SK)
+        .post(
+            &serde_json::json!({
+                "requestMetadata": metadata,
+                "ciphertext": encrypted["ciphertext"],
+                "initializationVector": encrypted["initializationVector"],
+                "authenticationTag": encrypted["authenticationTag"],
+                "encryptionAlgorithm": "AES_GCM",
+            })
+            .to_string(),
+        )
+        .assert_ok();
+    assert_eq!(
+        decrypted["plaintext"],
+        "bWFkZSBiZWZvcmUgdGhlIHJvb3Qga2V5IGNoYW5nZWQ="
+    );
 }
 
 /// The target is the source's key, or cannot be opened (a wrong PIN), or the source is

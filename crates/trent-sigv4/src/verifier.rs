@@ -80,6 +80,8 @@ pub struct Verifier<L: CredentialLookup> {
     service: String,
     skew: Duration,
     skew_secs: i64,
+    /// Whether a `Content-Type` header must be signed (see [`must_be_signed`]).
+    sign_content_type: bool,
     cache: RwLock<HashMap<Box<str>, CachedKey>>,
 }
 
@@ -117,8 +119,18 @@ impl<L: CredentialLookup> Verifier<L> {
             service: service.to_owned(),
             skew,
             skew_secs: i64::try_from(skew.as_secs()).unwrap_or(i64::MAX),
+            sign_content_type: true,
             cache: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Accepts an unsigned `Content-Type` header (every `X-Amz-*` header must still be
+    /// signed). For the AWS KMS External Key Store proxy API, whose caller (AWS KMS)
+    /// signs `host;x-amz-date` only: there the path names the operation and the signed
+    /// payload hash covers the body, so the content type decides nothing.
+    pub fn with_unsigned_content_type(mut self) -> Self {
+        self.sign_content_type = false;
+        self
     }
 
     /// The credential lookup this verifier was built with.
@@ -262,7 +274,7 @@ impl<L: CredentialLookup> Verifier<L> {
         {
             return Err(SigV4Error::HostNotSigned);
         }
-        check_headers(req, signed_headers)?;
+        check_headers(req, signed_headers, self.sign_content_type)?;
 
         if params.algorithm != ALGORITHM {
             return Err(SigV4Error::UnsupportedAlgorithm {});
@@ -347,21 +359,25 @@ fn authorization_header(req: &Parts) -> Result<Cow<'_, str>, SigV4Error> {
 /// could be resent within the skew window as another operation. The AWS SDKs
 /// sign every header but a few hop-by-hop and tracing ones (`User-Agent`,
 /// `X-Amzn-Trace-Id`, `Transfer-Encoding`, `Expect`), none of which is here.
-fn must_be_signed(name: &str) -> bool {
-    name == "content-type" || name.starts_with("x-amz-")
+fn must_be_signed(name: &str, sign_content_type: bool) -> bool {
+    (sign_content_type && name == "content-type") || name.starts_with("x-amz-")
 }
 
 /// Whether a header may appear only once: those the signature check or the
 /// protocol reads as one value.
 fn must_be_single(name: &str) -> bool {
-    matches!(name, "authorization" | "host" | "date") || must_be_signed(name)
+    matches!(name, "authorization" | "host" | "date" | "content-type") || must_be_signed(name, true)
 }
 
 /// Refuses a request with a header that must be signed and is not, or a
 /// single-valued header given twice. When several headers are at fault, the
 /// first by name is reported, so that the answer does not depend on the order
 /// of the map.
-fn check_headers(req: &Parts, signed_headers: &str) -> Result<(), SigV4Error> {
+fn check_headers(
+    req: &Parts,
+    signed_headers: &str,
+    sign_content_type: bool,
+) -> Result<(), SigV4Error> {
     let mut duplicate: Option<&str> = None;
     let mut unsigned: Option<&str> = None;
     for name in req.headers.keys() {
@@ -372,7 +388,7 @@ fn check_headers(req: &Parts, signed_headers: &str) -> Result<(), SigV4Error> {
         {
             duplicate = Some(name);
         }
-        if must_be_signed(name)
+        if must_be_signed(name, sign_content_type)
             && !signed_headers
                 .split(';')
                 .any(|h| h.eq_ignore_ascii_case(name))
@@ -761,6 +777,56 @@ mod tests {
             "host;x-amz-date;X-Amz-Target",
         );
         assert!(v.check_unsigned(&upper, at()).is_ok());
+    }
+
+    #[test]
+    fn the_xks_proxy_api_may_leave_content_type_unsigned() {
+        // AWS KMS signs host;x-amz-date only when it calls an XKS proxy.
+        let v = Verifier::new(One, "kms", Duration::from_secs(300)).with_unsigned_content_type();
+        let json = ("content-type", "application/json");
+        let target = ("x-amz-target", "TrentService.DescribeKey");
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        assert!(v.verify(&parts, b"", at()).is_ok());
+        // Every x-amz- header must still be signed, and content-type may not repeat.
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json, target],
+            "host;x-amz-date",
+        );
+        assert_eq!(
+            v.verify(&parts, b"", at()).unwrap_err(),
+            SigV4Error::UnsignedHeader {
+                name: "x-amz-target".into()
+            }
+        );
+        let mut twice = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        twice
+            .headers
+            .append("content-type", "text/plain".parse().unwrap());
+        assert!(matches!(
+            v.verify(&twice, b"", at()).unwrap_err(),
+            SigV4Error::DuplicateHeader { .. }
+        ));
+        // The default still requires it.
+        let strict = Verifier::new(One, "kms", Duration::from_secs(300));
+        let parts = signed_request(
+            "AKIDEXAMPLE",
+            "us-east-1",
+            &[BASE[0], BASE[1], json],
+            "host;x-amz-date",
+        );
+        assert!(strict.verify(&parts, b"", at()).is_err());
     }
 
     #[test]

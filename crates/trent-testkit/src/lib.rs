@@ -12,6 +12,8 @@
 //!   timeouts) and the helpers that read its errors; [`server`] also signs raw requests for
 //!   what the SDK would never send.
 //! - [`aws_cli`]: the AWS CLI's command, isolated from the machine's AWS configuration.
+//! - [`xks`]: the XKS proxy API driven with `curl --aws-sigv4`, as AWS's XKS test client
+//!   does, and the TLS files (CA, server and client certificates) made with `openssl`.
 //!
 //! It is a dev-dependency only (`publish = false`) and must never become a dependency of a
 //! production crate. A test fails by panicking, so this crate panics where a test would.
@@ -25,3 +27,4 @@ pub mod process;
 pub mod sdk;
 pub mod server;
 pub mod softhsm;
+pub mod xks;
