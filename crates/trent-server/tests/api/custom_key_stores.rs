@@ -17,6 +17,7 @@ use trent_testkit::sdk::{expect_code, expect_err, ok, REGION};
 use trent_testkit::server::TestServer;
 use trent_testkit::softhsm;
 
+use crate::harness::DEFAULT_ACCOUNT;
 use crate::test_clock::{advance_millis, freeze_at, now_ms, DAY_MS, SWITCH};
 
 const PIN: &str = "kmsuser-pin-41";
@@ -24,6 +25,8 @@ const SO_PIN: &str = "so-pin-9999";
 const CLUSTER: &str = "cluster-234567abcdefg";
 const OTHER_CLUSTER: &str = "cluster-zzzzzzzzzzzz";
 const MISSING_TOKEN_CLUSTER: &str = "cluster-abcdefghijkl";
+const AUDITOR_KEY: &str = "AKIAAUDITOR000000001";
+const AUDITOR_SECRET: &str = "auditor-secret-0123456789abcdefghijklmn";
 
 /// A token directory with the token `ks1` behind [`CLUSTER`], and a config naming it and a
 /// cluster whose token does not exist ([`MISSING_TOKEN_CLUSTER`]).
@@ -81,6 +84,13 @@ impl Hsm {
                 entry(CLUSTER, "ks1"),
                 entry(OTHER_CLUSTER, "ks2"),
                 entry(MISSING_TOKEN_CLUSTER, "no-such-token"),
+                // A user whose IAM policy allows DescribeCustomKeyStores only.
+                crate::identities::user(
+                    &format!("arn:aws:iam::{DEFAULT_ACCOUNT}:user/auditor"),
+                    AUDITOR_KEY,
+                    AUDITOR_SECRET,
+                    &[("describe", "kms:DescribeCustomKeyStores")],
+                ),
             ]
             .concat(),
         )
@@ -673,4 +683,162 @@ fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Every custom key store operation is authorized by IAM policy (`kms:*CustomKeyStore*`
+/// on `*`): a user allowed only DescribeCustomKeyStores describes and is denied the rest,
+/// before anything changes.
+#[tokio::test]
+async fn custom_key_store_operations_are_authorized_by_iam_policy() {
+    let hsm = Hsm::new();
+    let server = hsm.server(&[]);
+    let admin = server.client(REGION);
+    let id = create_store(&admin, &hsm, "ks", PIN).await;
+    let auditor = server.client_as(REGION, AUDITOR_KEY, AUDITOR_SECRET);
+    let entry = ok(auditor.describe_custom_key_stores().send().await);
+    assert_eq!(entry.custom_key_stores().len(), 1);
+    let denied = |e: &str| assert_eq!(e, "AccessDeniedException");
+    denied(&trent_testkit::sdk::error_code(
+        &auditor
+            .create_custom_key_store()
+            .custom_key_store_name("mine")
+            .cloud_hsm_cluster_id(OTHER_CLUSTER)
+            .trust_anchor_certificate(&hsm.trust_anchor)
+            .key_store_password(PIN)
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    denied(&trent_testkit::sdk::error_code(
+        &auditor
+            .connect_custom_key_store()
+            .custom_key_store_id(&id)
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    denied(&trent_testkit::sdk::error_code(
+        &auditor
+            .update_custom_key_store()
+            .custom_key_store_id(&id)
+            .new_custom_key_store_name("x")
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    denied(&trent_testkit::sdk::error_code(
+        &auditor
+            .delete_custom_key_store()
+            .custom_key_store_id(&id)
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    denied(&trent_testkit::sdk::error_code(
+        &auditor
+            .disconnect_custom_key_store()
+            .custom_key_store_id(&id)
+            .send()
+            .await
+            .unwrap_err(),
+    ));
+    let entry = describe(&admin, &id).await;
+    assert_eq!(entry.custom_key_store_name(), Some("ks"));
+    assert_eq!(
+        entry.connection_state(),
+        Some(&ConnectionStateType::Disconnected)
+    );
+}
+
+/// The AWS CLI end to end, as an operator would: create the store from the trust anchor
+/// file, connect it, create a key in it, and round-trip Encrypt/Decrypt.
+#[tokio::test]
+async fn the_aws_cli_creates_connects_and_uses_a_cloudhsm_key_store() {
+    let hsm = Hsm::new();
+    let server = hsm.server(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let anchor = work.path().join("anchor.pem");
+    std::fs::write(&anchor, &hsm.trust_anchor).unwrap();
+    let kms = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec![
+            "kms",
+            "--endpoint-url",
+            server.endpoint(),
+            "--output",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        let (ok, out, err) = crate::harness::aws_cli(&server, &all, &[]);
+        assert!(ok, "aws {}: {err}", args.join(" "));
+        if out.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&out).unwrap()
+        }
+    };
+    let anchor_arg = format!("file://{}", anchor.display());
+    let created = kms(&[
+        "create-custom-key-store",
+        "--custom-key-store-name",
+        "cli-store",
+        "--cloud-hsm-cluster-id",
+        CLUSTER,
+        "--trust-anchor-certificate",
+        &anchor_arg,
+        "--key-store-password",
+        PIN,
+    ]);
+    let id = created["CustomKeyStoreId"].as_str().unwrap().to_owned();
+    kms(&["connect-custom-key-store", "--custom-key-store-id", &id]);
+    let client = server.client(REGION);
+    assert_eq!(
+        settled(&client, &id).await.connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    let described = kms(&["describe-custom-key-stores", "--custom-key-store-id", &id]);
+    assert_eq!(
+        described["CustomKeyStores"][0]["ConnectionState"],
+        "CONNECTED"
+    );
+    let key = kms(&[
+        "create-key",
+        "--origin",
+        "AWS_CLOUDHSM",
+        "--custom-key-store-id",
+        &id,
+    ]);
+    let key_id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    assert_eq!(key["KeyMetadata"]["Origin"], "AWS_CLOUDHSM");
+    assert_eq!(key["KeyMetadata"]["CloudHsmClusterId"], CLUSTER);
+    assert!(hsm.list_objects("ks1").contains(&key_id));
+    let plain = work.path().join("plain.txt");
+    std::fs::write(&plain, b"through the AWS CLI").unwrap();
+    let encrypted = kms(&[
+        "encrypt",
+        "--key-id",
+        &key_id,
+        "--plaintext",
+        &format!("fileb://{}", plain.display()),
+    ]);
+    let blob = work.path().join("blob.bin");
+    {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encrypted["CiphertextBlob"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(&blob, bytes).unwrap();
+    }
+    let decrypted = kms(&[
+        "decrypt",
+        "--ciphertext-blob",
+        &format!("fileb://{}", blob.display()),
+    ]);
+    assert_eq!(decrypted["KeyId"], key["KeyMetadata"]["Arn"]);
+    let text = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(decrypted["Plaintext"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(text, b"through the AWS CLI");
 }

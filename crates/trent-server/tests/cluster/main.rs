@@ -15,6 +15,7 @@
 
 mod audit;
 mod crash;
+mod custom_key_stores;
 mod import;
 mod migrate;
 mod propagation;
