@@ -76,6 +76,28 @@ pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> KmsError {
     }
 }
 
+/// Whether a CreateCustomKeyStore or UpdateCustomKeyStore request names any XKS proxy
+/// property.
+macro_rules! names_xks_proxy {
+    ($req:expr) => {
+        $req.xks_proxy_uri_endpoint.is_some()
+            || $req.xks_proxy_uri_path.is_some()
+            || $req.xks_proxy_vpc_endpoint_service_name.is_some()
+            || $req.xks_proxy_vpc_endpoint_service_owner.is_some()
+            || $req.xks_proxy_authentication_credential.is_some()
+            || $req.xks_proxy_connectivity.is_some()
+    };
+}
+pub(crate) use names_xks_proxy;
+
+/// An XKS proxy property given for a store of type AWS_CLOUDHSM.
+pub(crate) fn xks_properties_refused() -> KmsError {
+    KmsError::Validation {
+        message: "XksProxy properties are not valid for a custom key store of type AWS_CLOUDHSM."
+            .into(),
+    }
+}
+
 pub(crate) fn not_found(id: &str) -> KmsError {
     error(
         ErrorCode::CustomKeyStoreNotFoundException,

@@ -35,7 +35,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::error::Error as CkError;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -45,7 +45,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::error::Pkcs11Refusal;
-use crate::pkcs11_sessions::{is_data_error, refusal, TokenSessions, MODULE_LOCK};
+use crate::pkcs11_sessions::{refusal, TokenSessions, MODULE_LOCK};
 use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes};
 
 /// Version byte of the sealed format of this provider.
@@ -193,41 +193,21 @@ impl Pkcs11RootKey {
         &self,
         op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
     ) -> Result<T, CkError> {
-        let mut last = None;
-        for _ in 0..2 {
-            let session = self.sessions.acquire()?;
-            match op(&session, self.key()) {
-                Ok(v) => {
-                    self.sessions.release(session, true);
-                    return Ok(v);
+        self.sessions.with_session(
+            |session| op(session, self.key()),
+            // The handle went stale (some modules drop them when a session closes): find
+            // the key again by its label before the retry.
+            |session| match session
+                .find_objects(&key_template(&self.key_label))
+                .as_deref()
+            {
+                Ok([key]) => {
+                    *self.key.lock() = *key;
+                    true
                 }
-                Err(e) if is_data_error(&e) => {
-                    self.sessions.release(session, true);
-                    return Err(e);
-                }
-                // The handle went stale (some modules drop them when a session closes):
-                // find the key again by its label, then retry.
-                Err(
-                    e
-                    @ CkError::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _),
-                ) => {
-                    let found = session.find_objects(&key_template(&self.key_label));
-                    match found.as_deref() {
-                        Ok([key]) => {
-                            *self.key.lock() = *key;
-                            self.sessions.release(session, true);
-                        }
-                        _ => self.sessions.release(session, false),
-                    }
-                    last = Some(e);
-                }
-                Err(e) => {
-                    self.sessions.release(session, false);
-                    last = Some(e);
-                }
-            }
-        }
-        Err(last.unwrap_or(CkError::InvalidValue))
+                _ => false,
+            },
+        )
     }
 }
 
@@ -392,6 +372,7 @@ fn check_key(session: &Session, key: ObjectHandle, key_label: &str) -> Result<()
 mod tests {
     use super::*;
     use cryptoki::context::Function;
+    use cryptoki::error::RvError;
 
     /// The only test of this binary that loads a PKCS#11 module: a SoftHSM2 token of its
     /// own (SOFTHSM2_CONF is read at the module's first initialization). Without SoftHSM2

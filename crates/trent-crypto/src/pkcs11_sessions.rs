@@ -258,7 +258,7 @@ impl TokenSessions {
     }
 
     /// Takes an idle session, opens a new one while under the bound, or waits.
-    pub fn acquire(&self) -> Result<Session, CkError> {
+    fn acquire(&self) -> Result<Session, CkError> {
         let mut state = self.state.lock();
         loop {
             if let Some(session) = state.idle.pop() {
@@ -285,8 +285,47 @@ impl TokenSessions {
         }
     }
 
+    /// Runs `op` on a pooled session. A refusal of the data ([`is_data_error`]) keeps the
+    /// session and is answered at once; a stale object handle keeps the session if
+    /// `refind` finds the object again on it (else closes it), and `op` runs once more;
+    /// any other failure (a device or session error) closes the session, and `op` runs
+    /// once more on a fresh one.
+    pub fn with_session<T>(
+        &self,
+        mut op: impl FnMut(&Session) -> Result<T, CkError>,
+        mut refind: impl FnMut(&Session) -> bool,
+    ) -> Result<T, CkError> {
+        let mut last = None;
+        for _ in 0..2 {
+            let session = self.acquire()?;
+            match op(&session) {
+                Ok(v) => {
+                    self.release(session, true);
+                    return Ok(v);
+                }
+                Err(e) if is_data_error(&e) => {
+                    self.release(session, true);
+                    return Err(e);
+                }
+                Err(
+                    e
+                    @ CkError::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _),
+                ) => {
+                    let healthy = refind(&session);
+                    self.release(session, healthy);
+                    last = Some(e);
+                }
+                Err(e) => {
+                    self.release(session, false);
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or(CkError::InvalidValue))
+    }
+
     /// Returns a session to the pool, or closes it (a device or session error).
-    pub fn release(&self, session: Session, healthy: bool) {
+    fn release(&self, session: Session, healthy: bool) {
         let mut state = self.state.lock();
         if healthy {
             state.idle.push(session);

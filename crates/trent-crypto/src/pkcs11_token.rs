@@ -266,41 +266,21 @@ impl TokenKeyStore {
         result
     }
 
-    /// Runs `op` on a pooled session; a session that fails with anything but a refusal
-    /// of the data is closed, and `op` runs once more on a fresh one.
+    /// Runs `op` on a pooled session (see [`TokenSessions::with_session`]; a stale key
+    /// handle is forgotten by `with_key`, and found again by its id on the retry): a
+    /// refusal of the data is [`CryptoError::InvalidCiphertext`], anything else a device
+    /// error.
     fn with_session<T>(
         &self,
-        mut op: impl FnMut(&Session) -> Result<T, CkError>,
+        op: impl FnMut(&Session) -> Result<T, CkError>,
     ) -> Result<T, TokenError> {
-        let mut last = None;
-        for _ in 0..2 {
-            let session = self
-                .sessions
-                .acquire()
-                .map_err(|e| self.device("opening a session", e))?;
-            match op(&session) {
-                Ok(v) => {
-                    self.sessions.release(session, true);
-                    return Ok(v);
-                }
-                Err(e) if is_data_error(&e) => {
-                    self.sessions.release(session, true);
-                    return Err(CryptoError::InvalidCiphertext.into());
-                }
-                Err(
-                    e
-                    @ CkError::Pkcs11(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid, _),
-                ) => {
-                    self.sessions.release(session, true);
-                    last = Some(e);
-                }
-                Err(e) => {
-                    self.sessions.release(session, false);
-                    last = Some(e);
-                }
+        self.sessions.with_session(op, |_| true).map_err(|e| {
+            if is_data_error(&e) {
+                CryptoError::InvalidCiphertext.into()
+            } else {
+                self.device("a token operation", e)
             }
-        }
-        Err(self.device("a token operation", last.unwrap_or(CkError::InvalidValue)))
+        })
     }
 }
 

@@ -16,18 +16,20 @@
 //!   pool is the backend's decision, not the operation's.
 //!
 //! Operations hold a [`Handle`], an enum over the backends: calls are dispatched by one
-//! `match`, with no boxed future and no `dyn` call on the Encrypt/Decrypt hot path. Today
-//! its only value is [`Handle::Local`]: material sealed under the root key in the store,
-//! unsealed into memory when the key is loaded ([`local`]).
+//! `match`, with no boxed future and no `dyn` call on the Encrypt/Decrypt hot path: either
+//! [`Handle::Local`], material sealed under the root key in the store, unsealed into memory
+//! when the key is loaded ([`local`]), or [`Handle::Token`], a key object inside the
+//! PKCS#11 token of an `AWS_CLOUDHSM` custom key store ([`token`]).
 //!
 //! How the next backends plug in (issue 15), each as a new implementation of both traits
 //! and a new variant of [`Handle`], chosen by what the key record says of where the key
 //! lives (origin, custom key store id, key manager); no operation changes:
 //!
-//! - **A key inside a PKCS#11 token** (`AWS_CLOUDHSM` key stores): `load` keeps a reference
-//!   to the token object and the store holds no material; `encrypt`/`decrypt` run in the
-//!   token, on a session from the store's pool; `generate` creates the object in the token
-//!   (non-extractable, sensitive) and returns its reference as "what the store keeps".
+//! - **A key inside a PKCS#11 token** (`AWS_CLOUDHSM` key stores, done: [`token`]): the
+//!   handle keeps a reference to the token object (the store holds no material) and this
+//!   node's connection to the token; `encrypt`/`decrypt` run in the token, on a session
+//!   from the connection's pool; CreateKey makes the object in the token (non-extractable,
+//!   sensitive) and stores its reference as the key's one material row.
 //! - **An external key behind an XKS proxy** (`EXTERNAL_KEY_STORE`): `encrypt` encrypts
 //!   under Trent's own material, then calls the proxy's `/encrypt`, and returns the bytes it
 //!   produced (its ciphertext, IV and tag inside Trent's blob); `decrypt` undoes both.
@@ -281,7 +283,7 @@ pub(crate) struct StoredMaterial {
 
 /// Where keys of one kind live: loads them from what the store keeps, and makes new
 /// material. The key service picks the backend by what the key record says of where the
-/// key lives (today every key is local).
+/// key lives (its custom key store, if any).
 pub(crate) trait KeyBackend {
     /// Fresh material made for a new key or key version, not yet bound to either.
     type Generated: Send;

@@ -27,18 +27,8 @@ impl KeyService {
                 what: "External key stores".into(),
             });
         }
-        let xks_given = req.xks_proxy_uri_endpoint.is_some()
-            || req.xks_proxy_uri_path.is_some()
-            || req.xks_proxy_vpc_endpoint_service_name.is_some()
-            || req.xks_proxy_vpc_endpoint_service_owner.is_some()
-            || req.xks_proxy_authentication_credential.is_some()
-            || req.xks_proxy_connectivity.is_some();
-        if xks_given {
-            return Err(KmsError::Validation {
-                message:
-                    "XksProxy properties are not valid for a custom key store of type AWS_CLOUDHSM."
-                        .into(),
-            });
+        if crate::custom_key_stores::names_xks_proxy!(req) {
+            return Err(crate::custom_key_stores::xks_properties_refused());
         }
         let (Some(cluster_id), Some(trust_anchor), Some(password)) = (
             req.cloud_hsm_cluster_id.as_deref(),

@@ -21,18 +21,11 @@ impl KeyService {
     ) -> Result<UpdateCustomKeyStoreResponse, KmsError> {
         self.authorize_without_key(caller, "*", &Access::of(Operation::UpdateCustomKeyStore))?;
         let id = &req.custom_key_store_id;
-        let xks_given = req.xks_proxy_uri_endpoint.is_some()
-            || req.xks_proxy_uri_path.is_some()
-            || req.xks_proxy_vpc_endpoint_service_name.is_some()
-            || req.xks_proxy_vpc_endpoint_service_owner.is_some()
-            || req.xks_proxy_authentication_credential.is_some()
-            || req.xks_proxy_connectivity.is_some();
+        let xks_given = crate::custom_key_stores::names_xks_proxy!(req);
         for _ in 0..crate::optimistic::MAX_ATTEMPTS {
             let current = find(&*self.store, caller.account_id(), &caller.region, id).await?;
             if xks_given {
-                return Err(KmsError::Validation {
-                    message: "XksProxy properties are not valid for a custom key store of type AWS_CLOUDHSM.".into(),
-                });
+                return Err(crate::custom_key_stores::xks_properties_refused());
             }
             let only_name = req.key_store_password.is_none() && req.cloud_hsm_cluster_id.is_none();
             let allowed = current.connection_state == ConnectionStateType::Disconnected

@@ -36,6 +36,14 @@ fn from_row<R: Row>(row: &R) -> Result<CustomKeyStoreRecord, StoreError> {
     })
 }
 
+/// The store `id`'s row.
+fn select_by_id(id: &str) -> crate::sql::Query<'_> {
+    query(format!(
+        "SELECT {COLUMNS} FROM custom_key_stores WHERE custom_key_store_id = $1"
+    ))
+    .bind(id)
+}
+
 impl<D: Dialect> SqlStore<D> {
     pub(super) async fn cks_create(&self, s: &CustomKeyStoreRecord) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
@@ -71,16 +79,13 @@ impl<D: Dialect> SqlStore<D> {
         &self,
         id: &str,
     ) -> Result<Option<CustomKeyStoreRecord>, StoreError> {
-        query(format!(
-            "SELECT {COLUMNS} FROM custom_key_stores WHERE custom_key_store_id = $1"
-        ))
-        .bind(id)
-        .read_optional(self.db.reader())
-        .await
-        .map_err(D::backend)?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        select_by_id(id)
+            .read_optional(self.db.reader())
+            .await
+            .map_err(D::backend)?
+            .as_ref()
+            .map(from_row)
+            .transpose()
     }
 
     pub(super) async fn cks_list(
@@ -139,14 +144,11 @@ impl<D: Dialect> SqlStore<D> {
                 None => StoreError::NotFound,
             });
         }
-        let row = query(format!(
-            "SELECT {COLUMNS} FROM custom_key_stores WHERE custom_key_store_id = $1"
-        ))
-        .bind(&s.custom_key_store_id)
-        .fetch_optional(&mut tx)
-        .await
-        .map_err(D::backend)?
-        .ok_or(StoreError::NotFound)?;
+        let row = select_by_id(&s.custom_key_store_id)
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(D::backend)?
+            .ok_or(StoreError::NotFound)?;
         let stored = from_row(&row)?;
         Self::commit_announcing(tx, OnCommit::of(Change::All)).await?;
         Ok(stored)
