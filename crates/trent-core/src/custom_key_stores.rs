@@ -214,18 +214,17 @@ fn connection_error(e: &RootKeyError) -> ConnectionErrorCodeType {
     }
 }
 
-/// The background half of ConnectCustomKeyStore: connects this node to the store's token
-/// and records CONNECTED, or FAILED with the error code, unless the store left CONNECTING
-/// meanwhile (a DisconnectCustomKeyStore won).
+/// The background half of ConnectCustomKeyStore, once this node connected to the store's
+/// token or proxy (`outcome`): records CONNECTED, or FAILED with the error code, unless the
+/// store left CONNECTING meanwhile (a DisconnectCustomKeyStore won).
 pub(crate) async fn finish_connect(
     store: Arc<dyn Store>,
-    root: Arc<dyn RootKeyProvider>,
     stores: Arc<CustomKeyStores>,
     cache: Arc<KeyCache>,
     connecting: CustomKeyStoreRecord,
+    outcome: Result<(), ConnectionErrorCodeType>,
 ) {
     let id = connecting.custom_key_store_id.clone();
-    let outcome = stores.connect(&root, &connecting).await;
     let mut current = connecting;
     for _ in 0..crate::optimistic::MAX_ATTEMPTS {
         if current.connection_state != ConnectionStateType::Connecting {

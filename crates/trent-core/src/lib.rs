@@ -14,6 +14,7 @@ mod clock;
 mod custom_key_stores;
 mod deletion;
 mod error;
+pub mod external_key_stores;
 mod global_keys;
 mod grants;
 mod identity;

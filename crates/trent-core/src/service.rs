@@ -124,6 +124,8 @@ pub struct KeyService {
     pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
     /// The PKCS#11 clusters this node knows and its connections to custom key stores.
     pub(crate) custom_key_stores: Arc<crate::custom_key_stores::CustomKeyStores>,
+    /// How external key stores' XKS proxies are reached (the server's client).
+    pub(crate) xks_client: std::sync::OnceLock<Arc<dyn crate::external_key_stores::XksProxyClient>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -212,6 +214,7 @@ impl KeyService {
             custom_key_stores: Arc::new(crate::custom_key_stores::CustomKeyStores::new(
                 config.pkcs11_clusters,
             )),
+            xks_client: std::sync::OnceLock::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while
         // holding the lease, the others wait for it and then find the administrator there.

@@ -231,6 +231,8 @@ struct FileConfig {
     pkcs11_clusters: Vec<Pkcs11ClusterFileConfig>,
     /// `[xks]`: the AWS KMS External Key Store proxy API (`xks_config.rs`).
     xks: Option<crate::xks_config::XksFileConfig>,
+    /// `[xks_client]`: how external key stores reach their XKS proxies (`xks_client.rs`).
+    xks_client: Option<crate::xks_client::XksClientFileConfig>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -491,6 +493,8 @@ pub struct Config {
     pub pkcs11_clusters: Vec<trent_core::Pkcs11Cluster>,
     /// `[xks]`: the XKS proxy's listener and key stores, if it is served.
     pub xks: Option<crate::xks_config::XksSettings>,
+    /// `[xks_client]` (checked at start: see `xks_client.rs`).
+    pub xks_client: Option<crate::xks_client::XksClientFileConfig>,
 }
 
 /// A database URL: printed (Debug, logs, messages) without its password.
@@ -624,6 +628,9 @@ impl Config {
             None => e,
         })?;
         let pkcs11_clusters = resolve_clusters(file.pkcs11_clusters)?;
+        // Refused at start, not at the first external key store's call.
+        crate::xks_client::HttpXksClient::new(file.xks_client.clone())?;
+        let xks_client = file.xks_client;
         let xks = file
             .xks
             .map(crate::xks_config::XksSettings::resolve)
@@ -636,6 +643,7 @@ impl Config {
             xks,
             root_key,
             pkcs11_clusters,
+            xks_client,
             config_path: args.config,
             identities,
             database_url,

@@ -30,6 +30,7 @@ pub mod sts;
 pub mod test_clock;
 pub mod tls;
 pub mod xks;
+pub mod xks_client;
 pub mod xks_config;
 mod zeroizing;
 

@@ -148,6 +148,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
             credentials_path.display()
         );
     }
+    service.set_xks_client(Arc::new(crate::xks_client::HttpXksClient::new(
+        config.xks_client.clone(),
+    )?));
     let keys = service
         .access_keys()
         .await

@@ -6,7 +6,7 @@
 //! refused ("To reconnect a custom key store in a FAILED state, disconnect it, then
 //! connect it").
 
-use trent_store::{ConnectionStateType, StoreError};
+use trent_store::{ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, StoreError};
 use trent_wire::{
     ConnectCustomKeyStoreRequest, ConnectCustomKeyStoreResponse, ErrorCode, Operation,
 };
@@ -14,6 +14,7 @@ use trent_wire::{
 use crate::authz::Access;
 use crate::custom_key_stores::{error, find, finish_connect};
 use crate::error::internal;
+use crate::external_key_stores::{self, XksRequestMetadata};
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -55,13 +56,36 @@ impl KeyService {
             match self.store.update_custom_key_store(&connecting).await {
                 Ok(stored) => {
                     self.cache.clear();
-                    let task = finish_connect(
+                    let (store, root, stores, cache) = (
                         self.store.clone(),
                         self.root.clone(),
                         self.custom_key_stores.clone(),
                         self.cache.clone(),
-                        stored,
                     );
+                    let xks = self.xks_client.get().cloned();
+                    let metadata = XksRequestMetadata {
+                        aws_principal_arn: caller.principal.arn.clone(),
+                        kms_operation: "ConnectCustomKeyStore",
+                        kms_request_id: uuid::Uuid::new_v4().to_string(),
+                        kms_key_arn: None,
+                    };
+                    let task = async move {
+                        let outcome = match stored.store_type {
+                            CustomKeyStoreType::AwsCloudhsm => {
+                                stores.connect(&root, &stored).await.map(|_| ())
+                            }
+                            CustomKeyStoreType::ExternalKeyStore => {
+                                match (xks, external_key_stores::proxy_of(&*root, &stored)) {
+                                    (Some(client), Ok(proxy)) => {
+                                        external_key_stores::connect(&*client, &proxy, &metadata)
+                                            .await
+                                    }
+                                    _ => Err(ConnectionErrorCodeType::InternalError),
+                                }
+                            }
+                        };
+                        finish_connect(store, stores, cache, stored, outcome).await
+                    };
                     // The background writes are recorded as this request's.
                     match crate::write_ahead::current_hook() {
                         Some(hook) => {

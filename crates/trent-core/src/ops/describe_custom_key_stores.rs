@@ -1,9 +1,9 @@
 //! DescribeCustomKeyStores: <https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeCustomKeyStores.html>
 
-use trent_store::CustomKeyStoreRecord;
+use trent_store::{CustomKeyStoreRecord, CustomKeyStoreType};
 use trent_wire::{
     CustomKeyStoresListEntry, DescribeCustomKeyStoresRequest, DescribeCustomKeyStoresResponse,
-    ErrorCode, Operation, Timestamp,
+    ErrorCode, Operation, SensitiveString, Timestamp, XksProxyConfigurationType,
 };
 
 use crate::authz::Access;
@@ -77,6 +77,15 @@ fn entry(s: &CustomKeyStoreRecord) -> CustomKeyStoresListEntry {
         connection_error_code: s.connection_error_code,
         creation_date: Some(Timestamp::from_millis(s.created_at)),
         custom_key_store_type: Some(s.store_type),
-        xks_proxy_configuration: None,
+        xks_proxy_configuration: (s.store_type == CustomKeyStoreType::ExternalKeyStore).then(
+            || XksProxyConfigurationType {
+                connectivity: s.xks_proxy_connectivity,
+                access_key_id: s.xks_proxy_access_key_id.clone().map(SensitiveString::new),
+                uri_endpoint: s.xks_proxy_uri_endpoint.clone(),
+                uri_path: s.xks_proxy_uri_path.clone(),
+                vpc_endpoint_service_name: s.xks_proxy_vpc_endpoint_service_name.clone(),
+                ..XksProxyConfigurationType::default()
+            },
+        ),
     }
 }

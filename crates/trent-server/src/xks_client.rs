@@ -1,0 +1,261 @@
+//! The XKS proxy client of external key stores: the AWS KMS External Key Store Proxy API
+//! v1 over HTTPS (rustls, HTTP/1.1, a connection per call), signed with SigV4 (signing name
+//! `kms-xks-proxy`, the key store's Region), each call within 250 ms
+//! (`trent_core::external_key_stores::CALL_BUDGET`). Only `https://` endpoints, on port 443
+//! as AWS KMS requires, verified against the web PKI roots plus the `[xks_client]`
+//! `ca_file`; `connect_to` entries say where an endpoint's host is reached instead of its
+//! DNS name and port 443 (the certificate is still checked for the host's name).
+//!
+//! ```toml
+//! [xks_client]
+//! ca_file = "/etc/trent/xks-proxies-ca.pem"   # optional: CAs trusted besides the web PKI
+//! connect_to = [{ endpoint = "https://xks.example.com", address = "10.0.0.7:443" }]
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use trent_core::external_key_stores::{
+    XksFailure, XksHealth, XksProxy, XksProxyClient, XksRequestMetadata, CALL_BUDGET,
+};
+
+/// The `[xks_client]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XksClientFileConfig {
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    connect_to: Vec<ConnectTo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectTo {
+    endpoint: String,
+    address: SocketAddr,
+}
+
+/// The client (see the module documentation).
+pub struct HttpXksClient {
+    tls: tokio_rustls::TlsConnector,
+    /// Host name → where to connect.
+    connect_to: HashMap<String, SocketAddr>,
+}
+
+impl std::fmt::Debug for HttpXksClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpXksClient")
+            .field("connect_to", &self.connect_to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host of an `https://host` endpoint (XksProxyUriEndpoint's form).
+fn endpoint_host(endpoint: &str) -> Option<&str> {
+    endpoint
+        .strip_prefix("https://")
+        .filter(|h| !h.is_empty() && !h.contains(['/', ':', '@']))
+}
+
+impl HttpXksClient {
+    /// From the `[xks_client]` table (its absence: the web PKI roots, DNS and port 443).
+    pub fn new(config: Option<XksClientFileConfig>) -> Result<Self, String> {
+        let config = config.unwrap_or_default();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("[xks_client] cannot read ca_file {}: {e}", path.display()))?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    format!("[xks_client] ca_file {}: invalid PEM: {e}", path.display())
+                })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "[xks_client] ca_file {}: no certificate in it",
+                    path.display()
+                ));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("[xks_client] ca_file {}: {e}", path.display()))?;
+            }
+        }
+        let mut connect_to = HashMap::new();
+        for entry in config.connect_to {
+            let host = endpoint_host(&entry.endpoint).ok_or_else(|| {
+                format!(
+                    "[xks_client] connect_to: endpoint {:?} is not https://HOST",
+                    entry.endpoint
+                )
+            })?;
+            if connect_to.insert(host.to_owned(), entry.address).is_some() {
+                return Err(format!(
+                    "[xks_client] connect_to: {:?} is given twice",
+                    entry.endpoint
+                ));
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("[xks_client]: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(Self {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            connect_to,
+        })
+    }
+
+    /// `POST {uri_path}/{operation}` with `body`, signed; the status and JSON answer.
+    async fn post(
+        &self,
+        proxy: &XksProxy,
+        operation: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Value), XksFailure> {
+        match tokio::time::timeout(CALL_BUDGET, self.exchange(proxy, operation, body)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(XksFailure::TimedOut),
+        }
+    }
+
+    async fn exchange(
+        &self,
+        proxy: &XksProxy,
+        operation: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Value), XksFailure> {
+        let host = endpoint_host(&proxy.uri_endpoint).ok_or_else(|| {
+            XksFailure::Unreachable(format!("{} is not https://HOST", proxy.uri_endpoint))
+        })?;
+        let stream = match self.connect_to.get(host) {
+            Some(addr) => tokio::net::TcpStream::connect(addr).await,
+            None => tokio::net::TcpStream::connect((host, 443)).await,
+        }
+        .map_err(|e| XksFailure::Unreachable(format!("connecting to {host}: {e}")))?;
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| XksFailure::Unreachable(format!("{host}: {e}")))?;
+        let tls = self
+            .tls
+            .connect(name, stream)
+            .await
+            .map_err(|e| XksFailure::Tls(format!("TLS with {host}: {e}")))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| XksFailure::Unreachable(format!("HTTP with {host}: {e}")))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let path = format!("{}/{operation}", proxy.uri_path);
+        let signer = trent_sigv4::Signer::new(
+            trent_sigv4::Credentials {
+                access_key_id: proxy.access_key_id.clone(),
+                secret_access_key: trent_sigv4::SecretKey::new(proxy.secret_access_key.as_str()),
+                session_token: None,
+            },
+            &proxy.region,
+            "kms-xks-proxy",
+        );
+        let headers = [("host", host), ("content-type", "application/json")];
+        let signed = signer.sign("POST", &path, "", &headers, &body, SystemTime::now());
+        let mut request = http::Request::post(&path)
+            .header("host", host)
+            .header("content-type", "application/json");
+        for (name, value) in signed {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| XksFailure::Unreachable(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| XksFailure::Unreachable(format!("HTTP with {host}: {e}")))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| XksFailure::Unreachable(format!("reading the answer of {host}: {e}")))?
+            .to_bytes();
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| XksFailure::InvalidResponse(format!("HTTP {status}, not JSON")))?;
+        Ok((status, value))
+    }
+}
+
+/// A non-200 answer in the API's terms.
+fn failure(status: u16, answer: &Value) -> XksFailure {
+    let name = answer
+        .get("errorName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match (status, name) {
+        (401, _) | (403, _) => XksFailure::AccessDenied,
+        (404, "InvalidUriPathException") => XksFailure::InvalidUriPath,
+        (_, "") => XksFailure::InvalidResponse(format!("HTTP {status} without an errorName")),
+        (_, name) => XksFailure::Proxy(name.to_owned()),
+    }
+}
+
+fn request_metadata(metadata: &XksRequestMetadata) -> Value {
+    let mut m = json!({
+        "kmsRequestId": metadata.kms_request_id,
+        "kmsOperation": metadata.kms_operation,
+        "awsPrincipalArn": metadata.aws_principal_arn,
+    });
+    if let Some(arn) = &metadata.kms_key_arn {
+        m["kmsKeyArn"] = json!(arn);
+    }
+    m
+}
+
+#[async_trait]
+impl XksProxyClient for HttpXksClient {
+    async fn health(
+        &self,
+        proxy: &XksProxy,
+        metadata: &XksRequestMetadata,
+    ) -> Result<XksHealth, XksFailure> {
+        let body = json!({ "requestMetadata": request_metadata(metadata) });
+        let (status, answer) = self
+            .post(proxy, "health", body.to_string().into_bytes())
+            .await?;
+        if status != 200 {
+            return Err(failure(status, &answer));
+        }
+        let fleet = answer
+            .get("ekmFleetDetails")
+            .and_then(Value::as_array)
+            .ok_or_else(|| XksFailure::InvalidResponse("no ekmFleetDetails".into()))?;
+        let mut available = false;
+        for instance in fleet {
+            match instance.get("healthStatus").and_then(Value::as_str) {
+                Some("ACTIVE" | "DEGRADED") => available = true,
+                Some("UNAVAILABLE") => {}
+                _ => {
+                    return Err(XksFailure::InvalidResponse(
+                        "an ekmFleetDetails entry without a healthStatus".into(),
+                    ))
+                }
+            }
+        }
+        Ok(XksHealth { available })
+    }
+}

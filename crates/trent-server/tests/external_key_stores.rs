@@ -1,0 +1,300 @@
+//! External key stores (EXTERNAL_KEY_STORE) of one Trent whose XKS proxy is a second
+//! Trent's XKS endpoint over TLS: created only when the proxy answers with the credential,
+//! connected in the background, and failing with AWS's errors and connection error codes
+//! for a wrong credential, a wrong path, an untrusted certificate, a proxy that is down and
+//! one that never answers (the 250 ms budget). Both servers are the real `trent` binary;
+//! the first is driven with the AWS SDK.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_sdk_kms::types::{
+    ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, CustomKeyStoresListEntry,
+    OriginType, XksProxyAuthenticationCredentialType, XksProxyConnectivityType,
+};
+use aws_sdk_kms::Client;
+use trent_testkit::process::{Launch, Trent};
+use trent_testkit::sdk::{client, expect_code, ok, REGION};
+use trent_testkit::server::read_credentials_file;
+use trent_testkit::xks::{endpoint, TlsFiles};
+
+const PREFIX: &str = "/ext";
+const PATH: &str = "/ext/kms/xks/v1";
+const AK: &str = "XKSTESTACCESSKEY2345";
+const SK: &str = "c2VjcmV0LWFjY2Vzcy1rZXktb2YtdGhlLXByb3h5LTAx";
+const OTHER_SK: &str = "YW5vdGhlci1zZWNyZXQtYWNjZXNzLWtleS0wMTIzNDU2";
+
+/// The proxy: a Trent serving the XKS API over TLS for `localhost`.
+fn proxy(work: &Path, tls: &TlsFiles, listen: &str) -> Trent {
+    let config = work.join("proxy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[xks]\nlisten = \"{listen}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\n[[xks.key_stores]]\nuri_path_prefix = \"{PREFIX}\"\ncredentials = [{{ access_key_id = \"{AK}\", secret_access_key = \"{SK}\" }}]\nkeys = [{{ id = \"foo\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}]\n",
+            tls.server_cert.display(),
+            tls.server_key.display()
+        ),
+    )
+    .unwrap();
+    Launch::serve()
+        .data_dir(work.join("proxy-data"))
+        .args(["--config", config.to_str().unwrap()])
+        .start()
+}
+
+/// The KMS: `https://localhost` is reached at `proxy_addr`, `https://silent.test` at
+/// `silent_addr`; the test CA is trusted if `trust`.
+fn kms(
+    work: &Path,
+    name: &str,
+    tls: &TlsFiles,
+    proxy_addr: &str,
+    silent_addr: &str,
+    trust: bool,
+) -> (Trent, Client) {
+    let config = work.join(format!("{name}.toml"));
+    let ca = if trust {
+        format!("ca_file = \"{}\"\n", tls.ca_cert.display())
+    } else {
+        String::new()
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "[xks_client]\n{ca}connect_to = [\n  {{ endpoint = \"https://localhost\", address = \"{proxy_addr}\" }},\n  {{ endpoint = \"https://silent.test\", address = \"{silent_addr}\" }},\n]\n"
+        ),
+    )
+    .unwrap();
+    let data = work.join(format!("{name}-data"));
+    let server = Launch::serve()
+        .data_dir(&data)
+        .args(["--config", config.to_str().unwrap()])
+        .start();
+    let (id, secret) = read_credentials_file(&data);
+    let client = client(server.endpoint(), REGION, &id, &secret);
+    (server, client)
+}
+
+fn credential(secret: &str) -> XksProxyAuthenticationCredentialType {
+    XksProxyAuthenticationCredentialType::builder()
+        .access_key_id(AK)
+        .raw_secret_access_key(secret)
+        .build()
+        .unwrap()
+}
+
+fn create(
+    client: &Client,
+    name: &str,
+    endpoint: &str,
+    path: &str,
+    secret: &str,
+) -> aws_sdk_kms::operation::create_custom_key_store::builders::CreateCustomKeyStoreFluentBuilder {
+    client
+        .create_custom_key_store()
+        .custom_key_store_name(name)
+        .custom_key_store_type(CustomKeyStoreType::ExternalKeyStore)
+        .xks_proxy_uri_endpoint(endpoint)
+        .xks_proxy_uri_path(path)
+        .xks_proxy_authentication_credential(credential(secret))
+        .xks_proxy_connectivity(XksProxyConnectivityType::PublicEndpoint)
+}
+
+async fn describe(client: &Client, id: &str) -> CustomKeyStoresListEntry {
+    ok(client
+        .describe_custom_key_stores()
+        .custom_key_store_id(id)
+        .send()
+        .await)
+    .custom_key_stores()[0]
+        .clone()
+}
+
+async fn connect(client: &Client, id: &str) -> CustomKeyStoresListEntry {
+    ok(client
+        .connect_custom_key_store()
+        .custom_key_store_id(id)
+        .send()
+        .await);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let entry = describe(client, id).await;
+        if entry.connection_state() != Some(&ConnectionStateType::Connecting) {
+            return entry;
+        }
+        assert!(Instant::now() < deadline, "still CONNECTING");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn disconnect(client: &Client, id: &str) {
+    ok(client
+        .disconnect_custom_key_store()
+        .custom_key_store_id(id)
+        .send()
+        .await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_key_store_on_another_trents_xks_proxy() {
+    let work = tempfile::tempdir().unwrap();
+    let tls = TlsFiles::make(&work.path().join("tls"), "xks");
+    let mut xks = proxy(work.path(), &tls, "127.0.0.1:0");
+    let proxy_addr = endpoint(&xks).trim_start_matches("https://").to_owned();
+    // A proxy that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap().to_string();
+    let (_server, kms) = kms(work.path(), "kms", &tls, &proxy_addr, &silent_addr, true);
+
+    // What CreateCustomKeyStore checks of the proxy, before anything is stored.
+    expect_code(
+        create(&kms, "s", "https://localhost", PATH, OTHER_SK)
+            .send()
+            .await,
+        "XksProxyIncorrectAuthenticationCredentialException",
+    );
+    expect_code(
+        create(&kms, "s", "https://localhost", "/nope/kms/xks/v1", SK)
+            .send()
+            .await,
+        "XksProxyInvalidConfigurationException",
+    );
+    let started = Instant::now();
+    expect_code(
+        create(&kms, "s", "https://silent.test", PATH, SK)
+            .send()
+            .await,
+        "XksProxyUriUnreachableException",
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    expect_code(
+        create(&kms, "s", "https://unknown-host.invalid", PATH, SK)
+            .send()
+            .await,
+        "XksProxyUriUnreachableException",
+    );
+    expect_code(
+        create(&kms, "s", "https://localhost", PATH, SK)
+            .xks_proxy_connectivity(XksProxyConnectivityType::VpcEndpointService)
+            .xks_proxy_vpc_endpoint_service_name(
+                "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0",
+            )
+            .send()
+            .await,
+        "XksProxyVpcEndpointServiceNotFoundException",
+    );
+    assert!(ok(kms.describe_custom_key_stores().send().await)
+        .custom_key_stores()
+        .is_empty());
+
+    let id = ok(create(&kms, "ext", "https://localhost", PATH, SK)
+        .send()
+        .await)
+    .custom_key_store_id
+    .unwrap();
+    expect_code(
+        create(&kms, "ext-again", "https://localhost", PATH, SK)
+            .send()
+            .await,
+        "XksProxyUriInUseException",
+    );
+    let entry = describe(&kms, &id).await;
+    assert_eq!(
+        entry.custom_key_store_type(),
+        Some(&CustomKeyStoreType::ExternalKeyStore)
+    );
+    assert_eq!(
+        entry.connection_state(),
+        Some(&ConnectionStateType::Disconnected)
+    );
+    let proxy_config = entry.xks_proxy_configuration().unwrap();
+    assert_eq!(proxy_config.uri_endpoint(), Some("https://localhost"));
+    assert_eq!(proxy_config.uri_path(), Some(PATH));
+    assert_eq!(proxy_config.access_key_id(), Some(AK));
+    assert_eq!(
+        proxy_config.connectivity(),
+        Some(&XksProxyConnectivityType::PublicEndpoint)
+    );
+    assert_eq!(entry.cloud_hsm_cluster_id(), None);
+
+    let connected = connect(&kms, &id).await;
+    assert_eq!(
+        connected.connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    // Keys in external key stores are not served yet.
+    expect_code(
+        kms.create_key()
+            .custom_key_store_id(&id)
+            .origin(OriginType::ExternalKeyStore)
+            .xks_key_id("foo")
+            .send()
+            .await,
+        "UnsupportedOperationException",
+    );
+    disconnect(&kms, &id).await;
+
+    // A wrong credential, set while disconnected, is refused by the proxy first.
+    expect_code(
+        kms.update_custom_key_store()
+            .custom_key_store_id(&id)
+            .xks_proxy_authentication_credential(credential(OTHER_SK))
+            .send()
+            .await,
+        "XksProxyIncorrectAuthenticationCredentialException",
+    );
+
+    // The proxy never answers: the connection times out.
+    let port = proxy_addr.rsplit(':').next().unwrap().to_owned();
+    xks.kill();
+    let hung = std::net::TcpListener::bind(format!("127.0.0.1:{port}")).unwrap();
+    let failed = connect(&kms, &id).await;
+    assert_eq!(
+        failed.connection_state(),
+        Some(&ConnectionStateType::Failed)
+    );
+    assert_eq!(
+        failed.connection_error_code(),
+        Some(&ConnectionErrorCodeType::XksProxyTimedOut)
+    );
+    disconnect(&kms, &id).await;
+    // The proxy is down: not reachable.
+    drop(hung);
+    let failed = connect(&kms, &id).await;
+    assert_eq!(
+        failed.connection_error_code(),
+        Some(&ConnectionErrorCodeType::XksProxyNotReachable)
+    );
+    disconnect(&kms, &id).await;
+    // Back: connected again.
+    let _back = proxy(work.path(), &tls, &format!("127.0.0.1:{port}"));
+    assert_eq!(
+        connect(&kms, &id).await.connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    drop(silent);
+}
+
+/// A proxy whose certificate the KMS does not trust: no store, and the error says the
+/// proxy cannot be reached.
+#[tokio::test]
+async fn an_untrusted_proxy_certificate_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let tls = TlsFiles::make(&work.path().join("tls"), "xks");
+    let xks = proxy(work.path(), &tls, "127.0.0.1:0");
+    let proxy_addr = endpoint(&xks).trim_start_matches("https://").to_owned();
+    let (_server, kms) = kms(work.path(), "kms", &tls, &proxy_addr, "127.0.0.1:9", false);
+    let err = expect_code(
+        create(&kms, "s", "https://localhost", PATH, SK)
+            .send()
+            .await,
+        "XksProxyUriUnreachableException",
+    );
+    let message = aws_sdk_kms::error::ProvideErrorMetadata::message(&err)
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("TLS"), "{message}");
+    assert!(!message.contains(SK));
+}
