@@ -126,15 +126,92 @@ pub struct XksRequestMetadata {
     pub kms_key_arn: Option<String>,
 }
 
-/// The calls the key service makes to XKS proxies (the server implements them).
+/// What a proxy's GetKeyMetadata says of an external key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XksKeyMetadata {
+    pub key_spec: String,
+    pub key_usage: Vec<String>,
+    pub key_status: String,
+}
+
+/// What a proxy's Encrypt made: AES-GCM with a 12-byte IV and a 16-byte tag (checked by
+/// the client, as is the ciphertext data integrity value it asks for).
+pub struct XksEncrypted {
+    pub iv: [u8; 12],
+    pub ciphertext: Vec<u8>,
+    pub tag: [u8; 16],
+}
+
+/// The calls the key service makes to XKS proxies (the server implements them), each
+/// within [`CALL_BUDGET`].
 #[async_trait]
 pub trait XksProxyClient: Send + Sync + std::fmt::Debug {
-    /// `POST {uri_path}/health`, within [`CALL_BUDGET`].
+    /// `POST {uri_path}/health`.
     async fn health(
         &self,
         proxy: &XksProxy,
         metadata: &XksRequestMetadata,
     ) -> Result<XksHealth, XksFailure>;
+
+    /// `POST {uri_path}/keys/{key_id}/metadata`.
+    async fn metadata(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        metadata: &XksRequestMetadata,
+    ) -> Result<XksKeyMetadata, XksFailure>;
+
+    /// `POST {uri_path}/keys/{key_id}/encrypt` (AES_GCM, with `aad`, asking for the
+    /// SHA_256 ciphertext data integrity value and checking it).
+    async fn encrypt(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        aad: &[u8],
+        plaintext: &[u8],
+        metadata: &XksRequestMetadata,
+    ) -> Result<XksEncrypted, XksFailure>;
+
+    /// `POST {uri_path}/keys/{key_id}/decrypt`.
+    async fn decrypt(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        aad: &[u8],
+        encrypted: &XksEncrypted,
+        metadata: &XksRequestMetadata,
+    ) -> Result<trent_crypto::SecretBytes, XksFailure>;
+}
+
+/// The request a key is used for, as the XKS `requestMetadata` tells the proxy.
+#[derive(Debug, Clone)]
+pub struct XksCaller {
+    pub principal_arn: String,
+    pub operation: &'static str,
+    pub request_id: String,
+}
+
+tokio::task_local! {
+    static CALLER: XksCaller;
+}
+
+/// Runs `work` (a request's operation) with `caller` as what the XKS proxies it reaches are
+/// told of the request.
+pub async fn scope<F: std::future::Future>(caller: XksCaller, work: F) -> F::Output {
+    CALLER.scope(caller, work).await
+}
+
+/// The `requestMetadata` of a call about `key_arn` in the current request; `None` outside
+/// any request (nothing reaches a proxy then).
+pub(crate) fn current_metadata(key_arn: &str) -> Option<XksRequestMetadata> {
+    CALLER
+        .try_with(|c| XksRequestMetadata {
+            aws_principal_arn: c.principal_arn.clone(),
+            kms_operation: c.operation,
+            kms_request_id: c.request_id.clone(),
+            kms_key_arn: Some(key_arn.to_owned()),
+        })
+        .ok()
 }
 
 impl crate::KeyService {
@@ -220,5 +297,130 @@ pub(crate) async fn connect(
             tracing::warn!(failure = ?e, endpoint = %proxy.uri_endpoint, "cannot connect an external key store");
             Err(e.connection_error())
         }
+    }
+}
+
+impl crate::KeyService {
+    /// The proxy of the external key store `store_id` if it is `CONNECTED`, for loading one
+    /// of its keys; `None` (the key is `Unavailable`) otherwise.
+    pub(crate) async fn external_connection(
+        &self,
+        store_id: &str,
+    ) -> Result<Option<std::sync::Arc<crate::backend::external::Connection>>, KmsError> {
+        let store = self
+            .store
+            .custom_key_store(store_id)
+            .await
+            .map_err(crate::error::internal("reading a custom key store"))?;
+        match store {
+            Some(s) if s.connection_state == trent_store::ConnectionStateType::Connected => Ok(
+                Some(std::sync::Arc::new(crate::backend::external::Connection {
+                    client: self.xks_client()?,
+                    proxy: proxy_of(&*self.root, &s)?,
+                })),
+            ),
+            _ => Ok(None),
+        }
+    }
+
+    /// What CreateKey checks of a new key of the external key store `store_id` with the
+    /// external key `xks_key_id`: the store is the caller's, of type EXTERNAL_KEY_STORE and
+    /// `CONNECTED`; no other key of it uses the external key (`XksKeyAlreadyInUseException`);
+    /// the proxy knows the key (`XksKeyNotFoundException`), an enabled AES_256 key that
+    /// encrypts and decrypts (`XksKeyInvalidConfigurationException`). The store's proxy.
+    pub(crate) async fn external_key_connection(
+        &self,
+        caller: &crate::Caller,
+        store_id: &str,
+        xks_key_id: &str,
+    ) -> Result<std::sync::Arc<crate::backend::external::Connection>, KmsError> {
+        let record = crate::custom_key_stores::find(
+            &*self.store,
+            caller.account_id(),
+            &caller.region,
+            store_id,
+        )
+        .await?;
+        if record.store_type != trent_store::CustomKeyStoreType::ExternalKeyStore {
+            return Err(KmsError::Validation {
+                message: format!(
+                    "Custom key store '{store_id}' is not an external key store: the Origin must be AWS_CLOUDHSM."
+                ),
+            });
+        }
+        if record.connection_state != trent_store::ConnectionStateType::Connected {
+            return Err(error(
+                ErrorCode::CustomKeyStoreInvalidStateException,
+                format!(
+                    "Custom key store '{store_id}' is {}. It must be CONNECTED.",
+                    record.connection_state.as_str()
+                ),
+            ));
+        }
+        // Every key of the account and Region, a page at a time (a store holds few).
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list_keys(caller.account_id(), &caller.region, after.as_deref(), 1000)
+                .await
+                .map_err(crate::error::internal("listing keys"))?;
+            if page.iter().any(|k| {
+                k.custom_key_store_id.as_deref() == Some(store_id)
+                    && k.xks_key_id.as_deref() == Some(xks_key_id)
+            }) {
+                return Err(error(
+                    ErrorCode::XksKeyAlreadyInUseException,
+                    format!("The external key '{xks_key_id}' is already associated with a KMS key in custom key store '{store_id}'."),
+                ));
+            }
+            match page.last() {
+                Some(last) if page.len() == 1000 => after = Some(last.key_id.clone()),
+                _ => break,
+            }
+        }
+        let client = self.xks_client()?;
+        let proxy = proxy_of(&*self.root, &record)?;
+        let metadata = XksRequestMetadata {
+            aws_principal_arn: caller.principal.arn.clone(),
+            kms_operation: "CreateKey",
+            kms_request_id: uuid::Uuid::new_v4().to_string(),
+            kms_key_arn: None,
+        };
+        let key = match client.metadata(&proxy, xks_key_id, &metadata).await {
+            Ok(key) => key,
+            Err(XksFailure::Proxy(name)) if name == "KeyNotFoundException" => {
+                return Err(error(
+                    ErrorCode::XksKeyNotFoundException,
+                    format!(
+                        "The external key store proxy cannot find the external key '{xks_key_id}'."
+                    ),
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(failure = ?e, "GetKeyMetadata of an external key failed");
+                return Err(error(
+                    ErrorCode::CustomKeyStoreInvalidStateException,
+                    "The external key store proxy did not describe the external key.",
+                ));
+            }
+        };
+        let usable = key.key_spec == "AES_256"
+            && key.key_status == "ENABLED"
+            && key.key_usage.iter().any(|u| u == "ENCRYPT")
+            && key.key_usage.iter().any(|u| u == "DECRYPT");
+        if !usable {
+            return Err(error(
+                ErrorCode::XksKeyInvalidConfigurationException,
+                format!(
+                    "The external key '{xks_key_id}' must be an enabled AES_256 key that can ENCRYPT and DECRYPT (it is {} {} {:?}).",
+                    key.key_status, key.key_spec, key.key_usage
+                ),
+            ));
+        }
+        Ok(std::sync::Arc::new(crate::backend::external::Connection {
+            client,
+            proxy,
+        }))
     }
 }

@@ -349,7 +349,27 @@ impl KeyService {
                 })
                 .collect()
         };
-        let handle = if let Some(store_id) = record.custom_key_store_id.clone() {
+        let handle = if let (Some(store_id), Some(xks_key_id)) = (
+            record.custom_key_store_id.clone(),
+            record.xks_key_id.clone(),
+        ) {
+            let local = self.local_backend().load(
+                &record,
+                kind,
+                current_material,
+                record.state.has_all_material(),
+                stored,
+            )?;
+            let Handle::Local(local) = local else {
+                return Err(KmsError::Internal);
+            };
+            Handle::External(crate::backend::external::ExternalKey {
+                local,
+                arn: record.arn.to_string(),
+                xks_key_id,
+                connection: self.external_connection(&store_id).await?,
+            })
+        } else if let Some(store_id) = record.custom_key_store_id.clone() {
             self.token_handle(&record, &store_id, current_material, stored)
                 .await?
         } else {
@@ -562,6 +582,10 @@ pub(crate) fn key_metadata(record: &KeyRecord) -> KeyMetadata {
         origin: Some(record.origin),
         key_manager: Some(record.key_manager),
         custom_key_store_id: record.custom_key_store_id.clone(),
+        xks_key_configuration: record
+            .xks_key_id
+            .clone()
+            .map(|id| trent_wire::XksKeyConfigurationType { id: Some(id) }),
         customer_master_key_spec: CustomerMasterKeySpec::parse(record.key_spec.as_str()),
         key_spec: Some(record.key_spec),
         encryption_algorithms: lists.encryption,

@@ -58,6 +58,11 @@ pub const BLOB_VERSION: u8 = 2;
 pub const BLOB_VERSION_V1: u8 = 1;
 /// Version byte of the blobs of keys inside a PKCS#11 token.
 pub const BLOB_VERSION_TOKEN: u8 = 3;
+/// Version byte of the blobs of keys in an external key store: the outer layer of their
+/// double encryption, made by the XKS proxy (the version-1 layout: a 12-byte IV, the
+/// proxy's ciphertext and its 16-byte tag), around a version-2 blob of the key's own
+/// material.
+pub const BLOB_VERSION_EXTERNAL: u8 = 4;
 /// Length of the blob header: version, key id, material id.
 pub const BLOB_HEADER_LEN: usize = 1 + 16 + 32;
 /// Length of the random HKDF salt of a version-2 blob.
@@ -131,7 +136,16 @@ impl ParsedBlob<'_> {
     /// AAD and the ciphertext with its tag. [`CryptoError::InvalidCiphertext`] for a blob
     /// of another version.
     pub fn token_parts(&self, context: &[u8]) -> Result<TokenBlobParts<'_>, CryptoError> {
-        if self.version != BLOB_VERSION_TOKEN {
+        self.direct_parts(BLOB_VERSION_TOKEN, context)
+    }
+
+    /// The same parts of a version-4 blob (an external key store's outer layer).
+    pub fn external_parts(&self, context: &[u8]) -> Result<TokenBlobParts<'_>, CryptoError> {
+        self.direct_parts(BLOB_VERSION_EXTERNAL, context)
+    }
+
+    fn direct_parts(&self, version: u8, context: &[u8]) -> Result<TokenBlobParts<'_>, CryptoError> {
+        if self.version != version {
             return Err(CryptoError::InvalidCiphertext);
         }
         Ok(TokenBlobParts {
@@ -151,11 +165,7 @@ pub struct TokenBlobParts<'a> {
 
 /// The GCM AAD of a new version-3 blob of `header` under `context`.
 pub fn token_blob_aad(header: &BlobHeader, context: &[u8]) -> Vec<u8> {
-    aad(
-        &header.to_bytes_with_version(BLOB_VERSION_TOKEN),
-        None,
-        context,
-    )
+    direct_blob_aad(BLOB_VERSION_TOKEN, header, context)
 }
 
 /// A version-3 blob from what the token produced with [`token_blob_aad`]'s AAD.
@@ -164,13 +174,39 @@ pub fn token_blob(
     nonce: &[u8; NONCE_LEN],
     ciphertext_and_tag: &[u8],
 ) -> Vec<u8> {
+    direct_blob(BLOB_VERSION_TOKEN, header, nonce, ciphertext_and_tag)
+}
+
+/// The AAD the XKS proxy binds a new version-4 blob of `header` to, under `context`.
+pub fn external_blob_aad(header: &BlobHeader, context: &[u8]) -> Vec<u8> {
+    direct_blob_aad(BLOB_VERSION_EXTERNAL, header, context)
+}
+
+/// A version-4 blob from what the XKS proxy produced with [`external_blob_aad`]'s AAD.
+pub fn external_blob(
+    header: &BlobHeader,
+    nonce: &[u8; NONCE_LEN],
+    ciphertext_and_tag: &[u8],
+) -> Vec<u8> {
+    direct_blob(BLOB_VERSION_EXTERNAL, header, nonce, ciphertext_and_tag)
+}
+
+fn direct_blob_aad(version: u8, header: &BlobHeader, context: &[u8]) -> Vec<u8> {
+    aad(&header.to_bytes_with_version(version), None, context)
+}
+
+fn direct_blob(
+    version: u8,
+    header: &BlobHeader,
+    nonce: &[u8; NONCE_LEN],
+    ciphertext_and_tag: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOB_V1_OVERHEAD - TAG_LEN + ciphertext_and_tag.len());
-    out.extend_from_slice(&header.to_bytes_with_version(BLOB_VERSION_TOKEN));
+    out.extend_from_slice(&header.to_bytes_with_version(version));
     out.extend_from_slice(nonce);
     out.extend_from_slice(ciphertext_and_tag);
     out
 }
-
 /// Parses a blob; [`CryptoError::InvalidCiphertext`] if of an unknown version or
 /// too short for its version (< 49 + 32 + 12 + 16 bytes for version 2,
 /// < 49 + 12 + 16 for version 1).
@@ -179,6 +215,7 @@ pub fn parse_blob(blob: &[u8]) -> Result<ParsedBlob<'_>, CryptoError> {
         Some(&BLOB_VERSION) => (BLOB_VERSION, BLOB_OVERHEAD),
         Some(&BLOB_VERSION_V1) => (BLOB_VERSION_V1, BLOB_V1_OVERHEAD),
         Some(&BLOB_VERSION_TOKEN) => (BLOB_VERSION_TOKEN, BLOB_V1_OVERHEAD),
+        Some(&BLOB_VERSION_EXTERNAL) => (BLOB_VERSION_EXTERNAL, BLOB_V1_OVERHEAD),
         _ => return Err(CryptoError::InvalidCiphertext),
     };
     if blob.len() < overhead {
@@ -307,7 +344,7 @@ impl SymmetricKey {
         blob: &ParsedBlob<'_>,
         context: &[u8],
     ) -> Result<SecretBytes, CryptoError> {
-        if blob.version == BLOB_VERSION_TOKEN {
+        if matches!(blob.version, BLOB_VERSION_TOKEN | BLOB_VERSION_EXTERNAL) {
             return Err(CryptoError::InvalidCiphertext);
         }
         let header_bytes = blob.header_bytes();
@@ -475,7 +512,7 @@ mod tests {
                 Err(CryptoError::InvalidCiphertext)
             ));
         }
-        for version in [0u8, 4, 0xff] {
+        for version in [0u8, 5, 0xff] {
             let mut b = blob.clone();
             b[0] = version;
             assert!(matches!(

@@ -42,9 +42,9 @@ pub use asymmetric::{
     SigningAlgorithm,
 };
 pub use blob::{
-    parse_blob, token_blob, token_blob_aad, BlobHeader, ParsedBlob, SymmetricKey, TokenBlobParts,
-    BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION,
-    BLOB_VERSION_TOKEN, BLOB_VERSION_V1,
+    external_blob, external_blob_aad, parse_blob, token_blob, token_blob_aad, BlobHeader,
+    ParsedBlob, SymmetricKey, TokenBlobParts, BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN,
+    BLOB_V1_OVERHEAD, BLOB_VERSION, BLOB_VERSION_EXTERNAL, BLOB_VERSION_TOKEN, BLOB_VERSION_V1,
 };
 pub use context::canonical_encryption_context;
 pub use error::{CryptoError, Pkcs11Refusal, RootKeyError};

@@ -19,7 +19,7 @@ use proptest::sample::Index;
 use trent_crypto::{
     canonical_encryption_context, parse_blob, BlobHeader, CryptoError, SymmetricKey,
     BLOB_HEADER_LEN, BLOB_OVERHEAD, BLOB_SALT_LEN, BLOB_V1_OVERHEAD, BLOB_VERSION,
-    BLOB_VERSION_TOKEN, BLOB_VERSION_V1, NONCE_LEN,
+    BLOB_VERSION_EXTERNAL, BLOB_VERSION_TOKEN, BLOB_VERSION_V1, NONCE_LEN,
 };
 
 /// The minimum length of a blob of this version byte; `None` for an unknown version.
@@ -27,7 +27,7 @@ fn overhead(version: u8) -> Option<usize> {
     match version {
         BLOB_VERSION => Some(BLOB_OVERHEAD),
         // A token key's blob (GCM in the token): the version-1 layout.
-        BLOB_VERSION_V1 | BLOB_VERSION_TOKEN => Some(BLOB_V1_OVERHEAD),
+        BLOB_VERSION_V1 | BLOB_VERSION_TOKEN | BLOB_VERSION_EXTERNAL => Some(BLOB_V1_OVERHEAD),
         _ => None,
     }
 }

@@ -70,8 +70,11 @@ impl Protocol for KmsJson {
                 return Err(KmsError::Internal.into());
             };
             let (result, used) =
-                trent_core::keys_used::scope(Box::pin(dispatch(&state.service, caller, op, body)))
-                    .await;
+                trent_core::keys_used::scope(Box::pin(trent_core::external_key_stores::scope(
+                    xks_caller(caller, op, facts.request_id.clone()),
+                    dispatch(&state.service, caller, op, body),
+                )))
+                .await;
             facts.keys_used = used.into_arns();
             return Ok(result?);
         }
@@ -88,8 +91,10 @@ impl Protocol for KmsJson {
         };
         // Boxed: the dispatch future holds the largest operation's state, and each scope
         // around it would otherwise move (copy) all of it (measured: memmove doubled).
-        let work =
-            trent_core::keys_used::scope(Box::pin(dispatch(&state.service, caller, op, body)));
+        let work = trent_core::keys_used::scope(Box::pin(trent_core::external_key_stores::scope(
+            xks_caller(caller, op, facts.request_id.clone()),
+            dispatch(&state.service, caller, op, body),
+        )));
         let (result, used) = trent_core::write_ahead::scope(intents, work).await;
         facts.keys_used = used.into_arns();
         Ok(result?)
@@ -165,4 +170,17 @@ async fn dispatch(
         }};
     }
     match_operation!(op, operation)
+}
+
+/// What the XKS proxies a request reaches are told of it (its `requestMetadata`).
+fn xks_caller(
+    caller: &trent_core::Caller,
+    op: Operation,
+    request_id: String,
+) -> trent_core::external_key_stores::XksCaller {
+    trent_core::external_key_stores::XksCaller {
+        principal_arn: caller.principal.arn.clone(),
+        operation: op.name(),
+        request_id,
+    }
 }

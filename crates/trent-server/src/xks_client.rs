@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use rustls::pki_types::pem::PemObject;
@@ -26,8 +28,11 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trent_core::external_key_stores::{
-    XksFailure, XksHealth, XksProxy, XksProxyClient, XksRequestMetadata, CALL_BUDGET,
+    XksEncrypted, XksFailure, XksHealth, XksKeyMetadata, XksProxy, XksProxyClient,
+    XksRequestMetadata, CALL_BUDGET,
 };
+use trent_crypto::SecretBytes;
+use zeroize::Zeroizing;
 
 /// The `[xks_client]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -226,6 +231,22 @@ fn request_metadata(metadata: &XksRequestMetadata) -> Value {
     m
 }
 
+/// The `keys/{id}/{operation}` path of an external key (ids are `[a-zA-Z0-9-_.]`, nothing
+/// to escape).
+fn key_path(key_id: &str, operation: &str) -> String {
+    format!("keys/{key_id}/{operation}")
+}
+
+/// A base64 field of an answer.
+fn field(answer: &Value, name: &str) -> Result<Vec<u8>, XksFailure> {
+    let text = answer
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| XksFailure::InvalidResponse(format!("no {name}")))?;
+    B64.decode(text)
+        .map_err(|_| XksFailure::InvalidResponse(format!("{name} is not base64")))
+}
+
 #[async_trait]
 impl XksProxyClient for HttpXksClient {
     async fn health(
@@ -257,5 +278,148 @@ impl XksProxyClient for HttpXksClient {
             }
         }
         Ok(XksHealth { available })
+    }
+
+    async fn metadata(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        metadata: &XksRequestMetadata,
+    ) -> Result<XksKeyMetadata, XksFailure> {
+        let body = json!({ "requestMetadata": request_metadata(metadata) });
+        let (status, answer) = self
+            .post(
+                proxy,
+                &key_path(key_id, "metadata"),
+                body.to_string().into_bytes(),
+            )
+            .await?;
+        if status != 200 {
+            return Err(failure(status, &answer));
+        }
+        let text = |name: &str| {
+            answer
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| XksFailure::InvalidResponse(format!("no {name}")))
+        };
+        let key_usage = answer
+            .get("keyUsage")
+            .and_then(Value::as_array)
+            .ok_or_else(|| XksFailure::InvalidResponse("no keyUsage".into()))?
+            .iter()
+            .map(|u| {
+                u.as_str().map(str::to_owned).ok_or_else(|| {
+                    XksFailure::InvalidResponse("a keyUsage that is not text".into())
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(XksKeyMetadata {
+            key_spec: text("keySpec")?,
+            key_usage,
+            key_status: text("keyStatus")?,
+        })
+    }
+
+    async fn encrypt(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        aad: &[u8],
+        plaintext: &[u8],
+        metadata: &XksRequestMetadata,
+    ) -> Result<XksEncrypted, XksFailure> {
+        let body = Zeroizing::new(
+            json!({
+                "requestMetadata": request_metadata(metadata),
+                "plaintext": B64.encode(plaintext),
+                "encryptionAlgorithm": "AES_GCM",
+                "additionalAuthenticatedData": B64.encode(aad),
+                "ciphertextDataIntegrityValueAlgorithm": "SHA_256",
+            })
+            .to_string()
+            .into_bytes(),
+        );
+        let (status, answer) = self
+            .post(proxy, &key_path(key_id, "encrypt"), body.to_vec())
+            .await?;
+        if status != 200 {
+            return Err(failure(status, &answer));
+        }
+        if answer.get("ciphertextMetadata").is_some() {
+            return Err(XksFailure::InvalidResponse(
+                "ciphertextMetadata is not supported".into(),
+            ));
+        }
+        let ciphertext = field(&answer, "ciphertext")?;
+        let iv: [u8; 12] = field(&answer, "initializationVector")?
+            .try_into()
+            .map_err(|_| {
+                XksFailure::InvalidResponse("an initializationVector that is not 12 bytes".into())
+            })?;
+        let tag: [u8; 16] = field(&answer, "authenticationTag")?
+            .try_into()
+            .map_err(|_| {
+                XksFailure::InvalidResponse("an authenticationTag that is not 16 bytes".into())
+            })?;
+        if ciphertext.len() != plaintext.len() {
+            return Err(XksFailure::InvalidResponse(
+                "a ciphertext of another length than the plaintext".into(),
+            ));
+        }
+        // The proxy's promise that the ciphertext decrypts (the specification's Appendix
+        // C): SHA-256 over AAD ‖ IV ‖ ciphertext ‖ tag.
+        let cdiv = field(&answer, "ciphertextDataIntegrityValue")?;
+        let mut input = Vec::with_capacity(aad.len() + iv.len() + ciphertext.len() + tag.len());
+        input.extend_from_slice(aad);
+        input.extend_from_slice(&iv);
+        input.extend_from_slice(&ciphertext);
+        input.extend_from_slice(&tag);
+        if cdiv.as_slice() != trent_audit::sha256(&input).as_slice() {
+            return Err(XksFailure::InvalidResponse(
+                "the ciphertextDataIntegrityValue does not match".into(),
+            ));
+        }
+        Ok(XksEncrypted {
+            iv,
+            ciphertext,
+            tag,
+        })
+    }
+
+    async fn decrypt(
+        &self,
+        proxy: &XksProxy,
+        key_id: &str,
+        aad: &[u8],
+        encrypted: &XksEncrypted,
+        metadata: &XksRequestMetadata,
+    ) -> Result<SecretBytes, XksFailure> {
+        let body = json!({
+            "requestMetadata": request_metadata(metadata),
+            "ciphertext": B64.encode(&encrypted.ciphertext),
+            "encryptionAlgorithm": "AES_GCM",
+            "initializationVector": B64.encode(encrypted.iv),
+            "authenticationTag": B64.encode(encrypted.tag),
+            "additionalAuthenticatedData": B64.encode(aad),
+        });
+        let (status, answer) = self
+            .post(
+                proxy,
+                &key_path(key_id, "decrypt"),
+                body.to_string().into_bytes(),
+            )
+            .await?;
+        if status != 200 {
+            return Err(failure(status, &answer));
+        }
+        let plaintext = SecretBytes::new(field(&answer, "plaintext")?);
+        if plaintext.len() != encrypted.ciphertext.len() {
+            return Err(XksFailure::InvalidResponse(
+                "a plaintext of another length than the ciphertext".into(),
+            ));
+        }
+        Ok(plaintext)
     }
 }

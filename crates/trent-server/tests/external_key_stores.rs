@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, CustomKeyStoresListEntry,
     OriginType, XksProxyAuthenticationCredentialType, XksProxyConnectivityType,
@@ -32,7 +33,7 @@ fn proxy(work: &Path, tls: &TlsFiles, listen: &str) -> Trent {
     std::fs::write(
         &config,
         format!(
-            "[xks]\nlisten = \"{listen}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\n[[xks.key_stores]]\nuri_path_prefix = \"{PREFIX}\"\ncredentials = [{{ access_key_id = \"{AK}\", secret_access_key = \"{SK}\" }}]\nkeys = [{{ id = \"foo\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}]\n",
+            "[xks]\nlisten = \"{listen}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\n[[xks.key_stores]]\nuri_path_prefix = \"{PREFIX}\"\ncredentials = [{{ access_key_id = \"{AK}\", secret_access_key = \"{SK}\" }}]\nkeys = [{{ id = \"foo\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}, {{ id = \"bar\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}, {{ id = \"encrypt_only\", usage = [\"ENCRYPT\"] }}]\n",
             tls.server_cert.display(),
             tls.server_key.display()
         ),
@@ -224,16 +225,107 @@ async fn an_external_key_store_on_another_trents_xks_proxy() {
         connected.connection_state(),
         Some(&ConnectionStateType::Connected)
     );
-    // Keys in external key stores are not served yet.
-    expect_code(
+    // Keys: the proxy describes the external key first.
+    let xks_key = |key: &str| {
         kms.create_key()
             .custom_key_store_id(&id)
             .origin(OriginType::ExternalKeyStore)
-            .xks_key_id("foo")
+            .xks_key_id(key)
+            .send()
+    };
+    expect_code(xks_key("missing").await, "XksKeyNotFoundException");
+    expect_code(
+        xks_key("encrypt_only").await,
+        "XksKeyInvalidConfigurationException",
+    );
+    let md = ok(xks_key("foo").await).key_metadata.unwrap();
+    assert_eq!(md.origin(), Some(&OriginType::ExternalKeyStore));
+    assert_eq!(md.custom_key_store_id(), Some(id.as_str()));
+    assert_eq!(md.xks_key_configuration().unwrap().id(), Some("foo"));
+    let key = md.key_id;
+    expect_code(xks_key("foo").await, "XksKeyAlreadyInUseException");
+    let other = ok(xks_key("bar").await).key_metadata.unwrap().key_id;
+
+    // Double encryption: Trent's material, then the external key through the proxy.
+    let blob = encrypt(&kms, &key, b"outside and inside").await.unwrap();
+    assert_eq!(decrypt(&kms, &blob).await.unwrap(), b"outside and inside");
+    let data_key = ok(kms
+        .generate_data_key()
+        .key_id(&key)
+        .number_of_bytes(32)
+        .send()
+        .await);
+    assert_eq!(
+        decrypt(&kms, data_key.ciphertext_blob().unwrap())
+            .await
+            .unwrap(),
+        data_key.plaintext().unwrap().as_ref()
+    );
+    // Tampered, another context, another key of the store: refused.
+    let mut tampered = blob.clone().into_inner();
+    let at = tampered.len() - 20;
+    tampered[at] ^= 1;
+    assert_eq!(
+        decrypt(&kms, &Blob::new(tampered)).await.unwrap_err(),
+        "InvalidCiphertextException"
+    );
+    let other_context = ok_or_code(
+        kms.decrypt()
+            .ciphertext_blob(blob.clone())
+            .encryption_context("k", "v")
             .send()
             .await,
-        "UnsupportedOperationException",
     );
+    assert_eq!(other_context.unwrap_err(), "InvalidCiphertextException");
+    let wrong_key = ok_or_code(
+        kms.decrypt()
+            .ciphertext_blob(blob.clone())
+            .key_id(&other)
+            .send()
+            .await,
+    );
+    assert_eq!(wrong_key.unwrap_err(), "IncorrectKeyException");
+    // The proxy's audit trail names the KMS request, its principal and the key.
+    let arn = md.arn.unwrap();
+    assert!(
+        audit_text(work.path()).contains(&arn),
+        "the proxy's audit trail names the key"
+    );
+
+    // Disconnected: the key is Unavailable.
+    disconnect(&kms, &id).await;
+    let state = ok(kms.describe_key().key_id(&key).send().await)
+        .key_metadata
+        .unwrap()
+        .key_state
+        .unwrap();
+    assert_eq!(state, aws_sdk_kms::types::KeyState::Unavailable);
+    assert_eq!(
+        encrypt(&kms, &key, b"x").await.unwrap_err(),
+        "KMSInvalidStateException"
+    );
+    assert_eq!(
+        connect(&kms, &id).await.connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    assert_eq!(decrypt(&kms, &blob).await.unwrap(), b"outside and inside");
+    // The proxy fails under a connected store: KMSInvalidStateException, never a plaintext.
+    let port_now = proxy_addr.rsplit(':').next().unwrap().to_owned();
+    xks.kill();
+    assert_eq!(
+        decrypt(&kms, &blob).await.unwrap_err(),
+        "KMSInvalidStateException"
+    );
+    let hung_now = std::net::TcpListener::bind(format!("127.0.0.1:{port_now}")).unwrap();
+    let started = Instant::now();
+    assert_eq!(
+        encrypt(&kms, &key, b"x").await.unwrap_err(),
+        "KMSInvalidStateException"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(hung_now);
+    xks = proxy(work.path(), &tls, &format!("127.0.0.1:{port_now}"));
+    assert_eq!(decrypt(&kms, &blob).await.unwrap(), b"outside and inside");
     disconnect(&kms, &id).await;
 
     // A wrong credential, set while disconnected, is refused by the proxy first.
@@ -297,4 +389,43 @@ async fn an_untrusted_proxy_certificate_is_refused() {
         .to_owned();
     assert!(message.contains("TLS"), "{message}");
     assert!(!message.contains(SK));
+}
+
+fn ok_or_code<T, E: aws_sdk_kms::error::ProvideErrorMetadata, R>(
+    result: Result<T, aws_sdk_kms::error::SdkError<E, R>>,
+) -> Result<T, String> {
+    result.map_err(|e| trent_testkit::sdk::error_code(&e))
+}
+
+async fn encrypt(kms: &Client, key: &str, plaintext: &[u8]) -> Result<Blob, String> {
+    ok_or_code(
+        kms.encrypt()
+            .key_id(key)
+            .plaintext(Blob::new(plaintext))
+            .send()
+            .await,
+    )
+    .map(|o| o.ciphertext_blob.unwrap())
+}
+
+async fn decrypt(kms: &Client, blob: &Blob) -> Result<Vec<u8>, String> {
+    ok_or_code(kms.decrypt().ciphertext_blob(blob.clone()).send().await)
+        .map(|o| o.plaintext.unwrap().into_inner())
+}
+
+/// Everything in the proxy's audit trail files.
+fn audit_text(work: &Path) -> String {
+    let mut out = String::new();
+    let mut dirs = vec![work.join("proxy-data")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.to_string_lossy().contains("audit") {
+                out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
 }

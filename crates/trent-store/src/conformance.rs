@@ -333,6 +333,7 @@ pub fn new_key(account: &str, region: &str) -> (KeyRecord, MaterialRecord) {
         state: KeyState::Enabled,
         key_manager: KeyManagerType::Customer,
         custom_key_store_id: None,
+        xks_key_id: None,
         deletion_date: None,
         pending_deletion_window_days: None,
         current_material_id: Some(material_id.clone()),

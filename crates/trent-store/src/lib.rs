@@ -74,6 +74,10 @@ pub struct KeyRecord {
     /// The custom key store the key lives in (migration 0008); `None` for a key of the
     /// default key store. Never changes: `update_key` keeps the stored one.
     pub custom_key_store_id: Option<String>,
+    /// The external key of a key in an external key store (migration 0010): its id behind
+    /// the store's XKS proxy; `None` for every other key. Never changes: `update_key`
+    /// keeps the stored one.
+    pub xks_key_id: Option<String>,
     /// When a key pending deletion will be deleted.
     pub deletion_date: Option<i64>,
     pub pending_deletion_window_days: Option<i32>,

@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_custom_key_stores",
         sql: include_str!("../migrations/0009_custom_key_stores.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_xks_key_id",
+        sql: include_str!("../migrations/0010_xks_key_id.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

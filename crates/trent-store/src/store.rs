@@ -40,7 +40,7 @@ pub(crate) const KEY_COLUMNS: &str =
     "k.key_id, k.account_id, k.region, k.arn, k.version, k.created_at, \
      k.description, k.key_spec, k.key_usage, k.origin, k.state, k.deletion_date, \
      k.pending_deletion_window_days, k.current_material_id, k.multi_region, k.policy, \
-     k.mrk_id, k.primary_region, k.key_manager, k.custom_key_store_id";
+     k.mrk_id, k.primary_region, k.key_manager, k.custom_key_store_id, k.xks_key_id";
 const ALIAS_COLUMNS: &str = "account_id, region, alias_name, target_key_id, created_at, updated_at";
 const ACCESS_KEY_COLUMNS: &str =
     "access_key_id, account_id, principal_arn, sealed_secret, created_at, status";
@@ -49,7 +49,8 @@ const ACCESS_KEY_COLUMNS: &str =
 /// the databases). Use it through [`crate::SqliteStore`] or [`crate::PostgresStore`].
 ///
 /// Beyond the trait's contract: `update_key` never changes a key's identity (`account_id`,
-/// `region`, `arn`, `created_at`, `mrk_id`, `key_manager`, `custom_key_store_id`); the
+/// `region`, `arn`, `created_at`, `mrk_id`, `key_manager`, `custom_key_store_id`,
+/// `xks_key_id`); the
 /// record it returns carries the stored ones.
 pub struct SqlStore<D> {
     pub(crate) db: D,
@@ -112,6 +113,7 @@ fn key_from_row<R: Row>(row: &R) -> Result<KeyRecord, StoreError> {
         state: column(row, "state")?,
         key_manager: column(row, "key_manager")?,
         custom_key_store_id: column(row, "custom_key_store_id")?,
+        xks_key_id: column(row, "xks_key_id")?,
         deletion_date: column(row, "deletion_date")?,
         pending_deletion_window_days,
         // '' is "no material yet" (migration 0006).
@@ -279,9 +281,9 @@ impl<D: Dialect> SqlStore<D> {
             "INSERT INTO keys (key_id, account_id, region, arn, version, created_at, \
              description, key_spec, key_usage, origin, state, deletion_date, \
              pending_deletion_window_days, current_material_id, multi_region, policy, mrk_id, \
-             primary_region, key_manager, custom_key_store_id) \
+             primary_region, key_manager, custom_key_store_id, xks_key_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20)",
+             $16, $17, $18, $19, $20, $21)",
         )
         .bind(&key.key_id)
         .bind(&key.account_id)
@@ -303,6 +305,7 @@ impl<D: Dialect> SqlStore<D> {
         .bind(&key.primary_region)
         .bind(key.key_manager)
         .bind(&key.custom_key_store_id)
+        .bind(&key.xks_key_id)
         .execute(tx)
         .await
         .map_err(Self::write_error)?;
@@ -365,7 +368,7 @@ impl<D: Dialect> SqlStore<D> {
              pending_deletion_window_days = $7, current_material_id = $8, multi_region = $9, \
              policy = $12, primary_region = $13 WHERE key_id = $10 AND version = $11 \
              RETURNING account_id, region, arn, created_at, version, mrk_id, key_manager, \
-             custom_key_store_id",
+             custom_key_store_id, xks_key_id",
         )
         .bind(&key.description)
         .bind(key.key_spec)
@@ -395,6 +398,7 @@ impl<D: Dialect> SqlStore<D> {
             mrk_id: column(&stored, "mrk_id")?,
             key_manager: column(&stored, "key_manager")?,
             custom_key_store_id: column(&stored, "custom_key_store_id")?,
+            xks_key_id: column(&stored, "xks_key_id")?,
             ..key.clone()
         };
         query("DELETE FROM key_tags WHERE key_id = $1")

@@ -43,6 +43,7 @@
 //! is refused by the operation's checks before it gets here; a handle asked anyway answers
 //! `KMSInternalException`, as Trent always has.
 
+pub(crate) mod external;
 pub(crate) mod local;
 pub(crate) mod token;
 
@@ -187,6 +188,9 @@ pub(crate) enum Handle {
     Local(LocalKey),
     /// A key object inside the PKCS#11 token of an `AWS_CLOUDHSM` custom key store.
     Token(token::TokenKey),
+    /// A key of an external key store: local material, and the external key through the
+    /// store's XKS proxy (double encryption).
+    External(external::ExternalKey),
 }
 
 /// Forwards a [`KeyHandle`] method to the backend's handle.
@@ -195,6 +199,7 @@ macro_rules! dispatch {
         match $self {
             Handle::Local($k) => $call,
             Handle::Token($k) => $call,
+            Handle::External($k) => $call,
         }
     };
 }

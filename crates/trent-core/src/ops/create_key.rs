@@ -67,34 +67,43 @@ impl KeyService {
         // AWS_CLOUDHSM: a key generated inside the token of a custom key store
         // (<https://docs.aws.amazon.com/kms/latest/developerguide/create-cmk-keystore.html>).
         let in_token = origin == OriginType::AwsCloudhsm;
-        if origin != OriginType::AwsKms && !external && !in_token {
-            return Err(KmsError::Unsupported {
-                what: format!("Origin {}", origin.as_str()),
-            });
-        }
-        if req.xks_key_id.is_some() {
-            return Err(KmsError::Unsupported {
-                what: "External key stores".into(),
-            });
-        }
-        match (&req.custom_key_store_id, in_token) {
+        // EXTERNAL_KEY_STORE: a key of an external key store, its XksKeyId the external key
+        // (<https://docs.aws.amazon.com/kms/latest/developerguide/create-xks-keys.html>).
+        let in_xks = origin == OriginType::ExternalKeyStore;
+        match (&req.custom_key_store_id, in_token || in_xks) {
             (Some(_), true) | (None, false) => {}
             (Some(_), false) => {
                 return Err(KmsError::Validation {
-                    message: "The Origin must be AWS_CLOUDHSM to create a KMS key in an AWS CloudHSM key store.".into(),
+                    message: "The Origin must be AWS_CLOUDHSM or EXTERNAL_KEY_STORE to create a KMS key in a custom key store.".into(),
                 })
             }
             (None, true) => {
                 return Err(KmsError::Validation {
-                    message: "A CustomKeyStoreId is required to create a KMS key with Origin AWS_CLOUDHSM.".into(),
+                    message: format!(
+                        "A CustomKeyStoreId is required to create a KMS key with Origin {}.",
+                        origin.as_str()
+                    ),
                 })
             }
+        }
+        match (&req.xks_key_id, in_xks) {
+            (Some(_), true) | (None, false) => {}
+            (Some(_), false) => {
+                return Err(KmsError::Validation {
+                    message: "XksKeyId is valid only with Origin EXTERNAL_KEY_STORE.".into(),
+                })
+            }
+            (None, true) => return Err(KmsError::Validation {
+                message:
+                    "An XksKeyId is required to create a KMS key with Origin EXTERNAL_KEY_STORE."
+                        .into(),
+            }),
         }
         // A multi-Region primary key (<https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>):
         // any key spec; replicas are made by ReplicateKey. (With Origin EXTERNAL it is
         // refused above, with every imported key.)
         let multi_region = req.multi_region == Some(true);
-        if in_token && (key_spec != KeySpec::SymmetricDefault || multi_region) {
+        if (in_token || in_xks) && (key_spec != KeySpec::SymmetricDefault || multi_region) {
             return Err(KmsError::Unsupported {
                 what: if multi_region {
                     "Multi-Region keys in a custom key store".into()
@@ -124,12 +133,17 @@ impl KeyService {
             );
         self.authorize_without_key(caller, "*", &with_request_tags(access, &tags))?;
         // The token of the custom key store, which must be connected.
-        let (token, cluster_id) = match &req.custom_key_store_id {
-            Some(id) => {
+        let (token, cluster_id, xks) = match (&req.custom_key_store_id, &req.xks_key_id) {
+            (Some(id), None) => {
                 let (record, token) = self.connected_key_store(caller, id).await?;
-                (Some(token), record.cloud_hsm_cluster_id)
+                (Some(token), record.cloud_hsm_cluster_id, None)
             }
-            None => (None, None),
+            (Some(id), Some(xks_key_id)) => (
+                None,
+                None,
+                Some(self.external_key_connection(caller, id, xks_key_id).await?),
+            ),
+            _ => (None, None, None),
         };
 
         let account = caller.account_id();
@@ -198,6 +212,7 @@ impl KeyService {
                 // Every key Trent makes is a customer managed key.
                 key_manager: KeyManagerType::Customer,
                 custom_key_store_id: req.custom_key_store_id.clone(),
+                xks_key_id: req.xks_key_id.clone(),
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: (generated.is_some() || object.is_some())
@@ -248,7 +263,20 @@ impl KeyService {
                     // The key is usable at once: cache the prepared key instead of
                     // reading back and unsealing what was just sealed.
                     let handle = match (generated.take(), &token, object) {
-                        (Some(material), _, _) => backend.new_handle(material_bytes, material),
+                        (Some(material), _, _) => {
+                            let local = backend.new_handle(material_bytes, material);
+                            match (&xks, local) {
+                                (Some(connection), Handle::Local(local)) => {
+                                    Handle::External(crate::backend::external::ExternalKey {
+                                        local,
+                                        arn: record.arn.to_string(),
+                                        xks_key_id: req.xks_key_id.clone().unwrap_or_default(),
+                                        connection: Some(connection.clone()),
+                                    })
+                                }
+                                (_, local) => local,
+                            }
+                        }
                         (None, Some(t), Some(object_id)) => {
                             Handle::Token(crate::backend::token::TokenKey {
                                 arn: record.arn.to_string(),

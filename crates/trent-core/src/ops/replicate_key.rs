@@ -183,6 +183,7 @@ impl KeyService {
                 state: KeyState::Enabled,
                 key_manager: primary.key_manager,
                 custom_key_store_id: primary.custom_key_store_id.clone(),
+                xks_key_id: None,
                 deletion_date: None,
                 pending_deletion_window_days: None,
                 current_material_id: primary.current_material_id.clone(),

@@ -657,13 +657,12 @@ async fn pending_deletion_blocks_management_operations() {
         .any(|k| k.key_id() == Some(key_id.as_str())));
 }
 
-/// Origin AWS_CLOUDHSM names a custom key store's token: without a CustomKeyStoreId it is
-/// a ValidationException, for every key spec (keys in stores are in
-/// `custom_key_stores.rs`). External key stores do not exist yet: Origin
-/// EXTERNAL_KEY_STORE is refused with UnsupportedOperationException. (EXTERNAL, imported
-/// key material, is tested in `import.rs`.)
+/// Origins AWS_CLOUDHSM and EXTERNAL_KEY_STORE name a custom key store: without a
+/// CustomKeyStoreId they are a ValidationException, for every key spec (keys in stores are
+/// in `custom_key_stores.rs` and `tests/external_key_stores.rs`). (EXTERNAL, imported key
+/// material, is tested in `import.rs`.)
 #[tokio::test]
-async fn unsupported_origins() {
+async fn custom_key_store_origins_need_a_store() {
     let server = TestServer::start();
     let client = server.client(REGION);
     for spec in [KeySpec::SymmetricDefault, KeySpec::EccNistP256] {
@@ -684,24 +683,15 @@ async fn unsupported_origins() {
             Some("A CustomKeyStoreId is required to create a KMS key with Origin AWS_CLOUDHSM."),
         );
     }
-    for origin in [OriginType::ExternalKeyStore] {
-        expect_err(
-            client.create_key().origin(origin.clone()).send().await,
-            "UnsupportedOperationException",
-            None,
-        );
-        expect_err(
-            client
-                .create_key()
-                .origin(origin)
-                .key_spec(KeySpec::EccNistP256)
-                .key_usage(KeyUsageType::SignVerify)
-                .send()
-                .await,
-            "UnsupportedOperationException",
-            None,
-        );
-    }
+    expect_err(
+        client
+            .create_key()
+            .origin(OriginType::ExternalKeyStore)
+            .send()
+            .await,
+        "ValidationException",
+        Some("A CustomKeyStoreId is required to create a KMS key with Origin EXTERNAL_KEY_STORE."),
+    );
     // None of them created a key.
     let keys = ok(client.list_keys().send().await);
     assert!(keys.keys().is_empty(), "{:?}", keys.keys());
