@@ -34,6 +34,9 @@ use trent_core::external_key_stores::{
 use trent_crypto::SecretBytes;
 use zeroize::Zeroizing;
 
+/// The largest answer read from a proxy.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// The `[xks_client]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -193,11 +196,12 @@ impl HttpXksClient {
             .await
             .map_err(|e| XksFailure::Unreachable(format!("HTTP with {host}: {e}")))?;
         let status = response.status().as_u16();
-        let bytes = response
-            .into_body()
+        // The API's answers are small (a 4300-byte plaintext in base64 at most): a larger
+        // one is not the API's.
+        let bytes = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| XksFailure::Unreachable(format!("reading the answer of {host}: {e}")))?
+            .map_err(|e| XksFailure::InvalidResponse(format!("reading the answer of {host}: {e}")))?
             .to_bytes();
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|_| XksFailure::InvalidResponse(format!("HTTP {status}, not JSON")))?;

@@ -141,7 +141,10 @@ impl KeyService {
             (Some(id), Some(xks_key_id)) => (
                 None,
                 None,
-                Some(self.external_key_connection(caller, id, xks_key_id).await?),
+                Some((
+                    self.external_key_connection(caller, id, xks_key_id).await?,
+                    xks_key_id.clone(),
+                )),
             ),
             _ => (None, None, None),
         };
@@ -266,11 +269,11 @@ impl KeyService {
                         (Some(material), _, _) => {
                             let local = backend.new_handle(material_bytes, material);
                             match (&xks, local) {
-                                (Some(connection), Handle::Local(local)) => {
+                                (Some((connection, xks_key_id)), Handle::Local(local)) => {
                                     Handle::External(crate::backend::external::ExternalKey {
                                         local,
                                         arn: record.arn.to_string(),
-                                        xks_key_id: req.xks_key_id.clone().unwrap_or_default(),
+                                        xks_key_id: xks_key_id.clone(),
                                         connection: Some(connection.clone()),
                                     })
                                 }
