@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
-    ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, CustomKeyStoresListEntry,
-    OriginType, XksProxyAuthenticationCredentialType, XksProxyConnectivityType,
+    ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoreType, OriginType,
+    XksProxyAuthenticationCredentialType, XksProxyConnectivityType,
 };
 use aws_sdk_kms::Client;
 use trent_testkit::process::{Launch, Trent};
@@ -103,32 +103,9 @@ fn create(
         .xks_proxy_connectivity(XksProxyConnectivityType::PublicEndpoint)
 }
 
-async fn describe(client: &Client, id: &str) -> CustomKeyStoresListEntry {
-    ok(client
-        .describe_custom_key_stores()
-        .custom_key_store_id(id)
-        .send()
-        .await)
-    .custom_key_stores()[0]
-        .clone()
-}
-
-async fn connect(client: &Client, id: &str) -> CustomKeyStoresListEntry {
-    ok(client
-        .connect_custom_key_store()
-        .custom_key_store_id(id)
-        .send()
-        .await);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let entry = describe(client, id).await;
-        if entry.connection_state() != Some(&ConnectionStateType::Connecting) {
-            return entry;
-        }
-        assert!(Instant::now() < deadline, "still CONNECTING");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use trent_testkit::sdk::{
+    connect_custom_key_store as connect, describe_custom_key_store as describe,
+};
 
 async fn disconnect(client: &Client, id: &str) {
     ok(client

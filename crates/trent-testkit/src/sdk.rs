@@ -142,3 +142,48 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
         _ => "transport".to_owned(),
     }
 }
+
+/// The custom key store `id` as DescribeCustomKeyStores lists it (exactly one).
+pub async fn describe_custom_key_store(
+    client: &Client,
+    id: &str,
+) -> aws_sdk_kms::types::CustomKeyStoresListEntry {
+    let out = ok(client
+        .describe_custom_key_stores()
+        .custom_key_store_id(id)
+        .send()
+        .await);
+    let stores = out.custom_key_stores();
+    assert_eq!(stores.len(), 1, "{stores:?}");
+    stores[0].clone()
+}
+
+/// Waits (at most 20 s) for the custom key store to leave CONNECTING (ConnectCustomKeyStore
+/// answers at once and connects in the background); its entry then.
+pub async fn settled_custom_key_store(
+    client: &Client,
+    id: &str,
+) -> aws_sdk_kms::types::CustomKeyStoresListEntry {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let entry = describe_custom_key_store(client, id).await;
+        if entry.connection_state() != Some(&aws_sdk_kms::types::ConnectionStateType::Connecting) {
+            return entry;
+        }
+        assert!(std::time::Instant::now() < deadline, "still CONNECTING");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// ConnectCustomKeyStore, then [`settled_custom_key_store`].
+pub async fn connect_custom_key_store(
+    client: &Client,
+    id: &str,
+) -> aws_sdk_kms::types::CustomKeyStoresListEntry {
+    ok(client
+        .connect_custom_key_store()
+        .custom_key_store_id(id)
+        .send()
+        .await);
+    settled_custom_key_store(client, id).await
+}

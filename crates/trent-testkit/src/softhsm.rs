@@ -79,3 +79,28 @@ impl Tokens {
         );
     }
 }
+
+/// A self-signed CA certificate (PEM) made with `openssl` in `dir`, to stand for a
+/// cluster's trust anchor (`[[pkcs11_clusters]]` `trust_anchor_file`); its path.
+pub fn trust_anchor(dir: &Path, name: &str) -> PathBuf {
+    let pem = dir.join(format!("{name}.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj"])
+        .arg(format!("/CN={name}"))
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(&pem)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl: {out:?}");
+    pem
+}

@@ -13,10 +13,7 @@
 
 use std::sync::Arc;
 
-use trent_crypto::{
-    AsymmetricEncryptionAlgorithm, BlobHeader, CryptoError, MacAlgorithm, MessageType, ParsedBlob,
-    SecretBytes, SigningAlgorithm, BLOB_VERSION, TAG_LEN,
-};
+use trent_crypto::{BlobHeader, CryptoError, ParsedBlob, SecretBytes, BLOB_VERSION, TAG_LEN};
 use trent_wire::ErrorCode;
 
 use super::{Encrypted, KeyError, KeyHandle, LocalKey};
@@ -84,10 +81,6 @@ impl ExternalKey {
     }
 }
 
-fn refused<T>() -> Result<T, KeyError> {
-    Err(KeyError::Kms(KmsError::Internal))
-}
-
 impl KeyHandle for ExternalKey {
     async fn encrypt(
         &self,
@@ -149,54 +142,5 @@ impl KeyHandle for ExternalKey {
         self.local.decrypt(&inner_blob, context).await
     }
 
-    async fn asymmetric_encrypt(
-        &self,
-        _: AsymmetricEncryptionAlgorithm,
-        _: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn asymmetric_decrypt(
-        &self,
-        _: AsymmetricEncryptionAlgorithm,
-        _: &[u8],
-    ) -> Result<SecretBytes, KeyError> {
-        refused()
-    }
-
-    async fn sign(
-        &self,
-        _: SigningAlgorithm,
-        _: MessageType,
-        _: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn verify(
-        &self,
-        _: SigningAlgorithm,
-        _: MessageType,
-        _: &[u8],
-        _: &[u8],
-    ) -> Result<bool, KeyError> {
-        refused()
-    }
-
-    async fn mac(&self, _: MacAlgorithm, _: &[u8]) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn verify_mac(&self, _: MacAlgorithm, _: &[u8], _: &[u8]) -> Result<bool, KeyError> {
-        refused()
-    }
-
-    async fn derive_shared_secret(&self, _: &[u8]) -> Result<SecretBytes, KeyError> {
-        refused()
-    }
-
-    fn public_key(&self) -> Option<&[u8]> {
-        None
-    }
+    super::refuse_all_but_symmetric!();
 }

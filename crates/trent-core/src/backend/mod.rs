@@ -43,6 +43,77 @@
 //! is refused by the operation's checks before it gets here; a handle asked anyway answers
 //! `KMSInternalException`, as Trent always has.
 
+/// The [`KeyHandle`] methods of a backend whose keys only encrypt and decrypt symmetrically
+/// (token and external keys): refused as any handle refuses what its key cannot do (the
+/// operations check the key's usage before they get here).
+macro_rules! refuse_all_but_symmetric {
+    () => {
+        async fn asymmetric_encrypt(
+            &self,
+            _: trent_crypto::AsymmetricEncryptionAlgorithm,
+            _: &[u8],
+        ) -> Result<Vec<u8>, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn asymmetric_decrypt(
+            &self,
+            _: trent_crypto::AsymmetricEncryptionAlgorithm,
+            _: &[u8],
+        ) -> Result<trent_crypto::SecretBytes, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn sign(
+            &self,
+            _: trent_crypto::SigningAlgorithm,
+            _: trent_crypto::MessageType,
+            _: &[u8],
+        ) -> Result<Vec<u8>, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn verify(
+            &self,
+            _: trent_crypto::SigningAlgorithm,
+            _: trent_crypto::MessageType,
+            _: &[u8],
+            _: &[u8],
+        ) -> Result<bool, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn mac(
+            &self,
+            _: trent_crypto::MacAlgorithm,
+            _: &[u8],
+        ) -> Result<Vec<u8>, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn verify_mac(
+            &self,
+            _: trent_crypto::MacAlgorithm,
+            _: &[u8],
+            _: &[u8],
+        ) -> Result<bool, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        async fn derive_shared_secret(
+            &self,
+            _: &[u8],
+        ) -> Result<trent_crypto::SecretBytes, $crate::backend::KeyError> {
+            Err($crate::backend::KeyError::Kms($crate::KmsError::Internal))
+        }
+
+        fn public_key(&self) -> Option<&[u8]> {
+            None
+        }
+    };
+}
+pub(crate) use refuse_all_but_symmetric;
+
 pub(crate) mod external;
 pub(crate) mod local;
 pub(crate) mod token;

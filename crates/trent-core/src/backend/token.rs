@@ -10,10 +10,7 @@
 
 use std::sync::Arc;
 
-use trent_crypto::{
-    AsymmetricEncryptionAlgorithm, BlobHeader, CryptoError, MacAlgorithm, MessageType, ParsedBlob,
-    SecretBytes, SigningAlgorithm, TokenError, TokenKeyStore,
-};
+use trent_crypto::{BlobHeader, CryptoError, ParsedBlob, SecretBytes, TokenError, TokenKeyStore};
 
 use super::{Encrypted, KeyError, KeyHandle};
 use crate::KmsError;
@@ -82,10 +79,6 @@ impl TokenKey {
     }
 }
 
-fn refused<T>() -> Result<T, KeyError> {
-    Err(KeyError::Kms(KmsError::Internal))
-}
-
 impl KeyHandle for TokenKey {
     async fn encrypt(
         &self,
@@ -131,54 +124,5 @@ impl KeyHandle for TokenKey {
         .await
     }
 
-    async fn asymmetric_encrypt(
-        &self,
-        _: AsymmetricEncryptionAlgorithm,
-        _: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn asymmetric_decrypt(
-        &self,
-        _: AsymmetricEncryptionAlgorithm,
-        _: &[u8],
-    ) -> Result<SecretBytes, KeyError> {
-        refused()
-    }
-
-    async fn sign(
-        &self,
-        _: SigningAlgorithm,
-        _: MessageType,
-        _: &[u8],
-    ) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn verify(
-        &self,
-        _: SigningAlgorithm,
-        _: MessageType,
-        _: &[u8],
-        _: &[u8],
-    ) -> Result<bool, KeyError> {
-        refused()
-    }
-
-    async fn mac(&self, _: MacAlgorithm, _: &[u8]) -> Result<Vec<u8>, KeyError> {
-        refused()
-    }
-
-    async fn verify_mac(&self, _: MacAlgorithm, _: &[u8], _: &[u8]) -> Result<bool, KeyError> {
-        refused()
-    }
-
-    async fn derive_shared_secret(&self, _: &[u8]) -> Result<SecretBytes, KeyError> {
-        refused()
-    }
-
-    fn public_key(&self) -> Option<&[u8]> {
-        None
-    }
+    super::refuse_all_but_symmetric!();
 }

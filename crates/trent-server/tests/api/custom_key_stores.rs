@@ -6,12 +6,9 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{
-    ConnectionErrorCodeType, ConnectionStateType, CustomKeyStoresListEntry, KeyState, OriginType,
-};
+use aws_sdk_kms::types::{ConnectionErrorCodeType, ConnectionStateType, KeyState, OriginType};
 use aws_sdk_kms::Client;
 use trent_testkit::sdk::{expect_code, expect_err, ok, REGION};
 use trent_testkit::server::TestServer;
@@ -45,30 +42,7 @@ impl Hsm {
         let tokens = softhsm::Tokens::new(work.path());
         tokens.init_token("ks1", SO_PIN, PIN);
         tokens.init_token("ks2", SO_PIN, PIN);
-        let anchor = work.path().join("ks1-ca.pem");
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-            ])
-            .args([
-                "-nodes",
-                "-subj",
-                "/CN=trent-ks1-ca",
-                "-days",
-                "30",
-                "-keyout",
-            ])
-            .arg(work.path().join("ks1-ca.key"))
-            .arg("-out")
-            .arg(&anchor)
-            .output()
-            .expect("openssl runs");
-        assert!(made.status.success(), "{made:?}");
+        let anchor = softhsm::trust_anchor(work.path(), "ks1-ca");
         let trust_anchor = std::fs::read_to_string(&anchor).unwrap();
         let config = work.path().join("trent.toml");
         let module = tokens.module.display().to_string();
@@ -144,38 +118,10 @@ async fn create_store(client: &Client, hsm: &Hsm, name: &str, password: &str) ->
     .unwrap()
 }
 
-async fn describe(client: &Client, id: &str) -> CustomKeyStoresListEntry {
-    let out = ok(client
-        .describe_custom_key_stores()
-        .custom_key_store_id(id)
-        .send()
-        .await);
-    let stores = out.custom_key_stores();
-    assert_eq!(stores.len(), 1);
-    stores[0].clone()
-}
-
-/// Waits (bounded) for the store to leave CONNECTING; its entry then.
-async fn settled(client: &Client, id: &str) -> CustomKeyStoresListEntry {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let entry = describe(client, id).await;
-        if entry.connection_state() != Some(&ConnectionStateType::Connecting) {
-            return entry;
-        }
-        assert!(Instant::now() < deadline, "still CONNECTING");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn connect(client: &Client, id: &str) -> CustomKeyStoresListEntry {
-    ok(client
-        .connect_custom_key_store()
-        .custom_key_store_id(id)
-        .send()
-        .await);
-    settled(client, id).await
-}
+use trent_testkit::sdk::{
+    connect_custom_key_store as connect, describe_custom_key_store as describe,
+    settled_custom_key_store as settled,
+};
 
 async fn create_token_key(client: &Client, store: &str) -> String {
     let md = ok(client

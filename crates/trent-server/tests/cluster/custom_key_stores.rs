@@ -4,7 +4,6 @@
 //! keys become Unavailable on A (through the change feed: the cache lifetime is far longer
 //! than the test).
 
-use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_kms::primitives::Blob;
@@ -56,23 +55,7 @@ async fn a_custom_key_store_is_shared_by_every_node() {
     let work = tempfile::tempdir().unwrap();
     let tokens = softhsm::Tokens::new(work.path());
     tokens.init_token("cluster-ks", "so-pin-1", PIN);
-    let anchor = work.path().join("ca.pem");
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-        ])
-        .args(["-nodes", "-subj", "/CN=cluster-ca", "-days", "2", "-keyout"])
-        .arg(work.path().join("ca.key"))
-        .arg("-out")
-        .arg(&anchor)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let anchor = softhsm::trust_anchor(work.path(), "cluster-ca");
     let config = work.path().join("trent.toml");
     std::fs::write(
         &config,
