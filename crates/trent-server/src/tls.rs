@@ -7,9 +7,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::UnixTime;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use rustls::{RootCertStore, ServerConfig};
 use zeroize::Zeroizing;
 
@@ -37,7 +41,13 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| format!("[xks] client_ca {}: {e}", ca.display()))?;
-            builder.with_client_cert_verifier(verifier)
+            match &files.client_subject {
+                Some(subject) => builder.with_client_cert_verifier(Arc::new(SubjectVerifier {
+                    inner: verifier,
+                    common_name: subject.clone(),
+                })),
+                None => builder.with_client_cert_verifier(verifier),
+            }
         }
         None => builder.with_no_client_auth(),
     };
@@ -79,4 +89,213 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
             path.display()
         )
     })
+}
+
+/// A client certificate verifier that, after the CA's check, requires the end-entity
+/// certificate's subject common name to be `common_name` (`client_subject`). A certificate
+/// whose subject cannot be read is refused.
+#[derive(Debug)]
+struct SubjectVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    common_name: String,
+}
+
+impl ClientCertVerifier for SubjectVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        match subject_common_names(end_entity) {
+            Some(names) if names.iter().any(|n| n == &self.common_name) => Ok(verified),
+            _ => Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            )),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// One DER element: its tag, its contents and what follows it (definite lengths only, as
+/// DER has).
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The common names (OID 2.5.4.3) of a certificate's subject; `None` if the certificate
+/// is not the DER this expects.
+fn subject_common_names(cert: &[u8]) -> Option<Vec<String>> {
+    const SEQUENCE: u8 = 0x30;
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    let (tag, certificate, _) = der_element(cert)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let (tag, tbs, _) = der_element(certificate)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    // version [0] (optional), serialNumber, signature, issuer, validity, subject.
+    let mut rest = tbs;
+    let mut fields = Vec::new();
+    while !rest.is_empty() && fields.len() < 6 {
+        let (tag, contents, next) = der_element(rest)?;
+        if !(fields.is_empty() && tag == 0xa0) {
+            fields.push((tag, contents));
+        }
+        rest = next;
+    }
+    let &(tag, subject) = fields.get(4)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let mut names = Vec::new();
+    let mut sets = subject;
+    while !sets.is_empty() {
+        let (_, set, next) = der_element(sets)?;
+        let mut attributes = set;
+        while !attributes.is_empty() {
+            let (_, attribute, after) = der_element(attributes)?;
+            let (oid_tag, oid, value) = der_element(attribute)?;
+            let (value_tag, value, _) = der_element(value)?;
+            // UTF8String, PrintableString, IA5String.
+            if oid_tag == 0x06 && oid == CN && matches!(value_tag, 0x0c | 0x13 | 0x16) {
+                names.push(String::from_utf8(value.to_vec()).ok()?);
+            }
+            attributes = after;
+        }
+        sets = next;
+    }
+    Some(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate made with `openssl req -x509 -subj "/O=Trent/CN=xks client"` whose
+    /// issuer CN differs: only the subject's CN is read.
+    #[test]
+    fn the_subject_common_name_is_read_and_never_the_issuers() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=the issuer",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/O=Trent/CN=xks client",
+            "-keyout",
+            "c.key",
+            "-out",
+            "c.csr",
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "c.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            "c.pem",
+        ]);
+        let pem = std::fs::read(dir.path().join("c.pem")).unwrap();
+        let cert = CertificateDer::from_pem_slice(&pem).unwrap();
+        assert_eq!(
+            subject_common_names(&cert),
+            Some(vec!["xks client".to_owned()])
+        );
+        let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        let ca = CertificateDer::from_pem_slice(&pem).unwrap();
+        assert_eq!(
+            subject_common_names(&ca),
+            Some(vec!["the issuer".to_owned()])
+        );
+        assert_eq!(subject_common_names(&cert[..cert.len() / 2]), None);
+        assert_eq!(subject_common_names(b"not a certificate"), None);
+    }
 }

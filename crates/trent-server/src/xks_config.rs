@@ -9,6 +9,8 @@
 //! tls_cert = "/etc/trent/xks.pem"   # required unless listen is a loopback address
 //! tls_key = "/etc/trent/xks.key"
 //! client_ca = "/etc/trent/kms-ca.pem"   # optional: require client certificates (mTLS)
+//! client_subject = "cks.kms.us-east-1.amazonaws.com"   # optional, with client_ca: the
+//!                                     # client certificate's subject common name (CN)
 //!
 //! [[xks.key_stores]]
 //! uri_path_prefix = "/example/uri/path/prefix"
@@ -41,6 +43,7 @@ pub struct XksFileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     client_ca: Option<PathBuf>,
+    client_subject: Option<String>,
     #[serde(default)]
     key_stores: Vec<KeyStoreSpec>,
 }
@@ -79,6 +82,10 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// Client certificates must chain to one of these (mutual TLS).
     pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: the common name (CN) the client certificate's subject must have
+    /// (the XKS proxy API specification: a proxy that offers mutual TLS lets the client's
+    /// subject name be configured).
+    pub client_subject: Option<String>,
 }
 
 /// What a key may be used for.
@@ -130,13 +137,22 @@ impl XksSettings {
             )
         })?;
         let tls = match (file.tls_cert, file.tls_key) {
-            (Some(cert), Some(key)) => Some(TlsFiles {
-                cert,
-                key,
-                client_ca: file.client_ca,
-            }),
+            (Some(cert), Some(key)) => {
+                if file.client_subject.is_some() && file.client_ca.is_none() {
+                    return Err("[xks] client_subject needs client_ca".into());
+                }
+                if file.client_subject.as_deref() == Some("") {
+                    return Err("[xks] client_subject is empty".into());
+                }
+                Some(TlsFiles {
+                    cert,
+                    key,
+                    client_ca: file.client_ca,
+                    client_subject: file.client_subject,
+                })
+            }
             (None, None) => {
-                if file.client_ca.is_some() {
+                if file.client_ca.is_some() || file.client_subject.is_some() {
                     return Err("[xks] client_ca needs tls_cert and tls_key".into());
                 }
                 if !listen.ip().is_loopback() {

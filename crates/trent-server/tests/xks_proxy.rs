@@ -640,6 +640,32 @@ fn tls_and_mutual_tls() {
     wrong_key
         .post(&health)
         .assert_error(401, "AuthenticationFailedException");
+    drop(server);
+
+    // With client_subject, the client certificate's subject CN must be it too.
+    for (subject, accepted) in [
+        ("xks client", true),
+        ("cks.kms.us-east-1.amazonaws.com", false),
+    ] {
+        let data = work.path().join(format!("data-subject-{accepted}"));
+        let cfg = config(
+            work.path(),
+            &format!(
+                "listen = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\nclient_ca = \"{}\"\nclient_subject = \"{subject}\"",
+                tls.server_cert.display(),
+                tls.server_key.display(),
+                tls.ca_cert.display()
+            ),
+        );
+        let server = serve(&data, &cfg).start();
+        let mut call = with_cert.clone();
+        call.url = format!("{}{path}", endpoint(&server));
+        match call.send(&health) {
+            Ok(answer) if accepted => assert_eq!(answer.status, 200, "{}", answer.body),
+            Err(_) if !accepted => {}
+            other => panic!("client_subject {subject:?}: {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -668,6 +694,11 @@ fn starts_it_must_refuse() {
             ),
             key_stores(),
             "no PEM private key",
+        ),
+        (
+            format!("listen = \"127.0.0.1:0\"\n{good_tls}\nclient_subject = \"xks client\""),
+            key_stores(),
+            "client_subject needs client_ca",
         ),
         (
             format!("listen = \"127.0.0.1:0\"\n{good_tls}\nclient_ca = \"/nonexistent/ca.pem\""),
