@@ -541,6 +541,131 @@ async fn the_xks_master_secret_moves_with_the_root_key() {
     );
 }
 
+/// A custom key store's secret (an AWS_CLOUDHSM store's password; an external key store's
+/// credential is the same column, the same `SealedKind`) is sealed under the root key:
+/// re-sealed by the migration, the store connects after it (the password opens under the
+/// new root key) and its key decrypts what it encrypted before.
+#[tokio::test]
+async fn custom_key_store_secrets_move_with_the_root_key() {
+    use aws_sdk_kms::types::{ConnectionStateType, OriginType};
+    use trent_testkit::sdk::{connect_custom_key_store, describe_custom_key_store};
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let hsm_dir = work.path().join("hsm");
+    std::fs::create_dir(&hsm_dir).unwrap();
+    let tokens = softhsm::Tokens::new(&hsm_dir);
+    tokens.init_token("ks", SO_PIN, PIN);
+    let anchor = softhsm::trust_anchor(work.path(), "ks-ca");
+    let clusters = format!(
+        "[[pkcs11_clusters]]\ncluster_id = \"cluster-234567abcdefg\"\nmodule = \"{}\"\ntoken_label = \"ks\"\ntrust_anchor_file = \"{}\"\n",
+        tokens.module.display(),
+        anchor.display()
+    );
+    let file_config = work.path().join("clusters.toml");
+    std::fs::write(&file_config, &clusters).unwrap();
+    let passphrase = work.path().join("passphrase.toml");
+    std::fs::write(&passphrase, "[root_key]\nprovider = \"passphrase\"\n").unwrap();
+    let passphrase_clusters = work.path().join("passphrase-clusters.toml");
+    std::fs::write(
+        &passphrase_clusters,
+        format!("[root_key]\nprovider = \"passphrase\"\n{clusters}"),
+    )
+    .unwrap();
+    let conf = tokens.conf.to_str().unwrap().to_owned();
+
+    let mut server = serve(&data, Some(&file_config))
+        .env("SOFTHSM2_CONF", &conf)
+        .start();
+    let kms = kms(&server, &data);
+    let store = kms
+        .create_custom_key_store()
+        .custom_key_store_name("ks")
+        .cloud_hsm_cluster_id("cluster-234567abcdefg")
+        .trust_anchor_certificate(std::fs::read_to_string(&anchor).unwrap())
+        .key_store_password(PIN)
+        .send()
+        .await
+        .unwrap()
+        .custom_key_store_id
+        .unwrap();
+    assert_eq!(
+        connect_custom_key_store(&kms, &store)
+            .await
+            .connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    let key = kms
+        .create_key()
+        .custom_key_store_id(&store)
+        .origin(OriginType::AwsCloudhsm)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let ciphertext = kms
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(MESSAGE))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    assert!(server.terminate().success());
+
+    let (success, output) = migrate(
+        &data,
+        &[
+            "--to",
+            "passphrase",
+            "--to-config",
+            passphrase.to_str().unwrap(),
+        ],
+        &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
+    );
+    assert!(success, "{output}");
+    assert!(
+        output.contains("custom key store secret: 1 re-sealed"),
+        "{output}"
+    );
+
+    let server = serve(&data, Some(&passphrase_clusters))
+        .env("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)
+        .env("SOFTHSM2_CONF", &conf)
+        .start();
+    let kms = self::kms(&server, &data);
+    // Still CONNECTED in the store: this node logs in with the password it unseals now.
+    assert_eq!(
+        describe_custom_key_store(&kms, &store)
+            .await
+            .connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    let plain = kms
+        .decrypt()
+        .ciphertext_blob(ciphertext)
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
+    assert_eq!(plain.as_ref(), MESSAGE);
+    // And a fresh connection after a disconnection.
+    kms.disconnect_custom_key_store()
+        .custom_key_store_id(&store)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        connect_custom_key_store(&kms, &store)
+            .await
+            .connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+}
+
 /// The target is the source's key, or cannot be opened (a wrong PIN), or the source is
 /// not this store's root key: refused, and the store is as it was.
 #[tokio::test]
