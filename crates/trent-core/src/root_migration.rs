@@ -33,6 +33,36 @@ const SEALED_META: [(&str, &[u8]); 3] = [
     ),
 ];
 
+/// The metadata entry that says a migration has begun and not finished: a server refuses
+/// to start while it is there (some secrets may be sealed under either root key), until
+/// `trent root-key migrate` is run again to the end.
+pub const META_MIGRATION: &str = "root_key_migration";
+const MIGRATION_IN_PROGRESS: &[u8] = b"in progress";
+
+/// Marks the store as being migrated (again, for a resumed run).
+pub async fn begin(store: &dyn Store) -> Result<(), MigrateError> {
+    match store
+        .swap_meta(META_MIGRATION, None, Some(MIGRATION_IN_PROGRESS))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict)
+            if store.meta(META_MIGRATION).await?.as_deref() == Some(MIGRATION_IN_PROGRESS) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks the migration finished: servers may start (with the new root key).
+pub async fn finish(store: &dyn Store) -> Result<(), MigrateError> {
+    store
+        .swap_meta(META_MIGRATION, Some(MIGRATION_IN_PROGRESS), None)
+        .await?;
+    Ok(())
+}
+
 /// The kinds of records re-sealed, in the order they are.
 pub const KINDS: [SealedKind; 5] = [
     SealedKind::KeyMaterial,

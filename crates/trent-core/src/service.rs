@@ -95,6 +95,8 @@ pub enum BootstrapError {
     Crypto(#[from] trent_crypto::CryptoError),
     #[error("another node has been bootstrapping this store for too long (its bootstrap lease is still held)")]
     BootstrapBusy,
+    #[error("a root key migration of this store was interrupted: run `trent root-key migrate` again, with the same target, to finish it before starting a server")]
+    MigrationInProgress,
 }
 
 /// The AWS KMS key service. Cheap to share (`Arc`); every operation is a method in `ops/`.
@@ -160,6 +162,13 @@ impl KeyService {
         match root.unseal(ROOT_CHECK_AAD, &stored) {
             Ok(p) if p.expose() == ROOT_CHECK_PLAINTEXT => {}
             _ => return Err(BootstrapError::RootKeyMismatch),
+        }
+        if store
+            .meta(crate::root_migration::META_MIGRATION)
+            .await?
+            .is_some()
+        {
+            return Err(BootstrapError::MigrationInProgress);
         }
         let account = store
             .init_meta(META_DEFAULT_ACCOUNT, options.account_id.as_bytes())

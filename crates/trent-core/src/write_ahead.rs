@@ -155,6 +155,15 @@ impl Store for WriteAheadStore {
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.meta(name).await
     }
+    async fn swap_meta(
+        &self,
+        name: &str,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        // Deployment metadata, as `init_meta`: not a KMS resource.
+        self.inner.swap_meta(name, old, new).await
+    }
     async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
         // Deployment metadata at first start (no KMS resource; the trail is not open yet).
         self.inner.init_meta(name, value).await

@@ -99,6 +99,8 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
         ),
     }
 
+    // Servers refuse to start from here until the migration is finished.
+    root_migration::begin(store.as_ref()).await.map_err(fail)?;
     let report = root_migration::reseal_store(
         store.as_ref(),
         source.as_ref(),
@@ -130,6 +132,7 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
     root_migration::switch_root_key_check(store.as_ref(), source.as_ref(), target.as_ref())
         .await
         .map_err(fail)?;
+    root_migration::finish(store.as_ref()).await.map_err(fail)?;
     let audited = audit(
         &config,
         store.as_ref(),

@@ -353,6 +353,12 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
         output.contains("run the command again to finish"),
         "{output}"
     );
+    // Half migrated: no server starts, with either root key.
+    let refused = serve(&data, None).start_fails().output();
+    assert!(
+        refused.contains("a root key migration of this store was interrupted"),
+        "{refused}"
+    );
     let partial = sealed_versions(&data).await;
     assert_eq!(partial.len(), before.len(), "{partial:?}");
     assert_eq!(

@@ -88,6 +88,7 @@ macro_rules! __store_conformance_cases {
             transaction_changes_are_announced_on_commit,
             sealed_secrets_are_listed_and_resealed_in_one_transaction,
             custom_key_store_lifecycle,
+            meta_swap_is_compare_and_set,
         }
     };
 }
@@ -3597,4 +3598,33 @@ pub async fn custom_key_store_lifecycle(store: Arc<dyn Store>) {
             .await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// `swap_meta` changes an entry only from what it is: created when absent, replaced,
+/// deleted; any other expectation is a conflict that changes nothing.
+pub async fn meta_swap_is_compare_and_set(store: Arc<dyn Store>) {
+    let name = format!("conformance-swap-{}", unique());
+    let conflict =
+        |r: Result<(), StoreError>| assert!(matches!(r, Err(StoreError::Conflict)), "{r:?}");
+    store.swap_meta(&name, None, None).await.expect("absent");
+    conflict(store.swap_meta(&name, Some(b"a"), Some(b"b")).await);
+    store
+        .swap_meta(&name, None, Some(b"a"))
+        .await
+        .expect("create");
+    conflict(store.swap_meta(&name, None, Some(b"x")).await);
+    conflict(store.swap_meta(&name, None, None).await);
+    assert_eq!(store.meta(&name).await.unwrap(), Some(b"a".to_vec()));
+    conflict(store.swap_meta(&name, Some(b"b"), Some(b"c")).await);
+    store
+        .swap_meta(&name, Some(b"a"), Some(b"b"))
+        .await
+        .expect("replace");
+    conflict(store.swap_meta(&name, Some(b"a"), None).await);
+    assert_eq!(store.meta(&name).await.unwrap(), Some(b"b".to_vec()));
+    store
+        .swap_meta(&name, Some(b"b"), None)
+        .await
+        .expect("delete");
+    assert_eq!(store.meta(&name).await.unwrap(), None);
 }

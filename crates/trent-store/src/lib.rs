@@ -348,6 +348,14 @@ pub trait Store: Send + Sync + 'static {
     /// Sets `name` to `value` unless it is already set; returns the value now stored
     /// (the existing one wins, so nodes racing at first start agree).
     async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Sets `name` from `old` to `new` iff it is `old` now (`None`: absent; a `new` of
+    /// `None` deletes it); `Conflict` otherwise, and nothing changes.
+    async fn swap_meta(
+        &self,
+        name: &str,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
 
     /// Creates a key with its first material, atomically. `AlreadyExists` if the key id
     /// is taken. The stored version is `key.version` (callers pass 1). A key with imported

@@ -547,6 +547,55 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(stored)
     }
 
+    async fn swap_meta(
+        &self,
+        name: &str,
+        old: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let changed =
+            match (old, new) {
+                (None, Some(new)) => query(
+                    "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(new)
+                .execute(&mut tx)
+                .await,
+                (Some(old), Some(new)) => {
+                    query("UPDATE meta SET value = $1 WHERE name = $2 AND value = $3")
+                        .bind(new)
+                        .bind(name)
+                        .bind(old)
+                        .execute(&mut tx)
+                        .await
+                }
+                (Some(old), None) => {
+                    query("DELETE FROM meta WHERE name = $1 AND value = $2")
+                        .bind(name)
+                        .bind(old)
+                        .execute(&mut tx)
+                        .await
+                }
+                (None, None) => {
+                    let absent = query("SELECT value FROM meta WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&mut tx)
+                        .await
+                        .map_err(D::backend)?
+                        .is_none();
+                    Ok(u64::from(absent))
+                }
+            }
+            .map_err(D::backend)?;
+        if changed != 1 {
+            Self::rollback(tx).await?;
+            return Err(StoreError::Conflict);
+        }
+        Self::commit(tx).await
+    }
+
     async fn create_key(
         &self,
         key: &KeyRecord,
