@@ -37,6 +37,7 @@ mod secret_file;
 mod xks;
 
 pub use aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
+pub use asymmetric::certificate_subject_common_names;
 pub use asymmetric::{
     AsymmetricEncryptionAlgorithm, AsymmetricKeySpec, MessageType, PrivateKey, PublicKey,
     SigningAlgorithm,

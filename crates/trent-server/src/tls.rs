@@ -122,7 +122,7 @@ impl ClientCertVerifier for SubjectVerifier {
         let verified = self
             .inner
             .verify_client_cert(end_entity, intermediates, now)?;
-        match subject_common_names(end_entity) {
+        match trent_crypto::certificate_subject_common_names(end_entity) {
             Some(names) if names.iter().any(|n| n == &self.common_name) => Ok(verified),
             _ => Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::ApplicationVerificationFailure,
@@ -151,73 +151,6 @@ impl ClientCertVerifier for SubjectVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
     }
-}
-
-/// One DER element: its tag, its contents and what follows it (definite lengths only, as
-/// DER has).
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-/// The common names (OID 2.5.4.3) of a certificate's subject; `None` if the certificate
-/// is not the DER this expects.
-fn subject_common_names(cert: &[u8]) -> Option<Vec<String>> {
-    const SEQUENCE: u8 = 0x30;
-    const CN: &[u8] = &[0x55, 0x04, 0x03];
-    let (tag, certificate, _) = der_element(cert)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let (tag, tbs, _) = der_element(certificate)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    // version [0] (optional), serialNumber, signature, issuer, validity, subject.
-    let mut rest = tbs;
-    let mut fields = Vec::new();
-    while !rest.is_empty() && fields.len() < 6 {
-        let (tag, contents, next) = der_element(rest)?;
-        if !(fields.is_empty() && tag == 0xa0) {
-            fields.push((tag, contents));
-        }
-        rest = next;
-    }
-    let &(tag, subject) = fields.get(4)?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    let mut names = Vec::new();
-    let mut sets = subject;
-    while !sets.is_empty() {
-        let (_, set, next) = der_element(sets)?;
-        let mut attributes = set;
-        while !attributes.is_empty() {
-            let (_, attribute, after) = der_element(attributes)?;
-            let (oid_tag, oid, value) = der_element(attribute)?;
-            let (value_tag, value, _) = der_element(value)?;
-            // UTF8String, PrintableString, IA5String.
-            if oid_tag == 0x06 && oid == CN && matches!(value_tag, 0x0c | 0x13 | 0x16) {
-                names.push(String::from_utf8(value.to_vec()).ok()?);
-            }
-            attributes = after;
-        }
-        sets = next;
-    }
-    Some(names)
 }
 
 #[cfg(test)]
@@ -286,16 +219,22 @@ mod tests {
         let pem = std::fs::read(dir.path().join("c.pem")).unwrap();
         let cert = CertificateDer::from_pem_slice(&pem).unwrap();
         assert_eq!(
-            subject_common_names(&cert),
+            trent_crypto::certificate_subject_common_names(&cert),
             Some(vec!["xks client".to_owned()])
         );
         let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
         let ca = CertificateDer::from_pem_slice(&pem).unwrap();
         assert_eq!(
-            subject_common_names(&ca),
+            trent_crypto::certificate_subject_common_names(&ca),
             Some(vec!["the issuer".to_owned()])
         );
-        assert_eq!(subject_common_names(&cert[..cert.len() / 2]), None);
-        assert_eq!(subject_common_names(b"not a certificate"), None);
+        assert_eq!(
+            trent_crypto::certificate_subject_common_names(&cert[..cert.len() / 2]),
+            None
+        );
+        assert_eq!(
+            trent_crypto::certificate_subject_common_names(b"not a certificate"),
+            None
+        );
     }
 }

@@ -69,6 +69,47 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, contents, rest))
 }
 
+/// The common names (OID 2.5.4.3: UTF8String, PrintableString or IA5String values) of an
+/// X.509 certificate's subject — never its issuer's; `None` if `cert` is not the DER of a
+/// certificate.
+pub fn certificate_subject_common_names(cert: &[u8]) -> Option<Vec<String>> {
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    let (SEQUENCE, certificate, _) = tlv(cert)? else {
+        return None;
+    };
+    let (SEQUENCE, tbs, _) = tlv(certificate)? else {
+        return None;
+    };
+    // version [0] (optional), serialNumber, signature, issuer, validity, subject.
+    let mut rest = tbs;
+    let mut fields = Vec::new();
+    while !rest.is_empty() && fields.len() < 5 {
+        let (tag, contents, next) = tlv(rest)?;
+        if !(fields.is_empty() && tag == 0xa0) {
+            fields.push((tag, contents));
+        }
+        rest = next;
+    }
+    let (SEQUENCE, mut sets) = *fields.get(4)? else {
+        return None;
+    };
+    let mut names = Vec::new();
+    while !sets.is_empty() {
+        let (_, mut attributes, next) = tlv(sets)?;
+        while !attributes.is_empty() {
+            let (_, attribute, after) = tlv(attributes)?;
+            let (tag, oid, value) = tlv(attribute)?;
+            let (value_tag, value, _) = tlv(value)?;
+            if tag == OID && oid == CN && matches!(value_tag, 0x0c | 0x13 | 0x16) {
+                names.push(String::from_utf8(value.to_vec()).ok()?);
+            }
+            attributes = after;
+        }
+        sets = next;
+    }
+    Some(names)
+}
+
 /// A TLV's tag and contents.
 type Tlv<'a> = (u8, &'a [u8]);
 

@@ -14,6 +14,7 @@ mod spec;
 
 use std::fmt;
 
+pub use der::certificate_subject_common_names;
 pub use spec::{AsymmetricEncryptionAlgorithm, AsymmetricKeySpec, MessageType, SigningAlgorithm};
 
 use crate::{CryptoError, SecretBytes};
