@@ -84,9 +84,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
         ),
     };
+    // On PostgreSQL, nodes starting at once on a new database would each make a root key
+    // (a PKCS#11 key in the token, a sealed passphrase key): one at a time decides, under
+    // a lease held until the store's root key check is written (by `KeyService::open`).
+    let mut root_lease = None;
     let opened = match early_root {
         Some(opened) => opened,
         None => {
+            root_lease = Some(take_root_key_lease(store.as_ref()).await?);
             let is_new = crate::root_key::store_is_new(store.as_ref()).await?;
             crate::root_key::open(&config.root_key, dir, is_new).await?
         }
@@ -113,7 +118,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot write {}: {e}", credentials_path.display()))
     };
     let (service, report) = KeyService::open(
-        store,
+        store.clone(),
         root.clone(),
         clock.clone(),
         ServiceConfig {
@@ -133,6 +138,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         ),
         _ => format!("{}: {}", dir.display(), error_chain(&e)),
     })?;
+    if let Some(holder) = root_lease {
+        store
+            .release_lease(ROOT_KEY_LEASE, &holder)
+            .await
+            .map_err(|e| format!("cannot release the root key lease: {}", error_chain(&e)))?;
+    }
     if report.account_id != config.account_id {
         tracing::warn!(
             stored = %report.account_id,
@@ -553,4 +564,30 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The lease under which a node of a PostgreSQL cluster decides whether the store is new and
+/// makes its root key (see `serve`).
+const ROOT_KEY_LEASE: &str = "trent:root-key";
+
+/// Takes [`ROOT_KEY_LEASE`], waiting (at most a minute) for a node that holds it; the
+/// holder name to release it with. A node that dies holding it holds it 30 s at most.
+async fn take_root_key_lease(store: &dyn Store) -> Result<String, String> {
+    let holder = uuid::Uuid::new_v4().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let taken = store
+            .try_acquire_lease(ROOT_KEY_LEASE, &holder, std::time::Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("cannot take the root key lease: {}", error_chain(&e)))?;
+        if taken {
+            return Ok(holder);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(
+                "another node has held the root key lease for a minute: it is starting, or died while starting (the lease expires 30 s after)".into(),
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

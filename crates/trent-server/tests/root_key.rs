@@ -453,3 +453,53 @@ async fn pkcs11_nodes_of_a_cluster_share_the_token_key() {
         "{output}"
     );
 }
+
+/// Three nodes started at the same moment on an empty PostgreSQL database and one token:
+/// one of them makes the root key, under the store's root key lease; all three start on
+/// it, and the token holds one key of the label (two would refuse every later start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pkcs11_nodes_starting_at_once_make_one_token_key() {
+    let Some(url) = postgres::url("pkcs11_nodes_starting_at_once_make_one_token_key") else {
+        return;
+    };
+    let db = Database::create(&url, "trent_rootkey_").await;
+    let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
+    let config = hsm.config(work.path(), "trent.toml", TOKEN, KEY_LABEL, "");
+    let launches: Vec<Launch> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            Node::launch(&work.path().join(name), Some(&db.url), &[])
+                .args(["--config", config.to_str().unwrap()])
+                .env("SOFTHSM2_CONF", hsm.conf.to_str().unwrap())
+                .env("TRENT_PKCS11_PIN", PIN)
+        })
+        .collect();
+    let nodes: Vec<Trent> = std::thread::scope(|s| {
+        let started: Vec<_> = launches.iter().map(|l| s.spawn(|| l.start())).collect();
+        started.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let listed = Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .arg("--module")
+        .arg(softhsm::module())
+        .args([
+            "--token-label",
+            TOKEN,
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        text.matches(&format!("label:      {KEY_LABEL}")).count(),
+        1,
+        "{text}"
+    );
+    for node in &nodes {
+        ok(cluster::client(node.endpoint()).create_key().send().await);
+    }
+}
