@@ -39,6 +39,34 @@ pub use http::{app, AppState};
 /// The SQLite store's file in a data directory.
 pub const STORE_FILE: &str = "trent.db";
 
+/// The lock file of a data directory: one process at a time uses a data directory (a
+/// server, or `trent root-key migrate`), holding an exclusive lock on it for as long as it
+/// runs (released by the system when the process ends, however it ends).
+pub const LOCK_FILE: &str = "trent.lock";
+
+/// Takes the data directory's lock ([`LOCK_FILE`]); refused while another process holds it.
+/// The lock lasts as long as the returned file is open.
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    let path = dir.join(LOCK_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "the data directory {} is in use by another trent process (a server, or a root key migration): stop it first",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(format!("cannot lock {}: {e}", path.display()))
+        }
+    }
+}
+
 /// An error and its sources, `: `-separated, for the operator.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();

@@ -39,6 +39,9 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
     if !dir.is_dir() {
         return Err(format!("{} is not a data directory", dir.display()));
     }
+    // A server of this data directory must not run meanwhile (on SQLite, or with its audit
+    // trail in files, the database's live-chain check below cannot see it).
+    let _data_dir_lock = crate::lock_data_dir(dir)?;
     if matches!(config.root_key, RootKeySettings::Passphrase { .. })
         && matches!(target_settings, RootKeySettings::Passphrase { .. })
     {

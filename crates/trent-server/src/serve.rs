@@ -42,6 +42,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
+    // Held until the server ends: no other process works in this data directory meanwhile.
+    let _data_dir_lock = crate::lock_data_dir(dir)?;
     let test_clock = if config.dev_test_clock {
         let clock = test_clock::TestClock::open(dir)?;
         tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that an administrator's signed POST {} can move. Never use it with real keys.", test_clock::PATH);

@@ -619,18 +619,23 @@ async fn custom_key_store_secrets_move_with_the_root_key() {
         .unwrap()
         .ciphertext_blob
         .unwrap();
+    let to_passphrase = [
+        "--to",
+        "passphrase",
+        "--to-config",
+        passphrase.to_str().unwrap(),
+    ];
+    let envs = [("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)];
+    // Not while a server of this data directory runs (SQLite: no database to ask).
+    let (success, output) = migrate(&data, &to_passphrase, &envs);
+    assert!(!success, "{output}");
+    assert!(
+        output.contains("is in use by another trent process"),
+        "{output}"
+    );
     assert!(server.terminate().success());
 
-    let (success, output) = migrate(
-        &data,
-        &[
-            "--to",
-            "passphrase",
-            "--to-config",
-            passphrase.to_str().unwrap(),
-        ],
-        &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
-    );
+    let (success, output) = migrate(&data, &to_passphrase, &envs);
     assert!(success, "{output}");
     assert!(
         output.contains("custom key store secret: 1 re-sealed"),

@@ -138,6 +138,21 @@ fn the_aws_cli_is_refused_with_wrong_credentials() {
     assert!(err.contains("UnrecognizedClientException"), "{err}");
 }
 
+/// One process per data directory: a second server on it is refused while the first
+/// runs (two would interleave one audit chain and one SQLite store), and starts once the
+/// first is gone, however it ended.
+#[test]
+fn a_data_directory_in_use_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("d");
+    let mut first = start(&dir, &[]);
+    let err = start_fails(&dir, &[]);
+    assert!(err.contains("is in use by another trent process"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    first.kill();
+    drop(start(&dir, &[]));
+}
+
 #[test]
 fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
