@@ -181,12 +181,15 @@ async fn audit(
     from: &str,
     to: &str,
 ) -> Result<(), String> {
+    // The store's own default account (a server has opened it: its root key check was
+    // there); unreadable, the event is not attributed to another account but refused.
     let account = store
         .meta(META_DEFAULT_ACCOUNT)
         .await
         .map_err(|e| error_chain(&e))?
         .and_then(|a| String::from_utf8(a).ok())
-        .unwrap_or_else(|| config.account_id.clone());
+        .filter(|a| trent_core::is_account_id(a))
+        .ok_or("the store's default account id is missing or malformed")?;
     let trail = crate::audit::Trail::open(
         &config.data_dir,
         target,
