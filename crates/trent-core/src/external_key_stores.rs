@@ -204,14 +204,30 @@ pub async fn scope<F: std::future::Future>(caller: XksCaller, work: F) -> F::Out
 /// The `requestMetadata` of a call about `key_arn` in the current request; `None` outside
 /// any request (nothing reaches a proxy then).
 pub(crate) fn current_metadata(key_arn: &str) -> Option<XksRequestMetadata> {
+    request_metadata(Some(key_arn))
+}
+
+/// The `requestMetadata` of the current request, about `key_arn` if it names a key;
+/// `None` outside any request.
+fn request_metadata(key_arn: Option<&str>) -> Option<XksRequestMetadata> {
     CALLER
         .try_with(|c| XksRequestMetadata {
             aws_principal_arn: c.principal_arn.clone(),
             kms_operation: c.operation,
             kms_request_id: c.request_id.clone(),
-            kms_key_arn: Some(key_arn.to_owned()),
+            kms_key_arn: key_arn.map(str::to_owned),
         })
         .ok()
+}
+
+/// The `requestMetadata` of a management call of the current request (CreateCustomKeyStore,
+/// UpdateCustomKeyStore, ConnectCustomKeyStore, CreateKey's check of an external key): the
+/// request's caller, operation and id; `KMSInternalException` outside any request.
+pub(crate) fn management_metadata() -> Result<XksRequestMetadata, KmsError> {
+    request_metadata(None).ok_or_else(|| {
+        tracing::error!("an XKS proxy call outside of a request");
+        KmsError::Internal
+    })
 }
 
 impl crate::KeyService {
@@ -381,12 +397,7 @@ impl crate::KeyService {
         }
         let client = self.xks_client()?;
         let proxy = proxy_of(&*self.root, &record)?;
-        let metadata = XksRequestMetadata {
-            aws_principal_arn: caller.principal.arn.clone(),
-            kms_operation: "CreateKey",
-            kms_request_id: uuid::Uuid::new_v4().to_string(),
-            kms_key_arn: None,
-        };
+        let metadata = management_metadata()?;
         let key = match client.metadata(&proxy, xks_key_id, &metadata).await {
             Ok(key) => key,
             Err(XksFailure::Proxy(name)) if name == "KeyNotFoundException" => {

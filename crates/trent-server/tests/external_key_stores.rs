@@ -167,11 +167,18 @@ async fn an_external_key_store_on_another_trents_xks_proxy() {
         .custom_key_stores()
         .is_empty());
 
-    let id = ok(create(&kms, "ext", "https://localhost", PATH, SK)
+    let created = ok(create(&kms, "ext", "https://localhost", PATH, SK)
         .send()
-        .await)
-    .custom_key_store_id
-    .unwrap();
+        .await);
+    // The proxy was told of this very request: its id is in the proxy's audit trail.
+    let request_id = aws_sdk_kms::operation::RequestId::request_id(&created)
+        .unwrap()
+        .to_owned();
+    assert!(
+        audit_text(work.path()).contains(&request_id),
+        "{request_id}"
+    );
+    let id = created.custom_key_store_id.unwrap();
     expect_code(
         create(&kms, "ext-again", "https://localhost", PATH, SK)
             .send()

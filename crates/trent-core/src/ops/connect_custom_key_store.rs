@@ -14,7 +14,7 @@ use trent_wire::{
 use crate::authz::Access;
 use crate::custom_key_stores::{error, find, finish_connect};
 use crate::error::internal;
-use crate::external_key_stores::{self, XksRequestMetadata};
+use crate::external_key_stores;
 use crate::{Caller, KeyService, KmsError};
 
 impl KeyService {
@@ -63,11 +63,12 @@ impl KeyService {
                         self.cache.clone(),
                     );
                     let xks = self.xks_client.get().cloned();
-                    let metadata = XksRequestMetadata {
-                        aws_principal_arn: caller.principal.arn.clone(),
-                        kms_operation: "ConnectCustomKeyStore",
-                        kms_request_id: uuid::Uuid::new_v4().to_string(),
-                        kms_key_arn: None,
+                    // An external key store's proxy is told of this request.
+                    let metadata = match stored.store_type {
+                        CustomKeyStoreType::ExternalKeyStore => {
+                            Some(external_key_stores::management_metadata()?)
+                        }
+                        CustomKeyStoreType::AwsCloudhsm => None,
                     };
                     let task = async move {
                         let outcome = match stored.store_type {
@@ -75,8 +76,12 @@ impl KeyService {
                                 stores.connect(&root, &stored).await.map(|_| ())
                             }
                             CustomKeyStoreType::ExternalKeyStore => {
-                                match (xks, external_key_stores::proxy_of(&*root, &stored)) {
-                                    (Some(client), Ok(proxy)) => {
+                                match (
+                                    xks,
+                                    external_key_stores::proxy_of(&*root, &stored),
+                                    metadata,
+                                ) {
+                                    (Some(client), Ok(proxy), Some(metadata)) => {
                                         external_key_stores::connect(&*client, &proxy, &metadata)
                                             .await
                                     }

@@ -163,12 +163,7 @@ impl KeyService {
         crate::external_key_stores::check_proxy(
             &*self.xks_client()?,
             &proxy,
-            &crate::external_key_stores::XksRequestMetadata {
-                aws_principal_arn: caller.principal.arn.clone(),
-                kms_operation: "UpdateCustomKeyStore",
-                kms_request_id: uuid::Uuid::new_v4().to_string(),
-                kms_key_arn: None,
-            },
+            &crate::external_key_stores::management_metadata()?,
         )
         .await
     }
