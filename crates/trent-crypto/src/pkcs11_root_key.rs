@@ -45,7 +45,7 @@ use zeroize::Zeroizing;
 
 use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::error::Pkcs11Refusal;
-use crate::pkcs11_sessions::{refusal, TokenSessions, MODULE_LOCK};
+use crate::pkcs11_sessions::{protected_aes_key_attributes, refusal, TokenSessions, MODULE_LOCK};
 use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes};
 
 /// Version byte of the sealed format of this provider.
@@ -308,17 +308,7 @@ fn find_key(
 fn generate_key(session: &Session, key_label: &str) -> Result<ObjectHandle, CkError> {
     let mut template = key_template(key_label);
     template.retain(|a| !matches!(a, Attribute::Class(_) | Attribute::KeyType(_)));
-    template.extend([
-        Attribute::ValueLen((KEY_LEN as u64).into()),
-        Attribute::Token(true),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Encrypt(true),
-        Attribute::Decrypt(true),
-        Attribute::Wrap(false),
-        Attribute::Unwrap(false),
-    ]);
+    template.extend(protected_aes_key_attributes());
     session.generate_key(&Mechanism::AesKeyGen, &template)
 }
 

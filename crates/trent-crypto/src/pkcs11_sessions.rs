@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::object::Attribute;
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -35,6 +36,22 @@ pub(crate) static MODULE_LOCK: Mutex<()> = Mutex::new(());
 
 pub(crate) fn refusal(refusal: Pkcs11Refusal, message: String) -> RootKeyError {
     RootKeyError::Pkcs11 { refusal, message }
+}
+
+/// The attributes of an AES-256 key generated to stay in its token: a token object,
+/// private, sensitive, never extractable, that encrypts and decrypts and wraps nothing.
+pub(crate) fn protected_aes_key_attributes() -> [Attribute; 9] {
+    [
+        Attribute::ValueLen((crate::aead::KEY_LEN as u64).into()),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+    ]
 }
 
 /// A refusal of the data itself (bad ciphertext, tag mismatch, bad lengths or

@@ -22,9 +22,11 @@ use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHan
 use cryptoki::session::Session;
 use parking_lot::Mutex;
 
-use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
+use crate::aead::{NONCE_LEN, TAG_LEN};
 use crate::blob::{token_blob, token_blob_aad, BlobHeader, ParsedBlob};
-use crate::pkcs11_sessions::{is_data_error, TokenSessions, MODULE_LOCK};
+use crate::pkcs11_sessions::{
+    is_data_error, protected_aes_key_attributes, TokenSessions, MODULE_LOCK,
+};
 use crate::{random_array, CryptoError, RootKeyError, SecretBytes};
 
 /// Sessions a custom key store's connection holds at most.
@@ -81,24 +83,14 @@ impl TokenKeyStore {
     /// Generates a new AES-256 key in the token, labelled `label`; returns its `CKA_ID`.
     pub fn generate_key(&self, label: &str) -> Result<[u8; 16], TokenError> {
         let id = random_array::<16>()?;
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::ValueLen((KEY_LEN as u64).into()),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Encrypt(true),
-            Attribute::Decrypt(true),
-            Attribute::Wrap(false),
-            Attribute::Unwrap(false),
+        let mut template = template(&id);
+        template.push(Attribute::Label(label.as_bytes().to_vec()));
+        template.extend(protected_aes_key_attributes());
+        template.extend([
             Attribute::Sign(false),
             Attribute::Verify(false),
             Attribute::Derive(false),
-        ];
+        ]);
         let _module_lock = MODULE_LOCK.lock();
         let rw = self.sessions.open_rw().map_err(|e| TokenError::Device {
             token: self.sessions.token_label().to_owned(),
@@ -191,13 +183,25 @@ impl TokenKeyStore {
         context: &[u8],
     ) -> Result<SecretBytes, TokenError> {
         let parts = blob.token_parts(context)?;
+        self.decrypt_parts(id, &parts.nonce, &parts.aad, parts.ciphertext_and_tag)
+    }
+
+    /// [`decrypt_blob`](Self::decrypt_blob) of a blob's parts
+    /// ([`ParsedBlob::token_parts`]), for a caller that must own them (a blocking task).
+    pub fn decrypt_parts(
+        &self,
+        id: &[u8; 16],
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<SecretBytes, TokenError> {
         let opened = self.with_key(id, |session, key| {
-            let mut iv = parts.nonce;
-            let params = GcmParams::new(&mut iv, &parts.aad, TAG_BITS.into())?;
-            session.decrypt(&Mechanism::AesGcm(params), key, parts.ciphertext_and_tag)
+            let mut iv = *nonce;
+            let params = GcmParams::new(&mut iv, aad, TAG_BITS.into())?;
+            session.decrypt(&Mechanism::AesGcm(params), key, ciphertext_and_tag)
         });
         match opened {
-            Ok(plaintext) if plaintext.len() + TAG_LEN == parts.ciphertext_and_tag.len() => {
+            Ok(plaintext) if plaintext.len() + TAG_LEN == ciphertext_and_tag.len() => {
                 Ok(SecretBytes::new(plaintext))
             }
             Ok(_) => Err(CryptoError::InvalidCiphertext.into()),

@@ -112,16 +112,16 @@ impl KeyHandle for TokenKey {
         if blob.header.material_id != self.material_id {
             return Err(KeyError::Crypto(CryptoError::InvalidCiphertext));
         }
-        // The blob borrows the request: the blocking task gets its own copy.
+        // The blob borrows the request: the blocking task gets its own copy of its parts.
         let parts = blob.token_parts(context)?;
-        let header = blob.header;
-        let blob_bytes = trent_crypto::token_blob(&header, &parts.nonce, parts.ciphertext_and_tag);
-        let (object, context) = (self.object_id, context.to_vec());
-        self.blocking(move |t| {
-            let parsed = trent_crypto::parse_blob(&blob_bytes)?;
-            t.decrypt_blob(&object, &parsed, &context)
-        })
-        .await
+        let (object, nonce, aad, ciphertext) = (
+            self.object_id,
+            parts.nonce,
+            parts.aad,
+            parts.ciphertext_and_tag.to_vec(),
+        );
+        self.blocking(move |t| t.decrypt_parts(&object, &nonce, &aad, &ciphertext))
+            .await
     }
 
     super::refuse_all_but_symmetric!();
