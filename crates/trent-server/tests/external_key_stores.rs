@@ -228,6 +228,29 @@ async fn an_external_key_store_on_another_trents_xks_proxy() {
     assert_eq!(md.xks_key_configuration().unwrap().id(), Some("foo"));
     let key = md.key_id;
     expect_code(xks_key("foo").await, "XksKeyAlreadyInUseException");
+    trent_testkit::sdk::expect_err(
+        kms.create_key().xks_key_id("foo").send().await,
+        "ValidationException",
+        Some("XksKeyId is valid only with Origin EXTERNAL_KEY_STORE."),
+    );
+    trent_testkit::sdk::expect_err(
+        kms.create_key()
+            .custom_key_store_id(&id)
+            .origin(OriginType::ExternalKeyStore)
+            .send()
+            .await,
+        "ValidationException",
+        Some("An XksKeyId is required to create a KMS key with Origin EXTERNAL_KEY_STORE."),
+    );
+    trent_testkit::sdk::expect_err(
+        kms.update_custom_key_store()
+            .custom_key_store_id(&id)
+            .key_store_password("not-for-an-external-store")
+            .send()
+            .await,
+        "ValidationException",
+        Some("KeyStorePassword and CloudHsmClusterId are not valid for a custom key store of type EXTERNAL_KEY_STORE."),
+    );
     let other = ok(xks_key("bar").await).key_metadata.unwrap().key_id;
 
     // Double encryption: Trent's material, then the external key through the proxy.

@@ -577,6 +577,60 @@ async fn a_wrong_password_or_a_missing_token_fails_with_its_error_code() {
             .await,
         "CustomKeyStoreNotFoundException",
     );
+    // What UpdateCustomKeyStore and CreateCustomKeyStore refuse, changing nothing.
+    ok(client
+        .disconnect_custom_key_store()
+        .custom_key_store_id(&id)
+        .send()
+        .await);
+    expect_err(
+        client
+            .update_custom_key_store()
+            .custom_key_store_id(&id)
+            .cloud_hsm_cluster_id("cluster-unknownunknown")
+            .send()
+            .await,
+        "CloudHsmClusterNotFoundException",
+        Some("AWS CloudHSM cluster 'cluster-unknownunknown' could not be found."),
+    );
+    expect_err(
+        client
+            .update_custom_key_store()
+            .custom_key_store_id(&id)
+            .cloud_hsm_cluster_id(OTHER_CLUSTER)
+            .send()
+            .await,
+        "CloudHsmClusterNotRelatedException",
+        Some(&format!(
+            "AWS CloudHSM cluster '{OTHER_CLUSTER}' is not related to the cluster of custom key store '{id}'."
+        )),
+    );
+    expect_err(
+        client
+            .update_custom_key_store()
+            .custom_key_store_id(&id)
+            .xks_proxy_uri_path("/kms/xks/v1")
+            .send()
+            .await,
+        "ValidationException",
+        Some("XksProxy properties are not valid for a custom key store of type AWS_CLOUDHSM."),
+    );
+    expect_err(
+        client
+            .create_custom_key_store()
+            .custom_key_store_name("incomplete")
+            .cloud_hsm_cluster_id(OTHER_CLUSTER)
+            .send()
+            .await,
+        "ValidationException",
+        Some("CloudHsmClusterId, TrustAnchorCertificate and KeyStorePassword are required for a custom key store of type AWS_CLOUDHSM."),
+    );
+    let entry = describe(&client, &id).await;
+    assert_eq!(entry.cloud_hsm_cluster_id(), Some(CLUSTER));
+    assert_eq!(
+        entry.connection_state(),
+        Some(&ConnectionStateType::Disconnected)
+    );
     // Paging.
     let page = ok(client.describe_custom_key_stores().limit(1).send().await);
     assert_eq!(page.custom_key_stores().len(), 1);
