@@ -7,7 +7,8 @@
 //!
 //! What is re-sealed here: key materials (`key_materials`), imported key materials,
 //! access key secrets, and the sealed metadata (the grant token key, the imported
-//! material id key). The data directory's files (the audit signing key) are the server's
+//! material id key, and the XKS master key, which moves by value into or out of a token as
+//! a derivation key). The data directory's files (the audit signing key) are the server's
 //! (`trent-server/src/root_migrate.rs`). Tokens in callers' hands (STS session tokens,
 //! import tokens) cannot be re-sealed: they stop working at the switch.
 
@@ -16,20 +17,32 @@ use trent_store::{Resealed, SealedKind, SealedSecret, Store, StoreError};
 
 use crate::service::{access_key_aad, META_ROOT_CHECK, ROOT_CHECK_AAD, ROOT_CHECK_PLAINTEXT};
 
-/// The metadata entries sealed under the root key (other than the root key check) and
-/// their associated data.
-const SEALED_META: [(&str, &[u8]); 3] = [
+/// How a metadata entry is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// With [`RootKeyProvider::seal`].
+    Secret,
+    /// With [`RootKeyProvider::seal_derivation_key`] (wrapped in the token by `pkcs11`).
+    DerivationKey,
+}
+
+/// The metadata entries sealed under the root key (other than the root key check), their
+/// associated data and form.
+const SEALED_META: [(&str, &[u8], Form); 3] = [
     (
         crate::grants::META_GRANT_TOKEN_KEY,
         crate::grants::GRANT_TOKEN_KEY_AAD,
+        Form::Secret,
     ),
     (
         crate::import::META_MATERIAL_ID_KEY,
         crate::import::MATERIAL_ID_KEY_AAD,
+        Form::Secret,
     ),
     (
         crate::xks_keys::META_XKS_MASTER_KEY,
         crate::xks_keys::XKS_MASTER_KEY_AAD,
+        Form::DerivationKey,
     ),
 ];
 
@@ -205,15 +218,40 @@ pub fn reseal_one(
         .map_err(|e| Some(MigrateError::Seal(e)))
 }
 
+/// [`reseal_one`] for a derivation key: moved by value from the source's form to the
+/// target's (in or out of a token).
+fn reseal_derivation_key(
+    source: &dyn RootKeyProvider,
+    target: &dyn RootKeyProvider,
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Option<Vec<u8>>, Option<MigrateError>> {
+    if target.open_derivation_key(aad, sealed).is_ok() {
+        return Ok(None);
+    }
+    let material = source
+        .export_derivation_key(aad, sealed)
+        .map_err(|_| None)?;
+    target
+        .seal_derivation_key(aad, Some(&material))
+        .map(Some)
+        .map_err(|e| Some(MigrateError::Seal(e)))
+}
+
 fn resealed(
     source: &dyn RootKeyProvider,
     target: &dyn RootKeyProvider,
     secret: SealedSecret,
     meta_aad: &[u8],
+    form: Form,
     counts: &mut Counts,
 ) -> Result<Option<Resealed>, MigrateError> {
     let aad = aad_of(&secret, meta_aad);
-    match reseal_one(source, target, &aad, &secret.sealed) {
+    let moved = match form {
+        Form::Secret => reseal_one(source, target, &aad, &secret.sealed),
+        Form::DerivationKey => reseal_derivation_key(source, target, &aad, &secret.sealed),
+    };
+    match moved {
         Ok(None) => {
             counts.already += 1;
             Ok(None)
@@ -257,7 +295,7 @@ pub async fn reseal_store(
         let counts = &mut report.counts[index(kind)];
         if kind == SealedKind::Meta {
             let mut batch = Vec::new();
-            for (name, aad) in SEALED_META {
+            for (name, aad, form) in SEALED_META {
                 let Some(sealed) = store.meta(name).await? else {
                     continue;
                 };
@@ -268,7 +306,7 @@ pub async fn reseal_store(
                     key_arn: String::new(),
                     sealed,
                 };
-                batch.extend(resealed(source, target, secret, aad, counts)?);
+                batch.extend(resealed(source, target, secret, aad, form, counts)?);
             }
             let (batch, stop) = commit(batch);
             if stop && !batch.is_empty() {
@@ -293,7 +331,7 @@ pub async fn reseal_store(
             let full = page.len() == batch_size as usize;
             let mut batch = Vec::with_capacity(page.len());
             for secret in page {
-                batch.extend(resealed(source, target, secret, &[], counts)?);
+                batch.extend(resealed(source, target, secret, &[], Form::Secret, counts)?);
             }
             let (batch, stop) = commit(batch);
             if stop && !batch.is_empty() {
@@ -330,7 +368,14 @@ pub async fn switch_root_key_check(
         sealed: stored,
     };
     let mut counts = Counts::default();
-    if let Some(r) = resealed(source, target, secret, ROOT_CHECK_AAD, &mut counts)? {
+    if let Some(r) = resealed(
+        source,
+        target,
+        secret,
+        ROOT_CHECK_AAD,
+        Form::Secret,
+        &mut counts,
+    )? {
         store.reseal(&[r]).await?;
     }
     Ok(())

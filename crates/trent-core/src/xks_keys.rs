@@ -1,58 +1,60 @@
 //! The keys Trent holds for the AWS KMS External Key Store (XKS) proxy API.
 //!
-//! No table of keys: one 32-byte master secret, created once (random, sealed under the
-//! root key, stored with [`trent_store::Store::init_meta`] so that racing nodes agree on
-//! the first one, exactly as the grant token key), and every key's material derived from
-//! it: HKDF-SHA-256(master, info = `"trent xks key v1"` ‖ len ‖ uri_path_prefix ‖ len ‖
-//! key id), each length a 4-byte big-endian count of bytes. A key is therefore named by
-//! its logical key store (its URI path prefix) and its id in the configuration; the same
-//! pair gives the same key on every node and after every restart, and `trent root-key
-//! migrate` re-seals the master secret (an entry of `SEALED_META`).
+//! No table of keys: one AES-256 master key, created once (random, sealed under the root
+//! key with [`RootKeyProvider::seal_derivation_key`] — with the `pkcs11` root key it is
+//! made in the token and stored wrapped with the root key — and stored with
+//! [`trent_store::Store::init_meta`] so that racing nodes agree on the first one, exactly
+//! as the grant token key), and every key derived from it
+//! ([`trent_crypto::XksMasterKey::derive`]) with info = `"trent xks key v2"` ‖ len ‖
+//! uri_path_prefix ‖ len ‖ key id, each length a 4-byte big-endian count of bytes. A key
+//! is therefore named by its logical key store (its URI path prefix) and its id in the
+//! configuration; the same pair gives the same key on every node, after every restart,
+//! and on either side of `trent root-key migrate` (which moves the master key, an entry
+//! of `SEALED_META`, to the new root of trust). With the `pkcs11` root key the master
+//! key and every derived key live in the token only.
 
-use trent_crypto::{random_bytes, CryptoError, RootKeyProvider, SecretBytes, XksKey};
+use trent_crypto::{random_bytes, CryptoError, RootKeyProvider, XksKey, XksMasterKey};
 
 use crate::error::internal;
 use crate::{KeyService, KmsError};
 
-/// The store's `meta` entry holding the sealed master secret.
+/// The store's `meta` entry holding the sealed master key.
 pub(crate) const META_XKS_MASTER_KEY: &str = "xks_master_key";
 /// Its associated data under the root key.
-pub(crate) const XKS_MASTER_KEY_AAD: &[u8] = b"trent:meta:xks_master_key:v1";
-const KEY_INFO_LABEL: &[u8] = b"trent xks key v1";
-const HEALTH_INFO_LABEL: &[u8] = b"trent xks health probe v1";
+pub(crate) const XKS_MASTER_KEY_AAD: &[u8] = b"trent:meta:xks_master_key:v2";
+const KEY_INFO_LABEL: &[u8] = b"trent xks key v2";
+const HEALTH_INFO_LABEL: &[u8] = b"trent xks health probe v2";
 const PROBE_AAD: &[u8] = b"trent:xks:health-probe:v1";
-const MASTER_LEN: usize = 32;
+const PROBE_LEN: usize = 32;
 
-/// The unsealed master secret of the XKS keys. `Debug` is redacted; zeroized on drop.
-pub struct XksMaster(SecretBytes);
-
-impl std::fmt::Debug for XksMaster {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("XksMaster([REDACTED])")
-    }
-}
+/// The XKS master key, where the root key keeps it (in this process, zeroized on drop;
+/// or in the token). `Debug` is redacted.
+#[derive(Debug)]
+pub struct XksMaster(XksMasterKey);
 
 impl XksMaster {
     /// The key `key_id` of the logical key store at `uri_path_prefix`.
     pub fn key(&self, uri_path_prefix: &str, key_id: &str) -> Result<XksKey, CryptoError> {
         let prefix_len = len_prefix(uri_path_prefix)?;
         let id_len = len_prefix(key_id)?;
-        XksKey::derive(
-            &self.0,
-            &[
-                KEY_INFO_LABEL,
-                &prefix_len,
-                uri_path_prefix.as_bytes(),
-                &id_len,
-                key_id.as_bytes(),
-            ],
-        )
+        self.0.derive(&[
+            KEY_INFO_LABEL,
+            &prefix_len,
+            uri_path_prefix.as_bytes(),
+            &id_len,
+            key_id.as_bytes(),
+        ])
     }
 
     /// A key of no key store (its label differs from every served key's), used only by
     /// the health check's encrypt/decrypt round trip.
     pub fn health_probe_key(&self) -> Result<XksKey, CryptoError> {
-        XksKey::derive(&self.0, &[HEALTH_INFO_LABEL])
+        self.0.derive(&[HEALTH_INFO_LABEL])
+    }
+
+    /// Whether the keys live in a token.
+    pub fn is_in_token(&self) -> bool {
+        self.0.is_in_token()
     }
 }
 
@@ -63,40 +65,32 @@ fn len_prefix(s: &str) -> Result<[u8; 4], CryptoError> {
 }
 
 impl KeyService {
-    /// The XKS master secret: the stored one unsealed, or, the first time, a new one
-    /// sealed and stored (the first node's wins; every node then uses the stored one).
+    /// The XKS master key: the stored one opened where the root key is, or, the first
+    /// time, a new one sealed and stored (the first node's wins; every node then uses the
+    /// stored one).
     pub async fn xks_master(&self) -> Result<XksMaster, KmsError> {
         let stored = match self
             .store
             .meta(META_XKS_MASTER_KEY)
             .await
-            .map_err(internal("reading the XKS master secret"))?
+            .map_err(internal("reading the XKS master key"))?
         {
             Some(sealed) => sealed,
             None => {
-                let fresh = random_bytes(MASTER_LEN)
-                    .map_err(internal("generating the XKS master secret"))?;
                 let sealed = self
                     .root
-                    .seal(XKS_MASTER_KEY_AAD, fresh.expose())
-                    .map_err(internal("sealing the XKS master secret"))?;
+                    .seal_derivation_key(XKS_MASTER_KEY_AAD, None)
+                    .map_err(internal("making and sealing the XKS master key"))?;
                 self.store
                     .init_meta(META_XKS_MASTER_KEY, &sealed)
                     .await
-                    .map_err(internal("storing the XKS master secret"))?
+                    .map_err(internal("storing the XKS master key"))?
             }
         };
         let master = self
             .root
-            .unseal(XKS_MASTER_KEY_AAD, &stored)
-            .map_err(internal("unsealing the XKS master secret"))?;
-        if master.len() != MASTER_LEN {
-            tracing::error!(
-                len = master.len(),
-                "the stored XKS master secret has the wrong length"
-            );
-            return Err(KmsError::Internal);
-        }
+            .open_derivation_key(XKS_MASTER_KEY_AAD, &stored)
+            .map_err(internal("opening the XKS master key"))?;
         Ok(XksMaster(master))
     }
 }
@@ -105,7 +99,7 @@ impl KeyService {
 /// root key (for PKCS#11, inside the token), and compared. Blocking: call it off the async
 /// threads.
 pub fn probe_root_key(root: &dyn RootKeyProvider) -> Result<(), CryptoError> {
-    let probe = random_bytes(MASTER_LEN)?;
+    let probe = random_bytes(PROBE_LEN)?;
     let sealed = root.seal(PROBE_AAD, probe.expose())?;
     let opened = root.unseal(PROBE_AAD, &sealed)?;
     if opened != probe {
@@ -117,10 +111,11 @@ pub fn probe_root_key(root: &dyn RootKeyProvider) -> Result<(), CryptoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use trent_crypto::SecretBytes;
 
     #[test]
     fn keys_are_bound_to_their_store_and_id() {
-        let master = XksMaster(SecretBytes::new(vec![7; 32]));
+        let master = XksMaster(XksMasterKey::in_process(&SecretBytes::new(vec![7; 32])).unwrap());
         let a = master.key("/p", "foo").unwrap();
         let c = a.encrypt(b"", b"secret").unwrap();
         let again = master.key("/p", "foo").unwrap();
@@ -135,7 +130,11 @@ mod tests {
         }
         let probe = master.health_probe_key().unwrap();
         assert!(probe.decrypt(&c.iv, b"", &c.ciphertext, &c.tag).is_err());
-        assert_eq!(format!("{master:?}"), "XksMaster([REDACTED])");
+        assert_eq!(
+            format!("{master:?}"),
+            "XksMaster(XksMasterKey(in process, [REDACTED]))"
+        );
+        assert!(!master.is_in_token());
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub enum CryptoError {
     /// The signing primitive failed (should not happen with valid inputs).
     #[error("signing failed")]
     SigningFailure,
+    /// The device holding the key (a PKCS#11 token) failed the operation for a reason
+    /// other than the data.
+    #[error("the device holding the key failed")]
+    DeviceFailure,
 }
 
 /// A failure to create or load a root key.

@@ -55,10 +55,11 @@ pub use import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec};
 pub use passphrase_root_key::{PassphraseRootKey, PASSPHRASE_ROOT_KEY_FILE};
 pub use pkcs11_root_key::{
     KeyCreation, Pkcs11Config, Pkcs11RootKey, DEFAULT_POOL_SIZE, PKCS11_SEALED_VERSION,
+    PKCS11_WRAPPED_VERSION,
 };
 pub use pkcs11_token::{TokenError, TokenKeyAttributes, TokenKeyStore, TOKEN_POOL_SIZE};
 pub use random::{random_array, random_bytes};
 pub use sealing::{RootKeyProvider, SealingKey, SEALED_OVERHEAD, SEALED_VERSION};
 pub use secret::SecretBytes;
 pub use secret_file::read_secret_file;
-pub use xks::{XksCiphertext, XksKey};
+pub use xks::{XksCiphertext, XksKey, XksMasterKey};

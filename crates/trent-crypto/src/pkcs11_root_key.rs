@@ -14,7 +14,8 @@
 //!
 //! **Where the key comes from.** [`KeyCreation::CreateIfMissing`] generates it inside the
 //! token (CKM_AES_KEY_GEN, 32 bytes, `CKA_TOKEN`, `CKA_PRIVATE`, `CKA_SENSITIVE` true,
-//! `CKA_EXTRACTABLE` false, `CKA_ENCRYPT`/`CKA_DECRYPT` true, nothing else allowed) when
+//! `CKA_EXTRACTABLE` false, `CKA_ENCRYPT`/`CKA_DECRYPT`/`CKA_WRAP`/`CKA_UNWRAP` true,
+//! nothing else allowed; wrapping serves the XKS proxy's master key, below) when
 //! no key carries the label. The server asks for that only when its store is brand new,
 //! as the `file` provider creates `root.key` only for a new store; for an existing store
 //! it passes [`KeyCreation::MustExist`] and a missing key is a refusal (a new key could
@@ -29,11 +30,19 @@
 //! device or session error) is closed, not returned to the pool, and the call is tried
 //! once more on a fresh session; a stale key handle is looked up again by label.
 //!
+//! **Derivation keys** (the XKS proxy's master key) are stored wrapped with the root key
+//! (CKM_AES_KEY_WRAP_PAD, format version 3, bound to their record's associated data by a
+//! sealed SHA-256 of the wrapped bytes) and unwrapped into the token as non-extractable
+//! session objects, so the XKS keys derived from them never leave the token either. A
+//! root key the operator made without CKA_WRAP/CKA_UNWRAP serves everything but the XKS
+//! proxy, which then refuses to start.
+//!
 //! **The PIN** is held in a zeroizing [`AuthPin`] (for logging in new sessions), never
 //! in `Debug` output, logs or errors.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cryptoki::error::Error as CkError;
 use cryptoki::mechanism::aead::GcmParams;
@@ -46,10 +55,17 @@ use zeroize::Zeroizing;
 use crate::aead::{KEY_LEN, NONCE_LEN, TAG_LEN};
 use crate::error::Pkcs11Refusal;
 use crate::pkcs11_sessions::{protected_aes_key_attributes, refusal, TokenSessions, MODULE_LOCK};
-use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes};
+use crate::{random_array, CryptoError, RootKeyError, RootKeyProvider, SecretBytes, XksMasterKey};
 
 /// Version byte of the sealed format of this provider.
 pub const PKCS11_SEALED_VERSION: u8 = 2;
+/// Version byte of a derivation key wrapped by this provider (see
+/// [`RootKeyProvider::seal_derivation_key`]).
+pub const PKCS11_WRAPPED_VERSION: u8 = 3;
+/// An AES-256 key wrapped with CKM_AES_KEY_WRAP_PAD (RFC 5649): the key and 8 bytes.
+const WRAPPED_LEN: usize = KEY_LEN + 8;
+/// What binds a wrapped key to its associated data: SHA-256 of the wrapped bytes, sealed.
+const BINDING_AAD_PREFIX: &[u8] = b"trent:pkcs11:wrapped-key-binding:v1:";
 /// Sessions the pool holds at most unless configured otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 4;
 const TAG_BITS: u64 = (TAG_LEN * 8) as u64;
@@ -96,7 +112,7 @@ pub struct Pkcs11RootKey {
     key_label: String,
     created: bool,
     key: Mutex<ObjectHandle>,
-    sessions: TokenSessions,
+    sessions: Arc<TokenSessions>,
 }
 
 impl Pkcs11RootKey {
@@ -111,7 +127,7 @@ impl Pkcs11RootKey {
             pin,
             pool_size,
         } = config;
-        let sessions = TokenSessions::open(&module, &token_label, &pin, pool_size)?;
+        let sessions = Arc::new(TokenSessions::open(&module, &token_label, &pin, pool_size)?);
         let device = |what: &str, e: CkError| {
             refusal(
                 Pkcs11Refusal::Device,
@@ -257,6 +273,197 @@ impl RootKeyProvider for Pkcs11RootKey {
         }
         Ok(plaintext)
     }
+
+    /// `0x03 ‖ the key wrapped with the root key (CKM_AES_KEY_WRAP_PAD, 40 bytes) ‖
+    /// SHA-256 of the wrapped bytes sealed under the root key with `aad` (which binds the
+    /// wrapped key to its record, as every sealed secret is)`. The key is made (fresh:
+    /// CKM_AES_KEY_GEN) or created (`material`: during a migration, when the source root
+    /// key held it in process anyway) as an extractable session object, wrapped, and
+    /// destroyed. The root key needs CKA_WRAP (a key Trent generates has it).
+    fn seal_derivation_key(
+        &self,
+        aad: &[u8],
+        material: Option<&SecretBytes>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        if material.is_some_and(|m| m.len() != KEY_LEN) {
+            return Err(CryptoError::InvalidKeyLength {
+                expected: KEY_LEN,
+                actual: material.map_or(0, SecretBytes::len),
+            });
+        }
+        let key = self.key();
+        let wrapped = self
+            .sessions
+            .with_keeper(|session| {
+                let mut template = vec![
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Token(false),
+                    Attribute::Private(true),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(true),
+                    Attribute::Encrypt(false),
+                    Attribute::Decrypt(false),
+                    Attribute::Derive(false),
+                ];
+                let made = match material {
+                    Some(material) => {
+                        template.push(Attribute::Value(material.expose().to_vec()));
+                        let made = session.create_object(&template);
+                        for attribute in &mut template {
+                            if let Attribute::Value(value) = attribute {
+                                zeroize::Zeroize::zeroize(value);
+                            }
+                        }
+                        made
+                    }
+                    None => {
+                        template.retain(|a| !matches!(a, Attribute::Class(_) | Attribute::KeyType(_)));
+                        template.push(Attribute::ValueLen((KEY_LEN as u64).into()));
+                        session.generate_key(&Mechanism::AesKeyGen, &template)
+                    }
+                };
+                let made = made.map_err(|e| {
+                    refusal(
+                        Pkcs11Refusal::Device,
+                        format!("making a derivation key in the token failed: {e}"),
+                    )
+                })?;
+                let wrapped = session.wrap_key(&Mechanism::AesKeyWrapPad, key, made);
+                let _ = session.destroy_object(made);
+                wrapped.map_err(|e| {
+                    refusal(
+                        Pkcs11Refusal::Device,
+                        format!("wrapping a derivation key with the root key failed (the root key needs CKA_WRAP and CKA_UNWRAP): {e}"),
+                    )
+                })
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "the pkcs11 root key could not wrap a derivation key");
+                CryptoError::SealFailure
+            })?;
+        if wrapped.len() != WRAPPED_LEN {
+            return Err(CryptoError::SealFailure);
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &wrapped);
+        let binding = self.seal(&binding_aad(aad), digest.as_ref())?;
+        let mut out = Vec::with_capacity(1 + WRAPPED_LEN + binding.len());
+        out.push(PKCS11_WRAPPED_VERSION);
+        out.extend_from_slice(&wrapped);
+        out.extend_from_slice(&binding);
+        Ok(out)
+    }
+
+    /// Unwraps the key inside the token as a session object: sensitive, not extractable,
+    /// for derivation only. It never enters this process.
+    fn open_derivation_key(&self, aad: &[u8], sealed: &[u8]) -> Result<XksMasterKey, CryptoError> {
+        let wrapped = self.bound_wrapped(aad, sealed)?;
+        let handle = self.unwrap_derivation_key(
+            wrapped,
+            &[
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Derive(true),
+            ],
+        )?;
+        Ok(XksMasterKey::in_token(Arc::clone(&self.sessions), handle))
+    }
+
+    /// Unwraps the key as an extractable session object, reads it and destroys it: only
+    /// for a migration away from this token.
+    fn export_derivation_key(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+        let wrapped = self.bound_wrapped(aad, sealed)?;
+        let handle = self.unwrap_derivation_key(
+            wrapped,
+            &[
+                Attribute::Sensitive(false),
+                Attribute::Extractable(true),
+                Attribute::Derive(false),
+            ],
+        )?;
+        let value = self
+            .sessions
+            .with_keeper(|session| {
+                let read = session.get_attributes(handle, &[AttributeType::Value]);
+                let _ = session.destroy_object(handle);
+                read.map_err(|e| {
+                    refusal(
+                        Pkcs11Refusal::Device,
+                        format!("reading an unwrapped derivation key failed: {e}"),
+                    )
+                })
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "the pkcs11 root key could not export a derivation key");
+                CryptoError::UnsealFailure
+            })?;
+        let mut material = None;
+        for attribute in value {
+            if let Attribute::Value(v) = attribute {
+                material = Some(SecretBytes::new(v));
+            }
+        }
+        match material {
+            Some(m) if m.len() == KEY_LEN => Ok(m),
+            _ => Err(CryptoError::UnsealFailure),
+        }
+    }
+}
+
+impl Pkcs11RootKey {
+    /// Splits a version-3 wrapped derivation key and checks its binding to `aad` (under
+    /// the root key, in the token); the wrapped bytes.
+    fn bound_wrapped<'a>(&self, aad: &[u8], sealed: &'a [u8]) -> Result<&'a [u8], CryptoError> {
+        if sealed.len() <= 1 + WRAPPED_LEN || sealed[0] != PKCS11_WRAPPED_VERSION {
+            return Err(CryptoError::UnsealFailure);
+        }
+        let (wrapped, binding) = sealed[1..].split_at(WRAPPED_LEN);
+        let bound = self.unseal(&binding_aad(aad), binding)?;
+        if bound.expose() != aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, wrapped).as_ref()
+        {
+            return Err(CryptoError::UnsealFailure);
+        }
+        Ok(wrapped)
+    }
+
+    /// Unwraps `wrapped` with the root key into a session object with `attributes`.
+    fn unwrap_derivation_key(
+        &self,
+        wrapped: &[u8],
+        attributes: &[Attribute],
+    ) -> Result<ObjectHandle, CryptoError> {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(false),
+            Attribute::Private(true),
+            Attribute::Encrypt(false),
+            Attribute::Decrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+        ];
+        template.extend_from_slice(attributes);
+        let key = self.key();
+        self.sessions
+            .with_keeper(|session| {
+                session
+                    .unwrap_key(&Mechanism::AesKeyWrapPad, key, wrapped, &template)
+                    .map_err(|e| {
+                        refusal(
+                            Pkcs11Refusal::Device,
+                            format!("unwrapping a derivation key with the root key failed: {e}"),
+                        )
+                    })
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "the pkcs11 root key could not unwrap a derivation key");
+                CryptoError::UnsealFailure
+            })
+    }
+}
+
+fn binding_aad(aad: &[u8]) -> Vec<u8> {
+    [BINDING_AAD_PREFIX, aad].concat()
 }
 
 impl fmt::Debug for Pkcs11RootKey {
@@ -308,7 +515,17 @@ fn find_key(
 fn generate_key(session: &Session, key_label: &str) -> Result<ObjectHandle, CkError> {
     let mut template = key_template(key_label);
     template.retain(|a| !matches!(a, Attribute::Class(_) | Attribute::KeyType(_)));
-    template.extend(protected_aes_key_attributes());
+    // As every protected key, but it also wraps and unwraps: the derivation keys of the
+    // XKS proxy are stored wrapped with it and unwrapped into the token.
+    template.extend(
+        protected_aes_key_attributes()
+            .into_iter()
+            .map(|attribute| match attribute {
+                Attribute::Wrap(_) => Attribute::Wrap(true),
+                Attribute::Unwrap(_) => Attribute::Unwrap(true),
+                other => other,
+            }),
+    );
     session.generate_key(&Mechanism::AesKeyGen, &template)
 }
 

@@ -55,6 +55,35 @@ pub struct TokenKeyAttributes {
     pub value_len: u64,
 }
 
+/// The protection attributes of the key object `key`.
+pub(crate) fn read_attributes(
+    session: &Session,
+    key: ObjectHandle,
+) -> Result<TokenKeyAttributes, CkError> {
+    let attributes = session.get_attributes(
+        key,
+        &[
+            AttributeType::Extractable,
+            AttributeType::Sensitive,
+            AttributeType::ValueLen,
+        ],
+    )?;
+    let mut out = TokenKeyAttributes {
+        extractable: true,
+        sensitive: false,
+        value_len: 0,
+    };
+    for attribute in attributes {
+        match attribute {
+            Attribute::Extractable(v) => out.extractable = v,
+            Attribute::Sensitive(v) => out.sensitive = v,
+            Attribute::ValueLen(v) => out.value_len = u64::from(v),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// A connection to a token holding KMS keys (see the module documentation).
 pub struct TokenKeyStore {
     sessions: TokenSessions,
@@ -125,30 +154,7 @@ impl TokenKeyStore {
 
     /// The attributes of the key `id` that say it cannot leave the token.
     pub fn key_attributes(&self, id: &[u8; 16]) -> Result<TokenKeyAttributes, TokenError> {
-        self.with_key(id, |session, key| {
-            let attributes = session.get_attributes(
-                key,
-                &[
-                    AttributeType::Extractable,
-                    AttributeType::Sensitive,
-                    AttributeType::ValueLen,
-                ],
-            )?;
-            let mut out = TokenKeyAttributes {
-                extractable: true,
-                sensitive: false,
-                value_len: 0,
-            };
-            for attribute in attributes {
-                match attribute {
-                    Attribute::Extractable(v) => out.extractable = v,
-                    Attribute::Sensitive(v) => out.sensitive = v,
-                    Attribute::ValueLen(v) => out.value_len = u64::from(v),
-                    _ => {}
-                }
-            }
-            Ok(out)
-        })
+        self.with_key(id, read_attributes)
     }
 
     /// Encrypts `plaintext` in the token under the key `id` into a version-3 blob of

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::aead::{AesGcm256, NONCE_LEN, TAG_LEN};
-use crate::{CryptoError, SecretBytes};
+use crate::{CryptoError, SecretBytes, XksMasterKey};
 
 /// Version byte of the sealed format.
 pub const SEALED_VERSION: u8 = 1;
@@ -30,6 +30,38 @@ pub trait RootKeyProvider: Send + Sync + fmt::Debug {
     /// Inverse of `seal`; any mismatch (wrong key, wrong aad, tampering, bad
     /// version) → [`CryptoError::UnsealFailure`].
     fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError>;
+
+    /// Seals a *derivation key* (an AES-256 key that only derives others: the XKS
+    /// proxy's master key) for the store: `material`, or when `None` a fresh random key
+    /// made where the root key is. Software providers seal it as any secret; `pkcs11`
+    /// wraps it with the root key inside the token (see `pkcs11_root_key.rs`).
+    fn seal_derivation_key(
+        &self,
+        aad: &[u8],
+        material: Option<&SecretBytes>,
+    ) -> Result<Vec<u8>, CryptoError> {
+        match material {
+            Some(material) => self.seal(aad, material.expose()),
+            None => self.seal(aad, crate::random_bytes(crate::KEY_LEN)?.expose()),
+        }
+    }
+
+    /// Opens a sealed derivation key where it is used: in this process for software
+    /// providers, as a non-extractable object inside the token for `pkcs11` (the key
+    /// never enters the process). Any mismatch → [`CryptoError::UnsealFailure`].
+    fn open_derivation_key(&self, aad: &[u8], sealed: &[u8]) -> Result<XksMasterKey, CryptoError> {
+        XksMasterKey::in_process(&self.unseal(aad, sealed)?)
+    }
+
+    /// A sealed derivation key's value: only for `trent root-key migrate`, which moves it
+    /// to another root of trust. Any mismatch → [`CryptoError::UnsealFailure`].
+    fn export_derivation_key(&self, aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
+        let material = self.unseal(aad, sealed)?;
+        if material.len() != crate::KEY_LEN {
+            return Err(CryptoError::UnsealFailure);
+        }
+        Ok(material)
+    }
 }
 
 /// A 256-bit root key held in process memory, implementing the sealed format.

@@ -14,8 +14,8 @@ use std::sync::{Arc, OnceLock};
 
 use trent_crypto::{
     parse_blob, BlobHeader, CryptoError, FileRootKey, KeyCreation, Pkcs11Config, Pkcs11Refusal,
-    Pkcs11RootKey, RootKeyError, RootKeyProvider, TokenError, TokenKeyAttributes, TokenKeyStore,
-    PKCS11_SEALED_VERSION,
+    Pkcs11RootKey, RootKeyError, RootKeyProvider, SecretBytes, TokenError, TokenKeyAttributes,
+    TokenKeyStore, XksMasterKey, PKCS11_SEALED_VERSION, PKCS11_WRAPPED_VERSION,
 };
 use trent_testkit::softhsm;
 use zeroize::Zeroizing;
@@ -41,6 +41,7 @@ const TOKENS: &[&str] = &[
     "ks-shared",
     "ks-other",
     "ks-root",
+    "rt-xks",
 ];
 
 struct SoftHsm {
@@ -455,4 +456,96 @@ fn closing_one_token_connection_leaves_the_others_working() {
         root.unseal(b"aad", &sealed).unwrap().expose(),
         b"root secret"
     );
+}
+
+/// The XKS proxy's master key under a `pkcs11` root key: stored wrapped with the root key
+/// (bound to its associated data), unwrapped into the token as a sensitive,
+/// non-extractable object, and every key derived from it made and used inside the token,
+/// with the same derivation as in process (so a migration between root keys keeps every
+/// XKS key). No token object is left behind.
+#[test]
+fn the_xks_master_key_is_wrapped_and_its_keys_are_derived_inside_the_token() {
+    const AAD: &[u8] = b"trent:meta:xks_master_key:v2";
+    let root = open("rt-xks");
+    // A known value, as a migration from a software root key brings it.
+    let material = SecretBytes::new((100u8..132).collect());
+    let sealed = root.seal_derivation_key(AAD, Some(&material)).unwrap();
+    assert_eq!(sealed[0], PKCS11_WRAPPED_VERSION);
+    assert!(!sealed.windows(32).any(|w| w == material.expose()));
+
+    let in_token = root.open_derivation_key(AAD, &sealed).unwrap();
+    assert!(in_token.is_in_token());
+    assert_eq!(format!("{in_token:?}"), "XksMasterKey(in the token)");
+    let master_protection = in_token.token_attributes().unwrap();
+    assert!(master_protection.sensitive && !master_protection.extractable);
+    let in_process = XksMasterKey::in_process(&material).unwrap();
+    let info: &[&[u8]] = &[b"trent xks key v2", b"/ks", b"foo"];
+    let token_key = in_token.derive(info).unwrap();
+    let protection = token_key.token_attributes().unwrap();
+    assert!(protection.sensitive, "{protection:?}");
+    assert!(!protection.extractable, "{protection:?}");
+    assert_eq!(protection.value_len, 32);
+    let process_key = in_process.derive(info).unwrap();
+    assert!(process_key.token_attributes().is_none());
+
+    let c = token_key.encrypt(b"aad", b"made in the token").unwrap();
+    let p = process_key
+        .decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag)
+        .unwrap();
+    assert_eq!(p.expose(), b"made in the token");
+    let c = process_key.encrypt(b"aad", b"made in process").unwrap();
+    let p = token_key
+        .decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag)
+        .unwrap();
+    assert_eq!(p.expose(), b"made in process");
+    // A refusal of the data inside the token is a refusal of the ciphertext.
+    let mut tag = c.tag;
+    tag[0] ^= 1;
+    assert!(matches!(
+        token_key.decrypt(&c.iv, b"aad", &c.ciphertext, &tag),
+        Err(CryptoError::InvalidCiphertext)
+    ));
+    assert!(matches!(
+        token_key.decrypt(&c.iv, b"aaD", &c.ciphertext, &c.tag),
+        Err(CryptoError::InvalidCiphertext)
+    ));
+    let other = in_token
+        .derive(&[b"trent xks key v2", b"/ks", b"bar"])
+        .unwrap();
+    assert!(other.decrypt(&c.iv, b"aad", &c.ciphertext, &c.tag).is_err());
+
+    // Out of the token only for a migration: the value comes back.
+    let exported = root.export_derivation_key(AAD, &sealed).unwrap();
+    assert_eq!(exported.expose(), material.expose());
+    // Bound to its record; tampering, truncation and another provider's form refused.
+    assert!(matches!(
+        root.open_derivation_key(b"another record", &sealed),
+        Err(CryptoError::UnsealFailure)
+    ));
+    assert!(root
+        .export_derivation_key(b"another record", &sealed)
+        .is_err());
+    for i in [1, 20, 45, sealed.len() - 1] {
+        let mut tampered = sealed.clone();
+        tampered[i] ^= 1;
+        assert!(root.open_derivation_key(AAD, &tampered).is_err(), "{i}");
+    }
+    assert!(root.open_derivation_key(AAD, &sealed[..41]).is_err());
+    let dir = tempfile::tempdir().unwrap();
+    let file = FileRootKey::create(&dir.path().join("root.key")).unwrap();
+    let soft = file.seal_derivation_key(AAD, Some(&material)).unwrap();
+    assert!(root.open_derivation_key(AAD, &soft).is_err());
+    assert!(file.open_derivation_key(AAD, &sealed).is_err());
+    let from_file = file.export_derivation_key(AAD, &soft).unwrap();
+    assert_eq!(from_file.expose(), material.expose());
+
+    // A fresh key is made in the token.
+    let fresh = root.seal_derivation_key(AAD, None).unwrap();
+    assert_eq!(root.export_derivation_key(AAD, &fresh).unwrap().len(), 32);
+    assert_ne!(fresh, sealed);
+
+    // Session objects only: the token holds the root key and nothing else.
+    drop((token_key, other, in_token));
+    let listing = pkcs11_tool("rt-xks", &["--list-objects", "--type", "secrkey"]);
+    assert_eq!(listing.matches("Secret Key Object").count(), 1, "{listing}");
 }

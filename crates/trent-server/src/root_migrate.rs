@@ -11,6 +11,10 @@
 //! `passphrase`: same file); a `pkcs11` target is the key `key_label` of the token,
 //! generated if absent. Each of them, if it exists already, is taken as the target of an
 //! earlier interrupted run.
+//!
+//! Audited write-ahead: a `TrentMigrateRootKey` event (phase `started`) is in the data
+//! directory's audit trail before anything changes, or the command stops; another (phase
+//! `completed`, with the counts) when it is done.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -102,6 +106,23 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
         ),
     }
 
+    // Write-ahead: the migration is in the audit trail before it changes anything, or it
+    // does not start. The trail is opened with whichever root key opens the signing key
+    // now (the target's, when an earlier run got that far) and kept open to the end: the
+    // signing key itself never changes, only how it is sealed.
+    let trail = open_trail(&config, store.as_ref(), source.as_ref(), target.as_ref())
+        .await
+        .map_err(|e| format!("{e}; so the migration did not start (nothing was changed)"))?;
+    let (from, to) = (source.kind(), target.kind());
+    record(
+        &trail,
+        serde_json::json!({ "phase": "started", "fromProvider": from, "toProvider": to }),
+    )
+    .await
+    .map_err(|e| {
+        format!("cannot record the migration in the audit trail, so it did not start (nothing was changed): {e}")
+    })?;
+
     // Servers refuse to start from here until the migration is finished.
     root_migration::begin(store.as_ref()).await.map_err(fail)?;
     let report = root_migration::reseal_store(
@@ -136,13 +157,24 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
         .await
         .map_err(fail)?;
     root_migration::finish(store.as_ref()).await.map_err(fail)?;
-    let audited = audit(
-        &config,
-        store.as_ref(),
-        target.as_ref(),
-        &report,
-        source.kind(),
-        target.kind(),
+    let counts: serde_json::Map<String, serde_json::Value> = KINDS
+        .iter()
+        .map(|k| {
+            let c = report.of(*k);
+            (
+                root_migration::kind_name(*k).to_owned(),
+                serde_json::json!({ "resealed": c.resealed, "alreadyResealed": c.already }),
+            )
+        })
+        .collect();
+    let audited = record(
+        &trail,
+        serde_json::json!({
+            "phase": "completed",
+            "fromProvider": from,
+            "toProvider": to,
+            "records": counts,
+        }),
     )
     .await;
     drop(store);
@@ -170,17 +202,15 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
     })
 }
 
-/// Records the migration in this data directory's audit trail (opened with the new root
-/// key, as the next server will): a service event `TrentMigrateRootKey` with the
-/// providers and the counts, never a secret.
-async fn audit(
+/// This data directory's audit trail, opened with the root key that opens its signing key
+/// now: the target's once an earlier run re-sealed it, else the source's (which creates
+/// it, as a server would, if there is none).
+async fn open_trail(
     config: &crate::config::Config,
     store: &dyn Store,
+    source: &dyn RootKeyProvider,
     target: &dyn RootKeyProvider,
-    report: &root_migration::Report,
-    from: &str,
-    to: &str,
-) -> Result<(), String> {
+) -> Result<crate::audit::Trail, String> {
     // The store's own default account (a server has opened it: its root key check was
     // there); unreadable, the event is not attributed to another account but refused.
     let account = store
@@ -190,37 +220,36 @@ async fn audit(
         .and_then(|a| String::from_utf8(a).ok())
         .filter(|a| trent_core::is_account_id(a))
         .ok_or("the store's default account id is missing or malformed")?;
-    let trail = crate::audit::Trail::open(
+    let signing_key = config.data_dir.join(SIGNING_KEY_FILE);
+    let root = match std::fs::read(&signing_key) {
+        Ok(sealed) if target.unseal(SIGNING_KEY_AAD, &sealed).is_ok() => target,
+        Ok(_) => source,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => source,
+        Err(e) => return Err(format!("cannot read {}: {e}", signing_key.display())),
+    };
+    crate::audit::Trail::open(
         &config.data_dir,
-        target,
+        root,
         &config.audit,
         &account,
         config.database_url.as_ref().map(|u| u.expose()),
     )
-    .await?;
-    let counts: serde_json::Map<String, serde_json::Value> = KINDS
-        .iter()
-        .map(|k| {
-            let c = report.of(*k);
-            (
-                root_migration::kind_name(*k).to_owned(),
-                serde_json::json!({ "resealed": c.resealed, "alreadyResealed": c.already }),
-            )
-        })
-        .collect();
+    .await
+    .map_err(|e| format!("cannot open the audit trail: {e}"))
+}
+
+/// Records a service event `TrentMigrateRootKey` (the providers, the phase, and at the
+/// end the counts; never a secret) and seals it into a digest at once.
+async fn record(trail: &crate::audit::Trail, parameters: serde_json::Value) -> Result<(), String> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let record = trent_audit::Record::service_event(
         "TrentMigrateRootKey",
-        &account,
+        &trail.default_account_id,
         "",
         "",
-        Some(serde_json::json!({
-            "fromProvider": from,
-            "toProvider": to,
-            "records": counts,
-        })),
+        Some(parameters),
         now,
     );
     trail.log.record(&record).await.map_err(|e| e.to_string())?;

@@ -11,8 +11,8 @@
 //! `kms-xks-proxy`, its `requestMetadata` in `requestParameters`; never a plaintext or a
 //! ciphertext).
 //!
-//! Keys are AES-256 keys derived from the store's XKS master secret
-//! ([`trent_core::xks_keys`]); encryption is AES-256-GCM with a random 12-byte IV over
+//! Keys are AES-256 keys derived from the store's XKS master key
+//! ([`trent_core::xks_keys`]; in the token when the root key is `pkcs11`); encryption is AES-256-GCM with a random 12-byte IV over
 //! the specification's AAD encoding (2-byte big-endian length of the AAD ‖ AAD ‖ 1-byte
 //! length of the ciphertext metadata ‖ ciphertext metadata). Trent returns no ciphertext
 //! metadata, so a decrypt that passes some fails like any other tampering.
@@ -763,7 +763,14 @@ fn decrypt(store: &ServedStore, key_id: &str, request: &Request) -> Result<Vec<u
     let plaintext = key
         .key
         .decrypt(&iv, &gcm_aad, &ciphertext, &tag)
-        .map_err(|_| invalid())?;
+        .map_err(|e| match e {
+            trent_crypto::CryptoError::InvalidCiphertext => invalid(),
+            // The token failed, not the data.
+            e => {
+                tracing::error!(error = %e, "XKS decrypt failed");
+                XksError::Internal.with("decryption failed")
+            }
+        })?;
     let encoded = Zeroizing::new(B64.encode(plaintext.expose()));
     let mut out = Vec::with_capacity(encoded.len() + 16);
     out.extend_from_slice(b"{\"plaintext\":\"");

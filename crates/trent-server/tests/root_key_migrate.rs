@@ -303,6 +303,18 @@ fn audit_holds(data: &Path, text: &str) -> bool {
     })
 }
 
+/// The sealed XKS master key of the SQLite store.
+async fn master_entry(data: &Path) -> Vec<u8> {
+    let url = format!("sqlite://{}?mode=ro", data.join("trent.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let (value,): (Vec<u8>,) =
+        sqlx::query_as("SELECT value FROM meta WHERE name = 'xks_master_key'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    value
+}
+
 fn serve(data: &Path, config: Option<&Path>) -> Launch {
     let launch = Launch::serve().data_dir(data);
     match config {
@@ -397,6 +409,8 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     // Recorded in the audit trail, which still verifies (the signing key is the same,
     // only sealed under the new root key).
     assert!(audit_holds(&data, "TrentMigrateRootKey"));
+    assert!(audit_holds(&data, r#""phase":"started""#));
+    assert!(audit_holds(&data, r#""phase":"completed""#));
     let (verified, output) = run(
         &trent_bin(),
         &["audit", "verify", "--data-dir", data.to_str().unwrap()],
@@ -456,21 +470,31 @@ async fn file_to_pkcs11_to_file_to_passphrase() {
     check_keys(&kms(&server, &data), &made).await;
 }
 
-/// The XKS proxy's master secret (a `meta` entry sealed under the root key) is re-sealed
-/// with the rest: what the XKS proxy encrypted before a file → passphrase migration
-/// decrypts after it, and the replaced root key is refused.
+/// The XKS proxy's master key (a `meta` entry) moves with the root key, by value, into
+/// the token and out of it: what the XKS proxy encrypted under the file root key
+/// decrypts after file → pkcs11 (where the entry is the key wrapped with the token's root
+/// key, version 3, and the XKS keys are made and used inside the token) and after
+/// pkcs11 → passphrase, and so does what it encrypted in the token; the replaced root key
+/// is refused after each step.
 #[tokio::test]
-async fn the_xks_master_secret_moves_with_the_root_key() {
+async fn the_xks_master_key_moves_with_the_root_key() {
     use trent_testkit::xks::{endpoint, Call};
     const AK: &str = "AKIA4GBY3I6JCE5M2HPM";
     const SK: &str = "1234567890123456789012345678901234567890123=";
     let work = tempfile::tempdir().unwrap();
+    let hsm = Hsm::new(work.path());
     let data = work.path().join("data");
     let xks = format!(
         "[xks]\nlisten = \"127.0.0.1:0\"\n[[xks.key_stores]]\nuri_path_prefix = \"/ks\"\ncredentials = [{{ access_key_id = \"{AK}\", secret_access_key = \"{SK}\" }}]\nkeys = [{{ id = \"k\", usage = [\"ENCRYPT\", \"DECRYPT\"] }}]\n"
     );
     let file_config = work.path().join("xks.toml");
     std::fs::write(&file_config, &xks).unwrap();
+    let pkcs11_xks = work.path().join("pkcs11-xks.toml");
+    std::fs::write(
+        &pkcs11_xks,
+        format!("{}{xks}", std::fs::read_to_string(&hsm.config).unwrap()),
+    )
+    .unwrap();
     let passphrase = work.path().join("passphrase.toml");
     std::fs::write(&passphrase, "[root_key]\nprovider = \"passphrase\"\n").unwrap();
     let passphrase_xks = work.path().join("passphrase-xks.toml");
@@ -485,27 +509,77 @@ async fn the_xks_master_secret_moves_with_the_root_key() {
         "kmsOperation": "Encrypt",
         "kmsRequestId": "r-1",
     });
+    let url = |server: &Trent, op: &str| format!("{}/ks/kms/xks/v1/keys/k/{op}", endpoint(server));
+    let encrypt = |server: &Trent, plaintext: &str| {
+        Call::new(url(server, "encrypt"), AK, SK)
+            .post(
+                &serde_json::json!({
+                    "requestMetadata": metadata,
+                    "plaintext": plaintext,
+                    "encryptionAlgorithm": "AES_GCM",
+                })
+                .to_string(),
+            )
+            .assert_ok()
+    };
+    let decrypts = |server: &Trent, encrypted: &serde_json::Value, plaintext: &str| {
+        let decrypted = Call::new(url(server, "decrypt"), AK, SK)
+            .post(
+                &serde_json::json!({
+                    "requestMetadata": metadata,
+                    "ciphertext": encrypted["ciphertext"],
+                    "initializationVector": encrypted["initializationVector"],
+                    "authenticationTag": encrypted["authenticationTag"],
+                    "encryptionAlgorithm": "AES_GCM",
+                })
+                .to_string(),
+            )
+            .assert_ok();
+        assert_eq!(decrypted["plaintext"], plaintext);
+    };
+    const BEFORE: &str = "bWFkZSBiZWZvcmUgdGhlIHJvb3Qga2V5IGNoYW5nZWQ=";
+    const IN_TOKEN: &str = "bWFkZSBpbiB0aGUgdG9rZW4=";
 
     let mut server = serve(&data, Some(&file_config)).start();
-    let url = |server: &Trent, op: &str| format!("{}/ks/kms/xks/v1/keys/k/{op}", endpoint(server));
-    let encrypted = Call::new(url(&server, "encrypt"), AK, SK)
-        .post(
-            &serde_json::json!({
-                "requestMetadata": metadata,
-                "plaintext": "bWFkZSBiZWZvcmUgdGhlIHJvb3Qga2V5IGNoYW5nZWQ=",
-                "encryptionAlgorithm": "AES_GCM",
-            })
-            .to_string(),
-        )
-        .assert_ok();
+    let before = encrypt(&server, BEFORE);
     assert!(server.terminate().success());
-    let before = sealed_rows(&data).await;
-    assert_eq!(
-        before.iter().filter(|(t, _)| t == "meta").count(),
-        2,
-        "root key check and XKS master secret"
-    );
+    let soft = master_entry(&data).await;
+    assert_eq!(soft[0], 1);
 
+    // file → pkcs11: the master key is wrapped with the token's root key.
+    let to_pkcs11 = [
+        "--to",
+        "pkcs11",
+        "--to-config",
+        hsm.config.to_str().unwrap(),
+    ];
+    let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    let wrapped = master_entry(&data).await;
+    assert_eq!(wrapped[0], 3, "wrapped with CKM_AES_KEY_WRAP_PAD");
+    let refused = serve(&data, Some(&file_config)).start_fails().output();
+    assert!(refused.contains("root key does not match"), "{refused}");
+    let mut server = serve(&data, Some(&pkcs11_xks)).envs(&hsm.env()).start();
+    decrypts(&server, &before, BEFORE);
+    let in_token = encrypt(&server, IN_TOKEN);
+    decrypts(&server, &in_token, IN_TOKEN);
+    let health = Call::new(format!("{}/ks/kms/xks/v1/health", endpoint(&server)), AK, SK)
+        .post(&serde_json::json!({ "requestMetadata": { "kmsRequestId": "r-2", "kmsOperation": "KmsHealthCheck" } }).to_string())
+        .assert_ok();
+    assert_eq!(
+        health["ekmFleetDetails"][0]["healthStatus"], "ACTIVE",
+        "{health}"
+    );
+    assert!(server.terminate().success());
+    // Run again: the entry is found done, kept as it is.
+    let (success, output) = migrate(&data, &to_pkcs11, &hsm.env());
+    assert!(success, "{output}");
+    assert_eq!(master_entry(&data).await, wrapped);
+
+    // pkcs11 → passphrase: out of the token, sealed in process again.
+    let mut envs = hsm.env().to_vec();
+    envs.push(("TRENT_CONFIG", hsm.config.to_str().unwrap()));
+    envs.push(("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE));
     let (success, output) = migrate(
         &data,
         &[
@@ -514,37 +588,20 @@ async fn the_xks_master_secret_moves_with_the_root_key() {
             "--to-config",
             passphrase.to_str().unwrap(),
         ],
-        &[("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)],
+        &envs,
     );
     assert!(success, "{output}");
-    let after = sealed_rows(&data).await;
-    assert_eq!(after.len(), before.len());
-    assert!(
-        before.iter().all(|r| !after.contains(r)),
-        "every sealed secret re-sealed"
-    );
-    let refused = serve(&data, Some(&file_config)).start_fails().output();
+    assert_eq!(master_entry(&data).await[0], 1);
+    let refused = serve(&data, Some(&pkcs11_xks))
+        .envs(&hsm.env())
+        .start_fails()
+        .output();
     assert!(refused.contains("root key does not match"), "{refused}");
-
     let server = serve(&data, Some(&passphrase_xks))
         .env("TRENT_ROOT_KEY_PASSPHRASE", PASSPHRASE)
         .start();
-    let decrypted = Call::new(url(&server, "decrypt"), AK, SK)
-        .post(
-            &serde_json::json!({
-                "requestMetadata": metadata,
-                "ciphertext": encrypted["ciphertext"],
-                "initializationVector": encrypted["initializationVector"],
-                "authenticationTag": encrypted["authenticationTag"],
-                "encryptionAlgorithm": "AES_GCM",
-            })
-            .to_string(),
-        )
-        .assert_ok();
-    assert_eq!(
-        decrypted["plaintext"],
-        "bWFkZSBiZWZvcmUgdGhlIHJvb3Qga2V5IGNoYW5nZWQ="
-    );
+    decrypts(&server, &before, BEFORE);
+    decrypts(&server, &in_token, IN_TOKEN);
 }
 
 /// A custom key store's secret (an AWS_CLOUDHSM store's password; an external key store's
@@ -725,6 +782,23 @@ async fn refusals_change_nothing() {
     let (success, output) = migrate(&data, &["--to", "pkcs11"], &envs);
     assert!(!success, "{output}");
     assert!(output.contains("provider \"pkcs11\" needs"), "{output}");
+
+    // Its audit trail cannot be written (a file where the directory was): refused before
+    // anything changed, as every write of Trent is when it cannot be audited first.
+    let audit = data.join("audit");
+    let aside = work.path().join("audit-aside");
+    std::fs::rename(&audit, &aside).unwrap();
+    std::fs::write(&audit, b"not a directory").unwrap();
+    let (success, output) = migrate(&data, &["--to", "file"], &envs);
+    assert!(!success, "{output}");
+    assert!(
+        output.contains("the migration did not start (nothing was changed)"),
+        "{output}"
+    );
+    std::fs::remove_file(&audit).unwrap();
+    std::fs::rename(&aside, &audit).unwrap();
+    assert_eq!(sealed_rows(&data).await, before);
+    assert!(!audit_holds(&data, "TrentMigrateRootKey"));
 
     // The source is not this store's root key: a root.key of another deployment.
     let other = work.path().join("other");
