@@ -65,6 +65,8 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
     if let Some(url) = &config.database_url {
         refuse_live_nodes(url.expose()).await?;
     }
+    // Held to the end: no node of the database runs, or starts, meanwhile.
+    let mut _nodes_excluded = None;
     let store: Arc<dyn Store> = match &config.database_url {
         None => {
             let path = dir.join(STORE_FILE);
@@ -83,11 +85,21 @@ pub async fn migrate(args: RootKeyMigrateArgs) -> Result<(), String> {
                 )
             })?)
         }
-        Some(url) => Arc::new(
-            PostgresStore::connect(url.expose())
+        Some(url) => {
+            let store = PostgresStore::connect(url.expose())
                 .await
-                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
-        ),
+                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?;
+            // Every running node holds its presence in the database, whatever its audit
+            // trail or data directory.
+            _nodes_excluded = Some(
+                store
+                    .exclude_nodes()
+                    .await
+                    .map_err(|e| format!("cannot lock the database {url}: {}", error_chain(&e)))?
+                    .ok_or("a node of this database is running: stop every node first")?,
+            );
+            Arc::new(store)
+        }
     };
     let source = open_source(&config.root_key, dir).await?;
     let (target, target_described) = open_target(&target_settings, dir).await?;
@@ -257,10 +269,10 @@ async fn record(trail: &crate::audit::Trail, parameters: serde_json::Value) -> R
     Ok(())
 }
 
-/// Refuses to run while a node of the cluster runs: every node writing its audit trail
-/// into the database holds its chain's lock for as long as it runs. (Nodes with
-/// `--audit-store files`, and a single node on SQLite, cannot be seen: the operator stops
-/// them.)
+/// Refuses to run while a node of the cluster runs, naming the chains of those writing
+/// their audit trail into the database (each holds its chain's lock while it runs). Every
+/// node, whatever its audit store, is refused by its presence lock besides (see
+/// `migrate`); a server on SQLite, by the data directory's lock.
 async fn refuse_live_nodes(url: &str) -> Result<(), String> {
     let audit = trent_audit::PgAuditStore::connect(
         trent_audit::PgAuditStore::options(url).map_err(|e| e.to_string())?,

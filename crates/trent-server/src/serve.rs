@@ -72,6 +72,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         _ => None,
     };
+    let mut node_presence = None;
     let store: Arc<dyn Store> = match &config.database_url {
         None => Arc::new(SqliteStore::open(&store_path).await.map_err(|e| {
             format!(
@@ -80,11 +81,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
                 error_chain(&e)
             )
         })?),
-        Some(url) => Arc::new(
-            PostgresStore::connect(url.expose())
+        Some(url) => {
+            let store = PostgresStore::connect(url.expose())
                 .await
-                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?,
-        ),
+                .map_err(|e| format!("cannot open the store {url}: {}", error_chain(&e)))?;
+            // Held as long as this node runs: `trent root-key migrate` sees every node by
+            // it, whatever its audit trail or data directory, and keeps nodes out while
+            // it runs.
+            node_presence = Some(store.announce_node().await.map_err(|e| match e {
+                trent_store::StoreError::Conflict => format!(
+                    "a root key migration of the database {url} is running: start the node when it is done"
+                ),
+                e => format!("cannot announce this node in the database {url}: {}", error_chain(&e)),
+            })?);
+            Arc::new(store)
+        }
     };
     // On PostgreSQL, nodes starting at once on a new database would each make a root key
     // (a PKCS#11 key in the token, a sealed passphrase key): one at a time decides, under
@@ -317,6 +328,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     if let Err(e) = audit_log.digest_now().await {
         tracing::error!(error = %e, "cannot write the audit digest at shutdown");
     }
+    // Only now is this node gone.
+    drop(node_presence);
     Ok(())
 }
 

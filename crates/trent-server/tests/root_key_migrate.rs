@@ -870,7 +870,9 @@ async fn postgres_store_file_to_pkcs11() {
     std::fs::create_dir(&b).unwrap();
     std::fs::copy(a.join("root.key"), b.join("root.key")).unwrap();
     std::fs::copy(a.join("credentials"), b.join("credentials")).unwrap();
-    let mut second = node(&b).start();
+    // A node with its audit trail in its own files (no chain in the database) and
+    // another data directory: seen all the same, by its presence lock.
+    let mut second = node(&b).args(["--audit-store", "files"]).start();
 
     // A node still running: refused, nothing changed.
     let to_pkcs11 = [

@@ -38,7 +38,7 @@ pub use changes::{Change, ChangeStream};
 pub use copy::{copy_sqlite_to_postgres, CopyError, CopyReport};
 pub use grants::{CreateGrantOutcome, GrantLimits, GrantRecord};
 pub use migrations::SchemaTooNew;
-pub use postgres::{PostgresDb, PostgresStore};
+pub use postgres::{NodePresence, PostgresDb, PostgresStore};
 pub use sqlite::{SqliteDb, SqliteStore};
 pub use store::SqlStore;
 pub use transaction::{Committed, Transaction, Write};

@@ -53,6 +53,23 @@ const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT";
 /// The [`Store`](crate::Store) on a PostgreSQL database, shared by any number of nodes.
 pub type PostgresStore = SqlStore<PostgresDb>;
 
+/// The presence lock of the nodes of a store (per schema: deployments, or tests, may share
+/// a database in several schemas).
+const TRY_PRESENCE_SHARED: &str = "SELECT pg_try_advisory_lock_shared(hashtextextended(\
+     'trent-nodes:' || coalesce(current_schema(), ''), 0))";
+const TRY_PRESENCE_EXCLUSIVE: &str = "SELECT pg_try_advisory_lock(hashtextextended(\
+     'trent-nodes:' || coalesce(current_schema(), ''), 0))";
+
+/// A hold on the presence lock (see [`PostgresStore::announce_node`]): released when
+/// dropped, as its connection closes.
+pub struct NodePresence(#[allow(dead_code)] sqlx::PgConnection);
+
+impl std::fmt::Debug for NodePresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodePresence")
+    }
+}
+
 /// The PostgreSQL dialect (`Dialect`): the pool and the change feed's listener.
 pub struct PostgresDb {
     pool: PgPool,
@@ -111,6 +128,32 @@ impl SqlStore<PostgresDb> {
                 listener,
             },
         })
+    }
+
+    /// This node's presence in the database: a shared session-level advisory lock, on a
+    /// connection of its own, held while the value lives (and no longer than the process:
+    /// the connection closes with it). [`StoreError::Conflict`] while something holds the
+    /// database exclusively ([`PostgresStore::exclude_nodes`]: a root key migration).
+    pub async fn announce_node(&self) -> Result<NodePresence, StoreError> {
+        self.presence(TRY_PRESENCE_SHARED)
+            .await?
+            .ok_or(StoreError::Conflict)
+    }
+
+    /// The database to itself: the presence lock taken exclusively, held while the value
+    /// lives; `None` while a node runs (holds its presence), whatever its audit trail or
+    /// data directory.
+    pub async fn exclude_nodes(&self) -> Result<Option<NodePresence>, StoreError> {
+        self.presence(TRY_PRESENCE_EXCLUSIVE).await
+    }
+
+    async fn presence(&self, query: &str) -> Result<Option<NodePresence>, StoreError> {
+        let mut conn = self.db.pool.acquire().await.map_err(backend)?.detach();
+        let (taken,): (bool,) = sqlx::query_as(query)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(backend)?;
+        Ok(taken.then_some(NodePresence(conn)))
     }
 
     /// Closes every connection.

@@ -210,6 +210,46 @@ async fn concurrent_first_opens_apply_each_migration_once() {
     }
 }
 
+/// Nodes announce themselves with a shared lock, which an exclusive holder (a root key
+/// migration) keeps out, and which keeps it out; per schema; gone with the holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_presence_and_exclusion() {
+    let Some(url) = test_url() else { return };
+    let (_schema, options) = new_schema(&url).await;
+    let (_other_schema, other_options) = new_schema(&url).await;
+    let a = PostgresStore::open(options.clone()).await.unwrap();
+    let b = PostgresStore::open(options).await.unwrap();
+    let elsewhere = PostgresStore::open(other_options).await.unwrap();
+
+    let first = a.announce_node().await.unwrap();
+    let second = b.announce_node().await.unwrap();
+    assert!(a.exclude_nodes().await.unwrap().is_none());
+    // Another schema is another deployment.
+    let other = elsewhere.exclude_nodes().await.unwrap();
+    assert!(other.is_some());
+    drop(first);
+    assert!(b.exclude_nodes().await.unwrap().is_none());
+    drop(second);
+    // The connection closes asynchronously on the server: wait for the lock to go.
+    let exclusive = loop {
+        if let Some(held) = a.exclude_nodes().await.unwrap() {
+            break held;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert!(matches!(b.announce_node().await, Err(StoreError::Conflict)));
+    assert!(a.exclude_nodes().await.unwrap().is_none());
+    drop(exclusive);
+    let back = loop {
+        match b.announce_node().await {
+            Ok(held) => break held,
+            Err(StoreError::Conflict) => tokio::task::yield_now().await,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    drop((back, other));
+}
+
 /// A database nobody listens on is `Unavailable` or `Timeout`, never a generic backend
 /// error, so that the key service can answer as AWS does when a dependency is down.
 #[tokio::test]
