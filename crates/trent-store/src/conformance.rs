@@ -88,6 +88,7 @@ macro_rules! __store_conformance_cases {
             transaction_changes_are_announced_on_commit,
             sealed_secrets_are_listed_and_resealed_in_one_transaction,
             custom_key_store_lifecycle,
+            racing_create_key_and_delete_custom_key_store_never_orphan_a_key,
             meta_swap_is_compare_and_set,
         }
     };
@@ -471,7 +472,13 @@ pub async fn create_and_read_key_round_trips(store: Arc<dyn Store>) {
     key.origin = OriginType::External;
     key.state = KeyState::PendingDeletion;
     key.key_manager = KeyManagerType::Aws;
-    key.custom_key_store_id = Some("cks-1234567890abcdef0".to_owned());
+    // A key of a custom key store needs the store.
+    let cks = new_custom_key_store(account.as_str(), "round-trip");
+    store
+        .create_custom_key_store(&cks)
+        .await
+        .expect("custom key store");
+    key.custom_key_store_id = Some(cks.custom_key_store_id.clone());
     key.deletion_date = Some(T0 + 7 * 86_400_000);
     key.pending_deletion_window_days = Some(7);
     key.multi_region = true;
@@ -3513,10 +3520,18 @@ pub async fn custom_key_store_lifecycle(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
 
-    // A key in the store: counted, and the store cannot be deleted.
+    // A key only in a store that exists: refused (Conflict) in none, nothing written.
     let (mut key, material) = new_key(&account, REGION);
-    key.custom_key_store_id = Some(ks.custom_key_store_id.clone());
+    key.custom_key_store_id = Some("cks-00000000000000000".into());
     key.origin = OriginType::AwsCloudhsm;
+    assert!(matches!(
+        store.create_key(&key, Some(&material)).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.key(&key.key_id).await.unwrap().is_none());
+    key.custom_key_store_id = Some(ks.custom_key_store_id.clone());
+
+    // A key in the store: counted, and the store cannot be deleted.
     store.create_key(&key, Some(&material)).await.expect("key");
     assert_eq!(
         store
@@ -3627,4 +3642,46 @@ pub async fn meta_swap_is_compare_and_set(store: Arc<dyn Store>) {
         .await
         .expect("delete");
     assert_eq!(store.meta(&name).await.unwrap(), None);
+}
+
+/// CreateKey into a custom key store racing DeleteCustomKeyStore: exactly one wins, and a
+/// key never outlives its store.
+pub async fn racing_create_key_and_delete_custom_key_store_never_orphan_a_key(
+    store: Arc<dyn Store>,
+) {
+    let account = account();
+    for round in 0..20 {
+        let ks = new_custom_key_store(&account, &format!("race-{round}"));
+        store
+            .create_custom_key_store(&ks)
+            .await
+            .expect("custom key store");
+        let (mut key, material) = new_key(&account, REGION);
+        key.custom_key_store_id = Some(ks.custom_key_store_id.clone());
+        key.origin = OriginType::AwsCloudhsm;
+        let creating = {
+            let store = Arc::clone(&store);
+            let key = key.clone();
+            tokio::spawn(async move { store.create_key(&key, Some(&material)).await })
+        };
+        let deleting = {
+            let store = Arc::clone(&store);
+            let id = ks.custom_key_store_id.clone();
+            tokio::spawn(async move { store.delete_custom_key_store(&id, 1).await })
+        };
+        let (created, deleted) = (creating.await.unwrap(), deleting.await.unwrap());
+        match (&created, &deleted) {
+            (Ok(()), Err(StoreError::Conflict)) => {
+                assert!(store
+                    .custom_key_store(&ks.custom_key_store_id)
+                    .await
+                    .unwrap()
+                    .is_some());
+            }
+            (Err(StoreError::Conflict), Ok(())) => {
+                assert!(store.key(&key.key_id).await.unwrap().is_none());
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
 }

@@ -57,6 +57,18 @@ pub async fn copy_sqlite_to_postgres(
     for (name, value) in source.all_meta().await? {
         target.init_meta(&name, &value).await?;
     }
+    // Custom key stores before their keys (migration 0009), verbatim: state, version and
+    // sealed secret as they are.
+    let custom_key_stores = source.all_custom_key_stores().await?;
+    for custom_key_store in &custom_key_stores {
+        target.create_custom_key_store(custom_key_store).await?;
+    }
+    if target.all_custom_key_stores().await? != custom_key_stores {
+        return Err(StoreError::Corrupt {
+            what: "the custom key stores differ after the copy".into(),
+        }
+        .into());
+    }
     for key_id in source.all_key_ids().await? {
         let Some(key) = source.key(&key_id).await? else {
             return Err(StoreError::Corrupt {

@@ -609,6 +609,25 @@ impl<D: Dialect> Store for SqlStore<D> {
             return Err(invalid("a first material that is not the current material"));
         }
         let mut tx = self.db.begin_write().await?;
+        if let Some(store_id) = &key.custom_key_store_id {
+            // The key's custom key store, locked until the key is in (DeleteCustomKeyStore
+            // waits for it, then sees the key): it must exist, else `Conflict`. (Its
+            // connection state is the service's to check: a store disconnected meanwhile
+            // holds the key as any key of a disconnected store.)
+            let exists = query(format!(
+                "SELECT 1 AS one FROM custom_key_stores WHERE custom_key_store_id = $1{}",
+                D::FOR_UPDATE
+            ))
+            .bind(store_id)
+            .fetch_optional(&mut tx)
+            .await
+            .map_err(D::backend)?
+            .is_some();
+            if !exists {
+                Self::rollback(tx).await?;
+                return Err(StoreError::Conflict);
+            }
+        }
         let mut on_commit = OnCommit::default();
         Self::insert_key(&mut tx, key, &mut on_commit).await?;
         if let Some(material) = material {

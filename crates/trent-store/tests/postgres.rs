@@ -385,9 +385,54 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
         .await
         .unwrap();
 
+    // A custom key store (disconnected, changed once) and a key in it: the store before
+    // its key, verbatim.
+    let custom_key_store = trent_store::CustomKeyStoreRecord {
+        custom_key_store_id: "cks-0123456789abcdef0".into(),
+        account_id: trent_store::AccountId::parse("111122223333").unwrap(),
+        region: trent_store::Region::parse("us-east-1").unwrap(),
+        name: "copied".into(),
+        store_type: trent_store::CustomKeyStoreType::AwsCloudhsm,
+        cloud_hsm_cluster_id: Some("cluster-234567abcdefg".into()),
+        trust_anchor_certificate: Some("-----BEGIN CERTIFICATE-----\nMIIB\n".into()),
+        sealed_secret: Some(vec![1, 9, 9, 7]),
+        xks_proxy_uri_endpoint: None,
+        xks_proxy_uri_path: None,
+        xks_proxy_connectivity: None,
+        xks_proxy_vpc_endpoint_service_name: None,
+        xks_proxy_vpc_endpoint_service_owner: None,
+        xks_proxy_access_key_id: None,
+        connection_state: trent_store::ConnectionStateType::Disconnected,
+        connection_error_code: None,
+        created_at: 5,
+        version: 3,
+    };
+    source
+        .create_custom_key_store(&custom_key_store)
+        .await
+        .unwrap();
+    let (mut in_store, in_store_material) = new_key();
+    in_store.origin = OriginType::AwsCloudhsm;
+    in_store.custom_key_store_id = Some(custom_key_store.custom_key_store_id.clone());
+    source
+        .create_key(&in_store, Some(&in_store_material))
+        .await
+        .unwrap();
+
     let (_schema, options) = new_schema(&url).await;
     let target = PostgresStore::open(options).await.unwrap();
     let report = copy_sqlite_to_postgres(&source, &target).await.unwrap();
+    assert_eq!(
+        target
+            .custom_key_store(&custom_key_store.custom_key_store_id)
+            .await
+            .unwrap(),
+        Some(custom_key_store.clone())
+    );
+    assert_eq!(
+        target.key(&in_store.key_id).await.unwrap().as_ref(),
+        Some(&in_store)
+    );
     assert_eq!(
         (
             report.meta,
@@ -396,7 +441,7 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
             report.aliases,
             report.access_keys
         ),
-        (1, 4, 6, 3, 1)
+        (1, 5, 7, 3, 1)
     );
     assert_eq!(
         target.key(&external.key_id).await.unwrap().as_ref(),
@@ -429,5 +474,5 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
 
     let again = copy_sqlite_to_postgres(&source, &target).await.unwrap_err();
     assert!(matches!(again, CopyError::TargetNotEmpty), "{again:?}");
-    assert_eq!(target.counts().await.unwrap(), [1, 4, 6, 3, 1]);
+    assert_eq!(target.counts().await.unwrap(), [1, 5, 7, 3, 1]);
 }

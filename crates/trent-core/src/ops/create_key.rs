@@ -305,6 +305,24 @@ impl KeyService {
                 }
                 // An id collision: draw another id.
                 Err(StoreError::AlreadyExists) => continue,
+                // Its custom key store was disconnected or deleted meanwhile.
+                Err(StoreError::Conflict) if req.custom_key_store_id.is_some() => {
+                    let id = req.custom_key_store_id.as_deref().unwrap_or_default();
+                    let now = crate::custom_key_stores::find(
+                        &*self.store,
+                        caller.account_id(),
+                        &caller.region,
+                        id,
+                    )
+                    .await?;
+                    return Err(crate::custom_key_stores::error(
+                        trent_wire::ErrorCode::CustomKeyStoreInvalidStateException,
+                        format!(
+                            "Custom key store '{id}' is {}. It must be CONNECTED.",
+                            now.connection_state.as_str()
+                        ),
+                    ));
+                }
                 Err(e) => return Err(internal("creating a key")(e)),
             }
         }

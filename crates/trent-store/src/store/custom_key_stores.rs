@@ -88,6 +88,19 @@ impl<D: Dialect> SqlStore<D> {
             .transpose()
     }
 
+    /// Every custom key store of the store, of every account and region (for
+    /// `trent migrate-store`).
+    pub async fn all_custom_key_stores(&self) -> Result<Vec<CustomKeyStoreRecord>, StoreError> {
+        let c = D::COLLATE;
+        let rows = query(format!(
+            "SELECT {COLUMNS} FROM custom_key_stores ORDER BY custom_key_store_id{c}"
+        ))
+        .read_all(self.db.reader())
+        .await
+        .map_err(D::backend)?;
+        decode_all(&rows, from_row)
+    }
+
     pub(super) async fn cks_list(
         &self,
         account_id: &str,
@@ -156,6 +169,17 @@ impl<D: Dialect> SqlStore<D> {
 
     pub(super) async fn cks_delete(&self, id: &str, version: i64) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
+        // The store's row first, in a statement of its own: a CreateKey in the store holds
+        // it until its key is in, and the DELETE's own snapshot (READ COMMITTED: a fresh
+        // one per statement) is taken after, so it sees that key.
+        query(format!(
+            "SELECT 1 AS one FROM custom_key_stores WHERE custom_key_store_id = $1{}",
+            D::FOR_UPDATE
+        ))
+        .bind(id)
+        .fetch_optional(&mut tx)
+        .await
+        .map_err(D::backend)?;
         let deleted = query(
             "DELETE FROM custom_key_stores WHERE custom_key_store_id = $1 AND version = $2 \
              AND NOT EXISTS (SELECT 1 FROM keys WHERE custom_key_store_id = $1)",
