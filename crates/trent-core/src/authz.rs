@@ -175,6 +175,9 @@ impl KeyService {
     ) -> Result<(), KmsError> {
         let record = &key.record;
         crate::keys_used::note(&record.arn);
+        if crate::aws_managed::CHANGES.contains(&access.action) {
+            crate::aws_managed::refuse_change(caller, record, access.action)?;
+        }
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;
         ctx.insert("kms:KeySpec", record.key_spec.as_str());
         ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());

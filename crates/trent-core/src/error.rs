@@ -63,7 +63,10 @@ pub enum KmsError {
     AliasAlreadyExists { alias_arn: String },
     #[error("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html")]
     AliasPrefix,
-    #[error("Cannot create alias with prefix 'alias/aws/'")]
+    /// CreateAlias, UpdateAlias or DeleteAlias of an `alias/aws/` name: AWS answers
+    /// NotAuthorizedException (an exception of no operation in the model) with no message
+    /// (as recorded by local-kms; moto answers the same type).
+    #[error("")]
     ReservedAlias,
     #[error("Aliases must refer to keys. Not aliases")]
     AliasTargetIsAlias,
@@ -213,7 +216,8 @@ impl KmsError {
             KmsError::InvalidCiphertext
             | KmsError::InvalidSignature
             | KmsError::InvalidMac
-            | KmsError::NoPublicKey => None,
+            | KmsError::NoPublicKey
+            | KmsError::ReservedAlias => None,
             // An empty message: AWS sends no `message` member for this input error.
             KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),
             other => Some(other.to_string()),

@@ -8,6 +8,7 @@
 //! the root key first.
 
 mod authz;
+mod aws_managed;
 mod backend;
 mod cache;
 mod clock;

@@ -227,6 +227,32 @@ impl<D: Dialect> SqlStore<D> {
         tx.rollback().await.map_err(D::backend)
     }
 
+    /// Inserts the alias in `tx`; `AlreadyExists` if its name is taken.
+    pub(super) async fn insert_alias_in(
+        tx: &mut D::Tx,
+        alias: &AliasRecord,
+        on_commit: &mut OnCommit,
+    ) -> Result<(), StoreError> {
+        query(format!(
+            "INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(&alias.account_id)
+        .bind(&alias.region)
+        .bind(&alias.alias_name)
+        .bind(&alias.target_key_id)
+        .bind(alias.created_at)
+        .bind(alias.updated_at)
+        .execute(tx)
+        .await
+        .map_err(Self::write_error)?;
+        on_commit.announce(alias_change(
+            &alias.account_id,
+            &alias.region,
+            &alias.alias_name,
+        ));
+        Ok(())
+    }
+
     /// Whether the key exists (read in `tx`; with [`Dialect::FOR_UPDATE`] if `lock`).
     async fn key_exists(tx: &mut D::Tx, key_id: &str, lock: bool) -> Result<bool, StoreError> {
         let lock = if lock { D::FOR_UPDATE } else { "" };
@@ -713,20 +739,9 @@ impl<D: Dialect> Store for SqlStore<D> {
 
     async fn create_alias(&self, alias: &AliasRecord) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
-        query(format!(
-            "INSERT INTO aliases ({ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ))
-        .bind(&alias.account_id)
-        .bind(&alias.region)
-        .bind(&alias.alias_name)
-        .bind(&alias.target_key_id)
-        .bind(alias.created_at)
-        .bind(alias.updated_at)
-        .execute(&mut tx)
-        .await
-        .map_err(Self::write_error)?;
-        let change = alias_change(&alias.account_id, &alias.region, &alias.alias_name);
-        Self::commit_announcing(tx, OnCommit::of(change)).await
+        let mut on_commit = OnCommit::default();
+        Self::insert_alias_in(&mut tx, alias, &mut on_commit).await?;
+        Self::commit_announcing(tx, on_commit).await
     }
 
     async fn alias(

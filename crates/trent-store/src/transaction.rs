@@ -22,7 +22,10 @@
 //!
 //! [`Store::transact`]: crate::Store::transact
 
-use crate::{ImportedMaterialRecord, KeyRecord, MaterialRecord, RotationRecord};
+use crate::{
+    AliasRecord, ImportedMaterialRecord, KeyRecord, MaterialRecord, RotationRecord,
+    RotationSchedule,
+};
 
 /// One write of a [`Transaction`]. Writes run in the order they were added; those that
 /// add to a key (its materials, rotations, schedule) must follow a write that holds the
@@ -63,6 +66,12 @@ pub enum Write {
     /// [`crate::Store::delete_key`]: the key and everything of it, iff its stored version
     /// is `version`.
     DeleteKey { key_id: String, version: i64 },
+    /// Sets the key's rotation schedule (a key the transaction holds; its version is not
+    /// bumped again).
+    SetRotationSchedule(RotationSchedule),
+    /// [`crate::Store::create_alias`]: a new alias of a key the transaction holds;
+    /// `AlreadyExists` if the name is taken in the account and region.
+    InsertAlias(AliasRecord),
 }
 
 impl Write {
@@ -77,6 +86,8 @@ impl Write {
             Write::RecordRotation(r) => &r.key_id,
             Write::PutImportedMaterial(m) => &m.key_id,
             Write::MoveRotationSchedule { from, .. } => from,
+            Write::SetRotationSchedule(s) => &s.key_id,
+            Write::InsertAlias(a) => &a.target_key_id,
         }
     }
 }

@@ -19,6 +19,9 @@ impl KeyService {
         if !req.alias_name.starts_with("alias/") {
             return Err(KmsError::AliasPrefix);
         }
+        if req.alias_name.starts_with("alias/aws/") {
+            return Err(KmsError::ReservedAlias);
+        }
         let not_found = || KmsError::AliasNotFound {
             alias_arn: alias_arn(region, account, &req.alias_name),
         };

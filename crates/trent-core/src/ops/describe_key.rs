@@ -12,6 +12,11 @@ impl KeyService {
         caller: &Caller,
         req: DescribeKeyRequest,
     ) -> Result<DescribeKeyResponse, KmsError> {
+        // A predefined alias of the caller's own account and Region without a key yet:
+        // its AWS managed key is made now (then authorized like any other key).
+        if let Some(service) = self.predefined_alias_named(caller, &req.key_id) {
+            self.ensure_aws_managed_key(caller, service).await?;
+        }
         let key = self
             .resolve(
                 caller,

@@ -36,7 +36,7 @@ impl KeyService {
             }
         }
         let limit = limit(req.limit);
-        let mut aliases = self
+        let aliases = self
             .store
             .list_aliases(
                 account,
@@ -47,28 +47,53 @@ impl KeyService {
             )
             .await
             .map_err(internal("listing aliases"))?;
-        let truncated = aliases.len() > limit as usize;
-        aliases.truncate(limit as usize);
+        let mut entries: Vec<AliasListEntry> = aliases
+            .into_iter()
+            .map(|a| AliasListEntry {
+                alias_arn: Some(alias_arn(region, account, &a.alias_name)),
+                alias_name: Some(a.alias_name),
+                target_key_id: Some(StorageKeyId::public_id_of(&a.target_key_id).to_owned()),
+                creation_date: Some(Timestamp::from_millis(a.created_at)),
+                last_updated_date: Some(Timestamp::from_millis(a.updated_at)),
+            })
+            .collect();
+        // AWS's predefined aliases whose AWS managed key does not exist yet: listed with
+        // no target, as AWS lists them (never for a KeyId). Merged in name order: a page
+        // of the store holds `limit + 1` names after the marker, so every predefined name
+        // that sorts within the first `limit` of the merge is placed right.
+        if target.is_none() {
+            for service in &crate::aws_managed::PREDEFINED {
+                let name = service.alias_name;
+                if req.marker.as_deref().is_some_and(|m| name <= m) {
+                    continue;
+                }
+                let made = self
+                    .store
+                    .alias(account, region, name)
+                    .await
+                    .map_err(internal("reading an alias"))?
+                    .is_some();
+                if !made {
+                    entries.push(AliasListEntry {
+                        alias_arn: Some(alias_arn(region, account, name)),
+                        alias_name: Some(name.to_owned()),
+                        target_key_id: None,
+                        creation_date: None,
+                        last_updated_date: None,
+                    });
+                }
+            }
+            entries.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
+        }
+        let truncated = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
         let next_marker = if truncated {
-            aliases.last().map(|a| a.alias_name.clone())
+            entries.last().and_then(|a| a.alias_name.clone())
         } else {
             None
         };
         Ok(ListAliasesResponse {
-            aliases: Some(
-                aliases
-                    .into_iter()
-                    .map(|a| AliasListEntry {
-                        alias_arn: Some(alias_arn(region, account, &a.alias_name)),
-                        alias_name: Some(a.alias_name),
-                        target_key_id: Some(
-                            StorageKeyId::public_id_of(&a.target_key_id).to_owned(),
-                        ),
-                        creation_date: Some(Timestamp::from_millis(a.created_at)),
-                        last_updated_date: Some(Timestamp::from_millis(a.updated_at)),
-                    })
-                    .collect(),
-            ),
+            aliases: Some(entries),
             next_marker,
             truncated: Some(truncated),
         })

@@ -22,6 +22,9 @@ impl KeyService {
         if !req.alias_name.starts_with("alias/") {
             return Err(KmsError::AliasPrefix);
         }
+        if req.alias_name.starts_with("alias/aws/") {
+            return Err(KmsError::ReservedAlias);
+        }
         check_target(&req.target_key_id)?;
         let not_found = || KmsError::AliasNotFound {
             alias_arn: alias_arn(region, account, &req.alias_name),

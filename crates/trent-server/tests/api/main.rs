@@ -13,6 +13,7 @@ mod asymmetric_encryption;
 mod audit;
 mod authorization;
 mod aws_cli;
+mod aws_managed_keys;
 mod crypto;
 mod custom_key_stores;
 mod deletion;

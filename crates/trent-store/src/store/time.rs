@@ -163,6 +163,26 @@ impl<D: Dialect> SqlStore<D> {
         .transpose()
     }
 
+    /// Writes the key's rotation schedule in `tx` (replacing any).
+    pub(super) async fn put_schedule_in(
+        tx: &mut D::Tx,
+        s: &RotationSchedule,
+    ) -> Result<(), StoreError> {
+        query(format!(
+            "INSERT INTO key_rotation_schedules ({SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (key_id) DO UPDATE SET enabled = excluded.enabled, \
+             period_days = excluded.period_days, next_rotation_at = excluded.next_rotation_at"
+        ))
+        .bind(&s.key_id)
+        .bind(i64::from(s.enabled))
+        .bind(i64::from(s.period_days))
+        .bind(s.next_rotation_at)
+        .execute(tx)
+        .await
+        .map_err(D::backend)?;
+        Ok(())
+    }
+
     pub(super) async fn time_set_rotation_schedule(
         &self,
         key_version: i64,
@@ -176,18 +196,7 @@ impl<D: Dialect> SqlStore<D> {
                 return Err(e);
             }
         };
-        query(format!(
-            "INSERT INTO key_rotation_schedules ({SCHEDULE_COLUMNS}) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (key_id) DO UPDATE SET enabled = excluded.enabled, \
-             period_days = excluded.period_days, next_rotation_at = excluded.next_rotation_at"
-        ))
-        .bind(&s.key_id)
-        .bind(i64::from(s.enabled))
-        .bind(i64::from(s.period_days))
-        .bind(s.next_rotation_at)
-        .execute(&mut tx)
-        .await
-        .map_err(D::backend)?;
+        Self::put_schedule_in(&mut tx, s).await?;
         let mut on_commit = OnCommit::default();
         on_commit.key(&s.key_id);
         Self::commit_announcing(tx, on_commit).await?;

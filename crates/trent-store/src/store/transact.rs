@@ -60,6 +60,8 @@ fn check(t: &Transaction) -> Result<(), StoreError> {
             Write::RecordRotation(r) => holds(&held, &r.key_id)?,
             Write::MoveNextRotation { key_id, .. } => holds(&held, key_id)?,
             Write::PutImportedMaterial(m) => holds(&held, &m.key_id)?,
+            Write::SetRotationSchedule(schedule) => holds(&held, &schedule.key_id)?,
+            Write::InsertAlias(alias) => holds(&held, &alias.target_key_id)?,
             Write::MoveRotationSchedule { from, to } => {
                 holds(&held, from)?;
                 holds(&held, to)?;
@@ -191,6 +193,13 @@ impl<D: Dialect> SqlStore<D> {
                 }
                 Write::DeleteKey { key_id, version } => {
                     Self::delete_in(&mut tx, key_id, *version, &mut on_commit).await?;
+                }
+                Write::SetRotationSchedule(schedule) => {
+                    Self::put_schedule_in(&mut tx, schedule).await?;
+                    on_commit.key(&schedule.key_id);
+                }
+                Write::InsertAlias(alias) => {
+                    Self::insert_alias_in(&mut tx, alias, &mut on_commit).await?;
                 }
             }
         }
