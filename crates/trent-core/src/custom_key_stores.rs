@@ -46,9 +46,6 @@ pub struct Pkcs11Cluster {
     pub trust_anchor: String,
 }
 
-/// How many custom key stores an account may have in a region (AWS's quota).
-pub(crate) const MAX_STORES: usize = 10;
-
 /// The associated data of a custom key store's sealed secret.
 pub fn secret_aad(custom_key_store_id: &str) -> Vec<u8> {
     let mut aad = b"trent custom key store secret\0".to_vec();

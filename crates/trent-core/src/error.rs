@@ -125,6 +125,9 @@ pub enum KmsError {
     /// A grant quota (AWS's: 50,000 grants per key, 500 per grantee principal per key).
     #[error("{what}")]
     GrantLimitExceeded { what: &'static str },
+    /// A resource quota (`quotas.rs`).
+    #[error("{message}")]
+    QuotaExceeded { message: String },
     /// An import operation on a key whose material KMS made (AWS's wording for a key
     /// property that does not fit the operation, as for key usages).
     #[error("{arn} origin is {origin} which is not valid for this operation.")]
@@ -199,7 +202,9 @@ impl KmsError {
             KmsError::InvalidGrantToken => ErrorCode::InvalidGrantTokenException,
             KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
             KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
-            KmsError::GrantLimitExceeded { .. } => ErrorCode::LimitExceededException,
+            KmsError::GrantLimitExceeded { .. } | KmsError::QuotaExceeded { .. } => {
+                ErrorCode::LimitExceededException
+            }
             KmsError::CustomKeyStore { code, .. } => *code,
             KmsError::UnsupportedOrigin { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::InvalidImportToken => ErrorCode::InvalidImportTokenException,

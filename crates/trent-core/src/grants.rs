@@ -35,10 +35,9 @@ use crate::keys::{hex_encode, key_id_bytes};
 use crate::keyspec::KeyKind;
 use crate::{Caller, KeyService, KmsError};
 
-/// AWS's quota of grants per KMS key.
+/// AWS's quota of grants per KMS key: at least this many of a key's grants are read to
+/// authorize (all of them, up to a larger configured quota).
 pub(crate) const GRANTS_PER_KEY: u32 = 50_000;
-/// AWS's quota of grants for one grantee principal per KMS key.
-pub(crate) const GRANTS_PER_GRANTEE_PER_KEY: u32 = 500;
 
 pub(crate) const META_GRANT_TOKEN_KEY: &str = "grant_token_key";
 pub(crate) const GRANT_TOKEN_KEY_AAD: &[u8] = b"trent:meta:grant_token_key:v1";
@@ -217,7 +216,12 @@ impl KeyService {
         let epoch = self.cache.epoch();
         let grants: Arc<[GrantRecord]> = self
             .store
-            .list_grants(key_id, None, None, GRANTS_PER_KEY)
+            .list_grants(
+                key_id,
+                None,
+                None,
+                crate::quotas::as_limit(self.quotas.grants).max(GRANTS_PER_KEY),
+            )
             .await
             .map_err(internal("reading the grants of a key"))?
             .into();

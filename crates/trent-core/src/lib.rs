@@ -29,6 +29,7 @@ mod keyspec;
 mod last_usage;
 pub mod ops;
 mod optimistic;
+mod quotas;
 pub mod root_migration;
 mod rotation;
 mod service;
@@ -48,6 +49,7 @@ pub use ids::{is_account_id, is_region};
 pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use keys_used::KeysUsed;
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
+pub use quotas::ResourceQuotas;
 pub use service::{
     store_has_root_key_check, BootstrapError, BootstrapOptions, BootstrapReport, KeyService,
     ServiceConfig, DEFAULT_CACHE_TTL,

@@ -43,6 +43,8 @@ pub struct ServiceConfig {
     pub cache_ttl: Duration,
     /// The PKCS#11 tokens that stand for AWS CloudHSM clusters (`[[pkcs11_clusters]]`).
     pub pkcs11_clusters: Vec<crate::Pkcs11Cluster>,
+    /// Resource quotas (`[quotas]`).
+    pub quotas: crate::ResourceQuotas,
 }
 
 /// The default cache lifetime: a few seconds, short enough to bound staleness, long
@@ -55,6 +57,7 @@ impl Default for ServiceConfig {
             cache_capacity: 100_000,
             cache_ttl: DEFAULT_CACHE_TTL,
             pkcs11_clusters: Vec::new(),
+            quotas: crate::ResourceQuotas::default(),
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct KeyService {
     pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
     /// The PKCS#11 clusters this node knows and its connections to custom key stores.
     pub(crate) custom_key_stores: Arc<crate::custom_key_stores::CustomKeyStores>,
+    /// Resource quotas.
+    pub(crate) quotas: crate::ResourceQuotas,
     /// How external key stores' XKS proxies are reached (the server's client).
     pub(crate) xks_client: std::sync::OnceLock<Arc<dyn crate::external_key_stores::XksProxyClient>>,
 }
@@ -223,6 +228,7 @@ impl KeyService {
             custom_key_stores: Arc::new(crate::custom_key_stores::CustomKeyStores::new(
                 config.pkcs11_clusters,
             )),
+            quotas: config.quotas,
             xks_client: std::sync::OnceLock::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while

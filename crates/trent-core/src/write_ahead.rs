@@ -521,6 +521,9 @@ impl Store for WriteAheadStore {
     async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError> {
         self.inner.custom_key_store_key_count(id).await
     }
+    async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
+        self.inner.customer_key_count(account_id, region).await
+    }
     async fn sealed_secrets(
         &self,
         kind: trent_store::SealedKind,

@@ -101,6 +101,7 @@ impl RootKeyMigrateArgs {
             dev_test_clock: false,
             database_url: self.database_url.clone(),
             cache_ttl_ms: None,
+            no_quotas: false,
             audit: crate::audit::AuditServeArgs::default(),
         })
     }
@@ -205,6 +206,10 @@ pub struct ServeArgs {
     /// (the bound on staleness should a change notification be lost) [default: 5000]
     #[arg(long, env = "TRENT_CACHE_TTL_MS")]
     pub cache_ttl_ms: Option<u64>,
+    /// Turn every resource quota off (as `quotas = false` in the config file), e.g. for a
+    /// test suite that makes more keys than AWS allows
+    #[arg(long, env = "TRENT_NO_QUOTAS")]
+    pub no_quotas: bool,
     #[command(flatten)]
     pub audit: crate::audit::AuditServeArgs,
 }
@@ -233,6 +238,8 @@ struct FileConfig {
     xks: Option<crate::xks_config::XksFileConfig>,
     /// `[xks_client]`: how external key stores reach their XKS proxies (`xks_client.rs`).
     xks_client: Option<crate::xks_client::XksClientFileConfig>,
+    /// `[quotas]` (a table of quotas), or `quotas = false` (none) / `true` (AWS's).
+    quotas: Option<toml::Value>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -240,6 +247,51 @@ struct FileConfig {
     users: Vec<crate::identities::UserSpec>,
     #[serde(default)]
     roles: Vec<crate::identities::RoleSpec>,
+}
+
+/// The `[quotas]` table: AWS's resource quotas, each per account and Region unless its
+/// name says otherwise; a quota not given keeps AWS's default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuotasFileConfig {
+    /// Customer managed keys (AWS: 100000).
+    keys: Option<u64>,
+    /// Aliases per KMS key (AWS: 50).
+    aliases: Option<u64>,
+    /// Grants per KMS key (AWS: 50000).
+    grants: Option<u64>,
+    /// Grants for one grantee principal per KMS key (AWS: 500).
+    grants_per_grantee: Option<u64>,
+    /// Custom key stores (AWS: 10).
+    custom_key_stores: Option<u64>,
+}
+
+/// The resource quotas of `quotas = ...` / `[quotas]`, unless `--no-quotas`.
+fn quotas(
+    no_quotas: bool,
+    file: Option<toml::Value>,
+) -> Result<trent_core::ResourceQuotas, String> {
+    let defaults = trent_core::ResourceQuotas::default();
+    if no_quotas {
+        return Ok(trent_core::ResourceQuotas::off());
+    }
+    match file {
+        None | Some(toml::Value::Boolean(true)) => Ok(defaults),
+        Some(toml::Value::Boolean(false)) => Ok(trent_core::ResourceQuotas::off()),
+        Some(table @ toml::Value::Table(_)) => {
+            let q: QuotasFileConfig = table.try_into().map_err(|e| format!("[quotas]: {e}"))?;
+            Ok(trent_core::ResourceQuotas {
+                keys: q.keys.or(defaults.keys),
+                aliases: q.aliases.or(defaults.aliases),
+                grants: q.grants.or(defaults.grants),
+                grants_per_grantee: q.grants_per_grantee.or(defaults.grants_per_grantee),
+                custom_key_stores: q.custom_key_stores.or(defaults.custom_key_stores),
+            })
+        }
+        Some(other) => Err(format!(
+            "quotas: expected true, false or a [quotas] table, not {other}"
+        )),
+    }
 }
 
 /// A `[[pkcs11_clusters]]` entry: the PKCS#11 token an AWS_CLOUDHSM custom key store's
@@ -482,6 +534,8 @@ pub struct Config {
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
+    /// Resource quotas (`[quotas]`, `--no-quotas`).
+    pub quotas: trent_core::ResourceQuotas,
     pub audit: crate::audit::AuditSettings,
     /// The config file, re-read on SIGHUP for its identities.
     pub config_path: Option<PathBuf>,
@@ -541,7 +595,7 @@ impl std::fmt::Display for DatabaseUrl {
 
 impl Config {
     pub fn resolve(args: ServeArgs) -> Result<Config, String> {
-        let file = match &args.config {
+        let mut file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
@@ -580,6 +634,7 @@ impl Config {
                 ));
             }
         }
+        let quotas = quotas(args.no_quotas, file.quotas.take())?;
         let cache_ttl_ms = args
             .cache_ttl_ms
             .or(file.cache_ttl_ms)
@@ -648,6 +703,7 @@ impl Config {
             identities,
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
+            quotas,
             audit,
             listen,
             data_dir: args
@@ -697,6 +753,7 @@ mod tests {
             dev_test_clock: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
+            no_quotas: false,
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,

@@ -137,6 +137,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         ServiceConfig {
             cache_ttl: config.cache_ttl,
             pkcs11_clusters: config.pkcs11_clusters.clone(),
+            quotas: config.quotas.clone(),
             ..ServiceConfig::default()
         },
         options,

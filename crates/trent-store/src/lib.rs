@@ -591,6 +591,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the store iff its stored version is `version` and no key lives in it;
     /// `Conflict` otherwise (changed since, or a key in it), `NotFound` if it is gone.
     async fn delete_custom_key_store(&self, id: &str, version: i64) -> Result<(), StoreError>;
+    /// How many customer managed keys (`KeyManager` `CUSTOMER`, any state) the account
+    /// has in the region: what the key quota counts.
+    async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError>;
     /// How many keys live in the custom key store (any state).
     async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError>;
 

@@ -1250,6 +1250,19 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.cks_key_count(id).await
     }
 
+    async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
+        let row = query(
+            "SELECT COUNT(*) AS n FROM keys WHERE account_id = $1 AND region = $2 \
+             AND key_manager = 'CUSTOMER'",
+        )
+        .bind(account_id)
+        .bind(region)
+        .read_one(self.db.reader())
+        .await
+        .map_err(D::backend)?;
+        column(&row, "n")
+    }
+
     // Changing the root key: in `store/reseal.rs`.
 
     async fn sealed_secrets(

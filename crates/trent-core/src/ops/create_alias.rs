@@ -68,6 +68,8 @@ impl KeyService {
         )?;
         self.authorize(caller, &key, &access, None).await?;
         require_manageable(&key.record)?;
+        self.check_alias_quota(account, region, &key.record.key_id)
+            .await?;
         let now = self.clock.now_millis();
         let record = AliasRecord {
             account_id: account.to_owned().to_string(),

@@ -12,7 +12,7 @@ use trent_store::{
 use trent_wire::{CreateCustomKeyStoreRequest, CreateCustomKeyStoreResponse, ErrorCode, Operation};
 
 use crate::authz::Access;
-use crate::custom_key_stores::{error, same_pem, secret_aad, MAX_STORES};
+use crate::custom_key_stores::{error, same_pem, secret_aad};
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
 
@@ -36,11 +36,13 @@ impl KeyService {
         if existing.iter().any(|s| s.name == req.custom_key_store_name) {
             return Err(name_in_use(&req.custom_key_store_name));
         }
-        if existing.len() >= MAX_STORES {
-            return Err(error(
-                ErrorCode::LimitExceededException,
-                format!("An account can have at most {MAX_STORES} custom key stores in a Region."),
-            ));
+        if let Some(quota) = self.quotas.custom_key_stores {
+            if existing.len() as u64 >= quota {
+                return Err(error(
+                    ErrorCode::LimitExceededException,
+                    format!("An account can have at most {quota} custom key stores in a Region."),
+                ));
+            }
         }
         // What each type keeps: its own properties, and the secret to seal.
         let mut record = CustomKeyStoreRecord {

@@ -15,7 +15,6 @@ use crate::authz::Access;
 use crate::error::internal;
 use crate::grants::{
     new_grant_id, operation_supported, pairs_of, takes_encryption_context, NewGrant,
-    GRANTS_PER_GRANTEE_PER_KEY, GRANTS_PER_KEY,
 };
 use crate::ids::Forms;
 use crate::keys::require_manageable;
@@ -162,8 +161,8 @@ impl KeyService {
             created_at: self.clock.now_millis(),
         };
         let limits = GrantLimits {
-            per_key: GRANTS_PER_KEY,
-            per_grantee_per_key: GRANTS_PER_GRANTEE_PER_KEY,
+            per_key: crate::quotas::as_limit(self.quotas.grants),
+            per_grantee_per_key: crate::quotas::as_limit(self.quotas.grants_per_grantee),
         };
         let grant_id = match self
             .store
@@ -177,14 +176,19 @@ impl KeyService {
             }
             CreateGrantOutcome::Existing(existing) => existing.grant_id,
             CreateGrantOutcome::TooManyForKey => {
-                return Err(KmsError::GrantLimitExceeded {
-                    what: "The number of grants on the KMS key exceeds the limit of 50000",
+                return Err(KmsError::QuotaExceeded {
+                    message: format!(
+                        "The number of grants on the KMS key exceeds the limit of {}",
+                        limits.per_key
+                    ),
                 })
             }
             CreateGrantOutcome::TooManyForGrantee => {
-                return Err(KmsError::GrantLimitExceeded {
-                    what: "The number of grants for the grantee principal on the KMS key \
-                           exceeds the limit of 500",
+                return Err(KmsError::QuotaExceeded {
+                    message: format!(
+                        "The number of grants for the grantee principal on the KMS key exceeds the limit of {}",
+                        limits.per_grantee_per_key
+                    ),
                 })
             }
         };

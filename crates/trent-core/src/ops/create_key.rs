@@ -132,6 +132,8 @@ impl KeyService {
                 req.key_usage.map(|u| u.as_str()),
             );
         self.authorize_without_key(caller, "*", &with_request_tags(access, &tags))?;
+        self.check_key_quota(caller.account_id(), &caller.region)
+            .await?;
         // The token of the custom key store, which must be connected.
         let (token, cluster_id, xks) = match (&req.custom_key_store_id, &req.xks_key_id) {
             (Some(id), None) => {

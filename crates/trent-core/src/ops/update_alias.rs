@@ -69,6 +69,10 @@ impl KeyService {
                 });
             }
         }
+        if alias.target_key_id != key.record.key_id {
+            self.check_alias_quota(account, region, &key.record.key_id)
+                .await?;
+        }
         alias.target_key_id = key.record.key_id.clone();
         alias.updated_at = self.clock.now_millis();
         match self.store.update_alias(&alias).await {

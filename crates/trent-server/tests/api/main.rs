@@ -36,6 +36,7 @@ mod multi_region;
 mod multi_region_import;
 mod persistence;
 mod protocol;
+mod quotas;
 mod rotation;
 mod security;
 mod signing;

@@ -1,0 +1,125 @@
+//! Resource quotas: AWS's defaults, set per deployment (`[quotas]`), or off
+//! (`quotas = false`, `--no-quotas`); over a quota, LimitExceededException with AWS's
+//! message, and nothing made.
+
+use aws_sdk_kms::types::GrantOperation;
+
+use crate::harness::{create_alias, create_key, expect_err, ok, TestServer, OTHER_REGION, REGION};
+
+fn config(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trent.toml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    (dir, path)
+}
+
+#[tokio::test]
+async fn configured_quotas_refuse_the_one_too_many() {
+    let (_dir, path) = config("[quotas]\nkeys = 3\naliases = 2\ngrants = 2\n");
+    let server = TestServer::start_with(&["--config", &path], &[]);
+    let client = server.client(REGION);
+
+    // Keys: three per account and Region; AWS managed keys do not count, and another
+    // Region has its own.
+    ok(client.describe_key().key_id("alias/aws/s3").send().await);
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        keys.push(create_key(&client).await.0);
+    }
+    expect_err(
+        client.create_key().send().await,
+        "LimitExceededException",
+        Some("Key quota for this account in this region is 3 but the current usage is 3."),
+    );
+    assert_eq!(ok(client.list_keys().send().await).keys().len(), 4);
+    create_key(&server.client(OTHER_REGION)).await;
+    // A key scheduled for deletion still counts (AWS: "regardless of key state").
+    ok(client.schedule_key_deletion().key_id(&keys[2]).send().await);
+    expect_err(
+        client.create_key().send().await,
+        "LimitExceededException",
+        Some("Key quota for this account in this region is 3 but the current usage is 3."),
+    );
+
+    // Aliases: two per key, on CreateAlias and on UpdateAlias to the full key.
+    create_alias(&client, "alias/one", &keys[0]).await;
+    create_alias(&client, "alias/two", &keys[0]).await;
+    let too_many = "Alias quota for this KMS key is 2 but the current usage is 2.";
+    expect_err(
+        client
+            .create_alias()
+            .alias_name("alias/three")
+            .target_key_id(&keys[0])
+            .send()
+            .await,
+        "LimitExceededException",
+        Some(too_many),
+    );
+    create_alias(&client, "alias/elsewhere", &keys[1]).await;
+    expect_err(
+        client
+            .update_alias()
+            .alias_name("alias/elsewhere")
+            .target_key_id(&keys[0])
+            .send()
+            .await,
+        "LimitExceededException",
+        Some(too_many),
+    );
+    let of_key = ok(client.list_aliases().key_id(&keys[0]).send().await);
+    assert_eq!(of_key.aliases().len(), 2);
+
+    // Grants: two per key.
+    let grant = || {
+        client
+            .create_grant()
+            .key_id(&keys[1])
+            .grantee_principal("arn:aws:iam::111122223333:role/worker")
+            .operations(GrantOperation::Decrypt)
+    };
+    ok(grant().send().await);
+    ok(grant().send().await);
+    expect_err(
+        grant().send().await,
+        "LimitExceededException",
+        Some("The number of grants on the KMS key exceeds the limit of 2"),
+    );
+}
+
+#[tokio::test]
+async fn quotas_can_be_turned_off() {
+    for (args, file) in [
+        (vec!["--no-quotas"], "[quotas]\nkeys = 1\n"),
+        (vec![], "quotas = false\n"),
+    ] {
+        let (_dir, path) = config(file);
+        let mut all = vec!["--config", path.as_str()];
+        all.extend(args);
+        let server = TestServer::start_with(&all, &[]);
+        let client = server.client(REGION);
+        for _ in 0..3 {
+            create_key(&client).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bad_quotas_table_is_refused_at_start() {
+    for (file, wanted) in [
+        ("[quotas]\nkeyz = 3\n", "unknown field `keyz`"),
+        (
+            "quotas = \"off\"\n",
+            "quotas: expected true, false or a [quotas] table",
+        ),
+    ] {
+        let (dir, path) = config(file);
+        let data = dir.path().join("data");
+        let out = trent_testkit::process::Launch::serve()
+            .data_dir(&data)
+            .args(["--config", path.as_str()])
+            .start_fails()
+            .output();
+        assert!(out.contains(wanted), "{file}: {out}");
+    }
+}
