@@ -71,10 +71,13 @@ pub enum KmsError {
     InvalidMarker,
     #[error("Tags beginning with aws: are reserved")]
     ReservedTag,
-    #[error("Duplicate tag key {tag_key}")]
-    DuplicateTagKey { tag_key: String },
-    #[error("The number of tags on the KMS key exceeds the limit of {limit}")]
-    TooManyTags { limit: usize },
+    /// One tag key twice in a request (AWS's wording, as LocalStack records it).
+    #[error("Duplicate tag keys")]
+    DuplicateTagKey,
+    /// More than 50 tags in a request or on the key (AWS's wording, as LocalStack records
+    /// it).
+    #[error("Too many tags")]
+    TooManyTags,
     #[error("{what} is not supported.")]
     Unsupported { what: String },
     /// Rotation of a key that is not a symmetric encryption key with AWS-made material
@@ -174,9 +177,9 @@ impl KmsError {
             KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
             KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
-            KmsError::ReservedTag
-            | KmsError::DuplicateTagKey { .. }
-            | KmsError::TooManyTags { .. } => ErrorCode::TagException,
+            KmsError::ReservedTag | KmsError::DuplicateTagKey | KmsError::TooManyTags => {
+                ErrorCode::TagException
+            }
             KmsError::OnDemandRotationLimit { .. } => ErrorCode::LimitExceededException,
             KmsError::RotationConflict { .. } => ErrorCode::ConflictException,
             KmsError::ReplicaAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
