@@ -758,6 +758,13 @@ async fn generate_random() {
              constraint: Member must have value less than or equal to 1024",
         ),
     );
+    // Without NumberOfBytes (optional in the model): AWS's own message, not a model
+    // constraint's.
+    expect_err(
+        client.generate_random().send().await,
+        "ValidationException",
+        Some("NumberOfBytes is required."),
+    );
 }
 
 /// A disabled key cannot be used in cryptographic operations: DisabledException,
