@@ -16,6 +16,41 @@ use crate::harness::{create_key, expect_code, expect_err, ok, TestServer, REGION
 use crate::interop::{b64, blob, openssl, public_key, python, unb64};
 use crate::signing::create;
 
+/// An unknown MacAlgorithm: AWS lists the values in its own order, not the model's
+/// (LocalStack's `_validate_mac_algorithm`, recorded against AWS).
+#[tokio::test]
+async fn unknown_mac_algorithm_lists_values_in_aws_order() {
+    let server = TestServer::start();
+    let client = server.client(REGION);
+    let key = create(&client, "HMAC_256", "GENERATE_VERIFY_MAC").await;
+    let message = "1 validation error detected: Value 'HMAC_SHA_1' at 'macAlgorithm' failed to \
+                   satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_384, \
+                   HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]";
+    expect_err(
+        client
+            .generate_mac()
+            .key_id(&key)
+            .mac_algorithm(MacAlgorithmSpec::from("HMAC_SHA_1"))
+            .message(blob(b"m"))
+            .send()
+            .await,
+        "ValidationException",
+        Some(message),
+    );
+    expect_err(
+        client
+            .verify_mac()
+            .key_id(&key)
+            .mac_algorithm(MacAlgorithmSpec::from("HMAC_SHA_1"))
+            .message(blob(b"m"))
+            .mac(blob(&[0u8; 32]))
+            .send()
+            .await,
+        "ValidationException",
+        Some(message),
+    );
+}
+
 #[tokio::test]
 async fn hmac_keys_generate_and_verify_macs() {
     let server = TestServer::start();
