@@ -47,7 +47,9 @@ impl KeyService {
         let valid_to = match (model, req.valid_to) {
             (ExpirationModelType::KeyMaterialExpires, None) => {
                 return Err(KmsError::Validation {
-                    message: "A ValidTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
+                    // AWS's wording (lower-case validTo, no full stop), as LocalStack
+                    // records it.
+                    message: "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES".into(),
                 })
             }
             (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => {

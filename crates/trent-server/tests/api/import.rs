@@ -581,6 +581,15 @@ async fn import_errors_change_nothing() {
         "UnsupportedOperationException",
         Some(&not_valid),
     );
+    // KEY_MATERIAL_EXPIRES (the default) without ValidTo: AWS's wording, as LocalStack
+    // records it.
+    for model in [None, Some(ExpirationModelType::KeyMaterialExpires)] {
+        expect_err(
+            attempt(key_id.clone(), token.clone(), wrapped.clone(), model, None).await,
+            "ValidationException",
+            Some("A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"),
+        );
+    }
     // ExpirationModel / ValidTo.
     for (model, to) in [
         (None, None),
