@@ -29,6 +29,13 @@ pub enum KmsError {
     NotPendingDeletion { arn: String },
     #[error("{arn} is {state}.")]
     InvalidState { arn: String, state: String },
+    /// ImportKeyMaterial of new key material while another waits for RotateKeyOnDemand.
+    #[error("New key material (id: {material_id}) cannot be imported into KMS key {arn}, because another key material (id: {pending_id}) is pending rotation.")]
+    AnotherMaterialPendingRotation {
+        material_id: String,
+        arn: String,
+        pending_id: String,
+    },
     /// A custom key store operation's refusal (`CustomKeyStore*`, `CloudHsmCluster*`,
     /// `IncorrectTrustAnchor`, its `LimitExceeded`), in AWS's terms.
     #[error("{message}")]
@@ -165,7 +172,10 @@ impl KmsError {
             KmsError::Disabled { .. } => ErrorCode::DisabledException,
             KmsError::PendingDeletion { .. }
             | KmsError::NotPendingDeletion { .. }
-            | KmsError::InvalidState { .. } => ErrorCode::KMSInvalidStateException,
+            | KmsError::InvalidState { .. }
+            | KmsError::AnotherMaterialPendingRotation { .. } => {
+                ErrorCode::KMSInvalidStateException
+            }
             KmsError::IncorrectKey => ErrorCode::IncorrectKeyException,
             KmsError::InvalidCiphertext => ErrorCode::InvalidCiphertextException,
             KmsError::InvalidKeyUsage { .. }
