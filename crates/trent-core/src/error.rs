@@ -36,6 +36,9 @@ pub enum KmsError {
         arn: String,
         pending_id: String,
     },
+    /// RotateKeyOnDemand of a key with imported key material and none pending rotation.
+    #[error("No available key material pending rotation for the key: {arn}.")]
+    NoMaterialPendingRotation { arn: String },
     /// A custom key store operation's refusal (`CustomKeyStore*`, `CloudHsmCluster*`,
     /// `IncorrectTrustAnchor`, its `LimitExceeded`), in AWS's terms.
     #[error("{message}")]
@@ -91,9 +94,13 @@ pub enum KmsError {
     /// (asymmetric, HMAC, imported): AWS's documented restriction, as the operation says it.
     #[error("{message}")]
     RotationUnsupported { message: String },
-    /// RotateKeyOnDemand beyond AWS's quota of on-demand rotations per key.
-    #[error("The on-demand rotation quota of {limit} rotations for {arn} has been reached.")]
-    OnDemandRotationLimit { arn: String, limit: i64 },
+    /// RotateKeyOnDemand of an asymmetric or HMAC key; AWS sends no message.
+    #[error("")]
+    OnDemandRotationKeyType,
+    /// RotateKeyOnDemand beyond AWS's quota of on-demand rotations per key (AWS's wording,
+    /// as LocalStack records it).
+    #[error("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}")]
+    OnDemandRotationLimit { arn: String },
     /// RotateKeyOnDemand while an automatic rotation is due within 20 minutes (the model's
     /// description of `ConflictException`).
     #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes.")]
@@ -173,9 +180,8 @@ impl KmsError {
             KmsError::PendingDeletion { .. }
             | KmsError::NotPendingDeletion { .. }
             | KmsError::InvalidState { .. }
-            | KmsError::AnotherMaterialPendingRotation { .. } => {
-                ErrorCode::KMSInvalidStateException
-            }
+            | KmsError::AnotherMaterialPendingRotation { .. }
+            | KmsError::NoMaterialPendingRotation { .. } => ErrorCode::KMSInvalidStateException,
             KmsError::IncorrectKey => ErrorCode::IncorrectKeyException,
             KmsError::InvalidCiphertext => ErrorCode::InvalidCiphertextException,
             KmsError::InvalidKeyUsage { .. }
@@ -183,7 +189,9 @@ impl KmsError {
             | KmsError::AsymmetricDataKey => ErrorCode::InvalidKeyUsageException,
             KmsError::InvalidSignature => ErrorCode::KMSInvalidSignatureException,
             KmsError::InvalidMac => ErrorCode::KMSInvalidMacException,
-            KmsError::NoPublicKey => ErrorCode::UnsupportedOperationException,
+            KmsError::NoPublicKey | KmsError::OnDemandRotationKeyType => {
+                ErrorCode::UnsupportedOperationException
+            }
             KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
             KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
@@ -226,7 +234,8 @@ impl KmsError {
             KmsError::InvalidCiphertext
             | KmsError::InvalidSignature
             | KmsError::InvalidMac
-            | KmsError::NoPublicKey => None,
+            | KmsError::NoPublicKey
+            | KmsError::OnDemandRotationKeyType => None,
             // An empty message: AWS sends no `message` member for this input error.
             KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),
             other => Some(other.to_string()),

@@ -1070,8 +1070,10 @@ async fn several_materials_rotate_on_demand() {
         .to_owned();
     expect_err(
         client.rotate_key_on_demand().key_id(&key_id).send().await,
-        "ValidationException",
-        None,
+        "KMSInvalidStateException",
+        Some(&format!(
+            "No available key material pending rotation for the key: {arn}."
+        )),
     );
     let b1 = encrypt(&client, &key_id, b"generation one").await;
     let id2 = ok(import_with(
