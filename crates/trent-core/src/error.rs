@@ -66,6 +66,10 @@ pub enum KmsError {
     /// VerifyMac of a MAC that does not verify; AWS sends no message.
     #[error("")]
     InvalidMac,
+    /// DeriveSharedSecret with a PublicKey that is not a public key on the KMS key's curve:
+    /// a ValidationException, and AWS sends no message.
+    #[error("")]
+    InvalidPeerPublicKey,
     /// GetPublicKey of a symmetric or HMAC key; AWS sends no message.
     #[error("")]
     NoPublicKey,
@@ -169,9 +173,10 @@ impl KmsError {
     pub fn code(&self) -> ErrorCode {
         match self {
             KmsError::Wire(w) => w.code(),
-            KmsError::Validation { .. } | KmsError::AliasPrefix | KmsError::AliasTargetIsAlias => {
-                ErrorCode::ValidationException
-            }
+            KmsError::Validation { .. }
+            | KmsError::InvalidPeerPublicKey
+            | KmsError::AliasPrefix
+            | KmsError::AliasTargetIsAlias => ErrorCode::ValidationException,
             KmsError::InvalidKeyId { .. }
             | KmsError::KeyNotFound { .. }
             | KmsError::AliasNotFound { .. }
@@ -235,6 +240,7 @@ impl KmsError {
             | KmsError::InvalidSignature
             | KmsError::InvalidMac
             | KmsError::NoPublicKey
+            | KmsError::InvalidPeerPublicKey
             | KmsError::OnDemandRotationKeyType => None,
             // An empty message: AWS sends no `message` member for this input error.
             KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),

@@ -265,7 +265,8 @@ async fn derive_shared_secret_matches_python_ecdh() {
         spkis.insert(spec, (key, spki));
     }
 
-    // The peer's key on another curve, or not a public key at all.
+    // The peer's key on another curve, or not a public key at all: ValidationException,
+    // without a message, as AWS answers.
     let (p256, p256_spki) = &spkis["ECC_NIST_P256"];
     let (_, p384_spki) = &spkis["ECC_NIST_P384"];
     let rsa = create(&client, "RSA_2048", "SIGN_VERIFY").await;
@@ -276,7 +277,7 @@ async fn derive_shared_secret_matches_python_ecdh() {
         b"not a public key".to_vec(),
         p256_spki[..p256_spki.len() - 1].to_vec(),
     ] {
-        expect_code(
+        let err = expect_code(
             client
                 .derive_shared_secret()
                 .key_id(p256)
@@ -286,7 +287,18 @@ async fn derive_shared_secret_matches_python_ecdh() {
                 .await,
             "ValidationException",
         );
+        assert_eq!(err.message(), None);
     }
+    // On the wire: the error type alone, no `message` member (as Trent sends every error
+    // AWS sends without a message).
+    let resp = server
+        .call(
+            "DeriveSharedSecret",
+            json!({"KeyId": p256, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(p384_spki)}),
+        )
+        .await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json(), json!({"__type": "ValidationException"}));
     // Its own public key is a valid peer key.
     ok(client
         .derive_shared_secret()
