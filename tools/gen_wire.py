@@ -285,6 +285,28 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
+# The order in which AWS lists an enumeration's values in its ValidationException
+# ("Member must satisfy enum value set: [...]"), where an answer of AWS's has been found;
+# AWS does not use the model's order. Each entry must be a permutation of the model's
+# values (the generator refuses otherwise, so that a value the model adds is not lost);
+# enumerations not listed keep the model's order.
+AWS_VALUE_SET_ORDER = {
+    # localstack/localstack localstack-core/localstack/services/kms/provider.py
+    # (_validate_mac_algorithm), LocalStack's KMS provider validated against AWS.
+    "MacAlgorithmSpec": ["HMAC_SHA_384", "HMAC_SHA_256", "HMAC_SHA_224", "HMAC_SHA_512"],
+}
+
+
+def value_set(name, values):
+    """The `[...]` list of a ValidationException: AWS's order where known."""
+    order = AWS_VALUE_SET_ORDER.get(name)
+    if order is None:
+        return values
+    if sorted(order) != sorted(values):
+        raise ValueError(f"enum {name}: AWS_VALUE_SET_ORDER is not a permutation of the model's values")
+    return order
+
+
 def emit_enum(w, model, name):
     shape = model.shapes[name]
     values = shape["enum"]
@@ -327,7 +349,7 @@ def emit_enum(w, model, name):
       "        Self::parse(&value).ok_or_else(|| serde::de::Error::unknown_variant(&value, Self::VALUES))",
       "    }", "}", "")
     w(f"impl crate::support::WireEnum for {name} {{",
-      f"    const VALUE_SET: &'static str = {rust_str('[' + ', '.join(values) + ']')};",
+      f"    const VALUE_SET: &'static str = {rust_str('[' + ', '.join(value_set(name, values)) + ']')};",
       "    fn from_wire(value: &str) -> Option<Self> {", "        Self::parse(value)", "    }", "}", "")
 
 

@@ -29,6 +29,16 @@ pub enum KmsError {
     NotPendingDeletion { arn: String },
     #[error("{arn} is {state}.")]
     InvalidState { arn: String, state: String },
+    /// ImportKeyMaterial of new key material while another waits for RotateKeyOnDemand.
+    #[error("New key material (id: {material_id}) cannot be imported into KMS key {arn}, because another key material (id: {pending_id}) is pending rotation.")]
+    AnotherMaterialPendingRotation {
+        material_id: String,
+        arn: String,
+        pending_id: String,
+    },
+    /// RotateKeyOnDemand of a key with imported key material and none pending rotation.
+    #[error("No available key material pending rotation for the key: {arn}.")]
+    NoMaterialPendingRotation { arn: String },
     /// A custom key store operation's refusal (`CustomKeyStore*`, `CloudHsmCluster*`,
     /// `IncorrectTrustAnchor`, its `LimitExceeded`), in AWS's terms.
     #[error("{message}")]
@@ -56,6 +66,10 @@ pub enum KmsError {
     /// VerifyMac of a MAC that does not verify; AWS sends no message.
     #[error("")]
     InvalidMac,
+    /// DeriveSharedSecret with a PublicKey that is not a public key on the KMS key's curve:
+    /// a ValidationException, and AWS sends no message.
+    #[error("")]
+    InvalidPeerPublicKey,
     /// GetPublicKey of a symmetric or HMAC key; AWS sends no message.
     #[error("")]
     NoPublicKey,
@@ -74,19 +88,26 @@ pub enum KmsError {
     InvalidMarker,
     #[error("Tags beginning with aws: are reserved")]
     ReservedTag,
-    #[error("Duplicate tag key {tag_key}")]
-    DuplicateTagKey { tag_key: String },
-    #[error("The number of tags on the KMS key exceeds the limit of {limit}")]
-    TooManyTags { limit: usize },
+    /// One tag key twice in a request (AWS's wording, as LocalStack records it).
+    #[error("Duplicate tag keys")]
+    DuplicateTagKey,
+    /// More than 50 tags in a request or on the key (AWS's wording, as LocalStack records
+    /// it).
+    #[error("Too many tags")]
+    TooManyTags,
     #[error("{what} is not supported.")]
     Unsupported { what: String },
     /// Rotation of a key that is not a symmetric encryption key with AWS-made material
     /// (asymmetric, HMAC, imported): AWS's documented restriction, as the operation says it.
     #[error("{message}")]
     RotationUnsupported { message: String },
-    /// RotateKeyOnDemand beyond AWS's quota of on-demand rotations per key.
-    #[error("The on-demand rotation quota of {limit} rotations for {arn} has been reached.")]
-    OnDemandRotationLimit { arn: String, limit: i64 },
+    /// RotateKeyOnDemand of an asymmetric or HMAC key; AWS sends no message.
+    #[error("")]
+    OnDemandRotationKeyType,
+    /// RotateKeyOnDemand beyond AWS's quota of on-demand rotations per key (AWS's wording,
+    /// as LocalStack records it).
+    #[error("The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: {arn}")]
+    OnDemandRotationLimit { arn: String },
     /// RotateKeyOnDemand while an automatic rotation is due within 20 minutes (the model's
     /// description of `ConflictException`).
     #[error("An automatic rotation of {arn} is in progress or scheduled to begin within the next 20 minutes.")]
@@ -158,9 +179,10 @@ impl KmsError {
     pub fn code(&self) -> ErrorCode {
         match self {
             KmsError::Wire(w) => w.code(),
-            KmsError::Validation { .. } | KmsError::AliasPrefix | KmsError::AliasTargetIsAlias => {
-                ErrorCode::ValidationException
-            }
+            KmsError::Validation { .. }
+            | KmsError::InvalidPeerPublicKey
+            | KmsError::AliasPrefix
+            | KmsError::AliasTargetIsAlias => ErrorCode::ValidationException,
             KmsError::InvalidKeyId { .. }
             | KmsError::KeyNotFound { .. }
             | KmsError::AliasNotFound { .. }
@@ -168,7 +190,9 @@ impl KmsError {
             KmsError::Disabled { .. } => ErrorCode::DisabledException,
             KmsError::PendingDeletion { .. }
             | KmsError::NotPendingDeletion { .. }
-            | KmsError::InvalidState { .. } => ErrorCode::KMSInvalidStateException,
+            | KmsError::InvalidState { .. }
+            | KmsError::AnotherMaterialPendingRotation { .. }
+            | KmsError::NoMaterialPendingRotation { .. } => ErrorCode::KMSInvalidStateException,
             KmsError::IncorrectKey => ErrorCode::IncorrectKeyException,
             KmsError::InvalidCiphertext => ErrorCode::InvalidCiphertextException,
             KmsError::InvalidKeyUsage { .. }
@@ -176,13 +200,15 @@ impl KmsError {
             | KmsError::AsymmetricDataKey => ErrorCode::InvalidKeyUsageException,
             KmsError::InvalidSignature => ErrorCode::KMSInvalidSignatureException,
             KmsError::InvalidMac => ErrorCode::KMSInvalidMacException,
-            KmsError::NoPublicKey => ErrorCode::UnsupportedOperationException,
+            KmsError::NoPublicKey | KmsError::OnDemandRotationKeyType => {
+                ErrorCode::UnsupportedOperationException
+            }
             KmsError::AliasAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::ReservedAlias => ErrorCode::NotAuthorizedException,
             KmsError::InvalidMarker => ErrorCode::InvalidMarkerException,
-            KmsError::ReservedTag
-            | KmsError::DuplicateTagKey { .. }
-            | KmsError::TooManyTags { .. } => ErrorCode::TagException,
+            KmsError::ReservedTag | KmsError::DuplicateTagKey | KmsError::TooManyTags => {
+                ErrorCode::TagException
+            }
             KmsError::OnDemandRotationLimit { .. } => ErrorCode::LimitExceededException,
             KmsError::RotationConflict { .. } => ErrorCode::ConflictException,
             KmsError::ReplicaAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
@@ -222,7 +248,9 @@ impl KmsError {
             | KmsError::InvalidSignature
             | KmsError::InvalidMac
             | KmsError::NoPublicKey
-            | KmsError::ReservedAlias => None,
+            | KmsError::ReservedAlias
+            | KmsError::InvalidPeerPublicKey
+            | KmsError::OnDemandRotationKeyType => None,
             // An empty message: AWS sends no `message` member for this input error.
             KmsError::Wire(w) => Some(w.message()).filter(|m| !m.is_empty()),
             other => Some(other.to_string()),

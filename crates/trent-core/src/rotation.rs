@@ -77,7 +77,6 @@ impl KeyService {
                 if done >= ON_DEMAND_LIMIT {
                     return Err(KmsError::OnDemandRotationLimit {
                         arn: record.arn.to_string(),
-                        limit: ON_DEMAND_LIMIT,
                     }
                     .into());
                 }

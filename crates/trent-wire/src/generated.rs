@@ -2179,7 +2179,7 @@ impl<'de> serde::Deserialize<'de> for MacAlgorithmSpec {
 }
 
 impl crate::support::WireEnum for MacAlgorithmSpec {
-    const VALUE_SET: &'static str = "[HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]";
+    const VALUE_SET: &'static str = "[HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]";
     fn from_wire(value: &str) -> Option<Self> {
         Self::parse(value)
     }

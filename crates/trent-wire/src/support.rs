@@ -378,7 +378,9 @@ impl ParseEnumError {
 
 /// What the validator needs of a generated enum.
 pub(crate) trait WireEnum: Sized + Copy {
-    /// The allowed values as AWS prints them in a violation: `[RSA_2048, RSA_3072]`.
+    /// The allowed values as AWS prints them in a violation: `[RSA_2048, RSA_3072]`, in
+    /// AWS's order where it is known (`AWS_VALUE_SET_ORDER` in tools/gen_wire.py), else
+    /// the model's.
     const VALUE_SET: &'static str;
     fn from_wire(value: &str) -> Option<Self>;
 }

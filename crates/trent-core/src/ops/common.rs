@@ -22,18 +22,22 @@ use crate::{Caller, KeyService, KmsError};
 pub(crate) const MAX_TAGS: usize = 50;
 pub(crate) const DEFAULT_LIMIT: i32 = 100;
 
-/// Checks tags as AWS does (reserved `aws:` prefix, no duplicate keys in one request).
+/// Checks tags as AWS does, in AWS's order (LocalStack's `validate_and_filter_tags`,
+/// recorded against AWS): no duplicate keys in one request (`Duplicate tag keys`), at most
+/// 50 tags in it (`Too many tags`), then no reserved `aws:` prefix.
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
     let mut seen = std::collections::HashSet::new();
-    for t in tags {
-        if t.tag_key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(KmsError::ReservedTag);
-        }
-        if !seen.insert(t.tag_key.as_str()) {
-            return Err(KmsError::DuplicateTagKey {
-                tag_key: t.tag_key.clone(),
-            });
-        }
+    if !tags.iter().all(|t| seen.insert(t.tag_key.as_str())) {
+        return Err(KmsError::DuplicateTagKey);
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(KmsError::TooManyTags);
+    }
+    if tags
+        .iter()
+        .any(|t| t.tag_key.to_ascii_lowercase().starts_with("aws:"))
+    {
+        return Err(KmsError::ReservedTag);
     }
     Ok(())
 }
@@ -50,7 +54,7 @@ pub(crate) fn merge_tags(
         }
     }
     if existing.len() > MAX_TAGS {
-        return Err(KmsError::TooManyTags { limit: MAX_TAGS });
+        return Err(KmsError::TooManyTags);
     }
     Ok(())
 }

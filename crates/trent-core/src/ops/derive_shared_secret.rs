@@ -56,14 +56,15 @@ impl KeyService {
             .handle
             .derive_shared_secret(&req.public_key)
             .await
-            .map_err(|e| e.into_kms(|e| match e {
-                // AWS's wording for an unusable peer key is not documented; this names
-                // what is wrong without echoing the input.
-                CryptoError::InvalidPublicKey => KmsError::Validation {
-                    message: "The PublicKey is not a DER-encoded SubjectPublicKeyInfo on the curve of the KMS key.".into(),
-                },
-                other => crate::error::internal("deriving a shared secret")(other),
-            }))?;
+            .map_err(|e| {
+                e.into_kms(|e| match e {
+                    // Not a SubjectPublicKeyInfo, or a key on another curve: AWS answers a
+                    // ValidationException without a message (LocalStack's DeriveSharedSecret,
+                    // snapshot-tested against AWS: `ValidationException("")`).
+                    CryptoError::InvalidPublicKey => KmsError::InvalidPeerPublicKey,
+                    other => crate::error::internal("deriving a shared secret")(other),
+                })
+            })?;
         Ok(DeriveSharedSecretResponse {
             key_id: Some(key.record.arn.to_string()),
             shared_secret: Some(SensitiveBlob::from(secret.into_vec())),

@@ -2,7 +2,6 @@
 
 use trent_wire::{GenerateRandomRequest, GenerateRandomResponse, Operation, SensitiveBlob};
 
-use super::common::missing;
 use crate::authz::Access;
 use crate::error::internal;
 use crate::{Caller, KeyService, KmsError};
@@ -14,6 +13,11 @@ impl KeyService {
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         self.authorize_without_key(caller, "*", &Access::of(Operation::GenerateRandom))?;
+        // NumberOfBytes is optional in the model, required by the operation; AWS's message
+        // (LocalStack's GenerateRandom, recorded against AWS).
+        let n = req.number_of_bytes.ok_or_else(|| KmsError::Validation {
+            message: "NumberOfBytes is required.".into(),
+        })?;
         // With a custom key store: random bytes from its token, which must be connected.
         let token = match &req.custom_key_store_id {
             Some(id) => Some(self.connected_key_store(caller, id).await?.1),
@@ -24,9 +28,6 @@ impl KeyService {
                 what: "Recipient (Nitro Enclaves attestation)".into(),
             });
         }
-        let n = req
-            .number_of_bytes
-            .ok_or_else(|| missing("numberOfBytes"))?;
         let n = usize::try_from(n).map_err(|_| KmsError::Internal)?;
         let bytes = match token {
             Some(token) => tokio::task::spawn_blocking(move || token.random(n))

@@ -47,7 +47,9 @@ impl KeyService {
         let valid_to = match (model, req.valid_to) {
             (ExpirationModelType::KeyMaterialExpires, None) => {
                 return Err(KmsError::Validation {
-                    message: "A ValidTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
+                    // AWS's wording (lower-case validTo, no full stop), as LocalStack
+                    // records it.
+                    message: "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES".into(),
                 })
             }
             (ExpirationModelType::KeyMaterialDoesNotExpire, Some(_)) => {
@@ -197,14 +199,13 @@ impl KeyService {
                                 what: "Importing new key material into an asymmetric or HMAC KMS key".into(),
                             });
                         }
-                        if materials.iter().any(|m| {
+                        if let Some(pending) = materials.iter().find(|m| {
                             material_state(m, current) == KeyMaterialState::PendingRotation
                         }) {
-                            return Err(KmsError::Validation {
-                                message: format!(
-                                    "{} already has key material in the PENDING_ROTATION state. Rotate the key with RotateKeyOnDemand or delete that key material first.",
-                                    rec.arn
-                                ),
+                            return Err(KmsError::AnotherMaterialPendingRotation {
+                                material_id: material_id.clone(),
+                                arn: rec.arn.to_string(),
+                                pending_id: pending.material_id.clone(),
                             });
                         }
                     }

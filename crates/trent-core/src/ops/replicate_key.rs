@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use trent_policy::{Policy, PolicyKind};
 use trent_store::{KeyRecord, MaterialRecord, RotationRecord, StoreError, Transaction};
-use trent_wire::{KeyState, Operation, Region, ReplicateKeyRequest, ReplicateKeyResponse, Tag};
+use trent_wire::{
+    KeyMetadata, KeyState, Operation, Region, ReplicateKeyRequest, ReplicateKeyResponse, Tag,
+};
 
 use super::common::{check_tags, merge_tags};
 use crate::authz::{with_request_tags, Access};
@@ -52,7 +54,7 @@ impl KeyService {
             )
             .await?;
         let primary = &key.record;
-        require_primary(primary, "replicate")?;
+        require_primary_to_replicate(primary)?;
         require_replicable(primary)?;
         if replica_region == primary.region {
             return Err(KmsError::Validation {
@@ -119,7 +121,7 @@ impl KeyService {
                 }
                 .into());
             };
-            require_primary(&primary, "replicate")?;
+            require_primary_to_replicate(&primary)?;
             require_replicable(&primary)?;
             let existing = self.region_keys(mrk_id, &primary.account_id).await?;
             if let Some(there) = existing.iter().find(|k| k.region == replica_region) {
@@ -247,19 +249,25 @@ impl KeyService {
             let record = attempt.committed(created, |_| {
                 Invalidate::Keys(vec![primary.key_id.clone(), storage_id.clone()])
             })?;
-            let metadata = self.full_key_metadata(&record).await?;
+            // AWS's ReplicaKeyMetadata has no CurrentKeyMaterialId (DescribeKey of the
+            // replica has it), and the response has no ReplicaTags when there are none.
+            let metadata = KeyMetadata {
+                current_key_material_id: None,
+                ..self.full_key_metadata(&record).await?
+            };
+            let replica_tags = (!tag_list.is_empty()).then(|| {
+                tag_list
+                    .iter()
+                    .map(|(tag_key, tag_value)| Tag {
+                        tag_key: tag_key.clone(),
+                        tag_value: tag_value.clone(),
+                    })
+                    .collect()
+            });
             Ok(ReplicateKeyResponse {
                 replica_key_metadata: Some(metadata),
                 replica_policy: Some(policy_text.clone()),
-                replica_tags: Some(
-                    tag_list
-                        .iter()
-                        .map(|(tag_key, tag_value)| Tag {
-                            tag_key: tag_key.clone(),
-                            tag_value: tag_value.clone(),
-                        })
-                        .collect(),
-                ),
+                replica_tags,
             })
         })
         .await
@@ -286,6 +294,18 @@ pub(crate) fn check_region(region: &str, member: &str) -> Result<(), KmsError> {
             "1 validation error detected: Value '{region}' at '{member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([a-z]+-){{2,3}}\\d+$"
         ),
     })
+}
+
+/// ReplicateKey of a replica: UnsupportedOperationException `<arn> is not a multi-region
+/// primary key.` (AWS's answer, LocalStack's replicate_key since localstack/localstack#13102);
+/// a single-Region key as [`require_primary`] says.
+fn require_primary_to_replicate(record: &KeyRecord) -> Result<(), KmsError> {
+    if record.mrk_id.is_some() && !is_primary(record) {
+        return Err(KmsError::MultiRegionUnsupported {
+            message: format!("{} is not a multi-region primary key.", record.arn),
+        });
+    }
+    require_primary(record, "replicate")
 }
 
 /// ReplicateKey and UpdatePrimaryRegion act on a multi-Region primary key only.

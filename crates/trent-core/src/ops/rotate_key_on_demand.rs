@@ -1,9 +1,12 @@
 //! RotateKeyOnDemand: <https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html>
 //!
 //! The rotation completes within the request (the new material is current when the
-//! response leaves); it leaves the automatic schedule alone. AWS's quota of 25 on-demand
-//! rotations per key is `LimitExceededException`; an automatic rotation due within 20
-//! minutes is `ConflictException`.
+//! response leaves); it leaves the automatic schedule alone. The response's KeyId is the
+//! key ARN. AWS's quota of 25 on-demand rotations per key ("You can perform on-demand key
+//! rotation a maximum of 25 times per KMS key",
+//! <https://docs.aws.amazon.com/kms/latest/developerguide/rotating-keys-on-demand.html>;
+//! it was 10) is `LimitExceededException`; an automatic rotation due within 20 minutes is
+//! `ConflictException`.
 
 use trent_store::{Committed, StoreError};
 use trent_wire::{
@@ -14,8 +17,8 @@ use super::enable_key_rotation::{require_not_replica, rotation_unsupported};
 use crate::ids::Forms;
 use crate::import::{awaiting_replicas, is_external, material_state, merged, state_after};
 use crate::jobs::ServiceEvent;
-use crate::keys::public_key_id;
 use crate::keys::require_enabled;
+use crate::keyspec::KeyKind;
 use crate::optimistic::Invalidate;
 use crate::rotation::{rotatable_on_demand, CONFLICT_WINDOW_MS, ON_DEMAND_LIMIT};
 use crate::{Caller, KeyService, KmsError};
@@ -34,7 +37,15 @@ impl KeyService {
                 Operation::RotateKeyOnDemand,
             )
             .await?;
+        // AWS looks at the key state before the key's type: a disabled key is
+        // DisabledException whatever it is.
+        require_enabled(&key.record)?;
         require_not_replica(&key.record)?;
+        if KeyKind::of(key.record.key_spec) != KeyKind::Symmetric {
+            // Asymmetric and HMAC keys: UnsupportedOperationException without a message,
+            // as AWS answers (LocalStack's rotate_key_on_demand, recorded against AWS).
+            return Err(KmsError::OnDemandRotationKeyType);
+        }
         if !rotatable_on_demand(&key.record) {
             return Err(rotation_unsupported("perform on-demand rotation of"));
         }
@@ -73,7 +84,7 @@ impl KeyService {
             });
         }
         Ok(RotateKeyOnDemandResponse {
-            key_id: Some(crate::keys::public_key_id(&key.record).to_owned()),
+            key_id: Some(key.record.arn.to_string()),
         })
     }
 }
@@ -96,14 +107,12 @@ impl KeyService {
                     .current_material_id
                     .as_deref()
                     .and_then(|c| materials.iter().find(|m| m.material_id == c));
-                let Some(pending) = materials.iter().find(|m| {
-                    material_state(m, current) == KeyMaterialState::PendingRotation
-                }) else {
-                    return Err(KmsError::Validation {
-                        message: format!(
-                            "{} has no key material in the PENDING_ROTATION state. Import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.",
-                            rec.arn
-                        ),
+                let Some(pending) = materials
+                    .iter()
+                    .find(|m| material_state(m, current) == KeyMaterialState::PendingRotation)
+                else {
+                    return Err(KmsError::NoMaterialPendingRotation {
+                        arn: rec.arn.to_string(),
                     });
                 };
                 let done = materials
@@ -113,7 +122,6 @@ impl KeyService {
                 if done >= ON_DEMAND_LIMIT as usize {
                     return Err(KmsError::OnDemandRotationLimit {
                         arn: rec.arn.to_string(),
-                        limit: ON_DEMAND_LIMIT,
                     });
                 }
                 previous = rec.current_material_id.clone();
@@ -138,7 +146,7 @@ impl KeyService {
         ))
         .await;
         Ok(RotateKeyOnDemandResponse {
-            key_id: Some(public_key_id(&stored).to_owned()),
+            key_id: Some(stored.arn.to_string()),
         })
     }
 }
@@ -177,11 +185,8 @@ impl KeyService {
                 .iter()
                 .find(|m| material_state(m, current) == KeyMaterialState::PendingRotation)
             else {
-                return Err(KmsError::Validation {
-                    message: format!(
-                        "{} has no key material in the PENDING_ROTATION state. Import new key material (ImportType NEW_KEY_MATERIAL) before rotating it on demand.",
-                        rec.arn
-                    ),
+                return Err(KmsError::NoMaterialPendingRotation {
+                    arn: rec.arn.to_string(),
                 }
                 .into());
             };
@@ -212,7 +217,6 @@ impl KeyService {
             if done >= ON_DEMAND_LIMIT as usize {
                 return Err(KmsError::OnDemandRotationLimit {
                     arn: rec.arn.to_string(),
-                    limit: ON_DEMAND_LIMIT,
                 }
                 .into());
             }
@@ -262,7 +266,7 @@ impl KeyService {
                 .await;
             }
             Ok(RotateKeyOnDemandResponse {
-                key_id: Some(public_key_id(primary).to_owned()),
+                key_id: Some(primary.arn.to_string()),
             })
         })
         .await

@@ -492,19 +492,34 @@ async fn re_encrypt_moves_a_ciphertext_to_another_key_and_context() {
             .await,
         "InvalidCiphertextException",
     );
-    // SourceKeyId, when given, must be the key that encrypted the ciphertext.
-    expect_err(
-        client
-            .re_encrypt()
-            .ciphertext_blob(blob.clone())
-            .set_source_encryption_context(Some(ctx_a.clone()))
-            .source_key_id(&key_b)
-            .destination_key_id(&key_b)
-            .send()
-            .await,
-        "IncorrectKeyException",
-        Some("The key ID in the request does not identify a CMK that can perform this operation."),
-    );
+    // SourceKeyId, when given, must be the key that encrypted the ciphertext, in whatever
+    // form it names another key (id, ARN, alias, alias ARN); the wrong source context too.
+    let other_alias_arn =
+        crate::harness::alias_arn(REGION, crate::harness::DEFAULT_ACCOUNT, "alias/destination");
+    for source in [
+        key_b.as_str(),
+        arn_b.as_str(),
+        "alias/destination",
+        other_alias_arn.as_str(),
+    ] {
+        for context in [ctx_a.clone(), ctx_b.clone()] {
+            expect_err(
+                client
+                    .re_encrypt()
+                    .ciphertext_blob(blob.clone())
+                    .set_source_encryption_context(Some(context))
+                    .source_key_id(source)
+                    .destination_key_id(&key_b)
+                    .send()
+                    .await,
+                "IncorrectKeyException",
+                Some(
+                    "The key ID in the request does not identify a CMK that can perform this \
+                     operation.",
+                ),
+            );
+        }
+    }
     // With the right SourceKeyId, and re-encrypting under the same key, it works.
     let same = ok(client
         .re_encrypt()
@@ -757,6 +772,13 @@ async fn generate_random() {
             "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy \
              constraint: Member must have value less than or equal to 1024",
         ),
+    );
+    // Without NumberOfBytes (optional in the model): AWS's own message, not a model
+    // constraint's.
+    expect_err(
+        client.generate_random().send().await,
+        "ValidationException",
+        Some("NumberOfBytes is required."),
     );
 }
 

@@ -172,16 +172,21 @@ async fn another_account_uses_the_key_only_through_its_grant() {
         s.grantee.decrypt().ciphertext_blob(blob).send().await,
         "AccessDeniedException",
     );
-    // Revoking it again: the grant id is no longer valid.
-    expect_code(
-        s.owner
-            .revoke_grant()
-            .key_id(&arn)
-            .grant_id(&grant_id)
-            .send()
-            .await,
-        "InvalidGrantIdException",
-    );
+    // Revoking it again, or a grant id that never existed: the grant id is not valid.
+    // The message is the model's description of InvalidGrantIdException; no recording of
+    // AWS's own wording was found.
+    for id in [grant_id.clone(), "0".repeat(64)] {
+        expect_err(
+            s.owner
+                .revoke_grant()
+                .key_id(&arn)
+                .grant_id(&id)
+                .send()
+                .await,
+            "InvalidGrantIdException",
+            Some("The request was rejected because the specified GrantId is not valid."),
+        );
+    }
 }
 
 #[tokio::test]
@@ -782,8 +787,12 @@ async fn grant_tokens_are_verified_and_honoured() {
     let last = altered.len() - 2;
     altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).unwrap();
+    // The message is the model's description of InvalidGrantTokenException; no recording
+    // of AWS's own wording was found.
+    let signing = crate::signing::create(&s.owner, "ECC_NIST_P256", "SIGN_VERIFY").await;
+    let invalid = "The request was rejected because the specified grant token is not valid.";
     for bad in ["not-a-token", altered.as_str()] {
-        expect_code(
+        expect_err(
             s.owner
                 .encrypt()
                 .key_id(&arn)
@@ -792,6 +801,19 @@ async fn grant_tokens_are_verified_and_honoured() {
                 .send()
                 .await,
             "InvalidGrantTokenException",
+            Some(invalid),
+        );
+        expect_err(
+            s.owner
+                .sign()
+                .key_id(&signing)
+                .message(Blob::new(b"x".to_vec()))
+                .signing_algorithm(aws_sdk_kms::types::SigningAlgorithmSpec::EcdsaSha256)
+                .grant_tokens(bad)
+                .send()
+                .await,
+            "InvalidGrantTokenException",
+            Some(invalid),
         );
         expect_code(
             s.owner

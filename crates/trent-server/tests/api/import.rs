@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::{Blob, DateTime};
 use aws_sdk_kms::types::{
     AlgorithmSpec, ExpirationModelType, ImportState, ImportType, IncludeKeyMaterial,
@@ -581,6 +582,15 @@ async fn import_errors_change_nothing() {
         "UnsupportedOperationException",
         Some(&not_valid),
     );
+    // KEY_MATERIAL_EXPIRES (the default) without ValidTo: AWS's wording, as LocalStack
+    // records it.
+    for model in [None, Some(ExpirationModelType::KeyMaterialExpires)] {
+        expect_err(
+            attempt(key_id.clone(), token.clone(), wrapped.clone(), model, None).await,
+            "ValidationException",
+            Some("A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"),
+        );
+    }
     // ExpirationModel / ValidTo.
     for (model, to) in [
         (None, None),
@@ -1060,8 +1070,10 @@ async fn several_materials_rotate_on_demand() {
         .to_owned();
     expect_err(
         client.rotate_key_on_demand().key_id(&key_id).send().await,
-        "ValidationException",
-        None,
+        "KMSInvalidStateException",
+        Some(&format!(
+            "No available key material pending rotation for the key: {arn}."
+        )),
     );
     let b1 = encrypt(&client, &key_id, b"generation one").await;
     let id2 = ok(import_with(
@@ -1075,11 +1087,26 @@ async fn several_materials_rotate_on_demand() {
     .unwrap()
     .to_owned();
     assert_ne!(id1, id2);
-    // Only one material waits for rotation at a time.
-    expect_code(
+    // Only one material waits for rotation at a time: AWS's KMSInvalidStateException,
+    // naming the new material and the one pending (its id checked below, once imported).
+    let err = expect_code(
         import_with(m3.clone(), Some(ImportType::NewKeyMaterial), None, None).await,
-        "ValidationException",
+        "KMSInvalidStateException",
     );
+    let refused_id = err
+        .message()
+        .and_then(|m| m.strip_prefix("New key material (id: "))
+        .and_then(|m| {
+            m.strip_suffix(&format!(
+                ") cannot be imported into KMS key {arn}, because another key material \
+                 (id: {id2}) is pending rotation."
+            ))
+        })
+        .unwrap_or_else(|| panic!("unexpected message {:?}", err.message()))
+        .to_owned();
+    assert!(refused_id != id1 && refused_id != id2);
+    assert_eq!(refused_id.len(), id1.len());
+    assert!(refused_id.bytes().all(|b| b.is_ascii_hexdigit()));
     let entries = all_materials(&client, &key_id).await;
     let summary: Vec<_> = entries
         .iter()

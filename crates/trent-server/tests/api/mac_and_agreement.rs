@@ -16,6 +16,41 @@ use crate::harness::{create_key, expect_code, expect_err, ok, TestServer, REGION
 use crate::interop::{b64, blob, openssl, public_key, python, unb64};
 use crate::signing::create;
 
+/// An unknown MacAlgorithm: AWS lists the values in its own order, not the model's
+/// (LocalStack's `_validate_mac_algorithm`, recorded against AWS).
+#[tokio::test]
+async fn unknown_mac_algorithm_lists_values_in_aws_order() {
+    let server = TestServer::start();
+    let client = server.client(REGION);
+    let key = create(&client, "HMAC_256", "GENERATE_VERIFY_MAC").await;
+    let message = "1 validation error detected: Value 'HMAC_SHA_1' at 'macAlgorithm' failed to \
+                   satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_384, \
+                   HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]";
+    expect_err(
+        client
+            .generate_mac()
+            .key_id(&key)
+            .mac_algorithm(MacAlgorithmSpec::from("HMAC_SHA_1"))
+            .message(blob(b"m"))
+            .send()
+            .await,
+        "ValidationException",
+        Some(message),
+    );
+    expect_err(
+        client
+            .verify_mac()
+            .key_id(&key)
+            .mac_algorithm(MacAlgorithmSpec::from("HMAC_SHA_1"))
+            .message(blob(b"m"))
+            .mac(blob(&[0u8; 32]))
+            .send()
+            .await,
+        "ValidationException",
+        Some(message),
+    );
+}
+
 #[tokio::test]
 async fn hmac_keys_generate_and_verify_macs() {
     let server = TestServer::start();
@@ -230,7 +265,8 @@ async fn derive_shared_secret_matches_python_ecdh() {
         spkis.insert(spec, (key, spki));
     }
 
-    // The peer's key on another curve, or not a public key at all.
+    // The peer's key on another curve, or not a public key at all: ValidationException,
+    // without a message, as AWS answers.
     let (p256, p256_spki) = &spkis["ECC_NIST_P256"];
     let (_, p384_spki) = &spkis["ECC_NIST_P384"];
     let rsa = create(&client, "RSA_2048", "SIGN_VERIFY").await;
@@ -241,7 +277,7 @@ async fn derive_shared_secret_matches_python_ecdh() {
         b"not a public key".to_vec(),
         p256_spki[..p256_spki.len() - 1].to_vec(),
     ] {
-        expect_code(
+        let err = expect_code(
             client
                 .derive_shared_secret()
                 .key_id(p256)
@@ -251,7 +287,18 @@ async fn derive_shared_secret_matches_python_ecdh() {
                 .await,
             "ValidationException",
         );
+        assert_eq!(err.message(), None);
     }
+    // On the wire: the error type alone, no `message` member (as Trent sends every error
+    // AWS sends without a message).
+    let resp = server
+        .call(
+            "DeriveSharedSecret",
+            json!({"KeyId": p256, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(p384_spki)}),
+        )
+        .await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json(), json!({"__type": "ValidationException"}));
     // Its own public key is a valid peer key.
     ok(client
         .derive_shared_secret()

@@ -388,7 +388,9 @@ async fn new_material_waits_for_every_replica_then_rotates_everywhere() {
         "UnsupportedOperationException",
     );
     let out = ok(us.rotate_key_on_demand().key_id(&key_id).send().await);
-    assert_eq!(out.key_id(), Some(key_id.as_str()));
+    // The response names the key by its ARN (the primary's), as AWS does.
+    let primary_arn = crate::harness::key_arn(US, crate::harness::DEFAULT_ACCOUNT, &key_id);
+    assert_eq!(out.key_id(), Some(primary_arn.as_str()));
     for client in [&us, &eu, &ap] {
         assert_eq!(
             current_material(client, &key_id).await.as_deref(),

@@ -3,6 +3,7 @@
 //! ListKeyRotations history, and every old ciphertext still decrypting while new ones use
 //! the newest material.
 
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{
     IncludeKeyMaterial, KeyMaterialState, KeySpec, KeyUsageType, RotationType,
@@ -192,20 +193,26 @@ async fn on_demand_rotation_lists_pages_and_has_aws_quota() {
     let server = server();
     freeze_at(&server, now_ms()).await;
     let client = server.client(REGION);
-    let (key_id, _) = create_key(&client).await;
+    let (key_id, arn) = create_key(&client).await;
     let first = current_material(&client, &key_id).await;
     let mut blobs = vec![(encrypt(&client, &key_id, b"0").await, first.clone())];
     for i in 1..=25 {
         advance_millis(&server, 1000).await;
         let out = ok(client.rotate_key_on_demand().key_id(&key_id).send().await);
-        assert_eq!(out.key_id(), Some(key_id.as_str()));
+        // The response's KeyId is the key ARN, as AWS answers.
+        assert_eq!(out.key_id(), Some(arn.as_str()));
         let m = current_material(&client, &key_id).await;
         let text = i.to_string();
         blobs.push((encrypt(&client, &key_id, text.as_bytes()).await, m));
     }
-    expect_code(
+    // AWS's quota is 25 (it was 10); AWS's message, as LocalStack records it.
+    expect_err(
         client.rotate_key_on_demand().key_id(&key_id).send().await,
         "LimitExceededException",
+        Some(&format!(
+            "The on-demand rotations limit has been reached for the given keyId. No more \
+             on-demand rotations can be performed for this key: {arn}"
+        )),
     );
     // Every ciphertext decrypts with the material that made it.
     for (i, (blob, material)) in blobs.iter().enumerate() {
@@ -414,16 +421,26 @@ async fn rotation_rules_follow_aws() {
             client.disable_key_rotation().key_id(&id).send().await,
             "UnsupportedOperationException",
         );
-        expect_code(
+        // RotateKeyOnDemand: AWS answers without a message.
+        let err = expect_code(
             client.rotate_key_on_demand().key_id(&id).send().await,
             "UnsupportedOperationException",
         );
+        assert_eq!(err.message(), None, "{spec:?}");
         expect_code(
             client.list_key_rotations().key_id(&id).send().await,
             "UnsupportedOperationException",
         );
         let status = ok(client.get_key_rotation_status().key_id(&id).send().await);
         assert!(!status.key_rotation_enabled(), "{spec:?}");
+        // Disabled, the key state comes first: DisabledException, whatever the key type.
+        let key_arn = out.key_metadata().unwrap().arn().unwrap().to_owned();
+        ok(client.disable_key().key_id(&id).send().await);
+        expect_err(
+            client.rotate_key_on_demand().key_id(&id).send().await,
+            "DisabledException",
+            Some(&format!("{key_arn} is disabled.")),
+        );
     }
     // Unknown keys, aliases where only keys are accepted.
     expect_code(

@@ -172,12 +172,12 @@ async fn invalid_tags_are_tag_exceptions() {
             .send()
             .await,
         "TagException",
-        None,
+        Some("Too many tags"),
     );
     expect_err(
         client.create_key().set_tags(Some(too_many)).send().await,
         "TagException",
-        None,
+        Some("Too many tags"),
     );
     for reserved in ["aws:created-by", "AWS:x", "Aws:y"] {
         expect_err(
@@ -206,7 +206,17 @@ async fn invalid_tags_are_tag_exceptions() {
             .send()
             .await,
         "TagException",
-        None,
+        Some("Duplicate tag keys"),
+    );
+    expect_err(
+        client
+            .create_key()
+            .tags(tag("same", "1"))
+            .tags(tag("same", "2"))
+            .send()
+            .await,
+        "TagException",
+        Some("Duplicate tag keys"),
     );
     assert_eq!(tags_of(&client, &key_id).await, before);
     // No key was created by the rejected CreateKey calls.
@@ -243,7 +253,7 @@ async fn tag_limit_counts_existing_tags() {
             .send()
             .await,
         "TagException",
-        None,
+        Some("Too many tags"),
     );
     let tags = tags_of(&client, &key_id).await;
     assert_eq!(tags.len(), 50);
