@@ -175,7 +175,10 @@ impl KeyService {
     ) -> Result<(), KmsError> {
         let record = &key.record;
         crate::keys_used::note(&record.arn);
-        if crate::aws_managed::CHANGES.contains(&access.action) {
+        // (The key manager first: a customer managed key, the hot path, pays one compare.)
+        if record.key_manager == trent_wire::KeyManagerType::Aws
+            && crate::aws_managed::CHANGES.contains(&access.action)
+        {
             crate::aws_managed::refuse_change(caller, record, access.action)?;
         }
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;

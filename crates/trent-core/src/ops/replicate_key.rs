@@ -93,6 +93,9 @@ impl KeyService {
                 &with_request_tags(Access::of(Operation::TagResource), &tags),
             )?;
         }
+        // A replica is a customer managed key of the replica Region: its key quota.
+        self.check_key_quota(&primary.account_id, replica_region)
+            .await?;
         let replica_region_name =
             Region::parse(replica_region).map_err(internal("naming a replica's region"))?;
         let replica_arn = new_key_arn(&replica_region_name, &primary.account_id, &mrk_id)?;

@@ -123,3 +123,30 @@ async fn a_bad_quotas_table_is_refused_at_start() {
         assert!(out.contains(wanted), "{file}: {out}");
     }
 }
+
+/// A replica is a key of its Region: ReplicateKey into a Region at its key quota is
+/// refused, and no replica is made.
+#[tokio::test]
+async fn a_replica_counts_toward_its_regions_key_quota() {
+    let (_dir, path) = config("[quotas]\nkeys = 1\n");
+    let server = TestServer::start_with(&["--config", &path], &[]);
+    let client = server.client(REGION);
+    let primary = ok(client.create_key().multi_region(true).send().await)
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let other = server.client(OTHER_REGION);
+    create_key(&other).await;
+    expect_err(
+        client
+            .replicate_key()
+            .key_id(&primary)
+            .replica_region(OTHER_REGION)
+            .send()
+            .await,
+        "LimitExceededException",
+        Some("Key quota for this account in this region is 1 but the current usage is 1."),
+    );
+    assert_eq!(ok(other.list_keys().send().await).keys().len(), 1);
+}
