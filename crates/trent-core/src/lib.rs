@@ -32,6 +32,7 @@ mod optimistic;
 mod quotas;
 pub mod root_migration;
 mod rotation;
+mod seed;
 mod service;
 #[cfg(test)]
 mod test_support;
@@ -50,6 +51,7 @@ pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use keys_used::KeysUsed;
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use quotas::ResourceQuotas;
+pub use seed::{SeedKey, SeedReport};
 pub use service::{
     store_has_root_key_check, BootstrapError, BootstrapOptions, BootstrapReport, KeyService,
     ServiceConfig, DEFAULT_CACHE_TTL,

@@ -102,6 +102,7 @@ impl RootKeyMigrateArgs {
             database_url: self.database_url.clone(),
             cache_ttl_ms: None,
             no_quotas: false,
+            seed: None,
             audit: crate::audit::AuditServeArgs::default(),
         })
     }
@@ -210,6 +211,10 @@ pub struct ServeArgs {
     /// test suite that makes more keys than AWS allows
     #[arg(long, env = "TRENT_NO_QUOTAS")]
     pub no_quotas: bool,
+    /// A seed file (TOML, or JSON if it ends in .json): keys with fixed ids and their
+    /// aliases, made at start if missing (see `trent-server/src/seed.rs`)
+    #[arg(long, env = "TRENT_SEED")]
+    pub seed: Option<PathBuf>,
     #[command(flatten)]
     pub audit: crate::audit::AuditServeArgs,
 }
@@ -240,6 +245,8 @@ struct FileConfig {
     xks_client: Option<crate::xks_client::XksClientFileConfig>,
     /// `[quotas]` (a table of quotas), or `quotas = false` (none) / `true` (AWS's).
     quotas: Option<toml::Value>,
+    /// The seed file (`--seed`).
+    seed: Option<PathBuf>,
     /// `[[accounts]]`, `[[users]]`, `[[roles]]` (docs/identities.md).
     #[serde(default)]
     accounts: Vec<crate::identities::AccountSpec>,
@@ -536,6 +543,8 @@ pub struct Config {
     pub cache_ttl: std::time::Duration,
     /// Resource quotas (`[quotas]`, `--no-quotas`).
     pub quotas: trent_core::ResourceQuotas,
+    /// The seed file applied at start (`--seed`).
+    pub seed: Option<PathBuf>,
     pub audit: crate::audit::AuditSettings,
     /// The config file, re-read on SIGHUP for its identities.
     pub config_path: Option<PathBuf>,
@@ -704,6 +713,7 @@ impl Config {
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
             quotas,
+            seed: args.seed.or(file.seed),
             audit,
             listen,
             data_dir: args
@@ -754,6 +764,7 @@ mod tests {
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
             no_quotas: false,
+            seed: None,
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,

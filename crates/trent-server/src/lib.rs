@@ -23,6 +23,7 @@ pub mod listener;
 pub mod migrate;
 pub mod root_key;
 pub mod root_migrate;
+pub mod seed;
 pub mod serve;
 mod service_events;
 pub mod stage;

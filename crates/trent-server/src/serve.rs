@@ -236,6 +236,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
             xks_state.clone().map(|x| (x, root.clone())),
         ));
     }
+    // The seed's keys, before anything is served: audited as a service event, write-ahead.
+    if let Some(path) = &config.seed {
+        let keys = crate::seed::read(path, &report.account_id)?;
+        let made = crate::seed::apply(&service, &audit_log, &keys)
+            .await
+            .map_err(|e| format!("--seed {}: {e}", path.display()))?;
+        tracing::info!(
+            created = made.created,
+            existing = made.existing,
+            aliases = made.aliases,
+            "seed {} applied",
+            path.display()
+        );
+    }
     // Rotation, deletion and the key-usage flush; their service events go to the trail.
     let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
         log: audit_log.clone(),

@@ -283,6 +283,21 @@ impl<'a> LocalBackend<'a> {
     }
 }
 
+impl LocalBackend<'_> {
+    /// Material given from outside (a seed) as new material of `kind`; refused unless it
+    /// is material of that kind.
+    pub(crate) fn given(
+        &self,
+        kind: KeyKind,
+        plain: &SecretBytes,
+    ) -> Result<Generated, trent_crypto::CryptoError> {
+        Ok(Generated {
+            material: Material::from_plain(kind, plain)?,
+            plain: plain.clone(),
+        })
+    }
+}
+
 impl KeyBackend for LocalBackend<'_> {
     type Generated = Generated;
 

@@ -5,7 +5,7 @@
 
 mod cancel_key_deletion;
 mod connect_custom_key_store;
-mod create_alias;
+pub(crate) mod create_alias;
 mod create_custom_key_store;
 mod create_grant;
 mod create_key;
@@ -58,6 +58,6 @@ mod update_primary_region;
 mod verify;
 mod verify_mac;
 
-mod common;
+pub(crate) mod common;
 mod mac;
 mod signing;

@@ -39,6 +39,7 @@ mod protocol;
 mod quotas;
 mod rotation;
 mod security;
+mod seed;
 mod signing;
 mod sts;
 mod tags;
