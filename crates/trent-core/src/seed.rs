@@ -72,6 +72,18 @@ pub struct SeedReport {
 }
 
 impl KeyService {
+    /// TESTING ONLY (`--dev-reset`): empties the account (`None`: every account) and
+    /// forgets what this node cached; the number of keys deleted.
+    pub async fn reset_account(&self, account: Option<&str>) -> Result<u64, crate::KmsError> {
+        let deleted = self
+            .store
+            .reset_account(account)
+            .await
+            .map_err(crate::error::internal("resetting an account"))?;
+        self.cache.clear();
+        Ok(deleted)
+    }
+
     /// Makes what the seed has and the store does not (see the module documentation).
     /// The error names the entry (its position, from 1, and its key id).
     pub async fn apply_seed(&self, keys: &[SeedKey]) -> Result<SeedReport, String> {

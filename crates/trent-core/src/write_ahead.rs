@@ -521,6 +521,14 @@ impl Store for WriteAheadStore {
     async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError> {
         self.inner.custom_key_store_key_count(id).await
     }
+    async fn reset_account(&self, account_id: Option<&str>) -> Result<u64, StoreError> {
+        self.intend(Intent {
+            change: "reset_account",
+            ..Intent::default()
+        })
+        .await?;
+        self.inner.reset_account(account_id).await
+    }
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
         self.inner.customer_key_count(account_id, region).await
     }

@@ -99,6 +99,7 @@ impl RootKeyMigrateArgs {
             body_read_timeout_ms: None,
             max_connections: None,
             dev_test_clock: false,
+            dev_reset: false,
             database_url: self.database_url.clone(),
             cache_ttl_ms: None,
             no_quotas: false,
@@ -198,6 +199,11 @@ pub struct ServeArgs {
     /// data directory (test-clock-offset) across restarts
     #[arg(long, env = "TRENT_DEV_TEST_CLOCK")]
     pub dev_test_clock: bool,
+    /// TESTING ONLY: serve `POST /_trent/test/reset`, which empties one account (signed by
+    /// its root) or every account (signed by the default account's root) without a restart
+    /// (audited as TrentResetAccount)
+    #[arg(long, env = "TRENT_DEV_RESET")]
+    pub dev_reset: bool,
     /// The store: a PostgreSQL URL (postgres://user:password@host:port/db, with
     /// ?sslmode=require for TLS) shared by every node of a cluster [default: the SQLite
     /// file trent.db in the data directory]
@@ -228,6 +234,7 @@ struct FileConfig {
     dev_any_credentials: Option<bool>,
     dev_allow_non_loopback: Option<bool>,
     dev_test_clock: Option<bool>,
+    dev_reset: Option<bool>,
     max_body_bytes: Option<usize>,
     header_read_timeout_ms: Option<u64>,
     body_read_timeout_ms: Option<u64>,
@@ -534,6 +541,8 @@ pub struct Config {
     pub dev_allow_non_loopback: bool,
     /// Testing only: the movable clock and its control endpoint.
     pub dev_test_clock: bool,
+    /// Testing only: the reset endpoint.
+    pub dev_reset: bool,
     pub max_body_bytes: usize,
     pub header_read_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
@@ -724,6 +733,7 @@ impl Config {
             dev_any_credentials,
             dev_allow_non_loopback,
             dev_test_clock: args.dev_test_clock || file.dev_test_clock.unwrap_or(false),
+            dev_reset: args.dev_reset || file.dev_reset.unwrap_or(false),
             max_body_bytes,
             header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
             body_read_timeout: std::time::Duration::from_millis(body_read_timeout_ms),
@@ -761,6 +771,7 @@ mod tests {
             dev_any_credentials: false,
             dev_allow_non_loopback: false,
             dev_test_clock: false,
+            dev_reset: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
             no_quotas: false,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub audit: crate::audit::Trail,
     /// `--dev-test-clock` (testing only): the movable clock and its endpoint.
     pub test_clock: Option<crate::test_clock::TestClock>,
+    /// `--dev-reset` (testing only): the reset endpoint.
+    pub test_reset: bool,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -63,6 +65,10 @@ async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>
         if path == crate::test_clock::PATH && (method == Method::GET || method == Method::POST) {
             return serve(&TestClockApi(clock), &state, request).await;
         }
+    }
+    if state.test_reset && crate::test_reset::routes(method, path) {
+        // Testing only: signed and audited like any request, for an account's root only.
+        return serve(&crate::test_reset::TestResetApi, &state, request).await;
     }
     // STS answers in its own (XML) envelope, errors before the body is read included.
     if crate::sts::is_sts_request(request.headers()) {

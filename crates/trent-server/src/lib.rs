@@ -29,6 +29,7 @@ mod service_events;
 pub mod stage;
 pub mod sts;
 pub mod test_clock;
+pub mod test_reset;
 pub mod tls;
 pub mod xks;
 pub mod xks_client;

@@ -44,6 +44,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
     prepare_data_dir(dir)?;
     // Held until the server ends: no other process works in this data directory meanwhile.
     let _data_dir_lock = crate::lock_data_dir(dir)?;
+    if config.dev_reset {
+        tracing::warn!(
+            "TESTING MODE: --dev-reset lets an account's root empty the account (every account's keys, for the default account's root) with a signed POST {}. Never use it with real keys.",
+            crate::test_reset::PATH
+        );
+    }
     let test_clock = if config.dev_test_clock {
         let clock = test_clock::TestClock::open(dir)?;
         tracing::warn!(time = ?clock.clock.time(), "TESTING MODE: --dev-test-clock runs KMS time on a clock that an administrator's signed POST {} can move. Never use it with real keys.", test_clock::PATH);
@@ -264,6 +270,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         max_body_bytes: config.max_body_bytes,
         audit: trail,
         test_clock,
+        test_reset: config.dev_reset,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)

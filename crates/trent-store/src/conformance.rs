@@ -89,6 +89,7 @@ macro_rules! __store_conformance_cases {
             sealed_secrets_are_listed_and_resealed_in_one_transaction,
             custom_key_store_lifecycle,
             racing_create_key_and_delete_custom_key_store_never_orphan_a_key,
+            reset_account_empties_one_account,
             meta_swap_is_compare_and_set,
         }
     };
@@ -3684,4 +3685,50 @@ pub async fn racing_create_key_and_delete_custom_key_store_never_orphan_a_key(
             other => panic!("round {round}: {other:?}"),
         }
     }
+}
+
+/// `reset_account` deletes one account's keys (every region), aliases and custom key
+/// stores, and nothing of another account.
+pub async fn reset_account_empties_one_account(store: Arc<dyn Store>) {
+    let (a, b) = (account(), account());
+    let mut made = Vec::new();
+    for (acct, region) in [(&a, REGION), (&a, OTHER_REGION), (&b, REGION)] {
+        let (key, material) = new_key(acct, region);
+        store.create_key(&key, Some(&material)).await.expect("key");
+        store
+            .create_alias(&AliasRecord {
+                account_id: acct.clone(),
+                region: region.to_owned(),
+                alias_name: "alias/reset".into(),
+                target_key_id: key.key_id.clone(),
+                created_at: T0,
+                updated_at: T0,
+            })
+            .await
+            .expect("alias");
+        made.push(key);
+    }
+    let ks = new_custom_key_store(&a, "reset");
+    store.create_custom_key_store(&ks).await.expect("store");
+    assert_eq!(store.reset_account(Some(&a)).await.unwrap(), 2);
+    assert!(store.key(&made[0].key_id).await.unwrap().is_none());
+    assert!(store.key(&made[1].key_id).await.unwrap().is_none());
+    assert!(store
+        .alias(&a, REGION, "alias/reset")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .custom_key_store(&ks.custom_key_store_id)
+        .await
+        .unwrap()
+        .is_none());
+    // The other account is untouched.
+    assert!(store.key(&made[2].key_id).await.unwrap().is_some());
+    assert!(store
+        .alias(&b, REGION, "alias/reset")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.reset_account(Some(&a)).await.unwrap(), 0);
 }

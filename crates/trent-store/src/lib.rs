@@ -591,6 +591,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the store iff its stored version is `version` and no key lives in it;
     /// `Conflict` otherwise (changed since, or a key in it), `NotFound` if it is gone.
     async fn delete_custom_key_store(&self, id: &str, version: i64) -> Result<(), StoreError>;
+    /// TESTING ONLY (`--dev-reset`): deletes every key of the account (`None`: of every
+    /// account) in every region with everything of them (materials, grants, aliases,
+    /// rotations, last usage), and its custom key stores, in one transaction; access keys
+    /// and metadata stay. Announces [`Change::All`]. Returns how many keys it deleted.
+    async fn reset_account(&self, account_id: Option<&str>) -> Result<u64, StoreError>;
     /// How many customer managed keys (`KeyManager` `CUSTOMER`, any state) the account
     /// has in the region: what the key quota counts.
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError>;

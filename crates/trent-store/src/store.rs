@@ -1250,6 +1250,39 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.cks_key_count(id).await
     }
 
+    async fn reset_account(&self, account_id: Option<&str>) -> Result<u64, StoreError> {
+        // `account_id = $1 OR $1 IS NULL`: one statement for one account or all of them.
+        let of_account = "($1 IS NULL OR account_id = $1)";
+        let mut tx = self.db.begin_write().await?;
+        for statement in [
+            format!(
+                "DELETE FROM key_last_usage WHERE key_id IN \
+                 (SELECT key_id FROM keys WHERE {of_account})"
+            ),
+            format!("DELETE FROM aliases WHERE {of_account}"),
+        ] {
+            query(statement)
+                .bind(account_id)
+                .execute(&mut tx)
+                .await
+                .map_err(D::backend)?;
+        }
+        // Materials, tags, grants, schedules, rotations and imported materials go with
+        // their keys (ON DELETE CASCADE).
+        let deleted = query(format!("DELETE FROM keys WHERE {of_account}"))
+            .bind(account_id)
+            .execute(&mut tx)
+            .await
+            .map_err(D::backend)?;
+        query(format!("DELETE FROM custom_key_stores WHERE {of_account}"))
+            .bind(account_id)
+            .execute(&mut tx)
+            .await
+            .map_err(D::backend)?;
+        Self::commit_announcing(tx, OnCommit::of(Change::All)).await?;
+        Ok(deleted)
+    }
+
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
         let row = query(
             "SELECT COUNT(*) AS n FROM keys WHERE account_id = $1 AND region = $2 \

@@ -44,3 +44,4 @@ mod signing;
 mod sts;
 mod tags;
 mod test_clock;
+mod test_reset;
