@@ -181,6 +181,13 @@ impl KeyService {
         {
             crate::aws_managed::refuse_change(caller, record, access.action)?;
         }
+        // A cryptographic operation counts against its key type's shared quota.
+        if self.rates.is_on() && is_cryptographic(access.action) {
+            self.rates.take(
+                caller.account_id().as_str(),
+                crate::rates::cryptographic_quota(record.key_spec),
+            )?;
+        }
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;
         ctx.insert("kms:KeySpec", record.key_spec.as_str());
         ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());
@@ -298,6 +305,26 @@ impl KeyService {
             .put_key_aliases(&record.key_id, names.clone(), epoch);
         Ok(names)
     }
+}
+
+/// The actions of the cryptographic operations (their requests share a quota per key type).
+fn is_cryptographic(action: &str) -> bool {
+    matches!(
+        action,
+        "kms:Encrypt"
+            | "kms:Decrypt"
+            | "kms:ReEncryptFrom"
+            | "kms:ReEncryptTo"
+            | "kms:GenerateDataKey"
+            | "kms:GenerateDataKeyWithoutPlaintext"
+            | "kms:GenerateDataKeyPair"
+            | "kms:GenerateDataKeyPairWithoutPlaintext"
+            | "kms:GenerateMac"
+            | "kms:VerifyMac"
+            | "kms:Sign"
+            | "kms:Verify"
+            | "kms:DeriveSharedSecret"
+    )
 }
 
 fn denied(decision: Decision, ctx: &RequestContext) -> Result<(), KmsError> {

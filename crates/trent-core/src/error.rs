@@ -146,6 +146,11 @@ pub enum KmsError {
     /// A grant quota (AWS's: 50,000 grants per key, 500 per grantee principal per key).
     #[error("{what}")]
     GrantLimitExceeded { what: &'static str },
+    /// A request-rate quota (`rates.rs`).
+    #[error(
+        "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    )]
+    Throttled,
     /// A resource quota (`quotas.rs`).
     #[error("{message}")]
     QuotaExceeded { message: String },
@@ -228,6 +233,7 @@ impl KmsError {
             KmsError::InvalidGrantToken => ErrorCode::InvalidGrantTokenException,
             KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
             KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
+            KmsError::Throttled => ErrorCode::ThrottlingException,
             KmsError::GrantLimitExceeded { .. } | KmsError::QuotaExceeded { .. } => {
                 ErrorCode::LimitExceededException
             }

@@ -30,6 +30,7 @@ mod last_usage;
 pub mod ops;
 mod optimistic;
 mod quotas;
+mod rates;
 pub mod root_migration;
 mod rotation;
 mod seed;
@@ -51,6 +52,7 @@ pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};
 pub use keys_used::KeysUsed;
 pub use last_usage::{FLUSH_EVERY as KEY_USAGE_FLUSH_EVERY, TRACKED_OPERATIONS};
 pub use quotas::ResourceQuotas;
+pub use rates::RateQuotas;
 pub use seed::{SeedKey, SeedReport};
 pub use service::{
     store_has_root_key_check, BootstrapError, BootstrapOptions, BootstrapReport, KeyService,

@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub pkcs11_clusters: Vec<crate::Pkcs11Cluster>,
     /// Resource quotas (`[quotas]`).
     pub quotas: crate::ResourceQuotas,
+    /// Request-rate quotas (`[quotas.rates]`).
+    pub rates: crate::RateQuotas,
 }
 
 /// The default cache lifetime: a few seconds, short enough to bound staleness, long
@@ -58,6 +60,7 @@ impl Default for ServiceConfig {
             cache_ttl: DEFAULT_CACHE_TTL,
             pkcs11_clusters: Vec::new(),
             quotas: crate::ResourceQuotas::default(),
+            rates: crate::RateQuotas::default(),
         }
     }
 }
@@ -131,6 +134,8 @@ pub struct KeyService {
     pub(crate) custom_key_stores: Arc<crate::custom_key_stores::CustomKeyStores>,
     /// Resource quotas.
     pub(crate) quotas: crate::ResourceQuotas,
+    /// Request-rate quotas.
+    pub(crate) rates: crate::rates::RateLimiter,
     /// How external key stores' XKS proxies are reached (the server's client).
     pub(crate) xks_client: std::sync::OnceLock<Arc<dyn crate::external_key_stores::XksProxyClient>>,
 }
@@ -229,6 +234,7 @@ impl KeyService {
                 config.pkcs11_clusters,
             )),
             quotas: config.quotas,
+            rates: crate::rates::RateLimiter::new(config.rates),
             xks_client: std::sync::OnceLock::new(),
         };
         // Nodes starting at once on an empty database: one creates the administrator while

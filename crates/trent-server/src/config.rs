@@ -103,6 +103,7 @@ impl RootKeyMigrateArgs {
             database_url: self.database_url.clone(),
             cache_ttl_ms: None,
             no_quotas: false,
+            no_rate_quotas: false,
             seed: None,
             audit: crate::audit::AuditServeArgs::default(),
         })
@@ -217,6 +218,10 @@ pub struct ServeArgs {
     /// test suite that makes more keys than AWS allows
     #[arg(long, env = "TRENT_NO_QUOTAS")]
     pub no_quotas: bool,
+    /// Turn the request-rate quotas off (ThrottlingException), keeping the resource
+    /// quotas, e.g. for a test suite that calls faster than AWS allows
+    #[arg(long, env = "TRENT_NO_RATE_QUOTAS")]
+    pub no_rate_quotas: bool,
     /// A seed file (TOML, or JSON if it ends in .json): keys with fixed ids and their
     /// aliases, made at start if missing (see `trent-server/src/seed.rs`)
     #[arg(long, env = "TRENT_SEED")]
@@ -278,34 +283,76 @@ struct QuotasFileConfig {
     grants_per_grantee: Option<u64>,
     /// Custom key stores (AWS: 10).
     custom_key_stores: Option<u64>,
+    /// `[quotas.rates]`: request-rate quotas by name (`CreateKey = 5`,
+    /// `cryptographic_symmetric = 10000`, ...), or `rates = false` (none).
+    rates: Option<toml::Value>,
 }
 
-/// The resource quotas of `quotas = ...` / `[quotas]`, unless `--no-quotas`.
+/// The resource and request-rate quotas of `quotas = ...` / `[quotas]`, unless
+/// `--no-quotas` (none) or `--no-rate-quotas` (no rate quota).
 fn quotas(
     no_quotas: bool,
+    no_rate_quotas: bool,
     file: Option<toml::Value>,
-) -> Result<trent_core::ResourceQuotas, String> {
-    let defaults = trent_core::ResourceQuotas::default();
+) -> Result<(trent_core::ResourceQuotas, trent_core::RateQuotas), String> {
+    use trent_core::{RateQuotas, ResourceQuotas};
+    let defaults = ResourceQuotas::default();
     if no_quotas {
-        return Ok(trent_core::ResourceQuotas::off());
+        return Ok((ResourceQuotas::off(), RateQuotas::off()));
     }
-    match file {
-        None | Some(toml::Value::Boolean(true)) => Ok(defaults),
-        Some(toml::Value::Boolean(false)) => Ok(trent_core::ResourceQuotas::off()),
+    let (resources, mut rates) = match file {
+        None | Some(toml::Value::Boolean(true)) => (defaults, RateQuotas::default()),
+        Some(toml::Value::Boolean(false)) => (ResourceQuotas::off(), RateQuotas::off()),
         Some(table @ toml::Value::Table(_)) => {
             let q: QuotasFileConfig = table.try_into().map_err(|e| format!("[quotas]: {e}"))?;
-            Ok(trent_core::ResourceQuotas {
-                keys: q.keys.or(defaults.keys),
-                aliases: q.aliases.or(defaults.aliases),
-                grants: q.grants.or(defaults.grants),
-                grants_per_grantee: q.grants_per_grantee.or(defaults.grants_per_grantee),
-                custom_key_stores: q.custom_key_stores.or(defaults.custom_key_stores),
-            })
+            let rates = match q.rates {
+                None | Some(toml::Value::Boolean(true)) => RateQuotas::default(),
+                Some(toml::Value::Boolean(false)) => RateQuotas::off(),
+                Some(toml::Value::Table(table)) => {
+                    let mut rates = RateQuotas::default();
+                    for (name, value) in table {
+                        let rate = match value {
+                            toml::Value::Integer(i) => i as f64,
+                            toml::Value::Float(f) => f,
+                            other => {
+                                return Err(format!(
+                                    "[quotas.rates] {name}: expected a number of requests per second, not {other}"
+                                ))
+                            }
+                        };
+                        rates
+                            .set(&name, rate)
+                            .map_err(|e| format!("[quotas.rates]: {e}"))?;
+                    }
+                    rates
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "[quotas] rates: expected false or a [quotas.rates] table, not {other}"
+                    ))
+                }
+            };
+            (
+                ResourceQuotas {
+                    keys: q.keys.or(defaults.keys),
+                    aliases: q.aliases.or(defaults.aliases),
+                    grants: q.grants.or(defaults.grants),
+                    grants_per_grantee: q.grants_per_grantee.or(defaults.grants_per_grantee),
+                    custom_key_stores: q.custom_key_stores.or(defaults.custom_key_stores),
+                },
+                rates,
+            )
         }
-        Some(other) => Err(format!(
-            "quotas: expected true, false or a [quotas] table, not {other}"
-        )),
+        Some(other) => {
+            return Err(format!(
+                "quotas: expected true, false or a [quotas] table, not {other}"
+            ))
+        }
+    };
+    if no_rate_quotas {
+        rates = RateQuotas::off();
     }
+    Ok((resources, rates))
 }
 
 /// A `[[pkcs11_clusters]]` entry: the PKCS#11 token an AWS_CLOUDHSM custom key store's
@@ -552,6 +599,8 @@ pub struct Config {
     pub cache_ttl: std::time::Duration,
     /// Resource quotas (`[quotas]`, `--no-quotas`).
     pub quotas: trent_core::ResourceQuotas,
+    /// Request-rate quotas (`[quotas.rates]`, `--no-rate-quotas`).
+    pub rates: trent_core::RateQuotas,
     /// The seed file applied at start (`--seed`).
     pub seed: Option<PathBuf>,
     pub audit: crate::audit::AuditSettings,
@@ -652,7 +701,7 @@ impl Config {
                 ));
             }
         }
-        let quotas = quotas(args.no_quotas, file.quotas.take())?;
+        let (quotas, rates) = quotas(args.no_quotas, args.no_rate_quotas, file.quotas.take())?;
         let cache_ttl_ms = args
             .cache_ttl_ms
             .or(file.cache_ttl_ms)
@@ -722,6 +771,7 @@ impl Config {
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
             quotas,
+            rates,
             seed: args.seed.or(file.seed),
             audit,
             listen,
@@ -775,6 +825,7 @@ mod tests {
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
             no_quotas: false,
+            no_rate_quotas: false,
             seed: None,
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,

@@ -65,6 +65,11 @@ impl Protocol for KmsJson {
             .ok_or(WireFailure::bare(ErrorCode::UnknownOperationException))?;
         facts.operation = Some(op);
         facts.note_request(op.name(), body);
+        // The operation's own request-rate quota (the cryptographic ones count when their
+        // key is known).
+        if let Some(caller) = facts.caller.as_ref() {
+            state.service.throttle_operation(caller, op.name())?;
+        }
         // DescribeKey reads, but may make the AWS managed key of a predefined alias (AWS
         // services make them so): it writes through the write-ahead scope below.
         if op.is_read_only() && op != Operation::DescribeKey {

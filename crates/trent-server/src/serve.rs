@@ -144,6 +144,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
             cache_ttl: config.cache_ttl,
             pkcs11_clusters: config.pkcs11_clusters.clone(),
             quotas: config.quotas.clone(),
+            rates: config.rates.clone(),
             ..ServiceConfig::default()
         },
         options,

@@ -73,7 +73,10 @@ pub fn run(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
 }
 
 /// How to start one `trent serve`: `--listen 127.0.0.1:0` unless told otherwise, a data
-/// directory if given, then the test's flags; the environment holds only what the test set.
+/// directory if given, then the test's flags; the environment holds only what the test set,
+/// and `TRENT_NO_RATE_QUOTAS=true`: tests call faster than AWS's request rates allow (AWS's
+/// SDKs would retry a throttled call after a backoff; a suite should not wait for it). A
+/// test of the rate quotas sets it back (`.env("TRENT_NO_RATE_QUOTAS", "false")`).
 #[derive(Clone, Debug)]
 pub struct Launch {
     bin: PathBuf,
@@ -96,7 +99,7 @@ impl Launch {
             listen: "127.0.0.1:0".to_owned(),
             data_dir: None,
             args: Vec::new(),
-            envs: Vec::new(),
+            envs: vec![("TRENT_NO_RATE_QUOTAS".to_owned(), "true".to_owned())],
         }
     }
 

@@ -55,6 +55,8 @@ impl KeyService {
         let key = self
             .data_key_wrapping_key(caller, req.key_id, access, operation)
             .await?;
+        // The pair spec's own quota, besides the wrapping key's (counted above).
+        self.throttle_data_key_pair(caller, req.spec.as_str())?;
         if req.dry_run {
             return Err(KmsError::DryRun);
         }

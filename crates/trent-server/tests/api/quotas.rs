@@ -150,3 +150,69 @@ async fn a_replica_counts_toward_its_regions_key_quota() {
     );
     assert_eq!(ok(other.list_keys().send().await).keys().len(), 1);
 }
+
+/// Request rates: over an operation's own quota, or its key type's shared cryptographic
+/// quota, ThrottlingException with AWS's message; other operations and other accounts go
+/// on. (Raw requests: an SDK would retry a throttled call after a backoff.)
+#[tokio::test]
+async fn request_rates_throttle_with_aws_message() {
+    use crate::harness::RawRequest;
+    let (_dir, path) = config(
+        // Rates under one per second: a bucket of one request, refilled in ten seconds,
+        // far longer than this test takes however slow the machine.
+        "[quotas.rates]\nCreateKey = 0.1\ncryptographic_symmetric = 0.1\n",
+    );
+    let server = TestServer::start_with(
+        &["--config", &path, "--dev-any-credentials"],
+        &[("TRENT_NO_RATE_QUOTAS", "false")],
+    );
+    let throttled = |r: &crate::harness::RawResponse| {
+        r.status == 400
+            && r.json()["__type"] == "ThrottlingException"
+            && r.json()["message"]
+                == "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
+    };
+    // CreateKey: one, then throttled.
+    let first = server
+        .raw(RawRequest::new("CreateKey", "{}"))
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200, "{}", first.body_text());
+    let second = server
+        .raw(RawRequest::new("CreateKey", "{}"))
+        .await
+        .unwrap();
+    assert!(throttled(&second), "{}", second.body_text());
+    let answers = [first];
+    let key = answers[0].json()["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another operation has its own quota; another account its own buckets.
+    let listed = server.raw(RawRequest::new("ListKeys", "{}")).await.unwrap();
+    assert_eq!(listed.status, 200);
+    let mut other = RawRequest::new("CreateKey", "{}");
+    other.auth = crate::harness::Auth::Keys {
+        access_key_id: "444455556666".into(),
+        secret_access_key: "any".into(),
+    };
+    assert_eq!(server.raw(other).await.unwrap().status, 200);
+
+    // Encrypt and GenerateRandom share the symmetric quota.
+    let encrypt = format!(r#"{{"KeyId": "{key}", "Plaintext": "aGVsbG8="}}"#);
+    let first = server
+        .raw(RawRequest::new("Encrypt", encrypt.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200, "{}", first.body_text());
+    let random = server
+        .raw(RawRequest::new("GenerateRandom", r#"{"NumberOfBytes": 8}"#))
+        .await
+        .unwrap();
+    assert!(throttled(&random), "{}", random.body_text());
+    let again = server
+        .raw(RawRequest::new("Encrypt", encrypt.as_str()))
+        .await
+        .unwrap();
+    assert!(throttled(&again), "{}", again.body_text());
+}
