@@ -280,6 +280,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    // Before anything is announced: a signal from then on shuts down gracefully.
+    let signals = shutdown_signals();
     // The XKS proxy's listener, announced before the KMS one (whose line says the server
     // is ready).
     let xks_listener = match (&config.xks, xks_state) {
@@ -320,7 +322,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     // One shutdown signal stops both listeners.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown_signal(signals).await;
         let _ = stop.send(true);
     });
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -582,24 +584,60 @@ fn open_file_root_key(
     Ok(root)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and SIGINT, registered before the server says it listens: a signal that
+/// arrives from then on is a graceful shutdown, never the signal's default action (which
+/// would kill the process before it flushed anything).
+struct ShutdownSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+fn shutdown_signals() -> ShutdownSignals {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let register = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot handle {name}: it will not shut the server down gracefully");
+                None
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        ShutdownSignals {
+            terminate: register(SignalKind::terminate(), "SIGTERM"),
+            interrupt: register(SignalKind::interrupt(), "SIGINT"),
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    ShutdownSignals {}
+}
+
+async fn shutdown_signal(signals: ShutdownSignals) {
+    #[cfg(unix)]
+    {
+        let ShutdownSignals {
+            terminate,
+            interrupt,
+        } = signals;
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = wait(terminate) => {},
+            () = wait(interrupt) => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = signals;
+        let _ = tokio::signal::ctrl_c().await;
     }
     tracing::info!("shutting down");
 }
