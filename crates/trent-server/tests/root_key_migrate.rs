@@ -916,3 +916,41 @@ async fn postgres_store_file_to_pkcs11() {
     check_keys(&kms(&first, &a), &made).await;
     check_keys(&kms(&second, &a), &made).await;
 }
+
+/// While something holds the database's nodes out (as `trent root-key migrate` does), a
+/// node refuses to start, saying why; once it lets go, the node starts.
+#[tokio::test]
+async fn a_node_does_not_start_while_a_migration_holds_the_database() {
+    let Some(url) = postgres::url("a_node_does_not_start_while_a_migration_holds_the_database")
+    else {
+        return;
+    };
+    let db = Database::create(&url, "trent_rkmigrate_").await;
+    let work = tempfile::tempdir().unwrap();
+    let node = || {
+        Launch::serve()
+            .data_dir(work.path().join("a"))
+            .args(["--database-url", db.url.as_str()])
+    };
+    let mut first = node().start();
+    assert!(first.terminate().success());
+    let store = trent_store::PostgresStore::connect(&db.url).await.unwrap();
+    let held = store.exclude_nodes().await.unwrap().expect("no node runs");
+    let refused = node().start_fails().output();
+    assert!(
+        refused.contains("a root key migration of the database") && refused.contains("is running"),
+        "{refused}"
+    );
+    drop(held);
+    // The lock goes with its connection, which the server closes asynchronously.
+    let mut started = None;
+    for _ in 0..100 {
+        if store.exclude_nodes().await.unwrap().is_some() {
+            started = Some(node().start());
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(started.is_some(), "the lock was never released");
+    store.close().await;
+}
