@@ -119,8 +119,6 @@ pub enum KmsError {
     /// ReplicateKey into a region that already has a region-key of the multi-Region key.
     #[error("{message}")]
     ReplicaAlreadyExists { message: String },
-    #[error("{operation} is not supported by this Trent server yet.")]
-    UnsupportedOperation { operation: &'static str },
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
     /// AWS's message, who/what/which resource/why, from the policy evaluation.
@@ -143,9 +141,6 @@ pub enum KmsError {
     /// A grantee or retiring principal that is not a principal ARN.
     #[error("{arn} is not a valid principal ARN")]
     InvalidArn { arn: String },
-    /// A grant quota (AWS's: 50,000 grants per key, 500 per grantee principal per key).
-    #[error("{what}")]
-    GrantLimitExceeded { what: &'static str },
     /// A request-rate quota (`rates.rs`).
     #[error(
         "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."
@@ -219,7 +214,6 @@ impl KmsError {
             KmsError::ReplicaAlreadyExists { .. } => ErrorCode::AlreadyExistsException,
             KmsError::Unsupported { .. }
             | KmsError::MultiRegionUnsupported { .. }
-            | KmsError::UnsupportedOperation { .. }
             | KmsError::RotationUnsupported { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::DryRun => ErrorCode::DryRunOperationException,
             KmsError::AccessDenied { .. } => ErrorCode::AccessDeniedException,
@@ -234,9 +228,7 @@ impl KmsError {
             KmsError::InvalidGrantId => ErrorCode::InvalidGrantIdException,
             KmsError::InvalidArn { .. } => ErrorCode::InvalidArnException,
             KmsError::Throttled => ErrorCode::ThrottlingException,
-            KmsError::GrantLimitExceeded { .. } | KmsError::QuotaExceeded { .. } => {
-                ErrorCode::LimitExceededException
-            }
+            KmsError::QuotaExceeded { .. } => ErrorCode::LimitExceededException,
             KmsError::CustomKeyStore { code, .. } => *code,
             KmsError::UnsupportedOrigin { .. } => ErrorCode::UnsupportedOperationException,
             KmsError::InvalidImportToken => ErrorCode::InvalidImportTokenException,

@@ -349,39 +349,40 @@ impl KeyService {
                 })
                 .collect()
         };
-        let handle = if let (Some(store_id), Some(xks_key_id)) = (
+        let handle = match (
             record.custom_key_store_id.clone(),
             record.xks_key_id.clone(),
         ) {
-            let local = self.local_backend().load(
-                &record,
-                kind,
-                current_material,
-                record.state.has_all_material(),
-                stored,
-            )?;
-            let Handle::Local(local) = local else {
-                return Err(KmsError::Internal);
-            };
-            Handle::External(crate::backend::external::ExternalKey {
-                local,
-                arn: record.arn.to_string(),
-                xks_key_id,
-                connection: self.external_connection(&store_id).await?,
-            })
-        } else if let Some(store_id) = record.custom_key_store_id.clone() {
-            self.token_handle(&record, &store_id, current_material, stored)
-                .await?
-        } else {
-            // An enabled or disabled key has all of its material; a PendingImport key (or
-            // one pending deletion after its material expired) may lack some.
-            self.local_backend().load(
-                &record,
-                kind,
-                current_material,
-                record.state.has_all_material(),
-                stored,
-            )?
+            // A key of an AWS_CLOUDHSM store: its object in the store's token.
+            (Some(store_id), None) => {
+                self.token_handle(&record, &store_id, current_material, stored)
+                    .await?
+            }
+            (store_id, xks_key_id) => {
+                // Material sealed under the root key. An enabled or disabled key has all of
+                // it; a PendingImport key (or one pending deletion after its material
+                // expired) may lack some.
+                let local = self.local_backend().load(
+                    &record,
+                    kind,
+                    current_material,
+                    record.state.has_all_material(),
+                    stored,
+                )?;
+                match (store_id, xks_key_id, local) {
+                    // A key of an external key store: that material, then its external key.
+                    (Some(store_id), Some(xks_key_id), Handle::Local(local)) => {
+                        Handle::External(crate::backend::external::ExternalKey {
+                            local,
+                            arn: record.arn.to_string(),
+                            xks_key_id,
+                            connection: self.external_connection(&store_id).await?,
+                        })
+                    }
+                    (Some(_), Some(_), _) => return Err(KmsError::Internal),
+                    (_, _, local) => local,
+                }
+            }
         };
         let policy = Policy::parse(&record.policy, PolicyKind::KeyPolicy).map_err(|e| {
             tracing::error!(key_id = %record.key_id, error = %e, "stored key policy does not parse");

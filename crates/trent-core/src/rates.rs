@@ -128,11 +128,6 @@ impl RateQuotas {
     }
 }
 
-/// The quota of an operation that has one of its own.
-pub(crate) fn operation_quota(operation: &str) -> Option<&'static str> {
-    OPERATIONS.iter().map(|(n, _)| *n).find(|n| *n == operation)
-}
-
 /// The shared cryptographic quota of a key spec.
 pub(crate) fn cryptographic_quota(key_spec: trent_wire::KeySpec) -> &'static str {
     let spec = key_spec.as_str();
@@ -158,33 +153,34 @@ struct Bucket {
     at: Instant,
 }
 
-/// The buckets of every account, per quota.
-pub(crate) struct RateLimiter {
-    rates: RateQuotas,
-    buckets: HashMap<&'static str, Mutex<HashMap<String, Bucket>>>,
-}
+/// Each quota set: its rate, and the buckets of the accounts that used it.
+pub(crate) struct RateLimiter(HashMap<&'static str, (f64, Buckets)>);
+
+/// One quota's buckets, by account.
+type Buckets = Mutex<HashMap<String, Bucket>>;
 
 impl std::fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RateLimiter")
-            .field("quotas", &self.rates.0.len())
+            .field("quotas", &self.0.len())
             .finish_non_exhaustive()
     }
 }
 
 impl RateLimiter {
     pub(crate) fn new(rates: RateQuotas) -> Self {
-        let buckets = rates
-            .0
-            .keys()
-            .map(|name| (*name, Mutex::new(HashMap::new())))
-            .collect();
-        RateLimiter { rates, buckets }
+        RateLimiter(
+            rates
+                .0
+                .into_iter()
+                .map(|(name, rate)| (name, (rate, Mutex::new(HashMap::new()))))
+                .collect(),
+        )
     }
 
     /// Whether any quota is set.
     pub(crate) fn is_on(&self) -> bool {
-        !self.rates.is_off()
+        !self.0.is_empty()
     }
 
     /// Takes one request of `account` from the quota `name` (none set: always granted).
@@ -193,7 +189,7 @@ impl RateLimiter {
     }
 
     fn take_at(&self, account: &str, name: &str, now: Instant) -> Result<(), KmsError> {
-        let (Some(rate), Some(buckets)) = (self.rates.0.get(name), self.buckets.get(name)) else {
+        let Some((rate, buckets)) = self.0.get(name) else {
             return Ok(());
         };
         let capacity = rate.max(1.0);
@@ -230,15 +226,14 @@ impl crate::KeyService {
         if !self.rates.is_on() {
             return Ok(());
         }
+        // An operation's own quota is named by the operation (one map lookup; the
+        // cryptographic operations have none of their own).
         let quota = if operation == "GenerateRandom" {
-            Some("cryptographic_symmetric")
+            "cryptographic_symmetric"
         } else {
-            operation_quota(operation)
+            operation
         };
-        match quota {
-            Some(q) => self.rates.take(caller.account_id().as_str(), q),
-            None => Ok(()),
-        }
+        self.rates.take(caller.account_id().as_str(), quota)
     }
 
     /// Counts a GenerateDataKeyPair(WithoutPlaintext) request against its pair spec's

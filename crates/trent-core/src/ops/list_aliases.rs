@@ -62,18 +62,23 @@ impl KeyService {
         // of the store holds `limit + 1` names after the marker, so every predefined name
         // that sorts within the first `limit` of the merge is placed right.
         if target.is_none() {
+            // The `alias/aws/` aliases that exist, in one read: names with that prefix sort
+            // together, right after it.
+            let made: Vec<String> = self
+                .store
+                .list_aliases(account, region, None, Some("alias/aws/"), 1000)
+                .await
+                .map_err(internal("listing aliases"))?
+                .into_iter()
+                .map(|a| a.alias_name)
+                .take_while(|n| n.starts_with("alias/aws/"))
+                .collect();
             for service in &crate::aws_managed::PREDEFINED {
                 let name = service.alias_name;
                 if req.marker.as_deref().is_some_and(|m| name <= m) {
                     continue;
                 }
-                let made = self
-                    .store
-                    .alias(account, region, name)
-                    .await
-                    .map_err(internal("reading an alias"))?
-                    .is_some();
-                if !made {
+                if !made.iter().any(|n| n == name) {
                     entries.push(AliasListEntry {
                         alias_arn: Some(alias_arn(region, account, name)),
                         alias_name: Some(name.to_owned()),
