@@ -16,7 +16,9 @@
 //! operation on a key, and the request's (`kms:EncryptionContext:*`,
 //! `kms:EncryptionAlgorithm`, ...) from [`Access`], which each operation fills. A key the
 //! request does not have is absent, never empty: `...IfExists` and `Null` behave as in AWS.
-//! `kms:ViaService` is always absent: no AWS service calls Trent on a user's behalf.
+//! `kms:ViaService` is present only when a service calls on the principal's behalf (a
+//! forward access session, [`crate::ServiceCall`]); `kms:GrantIsForAWSResource` (on
+//! CreateGrant, ListGrants and RevokeGrant) says whether one does.
 //! <https://docs.aws.amazon.com/kms/latest/developerguide/policy-conditions.html>
 //! <https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html>
 
@@ -160,6 +162,18 @@ impl KeyService {
         let principal = caller.policy_principal_for(action, resource)?;
         let mut ctx = RequestContext::new(principal, action, resource);
         caller.fill_global_keys(&mut ctx, self.clock.now_millis());
+        let via = caller.attributes.via.as_deref();
+        if let Some(via) = via {
+            ctx.insert("kms:ViaService", via.via_service.as_str());
+        }
+        // "true when an AWS service integrated with AWS KMS calls the operation on the
+        // user's behalf" (AWS KMS condition keys).
+        if matches!(
+            action,
+            "kms:CreateGrant" | "kms:ListGrants" | "kms:RevokeGrant"
+        ) {
+            ctx.insert("kms:GrantIsForAWSResource", via.is_some());
+        }
         Ok(ctx)
     }
 

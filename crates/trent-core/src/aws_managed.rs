@@ -258,6 +258,29 @@ pub(crate) fn refuse_change(
 }
 
 impl KeyService {
+    /// A service calling on a principal's behalf makes the AWS managed key of its own
+    /// predefined alias on first use, as AWS services do (S3 with `alias/aws/s3` when the
+    /// caller names no key): `input` names it, and `forms` takes aliases.
+    pub(crate) async fn ensure_key_of_calling_service(
+        &self,
+        caller: &Caller,
+        input: &str,
+        forms: Forms,
+    ) -> Result<(), KmsError> {
+        let Some(via) = caller.attributes.via.as_deref() else {
+            return Ok(());
+        };
+        if forms != Forms::KeyOrAlias {
+            return Ok(());
+        }
+        match self.predefined_alias_named(caller, input) {
+            Some(service) if service.via == via.name => {
+                self.ensure_aws_managed_key(caller, service).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The predefined alias `input` names (its name, or its ARN in the caller's account
     /// and Region), if it does.
     pub(crate) fn predefined_alias_named(
@@ -288,6 +311,13 @@ impl KeyService {
     ) -> Result<(), KmsError> {
         let account = caller.account_id();
         let region = &caller.region;
+        if self
+            .cache
+            .alias(account, region, service.alias_name)
+            .is_some()
+        {
+            return Ok(());
+        }
         if self
             .store
             .alias(account, region, service.alias_name)

@@ -17,8 +17,14 @@
 //! - `aws:SourceIp`, `aws:UserAgent`: when the connection tells them;
 //!   `aws:SecureTransport`: always.
 //! - `aws:RequestedRegion`, `aws:CurrentTime`, `aws:EpochTime`: always.
-//! - `aws:ViaAWSService`, `aws:PrincipalIsAWSService`: always, `false`: no AWS service
-//!   calls Trent on a principal's behalf, and no service principal signs requests to it.
+//! - `aws:ViaAWSService`: always; `true` when a service calls on the principal's behalf
+//!   (a forward access session, [`crate::ServiceCall`]), which also sets `aws:CalledVia`
+//!   (the service principal, `s3.amazonaws.com`), `aws:CalledViaFirst` and
+//!   `aws:CalledViaLast`, as AWS populates them for FAS requests. `aws:SourceIp` is then
+//!   the principal's address as the service saw it ("the original requester's IP address
+//!   is preserved"), and `aws:UserAgent` the service principal.
+//! - `aws:PrincipalIsAWSService`: always, `false`: no service principal signs requests
+//!   to Trent.
 //! - `aws:MultiFactorAuthPresent`: only for temporary credentials (a role session), then
 //!   `false` (Trent's sessions are never MFA-authenticated); absent for long-term access
 //!   keys, as AWS leaves it ("not present in AWS CLI, AWS API, or AWS SDK requests that
@@ -72,7 +78,18 @@ impl Caller {
             ctx.insert("aws:CurrentTime", t);
         }
         ctx.insert("aws:EpochTime", now_millis.div_euclid(1000));
-        ctx.insert("aws:ViaAWSService", false);
+        match &a.via {
+            None => {
+                ctx.insert("aws:ViaAWSService", false);
+            }
+            Some(via) => {
+                ctx.insert("aws:ViaAWSService", true);
+                let service = via.service_principal.as_str();
+                ctx.insert_all("aws:CalledVia", [service]);
+                ctx.insert("aws:CalledViaFirst", service);
+                ctx.insert("aws:CalledViaLast", service);
+            }
+        }
         ctx.insert("aws:PrincipalIsAWSService", false);
         if let Some(id) = self.unique_id() {
             ctx.insert("aws:userid", id);

@@ -92,6 +92,35 @@ pub struct CallerAttributes {
     pub secure_transport: bool,
     /// `aws:UserAgent`.
     pub user_agent: Option<String>,
+    /// Set when an AWS service calls on the principal's behalf (a forward access session:
+    /// a configured service identity forwarded the principal's own signed request).
+    pub via: Option<Arc<ServiceCall>>,
+}
+
+/// An AWS service calling KMS on a principal's behalf, as AWS services do with forward
+/// access sessions (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_forward_access_sessions.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCall {
+    /// Its service principal (`s3.amazonaws.com`): `aws:CalledVia`, `aws:CalledViaFirst`
+    /// and `aws:CalledViaLast`, and the audit event's `userIdentity.invokedBy`,
+    /// `sourceIPAddress` and `userAgent`.
+    pub service_principal: String,
+    /// `kms:ViaService`: the service's endpoint in the request's region
+    /// (`s3.us-east-1.amazonaws.com`).
+    pub via_service: String,
+    /// The service's name (`s3`): the `alias/aws/<name>` AWS managed key it may create.
+    pub name: String,
+}
+
+impl ServiceCall {
+    /// The call of the service `name` (`s3`) in `region`.
+    pub fn new(name: &str, region: &str) -> ServiceCall {
+        ServiceCall {
+            service_principal: format!("{name}.amazonaws.com"),
+            via_service: format!("{name}.{region}.amazonaws.com"),
+            name: name.to_owned(),
+        }
+    }
 }
 
 /// A role session created by STS AssumeRole.

@@ -112,6 +112,10 @@ impl KeyService {
         input: &str,
         forms: Forms,
     ) -> Result<Located, KmsError> {
+        if caller.attributes.via.is_some() {
+            self.ensure_key_of_calling_service(caller, input, forms)
+                .await?;
+        }
         let account = caller.account_id();
         let region = caller.region.as_str();
         let (key_id, key_account, alias) = match KeyRef::parse(input, forms)? {

@@ -515,15 +515,28 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
     if facts.operation.is_none() || facts.response_elements.is_some() {
         response_elements = outcome.response.and(facts.response_elements.clone());
     }
-    Record::api_call(ApiCall {
+    // A service calling on the principal's behalf is recorded as AWS records it: the
+    // principal's identity, invoked by the service, which is also the source and agent.
+    let via = facts
+        .caller
+        .as_ref()
+        .and_then(|c| c.attributes.via.as_deref());
+    let (source_ip, user_agent) = match via {
+        Some(v) => (
+            Some(v.service_principal.clone()),
+            Some(v.service_principal.clone()),
+        ),
+        None => (facts.source_ip.clone(), facts.user_agent.clone()),
+    };
+    let mut record = Record::api_call(ApiCall {
         event_source,
         event_name,
         read_only,
         actor,
         recipient_account_id: account,
         region,
-        source_ip: facts.source_ip.clone(),
-        user_agent: facts.user_agent.clone(),
+        source_ip,
+        user_agent,
         request_parameters: facts.request_parameters.clone(),
         response_elements,
         error_code: outcome.error_code.map(str::to_owned),
@@ -532,7 +545,11 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
         resources,
         tls_details: None,
         unix_millis: now_millis(),
-    })
+    });
+    if let Some(v) = via {
+        record.user_identity.invoked_by = Some(v.service_principal.clone());
+    }
+    record
 }
 
 /// What an intent record says of its change, besides its resources

@@ -59,6 +59,74 @@ pub enum AuthError {
     SigV4(SigV4Error),
     /// A valid session token past its expiry.
     ExpiredToken,
+    /// The request forwards a principal's request ([`FORWARDED_REQUEST`]) and its signer
+    /// is no configured service identity, or this endpoint takes no forwarded requests.
+    NotAService {
+        arn: String,
+    },
+    /// The forwarded request cannot be read, or is not one a service may forward here.
+    BadForward(&'static str),
+    /// The forwarded request did not authenticate its principal.
+    Forwarded(Box<AuthError>),
+}
+
+/// The header in which a configured service identity (`[[services]]`) forwards the
+/// request its caller signed, to call KMS on that caller's behalf (docs/services.md):
+/// base64 of a JSON object with the caller's `method`, `path`, `query`, `headers`
+/// (`[name, value]` pairs: at least the signed ones and `Authorization`), and optionally
+/// `payloadHash` (else the signed `x-amz-content-sha256`) and `sourceIp` (the caller's
+/// address as the service saw it).
+pub const FORWARDED_REQUEST: &str = "x-trent-forwarded-request";
+/// The most bytes of a forwarded request's header value.
+const MAX_FORWARDED_BYTES: usize = 16 * 1024;
+
+/// The decoded [`FORWARDED_REQUEST`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ForwardedRequest {
+    method: String,
+    path: String,
+    #[serde(default)]
+    query: String,
+    headers: Vec<(String, String)>,
+    payload_hash: Option<String>,
+    source_ip: Option<String>,
+}
+
+/// What a request's signature covers of its payload.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Body(&'a [u8]),
+    Hash(&'a str),
+}
+
+fn verify<L: CredentialLookup>(
+    verifier: &Verifier<L>,
+    parts: &http::request::Parts,
+    payload: Payload<'_>,
+    now: SystemTime,
+) -> Result<trent_sigv4::Verified<L::Principal>, SigV4Error> {
+    match payload {
+        Payload::Body(body) => verifier.verify(parts, body, now),
+        Payload::Hash(hash) => verifier.verify_prehashed(parts, hash, now),
+    }
+}
+
+impl AuthError {
+    /// The message every protocol answers it with.
+    pub fn message(&self) -> String {
+        match self {
+            AuthError::SigV4(e) => e.message(),
+            AuthError::ExpiredToken => {
+                "The security token included in the request is expired".into()
+            }
+            AuthError::NotAService { arn } => format!(
+                "User: {arn} is not authorized to call on another principal's behalf: it is not a configured service identity"
+            ),
+            AuthError::BadForward(reason) => format!("X-Trent-Forwarded-Request: {reason}"),
+            AuthError::Forwarded(inner) => format!("The forwarded request: {}", inner.message()),
+        }
+    }
 }
 
 impl From<SigV4Error> for AuthError {
@@ -128,6 +196,9 @@ pub struct Authenticator {
     sessions: Arc<Sessions>,
     dev_any_credentials: bool,
     default_account_id: AccountId,
+    /// Whether configured services may forward their callers' requests here (KMS only),
+    /// and the authenticators of those requests, by signing name (made on first use).
+    forwarding: Option<Mutex<HashMap<String, Arc<Authenticator>>>>,
 }
 
 impl Authenticator {
@@ -139,20 +210,144 @@ impl Authenticator {
         dev_any_credentials: bool,
         default_account_id: AccountId,
     ) -> Self {
+        let mut verifier = Verifier::new(DirectoryLookup(directory.clone()), service, CLOCK_SKEW);
+        if service == "s3" {
+            verifier = verifier.with_s3_paths();
+        }
         Authenticator {
-            verifier: Verifier::new(DirectoryLookup(directory.clone()), service, CLOCK_SKEW),
+            verifier,
             service: service.to_owned(),
             directory,
             sessions,
             dev_any_credentials,
             default_account_id,
+            forwarding: None,
         }
     }
 
+    /// Takes requests that configured services forward on their callers' behalf
+    /// ([`FORWARDED_REQUEST`]); without this, such a request is refused.
+    pub fn with_forwarding(mut self) -> Self {
+        self.forwarding = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// Authenticates a request: its signer is the caller, unless it forwards a request
+    /// its signer (a configured service) received: then the caller is whoever signed
+    /// that one, calling through the service.
     pub fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
+        now: SystemTime,
+        connection: &Connection,
+    ) -> Result<Caller, AuthError> {
+        let caller = self.authenticate_payload(parts, Payload::Body(body), now, connection)?;
+        match parts.headers.get(FORWARDED_REQUEST) {
+            None => Ok(caller),
+            Some(forwarded) => self.authenticate_forwarded(&caller, forwarded, now, connection),
+        }
+    }
+
+    /// The caller of a request that `service` (authenticated) forwards: the principal
+    /// whose signature the forwarded request carries, verified with that principal's
+    /// own key for the service's signing name, in the same region, within the same clock
+    /// skew. The service's signature alone never makes a caller.
+    fn authenticate_forwarded(
+        &self,
+        service: &Caller,
+        forwarded: &http::HeaderValue,
+        now: SystemTime,
+        connection: &Connection,
+    ) -> Result<Caller, AuthError> {
+        let Some(forwarding) = &self.forwarding else {
+            return Err(AuthError::BadForward(
+                "this endpoint takes no forwarded requests",
+            ));
+        };
+        // The signer must be a configured service identity: an IAM user, or a session of
+        // a role (never an account root, nor the development switch's stand-in).
+        let signer_arn = match (&service.principal.kind, &service.attributes.session) {
+            (trent_core::PrincipalKind::User, None) => Some(service.principal.arn.as_str()),
+            (trent_core::PrincipalKind::AssumedRole, Some(s)) => Some(s.role_arn.as_str()),
+            _ => None,
+        };
+        let identity = signer_arn
+            .and_then(|arn| self.directory.read().service_of(arn))
+            .ok_or_else(|| AuthError::NotAService {
+                arn: service.principal.arn.clone(),
+            })?;
+        let request = decode_forwarded(forwarded)?;
+        let parts = request.parts()?;
+        if parts.headers.contains_key(FORWARDED_REQUEST) {
+            return Err(AuthError::BadForward(
+                "a forwarded request cannot itself forward one",
+            ));
+        }
+        let payload_hash = match (
+            &request.payload_hash,
+            parts.headers.get("x-amz-content-sha256"),
+        ) {
+            (Some(h), _) => h.as_str(),
+            (None, Some(h)) => h
+                .to_str()
+                .map_err(|_| AuthError::BadForward("x-amz-content-sha256 is not text"))?,
+            (None, None) => {
+                return Err(AuthError::BadForward(
+                    "neither payloadHash nor x-amz-content-sha256 is given",
+                ))
+            }
+        };
+        let source_ip = match &request.source_ip {
+            None => None,
+            Some(ip) => Some(
+                ip.parse::<IpAddr>()
+                    .map_err(|_| AuthError::BadForward("sourceIp is not an IP address"))?,
+            ),
+        };
+        let authenticator = {
+            let mut map = forwarding.lock();
+            Arc::clone(map.entry(identity.signing_name.clone()).or_insert_with(|| {
+                Arc::new(Authenticator::new(
+                    &identity.signing_name,
+                    self.directory.clone(),
+                    self.sessions.clone(),
+                    self.dev_any_credentials,
+                    self.default_account_id.clone(),
+                ))
+            }))
+        };
+        let service_call = Arc::new(trent_core::ServiceCall::new(
+            &identity.name,
+            service.region.as_str(),
+        ));
+        let principal_connection = Connection {
+            source_ip,
+            secure_transport: connection.secure_transport,
+            user_agent: Some(service_call.service_principal.clone()),
+        };
+        let mut caller = authenticator
+            .authenticate_payload(
+                &parts,
+                Payload::Hash(payload_hash),
+                now,
+                &principal_connection,
+            )
+            .map_err(|e| AuthError::Forwarded(Box::new(e)))?;
+        // The principal asked the service in the region the service asks KMS in.
+        if caller.region != service.region {
+            return Err(AuthError::BadForward(
+                "the forwarded request is signed for another region than this request",
+            ));
+        }
+        caller.attributes.via = Some(service_call);
+        Ok(caller)
+    }
+
+    fn authenticate_payload(
+        &self,
+        parts: &http::request::Parts,
+        payload: Payload<'_>,
         now: SystemTime,
         connection: &Connection,
     ) -> Result<Caller, AuthError> {
@@ -165,9 +360,10 @@ impl Authenticator {
             source_ip: connection.source_ip,
             secure_transport: connection.secure_transport,
             user_agent: connection.user_agent.clone(),
+            via: None,
         };
         if parts.headers.contains_key("x-amz-security-token") {
-            match self.authenticate_session(parts, body, now) {
+            match self.authenticate_session(parts, payload, now) {
                 Ok((claims, region, access_key_id)) => {
                     let dir = self.directory.read().clone();
                     // The role's policies and tags as configured now. A session whose
@@ -227,7 +423,7 @@ impl Authenticator {
                 });
             }
         }
-        let v = self.verifier.verify(parts, body, now)?;
+        let v = verify(&self.verifier, parts, payload, now)?;
         Ok(Caller {
             principal: v.principal.principal.clone(),
             region: scoped_region(v.region)?,
@@ -245,7 +441,7 @@ impl Authenticator {
     fn authenticate_session(
         &self,
         parts: &http::request::Parts,
-        body: &[u8],
+        payload: Payload<'_>,
         now: SystemTime,
     ) -> Result<(Arc<SessionClaims>, String, String), AuthError> {
         let auth = self.verifier.check_unsigned(parts, now)?;
@@ -269,8 +465,46 @@ impl Authenticator {
             &self.service,
             CLOCK_SKEW,
         );
-        let v = verifier.verify(parts, body, now)?;
+        let v = verify(&verifier, parts, payload, now)?;
         Ok((claims, v.region, v.access_key_id))
+    }
+}
+
+/// The forwarded request of a [`FORWARDED_REQUEST`] header value.
+fn decode_forwarded(value: &http::HeaderValue) -> Result<ForwardedRequest, AuthError> {
+    use base64::Engine;
+    if value.len() > MAX_FORWARDED_BYTES {
+        return Err(AuthError::BadForward("the forwarded request is too large"));
+    }
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(value.as_bytes())
+        .map_err(|_| AuthError::BadForward("the forwarded request is not base64"))?;
+    serde_json::from_slice(&json)
+        .map_err(|_| AuthError::BadForward("the forwarded request is not the JSON object expected"))
+}
+
+impl ForwardedRequest {
+    /// The request as its signer sent it to the service.
+    fn parts(&self) -> Result<http::request::Parts, AuthError> {
+        let uri = if self.query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.query)
+        };
+        if !self.path.starts_with('/') {
+            return Err(AuthError::BadForward(
+                "the forwarded path must start with /",
+            ));
+        }
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(uri);
+        for (name, value) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        builder.body(()).map(|r| r.into_parts().0).map_err(|_| {
+            AuthError::BadForward("the forwarded method, path or headers are not valid")
+        })
     }
 }
 

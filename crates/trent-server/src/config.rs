@@ -266,6 +266,9 @@ struct FileConfig {
     users: Vec<crate::identities::UserSpec>,
     #[serde(default)]
     roles: Vec<crate::identities::RoleSpec>,
+    /// `[[services]]` (docs/services.md).
+    #[serde(default)]
+    services: Vec<crate::identities::ServiceSpec>,
 }
 
 /// The `[quotas]` table: AWS's resource quotas, each per account and Region unless its
@@ -543,12 +546,19 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
 /// The identity tables of the config file, re-read on SIGHUP. The other settings take
 /// effect at the next start only.
 pub fn read_identities(path: &std::path::Path) -> Result<crate::identities::IdentitySpecs, String> {
-    let file = read_file(path)?;
-    Ok(crate::identities::IdentitySpecs {
-        accounts: file.accounts,
-        users: file.users,
-        roles: file.roles,
-    })
+    Ok(read_file(path)?.take_identities())
+}
+
+impl FileConfig {
+    /// The identity tables (`[[accounts]]`, `[[users]]`, `[[roles]]`, `[[services]]`).
+    fn take_identities(&mut self) -> crate::identities::IdentitySpecs {
+        crate::identities::IdentitySpecs {
+            accounts: std::mem::take(&mut self.accounts),
+            users: std::mem::take(&mut self.users),
+            roles: std::mem::take(&mut self.roles),
+            services: std::mem::take(&mut self.services),
+        }
+    }
 }
 
 /// What SIGHUP re-reads of the config file: its identity tables and its `[xks]` table.
@@ -561,20 +571,14 @@ pub fn read_reloadable(
     ),
     String,
 > {
-    let file = read_file(path)?;
+    let mut file = read_file(path)?;
+    let identities = file.take_identities();
     let xks = file
         .xks
         .map(crate::xks_config::XksSettings::resolve)
         .transpose()
         .map_err(|e| format!("invalid config file {}: {e}", path.display()))?;
-    Ok((
-        crate::identities::IdentitySpecs {
-            accounts: file.accounts,
-            users: file.users,
-            roles: file.roles,
-        },
-        xks,
-    ))
+    Ok((identities, xks))
 }
 
 /// The settings in force.
@@ -666,11 +670,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let identities = crate::identities::IdentitySpecs {
-            accounts: file.accounts,
-            users: file.users,
-            roles: file.roles,
-        };
+        let identities = file.take_identities();
         let listen_text = args
             .listen
             .or(file.listen)

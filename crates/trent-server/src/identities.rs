@@ -86,6 +86,20 @@ pub struct RoleSpec {
     pub policies: BTreeMap<String, String>,
 }
 
+/// `[[services]]`: an AWS service that calls KMS on its callers' behalf (forward access
+/// sessions, docs/services.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// The service's name (`s3`): `kms:ViaService` `<name>.<region>.amazonaws.com`,
+    /// service principal `<name>.amazonaws.com`.
+    pub name: String,
+    /// The IAM user, or the role whose sessions, sign the service's own calls to Trent.
+    pub principal: String,
+    /// The SigV4 signing name of the requests its callers send it [default: `name`].
+    pub signing_name: Option<String>,
+}
+
 /// The identity tables of the config file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct IdentitySpecs {
@@ -95,6 +109,17 @@ pub struct IdentitySpecs {
     pub users: Vec<UserSpec>,
     #[serde(default)]
     pub roles: Vec<RoleSpec>,
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// A service that may forward its callers' signed requests (`[[services]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceIdentity {
+    /// `s3`.
+    pub name: String,
+    /// The SigV4 signing name of its callers' requests (`s3`).
+    pub signing_name: String,
 }
 
 /// Who an access key authenticates, with what authorization needs to know about it.
@@ -143,6 +168,8 @@ pub struct Role {
 pub struct Directory {
     keys: HashMap<String, (Arc<SecretKey>, Arc<Identity>)>,
     roles: HashMap<String, Arc<Role>>,
+    /// `[[services]]`, by the ARN of the user or role that signs the service's calls.
+    services: HashMap<String, Arc<ServiceIdentity>>,
     accounts: BTreeSet<String>,
     users: usize,
 }
@@ -288,7 +315,52 @@ impl Directory {
                 }),
             );
         }
+
+        for (i, svc) in specs.services.iter().enumerate() {
+            let what = format!("[[services]] entry {} ({:?})", i + 1, svc.name);
+            let signing_name = svc.signing_name.clone().unwrap_or_else(|| svc.name.clone());
+            for (field, value) in [("name", &svc.name), ("signing_name", &signing_name)] {
+                if value.is_empty()
+                    || value.len() > 64
+                    || !value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    return Err(format!(
+                        "{what}: {field} {value:?} must be 1 to 64 characters of a-z, 0-9 and -"
+                    ));
+                }
+            }
+            // A user of the directory, or a role (its sessions sign): never an account's
+            // root, nor an identity the directory does not know.
+            let known = dir.roles.contains_key(&svc.principal)
+                || specs.users.iter().any(|u| u.arn == svc.principal);
+            if !known {
+                return Err(format!(
+                    "{what}: principal {:?} is neither a [[users]] nor a [[roles]] entry",
+                    svc.principal
+                ));
+            }
+            if dir.services.contains_key(&svc.principal) {
+                return Err(format!(
+                    "{what}: principal {:?} already signs for another service",
+                    svc.principal
+                ));
+            }
+            dir.services.insert(
+                svc.principal.clone(),
+                Arc::new(ServiceIdentity {
+                    name: svc.name.clone(),
+                    signing_name,
+                }),
+            );
+        }
         Ok(dir)
+    }
+
+    /// The service `arn` (a user's ARN, or the role of a role session) signs for, if any.
+    pub fn service_of(&self, arn: &str) -> Option<Arc<ServiceIdentity>> {
+        self.services.get(arn).cloned()
     }
 
     fn check_account(&self, what: &str, account: &str) -> Result<(), String> {

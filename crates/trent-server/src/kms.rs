@@ -70,12 +70,13 @@ impl Protocol for KmsJson {
         if let Some(caller) = facts.caller.as_ref() {
             state.service.throttle_operation(caller, op.name())?;
         }
+        let Some(caller) = facts.caller.as_ref() else {
+            return Err(KmsError::Internal.into());
+        };
         // DescribeKey reads, but may make the AWS managed key of a predefined alias (AWS
-        // services make them so): it writes through the write-ahead scope below.
-        if op.is_read_only() && op != Operation::DescribeKey {
-            let Some(caller) = facts.caller.as_ref() else {
-                return Err(KmsError::Internal.into());
-            };
+        // services make them so), as may any request a service makes on a principal's
+        // behalf: they write through the write-ahead scope below.
+        if op.is_read_only() && op != Operation::DescribeKey && caller.attributes.via.is_none() {
             let (result, used) =
                 trent_core::keys_used::scope(Box::pin(trent_core::external_key_stores::scope(
                     xks_caller(caller, op, facts.request_id.clone()),
@@ -93,9 +94,6 @@ impl Protocol for KmsJson {
             facts,
             kms_event(facts),
         ));
-        let Some(caller) = facts.caller.as_ref() else {
-            return Err(KmsError::Internal.into());
-        };
         // Boxed: the dispatch future holds the largest operation's state, and each scope
         // around it would otherwise move (copy) all of it (measured: memmove doubled).
         let work = trent_core::keys_used::scope(Box::pin(trent_core::external_key_stores::scope(

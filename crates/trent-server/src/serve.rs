@@ -207,7 +207,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
             default_account.clone(),
         )
     };
-    let auth = authenticator("kms");
+    // Configured services ([[services]]) forward their callers' requests to KMS only.
+    let auth = authenticator("kms").with_forwarding();
     let cloudtrail_auth = authenticator(cloudtrail::SIGNING_NAME);
     let sts_auth = authenticator(sts::SIGNING_NAME);
     let trail = audit::Trail::open(

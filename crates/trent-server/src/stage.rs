@@ -130,14 +130,26 @@ impl From<KmsError> for WireFailure {
 impl From<AuthError> for WireFailure {
     /// The JSON protocols' (KMS's, CloudTrail's) authentication errors.
     fn from(e: AuthError) -> Self {
+        let message = e.message();
         match e {
             // https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
             AuthError::ExpiredToken => WireFailure {
                 type_name: "ExpiredTokenException",
                 status: 400,
-                message: Some("The security token included in the request is expired".into()),
+                message: Some(message),
             },
-            AuthError::SigV4(e) => WireFailure::new(auth_code(e.code()), e.message()),
+            AuthError::SigV4(e) => WireFailure::new(auth_code(e.code()), message),
+            AuthError::NotAService { .. } => {
+                WireFailure::new(ErrorCode::AccessDeniedException, message)
+            }
+            AuthError::BadForward(_) => {
+                WireFailure::new(ErrorCode::IncompleteSignatureException, message)
+            }
+            // The forwarded request's own failure, its message saying whose it is.
+            AuthError::Forwarded(inner) => WireFailure {
+                message: Some(message),
+                ..WireFailure::from(*inner)
+            },
         }
     }
 }

@@ -247,6 +247,14 @@ impl StsError {
                 }
                 _ => Self::new("SignatureDoesNotMatch", 403, e.message()),
             },
+            crate::auth::AuthError::NotAService { .. } => Self::access_denied(e.message()),
+            crate::auth::AuthError::BadForward(_) => {
+                Self::new("IncompleteSignature", 400, e.message())
+            }
+            crate::auth::AuthError::Forwarded(inner) => Self {
+                message: e.message(),
+                ..Self::from_auth(inner)
+            },
         }
     }
 

@@ -355,13 +355,7 @@ impl Protocol for XksApi<'_> {
     }
 
     fn auth_failure(&self, e: AuthError) -> WireFailure {
-        let message = match e {
-            AuthError::SigV4(e) => e.message(),
-            AuthError::ExpiredToken => {
-                "The security token included in the request is expired".into()
-            }
-        };
-        XksError::AuthenticationFailed.with(message)
+        XksError::AuthenticationFailed.with(e.message())
     }
 
     fn body_too_large(&self, limit: usize) -> WireFailure {

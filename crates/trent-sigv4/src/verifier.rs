@@ -82,6 +82,8 @@ pub struct Verifier<L: CredentialLookup> {
     skew_secs: i64,
     /// Whether a `Content-Type` header must be signed (see [`must_be_signed`]).
     sign_content_type: bool,
+    /// S3's canonical URI: the path as sent, neither normalized nor encoded again.
+    s3_paths: bool,
     cache: RwLock<HashMap<Box<str>, CachedKey>>,
 }
 
@@ -120,6 +122,7 @@ impl<L: CredentialLookup> Verifier<L> {
             skew,
             skew_secs: i64::try_from(skew.as_secs()).unwrap_or(i64::MAX),
             sign_content_type: true,
+            s3_paths: false,
             cache: RwLock::new(HashMap::new()),
         }
     }
@@ -130,6 +133,14 @@ impl<L: CredentialLookup> Verifier<L> {
     /// payload hash covers the body, so the content type decides nothing.
     pub fn with_unsigned_content_type(mut self) -> Self {
         self.sign_content_type = false;
+        self
+    }
+
+    /// S3's canonical URI (for the signing name `s3`): the path exactly as sent, neither
+    /// normalized nor percent-encoded a second time, as S3 computes it
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>).
+    pub fn with_s3_paths(mut self) -> Self {
+        self.s3_paths = true;
         self
     }
 
@@ -153,6 +164,29 @@ impl<L: CredentialLookup> Verifier<L> {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Verified<L::Principal>, SigV4Error> {
+        self.verify_payload(req, Payload::Body(body), now)
+    }
+
+    /// As [`Verifier::verify`], for a request whose body is not at hand: `payload_hash`
+    /// (lower-case hex SHA-256, or a literal such as `UNSIGNED-PAYLOAD`) stands for it in
+    /// the canonical request. A signed `x-amz-content-sha256` must say the same. Whoever
+    /// holds the body checks that it hashes to `payload_hash`; this proves only that the
+    /// signer signed a request with that payload hash.
+    pub fn verify_prehashed(
+        &self,
+        req: &Parts,
+        payload_hash: &str,
+        now: SystemTime,
+    ) -> Result<Verified<L::Principal>, SigV4Error> {
+        self.verify_payload(req, Payload::Hash(payload_hash), now)
+    }
+
+    fn verify_payload(
+        &self,
+        req: &Parts,
+        payload: Payload<'_>,
+        now: SystemTime,
+    ) -> Result<Verified<L::Principal>, SigV4Error> {
         let header = authorization_header(req)?;
         let c = self.check(req, &header, now)?;
 
@@ -162,7 +196,8 @@ impl<L: CredentialLookup> Verifier<L> {
             .ok_or(SigV4Error::UnrecognizedClient)?;
 
         let mut buf = Vec::with_capacity(512);
-        let complete = write_canonical_request(&mut buf, req, c.signed_headers, body);
+        let complete =
+            write_canonical_request(&mut buf, req, c.signed_headers, payload, self.s3_paths);
         let creq_hash = sha256_hex(&buf);
         buf.clear();
         write_string_to_sign(
@@ -353,14 +388,17 @@ fn authorization_header(req: &Parts) -> Result<Cow<'_, str>, SigV4Error> {
 }
 
 /// Whether a header present in the request must be among `SignedHeaders`:
-/// `Content-Type` and every `X-Amz-*` header. They say what the request is (the
+/// `Content-Type`, every `X-Amz-*` header and every `X-Trent-*` header (Trent's own, such
+/// as a service's forwarded request). They say what the request is (the
 /// operation in `X-Amz-Target`, the session in `X-Amz-Security-Token`, the
 /// payload hash, the protocol in `Content-Type`); unsigned, a captured request
 /// could be resent within the skew window as another operation. The AWS SDKs
 /// sign every header but a few hop-by-hop and tracing ones (`User-Agent`,
 /// `X-Amzn-Trace-Id`, `Transfer-Encoding`, `Expect`), none of which is here.
 fn must_be_signed(name: &str, sign_content_type: bool) -> bool {
-    (sign_content_type && name == "content-type") || name.starts_with("x-amz-")
+    (sign_content_type && name == "content-type")
+        || name.starts_with("x-amz-")
+        || name.starts_with("x-trent-")
 }
 
 /// Whether a header may appear only once: those the signature check or the
@@ -414,19 +452,36 @@ fn header_string(v: &HeaderValue) -> String {
     String::from_utf8_lossy(v.as_bytes()).into_owned()
 }
 
+/// What stands for the body in the canonical request.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    /// The body itself, hashed here.
+    Body(&'a [u8]),
+    /// The body's hash (or a literal), from whoever holds the body.
+    Hash(&'a str),
+}
+
 /// Writes the canonical request of `req` for the listed headers. Returns
 /// `false` when it cannot match any signature: a listed header is absent, or a
-/// signed `x-amz-content-sha256` disagrees with the body.
+/// signed `x-amz-content-sha256` disagrees with the payload.
 fn write_canonical_request(
     out: &mut Vec<u8>,
     req: &Parts,
     signed_headers: &str,
-    body: &[u8],
+    payload: Payload<'_>,
+    s3_paths: bool,
 ) -> bool {
     let mut complete = true;
     out.extend_from_slice(req.method.as_str().as_bytes());
     out.push(b'\n');
-    write_canonical_path(out, req.uri.path());
+    if s3_paths {
+        match req.uri.path() {
+            "" => out.push(b'/'),
+            path => out.extend_from_slice(path.as_bytes()),
+        }
+    } else {
+        write_canonical_path(out, req.uri.path());
+    }
     out.push(b'\n');
     write_canonical_query(out, req.uri.query().unwrap_or(""));
     out.push(b'\n');
@@ -461,16 +516,23 @@ fn write_canonical_request(
     out.push(b'\n');
 
     // The body is hashed once, whether or not the client declared its hash.
-    let body_hash = sha256_hex(body);
+    let body_hash;
+    let payload_hash: &[u8] = match payload {
+        Payload::Body(body) => {
+            body_hash = sha256_hex(body);
+            &body_hash[..]
+        }
+        Payload::Hash(hash) => hash.as_bytes(),
+    };
     match declared_payload_hash {
         // Signed, the declared hash is what the client signed; it must also be
         // the body's, or an unsigned body (`UNSIGNED-PAYLOAD`) would pass.
         Some(declared) => {
             let declared = declared.as_bytes().trim_ascii();
             out.extend_from_slice(declared);
-            complete &= bool::from(declared.ct_eq(&body_hash[..]));
+            complete &= bool::from(declared.ct_eq(payload_hash));
         }
-        None => out.extend_from_slice(&body_hash),
+        None => out.extend_from_slice(payload_hash),
     }
     complete
 }
@@ -499,6 +561,58 @@ mod tests {
 
     fn at() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(AT)
+    }
+
+    /// An S3 request as botocore signs it (`S3SigV4Auth`, computed with botocore): the
+    /// path as sent is the canonical URI, and the payload is known only by its hash.
+    #[test]
+    fn s3_paths_and_a_prehashed_payload() {
+        struct S3Key;
+        impl CredentialLookup for S3Key {
+            type Principal = ();
+            fn lookup(&self, id: &str) -> Option<(Arc<SecretKey>, ())> {
+                (id == "AKIAIOSFODNN7EXAMPLE").then(|| {
+                    (
+                        Arc::new(SecretKey::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")),
+                        (),
+                    )
+                })
+            }
+        }
+        let hello = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let parts = Request::builder()
+            .method("PUT")
+            .uri("/my-bucket/dir/a%20b%2Bc~d.txt")
+            .header("host", "127.0.0.1:9000")
+            .header("x-amz-server-side-encryption", "aws:kms")
+            .header("x-amz-date", "20261207T112015Z")
+            .header("x-amz-content-sha256", hello)
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261207/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-server-side-encryption, \
+                 Signature=134959a5b83b3d626ba5c00a946db7f37aa541a25e11100160f20ea8f0ba47ad",
+            )
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_642_415); // 2026-12-07T11:20:15Z
+        let s3 = Verifier::new(S3Key, "s3", Duration::from_secs(300)).with_s3_paths();
+        assert!(s3.verify_prehashed(&parts, hello, now).is_ok());
+        // The body itself, when at hand, verifies the same.
+        assert!(s3.verify(&parts, b"hello", now).is_ok());
+        // Another payload hash than the signed x-amz-content-sha256 does not.
+        assert_eq!(
+            s3.verify_prehashed(&parts, EMPTY_SHA256, now),
+            Err(SigV4Error::SignatureMismatch)
+        );
+        // The other services' rule (the path encoded once more) does not match S3's.
+        let other = Verifier::new(S3Key, "s3", Duration::from_secs(300));
+        assert_eq!(
+            other.verify_prehashed(&parts, hello, now),
+            Err(SigV4Error::SignatureMismatch)
+        );
     }
 
     /// Without `X-Amz-Date`, the `Date` header dates the request; the string to

@@ -10,7 +10,7 @@ use std::process::Command;
 
 /// The environment variables through which the AWS CLI finds a profile, credentials, a
 /// region or an endpoint: all removed, then set only as [`AwsCliEnv`] says.
-const AWS_VARIABLES: [&str; 13] = [
+const AWS_VARIABLES: [&str; 14] = [
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -22,6 +22,7 @@ const AWS_VARIABLES: [&str; 13] = [
     "AWS_ENDPOINT_URL_STS",
     "AWS_ENDPOINT_URL_KMS",
     "AWS_ENDPOINT_URL_CLOUDTRAIL",
+    "AWS_ENDPOINT_URL_S3",
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
 ];

@@ -12,6 +12,8 @@
 //!   timeouts) and the helpers that read its errors; [`server`] also signs raw requests for
 //!   what the SDK would never send.
 //! - [`aws_cli`]: the AWS CLI's command, isolated from the machine's AWS configuration.
+//! - [`services`]: an S3-like service that calls Trent on its callers' behalf (SSE-KMS
+//!   through forwarded requests), and the forwarded-request header.
 //! - [`xks`]: the XKS proxy API driven with `curl --aws-sigv4`, as AWS's XKS test client
 //!   does, and the TLS files (CA, server and client certificates) made with `openssl`.
 //!
@@ -26,5 +28,6 @@ pub mod postgres;
 pub mod process;
 pub mod sdk;
 pub mod server;
+pub mod services;
 pub mod softhsm;
 pub mod xks;

@@ -140,6 +140,7 @@ impl TestServer {
         if let Some(target) = &req.target {
             headers.push(("x-amz-target".to_owned(), target.clone()));
         }
+        headers.extend(req.signed_headers.iter().cloned());
         if let Some(signer) = self.signer(&req.auth, &req.region) {
             let to_sign: Vec<(&str, &str)> = headers
                 .iter()
@@ -339,6 +340,8 @@ pub struct RawRequest {
     pub auth: Auth,
     pub region: String,
     pub time: SystemTime,
+    /// Added before signing (covered by the signature).
+    pub signed_headers: Vec<(String, String)>,
     /// Added after signing (not covered by the signature).
     pub extra_headers: Vec<(String, String)>,
     /// Sign this body instead of `body` (to send a body the signature does not cover).
@@ -356,6 +359,7 @@ impl RawRequest {
             auth: Auth::Admin,
             region: REGION.to_owned(),
             time: SystemTime::now(),
+            signed_headers: Vec::new(),
             extra_headers: Vec::new(),
             signed_body: None,
         }

@@ -94,7 +94,6 @@ impl KeyService {
                         .with_all("kms:GrantOperations", operations.iter().map(|o| o.as_str()))
                         .with("kms:GranteePrincipal", req.grantee_principal.as_str())
                         .with_opt("kms:RetiringPrincipal", req.retiring_principal.as_deref())
-                        .with("kms:GrantIsForAWSResource", false)
                         .grant_tokens(req.grant_tokens.as_ref());
                     if constraint_types.is_empty() {
                         access

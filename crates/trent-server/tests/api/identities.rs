@@ -328,6 +328,7 @@ pub async fn cloudtrail_call(server: &TestServer, key: &str, secret: &str) -> (u
         auth: Auth::None,
         region: REGION.to_owned(),
         time: now,
+        signed_headers: Vec::new(),
         extra_headers: signed.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         signed_body: None,
     };

@@ -40,6 +40,7 @@ mod quotas;
 mod rotation;
 mod security;
 mod seed;
+mod services;
 mod signing;
 mod sts;
 mod tags;

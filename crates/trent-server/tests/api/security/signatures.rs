@@ -102,6 +102,7 @@ impl<'a> Manual<'a> {
             auth: Auth::None,
             region: REGION.to_owned(),
             time: self.time,
+            signed_headers: Vec::new(),
             extra_headers: sent,
             signed_body: None,
         };
