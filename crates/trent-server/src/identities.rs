@@ -113,6 +113,9 @@ pub struct IdentitySpecs {
     pub services: Vec<ServiceSpec>,
 }
 
+/// The signing names of Trent's own endpoints, which no service's callers sign for.
+const RESERVED_SIGNING_NAMES: [&str; 4] = ["kms", "sts", "cloudtrail", "kms-xks-proxy"];
+
 /// A service that may forward its callers' signed requests (`[[services]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceIdentity {
@@ -331,6 +334,14 @@ impl Directory {
                     ));
                 }
             }
+            // Its callers sign for the service, never for Trent's own endpoints: a request
+            // a principal sent to KMS (or STS, CloudTrail, the XKS proxy API) is not one a
+            // service may relay as theirs.
+            if RESERVED_SIGNING_NAMES.contains(&signing_name.as_str()) {
+                return Err(format!(
+                    "{what}: signing_name {signing_name:?} is one of Trent's own endpoints' (kms, sts, cloudtrail, kms-xks-proxy)"
+                ));
+            }
             // A user of the directory, or a role (its sessions sign): never an account's
             // root, nor an identity the directory does not know.
             let known = dir.roles.contains_key(&svc.principal)
@@ -545,6 +556,47 @@ tags = {{ team = "red" }}
 encrypt = {ALLOW_ENCRYPT}
 "#
         )
+    }
+
+    #[test]
+    fn services_name_a_configured_user_or_role_and_a_signing_name_of_their_own() {
+        let service = |name: &str, principal: &str, signing: Option<&str>| {
+            let signing = signing
+                .map(|s| format!("signing_name = \"{s}\"\n"))
+                .unwrap_or_default();
+            format!("{}\n[[services]]\nname = \"{name}\"\nprincipal = \"{principal}\"\n{signing}", example())
+        };
+        let alice = "arn:aws:iam::111122223333:user/engineering/alice";
+        let role = "arn:aws:iam::111122223333:role/app/encryptor";
+        let dir = build(&service("s3", alice, None)).unwrap();
+        let s3 = dir.service_of(alice).unwrap();
+        assert_eq!((s3.name.as_str(), s3.signing_name.as_str()), ("s3", "s3"));
+        let dir = build(&service("ebs", role, Some("ec2"))).unwrap();
+        assert_eq!(dir.service_of(role).unwrap().signing_name, "ec2");
+        assert!(dir.service_of(alice).is_none());
+        for (text, needle) in [
+            (
+                service("s3", "arn:aws:iam::111122223333:user/ghost", None),
+                "is neither a [[users]] nor a [[roles]] entry",
+            ),
+            (
+                service("s3", "arn:aws:iam::111122223333:root", None),
+                "is neither a [[users]] nor a [[roles]] entry",
+            ),
+            (service("S3", alice, None), "name \"S3\" must be"),
+            (service("s3", alice, Some("kms")), "one of Trent's own endpoints'"),
+            (service("proxy", alice, Some("sts")), "one of Trent's own endpoints'"),
+            (
+                format!(
+                    "{}[[services]]\nname = \"sqs\"\nprincipal = \"{alice}\"\n",
+                    service("s3", alice, None)
+                ),
+                "already signs for another service",
+            ),
+        ] {
+            let err = build(&text).unwrap_err();
+            assert!(err.contains("[[services]] entry") && err.contains(needle), "{err}");
+        }
     }
 
     #[test]
