@@ -564,7 +564,10 @@ encrypt = {ALLOW_ENCRYPT}
             let signing = signing
                 .map(|s| format!("signing_name = \"{s}\"\n"))
                 .unwrap_or_default();
-            format!("{}\n[[services]]\nname = \"{name}\"\nprincipal = \"{principal}\"\n{signing}", example())
+            format!(
+                "{}\n[[services]]\nname = \"{name}\"\nprincipal = \"{principal}\"\n{signing}",
+                example()
+            )
         };
         let alice = "arn:aws:iam::111122223333:user/engineering/alice";
         let role = "arn:aws:iam::111122223333:role/app/encryptor";
@@ -584,8 +587,14 @@ encrypt = {ALLOW_ENCRYPT}
                 "is neither a [[users]] nor a [[roles]] entry",
             ),
             (service("S3", alice, None), "name \"S3\" must be"),
-            (service("s3", alice, Some("kms")), "one of Trent's own endpoints'"),
-            (service("proxy", alice, Some("sts")), "one of Trent's own endpoints'"),
+            (
+                service("s3", alice, Some("kms")),
+                "one of Trent's own endpoints'",
+            ),
+            (
+                service("proxy", alice, Some("sts")),
+                "one of Trent's own endpoints'",
+            ),
             (
                 format!(
                     "{}[[services]]\nname = \"sqs\"\nprincipal = \"{alice}\"\n",
@@ -595,7 +604,10 @@ encrypt = {ALLOW_ENCRYPT}
             ),
         ] {
             let err = build(&text).unwrap_err();
-            assert!(err.contains("[[services]] entry") && err.contains(needle), "{err}");
+            assert!(
+                err.contains("[[services]] entry") && err.contains(needle),
+                "{err}"
+            );
         }
     }
 
