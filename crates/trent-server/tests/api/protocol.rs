@@ -287,12 +287,24 @@ async fn bad_signature() {
     // The correctly signed request works, also with a header the signature does not cover.
     let resp = server.raw(signed.clone()).await.unwrap();
     assert_eq!(resp.status, 200, "{}", resp.body_text());
-    let mut with_unsigned_header = signed;
+    let mut with_unsigned_header = signed.clone();
     with_unsigned_header
         .extra_headers
-        .push(("x-trent-test".to_owned(), "not signed".to_owned()));
+        .push(("x-custom-test".to_owned(), "not signed".to_owned()));
     let resp = server.raw(with_unsigned_header).await.unwrap();
     assert_eq!(resp.status, 200, "{}", resp.body_text());
+    // Not Trent's own headers (X-Trent-*: a service's forwarded request), which say what
+    // the request is: unsigned, they are refused as an unsigned X-Amz-* header is.
+    let mut with_unsigned_trent_header = signed;
+    with_unsigned_trent_header
+        .extra_headers
+        .push(("x-trent-test".to_owned(), "not signed".to_owned()));
+    let resp = server.raw(with_unsigned_trent_header).await.unwrap();
+    resp.assert_error(400, "InvalidSignatureException");
+    assert_eq!(
+        resp.message().as_deref(),
+        Some("'x-trent-test' must be a 'SignedHeader' in the AWS Authorization.")
+    );
 }
 
 #[tokio::test]
