@@ -10,6 +10,10 @@
 #   BIN=target/release OPS="encrypt decrypt generate-data-key" ROUNDS=2 DURATION=10 \
 #     scripts/bench-vs-echo.sh
 #
+# A/B of Trent builds against the same echo, alternating in each round:
+#   BINS="before=/tmp/bin-before after=target/release" scripts/bench-vs-echo.sh
+# (`echo-server` comes from the first of them.)
+#
 # Needs `wrk` (apt-get install wrk) and Python's botocore (the AWS CLI's) to sign.
 set -eu
 BIN=${BIN:-target/release}
@@ -29,16 +33,22 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 
-"$BIN/trent" serve --listen 127.0.0.1:$PORT --data-dir "$work/data" > "$work/trent.log" 2>&1 &
-trent=$!; pids+=($trent)
-"$BIN/echo-server" --listen 127.0.0.1:$ECHO_PORT > "$work/echo.log" 2>&1 &
+BINS=${BINS:-"trent=$BIN"}
+first_bin=${BINS%% *}; first_bin=${first_bin#*=}
+"$first_bin/echo-server" --listen 127.0.0.1:$ECHO_PORT > "$work/echo.log" 2>&1 &
 echo_pid=$!; pids+=($echo_pid)
-for i in $(seq 100); do
-  [ -f "$work/data/credentials" ] && curl -s -o /dev/null 127.0.0.1:$PORT && break; sleep 0.1
-done
 
-# One signed request per operation, as a wrk Lua script (method, headers, body).
-python3 - "$work" "$PORT" "$OPS" <<'EOF'
+# Starts the Trent of build $2 as "$1" on a fresh data directory, with one key and one
+# signed request per operation (a wrk Lua script: method, headers, body) in $work/$1.
+start_trent() {
+  local dir=$work/$1
+  mkdir -p "$dir"
+  "$2/trent" serve --listen 127.0.0.1:$PORT --data-dir "$dir/data" > "$dir/trent.log" 2>&1 &
+  trent=$!; pids+=($trent)
+  for i in $(seq 100); do
+    [ -f "$dir/data/credentials" ] && curl -s -o /dev/null 127.0.0.1:$PORT && break; sleep 0.1
+  done
+  python3 - "$dir" "$PORT" "$OPS" <<'EOF2'
 import base64, configparser, json, sys, urllib.request
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -70,13 +80,14 @@ for op in ops:
     for k, v in r.headers.items():
         lua.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
     open(f"{work}/{op}.lua", "w").write("\n".join(lua) + "\n")
-EOF
+EOF2
+}
 
 # wrk's summary: requests/s, p50 and p99 (ms), requests, non-2xx responses.
-measure() { # pid port op
+measure() { # pid port lua-script
   local before after out
   before=$(cpu "$1")
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/$3.lua" "http://127.0.0.1:$2/")
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$3" "http://127.0.0.1:$2/")
   after=$(cpu "$1")
   python3 - "$out" "$before" "$after" "$tick" <<'EOF'
 import re, sys
@@ -92,13 +103,25 @@ print(f"{rps:.0f} {ms(50):.2f} {ms(99):.2f} {cpu_us:.1f} {requests} {errors}")
 EOF
 }
 
-printf "%-18s %-6s %10s %8s %8s %12s %9s\n" op server rps p50_ms p99_ms cpu_us/req errors
+printf "%-18s %-8s %10s %8s %8s %12s %9s\n" op server rps p50_ms p99_ms cpu_us/req errors
+row() { printf "%-18s %-8s %10s %8s %8s %12s %9s\n" "$@"; }
 for round in $(seq "$ROUNDS"); do
-  for op in $OPS; do
-    read -r t_rps t_p50 t_p99 t_cpu t_req t_err < <(measure $trent $PORT "$op")
-    read -r e_rps e_p50 e_p99 e_cpu e_req e_err < <(measure $echo_pid $ECHO_PORT "$op")
-    printf "%-18s %-6s %10s %8s %8s %12s %9s\n" "$op" trent "$t_rps" "$t_p50" "$t_p99" "$t_cpu" "$t_err"
-    printf "%-18s %-6s %10s %8s %8s %12s %9s\n" "$op" echo "$e_rps" "$e_p50" "$e_p99" "$e_cpu" "$e_err"
-    python3 -c "print(f'{\"$op\":<18} ratios: throughput {$t_rps/$e_rps:.2f}x of the echo, CPU per request {$t_cpu/$e_cpu:.2f}x')"
+  declare -A e_rps e_cpu
+  for b in $BINS; do
+    name=${b%%=*}
+    start_trent "$name" "${b#*=}"
+    for op in $OPS; do
+      read -r t_rps t_p50 t_p99 t_cpu t_req t_err < <(measure $trent $PORT "$work/$name/$op.lua")
+      row "$op" "$name" "$t_rps" "$t_p50" "$t_p99" "$t_cpu" "$t_err"
+      if [ -z "${e_rps[$op]:-}" ]; then
+        # The echo answers the same request (its body), measured once a round.
+        read -r r p50 p99 c req err < <(measure $echo_pid $ECHO_PORT "$work/$name/$op.lua")
+        e_rps[$op]=$r; e_cpu[$op]=$c
+        row "$op" echo "$r" "$p50" "$p99" "$c" "$err"
+      fi
+      python3 -c "print(f'{\"$op\":<18} {\"$name\"}: throughput {$t_rps/${e_rps[$op]}:.2f}x of the echo, CPU per request {$t_cpu/${e_cpu[$op]}:.2f}x')"
+    done
+    kill $trent; wait $trent 2>/dev/null || true
   done
+  unset e_rps e_cpu
 done

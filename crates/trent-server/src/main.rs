@@ -11,6 +11,12 @@ use tracing_subscriber::EnvFilter;
 use trent_server::config::{Cli, Command, Config, RootKeyCommand};
 use trent_server::{audit, migrate, root_migrate, serve};
 
+/// mimalloc: per-thread free lists without glibc's arena locks, which the request path
+/// (worker threads) and the audit writer (a blocking-pool thread freeing what workers
+/// allocated) contended on (BENCHMARKS.md, issue 17).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
