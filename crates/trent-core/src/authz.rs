@@ -159,9 +159,10 @@ impl KeyService {
         action: &str,
         resource: &str,
     ) -> Result<RequestContext, KmsError> {
-        let principal = caller.policy_principal_for(action, resource)?;
-        let mut ctx = RequestContext::new(principal, action, resource);
-        caller.fill_global_keys(&mut ctx, self.clock.now_millis());
+        let mut ctx = match caller.request_context(action, resource, self.clock.now_millis()) {
+            Some(ctx) => ctx,
+            None => return Err(caller.unrepresentable(action, resource)),
+        };
         let via = caller.attributes.via.as_deref();
         if let Some(via) = via {
             ctx.insert("kms:ViaService", via.via_service.as_str());
@@ -203,19 +204,10 @@ impl KeyService {
             )?;
         }
         let mut ctx = self.request_context(caller, access.action, &record.arn)?;
-        ctx.insert("kms:KeySpec", record.key_spec.as_str());
-        ctx.insert("kms:CustomerMasterKeySpec", record.key_spec.as_str());
-        let usage = record.key_usage;
-        ctx.insert("kms:KeyUsage", usage.as_str());
-        ctx.insert("kms:CustomerMasterKeyUsage", usage.as_str());
-        ctx.insert("kms:KeyOrigin", record.origin.as_str());
-        ctx.insert("kms:KeyManager", record.key_manager.as_str());
-        ctx.insert("kms:MultiRegion", record.multi_region);
-        for (k, v) in &record.tags {
-            ctx.insert(&format!("aws:ResourceTag/{k}"), v.as_str());
-        }
+        // The key's own keys, built once per loaded key.
+        ctx.add_layer(key.condition_keys());
         if let Some(alias) = request_alias {
-            ctx.insert("kms:RequestAlias", alias);
+            ctx.insert_static("kms:requestalias", alias);
         }
         let aliases = self.key_aliases(record).await?;
         ctx.insert_all("kms:ResourceAliases", aliases.iter().map(String::as_str));

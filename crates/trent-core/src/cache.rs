@@ -118,12 +118,7 @@ impl KeyCache {
             return;
         }
         if let Some((old, _)) = keys.get(&record.key_id) {
-            let updated = Key {
-                key_id_bytes: old.key_id_bytes,
-                handle: old.handle.clone(),
-                policy,
-                record,
-            };
+            let updated = Key::new(record, old.key_id_bytes, old.handle.clone(), policy);
             keys.insert(
                 updated.record.key_id.clone(),
                 (Arc::new(updated), Instant::now()),
@@ -255,18 +250,18 @@ mod tests {
     use crate::keys::NO_MATERIAL;
 
     fn loaded(key_id: &str, state: trent_wire::KeyState) -> Arc<Key> {
-        Arc::new(Key {
-            record: crate::test_support::key_record(key_id, state),
-            key_id_bytes: [0; 16],
-            handle: Handle::Local(LocalKey::new(HashMap::new(), NO_MATERIAL)),
-            policy: Arc::new(
+        Arc::new(Key::new(
+            crate::test_support::key_record(key_id, state),
+            [0; 16],
+            Handle::Local(LocalKey::new(HashMap::new(), NO_MATERIAL)),
+            Arc::new(
                 Policy::parse(
                     &trent_policy::default_key_policy("111122223333"),
                     PolicyKind::KeyPolicy,
                 )
                 .unwrap(),
             ),
-        })
+        ))
     }
 
     #[test]

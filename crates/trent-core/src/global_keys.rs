@@ -33,7 +33,9 @@
 //! - `aws:SourceIdentity`: a role session that has one (set by AssumeRole, kept across
 //!   role chaining), in every request the session makes.
 
-use trent_policy::RequestContext;
+use std::sync::Arc;
+
+use trent_policy::{ContextLayer, RequestContext};
 
 use crate::{Caller, PrincipalKind, RoleSession};
 
@@ -59,52 +61,98 @@ impl Caller {
         }
     }
 
+    /// The policy principal and the condition keys that follow from the caller alone
+    /// (the principal's, its tags, `aws:userid`, a role session's), from the caller's
+    /// [`crate::PrincipalCache`] when it has one; `None` for a caller the policies cannot
+    /// represent.
+    pub fn principal_keys(
+        &self,
+    ) -> Option<(
+        Arc<trent_policy::PrincipalContext>,
+        Arc<trent_policy::ContextLayer>,
+    )> {
+        let build = || {
+            let principal = self.policy_principal()?;
+            let mut layer = ContextLayer::of_principal(&principal);
+            let a = &self.attributes;
+            for (k, v) in a.principal_tags.iter() {
+                layer.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+            }
+            if let Some(id) = self.unique_id() {
+                layer.insert_static("aws:userid", id);
+            }
+            // Temporary credentials: a role session (and only one that is what the
+            // principal says it is).
+            if let (PrincipalKind::AssumedRole, Some(s)) = (&self.principal.kind, &a.session) {
+                layer.insert_static("aws:multifactorauthpresent", false);
+                if let Some(t) = datetime(s.issued_at) {
+                    layer.insert_static("aws:tokenissuetime", t);
+                }
+                if let Some(source) = &s.source_identity {
+                    layer.insert_static("aws:sourceidentity", source.as_str());
+                }
+            }
+            Some((Arc::new(principal), Arc::new(layer)))
+        };
+        match &self.attributes.principal_cache {
+            Some(cache) => cache.0.get_or_init(build).clone(),
+            None => build(),
+        }
+    }
+
+    /// A request context for this caller calling `action` on `resource` at `now_millis`
+    /// (Unix milliseconds), with every global condition key: the caller's (shared, see
+    /// [`Caller::principal_keys`]) and the request's. `None` for a caller the policies
+    /// cannot represent.
+    pub fn request_context(
+        &self,
+        action: &str,
+        resource: &str,
+        now_millis: i64,
+    ) -> Option<RequestContext> {
+        let (principal, layer) = self.principal_keys()?;
+        let mut ctx = RequestContext::with_layers(principal, action, resource, Some(layer), None);
+        self.fill_request_keys(&mut ctx, now_millis);
+        Some(ctx)
+    }
+
     /// Adds the global condition keys of a request by this caller at `now_millis` (Unix
     /// milliseconds) to `ctx`, whose principal keys [`RequestContext::new`] filled.
     pub fn fill_global_keys(&self, ctx: &mut RequestContext, now_millis: i64) {
+        if let Some((_, layer)) = self.principal_keys() {
+            ctx.add_layer(layer);
+        }
+        self.fill_request_keys(ctx, now_millis);
+    }
+
+    /// The global condition keys that vary with each request.
+    fn fill_request_keys(&self, ctx: &mut RequestContext, now_millis: i64) {
         let a = &self.attributes;
         if let Some(ip) = a.source_ip {
-            ctx.insert("aws:SourceIp", ip);
+            ctx.insert_static("aws:sourceip", ip);
         }
-        ctx.insert("aws:SecureTransport", a.secure_transport);
+        ctx.insert_static("aws:securetransport", a.secure_transport);
         if let Some(ua) = &a.user_agent {
-            ctx.insert("aws:UserAgent", ua.as_str());
+            ctx.insert_static("aws:useragent", ua.as_str());
         }
-        ctx.insert("aws:RequestedRegion", self.region.as_str());
-        for (k, v) in a.principal_tags.iter() {
-            ctx.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
-        }
+        ctx.insert_static("aws:requestedregion", self.region.as_str());
         if let Some(t) = datetime(now_millis) {
-            ctx.insert("aws:CurrentTime", t);
+            ctx.insert_static("aws:currenttime", t);
         }
-        ctx.insert("aws:EpochTime", now_millis.div_euclid(1000));
+        ctx.insert_static("aws:epochtime", now_millis.div_euclid(1000));
         match &a.via {
             None => {
-                ctx.insert("aws:ViaAWSService", false);
+                ctx.insert_static("aws:viaawsservice", false);
             }
             Some(via) => {
-                ctx.insert("aws:ViaAWSService", true);
+                ctx.insert_static("aws:viaawsservice", true);
                 let service = via.service_principal.as_str();
                 ctx.insert_all("aws:CalledVia", [service]);
-                ctx.insert("aws:CalledViaFirst", service);
-                ctx.insert("aws:CalledViaLast", service);
+                ctx.insert_static("aws:calledviafirst", service);
+                ctx.insert_static("aws:calledvialast", service);
             }
         }
-        ctx.insert("aws:PrincipalIsAWSService", false);
-        if let Some(id) = self.unique_id() {
-            ctx.insert("aws:userid", id);
-        }
-        // Temporary credentials: a role session (and only one that is what the principal
-        // says it is).
-        if let (PrincipalKind::AssumedRole, Some(s)) = (&self.principal.kind, &a.session) {
-            ctx.insert("aws:MultiFactorAuthPresent", false);
-            if let Some(t) = datetime(s.issued_at) {
-                ctx.insert("aws:TokenIssueTime", t);
-            }
-            if let Some(source) = &s.source_identity {
-                ctx.insert("aws:SourceIdentity", source.as_str());
-            }
-        }
+        ctx.insert_static("aws:principalisawsservice", false);
     }
 }
 

@@ -95,7 +95,24 @@ pub struct CallerAttributes {
     /// Set when an AWS service calls on the principal's behalf (a forward access session:
     /// a configured service identity forwarded the principal's own signed request).
     pub via: Option<Arc<ServiceCall>>,
+    /// What authorization derives from the principal alone, computed on the first request
+    /// and shared by the next ones: set by whoever keeps the identity (the identity
+    /// directory, rebuilt whenever the identities change); `None` computes it per request.
+    pub principal_cache: Option<Arc<PrincipalCache>>,
 }
+
+/// The policy principal of an identity and its condition keys (`aws:PrincipalArn`,
+/// `aws:PrincipalTag/*`, `aws:userid`, ...), built once for all its requests
+/// ([`CallerAttributes::principal_cache`]).
+#[derive(Debug, Default)]
+pub struct PrincipalCache(
+    pub(crate)  std::sync::OnceLock<
+        Option<(
+            Arc<trent_policy::PrincipalContext>,
+            Arc<trent_policy::ContextLayer>,
+        )>,
+    >,
+);
 
 /// An AWS service calling KMS on a principal's behalf, as AWS services do with forward
 /// access sessions (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_forward_access_sessions.html>).
@@ -179,12 +196,17 @@ impl Caller {
         resource: &str,
     ) -> Result<trent_policy::PrincipalContext, crate::KmsError> {
         self.policy_principal()
-            .ok_or_else(|| crate::KmsError::AccessDenied {
-                message: format!(
-                    "User: {} is not authorized to perform: {action} on resource: {resource}",
-                    self.principal.arn
-                ),
-            })
+            .ok_or_else(|| self.unrepresentable(action, resource))
+    }
+
+    /// The refusal of a caller the policies cannot represent.
+    pub fn unrepresentable(&self, action: &str, resource: &str) -> crate::KmsError {
+        crate::KmsError::AccessDenied {
+            message: format!(
+                "User: {} is not authorized to perform: {action} on resource: {resource}",
+                self.principal.arn
+            ),
+        }
     }
 
     /// Decides a request for this caller as IAM does: [`trent_policy::evaluate`],

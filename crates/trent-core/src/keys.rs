@@ -30,6 +30,46 @@ pub(crate) struct Key {
     pub handle: Handle,
     /// `record.policy`, parsed once when the key was loaded (never per request).
     pub policy: Arc<Policy>,
+    /// The key's own condition keys (`kms:KeySpec`, `aws:ResourceTag/*`, ...), built on
+    /// first use and shared by every request on the key (see [`Key::condition_keys`]).
+    pub conditions: std::sync::OnceLock<Arc<trent_policy::ContextLayer>>,
+}
+
+impl Key {
+    pub(crate) fn new(
+        record: KeyRecord,
+        key_id_bytes: [u8; 16],
+        handle: Handle,
+        policy: Arc<Policy>,
+    ) -> Key {
+        Key {
+            record,
+            key_id_bytes,
+            handle,
+            policy,
+            conditions: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The condition keys that follow from the key's record alone, built once per loaded
+    /// key (a changed record is a new `Key`).
+    pub(crate) fn condition_keys(&self) -> Arc<trent_policy::ContextLayer> {
+        Arc::clone(self.conditions.get_or_init(|| {
+            let record = &self.record;
+            let mut layer = trent_policy::ContextLayer::new();
+            layer.insert_static("kms:keyspec", record.key_spec.as_str());
+            layer.insert_static("kms:customermasterkeyspec", record.key_spec.as_str());
+            layer.insert_static("kms:keyusage", record.key_usage.as_str());
+            layer.insert_static("kms:customermasterkeyusage", record.key_usage.as_str());
+            layer.insert_static("kms:keyorigin", record.origin.as_str());
+            layer.insert_static("kms:keymanager", record.key_manager.as_str());
+            layer.insert_static("kms:multiregion", record.multi_region);
+            for (k, v) in &record.tags {
+                layer.insert(&format!("aws:ResourceTag/{k}"), v.as_str());
+            }
+            Arc::new(layer)
+        }))
+    }
 }
 
 /// A key found by [`KeyService::locate`], with the alias the request named it by.
@@ -392,12 +432,7 @@ impl KeyService {
             tracing::error!(key_id = %record.key_id, error = %e, "stored key policy does not parse");
             KmsError::Internal
         })?;
-        Ok(Key {
-            record,
-            key_id_bytes,
-            handle,
-            policy: Arc::new(policy),
-        })
+        Ok(Key::new(record, key_id_bytes, handle, Arc::new(policy)))
     }
 
     /// The handle of a key of a custom key store: its token object, with this node's

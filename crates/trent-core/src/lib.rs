@@ -45,7 +45,8 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, TestTime};
 pub use custom_key_stores::Pkcs11Cluster;
 pub use error::KmsError;
 pub use identity::{
-    AccessKeyEntry, Caller, CallerAttributes, Principal, PrincipalKind, RoleSession, ServiceCall,
+    AccessKeyEntry, Caller, CallerAttributes, Principal, PrincipalCache, PrincipalKind,
+    RoleSession, ServiceCall,
 };
 pub use ids::{is_account_id, is_region};
 pub use jobs::{JobsHandle, ServiceEvent, ServiceEventSink};

@@ -7,6 +7,7 @@
 //! compared as each operator says.
 //! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -197,6 +198,97 @@ impl From<IpAddr> for ContextValue {
     }
 }
 
+/// A key's values: most keys have one, kept without a second allocation.
+#[derive(Debug, Clone)]
+enum Values {
+    One(ContextValue),
+    Many(Vec<ContextValue>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[ContextValue] {
+        match self {
+            Values::One(v) => std::slice::from_ref(v),
+            Values::Many(v) => v,
+        }
+    }
+}
+
+type Keys = HashMap<Cow<'static, str>, Values>;
+
+/// The lowercase form of a condition key name.
+fn lower(key: &str) -> Cow<'static, str> {
+    Cow::Owned(key.to_ascii_lowercase())
+}
+
+/// Condition keys shared by many requests, built once: those of a KMS key (its spec,
+/// usage, tags, ...) or of a principal (its ARN, account, tags, ...). A
+/// [`RequestContext`] reads through its layers ([`RequestContext::with_layers`]) after
+/// its own keys, which win.
+#[derive(Debug, Clone, Default)]
+pub struct ContextLayer {
+    keys: Keys,
+}
+
+impl ContextLayer {
+    pub fn new() -> Self {
+        ContextLayer::default()
+    }
+
+    /// Sets a single-valued key.
+    pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
+        self.keys.insert(lower(key), Values::One(value.into()));
+        self
+    }
+
+    /// Sets a multi-valued key (an empty list: present, with no values).
+    pub fn insert_all<V: Into<ContextValue>>(
+        &mut self,
+        key: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        self.keys.insert(
+            lower(key),
+            Values::Many(values.into_iter().map(Into::into).collect()),
+        );
+        self
+    }
+
+    /// The keys [`RequestContext::new`] derives from a principal, as a layer.
+    pub fn of_principal(p: &PrincipalContext) -> ContextLayer {
+        let mut layer = ContextLayer::new();
+        if p.kind == PrincipalKind::Service {
+            // Service principals carry their name instead of an ARN and account.
+            layer.insert_static("aws:principalservicename", p.arn.as_str());
+            return layer;
+        }
+        layer.insert_static("aws:principalarn", p.principal_arn());
+        layer.insert_static("aws:principaltype", p.principal_type());
+        if !p.account.is_empty() {
+            layer.insert_static("aws:principalaccount", p.account.as_str());
+            layer.insert_static("kms:calleraccount", p.account.as_str());
+        }
+        if p.kind == PrincipalKind::User {
+            if let Some(name) = p.arn.rsplit('/').next() {
+                layer.insert_static("aws:username", name);
+            }
+        }
+        layer
+    }
+
+    /// Sets a single-valued key whose name is a lowercase literal.
+    pub fn insert_static(
+        &mut self,
+        key: &'static str,
+        value: impl Into<ContextValue>,
+    ) -> &mut Self {
+        debug_assert!(!key.bytes().any(|b| b.is_ascii_uppercase()), "{key}");
+        self.keys
+            .insert(Cow::Borrowed(key), Values::One(value.into()));
+        self
+    }
+}
+
 /// Everything the evaluator knows about one request.
 ///
 /// [`RequestContext::new`] fills the keys that follow from the principal:
@@ -204,16 +296,22 @@ impl From<IpAddr> for ContextValue {
 /// and, for IAM users, `aws:username` (for a service principal only
 /// `aws:PrincipalServiceName`). The caller adds the rest with
 /// [`RequestContext::insert`] / [`RequestContext::insert_all`] (see the crate
-/// documentation for the list of keys and their types).
+/// documentation for the list of keys and their types), or shares keys built once
+/// through [`ContextLayer`]s.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    pub principal: PrincipalContext,
+    pub principal: std::sync::Arc<PrincipalContext>,
     /// The IAM action, e.g. `kms:Encrypt`.
     pub action: String,
     /// The resource ARN (the key ARN), or `*` for operations on no resource
     /// (CreateKey, ListKeys, ...).
     pub resource: String,
-    keys: HashMap<String, Vec<ContextValue>>,
+    /// The request's own keys (over the layers').
+    keys: Keys,
+    /// Shared keys, read after the request's own, the first layer first.
+    layers: [Option<std::sync::Arc<ContextLayer>>; 2],
+    /// Layer keys [`RequestContext::remove`] took away.
+    removed: Vec<String>,
     /// The `kms:encryptioncontext:*` keys (lowercase) that several encryption context
     /// keys differing only by case fill: single-valued keys that have more than one
     /// value (see [`RequestContext::insert_encryption_context`]).
@@ -226,38 +324,75 @@ impl RequestContext {
         action: impl Into<String>,
         resource: impl Into<String>,
     ) -> Self {
-        let mut ctx = RequestContext {
+        let layer = ContextLayer::of_principal(&principal);
+        let mut ctx = RequestContext::with_layers(
+            std::sync::Arc::new(principal),
+            action,
+            resource,
+            None,
+            None,
+        );
+        ctx.keys = layer.keys;
+        ctx
+    }
+
+    /// A context whose principal keys, and any other shared ones, come from layers built
+    /// once: `principal_layer` must be [`ContextLayer::of_principal`] of `principal`
+    /// (with whatever else is the principal's), `shared` any other (a key's).
+    pub fn with_layers(
+        principal: std::sync::Arc<PrincipalContext>,
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        principal_layer: Option<std::sync::Arc<ContextLayer>>,
+        shared: Option<std::sync::Arc<ContextLayer>>,
+    ) -> Self {
+        RequestContext {
             action: action.into(),
             resource: resource.into(),
             keys: HashMap::new(),
+            layers: [principal_layer, shared],
+            removed: Vec::new(),
             ambiguous: HashSet::new(),
             principal,
-        };
-        let p = ctx.principal.clone();
-        if p.kind == PrincipalKind::Service {
-            // Service principals carry their name instead of an ARN and account.
-            ctx.insert("aws:PrincipalServiceName", p.arn.as_str());
-            return ctx;
         }
-        ctx.insert("aws:PrincipalArn", p.principal_arn());
-        ctx.insert("aws:PrincipalType", p.principal_type());
-        if !p.account.is_empty() {
-            ctx.insert("aws:PrincipalAccount", p.account.as_str());
-            ctx.insert("kms:CallerAccount", p.account.as_str());
-        }
-        if p.kind == PrincipalKind::User {
-            if let Some(name) = p.arn.rsplit('/').next() {
-                ctx.insert("aws:username", name);
+    }
+
+    /// Adds a shared layer, read after the request's own keys and the layers before it;
+    /// when both layer slots are taken, its keys are copied into the request's own, but
+    /// for those the context already has (its own or an earlier layer's), which keep
+    /// their values.
+    pub fn add_layer(&mut self, layer: std::sync::Arc<ContextLayer>) {
+        match self.layers.iter_mut().find(|l| l.is_none()) {
+            Some(slot) => *slot = Some(layer),
+            None => {
+                for (k, v) in &layer.keys {
+                    if self.lookup_lower(k).is_none() {
+                        self.keys.insert(k.clone(), v.clone());
+                    }
+                }
             }
         }
-        ctx
     }
 
     /// Sets a single-valued key (replacing any previous values).
     pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        let key = key.to_ascii_lowercase();
-        self.ambiguous.remove(&key);
-        self.keys.insert(key, vec![value.into()]);
+        let key = lower(key);
+        self.ambiguous.remove(key.as_ref());
+        self.keys.insert(key, Values::One(value.into()));
+        self
+    }
+
+    /// [`RequestContext::insert`] for a key whose name is a lowercase literal (no
+    /// allocation for the name).
+    pub fn insert_static(
+        &mut self,
+        key: &'static str,
+        value: impl Into<ContextValue>,
+    ) -> &mut Self {
+        debug_assert!(!key.bytes().any(|b| b.is_ascii_uppercase()), "{key}");
+        self.ambiguous.remove(key);
+        self.keys
+            .insert(Cow::Borrowed(key), Values::One(value.into()));
         self
     }
 
@@ -269,10 +404,12 @@ impl RequestContext {
         key: &str,
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
-        let key = key.to_ascii_lowercase();
-        self.ambiguous.remove(&key);
-        self.keys
-            .insert(key, values.into_iter().map(Into::into).collect());
+        let key = lower(key);
+        self.ambiguous.remove(key.as_ref());
+        self.keys.insert(
+            key,
+            Values::Many(values.into_iter().map(Into::into).collect()),
+        );
         self
     }
 
@@ -299,15 +436,24 @@ impl RequestContext {
         let mut keys = Vec::new();
         for (k, v) in pairs {
             let name = format!("kms:encryptioncontext:{}", k.to_ascii_lowercase());
-            let values = self.keys.entry(name.clone()).or_default();
-            if !values.is_empty() {
-                self.ambiguous.insert(name);
+            let value = ContextValue::String(v.to_owned());
+            match self.keys.get_mut(name.as_str()) {
+                Some(values) => {
+                    let mut all = values.as_slice().to_vec();
+                    all.push(value);
+                    *values = Values::Many(all);
+                    self.ambiguous.insert(name);
+                }
+                None => {
+                    self.keys.insert(Cow::Owned(name), Values::One(value));
+                }
             }
-            values.push(ContextValue::String(v.to_owned()));
             keys.push(ContextValue::String(k.to_owned()));
         }
-        self.keys
-            .insert("kms:encryptioncontextkeys".to_owned(), keys);
+        self.keys.insert(
+            Cow::Borrowed("kms:encryptioncontextkeys"),
+            Values::Many(keys),
+        );
         self
     }
 
@@ -315,7 +461,15 @@ impl RequestContext {
     pub fn remove(&mut self, key: &str) -> &mut Self {
         let key = key.to_ascii_lowercase();
         self.ambiguous.remove(&key);
-        self.keys.remove(&key);
+        self.keys.remove(key.as_str());
+        if self
+            .layers
+            .iter()
+            .flatten()
+            .any(|l| l.keys.contains_key(key.as_str()))
+        {
+            self.removed.push(key);
+        }
         self
     }
 
@@ -328,11 +482,81 @@ impl RequestContext {
     /// The values of a key; `None` when the key is absent. `key` must already be
     /// lowercase (the parser lowercases condition keys once).
     pub(crate) fn lookup_lower(&self, key: &str) -> Option<&[ContextValue]> {
-        self.keys.get(key).map(Vec::as_slice)
+        if let Some(v) = self.keys.get(key) {
+            return Some(v.as_slice());
+        }
+        if !self.removed.is_empty() && self.removed.iter().any(|r| r == key) {
+            return None;
+        }
+        self.layers
+            .iter()
+            .flatten()
+            .find_map(|l| l.keys.get(key))
+            .map(Values::as_slice)
     }
 
     /// The values of a key (any case).
     pub fn values(&self, key: &str) -> Option<&[ContextValue]> {
         self.lookup_lower(&key.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn principal() -> PrincipalContext {
+        PrincipalContext::from_arn("arn:aws:iam::111122223333:user/alice").unwrap()
+    }
+
+    #[test]
+    fn layers_read_after_the_requests_own_keys_and_removal_hides_them() {
+        let mut key = ContextLayer::new();
+        key.insert("kms:KeySpec", "SYMMETRIC_DEFAULT")
+            .insert_all("aws:TagKeys", ["a", "b"]);
+        let p = principal();
+        let principal_layer = Arc::new(ContextLayer::of_principal(&p));
+        let mut ctx = RequestContext::with_layers(
+            Arc::new(p),
+            "kms:Encrypt",
+            "*",
+            Some(principal_layer),
+            None,
+        );
+        ctx.add_layer(Arc::new(key));
+        // What RequestContext::new would have filled, from the principal's layer.
+        assert_eq!(
+            ctx.values("aws:PrincipalArn"),
+            Some(
+                &[ContextValue::String(
+                    "arn:aws:iam::111122223333:user/alice".into()
+                )][..]
+            )
+        );
+        assert_eq!(ctx.values("aws:username").map(<[_]>::len), Some(1));
+        assert_eq!(ctx.values("KMS:KEYSPEC").map(<[_]>::len), Some(1));
+        assert_eq!(ctx.values("aws:tagkeys").map(<[_]>::len), Some(2));
+        // The request's own value wins; a removed key is absent, layer or not.
+        ctx.insert("kms:KeySpec", "RSA_2048");
+        assert_eq!(
+            ctx.values("kms:keyspec"),
+            Some(&[ContextValue::String("RSA_2048".into())][..])
+        );
+        ctx.remove("kms:KeySpec").remove("aws:TagKeys");
+        assert_eq!(ctx.values("kms:keyspec"), None);
+        assert_eq!(ctx.values("aws:tagkeys"), None);
+        // A third layer has no slot: its keys join the request's own, under those there.
+        let mut third = ContextLayer::new();
+        third
+            .insert("aws:SourceIp", IpAddr::from([10, 0, 0, 1]))
+            .insert("aws:username", "mallory");
+        ctx.add_layer(Arc::new(third));
+        assert_eq!(ctx.values("aws:sourceip").map(<[_]>::len), Some(1));
+        assert_eq!(
+            ctx.values("aws:username"),
+            Some(&[ContextValue::String("alice".into())][..])
+        );
     }
 }

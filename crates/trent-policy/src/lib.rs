@@ -125,7 +125,7 @@ mod grant;
 mod policy;
 
 pub use arn::{ArnError, ArnKind, PrincipalArn};
-pub use context::{ContextValue, PrincipalContext, PrincipalKind, RequestContext};
+pub use context::{ContextLayer, ContextValue, PrincipalContext, PrincipalKind, RequestContext};
 pub use error::{PolicyError, PolicyErrorCode, SyntaxDetail, KEY_POLICY_MAX_BYTES};
 pub use eval::{
     check_lockout, default_key_policy, evaluate, limit_by_session_policy, AllowedBy, Decision,

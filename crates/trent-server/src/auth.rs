@@ -361,6 +361,7 @@ impl Authenticator {
             secure_transport: connection.secure_transport,
             user_agent: connection.user_agent.clone(),
             via: None,
+            principal_cache: None,
         };
         if parts.headers.contains_key("x-amz-security-token") {
             match self.authenticate_session(parts, payload, now) {
@@ -430,6 +431,7 @@ impl Authenticator {
             access_key_id: v.access_key_id,
             attributes: CallerAttributes {
                 user_id: v.principal.user_id.clone(),
+                principal_cache: Some(v.principal.cache.clone()),
                 ..attributes(v.principal.policies.clone(), v.principal.tags.clone(), None)
             },
         })

@@ -133,6 +133,9 @@ pub struct Identity {
     pub tags: Arc<BTreeMap<String, String>>,
     /// An IAM user's unique id (`AIDA...`, `aws:userid`), derived once from its ARN.
     pub user_id: Option<Arc<str>>,
+    /// Its policy principal and condition keys, built on its first request (a reload
+    /// builds new identities, so it never outlives what it was built from).
+    pub cache: Arc<trent_core::PrincipalCache>,
 }
 
 impl Identity {
@@ -148,6 +151,7 @@ impl Identity {
             policies,
             tags,
             user_id,
+            cache: Arc::default(),
         }
     }
 }

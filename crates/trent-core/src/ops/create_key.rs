@@ -293,12 +293,7 @@ impl KeyService {
                         _ => backend.without_material(),
                     };
                     self.cache.put_key(
-                        Arc::new(Key {
-                            record,
-                            key_id_bytes,
-                            handle,
-                            policy: policy.clone(),
-                        }),
+                        Arc::new(Key::new(record, key_id_bytes, handle, policy.clone())),
                         epoch,
                     );
                     return Ok(CreateKeyResponse {
