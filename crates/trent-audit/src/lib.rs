@@ -30,10 +30,11 @@ pub use chain::{parse_line, sha256, EntryBody, ParsedLine, SealedEntry};
 pub use export::export;
 pub use pg::{PgAuditStore, PgChain};
 pub use record::{
-    event_time, parse_event_time, unique_id, Actor, ApiCall, Record, Resource, SessionAttributes,
-    SessionContext, SessionIssuer, TlsDetails, UserIdentity, CLOUDTRAIL_EVENT_SOURCE,
-    EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE, MAX_ERROR_MESSAGE_CHARS, MAX_MEMBER_BYTES,
-    MAX_RECORD_BYTES, MAX_RESOURCES, MAX_STRING_CHARS, MAX_USER_AGENT_CHARS, TRUNCATED_FIELDS,
+    event_time, parse_event_time, random_uuid, unique_id, Actor, ApiCall, Record, Resource,
+    SessionAttributes, SessionContext, SessionIssuer, TlsDetails, UserIdentity,
+    CLOUDTRAIL_EVENT_SOURCE, EVENT_VERSION, KMS_EVENT_SOURCE, KMS_KEY_TYPE,
+    MAX_ERROR_MESSAGE_CHARS, MAX_MEMBER_BYTES, MAX_RECORD_BYTES, MAX_RESOURCES, MAX_STRING_CHARS,
+    MAX_USER_AGENT_CHARS, TRUNCATED_FIELDS,
 };
 pub use signing::{public_key_pem, Signer};
 pub use store::{

@@ -387,7 +387,7 @@ impl Record {
             additional_event_data: None,
             service_event_details: None,
             request_id: Some(call.request_id),
-            event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            event_id: random_uuid(),
             read_only: call.read_only,
             resources: call.resources,
             event_type: "AwsApiCall".into(),
@@ -431,7 +431,7 @@ impl Record {
             additional_event_data,
             service_event_details: None,
             request_id: None,
-            event_id: uuid::Uuid::new_v4().hyphenated().to_string(),
+            event_id: random_uuid(),
             read_only: false,
             resources: Resource::kms(key_arn).into_iter().collect(),
             event_type: "AwsServiceEvent".into(),
@@ -505,7 +505,43 @@ fn cap_member(v: &mut Option<Value>) {
     }
 }
 
+/// A fresh random (version 4) UUID, hyphenated: request and event ids. From aws-lc's
+/// DRBG in the process (a `getrandom` system call per id cost more than the rest of an
+/// id's making, measured under load); ids are identifiers, not secrets.
+pub fn random_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string(),
+        // aws-lc's DRBG does not fail once seeded; should it, the system's generator.
+        Err(_) => uuid::Uuid::new_v4().hyphenated().to_string(),
+    }
+}
+
 impl Record {
+    /// The record within the trail's bounds ([`Record::bounded`]), serialized: the
+    /// record's own JSON when it is already within them, which a record of at most
+    /// [`MAX_USER_AGENT_CHARS`] bytes is (no string in it can be longer than the JSON, and
+    /// the smallest cap is the user agent's), and so is one of at most
+    /// [`MAX_STRING_CHARS`] bytes whose user agent is within its cap (every other string
+    /// cap is at least that, 64 resources take more, and the member and record caps are
+    /// far larger). Others are bounded first. Either way one serialization for the
+    /// records requests make, without a copy of the record.
+    pub fn bounded_json(&self) -> Result<String, serde_json::Error> {
+        let json = serde_json::to_string(self)?;
+        let ua_within = self
+            .user_agent
+            .as_ref()
+            .is_none_or(|ua| ua.len() <= MAX_USER_AGENT_CHARS);
+        let smallest_other_cap = MAX_STRING_CHARS.min(MAX_ERROR_MESSAGE_CHARS);
+        if json.len() <= MAX_USER_AGENT_CHARS || (ua_within && json.len() <= smallest_other_cap) {
+            return Ok(json);
+        }
+        serde_json::to_string(&self.clone().bounded())
+    }
+
     /// This record within the trail's bounds: every string field cut to its cap (the
     /// fields cut named in `additionalEventData.trentTruncatedFields`), every JSON member
     /// within [`MAX_MEMBER_BYTES`], at most [`MAX_RESOURCES`] resources, and the whole
@@ -643,6 +679,41 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounded_json_is_the_bounded_records_json() {
+        let base =
+            || Record::service_event("RotateKey", "111122223333", "us-east-1", "arn", None, 0);
+        let mut cases = Vec::new();
+        cases.push(base());
+        for ua in [1000, 1024, 1025, 1500, 3000] {
+            let mut r = base();
+            r.user_agent = Some("u".repeat(ua));
+            cases.push(r);
+        }
+        for msg in [500, 1100, 2048, 2049, 5000] {
+            let mut r = base();
+            r.error_message = Some("é".repeat(msg));
+            cases.push(r);
+        }
+        let mut many = base();
+        for i in 0..70 {
+            many.resources.extend(Resource::kms(&format!(
+                "arn:aws:kms:us-east-1:111122223333:key/{i}"
+            )));
+        }
+        cases.push(many);
+        let mut big = base();
+        big.request_parameters = Some(serde_json::json!({ "x": "p".repeat(120_000) }));
+        cases.push(big);
+        for r in cases {
+            let expected = serde_json::to_string(&r.clone().bounded()).unwrap();
+            assert_eq!(r.bounded_json().unwrap(), expected);
+        }
+        let (a, b) = (random_uuid(), random_uuid());
+        assert_ne!(a, b);
+        assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 4);
+    }
 
     #[test]
     fn identities_have_cloudtrail_shapes() {

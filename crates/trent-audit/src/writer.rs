@@ -124,8 +124,7 @@ impl AuditLog {
     }
 
     async fn append(&self, record: &Record, intent: bool) -> Result<(), AuditError> {
-        let record = record.clone().bounded();
-        let json = serde_json::to_string(&record).map_err(|_| AuditError::Encode)?;
+        let json = record.bounded_json().map_err(|_| AuditError::Encode)?;
         let time = crate::record::parse_event_time(&record.event_time);
         let (done, wait) = oneshot::channel();
         self.tx

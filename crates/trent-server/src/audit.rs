@@ -600,7 +600,7 @@ impl trent_core::WriteAhead for RequestIntents {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let mut r = self.template.clone();
-            r.event_id = uuid::Uuid::new_v4().hyphenated().to_string();
+            r.event_id = trent_audit::random_uuid();
             r.event_time = trent_audit::event_time(now_millis());
             r.resources = intent
                 .resources

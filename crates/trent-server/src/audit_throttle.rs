@@ -255,7 +255,7 @@ impl Throttle {
 /// The record of `pending`'s requests: the last one's, with the count and the first time.
 fn count_record(key: &SourceKey, pending: &Pending) -> Record {
     let mut r = pending.last.clone();
-    r.event_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    r.event_id = trent_audit::random_uuid();
     let data = r
         .additional_event_data
         .get_or_insert_with(|| Value::Object(serde_json::Map::new()));

@@ -200,7 +200,7 @@ pub async fn serve<P: Protocol>(
     request: http::Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let request_id = trent_audit::random_uuid();
     let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
