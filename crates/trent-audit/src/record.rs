@@ -505,19 +505,17 @@ fn cap_member(v: &mut Option<Value>) {
     }
 }
 
-/// A fresh random (version 4) UUID, hyphenated: request and event ids. From aws-lc's
-/// DRBG in the process (a `getrandom` system call per id cost more than the rest of an
-/// id's making, measured under load); ids are identifiers, not secrets.
+/// A fresh random (version 4) UUID, hyphenated: request and event ids. From the thread's
+/// ChaCha generator (`rand::thread_rng`, seeded and reseeded from the system's): a
+/// `getrandom` system call, or aws-lc's DRBG (RDRAND and a lock), per id cost more than
+/// the rest of an id's making under load. Ids are identifiers, not secrets; keys, salts
+/// and nonces keep aws-lc's generator.
 pub fn random_uuid() -> String {
-    let mut bytes = [0u8; 16];
-    match aws_lc_rs::rand::fill(&mut bytes) {
-        Ok(()) => uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .hyphenated()
-            .to_string(),
-        // aws-lc's DRBG does not fail once seeded; should it, the system's generator.
-        Err(_) => uuid::Uuid::new_v4().hyphenated().to_string(),
-    }
+    let bytes: [u8; 16] = rand::Rng::gen(&mut rand::thread_rng());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 impl Record {
