@@ -276,20 +276,30 @@ fn signed_by(
     headers
 }
 
-fn alice_get(path: &str) -> String {
-    forwarded_request(
-        "GET",
-        path,
-        "",
-        &signed_by(
-            ALICE_KEY,
-            ALICE_SECRET,
-            "s3",
-            REGION,
-            path,
-            SystemTime::now(),
-        ),
-        None,
+/// A forwarded `GET /b/o` signed by `keys` for `service` in `region` at `at`, forwarded
+/// as a request for `sent_path`, from `source_ip`.
+fn forward(
+    keys: (&str, &str),
+    service: &str,
+    region: &str,
+    at: SystemTime,
+    sent_path: &str,
+    source_ip: Option<&str>,
+) -> String {
+    let headers = signed_by(keys.0, keys.1, service, region, "/b/o", at);
+    forwarded_request("GET", sent_path, "", &headers, None, source_ip)
+}
+
+const ALICE: (&str, &str) = (ALICE_KEY, ALICE_SECRET);
+
+/// Alice's own `GET /b/o`, forwarded as it was signed.
+fn alice_get() -> String {
+    forward(
+        ALICE,
+        "s3",
+        REGION,
+        SystemTime::now(),
+        "/b/o",
         Some("127.0.0.1"),
     )
 }
@@ -337,14 +347,7 @@ async fn the_service_credentials_alone_are_never_enough() {
     let gdk = || json!({"KeyId": key, "KeySpec": "AES_256"});
 
     // The caller's own signed request, forwarded: the call is the caller's.
-    let resp = call(
-        &server,
-        s3,
-        "GenerateDataKey",
-        gdk(),
-        Some(alice_get("/b/o")),
-    )
-    .await;
+    let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(alice_get())).await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
 
     // The service alone: its own (empty) permissions.
@@ -362,7 +365,7 @@ async fn the_service_credentials_alone_are_never_enough() {
         (BOB_KEY, BOB_SECRET),
         "GenerateDataKey",
         gdk(),
-        Some(alice_get("/b/o")),
+        Some(alice_get()),
     )
     .await;
     assert_refused(
@@ -379,7 +382,7 @@ async fn the_service_credentials_alone_are_never_enough() {
         secret_access_key: S3_SECRET.to_owned(),
     };
     req.extra_headers
-        .push((FORWARDED_REQUEST.to_owned(), alice_get("/b/o")));
+        .push((FORWARDED_REQUEST.to_owned(), alice_get()));
     let resp = server.raw(req).await.unwrap();
     assert_eq!(resp.status, 400, "{}", resp.body_text());
     assert!(resp
@@ -388,17 +391,7 @@ async fn the_service_credentials_alone_are_never_enough() {
         .contains(FORWARDED_REQUEST));
 
     // A forwarded request changed on the way: the caller's signature does not verify.
-    let tampered = {
-        let headers = signed_by(
-            ALICE_KEY,
-            ALICE_SECRET,
-            "s3",
-            REGION,
-            "/b/o",
-            SystemTime::now(),
-        );
-        forwarded_request("GET", "/b/other", "", &headers, None, None)
-    };
+    let tampered = forward(ALICE, "s3", REGION, SystemTime::now(), "/b/other", None);
     let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(tampered)).await;
     assert_refused(
         &resp,
@@ -408,17 +401,7 @@ async fn the_service_credentials_alone_are_never_enough() {
     );
 
     // Signed for KMS, not for the service: a request to KMS is not a request to S3.
-    let for_kms = {
-        let headers = signed_by(
-            ALICE_KEY,
-            ALICE_SECRET,
-            "kms",
-            REGION,
-            "/b/o",
-            SystemTime::now(),
-        );
-        forwarded_request("GET", "/b/o", "", &headers, None, None)
-    };
+    let for_kms = forward(ALICE, "kms", REGION, SystemTime::now(), "/b/o", None);
     let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(for_kms)).await;
     assert_eq!(resp.status, 400, "{}", resp.body_text());
     assert!(resp
@@ -427,11 +410,14 @@ async fn the_service_credentials_alone_are_never_enough() {
         .starts_with("The forwarded request: "));
 
     // Older than the clock skew allows.
-    let old = {
-        let at = SystemTime::now() - Duration::from_secs(600);
-        let headers = signed_by(ALICE_KEY, ALICE_SECRET, "s3", REGION, "/b/o", at);
-        forwarded_request("GET", "/b/o", "", &headers, None, None)
-    };
+    let old = forward(
+        ALICE,
+        "s3",
+        REGION,
+        SystemTime::now() - Duration::from_secs(600),
+        "/b/o",
+        None,
+    );
     let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(old)).await;
     assert_refused(
         &resp,
@@ -441,17 +427,7 @@ async fn the_service_credentials_alone_are_never_enough() {
     );
 
     // Another region than the call's.
-    let west = {
-        let headers = signed_by(
-            ALICE_KEY,
-            ALICE_SECRET,
-            "s3",
-            "us-west-2",
-            "/b/o",
-            SystemTime::now(),
-        );
-        forwarded_request("GET", "/b/o", "", &headers, None, None)
-    };
+    let west = forward(ALICE, "s3", "us-west-2", SystemTime::now(), "/b/o", None);
     let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(west)).await;
     assert_refused(
         &resp,
@@ -461,17 +437,14 @@ async fn the_service_credentials_alone_are_never_enough() {
     );
 
     // An unknown access key; then not a forwarded request at all.
-    let unknown = {
-        let headers = signed_by(
-            "AKIANOBODY0000000001",
-            "x",
-            "s3",
-            REGION,
-            "/b/o",
-            SystemTime::now(),
-        );
-        forwarded_request("GET", "/b/o", "", &headers, None, None)
-    };
+    let unknown = forward(
+        ("AKIANOBODY0000000001", "x"),
+        "s3",
+        REGION,
+        SystemTime::now(),
+        "/b/o",
+        None,
+    );
     let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(unknown)).await;
     assert_refused(
         &resp,
@@ -538,14 +511,7 @@ async fn condition_keys_of_calls_through_a_service() {
     let s3 = (S3_KEY, S3_SECRET);
     let grant = json!({"KeyId": key, "GranteePrincipal": BOB_ARN, "Operations": ["Decrypt"]});
 
-    let resp = call(
-        &server,
-        s3,
-        "CreateGrant",
-        grant.clone(),
-        Some(alice_get("/b/o")),
-    )
-    .await;
+    let resp = call(&server, s3, "CreateGrant", grant.clone(), Some(alice_get())).await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
     let alice = server.client_as(REGION, ALICE_KEY, ALICE_SECRET);
     let direct = alice
@@ -560,17 +526,7 @@ async fn condition_keys_of_calls_through_a_service() {
 
     // The caller's address as the service forwards it is aws:SourceIp.
     let gdk = json!({"KeyId": key, "KeySpec": "AES_256"});
-    let from = |ip: &str| {
-        let headers = signed_by(
-            ALICE_KEY,
-            ALICE_SECRET,
-            "s3",
-            REGION,
-            "/b/o",
-            SystemTime::now(),
-        );
-        forwarded_request("GET", "/b/o", "", &headers, None, Some(ip))
-    };
+    let from = |ip: &str| forward(ALICE, "s3", REGION, SystemTime::now(), "/b/o", Some(ip));
     let resp = call(
         &server,
         s3,
