@@ -32,12 +32,23 @@ const VIA_S3: &str = "s3.us-east-1.amazonaws.com";
 
 /// Alice may generate data keys and decrypt through S3 only; Bob has no KMS permission;
 /// the service's identity has none either: whatever it does for a caller is the caller's.
+const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/uploader";
+
 fn config() -> ConfigFile {
     let via_s3 = format!(
         r#"'''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:CreateGrant"],"Resource":"*","Condition":{{"StringEquals":{{"kms:ViaService":"{VIA_S3}"}}}}}}]}}'''"#
     );
+    // A role Alice may assume, with the same permission through S3.
+    let role = format!(
+        r#"[[roles]]
+arn = "{ROLE_ARN}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ALICE_ARN}"}},"Action":"sts:AssumeRole"}}]}}'''
+[roles.policies]
+via-s3 = {via_s3}
+"#
+    );
     ConfigFile::new(&format!(
-        "{}[users.policies]\nvia-s3 = {via_s3}\n{}{}\n[[services]]\nname = \"s3\"\nprincipal = \"{S3_ARN}\"\n",
+        "{}[users.policies]\nvia-s3 = {via_s3}\n{}{}\n{role}\n[[services]]\nname = \"s3\"\nprincipal = \"{S3_ARN}\"\n",
         user(ALICE_ARN, ALICE_KEY, ALICE_SECRET, &[]),
         user(BOB_ARN, BOB_KEY, BOB_SECRET, &[]),
         user(S3_ARN, S3_KEY, S3_SECRET, &[]),
@@ -254,11 +265,24 @@ fn signed_by(
     path: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
+    signed_with_token(access_key_id, secret, None, service, region, path, time)
+}
+
+/// [`signed_by`] with temporary credentials (an STS session token) when `token` is given.
+fn signed_with_token(
+    access_key_id: &str,
+    secret: &str,
+    token: Option<&str>,
+    service: &str,
+    region: &str,
+    path: &str,
+    time: SystemTime,
+) -> Vec<(String, String)> {
     let signer = trent_sigv4::Signer::new(
         trent_sigv4::Credentials {
             access_key_id: access_key_id.into(),
             secret_access_key: trent_sigv4::SecretKey::new(secret),
-            session_token: None,
+            session_token: token.map(str::to_owned),
         },
         region,
         service,
@@ -570,5 +594,82 @@ fn a_service_must_name_a_configured_user_or_role() {
         err.contains("[[services]] entry 1 (\"s3\")")
             && err.contains("is neither a [[users]] nor a [[roles]] entry"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_role_session_calls_through_a_service_with_its_session_token() {
+    use crate::sts::{assume, creds, sts_ok, xml};
+    let config = config();
+    let server = start_with_config(&config);
+    let admin = server.client(REGION);
+    let key = ok(admin.create_key().send().await)
+        .key_metadata()
+        .unwrap()
+        .key_id()
+        .to_owned();
+    let resp = assume(
+        &server,
+        &creds(ALICE_KEY, ALICE_SECRET),
+        ROLE_ARN,
+        "upload-1",
+        &[],
+    )
+    .await;
+    sts_ok(&resp);
+    let (id, secret, token) = (
+        xml(&resp, "AccessKeyId").unwrap(),
+        xml(&resp, "SecretAccessKey").unwrap(),
+        xml(&resp, "SessionToken").unwrap(),
+    );
+    let gdk = json!({"KeyId": key, "KeySpec": "AES_256"});
+    let forwarded = |token: &str| {
+        let headers = signed_with_token(
+            &id,
+            &secret,
+            Some(token),
+            "s3",
+            REGION,
+            "/b/o",
+            SystemTime::now(),
+        );
+        forwarded_request("GET", "/b/o", "", &headers, None, None)
+    };
+    let s3 = (S3_KEY, S3_SECRET);
+    let resp = call(
+        &server,
+        s3,
+        "GenerateDataKey",
+        gdk.clone(),
+        Some(forwarded(&token)),
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.body_text());
+    let event = audit_records(server.data_dir())
+        .into_iter()
+        .find(|r| r["eventName"] == "GenerateDataKey" && r["errorCode"].is_null())
+        .unwrap();
+    assert_eq!(event["userIdentity"]["type"], "AssumedRole");
+    assert_eq!(
+        event["userIdentity"]["arn"],
+        "arn:aws:sts::111122223333:assumed-role/uploader/upload-1"
+    );
+    assert_eq!(event["userIdentity"]["accessKeyId"], id.as_str());
+    assert_eq!(event["userIdentity"]["invokedBy"], "s3.amazonaws.com");
+
+    // A session token Trent did not seal is no session, forwarded or not.
+    let resp = call(
+        &server,
+        s3,
+        "GenerateDataKey",
+        gdk,
+        Some(forwarded("not-a-token")),
+    )
+    .await;
+    assert_refused(
+        &resp,
+        400,
+        "UnrecognizedClientException",
+        "The forwarded request: ",
     );
 }
