@@ -126,7 +126,18 @@ pub struct FileStore {
     dir: PathBuf,
     max_segment_bytes: u64,
     inner: Arc<Mutex<FileInner>>,
+    /// The queue of this store's appender thread, which writes and syncs each batch (one
+    /// thread kept for it: a blocking-pool task per batch cost a hand-off and its
+    /// bookkeeping each time). `None` in the thread's own handle; the thread ends when
+    /// the store is dropped.
+    appender: Option<std::sync::mpsc::Sender<AppendJob>>,
 }
+
+/// A batch for the appender thread, and where its outcome goes.
+type AppendJob = (
+    Vec<SealedEntry>,
+    tokio::sync::oneshot::Sender<Result<(), AuditError>>,
+);
 
 struct FileInner {
     current: Option<(PathBuf, File, u64)>,
@@ -268,7 +279,7 @@ impl FileStore {
     /// middle of, never acknowledged since its fsync had not returned) is cut off.
     pub fn open(dir: &Path, max_segment_bytes: u64) -> Result<FileStore, AuditError> {
         create_dir(dir)?;
-        let store = FileStore {
+        let mut store = FileStore {
             dir: dir.to_owned(),
             max_segment_bytes: max_segment_bytes.max(4096),
             inner: Arc::new(Mutex::new(FileInner {
@@ -276,7 +287,23 @@ impl FileStore {
                 poisoned: false,
                 blocks: Vec::new(),
             })),
+            appender: None,
         };
+        let (tx, rx) = std::sync::mpsc::channel::<AppendJob>();
+        let writer = FileStore {
+            dir: store.dir.clone(),
+            max_segment_bytes: store.max_segment_bytes,
+            inner: store.inner.clone(),
+            appender: None,
+        };
+        std::thread::Builder::new()
+            .name("trent-audit-append".into())
+            .spawn(move || {
+                while let Ok((entries, done)) = rx.recv() {
+                    let _ = done.send(writer.append_blocking(&entries));
+                }
+            })?;
+        store.appender = Some(tx);
         if let Some(last) = segments(dir)?.pop() {
             let mut file = OpenOptions::new().read(true).append(true).open(&last)?;
             let len = file.metadata()?.len();
@@ -380,14 +407,15 @@ impl FileStore {
 #[async_trait]
 impl AuditStore for FileStore {
     async fn append(&self, entries: Vec<SealedEntry>) -> Result<(), AuditError> {
-        let this = FileStore {
-            dir: self.dir.clone(),
-            max_segment_bytes: self.max_segment_bytes,
-            inner: self.inner.clone(),
-        };
-        tokio::task::spawn_blocking(move || this.append_blocking(&entries))
-            .await
-            .map_err(|_| AuditError::Poisoned)?
+        // An appender thread gone (it panicked) fails every later append: nothing is
+        // acknowledged that was not written and synced.
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.appender
+            .as_ref()
+            .ok_or(AuditError::Poisoned)?
+            .send((entries, done))
+            .map_err(|_| AuditError::Poisoned)?;
+        outcome.await.map_err(|_| AuditError::Poisoned)?
     }
 
     async fn tail(&self, chain: &str) -> Result<Option<Tail>, AuditError> {
