@@ -14,7 +14,8 @@ use aws_sdk_kms::Client;
 pub const REGION: &str = "us-east-1";
 
 /// An SDK client with static credentials, no retries (a retry would hide the first
-/// answer; each test decides how to retry) and bounded timeouts.
+/// answer; each test decides how to retry), bounded timeouts, and idle connections kept
+/// for less time than the server keeps them.
 pub fn client(
     endpoint: &str,
     region: &str,
@@ -60,6 +61,15 @@ fn build(
             "trent-tests",
         ))
         .retry_config(RetryConfig::disabled())
+        // Idle connections are let go well before the server closes them (its header
+        // read timeout, 10 s by default, also bounds a kept-alive connection's idle
+        // time): reusing one the server is closing that very moment fails the request,
+        // and these clients do not retry.
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .pool_idle_timeout(Duration::from_secs(4))
+                .build_http(),
+        )
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))
