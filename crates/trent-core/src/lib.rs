@@ -22,6 +22,7 @@ mod identity;
 mod ids;
 mod import;
 mod jobs;
+mod key_pools;
 mod key_state;
 mod keys;
 pub mod keys_used;
@@ -37,7 +38,6 @@ mod seed;
 mod service;
 #[cfg(test)]
 mod test_support;
-mod wrapping_pool;
 pub mod write_ahead;
 pub mod xks_keys;
 

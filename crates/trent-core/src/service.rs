@@ -129,7 +129,9 @@ pub struct KeyService {
     /// use.
     pub(crate) material_id_key: tokio::sync::OnceCell<trent_crypto::HmacKey>,
     /// GetParametersForImport's wrapping key pairs, generated ahead of need.
-    pub(crate) wrapping_keys: Arc<crate::wrapping_pool::WrappingKeyPool>,
+    pub(crate) wrapping_keys: Arc<crate::key_pools::WrappingKeyPool>,
+    /// RSA data key pairs for GenerateDataKeyPair, generated ahead of need.
+    pub(crate) data_key_pairs: Arc<crate::key_pools::DataKeyPairPool>,
     /// The PKCS#11 clusters this node knows and its connections to custom key stores.
     pub(crate) custom_key_stores: Arc<crate::custom_key_stores::CustomKeyStores>,
     /// Resource quotas.
@@ -230,6 +232,7 @@ impl KeyService {
             absent_grants: crate::grants::AbsentGrants::default(),
             material_id_key: tokio::sync::OnceCell::new(),
             wrapping_keys: Arc::default(),
+            data_key_pairs: Arc::default(),
             custom_key_stores: Arc::new(crate::custom_key_stores::CustomKeyStores::new(
                 config.pkcs11_clusters,
             )),

@@ -1,6 +1,6 @@
 //! GetParametersForImport: <https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html>
 //!
-//! A fresh RSA wrapping key pair per request (from `wrapping_pool.rs`, which keeps a few
+//! A fresh RSA wrapping key pair per request (from `key_pools.rs`, which keeps a few
 //! ready: RSA-4096 takes up to seconds to generate), its public key, and a stateless import token that seals the
 //! private key, the key ARN, the algorithm and spec and the expiry (24 hours, by the
 //! service's clock) under the root key (see `import.rs`). Key states: Enabled, Disabled and
