@@ -307,7 +307,7 @@ pub struct RequestContext {
     /// (CreateKey, ListKeys, ...).
     pub resource: String,
     /// The request's own keys (over the layers').
-    keys: Keys,
+    own: ContextLayer,
     /// Shared keys, read after the request's own, the first layer first.
     layers: [Option<std::sync::Arc<ContextLayer>>; 2],
     /// Layer keys [`RequestContext::remove`] took away.
@@ -332,7 +332,7 @@ impl RequestContext {
             None,
             None,
         );
-        ctx.keys = layer.keys;
+        ctx.own = layer;
         ctx
     }
 
@@ -349,7 +349,7 @@ impl RequestContext {
         RequestContext {
             action: action.into(),
             resource: resource.into(),
-            keys: HashMap::new(),
+            own: ContextLayer::new(),
             layers: [principal_layer, shared],
             removed: Vec::new(),
             ambiguous: HashSet::new(),
@@ -367,7 +367,7 @@ impl RequestContext {
             None => {
                 for (k, v) in &layer.keys {
                     if self.lookup_lower(k).is_none() {
-                        self.keys.insert(k.clone(), v.clone());
+                        self.own.keys.insert(k.clone(), v.clone());
                     }
                 }
             }
@@ -376,9 +376,8 @@ impl RequestContext {
 
     /// Sets a single-valued key (replacing any previous values).
     pub fn insert(&mut self, key: &str, value: impl Into<ContextValue>) -> &mut Self {
-        let key = lower(key);
-        self.ambiguous.remove(key.as_ref());
-        self.keys.insert(key, Values::One(value.into()));
+        self.forget_ambiguity(key);
+        self.own.insert(key, value);
         self
     }
 
@@ -389,10 +388,8 @@ impl RequestContext {
         key: &'static str,
         value: impl Into<ContextValue>,
     ) -> &mut Self {
-        debug_assert!(!key.bytes().any(|b| b.is_ascii_uppercase()), "{key}");
-        self.ambiguous.remove(key);
-        self.keys
-            .insert(Cow::Borrowed(key), Values::One(value.into()));
+        self.forget_ambiguity(key);
+        self.own.insert_static(key, value);
         self
     }
 
@@ -404,13 +401,16 @@ impl RequestContext {
         key: &str,
         values: impl IntoIterator<Item = V>,
     ) -> &mut Self {
-        let key = lower(key);
-        self.ambiguous.remove(key.as_ref());
-        self.keys.insert(
-            key,
-            Values::Many(values.into_iter().map(Into::into).collect()),
-        );
+        self.forget_ambiguity(key);
+        self.own.insert_all(key, values);
         self
+    }
+
+    /// A key set anew is no longer ambiguous (only encryption context keys ever are).
+    fn forget_ambiguity(&mut self, key: &str) {
+        if !self.ambiguous.is_empty() {
+            self.ambiguous.remove(&key.to_ascii_lowercase());
+        }
     }
 
     /// Sets the encryption context of a cryptographic request, replacing any previous
@@ -430,14 +430,15 @@ impl RequestContext {
         &mut self,
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> &mut Self {
-        self.keys
+        self.own
+            .keys
             .retain(|k, _| !k.starts_with("kms:encryptioncontext:"));
         self.ambiguous.clear();
         let mut keys = Vec::new();
         for (k, v) in pairs {
             let name = format!("kms:encryptioncontext:{}", k.to_ascii_lowercase());
             let value = ContextValue::String(v.to_owned());
-            match self.keys.get_mut(name.as_str()) {
+            match self.own.keys.get_mut(name.as_str()) {
                 Some(values) => {
                     let mut all = values.as_slice().to_vec();
                     all.push(value);
@@ -445,12 +446,12 @@ impl RequestContext {
                     self.ambiguous.insert(name);
                 }
                 None => {
-                    self.keys.insert(Cow::Owned(name), Values::One(value));
+                    self.own.keys.insert(Cow::Owned(name), Values::One(value));
                 }
             }
             keys.push(ContextValue::String(k.to_owned()));
         }
-        self.keys.insert(
+        self.own.keys.insert(
             Cow::Borrowed("kms:encryptioncontextkeys"),
             Values::Many(keys),
         );
@@ -461,7 +462,7 @@ impl RequestContext {
     pub fn remove(&mut self, key: &str) -> &mut Self {
         let key = key.to_ascii_lowercase();
         self.ambiguous.remove(&key);
-        self.keys.remove(key.as_str());
+        self.own.keys.remove(key.as_str());
         if self
             .layers
             .iter()
@@ -482,7 +483,7 @@ impl RequestContext {
     /// The values of a key; `None` when the key is absent. `key` must already be
     /// lowercase (the parser lowercases condition keys once).
     pub(crate) fn lookup_lower(&self, key: &str) -> Option<&[ContextValue]> {
-        if let Some(v) = self.keys.get(key) {
+        if let Some(v) = self.own.keys.get(key) {
             return Some(v.as_slice());
         }
         if !self.removed.is_empty() && self.removed.iter().any(|r| r == key) {

@@ -357,16 +357,22 @@ fn assert_refused(resp: &RawResponse, status: u16, code: &str, message_start: &s
     );
 }
 
-#[tokio::test]
-async fn the_service_credentials_alone_are_never_enough() {
+/// A server with [`config`], and a key of the default policy (the account's IAM policies
+/// decide).
+async fn start_with_a_key() -> (ConfigFile, TestServer, String) {
     let config = config();
     let server = start_with_config(&config);
-    let admin = server.client(REGION);
-    let key = ok(admin.create_key().send().await)
+    let key = ok(server.client(REGION).create_key().send().await)
         .key_metadata()
         .unwrap()
         .key_id()
         .to_owned();
+    (config, server, key)
+}
+
+#[tokio::test]
+async fn the_service_credentials_alone_are_never_enough() {
+    let (_config, server, key) = start_with_a_key().await;
     let s3 = (S3_KEY, S3_SECRET);
     let gdk = || json!({"KeyId": key, "KeySpec": "AES_256"});
 
@@ -600,14 +606,7 @@ fn a_service_must_name_a_configured_user_or_role() {
 #[tokio::test]
 async fn a_role_session_calls_through_a_service_with_its_session_token() {
     use crate::sts::{assume, creds, sts_ok, xml};
-    let config = config();
-    let server = start_with_config(&config);
-    let admin = server.client(REGION);
-    let key = ok(admin.create_key().send().await)
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_owned();
+    let (_config, server, key) = start_with_a_key().await;
     let resp = assume(
         &server,
         &creds(ALICE_KEY, ALICE_SECRET),
