@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use parking_lot::{Mutex, RwLock};
 use trent_core::{Caller, CallerAttributes, Clock, Principal, RoleSession};
 use trent_crypto::RootKeyProvider;
-use trent_sigv4::{CredentialLookup, ScopeFaults, SecretKey, SigV4Error, Verifier};
+use trent_sigv4::{CredentialLookup, Payload, ScopeFaults, SecretKey, SigV4Error, Verifier};
 use trent_wire::{AccountId, Region};
 
 use crate::identities::{Directory, Identity};
@@ -91,25 +91,6 @@ struct ForwardedRequest {
     headers: Vec<(String, String)>,
     payload_hash: Option<String>,
     source_ip: Option<String>,
-}
-
-/// What a request's signature covers of its payload.
-#[derive(Clone, Copy)]
-enum Payload<'a> {
-    Body(&'a [u8]),
-    Hash(&'a str),
-}
-
-fn verify<L: CredentialLookup>(
-    verifier: &Verifier<L>,
-    parts: &http::request::Parts,
-    payload: Payload<'_>,
-    now: SystemTime,
-) -> Result<trent_sigv4::Verified<L::Principal>, SigV4Error> {
-    match payload {
-        Payload::Body(body) => verifier.verify(parts, body, now),
-        Payload::Hash(hash) => verifier.verify_prehashed(parts, hash, now),
-    }
 }
 
 impl AuthError {
@@ -424,7 +405,7 @@ impl Authenticator {
                 });
             }
         }
-        let v = verify(&self.verifier, parts, payload, now)?;
+        let v = self.verifier.verify_payload(parts, payload, now)?;
         Ok(Caller {
             principal: v.principal.principal.clone(),
             region: scoped_region(v.region)?,
@@ -467,7 +448,7 @@ impl Authenticator {
             &self.service,
             CLOCK_SKEW,
         );
-        let v = verify(&verifier, parts, payload, now)?;
+        let v = verifier.verify_payload(parts, payload, now)?;
         Ok((claims, v.region, v.access_key_id))
     }
 }

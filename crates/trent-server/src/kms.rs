@@ -67,12 +67,10 @@ impl Protocol for KmsJson {
         facts.note_request(op.name(), body);
         // The operation's own request-rate quota (the cryptographic ones count when their
         // key is known).
-        if let Some(caller) = facts.caller.as_ref() {
-            state.service.throttle_operation(caller, op.name())?;
-        }
         let Some(caller) = facts.caller.as_ref() else {
             return Err(KmsError::Internal.into());
         };
+        state.service.throttle_operation(caller, op.name())?;
         // DescribeKey reads, but may make the AWS managed key of a predefined alias (AWS
         // services make them so), as may any request a service makes on a principal's
         // behalf: they write through the write-ahead scope below.

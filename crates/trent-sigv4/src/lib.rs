@@ -36,4 +36,4 @@ mod suite_tests;
 pub use error::{ScopeFaults, SigV4Error};
 pub use secret::{Credentials, SecretKey};
 pub use signer::Signer;
-pub use verifier::{Authorization, CredentialLookup, Verified, Verifier};
+pub use verifier::{Authorization, CredentialLookup, Payload, Verified, Verifier};

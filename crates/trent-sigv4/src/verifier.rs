@@ -181,7 +181,8 @@ impl<L: CredentialLookup> Verifier<L> {
         self.verify_payload(req, Payload::Hash(payload_hash), now)
     }
 
-    fn verify_payload(
+    /// [`Verifier::verify`] or [`Verifier::verify_prehashed`], as `payload` says.
+    pub fn verify_payload(
         &self,
         req: &Parts,
         payload: Payload<'_>,
@@ -453,8 +454,8 @@ fn header_string(v: &HeaderValue) -> String {
 }
 
 /// What stands for the body in the canonical request.
-#[derive(Clone, Copy)]
-enum Payload<'a> {
+#[derive(Clone, Copy, Debug)]
+pub enum Payload<'a> {
     /// The body itself, hashed here.
     Body(&'a [u8]),
     /// The body's hash (or a literal), from whoever holds the body.

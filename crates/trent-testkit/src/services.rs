@@ -144,7 +144,7 @@ async fn handle(
             "path-style /bucket/key only",
         );
     };
-    let key = percent_decode(key);
+    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
     let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
     let forwarded = forwarded_request(
         method.as_str(),
@@ -161,12 +161,11 @@ async fn handle(
     let id = format!("{bucket}/{key}");
     match method {
         Method::PUT => {
+            let body_sha256 =
+                hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body));
             // S3 checks the body against the hash the caller signed.
             if let Some(declared) = header("x-amz-content-sha256") {
-                if declared.len() == 64
-                    && declared
-                        != hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body).as_ref())
-                {
+                if declared.len() == 64 && declared != body_sha256 {
                     return s3_error(
                         StatusCode::BAD_REQUEST,
                         "XAmzContentSHA256Mismatch",
@@ -237,10 +236,7 @@ async fn handle(
                     &mut ciphertext,
                 )
                 .expect("sealing");
-            let etag = format!(
-                "\"{}\"",
-                hex(&aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body).as_ref()[..16])
-            );
+            let etag = format!("\"{}\"", &body_sha256[..32]);
             state.objects.lock().unwrap().insert(
                 id,
                 Arc::new(Object {
@@ -359,28 +355,6 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
         .header("content-type", "application/xml")
         .body(Body::from(body))
         .expect("a response")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// What a test reads of an S3 error answer.

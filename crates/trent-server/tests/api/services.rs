@@ -89,24 +89,40 @@ async fn sse_kms_through_a_service_with_the_aws_cli() {
     let object = dir.path().join("object.txt");
     std::fs::write(&object, b"the quarterly figures").unwrap();
     let object_key = "reports/q3 figures+draft.txt";
-
-    // PUT with SSE-KMS and no key named: S3's AWS managed key, made on this first use.
-    let put = aws_s3(
-        dir.path(),
-        &s3,
-        (ALICE_KEY, ALICE_SECRET),
-        &[
+    let out = dir.path().join("out.txt");
+    // `s3api put-object` of `object` with SSE-KMS (under `kms_key`, if named), and
+    // `get-object` into `out`, each as `who`.
+    let put_object = |who: (&str, &str), key: &str, kms_key: Option<&str>| {
+        let mut args = vec![
             "put-object",
             "--bucket",
             "reports",
             "--key",
-            object_key,
+            key,
             "--body",
             object.to_str().unwrap(),
             "--server-side-encryption",
             "aws:kms",
-        ],
-    );
+        ];
+        if let Some(k) = kms_key {
+            args.extend(["--ssekms-key-id", k]);
+        }
+        aws_s3(dir.path(), &s3, who, &args)
+    };
+    let get_object = |who: (&str, &str), key: &str| {
+        let args = [
+            "get-object",
+            "--bucket",
+            "reports",
+            "--key",
+            key,
+            out.to_str().unwrap(),
+        ];
+        aws_s3(dir.path(), &s3, who, &args)
+    };
+
+    // PUT with SSE-KMS and no key named: S3's AWS managed key, made on this first use.
+    let put = put_object(ALICE, object_key, None);
     assert!(
         put.status.success(),
         "{}\n{}",
@@ -124,20 +140,7 @@ async fn sse_kms_through_a_service_with_the_aws_cli() {
     assert_eq!(aliases.aliases()[0].alias_name(), Some("alias/aws/s3"));
 
     // GET decrypts through the service.
-    let out = dir.path().join("out.txt");
-    let get = aws_s3(
-        dir.path(),
-        &s3,
-        (ALICE_KEY, ALICE_SECRET),
-        &[
-            "get-object",
-            "--bucket",
-            "reports",
-            "--key",
-            object_key,
-            out.to_str().unwrap(),
-        ],
-    );
+    let get = get_object(ALICE, object_key);
     assert!(
         get.status.success(),
         "{}",
@@ -167,22 +170,7 @@ async fn sse_kms_through_a_service_with_the_aws_cli() {
     // Bob has no KMS permission of his own, but the AWS managed key's policy lets every
     // principal of the account use it through S3 (S3's own authorization is what stops
     // him on AWS): his GET decrypts.
-    let bob_get = |key: &str| {
-        aws_s3(
-            dir.path(),
-            &s3,
-            (BOB_KEY, BOB_SECRET),
-            &[
-                "get-object",
-                "--bucket",
-                "reports",
-                "--key",
-                key,
-                out.to_str().unwrap(),
-            ],
-        )
-    };
-    let by_bob = bob_get(object_key);
+    let by_bob = get_object((BOB_KEY, BOB_SECRET), object_key);
     assert!(
         by_bob.status.success(),
         "{}",
@@ -220,24 +208,7 @@ async fn sse_kms_through_a_service_with_the_aws_cli() {
         .target_key_id(&cmk_arn)
         .send()
         .await);
-    let put = aws_s3(
-        dir.path(),
-        &s3,
-        (ALICE_KEY, ALICE_SECRET),
-        &[
-            "put-object",
-            "--bucket",
-            "reports",
-            "--key",
-            "cmk.txt",
-            "--body",
-            object.to_str().unwrap(),
-            "--server-side-encryption",
-            "aws:kms",
-            "--ssekms-key-id",
-            "alias/reports",
-        ],
-    );
+    let put = put_object(ALICE, "cmk.txt", Some("alias/reports"));
     assert!(
         put.status.success(),
         "{}",
@@ -247,7 +218,7 @@ async fn sse_kms_through_a_service_with_the_aws_cli() {
     assert_eq!(put["SSEKMSKeyId"], cmk_arn.as_str());
     // A customer managed key whose policy leaves it to IAM: Bob's permissions decide, and
     // he has none.
-    let denied = bob_get("cmk.txt");
+    let denied = get_object((BOB_KEY, BOB_SECRET), "cmk.txt");
     assert!(!denied.status.success());
     let stderr = String::from_utf8_lossy(&denied.stderr);
     assert!(
@@ -556,31 +527,21 @@ async fn condition_keys_of_calls_through_a_service() {
 
     // The caller's address as the service forwards it is aws:SourceIp.
     let gdk = json!({"KeyId": key, "KeySpec": "AES_256"});
-    let from = |ip: &str| forward(ALICE, "s3", REGION, SystemTime::now(), "/b/o", Some(ip));
-    let resp = call(
-        &server,
-        s3,
-        "GenerateDataKey",
-        gdk.clone(),
-        Some(from("127.0.0.9")),
-    )
-    .await;
+    // GenerateDataKey through S3 for Alice, seen at `ip`.
+    let from = async |ip: &str| {
+        let forwarded = forward(ALICE, "s3", REGION, SystemTime::now(), "/b/o", Some(ip));
+        call(&server, s3, "GenerateDataKey", gdk.clone(), Some(forwarded)).await
+    };
+    let resp = from("127.0.0.9").await;
     assert_eq!(resp.status, 200, "{}", resp.body_text());
-    let resp = call(
-        &server,
-        s3,
-        "GenerateDataKey",
-        gdk.clone(),
-        Some(from("203.0.113.9")),
-    )
-    .await;
+    let resp = from("203.0.113.9").await;
     assert_refused(
         &resp,
         400,
         "AccessDeniedException",
         &format!("User: {ALICE_ARN} is not authorized to perform: kms:GenerateDataKey"),
     );
-    let resp = call(&server, s3, "GenerateDataKey", gdk, Some(from("not-an-ip"))).await;
+    let resp = from("not-an-ip").await;
     assert_refused(
         &resp,
         400,
