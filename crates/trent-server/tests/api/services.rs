@@ -469,6 +469,48 @@ async fn the_service_credentials_alone_are_never_enough() {
             "X-Trent-Forwarded-Request: ",
         );
     }
+    // Well-formed but not forwardable: each refused with its reason.
+    let signed = signed_by(
+        ALICE_KEY,
+        ALICE_SECRET,
+        "s3",
+        REGION,
+        "/b/o",
+        SystemTime::now(),
+    );
+    let without_hash: Vec<_> = signed
+        .iter()
+        .filter(|(k, _)| k != "x-amz-content-sha256")
+        .cloned()
+        .collect();
+    let mut nested = signed.clone();
+    nested.push((FORWARDED_REQUEST.to_owned(), alice_get()));
+    for (forwarded, reason) in [
+        (
+            forwarded_request("GET", "/b/o", "", &nested, None, None),
+            "a forwarded request cannot itself forward one",
+        ),
+        (
+            forwarded_request("GET", "/b/o", "", &without_hash, None, None),
+            "neither payloadHash nor x-amz-content-sha256 is given",
+        ),
+        (
+            forwarded_request("GET", "b/o", "", &signed, None, None),
+            "the forwarded path must start with /",
+        ),
+        (
+            "A".repeat(16 * 1024 + 4),
+            "the forwarded request is too large",
+        ),
+    ] {
+        let resp = call(&server, s3, "GenerateDataKey", gdk(), Some(forwarded)).await;
+        assert_refused(
+            &resp,
+            400,
+            "IncompleteSignatureException",
+            &format!("X-Trent-Forwarded-Request: {reason}"),
+        );
+    }
 
     // None of the refused calls did anything; each was recorded as unauthenticated or as
     // the service, never as Alice.
