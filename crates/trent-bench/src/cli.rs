@@ -46,6 +46,14 @@ pub struct Args {
     /// (CreateKey) and scheduled for deletion after the run.
     #[arg(long)]
     pub key_id: Option<String>,
+    /// Encrypt or GenerateDataKey on many keys: a file of key ids (or ARNs, or alias
+    /// names), one per line; each request names one picked uniformly at random.
+    #[arg(long, conflicts_with = "key_id")]
+    pub key_ids_file: Option<PathBuf>,
+    /// CreateKey: append the id of every key the run creates (warmup included) to this
+    /// file, one per line.
+    #[arg(long)]
+    pub key_ids_out: Option<PathBuf>,
     /// Sign: the key spec of the signing key (created with it, or the spec of --key-id),
     /// which picks the signing algorithm: ECC_NIST_P256 (ECDSA_SHA_256), RSA_2048
     /// (RSASSA_PSS_SHA_256), ML_DSA_65 (ML_DSA_SHAKE_256), ...
@@ -87,6 +95,8 @@ impl fmt::Debug for Args {
             .field("warmup", &self.warmup)
             .field("payload_size", &self.payload_size)
             .field("key_id", &self.key_id)
+            .field("key_ids_file", &self.key_ids_file)
+            .field("key_ids_out", &self.key_ids_out)
             .field("key_spec", &self.key_spec)
             .field("key_pair_spec", &self.key_pair_spec)
             .field("json", &self.json)
@@ -108,6 +118,10 @@ pub struct Config {
     pub plan: Plan,
     pub payload_size: usize,
     pub key_id: Option<String>,
+    /// Pick each request's key from this file's ids (Encrypt, GenerateDataKey).
+    pub key_ids_file: Option<PathBuf>,
+    /// Where a CreateKey run appends the ids of the keys it made.
+    pub key_ids_out: Option<PathBuf>,
     /// The key spec of a Sign run's key, or the DataKeyPairSpec of a
     /// GenerateDataKeyPair run (empty for the other operations).
     pub spec: String,
@@ -128,6 +142,18 @@ impl Config {
                     max: *range.end(),
                 });
             }
+        }
+        if args.key_ids_file.is_some() && !matches!(args.op, Op::Encrypt | Op::GenerateDataKey) {
+            return Err(BenchError::Option {
+                option: "--key-ids-file",
+                ops: "encrypt and generate-data-key",
+            });
+        }
+        if args.key_ids_out.is_some() && args.op != Op::CreateKey {
+            return Err(BenchError::Option {
+                option: "--key-ids-out",
+                ops: "create-key",
+            });
         }
         let spec = match args.op {
             Op::Sign => {
@@ -171,6 +197,8 @@ impl Config {
             },
             payload_size: args.payload_size,
             key_id: args.key_id.filter(|k| !k.is_empty()),
+            key_ids_file: args.key_ids_file,
+            key_ids_out: args.key_ids_out,
             spec,
             credentials,
             json: args.json,
@@ -224,6 +252,25 @@ mod tests {
         assert!(args(&["--op", "encrypt", "--concurrency", "0"]).is_err());
         assert!(args(&["--op", "verify"]).is_err());
         assert!(args(&[]).is_err());
+    }
+
+    #[test]
+    fn key_id_files_only_where_they_mean_something() {
+        let config = |extra: &[&str]| Config::from_args(args(extra).unwrap(), None);
+        assert!(config(&["--op", "encrypt", "--key-ids-file", "/k"]).is_ok());
+        assert!(config(&["--op", "generate-data-key", "--key-ids-file", "/k"]).is_ok());
+        assert!(config(&["--op", "create-key", "--key-ids-out", "/k"]).is_ok());
+        for extra in [
+            &["--op", "decrypt", "--key-ids-file", "/k"][..],
+            &["--op", "sign", "--key-ids-file", "/k"],
+            &["--op", "encrypt", "--key-ids-out", "/k"],
+        ] {
+            assert!(
+                matches!(config(extra), Err(BenchError::Option { .. })),
+                "{extra:?}"
+            );
+        }
+        assert!(args(&["--op", "encrypt", "--key-id", "k", "--key-ids-file", "/k"]).is_err());
     }
 
     #[test]

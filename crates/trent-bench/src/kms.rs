@@ -158,6 +158,24 @@ impl RequestTemplate {
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+
+    /// The same operation with another body.
+    pub fn with_body(&self, body: &Value) -> Result<Self, BenchError> {
+        let body = Bytes::from(serde_json::to_vec(body).map_err(BenchError::Json)?);
+        Ok(Self {
+            operation: self.operation,
+            target: self.target.clone(),
+            target_value: self.target_value.clone(),
+            content_length: HeaderValue::from(body.len()),
+            body,
+        })
+    }
+}
+
+/// The `KeyMetadata.KeyId` of a CreateKey response body.
+pub fn created_key_id(body: &[u8]) -> Option<String> {
+    let reply: Value = serde_json::from_slice(body).ok()?;
+    reply["KeyMetadata"]["KeyId"].as_str().map(str::to_owned)
 }
 
 /// The request body of the operation under load. `spec` is the key spec of a Sign run's

@@ -34,6 +34,23 @@ pub enum BenchError {
         endpoint: String,
         reason: &'static str,
     },
+    #[error("{option} is for {ops} only")]
+    Option {
+        option: &'static str,
+        ops: &'static str,
+    },
+    #[error("cannot read the key ids in {path}: {source}")]
+    KeyIdsFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} holds no key id")]
+    NoKeyIds { path: String },
+    #[error("cannot write the created key ids to {path}: {source}")]
+    KeyIdsOut {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{option} {value} is not one of {}", allowed.join(", "))]
     Spec {
         option: &'static str,
@@ -113,8 +130,13 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
     let client = Arc::new(Client::new(connector, signer)?);
     let op = config.op;
 
+    let key_ids = match &config.key_ids_file {
+        None => None,
+        Some(path) => Some(read_key_ids(path)?),
+    };
     let (key_id, created) = match (op.needs_key(), config.key_id) {
         (false, _) => (None, false),
+        (true, None) if key_ids.is_some() => (None, false),
         (true, Some(key_id)) => (Some(key_id), false),
         (true, None) => {
             let (key_spec, key_usage) = op.key_to_create(&config.spec);
@@ -140,8 +162,10 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
         &client,
         op,
         key_id.as_deref(),
+        key_ids,
         (config.payload_size, &config.spec),
         config.plan,
+        config.key_ids_out.is_some(),
     )
     .await;
     if let (true, Some(key_id)) = (created, key_id.as_deref()) {
@@ -152,30 +176,94 @@ pub async fn execute(config: Config, note: &dyn Fn(&str)) -> Result<Report, Benc
             )),
         }
     }
-    let measurement = result?;
+    let mut measurement = result?;
+    if let Some(path) = &config.key_ids_out {
+        write_key_ids(path, &measurement.created_key_ids)?;
+        note(&format!(
+            "appended {} key ids to {}",
+            measurement.created_key_ids.len(),
+            path.display()
+        ));
+        measurement.created_key_ids = Vec::new();
+    }
     Ok(Report {
         summary: Summary::new(op.cli_name(), config.plan.concurrency, &measurement),
         measurement,
     })
 }
 
+/// The key ids of a `--key-ids-file`: one per line, blank lines skipped.
+fn read_key_ids(path: &std::path::Path) -> Result<Vec<String>, BenchError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BenchError::KeyIdsFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let ids: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Err(BenchError::NoKeyIds {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(ids)
+}
+
+fn write_key_ids(path: &std::path::Path, ids: &[String]) -> Result<(), BenchError> {
+    use std::io::Write as _;
+    let failed = |source| BenchError::KeyIdsOut {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(failed)?;
+    let mut out = std::io::BufWriter::new(file);
+    for id in ids {
+        writeln!(out, "{id}").map_err(failed)?;
+    }
+    out.flush().map_err(failed)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn load(
     client: &Arc<Client>,
     op: Op,
     key_id: Option<&str>,
+    key_ids: Option<Vec<String>>,
     (payload_size, spec): (usize, &str),
     plan: Plan,
+    collect_key_ids: bool,
 ) -> Result<Measurement, BenchError> {
     let ciphertext = match (op, key_id) {
         (Op::Decrypt, Some(key_id)) => Some(client.encrypt_once(key_id, payload_size).await?),
         _ => None,
     };
-    let body = operation_body(op, key_id, payload_size, ciphertext.as_deref(), spec);
+    let first_key = key_ids
+        .as_ref()
+        .and_then(|ids| ids.first().map(String::as_str))
+        .or(key_id);
+    let body = operation_body(op, first_key, payload_size, ciphertext.as_deref(), spec);
     let template = RequestTemplate::new(op.operation(), &body)?;
+    let spec = spec.to_owned();
+    let workload = run::Workload {
+        keys: key_ids.map(|key_ids| run::RandomKeys {
+            key_ids,
+            body: Box::new(move |key| operation_body(op, Some(key), payload_size, None, &spec)),
+        }),
+        collect_key_ids,
+        template,
+    };
+    let template = &workload.template;
 
     // One request first: a misconfiguration (credentials, key, endpoint) shows as its
     // own error body instead of a run full of identical errors.
-    let first = client.send_once(&template).await?;
+    let first = client.send_once(template).await?;
     if !first.is_success() {
         return Err(BenchError::FirstRequestFailed {
             operation: template.operation,
@@ -184,5 +272,13 @@ async fn load(
             body: first.body_excerpt(),
         });
     }
-    run::run(Arc::clone(client), template, plan).await
+    // The first request made a key too.
+    let first_key_id = collect_key_ids
+        .then(|| kms::created_key_id(&first.body))
+        .flatten();
+    let mut measurement = run::run(Arc::clone(client), workload, plan).await?;
+    if let Some(id) = first_key_id {
+        measurement.created_key_ids.insert(0, id);
+    }
+    Ok(measurement)
 }

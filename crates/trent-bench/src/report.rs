@@ -104,6 +104,7 @@ mod tests {
             latency_us: h,
             aborted: None,
             abandoned: 0,
+            created_key_ids: Vec::new(),
         }
     }
 

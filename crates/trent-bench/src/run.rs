@@ -12,7 +12,7 @@ use hdrhistogram::Histogram;
 use tokio::time::timeout_at;
 
 use crate::endpoint::Sender;
-use crate::kms::{send, Client, RequestTemplate};
+use crate::kms::{created_key_id, send, Client, RequestTemplate};
 use crate::BenchError;
 
 /// Latencies are recorded in microseconds, up to one minute, 3 significant digits.
@@ -29,6 +29,62 @@ pub struct Plan {
     pub concurrency: u32,
     pub warmup: Duration,
     pub duration: Duration,
+}
+
+/// What the workers send.
+pub struct Workload {
+    /// The request, the same every time unless `keys` is set.
+    pub template: RequestTemplate,
+    /// Each request on a key picked uniformly at random from these.
+    pub keys: Option<RandomKeys>,
+    /// Keep the `KeyId` of every CreateKey response (warmup included).
+    pub collect_key_ids: bool,
+}
+
+/// A key set to pick from, and the request body for a key.
+pub struct RandomKeys {
+    pub key_ids: Vec<String>,
+    pub body: Box<dyn Fn(&str) -> serde_json::Value + Send + Sync>,
+}
+
+impl Workload {
+    /// One request, sent over and over.
+    pub fn fixed(template: RequestTemplate) -> Self {
+        Self {
+            template,
+            keys: None,
+            collect_key_ids: false,
+        }
+    }
+
+    fn next(
+        &self,
+        rng: &mut SplitMix64,
+    ) -> Result<std::borrow::Cow<'_, RequestTemplate>, BenchError> {
+        match &self.keys {
+            None => Ok(std::borrow::Cow::Borrowed(&self.template)),
+            Some(keys) => {
+                let len = keys.key_ids.len() as u64;
+                let pick = usize::try_from(rng.next() % len.max(1)).unwrap_or(0);
+                let body = (keys.body)(&keys.key_ids[pick]);
+                Ok(std::borrow::Cow::Owned(self.template.with_body(&body)?))
+            }
+        }
+    }
+}
+
+/// A small, fast, non-cryptographic generator (SplitMix64) for picking keys: each
+/// worker has its own, seeded apart.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
 /// What a run measured (after the warmup).
@@ -53,6 +109,8 @@ pub struct Measurement {
     pub aborted: Option<Totals>,
     /// Requests abandoned still in flight, [`GRACE`] after the end.
     pub abandoned: u64,
+    /// The keys a CreateKey run made (warmup included), when the workload asked for them.
+    pub created_key_ids: Vec<String>,
 }
 
 /// Request totals over all phases, warmup included.
@@ -80,7 +138,7 @@ fn new_histogram() -> Result<Histogram<u64>, BenchError> {
 /// What every worker shares, read-only but for the abort flag.
 struct Shared {
     client: Arc<Client>,
-    template: RequestTemplate,
+    workload: Workload,
     measure_start: Instant,
     end: Instant,
     hard_deadline: Instant,
@@ -104,6 +162,7 @@ struct WorkerOutcome {
     first_error: Option<String>,
     last_completion: Option<Instant>,
     abandoned: bool,
+    created_key_ids: Vec<String>,
 }
 
 impl WorkerOutcome {
@@ -128,7 +187,7 @@ impl WorkerOutcome {
 /// Runs `template` under load as `plan` says.
 pub async fn run(
     client: Arc<Client>,
-    template: RequestTemplate,
+    workload: Workload,
     plan: Plan,
 ) -> Result<Measurement, BenchError> {
     let start = Instant::now();
@@ -136,7 +195,7 @@ pub async fn run(
     let end = measure_start + plan.duration;
     let shared = Arc::new(Shared {
         client,
-        template,
+        workload,
         measure_start,
         end,
         hard_deadline: end + GRACE,
@@ -146,12 +205,17 @@ pub async fn run(
 
     let progress: Vec<Arc<Progress>> = (0..plan.concurrency).map(|_| Arc::default()).collect();
     let mut workers = Vec::with_capacity(progress.len());
-    for p in &progress {
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    for (i, p) in progress.iter().enumerate() {
         let histogram = new_histogram()?;
+        let rng = SplitMix64(seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
         workers.push(tokio::spawn(worker(
             Arc::clone(&shared),
             Arc::clone(p),
             histogram,
+            rng,
         )));
     }
     let monitor = tokio::spawn(monitor(Arc::clone(&shared), progress));
@@ -165,6 +229,7 @@ pub async fn run(
         latency_us: new_histogram()?,
         aborted: None,
         abandoned: 0,
+        created_key_ids: Vec::new(),
     };
     let mut last_completion = measure_start;
     for handle in workers {
@@ -185,6 +250,7 @@ pub async fn run(
             last_completion = last_completion.max(at);
         }
         total.abandoned += u64::from(outcome.abandoned);
+        total.created_key_ids.extend(outcome.created_key_ids);
     }
     monitor.abort();
     total.aborted = shared.abort_totals.get().copied();
@@ -196,6 +262,7 @@ async fn worker(
     shared: Arc<Shared>,
     progress: Arc<Progress>,
     latency_us: Histogram<u64>,
+    mut rng: SplitMix64,
 ) -> WorkerOutcome {
     let mut out = WorkerOutcome {
         latency_us,
@@ -205,6 +272,7 @@ async fn worker(
         first_error: None,
         last_completion: None,
         abandoned: false,
+        created_key_ids: Vec::new(),
     };
     let deadline = tokio::time::Instant::from_std(shared.hard_deadline);
     let mut connection: Option<Sender> = None;
@@ -242,7 +310,11 @@ async fn worker(
             }
             Ok(Ok(())) => {}
         }
-        let request = match shared.client.request(&shared.template, SystemTime::now()) {
+        let request = match shared
+            .workload
+            .next(&mut rng)
+            .and_then(|template| shared.client.request(&template, SystemTime::now()))
+        {
             Ok(request) => request,
             Err(e) => {
                 out.fail(&progress, measured, "RequestError".to_owned(), || {
@@ -266,6 +338,17 @@ async fn worker(
             }
             Ok(Ok(reply)) if reply.is_success() => {
                 let finished = Instant::now();
+                if shared.workload.collect_key_ids {
+                    match created_key_id(&reply.body) {
+                        Some(id) => out.created_key_ids.push(id),
+                        None => {
+                            out.fail(&progress, measured, "UnexpectedResponse".to_owned(), || {
+                                "no KeyMetadata.KeyId in a CreateKey response".to_owned()
+                            });
+                            continue;
+                        }
+                    }
+                }
                 progress.ok.fetch_add(1, Ordering::Relaxed);
                 if measured {
                     out.requests += 1;

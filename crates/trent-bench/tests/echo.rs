@@ -236,6 +236,16 @@ fn a_failing_first_request_stops_the_run_with_its_body() {
 /// A minimal keep-alive HTTP/1.1 server: `respond(n)` gives the status and body of the
 /// n-th request (from 0, over all connections). Returns its URL.
 fn stub_server(respond: fn(u64) -> (u16, &'static str)) -> String {
+    replying_server(Arc::new(move |n, _| {
+        let (status, body) = respond(n);
+        (status, body.to_owned())
+    }))
+}
+
+type Respond = Arc<dyn Fn(u64, &str) -> (u16, String) + Send + Sync>;
+
+/// As [`stub_server`], `respond(n, body)` seeing each request's body.
+fn replying_server(respond: Respond) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let counter = Arc::new(AtomicU64::new(0));
@@ -243,7 +253,8 @@ fn stub_server(respond: fn(u64) -> (u16, &'static str)) -> String {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { return };
             let counter = Arc::clone(&counter);
-            std::thread::spawn(move || serve_connection(stream, &counter, respond));
+            let respond = Arc::clone(&respond);
+            std::thread::spawn(move || serve_connection(stream, &counter, &*respond));
         }
     });
     url
@@ -252,7 +263,7 @@ fn stub_server(respond: fn(u64) -> (u16, &'static str)) -> String {
 fn serve_connection(
     mut stream: TcpStream,
     counter: &AtomicU64,
-    respond: fn(u64) -> (u16, &'static str),
+    respond: &(dyn Fn(u64, &str) -> (u16, String) + Send + Sync),
 ) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -277,8 +288,10 @@ fn serve_connection(
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
             }
         }
+        let request_body =
+            String::from_utf8_lossy(&buf[header_end..header_end + length]).into_owned();
         buf.drain(..header_end + length);
-        let (status, body) = respond(counter.fetch_add(1, Ordering::Relaxed));
+        let (status, body) = respond(counter.fetch_add(1, Ordering::Relaxed), &request_body);
         let response = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\n\
              content-length: {}\r\n\r\n{body}",
@@ -288,6 +301,109 @@ fn serve_connection(
             return;
         }
     }
+}
+
+#[test]
+fn create_key_runs_write_the_ids_of_every_key_they_made() {
+    let url = replying_server(Arc::new(|n, _| {
+        (200, format!(r#"{{"KeyMetadata":{{"KeyId":"key-{n}"}}}}"#))
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keys");
+    std::fs::write(&out, "key-earlier\n").unwrap();
+    let output = bench(
+        &url,
+        &[
+            "--op",
+            "create-key",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "100ms",
+            "--concurrency",
+            "2",
+            "--json",
+            "--key-ids-out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let report = json_report(&output);
+    let written = std::fs::read_to_string(&out).unwrap();
+    let mut ids: Vec<&str> = written.lines().collect();
+    // Appended after what the file held; every request (the first, setup, one and the
+    // warmup's included) made one key, written once.
+    assert_eq!(ids.remove(0), "key-earlier");
+    assert!(
+        ids.len() as u64 > report["requests"].as_u64().unwrap(),
+        "{report}"
+    );
+    let mut numbers: Vec<u64> = ids
+        .iter()
+        .map(|id| id.strip_prefix("key-").unwrap().parse().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (0..numbers.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn key_ids_files_spread_requests_over_their_keys() {
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        String,
+        u64,
+    >::new()));
+    let recorded = Arc::clone(&seen);
+    let url = replying_server(Arc::new(move |_, body| {
+        let request: serde_json::Value = serde_json::from_str(body).unwrap();
+        let key = request["KeyId"].as_str().unwrap().to_owned();
+        *recorded.lock().unwrap().entry(key).or_default() += 1;
+        (200, r#"{"CiphertextBlob":"AA=="}"#.to_owned())
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    std::fs::write(&file, "k1\n\nk2\nalias/k3\n").unwrap();
+    let output = bench(
+        &url,
+        &[
+            "--op",
+            "encrypt",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "0s",
+            "--concurrency",
+            "2",
+            "--json",
+            "--key-ids-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    json_report(&output);
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["alias/k3", "k1", "k2"],
+        "{seen:?}"
+    );
+    let total: u64 = seen.values().sum();
+    for (key, n) in seen.iter() {
+        // Uniform: each of three keys gets about a third (far from 0 or all of them).
+        assert!(*n * 6 > total && *n * 2 < total, "{key}: {n} of {total}");
+    }
+
+    std::fs::write(&file, "\n\n").unwrap();
+    let output = bench(
+        &url,
+        &[
+            "--op",
+            "encrypt",
+            "--duration",
+            "100ms",
+            "--key-ids-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("holds no key id"));
 }
 
 #[test]
