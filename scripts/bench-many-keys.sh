@@ -23,23 +23,16 @@ BACKEND=${BACKEND:-sqlite}
 KEYS=${KEYS:-1000000}
 STEP=${STEP:-60s}
 DURATION=${DURATION:-10s}
-CONCURRENCY=${CONCURRENCY:-64}
 SETS=${SETS:-"1000 100000 $KEYS"}
-BIN=${BIN:-target/release}
 QUOTAS=${QUOTAS:-off}
-export TRENT_NO_RATE_QUOTAS=true
-export TRENT_ADMIN_ACCESS_KEY_ID=AKIABENCHADMIN000001
-export TRENT_ADMIN_SECRET_ACCESS_KEY=bench-secret-access-key-000000000000000
-export TRENT_LOG=warn
-tick=$(getconf CLK_TCK)
+. scripts/bench-lib.sh
 
 if [ -n "${KEEP:-}" ]; then work=$KEEP; mkdir -p "$work"; else work=$(mktemp -d); fi
 base=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 db=trent_many_keys_$(basename "$work" | tr -c 'a-zA-Z0-9_\n' _)
 db_url="${base%/*}/$db"
-pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  stop
   if [ -z "${KEEP:-}" ]; then
     [ "$BACKEND" = postgres ] && psql "$base" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
     rm -rf "$work"
@@ -48,6 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+mkdir -p "$work/data"
 serve_flags=(--listen 127.0.0.1:0 --data-dir "$work/data")
 [ "$QUOTAS" = on ] || serve_flags+=(--no-quotas)
 if [ "$BACKEND" = postgres ]; then
@@ -56,51 +50,13 @@ if [ "$BACKEND" = postgres ]; then
   serve_flags+=(--database-url "$db_url")
 fi
 
-endpoint=
-start() {
-  mkdir -p "$work/data"
-  "$BIN/trent" serve "${serve_flags[@]}" >"$work/trent.out" 2>"$work/trent.err" &
-  pid=$!
-  for _ in $(seq 1 1200); do
-    if grep -q '^trent listening on ' "$work/trent.out"; then
-      endpoint=$(sed -n 's/^trent listening on //p' "$work/trent.out")
-      return
-    fi
-    sleep 0.05
-  done
-  echo "trent did not start" >&2; cat "$work/trent.err" >&2; exit 1
-}
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
-cpu() { awk '{print $14+$15}' /proc/$pid/stat; }
-
-# bench LABEL trent-bench-args...: one run, one line: label, req/s, p50, p99, CPU µs/req.
-bench() {
-  local label=$1; shift
-  local before after out
-  before=$(cpu)
-  out=$("$BIN/trent-bench" --endpoint "$endpoint" --region us-east-1 \
-    --concurrency "$CONCURRENCY" --json "$@" 2>"$work/bench.err") ||
-    { cat "$work/bench.err" >&2; exit 1; }
-  after=$(cpu)
-  python3 - "$label" "$out" "$before" "$after" "$tick" <<'EOF'
-import json, sys
-label, out, before, after, tick = sys.argv[1], json.loads(sys.argv[2]), *map(float, sys.argv[3:])
-# Runs have no warmup: every request the server answered is counted (the first, setup,
-# request aside).
-cpu_us = (after - before) / tick * 1e6 / max(out["requests"] + out["errors"], 1)
-print(f"{label:<44} {out['rps']:>9.0f} {out['p50_ms']:>8.2f} "
-      f"{out['p99_ms']:>8.2f} {cpu_us:>10.1f} {out['errors']:>7}")
-EOF
-}
-
-header() { printf "%-44s %9s %8s %8s %10s %7s\n" "$1" req/s p50_ms p99_ms cpu_us/req errors; }
 count() { [ -f "$work/keys" ] && wc -l <"$work/keys" || echo 0; }
 
 start
 echo "# $BACKEND, quotas $QUOTAS, $CONCURRENCY connections; $(nproc) cores; $(date -u +%FT%TZ)"
 header "CreateKey, keys at the round's start"
 while [ "$(count)" -lt "$KEYS" ]; do
-  bench "$(count)" --op create-key --warmup 0s --duration "$STEP" --key-ids-out "$work/keys"
+  bench "$(count)" --op create-key --duration "$STEP" --key-ids-out "$work/keys"
 done
 if [ "$BACKEND" = sqlite ]; then
   echo "# store: $(du -sh "$work/data" | cut -f1) for $(count) keys"
@@ -113,7 +69,7 @@ for n in $SETS; do
   head -n "$n" "$work/keys" >"$work/set"
   stop; start
   bench "N=$n cold (after a restart)" --op encrypt --payload-size 64 --key-ids-file "$work/set" \
-    --warmup 0s --duration "$DURATION"
+    --duration "$DURATION"
   bench "N=$n warm" --op encrypt --payload-size 64 --key-ids-file "$work/set" \
-    --warmup 0s --duration "$DURATION"
+    --duration "$DURATION"
 done

@@ -29,6 +29,14 @@ type AliasKey = (String, String, String);
 /// The alias names of a key, and when they were read.
 type AliasList = (Arc<[String]>, Instant);
 
+/// What the cache holds for a key id.
+pub(crate) enum Lookup {
+    Fresh(Arc<Key>),
+    /// Past the cache's lifetime: to be checked against the store before use.
+    Stale(Arc<Key>),
+    Missing,
+}
+
 #[derive(Debug)]
 pub(crate) struct KeyCache {
     capacity: usize,
@@ -69,11 +77,35 @@ impl KeyCache {
     }
 
     pub fn key(&self, key_id: &str) -> Option<Arc<Key>> {
-        self.keys
-            .read()
-            .get(key_id)
-            .filter(|(_, at)| self.fresh(*at))
-            .map(|(k, _)| k.clone())
+        match self.lookup_key(key_id) {
+            Lookup::Fresh(k) => Some(k),
+            Lookup::Stale(_) | Lookup::Missing => None,
+        }
+    }
+
+    /// A cached key, fresh or past its lifetime: a stale one may be renewed with
+    /// [`KeyCache::renew_key`] once the store confirms its version.
+    pub fn lookup_key(&self, key_id: &str) -> Lookup {
+        match self.keys.read().get(key_id) {
+            None => Lookup::Missing,
+            Some((k, at)) if self.fresh(*at) => Lookup::Fresh(k.clone()),
+            Some((k, _)) => Lookup::Stale(k.clone()),
+        }
+    }
+
+    /// Starts a new lifetime for `key`, still cached, after the store said (in a read
+    /// begun at `epoch`) that its version is current; nothing if the entry was replaced or
+    /// anything was invalidated meanwhile.
+    pub fn renew_key(&self, key: &Arc<Key>, epoch: u64) {
+        let mut keys = self.keys.write();
+        if self.epoch() != epoch {
+            return;
+        }
+        if let Some((cached, at)) = keys.get_mut(&key.record.key_id) {
+            if Arc::ptr_eq(cached, key) {
+                *at = Instant::now();
+            }
+        }
     }
 
     /// Caches a key read (or written) since `epoch`, unless something was invalidated
@@ -335,6 +367,39 @@ mod tests {
         cache.put_key_aliases("k", names, cache.epoch());
         cache.apply(&Change::Key("k".to_owned()));
         assert_eq!(cache.key_aliases("k"), None);
+    }
+
+    #[test]
+    fn a_stale_key_is_renewed_only_if_nothing_changed_since_the_check_began() {
+        let cache = KeyCache::new(10, Duration::from_millis(20));
+        let k = loaded("k", trent_wire::KeyState::Enabled);
+        cache.put_key(k.clone(), cache.epoch());
+        std::thread::sleep(Duration::from_millis(25));
+        let Lookup::Stale(stale) = cache.lookup_key("k") else {
+            panic!("past its lifetime")
+        };
+        assert!(Arc::ptr_eq(&stale, &k));
+        // An invalidation while the store was asked: no renewal.
+        let before_check = cache.epoch();
+        cache.apply(&Change::Key("other".to_owned()));
+        cache.renew_key(&stale, before_check);
+        assert!(matches!(cache.lookup_key("k"), Lookup::Stale(_)));
+        // Another entry in its place: no renewal of it.
+        let replaced = loaded("k", trent_wire::KeyState::Disabled);
+        cache.put_key(replaced, cache.epoch());
+        std::thread::sleep(Duration::from_millis(25));
+        cache.renew_key(&stale, cache.epoch());
+        assert!(matches!(cache.lookup_key("k"), Lookup::Stale(_)));
+        // Confirmed current: fresh again, the same entry.
+        let Lookup::Stale(current) = cache.lookup_key("k") else {
+            panic!("stale")
+        };
+        cache.renew_key(&current, cache.epoch());
+        let Lookup::Fresh(fresh) = cache.lookup_key("k") else {
+            panic!("renewed")
+        };
+        assert!(Arc::ptr_eq(&fresh, &current));
+        assert!(matches!(cache.lookup_key("nope"), Lookup::Missing));
     }
 
     #[test]

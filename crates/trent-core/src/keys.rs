@@ -10,6 +10,7 @@ use trent_wire::{
     MultiRegionKeyType, Timestamp,
 };
 
+use crate::cache::Lookup;
 use crate::authz::Access;
 use crate::backend::{Handle, KeyBackend, LocalBackend, StoredMaterial};
 use crate::error::internal;
@@ -335,10 +336,26 @@ impl KeyService {
 
     /// A key with its unsealed material, from the cache or else from the store.
     pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<Key>>, KmsError> {
-        if let Some(k) = self.cache.key(key_id) {
-            return Ok(Some(k));
-        }
         let epoch = self.cache.epoch();
+        match self.cache.lookup_key(key_id) {
+            Lookup::Fresh(k) => return Ok(Some(k)),
+            // Past its lifetime: if the store still has the version it was loaded at, it
+            // is current (every change of a key's record or materials bumps its version),
+            // and one small read spares reading, unsealing and parsing it again. Keys of
+            // custom key stores are always read again (their handle depends on the store).
+            Lookup::Stale(k) if k.record.custom_key_store_id.is_none() => {
+                let version = self
+                    .store
+                    .key_version(key_id)
+                    .await
+                    .map_err(internal("reading a key's version"))?;
+                if version == Some(k.record.version) {
+                    self.cache.renew_key(&k, epoch);
+                    return Ok(Some(k));
+                }
+            }
+            Lookup::Stale(_) | Lookup::Missing => {}
+        }
         let Some(record) = self.stored_key(key_id).await? else {
             return Ok(None);
         };

@@ -57,6 +57,6 @@ pub use rates::RateQuotas;
 pub use seed::{SeedKey, SeedReport};
 pub use service::{
     store_has_root_key_check, BootstrapError, BootstrapOptions, BootstrapReport, KeyService,
-    ServiceConfig, DEFAULT_CACHE_TTL,
+    ServiceConfig, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
 };
 pub use write_ahead::{Intent, WriteAhead};

@@ -53,10 +53,14 @@ pub struct ServiceConfig {
 /// enough that the hot path rarely reads the store.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// The default number of keys the cache holds: about 0.5 GB of memory at ~5 KB per key
+/// (record, parsed policy, condition keys, unsealed material).
+pub const DEFAULT_CACHE_CAPACITY: usize = 100_000;
+
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
-            cache_capacity: 100_000,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
             cache_ttl: DEFAULT_CACHE_TTL,
             pkcs11_clusters: Vec::new(),
             quotas: crate::ResourceQuotas::default(),

@@ -186,6 +186,9 @@ impl Store for WriteAheadStore {
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.inner.key(key_id).await
     }
+    async fn key_version(&self, key_id: &str) -> Result<Option<i64>, StoreError> {
+        self.inner.key_version(key_id).await
+    }
     async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
         self.intend(Intent {
             change: "update_key",

@@ -102,6 +102,7 @@ impl RootKeyMigrateArgs {
             dev_reset: false,
             database_url: self.database_url.clone(),
             cache_ttl_ms: None,
+            cache_capacity: None,
             no_quotas: false,
             no_rate_quotas: false,
             seed: None,
@@ -214,6 +215,10 @@ pub struct ServeArgs {
     /// (the bound on staleness should a change notification be lost) [default: 5000]
     #[arg(long, env = "TRENT_CACHE_TTL_MS")]
     pub cache_ttl_ms: Option<u64>,
+    /// How many keys a node keeps loaded (unsealed, policy parsed); a request for a key
+    /// beyond them reads it from the store [default: 100000]
+    #[arg(long, env = "TRENT_CACHE_CAPACITY")]
+    pub cache_capacity: Option<usize>,
     /// Turn every resource quota off (as `quotas = false` in the config file), e.g. for a
     /// test suite that makes more keys than AWS allows
     #[arg(long, env = "TRENT_NO_QUOTAS")]
@@ -246,6 +251,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
+    cache_capacity: Option<usize>,
     audit: Option<crate::audit::AuditFileConfig>,
     root_key: Option<RootKeyFileConfig>,
     /// `[[pkcs11_clusters]]`: the PKCS#11 tokens AWS_CLOUDHSM custom key stores name.
@@ -601,6 +607,8 @@ pub struct Config {
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
+    /// How many keys the key cache holds (`cache_capacity`).
+    pub cache_capacity: usize,
     /// Resource quotas (`[quotas]`, `--no-quotas`).
     pub quotas: trent_core::ResourceQuotas,
     /// Request-rate quotas (`[quotas.rates]`, `--no-rate-quotas`).
@@ -711,6 +719,15 @@ impl Config {
                 "cache_ttl_ms {cache_ttl_ms} out of range (0 to 3600000)"
             ));
         }
+        let cache_capacity = args
+            .cache_capacity
+            .or(file.cache_capacity)
+            .unwrap_or(trent_core::DEFAULT_CACHE_CAPACITY);
+        if !(1..=100_000_000).contains(&cache_capacity) {
+            return Err(format!(
+                "cache_capacity {cache_capacity} out of range (1 to 100000000)"
+            ));
+        }
         let header_read_timeout_ms = args
             .header_read_timeout_ms
             .or(file.header_read_timeout_ms)
@@ -770,6 +787,7 @@ impl Config {
             identities,
             database_url,
             cache_ttl: std::time::Duration::from_millis(cache_ttl_ms),
+            cache_capacity,
             quotas,
             rates,
             seed: args.seed.or(file.seed),
@@ -824,6 +842,7 @@ mod tests {
             dev_reset: false,
             database_url: database_url.map(|u| DatabaseUrl(u.to_owned())),
             cache_ttl_ms: None,
+            cache_capacity: None,
             no_quotas: false,
             no_rate_quotas: false,
             seed: None,
@@ -979,10 +998,26 @@ mod tests {
     }
 
     #[test]
+    fn cache_capacity_is_bounded() {
+        let with = |n| {
+            Config::resolve(ServeArgs {
+                cache_capacity: Some(n),
+                ..args(None)
+            })
+        };
+        assert_eq!(with(5).unwrap().cache_capacity, 5);
+        for n in [0, 100_000_001] {
+            let err = with(n).unwrap_err();
+            assert!(err.contains("cache_capacity"), "{err}");
+        }
+    }
+
+    #[test]
     fn sqlite_is_the_default_and_other_schemes_are_refused() {
         let config = Config::resolve(args(None)).unwrap();
         assert!(config.database_url.is_none());
         assert_eq!(config.cache_ttl, trent_core::DEFAULT_CACHE_TTL);
+        assert_eq!(config.cache_capacity, trent_core::DEFAULT_CACHE_CAPACITY);
         let err = Config::resolve(args(Some("mysql://u:s3cr3t@h/db"))).unwrap_err();
         assert!(err.contains("expected postgres://"), "{err}");
         assert!(!err.contains("s3cr3t"), "{err}");

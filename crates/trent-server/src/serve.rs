@@ -142,6 +142,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         clock.clone(),
         ServiceConfig {
             cache_ttl: config.cache_ttl,
+            cache_capacity: config.cache_capacity,
             pkcs11_clusters: config.pkcs11_clusters.clone(),
             quotas: config.quotas.clone(),
             rates: config.rates.clone(),

@@ -91,6 +91,8 @@ macro_rules! __store_conformance_cases {
             racing_create_key_and_delete_custom_key_store_never_orphan_a_key,
             reset_account_empties_one_account,
             meta_swap_is_compare_and_set,
+            customer_key_count_follows_creates_and_deletes,
+            key_version_is_the_stored_version,
         }
     };
 }
@@ -3731,4 +3733,134 @@ pub async fn reset_account_empties_one_account(store: Arc<dyn Store>) {
         .unwrap()
         .is_some());
     assert_eq!(store.reset_account(Some(&a)).await.unwrap(), 0);
+}
+
+/// The key quota's count (`customer_key_count`): customer managed keys of one account and
+/// region, kept by every create and delete (including those that fail and write nothing),
+/// never counting AWS managed keys or other accounts and regions.
+pub async fn customer_key_count_follows_creates_and_deletes(store: Arc<dyn Store>) {
+    let (a, b) = (account(), account());
+    let count = |account: String, region: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.customer_key_count(&account, region).await.unwrap() }
+    };
+    assert_eq!(count(a.clone(), REGION).await, 0);
+    // Many at once: the counts of concurrent creates add up.
+    let creates: Vec<_> = (0..40)
+        .map(|_| {
+            let (store, a) = (Arc::clone(&store), a.clone());
+            tokio::spawn(async move {
+                let (key, material) = new_key(&a, REGION);
+                store.create_key(&key, Some(&material)).await.unwrap();
+                key
+            })
+        })
+        .collect();
+    let mut keys = Vec::new();
+    for create in creates {
+        keys.push(create.await.unwrap());
+    }
+    let (mut aws, material) = new_key(&a, REGION);
+    aws.key_manager = KeyManagerType::Aws;
+    store.create_key(&aws, Some(&material)).await.unwrap();
+    created_key(store.as_ref(), &a, OTHER_REGION).await;
+    created_key(store.as_ref(), &b, REGION).await;
+    assert_eq!(count(a.clone(), REGION).await, 40);
+    assert_eq!(count(a.clone(), OTHER_REGION).await, 1);
+    assert_eq!(count(b.clone(), REGION).await, 1);
+
+    // A create that fails writes no count.
+    let (mut again, mut material) = new_key(&a, REGION);
+    again.key_id.clone_from(&keys[0].key_id);
+    material.key_id.clone_from(&keys[0].key_id);
+    assert!(matches!(
+        store.create_key(&again, Some(&material)).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(count(a.clone(), REGION).await, 40);
+
+    // Deletes: a stale one changes nothing, an AWS managed key is not counted.
+    assert!(matches!(
+        store.delete_key(&keys[0].key_id, 7).await,
+        Err(StoreError::Conflict)
+    ));
+    store.delete_key(&keys[0].key_id, 1).await.unwrap();
+    store.delete_key(&keys[1].key_id, 1).await.unwrap();
+    store.delete_key(&aws.key_id, 1).await.unwrap();
+    assert_eq!(count(a.clone(), REGION).await, 38);
+    created_key(store.as_ref(), &a, REGION).await;
+    assert_eq!(count(a.clone(), REGION).await, 39);
+
+    store.reset_account(Some(&a)).await.unwrap();
+    assert_eq!(count(a.clone(), REGION).await, 0);
+    assert_eq!(count(a.clone(), OTHER_REGION).await, 0);
+    assert_eq!(count(b.clone(), REGION).await, 1);
+    created_key(store.as_ref(), &a, REGION).await;
+    assert_eq!(count(a, REGION).await, 1);
+}
+
+/// Keys for checking the key quota's count after an upgrade (migration 0011 counts the
+/// keys a store already holds): customer managed keys in two accounts and regions, and an
+/// AWS managed key. Returns each (account, region) with its expected count.
+pub async fn keys_to_count(store: &dyn Store) -> Vec<(String, &'static str, i64)> {
+    let (a, b) = (account(), account());
+    let expected = vec![(a.clone(), REGION, 5), (a.clone(), OTHER_REGION, 2), (b, REGION, 3)];
+    for (account, region, n) in &expected {
+        for _ in 0..*n {
+            created_key(store, account, region).await;
+        }
+    }
+    let (mut aws, material) = new_key(&a, REGION);
+    aws.key_manager = KeyManagerType::Aws;
+    store.create_key(&aws, Some(&material)).await.unwrap();
+    expected
+}
+
+/// Checks the counts [`keys_to_count`] returned.
+pub async fn assert_key_counts(store: &dyn Store, expected: &[(String, &'static str, i64)]) {
+    for (account, region, n) in expected {
+        assert_eq!(
+            store.customer_key_count(account, region).await.unwrap(),
+            *n,
+            "{account} {region}"
+        );
+    }
+}
+
+/// `key_version`: the version `key` would return, `None` once the key is gone.
+pub async fn key_version_is_the_stored_version(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let account = account();
+    let key = created_key(store, &account, REGION).await;
+    assert_eq!(store.key_version(&key.key_id).await.unwrap(), Some(1));
+    let updated = store
+        .update_key(&KeyRecord {
+            description: "changed".into(),
+            ..key.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.key_version(&key.key_id).await.unwrap(), Some(updated.version));
+    assert_eq!(stored_key(store, &key.key_id).await.version, updated.version);
+    let m = new_material(&key.key_id, T0);
+    rotate_key(
+        store,
+        updated.version,
+        &m,
+        &rotation_of(&m, T0, RotationType::OnDemand),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.key_version(&key.key_id).await.unwrap(),
+        Some(updated.version + 1),
+        "a rotation bumps it"
+    );
+    store
+        .delete_key(&key.key_id, updated.version + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.key_version(&key.key_id).await.unwrap(), None);
+    assert_eq!(store.key_version(&unique()).await.unwrap(), None);
 }

@@ -368,6 +368,10 @@ pub trait Store: Send + Sync + 'static {
         material: Option<&MaterialRecord>,
     ) -> Result<(), StoreError>;
     async fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// The key's current version (bumped by every change of its record, materials
+    /// included), `None` if it does not exist: one small read, for a node to check that a
+    /// key it loaded earlier is still current.
+    async fn key_version(&self, key_id: &str) -> Result<Option<i64>, StoreError>;
     /// Replaces the key's fields and tags iff the stored version equals `key.version`;
     /// returns the record as stored, with its version incremented. `Conflict` on a
     /// version mismatch, `NotFound` if the key does not exist.

@@ -69,6 +69,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_xks_key_id",
         sql: include_str!("../migrations/0010_xks_key_id.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_key_counts",
+        sql: include_str!("../migrations/0011_key_counts.sql"),
+    },
 ];
 
 /// The schema version this binary writes: that of the last migration.

@@ -31,7 +31,8 @@ use crate::transaction::{Committed, Transaction};
 use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
     CustomKeyStoreRecord, GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord,
-    KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, Resealed, RotationSchedule,
+    KeyManagerType, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, Resealed,
+    RotationSchedule,
     RotationType, SealedKind, SealedSecret, Store, StoreError,
 };
 
@@ -73,6 +74,14 @@ pub(crate) fn check_tags(tags: &[(String, String)]) -> Result<(), StoreError> {
     } else {
         Err(invalid("a tag key appears more than once"))
     }
+}
+
+/// The `key_counts` shard a key is counted in: its id's last character.
+fn key_shard(key_id: &str) -> &str {
+    key_id
+        .char_indices()
+        .next_back()
+        .map_or("", |(i, _)| &key_id[i..])
 }
 
 fn corrupt(what: String) -> StoreError {
@@ -335,8 +344,35 @@ impl<D: Dialect> SqlStore<D> {
         .execute(tx)
         .await
         .map_err(Self::write_error)?;
+        if key.key_manager == KeyManagerType::Customer {
+            Self::count_customer_key(tx, &key.account_id, &key.region, &key.key_id, 1).await?;
+        }
         Self::insert_tags(tx, &key.key_id, &key.tags).await?;
         on_commit.key(&key.key_id);
+        Ok(())
+    }
+
+    /// Adds `delta` (1 or -1) to the customer managed keys of an account and region, in
+    /// the key's shard (`key_counts`, migration 0011).
+    pub(super) async fn count_customer_key(
+        tx: &mut D::Tx,
+        account_id: &str,
+        region: &str,
+        key_id: &str,
+        delta: i64,
+    ) -> Result<(), StoreError> {
+        query(
+            "INSERT INTO key_counts (account_id, region, shard, customer_keys) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, region, shard) \
+             DO UPDATE SET customer_keys = key_counts.customer_keys + $4",
+        )
+        .bind(account_id)
+        .bind(region)
+        .bind(key_shard(key_id))
+        .bind(delta)
+        .execute(tx)
+        .await
+        .map_err(D::backend)?;
         Ok(())
     }
 
@@ -673,6 +709,15 @@ impl<D: Dialect> Store for SqlStore<D> {
         .await
         .map_err(D::backend)?;
         Ok(keys_from_rows(&rows)?.pop())
+    }
+
+    async fn key_version(&self, key_id: &str) -> Result<Option<i64>, StoreError> {
+        let row = query("SELECT version FROM keys WHERE key_id = $1")
+            .bind(key_id)
+            .read_optional(self.db.reader())
+            .await
+            .map_err(D::backend)?;
+        row.map(|row| column(&row, "version")).transpose()
     }
 
     async fn update_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
@@ -1274,19 +1319,21 @@ impl<D: Dialect> Store for SqlStore<D> {
             .execute(&mut tx)
             .await
             .map_err(D::backend)?;
-        query(format!("DELETE FROM custom_key_stores WHERE {of_account}"))
-            .bind(account_id)
-            .execute(&mut tx)
-            .await
-            .map_err(D::backend)?;
+        for table in ["custom_key_stores", "key_counts"] {
+            query(format!("DELETE FROM {table} WHERE {of_account}"))
+                .bind(account_id)
+                .execute(&mut tx)
+                .await
+                .map_err(D::backend)?;
+        }
         Self::commit_announcing(tx, OnCommit::of(Change::All)).await?;
         Ok(deleted)
     }
 
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
         let row = query(
-            "SELECT COUNT(*) AS n FROM keys WHERE account_id = $1 AND region = $2 \
-             AND key_manager = 'CUSTOMER'",
+            "SELECT CAST(COALESCE(SUM(customer_keys), 0) AS BIGINT) AS n FROM key_counts \
+             WHERE account_id = $1 AND region = $2",
         )
         .bind(account_id)
         .bind(region)

@@ -476,3 +476,23 @@ async fn sqlite_store_copies_verbatim_into_an_empty_database() {
     assert!(matches!(again, CopyError::TargetNotEmpty), "{again:?}");
     assert_eq!(target.counts().await.unwrap(), [1, 5, 7, 3, 1]);
 }
+
+/// Migration 0011 counts the customer managed keys a store already holds.
+#[tokio::test]
+async fn the_key_count_migration_counts_existing_keys() {
+    let Some(url) = test_url() else { return };
+    let (_schema, options) = new_schema(&url).await;
+    let store = PostgresStore::open(options.clone()).await.unwrap();
+    let expected = trent_store::conformance::keys_to_count(&store).await;
+    // Back to schema 10, keys and all.
+    let mut conn = PgConnection::connect_with(&options).await.unwrap();
+    for statement in [
+        "DROP TABLE key_counts",
+        "DELETE FROM schema_migrations WHERE version = 11",
+    ] {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store = PostgresStore::open(options).await.unwrap();
+    trent_store::conformance::assert_key_counts(&store, &expected).await;
+}

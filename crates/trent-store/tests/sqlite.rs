@@ -362,3 +362,25 @@ async fn unknown_stored_enum_values_and_malformed_ids_are_corrupt() {
         }
     }
 }
+
+/// Migration 0011 counts the customer managed keys a store already holds.
+#[tokio::test]
+async fn the_key_count_migration_counts_existing_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).await.unwrap();
+    let expected = trent_store::conformance::keys_to_count(&store).await;
+    store.close().await;
+    // Back to schema 10, keys and all.
+    let mut conn = raw_connection(&path).await;
+    for statement in [
+        "DROP TABLE key_counts",
+        "DELETE FROM schema_migrations WHERE version = 11",
+    ] {
+        sqlx::query(statement).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store = SqliteStore::open(&path).await.unwrap();
+    trent_store::conformance::assert_key_counts(&store, &expected).await;
+    assert_eq!(applied_versions(&path).await, every_migration());
+}

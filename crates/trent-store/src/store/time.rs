@@ -4,7 +4,7 @@
 use super::{alias_change, column, decode_all, query, OnCommit, SqlStore};
 use crate::sql::{Dialect, Row};
 use crate::{
-    KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, RotationType,
+    KeyManagerType, KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, RotationType,
     StoreError,
 };
 
@@ -106,14 +106,23 @@ impl<D: Dialect> SqlStore<D> {
         key_version: i64,
         on_commit: &mut OnCommit,
     ) -> Result<(), StoreError> {
-        let deleted = query("DELETE FROM keys WHERE key_id = $1 AND version = $2")
-            .bind(key_id)
-            .bind(key_version)
-            .execute(tx)
-            .await
-            .map_err(D::backend)?;
-        if deleted == 0 {
+        let deleted = query(
+            "DELETE FROM keys WHERE key_id = $1 AND version = $2 \
+             RETURNING account_id, region, key_manager",
+        )
+        .bind(key_id)
+        .bind(key_version)
+        .fetch_optional(tx)
+        .await
+        .map_err(D::backend)?;
+        let Some(deleted) = deleted else {
             return Err(Self::stale_or_missing(tx, key_id).await);
+        };
+        let key_manager: KeyManagerType = column(&deleted, "key_manager")?;
+        if key_manager == KeyManagerType::Customer {
+            let account_id: String = column(&deleted, "account_id")?;
+            let region: String = column(&deleted, "region")?;
+            Self::count_customer_key(tx, &account_id, &region, key_id, -1).await?;
         }
         // Tags, materials, the rotation schedule and history, and grants go with the key
         // row (ON DELETE CASCADE); grants are deleted explicitly all the same. The rest
