@@ -210,11 +210,26 @@ fn line_time(line: &str) -> Option<i64> {
     crate::parse_event_time(&record.event_time)
 }
 
-/// The index of the segments of `dir` (read once, at open).
+/// The index of the segments of `dir` (built once, at open). A closed segment never
+/// changes: its part of the index is kept beside it (`<segment>.idx`, written when the
+/// segment is closed) and read back instead of parsing every line of the segment again,
+/// so that opening a trail of many gigabytes reads only its open segment. A missing or
+/// inconsistent `.idx` file (it must cover the segment's bytes exactly) is rebuilt from
+/// the segment. The index only speeds up `LookupEvents`; `trent audit verify` reads the
+/// segments themselves.
 fn build_index(dir: &Path) -> Result<Vec<Block>, AuditError> {
     let mut blocks = Vec::new();
-    for path in segments(dir)? {
+    let all = segments(dir)?;
+    let open = all.len().saturating_sub(1);
+    for (i, path) in all.into_iter().enumerate() {
         let segment = Arc::new(path);
+        if i < open {
+            if let Some(saved) = read_segment_index(&segment) {
+                blocks.extend(saved);
+                continue;
+            }
+        }
+        let start = blocks.len();
         let mut text = Vec::new();
         File::open(segment.as_path())?.read_to_end(&mut text)?;
         let mut offset = 0u64;
@@ -224,8 +239,74 @@ fn build_index(dir: &Path) -> Result<Vec<Block>, AuditError> {
             index_line(&mut blocks, &segment, offset, raw.len() as u64, time);
             offset += raw.len() as u64;
         }
+        if i < open {
+            write_segment_index(&segment, &blocks[start..]);
+        }
     }
     Ok(blocks)
+}
+
+const INDEX_HEADER: &str = "trent-audit-index 1";
+
+fn index_path(segment: &Path) -> PathBuf {
+    let mut name = segment.as_os_str().to_owned();
+    name.push(".idx");
+    PathBuf::from(name)
+}
+
+/// Saves the index blocks of a closed segment beside it (best effort: without it the next
+/// open reads the segment instead).
+fn write_segment_index(segment: &Arc<PathBuf>, blocks: &[Block]) {
+    let len: u64 = blocks.iter().map(|b| b.len).sum();
+    let mut text = format!("{INDEX_HEADER} {len}\n");
+    for b in blocks {
+        text.push_str(&format!(
+            "{} {} {} {}\n",
+            b.offset, b.len, b.min_time, b.max_time
+        ));
+    }
+    let path = index_path(segment);
+    let tmp = path.with_extension("idx.tmp");
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        tracing::warn!(file = %path.display(), error = %e, "cannot save an audit segment's index");
+    }
+}
+
+/// The saved index of a closed segment, if it is there and covers the segment exactly.
+fn read_segment_index(segment: &Arc<PathBuf>) -> Option<Vec<Block>> {
+    let text = std::fs::read_to_string(index_path(segment)).ok()?;
+    let segment_len = std::fs::metadata(segment.as_path()).ok()?.len();
+    let mut lines = text.lines();
+    let len: u64 = lines
+        .next()?
+        .strip_prefix(INDEX_HEADER)?
+        .trim()
+        .parse()
+        .ok()?;
+    if len != segment_len {
+        return None;
+    }
+    let mut blocks = Vec::new();
+    let mut next = 0u64;
+    for line in lines {
+        let mut fields = line.split(' ');
+        let mut field = || fields.next()?.parse::<i64>().ok();
+        let (offset, block_len, min_time, max_time) = (field()?, field()?, field()?, field()?);
+        let (offset, block_len) = (u64::try_from(offset).ok()?, u64::try_from(block_len).ok()?);
+        if offset != next || block_len == 0 {
+            return None;
+        }
+        next = offset.checked_add(block_len)?;
+        blocks.push(Block {
+            segment: segment.clone(),
+            offset,
+            len: block_len,
+            min_time,
+            max_time,
+        });
+    }
+    (next == segment_len).then_some(blocks)
 }
 
 /// The events of `block` in `from`, `start..=end` (see [`AuditStore::events_newest_first`]).
@@ -350,6 +431,18 @@ impl FileStore {
                 .open(&path)?;
             let len = file.metadata()?.len();
             sync_dir(&self.dir)?;
+            // The segment being closed never changes again: save its index.
+            if let Some((closed, _, _)) = &inner.current {
+                let blocks: Vec<Block> = inner
+                    .blocks
+                    .iter()
+                    .filter(|b| *b.segment == *closed)
+                    .cloned()
+                    .collect();
+                if let Some(first) = blocks.first() {
+                    write_segment_index(&first.segment.clone(), &blocks);
+                }
+            }
             inner.current = Some((path, file, len));
         }
         let mut buf = Vec::with_capacity(entries.iter().map(|e| e.line.len() + 1).sum());
@@ -451,6 +544,13 @@ impl AuditStore for FileStore {
             .map_err(|_| AuditError::Poisoned)?
     }
 
+    async fn last_digest(&self, chain: &str) -> Result<Option<StoredLine>, AuditError> {
+        let (dir, chain) = (self.dir.clone(), chain.to_owned());
+        tokio::task::spawn_blocking(move || last_digest_in(&dir, &chain))
+            .await
+            .map_err(|_| AuditError::Poisoned)?
+    }
+
     /// Through the time index: only the blocks that may hold the newest wanted events
     /// are read, newest first, until `limit` events are certain (no block not yet read
     /// may hold a newer one).
@@ -504,26 +604,51 @@ impl AuditStore for FileStore {
 pub fn read_dir_lines(dir: &Path) -> Result<Vec<StoredLine>, AuditError> {
     let mut out = Vec::new();
     for path in segments(dir)? {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut text = Vec::new();
-        File::open(&path)?.read_to_end(&mut text)?;
-        let mut offset = 0usize;
-        for raw in text.split_inclusive(|b| *b == b'\n') {
-            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-            out.push(StoredLine {
-                location: Location {
-                    source: name.clone(),
-                    offset: Some(offset as u64),
-                },
-                line: String::from_utf8_lossy(line).into_owned(),
-            });
-            offset += raw.len();
-        }
+        read_segment_lines(&path, &mut out)?;
     }
     Ok(out)
+}
+
+/// Appends the lines of the segment at `path` to `out`, with file and offset.
+fn read_segment_lines(path: &Path, out: &mut Vec<StoredLine>) -> Result<(), AuditError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut text = Vec::new();
+    File::open(path)?.read_to_end(&mut text)?;
+    let mut offset = 0usize;
+    for raw in text.split_inclusive(|b| *b == b'\n') {
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        out.push(StoredLine {
+            location: Location {
+                source: name.clone(),
+                offset: Some(offset as u64),
+            },
+            line: String::from_utf8_lossy(line).into_owned(),
+        });
+        offset += raw.len();
+    }
+    Ok(())
+}
+
+/// The last digest of `chain` in the segments of `dir`, read newest segment first: a
+/// digest is written every few thousand events or minutes, so this reads the last
+/// segment or two instead of the whole trail.
+fn last_digest_in(dir: &Path, chain: &str) -> Result<Option<StoredLine>, AuditError> {
+    for path in segments(dir)?.into_iter().rev() {
+        let mut lines = Vec::new();
+        read_segment_lines(&path, &mut lines)?;
+        let found = lines.into_iter().rev().find(|l| {
+            parse_line(&l.line)
+                .body
+                .is_some_and(|b| b.chain == chain && b.digest.is_some())
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 fn segments(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
@@ -634,6 +759,112 @@ mod tests {
         let store = FileStore::open(dir.path(), 4096).unwrap();
         assert_eq!(std::fs::metadata(&last).unwrap().len(), before);
         assert_eq!(store.tail("n1").await.unwrap().unwrap().seq, 100);
+    }
+
+    #[tokio::test]
+    async fn the_last_digest_is_found_from_the_newest_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 4096).unwrap();
+        // A digest now and then, over many segments.
+        let mut prev = [GENESIS];
+        for seq in 1..=120u64 {
+            for (i, chain) in ["n1"].into_iter().enumerate() {
+                let body = if seq % 25 == 0 {
+                    let digest = crate::signing::Digest {
+                        start_seq: seq - 24,
+                        end_seq: seq - 1,
+                        last_hash: hex::encode(prev[i]),
+                        previous_digest_signature: None,
+                        public_key_fingerprint: String::new(),
+                        digest_time: String::new(),
+                        signature: String::new(),
+                    };
+                    let json = serde_json::to_string(&digest).unwrap();
+                    crate::chain::digest_body(chain, seq, &prev[i], &json)
+                } else {
+                    event_body(chain, seq, &prev[i], "{\"x\":1}")
+                };
+                let e = seal(chain, seq, body);
+                prev[i] = e.hash;
+                store.append(vec![e]).await.unwrap();
+            }
+        }
+        assert!(segments(dir.path()).unwrap().len() > 4);
+        let lines = store.read_all().await.unwrap();
+        let by_full_scan = |chain: &str| {
+            lines
+                .iter()
+                .rev()
+                .find(|l| {
+                    parse_line(&l.line)
+                        .body
+                        .is_some_and(|b| b.chain == chain && b.digest.is_some())
+                })
+                .map(|l| l.line.clone())
+        };
+        let found = store.last_digest("n1").await.unwrap().map(|l| l.line);
+        assert_eq!(found, by_full_scan("n1"));
+        let found = found.unwrap();
+        assert!(found.contains("\"seq\":100,"), "{found}");
+        // A chain with no digest (here: none at all) has none.
+        assert_eq!(store.last_digest("n2").await.unwrap().map(|l| l.line), None);
+    }
+
+    #[tokio::test]
+    async fn closed_segments_keep_their_index_beside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 16 * 1024).unwrap();
+        let mut prev = GENESIS;
+        for seq in 1..=400u64 {
+            let e = event_at("n1", seq, &prev, 1_700_000_000 + seq as i64 / 3);
+            prev = e.hash;
+            store.append(vec![e]).await.unwrap();
+        }
+        let blocks = |store: &FileStore| -> Vec<(PathBuf, u64, u64, i64, i64)> {
+            let inner = store.inner.lock();
+            inner
+                .blocks
+                .iter()
+                .map(|b| {
+                    (
+                        (*b.segment).clone(),
+                        b.offset,
+                        b.len,
+                        b.min_time,
+                        b.max_time,
+                    )
+                })
+                .collect()
+        };
+        let written = blocks(&store);
+        drop(store);
+        let all = segments(dir.path()).unwrap();
+        assert!(all.len() > 3);
+        // Every closed segment has its index; the open one has none.
+        for (i, segment) in all.iter().enumerate() {
+            assert_eq!(
+                index_path(segment).is_file(),
+                i + 1 < all.len(),
+                "{segment:?}"
+            );
+        }
+        // Reopened from the saved indexes: the same index as built by the appends.
+        let store = FileStore::open(dir.path(), 16 * 1024).unwrap();
+        assert_eq!(blocks(&store), written);
+        drop(store);
+        // A saved index that does not cover its segment is ignored and rebuilt; a missing
+        // one is rebuilt.
+        std::fs::write(
+            index_path(&all[0]),
+            format!("{INDEX_HEADER} 12\n0 12 1 2\n"),
+        )
+        .unwrap();
+        std::fs::remove_file(index_path(&all[1])).unwrap();
+        let store = FileStore::open(dir.path(), 16 * 1024).unwrap();
+        assert_eq!(blocks(&store), written);
+        let segment = Arc::new(all[0].clone());
+        assert!(read_segment_index(&segment).is_some());
+        assert!(index_path(&all[1]).is_file());
     }
 
     /// A sealed event of `chain` at `time` (Unix seconds).

@@ -10,9 +10,9 @@ use trent_wire::{
     MultiRegionKeyType, Timestamp,
 };
 
-use crate::cache::Lookup;
 use crate::authz::Access;
 use crate::backend::{Handle, KeyBackend, LocalBackend, StoredMaterial};
+use crate::cache::Lookup;
 use crate::error::internal;
 use crate::ids::{alias_arn, key_arn, Forms, KeyRef, StorageKeyId};
 use crate::key_state::KeyStateRules;

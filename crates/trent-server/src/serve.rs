@@ -146,7 +146,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
             pkcs11_clusters: config.pkcs11_clusters.clone(),
             quotas: config.quotas.clone(),
             rates: config.rates.clone(),
-            ..ServiceConfig::default()
         },
         options,
         hand_over,

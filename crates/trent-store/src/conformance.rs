@@ -3804,7 +3804,11 @@ pub async fn customer_key_count_follows_creates_and_deletes(store: Arc<dyn Store
 /// AWS managed key. Returns each (account, region) with its expected count.
 pub async fn keys_to_count(store: &dyn Store) -> Vec<(String, &'static str, i64)> {
     let (a, b) = (account(), account());
-    let expected = vec![(a.clone(), REGION, 5), (a.clone(), OTHER_REGION, 2), (b, REGION, 3)];
+    let expected = vec![
+        (a.clone(), REGION, 5),
+        (a.clone(), OTHER_REGION, 2),
+        (b, REGION, 3),
+    ];
     for (account, region, n) in &expected {
         for _ in 0..*n {
             created_key(store, account, region).await;
@@ -3840,8 +3844,14 @@ pub async fn key_version_is_the_stored_version(store: Arc<dyn Store>) {
         })
         .await
         .unwrap();
-    assert_eq!(store.key_version(&key.key_id).await.unwrap(), Some(updated.version));
-    assert_eq!(stored_key(store, &key.key_id).await.version, updated.version);
+    assert_eq!(
+        store.key_version(&key.key_id).await.unwrap(),
+        Some(updated.version)
+    );
+    assert_eq!(
+        stored_key(store, &key.key_id).await.version,
+        updated.version
+    );
     let m = new_material(&key.key_id, T0);
     rotate_key(
         store,

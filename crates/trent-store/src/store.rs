@@ -32,8 +32,7 @@ use crate::{
     ttl_millis, AccessKeyRecord, AliasRecord, Change, ChangeStream, CreateGrantOutcome,
     CustomKeyStoreRecord, GrantLimits, GrantRecord, ImportedMaterialRecord, InvalidRecord,
     KeyManagerType, KeyRecord, KeyUsageRecord, MaterialHistoryEntry, MaterialRecord, Resealed,
-    RotationSchedule,
-    RotationType, SealedKind, SealedSecret, Store, StoreError,
+    RotationSchedule, RotationType, SealedKind, SealedSecret, Store, StoreError,
 };
 
 /// The key columns, in the order [`key_from_row`] expects.

@@ -4,8 +4,8 @@
 use super::{alias_change, column, decode_all, query, OnCommit, SqlStore};
 use crate::sql::{Dialect, Row};
 use crate::{
-    KeyManagerType, KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule, RotationType,
-    StoreError,
+    KeyManagerType, KeyUsageRecord, MaterialHistoryEntry, RotationRecord, RotationSchedule,
+    RotationType, StoreError,
 };
 
 const SCHEDULE_COLUMNS: &str = "key_id, enabled, period_days, next_rotation_at";
