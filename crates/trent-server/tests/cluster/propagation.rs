@@ -423,3 +423,45 @@ async fn multi_region_changes_reach_the_other_node() {
         .await
         .unwrap();
 }
+
+/// A change that no notification announced (made here in the database, behind Trent's
+/// back, as a lost notification would leave it) reaches a node once its cached key is past
+/// `cache_ttl_ms`: the node then checks the key's version, finds it changed and reads the
+/// key again. A key that did not change goes on being served after the same check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_no_notification_announced_is_seen_after_the_cache_lifetime() {
+    use sqlx::Connection as _;
+    let Some(url) =
+        postgres::url("a_change_no_notification_announced_is_seen_after_the_cache_lifetime")
+    else {
+        return;
+    };
+    let db = Database::create(&url, "trent_cluster_").await;
+    let node = Node::start(Some(&db.url), None, &["--cache-ttl-ms", "300"]);
+    let client = node.client();
+    let (changed, kept) = (create_key(&client).await, create_key(&client).await);
+    for key in [&changed, &kept] {
+        assert_eq!(encrypt_on(&client, key).await, Ok(key.clone()));
+    }
+    // Disabled in the database with its version bumped (as every store write does), and
+    // no NOTIFY.
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let updated =
+        sqlx::query("UPDATE keys SET state = 'Disabled', version = version + 1 WHERE key_id = $1")
+            .bind(&changed)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(updated.rows_affected(), 1);
+    conn.close().await.unwrap();
+    converges("an unannounced DisableKey", DEADLINE, || async {
+        encrypt_on(&client, &changed).await.err().as_deref() == Some("DisabledException")
+    })
+    .await;
+    // The unchanged key, loaded with the other, is past its lifetime too by now: served after
+    // its version check, and from the cache after that.
+    for _ in 0..3 {
+        assert_eq!(encrypt_on(&client, &kept).await, Ok(kept.clone()));
+    }
+    assert_eq!(state_on(&client, &changed).await, "Disabled");
+}
