@@ -29,6 +29,7 @@ mod passphrase_root_key;
 mod pkcs11_root_key;
 mod pkcs11_sessions;
 mod pkcs11_token;
+mod provider;
 mod random;
 mod rng;
 mod sealing;
@@ -58,6 +59,7 @@ pub use pkcs11_root_key::{
     PKCS11_WRAPPED_VERSION,
 };
 pub use pkcs11_token::{TokenError, TokenKeyAttributes, TokenKeyStore, TOKEN_POOL_SIZE};
+pub use provider::Provider;
 pub use random::{random_array, random_bytes};
 pub use sealing::{RootKeyProvider, SealingKey, SEALED_OVERHEAD, SEALED_VERSION};
 pub use secret::SecretBytes;

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 use trent_server::config::{Cli, Command, Config, RootKeyCommand};
 use trent_server::{audit, migrate, root_migrate, serve};
@@ -18,7 +18,7 @@ use trent_server::{audit, migrate, root_migrate, serve};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
@@ -58,4 +58,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The command line, with `--version` naming the cryptographic provider and whether it
+/// runs in FIPS mode: `trent 0.1.0 (AWS-LC 5.12.0 (aws-lc-rs), FIPS mode off)`.
+fn parse_command_line() -> Cli {
+    let version = format!(
+        "{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        trent_crypto::Provider::current()
+    );
+    // Once per process: clap keeps the text for the life of the command.
+    let version: &'static str = Box::leak(version.into_boxed_str());
+    let matches = Cli::command().version(version).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

@@ -314,6 +314,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
     }
+    tracing::info!(crypto = %trent_crypto::Provider::current(), "cryptographic provider");
 
     let limits = crate::listener::Limits {
         header_read_timeout: config.header_read_timeout,

@@ -255,3 +255,20 @@ fn settings_come_from_the_config_file_when_no_flag_gives_them() {
     assert!(banner.contains("created account 444455556666"), "{banner}");
     assert!(data.join("credentials").exists() && data.join("root.key").exists());
 }
+
+/// `trent --version` names the cryptographic provider and whether it runs in FIPS mode.
+#[test]
+fn the_version_names_the_crypto_provider_and_fips_mode() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trent"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = format!(
+        "trent {} (AWS-LC {} (aws-lc-rs), FIPS mode off)\n",
+        env!("CARGO_PKG_VERSION"),
+        trent_crypto::Provider::current().version
+    );
+    assert_eq!(text, expected);
+}
