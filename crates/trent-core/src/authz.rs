@@ -11,7 +11,7 @@
 //!
 //! The condition keys each action sees follow AWS's "AWS KMS condition keys" and "Global
 //! condition context keys" references: the global ones from the caller and the connection
-//! (built in one place for KMS and STS: [`Caller::fill_global_keys`]),
+//! (built in one place for KMS and STS: [`Caller::request_context`]),
 //! the key's own (`kms:KeySpec`, `aws:ResourceTag/*`, `kms:ResourceAliases`, ...) for every
 //! operation on a key, and the request's (`kms:EncryptionContext:*`,
 //! `kms:EncryptionAlgorithm`, ...) from [`Access`], which each operation fills. A key the

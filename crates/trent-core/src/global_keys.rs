@@ -116,15 +116,6 @@ impl Caller {
         Some(ctx)
     }
 
-    /// Adds the global condition keys of a request by this caller at `now_millis` (Unix
-    /// milliseconds) to `ctx`, whose principal keys [`RequestContext::new`] filled.
-    pub fn fill_global_keys(&self, ctx: &mut RequestContext, now_millis: i64) {
-        if let Some((_, layer)) = self.principal_keys() {
-            ctx.add_layer(layer);
-        }
-        self.fill_request_keys(ctx, now_millis);
-    }
-
     /// The global condition keys that vary with each request.
     fn fill_request_keys(&self, ctx: &mut RequestContext, now_millis: i64) {
         let a = &self.attributes;
@@ -192,9 +183,8 @@ mod tests {
     }
 
     fn keys(c: &Caller) -> RequestContext {
-        let mut ctx = RequestContext::new(c.policy_principal().unwrap(), "kms:Encrypt", "*");
-        c.fill_global_keys(&mut ctx, 1_700_000_123_456);
-        ctx
+        c.request_context("kms:Encrypt", "*", 1_700_000_123_456)
+            .unwrap()
     }
 
     fn string(ctx: &RequestContext, key: &str) -> Option<String> {

@@ -111,7 +111,7 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     // A caller the policies cannot represent is denied, never taken for its account root.
-    let Some(principal) = caller.policy_principal() else {
+    let Some(ctx) = caller.request_context(ACTION, "*", now) else {
         return Err(invalid(
             "AccessDeniedException",
             format!(
@@ -120,8 +120,7 @@ pub fn authorize(caller: &Caller) -> Result<(), CloudTrailError> {
             ),
         ));
     };
-    let Err(why) = crate::sts::identity_allows(caller, principal, ACTION, caller.account_id(), now)
-    else {
+    let Err(why) = crate::sts::identity_allows(caller, &ctx, ACTION, caller.account_id()) else {
         return Ok(());
     };
     // CloudTrail's wording for an action on no resource: no "on resource: ..." part.

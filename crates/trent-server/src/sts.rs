@@ -793,9 +793,9 @@ fn assume_role(
     // The trust policy (the role's resource-based policy) and, unless it names the
     // caller itself (same account), the caller's identity policies decide.
     // A caller the policies cannot represent is denied, never taken for its account root.
-    let principal = caller.policy_principal().ok_or_else(denied)?;
-    let mut ctx = RequestContext::new(principal, "sts:AssumeRole", &role.arn);
-    caller.fill_global_keys(&mut ctx, now);
+    let mut ctx = caller
+        .request_context("sts:AssumeRole", &role.arn, now)
+        .ok_or_else(denied)?;
     ctx.insert("sts:RoleSessionName", session_name);
     if let Some(e) = external_id {
         ctx.insert("sts:ExternalId", e);
@@ -938,26 +938,24 @@ fn assume_role(
     Ok(xml.into_bytes())
 }
 
-/// Whether `caller`'s identity policies allow `action` on resource `*` of `account`, as IAM
-/// decides for an action on no resource (LookupEvents, the test clock); if not, the reason
-/// part of AWS's AccessDenied message ("with an explicit deny in ...", "because no ...").
+/// Whether `caller`'s identity policies allow `action` on resource `*` of `account` (`ctx`:
+/// the caller's [`Caller::request_context`] for them), as IAM decides for an action on no
+/// resource (LookupEvents, the test clock); if not, the reason part of AWS's AccessDenied
+/// message ("with an explicit deny in ...", "because no ...").
 pub fn identity_allows(
     caller: &Caller,
-    principal: trent_policy::PrincipalContext,
+    ctx: &RequestContext,
     action: &str,
     account: &str,
-    now_millis: i64,
 ) -> Result<(), String> {
     use trent_policy::{Decision, ImplicitDenyReason, PolicySource};
-    let mut ctx = RequestContext::new(principal, action, "*");
-    caller.fill_global_keys(&mut ctx, now_millis);
     let set = PolicySet {
         key_policy: None,
         key_account: account,
         identity_policies: &caller.attributes.identity_policies,
         grant_allows: false,
     };
-    Err(match caller.evaluate(&ctx, &set) {
+    Err(match caller.evaluate(ctx, &set) {
         Decision::Allow(_) => return Ok(()),
         Decision::ExplicitDeny {
             source: PolicySource::SessionPolicy,

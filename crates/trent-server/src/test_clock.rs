@@ -169,14 +169,12 @@ pub fn authorize(caller: &Caller, account: &str, action: &str) -> Result<(), Kms
         return Ok(());
     }
     // One reading of the caller for every decision: none that cannot be represented.
-    let Some(principal) = caller.policy_principal() else {
+    let Some(ctx) = caller.request_context(action, "*", SystemClock.now_millis()) else {
         return Err(denied(
             "because its principal cannot be evaluated".to_owned(),
         ));
     };
-    let Err(why) =
-        crate::sts::identity_allows(caller, principal, action, account, SystemClock.now_millis())
-    else {
+    let Err(why) = crate::sts::identity_allows(caller, &ctx, action, account) else {
         return Ok(());
     };
     Err(denied(why))

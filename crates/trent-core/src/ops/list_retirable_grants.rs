@@ -7,7 +7,7 @@
 //! the caller's account; the grants listed may be on keys of any account (in the
 //! request's region).
 
-use trent_policy::{PolicySet, RequestContext};
+use trent_policy::PolicySet;
 use trent_wire::{ListRetirableGrantsRequest, ListRetirableGrantsResponse, Operation};
 
 use super::create_grant::check_principal;
@@ -24,11 +24,11 @@ impl KeyService {
         req: ListRetirableGrantsRequest,
     ) -> Result<ListRetirableGrantsResponse, KmsError> {
         check_principal(&req.retiring_principal)?;
-        let principal = caller.policy_principal_for(ACTION, &req.retiring_principal)?;
+        let ctx = caller
+            .request_context(ACTION, &req.retiring_principal, self.clock.now_millis())
+            .ok_or_else(|| caller.unrepresentable(ACTION, &req.retiring_principal))?;
         let in_own_account = trent_policy::PrincipalArn::parse(&req.retiring_principal)
             .is_ok_and(|p| p.account == caller.account_id());
-        let mut ctx = RequestContext::new(principal, ACTION, &req.retiring_principal);
-        caller.fill_global_keys(&mut ctx, self.clock.now_millis());
         let allowed = in_own_account
             && caller
                 .evaluate(

@@ -8,7 +8,7 @@
 //! policies allow `kms:RetireGrant` on the key). Nobody else, whatever the key policy
 //! says. Allowed in every key state.
 
-use trent_policy::{PolicySet, RequestContext};
+use trent_policy::PolicySet;
 use trent_wire::{Operation, RetireGrantRequest, RetireGrantResponse};
 
 use crate::error::internal;
@@ -107,8 +107,9 @@ impl KeyService {
         let by_grantee = grant.operations.iter().any(|o| o == "RetireGrant")
             && names_principal(&grant.grantee_principal, &principal);
         let by_account = *caller.account_id() == grant.issuing_account && {
-            let mut ctx = RequestContext::new(principal.clone(), ACTION, &*key.record.arn);
-            caller.fill_global_keys(&mut ctx, self.clock.now_millis());
+            let ctx = caller
+                .request_context(ACTION, &key.record.arn, self.clock.now_millis())
+                .ok_or_else(|| caller.unrepresentable(ACTION, &key.record.arn))?;
             caller
                 .evaluate(
                     &ctx,
