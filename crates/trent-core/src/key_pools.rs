@@ -102,14 +102,18 @@ where
         self.refill(spec);
         match ready {
             Some(key) => Ok(key),
-            None => {
-                let generate = self.generate;
-                tokio::task::spawn_blocking(move || generate(spec))
-                    .await
-                    .map_err(internal("a key generation task failed"))?
-                    .map_err(internal("generating a key pair"))
-            }
+            None => self.generate_now(spec).await,
         }
+    }
+
+    /// A key pair of `spec` generated for this request alone, on the blocking pool,
+    /// without the pool (for specs quick enough not to need one).
+    pub(crate) async fn generate_now(&self, spec: S) -> Result<K, KmsError> {
+        let generate = self.generate;
+        tokio::task::spawn_blocking(move || generate(spec))
+            .await
+            .map_err(internal("a key generation task failed"))?
+            .map_err(internal("generating a key pair"))
     }
 
     /// How many pairs of `spec` are ready.

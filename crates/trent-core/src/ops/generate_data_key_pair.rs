@@ -17,7 +17,6 @@ use trent_wire::{
 use super::common::{context_bytes, encrypt_with};
 use super::generate_data_key::SYMMETRIC_DEFAULT;
 use crate::authz::Access;
-use crate::error::internal;
 use crate::keys::{hex_encode, Key};
 use crate::{Caller, KeyService, KmsError};
 
@@ -70,10 +69,7 @@ impl KeyService {
         let private_key = if rsa {
             self.data_key_pairs.take(spec).await?
         } else {
-            tokio::task::spawn_blocking(move || PrivateKey::generate(spec))
-                .await
-                .map_err(internal("a key generation task failed"))?
-                .map_err(internal("generating a data key pair"))?
+            self.data_key_pairs.generate_now(spec).await?
         };
         let encrypted = encrypt_with(
             &key,
