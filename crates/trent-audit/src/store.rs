@@ -440,7 +440,7 @@ impl FileStore {
                     .cloned()
                     .collect();
                 if let Some(first) = blocks.first() {
-                    write_segment_index(&first.segment.clone(), &blocks);
+                    write_segment_index(&first.segment, &blocks);
                 }
             }
             inner.current = Some((path, file, len));
