@@ -272,3 +272,22 @@ fn the_version_names_the_crypto_provider_and_fips_mode() {
     );
     assert_eq!(text, expected);
 }
+
+/// A key cache of no keys, or of more than the server can mean, is refused at start with
+/// the setting named; a good one serves.
+#[test]
+fn the_cache_capacity_is_checked_at_start() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("d");
+    for bad in ["0", "100000001"] {
+        let err = start_fails(&dir, &["--cache-capacity", bad]);
+        assert!(
+            err.contains(&format!(
+                "cache_capacity {bad} out of range (1 to 100000000)"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    drop(serve(&dir, &[("TRENT_CACHE_CAPACITY", "10")]).start());
+}
