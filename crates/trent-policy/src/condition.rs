@@ -338,15 +338,17 @@ impl ArnPattern {
     }
 }
 
-/// A CIDR block (a bare address is a /32 or /128).
+/// A CIDR block (a bare address is a /32 or /128), as `IpAddress` conditions read it; an
+/// IPv4 block also holds the IPv4-mapped IPv6 addresses of its addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
+pub struct Cidr {
     net: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
-    fn parse(s: &str) -> Option<Self> {
+    /// `203.0.113.0/24`, `2001:db8::/32`, or a bare address; `None` if it is not one.
+    pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
@@ -358,7 +360,8 @@ impl Cidr {
         (prefix <= max).then_some(Cidr { net, prefix })
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in the block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         fn mask128(prefix: u8) -> u128 {
             if prefix == 0 {
                 0

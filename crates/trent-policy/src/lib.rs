@@ -125,6 +125,7 @@ mod grant;
 mod policy;
 
 pub use arn::{ArnError, ArnKind, PrincipalArn};
+pub use condition::Cidr;
 pub use context::{ContextLayer, ContextValue, PrincipalContext, PrincipalKind, RequestContext};
 pub use error::{PolicyError, PolicyErrorCode, SyntaxDetail, KEY_POLICY_MAX_BYTES};
 pub use eval::{

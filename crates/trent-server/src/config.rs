@@ -36,7 +36,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (creates the root key, the default account and an administrator on
     /// first start in an empty data directory).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Copy an SQLite deployment (the store in a data directory) into an empty PostgreSQL
     /// database, sealed key material verbatim, so that a cluster of nodes given the same
     /// root key file can take over.
@@ -98,6 +98,11 @@ impl RootKeyMigrateArgs {
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            trusted_network: false,
+            trusted_proxies: Vec::new(),
             dev_test_clock: false,
             dev_reset: false,
             database_url: self.database_url.clone(),
@@ -183,6 +188,28 @@ pub struct ServeArgs {
     /// it that combination is refused at start
     #[arg(long, env = "TRENT_DEV_ALLOW_NON_LOOPBACK")]
     pub dev_allow_non_loopback: bool,
+    /// Serve the KMS API over TLS (HTTPS: TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1) with this
+    /// PEM certificate chain and --tls-key; both are read again on SIGHUP and when they
+    /// change
+    #[arg(long, env = "TRENT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert
+    #[arg(long, env = "TRENT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// With --tls-cert: require client certificates issued by a CA of this PEM file
+    /// (mutual TLS)
+    #[arg(long, env = "TRENT_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address: the network to Trent is trusted, TLS
+    /// ends in front of it (a load balancer or proxy); without it, or --tls-cert, such a
+    /// listener is refused at start
+    #[arg(long, env = "TRENT_TRUSTED_NETWORK")]
+    pub trusted_network: bool,
+    /// The proxies in front of Trent, as IP addresses or CIDR blocks, comma-separated:
+    /// only from them are Forwarded / X-Forwarded-For (aws:SourceIp) and
+    /// X-Forwarded-Proto (aws:SecureTransport) believed [default: none]
+    #[arg(long, env = "TRENT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Close a connection whose request headers have not all arrived within this many
     /// milliseconds [default: 10000]
     #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_MS")]
@@ -249,6 +276,11 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     body_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    trusted_network: Option<bool>,
+    trusted_proxies: Option<Vec<String>>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
     cache_capacity: Option<usize>,
@@ -604,6 +636,13 @@ pub struct Config {
     pub header_read_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
     pub max_connections: usize,
+    /// The KMS listener's TLS (`tls_cert`, `tls_key`, `tls_client_ca`); `None`: plain
+    /// HTTP, on a loopback address unless `trusted_network`.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Plain HTTP on a non-loopback address is allowed: TLS ends in front of Trent.
+    pub trusted_network: bool,
+    /// The proxies whose forwarding headers are believed (`trusted_proxies`).
+    pub proxies: crate::network::Proxies,
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
@@ -761,6 +800,23 @@ impl Config {
             args.dev_allow_non_loopback || file.dev_allow_non_loopback.unwrap_or(false);
         // Decided before anything is bound or written.
         check_dev_listen(&listen, dev_any_credentials, dev_allow_non_loopback)?;
+        let tls = tls_files(
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+            args.tls_client_ca.or(file.tls_client_ca),
+        )?;
+        let trusted_network = args.trusted_network || file.trusted_network.unwrap_or(false);
+        check_plain_listen(
+            &listen,
+            tls.is_some(),
+            trusted_network || (dev_any_credentials && dev_allow_non_loopback),
+        )?;
+        let proxies = if args.trusted_proxies.is_empty() {
+            file.trusted_proxies.unwrap_or_default()
+        } else {
+            args.trusted_proxies
+        };
+        let proxies = crate::network::Proxies::parse(&proxies)?;
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         let root_key = RootKeySettings::resolve(file.root_key).map_err(|e| match &args.config {
             Some(p) => format!("invalid config file {}: {e}", p.display()),
@@ -806,8 +862,45 @@ impl Config {
             header_read_timeout: std::time::Duration::from_millis(header_read_timeout_ms),
             body_read_timeout: std::time::Duration::from_millis(body_read_timeout_ms),
             max_connections,
+            tls,
+            trusted_network,
+            proxies,
         })
     }
+}
+
+/// The KMS listener's TLS files: certificate and key together, a client CA only with them.
+fn tls_files(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+) -> Result<Option<crate::tls::TlsFiles>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsFiles {
+            cert,
+            key,
+            client_ca,
+            client_subject: None,
+        })),
+        (None, None) if client_ca.is_some() => {
+            Err("tls_client_ca needs tls_cert and tls_key".into())
+        }
+        (None, None) => Ok(None),
+        _ => Err("tls_cert and tls_key go together".into()),
+    }
+}
+
+/// Plain HTTP on an address other than loopback would carry plaintexts, data keys and
+/// signatures in the clear: refused unless the operator says that TLS ends in front of
+/// Trent (`trusted_network`; a development container's `--dev-any-credentials
+/// --dev-allow-non-loopback` is as explicit).
+pub fn check_plain_listen(listen: &SocketAddr, tls: bool, trusted: bool) -> Result<(), String> {
+    if !tls && !trusted && !listen.ip().is_loopback() {
+        return Err(format!(
+            "refusing to serve plain HTTP on the non-loopback address {listen}: give --tls-cert and --tls-key (tls_cert, tls_key), or --trusted-network (TRENT_TRUSTED_NETWORK=true, trusted_network = true) if TLS ends in front of Trent"
+        ));
+    }
+    Ok(())
 }
 
 /// `--dev-any-credentials` makes anyone who can reach the port an account root: it listens
@@ -849,8 +942,66 @@ mod tests {
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            trusted_network: false,
+            trusted_proxies: Vec::new(),
             audit: Default::default(),
         }
+    }
+
+    #[test]
+    fn plain_http_listens_on_loopback_unless_tls_ends_in_front() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for loopback in ["127.0.0.1:4599", "127.0.0.2:0", "[::1]:4599"] {
+            assert!(check_plain_listen(&addr(loopback), false, false).is_ok());
+        }
+        for open in ["0.0.0.0:4599", "[::]:4599", "192.0.2.10:4599"] {
+            let err = check_plain_listen(&addr(open), false, false).unwrap_err();
+            assert!(
+                err.contains(open) && err.contains("--trusted-network"),
+                "{err}"
+            );
+            assert!(err.contains("--tls-cert"), "{err}");
+            assert!(check_plain_listen(&addr(open), true, false).is_ok());
+            assert!(check_plain_listen(&addr(open), false, true).is_ok());
+        }
+        let mut a = args(None);
+        a.listen = Some("0.0.0.0:0".into());
+        assert!(Config::resolve(a).unwrap_err().contains("plain HTTP"));
+        let mut a = args(None);
+        a.listen = Some("0.0.0.0:0".into());
+        a.trusted_network = true;
+        a.trusted_proxies = vec!["10.0.0.0/8".into(), "192.0.2.1".into()];
+        let config = Config::resolve(a).unwrap();
+        assert!(config.trusted_network && config.tls.is_none());
+        assert!(!config.proxies.is_empty());
+        // TLS files are read at start (serve.rs), not here: naming them is enough.
+        let mut a = args(None);
+        a.listen = Some("0.0.0.0:0".into());
+        a.tls_cert = Some("c.pem".into());
+        a.tls_key = Some("k.pem".into());
+        let config = Config::resolve(a).unwrap();
+        assert_eq!(config.tls.unwrap().cert, PathBuf::from("c.pem"));
+    }
+
+    #[test]
+    fn tls_settings_go_together() {
+        assert_eq!(tls_files(None, None, None), Ok(None));
+        let err = tls_files(Some("c".into()), None, None).unwrap_err();
+        assert!(err.contains("tls_cert and tls_key go together"), "{err}");
+        let err = tls_files(None, Some("k".into()), None).unwrap_err();
+        assert!(err.contains("go together"), "{err}");
+        let err = tls_files(None, None, Some("ca".into())).unwrap_err();
+        assert!(err.contains("tls_client_ca needs"), "{err}");
+        let files = tls_files(Some("c".into()), Some("k".into()), Some("ca".into()))
+            .unwrap()
+            .unwrap();
+        assert_eq!(files.client_ca, Some(PathBuf::from("ca")));
+        let mut a = args(None);
+        a.trusted_proxies = vec!["10.0.0.0/40".into()];
+        assert!(Config::resolve(a).unwrap_err().contains("10.0.0.0/40"));
     }
 
     #[test]

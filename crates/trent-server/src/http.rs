@@ -30,6 +30,8 @@ pub struct AppState {
     pub directory: SharedDirectory,
     pub sessions: Arc<Sessions>,
     pub max_body_bytes: usize,
+    /// The proxies whose forwarding headers name a request's client.
+    pub proxies: crate::network::Proxies,
     pub audit: crate::audit::Trail,
     /// `--dev-test-clock` (testing only): the movable clock and its endpoint.
     pub test_clock: Option<crate::test_clock::TestClock>,

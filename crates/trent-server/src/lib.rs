@@ -21,6 +21,7 @@ pub mod identities;
 pub mod kms;
 pub mod listener;
 pub mod migrate;
+pub mod network;
 pub mod root_key;
 pub mod root_migrate;
 pub mod seed;

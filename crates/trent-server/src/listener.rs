@@ -1,23 +1,30 @@
-//! The HTTP/1 server loop, bounded against slow and numerous clients (slowloris): a
+//! The HTTP server loop, bounded against slow and numerous clients (slowloris): a
 //! connection whose request headers do not all arrive within the header read timeout is
-//! closed; a request whose body does not all arrive within the body read timeout (counted
-//! from its headers) fails and its connection closes; at most `max_connections`
-//! connections are served at once, further ones wait in the kernel's listen backlog.
+//! closed (an HTTP/2 connection: one with no request in flight for that long, and its TLS
+//! handshake must complete within it too); a request whose body does not all arrive within
+//! the body read timeout (counted from its headers) fails and its connection closes; at
+//! most `max_connections` connections are served at once, further ones wait in the
+//! kernel's listen backlog.
+//!
+//! Plain connections speak HTTP/1.1; TLS connections HTTP/2 or HTTP/1.1, as ALPN chose.
+//! Every request carries its connection's [`Peer`].
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::ConnectInfo;
 use axum::Router;
 use http_body::{Frame, SizeHint};
 use hyper::body::{Bytes, Incoming};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::{watch, Semaphore};
+
+use crate::tls::ReloadingTls;
 
 /// The limits of [`serve`].
 #[derive(Debug, Clone, Copy)]
@@ -27,34 +34,45 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// How long a graceful shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The connection a request came on (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    /// The address the connection came from.
+    pub addr: SocketAddr,
+    /// Whether it is a TLS connection.
+    pub tls: bool,
+}
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets the requests in
-/// flight finish (for up to [`SHUTDOWN_GRACE`]).
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Streams an HTTP/2 connection may have open at once.
+const H2_MAX_STREAMS: u32 = 128;
+/// The largest header block an HTTP/2 request may send (HTTP/1.1's is hyper's 100 headers
+/// in a 400 KiB buffer).
+const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
+/// then lets the requests in flight finish (for up to [`SHUTDOWN_GRACE`]): connections
+/// stop being accepted, kept-alive ones close after their request in flight (HTTP/2: a
+/// GOAWAY), and whatever is still open after the grace is dropped.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) {
-    serve_with_tls(listener, app, limits, None, shutdown).await;
-}
-
-/// [`serve`], over TLS when `tls` is given: the handshake runs in the connection's own
-/// task and must complete within the header read timeout, else the connection closes.
-pub async fn serve_with_tls(
-    listener: TcpListener,
-    app: Router,
-    limits: Limits,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ReloadingTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    let (stop, stopping) = watch::channel(false);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST);
     tokio::pin!(shutdown);
     loop {
         // A free slot first: past the limit, connections wait in the backlog.
@@ -83,37 +101,47 @@ pub async fn serve_with_tls(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-        let app = app.clone();
-        let body_timeout = limits.body_read_timeout;
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-            let mut app = app.clone();
-            let mut request = request.map(|body| {
-                axum::body::Body::new(DeadlineBody {
-                    inner: body,
-                    deadline: Box::pin(tokio::time::sleep(body_timeout)),
-                    timeout: body_timeout,
-                })
-            });
-            request.extensions_mut().insert(ConnectInfo(remote));
-            tower_service::Service::call(&mut app, request)
-        });
-        let watcher = graceful.watcher();
-        let http = http.clone();
-        let tls = tls.clone();
-        let handshake_timeout = limits.header_read_timeout;
+        let peer = Peer {
+            addr: remote,
+            tls: tls.is_some(),
+        };
+        // Only TLS connections may be HTTP/2, whose idleness is tracked here.
+        let activity = tls.is_some().then(|| Arc::new(Activity::default()));
+        let service = service(
+            app.clone(),
+            peer,
+            limits.body_read_timeout,
+            activity.clone(),
+        );
+        let (http1, http2) = (http1.clone(), http2.clone());
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let stopping = stopping.clone();
+        let idle_limit = limits.header_read_timeout;
         tokio::spawn(async move {
-            let served = match tls {
+            let served = match acceptor {
                 None => {
-                    watcher
-                        .watch(http.serve_connection(TokioIo::new(tcp), service))
-                        .await
+                    drive(
+                        http1.serve_connection(TokioIo::new(tcp), service),
+                        stopping,
+                        None,
+                    )
+                    .await
                 }
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(idle_limit, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
-                            watcher
-                                .watch(http.serve_connection(TokioIo::new(stream), service))
+                            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                            let io = TokioIo::new(stream);
+                            if let (true, Some(activity)) = (h2, activity) {
+                                drive(
+                                    http2.serve_connection(io, service),
+                                    stopping,
+                                    Some((activity, idle_limit)),
+                                )
                                 .await
+                            } else {
+                                drive(http1.serve_connection(io, service), stopping, None).await
+                            }
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, %remote, "TLS handshake failed");
@@ -133,11 +161,163 @@ pub async fn serve_with_tls(
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let _ = stop.send(true);
+    // Every connection holds a slot until it ends: all slots free means all are done.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+    }
+}
+
+/// The service of one connection: each request gets its body deadline and its [`Peer`],
+/// and counts in `activity`, if given, while it runs.
+fn service(
+    app: Router,
+    peer: Peer,
+    body_timeout: Duration,
+    activity: Option<Arc<Activity>>,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>>
+                 + Send
+                 + 'static,
+> + Clone {
+    hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let mut app = app.clone();
+        let mut request = request.map(|body| {
+            axum::body::Body::new(DeadlineBody {
+                inner: body,
+                deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                timeout: body_timeout,
+            })
+        });
+        request.extensions_mut().insert(peer);
+        let in_flight = activity.as_ref().map(Activity::begin);
+        async move {
+            let response = tower_service::Service::call(&mut app, request).await;
+            drop(in_flight);
+            response
+        }
+    })
+}
+
+/// A connection whose graceful shutdown can be started: hyper's HTTP/1 and HTTP/2 ones.
+trait Graceful: Future<Output = Result<(), hyper::Error>> {
+    fn start_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn start_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn start_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs a connection to its end, shutting it down gracefully when the server stops or,
+/// given an idle limit (HTTP/2, whose hyper has no header read timeout), once it has had
+/// no request in flight for that long.
+async fn drive<C: Graceful>(
+    conn: C,
+    mut stopping: watch::Receiver<bool>,
+    idle: Option<(Arc<Activity>, Duration)>,
+) -> Result<(), hyper::Error> {
+    tokio::pin!(conn);
+    let mut closing = false;
+    let check_every = idle.as_ref().map_or(Duration::MAX, |(_, limit)| *limit / 4);
+    loop {
+        if !closing && *stopping.borrow_and_update() {
+            conn.as_mut().start_shutdown();
+            closing = true;
+        }
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            changed = stopping.changed(), if !closing => {
+                if changed.is_err() {
+                    conn.as_mut().start_shutdown();
+                    closing = true;
+                }
+            }
+            () = tokio::time::sleep(check_every), if !closing && idle.is_some() => {
+                if let Some((activity, limit)) = &idle {
+                    if activity.idle_for() >= *limit {
+                        conn.as_mut().start_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A connection's requests in flight and when the last one began or ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    /// Milliseconds from `origin`.
+    last: AtomicU64,
+    origin: Instant,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            last: AtomicU64::new(0),
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Activity {
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.last.store(self.now(), Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// How long the connection has had no request in flight (zero while one is).
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(self.now().saturating_sub(self.last.load(Ordering::Relaxed)))
+    }
+}
+
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.last.store(self.0.now(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Serve(args) => Config::resolve(args).and_then(|config| {
+        Command::Serve(args) => Config::resolve(*args).and_then(|config| {
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -15,6 +15,7 @@ use trent_wire::AccountId;
 use crate::auth::{Authenticator, Sessions, SharedDirectory};
 use crate::config::{self, Config, RootKeySettings};
 use crate::identities::Directory;
+use crate::tls::{ReloadingTls, TlsListener};
 use crate::AppState;
 use crate::{audit, cloudtrail, error_chain, service_events, sts, test_clock, STORE_FILE};
 
@@ -34,12 +35,19 @@ pub async fn serve(config: Config) -> Result<(), String> {
             eprintln!("trent: WARNING: --dev-allow-non-loopback: development credentials on {}: whoever reaches it is an account root", config.listen);
         }
     }
-    // The XKS proxy's TLS files are read first: a bad one refuses the start before
-    // anything is created.
-    let xks_tls = match config.xks.as_ref().and_then(|x| x.tls.as_ref()) {
-        Some(files) => Some(crate::tls::server_config(files)?),
-        None => None,
-    };
+    // The TLS files are read first: a bad one refuses the start before anything is
+    // created.
+    let kms_tls = config
+        .tls
+        .clone()
+        .map(|files| ReloadingTls::open(files, TlsListener::Kms))
+        .transpose()?;
+    let xks_tls = config
+        .xks
+        .as_ref()
+        .and_then(|x| x.tls.clone())
+        .map(|files| ReloadingTls::open(files, TlsListener::Xks))
+        .transpose()?;
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
     // Held until the server ends: no other process works in this data directory meanwhile.
@@ -270,6 +278,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         directory,
         sessions,
         max_body_bytes: config.max_body_bytes,
+        proxies: config.proxies.clone(),
         audit: trail,
         test_clock,
         test_reset: config.dev_reset,
@@ -306,13 +315,22 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         _ => None,
     };
-    println!("trent listening on http://{local}");
+    // TLS files are read again on SIGHUP and when they change.
+    for tls in kms_tls.iter().chain(xks_tls.iter()) {
+        tokio::spawn(tls.clone().watch());
+    }
+    let scheme = if kms_tls.is_some() { "https" } else { "http" };
+    println!("trent listening on {scheme}://{local}");
     let _ = std::io::stdout().flush();
+    let tls = kms_tls.is_some();
+    let mutual_tls = kms_tls.as_ref().is_some_and(|t| t.mutual());
     match &config.database_url {
         Some(url) => {
-            tracing::info!(%local, data_dir = %dir.display(), database = %url, "serving the AWS KMS API")
+            tracing::info!(%local, tls, mutual_tls, data_dir = %dir.display(), database = %url, "serving the AWS KMS API")
         }
-        None => tracing::info!(%local, data_dir = %dir.display(), "serving the AWS KMS API"),
+        None => {
+            tracing::info!(%local, tls, mutual_tls, data_dir = %dir.display(), "serving the AWS KMS API")
+        }
     }
     tracing::info!(crypto = %trent_crypto::Provider::current(), "cryptographic provider");
 
@@ -336,16 +354,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     };
     let xks_served = {
         let xks = xks_listener.map(|(l, xks)| (l, crate::http::xks_app(state.clone(), xks)));
-        let acceptor = xks_tls.map(tokio_rustls::TlsAcceptor::from);
         let stopped = until_stopped(stopped.clone());
         async move {
             if let Some((l, app)) = xks {
-                crate::listener::serve_with_tls(l, app, limits, acceptor, stopped).await;
+                crate::listener::serve(l, app, limits, xks_tls, stopped).await;
             }
         }
     };
-    let kms_served =
-        crate::listener::serve(listener, crate::app(state), limits, until_stopped(stopped));
+    let kms_served = crate::listener::serve(
+        listener,
+        crate::app(state),
+        limits,
+        kms_tls,
+        until_stopped(stopped),
+    );
     tokio::join!(kms_served, xks_served);
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
@@ -366,7 +388,7 @@ fn log_directory(directory: &Directory, message: &str) {
 }
 
 /// SIGHUP re-reads the config file's identities and the XKS proxy's key stores
-/// (credentials, keys, prefixes; its listener and TLS change at the next start only): a
+/// (credentials, keys, prefixes; its listener changes at the next start only, its TLS files are reloaded by `tls.rs`): a
 /// valid file replaces both at once (requests in flight finish with what they started
 /// with); an invalid one is refused, with its message in the log, and the running
 /// configuration stays.

@@ -201,19 +201,39 @@ pub async fn serve<P: Protocol>(
 ) -> Response {
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = request.extensions().get::<crate::listener::Peer>().copied();
     let (parts, body) = request.into_parts();
-    let mut facts = RequestFacts::from_parts(request_id, &parts, peer.map(|ip| ip.to_string()));
-    let connection = Connection {
-        source_ip: peer,
-        // Trent serves plain HTTP; TLS, where used, ends in front of it.
-        secure_transport: false,
-        user_agent: facts.user_agent.clone(),
+    // The client: the connection's peer, or whom a trusted proxy names.
+    let client = match peer {
+        Some(peer) => state
+            .proxies
+            .client(peer, &parts.headers)
+            .map(Some)
+            .map_err(|e| (peer, e)),
+        None => Ok(None),
     };
-    let result = run(protocol, state, &parts, body, &mut facts, &connection).await;
+    let source_ip = match &client {
+        Ok(c) => c.map(|c| c.ip),
+        Err((peer, _)) => Some(peer.addr.ip()),
+    };
+    let mut facts =
+        RequestFacts::from_parts(request_id, &parts, source_ip.map(|ip| ip.to_string()));
+    let result = match client {
+        Ok(client) => {
+            let connection = Connection {
+                source_ip,
+                secure_transport: client.is_some_and(|c| c.secure_transport),
+                user_agent: facts.user_agent.clone(),
+            };
+            run(protocol, state, &parts, body, &mut facts, &connection).await
+        }
+        // Unreadable forwarding headers from a trusted proxy: refused, never guessed.
+        Err((_, message)) => Err(WireFailure {
+            type_name: "ValidationException",
+            status: 400,
+            message: Some(message),
+        }),
+    };
     finish(protocol, state, facts, result, started).await
 }
 

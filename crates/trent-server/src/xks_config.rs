@@ -75,18 +75,7 @@ struct KeySpec {
     usage: Vec<String>,
 }
 
-/// The files of the XKS listener's TLS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    /// Client certificates must chain to one of these (mutual TLS).
-    pub client_ca: Option<PathBuf>,
-    /// With `client_ca`: the common name (CN) the client certificate's subject must have
-    /// (the XKS proxy API specification: a proxy that offers mutual TLS lets the client's
-    /// subject name be configured).
-    pub client_subject: Option<String>,
-}
+pub use crate::tls::TlsFiles;
 
 /// What a key may be used for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

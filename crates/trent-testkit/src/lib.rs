@@ -15,7 +15,9 @@
 //! - [`services`]: an S3-like service that calls Trent on its callers' behalf (SSE-KMS
 //!   through forwarded requests), and the forwarded-request header.
 //! - [`xks`]: the XKS proxy API driven with `curl --aws-sigv4`, as AWS's XKS test client
-//!   does, and the TLS files (CA, server and client certificates) made with `openssl`.
+//!   does.
+//! - [`tls`]: TLS files (a private CA, server and client certificates) made with
+//!   `openssl`.
 //!
 //! It is a dev-dependency only (`publish = false`) and must never become a dependency of a
 //! production crate. A test fails by panicking, so this crate panics where a test would.
@@ -30,4 +32,5 @@ pub mod sdk;
 pub mod server;
 pub mod services;
 pub mod softhsm;
+pub mod tls;
 pub mod xks;

@@ -222,7 +222,8 @@ impl Launch {
         };
         let host = self.listen.rsplit_once(':').map_or("", |(host, _)| host);
         assert!(
-            endpoint.starts_with(&format!("http://{host}:")),
+            endpoint.starts_with(&format!("http://{host}:"))
+                || endpoint.starts_with(&format!("https://{host}:")),
             "unexpected endpoint {endpoint:?} for --listen {}",
             self.listen
         );

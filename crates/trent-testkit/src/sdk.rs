@@ -42,12 +42,70 @@ pub fn session_client(
     )
 }
 
+/// [`client`] for an `https://` endpoint whose certificate chains to the CA in the PEM
+/// file `ca` (and to no other: the system's roots are not trusted). It offers HTTP/2 and
+/// HTTP/1.1 by ALPN, as the SDK's default client does.
+pub fn client_trusting(
+    endpoint: &str,
+    ca: &std::path::Path,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> Client {
+    use aws_smithy_http_client::tls;
+    let pem = std::fs::read(ca).expect("read the CA certificate");
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem))
+        .build()
+        .expect("a TLS context");
+    let http = aws_smithy_http_client::Builder::new()
+        .pool_idle_timeout(Duration::from_secs(4))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https();
+    configure(
+        endpoint,
+        region,
+        access_key_id,
+        secret_access_key,
+        None,
+        http,
+    )
+}
+
 fn build(
     endpoint: &str,
     region: &str,
     access_key_id: &str,
     secret_access_key: &str,
     session_token: Option<String>,
+) -> Client {
+    // Idle connections are let go well before the server closes them (its header
+    // read timeout, 10 s by default, also bounds a kept-alive connection's idle
+    // time): reusing one the server is closing that very moment fails the request,
+    // and these clients do not retry.
+    let http = aws_smithy_http_client::Builder::new()
+        .pool_idle_timeout(Duration::from_secs(4))
+        .build_http();
+    configure(
+        endpoint,
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        http,
+    )
+}
+
+fn configure(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+    session_token: Option<String>,
+    http: aws_sdk_kms::config::SharedHttpClient,
 ) -> Client {
     let config = aws_sdk_kms::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -61,15 +119,7 @@ fn build(
             "trent-tests",
         ))
         .retry_config(RetryConfig::disabled())
-        // Idle connections are let go well before the server closes them (its header
-        // read timeout, 10 s by default, also bounds a kept-alive connection's idle
-        // time): reusing one the server is closing that very moment fails the request,
-        // and these clients do not retry.
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .pool_idle_timeout(Duration::from_secs(4))
-                .build_http(),
-        )
+        .http_client(http)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(5))

@@ -1,14 +1,14 @@
 //! Driving Trent's AWS KMS External Key Store (XKS) proxy API the way AWS's XKS test
 //! client does: `curl --aws-sigv4 "aws:amz:REGION:kms-xks-proxy"`, one process per call,
-//! and the TLS material such a deployment needs, made with the `openssl` command line.
+//! (the TLS material such a deployment needs is [`crate::tls`]'s).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use crate::process::Trent;
+pub use crate::tls::TlsFiles;
 
 /// What the server prints when its XKS listener is up (before its KMS listening line).
 pub const LISTENING_PREFIX: &str = "trent xks proxy listening on ";
@@ -142,98 +142,5 @@ impl Call {
     pub fn post(&self, body: &str) -> Answer {
         self.send(body)
             .unwrap_or_else(|(code, err)| panic!("curl failed ({code}): {err}"))
-    }
-}
-
-/// A CA, a server certificate it signed for `127.0.0.1` and `localhost`, and a client
-/// certificate it signed (clientAuth), made with `openssl` in `dir`.
-pub struct TlsFiles {
-    pub ca_cert: PathBuf,
-    pub server_cert: PathBuf,
-    pub server_key: PathBuf,
-    pub client_cert: PathBuf,
-    pub client_key: PathBuf,
-}
-
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl TlsFiles {
-    /// A fresh CA named `name` and the certificates it signed, in `dir`.
-    pub fn make(dir: &Path, name: &str) -> TlsFiles {
-        std::fs::create_dir_all(dir).unwrap();
-        let p = |f: &str| dir.join(format!("{name}-{f}"));
-        let s = |f: &str| format!("{name}-{f}");
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={name} test CA"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-                "-keyout",
-                &s("ca.key"),
-                "-out",
-                &s("ca.pem"),
-            ],
-        );
-        for (who, ext) in [
-            (
-                "server",
-                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-            ),
-            (
-                "client",
-                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
-            ),
-        ] {
-            std::fs::write(p(&format!("{who}.ext")), ext).unwrap();
-            openssl(
-                dir,
-                &[
-                    "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-subj", &format!("/CN={name} {who}"),
-                    "-keyout", &s(&format!("{who}.key")), "-out", &s(&format!("{who}.csr")),
-                ],
-            );
-            openssl(
-                dir,
-                &[
-                    "x509", "-req", "-in", &s(&format!("{who}.csr")),
-                    "-CA", &s("ca.pem"), "-CAkey", &s("ca.key"), "-CAcreateserial",
-                    "-days", "2", "-extfile", &s(&format!("{who}.ext")),
-                    "-out", &s(&format!("{who}.pem")),
-                ],
-            );
-        }
-        TlsFiles {
-            ca_cert: p("ca.pem"),
-            server_cert: p("server.pem"),
-            server_key: p("server.key"),
-            client_cert: p("client.pem"),
-            client_key: p("client.key"),
-        }
     }
 }

@@ -46,3 +46,4 @@ mod sts;
 mod tags;
 mod test_clock;
 mod test_reset;
+mod tls;
