@@ -1,6 +1,8 @@
 #!/bin/bash
 # Encrypt/Decrypt on an ordinary key, a multi-Region key (primary and replica region) and an
 # imported-material key, same server, release build, audit on.
+# Each server's admin listener on a free port (its default, 4598, is one per machine).
+export TRENT_ADMIN_LISTEN=127.0.0.1:0
 set -u
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

@@ -5,6 +5,8 @@
 # from the pool), then a sustained run at 4 connections (the pool empty, requests bound by
 # RSA prime generation: the pool's refill thread and the requests' own generations).
 #   BINS="before=/tmp/bin-before after=target/release" scripts/bench-key-pair-pool.sh
+# Each server's admin listener on a free port (its default, 4598, is one per machine).
+export TRENT_ADMIN_LISTEN=127.0.0.1:0
 set -u
 export TRENT_NO_RATE_QUOTAS=true
 SPEC=${SPEC:-RSA_2048}

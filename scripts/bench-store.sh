@@ -3,6 +3,8 @@
 # nodes on PostgreSQL (BENCHMARKS.md, "Store backends"). Release build; run on a quiet
 # machine. Needs a PostgreSQL server: BENCH_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/test) is used to create and drop a scratch database.
+# Each server's admin listener on a free port (its default, 4598, is one per machine).
+export TRENT_ADMIN_LISTEN=127.0.0.1:0
 set -euo pipefail
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

@@ -6,6 +6,8 @@
 # pool of 4), not an HSM. Each line: the run's JSON and the server's CPU per request
 # (utime+stime from /proc/PID/stat over warmup and window, divided by the window's
 # requests; the SoftHSM2 module runs inside the server process, so its work is counted).
+# Each server's admin listener on a free port (its default, 4598, is one per machine).
+export TRENT_ADMIN_LISTEN=127.0.0.1:0
 set -u
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

@@ -15,6 +15,8 @@
 # (`echo-server` comes from the first of them.)
 #
 # Needs `wrk` (apt-get install wrk) and Python's botocore (the AWS CLI's) to sign.
+# Each server's admin listener on a free port (its default, 4598, is one per machine).
+export TRENT_ADMIN_LISTEN=127.0.0.1:0
 set -eu
 BIN=${BIN:-target/release}
 OPS=${OPS:-encrypt}

@@ -59,6 +59,21 @@ enum Command {
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::UnboundedSender<Command>,
+    health: Health,
+}
+
+/// Whether the last write of the trail succeeded, and why not if it did not.
+#[derive(Clone, Default)]
+struct Health(Arc<parking_lot::Mutex<Option<String>>>);
+
+impl Health {
+    fn note(&self, result: &Result<(), AuditError>) {
+        let mut last = self.0.lock();
+        match result {
+            Ok(()) => *last = None,
+            Err(e) => *last = Some(e.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -80,6 +95,7 @@ struct Writer {
     last_signature: Option<String>,
     /// Set after a failed append: where the chain ends must be read back from the store.
     resync: bool,
+    health: Health,
 }
 
 impl AuditLog {
@@ -103,11 +119,13 @@ impl AuditLog {
             undigested_from: 1,
             last_signature: None,
             resync: true,
+            health: Health::default(),
         };
         writer.resync().await?;
+        let health = writer.health.clone();
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(writer.run(rx));
-        Ok((AuditLog { tx }, task))
+        Ok((AuditLog { tx, health }, task))
     }
 
     /// Records an event, within the trail's bounds (see [`Record::bounded`]); returns once
@@ -136,6 +154,18 @@ impl AuditLog {
             })
             .map_err(|_| AuditError::Closed)?;
         wait.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Whether events can be written: `Err` with the reason if the writer is gone or its
+    /// last write failed (the next write tries again).
+    pub fn health(&self) -> Result<(), String> {
+        if self.tx.is_closed() {
+            return Err("the audit writer has stopped".into());
+        }
+        match &*self.health.0.lock() {
+            None => Ok(()),
+            Some(e) => Err(format!("the last audit write failed: {e}")),
+        }
     }
 
     /// Signs a digest of everything not yet covered by one (at shutdown, and on demand).
@@ -216,6 +246,7 @@ impl Writer {
     async fn commit(&mut self, commands: Vec<Command>) {
         if self.resync {
             if let Err(e) = self.resync().await {
+                self.health.note(&Err(e.clone()));
                 tracing::error!(error = %e, "cannot read where the audit chain ends; requests fail");
                 for c in commands {
                     let done = match c {
@@ -263,8 +294,15 @@ impl Writer {
                 }
             }
         }
+        let events = entries.len();
+        let started = std::time::Instant::now();
         let result = self.store.append(entries).await;
+        metrics::histogram!("trent_audit_commit_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("trent_audit_commit_entries").record(events as f64);
+        self.health.note(&result);
         if let Err(e) = &result {
+            metrics::counter!("trent_audit_commit_failures_total").increment(1);
             tracing::error!(error = %e, "cannot write audit events; their requests fail");
             self.next_seq = start_seq;
             self.prev = start_prev;

@@ -52,6 +52,29 @@ pub(crate) struct KeyCache {
     key_aliases: RwLock<HashMap<String, AliasList>>,
     /// key id → the key's grants (for authorization by grant), same lifetime rules.
     grants: RwLock<HashMap<String, (KeyGrants, Instant)>>,
+    /// `trent_key_cache_lookups_total` by result (handles taken once: the metrics
+    /// recorder is installed before the service opens).
+    pub(crate) lookups: CacheLookups,
+}
+
+/// The key cache's lookup counters: a fresh key, a stale one whose version the store
+/// confirmed, a key read from the store.
+#[derive(Debug)]
+pub(crate) struct CacheLookups {
+    pub hit: metrics::Counter,
+    pub revalidated: metrics::Counter,
+    pub miss: metrics::Counter,
+}
+
+impl CacheLookups {
+    fn new() -> Self {
+        let counter = |result: &'static str| metrics::counter!("trent_key_cache_lookups_total", "result" => result);
+        CacheLookups {
+            hit: counter("hit"),
+            revalidated: counter("revalidated"),
+            miss: counter("miss"),
+        }
+    }
 }
 
 impl KeyCache {
@@ -64,6 +87,7 @@ impl KeyCache {
             aliases: RwLock::default(),
             key_aliases: RwLock::default(),
             grants: RwLock::default(),
+            lookups: CacheLookups::new(),
         }
     }
 

@@ -175,7 +175,12 @@ impl KeyService {
                     _ = tokio::time::sleep(FLUSH_EVERY) => {}
                     _ = flush_stopped.changed() => return,
                 }
-                if let Err(e) = service.flush_key_usage().await {
+                let flushed = service.flush_key_usage().await;
+                metrics::counter!("trent_background_job_runs_total", "job" => "key-usage-flush")
+                    .increment(1);
+                if let Err(e) = flushed {
+                    metrics::counter!("trent_background_job_failures_total", "job" => "key-usage-flush")
+                        .increment(1);
                     tracing::warn!(error = %e, "cannot flush key usage; will retry");
                 }
             }
@@ -206,6 +211,13 @@ impl KeyService {
                         Job::Deletion => self.delete_due_keys().await,
                         Job::ImportExpiry => self.expire_imported_material().await,
                     };
+                    let name = lease.trim_start_matches("trent:job:");
+                    metrics::counter!("trent_background_job_runs_total", "job" => name)
+                        .increment(1);
+                    if result.is_err() {
+                        metrics::counter!("trent_background_job_failures_total", "job" => name)
+                            .increment(1);
+                    }
                     match result {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(
@@ -344,6 +356,8 @@ where
                 }
                 Ok(false) => {}
                 Err(e) => {
+                    metrics::counter!("trent_background_job_key_failures_total", "job" => job)
+                        .increment(1);
                     tracing::error!(job, %key_id, error = %e, "a background job failed on a key")
                 }
             }

@@ -338,7 +338,10 @@ impl KeyService {
     pub(crate) async fn load(&self, key_id: &str) -> Result<Option<Arc<Key>>, KmsError> {
         let epoch = self.cache.epoch();
         match self.cache.lookup_key(key_id) {
-            Lookup::Fresh(k) => return Ok(Some(k)),
+            Lookup::Fresh(k) => {
+                self.cache.lookups.hit.increment(1);
+                return Ok(Some(k));
+            }
             // Past its lifetime: if the store still has the version it was loaded at, it
             // is current (every change of a key's record or materials bumps its version),
             // and one small read spares reading, unsealing and parsing it again. Keys of
@@ -351,11 +354,13 @@ impl KeyService {
                     .map_err(internal("reading a key's version"))?;
                 if version == Some(k.record.version) {
                     self.cache.renew_key(&k, epoch);
+                    self.cache.lookups.revalidated.increment(1);
                     return Ok(Some(k));
                 }
             }
             Lookup::Stale(_) | Lookup::Missing => {}
         }
+        self.cache.lookups.miss.increment(1);
         let Some(record) = self.stored_key(key_id).await? else {
             return Ok(None);
         };

@@ -155,7 +155,47 @@ impl std::fmt::Debug for KeyService {
     }
 }
 
+/// What the readiness check seals and opens with the root key.
+const READINESS_AAD: &[u8] = b"trent readiness check";
+
 impl KeyService {
+    /// Readiness: the store answers a read (of a key version, by an id no key has).
+    pub async fn check_store(&self) -> Result<(), String> {
+        self.store
+            .key_version("00000000-0000-0000-0000-000000000000")
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the store does not answer: {e}"))
+    }
+
+    /// How many keys there are of each state, spec and manager (for the metrics).
+    pub async fn key_census(&self) -> Result<Vec<trent_store::KeyCensus>, String> {
+        self.store
+            .key_census()
+            .await
+            .map_err(|e| format!("cannot count the keys: {e}"))
+    }
+
+    /// Readiness: the root of trust seals and opens (a PKCS#11 token is reached).
+    pub async fn check_root_key(&self) -> Result<(), String> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let sealed = root
+                .seal(READINESS_AAD, b"ready")
+                .map_err(|e| format!("the root key cannot seal: {e}"))?;
+            let opened = root
+                .unseal(READINESS_AAD, &sealed)
+                .map_err(|e| format!("the root key cannot open what it sealed: {e}"))?;
+            if opened.expose() == b"ready" {
+                Ok(())
+            } else {
+                Err("the root key opened something else than it sealed".to_owned())
+            }
+        })
+        .await
+        .map_err(|e| format!("the root key check did not finish: {e}"))?
+    }
+
     /// Opens the service on a store: checks the root key against the store, and on first
     /// start records the default account and creates the administrator.
     ///

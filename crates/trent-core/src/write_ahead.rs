@@ -532,6 +532,10 @@ impl Store for WriteAheadStore {
         .await?;
         self.inner.reset_account(account_id).await
     }
+    async fn key_census(&self) -> Result<Vec<trent_store::KeyCensus>, StoreError> {
+        self.inner.key_census().await
+    }
+
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
         self.inner.customer_key_count(account_id, region).await
     }

@@ -8,6 +8,12 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+/// How long SIGTERM drains before the listeners stop.
+pub const DEFAULT_SHUTDOWN_DRAIN_MS: u64 = 5_000;
+/// How long requests in flight may take once the listeners stopped.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 30_000;
+/// The admin listener's (`/metrics`, `/healthz`, `/readyz`).
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:4598";
 pub const DEFAULT_DATA_DIR: &str = "trent-data";
 /// The example account of AWS's documentation.
 pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
@@ -98,6 +104,9 @@ impl RootKeyMigrateArgs {
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,
+            admin_listen: None,
+            shutdown_drain_ms: None,
+            shutdown_grace_ms: None,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -188,6 +197,20 @@ pub struct ServeArgs {
     /// it that combination is refused at start
     #[arg(long, env = "TRENT_DEV_ALLOW_NON_LOOPBACK")]
     pub dev_allow_non_loopback: bool,
+    /// On SIGTERM, keep serving this many milliseconds while /readyz answers 503 and
+    /// connections are told to close, so that a load balancer moves clients elsewhere;
+    /// then stop accepting [default: 5000; SIGINT does not wait]
+    #[arg(long, env = "TRENT_SHUTDOWN_DRAIN_MS")]
+    pub shutdown_drain_ms: Option<u64>,
+    /// Once stopped accepting, wait at most this many milliseconds for the requests in
+    /// flight [default: 30000]
+    #[arg(long, env = "TRENT_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
+    /// Address of the admin listener: /metrics (Prometheus), /healthz, /readyz; plain
+    /// HTTP, unauthenticated; `off` for none [default: 127.0.0.1:4598; port 0 picks a free
+    /// port]
+    #[arg(long, env = "TRENT_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
     /// Serve the KMS API over TLS (HTTPS: TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1) with this
     /// PEM certificate chain and --tls-key; both are read again on SIGHUP and when they
     /// change
@@ -276,6 +299,9 @@ struct FileConfig {
     header_read_timeout_ms: Option<u64>,
     body_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
+    admin_listen: Option<String>,
+    shutdown_drain_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_client_ca: Option<PathBuf>,
@@ -636,6 +662,12 @@ pub struct Config {
     pub header_read_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
     pub max_connections: usize,
+    /// The admin listener's address (`admin_listen`); `None`: off.
+    pub admin_listen: Option<SocketAddr>,
+    /// How long SIGTERM drains before the listeners stop (`shutdown_drain_ms`).
+    pub shutdown_drain: std::time::Duration,
+    /// How long requests in flight may take once the listeners stopped.
+    pub shutdown_grace: std::time::Duration,
     /// The KMS listener's TLS (`tls_cert`, `tls_key`, `tls_client_ca`); `None`: plain
     /// HTTP, on a loopback address unless `trusted_network`.
     pub tls: Option<crate::tls::TlsFiles>,
@@ -817,6 +849,41 @@ impl Config {
             args.trusted_proxies
         };
         let proxies = crate::network::Proxies::parse(&proxies)?;
+        let admin_text = args
+            .admin_listen
+            .or(file.admin_listen)
+            .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+        let admin_listen = match admin_text.as_str() {
+            "off" => None,
+            text => Some(text.parse::<SocketAddr>().map_err(|_| {
+                format!("invalid admin_listen address {text:?}: expected IP:PORT, e.g. 127.0.0.1:4598, or off")
+            })?),
+        };
+        let shutdown_drain_ms = args
+            .shutdown_drain_ms
+            .or(file.shutdown_drain_ms)
+            .unwrap_or(DEFAULT_SHUTDOWN_DRAIN_MS);
+        if shutdown_drain_ms > 600_000 {
+            return Err(format!(
+                "shutdown_drain_ms {shutdown_drain_ms} out of range (0 to 600000)"
+            ));
+        }
+        let shutdown_grace_ms = args
+            .shutdown_grace_ms
+            .or(file.shutdown_grace_ms)
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_MS);
+        if shutdown_grace_ms > 3_600_000 {
+            return Err(format!(
+                "shutdown_grace_ms {shutdown_grace_ms} out of range (0 to 3600000)"
+            ));
+        }
+        if let Some(admin) = &admin_listen {
+            if !admin.ip().is_loopback() && !trusted_network {
+                return Err(format!(
+                    "refusing the admin listener (plain HTTP, unauthenticated) on the non-loopback address {admin}: listen on loopback, or add --trusted-network (TRENT_TRUSTED_NETWORK=true) if only trusted hosts reach it"
+                ));
+            }
+        }
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         let root_key = RootKeySettings::resolve(file.root_key).map_err(|e| match &args.config {
             Some(p) => format!("invalid config file {}: {e}", p.display()),
@@ -865,6 +932,9 @@ impl Config {
             tls,
             trusted_network,
             proxies,
+            admin_listen,
+            shutdown_drain: std::time::Duration::from_millis(shutdown_drain_ms),
+            shutdown_grace: std::time::Duration::from_millis(shutdown_grace_ms),
         })
     }
 }
@@ -942,6 +1012,9 @@ mod tests {
             header_read_timeout_ms: None,
             body_read_timeout_ms: None,
             max_connections: None,
+            admin_listen: None,
+            shutdown_drain_ms: None,
+            shutdown_grace_ms: None,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
@@ -984,6 +1057,29 @@ mod tests {
         a.tls_key = Some("k.pem".into());
         let config = Config::resolve(a).unwrap();
         assert_eq!(config.tls.unwrap().cert, PathBuf::from("c.pem"));
+    }
+
+    #[test]
+    fn the_admin_listener_is_on_loopback_by_default_and_can_be_off() {
+        let config = Config::resolve(args(None)).unwrap();
+        assert_eq!(config.admin_listen, Some("127.0.0.1:4598".parse().unwrap()));
+        let mut a = args(None);
+        a.admin_listen = Some("off".into());
+        assert_eq!(Config::resolve(a).unwrap().admin_listen, None);
+        let mut a = args(None);
+        a.admin_listen = Some("0.0.0.0:9090".into());
+        let err = Config::resolve(a).unwrap_err();
+        assert!(
+            err.contains("0.0.0.0:9090") && err.contains("--trusted-network"),
+            "{err}"
+        );
+        let mut a = args(None);
+        a.admin_listen = Some("0.0.0.0:9090".into());
+        a.trusted_network = true;
+        assert!(Config::resolve(a).is_ok());
+        let mut a = args(None);
+        a.admin_listen = Some("localhost".into());
+        assert!(Config::resolve(a).unwrap_err().contains("admin_listen"));
     }
 
     #[test]

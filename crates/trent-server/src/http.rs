@@ -37,6 +37,8 @@ pub struct AppState {
     pub test_clock: Option<crate::test_clock::TestClock>,
     /// `--dev-reset` (testing only): the reset endpoint.
     pub test_reset: bool,
+    /// Draining or stopping (SIGTERM): readiness says so.
+    pub lifecycle: std::sync::Arc<crate::listener::Lifecycle>,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {

@@ -116,6 +116,7 @@ impl Protocol for KmsJson {
     fn recorded(&self, state: &AppState, facts: &RequestFacts, record: &Record, succeeded: bool) {
         if let (true, Some(op)) = (succeeded, facts.operation) {
             for arn in &facts.keys_used {
+                crate::telemetry::key_requests().note(arn);
                 state.service.note_key_usage(
                     arn,
                     op.name(),

@@ -11,6 +11,7 @@
 //! credentials file the operator asked for, and never answer a request whose audit event
 //! was not recorded.
 
+pub mod admin;
 pub mod audit;
 mod audit_throttle;
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod serve;
 mod service_events;
 pub mod stage;
 pub mod sts;
+pub mod telemetry;
 pub mod test_clock;
 pub mod test_reset;
 pub mod tls;

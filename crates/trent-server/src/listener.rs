@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ pub struct Peer {
     pub tls: bool,
 }
 
-/// How long a graceful shutdown waits for requests in flight.
+/// How long a graceful shutdown waits for requests in flight, by default.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Streams an HTTP/2 connection may have open at once.
 const H2_MAX_STREAMS: u32 = 128;
@@ -51,19 +51,73 @@ const H2_MAX_STREAMS: u32 = 128;
 /// in a 400 KiB buffer).
 const H2_MAX_HEADER_LIST: u32 = 64 * 1024;
 
-/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes,
-/// then lets the requests in flight finish (for up to [`SHUTDOWN_GRACE`]): connections
-/// stop being accepted, kept-alive ones close after their request in flight (HTTP/2: a
-/// GOAWAY), and whatever is still open after the grace is dropped.
+/// The server's way down, shared by its listeners: first it *drains* (still accepting and
+/// serving, but telling clients to go elsewhere: `/readyz` answers 503, every HTTP/1.1
+/// response closes its connection, HTTP/2 connections get a GOAWAY), then it *stops*
+/// (accepts no more, lets the requests in flight finish, closes idle connections).
+#[derive(Debug)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+    drain: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
+}
+
+impl Lifecycle {
+    pub fn new() -> Arc<Lifecycle> {
+        Arc::new(Lifecycle {
+            draining: AtomicBool::new(false),
+            drain: watch::channel(false).0,
+            stop: watch::channel(false).0,
+        })
+    }
+
+    /// Whether the server is on its way down (draining or stopped).
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.drain.send_replace(true);
+    }
+
+    /// Drains (if not yet) and stops.
+    pub fn stop(&self) {
+        self.start_draining();
+        self.stop.send_replace(true);
+    }
+
+    fn on_drain(&self) -> watch::Receiver<bool> {
+        self.drain.subscribe()
+    }
+
+    fn on_stop(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+}
+
+/// Waits until `rx` holds `true` (or its sender is gone).
+async fn until(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `lifecycle` stops,
+/// then lets the requests in flight finish for up to `grace`: connections stop being
+/// accepted, kept-alive ones close after their request in flight (HTTP/2: a GOAWAY, sent
+/// when draining starts), and whatever is still open after the grace is dropped.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     tls: Option<Arc<ReloadingTls>>,
-    shutdown: impl Future<Output = ()>,
+    lifecycle: Arc<Lifecycle>,
+    grace: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let (stop, stopping) = watch::channel(false);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
@@ -73,7 +127,8 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_STREAMS)
         .max_header_list_size(H2_MAX_HEADER_LIST);
-    tokio::pin!(shutdown);
+    let stopped = until(lifecycle.on_stop());
+    tokio::pin!(stopped);
     loop {
         // A free slot first: past the limit, connections wait in the backlog.
         let slot = tokio::select! {
@@ -81,7 +136,7 @@ pub async fn serve(
                 Ok(slot) => slot,
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
+            () = &mut stopped => break,
         };
         let (tcp, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -95,7 +150,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut stopped => break,
         };
         // Small request/response pairs: never let Nagle's algorithm hold a response back.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -105,42 +160,55 @@ pub async fn serve(
             addr: remote,
             tls: tls.is_some(),
         };
-        // Only TLS connections may be HTTP/2, whose idleness is tracked here.
-        let activity = tls.is_some().then(|| Arc::new(Activity::default()));
-        let service = service(
-            app.clone(),
-            peer,
-            limits.body_read_timeout,
-            activity.clone(),
-        );
+        let app = app.clone();
         let (http1, http2) = (http1.clone(), http2.clone());
-        let acceptor = tls.as_ref().map(|t| t.acceptor());
-        let stopping = stopping.clone();
+        let acceptor = tls.as_ref().map(|t| (t.acceptor(), t.listener_name()));
+        let lifecycle = lifecycle.clone();
+        let body_timeout = limits.body_read_timeout;
         let idle_limit = limits.header_read_timeout;
         tokio::spawn(async move {
             let served = match acceptor {
                 None => {
+                    let service = service(app, peer, body_timeout, None, lifecycle.clone());
                     drive(
                         http1.serve_connection(TokioIo::new(tcp), service),
-                        stopping,
+                        lifecycle.on_stop(),
                         None,
                     )
                     .await
                 }
-                Some(acceptor) => {
-                    match tokio::time::timeout(idle_limit, acceptor.accept(tcp)).await {
+                Some((acceptor, name)) => {
+                    let handshake = tokio::time::timeout(idle_limit, acceptor.accept(tcp)).await;
+                    crate::telemetry::tls_handshake(name, matches!(handshake, Ok(Ok(_))));
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                             let io = TokioIo::new(stream);
-                            if let (true, Some(activity)) = (h2, activity) {
+                            if h2 {
+                                // HTTP/2 drains by GOAWAY; its idleness is tracked here.
+                                let activity = Arc::new(Activity::default());
+                                let service = service(
+                                    app,
+                                    peer,
+                                    body_timeout,
+                                    Some(activity.clone()),
+                                    lifecycle.clone(),
+                                );
                                 drive(
                                     http2.serve_connection(io, service),
-                                    stopping,
+                                    lifecycle.on_drain(),
                                     Some((activity, idle_limit)),
                                 )
                                 .await
                             } else {
-                                drive(http1.serve_connection(io, service), stopping, None).await
+                                let service =
+                                    service(app, peer, body_timeout, None, lifecycle.clone());
+                                drive(
+                                    http1.serve_connection(io, service),
+                                    lifecycle.on_stop(),
+                                    None,
+                                )
+                                .await
                             }
                         }
                         Ok(Err(e)) => {
@@ -161,24 +229,26 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let _ = stop.send(true);
     // Every connection holds a slot until it ends: all slots free means all are done.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
+    if tokio::time::timeout(grace, slots.acquire_many(all))
         .await
         .is_err()
     {
-        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+        tracing::warn!("requests still in flight after {grace:?}; stopping anyway");
     }
 }
 
 /// The service of one connection: each request gets its body deadline and its [`Peer`],
-/// and counts in `activity`, if given, while it runs.
+/// and counts in `activity` (HTTP/2), if given, while it runs. An HTTP/1.1 response
+/// given while the server drains closes its connection (`Connection: close`): the
+/// client's next request opens a new one, which a load balancer sends elsewhere.
 fn service(
     app: Router,
     peer: Peer,
     body_timeout: Duration,
     activity: Option<Arc<Activity>>,
+    lifecycle: Arc<Lifecycle>,
 ) -> impl hyper::service::Service<
     http::Request<Incoming>,
     Response = axum::response::Response,
@@ -187,6 +257,7 @@ fn service(
                  + Send
                  + 'static,
 > + Clone {
+    let http1 = activity.is_none();
     hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let mut app = app.clone();
         let mut request = request.map(|body| {
@@ -198,9 +269,18 @@ fn service(
         });
         request.extensions_mut().insert(peer);
         let in_flight = activity.as_ref().map(Activity::begin);
+        let lifecycle = lifecycle.clone();
         async move {
-            let response = tower_service::Service::call(&mut app, request).await;
+            let mut response = tower_service::Service::call(&mut app, request).await;
             drop(in_flight);
+            if http1 && lifecycle.draining() {
+                if let Ok(response) = &mut response {
+                    response.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+            }
             response
         }
     })
@@ -238,25 +318,26 @@ where
     }
 }
 
-/// Runs a connection to its end, shutting it down gracefully when the server stops or,
-/// given an idle limit (HTTP/2, whose hyper has no header read timeout), once it has had
-/// no request in flight for that long.
+/// Runs a connection to its end, shutting it down gracefully once `shut` holds `true`
+/// (HTTP/1.1: the server stops; HTTP/2: it starts draining) or, given an idle limit
+/// (HTTP/2, whose hyper has no header read timeout), once it has had no request in flight
+/// for that long.
 async fn drive<C: Graceful>(
     conn: C,
-    mut stopping: watch::Receiver<bool>,
+    mut shut: watch::Receiver<bool>,
     idle: Option<(Arc<Activity>, Duration)>,
 ) -> Result<(), hyper::Error> {
     tokio::pin!(conn);
     let mut closing = false;
     let check_every = idle.as_ref().map_or(Duration::MAX, |(_, limit)| *limit / 4);
     loop {
-        if !closing && *stopping.borrow_and_update() {
+        if !closing && *shut.borrow_and_update() {
             conn.as_mut().start_shutdown();
             closing = true;
         }
         tokio::select! {
             result = conn.as_mut() => return result,
-            changed = stopping.changed(), if !closing => {
+            changed = shut.changed(), if !closing => {
                 if changed.is_err() {
                     conn.as_mut().start_shutdown();
                     closing = true;

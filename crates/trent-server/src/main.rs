@@ -19,12 +19,26 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = parse_command_line();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // TRENT_LOG_FORMAT: `text` (the default) or `json`, one object per line with the
+    // request's span (its request id) in each line of a request.
+    match std::env::var("TRENT_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        Ok(other) => {
+            eprintln!("trent: error: TRENT_LOG_FORMAT={other:?}: expected text or json");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         Command::Serve(args) => Config::resolve(*args).and_then(|config| {
             tokio::runtime::Builder::new_multi_thread()

@@ -48,6 +48,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .and_then(|x| x.tls.clone())
         .map(|files| ReloadingTls::open(files, TlsListener::Xks))
         .transpose()?;
+    // Before anything takes a metric handle (the key cache does when the service opens).
+    crate::telemetry::install()?;
     let dir = &config.data_dir;
     prepare_data_dir(dir)?;
     // Held until the server ends: no other process works in this data directory meanwhile.
@@ -266,10 +268,13 @@ pub async fn serve(config: Config) -> Result<(), String> {
             path.display()
         );
     }
+    // The keys by state and spec, for the metrics.
+    tokio::spawn(crate::telemetry::key_census(service.clone()));
     // Rotation, deletion and the key-usage flush; their service events go to the trail.
     let jobs = service.start_jobs(Arc::new(service_events::AuditEvents {
         log: audit_log.clone(),
     }));
+    let lifecycle = crate::listener::Lifecycle::new();
     let state = Arc::new(AppState {
         service,
         auth,
@@ -282,6 +287,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         audit: trail,
         test_clock,
         test_reset: config.dev_reset,
+        lifecycle: lifecycle.clone(),
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -315,6 +321,21 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
         _ => None,
     };
+    // The admin listener (/metrics, /healthz, /readyz), announced before the KMS one.
+    let admin_listener = match config.admin_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (admin_listen): {e}"))?;
+            let local = l
+                .local_addr()
+                .map_err(|e| format!("cannot read the admin listening address: {e}"))?;
+            println!("trent admin listening on http://{local}");
+            tracing::info!(%local, "serving /metrics, /healthz and /readyz");
+            Some(l)
+        }
+        None => None,
+    };
     // TLS files are read again on SIGHUP and when they change.
     for tls in kms_tls.iter().chain(xks_tls.iter()) {
         tokio::spawn(tls.clone().watch());
@@ -339,25 +360,46 @@ pub async fn serve(config: Config) -> Result<(), String> {
         body_read_timeout: config.body_read_timeout,
         max_connections: config.max_connections,
     };
-    // One shutdown signal stops both listeners.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal(signals).await;
-        let _ = stop.send(true);
+    // The first SIGTERM drains (readiness 503, connections told to go) for
+    // `shutdown_drain`, then stops every listener; SIGINT, or a second signal, stops at
+    // once.
+    let drain = config.shutdown_drain;
+    let grace = config.shutdown_grace;
+    tokio::spawn({
+        let lifecycle = lifecycle.clone();
+        async move {
+            let mut signals = signals;
+            let first = signals.next().await;
+            lifecycle.start_draining();
+            if first == "SIGTERM" && !drain.is_zero() {
+                tracing::info!(?drain, "SIGTERM: draining (readiness 503, connections closed after their request), then stopping");
+                tokio::select! {
+                    () = tokio::time::sleep(drain) => {}
+                    again = signals.next() => tracing::info!("{again}: stopping without the rest of the drain"),
+                }
+            }
+            tracing::info!(
+                ?grace,
+                "{first}: accepting no more connections; finishing the requests in flight"
+            );
+            lifecycle.stop();
+        }
     });
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        while !*rx.borrow_and_update() {
-            if rx.changed().await.is_err() {
-                break;
+    let xks_served = {
+        let xks = xks_listener.map(|(l, xks)| (l, crate::http::xks_app(state.clone(), xks)));
+        let lifecycle = lifecycle.clone();
+        async move {
+            if let Some((l, app)) = xks {
+                crate::listener::serve(l, app, limits, xks_tls, lifecycle, grace).await;
             }
         }
     };
-    let xks_served = {
-        let xks = xks_listener.map(|(l, xks)| (l, crate::http::xks_app(state.clone(), xks)));
-        let stopped = until_stopped(stopped.clone());
+    let admin_served = {
+        let admin = admin_listener.map(|l| (l, crate::admin::app(state.clone())));
+        let lifecycle = lifecycle.clone();
         async move {
-            if let Some((l, app)) = xks {
-                crate::listener::serve(l, app, limits, xks_tls, stopped).await;
+            if let Some((l, app)) = admin {
+                crate::listener::serve(l, app, limits, None, lifecycle, grace).await;
             }
         }
     };
@@ -366,9 +408,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
         crate::app(state),
         limits,
         kms_tls,
-        until_stopped(stopped),
+        lifecycle,
+        grace,
     );
-    tokio::join!(kms_served, xks_served);
+    tokio::join!(kms_served, xks_served, admin_served);
     // Stop the jobs and write the key usage still in memory.
     jobs.shutdown().await;
     // Write the counts of unauthenticated failures not yet written.
@@ -638,32 +681,36 @@ fn shutdown_signals() -> ShutdownSignals {
     ShutdownSignals {}
 }
 
-async fn shutdown_signal(signals: ShutdownSignals) {
-    #[cfg(unix)]
-    {
-        let ShutdownSignals {
-            terminate,
-            interrupt,
-        } = signals;
-        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-            match s {
-                Some(mut s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            () = wait(terminate) => {},
-            () = wait(interrupt) => {},
+/// The next delivery of `signal`; never, if it could not be registered.
+#[cfg(unix)]
+async fn wait_for(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+impl ShutdownSignals {
+    /// The next shutdown signal: `SIGTERM` or `SIGINT`.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            let name = tokio::select! {
+                () = wait_for(self.terminate.as_mut()) => "SIGTERM",
+                () = wait_for(self.interrupt.as_mut()) => "SIGINT",
+            };
+            tracing::info!("{name}: shutting down");
+            name
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+            "SIGINT"
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = signals;
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutting down");
 }
 
 /// The lease under which a node of a PostgreSQL cluster decides whether the store is new and

@@ -8,11 +8,13 @@
 //! `ApiHandler`/`ApiServer` split is the model.
 
 use std::future::Future;
+
 use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
+use tracing::Instrument;
 use trent_audit::Record;
 use trent_core::KmsError;
 use trent_wire::ErrorCode;
@@ -201,6 +203,20 @@ pub async fn serve<P: Protocol>(
 ) -> Response {
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
+    // Every log line of the request carries its id.
+    let span = tracing::info_span!("request", request_id = %request_id);
+    serve_in_span(protocol, state, request, started, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn serve_in_span<P: Protocol>(
+    protocol: &P,
+    state: &AppState,
+    request: http::Request<Body>,
+    started: Instant,
+    request_id: String,
+) -> Response {
     let peer = request.extensions().get::<crate::listener::Peer>().copied();
     let (parts, body) = request.into_parts();
     // The client: the connection's peer, or whom a trusted proxy names.
@@ -302,7 +318,7 @@ async fn finish<P: Protocol>(
             result
         }
         Err(e) => {
-            tracing::error!(request_id = %facts.request_id, error = %e, "audit event not recorded; failing the request");
+            tracing::error!(error = %e, "audit event not recorded; failing the request");
             Err(KmsError::Internal.into())
         }
     };
@@ -317,10 +333,17 @@ async fn finish<P: Protocol>(
             )
         }
     };
+    // A KMS target Trent does not know is the caller's text: never a label.
+    let operation =
+        if facts.operation.is_none() && record.event_source == trent_audit::KMS_EVENT_SOURCE {
+            "UnknownOperation"
+        } else {
+            record.event_name.as_str()
+        };
+    crate::telemetry::request(operation, error.unwrap_or("success"), started.elapsed());
     let principal = facts.caller.as_ref();
     tracing::debug!(
         target: "trent::request",
-        request_id = %facts.request_id,
         protocol = P::NAME,
         operation = %record.event_name,
         principal = principal.map(|p| p.principal.arn.as_str()).unwrap_or("-"),

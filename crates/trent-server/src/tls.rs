@@ -195,6 +195,14 @@ impl ReloadingTls {
         TlsAcceptor::from(self.current.read().clone())
     }
 
+    /// The listener's name in metrics (`kms`, `xks`).
+    pub fn listener_name(&self) -> &'static str {
+        match self.listener {
+            TlsListener::Kms => "kms",
+            TlsListener::Xks => "xks",
+        }
+    }
+
     /// Whether client certificates are required (mutual TLS).
     pub fn mutual(&self) -> bool {
         self.files.client_ca.is_some()

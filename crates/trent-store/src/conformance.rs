@@ -93,6 +93,7 @@ macro_rules! __store_conformance_cases {
             meta_swap_is_compare_and_set,
             customer_key_count_follows_creates_and_deletes,
             key_version_is_the_stored_version,
+            key_census_counts_keys_by_state_spec_and_manager,
         }
     };
 }
@@ -3873,4 +3874,68 @@ pub async fn key_version_is_the_stored_version(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(store.key_version(&key.key_id).await.unwrap(), None);
     assert_eq!(store.key_version(&unique()).await.unwrap(), None);
+}
+
+/// `key_census`: every key once, by state, spec and manager, whatever its account and
+/// region; a deleted key no more. (Other cases may share the store: counted as changes.)
+pub async fn key_census_counts_keys_by_state_spec_and_manager(store: Arc<dyn Store>) {
+    use std::collections::BTreeMap;
+    let store = store.as_ref();
+    let census = || async {
+        store
+            .key_census()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| ((c.state, c.key_spec, c.key_manager), c.keys))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let changes = |before: &BTreeMap<(String, String, String), i64>,
+                   after: &BTreeMap<(String, String, String), i64>| {
+        let mut out = BTreeMap::new();
+        for (k, n) in after {
+            let d = n - before.get(k).copied().unwrap_or(0);
+            if d != 0 {
+                assert_eq!(k.2, "CUSTOMER", "{k:?}");
+                out.insert((k.0.clone(), k.1.clone()), d);
+            }
+        }
+        for (k, n) in before {
+            if !after.contains_key(k) {
+                out.insert((k.0.clone(), k.1.clone()), -n);
+            }
+        }
+        out
+    };
+    let start = census().await;
+    assert!(start.values().all(|n| *n > 0), "{start:?}");
+    let (a, b) = (account(), account());
+    let k1 = created_key(store, &a, REGION).await;
+    created_key(store, &a, REGION).await;
+    created_key(store, &b, "eu-west-1").await;
+    let disabled = created_key(store, &b, REGION).await;
+    store
+        .update_key(&KeyRecord {
+            state: trent_wire::KeyState::Disabled,
+            ..disabled.clone()
+        })
+        .await
+        .unwrap();
+    let spec = k1.key_spec.as_str().to_owned();
+    let after = census().await;
+    assert_eq!(
+        changes(&start, &after),
+        BTreeMap::from([
+            (("Disabled".to_owned(), spec.clone()), 1),
+            (("Enabled".to_owned(), spec.clone()), 3),
+        ])
+    );
+    store.delete_key(&k1.key_id, k1.version).await.unwrap();
+    assert_eq!(
+        changes(&start, &census().await),
+        BTreeMap::from([
+            (("Disabled".to_owned(), spec.clone()), 1),
+            (("Enabled".to_owned(), spec), 2),
+        ])
+    );
 }

@@ -49,6 +49,18 @@ pub use trent_wire::{
     Region, RotationType, XksProxyConnectivityType,
 };
 
+/// One line of [`Store::key_census`].
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyCensus {
+    /// `Enabled`, `PendingDeletion`, ...
+    pub state: String,
+    /// `SYMMETRIC_DEFAULT`, `RSA_2048`, ...
+    pub key_spec: String,
+    /// `CUSTOMER` or `AWS`.
+    pub key_manager: String,
+    pub keys: i64,
+}
+
 /// A KMS key's metadata. Times are Unix milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRecord {
@@ -603,6 +615,9 @@ pub trait Store: Send + Sync + 'static {
     /// How many customer managed keys (`KeyManager` `CUSTOMER`, any state) the account
     /// has in the region: what the key quota counts.
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError>;
+    /// How many keys there are of each state, key spec and key manager, across every
+    /// account and region (what the metrics report; it reads every key).
+    async fn key_census(&self) -> Result<Vec<KeyCensus>, StoreError>;
     /// How many keys live in the custom key store (any state).
     async fn custom_key_store_key_count(&self, id: &str) -> Result<i64, StoreError>;
 

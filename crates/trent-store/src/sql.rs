@@ -122,29 +122,47 @@ impl<'a> Query<'a> {
 
     /// Runs the statement in `tx`; the number of rows it changed.
     pub async fn execute<T: Tx>(self, tx: &mut T) -> Result<u64, sqlx::Error> {
-        tx.execute(self).await
+        timed("statement", tx.execute(self)).await
     }
 
     pub async fn fetch_all<T: Tx>(self, tx: &mut T) -> Result<Vec<T::Row>, sqlx::Error> {
-        tx.fetch_all(self).await
+        timed("statement", tx.fetch_all(self)).await
     }
 
     pub async fn fetch_optional<T: Tx>(self, tx: &mut T) -> Result<Option<T::Row>, sqlx::Error> {
-        tx.fetch_optional(self).await
+        timed("statement", tx.fetch_optional(self)).await
     }
 
     /// Runs the statement on a pool, outside any transaction of this store.
     pub async fn read_all<R: Reader>(self, pool: &R) -> Result<Vec<R::Row>, sqlx::Error> {
-        pool.fetch_all(self).await
+        timed("read", pool.fetch_all(self)).await
     }
 
     pub async fn read_optional<R: Reader>(self, pool: &R) -> Result<Option<R::Row>, sqlx::Error> {
-        pool.fetch_optional(self).await
+        timed("read", pool.fetch_optional(self)).await
     }
 
     pub async fn read_one<R: Reader>(self, pool: &R) -> Result<R::Row, sqlx::Error> {
-        pool.fetch_one(self).await
+        timed("read", pool.fetch_one(self)).await
     }
+}
+
+/// Runs one database round trip, recording its duration in
+/// `trent_store_operation_duration_seconds` and a failure in `trent_store_errors_total`
+/// (by operation: `read` on the reader pool, `statement` in a write transaction,
+/// `commit`).
+pub(crate) async fn timed<T>(
+    operation: &'static str,
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    metrics::histogram!("trent_store_operation_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    if result.is_err() {
+        metrics::counter!("trent_store_errors_total", "operation" => operation).increment(1);
+    }
+    result
 }
 
 /// One row of a result; columns are read by name.
@@ -443,7 +461,7 @@ macro_rules! impl_sql {
                 to_sqlx(&q).fetch_optional(&mut **self).await
             }
             async fn commit(self) -> Result<(), sqlx::Error> {
-                sqlx::Transaction::commit(self).await
+                crate::sql::timed("commit", sqlx::Transaction::commit(self)).await
             }
             async fn rollback(self) -> Result<(), sqlx::Error> {
                 sqlx::Transaction::rollback(self).await

@@ -1329,6 +1329,26 @@ impl<D: Dialect> Store for SqlStore<D> {
         Ok(deleted)
     }
 
+    async fn key_census(&self) -> Result<Vec<crate::KeyCensus>, StoreError> {
+        let rows = query(
+            "SELECT state, key_spec, key_manager, CAST(COUNT(*) AS BIGINT) AS n FROM keys \
+             GROUP BY state, key_spec, key_manager ORDER BY state, key_spec, key_manager",
+        )
+        .read_all(self.db.reader())
+        .await
+        .map_err(D::backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(crate::KeyCensus {
+                    state: column(row, "state")?,
+                    key_spec: column(row, "key_spec")?,
+                    key_manager: column(row, "key_manager")?,
+                    keys: column(row, "n")?,
+                })
+            })
+            .collect()
+    }
+
     async fn customer_key_count(&self, account_id: &str, region: &str) -> Result<i64, StoreError> {
         let row = query(
             "SELECT CAST(COALESCE(SUM(customer_keys), 0) AS BIGINT) AS n FROM key_counts \

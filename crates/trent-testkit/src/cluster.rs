@@ -62,6 +62,14 @@ impl Node {
         self.process.endpoint()
     }
 
+    /// The admin listener's `http://127.0.0.1:PORT` (`/metrics`, `/healthz`, `/readyz`).
+    #[track_caller]
+    pub fn admin_endpoint(&self) -> String {
+        self.process
+            .admin_endpoint()
+            .expect("the server has an admin listener")
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }

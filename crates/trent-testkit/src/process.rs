@@ -8,7 +8,7 @@
 //! `TRENT_*` variable of the test's environment is removed first.
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -21,6 +21,7 @@ pub const START_DEADLINE: Duration = Duration::from_secs(60);
 /// Keep at most this much of the child's stderr for failure diagnostics.
 const STDERR_CAP: usize = 256 * 1024;
 const LISTENING_PREFIX: &str = "trent listening on ";
+const ADMIN_LISTENING_PREFIX: &str = "trent admin listening on ";
 
 /// The `trent` binary cargo built for this test run.
 ///
@@ -72,15 +73,21 @@ pub fn run(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// How to start one `trent serve`: `--listen 127.0.0.1:0` unless told otherwise, a data
+/// How to start one `trent serve`: `--listen 127.0.0.1:0` and `--admin-listen
+/// 127.0.0.1:0` unless told otherwise, a data
 /// directory if given, then the test's flags; the environment holds only what the test set,
 /// and `TRENT_NO_RATE_QUOTAS=true`: tests call faster than AWS's request rates allow (AWS's
 /// SDKs would retry a throttled call after a backoff; a suite should not wait for it). A
 /// test of the rate quotas sets it back (`.env("TRENT_NO_RATE_QUOTAS", "false")`).
+/// `TRENT_SHUTDOWN_DRAIN_MS=0` too: a SIGTERM stops at once unless a test of the drain
+/// says otherwise.
 #[derive(Clone, Debug)]
 pub struct Launch {
     bin: PathBuf,
     listen: String,
+    /// `--admin-listen`: a free port of 127.0.0.1 unless told otherwise (the default,
+    /// 4598, would be shared by every server of a parallel suite).
+    admin_listen: String,
     data_dir: Option<PathBuf>,
     args: Vec<OsString>,
     envs: Vec<(String, String)>,
@@ -97,15 +104,25 @@ impl Launch {
         Self {
             bin: bin.into(),
             listen: "127.0.0.1:0".to_owned(),
+            admin_listen: "127.0.0.1:0".to_owned(),
             data_dir: None,
             args: Vec::new(),
-            envs: vec![("TRENT_NO_RATE_QUOTAS".to_owned(), "true".to_owned())],
+            envs: vec![
+                ("TRENT_NO_RATE_QUOTAS".to_owned(), "true".to_owned()),
+                ("TRENT_SHUTDOWN_DRAIN_MS".to_owned(), "0".to_owned()),
+            ],
         }
     }
 
     /// Listen on this address instead of a free port of 127.0.0.1.
     pub fn listen(mut self, addr: &str) -> Self {
         addr.clone_into(&mut self.listen);
+        self
+    }
+
+    /// `--admin-listen ADDR` instead of a free port of 127.0.0.1 (`off`: none).
+    pub fn admin_listen(mut self, addr: &str) -> Self {
+        addr.clone_into(&mut self.admin_listen);
         self
     }
 
@@ -140,7 +157,11 @@ impl Launch {
 
     fn spawn(&self) -> Spawned {
         let mut cmd = command(&self.bin);
-        cmd.arg("serve").arg("--listen").arg(&self.listen);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(&self.listen)
+            .arg("--admin-listen")
+            .arg(&self.admin_listen);
         if let Some(dir) = &self.data_dir {
             cmd.arg("--data-dir").arg(dir);
         }
@@ -356,6 +377,16 @@ impl Trent {
         &self.endpoint
     }
 
+    /// The admin listener's `http://127.0.0.1:PORT` (`/metrics`, `/healthz`, `/readyz`),
+    /// from what the server printed before it listened; `None` if it has none.
+    pub fn admin_endpoint(&self) -> Option<String> {
+        self.stdout.iter().find_map(|l| {
+            l.trim()
+                .strip_prefix(ADMIN_LISTENING_PREFIX)
+                .map(|e| e.trim().trim_end_matches('/').to_owned())
+        })
+    }
+
     /// What the server printed on stdout before its listening line.
     pub fn banner(&self) -> &[String] {
         &self.stdout
@@ -428,4 +459,60 @@ impl Run {
             format!("{}\n{}", self.stdout, self.stderr)
         }
     }
+}
+
+/// `GET base/path` over plain HTTP/1.1 (`base`: `http://HOST:PORT`, e.g. an admin
+/// endpoint), the connection closed after the answer: its status and body.
+#[track_caller]
+pub fn http_get(base: &str, path: &str) -> (u16, String) {
+    let authority = base
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("not an http:// URL: {base}"));
+    let mut stream = std::net::TcpStream::connect(authority)
+        .unwrap_or_else(|e| panic!("cannot connect to {authority}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    // A chunked body (no Content-Length) is de-chunked.
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }

@@ -22,7 +22,7 @@ use clap::Parser;
 #[command(name = "echo-server", version)]
 struct Args {
     /// Address to listen on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:4598")]
+    #[arg(long, default_value = "127.0.0.1:4597")]
     listen: SocketAddr,
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 
 use trent_testkit::cluster::{client as sdk_client, Node};
 use trent_testkit::postgres::{self, Database, PrivatePostgres};
+use trent_testkit::process::http_get;
 use trent_testkit::sdk::error_code;
 
 const WORKERS: usize = 6;
@@ -314,6 +315,24 @@ async fn database_crash_under_load_gives_retryable_errors_then_recovers() {
         "while the database is down: {down_code} ({down_answer:?}); the node's log:\n{}",
         a.logs()
     );
+    // Its readiness says so, and why; it is alive all the same.
+    let admin = a.admin_endpoint();
+    let (status, body) = tokio::task::spawn_blocking({
+        let admin = admin.clone();
+        move || http_get(&admin, "/readyz")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("store: "), "{body}");
+    assert!(!body.contains("audit: ") || body.contains("audit: the last audit write failed"));
+    let (status, _) = tokio::task::spawn_blocking({
+        let admin = admin.clone();
+        move || http_get(&admin, "/healthz")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
     pg.start();
     let restarted_after = down_at.elapsed();
     // Both nodes recover by themselves: a write through each succeeds again.
@@ -331,6 +350,13 @@ async fn database_crash_under_load_gives_retryable_errors_then_recovers() {
         }
     }
     let recovered_in = recovery_start.elapsed();
+    for node in [&a, &b] {
+        let admin = node.admin_endpoint();
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(&admin, "/readyz"))
+            .await
+            .unwrap();
+        assert_eq!((status, body.as_str()), (200, "ready\n"));
+    }
     stop.store(true, Ordering::Relaxed);
 
     let mut total = Tally::default();
