@@ -93,6 +93,15 @@ impl Node {
         self.process.kill();
     }
 
+    /// SIGTERM (a graceful shutdown), waits for the exit: how it exited, and its data
+    /// directory and log.
+    pub fn terminate(self) -> (std::process::ExitStatus, TempDir, String) {
+        let Node { mut process, dir } = self;
+        let status = process.terminate();
+        let logs = process.logs();
+        (status, dir, logs)
+    }
+
     /// Kills the node and hands its data directory back.
     pub fn into_dir(self) -> TempDir {
         let Node { mut process, dir } = self;

@@ -425,6 +425,11 @@ impl Trent {
         let _ = self.child.wait();
     }
 
+    /// Waits for the process to exit by itself (after a signal the test sent).
+    pub fn wait(&mut self) -> ExitStatus {
+        self.child.wait().expect("wait for trent")
+    }
+
     /// SIGTERM (a graceful shutdown: the server finishes its work and flushes what it keeps
     /// in memory), then waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {

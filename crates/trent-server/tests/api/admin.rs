@@ -219,3 +219,72 @@ async fn json_logs_carry_the_request_id_in_every_line_of_a_request() {
         .start_fails();
     assert!(run.stderr.contains("TRENT_LOG_FORMAT"), "{}", run.stderr);
 }
+
+/// The headers and status of `GET /` on `endpoint` (any answer will do: it shows how the
+/// connection is handled).
+fn head_of_any_answer(endpoint: &str) -> String {
+    use std::io::{Read, Write};
+    let authority = endpoint.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "GET / HTTP/1.1\r\nHost: {authority}\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).unwrap() == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+#[test]
+fn sigterm_drains_then_stops_and_leaves_a_trail_that_verifies() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("d");
+    let mut server = Launch::serve()
+        .data_dir(&data)
+        .env("TRENT_SHUTDOWN_DRAIN_MS", "1500")
+        .start();
+    let admin = server.admin_endpoint().unwrap();
+    let endpoint = server.endpoint().to_owned();
+    assert_eq!(http_get(&admin, "/readyz").0, 200);
+    // Before: a kept-alive connection.
+    assert!(
+        !head_of_any_answer(&endpoint).contains("connection: close"),
+        "closed before the drain"
+    );
+    let signalled = std::time::Instant::now();
+    server.signal("TERM");
+    // Draining: not ready, still serving, each answer closing its connection.
+    let deadline = signalled + std::time::Duration::from_secs(30);
+    loop {
+        let (status, body) = http_get(&admin, "/readyz");
+        if status == 503 {
+            assert_eq!(body, "not ready\nshutdown: the server is shutting down\n");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never drained");
+    }
+    let head = head_of_any_answer(&endpoint);
+    assert!(head.starts_with("http/1.1 4"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let status = server.wait();
+    assert!(status.success(), "{status}\n{}", server.logs());
+    assert!(
+        signalled.elapsed() >= std::time::Duration::from_millis(1500),
+        "stopped before the drain was over"
+    );
+    let logs = server.logs();
+    assert!(logs.contains("SIGTERM: draining"), "{logs}");
+    // The digest written at the end covers every event: the trail verifies.
+    let (ok, out) = trent_testkit::process::run(
+        &trent_testkit::process::trent_bin(),
+        &["audit", "verify", "--data-dir", data.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "{out}");
+}

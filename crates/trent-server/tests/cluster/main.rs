@@ -19,6 +19,7 @@ mod custom_key_stores;
 mod import;
 mod migrate;
 mod propagation;
+mod rolling;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
