@@ -180,7 +180,7 @@ async fn a_rolling_restart_behind_a_load_balancer_loses_no_request() {
                 i += 1;
                 let plaintext = format!("worker {w} request {i}");
                 let result = async {
-                    if i % 10 == 0 {
+                    if i.is_multiple_of(10) {
                         client.create_key().send().await.map_err(|e| {
                             format!("CreateKey: {}", aws_sdk_kms::error::DisplayErrorContext(e))
                         })?;
@@ -230,18 +230,18 @@ async fn a_rolling_restart_behind_a_load_balancer_loses_no_request() {
     };
     at_least(50).await;
     let mut drained = Vec::new();
-    for i in 0..nodes.len() {
+    for (i, backend) in backends.iter_mut().enumerate() {
         let node = nodes.remove(i);
         let (status, dir, logs) = tokio::task::spawn_blocking(move || node.terminate())
             .await
             .unwrap();
         assert!(status.success(), "SIGTERM exited with {status}:\n{logs}");
         drained.push(logs);
-        balancer.remove(&backends[i]);
+        balancer.remove(backend);
         let restarted = Node::start_in(dir, Some(&db.url), &args);
-        let backend = balancer.add(restarted.endpoint(), restarted.admin_endpoint());
-        wait_ready(&backend).await;
-        backends[i] = backend;
+        let replacement = balancer.add(restarted.endpoint(), restarted.admin_endpoint());
+        wait_ready(&replacement).await;
+        *backend = replacement;
         nodes.insert(i, restarted);
         at_least(50).await;
     }
