@@ -53,6 +53,31 @@ pub enum Command {
     /// another root key (stop every server first).
     #[command(subcommand)]
     RootKey(RootKeyCommand),
+    /// Ask a running server's admin listener whether it is alive (`healthz`) or ready
+    /// (`readyz`): exit 0 if it answers 200, else 1 with its answer (a container's
+    /// HEALTHCHECK, a script waiting for a node)
+    Probe(ProbeArgs),
+    /// Print a shell completion script for `trent` (bash, zsh, fish, elvish, powershell)
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// What to ask: `healthz` (alive) or `readyz` (ready to serve)
+    #[arg(value_parser = ["healthz", "readyz"], default_value = "healthz")]
+    pub check: String,
+    /// The admin listener's address [default: 127.0.0.1:4598]
+    #[arg(long, env = "TRENT_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
+    /// Give up after this many milliseconds
+    #[arg(long, default_value_t = 5000)]
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

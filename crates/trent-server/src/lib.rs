@@ -23,6 +23,7 @@ pub mod kms;
 pub mod listener;
 pub mod migrate;
 pub mod network;
+pub mod probe;
 pub mod root_key;
 pub mod root_migrate;
 pub mod seed;

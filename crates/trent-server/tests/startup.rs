@@ -291,3 +291,81 @@ fn the_cache_capacity_is_checked_at_start() {
     }
     drop(serve(&dir, &[("TRENT_CACHE_CAPACITY", "10")]).start());
 }
+
+/// The repository's root (two levels above this crate).
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_its_sample_config_is_read() {
+    let work = tempfile::tempdir().unwrap();
+    let unit =
+        std::fs::read_to_string(repository().join("packaging/systemd/trent.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/trent serve --config /etc/trent/trent.toml"));
+    // systemd-analyze checks every directive (and that ExecStart's binary exists: this
+    // build's).
+    let bin = trent_testkit::process::trent_bin();
+    let copy = work.path().join("trent.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/trent", bin.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (systemd) is installed");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+
+    // The sample config is valid: its start gets as far as the TLS files it names.
+    let err = Launch::serve()
+        .data_dir(work.path().join("d"))
+        .args([
+            "--config",
+            repository()
+                .join("packaging/systemd/trent.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .start_fails()
+        .stderr;
+    assert!(
+        err.contains("cannot read tls_cert /etc/trent/tls/cert.pem"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_dockerfile_runs_the_server_as_nonroot_with_a_health_check_by_trent_probe() {
+    let dockerfile = std::fs::read_to_string(repository().join("Dockerfile")).unwrap();
+    for line in [
+        "USER 65532:65532",
+        "VOLUME [\"/var/lib/trent\"]",
+        "CMD [\"/usr/local/bin/trent\", \"probe\", \"healthz\"]",
+        "ENTRYPOINT [\"/usr/local/bin/trent\"]",
+    ] {
+        assert!(dockerfile.contains(line), "no {line:?} in the Dockerfile");
+    }
+    // What the image's HEALTHCHECK runs, with its environment: the admin listener on
+    // loopback, asked by `trent probe`, also when it listens on every address.
+    let work = tempfile::tempdir().unwrap();
+    let server = Launch::serve().data_dir(work.path().join("d")).start();
+    let admin = server.admin_endpoint().unwrap();
+    let port = admin.rsplit(':').next().unwrap();
+    let bin = trent_testkit::process::trent_bin();
+    for addr in [format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")] {
+        let (ok, out) = trent_testkit::process::run(
+            &bin,
+            &["probe", "healthz"],
+            &[("TRENT_ADMIN_LISTEN", addr.as_str())],
+        );
+        assert!(ok, "{addr}: {out}");
+    }
+}

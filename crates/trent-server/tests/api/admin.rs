@@ -288,3 +288,31 @@ fn sigterm_drains_then_stops_and_leaves_a_trail_that_verifies() {
     );
     assert!(ok, "{out}");
 }
+
+#[test]
+fn trent_probe_asks_the_admin_listener_and_completions_are_printed() {
+    let work = tempfile::tempdir().unwrap();
+    let server = Launch::serve().data_dir(work.path().join("d")).start();
+    let admin = server.admin_endpoint().unwrap();
+    let addr = admin.strip_prefix("http://").unwrap();
+    let bin = trent_testkit::process::trent_bin();
+    let (ok, out) = trent_testkit::process::run(&bin, &["probe", "--admin-listen", addr], &[]);
+    assert!(ok && out.contains("healthz: ok"), "{out}");
+    // The address from the environment, as in a container.
+    let (ok, out) =
+        trent_testkit::process::run(&bin, &["probe", "readyz"], &[("TRENT_ADMIN_LISTEN", addr)]);
+    assert!(ok && out.contains("readyz: ready"), "{out}");
+    drop(server);
+    let (ok, out) = trent_testkit::process::run(&bin, &["probe", "--admin-listen", addr], &[]);
+    assert!(!ok && out.contains("cannot reach"), "{out}");
+
+    let (ok, bash) = trent_testkit::process::run(&bin, &["completions", "bash"], &[]);
+    assert!(
+        ok && bash.contains("_trent()") && bash.contains("serve"),
+        "{bash}"
+    );
+    let (ok, zsh) = trent_testkit::process::run(&bin, &["completions", "zsh"], &[]);
+    assert!(ok && zsh.starts_with("#compdef trent"), "{zsh}");
+    let (ok, fish) = trent_testkit::process::run(&bin, &["completions", "fish"], &[]);
+    assert!(ok && fish.contains("complete -c trent"), "{fish}");
+}
