@@ -53,6 +53,11 @@ pub enum Command {
     /// another root key (stop every server first).
     #[command(subcommand)]
     RootKey(RootKeyCommand),
+    /// Copy a node's data directory (its SQLite store, audit trail and audit signing key;
+    /// never the root key) into one backup file, while the server runs
+    Backup(crate::backup::BackupArgs),
+    /// Restore a backup file into an empty data directory (then give it its root key)
+    Restore(crate::backup::RestoreArgs),
     /// Ask a running server's admin listener whether it is alive (`healthz`) or ready
     /// (`readyz`): exit 0 if it answers 200, else 1 with its answer (a container's
     /// HEALTHCHECK, a script waiting for a node)

@@ -15,6 +15,7 @@ pub mod admin;
 pub mod audit;
 mod audit_throttle;
 pub mod auth;
+pub mod backup;
 pub mod cloudtrail;
 pub mod config;
 pub mod http;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 use tracing_subscriber::EnvFilter;
 use trent_server::config::{Cli, Command, Config, RootKeyCommand};
-use trent_server::{audit, migrate, root_migrate, serve};
+use trent_server::{audit, backup, migrate, root_migrate, serve};
 
 /// mimalloc: per-thread free lists without glibc's arena locks, which the request path
 /// (worker threads) and the audit writer (a blocking-pool thread freeing what workers
@@ -64,6 +64,8 @@ fn main() -> ExitCode {
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),
         },
+        Command::Backup(args) => runtime().and_then(|rt| rt.block_on(backup::backup(args))),
+        Command::Restore(args) => runtime().and_then(|rt| rt.block_on(backup::restore(args))),
         Command::Probe(args) => match trent_server::probe::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
@@ -96,4 +98,12 @@ fn parse_command_line() -> Cli {
     let version: &'static str = Box::leak(version.into_boxed_str());
     let matches = Cli::command().version(version).get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// A runtime for a one-shot command.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }

@@ -39,7 +39,7 @@ pub use copy::{copy_sqlite_to_postgres, CopyError, CopyReport};
 pub use grants::{CreateGrantOutcome, GrantLimits, GrantRecord};
 pub use migrations::SchemaTooNew;
 pub use postgres::{NodePresence, PostgresDb, PostgresStore};
-pub use sqlite::{SqliteDb, SqliteStore};
+pub use sqlite::{check_sqlite, snapshot_sqlite, SqliteDb, SqliteStore};
 pub use store::SqlStore;
 pub use transaction::{Committed, Transaction, Write};
 /// The KMS model's enumerations that records hold.

@@ -264,3 +264,68 @@ mod tests {
         store.close().await;
     }
 }
+
+/// A consistent copy of a live SQLite store (`trent backup`): `VACUUM INTO` on a read-only
+/// connection, which reads one snapshot (the WAL's committed transactions included) while
+/// the server goes on writing. `into` must not exist. Returns the store's root key check
+/// (the `meta` value a root key must open), if it has one.
+pub async fn snapshot_sqlite(db: &Path, into: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    use sqlx::{ConnectOptions, Connection, Row};
+    let options = SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let mut conn = options
+        .connect()
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let into_text = into
+        .to_str()
+        .ok_or_else(|| StoreError::Backend("the snapshot's path is not UTF-8".into()))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(into_text)
+        .execute(&mut conn)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    conn.close().await.ok();
+    // The root key check, read from the copy (what the backup holds).
+    let mut copy = SqliteConnectOptions::new()
+        .filename(into)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let row = sqlx::query("SELECT value FROM meta WHERE name = 'root_key_check'")
+        .fetch_optional(&mut copy)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    copy.close().await.ok();
+    Ok(row.map(|r| r.get::<Vec<u8>, _>("value")))
+}
+
+/// `PRAGMA integrity_check` of an SQLite file (`trent restore`): `Err` with SQLite's
+/// report if it is damaged or not a database.
+pub async fn check_sqlite(db: &Path) -> Result<(), String> {
+    use sqlx::{ConnectOptions, Connection, Row};
+    let mut conn = SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    let rows = sqlx::query("PRAGMA integrity_check")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| format!("{}: {e}", db.display()))?;
+    conn.close().await.ok();
+    let report: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+    if report == ["ok"] {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is damaged: {}",
+            db.display(),
+            report.join("; ")
+        ))
+    }
+}

@@ -15,6 +15,7 @@ mod audit;
 mod authorization;
 mod aws_cli;
 mod aws_managed_keys;
+mod backup;
 mod crypto;
 mod custom_key_stores;
 mod deletion;

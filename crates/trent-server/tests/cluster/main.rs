@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod backup;
 mod crash;
 mod custom_key_stores;
 mod import;
