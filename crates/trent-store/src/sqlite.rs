@@ -228,43 +228,6 @@ fn backend(e: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(e))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn pragma(pool: &SqlitePool, name: &str) -> i64 {
-        sqlx::query_scalar(&format!("PRAGMA {name}"))
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    }
-
-    /// The durability guarantee rests on these settings: pin them.
-    #[tokio::test]
-    async fn connections_are_durable_and_readers_read_only() {
-        const FULL: i64 = 2;
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("trent.db"))
-            .await
-            .unwrap();
-        assert_eq!(pragma(&store.db.writer, "synchronous").await, FULL);
-        assert_eq!(pragma(&store.db.writer, "foreign_keys").await, 1);
-        assert_eq!(pragma(&store.db.writer, "busy_timeout").await, 10_000);
-        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&store.db.writer)
-            .await
-            .unwrap();
-        assert_eq!(mode, "wal");
-        assert_eq!(pragma(&store.db.readers, "query_only").await, 1);
-        assert_eq!(pragma(&store.db.readers, "foreign_keys").await, 1);
-        let write = sqlx::query("INSERT INTO meta (name, value) VALUES ('x', x'00')")
-            .execute(&store.db.readers)
-            .await;
-        assert!(write.is_err(), "a reader connection must not write");
-        store.close().await;
-    }
-}
-
 /// A consistent copy of a live SQLite store (`trent backup`): `VACUUM INTO` on a read-only
 /// connection, which reads one snapshot (the WAL's committed transactions included) while
 /// the server goes on writing. `into` must not exist. Returns the store's root key check
@@ -327,5 +290,42 @@ pub async fn check_sqlite(db: &Path) -> Result<(), String> {
             db.display(),
             report.join("; ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(pool: &SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// The durability guarantee rests on these settings: pin them.
+    #[tokio::test]
+    async fn connections_are_durable_and_readers_read_only() {
+        const FULL: i64 = 2;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("trent.db"))
+            .await
+            .unwrap();
+        assert_eq!(pragma(&store.db.writer, "synchronous").await, FULL);
+        assert_eq!(pragma(&store.db.writer, "foreign_keys").await, 1);
+        assert_eq!(pragma(&store.db.writer, "busy_timeout").await, 10_000);
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.db.writer)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(pragma(&store.db.readers, "query_only").await, 1);
+        assert_eq!(pragma(&store.db.readers, "foreign_keys").await, 1);
+        let write = sqlx::query("INSERT INTO meta (name, value) VALUES ('x', x'00')")
+            .execute(&store.db.readers)
+            .await;
+        assert!(write.is_err(), "a reader connection must not write");
+        store.close().await;
     }
 }
