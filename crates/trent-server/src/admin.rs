@@ -72,10 +72,14 @@ pub async fn not_ready(state: &AppState) -> Vec<(&'static str, String)> {
         check("root_key", state.service.check_root_key()),
         check("audit", async move { audit.health() }),
     );
-    [store, root_key, audit]
+    let mut failed: Vec<(&'static str, String)> = [store, root_key, audit]
         .into_iter()
         .filter_map(|(name, r)| r.err().map(|e| (name, e)))
-        .collect()
+        .collect();
+    if let Some(reason) = state.disk.reason() {
+        failed.push(("disk", reason));
+    }
+    failed
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {

@@ -8,6 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
+/// Below this much free space, state-changing requests are refused.
+pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 1 << 30;
 /// How long SIGTERM drains before the listeners stop.
 pub const DEFAULT_SHUTDOWN_DRAIN_MS: u64 = 5_000;
 /// How long requests in flight may take once the listeners stopped.
@@ -135,6 +137,7 @@ impl RootKeyMigrateArgs {
             body_read_timeout_ms: None,
             max_connections: None,
             admin_listen: None,
+            min_free_disk_bytes: None,
             shutdown_drain_ms: None,
             shutdown_grace_ms: None,
             tls_cert: None,
@@ -236,6 +239,11 @@ pub struct ServeArgs {
     /// flight [default: 30000]
     #[arg(long, env = "TRENT_SHUTDOWN_GRACE_MS")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Refuse state-changing requests (KMSInternalException) while the data directory's
+    /// file system has less free space than this; reads go on; 0: never [default:
+    /// 1073741824, 1 GiB]
+    #[arg(long, env = "TRENT_MIN_FREE_DISK_BYTES")]
+    pub min_free_disk_bytes: Option<u64>,
     /// Address of the admin listener: /metrics (Prometheus), /healthz, /readyz; plain
     /// HTTP, unauthenticated; `off` for none [default: 127.0.0.1:4598; port 0 picks a free
     /// port]
@@ -330,6 +338,7 @@ struct FileConfig {
     body_read_timeout_ms: Option<u64>,
     max_connections: Option<usize>,
     admin_listen: Option<String>,
+    min_free_disk_bytes: Option<u64>,
     shutdown_drain_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     tls_cert: Option<PathBuf>,
@@ -694,6 +703,8 @@ pub struct Config {
     pub max_connections: usize,
     /// The admin listener's address (`admin_listen`); `None`: off.
     pub admin_listen: Option<SocketAddr>,
+    /// The disk watermark (`min_free_disk_bytes`; 0: none).
+    pub min_free_disk_bytes: u64,
     /// How long SIGTERM drains before the listeners stop (`shutdown_drain_ms`).
     pub shutdown_drain: std::time::Duration,
     /// How long requests in flight may take once the listeners stopped.
@@ -963,6 +974,10 @@ impl Config {
             trusted_network,
             proxies,
             admin_listen,
+            min_free_disk_bytes: args
+                .min_free_disk_bytes
+                .or(file.min_free_disk_bytes)
+                .unwrap_or(DEFAULT_MIN_FREE_DISK_BYTES),
             shutdown_drain: std::time::Duration::from_millis(shutdown_drain_ms),
             shutdown_grace: std::time::Duration::from_millis(shutdown_grace_ms),
         })
@@ -1043,6 +1058,7 @@ mod tests {
             body_read_timeout_ms: None,
             max_connections: None,
             admin_listen: None,
+            min_free_disk_bytes: None,
             shutdown_drain_ms: None,
             shutdown_grace_ms: None,
             tls_cert: None,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub test_clock: Option<crate::test_clock::TestClock>,
     /// `--dev-reset` (testing only): the reset endpoint.
     pub test_reset: bool,
+    /// The disk watermark: state-changing requests refused while it is low.
+    pub disk: std::sync::Arc<crate::disk::DiskGuard>,
     /// Draining or stopping (SIGTERM): readiness says so.
     pub lifecycle: std::sync::Arc<crate::listener::Lifecycle>,
 }

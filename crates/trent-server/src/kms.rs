@@ -65,6 +65,11 @@ impl Protocol for KmsJson {
             .ok_or(WireFailure::bare(ErrorCode::UnknownOperationException))?;
         facts.operation = Some(op);
         facts.note_request(op.name(), body);
+        // Low on disk: what would change state is refused before the disk is full; reads
+        // (their events small) go on while events can be written.
+        if !op.is_read_only() && state.disk.low() {
+            return Err(crate::disk::refusal());
+        }
         // The operation's own request-rate quota (the cryptographic ones count when their
         // key is known).
         let Some(caller) = facts.caller.as_ref() else {

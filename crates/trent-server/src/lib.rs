@@ -18,6 +18,7 @@ pub mod auth;
 pub mod backup;
 pub mod cloudtrail;
 pub mod config;
+pub mod disk;
 pub mod http;
 pub mod identities;
 pub mod kms;

@@ -275,6 +275,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
         log: audit_log.clone(),
     }));
     let lifecycle = crate::listener::Lifecycle::new();
+    let disk = crate::disk::DiskGuard::new(dir.clone(), config.min_free_disk_bytes);
+    tokio::spawn(disk.clone().watch());
     let state = Arc::new(AppState {
         service,
         auth,
@@ -288,6 +290,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         test_clock,
         test_reset: config.dev_reset,
         lifecycle: lifecycle.clone(),
+        disk,
     });
 
     let listener = tokio::net::TcpListener::bind(config.listen)

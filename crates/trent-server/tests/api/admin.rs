@@ -316,3 +316,73 @@ fn trent_probe_asks_the_admin_listener_and_completions_are_printed() {
     let (ok, fish) = trent_testkit::process::run(&bin, &["completions", "fish"], &[]);
     assert!(ok && fish.contains("complete -c trent"), "{fish}");
 }
+
+#[tokio::test]
+async fn below_the_disk_watermark_changes_are_refused_and_reads_go_on() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("d");
+    let launch = Launch::serve()
+        .data_dir(&data)
+        .env("TRENT_ADMIN_ACCESS_KEY_ID", "AKIADISKTESTADMIN001")
+        .env(
+            "TRENT_ADMIN_SECRET_ACCESS_KEY",
+            "disk-test-secret-access-key-0123456789",
+        );
+    let server = launch.start();
+    let client = trent_testkit::sdk::client(
+        server.endpoint(),
+        REGION,
+        "AKIADISKTESTADMIN001",
+        "disk-test-secret-access-key-0123456789",
+    );
+    let key = ok(client.create_key().send().await)
+        .key_metadata
+        .unwrap()
+        .key_id;
+    drop(server);
+
+    // More free space asked for than any disk has: low from the start.
+    let server = launch
+        .clone()
+        .args(["--min-free-disk-bytes", "1152921504606846976"])
+        .start();
+    let client = trent_testkit::sdk::client(
+        server.endpoint(),
+        REGION,
+        "AKIADISKTESTADMIN001",
+        "disk-test-secret-access-key-0123456789",
+    );
+    let sealed = ok(client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(b"still served".to_vec()))
+        .send()
+        .await)
+    .ciphertext_blob
+    .unwrap();
+    ok(client.decrypt().ciphertext_blob(sealed).send().await);
+    ok(client.list_keys().send().await);
+    let refused = trent_testkit::sdk::expect_err(
+        client.create_key().send().await,
+        "KMSInternalException",
+        None,
+    );
+    assert!(
+        format!("{refused:?}").contains("low on disk space"),
+        "{refused:?}"
+    );
+    expect_code(
+        client.disable_key().key_id(&key).send().await,
+        "KMSInternalException",
+    );
+    let admin = server.admin_endpoint().unwrap();
+    let (status, body) = http_get(&admin, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("disk: ") && body.contains("min_free_disk_bytes"),
+        "{body}"
+    );
+    let (_, metrics) = http_get(&admin, "/metrics");
+    assert_eq!(value(&metrics, "trent_disk_low "), Some(1.0), "{metrics}");
+    assert!(value(&metrics, "trent_disk_free_bytes ").is_some_and(|f| f > 0.0));
+}
