@@ -14,6 +14,7 @@
 //! so unknown members are dropped, not logged); let a request answer before its event is
 //! durable; rewrite or delete an acknowledged entry; write the signing key unsealed.
 
+pub mod anchor;
 mod chain;
 pub mod export;
 mod fields;
@@ -26,6 +27,7 @@ mod store;
 pub mod verify;
 mod writer;
 
+pub use anchor::Anchor;
 pub use chain::{parse_line, sha256, EntryBody, ParsedLine, SealedEntry};
 pub use export::export;
 pub use pg::{PgAuditStore, PgChain};
@@ -40,7 +42,7 @@ pub use signing::{public_key_pem, Signer};
 pub use store::{
     read_dir_lines, tail_of, AuditStore, EventKey, FileStore, Location, StoredLine, Tail,
 };
-pub use verify::{verify, verify_chains, ChainSummary, Problem, Report};
+pub use verify::{verify, verify_anchored, verify_chains, ChainSummary, Problem, Report};
 pub use writer::{AuditLog, DigestPolicy};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -93,6 +93,11 @@ impl Signer {
         public_key_pem(&self.public_key())
     }
 
+    /// An Ed25519 signature of `message` (an anchor's).
+    pub(crate) fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
+        self.pair.sign(message).as_ref().to_vec()
+    }
+
     /// Signs a digest in place.
     pub(crate) fn sign(&self, chain: &str, digest: &mut Digest) {
         digest.public_key_fingerprint = hex::encode(crate::chain::sha256(&self.public_key()));

@@ -77,6 +77,12 @@ pub trait AuditStore: Send + Sync + 'static {
         }))
     }
 
+    /// The anchor of `chain` (where archiving left its beginning), if it was archived.
+    async fn anchor(&self, chain: &str) -> Result<Option<crate::Anchor>, AuditError> {
+        let _ = chain;
+        Ok(None)
+    }
+
     /// Events whose key is at or before `from` (every one if `None`) and whose time is
     /// within `start..=end` (Unix seconds, inclusive, each bound optional), newest first.
     /// At least `limit` of them when that many exist; a store may return more (this
@@ -551,6 +557,13 @@ impl AuditStore for FileStore {
             .map_err(|_| AuditError::Poisoned)?
     }
 
+    async fn anchor(&self, chain: &str) -> Result<Option<crate::Anchor>, AuditError> {
+        let chain = chain.to_owned();
+        Ok(crate::anchor::read_anchors(&self.dir)?
+            .into_iter()
+            .find(|a| a.chain == chain))
+    }
+
     /// Through the time index: only the blocks that may hold the newest wanted events
     /// are read, newest first, until `limit` events are certain (no block not yet read
     /// may hold a newer one).
@@ -676,7 +689,7 @@ fn complete_length(file: &mut File, len: u64) -> Result<u64, AuditError> {
     Ok(0)
 }
 
-fn sanitize(chain: &str) -> String {
+pub(crate) fn sanitize(chain: &str) -> String {
     chain
         .chars()
         .map(|c| {

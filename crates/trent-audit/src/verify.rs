@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::anchor::Anchor;
 use crate::chain::{decode_hash, parse_line, GENESIS};
 use crate::signing::verify_digest;
 use crate::store::{Location, StoredLine};
@@ -49,6 +50,9 @@ pub enum Problem {
     /// The chain has no published public key: its digests cannot be checked (and, in a
     /// database, nobody registered it: its entries were not written by a node).
     NoPublicKey { chain: String },
+    /// The chain's anchor (where archiving left it) does not verify with its key: the
+    /// chain is checked from its genesis instead.
+    BadAnchor { chain: String, seq: u64 },
     /// The chain ends before the last digest says it does (entries cut off at the end).
     Truncated {
         chain: String,
@@ -103,6 +107,10 @@ impl std::fmt::Display for Problem {
                 f,
                 "DIGEST: chain {chain} has no published audit signing public key (its digests cannot be checked)"
             ),
+            Problem::BadAnchor { chain, seq } => write!(
+                f,
+                "ANCHOR: the anchor of chain {chain} (archived up to seq {seq}) does not verify with its audit signing key"
+            ),
             Problem::Truncated {
                 chain,
                 digest_end,
@@ -145,6 +153,8 @@ pub struct ChainSummary {
     pub last_seq: u64,
     /// The last sequence number covered by a signed digest that verified (0: none).
     pub digested_to: u64,
+    /// The last sequence number archived, per the chain's anchor (0: none).
+    pub anchored_at: u64,
     pub problems: usize,
 }
 
@@ -177,6 +187,17 @@ pub fn verify(lines: &[StoredLine], public_key: &[u8; 32]) -> Report {
 /// Verifies everything read from a store holding several nodes' chains, each chain's
 /// digests with its own node's public key (`key_of(chain)`; `None`: none published).
 pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 32]>) -> Report {
+    verify_anchored(lines, &[], key_of)
+}
+
+/// [`verify_chains`] of chains whose beginning was archived: a chain with an anchor (whose
+/// signature holds with the chain's key) is proved continuous from it instead of from its
+/// genesis.
+pub fn verify_anchored(
+    lines: &[StoredLine],
+    anchors: &[Anchor],
+    key_of: impl Fn(&str) -> Option<[u8; 32]>,
+) -> Report {
     let mut report = Report {
         entries: lines.len(),
         ..Report::default()
@@ -246,6 +267,16 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
             digest: body.digest,
         });
     }
+    for anchor in anchors {
+        // A chain archived whole (nothing after its anchor): still a chain of the report.
+        chains.entry(anchor.chain.clone()).or_default();
+        summaries
+            .entry(anchor.chain.clone())
+            .or_insert_with(|| ChainSummary {
+                chain: anchor.chain.clone(),
+                ..ChainSummary::default()
+            });
+    }
     for (chain, items) in chains {
         let before = report.problems.len();
         let key = key_of(&chain);
@@ -254,7 +285,23 @@ pub fn verify_chains(lines: &[StoredLine], key_of: impl Fn(&str) -> Option<[u8; 
                 chain: chain.clone(),
             });
         }
-        let (last_seq, digested_to) = verify_chain(&chain, &items, key.as_ref(), &mut report);
+        let anchor = anchors.iter().find(|a| a.chain == chain);
+        let anchor = match (anchor, key.as_ref()) {
+            (Some(a), Some(k)) if a.verifies(k) => Some(a),
+            (Some(a), _) => {
+                report.problems.push(Problem::BadAnchor {
+                    chain: chain.clone(),
+                    seq: a.seq,
+                });
+                None
+            }
+            (None, _) => None,
+        };
+        if let (Some(a), Some(s)) = (anchor, summaries.get_mut(&chain)) {
+            s.anchored_at = a.seq;
+        }
+        let (last_seq, digested_to) =
+            verify_chain(&chain, &items, key.as_ref(), anchor, &mut report);
         if let Some(s) = summaries.get_mut(&chain) {
             s.problems += report.problems.len() - before;
             s.last_seq = last_seq;
@@ -275,8 +322,12 @@ fn verify_chain(
     chain: &str,
     items: &[Item],
     public_key: Option<&[u8; 32]>,
+    anchor: Option<&Anchor>,
     report: &mut Report,
 ) -> (u64, u64) {
+    // Where the chain starts: its genesis, or after its anchor.
+    let first = anchor.map_or(1, |a| a.seq + 1);
+    let anchor_hash = anchor.and_then(|a| decode_hash(&a.hash));
     // Duplicates: the first occurrence is taken as the chain's, later ones as inserted.
     let mut by_seq: HashMap<u64, &Item> = HashMap::new();
     for it in items {
@@ -292,12 +343,20 @@ fn verify_chain(
             }
         }
     }
+    // Entries the anchor says were archived have no business being here.
+    for it in items.iter().filter(|it| it.seq < first) {
+        report.problems.push(Problem::Inserted {
+            seq: it.seq,
+            at: it.at.clone(),
+        });
+        by_seq.remove(&it.seq);
+    }
     let mut seqs: Vec<u64> = by_seq.keys().copied().collect();
     seqs.sort_unstable();
-    let last_seq = seqs.last().copied().unwrap_or(0);
+    let last_seq = seqs.last().copied().unwrap_or(first - 1);
 
     // Gaps.
-    let mut expected = 1u64;
+    let mut expected = first;
     for &s in &seqs {
         if s > expected {
             report.problems.push(Problem::Deleted {
@@ -312,7 +371,10 @@ fn verify_chain(
     // Order: storage order of the unique entries against sequence order.
     let unique: Vec<&Item> = {
         let mut seen = std::collections::HashSet::new();
-        items.iter().filter(|i| seen.insert(i.seq)).collect()
+        items
+            .iter()
+            .filter(|i| i.seq >= first && seen.insert(i.seq))
+            .collect()
     };
     let rank: HashMap<u64, usize> = seqs.iter().enumerate().map(|(r, s)| (*s, r)).collect();
     for (pos, it) in unique.iter().enumerate() {
@@ -333,6 +395,8 @@ fn verify_chain(
         let Some(it) = by_seq.get(&s) else { continue };
         let expected_prev = if s == 1 {
             Some(GENESIS)
+        } else if s == first {
+            anchor_hash
         } else {
             by_seq.get(&(s - 1)).filter(|p| p.hash_ok).map(|p| p.hash)
         };
@@ -347,8 +411,8 @@ fn verify_chain(
     }
 
     // Digests, in sequence order.
-    let mut previous_signature: Option<String> = None;
-    let mut covered_to = 0u64;
+    let mut previous_signature: Option<String> = anchor.and_then(|a| a.digest_signature.clone());
+    let mut covered_to = anchor.map_or(0, |a| a.digest_seq);
     let mut digest_end = 0u64;
     for &s in &seqs {
         let Some(it) = by_seq.get(&s) else { continue };
@@ -377,6 +441,8 @@ fn verify_chain(
         match by_seq.get(&d.end_seq) {
             Some(last) if hex::encode(last.hash) == d.last_hash && last.hash_ok => {}
             Some(_) => details.push(format!("the hash of seq {} does not match", d.end_seq)),
+            // The anchor's entry, archived: the anchor vouches for its hash.
+            None if anchor.is_some_and(|a| a.seq == d.end_seq && a.hash == d.last_hash) => {}
             None => details.push(format!("seq {} is missing", d.end_seq)),
         }
         if !details.is_empty() {
@@ -396,10 +462,10 @@ fn verify_chain(
             last_seq,
         });
     }
-    if last_seq > covered_to {
+    if last_seq > covered_to && last_seq >= first {
         report
             .undigested
-            .push((chain.to_owned(), covered_to + 1, last_seq));
+            .push((chain.to_owned(), covered_to.max(first - 1) + 1, last_seq));
     }
     (last_seq, covered_to)
 }

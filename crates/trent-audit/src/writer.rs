@@ -190,6 +190,10 @@ async fn last_digest(
             }
         }
     }
+    // No digest left in the store: its archive's anchor names the last one.
+    if let Some(anchor) = store.anchor(chain).await? {
+        return Ok((anchor.digest_signature, anchor.digest_seq + 1));
+    }
     Ok((None, 1))
 }
 

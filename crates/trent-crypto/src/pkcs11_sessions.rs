@@ -113,25 +113,40 @@ fn load_module(module: &Path) -> Result<Pkcs11, RootKeyError> {
     }
 }
 
+/// How many times the slots are listed again when one of them vanished or changed while
+/// being read (a token being created or removed meanwhile, e.g. by another process).
+const SLOT_LIST_ATTEMPTS: usize = 3;
+
 fn find_token(context: &Pkcs11, token_label: &str) -> Result<Slot, RootKeyError> {
-    let slots = context.get_slots_with_initialized_token().map_err(|e| {
-        refusal(
-            Pkcs11Refusal::Device,
-            format!("cannot list the module's tokens: {e}"),
-        )
-    })?;
-    let mut found = Vec::new();
-    for slot in slots {
-        let info = context.get_token_info(slot).map_err(|e| {
+    let mut attempt = 0;
+    let found = 'listing: loop {
+        attempt += 1;
+        let slots = context.get_slots_with_initialized_token().map_err(|e| {
             refusal(
                 Pkcs11Refusal::Device,
-                format!("cannot read the token information of slot {slot}: {e}"),
+                format!("cannot list the module's tokens: {e}"),
             )
         })?;
-        if info.label().trim_end() == token_label {
-            found.push(slot);
+        let mut found = Vec::new();
+        for slot in slots {
+            match context.get_token_info(slot) {
+                Ok(info) => {
+                    if info.label().trim_end() == token_label {
+                        found.push(slot);
+                    }
+                }
+                // The slot list changed under us: list again, a few times.
+                Err(_) if attempt < SLOT_LIST_ATTEMPTS => continue 'listing,
+                Err(e) => {
+                    return Err(refusal(
+                        Pkcs11Refusal::Device,
+                        format!("cannot read the token information of slot {slot}: {e}"),
+                    ))
+                }
+            }
         }
-    }
+        break found;
+    };
     match found.as_slice() {
         [slot] => Ok(*slot),
         [] => Err(refusal(

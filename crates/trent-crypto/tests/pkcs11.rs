@@ -353,13 +353,17 @@ fn token_keys_are_made_used_and_destroyed_inside_the_token() {
         })
     ));
     let missing = TokenKeyStore::connect(&module, "no-such-token", PIN);
-    assert!(matches!(
-        missing,
-        Err(RootKeyError::Pkcs11 {
-            refusal: Pkcs11Refusal::TokenNotFound,
-            ..
-        })
-    ));
+    assert!(
+        matches!(
+            missing,
+            Err(RootKeyError::Pkcs11 {
+                refusal: Pkcs11Refusal::TokenNotFound,
+                ..
+            })
+        ),
+        "{:?}",
+        missing.err()
+    );
     let token = TokenKeyStore::connect(&module, "ks-keys", PIN).unwrap();
     assert!(!format!("{token:?}").contains(PIN));
     let id = token
