@@ -254,7 +254,7 @@ fn now_millis() -> i64 {
 }
 
 /// Trent's audit signing key: unsealed from the data directory, or created and sealed.
-fn signing_key(data_dir: &Path, root: &dyn RootKeyProvider) -> Result<Signer, String> {
+pub(crate) fn signing_key(data_dir: &Path, root: &dyn RootKeyProvider) -> Result<Signer, String> {
     let path = data_dir.join(SIGNING_KEY_FILE);
     match std::fs::read(&path) {
         Ok(sealed) => {
@@ -656,6 +656,24 @@ pub enum AuditCommand {
         #[arg(long, env = "TRENT_DATABASE_URL")]
         database_url: Option<crate::config::DatabaseUrl>,
     },
+    /// Move the oldest segments (every closed one whose last entry is before --before)
+    /// to --out, leaving a signed anchor: `trent audit verify` still proves the remaining
+    /// chain continuous, and verifies the archive by itself (`--data-dir OUT`). Stop the
+    /// server first (it takes the data directory's lock).
+    Archive {
+        #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// Archive what is older than this (RFC 3339, e.g. 2026-01-01T00:00:00Z)
+        #[arg(long)]
+        before: String,
+        /// A new or empty directory for the archived segments
+        #[arg(long)]
+        out: PathBuf,
+        /// The server's config file, for its `[root_key]` (the audit signing key is
+        /// sealed under the root key)
+        #[arg(long, env = "TRENT_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Print the audit signing public key (PEM)
     PublicKey {
         #[arg(long, env = "TRENT_DATA_DIR", default_value = crate::config::DEFAULT_DATA_DIR)]
@@ -689,7 +707,15 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             let key = trent_audit::signing::parse_public_key_pem(&pem)
                 .ok_or_else(|| format!("{} is not an Ed25519 public key", key_path.display()))?;
             let lines = read_lines(&data_dir)?;
-            let report = trent_audit::verify(&lines, &key);
+            let anchors = trent_audit::anchor::read_anchors(&data_dir.join(AUDIT_DIR))
+                .map_err(|e| format!("cannot read the audit anchors: {e}"))?;
+            let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(key));
+            for s in report.summaries.iter().filter(|s| s.anchored_at > 0) {
+                println!(
+                    "note: chain {}: entries up to seq {} were archived; the chain is verified from its signed anchor",
+                    s.chain, s.anchored_at
+                );
+            }
             for p in &report.problems {
                 println!("{p}");
             }
@@ -710,6 +736,36 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
                 report.problems.len()
             );
             Ok(report.ok())
+        }
+        AuditCommand::Archive {
+            data_dir,
+            before,
+            out,
+            config,
+        } => {
+            let before = parse_time(&before)?;
+            let done = block_on(crate::audit_archive::archive(
+                &data_dir, config, before, &out,
+            ))??;
+            if done.anchors.is_empty() && done.segments == 0 {
+                println!("nothing to archive: no closed segment ends before the given time");
+            }
+            for a in &done.anchors {
+                println!(
+                    "archived chain {} up to seq {} into {}; anchor signed {}",
+                    a.chain,
+                    a.seq,
+                    out.display(),
+                    a.anchor_time
+                );
+            }
+            println!(
+                "{} segment(s), {} entries moved out of {}",
+                done.segments,
+                done.entries,
+                data_dir.join(AUDIT_DIR).display()
+            );
+            Ok(true)
         }
         AuditCommand::Export {
             data_dir,

@@ -92,7 +92,7 @@ fn allowed(path: &str) -> bool {
         .and_then(|p| p.strip_prefix('/'))
     {
         Some(name) => {
-            name.ends_with(".log")
+            (name.ends_with(".log") || name.ends_with(".anchor.json"))
                 && !name.starts_with('.')
                 && name
                     .bytes()
@@ -164,7 +164,11 @@ pub async fn backup(args: BackupArgs) -> Result<(), String> {
     let mut segments: Vec<PathBuf> = match std::fs::read_dir(&audit) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    (n.ends_with(".log") || n.ends_with(".anchor.json")) && !n.starts_with('.')
+                })
+            })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("cannot list {}: {e}", audit.display())),
@@ -177,16 +181,18 @@ pub async fn backup(args: BackupArgs) -> Result<(), String> {
             .ok_or_else(|| format!("{}: not a UTF-8 name", path.display()))?;
         let archived = format!("{AUDIT_DIR}/{name}");
         if !allowed(&archived) {
-            return Err(format!("{}: not an audit segment's name", path.display()));
+            return Err(format!("{}: not an audit file's name", path.display()));
         }
         let mut bytes =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // Up to the last complete entry: the writer may be appending this very segment.
-        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        bytes.truncate(end);
-        if let Some(head) = last_entry(&bytes) {
-            heads.retain(|h: &AuditHead| h.chain != head.chain);
-            heads.push(head);
+        if name.ends_with(".log") {
+            // Up to the last complete entry: the writer may be appending this segment.
+            let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            bytes.truncate(end);
+            if let Some(head) = last_entry(&bytes) {
+                heads.retain(|h: &AuditHead| h.chain != head.chain);
+                heads.push(head);
+            }
         }
         files.push((archived, bytes));
     }
@@ -462,6 +468,7 @@ mod tests {
             "audit-signing-key.sealed",
             "audit-signing-key.pub.pem",
             "audit/node-1-00000000000000000001.log",
+            "audit/node-1.anchor.json",
         ] {
             assert!(allowed(ok), "{ok}");
         }
@@ -473,6 +480,7 @@ mod tests {
             "/etc/passwd",
             "audit/../root.key",
             "audit/x.idx",
+            "audit/.node-1.anchor.json.partial",
             "audit/.hidden.log",
             "audit/a/b.log",
             "audit/",

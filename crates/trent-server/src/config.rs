@@ -126,35 +126,11 @@ pub struct RootKeyMigrateArgs {
 impl RootKeyMigrateArgs {
     /// The current configuration, resolved exactly as `trent serve` resolves it.
     pub fn source_config(&self) -> Result<Config, String> {
-        Config::resolve(ServeArgs {
-            listen: None,
-            data_dir: self.data_dir.clone(),
-            account_id: None,
-            config: self.config.clone(),
-            dev_any_credentials: false,
-            dev_allow_non_loopback: false,
-            header_read_timeout_ms: None,
-            body_read_timeout_ms: None,
-            max_connections: None,
-            admin_listen: None,
-            min_free_disk_bytes: None,
-            shutdown_drain_ms: None,
-            shutdown_grace_ms: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_client_ca: None,
-            trusted_network: false,
-            trusted_proxies: Vec::new(),
-            dev_test_clock: false,
-            dev_reset: false,
-            database_url: self.database_url.clone(),
-            cache_ttl_ms: None,
-            cache_capacity: None,
-            no_quotas: false,
-            no_rate_quotas: false,
-            seed: None,
-            audit: crate::audit::AuditServeArgs::default(),
-        })
+        let mut args = ServeArgs::for_data_dir(self.data_dir.clone().unwrap_or_default());
+        args.data_dir = self.data_dir.clone();
+        args.config = self.config.clone();
+        args.database_url = self.database_url.clone();
+        Config::resolve(args)
     }
 
     /// The new root key's settings: `--to-config`'s `[root_key]` (the rest of the file, if
@@ -190,6 +166,42 @@ impl RootKeyMigrateArgs {
             Some(p) => format!("invalid {}: {e}", p.display()),
             None => format!("--to {}: {e} (give its settings with --to-config)", self.to),
         })
+    }
+}
+
+impl ServeArgs {
+    /// `trent serve --data-dir DIR` with nothing else given: the settings of the
+    /// environment and a config file (if set afterwards) apply, as for the server.
+    pub fn for_data_dir(data_dir: PathBuf) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            data_dir: Some(data_dir),
+            account_id: None,
+            config: None,
+            dev_any_credentials: false,
+            dev_allow_non_loopback: false,
+            header_read_timeout_ms: None,
+            body_read_timeout_ms: None,
+            max_connections: None,
+            admin_listen: None,
+            min_free_disk_bytes: None,
+            shutdown_drain_ms: None,
+            shutdown_grace_ms: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            trusted_network: false,
+            trusted_proxies: Vec::new(),
+            dev_test_clock: false,
+            dev_reset: false,
+            database_url: None,
+            cache_ttl_ms: None,
+            cache_capacity: None,
+            no_quotas: false,
+            no_rate_quotas: false,
+            seed: None,
+            audit: crate::audit::AuditServeArgs::default(),
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod audit;
+mod audit_archive;
 mod audit_throttle;
 pub mod auth;
 pub mod backup;

@@ -294,7 +294,7 @@ async fn refuse_live_nodes(url: &str) -> Result<(), String> {
 }
 
 /// The current root key, as `trent serve` opens it, never a new one.
-async fn open_source(
+pub(crate) async fn open_source(
     settings: &RootKeySettings,
     dir: &Path,
 ) -> Result<Arc<dyn RootKeyProvider>, String> {

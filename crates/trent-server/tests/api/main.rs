@@ -12,6 +12,7 @@ mod admin;
 mod aliases;
 mod asymmetric_encryption;
 mod audit;
+mod audit_archive;
 mod authorization;
 mod aws_cli;
 mod aws_managed_keys;

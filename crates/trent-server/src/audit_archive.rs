@@ -1,0 +1,330 @@
+//! `trent audit archive --before DATE --out DIR`: moves a node's oldest audit segments
+//! (every closed segment whose last entry is older than DATE, oldest first; never the
+//! newest segment of a chain) out of the data directory, and leaves a signed anchor in
+//! their place, so that `trent audit verify` still proves the remaining chain continuous.
+//!
+//! In order, each step durable before the next: the whole trail is verified (a trail with
+//! a problem is not archived: an anchor would vouch for it); the segments are copied to
+//! `DIR/audit/` with the public key and the chain's previous anchor (so the archive
+//! verifies by itself: `trent audit verify --data-dir DIR`); the new anchor is written;
+//! the segments are deleted. Run again after an interruption, it finishes the deletion.
+//! It takes the data directory's lock: stop the server first.
+
+use std::path::{Path, PathBuf};
+
+use trent_audit::anchor::{read_anchors, write_anchor, Anchor};
+use trent_audit::StoredLine;
+
+use crate::audit::{AUDIT_DIR, PUBLIC_KEY_FILE};
+use crate::config::{Config, ServeArgs};
+
+/// What one run did.
+#[derive(Debug, Default)]
+pub struct Archived {
+    pub segments: usize,
+    pub entries: usize,
+    pub anchors: Vec<Anchor>,
+}
+
+/// `trent audit archive`.
+pub async fn archive(
+    data_dir: &Path,
+    config_file: Option<PathBuf>,
+    before: i64,
+    out: &Path,
+) -> Result<Archived, String> {
+    let _lock = crate::lock_data_dir(data_dir)?;
+    let audit = data_dir.join(AUDIT_DIR);
+    if !audit.is_dir() {
+        return Err(format!("{} has no audit log", data_dir.display()));
+    }
+    let pem_path = data_dir.join(PUBLIC_KEY_FILE);
+    let pem = std::fs::read_to_string(&pem_path)
+        .map_err(|e| format!("cannot read {}: {e}", pem_path.display()))?;
+    let public_key = trent_audit::signing::parse_public_key_pem(&pem)
+        .ok_or_else(|| format!("{} is not an Ed25519 public key", pem_path.display()))?;
+    let anchors = read_anchors(&audit).map_err(|e| e.to_string())?;
+
+    // An interrupted run: its anchor is written, some segments it covers are not gone.
+    let mut done = Archived::default();
+    for anchor in &anchors {
+        for segment in chain_segments(&audit, &anchor.chain)? {
+            if segment.last_seq <= anchor.seq {
+                remove_segment(&segment.path)?;
+                done.segments += 1;
+            }
+        }
+    }
+
+    let lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
+    let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
+    if !report.ok() {
+        let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "the audit trail does not verify; nothing is archived:\n{}",
+            problems.join("\n")
+        ));
+    }
+    let chains: Vec<String> = report.chains.clone();
+    let mut plans = Vec::new();
+    for chain in &chains {
+        let segments = chain_segments(&audit, chain)?;
+        // Never the newest: the writer appends to it.
+        let closed = segments.len().saturating_sub(1);
+        let archived: Vec<Segment> = segments
+            .into_iter()
+            .take(closed)
+            .take_while(|s| s.last_time.is_some_and(|t| t < before))
+            .collect();
+        if !archived.is_empty() {
+            plans.push((chain.clone(), archived));
+        }
+    }
+    if plans.is_empty() {
+        return Ok(done);
+    }
+
+    let root =
+        crate::root_migrate::open_source(&root_settings(data_dir, config_file)?, data_dir).await?;
+    if !data_dir.join(crate::audit::SIGNING_KEY_FILE).is_file() {
+        return Err(format!("{} has no audit signing key", data_dir.display()));
+    }
+    let signer = crate::audit::signing_key(data_dir, root.as_ref())?;
+    if signer.public_key() != public_key {
+        return Err(format!(
+            "the audit signing key does not match {}",
+            pem_path.display()
+        ));
+    }
+
+    // The archive: a directory laid out as a data directory's trail.
+    let out_audit = out.join(AUDIT_DIR);
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+            .next()
+            .is_some()
+    {
+        return Err(format!(
+            "{} is not empty: archive into a new directory",
+            out.display()
+        ));
+    }
+    create_private_dir(&out_audit)?;
+    copy_durably(&pem_path, &out.join(PUBLIC_KEY_FILE))?;
+    let now = trent_audit::event_time(now_millis());
+    for (chain, segments) in &plans {
+        let previous = anchors.iter().find(|a| &a.chain == chain);
+        if let Some(previous) = previous {
+            write_anchor(&out_audit, previous).map_err(|e| e.to_string())?;
+        }
+        for s in segments {
+            let name = s.path.file_name().unwrap_or_default();
+            copy_durably(&s.path, &out_audit.join(name))?;
+        }
+        // The new anchor: the last entry archived, and the last digest at or before it.
+        let last = segments.last().ok_or("no segment")?;
+        let archived_lines: Vec<StoredLine> = lines
+            .iter()
+            .filter(|l| segments.iter().any(|s| l.location.source == s.name))
+            .cloned()
+            .collect();
+        let mut digest_seq = previous.map_or(0, |a| a.digest_seq);
+        let mut digest_signature = previous.and_then(|a| a.digest_signature.clone());
+        let mut hash = None;
+        for l in &archived_lines {
+            let parsed = trent_audit::parse_line(&l.line);
+            let Some(body) = parsed.body else { continue };
+            if body.chain != *chain {
+                continue;
+            }
+            if let Some(d) = &body.digest {
+                if body.seq > digest_seq {
+                    digest_seq = body.seq;
+                    digest_signature = Some(d.signature.clone());
+                }
+            }
+            if body.seq == last.last_seq {
+                hash = parsed.stored_hash.map(hex::encode);
+            }
+        }
+        let mut anchor = Anchor {
+            chain: chain.clone(),
+            seq: last.last_seq,
+            hash: hash.ok_or_else(|| {
+                format!("entry seq {} of chain {chain} is missing", last.last_seq)
+            })?,
+            digest_seq,
+            digest_signature,
+            public_key_fingerprint: String::new(),
+            anchor_time: now.clone(),
+            signature: String::new(),
+        };
+        anchor.sign(&signer);
+        sync_dir(&out_audit)?;
+        write_anchor(&audit, &anchor).map_err(|e| e.to_string())?;
+        for s in segments {
+            remove_segment(&s.path)?;
+            done.segments += 1;
+            done.entries += s.entries;
+        }
+        sync_dir(&audit)?;
+        done.anchors.push(anchor);
+    }
+
+    // What is left proves itself continuous from the new anchors.
+    let anchors = read_anchors(&audit).map_err(|e| e.to_string())?;
+    let lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
+    let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
+    if !report.ok() {
+        let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "after archiving, the remaining trail does not verify:\n{}",
+            problems.join("\n")
+        ));
+    }
+    Ok(done)
+}
+
+/// The root key settings `trent serve` would use for this data directory.
+fn root_settings(
+    data_dir: &Path,
+    config: Option<PathBuf>,
+) -> Result<crate::config::RootKeySettings, String> {
+    let mut args = ServeArgs::for_data_dir(data_dir.to_owned());
+    args.config = config;
+    Ok(Config::resolve(args)?.root_key)
+}
+
+struct Segment {
+    path: PathBuf,
+    name: String,
+    last_seq: u64,
+    /// Unix seconds of its last entry.
+    last_time: Option<i64>,
+    entries: usize,
+}
+
+/// The segments of `chain` in `dir`, oldest first.
+fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
+    let prefix = format!("{}-", sanitize(chain));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "log")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(&prefix))
+                    .is_some_and(|rest| {
+                        rest.len() == 24 && rest[..20].bytes().all(|b| b.is_ascii_digit())
+                    })
+        })
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut last_seq = 0;
+        let mut last_time = None;
+        let mut entries = 0;
+        for line in text.lines() {
+            let Some(body) = trent_audit::parse_line(line).body else {
+                continue;
+            };
+            entries += 1;
+            last_seq = last_seq.max(body.seq);
+            let time = match &body.digest {
+                Some(d) => trent_audit::parse_event_time(&d.digest_time),
+                None => body
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.get("eventTime"))
+                    .and_then(|t| t.as_str())
+                    .and_then(trent_audit::parse_event_time),
+            };
+            if let Some(t) = time {
+                last_time = Some(last_time.map_or(t, |l: i64| l.max(t)));
+            }
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        out.push(Segment {
+            path,
+            name,
+            last_seq,
+            last_time,
+            entries,
+        });
+    }
+    Ok(out)
+}
+
+/// As the file store names segments (`trent_audit`'s own rule).
+fn sanitize(chain: &str) -> String {
+    chain
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn remove_segment(path: &Path) -> Result<(), String> {
+    std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
+    let mut index = path.as_os_str().to_owned();
+    index.push(".idx");
+    match std::fs::remove_file(PathBuf::from(index)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!(
+            "cannot delete the index of {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), String> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+fn copy_durably(from: &Path, to: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(to)
+        .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    std::io::Write::write_all(&mut file, &bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", to.display()))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), String> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("cannot sync {}: {e}", dir.display()))
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
