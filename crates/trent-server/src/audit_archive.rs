@@ -119,8 +119,14 @@ pub async fn archive(
             write_anchor(&out_audit, previous).map_err(|e| e.to_string())?;
         }
         for s in segments {
-            let name = s.path.file_name().unwrap_or_default();
-            copy_durably(&s.path, &out_audit.join(name))?;
+            // As it is on disk: the original, or its compressed file.
+            let file = if s.path.exists() {
+                s.path.clone()
+            } else {
+                trent_audit::compressed_path(&s.path)
+            };
+            let name = file.file_name().unwrap_or_default();
+            copy_durably(&file, &out_audit.join(name))?;
         }
         // The new anchor: the last entry archived, and the last digest at or before it.
         let last = segments.last().ok_or("no segment")?;
@@ -208,24 +214,29 @@ struct Segment {
 /// The segments of `chain` in `dir`, oldest first.
 fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
     let prefix = format!("{}-", sanitize(chain));
+    // By the name each was written under (`.log`), compressed since or not.
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "log")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_prefix(&prefix))
-                    .is_some_and(|rest| {
-                        rest.len() == 24 && rest[..20].bytes().all(|b| b.is_ascii_digit())
-                    })
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let base = name
+                .strip_suffix(trent_audit::COMPRESSED_SUFFIX)
+                .unwrap_or(name);
+            let rest = base.strip_prefix(&prefix)?;
+            (rest.len() == 24
+                && rest.ends_with(".log")
+                && rest[..20].bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.with_file_name(base))
         })
         .collect();
     paths.sort();
+    paths.dedup();
     let mut out = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(&path)
+        let bytes = trent_audit::read_segment(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
         let mut last_seq = 0;
         let mut last_time = None;
         let mut entries = 0;
@@ -278,18 +289,23 @@ fn sanitize(chain: &str) -> String {
         .collect()
 }
 
+/// Deletes a segment: its file as written, its compressed file, its index (whichever
+/// are there).
 fn remove_segment(path: &Path) -> Result<(), String> {
-    std::fs::remove_file(path).map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
     let mut index = path.as_os_str().to_owned();
     index.push(".idx");
-    match std::fs::remove_file(PathBuf::from(index)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!(
-            "cannot delete the index of {}: {e}",
-            path.display()
-        )),
+    for file in [
+        path.to_owned(),
+        trent_audit::compressed_path(path),
+        PathBuf::from(index),
+    ] {
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot delete {}: {e}", file.display())),
+        }
     }
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {

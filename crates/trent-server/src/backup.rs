@@ -92,7 +92,7 @@ fn allowed(path: &str) -> bool {
         .and_then(|p| p.strip_prefix('/'))
     {
         Some(name) => {
-            (name.ends_with(".log") || name.ends_with(".anchor.json"))
+            (name.ends_with(".log") || name.ends_with(".log.zst") || name.ends_with(".anchor.json"))
                 && !name.starts_with('.')
                 && name
                     .bytes()
@@ -166,7 +166,8 @@ pub async fn backup(args: BackupArgs) -> Result<(), String> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    (n.ends_with(".log") || n.ends_with(".anchor.json")) && !n.starts_with('.')
+                    (n.ends_with(".log") || n.ends_with(".log.zst") || n.ends_with(".anchor.json"))
+                        && !n.starts_with('.')
                 })
             })
             .collect(),
@@ -185,14 +186,20 @@ pub async fn backup(args: BackupArgs) -> Result<(), String> {
         }
         let mut bytes =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if name.ends_with(".log") {
+        let written = if name.ends_with(".log") {
             // Up to the last complete entry: the writer may be appending this segment.
             let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             bytes.truncate(end);
-            if let Some(head) = last_entry(&bytes) {
-                heads.retain(|h: &AuditHead| h.chain != head.chain);
-                heads.push(head);
-            }
+            Some(bytes.clone())
+        } else if name.ends_with(".log.zst") {
+            // Closed and compressed: copied as it is.
+            trent_audit::decompress_segment(&bytes).ok()
+        } else {
+            None
+        };
+        if let Some(head) = written.as_deref().and_then(last_entry) {
+            heads.retain(|h: &AuditHead| h.chain != head.chain);
+            heads.push(head);
         }
         files.push((archived, bytes));
     }
@@ -469,6 +476,7 @@ mod tests {
             "audit-signing-key.pub.pem",
             "audit/node-1-00000000000000000001.log",
             "audit/node-1.anchor.json",
+            "audit/node-1-00000000000000000001.log.zst",
         ] {
             assert!(allowed(ok), "{ok}");
         }

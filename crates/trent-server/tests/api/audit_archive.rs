@@ -52,17 +52,21 @@ fn verify(dir: &Path) -> (bool, String) {
     trent(&["audit", "verify", "--data-dir", dir.to_str().unwrap()])
 }
 
+/// The segments in `dir/audit`, by the name each was written under (a closed one may be
+/// compressed, `.log.zst`).
 fn segments(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("audit"))
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("audit"))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".log")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .filter_map(|n| {
+            let base = n.strip_suffix(".zst").unwrap_or(&n).to_owned();
+            base.ends_with(".log").then_some(base)
         })
-        .count()
+        .collect();
+    names.sort();
+    names.dedup();
+    names.len()
 }
 
 #[tokio::test]
