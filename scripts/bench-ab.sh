@@ -7,6 +7,8 @@
 # window's requests: warmup requests are not counted, an over-estimate alike for both).
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 set -u
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

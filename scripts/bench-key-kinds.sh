@@ -3,6 +3,8 @@
 # imported-material key, same server, release build, audit on.
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 set -u
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

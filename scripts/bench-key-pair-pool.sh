@@ -7,6 +7,8 @@
 #   BINS="before=/tmp/bin-before after=target/release" scripts/bench-key-pair-pool.sh
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 set -u
 export TRENT_NO_RATE_QUOTAS=true
 SPEC=${SPEC:-RSA_2048}

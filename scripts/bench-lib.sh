@@ -9,6 +9,8 @@
 # Benchmarks measure Trent, not AWS's request-rate quotas: off, by environment.
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 export TRENT_NO_RATE_QUOTAS=true
 export TRENT_ADMIN_ACCESS_KEY_ID=AKIABENCHADMIN000001
 export TRENT_ADMIN_SECRET_ACCESS_KEY=bench-secret-access-key-000000000000000

@@ -5,6 +5,8 @@
 # postgres://postgres@127.0.0.1:5432/test) is used to create and drop a scratch database.
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 set -euo pipefail
 # Benchmarks measure Trent, not AWS's request-rate quotas (10,000 symmetric requests/s
 # per account by default): off, by environment, which binaries without the switch ignore.

@@ -17,6 +17,8 @@
 # Needs `wrk` (apt-get install wrk) and Python's botocore (the AWS CLI's) to sign.
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
+# Stopped at once (no drain: no load balancer to tell).
+export TRENT_SHUTDOWN_DRAIN_MS=0
 set -eu
 BIN=${BIN:-target/release}
 OPS=${OPS:-encrypt}

@@ -75,6 +75,10 @@ const SCHEMA: &[&str] = &[
         chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
         public_key TEXT NOT NULL, \
         created_at BIGINT NOT NULL)",
+    // Where `trent audit archive` left each chain's beginning (`crate::anchor`).
+    "CREATE TABLE IF NOT EXISTS audit_anchors (\
+        chain TEXT COLLATE \"C\" NOT NULL PRIMARY KEY, \
+        anchor TEXT NOT NULL)",
     // LookupEvents' attributes, indexed (a filter that matches nothing must not read the
     // whole trail). The record of a stored line (`HASH BODY`: the body starts at the 66th
     // character), `NULL` for a line that is not JSON (a damaged row must not make inserts,
@@ -338,6 +342,78 @@ impl PgAuditStore {
         Ok(live)
     }
 
+    /// Every chain's anchor (`trent audit archive`). An anchor that cannot be read is an
+    /// error: without it the chain would look cut.
+    pub async fn anchors(&self) -> Result<Vec<crate::Anchor>, AuditError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT anchor FROM audit_anchors ORDER BY chain")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(|a| {
+                serde_json::from_str(a).map_err(|e| {
+                    AuditError::Database(format!("an audit anchor cannot be read: {e}"))
+                })
+            })
+            .collect()
+    }
+
+    /// Writes (or moves on) a chain's anchor.
+    pub async fn put_anchor(&self, anchor: &crate::Anchor) -> Result<(), AuditError> {
+        let json = serde_json::to_string(anchor).map_err(|_| AuditError::Encode)?;
+        sqlx::query(
+            "INSERT INTO audit_anchors (chain, anchor) VALUES ($1, $2) \
+             ON CONFLICT (chain) DO UPDATE SET anchor = EXCLUDED.anchor",
+        )
+        .bind(&anchor.chain)
+        .bind(json)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// The entries of `chain`, in order.
+    pub async fn chain_lines(&self, chain: &str) -> Result<Vec<StoredLine>, AuditError> {
+        let rows =
+            sqlx::query("SELECT chain, seq, line FROM audit_entries WHERE chain = $1 ORDER BY seq")
+                .bind(chain)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter().map(stored_line).collect()
+    }
+
+    /// Deletes `chain`'s entries up to `seq`, `batch` rows per statement (a long
+    /// transaction would hold back the nodes' appends and vacuum); how many it deleted.
+    pub async fn delete_through(
+        &self,
+        chain: &str,
+        seq: u64,
+        batch: i64,
+    ) -> Result<u64, AuditError> {
+        let seq = to_i64(seq)?;
+        let mut deleted = 0;
+        loop {
+            let n = sqlx::query(
+                "DELETE FROM audit_entries WHERE chain = $1 AND seq IN \
+                 (SELECT seq FROM audit_entries WHERE chain = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+            )
+            .bind(chain)
+            .bind(seq)
+            .bind(batch)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            deleted += n;
+            if n == 0 {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// Closes every connection (the chain's lock goes with the writer's).
     pub async fn close(&self) {
         if let Some(w) = &self.writer {
@@ -361,6 +437,7 @@ async fn create_schema(pool: &PgPool) -> Result<(), AuditError> {
     let exists: bool = sqlx::query_scalar(
         "SELECT to_regclass('audit_entries') IS NOT NULL \
          AND to_regclass('audit_chains') IS NOT NULL \
+         AND to_regclass('audit_anchors') IS NOT NULL \
          AND to_regclass('audit_intents_by_time') IS NOT NULL \
          AND (SELECT bool_and(to_regclass(i) IS NOT NULL) FROM unnest($1::text[]) AS i)",
     )
@@ -516,6 +593,22 @@ impl AuditStore for PgAuditStore {
             .await
             .map_err(db)?;
         rows.iter().map(stored_line).collect()
+    }
+
+    async fn anchor(&self, chain: &str) -> Result<Option<crate::Anchor>, AuditError> {
+        let row: Option<String> = timed("reading the audit chain's anchor", async {
+            sqlx::query_scalar("SELECT anchor FROM audit_anchors WHERE chain = $1")
+                .bind(chain)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)
+        })
+        .await?;
+        row.map(|a| {
+            serde_json::from_str(&a)
+                .map_err(|e| AuditError::Database(format!("the audit anchor cannot be read: {e}")))
+        })
+        .transpose()
     }
 
     async fn last_digest(&self, chain: &str) -> Result<Option<StoredLine>, AuditError> {

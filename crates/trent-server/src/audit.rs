@@ -673,6 +673,9 @@ pub enum AuditCommand {
         /// sealed under the root key)
         #[arg(long, env = "TRENT_CONFIG")]
         config: Option<PathBuf>,
+        /// Archive this node's chain in the PostgreSQL audit table (the node may run)
+        #[arg(long, env = "TRENT_DATABASE_URL")]
+        database_url: Option<crate::config::DatabaseUrl>,
     },
     /// Print the audit signing public key (PEM)
     PublicKey {
@@ -742,11 +745,21 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             before,
             out,
             config,
+            database_url,
         } => {
             let before = parse_time(&before)?;
-            let done = block_on(crate::audit_archive::archive(
-                &data_dir, config, before, &out,
-            ))??;
+            let done = match &database_url {
+                Some(url) => block_on(crate::audit_archive::archive_database(
+                    url.expose(),
+                    &data_dir,
+                    config,
+                    before,
+                    &out,
+                ))??,
+                None => block_on(crate::audit_archive::archive(
+                    &data_dir, config, before, &out,
+                ))??,
+            };
             if done.anchors.is_empty() && done.segments == 0 {
                 println!("nothing to archive: no closed segment ends before the given time");
             }
@@ -759,12 +772,15 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
                     a.anchor_time
                 );
             }
-            println!(
-                "{} segment(s), {} entries moved out of {}",
-                done.segments,
-                done.entries,
-                data_dir.join(AUDIT_DIR).display()
-            );
+            match &database_url {
+                Some(_) => println!("{} entries deleted from the database", done.entries),
+                None => println!(
+                    "{} segment(s), {} entries moved out of {}",
+                    done.segments,
+                    done.entries,
+                    data_dir.join(AUDIT_DIR).display()
+                ),
+            }
             Ok(true)
         }
         AuditCommand::Export {
@@ -846,12 +862,13 @@ fn verify_database(url: &str, pinned: &[String]) -> Result<bool, String> {
             .ok_or_else(|| format!("{path} is not an Ed25519 public key"))?;
         pins.insert(chain.to_owned(), key);
     }
-    let (chains, lines) = block_on(async {
+    let (chains, lines, anchors) = block_on(async {
         let store = reader(url).await?;
         let read = async {
             let chains = store.chains().await?;
             let lines = store.read_all().await?;
-            Ok::<_, trent_audit::AuditError>((chains, lines))
+            let anchors = store.anchors().await?;
+            Ok::<_, trent_audit::AuditError>((chains, lines, anchors))
         }
         .await;
         store.close().await;
@@ -882,14 +899,21 @@ fn verify_database(url: &str, pinned: &[String]) -> Result<bool, String> {
         }
         keys.insert(chain.clone(), *key);
     }
-    let report = trent_audit::verify_chains(&lines, |chain| keys.get(chain).copied());
+    let report = trent_audit::verify_anchored(&lines, &anchors, |chain| keys.get(chain).copied());
     let problems = report.problems.len() + key_problems.len();
     for s in &report.summaries {
-        let digested = if s.digested_to == 0 {
+        let from = s.anchored_at + 1;
+        let digested = if s.digested_to < from {
             "no signed digest yet".to_owned()
         } else {
-            format!("signed digests cover seq 1..={}", s.digested_to)
+            format!("signed digests cover seq {from}..={}", s.digested_to)
         };
+        if s.anchored_at > 0 {
+            println!(
+                "note: chain {}: entries up to seq {} were archived; the chain is verified from its signed anchor",
+                s.chain, s.anchored_at
+            );
+        }
         let fingerprint = keys
             .get(&s.chain)
             .map(|k| hex::encode(trent_audit::sha256(k)))

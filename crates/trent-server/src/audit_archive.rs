@@ -192,14 +192,228 @@ pub async fn archive(
     Ok(done)
 }
 
+/// The settings `trent serve` would use for this data directory.
+fn serve_config(data_dir: &Path, config: Option<PathBuf>) -> Result<Config, String> {
+    let mut args = ServeArgs::for_data_dir(data_dir.to_owned());
+    args.config = config;
+    Config::resolve(args)
+}
+
 /// The root key settings `trent serve` would use for this data directory.
 fn root_settings(
     data_dir: &Path,
     config: Option<PathBuf>,
 ) -> Result<crate::config::RootKeySettings, String> {
-    let mut args = ServeArgs::for_data_dir(data_dir.to_owned());
-    args.config = config;
-    Ok(Config::resolve(args)?.root_key)
+    Ok(serve_config(data_dir, config)?.root_key)
+}
+
+/// How many rows one `DELETE` of the archive removes.
+const DELETE_BATCH: i64 = 10_000;
+
+/// `trent audit archive --database-url`: the node's own chain in the PostgreSQL audit
+/// table (the node whose data directory holds the chain's signing key), while the nodes
+/// run: its entries before `before` (never its last one, which the node continues) are
+/// written to `OUT/audit/` as a segment, then the anchor is put in `audit_anchors`, then
+/// the rows are deleted in batches.
+pub async fn archive_database(
+    url: &str,
+    data_dir: &Path,
+    config_file: Option<PathBuf>,
+    before: i64,
+    out: &Path,
+) -> Result<Archived, String> {
+    let pem_path = data_dir.join(PUBLIC_KEY_FILE);
+    let pem = std::fs::read_to_string(&pem_path)
+        .map_err(|e| format!("cannot read {}: {e}", pem_path.display()))?;
+    let public_key = trent_audit::signing::parse_public_key_pem(&pem)
+        .ok_or_else(|| format!("{} is not an Ed25519 public key", pem_path.display()))?;
+    let config = serve_config(data_dir, config_file.clone())?;
+    let chain = config
+        .audit
+        .chain_id
+        .clone()
+        .unwrap_or_else(|| crate::audit::derived_chain_id(&public_key));
+    let options = trent_audit::PgAuditStore::options(url).map_err(|e| format!("{url}: {e}"))?;
+    let store = trent_audit::PgAuditStore::connect(options)
+        .await
+        .map_err(|e| format!("cannot open the audit trail in the database: {e}"))?;
+    let result = archive_chain(
+        &store,
+        &chain,
+        &pem,
+        public_key,
+        data_dir,
+        config_file,
+        before,
+        out,
+    )
+    .await;
+    store.close().await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn archive_chain(
+    store: &trent_audit::PgAuditStore,
+    chain: &str,
+    pem: &str,
+    public_key: [u8; 32],
+    data_dir: &Path,
+    config_file: Option<PathBuf>,
+    before: i64,
+    out: &Path,
+) -> Result<Archived, String> {
+    let published = store
+        .chains()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|c| c.chain == chain)
+        .ok_or_else(|| {
+            format!("the database has no audit chain {chain:?} (this data directory's)")
+        })?;
+    if trent_audit::signing::parse_public_key_pem(&published.public_key_pem) != Some(public_key) {
+        return Err(format!(
+            "the audit chain {chain:?} in the database is signed with another key than {}'s",
+            data_dir.display()
+        ));
+    }
+    let previous = store
+        .anchors()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|a| a.chain == chain);
+    let mut done = Archived::default();
+    // An interrupted run: its anchor is in, some of its rows are not gone.
+    if let Some(a) = &previous {
+        let n = store
+            .delete_through(chain, a.seq, DELETE_BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        done.entries += usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    let lines = store.chain_lines(chain).await.map_err(|e| e.to_string())?;
+    let anchors: Vec<Anchor> = previous.iter().cloned().collect();
+    let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
+    if !report.ok() {
+        let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "the audit chain {chain:?} does not verify; nothing is archived:\n{}",
+            problems.join("\n")
+        ));
+    }
+    // The entries to archive: those before `before`, in order, never the last one.
+    let mut taken = Vec::new();
+    for l in lines.iter().take(lines.len().saturating_sub(1)) {
+        let parsed = trent_audit::parse_line(&l.line);
+        let Some(body) = parsed.body else { break };
+        match entry_time(&body) {
+            Some(t) if t < before => taken.push((l, body, parsed.stored_hash)),
+            _ => break,
+        }
+    }
+    let Some((_, last, last_hash)) = taken.last() else {
+        return Ok(done);
+    };
+    let seq = last.seq;
+    let hash = last_hash
+        .map(hex::encode)
+        .ok_or_else(|| format!("entry seq {seq} of chain {chain} has no hash"))?;
+    let mut digest_seq = previous.as_ref().map_or(0, |a| a.digest_seq);
+    let mut digest_signature = previous.as_ref().and_then(|a| a.digest_signature.clone());
+    for (_, body, _) in &taken {
+        if let Some(d) = &body.digest {
+            digest_seq = body.seq;
+            digest_signature = Some(d.signature.clone());
+        }
+    }
+
+    let root =
+        crate::root_migrate::open_source(&root_settings(data_dir, config_file)?, data_dir).await?;
+    let signer = crate::audit::signing_key(data_dir, root.as_ref())?;
+    if signer.public_key() != public_key {
+        return Err(format!(
+            "the audit signing key of {} does not match its public key",
+            data_dir.display()
+        ));
+    }
+
+    // The archive, as a data directory's trail: one segment, the key, the old anchor.
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+            .next()
+            .is_some()
+    {
+        return Err(format!(
+            "{} is not empty: archive into a new directory",
+            out.display()
+        ));
+    }
+    let out_audit = out.join(AUDIT_DIR);
+    create_private_dir(&out_audit)?;
+    std::fs::write(out.join(PUBLIC_KEY_FILE), pem)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    if let Some(previous) = &previous {
+        write_anchor(&out_audit, previous).map_err(|e| e.to_string())?;
+    }
+    let first = taken.first().map_or(1, |(_, b, _)| b.seq);
+    let mut text = String::new();
+    for (l, _, _) in &taken {
+        text.push_str(&l.line);
+        text.push('\n');
+    }
+    let segment = out_audit.join(format!("{}-{first:020}.log", sanitize(chain)));
+    write_durably(&segment, text.as_bytes())?;
+    sync_dir(&out_audit)?;
+
+    let mut anchor = Anchor {
+        chain: chain.to_owned(),
+        seq,
+        hash,
+        digest_seq,
+        digest_signature,
+        public_key_fingerprint: String::new(),
+        anchor_time: trent_audit::event_time(now_millis()),
+        signature: String::new(),
+    };
+    anchor.sign(&signer);
+    store.put_anchor(&anchor).await.map_err(|e| e.to_string())?;
+    let n = store
+        .delete_through(chain, seq, DELETE_BATCH)
+        .await
+        .map_err(|e| e.to_string())?;
+    done.entries += usize::try_from(n).unwrap_or(usize::MAX);
+    done.segments += 1;
+    done.anchors.push(anchor);
+    Ok(done)
+}
+
+/// The time of an entry: its record's event time, or its digest's.
+fn entry_time(body: &trent_audit::EntryBody) -> Option<i64> {
+    match &body.digest {
+        Some(d) => trent_audit::parse_event_time(&d.digest_time),
+        None => body
+            .record
+            .as_ref()
+            .and_then(|r| r.get("eventTime"))
+            .and_then(|t| t.as_str())
+            .and_then(trent_audit::parse_event_time),
+    }
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 struct Segment {
@@ -246,15 +460,7 @@ fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
             };
             entries += 1;
             last_seq = last_seq.max(body.seq);
-            let time = match &body.digest {
-                Some(d) => trent_audit::parse_event_time(&d.digest_time),
-                None => body
-                    .record
-                    .as_ref()
-                    .and_then(|r| r.get("eventTime"))
-                    .and_then(|t| t.as_str())
-                    .and_then(trent_audit::parse_event_time),
-            };
+            let time = entry_time(&body);
             if let Some(t) = time {
                 last_time = Some(last_time.map_or(t, |l: i64| l.max(t)));
             }
