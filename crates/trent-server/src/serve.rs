@@ -48,6 +48,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .and_then(|x| x.tls.clone())
         .map(|files| ReloadingTls::open(files, TlsListener::Xks))
         .transpose()?;
+    // A FIPS build serves only in FIPS mode (AWS-LC's power-on self tests passed).
+    #[cfg(feature = "fips")]
+    if !trent_crypto::Provider::current().fips {
+        return Err(format!(
+            "this trent was built with the fips feature but runs {}: refusing to start",
+            trent_crypto::Provider::current()
+        ));
+    }
     // Before anything takes a metric handle (the key cache does when the service opens).
     crate::telemetry::install()?;
     let dir = &config.data_dir;

@@ -72,10 +72,19 @@ impl TlsListener {
     }
 }
 
+/// rustls's provider: aws-lc-rs, restricted to FIPS-approved algorithms in a `fips`
+/// build.
+pub fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    #[cfg(feature = "fips")]
+    return rustls::crypto::default_fips_provider();
+    #[cfg(not(feature = "fips"))]
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
 /// The server configuration of `files` for `listener`.
 pub fn server_config(files: &TlsFiles, listener: TlsListener) -> Result<Arc<ServerConfig>, String> {
     let prefix = listener.prefix();
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(crypto_provider());
     let certs = read_certs(&files.cert, "tls_cert", prefix)?;
     let key = read_key(&files.key, prefix)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())

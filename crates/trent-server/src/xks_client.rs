@@ -116,13 +116,12 @@ impl HttpXksClient {
                 ));
             }
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("[xks_client]: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(crate::tls::crypto_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| format!("[xks_client]: {e}"))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             connect_to,
