@@ -84,32 +84,11 @@ pub async fn archive(
         return Ok(done);
     }
 
-    let root =
-        crate::root_migrate::open_source(&root_settings(data_dir, config_file)?, data_dir).await?;
-    if !data_dir.join(crate::audit::SIGNING_KEY_FILE).is_file() {
-        return Err(format!("{} has no audit signing key", data_dir.display()));
-    }
-    let signer = crate::audit::signing_key(data_dir, root.as_ref())?;
-    if signer.public_key() != public_key {
-        return Err(format!(
-            "the audit signing key does not match {}",
-            pem_path.display()
-        ));
-    }
+    let signer = signer(data_dir, config_file, public_key).await?;
 
     // The archive: a directory laid out as a data directory's trail.
     let out_audit = out.join(AUDIT_DIR);
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| format!("cannot read {}: {e}", out.display()))?
-            .next()
-            .is_some()
-    {
-        return Err(format!(
-            "{} is not empty: archive into a new directory",
-            out.display()
-        ));
-    }
+    check_new_dir(out)?;
     create_private_dir(&out_audit)?;
     copy_durably(&pem_path, &out.join(PUBLIC_KEY_FILE))?;
     let now = trent_audit::event_time(now_millis());
@@ -190,6 +169,44 @@ pub async fn archive(
         ));
     }
     Ok(done)
+}
+
+/// The data directory's audit signing key (unsealed with its root key), if it is the one
+/// of `public_key`.
+async fn signer(
+    data_dir: &Path,
+    config_file: Option<PathBuf>,
+    public_key: [u8; 32],
+) -> Result<trent_audit::Signer, String> {
+    if !data_dir.join(crate::audit::SIGNING_KEY_FILE).is_file() {
+        return Err(format!("{} has no audit signing key", data_dir.display()));
+    }
+    let root =
+        crate::root_migrate::open_source(&root_settings(data_dir, config_file)?, data_dir).await?;
+    let signer = crate::audit::signing_key(data_dir, root.as_ref())?;
+    if signer.public_key() != public_key {
+        return Err(format!(
+            "the audit signing key of {} does not match its public key",
+            data_dir.display()
+        ));
+    }
+    Ok(signer)
+}
+
+/// `out` must not exist, or be empty.
+fn check_new_dir(out: &Path) -> Result<(), String> {
+    let used = out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+            .next()
+            .is_some();
+    if used {
+        return Err(format!(
+            "{} is not empty: archive into a new directory",
+            out.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The settings `trent serve` would use for this data directory.
@@ -329,32 +346,13 @@ async fn archive_chain(
         }
     }
 
-    let root =
-        crate::root_migrate::open_source(&root_settings(data_dir, config_file)?, data_dir).await?;
-    let signer = crate::audit::signing_key(data_dir, root.as_ref())?;
-    if signer.public_key() != public_key {
-        return Err(format!(
-            "the audit signing key of {} does not match its public key",
-            data_dir.display()
-        ));
-    }
+    let signer = signer(data_dir, config_file, public_key).await?;
 
     // The archive, as a data directory's trail: one segment, the key, the old anchor.
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| format!("cannot read {}: {e}", out.display()))?
-            .next()
-            .is_some()
-    {
-        return Err(format!(
-            "{} is not empty: archive into a new directory",
-            out.display()
-        ));
-    }
+    check_new_dir(out)?;
     let out_audit = out.join(AUDIT_DIR);
     create_private_dir(&out_audit)?;
-    std::fs::write(out.join(PUBLIC_KEY_FILE), pem)
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    crate::write_new_private(&out.join(PUBLIC_KEY_FILE), pem.as_bytes())?;
     if let Some(previous) = &previous {
         write_anchor(&out_audit, previous).map_err(|e| e.to_string())?;
     }
@@ -365,7 +363,7 @@ async fn archive_chain(
         text.push('\n');
     }
     let segment = out_audit.join(format!("{}-{first:020}.log", sanitize(chain)));
-    write_durably(&segment, text.as_bytes())?;
+    crate::write_new_private(&segment, text.as_bytes())?;
     sync_dir(&out_audit)?;
 
     let mut anchor = Anchor {
@@ -401,19 +399,6 @@ fn entry_time(body: &trent_audit::EntryBody) -> Option<i64> {
             .and_then(|t| t.as_str())
             .and_then(trent_audit::parse_event_time),
     }
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut file, bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 struct Segment {
@@ -526,16 +511,7 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
 
 fn copy_durably(from: &Path, to: &Path) -> Result<(), String> {
     let bytes = std::fs::read(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(to)
-        .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
-    std::io::Write::write_all(&mut file, &bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", to.display()))
+    crate::write_new_private(to, &bytes)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), String> {

@@ -14,7 +14,7 @@
 //! `trent restore` checks every file against the manifest and the store's integrity, and
 //! writes them into an empty data directory, or refuses and writes nothing.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -400,7 +400,7 @@ pub async fn restore(args: RestoreArgs) -> Result<(), String> {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        write_private(&out, &bytes)?;
+        crate::write_new_private(&out, &bytes)?;
     }
     if let Some(missing) = manifest.files.iter().find(|f| !seen.contains(&f.path)) {
         return Err(format!(
@@ -449,19 +449,6 @@ pub async fn restore(args: RestoreArgs) -> Result<(), String> {
         target.display()
     );
     Ok(())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 #[cfg(test)]
