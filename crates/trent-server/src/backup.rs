@@ -161,42 +161,66 @@ pub async fn backup(args: BackupArgs) -> Result<(), String> {
     // The trail, read after the snapshot: whatever the snapshot holds was audited before.
     let mut heads = Vec::new();
     let audit = dir.join(AUDIT_DIR);
-    let mut segments: Vec<PathBuf> = match std::fs::read_dir(&audit) {
+    // Each file by the name it was written under: a segment may be compressed (renamed
+    // to `.log.zst`) while this runs, so a closed one is read compressed if it is, and a
+    // `.log` gone meanwhile is read from its compressed file.
+    let mut names: Vec<String> = match std::fs::read_dir(&audit) {
         Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    (n.ends_with(".log") || n.ends_with(".log.zst") || n.ends_with(".anchor.json"))
-                        && !n.starts_with('.')
-                })
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .filter_map(|n| {
+                if n.ends_with(".anchor.json") || n.ends_with(".log") {
+                    Some(n)
+                } else {
+                    n.strip_suffix(trent_audit::COMPRESSED_SUFFIX)
+                        .filter(|base| base.ends_with(".log"))
+                        .map(str::to_owned)
+                }
             })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("cannot list {}: {e}", audit.display())),
     };
-    segments.sort();
-    for path in segments {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: not a UTF-8 name", path.display()))?;
+    names.sort();
+    names.dedup();
+    for name in names {
+        let path = audit.join(&name);
+        let read = |p: &Path| std::fs::read(p);
+        let (name, bytes, written) = if name.ends_with(".log") {
+            let compressed = trent_audit::compressed_path(&path);
+            let zst_name = format!("{name}{}", trent_audit::COMPRESSED_SUFFIX);
+            match read(&compressed) {
+                // Closed and compressed: copied as it is.
+                Ok(bytes) => {
+                    let written = trent_audit::decompress_segment(&bytes).ok();
+                    (zst_name, bytes, written)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match read(&path) {
+                    Ok(mut bytes) => {
+                        // Up to the last complete entry: the writer may be appending.
+                        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                        bytes.truncate(end);
+                        let written = Some(bytes.clone());
+                        (name, bytes, written)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        let bytes = read(&compressed)
+                            .map_err(|e| format!("cannot read {}: {e}", compressed.display()))?;
+                        let written = trent_audit::decompress_segment(&bytes).ok();
+                        (zst_name, bytes, written)
+                    }
+                    Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+                },
+                Err(e) => return Err(format!("cannot read {}: {e}", compressed.display())),
+            }
+        } else {
+            let bytes = read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            (name, bytes, None)
+        };
         let archived = format!("{AUDIT_DIR}/{name}");
         if !allowed(&archived) {
             return Err(format!("{}: not an audit file's name", path.display()));
         }
-        let mut bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let written = if name.ends_with(".log") {
-            // Up to the last complete entry: the writer may be appending this segment.
-            let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            bytes.truncate(end);
-            Some(bytes.clone())
-        } else if name.ends_with(".log.zst") {
-            // Closed and compressed: copied as it is.
-            trent_audit::decompress_segment(&bytes).ok()
-        } else {
-            None
-        };
         if let Some(head) = written.as_deref().and_then(last_entry) {
             heads.retain(|h: &AuditHead| h.chain != head.chain);
             heads.push(head);
