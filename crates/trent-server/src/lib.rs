@@ -24,6 +24,7 @@ pub mod http;
 pub mod identities;
 pub mod kms;
 pub mod listener;
+pub mod logging;
 pub mod migrate;
 pub mod network;
 pub mod probe;

@@ -7,7 +7,6 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use tracing_subscriber::EnvFilter;
 use trent_server::config::{Cli, Command, Config, RootKeyCommand};
 use trent_server::{audit, backup, migrate, root_migrate, serve};
 
@@ -19,25 +18,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = parse_command_line();
-    let filter = EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    // TRENT_LOG_FORMAT: `text` (the default) or `json`, one object per line with the
-    // request's span (its request id) in each line of a request.
-    match std::env::var("TRENT_LOG_FORMAT").as_deref() {
-        Err(_) | Ok("text") => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
-        Ok("json") => tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
-        Ok(other) => {
-            eprintln!("trent: error: TRENT_LOG_FORMAT={other:?}: expected text or json");
-            return ExitCode::FAILURE;
-        }
+    if let Err(e) = trent_server::logging::init() {
+        eprintln!("trent: error: {e}");
+        return ExitCode::FAILURE;
     }
     let result = match cli.command {
         Command::Serve(args) => Config::resolve(*args).and_then(|config| {

@@ -14,7 +14,6 @@ use std::time::{Instant, SystemTime};
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
-use tracing::Instrument;
 use trent_audit::Record;
 use trent_core::KmsError;
 use trent_wire::ErrorCode;
@@ -204,13 +203,14 @@ pub async fn serve<P: Protocol>(
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
     // Every log line of the request carries its id.
-    let span = tracing::info_span!("request", request_id = %request_id);
-    serve_in_span(protocol, state, request, started, request_id)
-        .instrument(span)
-        .await
+    crate::logging::in_request(
+        request_id.clone(),
+        serve_request(protocol, state, request, started, request_id),
+    )
+    .await
 }
 
-async fn serve_in_span<P: Protocol>(
+async fn serve_request<P: Protocol>(
     protocol: &P,
     state: &AppState,
     request: http::Request<Body>,

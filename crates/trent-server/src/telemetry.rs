@@ -183,12 +183,44 @@ pub fn render() -> Option<String> {
 
 /// Records one request: its duration by operation and outcome.
 pub fn request(operation: &str, outcome: &'static str, elapsed: Duration) {
-    metrics::histogram!(
-        "http_server_request_duration_seconds",
-        "operation" => operation.to_owned(),
-        "outcome" => outcome,
-    )
-    .record(elapsed.as_secs_f64());
+    request_histograms().record(operation, outcome, elapsed.as_secs_f64());
+}
+
+/// The histograms of [`request`], by outcome then operation: taken from the registry once
+/// (building a key with its labels, and looking it up, cost more than recording).
+#[derive(Default)]
+struct RequestHistograms {
+    by_outcome: RwLock<HashMap<&'static str, HashMap<String, metrics::Histogram>>>,
+}
+
+impl RequestHistograms {
+    fn record(&self, operation: &str, outcome: &'static str, value: f64) {
+        if let Some(h) = self
+            .by_outcome
+            .read()
+            .get(outcome)
+            .and_then(|ops| ops.get(operation))
+        {
+            h.record(value);
+            return;
+        }
+        let h = metrics::histogram!(
+            "http_server_request_duration_seconds",
+            "operation" => operation.to_owned(),
+            "outcome" => outcome,
+        );
+        h.record(value);
+        self.by_outcome
+            .write()
+            .entry(outcome)
+            .or_default()
+            .insert(operation.to_owned(), h);
+    }
+}
+
+fn request_histograms() -> &'static RequestHistograms {
+    static HISTOGRAMS: OnceLock<RequestHistograms> = OnceLock::new();
+    HISTOGRAMS.get_or_init(RequestHistograms::default)
 }
 
 /// `trent_key_requests_total` by key ARN, for the first [`MAX_TRACKED_KEYS`] keys used.

@@ -209,7 +209,7 @@ async fn json_logs_carry_the_request_id_in_every_line_of_a_request() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    assert_eq!(line["span"]["request_id"], id.as_str(), "{line}");
+    assert_eq!(line["request_id"], id.as_str(), "{line}");
     assert_eq!(line["fields"]["operation"], "ListKeys", "{line}");
     assert_eq!(line["level"], "DEBUG", "{line}");
 
