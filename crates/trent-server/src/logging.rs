@@ -18,13 +18,9 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 tokio::task_local! {
-    /// The id of the request the current task serves.
+    /// The id of the request the current task serves (`REQUEST_ID.scope(id, work)`:
+    /// what `work` logs carries the id).
     pub static REQUEST_ID: String;
-}
-
-/// Runs `work` as the request `request_id`: what it logs carries the id.
-pub async fn in_request<F: std::future::Future>(request_id: String, work: F) -> F::Output {
-    REQUEST_ID.scope(request_id, work).await
 }
 
 fn current_request_id() -> Option<String> {

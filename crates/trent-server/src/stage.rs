@@ -203,11 +203,12 @@ pub async fn serve<P: Protocol>(
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
     // Every log line of the request carries its id.
-    crate::logging::in_request(
-        request_id.clone(),
-        serve_request(protocol, state, request, started, request_id),
-    )
-    .await
+    crate::logging::REQUEST_ID
+        .scope(
+            request_id.clone(),
+            serve_request(protocol, state, request, started, request_id),
+        )
+        .await
 }
 
 async fn serve_request<P: Protocol>(
