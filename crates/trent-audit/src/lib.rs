@@ -40,8 +40,8 @@ pub use record::{
 };
 pub use signing::{public_key_pem, Signer};
 pub use store::{
-    compress_segment, compressed_path, decompress_segment, read_dir_lines, read_segment, tail_of,
-    AuditStore, EventKey, FileStore, Location, StoredLine, Tail, COMPRESSED_SUFFIX,
+    compress_segment, compressed_path, decompress_segment, read_dir_lines, read_segment, sanitize,
+    tail_of, AuditStore, EventKey, FileStore, Location, StoredLine, Tail, COMPRESSED_SUFFIX,
 };
 pub use verify::{verify, verify_anchored, verify_chains, ChainSummary, Problem, Report};
 pub use writer::{AuditLog, DigestPolicy};

@@ -891,7 +891,9 @@ fn complete_length(file: &mut File, len: u64) -> Result<u64, AuditError> {
     Ok(0)
 }
 
-pub(crate) fn sanitize(chain: &str) -> String {
+/// A chain id as it appears in the names of its files (`<this>-<seq>.log`,
+/// `<this>.anchor.json`).
+pub fn sanitize(chain: &str) -> String {
     chain
         .chars()
         .map(|c| {

@@ -362,7 +362,7 @@ async fn archive_chain(
         text.push_str(&l.line);
         text.push('\n');
     }
-    let segment = out_audit.join(format!("{}-{first:020}.log", sanitize(chain)));
+    let segment = out_audit.join(format!("{}-{first:020}.log", trent_audit::sanitize(chain)));
     crate::write_new_private(&segment, text.as_bytes())?;
     sync_dir(&out_audit)?;
 
@@ -412,7 +412,7 @@ struct Segment {
 
 /// The segments of `chain` in `dir`, oldest first.
 fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
-    let prefix = format!("{}-", sanitize(chain));
+    let prefix = format!("{}-", trent_audit::sanitize(chain));
     // By the name each was written under (`.log`), compressed since or not.
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
@@ -464,20 +464,6 @@ fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
         });
     }
     Ok(out)
-}
-
-/// As the file store names segments (`trent_audit`'s own rule).
-fn sanitize(chain: &str) -> String {
-    chain
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Deletes a segment: its file as written, its compressed file, its index (whichever
