@@ -73,6 +73,12 @@ pub fn run(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `trent ARGS...` of this test run's build (see [`run`]): whether it succeeded, and its
+/// stdout followed by its stderr.
+pub fn trent(args: &[&str]) -> (bool, String) {
+    run(&trent_bin(), args, &[])
+}
+
 /// How to start one `trent serve`: `--listen 127.0.0.1:0` and `--admin-listen
 /// 127.0.0.1:0` unless told otherwise, a data
 /// directory if given, then the test's flags; the environment holds only what the test set,

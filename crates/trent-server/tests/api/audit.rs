@@ -11,7 +11,7 @@ use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;
 use base64::Engine;
 use serde_json::{json, Value};
-use trent_testkit::process;
+use trent_testkit::process::trent;
 use trent_wire::Operation;
 
 use crate::harness::{aws_cli, Auth, RawRequest, TestServer, DEFAULT_ACCOUNT, REGION};
@@ -414,10 +414,6 @@ async fn no_secret_reaches_the_log() {
         .collect();
     assert_eq!(decrypts[0]["resources"][0]["ARN"], arn);
     assert_eq!(decrypts[0]["responseElements"], Value::Null);
-}
-
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
 }
 
 fn verify(data_dir: &Path) -> (bool, String) {

@@ -5,15 +5,11 @@
 use std::path::Path;
 
 use aws_sdk_kms::primitives::Blob;
-use trent_testkit::process::{self, Launch};
+use trent_testkit::process::{trent, Launch};
 use trent_testkit::sdk::{client, ok, REGION};
 
 const ADMIN_KEY_ID: &str = "AKIAARCHIVETESTADMIN";
 const ADMIN_SECRET: &str = "archive-test-secret-access-key-0123456789";
-
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
-}
 
 fn serve(data: &Path) -> Launch {
     Launch::serve()

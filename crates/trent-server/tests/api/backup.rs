@@ -6,15 +6,11 @@
 use std::path::Path;
 
 use aws_sdk_kms::primitives::Blob;
-use trent_testkit::process::{self, Launch};
+use trent_testkit::process::{self, trent, Launch};
 use trent_testkit::sdk::{client, expect_code, ok, REGION};
 
 const ADMIN_KEY_ID: &str = "AKIABACKUPTESTADMIN1";
 const ADMIN_SECRET: &str = "backup-test-secret-access-key-0123456789";
-
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
-}
 
 /// Small audit segments: the backup holds closed (compressed) ones and the open one.
 fn serve(data: &Path) -> Launch {
@@ -23,6 +19,28 @@ fn serve(data: &Path) -> Launch {
         .env("TRENT_ADMIN_ACCESS_KEY_ID", ADMIN_KEY_ID)
         .env("TRENT_ADMIN_SECRET_ACCESS_KEY", ADMIN_SECRET)
         .args(["--audit-segment-bytes", "4096"])
+}
+
+/// `trent backup --data-dir DATA --out ARCHIVE`.
+fn backup(data: &Path, archive: &Path) -> (bool, String) {
+    trent(&[
+        "backup",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        archive.to_str().unwrap(),
+    ])
+}
+
+/// `trent restore --from ARCHIVE --data-dir DATA`.
+fn restore(archive: &Path, data: &Path) -> (bool, String) {
+    trent(&[
+        "restore",
+        "--from",
+        archive.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ])
 }
 
 /// The names in a tar file (with `tar tf`).
@@ -70,13 +88,7 @@ async fn a_backup_of_a_running_node_restores_what_it_held_and_nothing_after() {
 
     // Online: the server keeps running (and holds its data directory's lock).
     let archive = work.path().join("node.backup");
-    let (good, out) = trent(&[
-        "backup",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        archive.to_str().unwrap(),
-    ]);
+    let (good, out) = backup(&data, &archive);
     assert!(good, "{out}");
     assert!(out.contains("audit chain node-1 up to seq"), "{out}");
     let listed = names(&archive);
@@ -109,13 +121,7 @@ async fn a_backup_of_a_running_node_restores_what_it_held_and_nothing_after() {
         );
     }
     // A second backup to the same file is refused.
-    let (good, out) = trent(&[
-        "backup",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        archive.to_str().unwrap(),
-    ]);
+    let (good, out) = backup(&data, &archive);
     assert!(!good && out.contains("exists"), "{out}");
 
     // After the backup: a new key.
@@ -128,13 +134,7 @@ async fn a_backup_of_a_running_node_restores_what_it_held_and_nothing_after() {
 
     // Restore into a new directory; without its root key it does not start.
     let restored = work.path().join("restored");
-    let (good, out) = trent(&[
-        "restore",
-        "--from",
-        archive.to_str().unwrap(),
-        "--data-dir",
-        restored.to_str().unwrap(),
-    ]);
+    let (good, out) = restore(&archive, &restored);
     assert!(good, "{out}");
     assert!(!restored.join("root.key").exists());
     let refused = serve(&restored).start_fails().stderr;
@@ -163,13 +163,7 @@ fn a_restore_refuses_a_damaged_backup_and_a_used_directory_and_writes_nothing() 
     let data = work.path().join("data");
     let server = serve(&data).start();
     let archive = work.path().join("node.backup");
-    let (good, out) = trent(&[
-        "backup",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        archive.to_str().unwrap(),
-    ]);
+    let (good, out) = backup(&data, &archive);
     assert!(good, "{out}");
     drop(server);
 
@@ -177,13 +171,7 @@ fn a_restore_refuses_a_damaged_backup_and_a_used_directory_and_writes_nothing() 
     let used = work.path().join("used");
     std::fs::create_dir(&used).unwrap();
     std::fs::write(used.join("something"), b"x").unwrap();
-    let (good, out) = trent(&[
-        "restore",
-        "--from",
-        archive.to_str().unwrap(),
-        "--data-dir",
-        used.to_str().unwrap(),
-    ]);
+    let (good, out) = restore(&archive, &used);
     assert!(!good && out.contains("not empty"), "{out}");
     assert_eq!(std::fs::read_dir(&used).unwrap().count(), 1);
 
@@ -194,23 +182,11 @@ fn a_restore_refuses_a_damaged_backup_and_a_used_directory_and_writes_nothing() 
     let damaged = work.path().join("damaged.backup");
     std::fs::write(&damaged, &bytes).unwrap();
     let target = work.path().join("target");
-    let (good, out) = trent(&[
-        "restore",
-        "--from",
-        damaged.to_str().unwrap(),
-        "--data-dir",
-        target.to_str().unwrap(),
-    ]);
+    let (good, out) = restore(&damaged, &target);
     assert!(!good && out.contains("trent.db is damaged"), "{out}");
     assert!(!target.exists());
     // Not a backup at all.
-    let (good, out) = trent(&[
-        "restore",
-        "--from",
-        data.join("audit-signing-key.pub.pem").to_str().unwrap(),
-        "--data-dir",
-        target.to_str().unwrap(),
-    ]);
+    let (good, out) = restore(&data.join("audit-signing-key.pub.pem"), &target);
     assert!(!good && out.contains("not a Trent backup"), "{out}");
     assert!(!target.exists());
     // Nothing is left beside the target either.

@@ -5,11 +5,7 @@
 use aws_sdk_kms::primitives::Blob;
 use trent_testkit::cluster::Node;
 use trent_testkit::postgres::{self, Database};
-use trent_testkit::process;
-
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
-}
+use trent_testkit::process::trent;
 
 async fn requests(node: &Node, n: usize) {
     let client = node.client();

@@ -17,13 +17,8 @@ use sqlx::{Connection, PgConnection};
 use trent_testkit::aws_cli::{aws_cli_command, AwsCliEnv};
 use trent_testkit::cluster::{client as sdk_client, Node, ADMIN_KEY_ID, ADMIN_SECRET};
 use trent_testkit::postgres::{self, Database};
-use trent_testkit::process;
+use trent_testkit::process::trent;
 use trent_testkit::sdk::REGION;
-
-/// `trent ARGS...` (no `TRENT_*` variable reaches it): whether it succeeded, and its output.
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
-}
 
 fn verify(url: &str) -> (bool, String) {
     trent(&["audit", "verify", "--database-url", url])

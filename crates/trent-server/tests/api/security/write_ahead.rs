@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use trent_testkit::process;
+use trent_testkit::process::trent;
 
 use crate::harness::{TestServer, REGION};
 
@@ -38,10 +38,6 @@ fn entries(data_dir: &Path) -> Vec<(String, Value)> {
 
 fn request_id(resp: &crate::harness::RawResponse) -> String {
     resp.header("x-amzn-requestid").unwrap().to_owned()
-}
-
-fn trent(args: &[&str]) -> (bool, String) {
-    process::run(&process::trent_bin(), args, &[])
 }
 
 async fn ok(server: &TestServer, op: &str, body: Value) -> (String, Value) {
