@@ -221,35 +221,31 @@ async fn serve_request<P: Protocol>(
     let peer = request.extensions().get::<crate::listener::Peer>().copied();
     let (parts, body) = request.into_parts();
     // The client: the connection's peer, or whom a trusted proxy names.
-    let client = match peer {
-        Some(peer) => state
-            .proxies
-            .client(peer, &parts.headers)
-            .map(Some)
-            .map_err(|e| (peer, e)),
-        None => Ok(None),
-    };
+    let client = peer.map(|p| state.proxies.client(p, &parts.headers));
     let source_ip = match &client {
-        Ok(c) => c.map(|c| c.ip),
-        Err((peer, _)) => Some(peer.addr.ip()),
+        Some(Ok(c)) => Some(c.ip),
+        _ => peer.map(|p| p.addr.ip()),
     };
     let mut facts =
         RequestFacts::from_parts(request_id, &parts, source_ip.map(|ip| ip.to_string()));
     let result = match client {
-        Ok(client) => {
+        Some(Ok(client)) => {
             let connection = Connection {
-                source_ip,
-                secure_transport: client.is_some_and(|c| c.secure_transport),
+                source_ip: Some(client.ip),
+                secure_transport: client.secure_transport,
                 user_agent: facts.user_agent.clone(),
             };
             run(protocol, state, &parts, body, &mut facts, &connection).await
         }
         // Unreadable forwarding headers from a trusted proxy: refused, never guessed.
-        Err((_, message)) => Err(WireFailure {
+        Some(Err(message)) => Err(WireFailure {
             type_name: "ValidationException",
             status: 400,
             message: Some(message),
         }),
+        // Every connection of the listeners carries its peer: without one nothing says who
+        // asked (`aws:SourceIp`), so nothing is answered.
+        None => Err(KmsError::Internal.into()),
     };
     finish(protocol, state, facts, result, started).await
 }
