@@ -45,18 +45,23 @@ pub async fn archive(
         .ok_or_else(|| format!("{} is not an Ed25519 public key", pem_path.display()))?;
     let anchors = read_anchors(&audit).map_err(|e| e.to_string())?;
 
+    // The trail is read once: the segments are known by the lines read from them.
+    let mut lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
+    let mut segments = segments_of(&audit, &lines);
     // An interrupted run: its anchor is written, some segments it covers are not gone.
     let mut done = Archived::default();
-    for anchor in &anchors {
-        for segment in chain_segments(&audit, &anchor.chain)? {
-            if segment.last_seq <= anchor.seq {
-                remove_segment(&segment.path)?;
-                done.segments += 1;
-            }
-        }
+    let (stale, kept): (Vec<Segment>, Vec<Segment>) = segments.into_iter().partition(|s| {
+        anchors
+            .iter()
+            .any(|a| a.chain == s.chain && s.last_seq <= a.seq)
+    });
+    segments = kept;
+    for segment in &stale {
+        remove_segment(&segment.path)?;
+        done.segments += 1;
     }
+    lines.retain(|l| !stale.iter().any(|s| s.name == l.location.source));
 
-    let lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
     let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
     if !report.ok() {
         let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
@@ -68,10 +73,10 @@ pub async fn archive(
     let chains: Vec<String> = report.chains.clone();
     let mut plans = Vec::new();
     for chain in &chains {
-        let segments = chain_segments(&audit, chain)?;
+        let of_chain: Vec<&Segment> = segments.iter().filter(|s| &s.chain == chain).collect();
         // Never the newest: the writer appends to it.
-        let closed = segments.len().saturating_sub(1);
-        let archived: Vec<Segment> = segments
+        let closed = of_chain.len().saturating_sub(1);
+        let archived: Vec<&Segment> = of_chain
             .into_iter()
             .take(closed)
             .take_while(|s| s.last_time.is_some_and(|t| t < before))
@@ -404,66 +409,40 @@ fn entry_time(body: &trent_audit::EntryBody) -> Option<i64> {
 struct Segment {
     path: PathBuf,
     name: String,
+    chain: String,
     last_seq: u64,
     /// Unix seconds of its last entry.
     last_time: Option<i64>,
     entries: usize,
 }
 
-/// The segments of `chain` in `dir`, oldest first.
-fn chain_segments(dir: &Path, chain: &str) -> Result<Vec<Segment>, String> {
-    let prefix = format!("{}-", trent_audit::sanitize(chain));
-    // By the name each was written under (`.log`), compressed since or not.
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|p| {
-            let name = p.file_name()?.to_str()?;
-            let base = name
-                .strip_suffix(trent_audit::COMPRESSED_SUFFIX)
-                .unwrap_or(name);
-            let rest = base.strip_prefix(&prefix)?;
-            (rest.len() == 24
-                && rest.ends_with(".log")
-                && rest[..20].bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.with_file_name(base))
-        })
-        .collect();
-    paths.sort();
-    paths.dedup();
-    let mut out = Vec::new();
-    for path in paths {
-        let bytes = trent_audit::read_segment(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let mut last_seq = 0;
-        let mut last_time = None;
-        let mut entries = 0;
-        for line in text.lines() {
-            let Some(body) = trent_audit::parse_line(line).body else {
-                continue;
-            };
-            entries += 1;
-            last_seq = last_seq.max(body.seq);
-            let time = entry_time(&body);
-            if let Some(t) = time {
-                last_time = Some(last_time.map_or(t, |l: i64| l.max(t)));
-            }
+/// The segments the lines were read from (`read_dir_lines` reads them in order, each
+/// whole), oldest first.
+fn segments_of(dir: &Path, lines: &[StoredLine]) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    for l in lines {
+        let body = trent_audit::parse_line(&l.line).body;
+        let same = out.last().is_some_and(|s| s.name == l.location.source);
+        if !same {
+            out.push(Segment {
+                path: dir.join(&l.location.source),
+                name: l.location.source.clone(),
+                chain: body.as_ref().map(|b| b.chain.clone()).unwrap_or_default(),
+                last_seq: 0,
+                last_time: None,
+                entries: 0,
+            });
         }
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        out.push(Segment {
-            path,
-            name,
-            last_seq,
-            last_time,
-            entries,
-        });
+        let (Some(s), Some(body)) = (out.last_mut(), body) else {
+            continue;
+        };
+        s.entries += 1;
+        s.last_seq = s.last_seq.max(body.seq);
+        if let Some(t) = entry_time(&body) {
+            s.last_time = Some(s.last_time.map_or(t, |l| l.max(t)));
+        }
     }
-    Ok(out)
+    out
 }
 
 /// Deletes a segment: its file as written, its compressed file, its index (whichever
