@@ -371,76 +371,23 @@ impl ClientCertVerifier for SubjectVerifier {
 mod tests {
     use super::*;
 
-    /// A certificate made with `openssl req -x509 -subj "/O=Trent/CN=xks client"` whose
-    /// issuer CN differs: only the subject's CN is read.
+    /// The test kit's client certificate (`O=Trent, CN=xks client`), whose issuer's CN differs
+    /// (`CN=xks test CA`): only the subject's CN is read.
     #[test]
     fn the_subject_common_name_is_read_and_never_the_issuers() {
         let dir = tempfile::tempdir().unwrap();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("openssl")
-                .args(args)
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-        };
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=the issuer",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "1",
-        ]);
-        run(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/O=Trent/CN=xks client",
-            "-keyout",
-            "c.key",
-            "-out",
-            "c.csr",
-        ]);
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "c.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-out",
-            "c.pem",
-        ]);
-        let pem = std::fs::read(dir.path().join("c.pem")).unwrap();
+        let files = trent_testkit::tls::TlsFiles::make(dir.path(), "xks");
+        let pem = std::fs::read(&files.client_cert).unwrap();
         let cert = CertificateDer::from_pem_slice(&pem).unwrap();
         assert_eq!(
             trent_crypto::certificate_subject_common_names(&cert),
             Some(vec!["xks client".to_owned()])
         );
-        let pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        let pem = std::fs::read(&files.ca_cert).unwrap();
         let ca = CertificateDer::from_pem_slice(&pem).unwrap();
         assert_eq!(
             trent_crypto::certificate_subject_common_names(&ca),
-            Some(vec!["the issuer".to_owned()])
+            Some(vec!["xks test CA".to_owned()])
         );
         assert_eq!(
             trent_crypto::certificate_subject_common_names(&cert[..cert.len() / 2]),

@@ -99,7 +99,7 @@ impl TlsFiles {
 }
 
 /// Certificates signed by the CA `<name>-ca.pem` in `dir`, one per `(who, extensions)`:
-/// `<name>-<who>.pem` and `<name>-<who>.key`, subject `CN=<name> <who>`.
+/// `<name>-<who>.pem` and `<name>-<who>.key`, subject `O=Trent, CN=<name> <who>`.
 fn issue(dir: &Path, name: &str, whom: &[(&str, &str)]) {
     let p = |f: &str| dir.join(format!("{name}-{f}"));
     let s = |f: &str| format!("{name}-{f}");
@@ -115,7 +115,7 @@ fn issue(dir: &Path, name: &str, whom: &[(&str, &str)]) {
                 "ec_paramgen_curve:P-256",
                 "-nodes",
                 "-subj",
-                &format!("/CN={name} {who}"),
+                &format!("/O=Trent/CN={name} {who}"),
                 "-keyout",
                 &s(&format!("{who}.key")),
                 "-out",
