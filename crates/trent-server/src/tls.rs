@@ -173,7 +173,6 @@ pub struct ReloadingTls {
     current: RwLock<Arc<ServerConfig>>,
     /// The files' stamps when they were last read (successfully or not).
     read_at: Mutex<Vec<FileStamp>>,
-    reloads: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ReloadingTls {
@@ -195,7 +194,6 @@ impl ReloadingTls {
             files,
             current: RwLock::new(config),
             read_at: Mutex::new(stamps),
-            reloads: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -217,19 +215,12 @@ impl ReloadingTls {
         self.files.client_ca.is_some()
     }
 
-    /// How many times the configuration was replaced since the start.
-    pub fn reloads(&self) -> u64 {
-        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     /// Reads the files again and puts their configuration in force; on an error the
     /// configuration in force stays.
     pub fn reload(&self) -> Result<(), String> {
         *self.read_at.lock() = stamps(&self.files);
         let config = server_config(&self.files, self.listener)?;
         *self.current.write() = config;
-        self.reloads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
