@@ -94,12 +94,8 @@ impl DiskGuard {
 
 /// The answer to a state-changing request while the disk is low.
 pub fn refusal() -> crate::stage::WireFailure {
-    crate::stage::WireFailure {
-        type_name: "KMSInternalException",
-        status: 500,
-        message: Some(
-            "The request was rejected because this node is low on disk space; read-only requests are still served."
-                .to_owned(),
-        ),
-    }
+    crate::stage::WireFailure::new(
+        trent_wire::ErrorCode::KMSInternalException,
+        "The request was rejected because this node is low on disk space; read-only requests are still served.",
+    )
 }

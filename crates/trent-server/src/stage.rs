@@ -238,11 +238,7 @@ async fn serve_request<P: Protocol>(
             run(protocol, state, &parts, body, &mut facts, &connection).await
         }
         // Unreadable forwarding headers from a trusted proxy: refused, never guessed.
-        Some(Err(message)) => Err(WireFailure {
-            type_name: "ValidationException",
-            status: 400,
-            message: Some(message),
-        }),
+        Some(Err(message)) => Err(WireFailure::new(ErrorCode::ValidationException, message)),
         // Every connection of the listeners carries its peer: without one nothing says who
         // asked (`aws:SourceIp`), so nothing is answered.
         None => Err(KmsError::Internal.into()),
