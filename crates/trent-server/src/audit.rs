@@ -750,11 +750,7 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             let before = parse_time(&before)?;
             let done = match &database_url {
                 Some(url) => block_on(crate::audit_archive::archive_database(
-                    url.expose(),
-                    &data_dir,
-                    config,
-                    before,
-                    &out,
+                    url, &data_dir, config, before, &out,
                 ))??,
                 None => block_on(crate::audit_archive::archive(
                     &data_dir, config, before, &out,

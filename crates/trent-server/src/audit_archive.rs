@@ -238,7 +238,7 @@ const DELETE_BATCH: i64 = 10_000;
 /// written to `OUT/audit/` as a segment, then the anchor is put in `audit_anchors`, then
 /// the rows are deleted in batches.
 pub async fn archive_database(
-    url: &str,
+    url: &crate::config::DatabaseUrl,
     data_dir: &Path,
     config_file: Option<PathBuf>,
     before: i64,
@@ -255,7 +255,9 @@ pub async fn archive_database(
         .chain_id
         .clone()
         .unwrap_or_else(|| crate::audit::derived_chain_id(&public_key));
-    let options = trent_audit::PgAuditStore::options(url).map_err(|e| format!("{url}: {e}"))?;
+    // `url` prints without its password; only the connection sees it.
+    let options =
+        trent_audit::PgAuditStore::options(url.expose()).map_err(|e| format!("{url}: {e}"))?;
     let store = trent_audit::PgAuditStore::connect(options)
         .await
         .map_err(|e| format!("cannot open the audit trail in the database: {e}"))?;
