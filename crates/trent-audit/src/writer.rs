@@ -142,6 +142,19 @@ impl AuditLog {
     }
 
     async fn append(&self, record: &Record, intent: bool) -> Result<(), AuditError> {
+        use tracing::Instrument as _;
+        // A child span of a traced request (span export on), else none.
+        let span = if tracing::enabled!(target: "trent_trace", tracing::Level::INFO)
+            && !tracing::Span::current().is_none()
+        {
+            tracing::info_span!(target: "trent_trace", "audit.append", audit.intent = intent)
+        } else {
+            tracing::Span::none()
+        };
+        self.append_durably(record, intent).instrument(span).await
+    }
+
+    async fn append_durably(&self, record: &Record, intent: bool) -> Result<(), AuditError> {
         let json = record.bounded_json().map_err(|_| AuditError::Encode)?;
         let time = crate::record::parse_event_time(&record.event_time);
         let (done, wait) = oneshot::channel();

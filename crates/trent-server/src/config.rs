@@ -192,6 +192,8 @@ impl ServeArgs {
             tls_client_ca: None,
             trusted_network: false,
             trusted_proxies: Vec::new(),
+            otlp_endpoint: None,
+            otlp_ca: None,
             dev_test_clock: false,
             dev_reset: false,
             database_url: None,
@@ -283,6 +285,15 @@ pub struct ServeArgs {
     /// X-Forwarded-Proto (aws:SecureTransport) believed [default: none]
     #[arg(long, env = "TRENT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Export a span per request (and its store and audit waits) over OTLP/HTTP to this
+    /// collector (base URL: `/v1/traces` is appended, e.g. http://127.0.0.1:4318)
+    /// [default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, else none]
+    #[arg(long, env = "TRENT_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// PEM certificates to trust for an https --otlp-endpoint, besides the public roots
+    /// [default: OTEL_EXPORTER_OTLP_CERTIFICATE]
+    #[arg(long, env = "TRENT_OTLP_CA")]
+    pub otlp_ca: Option<PathBuf>,
     /// Close a connection whose request headers have not all arrived within this many
     /// milliseconds [default: 10000]
     #[arg(long, env = "TRENT_HEADER_READ_TIMEOUT_MS")]
@@ -358,6 +369,8 @@ struct FileConfig {
     tls_client_ca: Option<PathBuf>,
     trusted_network: Option<bool>,
     trusted_proxies: Option<Vec<String>>,
+    otlp_endpoint: Option<String>,
+    otlp_ca: Option<PathBuf>,
     database_url: Option<DatabaseUrl>,
     cache_ttl_ms: Option<u64>,
     cache_capacity: Option<usize>,
@@ -728,6 +741,8 @@ pub struct Config {
     pub trusted_network: bool,
     /// The proxies whose forwarding headers are believed (`trusted_proxies`).
     pub proxies: crate::network::Proxies,
+    /// Where spans are exported (`otlp_endpoint`, `otlp_ca`); `None`: nowhere.
+    pub otlp: Option<crate::traces::OtlpSettings>,
     /// `None`: the SQLite file in the data directory.
     pub database_url: Option<DatabaseUrl>,
     pub cache_ttl: std::time::Duration,
@@ -937,6 +952,11 @@ impl Config {
                 ));
             }
         }
+        let otlp = crate::traces::OtlpSettings::resolve(
+            args.otlp_endpoint.or(file.otlp_endpoint),
+            args.otlp_ca.or(file.otlp_ca),
+            |name| std::env::var(name).ok(),
+        )?;
         let audit = crate::audit::AuditSettings::resolve(args.audit, file.audit)?;
         let root_key = RootKeySettings::resolve(file.root_key).map_err(|e| match &args.config {
             Some(p) => format!("invalid config file {}: {e}", p.display()),
@@ -992,6 +1012,7 @@ impl Config {
                 .unwrap_or(DEFAULT_MIN_FREE_DISK_BYTES),
             shutdown_drain: std::time::Duration::from_millis(shutdown_drain_ms),
             shutdown_grace: std::time::Duration::from_millis(shutdown_grace_ms),
+            otlp,
         })
     }
 }
@@ -1078,6 +1099,8 @@ mod tests {
             tls_client_ca: None,
             trusted_network: false,
             trusted_proxies: Vec::new(),
+            otlp_endpoint: None,
+            otlp_ca: None,
             audit: Default::default(),
         }
     }

@@ -39,6 +39,7 @@ pub mod telemetry;
 pub mod test_clock;
 pub mod test_reset;
 pub mod tls;
+pub mod traces;
 pub mod xks;
 pub mod xks_client;
 pub mod xks_config;

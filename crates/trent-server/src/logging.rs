@@ -30,21 +30,67 @@ fn current_request_id() -> Option<String> {
 /// Installs the process's subscriber: `TRENT_LOG` (default `info`), `TRENT_LOG_FORMAT`
 /// `text` or `json`, to stderr. An unknown format is an error.
 pub fn init() -> Result<(), String> {
+    install(None).map(|_| ())
+}
+
+/// [`init`] for a server: with `otlp`, spans are also exported there (sent through
+/// `runtime`), and the returned exporter is to be shut down at the end.
+pub fn init_serving(
+    otlp: Option<&crate::traces::OtlpSettings>,
+    runtime: tokio::runtime::Handle,
+) -> Result<Option<crate::traces::Exporter>, String> {
+    install(otlp.map(|settings| (settings, runtime)))
+}
+
+fn install(
+    otlp: Option<(&crate::traces::OtlpSettings, tokio::runtime::Handle)>,
+) -> Result<Option<crate::traces::Exporter>, String> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
     let filter = EnvFilter::try_from_env("TRENT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    match std::env::var("TRENT_LOG_FORMAT").as_deref() {
-        Err(_) | Ok("text") => tracing_subscriber::fmt()
-            .with_env_filter(filter)
+    // The exported spans are the exporter's alone: never in the log lines.
+    let off = format!("{}=off", crate::traces::TARGET)
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    let filter = filter.add_directive(off);
+    let log = match std::env::var("TRENT_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("text") => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .event_format(TextWithRequestId(Format::default()))
-            .init(),
-        Ok("json") => tracing_subscriber::fmt()
-            .with_env_filter(filter)
+            .with_filter(filter)
+            .boxed(),
+        Ok("json") => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .event_format(JsonLine)
-            .init(),
+            .with_filter(filter)
+            .boxed(),
         Ok(other) => return Err(format!("TRENT_LOG_FORMAT={other:?}: expected text or json")),
-    }
-    Ok(())
+    };
+    let registry = tracing_subscriber::registry().with(log);
+    let Some((settings, runtime)) = otlp else {
+        registry
+            .try_init()
+            .map_err(|e| format!("cannot set up logging: {e}"))?;
+        return Ok(None);
+    };
+    let (layer, exporter) = crate::traces::layer(settings, runtime)?;
+    // The spans of the target, and what is logged at warning level or above while a span
+    // is current (as the span's events).
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_target(crate::traces::TARGET, tracing::Level::TRACE)
+        // Never the exporter's own events (about its exports) in what it exports.
+        .with_target(
+            "trent_server::traces",
+            tracing_subscriber::filter::LevelFilter::OFF,
+        )
+        .with_default(tracing::Level::WARN);
+    registry
+        .with(layer.with_filter(targets))
+        .try_init()
+        .map_err(|e| format!("cannot set up logging: {e}"))?;
+    Ok(Some(exporter))
 }
 
 /// The default text format, with `request_id=...` first in a request's lines.

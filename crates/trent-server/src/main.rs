@@ -18,18 +18,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = parse_command_line();
-    if let Err(e) = trent_server::logging::init() {
-        eprintln!("trent: error: {e}");
-        return ExitCode::FAILURE;
+    // A server sets up its logging once its configuration says where spans go.
+    if !matches!(cli.command, Command::Serve(_)) {
+        if let Err(e) = trent_server::logging::init() {
+            eprintln!("trent: error: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     let result = match cli.command {
-        Command::Serve(args) => Config::resolve(*args).and_then(|config| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the async runtime: {e}"))?
-                .block_on(serve::serve(config))
-        }),
+        Command::Serve(args) => Config::resolve(*args).and_then(serve_with_logging),
         Command::MigrateStore(args) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -81,6 +78,23 @@ fn parse_command_line() -> Cli {
     let version: &'static str = Box::leak(version.into_boxed_str());
     let matches = Cli::command().version(version).get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// Sets up logging (and span export) and serves `config` until the server stops; then
+/// sends the spans still queued.
+fn serve_with_logging(config: Config) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let exporter =
+        trent_server::logging::init_serving(config.otlp.as_ref(), runtime.handle().clone())?;
+    let result = runtime.block_on(serve::serve(config));
+    if let Some(exporter) = exporter {
+        // Blocking (it waits for the last export, which runs on the runtime).
+        let _ = runtime.block_on(runtime.spawn_blocking(move || exporter.shutdown()));
+    }
+    result
 }
 
 /// A runtime for a one-shot command.

@@ -200,13 +200,16 @@ pub async fn serve<P: Protocol>(
     state: &AppState,
     request: http::Request<Body>,
 ) -> Response {
+    use tracing::Instrument as _;
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
+    // With span export on, the request's span (a child of the caller's `traceparent`).
+    let span = crate::traces::request_span(P::NAME, &request_id, request.headers());
     // Every log line of the request carries its id.
     crate::logging::REQUEST_ID
         .scope(
             request_id.clone(),
-            serve_request(protocol, state, request, started, request_id),
+            serve_request(protocol, state, request, started, request_id).instrument(span),
         )
         .await
 }
@@ -269,9 +272,15 @@ async fn run<P: Protocol>(
             }
             protocol.body_too_large(state.max_body_bytes)
         })?;
+    use tracing::Instrument as _;
     let mut prepared = protocol.prepare(parts, &body, facts)?;
-    protocol.authenticate(state, parts, &body, connection, &mut prepared, facts)?;
-    protocol.handle(state, parts, &body, prepared, facts).await
+    crate::traces::phase_span("authenticate").in_scope(|| {
+        protocol.authenticate(state, parts, &body, connection, &mut prepared, facts)
+    })?;
+    protocol
+        .handle(state, parts, &body, prepared, facts)
+        .instrument(crate::traces::phase_span("handle"))
+        .await
 }
 
 /// The one exit of every request: records its event, durably, then builds the response.
@@ -334,6 +343,7 @@ async fn finish<P: Protocol>(
             record.event_name.as_str()
         };
     crate::telemetry::request(operation, error.unwrap_or("success"), started.elapsed());
+    crate::traces::record_outcome(P::NAME, operation, status.as_u16(), error);
     let principal = facts.caller.as_ref();
     tracing::debug!(
         target: "trent::request",

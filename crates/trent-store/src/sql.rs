@@ -155,8 +155,17 @@ pub(crate) async fn timed<T>(
     operation: &'static str,
     work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
+    use tracing::Instrument as _;
+    // A child span of a traced request (span export on), else none.
+    let span = if tracing::enabled!(target: "trent_trace", tracing::Level::INFO)
+        && !tracing::Span::current().is_none()
+    {
+        tracing::info_span!(target: "trent_trace", "store", db.operation.name = operation)
+    } else {
+        tracing::Span::none()
+    };
     let started = std::time::Instant::now();
-    let result = work.await;
+    let result = work.instrument(span).await;
     metrics::histogram!("trent_store_operation_duration_seconds", "operation" => operation)
         .record(started.elapsed().as_secs_f64());
     if result.is_err() {

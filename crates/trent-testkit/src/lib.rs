@@ -16,6 +16,7 @@
 //!   through forwarded requests), and the forwarded-request header.
 //! - [`xks`]: the XKS proxy API driven with `curl --aws-sigv4`, as AWS's XKS test client
 //!   does.
+//! - [`otlp`]: an OTLP/HTTP traces endpoint that keeps the spans it is sent.
 //! - [`tls`]: TLS files (a private CA, server and client certificates) made with
 //!   `openssl`.
 //!
@@ -26,6 +27,7 @@
 
 pub mod aws_cli;
 pub mod cluster;
+pub mod otlp;
 pub mod postgres;
 pub mod process;
 pub mod sdk;

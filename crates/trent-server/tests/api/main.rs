@@ -50,3 +50,4 @@ mod tags;
 mod test_clock;
 mod test_reset;
 mod tls;
+mod traces;
