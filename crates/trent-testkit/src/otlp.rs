@@ -47,6 +47,8 @@ fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
 struct Received {
     spans: parking_lot::Mutex<Vec<ReceivedSpan>>,
     arrived: tokio::sync::Notify,
+    /// TLS handshakes that failed (a client that did not trust the certificate).
+    failed_handshakes: std::sync::atomic::AtomicUsize,
 }
 
 /// The collector, listening on `127.0.0.1` (a free port) until dropped.
@@ -57,14 +59,12 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Starts listening (in the current runtime).
+    /// Starts listening (in the current runtime), plain HTTP.
     pub async fn start() -> Collector {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let received = Arc::new(Received::default());
-        let app = axum::Router::new()
-            .route("/v1/traces", post(traces))
-            .with_state(received.clone());
+        let app = router(received.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -73,6 +73,50 @@ impl Collector {
             received,
             task,
         }
+    }
+
+    /// Starts listening over TLS with the PEM certificate chain and key given; the
+    /// endpoint is `https://localhost:PORT`.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Collector {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("https://localhost:{}", tcp.local_addr().unwrap().port());
+        let received = Arc::new(Received::default());
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            received: received.clone(),
+        };
+        let app = router(received.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Collector {
+            endpoint,
+            received,
+            task,
+        }
+    }
+
+    /// TLS handshakes that failed so far.
+    pub fn failed_handshakes(&self) -> usize {
+        self.received
+            .failed_handshakes
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The base URL to give as `--otlp-endpoint` (`http://127.0.0.1:PORT`).
@@ -108,6 +152,45 @@ impl Collector {
                 );
             }
         }
+    }
+}
+
+fn router(received: Arc<Received>) -> axum::Router {
+    axum::Router::new()
+        .route("/v1/traces", post(traces))
+        .with_state(received)
+}
+
+/// TCP connections through a TLS handshake (one at a time: enough for a test).
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    received: Arc<Received>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => return (tls, addr),
+                Err(_) => {
+                    self.received
+                        .failed_handshakes
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    self.received.arrived.notify_waiters();
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 

@@ -220,6 +220,56 @@ async fn spans_still_queued_are_sent_at_shutdown_and_the_process_exits_0() {
 }
 
 #[tokio::test]
+async fn an_https_collector_is_trusted_only_through_its_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let tls = trent_testkit::tls::TlsFiles::make(work.path(), "collector");
+    let collector = Collector::start_tls(&tls.server_cert, &tls.server_key).await;
+    assert!(collector.endpoint().starts_with("https://localhost:"));
+
+    // Without the CA: the collector's certificate is not trusted, nothing is sent.
+    let untrusting = TestServer::start_with(
+        &["--otlp-endpoint", collector.endpoint()],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "50")],
+    );
+    let listed = untrusting.call("ListKeys", serde_json::json!({})).await;
+    assert_eq!(listed.status, 200, "{}", listed.body_text());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) =
+            trent_testkit::process::http_get(&untrusting.admin_endpoint(), "/metrics");
+        // The collector's side of the refused handshake may come a moment later.
+        if metrics.contains("trent_otlp_exports_total{result=\"failure\"}")
+            && collector.failed_handshakes() > 0
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(collector.spans().is_empty());
+    assert!(untrusting.logs().contains("spans cannot be exported"));
+
+    // With it (`--otlp-ca`): the spans arrive.
+    let trusting = TestServer::start_with(
+        &[
+            "--otlp-endpoint",
+            collector.endpoint(),
+            "--otlp-ca",
+            tls.ca_cert.to_str().unwrap(),
+        ],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "50")],
+    );
+    let listed = trusting.call("ListKeys", serde_json::json!({})).await;
+    let id = listed.header("x-amzn-requestid").unwrap().to_owned();
+    let spans = collector
+        .wait_for(Duration::from_secs(30), |spans| {
+            by_request(spans, &id).is_some()
+        })
+        .await;
+    assert_eq!(by_request(&spans, &id).unwrap().span.name, "kms/ListKeys");
+}
+
+#[tokio::test]
 async fn an_endpoint_that_is_not_an_http_url_is_refused_at_start() {
     let work = tempfile::tempdir().unwrap();
     let run = trent_testkit::process::Launch::serve()
