@@ -1258,6 +1258,27 @@ mod tests {
     }
 
     #[test]
+    fn the_otlp_endpoint_from_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trent.toml");
+        std::fs::write(
+            &path,
+            "otlp_endpoint = \"https://collector:4318\"\notlp_ca = \"/etc/trent/otlp-ca.pem\"\n",
+        )
+        .unwrap();
+        let mut a = args(None);
+        a.config = Some(path.clone());
+        let otlp = Config::resolve(a).unwrap().otlp.unwrap();
+        assert_eq!(otlp.traces_url, "https://collector:4318/v1/traces");
+        assert_eq!(otlp.ca_file, Some("/etc/trent/otlp-ca.pem".into()));
+        let mut a = args(None);
+        a.config = Some(path);
+        a.otlp_endpoint = Some("http://127.0.0.1:4318".into());
+        let otlp = Config::resolve(a).unwrap().otlp.unwrap();
+        assert_eq!(otlp.traces_url, "http://127.0.0.1:4318/v1/traces");
+    }
+
+    #[test]
     fn the_root_key_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("trent.toml");

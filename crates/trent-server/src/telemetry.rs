@@ -132,6 +132,10 @@ fn describe() {
         "Keys a background job pass failed on, by job"
     );
     describe_counter!(
+        "trent_otlp_exports_total",
+        "Span batches sent to the OTLP collector (retries included), by result"
+    );
+    describe_counter!(
         "trent_tls_handshakes_total",
         "TLS handshakes, by listener and result"
     );
