@@ -7,7 +7,8 @@
 //! makes a record durable (one fsync per batch) before its request may answer;
 //! [`AuditStore`] is where the chain lives ([`FileStore`]: segment files); [`verify()`]
 //! checks a stored chain and its [`signing`] digests and says exactly what was changed,
-//! deleted, inserted or reordered (reading it as it goes: [`verify_dir`]); [`export()`] and [`lookup`] read it back.
+//! deleted, inserted or reordered (reading it as it goes: [`verify_dir`], [`Verifier`]);
+//! [`export()`] and [`lookup`] read it back.
 //!
 //! What it must never do: record a plaintext, a ciphertext blob, a data key, a private
 //! key, a signature, a MAC, a message or a credential (redaction works from the model,
