@@ -7,7 +7,8 @@
 //! makes a record durable (one fsync per batch) before its request may answer;
 //! [`AuditStore`] is where the chain lives ([`FileStore`]: segment files); [`verify()`]
 //! checks a stored chain and its [`signing`] digests and says exactly what was changed,
-//! deleted, inserted or reordered; [`export()`] and [`lookup`] read it back.
+//! deleted, inserted or reordered (reading it as it goes: [`verify_dir`], [`Verifier`]);
+//! [`export()`] and [`lookup`] read it back.
 //!
 //! What it must never do: record a plaintext, a ciphertext blob, a data key, a private
 //! key, a signature, a MAC, a message or a credential (redaction works from the model,
@@ -40,10 +41,14 @@ pub use record::{
 };
 pub use signing::{public_key_pem, Signer};
 pub use store::{
-    compress_segment, compressed_path, decompress_segment, read_dir_lines, read_segment, sanitize,
-    tail_of, AuditStore, EventKey, FileStore, Location, StoredLine, Tail, COMPRESSED_SUFFIX,
+    compress_segment, compressed_path, decompress_segment, dir_lines, read_dir_lines, read_segment,
+    sanitize, tail_of, AuditStore, DirLines, EventKey, FileStore, Location, StoredLine, Tail,
+    COMPRESSED_SUFFIX,
 };
-pub use verify::{verify, verify_anchored, verify_chains, ChainSummary, Problem, Report};
+pub use verify::{
+    verify, verify_anchored, verify_chains, verify_dir, verify_stream, ChainSummary, Problem,
+    Report, Verifier,
+};
 pub use writer::{AuditLog, DigestPolicy};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -385,6 +385,74 @@ impl PgAuditStore {
         rows.iter().map(stored_line).collect()
     }
 
+    /// Every stored line (of `chain`, or of every chain), in storage order (by chain, then
+    /// sequence number: the lines [`AuditStore::read_all`] or
+    /// [`PgAuditStore::chain_lines`] return), handed to `each` one at a time and read
+    /// `batch` rows per query (keyset pagination on the table's primary key), so that
+    /// they are never all in memory. The queries run in one read-only transaction at
+    /// repeatable read: the lines are those of one moment, as one query's would be,
+    /// whatever the nodes append or an archive deletes meanwhile. An error of `each`
+    /// stops the reading and is returned.
+    pub async fn for_each_line(
+        &self,
+        chain: Option<&str>,
+        batch: i64,
+        mut each: impl FnMut(StoredLine) -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
+        let batch = batch.max(1);
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        // The key of the last row read: the next page starts after it.
+        let mut after: Option<(String, i64)> = None;
+        loop {
+            let query = match (chain, &after) {
+                (None, None) => sqlx::query(
+                    "SELECT chain, seq, line FROM audit_entries ORDER BY chain, seq LIMIT $1",
+                )
+                .bind(batch),
+                (None, Some((c, seq))) => sqlx::query(
+                    "SELECT chain, seq, line FROM audit_entries WHERE (chain, seq) > ($2, $3) \
+                     ORDER BY chain, seq LIMIT $1",
+                )
+                .bind(batch)
+                .bind(c.clone())
+                .bind(*seq),
+                (Some(c), None) => sqlx::query(
+                    "SELECT chain, seq, line FROM audit_entries WHERE chain = $2 \
+                     ORDER BY seq LIMIT $1",
+                )
+                .bind(batch)
+                .bind(c.to_owned()),
+                (Some(c), Some((_, seq))) => sqlx::query(
+                    "SELECT chain, seq, line FROM audit_entries WHERE chain = $2 AND seq > $3 \
+                     ORDER BY seq LIMIT $1",
+                )
+                .bind(batch)
+                .bind(c.to_owned())
+                .bind(*seq),
+            };
+            let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
+            let full = i64::try_from(rows.len()).is_ok_and(|n| n >= batch);
+            for row in &rows {
+                let chain: String = row.try_get("chain").map_err(db)?;
+                let seq: i64 = row.try_get("seq").map_err(db)?;
+                each(StoredLine {
+                    location: row_location(&chain, seq),
+                    line: row.try_get("line").map_err(db)?,
+                })?;
+                after = Some((chain, seq));
+            }
+            if !full {
+                break;
+            }
+        }
+        // Read only: nothing to commit.
+        tx.rollback().await.map_err(db)
+    }
+
     /// Deletes `chain`'s entries up to `seq`, `batch` rows per statement (a long
     /// transaction would hold back the nodes' appends and vacuum); how many it deleted.
     pub async fn delete_through(

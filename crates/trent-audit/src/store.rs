@@ -627,13 +627,122 @@ impl AuditStore for FileStore {
     }
 }
 
-/// Every line of every segment of `dir`, in order, with file and offset.
+/// Every line of every segment of `dir`, in order, with file and offset (all of it in
+/// memory: [`dir_lines`] reads the same lines one at a time).
 pub fn read_dir_lines(dir: &Path) -> Result<Vec<StoredLine>, AuditError> {
-    let mut out = Vec::new();
-    for path in segments(dir)? {
-        read_segment_lines(&path, &mut out)?;
+    dir_lines(dir)?.collect()
+}
+
+/// Every line of every segment of `dir`, in order, with file and offset, read as it is
+/// needed: one segment open at a time, a compressed one decompressed as it is read, so
+/// that a trail of any size is read in a few buffers' worth of memory. The segments are
+/// those of `dir` when this is called.
+pub fn dir_lines(dir: &Path) -> Result<DirLines, AuditError> {
+    Ok(DirLines {
+        segments: segments(dir)?.into_iter(),
+        current: None,
+    })
+}
+
+/// The lines of a directory's segments, in order (see [`dir_lines`]). After an error
+/// (a segment that cannot be opened or read, or does not decompress) it ends: what
+/// follows is not read.
+pub struct DirLines {
+    segments: std::vec::IntoIter<PathBuf>,
+    current: Option<SegmentLines>,
+}
+
+impl std::fmt::Debug for DirLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirLines")
+            .field("segment", &self.current.as_ref().map(|c| &c.name))
+            .finish_non_exhaustive()
     }
-    Ok(out)
+}
+
+impl Iterator for DirLines {
+    type Item = Result<StoredLine, AuditError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(current) = &mut self.current {
+                match current.next_line() {
+                    Ok(Some(line)) => return Some(Ok(line)),
+                    Ok(None) => self.current = None,
+                    Err(e) => {
+                        self.current = None;
+                        self.segments = Vec::new().into_iter();
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let path = self.segments.next()?;
+            match SegmentLines::open(&path) {
+                Ok(lines) => self.current = Some(lines),
+                Err(e) => {
+                    self.segments = Vec::new().into_iter();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// How much of a segment is read at a time.
+const READ_BUFFER_BYTES: usize = 1 << 16;
+
+/// The lines of one segment as they are read, split as [`read_segment_lines`] splits
+/// them: at each newline, the last line also without one.
+struct SegmentLines {
+    name: String,
+    reader: Box<dyn BufRead + Send>,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl SegmentLines {
+    /// The segment written as `path` (`<base>.log`), or its compressed file if it was
+    /// compressed since.
+    fn open(path: &Path) -> Result<SegmentLines, AuditError> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let reader: Box<dyn BufRead + Send> = match File::open(path) {
+            Ok(file) => Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let file = File::open(compressed_path(path))?;
+                let decoder = zstd::stream::read::Decoder::new(file)?;
+                Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, decoder))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(SegmentLines {
+            name,
+            reader,
+            offset: 0,
+            buf: Vec::new(),
+        })
+    }
+
+    fn next_line(&mut self) -> Result<Option<StoredLine>, AuditError> {
+        self.buf.clear();
+        let n = self.reader.read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let raw = self.buf.as_slice();
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let stored = StoredLine {
+            location: Location {
+                source: self.name.clone(),
+                offset: Some(self.offset),
+            },
+            line: String::from_utf8_lossy(line).into_owned(),
+        };
+        self.offset += n as u64;
+        Ok(Some(stored))
+    }
 }
 
 /// Appends the lines of the segment at `path` to `out`, with file and offset.
@@ -1149,6 +1258,66 @@ mod tests {
         let segment = Arc::new(all[0].clone());
         assert!(read_segment_index(&segment).is_some());
         assert!(index_path(&all[1]).is_file());
+    }
+
+    #[test]
+    fn lines_read_as_they_come_are_the_lines_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |n: u64| dir.path().join(format!("n1-{n:020}.log"));
+        // Empty lines, bytes that are not UTF-8, a carriage return, a last line without
+        // its newline.
+        std::fs::write(
+            name(1),
+            b"first\n\nsecond \xff\xfe bytes\r\nlast without newline",
+        )
+        .unwrap();
+        // Compressed: lines of every length, one longer than the read buffer.
+        let mut big = Vec::new();
+        for i in 0..5000 {
+            big.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 300)).as_bytes());
+        }
+        big.extend_from_slice(&[b'y'; 200_000]);
+        big.extend_from_slice(b"\nend\n");
+        std::fs::write(
+            compressed_path(&name(2)),
+            zstd::stream::encode_all(big.as_slice(), 1).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(name(3), b"").unwrap();
+        std::fs::write(name(4), b"one\n").unwrap();
+        let key = |l: &StoredLine| (l.location.clone(), l.line.clone());
+        let mut whole = Vec::new();
+        for path in segments(dir.path()).unwrap() {
+            read_segment_lines(&path, &mut whole).unwrap();
+        }
+        let streamed: Vec<StoredLine> = dir_lines(dir.path())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(whole.len(), 4 + 5002 + 1);
+        assert_eq!(
+            streamed.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>()
+        );
+        let collected = read_dir_lines(dir.path()).unwrap();
+        assert_eq!(
+            collected.iter().map(key).collect::<Vec<_>>(),
+            whole.iter().map(key).collect::<Vec<_>>()
+        );
+
+        // A compressed segment that does not decompress: an error, and nothing read after.
+        std::fs::write(compressed_path(&name(2)), b"not zstd at all").unwrap();
+        let read: Vec<Result<StoredLine, AuditError>> = dir_lines(dir.path()).unwrap().collect();
+        assert_eq!(read.len(), 5);
+        assert!(read[..4].iter().all(Result::is_ok));
+        assert!(read[4].is_err());
+        // A segment gone between the listing and its reading: an error too.
+        let mut lines = dir_lines(dir.path()).unwrap();
+        std::fs::remove_file(compressed_path(&name(2))).unwrap();
+        let read: Vec<Result<StoredLine, AuditError>> = lines.by_ref().collect();
+        assert_eq!(read.len(), 5);
+        assert!(read[4].is_err());
+        assert!(lines.next().is_none());
     }
 
     /// A sealed event of `chain` at `time` (Unix seconds).

@@ -182,6 +182,92 @@ async fn two_chains_group_commit_and_verify_with_their_own_keys() {
     reader.close().await;
 }
 
+/// The lines as `for_each_line` hands them over, a page of `batch` rows at a time.
+async fn paged(store: &PgAuditStore, chain: Option<&str>, batch: i64) -> Vec<(Location, String)> {
+    let mut out = Vec::new();
+    store
+        .for_each_line(chain, batch, |l| {
+            out.push((l.location, l.line));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_read_a_page_at_a_time_are_the_lines_read_at_once() {
+    let Some(url) = test_url() else { return };
+    let schema = new_schema(&url).await;
+    let mut logs = Vec::new();
+    for chain in ["node-a", "node-b", "node-c"] {
+        let (signer, _) = Signer::generate().unwrap();
+        let store = Arc::new(
+            PgAuditStore::open(schema.options(), chain, &signer.public_key_pem())
+                .await
+                .unwrap(),
+        );
+        logs.push((store.clone(), open_log(store, chain, signer, 7).await));
+    }
+    for i in 0..25 {
+        for (_, log) in &logs {
+            log.record(&call(i, 1_700_000_000_000)).await.unwrap();
+        }
+    }
+    let reader = PgAuditStore::connect(schema.options()).await.unwrap();
+    let keys = keys(&reader).await;
+    let at_once: Vec<(Location, String)> = reader
+        .read_all()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.location, l.line))
+        .collect();
+    assert!(at_once.len() > 75);
+    // Pages that end inside a chain, at its end, and one page for everything.
+    for batch in [1, 4, 7, 1000] {
+        assert_eq!(paged(&reader, None, batch).await, at_once, "batch {batch}");
+        let of_b = reader.chain_lines("node-b").await.unwrap();
+        let of_b: Vec<(Location, String)> =
+            of_b.into_iter().map(|l| (l.location, l.line)).collect();
+        assert_eq!(paged(&reader, Some("node-b"), batch).await, of_b);
+    }
+    assert!(paged(&reader, Some("node-x"), 4).await.is_empty());
+    // Verified as they come: the report of the lines read at once.
+    let mut verifier = trent_audit::Verifier::new();
+    reader
+        .for_each_line(None, 5, |l| {
+            verifier.push(&l);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let streamed = verifier.finish(&[], |c| keys.get(c).copied());
+    let lines = reader.read_all().await.unwrap();
+    let whole = verify_chains(&lines, |c| keys.get(c).copied());
+    assert!(whole.ok(), "{:?}", whole.problems);
+    assert_eq!(format!("{streamed:?}"), format!("{whole:?}"));
+    // An error of the consumer stops the reading and is returned.
+    let mut seen = 0;
+    let err = reader
+        .for_each_line(None, 4, |_| {
+            seen += 1;
+            if seen == 6 {
+                return Err(AuditError::Io("stop".into()));
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuditError::Io(ref m) if m == "stop"), "{err}");
+    assert_eq!(seen, 6);
+    for (store, log) in logs {
+        drop(log);
+        store.close().await;
+    }
+    reader.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_live_writer_per_chain_and_only_with_its_own_key() {
     let Some(url) = test_url() else { return };

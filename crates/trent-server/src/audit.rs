@@ -709,10 +709,19 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
                 .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
             let key = trent_audit::signing::parse_public_key_pem(&pem)
                 .ok_or_else(|| format!("{} is not an Ed25519 public key", key_path.display()))?;
-            let lines = read_lines(&data_dir)?;
-            let anchors = trent_audit::anchor::read_anchors(&data_dir.join(AUDIT_DIR))
+            // Read as it is verified: a trail of any size, in memory about a hundred bytes
+            // per entry (never its lines).
+            let dir = data_dir.join(AUDIT_DIR);
+            if !dir.is_dir() {
+                return Err(format!("{} has no audit log", data_dir.display()));
+            }
+            let cannot_read =
+                |e: trent_audit::AuditError| format!("cannot read {}: {e}", dir.display());
+            let lines = trent_audit::dir_lines(&dir).map_err(cannot_read)?;
+            let anchors = trent_audit::anchor::read_anchors(&dir)
                 .map_err(|e| format!("cannot read the audit anchors: {e}"))?;
-            let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(key));
+            let report =
+                trent_audit::verify_stream(lines, &anchors, |_| Some(key)).map_err(cannot_read)?;
             for s in report.summaries.iter().filter(|s| s.anchored_at > 0) {
                 println!(
                     "note: chain {}: entries up to seq {} were archived; the chain is verified from its signed anchor",
@@ -844,6 +853,9 @@ async fn reader(url: &str) -> Result<PgAuditStore, String> {
         .map_err(|e| format!("cannot open the audit trail in the database: {e}"))
 }
 
+/// How many rows of the audit table `trent audit verify --database-url` reads at a time.
+const READ_BATCH: i64 = 10_000;
+
 /// `trent audit verify --database-url`: every chain in the database, each with its
 /// node's published key (or the one pinned with `--public-key CHAIN=FILE`), reported per
 /// chain.
@@ -858,13 +870,21 @@ fn verify_database(url: &str, pinned: &[String]) -> Result<bool, String> {
             .ok_or_else(|| format!("{path} is not an Ed25519 public key"))?;
         pins.insert(chain.to_owned(), key);
     }
-    let (chains, lines, anchors) = block_on(async {
+    // The lines are verified as they are read, a batch of rows at a time: never the whole
+    // table in memory.
+    let (chains, verifier, anchors) = block_on(async {
         let store = reader(url).await?;
         let read = async {
             let chains = store.chains().await?;
-            let lines = store.read_all().await?;
+            let mut verifier = trent_audit::Verifier::new();
+            store
+                .for_each_line(None, READ_BATCH, |line| {
+                    verifier.push(&line);
+                    Ok(())
+                })
+                .await?;
             let anchors = store.anchors().await?;
-            Ok::<_, trent_audit::AuditError>((chains, lines, anchors))
+            Ok::<_, trent_audit::AuditError>((chains, verifier, anchors))
         }
         .await;
         store.close().await;
@@ -895,7 +915,7 @@ fn verify_database(url: &str, pinned: &[String]) -> Result<bool, String> {
         }
         keys.insert(chain.clone(), *key);
     }
-    let report = trent_audit::verify_anchored(&lines, &anchors, |chain| keys.get(chain).copied());
+    let report = verifier.finish(&anchors, |chain| keys.get(chain).copied());
     let problems = report.problems.len() + key_problems.len();
     for s in &report.summaries {
         let from = s.anchored_at + 1;

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use trent_audit::anchor::{read_anchors, write_anchor, Anchor};
+use trent_audit::verify::Entry;
 use trent_audit::StoredLine;
 
 use crate::audit::{AUDIT_DIR, PUBLIC_KEY_FILE};
@@ -45,24 +46,23 @@ pub async fn archive(
         .ok_or_else(|| format!("{} is not an Ed25519 public key", pem_path.display()))?;
     let anchors = read_anchors(&audit).map_err(|e| e.to_string())?;
 
-    // The trail is read once: the segments are known by the lines read from them.
-    let mut lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
-    let mut segments = segments_of(&audit, &lines);
+    // The trail is read once, as it is verified: of its lines only what the checks need
+    // (see `trent_audit::Verifier`) and what archiving needs of each segment is kept.
+    let Scan {
+        mut segments,
+        report,
+    } = scan(&audit, &anchors, public_key)?;
     // An interrupted run: its anchor is written, some segments it covers are not gone.
+    // They are not verified (the anchor vouches for them).
     let mut done = Archived::default();
-    let (stale, kept): (Vec<Segment>, Vec<Segment>) = segments.into_iter().partition(|s| {
-        anchors
-            .iter()
-            .any(|a| a.chain == s.chain && s.last_seq <= a.seq)
-    });
+    let (stale, kept): (Vec<Segment>, Vec<Segment>) =
+        segments.into_iter().partition(|s| s.stale(&anchors));
     segments = kept;
     for segment in &stale {
         remove_segment(&segment.path)?;
         done.segments += 1;
     }
-    lines.retain(|l| !stale.iter().any(|s| s.name == l.location.source));
 
-    let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
     if !report.ok() {
         let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
         return Err(format!(
@@ -112,32 +112,22 @@ pub async fn archive(
             let name = file.file_name().unwrap_or_default();
             copy_durably(&file, &out_audit.join(name))?;
         }
-        // The new anchor: the last entry archived, and the last digest at or before it.
+        // The new anchor: the last entry archived, and the last digest at or before it
+        // (the first digest of the highest sequence number, as the segments were read).
         let last = segments.last().ok_or("no segment")?;
-        let archived_lines: Vec<StoredLine> = lines
-            .iter()
-            .filter(|l| segments.iter().any(|s| l.location.source == s.name))
-            .cloned()
-            .collect();
         let mut digest_seq = previous.map_or(0, |a| a.digest_seq);
         let mut digest_signature = previous.and_then(|a| a.digest_signature.clone());
-        let mut hash = None;
-        for l in &archived_lines {
-            let parsed = trent_audit::parse_line(&l.line);
-            let Some(body) = parsed.body else { continue };
-            if body.chain != *chain {
-                continue;
-            }
-            if let Some(d) = &body.digest {
-                if body.seq > digest_seq {
-                    digest_seq = body.seq;
-                    digest_signature = Some(d.signature.clone());
+        for s in segments {
+            if let Some((seq, signature)) = &s.digest {
+                if *seq > digest_seq {
+                    digest_seq = *seq;
+                    digest_signature = Some(signature.clone());
                 }
             }
-            if body.seq == last.last_seq {
-                hash = parsed.stored_hash.map(hex::encode);
-            }
         }
+        // The trail verified: each entry of the chain is there once, in sequence order,
+        // so its entry `last.last_seq` is in the last segment if anywhere.
+        let hash = last.last_hash.map(hex::encode);
         let mut anchor = Anchor {
             chain: chain.clone(),
             seq: last.last_seq,
@@ -162,10 +152,9 @@ pub async fn archive(
         done.anchors.push(anchor);
     }
 
-    // What is left proves itself continuous from the new anchors.
-    let anchors = read_anchors(&audit).map_err(|e| e.to_string())?;
-    let lines = trent_audit::read_dir_lines(&audit).map_err(|e| e.to_string())?;
-    let report = trent_audit::verify_anchored(&lines, &anchors, |_| Some(public_key));
+    // What is left proves itself continuous from the new anchors (read as it is verified).
+    let report =
+        trent_audit::verify_dir(&audit, |_| Some(public_key)).map_err(|e| e.to_string())?;
     if !report.ok() {
         let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
         return Err(format!(
@@ -408,43 +397,131 @@ fn entry_time(body: &trent_audit::EntryBody) -> Option<i64> {
     }
 }
 
+/// What archiving needs of a segment, from its lines.
 struct Segment {
     path: PathBuf,
     name: String,
+    /// The chain of its first line ("" if that line is unreadable).
     chain: String,
+    /// The highest sequence number in it.
     last_seq: u64,
+    /// The stored hash of its last line of `chain` with sequence number `last_seq`.
+    last_hash: Option<[u8; 32]>,
     /// Unix seconds of its last entry.
     last_time: Option<i64>,
+    /// The readable entries in it.
     entries: usize,
+    /// Its digest of `chain` with the highest sequence number (the first of them):
+    /// sequence number and signature.
+    digest: Option<(u64, String)>,
 }
 
-/// The segments the lines were read from (`read_dir_lines` reads them in order, each
-/// whole), oldest first.
-fn segments_of(dir: &Path, lines: &[StoredLine]) -> Vec<Segment> {
-    let mut out: Vec<Segment> = Vec::new();
-    for l in lines {
-        let body = trent_audit::parse_line(&l.line).body;
-        let same = out.last().is_some_and(|s| s.name == l.location.source);
-        if !same {
-            out.push(Segment {
-                path: dir.join(&l.location.source),
-                name: l.location.source.clone(),
-                chain: body.as_ref().map(|b| b.chain.clone()).unwrap_or_default(),
-                last_seq: 0,
-                last_time: None,
-                entries: 0,
-            });
-        }
-        let (Some(s), Some(body)) = (out.last_mut(), body) else {
-            continue;
-        };
-        s.entries += 1;
-        s.last_seq = s.last_seq.max(body.seq);
-        if let Some(t) = entry_time(&body) {
-            s.last_time = Some(s.last_time.map_or(t, |l| l.max(t)));
+impl Segment {
+    fn new(dir: &Path, name: &str, chain: String) -> Segment {
+        Segment {
+            path: dir.join(name),
+            name: name.to_owned(),
+            chain,
+            last_seq: 0,
+            last_hash: None,
+            last_time: None,
+            entries: 0,
+            digest: None,
         }
     }
-    out
+
+    /// Takes the next line of the segment.
+    fn add(&mut self, parsed: &trent_audit::ParsedLine) {
+        let Some(body) = &parsed.body else { return };
+        self.entries += 1;
+        if body.seq > self.last_seq {
+            self.last_seq = body.seq;
+            self.last_hash = None;
+        }
+        if body.chain == self.chain {
+            if body.seq == self.last_seq {
+                self.last_hash = parsed.stored_hash;
+            }
+            if let Some(d) = &body.digest {
+                if self.digest.as_ref().is_none_or(|(seq, _)| body.seq > *seq) {
+                    self.digest = Some((body.seq, d.signature.clone()));
+                }
+            }
+        }
+        if let Some(t) = entry_time(body) {
+            self.last_time = Some(self.last_time.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// Whether an anchor (of an earlier run, interrupted) covers the segment whole.
+    fn stale(&self, anchors: &[Anchor]) -> bool {
+        anchors
+            .iter()
+            .any(|a| a.chain == self.chain && self.last_seq <= a.seq)
+    }
+}
+
+/// What one reading of the trail tells: its segments, oldest first, and the verification
+/// of every one that no anchor covers.
+struct Scan {
+    segments: Vec<Segment>,
+    report: trent_audit::Report,
+}
+
+/// Reads the segments of `dir` once, in order, each line as it comes (never the whole
+/// trail in memory): each segment summed up, and every line verified but those of the
+/// segments an anchor covers whole (left by an interrupted run: removed, not verified).
+/// A segment's lines are held back (as verification keeps them, not as text) only for as
+/// long as an anchor may still cover it.
+fn scan(dir: &Path, anchors: &[Anchor], public_key: [u8; 32]) -> Result<Scan, String> {
+    let mut verifier = trent_audit::Verifier::new();
+    let mut segments: Vec<Segment> = Vec::new();
+    // The entries of the current segment not yet handed to the verifier.
+    let mut held: Vec<Entry> = Vec::new();
+    let mut holding = false;
+    let lines = trent_audit::dir_lines(dir).map_err(|e| e.to_string())?;
+    for line in lines {
+        let StoredLine { location, line } = line.map_err(|e| e.to_string())?;
+        let parsed = trent_audit::parse_line(&line);
+        drop(line);
+        if segments.last().is_none_or(|s| s.name != location.source) {
+            if let Some(s) = segments.last() {
+                // The end of a segment: it is stale, or its lines are verified.
+                if !s.stale(anchors) {
+                    held.drain(..).for_each(|e| verifier.push_entry(e));
+                }
+                held.clear();
+            }
+            let chain = parsed
+                .body
+                .as_ref()
+                .map(|b| b.chain.clone())
+                .unwrap_or_default();
+            segments.push(Segment::new(dir, &location.source, chain));
+            holding = true;
+        }
+        let Some(segment) = segments.last_mut() else {
+            continue;
+        };
+        segment.add(&parsed);
+        let entry = Entry::new(location, parsed);
+        if holding && segment.stale(anchors) {
+            held.push(entry);
+        } else {
+            // No anchor can cover this segment any more (its last sequence number only
+            // grows): what it held, and the rest of it, go to the verifier as they come.
+            holding = false;
+            held.drain(..).for_each(|e| verifier.push_entry(e));
+            verifier.push_entry(entry);
+        }
+    }
+    if !segments.last().is_some_and(|s| s.stale(anchors)) {
+        held.drain(..).for_each(|e| verifier.push_entry(e));
+    }
+    Ok(Scan {
+        segments,
+        report: verifier.finish(anchors, |_| Some(public_key)),
+    })
 }
 
 /// Deletes a segment: its file as written, its compressed file, its index (whichever
@@ -492,4 +569,133 @@ fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Segments of chain `n` holding seq 1..=5, 6..=10 and 11..=15 (events, each linked to
+    /// the one before), written plainly; their lines.
+    fn trail(dir: &Path) -> Vec<StoredLine> {
+        let mut prev = [0u8; 32];
+        for first in [1u64, 6, 11] {
+            let mut text = String::new();
+            for seq in first..first + 5 {
+                let body = format!(
+                    "{{\"v\":1,\"chain\":\"n\",\"seq\":{seq},\"prev\":\"{}\",\"kind\":\"event\",\"record\":{{\"eventTime\":\"2025-01-01T00:00:{seq:02}Z\"}}}}",
+                    hex::encode(prev)
+                );
+                prev = trent_audit::sha256(body.as_bytes());
+                text.push_str(&format!("{} {body}\n", hex::encode(prev)));
+            }
+            std::fs::write(dir.join(format!("n-{first:020}.log")), text).unwrap();
+        }
+        trent_audit::read_dir_lines(dir).unwrap()
+    }
+
+    fn anchor_at(lines: &[StoredLine], seq: u64, signer: &trent_audit::Signer) -> Anchor {
+        let hash = lines
+            .iter()
+            .map(|l| trent_audit::parse_line(&l.line))
+            .find(|p| p.body.as_ref().is_some_and(|b| b.seq == seq))
+            .and_then(|p| p.stored_hash)
+            .unwrap();
+        let mut anchor = Anchor {
+            chain: "n".into(),
+            seq,
+            hash: hex::encode(hash),
+            digest_seq: 0,
+            digest_signature: None,
+            public_key_fingerprint: String::new(),
+            anchor_time: "2025-01-02T00:00:00Z".into(),
+            signature: String::new(),
+        };
+        anchor.sign(signer);
+        anchor
+    }
+
+    #[test]
+    fn one_reading_sums_up_the_segments_and_verifies_those_no_anchor_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = trail(dir.path());
+        let (signer, _) = trent_audit::Signer::generate().unwrap();
+        let key = signer.public_key();
+        // What verification of the lines read whole, but those of `skipped`, reports.
+        let whole = |anchors: &[Anchor], skipped: &[&str]| {
+            let kept = lines
+                .iter()
+                .filter(|l| !skipped.contains(&l.location.source.as_str()));
+            format!(
+                "{:?}",
+                trent_audit::verify_anchored(kept, anchors, |_| Some(key))
+            )
+        };
+
+        // No anchor: every line verified; each segment summed up.
+        let scan_ = scan(dir.path(), &[], key).unwrap();
+        assert_eq!(format!("{:?}", scan_.report), whole(&[], &[]));
+        assert!(scan_.report.ok(), "{:?}", scan_.report.problems);
+        let sums: Vec<(String, u64, usize, Option<i64>)> = scan_
+            .segments
+            .iter()
+            .map(|s| (s.name.clone(), s.last_seq, s.entries, s.last_time))
+            .collect();
+        let t = |s: i64| Some(1_735_689_600 + s);
+        assert_eq!(
+            sums,
+            [
+                ("n-00000000000000000001.log".to_owned(), 5, 5, t(5)),
+                ("n-00000000000000000006.log".to_owned(), 10, 5, t(10)),
+                ("n-00000000000000000011.log".to_owned(), 15, 5, t(15)),
+            ]
+        );
+        assert!(scan_.segments.iter().all(|s| s.chain == "n"));
+        let hash_of = |seq: u64| {
+            lines
+                .iter()
+                .map(|l| trent_audit::parse_line(&l.line))
+                .find(|p| p.body.as_ref().is_some_and(|b| b.seq == seq))
+                .and_then(|p| p.stored_hash)
+        };
+        assert_eq!(scan_.segments[1].last_hash, hash_of(10));
+
+        // An anchor at the end of the first segment: it is left out (stale), the rest
+        // verifies from the anchor.
+        let at5 = [anchor_at(&lines, 5, &signer)];
+        let scan_ = scan(dir.path(), &at5, key).unwrap();
+        assert_eq!(
+            format!("{:?}", scan_.report),
+            whole(&at5, &["n-00000000000000000001.log"])
+        );
+        assert!(scan_.report.ok(), "{:?}", scan_.report.problems);
+        assert!(scan_.segments[0].stale(&at5));
+        assert!(!scan_.segments[1].stale(&at5));
+
+        // An anchor inside the second segment: the first is stale; the second, held back
+        // while the anchor might cover it, is verified whole (its first entries, which
+        // the anchor says were archived, are reported).
+        let at7 = [anchor_at(&lines, 7, &signer)];
+        let scan_ = scan(dir.path(), &at7, key).unwrap();
+        let report = whole(&at7, &["n-00000000000000000001.log"]);
+        assert_eq!(format!("{:?}", scan_.report), report);
+        assert!(report.contains("Inserted { seq: 6"), "{report}");
+        assert!(report.contains("Inserted { seq: 7"), "{report}");
+
+        // An anchor past the trail: every segment is stale.
+        let at15 = [anchor_at(&lines, 15, &signer)];
+        let scan_ = scan(dir.path(), &at15, key).unwrap();
+        assert!(scan_.segments.iter().all(|s| s.stale(&at15)));
+        assert_eq!(
+            format!("{:?}", scan_.report),
+            whole(
+                &at15,
+                &[
+                    "n-00000000000000000001.log",
+                    "n-00000000000000000006.log",
+                    "n-00000000000000000011.log"
+                ]
+            )
+        );
+    }
 }

@@ -155,3 +155,56 @@ async fn archived_segments_leave_an_anchor_the_remaining_chain_verifies_from() {
     let (good, said) = archive(&work.path().join("archive-3"), far_future);
     assert!(!good && said.contains("does not verify"), "{said}");
 }
+
+#[tokio::test]
+async fn an_interrupted_archive_finishes_deleting_what_its_anchor_covers() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let mut server = serve(&data).start();
+    some_requests(server.endpoint(), 40).await;
+    server.kill();
+    let before = segments(&data);
+    assert!(before >= 3, "{before} segments");
+    let archive = |out: &Path| {
+        trent(&[
+            "audit",
+            "archive",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--before",
+            "2999-01-01T00:00:00Z",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = work.path().join("archive-1");
+    let (good, said) = archive(&out);
+    assert!(good, "{said}");
+    assert_eq!(segments(&data), 1);
+
+    // As if the run had stopped after writing its anchor, before deleting the segments
+    // it covers: they are back beside the anchor.
+    for e in std::fs::read_dir(out.join("audit")).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.contains(".log") {
+            std::fs::copy(e.path(), data.join("audit").join(&name)).unwrap();
+        }
+    }
+    assert_eq!(segments(&data), before);
+    let (good, said) = verify(&data);
+    assert!(!good && said.contains("INSERTED"), "{said}");
+
+    // The next run deletes them (without verifying them: the anchor vouches for them),
+    // verifies the rest, and finds nothing more to archive.
+    let (good, said) = archive(&work.path().join("archive-2"));
+    assert!(good, "{said}");
+    assert!(
+        said.contains(&format!("{} segment(s)", before - 1)),
+        "{said}"
+    );
+    assert_eq!(segments(&data), 1);
+    let (good, said) = verify(&data);
+    assert!(good, "{said}");
+    assert!(said.contains("were archived"), "{said}");
+}
