@@ -180,11 +180,17 @@ async fn every_request_is_a_span_exported_over_otlp() {
     assert_eq!(hex::encode(&traced.span.trace_id), trace_id);
     assert_eq!(hex::encode(&traced.span.parent_span_id), caller_span);
 
-    let (_, metrics) = trent_testkit::process::http_get(&server.admin_endpoint(), "/metrics");
-    assert!(
-        metrics.contains("trent_otlp_exports_total{result=\"success\"}"),
-        "{metrics}"
-    );
+    // Counted once the collector's answer is back, which may be a moment after it kept
+    // the spans.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) = trent_testkit::process::http_get(&server.admin_endpoint(), "/metrics");
+        if metrics.contains("trent_otlp_exports_total{result=\"success\"}") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let untraced = by_request(&spans, &junk_id).unwrap();
     assert!(untraced.span.parent_span_id.is_empty());
