@@ -63,16 +63,7 @@ impl Collector {
     pub async fn start() -> Collector {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let received = Arc::new(Received::default());
-        let app = router(received.clone());
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Collector {
-            endpoint,
-            received,
-            task,
-        }
+        Collector::serve(listener, endpoint, Arc::new(Received::default()))
     }
 
     /// Starts listening over TLS with the PEM certificate chain and key given; the
@@ -101,7 +92,18 @@ impl Collector {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             received: received.clone(),
         };
-        let app = router(received.clone());
+        Collector::serve(listener, endpoint, received)
+    }
+
+    /// Serves the traces endpoint on `listener` until dropped.
+    fn serve<L>(listener: L, endpoint: String, received: Arc<Received>) -> Collector
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let app = axum::Router::new()
+            .route("/v1/traces", post(traces))
+            .with_state(received.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -153,12 +155,6 @@ impl Collector {
             }
         }
     }
-}
-
-fn router(received: Arc<Received>) -> axum::Router {
-    axum::Router::new()
-        .route("/v1/traces", post(traces))
-        .with_state(received)
 }
 
 /// TCP connections through a TLS handshake (one at a time: enough for a test).
