@@ -5,6 +5,10 @@
 //! OpenTelemetry's batch span processor. A `traceparent` header (W3C Trace Context)
 //! makes the request's span a child of the caller's.
 //!
+//! Sampling (`OTEL_TRACES_SAMPLER`) is decided here, before a request's span is made: the
+//! spans of a request not sampled would otherwise still be built, entered and dropped by
+//! the tracing layer (about 20 µs a request, BENCHMARKS.md).
+//!
 //! Without an endpoint no span is created at all: a span per request cost about 7 µs of
 //! CPU under load (BENCHMARKS.md, issue 18), so the spans' target ([`TARGET`]) is enabled
 //! only for the exporting layer, and the request span is made only when [`enabled`].
@@ -13,7 +17,7 @@
 //! (2,048 by default, `OTEL_BSP_MAX_QUEUE_SIZE`; beyond that they are dropped) and are
 //! sent from its own thread through this process's runtime. OpenTelemetry's environment
 //! variables for the exporter and the SDK apply (`OTEL_EXPORTER_OTLP_HEADERS`,
-//! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`, `OTEL_TRACES_SAMPLER`, `OTEL_SERVICE_NAME`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`, `OTEL_SERVICE_NAME`,
 //! `OTEL_RESOURCE_ATTRIBUTES`).
 
 use std::path::{Path, PathBuf};
@@ -37,6 +41,54 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 pub const TARGET: &str = "trent_trace";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Trent's own head sampling, decided before a request's span is made (so that the spans
+/// of a trace not sampled cost nothing), from `OTEL_TRACES_SAMPLER` and
+/// `OTEL_TRACES_SAMPLER_ARG` when the exporter starts.
+static SAMPLING: std::sync::OnceLock<Sampling> = std::sync::OnceLock::new();
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sampling {
+    /// Root requests are traced when their random number is at most this (`u32::MAX`:
+    /// all; `None`: none).
+    threshold: Option<u32>,
+    /// A caller's sampled flag decides (OpenTelemetry's `parentbased_*` samplers).
+    parent_based: bool,
+}
+
+impl Sampling {
+    /// OpenTelemetry's samplers by name, as its SDK reads them: default
+    /// `parentbased_always_on`; a ratio that cannot be read is 1.0.
+    fn from_env(sampler: Option<&str>, arg: Option<&str>) -> Sampling {
+        let ratio = || {
+            arg.and_then(|a| a.trim().parse::<f64>().ok())
+                .filter(|r| (0.0..=1.0).contains(r))
+                .unwrap_or(1.0)
+        };
+        let (ratio, parent_based) = match sampler.map(str::trim) {
+            Some("always_on") => (1.0, false),
+            Some("always_off") => (0.0, false),
+            Some("traceidratio") => (ratio(), false),
+            Some("parentbased_always_off") => (0.0, true),
+            Some("parentbased_traceidratio") => (ratio(), true),
+            _ => (1.0, true),
+        };
+        let threshold = (ratio > 0.0).then(|| (ratio * f64::from(u32::MAX)) as u32);
+        Sampling {
+            threshold,
+            parent_based,
+        }
+    }
+
+    /// Whether a request is traced: `parent_sampled` is the caller's flag (`None`: no
+    /// caller's trace), `random` a random number of the request.
+    fn traced(&self, parent_sampled: Option<bool>, random: u32) -> bool {
+        match parent_sampled {
+            Some(sampled) if self.parent_based => sampled,
+            _ => self.threshold.is_some_and(|t| random <= t),
+        }
+    }
+}
 
 /// Whether spans are exported (an OTLP endpoint is configured and the exporter runs).
 pub fn enabled() -> bool {
@@ -147,7 +199,14 @@ where
             env!("CARGO_PKG_VERSION"),
         ))
         .build();
+    let sampling = Sampling::from_env(
+        std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
+        std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
+    );
+    let _ = SAMPLING.set(sampling);
     let provider = SdkTracerProvider::builder()
+        // Sampled already (`request_span`): every span made is recorded.
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
         .with_batch_exporter(exporter)
         .with_resource(resource)
         .build();
@@ -172,6 +231,22 @@ pub fn request_span(
     if !enabled() {
         return tracing::Span::none();
     }
+    let parent =
+        TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
+    let remote = parent.span().span_context().clone();
+    let parent_sampled = remote.is_valid().then(|| remote.is_sampled());
+    // The request id is a random UUID: its first 8 hex digits are a random number.
+    let random = request_id
+        .get(..8)
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    let sampling = SAMPLING.get().copied().unwrap_or(Sampling {
+        threshold: Some(u32::MAX),
+        parent_based: true,
+    });
+    if !sampling.traced(parent_sampled, random) {
+        return tracing::Span::none();
+    }
     let span = tracing::info_span!(
         target: TARGET,
         "request",
@@ -186,8 +261,6 @@ pub fn request_span(
         http.response.status_code = tracing::field::Empty,
         error.type = tracing::field::Empty,
     );
-    let parent =
-        TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
     // Without a remote parent the span stays a root; an error here only says so.
     let _ = span.set_parent(parent);
     span
@@ -196,7 +269,7 @@ pub fn request_span(
 /// The span of a phase of the current request (`authenticate`, `handle`: authorization,
 /// cryptography and the store). `Span::none()` unless [`enabled`].
 pub fn phase_span(phase: &'static str) -> tracing::Span {
-    if !enabled() {
+    if !enabled() || tracing::Span::current().is_none() {
         return tracing::Span::none();
     }
     tracing::info_span!(target: TARGET, "phase", otel.name = phase)
@@ -401,6 +474,35 @@ mod tests {
         .unwrap();
         assert_eq!(base.traces_url, "http://collector:4318/otlp/v1/traces");
         assert_eq!(base.ca_file, Some(PathBuf::from("/mine.pem")));
+    }
+
+    #[test]
+    fn sampling_follows_opentelemetrys_samplers() {
+        let s = |sampler: Option<&str>, arg: Option<&str>| Sampling::from_env(sampler, arg);
+        // Default: parent-based, always on.
+        let d = s(None, None);
+        assert!(d.traced(None, u32::MAX));
+        assert!(!d.traced(Some(false), 0));
+        assert!(d.traced(Some(true), u32::MAX));
+        assert!(!s(Some("always_off"), None).traced(None, 0));
+        assert!(!s(Some("always_off"), None).traced(Some(true), 0));
+        assert!(s(Some("always_on"), None).traced(Some(false), u32::MAX));
+        assert!(!s(Some("parentbased_always_off"), None).traced(None, 0));
+        assert!(s(Some("parentbased_always_off"), None).traced(Some(true), 0));
+        let tenth = s(Some("traceidratio"), Some("0.1"));
+        assert!(tenth.traced(None, u32::MAX / 20));
+        assert!(!tenth.traced(None, u32::MAX / 5));
+        assert!(!tenth.traced(Some(true), u32::MAX / 5), "not parent-based");
+        let share = (0..10_000u32)
+            .filter(|i| tenth.traced(None, i.wrapping_mul(429_497)))
+            .count();
+        assert!((900..=1100).contains(&share), "{share}");
+        let pb = s(Some("parentbased_traceidratio"), Some("0.1"));
+        assert!(pb.traced(Some(true), u32::MAX));
+        assert!(!pb.traced(Some(false), 0));
+        // A ratio that cannot be read is 1.0, as OpenTelemetry's SDK reads it.
+        assert!(s(Some("traceidratio"), Some("lots")).traced(None, u32::MAX));
+        assert!(s(Some("traceidratio"), Some("0")).threshold.is_none());
     }
 
     #[test]

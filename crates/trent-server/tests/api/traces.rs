@@ -225,6 +225,78 @@ async fn spans_still_queued_are_sent_at_shutdown_and_the_process_exits_0() {
     assert!(spans.iter().any(|s| s.span.name == "audit.append"));
 }
 
+/// Stops `server` with SIGTERM and waits until it has exited (its spans flushed).
+async fn stop(mut server: TestServer) {
+    server.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while server.is_running() {
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn requests_not_sampled_make_no_span() {
+    let collector = Collector::start().await;
+    let launch = |sampler: &str| {
+        TestServer::start_with(
+            &["--otlp-endpoint", collector.endpoint()],
+            // Only the shutdown's flush sends: what it sends is all there is.
+            &[
+                ("OTEL_TRACES_SAMPLER", sampler),
+                ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+            ],
+        )
+    };
+    let list = |traceparent: String| {
+        let mut request = RawRequest::new("ListKeys", "{}");
+        request
+            .extra_headers
+            .push(("traceparent".into(), traceparent));
+        request
+    };
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    // Parent-based (the default): the caller's sampled flag decides.
+    let server = launch("parentbased_always_on");
+    let kept = server
+        .raw(list(format!("00-{trace}-00f067aa0ba902b7-01")))
+        .await
+        .unwrap();
+    let dropped = server
+        .raw(list(format!("00-{trace}-00f067aa0ba902b8-00")))
+        .await
+        .unwrap();
+    assert_eq!((kept.status, dropped.status), (200, 200));
+    stop(server).await;
+    let kept_id = kept.header("x-amzn-requestid").unwrap().to_owned();
+    let spans = collector
+        .wait_for(Duration::from_secs(30), |spans| {
+            by_request(spans, &kept_id).is_some()
+        })
+        .await;
+    let dropped_id = dropped.header("x-amzn-requestid").unwrap();
+    assert!(by_request(&spans, dropped_id).is_none());
+    // Not its children either: every span is the kept request's.
+    let kept = by_request(&spans, &kept_id).unwrap();
+    assert_eq!(hex::encode(&kept.span.parent_span_id), "00f067aa0ba902b7");
+    assert!(
+        spans.iter().all(|s| s.span.trace_id == kept.span.trace_id),
+        "{spans:#?}"
+    );
+    let before = spans.len();
+
+    // Always off: nothing, whatever the caller says.
+    let server = launch("always_off");
+    let answered = server
+        .raw(list(format!("00-{trace}-00f067aa0ba902b7-01")))
+        .await
+        .unwrap();
+    assert_eq!(answered.status, 200);
+    stop(server).await;
+    assert_eq!(collector.spans().len(), before);
+}
+
 #[tokio::test]
 async fn an_https_collector_is_trusted_only_through_its_ca() {
     let work = tempfile::tempdir().unwrap();
