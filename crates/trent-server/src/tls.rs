@@ -126,6 +126,32 @@ pub fn server_config(files: &TlsFiles, listener: TlsListener) -> Result<Arc<Serv
     Ok(Arc::new(config))
 }
 
+/// A TLS client configuration trusting the web PKI's roots and, with `ca_file` (the
+/// setting `setting`; errors start with `prefix`), the CA certificates of that PEM file
+/// (an outbound connection: the XKS proxy client, the OTLP exporter).
+pub fn client_config(
+    ca_file: Option<&Path>,
+    setting: &str,
+    prefix: &str,
+) -> Result<rustls::ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        for cert in read_certs(path, setting, prefix)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("{prefix}{setting} {}: {e}", path.display()))?;
+        }
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(Arc::new(crypto_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("{prefix}TLS: {e}"))?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
 fn read_certs(
     path: &Path,
     setting: &str,

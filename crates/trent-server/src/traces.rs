@@ -20,7 +20,7 @@
 //! `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_BSP_*`, `OTEL_SERVICE_NAME`,
 //! `OTEL_RESOURCE_ATTRIBUTES`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,18 +33,14 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The target of the spans this process exports (in every crate of the workspace).
 pub const TARGET: &str = "trent_trace";
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
-
 /// Trent's own head sampling, decided before a request's span is made (so that the spans
 /// of a trace not sampled cost nothing), from `OTEL_TRACES_SAMPLER` and
-/// `OTEL_TRACES_SAMPLER_ARG` when the exporter starts.
+/// `OTEL_TRACES_SAMPLER_ARG` when the exporter starts; set only then (see [`enabled`]).
 static SAMPLING: std::sync::OnceLock<Sampling> = std::sync::OnceLock::new();
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +88,7 @@ impl Sampling {
 
 /// Whether spans are exported (an OTLP endpoint is configured and the exporter runs).
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    SAMPLING.get().is_some()
 }
 
 /// Where traces go: the resolved OTLP/HTTP traces URL and the CA of an `https` one.
@@ -203,7 +199,6 @@ where
         std::env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
         std::env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref(),
     );
-    let _ = SAMPLING.set(sampling);
     let provider = SdkTracerProvider::builder()
         // Sampled already (`request_span`): every span made is recorded.
         .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
@@ -211,7 +206,8 @@ where
         .with_resource(resource)
         .build();
     let tracer = provider.tracer("trent");
-    ENABLED.store(true, Ordering::Relaxed);
+    // From now on requests are sampled and traced.
+    let _ = SAMPLING.set(sampling);
     Ok((
         tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -228,9 +224,9 @@ pub fn request_span(
     request_id: &str,
     headers: &http::HeaderMap,
 ) -> tracing::Span {
-    if !enabled() {
+    let Some(sampling) = SAMPLING.get() else {
         return tracing::Span::none();
-    }
+    };
     let parent =
         TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers));
     let remote = parent.span().span_context().clone();
@@ -240,10 +236,6 @@ pub fn request_span(
         .get(..8)
         .and_then(|h| u32::from_str_radix(h, 16).ok())
         .unwrap_or(0);
-    let sampling = SAMPLING.get().copied().unwrap_or(Sampling {
-        threshold: Some(u32::MAX),
-        parent_based: true,
-    });
     if !sampling.traced(parent_sampled, random) {
         return tracing::Span::none();
     }
@@ -327,21 +319,7 @@ const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
 impl RuntimeClient {
     fn new(settings: &OtlpSettings, runtime: tokio::runtime::Handle) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &settings.ca_file {
-            for cert in read_ca(path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("otlp_ca {}: {e}", path.display()))?;
-            }
-        }
-        let tls =
-            rustls::ClientConfig::builder_with_provider(Arc::new(crate::tls::crypto_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("cannot set up TLS for the OTLP exporter: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+        let tls = crate::tls::client_config(settings.ca_file.as_deref(), "otlp_ca", "")?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -356,18 +334,6 @@ impl RuntimeClient {
             client,
         })
     }
-}
-
-fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem =
-        std::fs::read(path).map_err(|e| format!("cannot read otlp_ca {}: {e}", path.display()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("otlp_ca {}: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("otlp_ca {}: no PEM certificate", path.display()));
-    }
-    Ok(certs)
 }
 
 #[async_trait::async_trait]

@@ -23,8 +23,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use trent_core::external_key_stores::{
@@ -79,28 +78,7 @@ impl HttpXksClient {
     /// From the `[xks_client]` table (its absence: the web PKI roots, DNS and port 443).
     pub fn new(config: Option<XksClientFileConfig>) -> Result<Self, String> {
         let config = config.unwrap_or_default();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("[xks_client] cannot read ca_file {}: {e}", path.display()))?;
-            let certs = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| {
-                    format!("[xks_client] ca_file {}: invalid PEM: {e}", path.display())
-                })?;
-            if certs.is_empty() {
-                return Err(format!(
-                    "[xks_client] ca_file {}: no certificate in it",
-                    path.display()
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("[xks_client] ca_file {}: {e}", path.display()))?;
-            }
-        }
+        let tls = crate::tls::client_config(config.ca_file.as_deref(), "ca_file", "[xks_client] ")?;
         let mut connect_to = HashMap::new();
         for entry in config.connect_to {
             let host = endpoint_host(&entry.endpoint).ok_or_else(|| {
@@ -116,12 +94,6 @@ impl HttpXksClient {
                 ));
             }
         }
-        let tls =
-            rustls::ClientConfig::builder_with_provider(Arc::new(crate::tls::crypto_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| format!("[xks_client]: {e}"))?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
         Ok(Self {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             connect_to,
