@@ -28,21 +28,10 @@ fn current_request_id() -> Option<String> {
 }
 
 /// Installs the process's subscriber: `TRENT_LOG` (default `info`), `TRENT_LOG_FORMAT`
-/// `text` or `json`, to stderr. An unknown format is an error.
-pub fn init() -> Result<(), String> {
-    install(None).map(|_| ())
-}
-
-/// [`init`] for a server: with `otlp`, spans are also exported there (sent through
-/// `runtime`), and the returned exporter is to be shut down at the end.
-pub fn init_serving(
-    otlp: Option<&crate::traces::OtlpSettings>,
-    runtime: tokio::runtime::Handle,
-) -> Result<Option<crate::traces::Exporter>, String> {
-    install(otlp.map(|settings| (settings, runtime)))
-}
-
-fn install(
+/// `text` or `json`, to stderr (an unknown format is an error); for a server with `otlp`,
+/// spans are also exported there (sent through the runtime given), and the returned
+/// exporter is to be shut down at the end.
+pub fn init(
     otlp: Option<(&crate::traces::OtlpSettings, tokio::runtime::Handle)>,
 ) -> Result<Option<crate::traces::Exporter>, String> {
     use tracing_subscriber::layer::SubscriberExt as _;

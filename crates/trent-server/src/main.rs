@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let cli = parse_command_line();
     // A server sets up its logging once its configuration says where spans go.
     if !matches!(cli.command, Command::Serve(_)) {
-        if let Err(e) = trent_server::logging::init() {
+        if let Err(e) = trent_server::logging::init(None) {
             eprintln!("trent: error: {e}");
             return ExitCode::FAILURE;
         }
@@ -87,8 +87,8 @@ fn serve_with_logging(config: Config) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let exporter =
-        trent_server::logging::init_serving(config.otlp.as_ref(), runtime.handle().clone())?;
+    let otlp = config.otlp.as_ref().map(|o| (o, runtime.handle().clone()));
+    let exporter = trent_server::logging::init(otlp)?;
     let result = runtime.block_on(serve::serve(config));
     if let Some(exporter) = exporter {
         // Blocking (it waits for the last export, which runs on the runtime).

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime};
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
+use tracing::Instrument as _;
 use trent_audit::Record;
 use trent_core::KmsError;
 use trent_wire::ErrorCode;
@@ -200,7 +201,6 @@ pub async fn serve<P: Protocol>(
     state: &AppState,
     request: http::Request<Body>,
 ) -> Response {
-    use tracing::Instrument as _;
     let started = Instant::now();
     let request_id = trent_audit::random_uuid();
     // With span export on, the request's span (a child of the caller's `traceparent`).
@@ -272,7 +272,6 @@ async fn run<P: Protocol>(
             }
             protocol.body_too_large(state.max_body_bytes)
         })?;
-    use tracing::Instrument as _;
     let mut prepared = protocol.prepare(parts, &body, facts)?;
     crate::traces::phase_span("authenticate").in_scope(|| {
         protocol.authenticate(state, parts, &body, connection, &mut prepared, facts)
