@@ -691,8 +691,8 @@ impl Iterator for DirLines {
 /// How much of a segment is read at a time.
 const READ_BUFFER_BYTES: usize = 1 << 16;
 
-/// The lines of one segment as they are read, split as [`read_segment_lines`] splits
-/// them: at each newline, the last line also without one.
+/// The lines of one segment as they are read: split at each newline (the last line also
+/// without one), each with its segment's name and its byte offset.
 struct SegmentLines {
     name: String,
     reader: Box<dyn BufRead + Send>,
@@ -745,40 +745,21 @@ impl SegmentLines {
     }
 }
 
-/// Appends the lines of the segment at `path` to `out`, with file and offset.
-fn read_segment_lines(path: &Path, out: &mut Vec<StoredLine>) -> Result<(), AuditError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let text = read_segment(path)?;
-    let mut offset = 0usize;
-    for raw in text.split_inclusive(|b| *b == b'\n') {
-        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        out.push(StoredLine {
-            location: Location {
-                source: name.clone(),
-                offset: Some(offset as u64),
-            },
-            line: String::from_utf8_lossy(line).into_owned(),
-        });
-        offset += raw.len();
-    }
-    Ok(())
-}
-
 /// The last digest of `chain` in the segments of `dir`, read newest segment first: a
 /// digest is written every few thousand events or minutes, so this reads the last
 /// segment or two instead of the whole trail.
 fn last_digest_in(dir: &Path, chain: &str) -> Result<Option<StoredLine>, AuditError> {
     for path in segments(dir)?.into_iter().rev() {
-        let mut lines = Vec::new();
-        read_segment_lines(&path, &mut lines)?;
-        let found = lines.into_iter().rev().find(|l| {
-            parse_line(&l.line)
+        let mut lines = SegmentLines::open(&path)?;
+        let mut found = None;
+        while let Some(line) = lines.next_line()? {
+            if parse_line(&line.line)
                 .body
                 .is_some_and(|b| b.chain == chain && b.digest.is_some())
-        });
+            {
+                found = Some(line);
+            }
+        }
         if found.is_some() {
             return Ok(found);
         }
@@ -1286,9 +1267,23 @@ mod tests {
         std::fs::write(name(3), b"").unwrap();
         std::fs::write(name(4), b"one\n").unwrap();
         let key = |l: &StoredLine| (l.location.clone(), l.line.clone());
+        // The reference: each segment read whole, then split.
         let mut whole = Vec::new();
         for path in segments(dir.path()).unwrap() {
-            read_segment_lines(&path, &mut whole).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = read_segment(&path).unwrap();
+            let mut offset = 0u64;
+            for raw in text.split_inclusive(|b| *b == b'\n') {
+                whole.push(StoredLine {
+                    location: Location {
+                        source: name.clone(),
+                        offset: Some(offset),
+                    },
+                    line: String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw))
+                        .into_owned(),
+                });
+                offset += raw.len() as u64;
+            }
         }
         let streamed: Vec<StoredLine> = dir_lines(dir.path())
             .unwrap()
