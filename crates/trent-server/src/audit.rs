@@ -715,13 +715,8 @@ pub fn run(args: AuditArgs) -> Result<bool, String> {
             if !dir.is_dir() {
                 return Err(format!("{} has no audit log", data_dir.display()));
             }
-            let cannot_read =
-                |e: trent_audit::AuditError| format!("cannot read {}: {e}", dir.display());
-            let lines = trent_audit::dir_lines(&dir).map_err(cannot_read)?;
-            let anchors = trent_audit::anchor::read_anchors(&dir)
-                .map_err(|e| format!("cannot read the audit anchors: {e}"))?;
-            let report =
-                trent_audit::verify_stream(lines, &anchors, |_| Some(key)).map_err(cannot_read)?;
+            let report = trent_audit::verify_dir(&dir, |_| Some(key))
+                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
             for s in report.summaries.iter().filter(|s| s.anchored_at > 0) {
                 println!(
                     "note: chain {}: entries up to seq {} were archived; the chain is verified from its signed anchor",
