@@ -123,6 +123,14 @@ impl OtlpSettings {
                 },
             },
         };
+        // Credentials go in headers (`OTEL_EXPORTER_OTLP_HEADERS`), never in the URL, which
+        // errors, logs and `Debug` may show.
+        let shown = without_userinfo(&traces_url);
+        if shown != traces_url {
+            return Err(format!(
+                "invalid {source} {shown:?}: no user or password in the URL; give the collector's credentials in OTEL_EXPORTER_OTLP_HEADERS"
+            ));
+        }
         let uri: http::Uri = traces_url
             .parse()
             .map_err(|e| format!("invalid {source} {traces_url:?}: {e}"))?;
@@ -138,6 +146,18 @@ impl OtlpSettings {
             traces_url,
             ca_file,
         }))
+    }
+}
+
+/// `url` with whatever comes before an `@` in its authority replaced by `***`.
+fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -481,6 +501,15 @@ mod tests {
         ] {
             let e = OtlpSettings::resolve(Some(bad.into()), None, env(&[])).unwrap_err();
             assert!(e.contains("otlp_endpoint"), "{bad}: {e}");
+        }
+        for with_password in [
+            "http://user:s3cr3t@collector:4318",
+            "https://s3cr3t@collector",
+            "http://u:s3cr3t@bad:port/x",
+        ] {
+            let e = OtlpSettings::resolve(Some(with_password.into()), None, env(&[])).unwrap_err();
+            assert!(e.contains("no user or password"), "{e}");
+            assert!(!e.contains("s3cr3t"), "{e}");
         }
         let e = OtlpSettings::resolve(
             None,

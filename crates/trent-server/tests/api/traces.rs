@@ -359,4 +359,11 @@ async fn an_endpoint_that_is_not_an_http_url_is_refused_at_start() {
         "{}",
         run.stderr
     );
+    // Credentials in the URL: refused, and never repeated.
+    let run = trent_testkit::process::Launch::serve()
+        .data_dir(work.path().join("data-2"))
+        .args(["--otlp-endpoint", "http://trent:s3cr3t@127.0.0.1:4318"])
+        .start_fails();
+    assert!(run.stderr.contains("no user or password"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
 }
