@@ -14,6 +14,12 @@
 #   BINS="before=/tmp/bin-before after=target/release" scripts/bench-vs-echo.sh
 # (`echo-server` comes from the first of them.)
 #
+# METRICS=1 prints, after each Trent run, the audit trail's group commits: how many, and
+# the mean entries per commit (from its /metrics).
+#
+# PERF=DIR records a CPU profile of each Trent run (`perf record --call-graph dwarf`) as
+# DIR/NAME-OP-ROUND.data, for `perf report -i`.
+#
 # Needs `wrk` (apt-get install wrk) and Python's botocore (the AWS CLI's) to sign.
 # Each server's admin listener on a free port (its default, 4598, is one per machine).
 export TRENT_ADMIN_LISTEN=127.0.0.1:0
@@ -115,7 +121,19 @@ for round in $(seq "$ROUNDS"); do
     name=${b%%=*}
     start_trent "$name" "${b#*=}"
     for op in $OPS; do
+      if [ -n "${PERF:-}" ]; then
+        mkdir -p "$PERF"
+        perf record -q -F 999 --call-graph dwarf,16384 -p $trent -o "$PERF/$name-$op-$round.data" \
+          2>/dev/null & perf_pid=$!
+      fi
       read -r t_rps t_p50 t_p99 t_cpu t_req t_err < <(measure $trent $PORT "$work/$name/$op.lua")
+      if [ -n "${PERF:-}" ]; then kill -INT $perf_pid; wait $perf_pid 2>/dev/null || true; fi
+      if [ -n "${METRICS:-}" ]; then
+        admin=$(grep -o 'admin listening on http://[0-9.:]*' "$work/$name/trent.log" | grep -o '[0-9.]*:[0-9]*$' | head -1)
+        curl -s "http://$admin/metrics" | awk '/^trent_audit_commit_entries_(sum|count)/ {v[$1]=$2}
+          END {printf "  audit: %d commits, %.1f entries each\n", v["trent_audit_commit_entries_count"],
+            v["trent_audit_commit_entries_sum"] / v["trent_audit_commit_entries_count"]}'
+      fi
       row "$op" "$name" "$t_rps" "$t_p50" "$t_p99" "$t_cpu" "$t_err"
       if [ -z "${e_rps[$op]:-}" ]; then
         # The echo answers the same request (its body), measured once a round.

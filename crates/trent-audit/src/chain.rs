@@ -34,41 +34,120 @@ pub struct SealedEntry {
     pub event_time: Option<i64>,
 }
 
-/// The canonical body of an event entry. `record_json` is the record serialized with
-/// `serde_json` (done by the request's task, so the writer only frames and hashes).
-pub fn event_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
-    let chain = Value::String(chain.to_owned());
-    format!(
-        "{{\"v\":{FORMAT_VERSION},\"chain\":{chain},\"seq\":{seq},\"prev\":\"{}\",\"kind\":\"event\",\"record\":{record_json}}}",
-        hex::encode(prev)
-    )
+/// What an entry is: its `kind`, and the member its payload is under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The outcome of a call (`"record"`).
+    Event,
+    /// A change about to be made (write-ahead; `"record"`). Its outcome follows as an
+    /// event entry naming the same request (see [`crate::pending_key`]).
+    Intent,
+    /// A signed digest of the entries before it (`"digest"`).
+    Digest,
 }
 
-/// The canonical body of an intent entry (write-ahead): the record of a change about to
-/// be made, written before it is made. Its outcome follows as an event entry naming the
-/// same request (see [`crate::pending_key`]).
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Event => "event",
+            Kind::Intent => "intent",
+            Kind::Digest => "digest",
+        }
+    }
+
+    fn member(self) -> &'static str {
+        match self {
+            Kind::Event | Kind::Intent => "record",
+            Kind::Digest => "digest",
+        }
+    }
+}
+
+/// Appends the canonical body of an entry to `out`: the only place its members and
+/// their order are written. `payload` is JSON (a record serialized with `serde_json`
+/// by the request's task, or a digest).
+fn write_body(out: &mut String, chain: &str, seq: u64, prev: &[u8; 32], kind: Kind, payload: &str) {
+    use std::fmt::Write as _;
+    out.push_str("{\"v\":");
+    let _ = write!(out, "{FORMAT_VERSION}");
+    out.push_str(",\"chain\":");
+    // A chain name is a JSON string (escaped as serde_json escapes it).
+    out.push_str(&Value::String(chain.to_owned()).to_string());
+    let _ = write!(out, ",\"seq\":{seq},\"prev\":\"");
+    push_hex(out, prev);
+    out.push_str("\",\"kind\":\"");
+    out.push_str(kind.name());
+    out.push_str("\",\"");
+    out.push_str(kind.member());
+    out.push_str("\":");
+    out.push_str(payload);
+    out.push('}');
+}
+
+/// Lower-case hex, as `hex::encode` writes it, without its allocation.
+fn push_hex(out: &mut String, bytes: &[u8; 32]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+}
+
+/// The canonical body of an entry.
+pub fn body(chain: &str, seq: u64, prev: &[u8; 32], kind: Kind, payload: &str) -> String {
+    let mut out = String::with_capacity(160 + chain.len() + payload.len());
+    write_body(&mut out, chain, seq, prev, kind, payload);
+    out
+}
+
+/// The canonical body of an event entry.
+pub fn event_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
+    body(chain, seq, prev, Kind::Event, record_json)
+}
+
+/// The canonical body of an intent entry (write-ahead).
 pub fn intent_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
-    let chain = Value::String(chain.to_owned());
-    format!(
-        "{{\"v\":{FORMAT_VERSION},\"chain\":{chain},\"seq\":{seq},\"prev\":\"{}\",\"kind\":\"intent\",\"record\":{record_json}}}",
-        hex::encode(prev)
-    )
+    body(chain, seq, prev, Kind::Intent, record_json)
 }
 
 pub fn digest_body(chain: &str, seq: u64, prev: &[u8; 32], digest_json: &str) -> String {
-    let chain = Value::String(chain.to_owned());
-    format!(
-        "{{\"v\":{FORMAT_VERSION},\"chain\":{chain},\"seq\":{seq},\"prev\":\"{}\",\"kind\":\"digest\",\"digest\":{digest_json}}}",
-        hex::encode(prev)
-    )
+    body(chain, seq, prev, Kind::Digest, digest_json)
 }
 
+/// Frames a body already made into its entry: `HASH BODY`.
 pub fn seal(chain: &str, seq: u64, body: String) -> SealedEntry {
-    let hash = sha256(body.as_bytes());
     let mut line = String::with_capacity(65 + body.len());
-    line.push_str(&hex::encode(hash));
+    line.push_str(ZERO_HASH_HEX);
     line.push(' ');
     line.push_str(&body);
+    finish_seal(chain, seq, line)
+}
+
+/// Makes an entry in one buffer (what the writer does for every event): the body is
+/// written after room for its hash, hashed, and the hash put in front.
+pub fn seal_entry(
+    chain: &str,
+    seq: u64,
+    prev: &[u8; 32],
+    kind: Kind,
+    payload: &str,
+) -> SealedEntry {
+    let mut line = String::with_capacity(225 + chain.len() + payload.len());
+    line.push_str(ZERO_HASH_HEX);
+    line.push(' ');
+    write_body(&mut line, chain, seq, prev, kind, payload);
+    finish_seal(chain, seq, line)
+}
+
+const ZERO_HASH_HEX: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `line` is 64 placeholder digits, a space and the body: hashes the body and writes
+/// its hash over the placeholder.
+fn finish_seal(chain: &str, seq: u64, mut line: String) -> SealedEntry {
+    let hash = sha256(&line.as_bytes()[65..]);
+    let mut hex = String::with_capacity(64);
+    push_hex(&mut hex, &hash);
+    line.replace_range(..64, &hex);
     SealedEntry {
         chain: chain.to_owned(),
         seq,
@@ -145,4 +224,44 @@ pub fn decode_hash(text: &str) -> Option<[u8; 32]> {
     hex::decode(text)
         .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-buffer framing is the two-step one, byte for byte, for every kind; the
+    /// body is the documented canonical form.
+    #[test]
+    fn sealed_entries_are_framed_as_documented() {
+        let prev: [u8; 32] = std::array::from_fn(|i| (i * 37 + 5) as u8);
+        for kind in [Kind::Event, Kind::Intent, Kind::Digest] {
+            for chain in ["n1", "node \"q\" \\ é"] {
+                let payload = r#"{"eventName":"Encrypt","n":[1,2]}"#;
+                let fast = seal_entry(chain, 42, &prev, kind, payload);
+                let slow = seal(chain, 42, body(chain, 42, &prev, kind, payload));
+                assert_eq!(fast.line, slow.line);
+                assert_eq!(fast.hash, slow.hash);
+                let (hash, text) = fast.line.split_once(' ').unwrap();
+                assert_eq!(hash, hex::encode(sha256(text.as_bytes())));
+                let expected = format!(
+                    "{{\"v\":1,\"chain\":{},\"seq\":42,\"prev\":\"{}\",\"kind\":\"{}\",\"{}\":{payload}}}",
+                    serde_json::to_string(chain).unwrap(),
+                    hex::encode(prev),
+                    kind.name(),
+                    kind.member(),
+                );
+                assert_eq!(text, expected);
+                let parsed = parse_line(&fast.line);
+                assert!(parsed.hash_ok());
+                if kind != Kind::Digest {
+                    // (This payload is no digest: only records are read back here.)
+                    let entry = parsed.body.unwrap();
+                    assert_eq!((entry.chain.as_str(), entry.seq), (chain, 42));
+                    assert_eq!(entry.prev, hex::encode(prev));
+                    assert_eq!(entry.kind, kind.name());
+                }
+            }
+        }
+    }
 }

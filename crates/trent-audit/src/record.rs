@@ -325,6 +325,20 @@ pub fn unique_id(prefix: &str, arn: &str) -> String {
 /// CloudTrail's `eventTime`: UTC, whole seconds, `Z`.
 pub fn event_time(unix_millis: i64) -> String {
     let secs = unix_millis.div_euclid(1000);
+    // Every event of a second has the same time: formatted once a second per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    LAST.with_borrow_mut(|(last, text)| {
+        if *last != secs {
+            *text = format_event_time(secs);
+            *last = secs;
+        }
+        text.clone()
+    })
+}
+
+fn format_event_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {
@@ -338,6 +352,20 @@ pub fn event_time(unix_millis: i64) -> String {
 
 /// Parses an `eventTime` back to unix seconds.
 pub fn parse_event_time(text: &str) -> Option<i64> {
+    // The same text over and over (one per second): parsed once per thread.
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, Option<i64>)> = const { std::cell::RefCell::new((String::new(), None)) };
+    }
+    LAST.with_borrow_mut(|(last, secs)| {
+        if last != text {
+            *secs = parse_event_time_uncached(text);
+            text.clone_into(last);
+        }
+        *secs
+    })
+}
+
+fn parse_event_time_uncached(text: &str) -> Option<i64> {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time::PrimitiveDateTime::parse(text, &format)
