@@ -94,6 +94,7 @@ fn push_hex(out: &mut String, bytes: &[u8; 32]) {
 }
 
 /// The canonical body of an entry.
+#[cfg(test)]
 pub fn body(chain: &str, seq: u64, prev: &[u8; 32], kind: Kind, payload: &str) -> String {
     let mut out = String::with_capacity(160 + chain.len() + payload.len());
     write_body(&mut out, chain, seq, prev, kind, payload);
@@ -101,20 +102,24 @@ pub fn body(chain: &str, seq: u64, prev: &[u8; 32], kind: Kind, payload: &str) -
 }
 
 /// The canonical body of an event entry.
+#[cfg(test)]
 pub fn event_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
     body(chain, seq, prev, Kind::Event, record_json)
 }
 
 /// The canonical body of an intent entry (write-ahead).
+#[cfg(test)]
 pub fn intent_body(chain: &str, seq: u64, prev: &[u8; 32], record_json: &str) -> String {
     body(chain, seq, prev, Kind::Intent, record_json)
 }
 
+#[cfg(test)]
 pub fn digest_body(chain: &str, seq: u64, prev: &[u8; 32], digest_json: &str) -> String {
     body(chain, seq, prev, Kind::Digest, digest_json)
 }
 
-/// Frames a body already made into its entry: `HASH BODY`.
+/// Frames a body already made into its entry: `HASH BODY` (the tests' two-step way).
+#[cfg(test)]
 pub fn seal(chain: &str, seq: u64, body: String) -> SealedEntry {
     let mut line = String::with_capacity(65 + body.len());
     line.push_str(ZERO_HASH_HEX);

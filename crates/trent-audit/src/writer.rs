@@ -1,8 +1,9 @@
 //! The audit log: one writer task per chain, group commit, periodic signed digests.
 //!
 //! Request tasks serialize their record themselves (that work is parallel) and hand the
-//! JSON to the writer with a oneshot to wait on. The writer takes everything queued,
-//! numbers, links and hashes it, appends it in one write with one fsync, and only then
+//! JSON to the writer with a oneshot to wait on. The writer first lets the request
+//! tasks that are ready run (a few yields, while its queue grows, at most 500 µs), then
+//! takes everything queued, numbers, links and hashes it, appends it in one write with one fsync, and only then
 //! answers every waiter: a response is sent after its event is durable, and many
 //! requests share the cost of one fsync. If the append fails, every waiter of the batch
 //! gets the error (the request then fails with `KMSInternalException`), and the chain
@@ -45,6 +46,10 @@ const MAX_BATCH: usize = 8192;
 /// The most times the writer lets ready request tasks run before a commit, while they
 /// keep adding events to it.
 const MAX_YIELDS: usize = 8;
+
+/// The longest the writer waits so for more events (a bound on the latency it adds when
+/// many request tasks are ready at once).
+const MAX_GATHER: Duration = Duration::from_micros(500);
 
 enum Command {
     Event {
@@ -253,10 +258,11 @@ impl Writer {
             // event join this commit instead of waiting for the next one (fewer, larger
             // commits under load; on an idle server the yield returns at once).
             let mut queued = rx.len();
+            let waiting_since = std::time::Instant::now();
             for _ in 0..MAX_YIELDS {
                 tokio::task::yield_now().await;
                 let now = rx.len();
-                if now == queued || now >= MAX_BATCH {
+                if now == queued || now >= MAX_BATCH || waiting_since.elapsed() >= MAX_GATHER {
                     break;
                 }
                 queued = now;
