@@ -325,20 +325,28 @@ pub fn unique_id(prefix: &str, arn: &str) -> String {
 /// CloudTrail's `eventTime`: UTC, whole seconds, `Z`.
 pub fn event_time(unix_millis: i64) -> String {
     let secs = unix_millis.div_euclid(1000);
-    // Every event of a second has the same time: formatted once a second per thread.
-    thread_local! {
-        static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
-    }
-    LAST.with_borrow_mut(|(last, text)| {
-        if *last != secs {
-            *text = format_event_time(secs);
+    LAST_EVENT_TIME.with_borrow_mut(|(last, text)| {
+        if *last != secs || text.is_empty() {
+            // (A time `time` cannot format, beyond year 9999, is not kept: its text is
+            // not its second.)
+            let Some(formatted) = format_event_time(secs) else {
+                return "1970-01-01T00:00:00Z".to_owned();
+            };
+            *text = formatted;
             *last = secs;
         }
         text.clone()
     })
 }
 
-fn format_event_time(secs: i64) -> String {
+thread_local! {
+    /// The last `eventTime` this thread made, and its second: every event of a second
+    /// has the same time, formatted once (and read back without parsing).
+    static LAST_EVENT_TIME: std::cell::RefCell<(i64, String)> =
+        const { std::cell::RefCell::new((0, String::new())) };
+}
+
+fn format_event_time(secs: i64) -> Option<String> {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| {
@@ -347,22 +355,15 @@ fn format_event_time(secs: i64) -> String {
             ))
             .ok()
         })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }
 
 /// Parses an `eventTime` back to unix seconds.
 pub fn parse_event_time(text: &str) -> Option<i64> {
-    // The same text over and over (one per second): parsed once per thread.
-    thread_local! {
-        static LAST: std::cell::RefCell<(String, Option<i64>)> = const { std::cell::RefCell::new((String::new(), None)) };
-    }
-    LAST.with_borrow_mut(|(last, secs)| {
-        if last != text {
-            *secs = parse_event_time_uncached(text);
-            text.clone_into(last);
-        }
-        *secs
-    })
+    // Almost always the time this thread just made (a request's record is made and
+    // handed to the writer on one worker).
+    let known = LAST_EVENT_TIME
+        .with_borrow(|(secs, last)| (!last.is_empty() && last == text).then_some(*secs));
+    known.or_else(|| parse_event_time_uncached(text))
 }
 
 fn parse_event_time_uncached(text: &str) -> Option<i64> {
@@ -788,6 +789,23 @@ mod tests {
             parse_event_time("2025-05-20T20:46:16Z"),
             Some(1_747_773_976)
         );
+        // The thread's last time is kept: the same second again, the next one, another
+        // time read back than the one kept, and text that is no time.
+        assert_eq!(event_time(1_747_773_976_999), "2025-05-20T20:46:16Z");
+        assert_eq!(event_time(1_747_773_977_000), "2025-05-20T20:46:17Z");
+        assert_eq!(
+            parse_event_time("2025-05-20T20:46:17Z"),
+            Some(1_747_773_977)
+        );
+        assert_eq!(
+            parse_event_time("2025-05-20T20:46:16Z"),
+            Some(1_747_773_976)
+        );
+        assert_eq!(parse_event_time(""), None);
+        assert_eq!(parse_event_time("yesterday"), None);
+        // Beyond what can be formatted: the epoch's text, never kept as that second.
+        assert_eq!(event_time(i64::MAX), "1970-01-01T00:00:00Z");
+        assert_eq!(parse_event_time("1970-01-01T00:00:00Z"), Some(0));
     }
 
     #[test]

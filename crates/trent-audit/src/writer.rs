@@ -3,8 +3,8 @@
 //! Request tasks serialize their record themselves (that work is parallel) and hand the
 //! JSON to the writer with a oneshot to wait on. The writer first lets the request
 //! tasks that are ready run (a few yields, while its queue grows, at most 500 µs), then
-//! takes everything queued, numbers, links and hashes it, appends it in one write with one fsync, and only then
-//! answers every waiter: a response is sent after its event is durable, and many
+//! takes everything queued, numbers, links and hashes it, appends it in one write with
+//! one fsync, and only then answers every waiter: a response is sent after its event is durable, and many
 //! requests share the cost of one fsync. If the append fails, every waiter of the batch
 //! gets the error (the request then fails with `KMSInternalException`), and the chain
 //! continues from where the store really ends: before its next write the writer reads
@@ -47,8 +47,8 @@ const MAX_BATCH: usize = 8192;
 /// keep adding events to it.
 const MAX_YIELDS: usize = 8;
 
-/// The longest the writer waits so for more events (a bound on the latency it adds when
-/// many request tasks are ready at once).
+/// The longest the writer waits for more events before a commit (a bound on the latency
+/// it adds when many request tasks are ready at once).
 const MAX_GATHER: Duration = Duration::from_micros(500);
 
 enum Command {
