@@ -1,6 +1,7 @@
 //! The HTTP front: one route, which picks the protocol a request speaks from its method,
 //! path and headers and hands it to the one stage every protocol shares
-//! ([`crate::stage::serve`]: request id, body cap, SigV4, audit, timing).
+//! ([`crate::stage::serve`]: request id, body cap, SigV4, audit, timing), or to the web
+//! console (`/console/`, whose pages make their API calls through that same stage).
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub disk: std::sync::Arc<crate::disk::DiskGuard>,
     /// Draining or stopping (SIGTERM): readiness says so.
     pub lifecycle: std::sync::Arc<crate::listener::Lifecycle>,
+    /// The web console's sessions.
+    pub console: crate::console::session::Sessions,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -75,6 +78,10 @@ async fn handle(State(state): State<Arc<AppState>>, request: http::Request<Body>
     if state.test_reset && crate::test_reset::routes(method, path) {
         // Testing only: signed and audited like any request, for an account's root only.
         return serve(&crate::test_reset::TestResetApi, &state, request).await;
+    }
+    // The web console: pages for a browser, each action an API call through the stage.
+    if crate::console::routes(path) {
+        return crate::console::handle(state, request).await;
     }
     // STS answers in its own (XML) envelope, errors before the body is read included.
     if crate::sts::is_sts_request(request.headers()) {

@@ -1,10 +1,10 @@
 //! The `trent` server as a library: the HTTP front ([`app`]), the one stage every request
 //! goes through ([`stage`]) and the protocols it serves (KMS JSON 1.1 in [`kms`], STS,
 //! the CloudTrail API, the test clock, and on a listener of its own the AWS KMS External
-//! Key Store proxy API in [`xks`]), and everything behind them up to the key service
-//! — configuration, SigV4 authentication, the identity directory, the audit trail, the
-//! listener — and [`serve::serve`], which
-//! opens a data directory and serves it. The `trent` binary (`main.rs`) only parses the
+//! Key Store proxy API in [`xks`]), the web console at `/console/` ([`console`]), and
+//! everything behind them up to the key service — configuration, SigV4 authentication, the
+//! identity directory, the audit trail, the listener — and [`serve::serve`], which opens a
+//! data directory and serves it. The `trent` binary (`main.rs`) only parses the
 //! command line and calls into this crate.
 //!
 //! It must never print a secret except the administrator's credentials, once, into the
@@ -19,6 +19,7 @@ pub mod auth;
 pub mod backup;
 pub mod cloudtrail;
 pub mod config;
+pub mod console;
 pub mod disk;
 pub mod http;
 pub mod identities;

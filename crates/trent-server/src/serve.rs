@@ -298,6 +298,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         test_clock,
         test_reset: config.dev_reset,
         lifecycle: lifecycle.clone(),
+        console: Default::default(),
         disk,
     });
 

@@ -19,6 +19,8 @@
 //! - [`otlp`]: an OTLP/HTTP traces endpoint that keeps the spans it is sent.
 //! - [`tls`]: TLS files (a private CA, server and client certificates) made with
 //!   `openssl`.
+//! - [`browser`]: headless Chromium driven over WebDriver (Debian's `chromium` through
+//!   its `chromedriver`, one of each per test), with helpers that wait for what they act on.
 //!
 //! It is a dev-dependency only (`publish = false`) and must never become a dependency of a
 //! production crate. A test fails by panicking, so this crate panics where a test would.
@@ -26,6 +28,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod aws_cli;
+pub mod browser;
 pub mod cluster;
 pub mod otlp;
 pub mod postgres;

@@ -17,6 +17,7 @@ mod authorization;
 mod aws_cli;
 mod aws_managed_keys;
 mod backup;
+mod console;
 mod crypto;
 mod custom_key_stores;
 mod deletion;

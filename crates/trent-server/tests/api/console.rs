@@ -1,0 +1,637 @@
+//! The web console (`/console/`): first over plain HTTP (the security headers, the
+//! cookies, CSRF, sign-in refusals, the idle timeout), then in Debian's Chromium, headless,
+//! driven over WebDriver: a new user signs in, creates a key with the wizard, edits its
+//! policy (a malformed one refused), rotates it, schedules and cancels its deletion and
+//! finds all of it in the event history; a principal without permissions sees AWS's
+//! AccessDenied text. Screenshots of each page go to `TRENT_CONSOLE_SCREENSHOTS` if set.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_kms::types::KeyState;
+use trent_testkit::browser::Browser;
+
+use crate::harness::TestServer;
+use crate::identities::{start_with_config, user, ConfigFile, BOB_ARN, BOB_KEY, BOB_SECRET};
+
+/// What every console page's Content-Security-Policy must be: nothing from another origin,
+/// no script, no inline style.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const NOBODY_ARN: &str = "arn:aws:iam::111122223333:user/nobody";
+const NOBODY_KEY: &str = "AKIANOBODY0000000001";
+const NOBODY_SECRET: &str = "nobody-secret-0123456789";
+
+/// One HTTP/1.1 exchange (connection closed after it).
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The value a `Set-Cookie` gives `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies().into_iter().find_map(|c| {
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (n, v) = pair.split_once('=')?;
+            (n == name && !v.is_empty()).then(|| v.to_owned())
+        })
+    }
+}
+
+fn http(server: &TestServer, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Answer {
+    let authority = server
+        .endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let body = form.unwrap_or("");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if form.is_some() {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    if !cookie.is_empty() {
+        head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect::<Vec<_>>();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                percent_encoding::utf8_percent_encode(k, percent_encoding::NON_ALPHANUMERIC),
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the hidden `csrf` field of a page's first form.
+fn csrf_of(body: &str) -> String {
+    let at =
+        body.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    body[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in over plain HTTP; the session cookie (`name=value`).
+fn sign_in(server: &TestServer, key: &str, secret: &str) -> String {
+    let page = http(server, "GET", "/console/sign-in", "", None);
+    let token = page
+        .cookie("__Host-trent-sign-in")
+        .expect("the sign-in cookie");
+    let form = form_encode(&[
+        ("csrf", &token),
+        ("access_key_id", key),
+        ("secret_access_key", secret),
+        ("region", "us-east-1"),
+    ]);
+    let answer = http(
+        server,
+        "POST",
+        "/console/sign-in",
+        &format!("__Host-trent-sign-in={token}"),
+        Some(&form),
+    );
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert_eq!(answer.header("location"), Some("/console/keys"));
+    format!(
+        "__Host-trent-console={}",
+        answer
+            .cookie("__Host-trent-console")
+            .expect("a session cookie")
+    )
+}
+
+fn assert_secure_page(answer: &Answer) {
+    assert_eq!(answer.header("content-security-policy"), Some(CSP));
+    assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    let body = answer.body.to_lowercase();
+    for other_origin in [
+        "src=\"http",
+        "href=\"http",
+        "src=\"//",
+        "href=\"//",
+        "<script",
+        "style=\"",
+    ] {
+        assert!(
+            !body.contains(other_origin),
+            "{other_origin} in {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn console_pages_are_html_under_a_strict_csp_with_host_only_session_cookies() {
+    let server = TestServer::start();
+    let root = http(&server, "GET", "/console/", "", None);
+    assert_eq!(root.status, 303);
+    assert_eq!(root.header("location"), Some("/console/sign-in"));
+
+    let page = http(&server, "GET", "/console/sign-in", "", None);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.starts_with("<!DOCTYPE html>"), "{}", page.body);
+    assert_secure_page(&page);
+    let set = page.set_cookies().join("\n");
+    for attribute in [
+        "__Host-trent-sign-in=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let css = http(&server, "GET", "/console/assets/console.css", "", None);
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+
+    // A sign-in form posted without its cookie (from another site) is refused.
+    let token = page.cookie("__Host-trent-sign-in").unwrap();
+    let form = form_encode(&[
+        ("csrf", &token),
+        ("access_key_id", server.access_key_id()),
+        ("secret_access_key", server.secret_access_key()),
+    ]);
+    let forged = http(&server, "POST", "/console/sign-in", "", Some(&form));
+    assert_eq!(forged.status, 401);
+    assert!(forged.cookie("__Host-trent-console").is_none());
+
+    // A wrong secret: the API's own refusal, no session.
+    let form = form_encode(&[
+        ("csrf", &token),
+        ("access_key_id", server.access_key_id()),
+        ("secret_access_key", "wrong"),
+    ]);
+    let wrong = http(
+        &server,
+        "POST",
+        "/console/sign-in",
+        &format!("__Host-trent-sign-in={token}"),
+        Some(&form),
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.cookie("__Host-trent-console").is_none());
+
+    let session = sign_in(&server, server.access_key_id(), server.secret_access_key());
+    let keys = http(&server, "GET", "/console/keys", &session, None);
+    assert_eq!(keys.status, 200);
+    assert_secure_page(&keys);
+    assert!(
+        keys.body.contains("arn:aws:iam::111122223333:user/admin"),
+        "{}",
+        keys.body
+    );
+    assert!(
+        !keys.body.contains(server.secret_access_key()),
+        "the secret reached a page"
+    );
+
+    // A form without the session's CSRF token changes nothing.
+    let client = server.client("us-east-1");
+    let before = client
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap_or_default()
+        .len();
+    for csrf in ["", "forged"] {
+        let form = form_encode(&[
+            ("csrf", csrf),
+            ("key_usage", "ENCRYPT_DECRYPT"),
+            ("key_spec", "SYMMETRIC_DEFAULT"),
+            ("origin", "AWS_KMS"),
+        ]);
+        let refused = http(&server, "POST", "/console/keys/new", &session, Some(&form));
+        assert_eq!(refused.status, 403, "{}", refused.body);
+    }
+    let after = client
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap_or_default()
+        .len();
+    assert_eq!(before, after);
+
+    // With it, the form is an API call: the key exists.
+    let form = form_encode(&[
+        ("csrf", &csrf_of(&keys.body)),
+        ("key_usage", "ENCRYPT_DECRYPT"),
+        ("key_spec", "SYMMETRIC_DEFAULT"),
+        ("origin", "AWS_KMS"),
+        ("alias", "made-over-http"),
+    ]);
+    let made = http(&server, "POST", "/console/keys/new", &session, Some(&form));
+    assert_eq!(made.status, 303, "{}", made.body);
+    let key = client
+        .describe_key()
+        .key_id("alias/made-over-http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(key.key_metadata.unwrap().key_state, Some(KeyState::Enabled));
+
+    // Signed out: the cookie is cleared and the session is gone.
+    let signed_out = http(
+        &server,
+        "POST",
+        "/console/sign-out",
+        &session,
+        Some(&form_encode(&[("csrf", &csrf_of(&keys.body))])),
+    );
+    assert_eq!(signed_out.status, 303);
+    assert!(signed_out
+        .set_cookies()
+        .iter()
+        .any(|c| c.starts_with("__Host-trent-console=;") && c.contains("Max-Age=0")));
+    let after = http(&server, "GET", "/console/keys", &session, None);
+    assert_eq!(after.status, 303);
+    assert_eq!(after.header("location"), Some("/console/sign-in"));
+}
+
+#[tokio::test]
+async fn a_console_session_ends_after_fifteen_idle_minutes() {
+    let server = crate::test_clock::server();
+    let session = sign_in(&server, server.access_key_id(), server.secret_access_key());
+    let minute = 60_000;
+    for _ in 0..3 {
+        // Each use restarts the idle clock.
+        crate::test_clock::advance_millis(&server, 14 * minute).await;
+        assert_eq!(
+            http(&server, "GET", "/console/keys", &session, None).status,
+            200
+        );
+    }
+    crate::test_clock::advance_millis(&server, 15 * minute).await;
+    let expired = http(&server, "GET", "/console/keys", &session, None);
+    assert_eq!(expired.status, 303);
+    assert_eq!(expired.header("location"), Some("/console/sign-in"));
+}
+
+/// Where screenshots go: `TRENT_CONSOLE_SCREENSHOTS`, or a directory dropped after the test.
+fn screenshots() -> (PathBuf, Option<tempfile::TempDir>) {
+    match std::env::var_os("TRENT_CONSOLE_SCREENSHOTS") {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            (PathBuf::from(dir), None)
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            (dir.path().to_owned(), Some(dir))
+        }
+    }
+}
+
+async fn shot(browser: &Browser, dir: &std::path::Path, name: &str) {
+    let path = dir.join(format!("{name}.png"));
+    browser.screenshot(&path).await;
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
+}
+
+async fn browser_sign_in(browser: &Browser, server: &TestServer, key: &str, secret: &str) {
+    browser
+        .goto(&format!(
+            "{}/console/",
+            server.endpoint().trim_end_matches('/')
+        ))
+        .await;
+    browser.fill("#access_key_id", key).await;
+    browser.fill("#secret_access_key", secret).await;
+    browser.click_and_wait("#sign-in").await;
+}
+
+#[tokio::test]
+async fn a_new_user_walks_through_the_console_in_chromium() {
+    let config = ConfigFile::new(&user(BOB_ARN, BOB_KEY, BOB_SECRET, &[("kms", "kms:*")]));
+    let server = start_with_config(&config);
+    let client = server.client("us-east-1");
+    let (dir, _keep) = screenshots();
+    let browser = Browser::start().await;
+
+    browser_sign_in(
+        &browser,
+        &server,
+        server.access_key_id(),
+        server.secret_access_key(),
+    )
+    .await;
+    assert!(browser.current_url().await.ends_with("/console/keys"));
+    assert!(browser.text("#principal").await.contains("user/admin"));
+    // The session cookie is out of script's reach.
+    let visible = browser.execute("return document.cookie", vec![]).await;
+    assert_eq!(visible, serde_json::json!(""));
+    shot(&browser, &dir, "01-keys").await;
+
+    // The wizard: a symmetric key, an alias, a tag, Bob as its user.
+    browser.click_and_wait("#create-key").await;
+    shot(&browser, &dir, "02-create-key").await;
+    browser.fill("#alias", "console-demo").await;
+    browser.fill("#description", "made in the console").await;
+    browser.fill("#tags", "team=blue").await;
+    browser
+        .fill("#administrators", "arn:aws:iam::111122223333:user/admin")
+        .await;
+    browser.fill("#users", BOB_ARN).await;
+    browser.click_and_wait("#create").await;
+    assert_eq!(browser.text("h1").await, "alias/console-demo");
+    assert!(browser.text(".flash.ok").await.contains("was created"));
+    assert!(browser.text("#key-users").await.contains(BOB_ARN));
+    let key_id = browser.text("#key-id").await;
+    let policy = client
+        .get_key_policy()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(policy["Id"], "key-consolepolicy-3");
+    assert_eq!(
+        policy["Statement"][2]["Principal"]["AWS"],
+        serde_json::json!([BOB_ARN])
+    );
+    let tags = client
+        .list_resource_tags()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    assert_eq!((tags[0].tag_key(), tags[0].tag_value()), ("team", "blue"));
+    shot(&browser, &dir, "03-key-policy").await;
+
+    // A policy that is not JSON, then one IAM refuses: both shown, neither saved.
+    browser.fill("#policy", "{ not json").await;
+    browser.click_and_wait("#save-policy").await;
+    assert!(browser
+        .text("#policy-error")
+        .await
+        .contains("MalformedPolicyDocumentException"));
+    let bad = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Perhaps","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    browser.fill("#policy", bad).await;
+    browser.click_and_wait("#save-policy").await;
+    assert!(browser
+        .text("#policy-error")
+        .await
+        .contains("MalformedPolicyDocumentException"));
+    shot(&browser, &dir, "04-policy-refused").await;
+    let unchanged = client
+        .get_key_policy()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(unchanged.contains("key-consolepolicy-3"));
+    // A good one is saved.
+    let good = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    browser.fill("#policy", good).await;
+    browser.click_and_wait("#save-policy").await;
+    assert!(browser.text(".flash.ok").await.contains("saved"));
+    let saved = client
+        .get_key_policy()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    assert!(saved.contains("\"Root\""), "{saved}");
+
+    // Rotation: on, every 180 days; then rotate now.
+    browser.click_and_wait("#tab-rotation").await;
+    browser.click("#rotation-enabled").await;
+    browser.fill("#rotation-period", "180").await;
+    browser.click_and_wait("#save-rotation").await;
+    assert_eq!(browser.text("#rotation-status").await, "Enabled");
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(180));
+    browser.click_and_wait("#rotate-now").await;
+    assert!(browser.text(".flash.ok").await.contains("rotated"));
+    shot(&browser, &dir, "05-rotation").await;
+    let on_demand = client
+        .get_key_rotation_status()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap();
+    let rotations = client
+        .list_key_rotations()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .rotations
+        .unwrap_or_default();
+    assert!(on_demand.on_demand_rotation_start_date.is_some() || !rotations.is_empty());
+
+    // Deletion: scheduled with a 7-day wait, then cancelled (the key is left disabled).
+    browser.click_and_wait("#tab-deletion").await;
+    browser.fill("#waiting-period", "7").await;
+    browser.click("#confirm-deletion").await;
+    browser.click_and_wait("#schedule-deletion").await;
+    assert_eq!(browser.text("#key-state").await, "PendingDeletion");
+    shot(&browser, &dir, "06-pending-deletion").await;
+    let meta = client
+        .describe_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state, Some(KeyState::PendingDeletion));
+    browser.click_and_wait("#cancel-deletion").await;
+    assert_eq!(browser.text("#key-state").await, "Disabled");
+    let meta = client
+        .describe_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state, Some(KeyState::Disabled));
+
+    // The list finds it by its alias.
+    browser
+        .goto(&format!(
+            "{}/console/keys",
+            server.endpoint().trim_end_matches('/')
+        ))
+        .await;
+    browser.fill("#filter", "console-demo").await;
+    browser.click_and_wait("form.filter button").await;
+    let table = browser.text("#keys").await;
+    assert!(
+        table.contains(&key_id) && table.contains("Disabled"),
+        "{table}"
+    );
+
+    // The event history: what the console did, as the administrator, from the console.
+    browser
+        .goto(&format!(
+            "{}/console/audit",
+            server.endpoint().trim_end_matches('/')
+        ))
+        .await;
+    browser.select("#attribute", "EventName").await;
+    browser.fill("#value", "ScheduleKeyDeletion").await;
+    browser.click_and_wait("#lookup").await;
+    let events = browser.text("#events").await;
+    assert!(
+        events.contains("ScheduleKeyDeletion") && events.contains("admin"),
+        "{events}"
+    );
+    assert!(!events.contains("CancelKeyDeletion"), "{events}");
+    shot(&browser, &dir, "07-event-history").await;
+    browser.click_and_wait("a.event-link").await;
+    let record = browser.text("#event-record").await;
+    assert!(
+        record.contains("\"eventName\": \"ScheduleKeyDeletion\""),
+        "{record}"
+    );
+    assert!(record.contains("trent-console/"), "{record}");
+    assert!(record.contains(&key_id), "{record}");
+    shot(&browser, &dir, "08-event").await;
+
+    browser.click_and_wait("#sign-out").await;
+    assert!(browser.current_url().await.ends_with("/console/sign-in"));
+}
+
+#[tokio::test]
+async fn a_principal_without_permissions_sees_access_denied_in_chromium() {
+    let config = ConfigFile::new(&user(NOBODY_ARN, NOBODY_KEY, NOBODY_SECRET, &[]));
+    let server = start_with_config(&config);
+    let (dir, _keep) = screenshots();
+    let browser = Browser::start().await;
+    browser_sign_in(&browser, &server, NOBODY_KEY, NOBODY_SECRET).await;
+    let denied = browser.text(".flash.error").await;
+    assert!(denied.starts_with("AccessDeniedException: User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: kms:ListKeys"), "{denied}");
+    shot(&browser, &dir, "09-access-denied").await;
+    browser
+        .goto(&format!(
+            "{}/console/audit",
+            server.endpoint().trim_end_matches('/')
+        ))
+        .await;
+    let denied = browser.text(".flash.error").await;
+    assert!(
+        denied.contains("AccessDenied") && denied.contains("cloudtrail:LookupEvents"),
+        "{denied}"
+    );
+    // The wizard too: CreateKey is refused, and no key was made.
+    browser
+        .goto(&format!(
+            "{}/console/keys/new",
+            server.endpoint().trim_end_matches('/')
+        ))
+        .await;
+    browser.click_and_wait("#create").await;
+    assert!(browser.text(".flash.error").await.contains("kms:CreateKey"));
+    let keys = server
+        .client("us-east-1")
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap_or_default();
+    assert!(keys.is_empty(), "{keys:?}");
+}
