@@ -241,6 +241,18 @@ impl KeyService {
                 },
             );
         }
+        if !decision.is_allowed() && crate::keys_used::in_scope() {
+            let mut explanation = trent_policy::explain(
+                &ctx,
+                &set,
+                caller.attributes.session_policy.as_deref(),
+                decision,
+            );
+            explanation["grants"] = self
+                .grants_explained(caller, record, access.action, access.encryption_context)
+                .await;
+            crate::keys_used::note_denial(explanation);
+        }
         denied(decision, &ctx)
     }
 
@@ -260,7 +272,16 @@ impl KeyService {
             identity_policies: &caller.attributes.identity_policies,
             grant_allows: false,
         };
-        denied(caller.evaluate(&ctx, &set), &ctx)
+        let decision = caller.evaluate(&ctx, &set);
+        if !decision.is_allowed() && crate::keys_used::in_scope() {
+            crate::keys_used::note_denial(trent_policy::explain(
+                &ctx,
+                &set,
+                caller.attributes.session_policy.as_deref(),
+                decision,
+            ));
+        }
+        denied(decision, &ctx)
     }
 
     /// The policy-lockout safety check of CreateKey and PutKeyPolicy: `policy` must let

@@ -182,6 +182,39 @@ impl KeyService {
         }))
     }
 
+    /// The caller's grants on a key, each with whether it allows `action` here: for the
+    /// explanation of a denied request (grant ids and operations; never a constraint's
+    /// values). A grant list that cannot be read says so.
+    pub(crate) async fn grants_explained(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        action: &str,
+        encryption_context: Option<&BTreeMap<String, String>>,
+    ) -> serde_json::Value {
+        let Some(principal) = caller.policy_principal() else {
+            return serde_json::json!([]);
+        };
+        let Ok(grants) = self.key_grants(&key.key_id, false).await else {
+            return serde_json::json!("unreadable");
+        };
+        let pairs: Option<Vec<(&str, &str)>> =
+            encryption_context.map(|ec| ec.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
+        let mine = grants
+            .iter()
+            .filter(|g| names_principal(&g.grantee_principal, &principal));
+        serde_json::Value::Array(
+            mine.map(|g| {
+                serde_json::json!({
+                    "grantId": g.grant_id,
+                    "operations": g.operations,
+                    "allowed": grant_allows_one(g, &principal, action, pairs.as_deref()),
+                })
+            })
+            .collect(),
+        )
+    }
+
     /// Checks a request's grant tokens before the operation runs: any token Trent did not
     /// issue is `InvalidGrantTokenException`, as AWS answers, whether or not a grant is
     /// then needed. (The operation passes the tokens to [`KeyService::grant_allows`]

@@ -120,6 +120,7 @@ mod condition;
 mod context;
 mod error;
 mod eval;
+mod explain;
 mod glob;
 mod grant;
 mod policy;
@@ -132,5 +133,6 @@ pub use eval::{
     check_lockout, default_key_policy, evaluate, limit_by_session_policy, AllowedBy, Decision,
     ImplicitDenyReason, PolicySet, PolicySource,
 };
+pub use explain::explain;
 pub use grant::{EncryptionContextPairs, Grant, GrantConstraints};
 pub use policy::{Effect, Policy, PolicyKind, PolicyVersion, PrincipalEntry, Statement};

@@ -320,6 +320,10 @@ pub struct RequestFacts {
     /// The ARNs of the KMS keys the request used (returned with its operation's outcome,
     /// success or failure): the event's `resources`.
     pub keys_used: Vec<String>,
+    /// Why authorization denied the request (the policies and grants evaluated, and what
+    /// decided): its event's `additionalEventData.authorization`, for an
+    /// `AccessDeniedException` only.
+    pub denial: Option<Value>,
     /// The access key id and region the `Authorization` header claims (even if it does
     /// not verify).
     pub claimed_access_key_id: Option<String>,
@@ -548,6 +552,11 @@ pub fn record(trail: &Trail, facts: &RequestFacts, event: Event, outcome: &Outco
     });
     if let Some(v) = via {
         record.user_identity.invoked_by = Some(v.service_principal.clone());
+    }
+    if outcome.error_code == Some("AccessDeniedException") {
+        if let Some(denial) = &facts.denial {
+            record.additional_event_data = Some(serde_json::json!({ "authorization": denial }));
+        }
     }
     record
 }

@@ -86,7 +86,7 @@ impl Protocol for KmsJson {
                     dispatch(&state.service, caller, op, body),
                 )))
                 .await;
-            facts.keys_used = used.into_arns();
+            (facts.keys_used, facts.denial) = used.into_parts();
             return Ok(result?);
         }
         // A state-changing operation: each of its writes is recorded in the trail (an
@@ -104,7 +104,7 @@ impl Protocol for KmsJson {
             dispatch(&state.service, caller, op, body),
         )));
         let (result, used) = trent_core::write_ahead::scope(intents, work).await;
-        facts.keys_used = used.into_arns();
+        (facts.keys_used, facts.denial) = used.into_parts();
         Ok(result?)
     }
 

@@ -106,7 +106,12 @@ pub async fn history(page: &Page) -> Response {
                                 td { (cell(&e["Username"])) }
                                 td { (cell(&e["EventSource"])) }
                                 td { @for r in e["Resources"].as_array().into_iter().flatten() { (cell(&r["ResourceName"])) br; } }
-                                td.error-code { (cell(&record["errorCode"])) }
+                                td.error-code {
+                                    (cell(&record["errorCode"]))
+                                    @if record["errorCode"] == "AccessDeniedException" {
+                                        " " a.why href=(format!("/console/audit/event?id={}#why", encode(e["EventId"].as_str().unwrap_or("")))) { "Why?" }
+                                    }
+                                }
                             }
                         }
                     }
@@ -138,10 +143,109 @@ pub async fn event(page: &Page) -> Response {
                     dt { "User name" } dd { (cell(&e["Username"])) }
                     dt { "Event ID" } dd { (cell(&e["EventId"])) }
                 }
+                @let record: Value = serde_json::from_str(e["CloudTrailEvent"].as_str().unwrap_or("")).unwrap_or(Value::Null);
+                @if record["errorCode"] == "AccessDeniedException" {
+                    (why_denied(&record))
+                }
                 h2 { "Event record" }
                 pre.code #event-record tabindex="0" { (pretty_json(e["CloudTrailEvent"].as_str().unwrap_or(""))) }
             },
         },
     };
     page.html("Event", body)
+}
+
+/// What a denial's reason code means.
+fn reason_text(decision: &str, reason: &str) -> &'static str {
+    match (decision, reason) {
+        ("ExplicitDeny", "KeyPolicy") => "A Deny statement of the key policy matched the request: an explicit deny overrides every allow.",
+        ("ExplicitDeny", "IdentityPolicy") => "A Deny statement of an identity-based (IAM) policy of the principal matched the request: an explicit deny overrides every allow.",
+        ("ExplicitDeny", "SessionPolicy") => "A Deny statement of the role session's session policy matched the request.",
+        (_, "NoResourceBasedPolicyAllows") => "No statement of the key policy allows the principal, or its account, this action on the key (and no grant does).",
+        (_, "NoIdentityBasedPolicyAllows") => "The key policy leaves the decision to the account's IAM policies, but no identity-based policy of the principal allows the action (and no grant does).",
+        (_, "NoSessionPolicyAllows") => "The policies allow the action, but the role session's session policy does not.",
+        _ => "",
+    }
+}
+
+/// "Why was this denied?": the explanation authorization recorded with the event
+/// (`additionalEventData.authorization`): every policy statement evaluated, whether its
+/// principal and then its action, resource and conditions matched, the statement that
+/// decided, and the principal's grants on the key.
+fn why_denied(record: &Value) -> maud::Markup {
+    let why = &record["additionalEventData"]["authorization"];
+    if !why.is_object() {
+        return html! {
+            section.card #why aria-labelledby="why-title" {
+                h2 #why-title { "Why was this denied?" }
+                p { "The event records no evaluation: the request was refused before its policies were evaluated (its caller could not be represented in a policy, or the decision was made elsewhere)." }
+            }
+        };
+    }
+    let decision = why["decision"].as_str().unwrap_or("");
+    let reason = why["reason"].as_str().unwrap_or("");
+    let key_id = why["resource"]
+        .as_str()
+        .and_then(|r| r.split_once(":key/"))
+        .map(|(_, id)| id.to_owned());
+    html! {
+        section.card #why aria-labelledby="why-title" {
+            h2 #why-title { "Why was this denied?" }
+            dl.grid {
+                dt { "Principal" } dd { (cell(&why["principal"])) }
+                dt { "Action" } dd { (cell(&why["action"])) }
+                dt { "Resource" } dd {
+                    (cell(&why["resource"]))
+                    @if let Some(id) = &key_id { " " a href=(format!("/console/keys/{}?tab=policy", encode(id))) { "key policy" } }
+                }
+                dt { "Decision" } dd #why-decision { (decision) " (" (reason) ")" }
+            }
+            p #why-reason { (reason_text(decision, reason)) }
+            @if let Some(by) = why["decidedBy"].as_object() {
+                p #why-decided { strong { "Decided by: " } (by.get("policy").and_then(Value::as_str).unwrap_or(""))
+                    @if let Some(i) = by.get("policyIndex").and_then(Value::as_u64) { " #" (i) }
+                    ", statement " (by.get("statement").and_then(Value::as_u64).unwrap_or(0))
+                    @if let Some(sid) = by.get("sid").and_then(Value::as_str) { " (Sid " (sid) ")" } }
+            }
+            @for policy in why["policies"].as_array().into_iter().flatten() {
+                h3 {
+                    @match policy["policy"].as_str().unwrap_or("") {
+                        "KeyPolicy" => { "Key policy" }
+                        "IdentityPolicy" => { "Identity-based policy #" (policy["policyIndex"].as_u64().unwrap_or(0)) }
+                        "SessionPolicy" => { "Session policy" }
+                        other => { (other) }
+                    }
+                    @if let Some(id) = policy["id"].as_str() { " (" (id) ")" }
+                }
+                table.why-statements {
+                    thead { tr {
+                        th scope="col" { "Statement" } th scope="col" { "Sid" } th scope="col" { "Effect" }
+                        th scope="col" { "Principal matches" } th scope="col" { "Action, resource and conditions match" } th scope="col" { "Decided" }
+                    } }
+                    tbody {
+                        @for s in policy["statements"].as_array().into_iter().flatten() {
+                            tr class=[(s["decided"] == true).then_some("decided")] {
+                                td { (s["statement"].as_u64().unwrap_or(0)) }
+                                td { (cell(&s["sid"])) }
+                                td { (cell(&s["effect"])) }
+                                td { @if s["principalMatched"] == true { "Yes" } @else { "No" } }
+                                td { @if s["principalMatched"] != true { "—" } @else if s["requestMatched"] == true { "Yes" } @else { "No" } }
+                                td { @if s["decided"] == true { strong { "Decided" } } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(grants) = why["grants"].as_array() {
+                h3 { "Grants for the principal on the key" }
+                @if grants.is_empty() { p.muted #why-grants { "None." } }
+                @else {
+                    table #why-grants {
+                        thead { tr { th scope="col" { "Grant ID" } th scope="col" { "Operations" } th scope="col" { "Allows this request" } } }
+                        tbody { @for g in grants { tr { td { code { (cell(&g["grantId"])) } } td { (cell(&g["operations"])) } td { @if g["allowed"] == true { "Yes" } @else { "No" } } } } }
+                    }
+                }
+            }
+        }
+    }
 }

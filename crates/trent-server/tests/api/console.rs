@@ -635,3 +635,95 @@ async fn a_principal_without_permissions_sees_access_denied_in_chromium() {
         .unwrap_or_default();
     assert!(keys.is_empty(), "{keys:?}");
 }
+
+#[tokio::test]
+async fn why_was_this_denied_shows_the_statements_evaluated_and_the_one_that_decided() {
+    let config = ConfigFile::new(&format!(
+        "{}{}",
+        user(BOB_ARN, BOB_KEY, BOB_SECRET, &[("kms", "kms:*")]),
+        user(NOBODY_ARN, NOBODY_KEY, NOBODY_SECRET, &[])
+    ));
+    let server = start_with_config(&config);
+    let admin = server.client("us-east-1");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Sid":"NoEncryptForBob","Effect":"Deny","Principal":{{"AWS":"{BOB_ARN}"}},"Action":"kms:Encrypt","Resource":"*"}}]}}"#
+    );
+    let key = admin.create_key().policy(policy).send().await.unwrap();
+    let key_id = key.key_metadata.unwrap().key_id;
+    let plaintext = aws_sdk_kms::primitives::Blob::new(b"x".to_vec());
+    // Bob: an explicit deny in the key policy. Nobody: no identity policy allows.
+    let bob = server.client_as("us-east-1", BOB_KEY, BOB_SECRET);
+    crate::harness::expect_code(
+        bob.encrypt()
+            .key_id(&key_id)
+            .plaintext(plaintext.clone())
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+    let nobody = server.client_as("us-east-1", NOBODY_KEY, NOBODY_SECRET);
+    crate::harness::expect_code(
+        nobody
+            .encrypt()
+            .key_id(&key_id)
+            .plaintext(plaintext)
+            .send()
+            .await,
+        "AccessDeniedException",
+    );
+
+    let (dir, _keep) = screenshots();
+    let browser = Browser::start().await;
+    browser_sign_in(
+        &browser,
+        &server,
+        server.access_key_id(),
+        server.secret_access_key(),
+    )
+    .await;
+    let audit = format!("{}/console/audit", server.endpoint().trim_end_matches('/'));
+    browser.goto(&audit).await;
+    browser.select("#attribute", "Username").await;
+    browser.fill("#value", "bob").await;
+    browser.click_and_wait("#lookup").await;
+    browser.click_and_wait("a.why").await;
+    assert!(browser
+        .text("#why-decision")
+        .await
+        .starts_with("ExplicitDeny"));
+    let decided = browser.text("#why-decided").await;
+    assert!(
+        decided.contains("KeyPolicy")
+            && decided.contains("statement 1")
+            && decided.contains("NoEncryptForBob"),
+        "{decided}"
+    );
+    let row = browser.text("tr.decided").await;
+    assert!(
+        row.contains("NoEncryptForBob") && row.contains("Deny"),
+        "{row}"
+    );
+    shot(&browser, &dir, "10-why-denied").await;
+
+    browser.goto(&audit).await;
+    browser.select("#attribute", "Username").await;
+    browser.fill("#value", "nobody").await;
+    browser.click_and_wait("#lookup").await;
+    browser.click_and_wait("a.why").await;
+    assert_eq!(
+        browser.text("#why-decision").await,
+        "ImplicitDeny (NoIdentityBasedPolicyAllows)"
+    );
+    assert!(browser
+        .text("#why-reason")
+        .await
+        .contains("no identity-based policy of the principal allows"));
+    let statements = browser.text("table.why-statements").await;
+    assert!(
+        statements.contains("Enable IAM User Permissions"),
+        "{statements}"
+    );
+    assert!(browser.text("#why-grants").await.contains("None"));
+}
