@@ -564,8 +564,9 @@ pub struct Refused {
     pub error: ApiError,
 }
 
-const TABS: [(&str, &str); 6] = [
+const TABS: [(&str, &str); 7] = [
     ("policy", "Key policy"),
+    ("usage", "Usage"),
     ("crypto", "Cryptographic configuration"),
     ("tags", "Tags"),
     ("rotation", "Key rotation"),
@@ -613,6 +614,7 @@ pub async fn detail(page: &Page, key: &str, refused: Option<Refused>) -> Respons
         "rotation" => rotation_tab(page, key, &base, &meta).await,
         "aliases" => aliases_tab(page, &base, &aliases),
         "deletion" => deletion_tab(page, &base, &meta),
+        "usage" => usage_tab(page, key, &meta).await,
         _ => policy_tab(page, key, &base, refused).await,
     };
     let body = html! {
@@ -714,6 +716,62 @@ async fn policy_tab(page: &Page, key: &str, base: &str, refused: Option<Refused>
             label for="policy" { "Policy document (JSON)" }
             textarea #policy.code name="policy" rows="24" spellcheck="false" { (text) }
             button #save-policy.primary type="submit" { "Save changes" }
+        }
+    }
+}
+
+/// The key's use over the last 30 days (its events in the trail), and its last
+/// successful cryptographic use (GetKeyLastUsage): so that unused keys can be found.
+async fn usage_tab(page: &Page, key: &str, meta: &Value) -> Markup {
+    let arn = meta["Arn"].as_str().unwrap_or("");
+    let last = page.kms("GetKeyLastUsage", json!({ "KeyId": key })).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let from = now - 30 * 86_400;
+    let request = json!({
+        "LookupAttributes": [{ "AttributeKey": "ResourceName", "AttributeValue": arn }],
+        "StartTime": from,
+    });
+    let charts = super::trail::collect(page, &request, 20)
+        .await
+        .map(|(events, complete)| {
+            let mut by_operation = std::collections::HashMap::new();
+            for e in &events {
+                let name = e["EventName"].as_str().unwrap_or("?").to_owned();
+                *by_operation.entry(name).or_insert(0u64) += 1;
+            }
+            let days = super::trail::buckets(&events, from, now);
+            html! {
+                @if !complete { p.muted { "Drawn from the newest " (events.len()) " events." } }
+                (super::charts::timeline("chart-key-usage", "Requests on this key, last 30 days", &days))
+                (super::charts::ranking("chart-key-operations", "By operation", &super::charts::top(by_operation, 10), "#0a5ca8"))
+            }
+        });
+    html! {
+        h2 { "Usage" }
+        h3 { "Last cryptographic use" }
+        @match &last {
+            Ok(l) => {
+                @let usage = &l["KeyLastUsage"];
+                @if usage["Timestamp"].is_number() {
+                    dl.grid #last-usage {
+                        dt { "Operation" } dd { (cell(&usage["Operation"])) }
+                        dt { "When" } dd { (time(usage["Timestamp"].as_f64())) }
+                        @if let Some(id) = usage["CloudTrailEventId"].as_str() {
+                            dt { "Event" } dd { a href=(format!("/console/audit/event?id={}", encode(id))) { (id) } }
+                        }
+                    }
+                } @else {
+                    p #last-usage { "Not used for a cryptographic operation since " (time(l["TrackingStartDate"].as_f64())) "." }
+                }
+            }
+            Err(e) => { (api_error(e)) }
+        }
+        @match &charts {
+            Ok(charts) => { (charts) }
+            Err(e) => { (api_error(e)) }
         }
     }
 }

@@ -19,6 +19,7 @@
 //! never act but through the API.
 
 pub mod call;
+mod charts;
 mod keys;
 pub mod session;
 mod trail;

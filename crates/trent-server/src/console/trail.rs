@@ -6,8 +6,13 @@ use axum::response::Response;
 use maud::html;
 use serde_json::{json, Value};
 
+use super::call::ApiError;
+use super::charts::{ranking, timeline, top};
 use super::views::{api_error, cell, pretty_json, time};
 use super::{encode, Page};
+
+/// Pages of 50 events read at most for an overview's charts.
+const OVERVIEW_PAGES: usize = 20;
 
 /// The attributes LookupEvents filters on, as CloudTrail's console names them.
 const ATTRIBUTES: [(&str, &str); 7] = [
@@ -57,6 +62,26 @@ pub async fn history(page: &Page) -> Response {
     if !page.query("next").is_empty() {
         request["NextToken"] = json!(page.query("next"));
     }
+    // The first page of a lookup also draws its overview: up to OVERVIEW_PAGES pages of
+    // events of the same filter, over the range asked for (the last 24 hours if none).
+    let first_page = page.query("next").is_empty();
+    let mut overview = None;
+    if problems.is_empty() && first_page {
+        let mut ranged = request.clone();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if ranged.get("StartTime").is_none() {
+            ranged["StartTime"] = json!(now - 24 * 3600);
+        }
+        let from = ranged["StartTime"].as_i64().unwrap_or(now);
+        let to = ranged["EndTime"].as_i64().unwrap_or(now);
+        // A lookup the principal may not make is said once, by the table's.
+        if let Ok((events, complete)) = collect(page, &ranged, OVERVIEW_PAGES).await {
+            overview = Some(overview_charts(&events, from, to, complete));
+        }
+    }
     let answer = if problems.is_empty() {
         Some(page.api.lookup_events(&page.who, &request).await)
     } else {
@@ -87,6 +112,7 @@ pub async fn history(page: &Page) -> Response {
             button #lookup type="submit" { "Look up events" }
         }
         @for p in &problems { div.flash.error role="alert" { (p) } }
+        @if let Some(charts) = overview { (charts) }
         @match &answer {
             Some(Err(e)) => { (api_error(e)) }
             Some(Ok(a)) => {
@@ -245,6 +271,108 @@ fn why_denied(record: &Value) -> maud::Markup {
                         tbody { @for g in grants { tr { td { code { (cell(&g["grantId"])) } } td { (cell(&g["operations"])) } td { @if g["allowed"] == true { "Yes" } @else { "No" } } } } }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Events of a lookup, page after page (at most `pages`); whether that was all of them.
+pub async fn collect(
+    page: &Page,
+    request: &Value,
+    pages: usize,
+) -> Result<(Vec<Value>, bool), ApiError> {
+    let mut events = Vec::new();
+    let mut request = request.clone();
+    request["MaxResults"] = json!(50);
+    for _ in 0..pages {
+        let answer = page.api.lookup_events(&page.who, &request).await?;
+        events.extend(answer["Events"].as_array().cloned().unwrap_or_default());
+        match answer["NextToken"].as_str() {
+            Some(token) => request["NextToken"] = json!(token),
+            None => return Ok((events, true)),
+        }
+    }
+    Ok((events, false))
+}
+
+fn is_denied(event: &Value) -> bool {
+    let record: Value = serde_json::from_str(event["CloudTrailEvent"].as_str().unwrap_or(""))
+        .unwrap_or(Value::Null);
+    matches!(
+        record["errorCode"].as_str(),
+        Some("AccessDeniedException" | "AccessDenied")
+    )
+}
+
+/// Counts of events per bucket of time, from `from` to `to` (hours up to two days, days
+/// beyond): (label, all, denied).
+pub fn buckets(events: &[Value], from: i64, to: i64) -> Vec<(String, u64, u64)> {
+    let span = (to - from).max(1);
+    let step: i64 = if span <= 48 * 3600 { 3600 } else { 86_400 };
+    let first = from - from.rem_euclid(step);
+    let n = (((to - first) / step) + 1).clamp(1, 400) as usize;
+    let mut out: Vec<(String, u64, u64)> = (0..n)
+        .map(|i| {
+            let t = first + i as i64 * step;
+            let label = time::OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .and_then(|t| {
+                    if step == 3600 {
+                        t.format(time::macros::format_description!("[month]-[day] [hour]:00"))
+                            .ok()
+                    } else {
+                        t.format(time::macros::format_description!("[year]-[month]-[day]"))
+                            .ok()
+                    }
+                })
+                .unwrap_or_default();
+            (label, 0, 0)
+        })
+        .collect();
+    for e in events {
+        let Some(t) = e["EventTime"].as_f64() else {
+            continue;
+        };
+        let i = ((t as i64 - first) / step).clamp(0, n as i64 - 1) as usize;
+        out[i].1 += 1;
+        if is_denied(e) {
+            out[i].2 += 1;
+        }
+    }
+    out
+}
+
+fn overview_charts(events: &[Value], from: i64, to: i64, complete: bool) -> maud::Markup {
+    use std::collections::HashMap;
+    let mut by_operation: HashMap<String, u64> = HashMap::new();
+    let mut by_caller: HashMap<String, u64> = HashMap::new();
+    let mut by_key: HashMap<String, u64> = HashMap::new();
+    let mut denied_by_caller: HashMap<String, u64> = HashMap::new();
+    for e in events {
+        let name = e["EventName"].as_str().unwrap_or("?").to_owned();
+        *by_operation.entry(name).or_default() += 1;
+        let user = e["Username"].as_str().unwrap_or("(unknown)").to_owned();
+        *by_caller.entry(user.clone()).or_default() += 1;
+        if is_denied(e) {
+            *denied_by_caller.entry(user).or_default() += 1;
+        }
+        for r in e["Resources"].as_array().into_iter().flatten() {
+            if let Some(arn) = r["ResourceName"].as_str().filter(|a| a.contains(":key/")) {
+                *by_key.entry(arn.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    html! {
+        section.card.overview aria-label="Overview" {
+            h2 { "Overview" }
+            @if !complete { p.muted { "Drawn from the newest " (events.len()) " events of the range." } }
+            (timeline("chart-time", "Requests over time", &buckets(events, from, to)))
+            div.two {
+                (ranking("chart-operations", "Requests by operation", &top(by_operation, 10), "#0a5ca8"))
+                (ranking("chart-keys", "Requests by key", &top(by_key, 10), "#1d6b2f"))
+                (ranking("chart-callers", "Top callers", &top(by_caller, 10), "#545b64"))
+                (ranking("chart-denied", "Denied requests by caller", &top(denied_by_caller, 10), "#b0231b"))
             }
         }
     }

@@ -521,6 +521,26 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
         .unwrap_or_default();
     assert!(on_demand.on_demand_rotation_start_date.is_some() || !rotations.is_empty());
 
+    // Usage: none yet for cryptography; then an Encrypt shows as its last use.
+    browser.click_and_wait("#tab-usage").await;
+    assert!(browser.text("#last-usage").await.starts_with("Not used"));
+    browser.wait_for("#chart-key-usage").await;
+    let blob = aws_sdk_kms::primitives::Blob::new(b"hello".to_vec());
+    client
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(blob)
+        .send()
+        .await
+        .unwrap();
+    browser.click_and_wait("#tab-usage").await;
+    assert!(browser.text("#last-usage").await.contains("Encrypt"));
+    assert!(
+        browser.source().await.contains("Encrypt: 1"),
+        "the usage chart counts the Encrypt"
+    );
+    shot(&browser, &dir, "05b-usage").await;
+
     // Deletion: scheduled with a 7-day wait, then cancelled (the key is left disabled).
     browser.click_and_wait("#tab-deletion").await;
     browser.fill("#waiting-period", "7").await;
@@ -580,6 +600,21 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
         "{events}"
     );
     assert!(!events.contains("CancelKeyDeletion"), "{events}");
+    // The overview's charts, drawn from the same lookup.
+    let source = browser.source().await;
+    for chart in [
+        "chart-time",
+        "chart-operations",
+        "chart-keys",
+        "chart-callers",
+        "chart-denied",
+    ] {
+        assert!(
+            source.contains(&format!("id=\"{chart}\"")),
+            "{chart} missing"
+        );
+    }
+    assert!(source.contains("ScheduleKeyDeletion: 1"), "{source}");
     shot(&browser, &dir, "07-event-history").await;
     browser.click_and_wait("a.event-link").await;
     let record = browser.text("#event-record").await;
