@@ -564,10 +564,13 @@ pub struct Refused {
     pub error: ApiError,
 }
 
-const TABS: [(&str, &str); 7] = [
+const TABS: [(&str, &str); 10] = [
     ("policy", "Key policy"),
     ("usage", "Usage"),
     ("crypto", "Cryptographic configuration"),
+    ("public-key", "Public key"),
+    ("grants", "Grants"),
+    ("regionality", "Regionality"),
     ("tags", "Tags"),
     ("rotation", "Key rotation"),
     ("aliases", "Aliases"),
@@ -615,6 +618,9 @@ pub async fn detail(page: &Page, key: &str, refused: Option<Refused>) -> Respons
         "aliases" => aliases_tab(page, &base, &aliases),
         "deletion" => deletion_tab(page, &base, &meta),
         "usage" => usage_tab(page, key, &meta).await,
+        "public-key" => public_key_tab(page, key, &base, &meta).await,
+        "grants" => grants_tab(page, key, &base).await,
+        "regionality" => regionality_tab(page, &base, &meta),
         _ => policy_tab(page, key, &base, refused).await,
     };
     let body = html! {
@@ -772,6 +778,184 @@ async fn usage_tab(page: &Page, key: &str, meta: &Value) -> Markup {
         @match &charts {
             Ok(charts) => { (charts) }
             Err(e) => { (api_error(e)) }
+        }
+    }
+}
+
+/// An asymmetric key's public key, as PEM (GetPublicKey), with a download link.
+async fn public_key_tab(page: &Page, key: &str, base: &str, meta: &Value) -> Markup {
+    if key_type(meta["KeySpec"].as_str().unwrap_or("")) != "Asymmetric" {
+        return html! { h2 { "Public key" } p { "Only asymmetric keys have a public key." } };
+    }
+    match public_key_pem(page, key).await {
+        Ok(pem) => html! {
+            h2 { "Public key" }
+            pre.code #public-key tabindex="0" { (pem) }
+            a.button #download-public-key href=(format!("{base}/public-key.pem")) download { "Download" }
+        },
+        Err(e) => html! { h2 { "Public key" } (api_error(&e)) },
+    }
+}
+
+/// GetPublicKey's key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) block.
+pub async fn public_key_pem(page: &Page, key: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let answer = page.kms("GetPublicKey", json!({ "KeyId": key })).await?;
+    let der = answer["PublicKey"].as_str().unwrap_or("");
+    // The API's base64 is re-wrapped at 64 columns, as PEM has it.
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .map_err(|_| ApiError {
+            code: "KMSInternalException".into(),
+            message: String::new(),
+        })?;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for chunk in text.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    Ok(pem)
+}
+
+/// The download of a key's public key.
+pub async fn public_key_download(page: &Page, key: &str) -> Response {
+    if !is_key_id(key) {
+        return page.html("Not found", html! { p { "There is no such key." } });
+    }
+    match public_key_pem(page, key).await {
+        Ok(pem) => {
+            let mut response = Response::new(axum::body::Body::from(pem));
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-pem-file"),
+            );
+            if let Ok(v) =
+                http::HeaderValue::from_str(&format!("attachment; filename=\"{key}.pem\""))
+            {
+                headers.insert(http::header::CONTENT_DISPOSITION, v);
+            }
+            headers.insert(
+                http::header::X_CONTENT_TYPE_OPTIONS,
+                http::HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(e) => page.html(key, api_error(&e)),
+    }
+}
+
+/// Operations a grant may allow (CreateGrant's `Operations`).
+const GRANT_OPERATIONS: [&str; 17] = [
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+async fn grants_tab(page: &Page, key: &str, base: &str) -> Markup {
+    let grants = page
+        .kms("ListGrants", json!({ "KeyId": key, "Limit": 100 }))
+        .await;
+    html! {
+        h2 { "Grants" }
+        @match &grants {
+            Ok(answer) => {
+                @let list = answer["Grants"].as_array().cloned().unwrap_or_default();
+                @if list.is_empty() { p.muted #grants { "No grants." } }
+                @else {
+                    table #grants {
+                        thead { tr {
+                            th scope="col" { "Name" } th scope="col" { "Grant ID" } th scope="col" { "Grantee principal" }
+                            th scope="col" { "Operations" } th scope="col" { "Retiring principal" } th scope="col" { "Creation date" }
+                            th { span.visually-hidden { "Actions" } }
+                        } }
+                        tbody { @for g in &list { tr {
+                            td { (cell(&g["Name"])) }
+                            td { code { (cell(&g["GrantId"])) } }
+                            td { (cell(&g["GranteePrincipal"])) }
+                            td { (cell(&g["Operations"])) }
+                            td { (cell(&g["RetiringPrincipal"])) }
+                            td { (time(g["CreationDate"].as_f64())) }
+                            td { form.inline method="post" action=(format!("{base}/revoke-grant")) {
+                                (csrf(page))
+                                input type="hidden" name="grant_id" value=(g["GrantId"].as_str().unwrap_or(""));
+                                button type="submit" { "Revoke" }
+                            } }
+                        } } }
+                    }
+                }
+            }
+            Err(e) => { (api_error(e)) }
+        }
+        h3 { "Create a grant" }
+        form method="post" action=(format!("{base}/create-grant")) {
+            (csrf(page))
+            label for="grantee" { "Grantee principal (ARN)" }
+            input #grantee name="grantee" required spellcheck="false";
+            fieldset {
+                legend { "Operations" }
+                @for op in GRANT_OPERATIONS {
+                    label.check { input type="checkbox" name=(format!("op-{op}")); " " (op) }
+                }
+            }
+            label for="retiring" { "Retiring principal " span.muted { "(optional)" } }
+            input #retiring name="retiring" spellcheck="false";
+            label for="grant-name" { "Name " span.muted { "(optional)" } }
+            input #grant-name name="name";
+            button #create-grant type="submit" { "Create grant" }
+        }
+    }
+}
+
+fn regionality_tab(page: &Page, base: &str, meta: &Value) -> Markup {
+    if meta["MultiRegion"].as_bool() != Some(true) {
+        return html! { h2 { "Regionality" } p { "A single-Region key: it cannot be replicated." } };
+    }
+    let config = &meta["MultiRegionConfiguration"];
+    let primary = config["PrimaryKey"]["Region"].as_str().unwrap_or("");
+    html! {
+        h2 { "Regionality" }
+        dl.grid {
+            dt { "Type" } dd { (regionality(meta)) }
+            dt { "Primary key" } dd { (cell(&config["PrimaryKey"]["Arn"])) }
+        }
+        h3 { "Replica keys" }
+        @let replicas = config["ReplicaKeys"].as_array().cloned().unwrap_or_default();
+        @if replicas.is_empty() { p.muted #replicas { "No replicas." } }
+        @else { ul #replicas { @for r in &replicas { li { (cell(&r["Arn"])) } } } }
+        @if config["MultiRegionKeyType"] == "PRIMARY" {
+            form.row method="post" action=(format!("{base}/replicate")) {
+                (csrf(page))
+                label for="replica-region" { "Replicate to region" }
+                input #replica-region name="region" required spellcheck="false" placeholder="us-west-2";
+                button #replicate type="submit" { "Create replica key" }
+            }
+            form.row method="post" action=(format!("{base}/update-primary")) {
+                (csrf(page))
+                label for="primary-region" { "Make the replica in this region primary" }
+                input #primary-region name="region" required spellcheck="false" placeholder=(primary);
+                button #update-primary type="submit" { "Change primary Region" }
+            }
         }
     }
 }
@@ -1055,6 +1239,44 @@ pub async fn act(page: &Page, key: &str, action: &str) -> Response {
                 format!("{name} was created."),
             )
         }
+        "create-grant" => {
+            let operations: Vec<&str> = GRANT_OPERATIONS
+                .iter()
+                .copied()
+                .filter(|op| page.field(&format!("op-{op}")) == "on")
+                .collect();
+            let mut body = json!({ "KeyId": key, "GranteePrincipal": field("grantee"), "Operations": operations });
+            if !field("retiring").is_empty() {
+                body["RetiringPrincipal"] = json!(field("retiring"));
+            }
+            if !field("name").is_empty() {
+                body["Name"] = json!(field("name"));
+            }
+            (
+                "CreateGrant",
+                body,
+                "grants",
+                "The grant was created.".into(),
+            )
+        }
+        "revoke-grant" => (
+            "RevokeGrant",
+            json!({ "KeyId": key, "GrantId": field("grant_id") }),
+            "grants",
+            "The grant was revoked.".into(),
+        ),
+        "replicate" => (
+            "ReplicateKey",
+            json!({ "KeyId": key, "ReplicaRegion": field("region") }),
+            "regionality",
+            format!("A replica is being created in {}.", field("region")),
+        ),
+        "update-primary" => (
+            "UpdatePrimaryRegion",
+            json!({ "KeyId": key, "PrimaryRegion": field("region") }),
+            "regionality",
+            format!("The primary key is moving to {}.", field("region")),
+        ),
         "delete-alias" => (
             "DeleteAlias",
             json!({ "AliasName": field("alias") }),

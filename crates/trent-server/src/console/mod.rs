@@ -123,6 +123,9 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
         (method, sub) => match sub.strip_prefix("/keys/") {
             Some(rest) => match (method, rest.split_once('/')) {
                 (&Method::GET, None) => keys::detail(&page, rest, None).await,
+                (&Method::GET, Some((key, "public-key.pem"))) => {
+                    keys::public_key_download(&page, key).await
+                }
                 (&Method::POST, Some((key, action))) => keys::act(&page, key, action).await,
                 _ => not_found(&page),
             },

@@ -762,3 +762,140 @@ async fn why_was_this_denied_shows_the_statements_evaluated_and_the_one_that_dec
     );
     assert!(browser.text("#why-grants").await.contains("None"));
 }
+
+#[tokio::test]
+async fn grants_the_public_key_and_replicas_in_chromium() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let server = TestServer::start();
+    let client = server.client("us-east-1");
+    let signing = client
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let (dir, _keep) = screenshots();
+    let browser = Browser::start().await;
+    browser_sign_in(
+        &browser,
+        &server,
+        server.access_key_id(),
+        server.secret_access_key(),
+    )
+    .await;
+    let base = server.endpoint().trim_end_matches('/').to_owned();
+
+    // The public key, as PEM, is GetPublicKey's.
+    browser
+        .goto(&format!("{base}/console/keys/{signing}?tab=public-key"))
+        .await;
+    let pem = browser.text("#public-key").await;
+    let der = client
+        .get_public_key()
+        .key_id(&signing)
+        .send()
+        .await
+        .unwrap()
+        .public_key
+        .unwrap();
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap(),
+        der.into_inner()
+    );
+    let session = sign_in(&server, server.access_key_id(), server.secret_access_key());
+    let download = http(
+        &server,
+        "GET",
+        &format!("/console/keys/{signing}/public-key.pem"),
+        &session,
+        None,
+    );
+    assert_eq!(download.status, 200);
+    assert_eq!(
+        download.header("content-type"),
+        Some("application/x-pem-file")
+    );
+    assert_eq!(download.body.trim_end(), pem.trim_end());
+
+    // A grant made for Bob to sign, then revoked.
+    browser.click_and_wait("#tab-grants").await;
+    browser.fill("#grantee", BOB_ARN).await;
+    browser.click("input[name='op-Sign']").await;
+    browser.fill("#grant-name", "console-grant").await;
+    browser.click_and_wait("#create-grant").await;
+    assert!(browser
+        .text(".flash.ok")
+        .await
+        .contains("grant was created"));
+    assert!(browser.text("#grants").await.contains(BOB_ARN));
+    shot(&browser, &dir, "11-grants").await;
+    let grants = client
+        .list_grants()
+        .key_id(&signing)
+        .send()
+        .await
+        .unwrap()
+        .grants
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].operations().len(), 1);
+    browser.click_and_wait("#grants button").await;
+    assert!(browser.text(".flash.ok").await.contains("revoked"));
+    let grants = client
+        .list_grants()
+        .key_id(&signing)
+        .send()
+        .await
+        .unwrap()
+        .grants
+        .unwrap();
+    assert!(grants.is_empty());
+
+    // A multi-Region key replicated from its page.
+    let primary = client
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    browser
+        .goto(&format!("{base}/console/keys/{primary}?tab=regionality"))
+        .await;
+    browser.fill("#replica-region", "us-west-2").await;
+    browser.click_and_wait("#replicate").await;
+    assert!(
+        browser.text(".flash.ok").await.contains("us-west-2"),
+        "{}",
+        browser.source().await
+    );
+    let meta = client
+        .describe_key()
+        .key_id(&primary)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let replicas = meta
+        .multi_region_configuration
+        .unwrap()
+        .replica_keys
+        .unwrap_or_default();
+    assert_eq!(replicas.len(), 1);
+    assert_eq!(replicas[0].region(), Some("us-west-2"));
+    browser.click_and_wait("#tab-regionality").await;
+    assert!(browser.text("#replicas").await.contains("us-west-2"));
+    shot(&browser, &dir, "12-regionality").await;
+}
