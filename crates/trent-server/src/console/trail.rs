@@ -26,7 +26,7 @@ const ATTRIBUTES: [(&str, &str); 7] = [
 ];
 
 /// A `datetime-local` value (`2026-12-08T10:30`, UTC here) in seconds since the epoch.
-fn parse_local(text: &str) -> Option<i64> {
+pub fn parse_local(text: &str) -> Option<i64> {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
     let format_seconds =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");

@@ -899,3 +899,77 @@ async fn grants_the_public_key_and_replicas_in_chromium() {
     assert!(browser.text("#replicas").await.contains("us-west-2"));
     shot(&browser, &dir, "12-regionality").await;
 }
+
+#[tokio::test]
+async fn key_material_is_imported_through_the_console_in_chromium() {
+    use base64::Engine as _;
+    let server = TestServer::start();
+    let client = server.client("us-east-1");
+    let (dir, _keep) = screenshots();
+    let browser = Browser::start().await;
+    browser_sign_in(
+        &browser,
+        &server,
+        server.access_key_id(),
+        server.secret_access_key(),
+    )
+    .await;
+    // The wizard makes a key for imported material.
+    browser.click_and_wait("#create-key").await;
+    browser.select("#origin", "EXTERNAL").await;
+    browser.fill("#alias", "imported").await;
+    browser.click_and_wait("#create").await;
+    assert_eq!(browser.text("#key-state").await, "PendingImport");
+    let key_id = browser.text("#key-id").await;
+
+    browser.click_and_wait("#tab-key-material").await;
+    browser
+        .select("#wrapping-algorithm", "RSAES_OAEP_SHA_256")
+        .await;
+    browser.click_and_wait("#get-import-parameters").await;
+    assert!(browser
+        .text("#wrapping-key")
+        .await
+        .starts_with("-----BEGIN PUBLIC KEY-----"));
+    let der = browser.text("#wrapping-key-der").await;
+    shot(&browser, &dir, "13-import-parameters").await;
+    // The material, wrapped by Python's `cryptography` with the page's public key.
+    let material = crate::import::random(32);
+    let wrapped: Vec<String> = serde_json::from_value(crate::interop::python(
+        crate::import::PY_WRAP,
+        &serde_json::json!([{
+            "public_key": der.trim(),
+            "alg": "RSAES_OAEP_SHA_256",
+            "material": base64::engine::general_purpose::STANDARD.encode(&material),
+        }]),
+    ))
+    .unwrap();
+    browser.fill("#encrypted-material", &wrapped[0]).await;
+    browser.click_and_wait("#import-material").await;
+    assert!(
+        browser.text(".flash.ok").await.contains("imported"),
+        "{}",
+        browser.source().await
+    );
+    assert_eq!(browser.text("#key-state").await, "Enabled");
+    let blob = aws_sdk_kms::primitives::Blob::new(b"imported".to_vec());
+    let sealed = client
+        .encrypt()
+        .key_id(&key_id)
+        .plaintext(blob)
+        .send()
+        .await
+        .unwrap();
+    let opened = client
+        .decrypt()
+        .ciphertext_blob(sealed.ciphertext_blob.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().into_inner(), b"imported");
+
+    browser.click_and_wait("#tab-key-material").await;
+    assert_eq!(browser.text("#material-expiry").await, "Does not expire");
+    browser.click_and_wait("#delete-material").await;
+    assert_eq!(browser.text("#key-state").await, "PendingImport");
+}

@@ -28,7 +28,7 @@ use crate::test_clock::{advance_millis, freeze_at, now_ms, server, DAY_MS};
 /// with RSA-OAEP (MGF1 with the same hash, no label); RSA_AES_KEY_WRAP_* encrypts a fresh
 /// AES-256 key with RSA-OAEP and appends the material wrapped under it with AES Key Wrap
 /// with Padding (RFC 5649). Input: [{public_key, alg, material}] (base64).
-const PY_WRAP: &str = r#"
+pub(crate) const PY_WRAP: &str = r#"
 import sys, json, base64, os
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
