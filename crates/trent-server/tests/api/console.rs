@@ -57,6 +57,18 @@ impl Answer {
 }
 
 fn http(server: &TestServer, method: &str, path: &str, cookie: &str, form: Option<&str>) -> Answer {
+    http_with(server, method, path, cookie, form, &[])
+}
+
+/// [`http`] with more headers.
+fn http_with(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
     let authority = server
         .endpoint()
         .trim_start_matches("http://")
@@ -73,6 +85,9 @@ fn http(server: &TestServer, method: &str, path: &str, cookie: &str, form: Optio
     }
     if !cookie.is_empty() {
         head.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
@@ -972,4 +987,125 @@ async fn key_material_is_imported_through_the_console_in_chromium() {
     assert_eq!(browser.text("#material-expiry").await, "Does not expire");
     browser.click_and_wait("#delete-material").await;
     assert_eq!(browser.text("#key-state").await, "PendingImport");
+}
+
+#[tokio::test]
+async fn sign_in_may_assume_a_role_and_needs_https_from_another_machine() {
+    use crate::identities::{allow, ALICE_ARN, ALICE_KEY, ALICE_SECRET};
+    const ROLE: &str = "arn:aws:iam::111122223333:role/console-reader";
+    let config = ConfigFile::new(&format!(
+        r#"trusted_proxies = ["127.0.0.1"]
+{alice}
+[[roles]]
+arn = "{ROLE}"
+trust_policy = '''{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{ALICE_ARN}"}},"Action":"sts:AssumeRole"}}]}}'''
+[roles.policies]
+kms = {kms}
+"#,
+        alice = user(
+            ALICE_ARN,
+            ALICE_KEY,
+            ALICE_SECRET,
+            &[("sts", "sts:AssumeRole")]
+        ),
+        kms = allow("kms:List*"),
+    ));
+    let server = start_with_config(&config);
+    let sign_in_with = |role: &str, forwarded: &[(&str, &str)]| {
+        let page = http(&server, "GET", "/console/sign-in", "", None);
+        let token = page.cookie("__Host-trent-sign-in").unwrap();
+        let form = form_encode(&[
+            ("csrf", &token),
+            ("access_key_id", ALICE_KEY),
+            ("secret_access_key", ALICE_SECRET),
+            ("role_arn", role),
+        ]);
+        http_with(
+            &server,
+            "POST",
+            "/console/sign-in",
+            &format!("__Host-trent-sign-in={token}"),
+            Some(&form),
+            forwarded,
+        )
+    };
+    // From another machine over plain HTTP (as the trusted proxy says): no session cookie
+    // may cross the network in clear.
+    let clear = [
+        ("X-Forwarded-For", "203.0.113.5"),
+        ("X-Forwarded-Proto", "http"),
+    ];
+    let refused = sign_in_with("", &clear);
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("HTTPS"), "{}", refused.body);
+    assert!(refused.cookie("__Host-trent-console").is_none());
+
+    // Over HTTPS (at the proxy), as the role: the session acts as the role's session.
+    let tls = [
+        ("X-Forwarded-For", "203.0.113.5"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let answer = sign_in_with(ROLE, &tls);
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let session = format!(
+        "__Host-trent-console={}",
+        answer.cookie("__Host-trent-console").unwrap()
+    );
+    let keys = http_with(&server, "GET", "/console/keys", &session, None, &tls);
+    assert_eq!(keys.status, 200);
+    assert!(
+        keys.body
+            .contains("arn:aws:sts::111122223333:assumed-role/console-reader/alice"),
+        "{}",
+        keys.body
+    );
+    assert!(
+        keys.body.contains(ALICE_ARN),
+        "the user who assumed the role is named"
+    );
+    // The role may list keys but not create them: the API's refusal, as the role session.
+    let csrf = csrf_of(&keys.body);
+    let form = form_encode(&[
+        ("csrf", &csrf),
+        ("key_usage", "ENCRYPT_DECRYPT"),
+        ("key_spec", "SYMMETRIC_DEFAULT"),
+        ("origin", "AWS_KMS"),
+    ]);
+    let denied = http_with(
+        &server,
+        "POST",
+        "/console/keys/new",
+        &session,
+        Some(&form),
+        &tls,
+    );
+    assert!(
+        denied.body.contains("AccessDeniedException"),
+        "{}",
+        denied.body
+    );
+    assert!(
+        denied.body.contains(
+            "assumed-role/console-reader/alice is not authorized to perform: kms:CreateKey"
+        ),
+        "{}",
+        denied.body
+    );
+    // A role it may not assume: STS's refusal, no session.
+    let refused = sign_in_with("arn:aws:iam::111122223333:role/other", &tls);
+    assert_eq!(refused.status, 401);
+    assert!(refused.body.contains("AccessDenied"), "{}", refused.body);
+
+    // The console's calls came from the browser's address, as the proxy named it.
+    let records = crate::identities::audit_records(server.data_dir());
+    let list_keys = records
+        .iter()
+        .rev()
+        .find(|r| r["eventName"] == "ListKeys")
+        .unwrap();
+    assert_eq!(list_keys["sourceIPAddress"], "203.0.113.5");
+    assert!(list_keys["userAgent"]
+        .as_str()
+        .unwrap()
+        .starts_with("trent-console/"));
 }
