@@ -22,6 +22,7 @@ pub mod call;
 mod charts;
 mod keys;
 pub mod session;
+mod stores;
 mod trail;
 mod views;
 
@@ -119,6 +120,9 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
         (&Method::GET, "/keys/new") => keys::new_key_page(&page, None),
         (&Method::POST, "/keys/new") => keys::create(&page).await,
         (&Method::GET, "/audit") => trail::history(&page).await,
+        (&Method::GET, "/custom-key-stores") => stores::list(&page).await,
+        (&Method::POST, "/custom-key-stores/connect") => stores::act(&page, "connect").await,
+        (&Method::POST, "/custom-key-stores/disconnect") => stores::act(&page, "disconnect").await,
         (&Method::GET, "/audit/event") => trail::event(&page).await,
         (method, sub) => match sub.strip_prefix("/keys/") {
             Some(rest) => match (method, rest.split_once('/')) {

@@ -24,6 +24,7 @@ pub fn layout(title: &str, page: Option<&Page>, body: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/console/keys" { "Customer managed keys" }
                             a href="/console/keys?view=aws" { "AWS managed keys" }
+                            a href="/console/custom-key-stores" { "Custom key stores" }
                             a href="/console/audit" { "Event history" }
                         }
                         div.who {

@@ -842,3 +842,52 @@ async fn the_aws_cli_creates_connects_and_uses_a_cloudhsm_key_store() {
     };
     assert_eq!(text, b"through the AWS CLI");
 }
+
+/// The console's custom key stores page: the store's state, connecting it, and a key
+/// created in it with the create-key form, in headless Chromium.
+#[tokio::test]
+async fn the_console_connects_a_store_and_creates_a_key_in_it() {
+    use trent_testkit::browser::Browser;
+    let hsm = Hsm::new();
+    let server = hsm.server(&[]);
+    let client = server.client(REGION);
+    let store = create_store(&client, &hsm, "console-store", PIN).await;
+    let browser = Browser::start().await;
+    let base = server.endpoint().trim_end_matches('/').to_owned();
+    browser.goto(&format!("{base}/console/")).await;
+    browser.fill("#access_key_id", server.access_key_id()).await;
+    browser
+        .fill("#secret_access_key", server.secret_access_key())
+        .await;
+    browser.click_and_wait("#sign-in").await;
+    browser
+        .goto(&format!("{base}/console/custom-key-stores"))
+        .await;
+    let table = browser.text("#stores").await;
+    assert!(
+        table.contains(&store) && table.contains("DISCONNECTED") && table.contains(CLUSTER),
+        "{table}"
+    );
+    browser.click_and_wait("#stores button").await;
+    assert!(browser.text(".flash.ok").await.contains("Connecting"));
+    let entry = settled(&client, &store).await;
+    assert_eq!(
+        entry.connection_state(),
+        Some(&ConnectionStateType::Connected)
+    );
+    browser
+        .goto(&format!("{base}/console/custom-key-stores"))
+        .await;
+    assert!(browser.text("#stores").await.contains("CONNECTED"));
+
+    browser.goto(&format!("{base}/console/keys/new")).await;
+    browser.select("#origin", "AWS_CLOUDHSM").await;
+    browser.fill("#custom_key_store_id", &store).await;
+    browser.fill("#alias", "in-the-token").await;
+    browser.click_and_wait("#create").await;
+    assert_eq!(browser.text("#key-origin").await, "AWS_CLOUDHSM");
+    assert_eq!(browser.text("#key-store").await, store);
+    let key_id = browser.text("#key-id").await;
+    let blob = encrypt(&client, &key_id, b"in the token").await;
+    assert_eq!(decrypt(&client, &blob).await, b"in the token");
+}
