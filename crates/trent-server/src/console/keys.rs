@@ -728,13 +728,11 @@ async fn policy_tab(page: &Page, key: &str, base: &str, refused: Option<Refused>
         div.two {
             div {
                 h3 { "Key administrators" }
-                @if admins.is_empty() { p.muted #key-admins { "None named in the policy." } }
-                @else { ul #key-admins { @for a in &admins { li { (a) } } } }
+                (principal_list(page, base, "admins", "key-admins", &admins))
             }
             div {
                 h3 { "Key users" }
-                @if users.is_empty() { p.muted #key-users { "None named in the policy." } }
-                @else { ul #key-users { @for u in &users { li { (u) } } } }
+                (principal_list(page, base, "users", "key-users", &users))
             }
         }
         @if let Some(e) = &error { div #policy-error { (api_error(e)) } }
@@ -1085,6 +1083,134 @@ async fn import_parameters(page: &Page, key: &str, base: &str) -> Response {
     page.html("Import key material", markup)
 }
 
+/// The administrators or users a console policy names, each removable, and a form to add
+/// one (each change rewrites the key policy with PutKeyPolicy).
+fn principal_list(page: &Page, base: &str, role: &str, id: &str, arns: &[String]) -> Markup {
+    html! {
+        @if arns.is_empty() { p.muted id=(id) { "None named in the policy." } }
+        @else {
+            ul id=(id) {
+                @for arn in arns {
+                    li { (arn) " "
+                        form.inline method="post" action=(format!("{base}/remove-principal")) {
+                            (csrf(page))
+                            input type="hidden" name="role" value=(role);
+                            input type="hidden" name="arn" value=(arn);
+                            button type="submit" aria-label=(format!("Remove {arn}")) { "Remove" }
+                        }
+                    }
+                }
+            }
+        }
+        form.row method="post" action=(format!("{base}/add-principal")) {
+            (csrf(page))
+            input type="hidden" name="role" value=(role);
+            label for=(format!("add-{role}")) { "Add (ARN)" }
+            input id=(format!("add-{role}")) name="arn" required spellcheck="false";
+            button id=(format!("add-{role}-button")) type="submit" { "Add" }
+        }
+    }
+}
+
+const ADMINS_SID: &str = "Allow access for Key Administrators";
+const USERS_SIDS: [&str; 2] = [
+    "Allow use of the key",
+    "Allow attachment of persistent resources",
+];
+
+/// The key policy with `arn` added to (or removed from) the statements AWS's console
+/// writes for key administrators or key users; a statement left with nobody is removed, a
+/// missing one is added as the console would write it.
+fn edit_principals(policy: &mut Value, template: &Value, role: &str, arn: &str, add: bool) {
+    let sids: &[&str] = if role == "admins" {
+        &[ADMINS_SID]
+    } else {
+        &USERS_SIDS
+    };
+    let Some(statements) = policy["Statement"].as_array_mut() else {
+        return;
+    };
+    for sid in sids {
+        let at = statements
+            .iter()
+            .position(|s| s["Sid"].as_str() == Some(sid));
+        match (at, add) {
+            (Some(i), _) => {
+                let mut principals: Vec<String> = match &statements[i]["Principal"]["AWS"] {
+                    Value::String(p) => vec![p.clone()],
+                    Value::Array(list) => list
+                        .iter()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                principals.retain(|p| p != arn);
+                if add {
+                    principals.push(arn.to_owned());
+                }
+                if principals.is_empty() {
+                    statements.remove(i);
+                } else {
+                    statements[i]["Principal"]["AWS"] = json!(principals);
+                }
+            }
+            (None, true) => {
+                let from_template = template["Statement"]
+                    .as_array()
+                    .and_then(|t| t.iter().find(|s| s["Sid"].as_str() == Some(sid)))
+                    .cloned();
+                if let Some(mut statement) = from_template {
+                    statement["Principal"]["AWS"] = json!([arn]);
+                    statements.push(statement);
+                }
+            }
+            (None, false) => {}
+        }
+    }
+}
+
+/// Adds or removes a key administrator or user: GetKeyPolicy, the edit, PutKeyPolicy.
+async fn change_principals(page: &Page, key: &str, base: &str, add: bool) -> Response {
+    let to = format!("{base}?tab=policy");
+    let role = if page.field("role") == "admins" {
+        "admins"
+    } else {
+        "users"
+    };
+    let arn = page.field("arn").trim().to_owned();
+    let current = match page
+        .kms(
+            "GetKeyPolicy",
+            json!({ "KeyId": key, "PolicyName": "default" }),
+        )
+        .await
+    {
+        Ok(a) => a["Policy"].as_str().unwrap_or("").to_owned(),
+        Err(e) => return page.done(&to, false, e.to_string()),
+    };
+    let Ok(mut policy) = serde_json::from_str::<Value>(&current) else {
+        return page.done(
+            &to,
+            false,
+            "The key policy is not JSON the console can edit.",
+        );
+    };
+    let meta = match page.kms("DescribeKey", json!({ "KeyId": key })).await {
+        Ok(a) => a["KeyMetadata"].clone(),
+        Err(e) => return page.done(&to, false, e.to_string()),
+    };
+    let usage = meta["KeyUsage"].as_str().unwrap_or("");
+    let asymmetric = key_type(meta["KeySpec"].as_str().unwrap_or("")) == "Asymmetric";
+    let template = console_policy(&page.current.account, &[&arn], &[&arn], usage, asymmetric);
+    edit_principals(&mut policy, &template, role, &arn, add);
+    let body = json!({ "KeyId": key, "PolicyName": "default", "Policy": policy.to_string() });
+    match page.kms("PutKeyPolicy", body).await {
+        Ok(_) if add => page.done(&to, true, format!("{arn} was added.")),
+        Ok(_) => page.done(&to, true, format!("{arn} was removed.")),
+        Err(e) => page.done(&to, false, e.to_string()),
+    }
+}
+
 fn crypto_tab(meta: &Value) -> Markup {
     html! {
         h2 { "Cryptographic configuration" }
@@ -1403,6 +1529,8 @@ pub async fn act(page: &Page, key: &str, action: &str) -> Response {
             format!("The primary key is moving to {}.", field("region")),
         ),
         "import-parameters" => return import_parameters(page, key, &base).await,
+        "add-principal" => return change_principals(page, key, &base, true).await,
+        "remove-principal" => return change_principals(page, key, &base, false).await,
         "import" => {
             let compact = |s: &str| s.split_whitespace().collect::<String>();
             let mut body = json!({
@@ -1503,6 +1631,34 @@ mod tests {
                 "kms:Sign",
                 "kms:Verify"
             ])
+        );
+    }
+
+    #[test]
+    fn administrators_and_users_are_added_and_removed_as_the_console_writes_them() {
+        let admin = "arn:aws:iam::111122223333:user/admin";
+        let bob = "arn:aws:iam::111122223333:user/bob";
+        let template = console_policy("111122223333", &[bob], &[bob], "ENCRYPT_DECRYPT", false);
+        let mut p = console_policy("111122223333", &[admin], &[], "ENCRYPT_DECRYPT", false);
+        edit_principals(&mut p, &template, "users", bob, true);
+        let sids: Vec<&str> = p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["Sid"].as_str())
+            .collect();
+        assert_eq!(sids.len(), 4, "{p}");
+        assert_eq!(p["Statement"][2]["Principal"]["AWS"], json!([bob]));
+        edit_principals(&mut p, &template, "admins", bob, true);
+        assert_eq!(p["Statement"][1]["Principal"]["AWS"], json!([admin, bob]));
+        edit_principals(&mut p, &template, "users", bob, false);
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 2, "{p}");
+        edit_principals(&mut p, &template, "admins", admin, false);
+        edit_principals(&mut p, &template, "admins", bob, false);
+        assert_eq!(
+            p["Statement"].as_array().unwrap().len(),
+            1,
+            "the account's statement stays: {p}"
         );
     }
 

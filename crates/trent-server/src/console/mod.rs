@@ -69,14 +69,20 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
     let now = state.service.clock().now();
     let form = if parts.method == Method::POST {
         match axum::body::to_bytes(body, MAX_FORM).await {
-            Ok(bytes) => match crate::sts::parse_form(&bytes) {
-                Ok(form) => form,
-                Err(_) => return error_page(StatusCode::BAD_REQUEST, "The form cannot be read."),
-            },
+            Ok(bytes) => {
+                // Zeroized on drop, as the form is: it may carry a secret access key.
+                let bytes = crate::zeroizing::RequestBody::new(bytes);
+                match crate::sts::parse_form(&bytes) {
+                    Ok(form) => Form(form),
+                    Err(_) => {
+                        return error_page(StatusCode::BAD_REQUEST, "The form cannot be read.")
+                    }
+                }
+            }
             Err(_) => return error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
         }
     } else {
-        BTreeMap::new()
+        Form::default()
     };
     match (&parts.method, sub) {
         (&Method::GET, "/sign-in") => return sign_in_page(&parts, None),
@@ -138,13 +144,36 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
     }
 }
 
+/// A posted form, zeroized when dropped: it may carry a secret access key, a key policy
+/// or wrapped key material.
+#[derive(Default)]
+pub struct Form(BTreeMap<String, String>);
+
+impl std::ops::Deref for Form {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Form {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        for (mut name, mut value) in std::mem::take(&mut self.0) {
+            name.zeroize();
+            value.zeroize();
+        }
+    }
+}
+
 /// What a signed-in request's handler has.
 pub struct Page {
     pub api: Api,
     pub who: As,
     pub current: Current,
     pub query: BTreeMap<String, String>,
-    pub form: BTreeMap<String, String>,
+    pub form: Form,
 }
 
 impl Page {

@@ -463,6 +463,29 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
         .unwrap();
     assert_eq!((tags[0].tag_key(), tags[0].tag_value()), ("team", "blue"));
     shot(&browser, &dir, "03-key-policy").await;
+    // Bob made an administrator from the policy view, then removed again.
+    browser.fill("#add-admins", BOB_ARN).await;
+    browser.click_and_wait("#add-admins-button").await;
+    assert!(browser.text("#key-admins").await.contains(BOB_ARN));
+    let policy = client
+        .get_key_policy()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    assert_eq!(
+        policy["Statement"][1]["Principal"]["AWS"],
+        serde_json::json!(["arn:aws:iam::111122223333:user/admin", BOB_ARN])
+    );
+    browser
+        .click_and_wait(&format!(
+            "#key-admins button[aria-label='Remove {BOB_ARN}']"
+        ))
+        .await;
+    assert!(!browser.text("#key-admins").await.contains(BOB_ARN));
 
     // A policy that is not JSON, then one IAM refuses: both shown, neither saved.
     browser.fill("#policy", "{ not json").await;
