@@ -20,7 +20,7 @@ pub fn timeline(id: &str, title: &str, buckets: &[(String, u64, u64)]) -> Markup
     let scale = |v: u64| ((v as f64 / top as f64) * f64::from(height - 20)).round() as u32;
     html! {
         figure.chart id=(id) {
-            figcaption { (title) " " span.muted { "(" (total) " requests, " (denied) " denied)" } }
+            figcaption { (title) " " span.muted { "(" (total) @if total == 1 { " request, " } @else { " requests, " } (denied) " denied)" } }
             svg role="img" aria-label=(format!("{title}: {total} requests, {denied} denied")) viewBox=(format!("0 0 {WIDTH} {}", height + 20)) width="100%" {
                 line x1="38" y1=(height) x2=(WIDTH) y2=(height) stroke="#879596" {}
                 text x="34" y="14" text-anchor="end" font-size="11" fill="#545b64" { (top) }

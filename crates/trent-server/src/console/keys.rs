@@ -308,7 +308,7 @@ pub async fn list(page: &Page) -> Response {
         }
         nav.pages aria-label="Pages" {
             @if number > 1 { a rel="prev" href=(link(&sort, if descending { "desc" } else { "asc" }, number - 1)) { "Previous" } }
-            span { "Page " (number) " of " (pages) " (" (rows.len()) " keys)" }
+            span { "Page " (number) " of " (pages) " (" (rows.len()) @if rows.len() == 1 { " key)" } @else { " keys)" } }
             @if number < pages { a rel="next" href=(link(&sort, if descending { "desc" } else { "asc" }, number + 1)) { "Next" } }
         }
     };

@@ -332,6 +332,59 @@ async fn console_pages_are_html_under_a_strict_csp_with_host_only_session_cookie
         .unwrap();
     assert_eq!(key.key_metadata.unwrap().key_state, Some(KeyState::Enabled));
 
+    // AWS managed keys are listed apart from the customer's.
+    client
+        .describe_key()
+        .key_id("alias/aws/s3")
+        .send()
+        .await
+        .unwrap();
+    let aws = http(&server, "GET", "/console/keys?view=aws", &session, None);
+    assert!(aws.body.contains("alias/aws/s3"), "{}", aws.body);
+    assert!(!aws.body.contains("alias/made-over-http"));
+    let customer = http(&server, "GET", "/console/keys", &session, None);
+    assert!(customer.body.contains("alias/made-over-http"));
+    assert!(!customer.body.contains("alias/aws/s3"));
+    // 25 keys a page, sorted and filtered on the server.
+    for _ in 0..25 {
+        client
+            .create_key()
+            .description("bulk")
+            .send()
+            .await
+            .unwrap();
+    }
+    let first = http(
+        &server,
+        "GET",
+        "/console/keys?sort=created&dir=desc",
+        &session,
+        None,
+    );
+    assert!(
+        first.body.contains("Page 1 of 2 (26 keys)"),
+        "{}",
+        first.body
+    );
+    let second = http(
+        &server,
+        "GET",
+        "/console/keys?sort=created&dir=desc&page=2",
+        &session,
+        None,
+    );
+    assert!(second.body.contains("Page 2 of 2"));
+    assert!(
+        second.body.contains("alias/made-over-http"),
+        "the oldest key is last"
+    );
+    let filtered = http(&server, "GET", "/console/keys?q=made-over", &session, None);
+    assert!(
+        filtered.body.contains("Page 1 of 1 (1 key)"),
+        "{}",
+        filtered.body
+    );
+
     // Signed out: the cookie is cleared and the session is gone.
     let signed_out = http(
         &server,
