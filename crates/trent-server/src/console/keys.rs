@@ -402,10 +402,70 @@ pub fn new_key_page(page: &Page, error: Option<&ApiError>) -> Response {
                 textarea #users name="users" rows="3" spellcheck="false" { (value("users", "")) }
             }
             p.hint { "The key policy is the one AWS's console writes: the account (and so IAM policies) may use and manage the key, the administrators may manage it, the users may use it." }
-            button #create.primary type="submit" { "Create key" }
+            div.actions {
+                button #review type="submit" name="step" value="review" { "Review" }
+                button #create.primary type="submit" name="step" value="create" { "Create key" }
+            }
         }
     };
     page.html("Create key", body)
+}
+
+/// The create-key form's fields, carried from step to step.
+const NEW_KEY_FIELDS: [&str; 11] = [
+    "key_usage",
+    "key_spec",
+    "origin",
+    "multi_region",
+    "alias",
+    "description",
+    "tags",
+    "administrators",
+    "users",
+    "custom_key_store_id",
+    "xks_key_id",
+];
+
+/// The wizard's last step: what the key will be, and the key policy it will have.
+pub fn review_page(page: &Page) -> Response {
+    let usage = page.field("key_usage");
+    let spec = page.field("key_spec");
+    let admins = lines(page.field("administrators"));
+    let users = lines(page.field("users"));
+    let policy = console_policy(
+        &page.current.account,
+        &admins,
+        &users,
+        usage,
+        key_type(spec) == "Asymmetric",
+    );
+    let pretty = serde_json::to_string_pretty(&policy).unwrap_or_default();
+    let body = html! {
+        form.card method="post" action="/console/keys/new" {
+            (csrf(page))
+            @for name in NEW_KEY_FIELDS {
+                input type="hidden" name=(name) value=(page.field(name));
+            }
+            h2 { "Review" }
+            dl.grid #review-summary {
+                dt { "Key type" } dd { (key_type(spec)) }
+                dt { "Key spec" } dd { (spec) }
+                dt { "Key usage" } dd { (usage_text(usage)) }
+                dt { "Origin" } dd { (page.field("origin")) }
+                dt { "Regionality" } dd { @if page.field("multi_region") == "on" { "Multi-Region" } @else { "Single-Region" } }
+                dt { "Alias" } dd { @if page.field("alias").trim().is_empty() { "—" } @else { "alias/" (page.field("alias").trim().trim_start_matches("alias/")) } }
+                dt { "Description" } dd { (page.field("description")) }
+                dt { "Tags" } dd { @for t in lines(page.field("tags")) { (t) br; } }
+            }
+            h3 { "Key policy" }
+            pre.code #policy-preview tabindex="0" { (pretty) }
+            div.actions {
+                button #back type="submit" name="step" value="edit" { "Back" }
+                button #create.primary type="submit" name="step" value="create" { "Create key" }
+            }
+        }
+    };
+    page.html("Create key: review", body)
 }
 
 /// The actions of a key's users, by usage (as AWS's console writes them).

@@ -124,7 +124,11 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
         }
         (&Method::GET, "/keys") => keys::list(&page).await,
         (&Method::GET, "/keys/new") => keys::new_key_page(&page, None),
-        (&Method::POST, "/keys/new") => keys::create(&page).await,
+        (&Method::POST, "/keys/new") => match page.field("step") {
+            "review" => keys::review_page(&page),
+            "edit" => keys::new_key_page(&page, None),
+            _ => keys::create(&page).await,
+        },
         (&Method::GET, "/audit") => trail::history(&page).await,
         (&Method::GET, "/custom-key-stores") => stores::list(&page).await,
         (&Method::POST, "/custom-key-stores/connect") => stores::act(&page, "connect").await,

@@ -487,6 +487,28 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
         .fill("#administrators", "arn:aws:iam::111122223333:user/admin")
         .await;
     browser.fill("#users", BOB_ARN).await;
+    // The review step shows the key policy the console will write; back, then on.
+    browser.click_and_wait("#review").await;
+    let preview = browser.text("#policy-preview").await;
+    assert!(
+        preview.contains("key-consolepolicy-3") && preview.contains(BOB_ARN),
+        "{preview}"
+    );
+    assert!(browser
+        .text("#review-summary")
+        .await
+        .contains("alias/console-demo"));
+    browser.click_and_wait("#back").await;
+    let kept = browser
+        .execute("return document.querySelector('#users').value", vec![])
+        .await;
+    assert_eq!(
+        kept,
+        serde_json::json!(BOB_ARN),
+        "the form keeps what was typed"
+    );
+    browser.click_and_wait("#review").await;
+    shot(&browser, &dir, "02b-review").await;
     browser.click_and_wait("#create").await;
     assert_eq!(browser.text("h1").await, "alias/console-demo");
     assert!(browser.text(".flash.ok").await.contains("was created"));
