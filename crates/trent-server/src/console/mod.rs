@@ -131,6 +131,7 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
         },
         (&Method::GET, "/audit") => trail::history(&page).await,
         (&Method::GET, "/custom-key-stores") => stores::list(&page).await,
+        (&Method::POST, "/custom-key-stores/create") => stores::create(&page).await,
         (&Method::POST, "/custom-key-stores/connect") => stores::act(&page, "connect").await,
         (&Method::POST, "/custom-key-stores/disconnect") => stores::act(&page, "disconnect").await,
         (&Method::GET, "/audit/event") => trail::event(&page).await,

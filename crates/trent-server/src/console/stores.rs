@@ -24,8 +24,9 @@ pub async fn list(page: &Page) -> Response {
         .cloned()
         .unwrap_or_default();
     let body = html! {
+        h2 { "Stores" }
         @if stores.is_empty() {
-            p #no-stores { "No custom key stores. Create one with the API (CreateCustomKeyStore): a PKCS#11 token configured as a cluster, or an external key store proxy." }
+            p #no-stores { "No custom key stores." }
         } @else {
             table #stores {
                 thead { tr {
@@ -62,8 +63,71 @@ pub async fn list(page: &Page) -> Response {
                 }
             }
         }
+        h2 { "Create a custom key store" }
+        form.card method="post" action="/console/custom-key-stores/create" {
+            (csrf(page))
+            label for="store-type" { "Type" }
+            select #store-type name="type" {
+                option value="AWS_CLOUDHSM" { "PKCS#11 token (AWS_CLOUDHSM)" }
+                option value="EXTERNAL_KEY_STORE" { "External key store proxy (EXTERNAL_KEY_STORE)" }
+            }
+            label for="store-name" { "Name" }
+            input #store-name name="name" required;
+            fieldset {
+                legend { "AWS_CLOUDHSM" }
+                label for="cluster-id" { "Cluster ID (a configured PKCS#11 token)" }
+                input #cluster-id name="cluster_id" spellcheck="false";
+                label for="trust-anchor" { "Trust anchor certificate (PEM)" }
+                textarea #trust-anchor.code name="trust_anchor" rows="4" spellcheck="false" {}
+                label for="store-password" { "kmsuser password" }
+                input #store-password type="password" name="password" autocomplete="off";
+            }
+            fieldset {
+                legend { "EXTERNAL_KEY_STORE" }
+                label for="xks-endpoint" { "Proxy URI endpoint (https://…)" }
+                input #xks-endpoint name="xks_endpoint" spellcheck="false";
+                label for="xks-path" { "Proxy URI path" }
+                input #xks-path name="xks_path" placeholder="/kms/xks/v1" spellcheck="false";
+                label for="xks-access-key" { "Proxy authentication: access key ID" }
+                input #xks-access-key name="xks_access_key_id" spellcheck="false";
+                label for="xks-secret" { "Proxy authentication: secret access key" }
+                input #xks-secret type="password" name="xks_secret" autocomplete="off";
+            }
+            button #create-store.primary type="submit" { "Create custom key store" }
+        }
     };
     page.html(title, body)
+}
+
+/// CreateCustomKeyStore from the form (the API checks every field).
+pub async fn create(page: &Page) -> Response {
+    let field = |n: &str| page.field(n).trim().to_owned();
+    let mut body =
+        json!({ "CustomKeyStoreName": field("name"), "CustomKeyStoreType": field("type") });
+    if field("type") == "EXTERNAL_KEY_STORE" {
+        body["XksProxyConnectivity"] = json!("PUBLIC_ENDPOINT");
+        body["XksProxyUriEndpoint"] = json!(field("xks_endpoint"));
+        body["XksProxyUriPath"] = json!(field("xks_path"));
+        body["XksProxyAuthenticationCredential"] = json!({
+            "AccessKeyId": field("xks_access_key_id"),
+            "RawSecretAccessKey": page.field("xks_secret"),
+        });
+    } else {
+        body["CloudHsmClusterId"] = json!(field("cluster_id"));
+        body["TrustAnchorCertificate"] = json!(page.field("trust_anchor"));
+        body["KeyStorePassword"] = json!(page.field("password"));
+    }
+    match page.kms("CreateCustomKeyStore", body).await {
+        Ok(a) => page.done(
+            "/console/custom-key-stores",
+            true,
+            format!(
+                "{} was created.",
+                a["CustomKeyStoreId"].as_str().unwrap_or("The store")
+            ),
+        ),
+        Err(e) => page.done("/console/custom-key-stores", false, e.to_string()),
+    }
 }
 
 /// Connects or disconnects a store.

@@ -851,7 +851,6 @@ async fn the_console_connects_a_store_and_creates_a_key_in_it() {
     let hsm = Hsm::new();
     let server = hsm.server(&[]);
     let client = server.client(REGION);
-    let store = create_store(&client, &hsm, "console-store", PIN).await;
     let browser = Browser::start().await;
     let base = server.endpoint().trim_end_matches('/').to_owned();
     browser.goto(&format!("{base}/console/")).await;
@@ -863,6 +862,32 @@ async fn the_console_connects_a_store_and_creates_a_key_in_it() {
     browser
         .goto(&format!("{base}/console/custom-key-stores"))
         .await;
+    assert!(browser
+        .text("#no-stores")
+        .await
+        .contains("No custom key stores"));
+    // Created from the form, its fields passed to CreateCustomKeyStore as typed.
+    browser.select("#store-type", "AWS_CLOUDHSM").await;
+    browser.fill("#store-name", "console-store").await;
+    browser.fill("#cluster-id", CLUSTER).await;
+    browser.fill("#trust-anchor", &hsm.trust_anchor).await;
+    browser.fill("#store-password", PIN).await;
+    browser.click_and_wait("#create-store").await;
+    assert!(
+        browser.text(".flash.ok").await.contains("was created"),
+        "{}",
+        browser.source().await
+    );
+    let stores = client
+        .describe_custom_key_stores()
+        .custom_key_store_name("console-store")
+        .send()
+        .await
+        .unwrap();
+    let store = stores.custom_key_stores()[0]
+        .custom_key_store_id()
+        .unwrap()
+        .to_owned();
     let table = browser.text("#stores").await;
     assert!(
         table.contains(&store) && table.contains("DISCONNECTED") && table.contains(CLUSTER),
