@@ -315,31 +315,6 @@ pub async fn list(page: &Page) -> Response {
     page.html(title, body)
 }
 
-const KEY_SPECS: [(&str, &str); 15] = [
-    ("SYMMETRIC_DEFAULT", "Symmetric (SYMMETRIC_DEFAULT)"),
-    ("RSA_2048", "RSA_2048"),
-    ("RSA_3072", "RSA_3072"),
-    ("RSA_4096", "RSA_4096"),
-    ("ECC_NIST_P256", "ECC_NIST_P256"),
-    ("ECC_NIST_P384", "ECC_NIST_P384"),
-    ("ECC_NIST_P521", "ECC_NIST_P521"),
-    ("ECC_SECG_P256K1", "ECC_SECG_P256K1"),
-    ("ECC_NIST_EDWARDS25519", "ECC_NIST_EDWARDS25519"),
-    ("SM2", "SM2"),
-    ("HMAC_224", "HMAC_224"),
-    ("HMAC_256", "HMAC_256"),
-    ("HMAC_384", "HMAC_384"),
-    ("HMAC_512", "HMAC_512"),
-    ("ML_DSA_65", "ML_DSA_65"),
-];
-
-const KEY_USAGES: [&str; 4] = [
-    "ENCRYPT_DECRYPT",
-    "SIGN_VERIFY",
-    "GENERATE_VERIFY_MAC",
-    "KEY_AGREEMENT",
-];
-
 /// The create-key form (again with what was posted, and the API's error, after a refusal).
 pub fn new_key_page(page: &Page, error: Option<&ApiError>) -> Response {
     let value = |name: &str, default: &str| -> String {
@@ -359,11 +334,11 @@ pub fn new_key_page(page: &Page, error: Option<&ApiError>) -> Response {
                 legend { "Step 1: Configure key" }
                 label for="key_usage" { "Key usage" }
                 select #key_usage name="key_usage" {
-                    @for u in KEY_USAGES { option value=(u) selected[u == usage] { (usage_text(u)) } }
+                    @for u in trent_wire::KeyUsageType::VALUES { option value=(u) selected[*u == usage] { (usage_text(u)) } }
                 }
                 label for="key_spec" { "Key spec" }
                 select #key_spec name="key_spec" {
-                    @for (s, label) in KEY_SPECS { option value=(s) selected[s == spec] { (label) } }
+                    @for s in trent_wire::KeySpec::VALUES { option value=(s) selected[*s == spec] { (s) } }
                 }
                 p.hint { "Symmetric keys encrypt and decrypt; RSA keys encrypt or sign; elliptic curve keys sign or agree on keys; HMAC keys generate and verify MACs." }
                 label for="origin" { "Key material origin" }
@@ -878,24 +853,28 @@ async fn public_key_tab(page: &Page, key: &str, base: &str, meta: &Value) -> Mar
 
 /// GetPublicKey's key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo) block.
 pub async fn public_key_pem(page: &Page, key: &str) -> Result<String, ApiError> {
-    use base64::Engine as _;
     let answer = page.kms("GetPublicKey", json!({ "KeyId": key })).await?;
-    let der = answer["PublicKey"].as_str().unwrap_or("");
-    // The API's base64 is re-wrapped at 64 columns, as PEM has it.
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(der)
-        .map_err(|_| ApiError {
-            code: "KMSInternalException".into(),
-            message: String::new(),
-        })?;
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    pem(answer["PublicKey"].as_str().unwrap_or("")).ok_or(ApiError {
+        code: "KMSInternalException".into(),
+        message: String::new(),
+    })
+}
+
+/// A DER public key (base64, as the API answers it) as a PEM `PUBLIC KEY`
+/// (SubjectPublicKeyInfo) block, wrapped at 64 columns.
+fn pem(der_base64: &str) -> Option<String> {
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der_base64)
+        .ok()?;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
     let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
     for chunk in text.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        pem.push_str(std::str::from_utf8(chunk).ok()?);
         pem.push('\n');
     }
     pem.push_str("-----END PUBLIC KEY-----\n");
-    Ok(pem)
+    Some(pem)
 }
 
 /// The download of a key's public key.
@@ -929,27 +908,6 @@ pub async fn public_key_download(page: &Page, key: &str) -> Response {
         Err(e) => page.html(key, api_error(&e)),
     }
 }
-
-/// Operations a grant may allow (CreateGrant's `Operations`).
-const GRANT_OPERATIONS: [&str; 17] = [
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-];
 
 async fn grants_tab(page: &Page, key: &str, base: &str) -> Markup {
     let grants = page
@@ -993,7 +951,7 @@ async fn grants_tab(page: &Page, key: &str, base: &str) -> Markup {
             input #grantee name="grantee" required spellcheck="false";
             fieldset {
                 legend { "Operations" }
-                @for op in GRANT_OPERATIONS {
+                @for op in trent_wire::GrantOperation::VALUES {
                     label.check { input type="checkbox" name=(format!("op-{op}")); " " (op) }
                 }
             }
@@ -1039,13 +997,6 @@ fn regionality_tab(page: &Page, base: &str, meta: &Value) -> Markup {
     }
 }
 
-const WRAPPING_ALGORITHMS: [&str; 4] = [
-    "RSAES_OAEP_SHA_256",
-    "RSAES_OAEP_SHA_1",
-    "RSA_AES_KEY_WRAP_SHA_256",
-    "RSA_AES_KEY_WRAP_SHA_1",
-];
-
 /// Imported key material: its expiry, the wrapping key and import token to download, the
 /// upload, and deletion of the material.
 fn key_material_tab(page: &Page, base: &str, meta: &Value) -> Markup {
@@ -1071,9 +1022,9 @@ fn key_material_tab(page: &Page, base: &str, meta: &Value) -> Markup {
         form.row method="post" action=(format!("{base}/import-parameters")) {
             (csrf(page))
             label for="wrapping-algorithm" { "Wrapping algorithm" }
-            select #wrapping-algorithm name="algorithm" { @for a in WRAPPING_ALGORITHMS { option value=(a) { (a) } } }
+            select #wrapping-algorithm name="algorithm" { @for a in trent_wire::AlgorithmSpec::VALUES { option value=(a) selected[*a == "RSAES_OAEP_SHA_256"] { (a) } } }
             label for="wrapping-key-spec" { "Wrapping key spec" }
-            select #wrapping-key-spec name="spec" { @for s in ["RSA_2048", "RSA_3072", "RSA_4096"] { option value=(s) { (s) } } }
+            select #wrapping-key-spec name="spec" { @for s in trent_wire::WrappingKeySpec::VALUES { option value=(s) { (s) } } }
             button #get-import-parameters type="submit" { "Get wrapping key and import token" }
         }
         (import_form(page, base, ""))
@@ -1110,7 +1061,6 @@ fn import_form(page: &Page, base: &str, token: &str) -> Markup {
 
 /// GetParametersForImport's answer, shown once (nothing of it is kept).
 async fn import_parameters(page: &Page, key: &str, base: &str) -> Response {
-    use base64::Engine as _;
     let body = json!({
         "KeyId": key,
         "WrappingAlgorithm": page.field("algorithm"),
@@ -1121,16 +1071,13 @@ async fn import_parameters(page: &Page, key: &str, base: &str) -> Response {
         Err(e) => return page.done(&format!("{base}?tab=key-material"), false, e.to_string()),
     };
     let der = answer["PublicKey"].as_str().unwrap_or("");
-    let pem_body = base64::engine::general_purpose::STANDARD
-        .decode(der)
-        .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
-        .unwrap_or_default();
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for chunk in pem_body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PUBLIC KEY-----\n");
+    let Some(pem) = pem(der) else {
+        return page.done(
+            &format!("{base}?tab=key-material"),
+            false,
+            "KMSInternalException",
+        );
+    };
     let token = answer["ImportToken"].as_str().unwrap_or("");
     let markup = html! {
         p { "Wrap the key material with this public key (" (page.field("algorithm")) "), then upload it with the import token before " (time(answer["ParametersValidTo"].as_f64())) "." }
@@ -1551,7 +1498,7 @@ pub async fn act(page: &Page, key: &str, action: &str) -> Response {
             )
         }
         "create-grant" => {
-            let operations: Vec<&str> = GRANT_OPERATIONS
+            let operations: Vec<&str> = trent_wire::GrantOperation::VALUES
                 .iter()
                 .copied()
                 .filter(|op| page.field(&format!("op-{op}")) == "on")

@@ -443,6 +443,19 @@ async fn shot(browser: &Browser, dir: &std::path::Path, name: &str) {
     assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
 }
 
+/// A browser signed in as the server's administrator.
+async fn admin_browser(server: &TestServer) -> Browser {
+    let browser = Browser::start().await;
+    browser_sign_in(
+        &browser,
+        server,
+        server.access_key_id(),
+        server.secret_access_key(),
+    )
+    .await;
+    browser
+}
+
 async fn browser_sign_in(browser: &Browser, server: &TestServer, key: &str, secret: &str) {
     browser
         .goto(&format!(
@@ -823,14 +836,7 @@ async fn why_was_this_denied_shows_the_statements_evaluated_and_the_one_that_dec
     );
 
     let (dir, _keep) = screenshots();
-    let browser = Browser::start().await;
-    browser_sign_in(
-        &browser,
-        &server,
-        server.access_key_id(),
-        server.secret_access_key(),
-    )
-    .await;
+    let browser = admin_browser(&server).await;
     let audit = format!("{}/console/audit", server.endpoint().trim_end_matches('/'));
     browser.goto(&audit).await;
     browser.select("#attribute", "Username").await;
@@ -892,14 +898,7 @@ async fn grants_the_public_key_and_replicas_in_chromium() {
         .unwrap()
         .key_id;
     let (dir, _keep) = screenshots();
-    let browser = Browser::start().await;
-    browser_sign_in(
-        &browser,
-        &server,
-        server.access_key_id(),
-        server.secret_access_key(),
-    )
-    .await;
+    let browser = admin_browser(&server).await;
     let base = server.endpoint().trim_end_matches('/').to_owned();
 
     // The public key, as PEM, is GetPublicKey's.
@@ -1019,14 +1018,7 @@ async fn key_material_is_imported_through_the_console_in_chromium() {
     let server = TestServer::start();
     let client = server.client("us-east-1");
     let (dir, _keep) = screenshots();
-    let browser = Browser::start().await;
-    browser_sign_in(
-        &browser,
-        &server,
-        server.access_key_id(),
-        server.secret_access_key(),
-    )
-    .await;
+    let browser = admin_browser(&server).await;
     // The wizard makes a key for imported material.
     browser.click_and_wait("#create-key").await;
     browser.select("#origin", "EXTERNAL").await;
