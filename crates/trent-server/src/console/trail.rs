@@ -201,10 +201,15 @@ fn reason_text(decision: &str, reason: &str) -> &'static str {
 fn why_denied(record: &Value) -> maud::Markup {
     let why = &record["additionalEventData"]["authorization"];
     if !why.is_object() {
+        let omitted = record["additionalEventData"]["omitted"] == true;
         return html! {
             section.card #why aria-labelledby="why-title" {
                 h2 #why-title { "Why was this denied?" }
-                p { "The event records no evaluation: the request was refused before its policies were evaluated (its caller could not be represented in a policy, or the decision was made elsewhere)." }
+                @if omitted {
+                    p { "The evaluation was larger than an event's member may be (100 KB) and was left out of the event." }
+                } @else {
+                    p { "The event records no evaluation: the request was refused before its policies were evaluated (its caller could not be represented in a policy, or the decision was made elsewhere)." }
+                }
             }
         };
     }
