@@ -443,6 +443,24 @@ async fn shot(browser: &Browser, dir: &std::path::Path, name: &str) {
     assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
 }
 
+/// Every form control of the page has a label (by `for`, by nesting, or `aria-label`).
+async fn assert_labelled(browser: &Browser) {
+    let unlabelled = browser
+        .execute(
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))\
+               .filter(e => (!e.labels || e.labels.length === 0) && !e.getAttribute('aria-label'))\
+               .map(e => e.name || e.id)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        unlabelled,
+        serde_json::json!([]),
+        "unlabelled controls on {}",
+        browser.current_url().await
+    );
+}
+
 /// A browser signed in as the server's administrator.
 async fn admin_browser(server: &TestServer) -> Browser {
     let browser = Browser::start().await;
@@ -463,6 +481,7 @@ async fn browser_sign_in(browser: &Browser, server: &TestServer, key: &str, secr
             server.endpoint().trim_end_matches('/')
         ))
         .await;
+    assert_labelled(browser).await;
     browser.fill("#access_key_id", key).await;
     browser.fill("#secret_access_key", secret).await;
     browser.click_and_wait("#sign-in").await;
@@ -489,10 +508,12 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     let visible = browser.execute("return document.cookie", vec![]).await;
     assert_eq!(visible, serde_json::json!(""));
     shot(&browser, &dir, "01-keys").await;
+    assert_labelled(&browser).await;
 
     // The wizard: a symmetric key, an alias, a tag, Bob as its user.
     browser.click_and_wait("#create-key").await;
     shot(&browser, &dir, "02-create-key").await;
+    assert_labelled(&browser).await;
     browser.fill("#alias", "console-demo").await;
     browser.fill("#description", "made in the console").await;
     browser.fill("#tags", "team=blue").await;
@@ -551,6 +572,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
         .unwrap();
     assert_eq!((tags[0].tag_key(), tags[0].tag_value()), ("team", "blue"));
     shot(&browser, &dir, "03-key-policy").await;
+    assert_labelled(&browser).await;
     // Bob made an administrator from the policy view, then removed again.
     browser.fill("#add-admins", BOB_ARN).await;
     browser.click_and_wait("#add-admins-button").await;
@@ -631,6 +653,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     browser.click_and_wait("#rotate-now").await;
     assert!(browser.text(".flash.ok").await.contains("rotated"));
     shot(&browser, &dir, "05-rotation").await;
+    assert_labelled(&browser).await;
     let on_demand = client
         .get_key_rotation_status()
         .key_id(&key_id)
@@ -674,6 +697,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     browser.click_and_wait("#schedule-deletion").await;
     assert_eq!(browser.text("#key-state").await, "PendingDeletion");
     shot(&browser, &dir, "06-pending-deletion").await;
+    assert_labelled(&browser).await;
     let meta = client
         .describe_key()
         .key_id(&key_id)
@@ -742,6 +766,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     }
     assert!(source.contains("ScheduleKeyDeletion: 1"), "{source}");
     shot(&browser, &dir, "07-event-history").await;
+    assert_labelled(&browser).await;
     browser.click_and_wait("a.event-link").await;
     let record = browser.text("#event-record").await;
     assert!(
