@@ -122,6 +122,22 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
             set_cookie(&mut response, &session::clear_cookie(session::COOKIE));
             response
         }
+        (&Method::POST, "/region") => {
+            let region = page.field("region").trim();
+            if !trent_wire::ids::is_region_name(region) {
+                return page.done(
+                    "/console/keys",
+                    false,
+                    format!("{region} is not a region name."),
+                );
+            }
+            page.api.state().console.set_region(&page.current, region);
+            page.done(
+                "/console/keys",
+                true,
+                format!("The console now works in {region}."),
+            )
+        }
         (&Method::GET, "/keys") => keys::list(&page).await,
         (&Method::GET, "/keys/new") => keys::new_key_page(&page, None),
         (&Method::POST, "/keys/new") => match page.field("step") {

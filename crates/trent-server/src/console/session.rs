@@ -164,6 +164,13 @@ impl Sessions {
         }
     }
 
+    /// Signs the session's next calls for another region.
+    pub fn set_region(&self, current: &Current, region: &str) {
+        if let Some(s) = self.map.lock().get_mut(&current.id) {
+            s.region = region.to_owned();
+        }
+    }
+
     /// Ends a session (sign-out).
     pub fn end(&self, current: &Current) {
         self.map.lock().remove(&current.id);

@@ -32,7 +32,12 @@ pub fn layout(title: &str, page: Option<&Page>, body: Markup) -> Markup {
                             @if let Some(user) = &page.current.signed_in_as {
                                 span.muted { " (assumed by " (user) ")" }
                             }
-                            span.region { (page.current.region) }
+                            form.inline.region-switch method="post" action="/console/region" {
+                                (csrf(page))
+                                label.visually-hidden for="region-switch" { "Region" }
+                                input #region-switch name="region" value=(page.current.region) size="12" spellcheck="false";
+                                button type="submit" { "Switch" }
+                            }
                             form.inline method="post" action="/console/sign-out" {
                                 (csrf(page))
                                 button #sign-out type="submit" { "Sign out" }
@@ -81,6 +86,7 @@ pub fn sign_in(token: &str, region: &str, error: Option<&str>) -> Markup {
             form.card.narrow method="post" action="/console/sign-in" {
                 input type="hidden" name="csrf" value=(token);
                 p.muted { "Sign in with an access key of an IAM user. Every action the console takes is an API call made as that principal (or as the role it assumes), recorded in the audit trail." }
+                p.muted { "On a new server, the administrator's access key is in the data directory's " code { "credentials" } " file, written at first start." }
                 label for="access_key_id" { "Access key ID" }
                 input #access_key_id name="access_key_id" required autocomplete="username" spellcheck="false";
                 label for="secret_access_key" { "Secret access key" }
