@@ -354,7 +354,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     }
     let scheme = if kms_tls.is_some() { "https" } else { "http" };
     println!("trent listening on {scheme}://{local}");
-    println!("trent console at {scheme}://{local}{}/", crate::console::PREFIX);
+    println!(
+        "trent console at {scheme}://{local}{}/",
+        crate::console::PREFIX
+    );
     let _ = std::io::stdout().flush();
     let tls = kms_tls.is_some();
     let mutual_tls = kms_tls.as_ref().is_some_and(|t| t.mutual());

@@ -1085,6 +1085,12 @@ async fn import_parameters(page: &Page, key: &str, base: &str) -> Response {
         pre.code #wrapping-key tabindex="0" { (pem) }
         h3 { "Wrapping public key (DER, base64)" }
         pre.code #wrapping-key-der tabindex="0" { (der) }
+        p.actions {
+            // The downloads AWS's console offers (DER files), from this page's own answer:
+            // a second call would make another wrapping key and token.
+            a.button #download-wrapping-key href=(format!("data:application/octet-stream;base64,{der}")) download="WrappingPublicKey.bin" { "Download wrapping public key" }
+            a.button #download-import-token href=(format!("data:application/octet-stream;base64,{token}")) download="ImportToken.bin" { "Download import token" }
+        }
         (import_form(page, base, token))
     };
     page.html("Import key material", markup)

@@ -1096,6 +1096,29 @@ async fn key_material_is_imported_through_the_console_in_chromium() {
         .await
         .starts_with("-----BEGIN PUBLIC KEY-----"));
     let der = browser.text("#wrapping-key-der").await;
+    let download = browser
+        .execute(
+            "return document.querySelector('#download-wrapping-key').href",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        download,
+        serde_json::json!(format!(
+            "data:application/octet-stream;base64,{}",
+            der.trim()
+        ))
+    );
+    let token = browser
+        .execute(
+            "return document.querySelector('#download-import-token').href",
+            vec![],
+        )
+        .await;
+    assert!(token
+        .as_str()
+        .unwrap()
+        .starts_with("data:application/octet-stream;base64,"));
     shot(&browser, &dir, "13-import-parameters").await;
     // The material, wrapped by Python's `cryptography` with the page's public key.
     let material = crate::import::random(32);
