@@ -355,15 +355,34 @@ async fn sign_in(
 }
 
 /// Whether a session cookie may be set for this request: it came over TLS (to Trent, or to
-/// a trusted proxy that said so), or from this machine.
+/// a trusted proxy that said so), or from this machine to a loopback address. (A proxy on
+/// this machine that is not among the trusted ones connects from loopback too, but the
+/// browser's `Host` then names the proxy's public name: refused.)
 fn secure_enough(api: &Api, parts: &http::request::Parts) -> bool {
     let Some(peer) = parts.extensions.get::<crate::listener::Peer>().copied() else {
         return false;
     };
     match api.state().proxies.client(peer, &parts.headers) {
-        Ok(client) => client.secure_transport || client.ip.is_loopback(),
+        Ok(client) if client.secure_transport => true,
+        Ok(client) => client.ip.is_loopback() && is_loopback_host(&parts.headers),
         Err(_) => false,
     }
+}
+
+/// Whether the request's `Host` is a loopback name (`localhost`, `127.x.x.x`, `[::1]`),
+/// with or without a port.
+fn is_loopback_host(headers: &http::HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn sign_in_page(parts: &http::request::Parts, error: Option<String>) -> Response {
@@ -462,4 +481,41 @@ fn parse_query(query: &str) -> BTreeMap<String, String> {
 /// A path segment or query value, percent-encoded.
 pub fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_count_as_this_machine() {
+        let host = |h: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_str(h).unwrap_or(HeaderValue::from_static("x")),
+            );
+            is_loopback_host(&headers)
+        };
+        for yes in [
+            "localhost",
+            "localhost:4599",
+            "127.0.0.1:4599",
+            "127.1.2.3",
+            "[::1]:4599",
+            "[::1]",
+        ] {
+            assert!(host(yes), "{yes}");
+        }
+        for no in [
+            "kms.example.com",
+            "kms.example.com:443",
+            "10.0.0.5:4599",
+            "[2001:db8::1]:4599",
+            "localhost.example.com",
+        ] {
+            assert!(!host(no), "{no}");
+        }
+        assert!(!is_loopback_host(&http::HeaderMap::new()));
+    }
 }

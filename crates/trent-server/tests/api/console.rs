@@ -79,14 +79,25 @@ fn http_with(
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     let body = form.unwrap_or("");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    // A `Host` among `headers` replaces the endpoint's.
+    let host = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .map_or(authority.as_str(), |(_, v)| v);
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if form.is_some() {
         head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
     }
     if !cookie.is_empty() {
         head.push_str(&format!("Cookie: {cookie}\r\n"));
     }
-    for (name, value) in headers {
+    for (name, value) in headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("host"))
+    {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
@@ -248,6 +259,25 @@ async fn console_pages_are_html_under_a_strict_csp_with_host_only_session_cookie
     let forged = http(&server, "POST", "/console/sign-in", "", Some(&form));
     assert_eq!(forged.status, 401);
     assert!(forged.cookie("__Host-trent-console").is_none());
+
+    // From this machine, but to a public name (a proxy not among the trusted ones, say):
+    // no session cookie over plain HTTP.
+    let form = form_encode(&[
+        ("csrf", &token),
+        ("access_key_id", server.access_key_id()),
+        ("secret_access_key", server.secret_access_key()),
+    ]);
+    let proxied = http_with(
+        &server,
+        "POST",
+        "/console/sign-in",
+        &format!("__Host-trent-sign-in={token}"),
+        Some(&form),
+        &[("Host", "kms.example.com")],
+    );
+    assert_eq!(proxied.status, 401);
+    assert!(proxied.body.contains("HTTPS"), "{}", proxied.body);
+    assert!(proxied.cookie("__Host-trent-console").is_none());
 
     // A wrong secret: the API's own refusal, no session.
     let form = form_encode(&[
