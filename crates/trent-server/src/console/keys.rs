@@ -408,7 +408,7 @@ pub fn review_page(page: &Page) -> Response {
     let admins = lines(page.field("administrators"));
     let users = lines(page.field("users"));
     let policy = console_policy(
-        &page.current.account,
+        &page.current.principal.account,
         &admins,
         &users,
         usage,
@@ -548,7 +548,7 @@ pub async fn create(page: &Page) -> Response {
         tags.push(json!({ "TagKey": k.trim(), "TagValue": v.trim() }));
     }
     let policy = console_policy(
-        &page.current.account,
+        &page.current.principal.account,
         &admins,
         &users,
         usage,
@@ -1214,7 +1214,13 @@ async fn change_principals(page: &Page, key: &str, base: &str, add: bool) -> Res
     };
     let usage = meta["KeyUsage"].as_str().unwrap_or("");
     let asymmetric = key_type(meta["KeySpec"].as_str().unwrap_or("")) == "Asymmetric";
-    let template = console_policy(&page.current.account, &[&arn], &[&arn], usage, asymmetric);
+    let template = console_policy(
+        &page.current.principal.account,
+        &[&arn],
+        &[&arn],
+        usage,
+        asymmetric,
+    );
     edit_principals(&mut policy, &template, role, &arn, add);
     let body = json!({ "KeyId": key, "PolicyName": "default", "Policy": policy.to_string() });
     match page.kms("PutKeyPolicy", body).await {

@@ -107,8 +107,8 @@ pub async fn handle(state: Arc<AppState>, request: http::Request<Body>) -> Respo
     let page = Page {
         api,
         who: As {
-            credentials: current.credentials.clone(),
-            region: current.region.clone(),
+            credentials: current.principal.credentials.clone(),
+            region: current.principal.region.clone(),
         },
         current,
         query,
@@ -284,17 +284,13 @@ async fn sign_in(
     }
     let new = match field("role_arn") {
         "" => session::NewSession {
-            principal_arn: user_arn,
-            account,
-            region: region.to_owned(),
-            credentials: trent_sigv4::Credentials {
-                access_key_id: who.credentials.access_key_id.clone(),
-                secret_access_key: trent_sigv4::SecretKey::new(
-                    who.credentials.secret_access_key.expose(),
-                ),
-                session_token: None,
+            principal: session::Principal {
+                arn: user_arn,
+                account,
+                region: region.to_owned(),
+                credentials: who.credentials.clone(),
+                signed_in_as: None,
             },
-            signed_in_as: None,
             expires: None,
         },
         role_arn => {
@@ -329,15 +325,17 @@ async fn sign_in(
                 return sign_in_page(parts, Some("KMSInternalException".to_owned()));
             };
             session::NewSession {
-                principal_arn: arn,
-                account,
-                region: region.to_owned(),
-                credentials: trent_sigv4::Credentials {
-                    access_key_id: key,
-                    secret_access_key: trent_sigv4::SecretKey::new(secret),
-                    session_token: Some(token),
+                principal: session::Principal {
+                    arn,
+                    account,
+                    region: region.to_owned(),
+                    credentials: Arc::new(trent_sigv4::Credentials {
+                        access_key_id: key,
+                        secret_access_key: trent_sigv4::SecretKey::new(secret),
+                        session_token: Some(token),
+                    }),
+                    signed_in_as: Some(user_arn),
                 },
-                signed_in_as: Some(user_arn),
                 expires: Some(std::time::SystemTime::from(expires)),
             }
         }

@@ -34,10 +34,11 @@ pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// makes one, but memory is bounded all the same.
 const MAX_SESSIONS: usize = 10_000;
 
-/// A signed-in principal's session.
-pub struct Session {
+/// Who a session acts as, and what its calls are signed with.
+#[derive(Clone)]
+pub struct Principal {
     /// Who the console acts as (a user, or an assumed role's session).
-    pub principal_arn: String,
+    pub arn: String,
     pub account: String,
     /// The region the console's requests are signed for.
     pub region: String,
@@ -46,6 +47,11 @@ pub struct Session {
     pub credentials: std::sync::Arc<trent_sigv4::Credentials>,
     /// The user who signed in, when the session acts as a role they assumed.
     pub signed_in_as: Option<String>,
+}
+
+/// A signed-in principal's session.
+pub struct Session {
+    pub principal: Principal,
     /// The token every form that changes something must carry.
     pub csrf: String,
     created: SystemTime,
@@ -66,19 +72,16 @@ pub struct Flash {
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("principal_arn", &self.principal_arn)
-            .field("region", &self.region)
+            .field("principal_arn", &self.principal.arn)
+            .field("region", &self.principal.region)
             .finish_non_exhaustive()
     }
 }
 
 /// What a new session is made of.
 pub struct NewSession {
-    pub principal_arn: String,
-    pub account: String,
-    pub region: String,
-    pub credentials: trent_sigv4::Credentials,
-    pub signed_in_as: Option<String>,
+    pub principal: Principal,
+    /// When its (temporary) credentials expire.
     pub expires: Option<SystemTime>,
 }
 
@@ -91,11 +94,7 @@ pub struct Sessions {
 /// A copy of what a request needs of its session (the lock is not held across requests).
 #[derive(Clone)]
 pub struct Current {
-    pub principal_arn: String,
-    pub account: String,
-    pub region: String,
-    pub credentials: std::sync::Arc<trent_sigv4::Credentials>,
-    pub signed_in_as: Option<String>,
+    pub principal: Principal,
     pub csrf: String,
     pub flash: Option<Flash>,
     /// The token's hash: the session's key.
@@ -108,11 +107,7 @@ impl Sessions {
         let token = random_token()?;
         let csrf = random_token()?;
         let session = Session {
-            principal_arn: new.principal_arn,
-            account: new.account,
-            region: new.region,
-            credentials: std::sync::Arc::new(new.credentials),
-            signed_in_as: new.signed_in_as,
+            principal: new.principal,
             csrf,
             created: now,
             last_seen: now,
@@ -146,11 +141,7 @@ impl Sessions {
         }
         session.last_seen = now;
         Some(Current {
-            principal_arn: session.principal_arn.clone(),
-            account: session.account.clone(),
-            region: session.region.clone(),
-            credentials: session.credentials.clone(),
-            signed_in_as: session.signed_in_as.clone(),
+            principal: session.principal.clone(),
             csrf: session.csrf.clone(),
             flash: session.flash.take(),
             id,
@@ -167,7 +158,7 @@ impl Sessions {
     /// Signs the session's next calls for another region.
     pub fn set_region(&self, current: &Current, region: &str) {
         if let Some(s) = self.map.lock().get_mut(&current.id) {
-            s.region = region.to_owned();
+            s.principal.region = region.to_owned();
         }
     }
 
@@ -245,15 +236,17 @@ mod tests {
 
     fn new_session(expires: Option<SystemTime>) -> NewSession {
         NewSession {
-            principal_arn: "arn:aws:iam::111122223333:user/alice".into(),
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            credentials: trent_sigv4::Credentials {
-                access_key_id: "AKIA".into(),
-                secret_access_key: trent_sigv4::SecretKey::new("s3cret"),
-                session_token: None,
+            principal: Principal {
+                arn: "arn:aws:iam::111122223333:user/alice".into(),
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                credentials: std::sync::Arc::new(trent_sigv4::Credentials {
+                    access_key_id: "AKIA".into(),
+                    secret_access_key: trent_sigv4::SecretKey::new("s3cret"),
+                    session_token: None,
+                }),
+                signed_in_as: None,
             },
-            signed_in_as: None,
             expires,
         }
     }

@@ -28,14 +28,14 @@ pub fn layout(title: &str, page: Option<&Page>, body: Markup) -> Markup {
                             a href="/console/audit" { "Event history" }
                         }
                         div.who {
-                            span #principal title="Signed in as" { (page.current.principal_arn) }
-                            @if let Some(user) = &page.current.signed_in_as {
+                            span #principal title="Signed in as" { (page.current.principal.arn) }
+                            @if let Some(user) = &page.current.principal.signed_in_as {
                                 span.muted { " (assumed by " (user) ")" }
                             }
                             form.inline.region-switch method="post" action="/console/region" {
                                 (csrf(page))
                                 label.visually-hidden for="region-switch" { "Region" }
-                                input #region-switch name="region" value=(page.current.region) size="12" spellcheck="false";
+                                input #region-switch name="region" value=(page.current.principal.region) size="12" spellcheck="false";
                                 button type="submit" { "Switch" }
                             }
                             form.inline method="post" action="/console/sign-out" {

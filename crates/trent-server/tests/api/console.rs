@@ -416,31 +416,16 @@ async fn console_pages_are_html_under_a_strict_csp_with_host_only_session_cookie
     );
 
     // Another region: the session's calls are signed for it (no keys there yet).
-    let switched = http(
-        &server,
-        "POST",
-        "/console/region",
-        &session,
-        Some(&form_encode(&[
-            ("csrf", &csrf_of(&keys.body)),
-            ("region", "eu-west-1"),
-        ])),
-    );
-    assert_eq!(switched.status, 303);
+    let csrf = csrf_of(&keys.body);
+    let switch = |region: &str| {
+        let form = form_encode(&[("csrf", &csrf), ("region", region)]);
+        http(&server, "POST", "/console/region", &session, Some(&form)).status
+    };
+    assert_eq!(switch("eu-west-1"), 303);
     let there = http(&server, "GET", "/console/keys", &session, None);
     assert!(there.body.contains("No keys."), "{}", there.body);
     assert!(there.body.contains("value=\"eu-west-1\""));
-    let bad = http(
-        &server,
-        "POST",
-        "/console/region",
-        &session,
-        Some(&form_encode(&[
-            ("csrf", &csrf_of(&keys.body)),
-            ("region", "nowhere!"),
-        ])),
-    );
-    assert_eq!(bad.status, 303);
+    assert_eq!(switch("nowhere!"), 303);
     let still = http(&server, "GET", "/console/keys", &session, None);
     assert!(
         still.body.contains("nowhere! is not a region name."),
