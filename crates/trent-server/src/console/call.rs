@@ -133,7 +133,12 @@ impl Api {
     }
 
     /// An STS action (Query protocol), its answer's XML.
-    pub async fn sts(&self, who: &As, params: &[(&str, &str)]) -> Result<String, ApiError> {
+    /// (Zeroized when dropped: AssumeRole's answer holds the session's secret.)
+    pub async fn sts(
+        &self,
+        who: &As,
+        params: &[(&str, &str)],
+    ) -> Result<zeroize::Zeroizing<String>, ApiError> {
         let mut form = String::from("Version=2011-06-15");
         for (name, value) in params {
             form.push('&');
@@ -148,7 +153,7 @@ impl Api {
         let (status, answer) = self
             .send(&StsQuery, who, "sts", &headers, form.into_bytes())
             .await?;
-        let text = String::from_utf8_lossy(&answer).into_owned();
+        let text = zeroize::Zeroizing::new(String::from_utf8_lossy(&answer).into_owned());
         if status == 200 {
             return Ok(text);
         }
@@ -165,13 +170,12 @@ impl Api {
         service: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), ApiError> {
+    ) -> Result<(u16, axum::body::Bytes), ApiError> {
         let host = self.host.to_str().map_err(internal)?;
         let mut signed_headers: Vec<(&str, &str)> =
             vec![("host", host), ("user-agent", USER_AGENT)];
         signed_headers.extend_from_slice(headers);
-        let signer =
-            trent_sigv4::Signer::new(clone_credentials(&who.credentials), &who.region, service);
+        let signer = trent_sigv4::Signer::new((*who.credentials).clone(), &who.region, service);
         let signature = signer.sign("POST", "/", "", &signed_headers, &body, SystemTime::now());
         let mut request = http::Request::post("/");
         for (name, value) in signed_headers.iter() {
@@ -190,7 +194,9 @@ impl Api {
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
             .await
             .map_err(internal)?;
-        Ok((status, bytes.to_vec()))
+        // The body as the stage made it: its buffer is zeroized when dropped (an answer may
+        // carry a data key, or a role session's secret).
+        Ok((status, bytes))
     }
 }
 
@@ -200,14 +206,6 @@ const FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
-
-fn clone_credentials(c: &trent_sigv4::Credentials) -> trent_sigv4::Credentials {
-    trent_sigv4::Credentials {
-        access_key_id: c.access_key_id.clone(),
-        secret_access_key: trent_sigv4::SecretKey::new(c.secret_access_key.expose()),
-        session_token: c.session_token.clone(),
-    }
-}
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "a console call could not be made");
