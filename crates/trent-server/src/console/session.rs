@@ -179,8 +179,10 @@ impl Sessions {
 
 impl Session {
     fn live(&self, now: SystemTime) -> bool {
-        let idle = now.duration_since(self.last_seen).unwrap_or_default();
-        let age = now.duration_since(self.created).unwrap_or_default();
+        // A clock that went back cannot tell how long the session has been idle: ended,
+        // never kept alive longer.
+        let idle = now.duration_since(self.last_seen).unwrap_or(Duration::MAX);
+        let age = now.duration_since(self.created).unwrap_or(Duration::MAX);
         idle < IDLE_TIMEOUT && age < MAX_LIFETIME && self.expires.is_none_or(|e| now < e)
     }
 }
@@ -269,6 +271,10 @@ mod tests {
 
         let token = sessions.create(new_session(None), t0).unwrap();
         assert!(sessions.touch(&token, t0 + IDLE_TIMEOUT).is_none());
+
+        // A clock that went back ends the session.
+        let token = sessions.create(new_session(None), t0).unwrap();
+        assert!(sessions.touch(&token, t0 - minute).is_none());
 
         let token = sessions.create(new_session(Some(t0 + minute)), t0).unwrap();
         assert!(sessions.touch(&token, t0 + minute / 2).is_some());
