@@ -883,28 +883,7 @@ pub async fn public_key_download(page: &Page, key: &str) -> Response {
         return page.html("Not found", html! { p { "There is no such key." } });
     }
     match public_key_pem(page, key).await {
-        Ok(pem) => {
-            let mut response = Response::new(axum::body::Body::from(pem));
-            let headers = response.headers_mut();
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/x-pem-file"),
-            );
-            if let Ok(v) =
-                http::HeaderValue::from_str(&format!("attachment; filename=\"{key}.pem\""))
-            {
-                headers.insert(http::header::CONTENT_DISPOSITION, v);
-            }
-            headers.insert(
-                http::header::X_CONTENT_TYPE_OPTIONS,
-                http::HeaderValue::from_static("nosniff"),
-            );
-            headers.insert(
-                http::header::CACHE_CONTROL,
-                http::HeaderValue::from_static("no-store"),
-            );
-            response
-        }
+        Ok(pem) => super::download(pem, "application/x-pem-file", &format!("{key}.pem")),
         Err(e) => page.html(key, api_error(&e)),
     }
 }

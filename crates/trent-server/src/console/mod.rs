@@ -431,6 +431,19 @@ fn asset(text: &'static str, content_type: &'static str) -> Response {
     response
 }
 
+/// A file to save (`Content-Disposition: attachment`), with the console's security
+/// headers. `filename` is the console's own (a key id), never the caller's text.
+pub fn download(body: String, content_type: &'static str, filename: &str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    secure_headers(&mut response, content_type);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
 fn secure_headers(response: &mut Response, content_type: &'static str) {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -1011,6 +1011,11 @@ async fn grants_the_public_key_and_replicas_in_chromium() {
         Some("application/x-pem-file")
     );
     assert_eq!(download.body.trim_end(), pem.trim_end());
+    assert_eq!(
+        download.header("content-disposition"),
+        Some(format!("attachment; filename=\"{signing}.pem\"").as_str())
+    );
+    assert_eq!(download.header("content-security-policy"), Some(CSP));
 
     // A grant made for Bob to sign, then revoked.
     browser.click_and_wait("#tab-grants").await;
