@@ -785,10 +785,7 @@ async fn policy_tab(page: &Page, key: &str, base: &str, refused: Option<Refused>
 async fn usage_tab(page: &Page, key: &str, meta: &Value) -> Markup {
     let arn = meta["Arn"].as_str().unwrap_or("");
     let last = page.kms("GetKeyLastUsage", json!({ "KeyId": key })).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = super::trail::now_secs();
     let from = now - 30 * 86_400;
     let request = json!({
         "LookupAttributes": [{ "AttributeKey": "ResourceName", "AttributeValue": arn }],
@@ -796,17 +793,12 @@ async fn usage_tab(page: &Page, key: &str, meta: &Value) -> Markup {
     });
     let charts = super::trail::collect(page, &request, 20)
         .await
-        .map(|(events, complete)| {
-            let mut by_operation = std::collections::HashMap::new();
-            for e in &events {
-                let name = e["EventName"].as_str().unwrap_or("?").to_owned();
-                *by_operation.entry(name).or_insert(0u64) += 1;
-            }
+        .map(|super::trail::Collected { events, complete, .. }| {
             let days = super::trail::buckets(&events, from, now);
             html! {
                 @if !complete { p.muted { "Drawn from the newest " (events.len()) " events." } }
                 (super::charts::timeline("chart-key-usage", "Requests on this key, last 30 days", &days))
-                (super::charts::ranking("chart-key-operations", "By operation", &super::charts::top(by_operation, 10), "#0a5ca8"))
+                (super::charts::ranking("chart-key-operations", "By operation", &super::trail::by_operation(&events), "#0a5ca8"))
             }
         });
     html! {

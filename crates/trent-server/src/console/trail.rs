@@ -66,27 +66,32 @@ pub async fn history(page: &Page) -> Response {
     // events of the same filter, over the range asked for (the last 24 hours if none).
     let first_page = page.query("next").is_empty();
     let mut overview = None;
+    let mut answer = None;
     if problems.is_empty() && first_page {
         let mut ranged = request.clone();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let now = now_secs();
         if ranged.get("StartTime").is_none() {
             ranged["StartTime"] = json!(now - 24 * 3600);
         }
         let from = ranged["StartTime"].as_i64().unwrap_or(now);
         let to = ranged["EndTime"].as_i64().unwrap_or(now);
         // A lookup the principal may not make is said once, by the table's.
-        if let Ok((events, complete)) = collect(page, &ranged, OVERVIEW_PAGES).await {
-            overview = Some(overview_charts(&events, from, to, complete));
+        if let Ok(collected) = collect(page, &ranged, OVERVIEW_PAGES).await {
+            overview = Some(overview_charts(
+                &collected.events,
+                from,
+                to,
+                collected.complete,
+            ));
+            // With a range asked for, the table's page is the overview's first one.
+            if ranged == request {
+                answer = Some(Ok(collected.first));
+            }
         }
     }
-    let answer = if problems.is_empty() {
-        Some(page.api.lookup_events(&page.who, &request).await)
-    } else {
-        None
-    };
+    if problems.is_empty() && answer.is_none() {
+        answer = Some(page.api.lookup_events(&page.who, &request).await);
+    }
     let next_link = |token: &str| {
         format!(
             "/console/audit?attribute={}&value={}&start={}&end={}&next={}",
@@ -281,24 +286,61 @@ fn why_denied(record: &Value) -> maud::Markup {
     }
 }
 
-/// Events of a lookup, page after page (at most `pages`); whether that was all of them.
-pub async fn collect(
-    page: &Page,
-    request: &Value,
-    pages: usize,
-) -> Result<(Vec<Value>, bool), ApiError> {
-    let mut events = Vec::new();
+/// Events of a lookup, page after page.
+pub struct Collected {
+    pub events: Vec<Value>,
+    /// Whether they are all the lookup's (not cut at the page limit).
+    pub complete: bool,
+    /// The first page's answer (its events and NextToken), for a table of it.
+    pub first: Value,
+}
+
+/// The events of a lookup, page after page (at most `pages`).
+pub async fn collect(page: &Page, request: &Value, pages: usize) -> Result<Collected, ApiError> {
+    let mut collected = Collected {
+        events: Vec::new(),
+        complete: false,
+        first: Value::Null,
+    };
     let mut request = request.clone();
     request["MaxResults"] = json!(50);
-    for _ in 0..pages {
+    for i in 0..pages {
         let answer = page.api.lookup_events(&page.who, &request).await?;
-        events.extend(answer["Events"].as_array().cloned().unwrap_or_default());
-        match answer["NextToken"].as_str() {
+        collected
+            .events
+            .extend(answer["Events"].as_array().cloned().unwrap_or_default());
+        let next = answer["NextToken"].as_str().map(str::to_owned);
+        if i == 0 {
+            collected.first = answer;
+        }
+        match next {
             Some(token) => request["NextToken"] = json!(token),
-            None => return Ok((events, true)),
+            None => {
+                collected.complete = true;
+                break;
+            }
         }
     }
-    Ok((events, false))
+    Ok(collected)
+}
+
+/// Seconds since the epoch, now (the trail's events are timed by the system clock).
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The ten operations with the most events, most first.
+pub fn by_operation(events: &[Value]) -> Vec<(String, u64)> {
+    let mut counts = std::collections::HashMap::new();
+    for e in events {
+        *counts
+            .entry(e["EventName"].as_str().unwrap_or("?").to_owned())
+            .or_insert(0) += 1;
+    }
+    top(counts, 10)
 }
 
 fn is_denied(event: &Value) -> bool {
@@ -350,13 +392,10 @@ pub fn buckets(events: &[Value], from: i64, to: i64) -> Vec<(String, u64, u64)> 
 
 fn overview_charts(events: &[Value], from: i64, to: i64, complete: bool) -> maud::Markup {
     use std::collections::HashMap;
-    let mut by_operation: HashMap<String, u64> = HashMap::new();
     let mut by_caller: HashMap<String, u64> = HashMap::new();
     let mut by_key: HashMap<String, u64> = HashMap::new();
     let mut denied_by_caller: HashMap<String, u64> = HashMap::new();
     for e in events {
-        let name = e["EventName"].as_str().unwrap_or("?").to_owned();
-        *by_operation.entry(name).or_default() += 1;
         let user = e["Username"].as_str().unwrap_or("(unknown)").to_owned();
         *by_caller.entry(user.clone()).or_default() += 1;
         if is_denied(e) {
@@ -374,7 +413,7 @@ fn overview_charts(events: &[Value], from: i64, to: i64, complete: bool) -> maud
             @if !complete { p.muted { "Drawn from the newest " (events.len()) " events of the range." } }
             (timeline("chart-time", "Requests over time", &buckets(events, from, to)))
             div.two {
-                (ranking("chart-operations", "Requests by operation", &top(by_operation, 10), "#0a5ca8"))
+                (ranking("chart-operations", "Requests by operation", &by_operation(events), "#0a5ca8"))
                 (ranking("chart-keys", "Requests by key", &top(by_key, 10), "#1d6b2f"))
                 (ranking("chart-callers", "Top callers", &top(by_caller, 10), "#545b64"))
                 (ranking("chart-denied", "Denied requests by caller", &top(denied_by_caller, 10), "#b0231b"))

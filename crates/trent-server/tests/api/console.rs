@@ -415,6 +415,40 @@ async fn console_pages_are_html_under_a_strict_csp_with_host_only_session_cookie
         filtered.body
     );
 
+    // The event history with a range: the overview and the table from the same lookup
+    // (one LookupEvents call for the page); without one, the table's own call too.
+    let lookups = || {
+        crate::identities::audit_records(server.data_dir())
+            .iter()
+            .filter(|r| r["eventName"] == "LookupEvents")
+            .count()
+    };
+    let before = lookups();
+    let ranged = http(
+        &server,
+        "GET",
+        "/console/audit?attribute=EventName&value=CreateKey&start=2000-01-01T00%3A00",
+        &session,
+        None,
+    );
+    assert_eq!(ranged.status, 200);
+    assert!(
+        ranged.body.contains("id=\"chart-time\"") && ranged.body.contains("CreateKey"),
+        "{}",
+        ranged.body
+    );
+    assert_eq!(lookups() - before, 1);
+    let before = lookups();
+    let unranged = http(
+        &server,
+        "GET",
+        "/console/audit?attribute=EventName&value=CreateKey",
+        &session,
+        None,
+    );
+    assert!(unranged.body.contains("id=\"chart-time\"") && unranged.body.contains("CreateKey"));
+    assert_eq!(lookups() - before, 2);
+
     // Another region: the session's calls are signed for it (no keys there yet).
     let csrf = csrf_of(&keys.body);
     let switch = |region: &str| {
