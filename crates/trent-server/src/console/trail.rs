@@ -186,9 +186,10 @@ pub async fn event(page: &Page) -> Response {
     page.html("Event", body)
 }
 
-/// What a denial's reason code means.
-fn reason_text(decision: &str, reason: &str) -> &'static str {
+/// What a denial's reason code means (`on_key`: whether a key policy was evaluated).
+fn reason_text(decision: &str, reason: &str, on_key: bool) -> &'static str {
     match (decision, reason) {
+        (_, "NoIdentityBasedPolicyAllows") if !on_key => "The action is on no key, so identity-based (IAM) policies alone decide it, and none of the principal's allows it.",
         ("ExplicitDeny", "KeyPolicy") => "A Deny statement of the key policy matched the request: an explicit deny overrides every allow.",
         ("ExplicitDeny", "IdentityPolicy") => "A Deny statement of an identity-based (IAM) policy of the principal matched the request: an explicit deny overrides every allow.",
         ("ExplicitDeny", "SessionPolicy") => "A Deny statement of the role session's session policy matched the request.",
@@ -220,6 +221,11 @@ fn why_denied(record: &Value) -> maud::Markup {
     }
     let decision = why["decision"].as_str().unwrap_or("");
     let reason = why["reason"].as_str().unwrap_or("");
+    let on_key = why["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| p["policy"] == "KeyPolicy");
     let key_id = why["resource"]
         .as_str()
         .and_then(|r| r.split_once(":key/"))
@@ -236,7 +242,7 @@ fn why_denied(record: &Value) -> maud::Markup {
                 }
                 dt { "Decision" } dd #why-decision { (decision) " (" (reason) ")" }
             }
-            p #why-reason { (reason_text(decision, reason)) }
+            p #why-reason { (reason_text(decision, reason, on_key)) }
             @if let Some(by) = why["decidedBy"].as_object() {
                 p #why-decided { strong { "Decided by: " } (by.get("policy").and_then(Value::as_str).unwrap_or(""))
                     @if let Some(i) = by.get("policyIndex").and_then(Value::as_u64) { " #" (i) }

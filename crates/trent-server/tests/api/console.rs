@@ -544,6 +544,11 @@ async fn assert_labelled(browser: &Browser) {
     );
 }
 
+/// The console's `path` on the server.
+fn console_url(server: &TestServer, path: &str) -> String {
+    format!("{}{path}", server.endpoint().trim_end_matches('/'))
+}
+
 /// A browser signed in as the server's administrator.
 async fn admin_browser(server: &TestServer) -> Browser {
     let browser = Browser::start().await;
@@ -558,12 +563,7 @@ async fn admin_browser(server: &TestServer) -> Browser {
 }
 
 async fn browser_sign_in(browser: &Browser, server: &TestServer, key: &str, secret: &str) {
-    browser
-        .goto(&format!(
-            "{}/console/",
-            server.endpoint().trim_end_matches('/')
-        ))
-        .await;
+    browser.goto(&console_url(server, "/console/")).await;
     assert_labelled(browser).await;
     browser.fill("#access_key_id", key).await;
     browser.fill("#secret_access_key", secret).await;
@@ -803,12 +803,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     assert_eq!(meta.key_state, Some(KeyState::Disabled));
 
     // The list finds it by its alias.
-    browser
-        .goto(&format!(
-            "{}/console/keys",
-            server.endpoint().trim_end_matches('/')
-        ))
-        .await;
+    browser.goto(&console_url(&server, "/console/keys")).await;
     browser.fill("#filter", "console-demo").await;
     browser.click_and_wait("form.filter button").await;
     let table = browser.text("#keys").await;
@@ -818,12 +813,7 @@ async fn a_new_user_walks_through_the_console_in_chromium() {
     );
 
     // The event history: what the console did, as the administrator, from the console.
-    browser
-        .goto(&format!(
-            "{}/console/audit",
-            server.endpoint().trim_end_matches('/')
-        ))
-        .await;
+    browser.goto(&console_url(&server, "/console/audit")).await;
     browser.select("#attribute", "EventName").await;
     browser.fill("#value", "ScheduleKeyDeletion").await;
     browser.click_and_wait("#lookup").await;
@@ -874,12 +864,7 @@ async fn a_principal_without_permissions_sees_access_denied_in_chromium() {
     let denied = browser.text(".flash.error").await;
     assert!(denied.starts_with("AccessDeniedException: User: arn:aws:iam::111122223333:user/nobody is not authorized to perform: kms:ListKeys"), "{denied}");
     shot(&browser, &dir, "09-access-denied").await;
-    browser
-        .goto(&format!(
-            "{}/console/audit",
-            server.endpoint().trim_end_matches('/')
-        ))
-        .await;
+    browser.goto(&console_url(&server, "/console/audit")).await;
     let denied = browser.text(".flash.error").await;
     assert!(
         denied.contains("AccessDenied") && denied.contains("cloudtrail:LookupEvents"),
@@ -887,10 +872,7 @@ async fn a_principal_without_permissions_sees_access_denied_in_chromium() {
     );
     // The wizard too: CreateKey is refused, and no key was made.
     browser
-        .goto(&format!(
-            "{}/console/keys/new",
-            server.endpoint().trim_end_matches('/')
-        ))
+        .goto(&console_url(&server, "/console/keys/new"))
         .await;
     browser.click_and_wait("#create").await;
     assert!(browser.text(".flash.error").await.contains("kms:CreateKey"));
@@ -943,9 +925,36 @@ async fn why_was_this_denied_shows_the_statements_evaluated_and_the_one_that_dec
         "AccessDeniedException",
     );
 
+    // Creating a key is decided by identity policies alone: the record says none allowed.
+    crate::harness::expect_code(nobody.create_key().send().await, "AccessDeniedException");
+    let records = crate::identities::audit_records(server.data_dir());
+    let denied = |user: &str, event: &str| {
+        records
+            .iter()
+            .rev()
+            .find(|r| r["eventName"] == event && r["userIdentity"]["userName"] == user)
+            .unwrap_or_else(|| panic!("no {event} by {user}"))["additionalEventData"]
+            ["authorization"]
+            .clone()
+    };
+    let bobs = denied("bob", "Encrypt");
+    assert_eq!(bobs["decision"], "ExplicitDeny");
+    assert_eq!(bobs["decidedBy"]["sid"], "NoEncryptForBob");
+    assert_eq!(bobs["grants"], serde_json::json!([]));
+    let nobodys = denied("nobody", "CreateKey");
+    assert_eq!(nobodys["decision"], "ImplicitDeny");
+    assert_eq!(nobodys["reason"], "NoIdentityBasedPolicyAllows");
+    assert_eq!(nobodys["policies"], serde_json::json!([]));
+    // An allowed request carries no explanation.
+    let allowed = records
+        .iter()
+        .find(|r| r["eventName"] == "CreateKey" && r["errorCode"].is_null())
+        .unwrap();
+    assert!(allowed["additionalEventData"].is_null(), "{allowed}");
+
     let (dir, _keep) = screenshots();
     let browser = admin_browser(&server).await;
-    let audit = format!("{}/console/audit", server.endpoint().trim_end_matches('/'));
+    let audit = console_url(&server, "/console/audit");
     browser.goto(&audit).await;
     browser.select("#attribute", "Username").await;
     browser.fill("#value", "bob").await;
@@ -973,7 +982,23 @@ async fn why_was_this_denied_shows_the_statements_evaluated_and_the_one_that_dec
     browser.select("#attribute", "Username").await;
     browser.fill("#value", "nobody").await;
     browser.click_and_wait("#lookup").await;
-    browser.click_and_wait("a.why").await;
+    // Newest first: CreateKey, decided by identity policies alone; then the Encrypt.
+    browser
+        .click_and_wait("#events tbody tr:nth-child(1) a.why")
+        .await;
+    assert_eq!(browser.text("#event-name").await, "CreateKey");
+    assert!(browser
+        .text("#why-reason")
+        .await
+        .contains("identity-based (IAM) policies alone decide it"));
+    browser.goto(&audit).await;
+    browser.select("#attribute", "Username").await;
+    browser.fill("#value", "nobody").await;
+    browser.click_and_wait("#lookup").await;
+    browser
+        .click_and_wait("#events tbody tr:nth-child(2) a.why")
+        .await;
+    assert_eq!(browser.text("#event-name").await, "Encrypt");
     assert_eq!(
         browser.text("#why-decision").await,
         "ImplicitDeny (NoIdentityBasedPolicyAllows)"
@@ -1007,11 +1032,13 @@ async fn grants_the_public_key_and_replicas_in_chromium() {
         .key_id;
     let (dir, _keep) = screenshots();
     let browser = admin_browser(&server).await;
-    let base = server.endpoint().trim_end_matches('/').to_owned();
 
     // The public key, as PEM, is GetPublicKey's.
     browser
-        .goto(&format!("{base}/console/keys/{signing}?tab=public-key"))
+        .goto(&console_url(
+            &server,
+            &format!("/console/keys/{signing}?tab=public-key"),
+        ))
         .await;
     let pem = browser.text("#public-key").await;
     let der = client
@@ -1096,7 +1123,10 @@ async fn grants_the_public_key_and_replicas_in_chromium() {
         .unwrap()
         .key_id;
     browser
-        .goto(&format!("{base}/console/keys/{primary}?tab=regionality"))
+        .goto(&console_url(
+            &server,
+            &format!("/console/keys/{primary}?tab=regionality"),
+        ))
         .await;
     browser.fill("#replica-region", "us-west-2").await;
     browser.click_and_wait("#replicate").await;
